@@ -1,0 +1,166 @@
+"""The default backend: llama.cpp through llama-cpp-python, on local GGUF files.
+
+We drive `Llama.generate` token by token ourselves rather than `create_chat_completion`: that is what lets a cancel
+stop within one token, lets us count tokens exactly, and keeps the chat template in our sandbox.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ..chat_template import ChatTemplate
+from ..errors import ModelError, PromptError
+from ..events import BackendDone
+from ..models.manifest import ModelSpec
+from .base import CancelToken, Chunk, GenerationParams, Message, StopScanner, register_backend
+from .model_pool import ModelPool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class LoadedLlama:
+    llm: Any  # llama_cpp.Llama
+    template: ChatTemplate
+    n_ctx: int
+
+    def tokenize(self, prompt: str) -> list[int]:
+        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        bos = self.llm.token_bos()
+        # A template that writes the BOS text itself plus the model's add_bos flag would give two BOS tokens.
+        if len(tokens) >= 2 and tokens[0] == bos and tokens[1] == bos:
+            tokens = tokens[1:]
+        return tokens
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+def _token_text(llm: Any, token: int) -> str:
+    if token < 0:
+        return ""
+    return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
+def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int) -> LoadedLlama:
+    """Load a GGUF with llama.cpp; turn its failures into one-line ModelErrors."""
+    import llama_cpp
+    from ...kernels.gguf_header import read_gguf_header
+
+    header = read_gguf_header(path)
+    model_ctx = header.context_length or spec.context_length or context_cap
+    n_ctx = min(context_cap, model_ctx)
+    try:
+        llm = llama_cpp.Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ModelError(f"llama.cpp could not load model {spec.id!r} from {path.name}: {exc}") from None
+    template = ChatTemplate(
+        header.chat_template, bos_token=_token_text(llm, llm.token_bos()), eos_token=_token_text(llm, llm.token_eos()),
+        model_id=spec.id,
+    )
+    return LoadedLlama(llm=llm, template=template, n_ctx=n_ctx)
+
+
+@register_backend("llama_cpp")
+class LlamaCppBackend:
+    name = "llama_cpp"
+
+    def __init__(self, spec: ModelSpec, *, pool: ModelPool[LoadedLlama], prepare: Callable[[ModelSpec], Path],
+                 threads: int, context_cap: int, **_: Any) -> None:
+        self._spec = spec
+        self._pool = pool
+        self._prepare = prepare
+        self._threads = threads
+        self._context_cap = context_cap
+        self._load_ms = 0.0
+
+    def take_load_ms(self) -> float:
+        load_ms, self._load_ms = self._load_ms, 0.0
+        return load_ms
+
+    @contextmanager
+    def _lease(self) -> Iterator[LoadedLlama]:
+        def load() -> LoadedLlama:
+            path = self._prepare(self._spec)
+            return load_llama(self._spec, path, threads=self._threads, context_cap=self._context_cap)
+
+        path = self._spec.path
+        size = self._spec.size_bytes or (os.path.getsize(path) if path and path.exists() else 0)
+        with self._pool.lease(self._spec.id, load, size) as (loaded, load_ms):
+            self._load_ms += load_ms
+            yield loaded
+
+    def context_window(self) -> int:
+        with self._lease() as loaded:
+            return loaded.n_ctx
+
+    def count_tokens(self, messages: list[Message]) -> int | None:
+        with self._lease() as loaded:
+            return len(loaded.tokenize(loaded.template.render(messages)))
+
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+        import llama_cpp
+
+        with self._lease() as loaded:
+            llm = loaded.llm
+            tokens = loaded.tokenize(loaded.template.render(messages))
+            n_prompt = len(tokens)
+            room = loaded.n_ctx - n_prompt
+            if room <= 0:
+                raise PromptError(
+                    f"the prompt takes {n_prompt} tokens but model {self._spec.id!r} has a {loaded.n_ctx}-token context"
+                )
+            max_new = min(params.max_tokens, room)
+            if cancel.cancelled:
+                yield BackendDone("cancelled", 0, n_prompt)
+                return
+            if params.seed is not None:
+                llm.set_seed(params.seed)
+            vocab = llm._model.vocab  # llama-cpp-python exposes no public is-end-of-generation check
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            scanner = StopScanner(params.stop)
+            produced = 0
+            finish = "length"
+            hit_stop = False
+            history = list(tokens)
+            gen = llm.generate(
+                tokens, top_k=params.top_k, top_p=params.top_p, temp=params.temperature,
+                repeat_penalty=params.repeat_penalty, reset=True,
+            )
+            try:
+                for token in gen:
+                    if cancel.cancelled:
+                        finish = "cancelled"
+                        break
+                    if llama_cpp.llama_vocab_is_eog(vocab, token):
+                        finish = "stop"
+                        break
+                    produced += 1
+                    piece = decoder.decode(llm.detokenize([token], prev_tokens=history))
+                    history.append(token)
+                    text, hit = scanner.feed(piece)
+                    if text:
+                        yield text
+                    if hit:
+                        finish, hit_stop = "stop", True
+                        break
+                    if produced >= max_new:
+                        break
+            finally:
+                gen.close()
+            if not hit_stop:
+                # Text held back while watching for stop sequences (or an unfinished UTF-8 sequence) is real output.
+                tail, hit_stop = scanner.feed(decoder.decode(b"", final=True))
+                rest = tail + ("" if hit_stop else scanner.flush())
+                if rest:
+                    yield rest
+            yield BackendDone(finish, produced, n_prompt)

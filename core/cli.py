@@ -1,0 +1,350 @@
+"""The `edgemind` command: thin commands that parse arguments, call the engine or registry, and print.
+
+Contract: `--json` prints one JSON object; exit 0 on success; otherwise one line `edgemind: error: …` on stderr
+and a non-zero exit (1 failure, 2 bad usage, 130 stopped by Ctrl-C). Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Callable, NoReturn, Sequence
+
+from .backends.base import CancelToken
+from .interrupts import ctrl_c_cancels
+from .engine import AskOptions, Engine
+from .errors import EdgeMindError
+from .events import Done, Error, Route, Token
+from .settings import Settings, load_settings
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse prints usage + error; the contract wants one line
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 2.0:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 2")
+    return value
+
+
+# ---- output helpers ----------------------------------------------------------------------------------------------
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _progress_printer(label: str) -> Callable[[int, int], None]:
+    """Install/verify progress on stderr: a live percentage on a terminal, start and end lines otherwise."""
+    state = {"last": -1}
+    tty = sys.stderr.isatty()
+
+    def show(done: int, total: int) -> None:
+        pct = int(done * 100 / total) if total else 100
+        if tty and pct != state["last"]:
+            sys.stderr.write(f"\r{label} {total / 1e6:,.0f} MB … {pct}%")
+            if pct == 100:
+                sys.stderr.write("\n")
+        elif not tty and state["last"] < 0:
+            sys.stderr.write(f"{label} {total / 1e6:,.0f} MB …\n")
+        state["last"] = pct
+        sys.stderr.flush()
+
+    return show
+
+
+def _engine(settings: Settings) -> Engine:
+    engine = Engine.create(settings)
+    engine.install_progress = _progress_printer("edgemind: preparing bundled model")
+    return engine
+
+
+# ---- commands ----------------------------------------------------------------------------------------------------
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    options = AskOptions(
+        model=args.model, backend=args.backend, max_tokens=args.max_tokens, temperature=args.temperature,
+        seed=args.seed, system_prompt=args.system, conversation_id=args.conversation,
+    )
+    engine = _engine(settings)
+    cancel = CancelToken()
+    text: list[str] = []
+    route: Route | None = None
+    try:
+        with ctrl_c_cancels(cancel):
+            for event in engine.stream(prompt, options, cancel):
+                if isinstance(event, Route):
+                    route = event
+                elif isinstance(event, Token):
+                    text.append(event.text)
+                    if not args.json:
+                        sys.stdout.write(event.text)
+                        sys.stdout.flush()
+                elif isinstance(event, Error):
+                    raise EdgeMindError(event.message)
+                elif isinstance(event, Done):
+                    assert route is not None
+                    m = event.metrics
+                    if args.json:
+                        _print_json({
+                            "text": "".join(text), "model": route.model, "backend": route.backend,
+                            "intent": route.intent, "cache": "miss", "ttft_ms": m.ttft_ms, "tokens": m.tokens,
+                            "tok_s": m.tok_s, "prompt_tokens": m.prompt_tokens, "load_ms": m.load_ms,
+                            "refused": False, "tool_calls": [], "finish_reason": event.finish_reason,
+                            "conversation_id": event.conversation_id,
+                        })
+                    else:
+                        sys.stdout.write("\n")
+                    if event.finish_reason == "cancelled":
+                        sys.stderr.write("edgemind: stopped; the partial answer was kept\n")
+                        return EXIT_INTERRUPTED
+    finally:
+        engine.close()
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from .chat_repl import ChatSession
+
+    engine = _engine(settings)
+    try:
+        return ChatSession(engine, model=args.model, out=sys.stdout).run()
+    finally:
+        engine.close()
+
+
+def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    models = engine.registry.list_models(include_ollama=not args.no_ollama)
+    rows = []
+    for m in models:
+        row = m.as_dict()
+        row["installed"] = bool(m.path and m.path.exists()) if m.backend == "llama_cpp" else None
+        row["default"] = m.id == settings.default_model
+        rows.append(row)
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            size = f"{r['size_bytes'] / 1e6:,.0f} MB" if r["size_bytes"] else "-"
+            where = r["path"] or r["endpoint"] or ""
+            flags = ("default " if r["default"] else "") + ("bundled" if r["bundled"] else "")
+            state = "" if r["installed"] is not False else " (installed on first use)"
+            print(f"{r['id']:<34} {r['backend']:<10} {size:>8}  {flags:<16} {where}{state}")
+    return EXIT_OK
+
+
+def cmd_models_add(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    if args.openai_url:
+        if args.path:
+            raise UsageError("give either a GGUF PATH or --openai-url, not both")
+        if not args.remote_model:
+            raise UsageError("--openai-url needs --remote-model NAME (the model's name on that server)")
+        api_key = args.api_key or os.environ.get("EDGEMIND_OPENAI_API_KEY")
+        spec = engine.registry.add_openai(args.openai_url, args.remote_model, api_key, args.id)
+    else:
+        if not args.path:
+            raise UsageError("give the path of a GGUF file, or --openai-url URL --remote-model NAME")
+        spec = engine.registry.add_gguf(Path(args.path), args.id, _progress_printer("edgemind: hashing"))
+    if args.json:
+        _print_json(spec.as_dict())
+    else:
+        print(f"added {spec.id} ({spec.backend})")
+    return EXIT_OK
+
+
+def cmd_models_remove(args: argparse.Namespace, settings: Settings) -> int:
+    message = _engine(settings).registry.remove(args.id)
+    if args.json:
+        _print_json({"id": args.id, "message": message})
+    else:
+        print(message)
+    return EXIT_OK
+
+
+def cmd_models_verify(args: argparse.Namespace, settings: Settings) -> int:
+    registry = _engine(settings).registry
+    ids = args.ids or [m.id for m in registry.list_models(include_ollama=False) if m.backend == "llama_cpp"]
+    results, failed = [], 0
+    for model_id in ids:
+        try:
+            spec = registry.verify(model_id, _progress_printer(f"edgemind: verifying {model_id}"))
+            results.append({"id": model_id, "ok": True, "sha256": spec.sha256, "path": str(spec.path)})
+        except EdgeMindError as exc:
+            failed += 1
+            results.append({"id": model_id, "ok": False, "error": str(exc)})
+    if args.json:
+        _print_json({"ok": failed == 0, "models": results})
+    else:
+        for r in results:
+            print(f"{r['id']}: " + ("ok" if r["ok"] else f"FAILED: {r['error']}"))
+    if failed:
+        sys.stderr.write(f"edgemind: error: {failed} model(s) failed verification\n")
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
+    registry = _engine(settings).registry
+    for spec in registry.bundled():
+        registry.prepare(spec, _progress_printer(f"edgemind: installing {spec.id}"))
+        if not args.json:
+            print(f"{spec.id}: ready at {spec.path}")
+    if args.json:
+        _print_json({"installed": [s.id for s in registry.bundled()]})
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from .doctor import run_doctor
+
+    report = run_doctor(settings)
+    if args.json:
+        _print_json(report)
+    else:
+        from .doctor import format_report
+
+        print(format_report(report))
+    return EXIT_OK if report["ok"] else EXIT_FAIL
+
+
+def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
+    """No subcommand: the GUI where a display and a GUI plugin exist, else the terminal chat."""
+    has_display = sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    guis = entry_points(group="edgemind.gui")
+    if has_display and guis:
+        return int(next(iter(guis)).load()(settings) or 0)
+    args.model = None
+    return cmd_chat(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="edgemind", description="EdgeMind: a local AI assistant on your own computer.")
+    p.add_argument("--version", action="version", version="edgemind 0.1.0")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what the engine does to stderr")
+    p.set_defaults(func=cmd_start, json=False)
+    sub = p.add_subparsers(title="commands", metavar="COMMAND")
+
+    ask = sub.add_parser("ask", help="answer one prompt and exit")
+    ask.add_argument("prompt", help="the prompt, or - to read it from stdin")
+    ask.add_argument("--model", help="model id (see `edgemind models list`)")
+    ask.add_argument("--backend", choices=["llama_cpp", "ollama", "openai"], help="require this backend")
+    ask.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
+    ask.add_argument("--temperature", type=_temperature, help="0 for deterministic answers, up to 2")
+    ask.add_argument("--seed", type=int, help="sampling seed, for repeatable answers")
+    ask.add_argument("--system", help="system prompt for this request")
+    ask.add_argument("--conversation", help="continue this conversation id")
+    ask.add_argument("--no-cache", action="store_true", help="never answer from cache (no cache exists yet)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.set_defaults(func=cmd_ask)
+
+    chat = sub.add_parser("chat", help="terminal chat with streaming answers")
+    chat.add_argument("--model", help="model id to start with")
+    chat.set_defaults(func=cmd_chat)
+
+    models = sub.add_parser("models", help="list, add, remove and verify models")
+    msub = models.add_subparsers(title="models commands", metavar="ACTION", required=True)
+    ml = msub.add_parser("list", help="every model EdgeMind can use")
+    ml.add_argument("--json", action="store_true")
+    ml.add_argument("--no-ollama", action="store_true", help="do not ask a local Ollama server for its models")
+    ml.set_defaults(func=cmd_models_list)
+    ma = msub.add_parser("add", help="add a GGUF file, or an OpenAI-compatible endpoint")
+    ma.add_argument("path", nargs="?", help="path of a .gguf file")
+    ma.add_argument("--id", help="model id to use (default: from the file name)")
+    ma.add_argument("--openai-url", help="base URL of an OpenAI-compatible server, e.g. http://host:8000/v1")
+    ma.add_argument("--remote-model", help="the model's name on that server")
+    ma.add_argument("--api-key", help="API key for that server (or set EDGEMIND_OPENAI_API_KEY)")
+    ma.add_argument("--json", action="store_true")
+    ma.set_defaults(func=cmd_models_add)
+    mr = msub.add_parser("remove", help="forget a model (a bundled one: delete its installed copy)")
+    mr.add_argument("id")
+    mr.add_argument("--json", action="store_true")
+    mr.set_defaults(func=cmd_models_remove)
+    mv = msub.add_parser("verify", help="check files against their SHA-256 and GGUF header")
+    mv.add_argument("ids", nargs="*", metavar="ID")
+    mv.add_argument("--json", action="store_true")
+    mv.set_defaults(func=cmd_models_verify)
+    mi = msub.add_parser("install", help="install the bundled models into the data folder now")
+    mi.add_argument("--json", action="store_true")
+    mi.set_defaults(func=cmd_models_install)
+
+    doctor = sub.add_parser("doctor", help="hardware, execution providers, models and data folder health")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(func=cmd_doctor)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args: argparse.Namespace | None = None
+    try:
+        args = parser.parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="edgemind: %(levelname)s %(name)s: %(message)s")
+        settings = load_settings()
+        return args.func(args, settings)
+    except UsageError as exc:
+        sys.stderr.write(f"edgemind: error: {exc}\n")
+        return EXIT_USAGE
+    except EdgeMindError as exc:
+        if getattr(args, "json", False):
+            _print_json({"error": str(exc), "kind": exc.kind})
+        sys.stderr.write(f"edgemind: error: {exc}\n")
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        sys.stderr.write("\nedgemind: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `edgemind ask … | head`: the reader left; not our error
+        return EXIT_OK
+    except Exception as exc:  # a bug of ours: still one line for the user, the traceback goes to a file
+        where = _write_crash_log()
+        sys.stderr.write(f"edgemind: internal error: {exc.__class__.__name__}: {exc} (details in {where})\n")
+        return EXIT_FAIL
+
+
+def _write_crash_log() -> str:
+    import tempfile
+    import traceback
+
+    try:
+        home = load_settings().home
+    except EdgeMindError:
+        home = Path(tempfile.gettempdir())
+    path = home / "logs" / "crash.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:
+            f.write(traceback.format_exc() + "\n")
+    except OSError:
+        return "nowhere: the log could not be written"
+    return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""`edgemind doctor`: what this machine has, what EdgeMind can run on it, and whether its data is healthy."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sqlite3
+from importlib import metadata
+from typing import Any
+
+from .errors import EdgeMindError
+from .hardware import hardware_profile
+from .settings import Settings
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _providers() -> dict[str, Any]:
+    try:
+        import onnxruntime
+    except ImportError:
+        return {"onnxruntime": None, "providers": [], "note": "onnxruntime is not installed"}
+    return {"onnxruntime": onnxruntime.__version__, "providers": onnxruntime.get_available_providers()}
+
+
+def _llama_cpp() -> dict[str, Any]:
+    try:
+        import llama_cpp
+
+        info = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+        return {"version": llama_cpp.__version__, "system_info": info}
+    except Exception as exc:  # doctor reports every failure instead of stopping at the first
+        return {"version": None, "error": f"{exc.__class__.__name__}: {exc}"}
+
+
+def _database(settings: Settings) -> dict[str, Any]:
+    path = settings.db_path
+    if not path.exists():
+        return {"path": str(path), "exists": False, "ok": True}
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            result = con.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        return {"path": str(path), "exists": True, "ok": False, "error": str(exc)}
+    return {"path": str(path), "exists": True, "ok": result == "ok", "check": result}
+
+
+def _models(settings: Settings) -> list[dict[str, Any]]:
+    from .engine import Engine
+
+    try:
+        engine = Engine.create(settings)
+    except EdgeMindError as exc:
+        return [{"error": str(exc)}]
+    try:
+        rows = []
+        for spec in engine.registry.list_models():
+            row: dict[str, Any] = {"id": spec.id, "backend": spec.backend, "bundled": spec.bundled}
+            if spec.backend == "llama_cpp" and spec.path is not None:
+                row["installed"] = spec.path.exists()
+                row["size_ok"] = spec.path.exists() and (spec.size_bytes is None
+                                                         or spec.path.stat().st_size == spec.size_bytes)
+            else:
+                row["endpoint"] = spec.endpoint
+            rows.append(row)
+        return rows
+    finally:
+        engine.close()
+
+
+def _ollama(settings: Settings) -> dict[str, Any]:
+    from .backends.ollama_backend import list_ollama_models
+
+    try:
+        return {"host": settings.ollama_host, "reachable": True, "models": list_ollama_models(settings.ollama_host, 0.5)}
+    except Exception as exc:  # unreachable Ollama is normal on most laptops
+        return {"host": settings.ollama_host, "reachable": False, "reason": exc.__class__.__name__}
+
+
+def run_doctor(settings: Settings) -> dict[str, Any]:
+    home = settings.home
+    writable = home.exists() and os.access(home, os.W_OK)
+    disk = shutil.disk_usage(home if home.exists() else home.parent if home.parent.exists() else "/")
+    database = _database(settings)
+    models = _models(settings) if database["ok"] else []
+    llama = _llama_cpp()
+    ok = database["ok"] and llama.get("version") is not None and all("error" not in m for m in models)
+    return {
+        "ok": ok,
+        "edgemind": _version("edgemind"),
+        "python": platform.python_version(),
+        "hardware": hardware_profile().as_dict(),
+        "threads": settings.effective_threads,
+        "llama_cpp": llama,
+        "execution_providers": _providers(),
+        "data_folder": {"path": str(home), "exists": home.exists(), "writable": writable,
+                        "free_bytes": disk.free, "database": database},
+        "models": models,
+        "ollama": _ollama(settings),
+    }
+
+
+def format_report(r: dict[str, Any]) -> str:
+    hw = r["hardware"]
+    ep = r["execution_providers"]
+    df = r["data_folder"]
+    lines = [
+        f"EdgeMind {r['edgemind']} on Python {r['python']}: {'healthy' if r['ok'] else 'PROBLEMS FOUND'}",
+        f"  CPU        {hw['cpu']} ({hw['physical_cores']} physical / {hw['logical_cores']} logical cores); "
+        f"using {r['threads']} threads",
+        f"  memory     {hw['memory_available_bytes'] / 2**30:.1f} GiB free of {hw['memory_total_bytes'] / 2**30:.1f} GiB",
+        f"  OS         {hw['os']}",
+        f"  llama.cpp  {r['llama_cpp'].get('version') or r['llama_cpp'].get('error')}",
+        f"  providers  {', '.join(ep['providers']) or ep.get('note', 'none')}",
+        f"  data       {df['path']} ({'writable' if df['writable'] else 'not writable yet'}, "
+        f"{df['free_bytes'] / 2**30:.1f} GiB free disk)",
+        f"  database   {'ok' if df['database']['ok'] else 'DAMAGED: ' + df['database'].get('error', df['database'].get('check', ''))}",
+        f"  ollama     {'reachable at ' + r['ollama']['host'] if r['ollama']['reachable'] else 'not running (optional)'}",
+        "  models",
+    ]
+    for m in r["models"]:
+        if "error" in m:
+            lines.append(f"    error: {m['error']}")
+        elif m["backend"] == "llama_cpp":
+            state = "installed" if m["installed"] else "installed on first use"
+            if m["installed"] and not m["size_ok"]:
+                state = "WRONG SIZE (run `edgemind models verify`)"
+            lines.append(f"    {m['id']:<34} {state}")
+        else:
+            lines.append(f"    {m['id']:<34} {m['backend']} at {m['endpoint']}")
+    return "\n".join(lines)

@@ -1,0 +1,258 @@
+"""The headless engine: one request from prompt to answer, as a stream of events.
+
+Every stage is an object built once here and replaceable in tests. The CLI, the API server and the GUI call only
+`Engine.stream` / `Engine.ask` and the registry; none of them reaches past this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from sqlalchemy.orm import sessionmaker
+
+from .backends.base import Backend, CancelToken, GenerationParams, Message, backend_factories
+from .backends.llama_cpp_backend import LoadedLlama
+from .backends.model_pool import ModelPool
+from .backends.ollama_backend import list_ollama_models
+from .db import open_database
+from .errors import EdgeMindError, ModelError, PromptError
+from .events import BackendDone, Done, Error, Event, Metrics, Route, Token
+from .models.integrity import Progress
+from .models.manifest import ModelSpec
+from .models.registry import ModelRegistry
+from .pipeline import ContextBuilder, DefaultRouter, RecentTurns, Router
+from .settings import Settings
+from .store import ConversationStore
+
+log = logging.getLogger(__name__)
+MAX_PROMPT_CHARS = 1_000_000
+# Remote servers do not tell us token counts up front; a conservative chars-per-token estimate trims for them.
+CHARS_PER_TOKEN_ESTIMATE = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class AskOptions:
+    model: str | None = None
+    backend: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    system_prompt: str | None = None
+    conversation_id: str | None = None
+    store: bool = True
+
+
+@dataclass(slots=True)
+class AskResult:
+    text: str
+    model: str
+    backend: str
+    intent: str
+    cache: str
+    ttft_ms: float
+    tokens: int
+    tok_s: float
+    prompt_tokens: int
+    load_ms: float
+    finish_reason: str
+    conversation_id: str | None
+    refused: bool = False
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class Engine:
+    def __init__(self, settings: Settings, registry: ModelRegistry, store: ConversationStore,
+                 pool: ModelPool[LoadedLlama], *, router: Router | None = None,
+                 context: ContextBuilder | None = None,
+                 factories: dict[str, Callable[..., Backend]] | None = None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.store = store
+        self.pool = pool
+        self.router = router or DefaultRouter(settings.default_model)
+        self.context = context or RecentTurns()
+        self._factories = factories or backend_factories()
+        self._backends: dict[str, Backend] = {}
+        self.install_progress: Progress | None = None
+
+    @classmethod
+    def create(cls, settings: Settings, **stages: Any) -> "Engine":
+        engine = open_database(settings.db_path)
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        registry = ModelRegistry(settings, sessions, ollama_lister=list_ollama_models)
+        pool: ModelPool[LoadedLlama] = ModelPool(
+            max_loaded=settings.max_loaded_models, idle_seconds=settings.idle_unload_seconds
+        )
+        pool.start_reaper()
+        return cls(settings, registry, ConversationStore(sessions), pool, **stages)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # ---- backends -----------------------------------------------------------------------------------------------
+    def backend_for(self, spec: ModelSpec) -> Backend:
+        key = f"{spec.backend}:{spec.id}:{spec.endpoint}:{spec.remote_model}"
+        if key not in self._backends:
+            factory = self._factories.get(spec.backend)
+            if factory is None:
+                raise ModelError(f"no backend named {spec.backend!r}; available: {', '.join(sorted(self._factories))}")
+            self._backends[key] = factory(
+                spec, pool=self.pool, prepare=lambda s: self.registry.prepare(s, self.install_progress),
+                threads=self.settings.effective_threads, context_cap=self.settings.context_length,
+                timeout=self.settings.request_timeout_seconds,
+            )
+        return self._backends[key]
+
+    # ---- one request --------------------------------------------------------------------------------------------
+    def stream(self, prompt: str, options: AskOptions = AskOptions(), cancel: CancelToken | None = None) -> Iterator[Event]:
+        """Yield route, token… and then done or error events. Closing the iterator early cancels cleanly."""
+        cancel = cancel or CancelToken()
+        started = time.perf_counter()
+        conversation_id = options.conversation_id
+        pieces: list[str] = []
+        stored_answer = False
+        model_id: str | None = None
+        try:
+            prompt = self._check_prompt(prompt)
+            decision = self.router.route(prompt, options.model)
+            spec = self.registry.get(decision.model_id)
+            model_id = spec.id
+            if options.backend and spec.backend != options.backend:
+                raise ModelError(f"model {spec.id!r} runs on {spec.backend}, not {options.backend}")
+            backend = self.backend_for(spec)
+            params = GenerationParams(
+                max_tokens=options.max_tokens or self.settings.max_tokens,
+                temperature=0.7 if options.temperature is None else options.temperature,
+                seed=options.seed, stop=options.stop,
+            )
+            history = self._history(conversation_id)
+            messages = self._context(backend, options.system_prompt or decision.system_prompt, history, prompt, params)
+            if options.store:
+                if conversation_id is None:
+                    conversation_id = self.store.new_conversation()
+                self.store.add_message(conversation_id, "user", prompt)
+            yield Route(decision.intent, spec.id, spec.backend, decision.reason, decision.confidence)
+
+            first_at: float | None = None
+            done: BackendDone | None = None
+            with closing(backend.stream(messages, params, cancel)) as chunks:
+                for chunk in chunks:
+                    if isinstance(chunk, BackendDone):
+                        done = chunk
+                        break
+                    if first_at is None:
+                        first_at = time.perf_counter()
+                    pieces.append(chunk)
+                    yield Token(chunk)
+            ended = time.perf_counter()
+            done = done or BackendDone("stop", len(pieces), 0)
+            if cancel.cancelled:
+                done = BackendDone("cancelled", done.tokens, done.prompt_tokens)
+            if options.store and conversation_id:
+                status = "cancelled" if done.finish_reason == "cancelled" else "complete"
+                self.store.add_message(conversation_id, "assistant", "".join(pieces), model=spec.id, status=status)
+                stored_answer = True
+            yield Done(self._metrics(backend, started, first_at, ended, done), done.finish_reason, conversation_id)
+        except EdgeMindError as exc:
+            log.info("request failed: %s", exc)
+            yield Error(str(exc), exc.kind)
+        finally:
+            # Reached on error or when the consumer stops early (Ctrl-C, GUI closed): keep what was already shown.
+            if pieces and not stored_answer and options.store and conversation_id:
+                try:
+                    self.store.add_message(conversation_id, "assistant", "".join(pieces), model=model_id,
+                                           status="cancelled")
+                except EdgeMindError:
+                    log.exception("could not store the partial answer")
+
+    def ask(self, prompt: str, options: AskOptions = AskOptions(), cancel: CancelToken | None = None,
+            on_token: Callable[[str], None] | None = None) -> AskResult:
+        """Run a request to the end and return the answer; raise the EdgeMindError of an error event."""
+        with closing(self.stream(prompt, options, cancel)) as events:
+            return self._collect(events, on_token)
+
+    @staticmethod
+    def _collect(events: Iterator[Event], on_token: Callable[[str], None] | None) -> AskResult:
+        route: Route | None = None
+        text: list[str] = []
+        for event in events:
+            if isinstance(event, Route):
+                route = event
+            elif isinstance(event, Token):
+                text.append(event.text)
+                if on_token:
+                    on_token(event.text)
+            elif isinstance(event, Error):
+                raise _error_from_event(event)
+            elif isinstance(event, Done):
+                assert route is not None
+                m = event.metrics
+                return AskResult(
+                    text="".join(text), model=route.model, backend=route.backend, intent=route.intent, cache="miss",
+                    ttft_ms=m.ttft_ms, tokens=m.tokens, tok_s=m.tok_s, prompt_tokens=m.prompt_tokens,
+                    load_ms=m.load_ms, finish_reason=event.finish_reason, conversation_id=event.conversation_id,
+                )
+        raise EdgeMindError("the request ended without an answer")
+
+    # ---- stages -------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _check_prompt(prompt: str) -> str:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise PromptError("the prompt is empty")
+        if "\x00" in prompt:
+            raise PromptError("the prompt contains NUL bytes; send text, not binary data")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise PromptError(f"the prompt has {len(prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
+        return prompt.strip()
+
+    def _history(self, conversation_id: str | None) -> list[Message]:
+        if conversation_id is None:
+            return []
+        if not self.store.exists(conversation_id):
+            raise PromptError(f"no conversation {conversation_id!r}")
+        return [Message(m.role, m.content) for m in self.store.messages(conversation_id)
+                if m.role in ("user", "assistant") and m.content]
+
+    def _context(self, backend: Backend, system: str, history: list[Message], prompt: str,
+                 params: GenerationParams) -> list[Message]:
+        window = backend.context_window()
+        if not window:  # a remote server that does not state its window trims for itself
+            return ([Message("system", system)] if system else []) + history + [Message("user", prompt)]
+
+        def count(messages: list[Message]) -> int:
+            exact = backend.count_tokens(messages)
+            if exact is not None:
+                return exact
+            return int(sum(len(m.content) + 8 for m in messages) / CHARS_PER_TOKEN_ESTIMATE)
+
+        budget = window - min(params.max_tokens, max(window // 4, 1))
+        return self.context.build(system, history, prompt, budget, count)
+
+    @staticmethod
+    def _metrics(backend: Backend, started: float, first_at: float | None, ended: float, done: BackendDone) -> Metrics:
+        ttft = ((first_at or ended) - started) * 1000
+        decode_s = ended - first_at if first_at else 0.0
+        # tok/s over the decode phase: tokens after the first, over the time after the first.
+        tok_s = (done.tokens - 1) / decode_s if done.tokens > 1 and decode_s > 0 else 0.0
+        return Metrics(
+            ttft_ms=round(ttft, 2), tokens=done.tokens, tok_s=round(tok_s, 2), prompt_tokens=done.prompt_tokens,
+            load_ms=round(backend.take_load_ms(), 2), total_ms=round((ended - started) * 1000, 2),
+        )
+
+
+def _error_from_event(event: Error) -> EdgeMindError:
+    from . import errors
+
+    for cls in (errors.ModelNotFound, errors.ModelIntegrityError, errors.BackendUnavailable, errors.PromptError,
+                errors.StoreError, errors.ConfigError, errors.ModelBusy, errors.ModelError):
+        if cls.kind == event.kind:
+            return cls(event.message)
+    return EdgeMindError(event.message)

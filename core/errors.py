@@ -1,0 +1,56 @@
+"""EdgeMind's exception hierarchy: every error a user can cause or fix, with a message they can act on.
+
+The CLI, API and GUI edges turn these into one line, a JSON error or a dialog; nothing else should leak out.
+"""
+
+from __future__ import annotations
+
+
+class EdgeMindError(Exception):
+    """Base class: the message is one line a user can read and act on."""
+
+    kind = "error"
+
+    def __str__(self) -> str:
+        # One line, always: a multi-line message would break the CLI contract.
+        return " ".join(super().__str__().split())
+
+
+class ConfigError(EdgeMindError):
+    kind = "config"
+
+
+class ModelError(EdgeMindError):
+    kind = "model"
+
+
+class ModelNotFound(ModelError):
+    kind = "model_not_found"
+
+
+class ModelIntegrityError(ModelError):
+    """A model file is missing, truncated, not GGUF, or does not match its pinned SHA-256."""
+
+    kind = "model_integrity"
+
+
+class BackendUnavailable(EdgeMindError):
+    """A backend's server or library is not there (Ollama down, OpenAI endpoint unreachable)."""
+
+    kind = "backend_unavailable"
+
+
+class PromptError(EdgeMindError):
+    """The request itself is unusable: empty prompt, prompt that cannot fit the context."""
+
+    kind = "bad_prompt"
+
+
+class StoreError(EdgeMindError):
+    """The conversation database cannot be opened or written."""
+
+    kind = "store"
+
+
+class ModelBusy(EdgeMindError):
+    kind = "busy"

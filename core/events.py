@@ -1,0 +1,64 @@
+"""The events a request streams: what the CLI prints, the API turns into SSE/NDJSON and the GUI forwards."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    ttft_ms: float = 0.0
+    tokens: int = 0
+    tok_s: float = 0.0
+    prompt_tokens: int = 0
+    load_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+    type: Literal["token"] = "token"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    intent: str
+    model: str
+    backend: str
+    reason: str
+    confidence: float = 1.0
+    type: Literal["route"] = "route"
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    metrics: Metrics
+    finish_reason: str  # stop | length | cancelled
+    conversation_id: str | None = None
+    type: Literal["done"] = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    message: str
+    kind: str = "error"
+    type: Literal["error"] = "error"
+
+
+Event = Token | Route | Done | Error
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    return asdict(event)
+
+
+@dataclass(frozen=True, slots=True)
+class BackendDone:
+    """What a backend reports at the end of its stream; the engine adds timing it measured itself."""
+
+    finish_reason: str
+    tokens: int
+    prompt_tokens: int
+    extra: dict[str, Any] = field(default_factory=dict)

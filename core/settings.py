@@ -1,0 +1,121 @@
+"""One validated settings object, built once at start and passed down; nothing deeper reads the environment.
+
+Sources, later wins: defaults in code, `settings.toml` in the data folder, `EDGEMIND_*` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import platformdirs
+
+from .errors import ConfigError
+from .hardware import physical_cores
+
+SETTINGS_FILE = "settings.toml"
+DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path
+    models_dir: Path
+    default_model: str = DEFAULT_MODEL
+    threads: int = 0  # 0: physical cores
+    context_length: int = 4096  # cap on the context we allocate; the model's own limit still applies
+    max_tokens: int = 512
+    idle_unload_seconds: float = 600.0
+    max_loaded_models: int = 2
+    ollama_host: str = "http://127.0.0.1:11434"
+    request_timeout_seconds: float = 60.0
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "edgemind.db"
+
+    @property
+    def effective_threads(self) -> int:
+        return self.threads or physical_cores()
+
+
+# key -> (type, check, description of a valid value)
+_CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
+    "default_model": (str, lambda v: bool(v.strip()), "a model id"),
+    "threads": (int, lambda v: 0 <= v <= 512, "an integer from 0 (physical cores) to 512"),
+    "context_length": (int, lambda v: 256 <= v <= 1_048_576, "an integer from 256 to 1048576"),
+    "max_tokens": (int, lambda v: 1 <= v <= 131_072, "an integer from 1 to 131072"),
+    "idle_unload_seconds": ((int, float), lambda v: v >= 0, "a number of seconds >= 0"),
+    "max_loaded_models": (int, lambda v: 1 <= v <= 16, "an integer from 1 to 16"),
+    "ollama_host": (str, lambda v: v.startswith(("http://", "https://")), "an http(s) URL"),
+    "request_timeout_seconds": ((int, float), lambda v: v > 0, "a number of seconds > 0"),
+    "models_dir": (str, lambda v: bool(v.strip()), "a folder path"),
+}
+
+_ENV = {
+    "EDGEMIND_DEFAULT_MODEL": "default_model",
+    "EDGEMIND_THREADS": "threads",
+    "EDGEMIND_MODELS_DIR": "models_dir",
+    "EDGEMIND_OLLAMA_HOST": "ollama_host",
+    "EDGEMIND_CONTEXT_LENGTH": "context_length",
+}
+
+
+def default_home(env: Mapping[str, str]) -> Path:
+    if env.get("EDGEMIND_HOME"):
+        return Path(env["EDGEMIND_HOME"]).expanduser()
+    return Path(platformdirs.user_data_dir("EdgeMind", appauthor=False))
+
+
+def _validate(key: str, value: Any, where: str) -> Any:
+    if key not in _CHECKS:
+        raise ConfigError(f"{where}: unknown setting {key!r}; known: {', '.join(sorted(_CHECKS))}")
+    kind, check, wanted = _CHECKS[key]
+    if isinstance(value, bool) or not isinstance(value, kind) or not check(value):
+        raise ConfigError(f"{where}: {key} = {value!r} is not valid; expected {wanted}")
+    return value
+
+
+def _from_env(key: str, raw: str) -> Any:
+    kind = _CHECKS[key][0]
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"environment: {key} must be an integer, got {raw!r}") from None
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings; raise ConfigError naming the file, line or key that is wrong."""
+    env = os.environ if env is None else env
+    home = default_home(env)
+    values: dict[str, Any] = {}
+    path = home / SETTINGS_FILE
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read ({exc})") from None
+        for key, value in data.items():
+            values[key] = _validate(key, value, str(path))
+    for var, key in _ENV.items():
+        if env.get(var):
+            values[key] = _validate(key, _from_env(key, env[var]), f"environment {var}")
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = _validate(key, value, "option")
+    models_dir = Path(values.pop("models_dir", home / "models")).expanduser()
+    known = {f.name for f in fields(Settings)}
+    return Settings(home=home, models_dir=models_dir, **{k: v for k, v in values.items() if k in known})
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    for key, value in changes.items():
+        _validate(key, value, "option")
+    return replace(settings, **changes)

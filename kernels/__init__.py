@@ -1,0 +1,1 @@
+"""Numeric code: GGUF reading, quantizers, ONNX graph building. Imports only numpy/onnx/onnxruntime."""

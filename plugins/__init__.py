@@ -1,0 +1,1 @@
+"""Plugin SDK and built-in tools (scoped, permission-checked). Not built yet."""
