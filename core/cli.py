@@ -18,7 +18,7 @@ from typing import Any, Callable, NoReturn, Sequence
 from .backends.base import CancelToken
 from .interrupts import ctrl_c_cancels
 from .engine import AskOptions, Engine
-from .errors import EdgeMindError
+from .errors import EdgeMindError, error_for_kind
 from .events import Done, Error, Route, Token
 from .settings import Settings, load_settings
 
@@ -60,20 +60,18 @@ def _print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def _progress_printer(label: str) -> Callable[[int, int], None]:
-    """Install/verify progress on stderr: a live percentage on a terminal, start and end lines otherwise."""
-    state = {"last": -1}
+def _progress_printer() -> Callable[[str, int, int], None]:
+    """Install/verify progress on stderr: a live percentage on a terminal, one line per step otherwise."""
+    last: dict[str, int] = {}
     tty = sys.stderr.isatty()
 
-    def show(done: int, total: int) -> None:
+    def show(what: str, done: int, total: int) -> None:
         pct = int(done * 100 / total) if total else 100
-        if tty and pct != state["last"]:
-            sys.stderr.write(f"\r{label} {total / 1e6:,.0f} MB … {pct}%")
-            if pct == 100:
-                sys.stderr.write("\n")
-        elif not tty and state["last"] < 0:
-            sys.stderr.write(f"{label} {total / 1e6:,.0f} MB …\n")
-        state["last"] = pct
+        if tty and pct != last.get(what):
+            sys.stderr.write(f"\redgemind: {what} ({total / 1e6:,.0f} MB) … {pct}%" + ("\n" if pct == 100 else ""))
+        elif not tty and what not in last:
+            sys.stderr.write(f"edgemind: {what} ({total / 1e6:,.0f} MB) …\n")
+        last[what] = pct
         sys.stderr.flush()
 
     return show
@@ -81,7 +79,7 @@ def _progress_printer(label: str) -> Callable[[int, int], None]:
 
 def _engine(settings: Settings) -> Engine:
     engine = Engine.create(settings)
-    engine.install_progress = _progress_printer("edgemind: preparing bundled model")
+    engine.install_progress = _progress_printer()
     return engine
 
 
@@ -107,7 +105,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                         sys.stdout.write(event.text)
                         sys.stdout.flush()
                 elif isinstance(event, Error):
-                    raise EdgeMindError(event.message)
+                    raise error_for_kind(event.kind, event.message)
                 elif isinstance(event, Done):
                     assert route is not None
                     m = event.metrics
@@ -172,7 +170,7 @@ def cmd_models_add(args: argparse.Namespace, settings: Settings) -> int:
     else:
         if not args.path:
             raise UsageError("give the path of a GGUF file, or --openai-url URL --remote-model NAME")
-        spec = engine.registry.add_gguf(Path(args.path), args.id, _progress_printer("edgemind: hashing"))
+        spec = engine.registry.add_gguf(Path(args.path), args.id, _progress_printer())
     if args.json:
         _print_json(spec.as_dict())
     else:
@@ -195,7 +193,7 @@ def cmd_models_verify(args: argparse.Namespace, settings: Settings) -> int:
     results, failed = [], 0
     for model_id in ids:
         try:
-            spec = registry.verify(model_id, _progress_printer(f"edgemind: verifying {model_id}"))
+            spec = registry.verify(model_id, _progress_printer())
             results.append({"id": model_id, "ok": True, "sha256": spec.sha256, "path": str(spec.path)})
         except EdgeMindError as exc:
             failed += 1
@@ -213,7 +211,7 @@ def cmd_models_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
     registry = _engine(settings).registry
     for spec in registry.bundled():
-        registry.prepare(spec, _progress_printer(f"edgemind: installing {spec.id}"))
+        registry.prepare(spec, _progress_printer())
         if not args.json:
             print(f"{spec.id}: ready at {spec.path}")
     if args.json:

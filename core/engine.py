@@ -19,7 +19,7 @@ from .backends.llama_cpp_backend import LoadedLlama
 from .backends.model_pool import ModelPool
 from .backends.ollama_backend import list_ollama_models
 from .db import open_database
-from .errors import EdgeMindError, ModelError, PromptError
+from .errors import EdgeMindError, ModelError, PromptError, error_for_kind
 from .events import BackendDone, Done, Error, Event, Metrics, Route, Token
 from .models.integrity import Progress
 from .models.manifest import ModelSpec
@@ -191,7 +191,7 @@ class Engine:
                 if on_token:
                     on_token(event.text)
             elif isinstance(event, Error):
-                raise _error_from_event(event)
+                raise error_for_kind(event.kind, event.message)
             elif isinstance(event, Done):
                 assert route is not None
                 m = event.metrics
@@ -247,12 +247,3 @@ class Engine:
             load_ms=round(backend.take_load_ms(), 2), total_ms=round((ended - started) * 1000, 2),
         )
 
-
-def _error_from_event(event: Error) -> EdgeMindError:
-    from . import errors
-
-    for cls in (errors.ModelNotFound, errors.ModelIntegrityError, errors.BackendUnavailable, errors.PromptError,
-                errors.StoreError, errors.ConfigError, errors.ModelBusy, errors.ModelError):
-        if cls.kind == event.kind:
-            return cls(event.message)
-    return EdgeMindError(event.message)

@@ -54,3 +54,14 @@ class StoreError(EdgeMindError):
 
 class ModelBusy(EdgeMindError):
     kind = "busy"
+
+
+def error_for_kind(kind: str, message: str) -> EdgeMindError:
+    """Rebuild the exception an error event stands for (events cross threads and processes as plain data)."""
+    classes = [EdgeMindError]
+    while classes:
+        cls = classes.pop()
+        if cls.kind == kind:
+            return cls(message)
+        classes.extend(cls.__subclasses__())
+    return EdgeMindError(message)

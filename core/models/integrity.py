@@ -10,10 +10,10 @@ from ...kernels.gguf_header import GGUFFormatError, GGUFHeader, read_gguf_header
 from ..errors import ModelIntegrityError
 
 CHUNK = 4 * 1024 * 1024
-Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+Progress = Callable[[str, int, int], None]  # (what, bytes done, bytes total)
 
 
-def sha256_file(path: Path, progress: Progress | None = None) -> str:
+def sha256_file(path: Path, progress: Progress | None = None, what: str = "hashing") -> str:
     digest = hashlib.sha256()
     total = path.stat().st_size
     done = 0
@@ -22,7 +22,7 @@ def sha256_file(path: Path, progress: Progress | None = None) -> str:
             digest.update(chunk)
             done += len(chunk)
             if progress:
-                progress(done, total)
+                progress(what, done, total)
     return digest.hexdigest()
 
 
@@ -44,7 +44,7 @@ def check_size_and_hash(path: Path, model_id: str, sha256: str, size_bytes: int 
         raise ModelIntegrityError(
             f"model {model_id!r}: {path.name} has {size:,} bytes, expected {size_bytes:,} (truncated or replaced)"
         )
-    actual = sha256_file(path, progress)
+    actual = sha256_file(path, progress, f"verifying {model_id}")
     if actual != sha256:
         raise ModelIntegrityError(
             f"model {model_id!r}: SHA-256 of {path.name} is {actual[:16]}…, expected {sha256[:16]}… "

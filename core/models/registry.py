@@ -165,7 +165,7 @@ class ModelRegistry:
         model_id = model_id or re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-").lower() or "model"
         self._check_new_id(model_id)
         header = check_gguf(path, model_id)
-        sha = sha256_file(path, progress)
+        sha = sha256_file(path, progress, f"hashing {path.name}")
         row = UserModelRow(
             id=model_id, backend="llama_cpp", path=str(path), sha256=sha, size_bytes=path.stat().st_size,
             context_length=header.context_length or 0, family=header.architecture or "",

@@ -1,0 +1,543 @@
+"""EdgeMind engine vs raw llama-cpp-python: same model, same prompt, same threads, one run, reported as ratios.
+
+What it measures
+    For each repeat, one chat request (system + user message, greedy decoding, the engine's sampling defaults
+    top_p 0.95 / top_k 40 / repeat_penalty 1.1) goes through two paths on the same GGUF file:
+
+    * raw    - `llama_cpp.Llama.create_chat_completion(stream=True)` on a Llama built with the settings the engine's
+               backend uses (n_ctx, n_threads, n_threads_batch, n_batch=512);
+    * engine - `Engine.stream(prompt, AskOptions(..., store=True))`, i.e. everything a real request does: routing,
+               context trimming, the SQLite conversation writes, chat template, generation, detokenizing.
+
+    Both are timed from the consumer side, identically: t0 just before the call, t_first at the first non-empty
+    content chunk, t_last at the last one.
+        TTFT          = t_first - t0
+        decode tok/s  = (generated tokens - 1) / (t_last - t_first)
+    Generated tokens: the engine's Done.metrics.tokens; for raw, the tokens llama.cpp evaluated for the answer
+    (read back from the Llama after the run; content chunks are also counted, they can merge tokens).
+
+    Goals checked (reported, not enforced): engine decode tok/s >= 0.95x raw, engine TTFT <= 1.10x raw.
+
+Fairness
+    The two paths use two separate Llama instances (each keeps its own KV prefix cache); each is warmed up with one
+    untimed request. Every repeat uses a different user prompt, the same one for both paths; the side that goes
+    first alternates (ABBA) to cancel drift. Medians over repeats and the median of the per-repeat (paired) ratios
+    are reported; the verdict uses the paired ratios. Each request also records how much CPU *other* processes
+    used meanwhile: on a small machine a busy neighbour (a test run, a browser) halves llama.cpp's speed, so a run
+    with other processes above 10% is flagged as noisy (--wait-idle waits for quiet before each repeat).
+
+How to run
+    .venv/bin/python benchmarks/engine_vs_raw.py
+    .venv/bin/python benchmarks/engine_vs_raw.py --repeats 9 --json benchmarks/out/engine_vs_raw.json
+    .venv/bin/python benchmarks/engine_vs_raw.py --models-dir ~/.local/share/EdgeMind/models   # reuse installed models
+    .venv/bin/python benchmarks/engine_vs_raw.py --breakdown   # also time the engine's stages before the first token
+    .venv/bin/python benchmarks/engine_vs_raw.py --wait-idle 120   # on a shared machine: start repeats when quiet
+
+    Without EDGEMIND_HOME a temporary data folder is used (and removed); the bundled model is installed into
+    <home>/models on first use (about 10 s for the 491 MB default) unless --models-dir points at installed models.
+    The exit status is 0 unless something fails: this reports, it does not gate CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import psutil
+
+from edgemind.core.backends.base import CancelToken, GenerationParams, Message
+from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.events import Done, Error, Token
+from edgemind.core.hardware import hardware_profile, physical_cores
+from edgemind.core.pipeline import DEFAULT_SYSTEM_PROMPT
+from edgemind.core.settings import DEFAULT_MODEL, Settings, load_settings
+
+DECODE_GOAL = 0.95  # engine decode tok/s must be at least this fraction of raw
+TTFT_GOAL = 1.10  # engine TTFT must be at most this multiple of raw
+NOISY_PCT = 10.0  # other processes' CPU share (% of all cores) above which a run is flagged as noisy
+N_BATCH = 512  # what edgemind.core.backends.llama_cpp_backend.load_llama passes
+
+SYSTEM_PROMPT = DEFAULT_SYSTEM_PROMPT
+WARMUP_PROMPT = "Say hello in one short sentence."
+PROMPTS: tuple[str, ...] = (
+    "Explain what a Python generator is and when to use one.",
+    "Write a Python function that checks whether a string is a palindrome.",
+    "What is the difference between a list and a tuple in Python?",
+    "Write a small function that returns the n-th Fibonacci number iteratively.",
+    "Explain how a hash map handles collisions.",
+    "Write a SQL query that counts orders per customer, highest first.",
+    "What does the `with` statement do in Python? Give a short example.",
+    "Write a bash one-liner that finds the 5 largest files in a directory tree.",
+)
+
+
+# ---- one timed request --------------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Sample:
+    side: str  # raw | engine
+    repeat: int
+    position: int  # 0: ran first in its repeat, 1: ran second
+    prompt: str
+    ttft_ms: float
+    decode_tok_s: float
+    tokens: int  # generated tokens
+    content_chunks: int  # non-empty content chunks the consumer saw
+    prompt_tokens: int  # the whole rendered prompt
+    prefill_evaluated: int  # prompt tokens actually evaluated (the rest came from the KV prefix cache)
+    decode_ms: float
+    total_ms: float  # t0 to the end of the stream (the engine stores the answer after the last token)
+    finish_reason: str
+    text_sha1: str
+    other_cpu_pct: float = 0.0  # CPU other processes used meanwhile, % of all cores (noise indicator)
+    engine_metrics: dict[str, Any] | None = None  # what the engine measured itself (engine side only)
+
+
+@dataclass(slots=True)
+class _Timeline:
+    t0: float
+    t_first: float | None = None
+    t_last: float | None = None
+    chunks: int = 0
+    pieces: list[str] = field(default_factory=list)
+
+    def content(self, text: str | None) -> None:
+        if not text:
+            return
+        now = time.perf_counter()
+        if self.t_first is None:
+            self.t_first = now
+        self.t_last = now
+        self.chunks += 1
+        self.pieces.append(text)
+
+    def figures(self, tokens: int) -> tuple[float, float, float]:
+        """(TTFT ms, decode tok/s, decode ms)."""
+        if self.t_first is None or self.t_last is None:
+            raise RuntimeError("the stream produced no content")
+        decode_s = self.t_last - self.t_first
+        tok_s = (tokens - 1) / decode_s if tokens > 1 and decode_s > 0 else 0.0
+        return (self.t_first - self.t0) * 1000, tok_s, decode_s * 1000
+
+
+class ForeignCpu:
+    """Measures how much CPU *other* processes take during a request: on a small machine anything above a few
+    percent competes with llama.cpp's threads and makes the figures noisy (OpenMP threads hate oversubscription)."""
+
+    def __init__(self) -> None:
+        self._me = psutil.Process()
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float, float]:
+        sys_t = psutil.cpu_times()
+        busy = sum(sys_t) - sys_t.idle - getattr(sys_t, "iowait", 0.0)
+        mine = sum(self._me.cpu_times()[:4])  # user, system, children_user, children_system
+        return time.perf_counter(), busy, mine
+
+    def percent(self) -> float:
+        wall0, busy0, mine0 = self._start
+        wall1, busy1, mine1 = self._read()
+        if wall1 <= wall0:
+            return 0.0
+        other = max(0.0, (busy1 - busy0) - (mine1 - mine0))
+        return 100.0 * other / ((wall1 - wall0) * (psutil.cpu_count() or 1))
+
+
+def wait_for_idle(max_wait_s: float, window_s: float = 1.0) -> float:
+    """Wait (up to max_wait_s) until other processes use under NOISY_PCT of the CPU for a window; return the wait."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < max_wait_s:
+        probe = ForeignCpu()
+        time.sleep(window_s)
+        if probe.percent() < NOISY_PCT:
+            break
+    return time.perf_counter() - started
+
+
+def _kv_tokens(llm: Any) -> list[int]:
+    """The tokens currently held in a Llama's KV cache (what the next request can reuse as a prefix)."""
+    return [int(t) for t in llm._input_ids[: llm.n_tokens]]
+
+
+def _prefill_evaluated(cached: Sequence[int], prompt: Sequence[int]) -> int:
+    """How many prompt tokens Llama.generate evaluates given what was cached (mirrors its prefix-reuse rule)."""
+    common = 0
+    for a, b in zip(cached, prompt):
+        if a != b:
+            break
+        common += 1
+    reuse = common - 1 if common == len(prompt) else common
+    return len(prompt) - max(reuse, 0)
+
+
+class RawSide:
+    """Plain llama-cpp-python, configured like EdgeMind's llama.cpp backend."""
+
+    def __init__(self, path: Path, *, n_ctx: int, threads: int, params: GenerationParams) -> None:
+        import llama_cpp
+        from llama_cpp import llama_chat_format
+
+        self.params = params
+        self.llm = llama_cpp.Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=N_BATCH,
+            verbose=False,
+        )
+        # The prompt create_chat_completion will build, reproduced here (outside any timed region) so we know the
+        # prompt token count and can check it equals the engine's.
+        self.formatter: Any = None
+        if self.llm.chat_format == "chat_template.default":
+            model = self.llm._model
+            eos, bos = self.llm.token_eos(), self.llm.token_bos()
+            self.formatter = llama_chat_format.Jinja2ChatFormatter(
+                template=self.llm.metadata["tokenizer.chat_template"],
+                eos_token=model.token_get_text(eos) if eos != -1 else "",
+                bos_token=model.token_get_text(bos) if bos != -1 else "",
+                stop_token_ids=[eos],
+            )
+
+    @staticmethod
+    def messages(prompt: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+
+    def prompt_tokens(self, prompt: str) -> list[int] | None:
+        if self.formatter is None:
+            return None
+        result = self.formatter(messages=self.messages(prompt))
+        return list(self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True))
+
+    def run(self, prompt: str, max_tokens: int, repeat: int, position: int) -> tuple[Sample, str]:
+        cached = _kv_tokens(self.llm)
+        p = self.params
+        foreign = ForeignCpu()
+        line = _Timeline(t0=time.perf_counter())
+        stream = self.llm.create_chat_completion(
+            messages=self.messages(prompt),  # type: ignore[arg-type]
+            stream=True, max_tokens=max_tokens, temperature=p.temperature, top_p=p.top_p, top_k=p.top_k,
+            repeat_penalty=p.repeat_penalty,
+        )
+        finish = "?"
+        for chunk in stream:  # type: ignore[union-attr]
+            choice = chunk["choices"][0]
+            line.content(choice["delta"].get("content"))
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
+        ended = time.perf_counter()
+        other_cpu = foreign.percent()
+        text = "".join(line.pieces)
+        ptoks = self.prompt_tokens(prompt)
+        if ptoks is not None and _kv_tokens(self.llm)[: len(ptoks)] == ptoks:
+            # Every answer token but the last is evaluated (the next one is sampled from it); the last is evaluated
+            # too unless generation ended on the length limit (an end-of-generation token is sampled, not kept).
+            tokens = self.llm.n_tokens - len(ptoks) + (1 if finish == "length" else 0)
+            n_prompt, evaluated = len(ptoks), _prefill_evaluated(cached, ptoks)
+        else:  # unknown chat format: fall back to chunks (may undercount when tokens merge into one chunk)
+            tokens, n_prompt, evaluated = line.chunks, -1, -1
+        ttft, tok_s, decode_ms = line.figures(tokens)
+        return Sample(
+            side="raw", repeat=repeat, position=position, prompt=prompt, ttft_ms=ttft, decode_tok_s=tok_s,
+            tokens=tokens, content_chunks=line.chunks, prompt_tokens=n_prompt, prefill_evaluated=evaluated,
+            decode_ms=decode_ms, total_ms=(ended - line.t0) * 1000, finish_reason=finish,
+            text_sha1=hashlib.sha1(text.encode()).hexdigest()[:12], other_cpu_pct=other_cpu,
+        ), text
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+class EngineSide:
+    """EdgeMind's engine, used the way the CLI / API use it."""
+
+    def __init__(self, engine: Engine, model_id: str) -> None:
+        self.engine = engine
+        self.model_id = model_id
+        self.loaded: Any = None  # the engine's LoadedLlama, once warm (read only between timed runs)
+
+    def attach(self) -> None:
+        def refuse() -> Any:
+            raise RuntimeError("the engine's model is not loaded; warm it up first")
+
+        with self.engine.pool.lease(self.model_id, refuse) as (loaded, _):
+            self.loaded = loaded
+
+    def prompt_tokens(self, prompt: str) -> list[int]:
+        return list(self.loaded.tokenize(self.loaded.template.render(
+            [Message("system", SYSTEM_PROMPT), Message("user", prompt)])))
+
+    def run(self, prompt: str, max_tokens: int, repeat: int, position: int) -> tuple[Sample, str]:
+        cached = _kv_tokens(self.loaded.llm) if self.loaded else []
+        options = AskOptions(model=self.model_id, max_tokens=max_tokens, temperature=0.0,
+                             system_prompt=SYSTEM_PROMPT, store=True)
+        done: Done | None = None
+        foreign = ForeignCpu()
+        line = _Timeline(t0=time.perf_counter())
+        with closing(self.engine.stream(prompt, options, CancelToken())) as events:
+            for event in events:
+                if isinstance(event, Token):
+                    line.content(event.text)
+                elif isinstance(event, Done):
+                    done = event
+                elif isinstance(event, Error):
+                    raise RuntimeError(f"engine error ({event.kind}): {event.message}")
+        ended = time.perf_counter()
+        other_cpu = foreign.percent()
+        if done is None:
+            raise RuntimeError("the engine stream ended without a Done event")
+        text = "".join(line.pieces)
+        m = done.metrics
+        ttft, tok_s, decode_ms = line.figures(m.tokens)
+        evaluated = _prefill_evaluated(cached, self.prompt_tokens(prompt)) if self.loaded else -1
+        return Sample(
+            side="engine", repeat=repeat, position=position, prompt=prompt, ttft_ms=ttft, decode_tok_s=tok_s,
+            tokens=m.tokens, content_chunks=line.chunks, prompt_tokens=m.prompt_tokens, prefill_evaluated=evaluated,
+            decode_ms=decode_ms, total_ms=(ended - line.t0) * 1000, finish_reason=done.finish_reason,
+            text_sha1=hashlib.sha1(text.encode()).hexdigest()[:12], other_cpu_pct=other_cpu, engine_metrics=asdict(m),
+        ), text
+
+
+# ---- optional: where the engine spends its time before the first token ----------------------------------------------
+def engine_breakdown(engine: Engine, side: EngineSide, prompt: str, rounds: int) -> dict[str, float]:
+    """Median ms of each engine stage that runs before generation starts (untimed by the main comparison).
+
+    Calls the same public pieces Engine.stream calls, in the same order, so the numbers add up to the engine's
+    pre-generation overhead (everything except llama.cpp's prompt evaluation).
+    """
+    spec = engine.registry.get(side.model_id)
+    backend = engine.backend_for(spec)
+    loaded = side.loaded
+    msgs = [Message("system", SYSTEM_PROMPT), Message("user", prompt)]
+    stages: dict[str, Callable[[], Any]] = {
+        "registry.get": lambda: engine.registry.get(side.model_id),
+        "backend.context_window (pool lease)": backend.context_window,
+        "backend.count_tokens (render+tokenize)": lambda: backend.count_tokens(msgs),
+        "template.render": lambda: loaded.template.render(msgs),
+        "tokenize (rendered prompt)": lambda: loaded.tokenize(loaded.template.render(msgs)),
+        "store.new_conversation (SQLite commit)": engine.store.new_conversation,
+    }
+    conv = engine.store.new_conversation()
+    stages["store.add_message user (SQLite commit)"] = lambda: engine.store.add_message(conv, "user", prompt)
+    out: dict[str, float] = {}
+    for name, fn in stages.items():
+        times = []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t) * 1000)
+        out[name] = statistics.median(times)
+    return out
+
+
+# ---- the run -------------------------------------------------------------------------------------------------------
+@contextmanager
+def _home(env: dict[str, str]) -> Iterator[Path]:
+    if env.get("EDGEMIND_HOME"):
+        yield Path(env["EDGEMIND_HOME"]).expanduser()
+        return
+    with tempfile.TemporaryDirectory(prefix="edgemind-bench-") as tmp:
+        yield Path(tmp)
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def summarize(samples: list[Sample]) -> dict[str, Any]:
+    raw = sorted((s for s in samples if s.side == "raw"), key=lambda s: s.repeat)
+    eng = sorted((s for s in samples if s.side == "engine"), key=lambda s: s.repeat)
+    pairs = list(zip(raw, eng))
+    decode_ratios = [e.decode_tok_s / r.decode_tok_s for r, e in pairs if r.decode_tok_s > 0]
+    ttft_ratios = [e.ttft_ms / r.ttft_ms for r, e in pairs if r.ttft_ms > 0]
+    side: dict[str, dict[str, float]] = {}
+    for name, rows in (("raw", raw), ("engine", eng)):
+        side[name] = {
+            "ttft_ms_median": _median([s.ttft_ms for s in rows]),
+            "decode_tok_s_median": _median([s.decode_tok_s for s in rows]),
+            "prompt_tokens_median": _median([s.prompt_tokens for s in rows]),
+            "prefill_evaluated_median": _median([s.prefill_evaluated for s in rows]),
+            "tokens_median": _median([s.tokens for s in rows]),
+            "content_chunks_median": _median([s.content_chunks for s in rows]),
+            "total_ms_median": _median([s.total_ms for s in rows]),
+            "other_cpu_pct_median": _median([s.other_cpu_pct for s in rows]),
+        }
+    decode_paired, ttft_paired = _median(decode_ratios), _median(ttft_ratios)
+    return {
+        "side": side,
+        "decode_ratio_paired_median": decode_paired,
+        "ttft_ratio_paired_median": ttft_paired,
+        "decode_ratio_of_medians": side["engine"]["decode_tok_s_median"] / side["raw"]["decode_tok_s_median"],
+        "ttft_ratio_of_medians": side["engine"]["ttft_ms_median"] / side["raw"]["ttft_ms_median"],
+        "decode_ratios": decode_ratios,
+        "ttft_ratios": ttft_ratios,
+        "decode_pass": decode_paired >= DECODE_GOAL,
+        "ttft_pass": ttft_paired <= TTFT_GOAL,
+        "same_tokens_every_repeat": all(r.tokens == e.tokens for r, e in pairs),
+        "same_text_every_repeat": all(r.text_sha1 == e.text_sha1 for r, e in pairs),
+        "same_prompt_tokens_every_repeat": all(r.prompt_tokens == e.prompt_tokens for r, e in pairs),
+        "other_cpu_pct_max": max((s.other_cpu_pct for s in samples), default=0.0),
+    }
+
+
+def print_report(info: dict[str, Any], samples: list[Sample], summary: dict[str, Any],
+                 breakdown: dict[str, float] | None) -> None:
+    print()
+    print(f"model      {info['model']}  ({info['model_path']})")
+    print(f"hardware   {info['cpu']}, {info['physical_cores']} physical / {info['logical_cores']} logical cores; "
+          f"threads {info['threads']}; n_ctx {info['n_ctx']}; {info['os']}")
+    print(f"software   llama-cpp-python {info['llama_cpp_python']}, Python {info['python']}")
+    print(f"run        {info['repeats']} repeats (ABBA order), max_tokens {info['max_tokens']}, temperature 0")
+    print()
+    print("per repeat  (ttft ms / decode tok/s / generated tokens; * = ran first; other processes' CPU %)")
+    raw = {s.repeat: s for s in samples if s.side == "raw"}
+    eng = {s.repeat: s for s in samples if s.side == "engine"}
+    for i in sorted(raw):
+        r, e = raw[i], eng[i]
+        mark_r, mark_e = ("*", " ") if r.position == 0 else (" ", "*")
+        same = "same text" if r.text_sha1 == e.text_sha1 else "TEXT DIFFERS"
+        print(f"  #{i}  raw{mark_r} {r.ttft_ms:7.1f} / {r.decode_tok_s:6.2f} / {r.tokens:3d}   "
+              f"engine{mark_e} {e.ttft_ms:7.1f} / {e.decode_tok_s:6.2f} / {e.tokens:3d}   "
+              f"ratios {e.decode_tok_s / r.decode_tok_s:5.3f} decode, {e.ttft_ms / r.ttft_ms:5.3f} ttft  "
+              f"({same}; other CPU {r.other_cpu_pct:.0f}%/{e.other_cpu_pct:.0f}%)")
+    print()
+    s_raw, s_eng = summary["side"]["raw"], summary["side"]["engine"]
+    rows = (
+        ("TTFT ms (median)", "ttft_ms_median", "{:.1f}"),
+        ("decode tok/s (median)", "decode_tok_s_median", "{:.2f}"),
+        ("prompt tokens (median)", "prompt_tokens_median", "{:.0f}"),
+        ("  of which evaluated", "prefill_evaluated_median", "{:.0f}"),
+        ("generated tokens (median)", "tokens_median", "{:.0f}"),
+        ("content chunks (median)", "content_chunks_median", "{:.0f}"),
+        ("total ms (median)", "total_ms_median", "{:.1f}"),
+        ("other processes' CPU % (median)", "other_cpu_pct_median", "{:.1f}"),
+    )
+    print(f"{'':34}{'raw':>12}{'engine':>12}")
+    for label, key, fmt in rows:
+        print(f"{label:34}{fmt.format(s_raw[key]):>12}{fmt.format(s_eng[key]):>12}")
+    print()
+    d, t = summary["decode_ratio_paired_median"], summary["ttft_ratio_paired_median"]
+    print(f"engine/raw decode tok/s  {d:.3f}  (goal >= {DECODE_GOAL:.2f})  {_verdict(summary['decode_pass'])}"
+          f"   [ratio of medians {summary['decode_ratio_of_medians']:.3f}]")
+    print(f"engine/raw TTFT          {t:.3f}  (goal <= {TTFT_GOAL:.2f})  {_verdict(summary['ttft_pass'])}"
+          f"   [ratio of medians {summary['ttft_ratio_of_medians']:.3f}]")
+    checks = []
+    for key, label in (("same_prompt_tokens_every_repeat", "prompt tokens"),
+                       ("same_tokens_every_repeat", "generated tokens"), ("same_text_every_repeat", "answer text")):
+        checks.append(f"{label} {'equal' if summary[key] else 'DIFFER'}")
+    print(f"consistency: {', '.join(checks)} (raw vs engine, every repeat)")
+    if summary["other_cpu_pct_max"] > NOISY_PCT:
+        print(f"WARNING: other processes used up to {summary['other_cpu_pct_max']:.0f}% of the CPU during a request; "
+              "llama.cpp's threads were competing for cores, so these figures are noisy: rerun on an idle machine")
+    if breakdown:
+        print()
+        print("engine stages before generation (median ms, measured separately):")
+        for name, ms in breakdown.items():
+            print(f"  {name:42}{ms:8.3f}")
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
+    ap.add_argument("--repeats", type=int, default=5, help="timed repeats per side (default 5)")
+    ap.add_argument("--max-tokens", type=int, default=128, help="tokens to generate per request (default 128)")
+    ap.add_argument("--threads", type=int, default=physical_cores(),
+                    help=f"llama.cpp threads for both sides (default: physical cores = {physical_cores()})")
+    ap.add_argument("--models-dir", type=Path, default=None,
+                    help="where models are / get installed (default <EDGEMIND_HOME>/models)")
+    ap.add_argument("--json", dest="json_out", type=Path, default=None, help="write all samples + summary here")
+    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                    help="before each repeat, wait up to this long for other processes to go quiet (default 0)")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time the engine's pre-generation stages (template, tokenize, SQLite) separately")
+    args = ap.parse_args(argv)
+    if args.repeats < 1 or args.max_tokens < 2 or args.threads < 1:
+        ap.error("--repeats >= 1, --max-tokens >= 2 and --threads >= 1 are required")
+
+    import llama_cpp
+
+    env = {k: v for k, v in os.environ.items() if k.startswith("EDGEMIND_")}
+    with _home(env) as home:
+        env["EDGEMIND_HOME"] = str(home)
+        env["EDGEMIND_MODELS_DIR"] = str(args.models_dir.expanduser() if args.models_dir else home / "models")
+        env["EDGEMIND_THREADS"] = str(args.threads)
+        settings: Settings = load_settings(env=env)
+        engine = Engine.create(settings)
+        raw: RawSide | None = None
+        try:
+            spec = engine.registry.get(args.model)
+            t = time.perf_counter()
+            path = engine.registry.prepare(spec)  # installs / verifies the model; not part of any measurement
+            print(f"model ready at {path} ({time.perf_counter() - t:.1f} s to install/verify)", file=sys.stderr)
+
+            eng_side = EngineSide(engine, spec.id)
+            params = GenerationParams(max_tokens=args.max_tokens, temperature=0.0)  # engine defaults otherwise
+            # Warm-up (untimed): loads the engine's model and fills both KV caches with the system prompt.
+            eng_side.run(WARMUP_PROMPT, args.max_tokens, -1, 0)
+            eng_side.attach()
+            n_ctx = engine.backend_for(spec).context_window() or min(settings.context_length, spec.context_length)
+            raw = RawSide(path, n_ctx=n_ctx, threads=args.threads, params=params)
+            raw.run(WARMUP_PROMPT, args.max_tokens, -1, 0)
+
+            for prompt in PROMPTS:  # both sides must send the very same tokens
+                r_toks, e_toks = raw.prompt_tokens(prompt), eng_side.prompt_tokens(prompt)
+                if r_toks is not None and r_toks != e_toks:
+                    print(f"WARNING: raw and engine prompts differ for {prompt!r}: "
+                          f"{len(r_toks)} vs {len(e_toks)} tokens", file=sys.stderr)
+
+            samples: list[Sample] = []
+            for i in range(args.repeats):
+                prompt = PROMPTS[i % len(PROMPTS)]
+                if args.wait_idle > 0:
+                    waited = wait_for_idle(args.wait_idle)
+                    if waited > 1.5:
+                        print(f"waited {waited:.0f} s for other processes to go quiet", file=sys.stderr)
+                order: list[RawSide | EngineSide] = [raw, eng_side] if i % 2 == 0 else [eng_side, raw]
+                for position, side in enumerate(order):
+                    sample, _ = side.run(prompt, args.max_tokens, i, position)
+                    samples.append(sample)
+                r, e = samples[-2:] if samples[-2].side == "raw" else samples[-1:-3:-1]
+                print(f"repeat {i + 1}/{args.repeats}: raw {r.ttft_ms:.0f} ms / {r.decode_tok_s:.1f} tok/s, "
+                      f"engine {e.ttft_ms:.0f} ms / {e.decode_tok_s:.1f} tok/s", file=sys.stderr)
+
+            breakdown = engine_breakdown(engine, eng_side, PROMPTS[0], rounds=50) if args.breakdown else None
+            hw = hardware_profile()
+            info: dict[str, Any] = {
+                "model": spec.id, "model_path": str(path), "cpu": hw.cpu, "physical_cores": hw.physical_cores,
+                "logical_cores": hw.logical_cores, "os": hw.os, "threads": args.threads, "n_ctx": n_ctx,
+                "n_batch": N_BATCH, "llama_cpp_python": llama_cpp.__version__, "python": platform.python_version(),
+                "repeats": args.repeats, "max_tokens": args.max_tokens, "wait_idle_s": args.wait_idle,
+                "system_prompt": SYSTEM_PROMPT,
+                "sampling": {"temperature": 0.0, "top_p": params.top_p, "top_k": params.top_k,
+                             "repeat_penalty": params.repeat_penalty},
+                "goals": {"decode_ratio_min": DECODE_GOAL, "ttft_ratio_max": TTFT_GOAL},
+            }
+            summary = summarize(samples)
+            print_report(info, samples, summary, breakdown)
+            if args.json_out:
+                args.json_out.parent.mkdir(parents=True, exist_ok=True)
+                args.json_out.write_text(json.dumps(
+                    {"info": info, "samples": [asdict(s) for s in samples], "summary": summary,
+                     "engine_breakdown_ms": breakdown}, indent=2), encoding="utf-8")
+                print(f"wrote {args.json_out}")
+        finally:
+            if raw is not None:
+                raw.close()
+            engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""The `openai` and `ollama` backends against a real local HTTP server, through the official client libraries.
+
+The server (tests/support/compat_server.py) answers with the bundled tiny model run by our llama.cpp backend, so
+at temperature 0 a remote answer must be exactly what the llama.cpp backend gives directly for the same messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from contextlib import closing
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from edgemind.core.backends.base import Backend, CancelToken, GenerationParams, Message
+from edgemind.core.backends.ollama_backend import OllamaBackend
+from edgemind.core.backends.openai_backend import OpenAIBackend
+from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.errors import BackendUnavailable, ModelNotFound
+from edgemind.core.events import BackendDone, Done, Error, Route, Token
+from edgemind.core.models.manifest import ModelSpec
+from edgemind.core.settings import load_settings
+from tests.support.compat_server import CompatServer
+
+TINY = "smollm2-135m-instruct"
+SERVED = "tiny"
+SECRET = "secret"
+QUESTION = [Message("user", "Name three colours of the rainbow.")]
+COUNTING = [Message("user", "Count from 1 to 100, separated by commas.")]
+
+
+def openai_backend(url: str, model: str = SERVED, api_key: str | None = SECRET) -> OpenAIBackend:
+    spec = ModelSpec(id=f"openai:{model}", backend="openai", endpoint=url + "/v1", remote_model=model, api_key=api_key)
+    return OpenAIBackend(spec, timeout=30)
+
+
+def ollama_backend(url: str, model: str = SERVED) -> OllamaBackend:
+    spec = ModelSpec(id=f"ollama:{model}", backend="ollama", endpoint=url, remote_model=model)
+    return OllamaBackend(spec, timeout=30)
+
+
+REMOTE: dict[str, Callable[[str], Backend]] = {"openai": openai_backend, "ollama": ollama_backend}
+
+
+def run(backend: Backend, messages: list[Message], params: GenerationParams,
+        cancel: CancelToken | None = None) -> tuple[list[str], BackendDone]:
+    """Drain a backend's stream: the text pieces in order, and its BackendDone."""
+    pieces: list[str] = []
+    with closing(backend.stream(messages, params, cancel or CancelToken())) as chunks:
+        for chunk in chunks:
+            if isinstance(chunk, BackendDone):
+                return pieces, chunk
+            pieces.append(chunk)
+    raise AssertionError(f"{backend.name} ended its stream without a BackendDone after {pieces!r}")
+
+
+@pytest.fixture
+def tiny_backend(engine: Engine) -> Backend:
+    return engine.backend_for(engine.registry.get(TINY))
+
+
+@pytest.fixture
+def server(tiny_backend: Backend) -> Iterator[CompatServer]:
+    with CompatServer({SERVED: tiny_backend}, api_key=SECRET) as srv:
+        yield srv
+
+
+@pytest.fixture
+def dead_url() -> Iterator[str]:
+    """A URL where nothing listens: the port is bound but not listening (refused at once), and held for the test."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def client_engine(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[str], Engine]]:
+    """Make an engine (with its own data folder) whose settings point EDGEMIND_OLLAMA_HOST at a given URL."""
+    made: list[Engine] = []
+
+    def make(ollama_host: str) -> Engine:
+        home = tmp_path / f"client-{len(made)}"
+        made.append(Engine.create(load_settings(env={**env, "EDGEMIND_HOME": str(home),
+                                                     "EDGEMIND_OLLAMA_HOST": ollama_host})))
+        return made[-1]
+
+    yield make
+    for eng in made:
+        eng.close()
+
+
+# ---- the same answer as llama.cpp directly ----------------------------------------------------------------------
+@pytest.mark.parametrize("api", ["openai", "ollama"])
+def test_remote_backend_streams_exactly_what_llama_cpp_gives_directly(api: str, server: CompatServer,
+                                                                      tiny_backend: Backend) -> None:
+    params = GenerationParams(max_tokens=24, temperature=0, seed=7)
+    direct, direct_done = run(tiny_backend, QUESTION, params)
+
+    pieces, done = run(REMOTE[api](server.url), QUESTION, params)
+
+    assert "".join(pieces).strip(), "the model said nothing"
+    assert pieces == direct, "the text, piece by piece, differs from the direct llama.cpp run"
+    assert len(pieces) > 1, "the answer arrived in one piece: it was not streamed"
+    assert done.tokens == direct_done.tokens > 0
+    assert done.prompt_tokens == direct_done.prompt_tokens > 0
+    assert done.finish_reason == direct_done.finish_reason == "length"
+    assert server.wait_served()[-1].api == api
+
+
+@pytest.mark.parametrize("api", ["openai", "ollama"])
+def test_sampling_settings_and_seed_reach_the_server(api: str, server: CompatServer, tiny_backend: Backend) -> None:
+    remote = REMOTE[api](server.url)
+    answers = {}
+    for seed in (7, 8):
+        params = GenerationParams(max_tokens=12, temperature=1.0, top_p=0.9, seed=seed)
+        direct, _ = run(tiny_backend, QUESTION, params)
+        pieces, _ = run(remote, QUESTION, params)
+        assert "".join(pieces) == "".join(direct), f"seed {seed}: the server sampled differently"
+        answers[seed] = "".join(pieces)
+    assert answers[7] != answers[8], "two seeds gave one answer, so this test cannot tell whether the seed arrived"
+
+
+@pytest.mark.parametrize("api", ["openai", "ollama"])
+def test_stop_sequences_reach_the_server_and_end_the_answer(api: str, server: CompatServer,
+                                                            tiny_backend: Backend) -> None:
+    params = GenerationParams(max_tokens=24, temperature=0, seed=7, stop=(", 3",))
+    direct, direct_done = run(tiny_backend, COUNTING, params)
+    assert direct_done.finish_reason == "stop", "the prompt no longer makes the model count; pick another stop"
+
+    pieces, done = run(REMOTE[api](server.url), COUNTING, params)
+
+    assert "".join(pieces) == "".join(direct)
+    assert ", 3" not in "".join(pieces)
+    assert done.finish_reason == "stop"
+
+
+# ---- through the engine -----------------------------------------------------------------------------------------
+def test_engine_answers_with_a_registered_openai_endpoint(engine: Engine, server: CompatServer) -> None:
+    spec = engine.registry.add_openai(server.url + "/v1", SERVED, api_key=SECRET)
+
+    result = engine.ask("Say hello.", AskOptions(model=spec.id, temperature=0, max_tokens=16))
+
+    assert result.text.strip()
+    assert (result.model, result.backend) == (spec.id, "openai")
+    assert 0 < result.tokens <= 16
+    assert result.prompt_tokens > 0
+    assert server.wait_served()[-1].api == "openai"
+
+
+def test_engine_answers_with_an_ollama_model_when_ollama_host_is_the_server(
+        server: CompatServer, client_engine: Callable[[str], Engine]) -> None:
+    engine = client_engine(server.url)
+
+    result = engine.ask("Say hello.", AskOptions(model=f"ollama:{SERVED}", temperature=0, max_tokens=16))
+
+    assert result.text.strip()
+    assert (result.model, result.backend) == (f"ollama:{SERVED}", "ollama")
+    assert 0 < result.tokens <= 16
+    assert result.prompt_tokens > 0
+    assert server.wait_served()[-1].api == "ollama"
+
+
+def test_registry_lists_the_ollama_servers_models_when_it_answers(
+        server: CompatServer, client_engine: Callable[[str], Engine]) -> None:
+    models = client_engine(server.url).registry.list_models()
+
+    ollama_models = [m for m in models if m.backend == "ollama"]
+    assert [m.id for m in ollama_models] == [f"ollama:{SERVED}"]
+    assert ollama_models[0].endpoint == server.url
+    assert TINY in [m.id for m in models]
+
+
+def test_registry_lists_no_ollama_models_when_the_server_is_down(
+        dead_url: str, client_engine: Callable[[str], Engine]) -> None:
+    models = client_engine(dead_url).registry.list_models()
+
+    assert [m.id for m in models if m.backend == "ollama"] == []
+    assert TINY in [m.id for m in models]
+
+
+# ---- failures a user can act on ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("api", ["openai", "ollama"])
+def test_a_server_that_is_down_is_backend_unavailable_naming_its_url(api: str, dead_url: str) -> None:
+    with pytest.raises(BackendUnavailable) as caught:
+        run(REMOTE[api](dead_url), QUESTION, GenerationParams(max_tokens=8))
+
+    message = str(caught.value)
+    assert dead_url in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("api", ["openai", "ollama"])
+def test_engine_turns_a_down_server_into_an_error_event(api: str, dead_url: str, engine: Engine,
+                                                        client_engine: Callable[[str], Engine],
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    if api == "openai":
+        model_id = engine.registry.add_openai(dead_url + "/v1", SERVED).id
+    else:
+        engine, model_id = client_engine(dead_url), f"ollama:{SERVED}"
+    caplog.set_level(logging.DEBUG)
+
+    events = list(engine.stream("Say hello.", AskOptions(model=model_id, max_tokens=8)))
+
+    assert [type(e) for e in events] == [Route, Error]
+    error = events[-1]
+    assert isinstance(error, Error)
+    assert error.kind == "backend_unavailable"
+    assert dead_url in error.message and "\n" not in error.message
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged for an expected failure"
+
+
+@pytest.mark.parametrize("api_key", ["wrong", None], ids=["wrong-key", "no-key"])
+def test_openai_backend_reports_a_rejected_api_key_as_backend_unavailable(api_key: str | None,
+                                                                          server: CompatServer) -> None:
+    with pytest.raises(BackendUnavailable) as caught:
+        run(openai_backend(server.url, api_key=api_key), QUESTION, GenerationParams(max_tokens=8))
+
+    message = str(caught.value)
+    assert "401" in message and "API key" in message
+    assert server.url in message
+    assert server.served == [], "the server generated for a request it should have refused"
+
+
+@pytest.mark.parametrize("api", ["openai", "ollama"])
+def test_a_model_the_server_does_not_have_is_model_not_found(api: str, server: CompatServer) -> None:
+    with pytest.raises(ModelNotFound) as caught:
+        run(REMOTE[api](server.url, "no-such-model"), QUESTION, GenerationParams(max_tokens=8))
+
+    assert "no-such-model" in str(caught.value)
+
+
+# ---- cancelling -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("api", ["openai", "ollama"])
+def test_cancelling_after_the_first_token_stops_the_stream_and_the_server(api: str, server: CompatServer) -> None:
+    max_tokens = 256
+    cancel = CancelToken()
+    pieces: list[str] = []
+    done: BackendDone | None = None
+    with closing(REMOTE[api](server.url).stream(COUNTING, GenerationParams(max_tokens=max_tokens, temperature=0),
+                                                 cancel)) as chunks:
+        for chunk in chunks:
+            if isinstance(chunk, BackendDone):
+                done = chunk
+                break
+            pieces.append(chunk)
+            cancel.cancel()
+
+    assert done is not None
+    assert done.finish_reason == "cancelled"
+    assert len(pieces) == 1, "text kept coming after the cancel"
+    assert done.tokens < 8
+    # The client hung up, so the server noticed on its next writes and stopped generating long before max_tokens.
+    served = server.wait_served()[-1]
+    assert served.finish_reason == "client_disconnected"
+    assert served.tokens < max_tokens // 2
+
+
+def test_engine_stream_cancelled_over_http_reports_cancelled(engine: Engine, server: CompatServer) -> None:
+    spec = engine.registry.add_openai(server.url + "/v1", SERVED, api_key=SECRET)
+    cancel = CancelToken()
+    events = []
+    for event in engine.stream("Count from 1 to 100, separated by commas.",
+                               AskOptions(model=spec.id, temperature=0, max_tokens=256), cancel):
+        events.append(event)
+        if isinstance(event, Token):
+            cancel.cancel()
+
+    done = events[-1]
+    assert isinstance(done, Done)
+    assert done.finish_reason == "cancelled"
+    assert sum(isinstance(e, Token) for e in events) == 1
