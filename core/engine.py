@@ -137,8 +137,9 @@ class Engine:
             messages = self._context(backend, options.system_prompt or decision.system_prompt, history, prompt, params)
             if options.store:
                 if conversation_id is None:
-                    conversation_id = self.store.new_conversation()
-                self.store.add_message(conversation_id, "user", prompt)
+                    conversation_id = self.store.new_conversation(first_message=prompt)
+                else:
+                    self.store.add_message(conversation_id, "user", prompt)
             yield Route(decision.intent, spec.id, spec.backend, decision.reason, decision.confidence)
 
             first_at: float | None = None

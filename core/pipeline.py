@@ -59,8 +59,10 @@ class RecentTurns:
                 f"the prompt needs {needed} tokens but only {budget} fit in the model's context "
                 "after room for the answer; shorten it or lower --max-tokens"
             )
+        if count(head + list(history) + tail) <= budget:  # the usual case: one count, no search
+            return head + list(history) + tail
         # Binary search for the oldest turn we can keep: fitting is monotonic in how many turns we drop.
-        lo, hi = 0, len(history)
+        lo, hi = 1, len(history)
         while lo < hi:
             mid = (lo + hi) // 2
             if count(head + list(history[mid:]) + tail) <= budget:

@@ -72,9 +72,18 @@ class ConversationStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"could not write to the conversation database: {exc.__class__.__name__}") from None
 
-    def new_conversation(self, title: str = "") -> str:
+    def new_conversation(self, title: str = "", first_message: str | None = None) -> str:
+        """Create a conversation, with its first user message in the same transaction (one commit, not two)."""
         conv_id = uuid.uuid4().hex
-        self._write(lambda s: s.add(ConversationRow(id=conv_id, title=title[:200])))
+
+        def write(s: Session) -> None:
+            title_text = title or " ".join((first_message or "").split())[:80]
+            s.add(ConversationRow(id=conv_id, title=title_text[:200]))
+            if first_message is not None:
+                s.flush()
+                s.add(MessageRow(conversation_id=conv_id, role="user", content=first_message))
+
+        self._write(write)
         return conv_id
 
     def exists(self, conversation_id: str) -> bool:
