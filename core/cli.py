@@ -88,7 +88,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     options = AskOptions(
         model=args.model, backend=args.backend, max_tokens=args.max_tokens, temperature=args.temperature,
-        seed=args.seed, system_prompt=args.system, conversation_id=args.conversation,
+        seed=args.seed, system_prompt=args.system, conversation_id=args.conversation, stop=tuple(args.stop),
     )
     engine = _engine(settings)
     cancel = CancelToken()
@@ -257,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--temperature", type=_temperature, help="0 for deterministic answers, up to 2")
     ask.add_argument("--seed", type=int, help="sampling seed, for repeatable answers")
     ask.add_argument("--system", help="system prompt for this request")
+    ask.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                     help="end the answer where this text would start (repeatable)")
     ask.add_argument("--conversation", help="continue this conversation id")
     ask.add_argument("--no-cache", action="store_true", help="never answer from cache (no cache exists yet)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")

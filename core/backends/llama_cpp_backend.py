@@ -82,6 +82,17 @@ class LlamaCppBackend:
         self._threads = threads
         self._context_cap = context_cap
         self._load_ms = 0.0
+        # The engine counts the prompt's tokens to fit the context, then streams the same messages: keep the last
+        # tokenization so the prompt is rendered and tokenized once per request, not twice.
+        self._last_prompt: tuple[tuple[Message, ...], list[int]] | None = None
+
+    def _tokens(self, loaded: LoadedLlama, messages: list[Message]) -> list[int]:
+        key = tuple(messages)
+        if self._last_prompt is not None and self._last_prompt[0] == key:
+            return self._last_prompt[1]
+        tokens = loaded.tokenize(loaded.template.render(messages))
+        self._last_prompt = (key, tokens)
+        return tokens
 
     def take_load_ms(self) -> float:
         load_ms, self._load_ms = self._load_ms, 0.0
@@ -105,14 +116,14 @@ class LlamaCppBackend:
 
     def count_tokens(self, messages: list[Message]) -> int | None:
         with self._lease() as loaded:
-            return len(loaded.tokenize(loaded.template.render(messages)))
+            return len(self._tokens(loaded, messages))
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
         import llama_cpp
 
         with self._lease() as loaded:
             llm = loaded.llm
-            tokens = loaded.tokenize(loaded.template.render(messages))
+            tokens = list(self._tokens(loaded, messages))
             n_prompt = len(tokens)
             room = loaded.n_ctx - n_prompt
             if room <= 0:

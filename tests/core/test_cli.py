@@ -53,6 +53,14 @@ def test_ask_the_capital_of_france_with_the_default_model(cli_env: dict[str, str
     assert out["model"] == DEFAULT and "paris" in out["text"].lower()
 
 
+def test_ask_stop_sequence_ends_the_answer_before_it(cli_env: dict[str, str]) -> None:
+    base = ["ask", "Count from 1 to 20, separated by commas.", "--json", "--temperature", "0", "--max-tokens", "60"]
+    full = json.loads(edgemind(cli_env, *base).stdout)["text"]
+    assert "5" in full, full
+    cut = json.loads(edgemind(cli_env, *base, "--stop", "5").stdout)
+    assert cut["text"] == full[: full.index("5")] and cut["finish_reason"] == "stop"
+
+
 def test_ask_streams_plain_text_and_reads_stdin(cli_env: dict[str, str]) -> None:
     proc = edgemind(cli_env, "ask", "-", "--max-tokens", "8", input="Say hello.")
     assert proc.returncode == 0 and proc.stdout.strip()
