@@ -78,7 +78,8 @@ class ChatSession:
                 self.conversation_id = event.conversation_id
                 m = event.metrics
                 note = " [stopped]" if event.finish_reason == "cancelled" else ""
-                self.say(f"{note}\n  ({m.tokens} tokens, {m.tok_s:.1f} tok/s, first token {m.ttft_ms:.0f} ms)")
+                speed = f"from cache ({event.cache})" if event.cache != "miss" else f"{m.tok_s:.1f} tok/s"
+                self.say(f"{note}\n  ({m.tokens} tokens, {speed}, first token {m.ttft_ms:.0f} ms)")
 
     def command(self, line: str) -> str | None:
         name, _, arg = line.partition(" ")

@@ -89,6 +89,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     options = AskOptions(
         model=args.model, backend=args.backend, max_tokens=args.max_tokens, temperature=args.temperature,
         seed=args.seed, system_prompt=args.system, conversation_id=args.conversation, stop=tuple(args.stop),
+        use_cache=not args.no_cache,
     )
     engine = _engine(settings)
     cancel = CancelToken()
@@ -112,7 +113,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                     if args.json:
                         _print_json({
                             "text": "".join(text), "model": route.model, "backend": route.backend,
-                            "intent": route.intent, "cache": "miss", "ttft_ms": m.ttft_ms, "tokens": m.tokens,
+                            "intent": route.intent, "cache": event.cache, "ttft_ms": m.ttft_ms, "tokens": m.tokens,
                             "tok_s": m.tok_s, "prompt_tokens": m.prompt_tokens, "load_ms": m.load_ms,
                             "refused": False, "tool_calls": [], "finish_reason": event.finish_reason,
                             "conversation_id": event.conversation_id,
@@ -219,6 +220,26 @@ def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_cache(args: argparse.Namespace, settings: Settings) -> int:
+    from .cache import AnswerCache
+
+    cache = AnswerCache.from_settings(settings)
+    if args.action == "clear":
+        result: dict[str, Any] = {"cleared": cache.clear()["l2"]}
+        text = f"cleared {result['cleared']} cached answers"
+    else:
+        result = cache.l2.stats()
+        result["enabled"] = settings.cache_enabled
+        result["ttl_seconds"] = settings.cache_ttl_seconds
+        text = (f"{result['entries']} cached answers, {result['bytes'] / 1e6:.2f} MB of {result['max_bytes'] / 1e6:.0f} MB, "
+                f"{result['hits']} hits; {'enabled' if settings.cache_enabled else 'disabled'}; {result['path']}")
+    if args.json:
+        _print_json(result)
+    else:
+        print(text)
+    return EXIT_OK
+
+
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from .doctor import run_doctor
 
@@ -260,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--stop", action="append", default=[], metavar="TEXT",
                      help="end the answer where this text would start (repeatable)")
     ask.add_argument("--conversation", help="continue this conversation id")
-    ask.add_argument("--no-cache", action="store_true", help="never answer from cache (no cache exists yet)")
+    ask.add_argument("--no-cache", action="store_true", help="never answer from the cache (the answer still refreshes it)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.set_defaults(func=cmd_ask)
 
@@ -293,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     mi = msub.add_parser("install", help="install the bundled models into the data folder now")
     mi.add_argument("--json", action="store_true")
     mi.set_defaults(func=cmd_models_install)
+
+    cache = sub.add_parser("cache", help="answer cache statistics, or clear it")
+    cache.add_argument("action", choices=["stats", "clear"])
+    cache.add_argument("--json", action="store_true")
+    cache.set_defaults(func=cmd_cache)
 
     doctor = sub.add_parser("doctor", help="hardware, execution providers, models and data folder health")
     doctor.add_argument("--json", action="store_true")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
 
 from sqlalchemy.orm import sessionmaker
@@ -18,6 +18,7 @@ from .backends.base import Backend, CancelToken, GenerationParams, Message, back
 from .backends.llama_cpp_backend import LoadedLlama
 from .backends.model_pool import ModelPool
 from .backends.ollama_backend import list_ollama_models
+from .cache import AnswerCache, CachedAnswer, cache_key
 from .db import open_database
 from .errors import EdgeMindError, ModelError, PromptError, error_for_kind
 from .events import BackendDone, Done, Error, Event, Metrics, Route, Token
@@ -45,6 +46,7 @@ class AskOptions:
     system_prompt: str | None = None
     conversation_id: str | None = None
     store: bool = True
+    use_cache: bool = True  # False: never answer from cache (the fresh answer still refreshes it)
 
 
 @dataclass(slots=True)
@@ -72,7 +74,8 @@ class Engine:
     def __init__(self, settings: Settings, registry: ModelRegistry, store: ConversationStore,
                  pool: ModelPool[LoadedLlama], *, router: Router | None = None,
                  context: ContextBuilder | None = None,
-                 factories: dict[str, Callable[..., Backend]] | None = None) -> None:
+                 factories: dict[str, Callable[..., Backend]] | None = None,
+                 cache: AnswerCache | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.store = store
@@ -81,6 +84,7 @@ class Engine:
         self.context = context or RecentTurns()
         self._factories = factories or backend_factories()
         self._backends: dict[str, Backend] = {}
+        self.cache = cache
         self.install_progress: Progress | None = None
 
     @classmethod
@@ -92,7 +96,8 @@ class Engine:
             max_loaded=settings.max_loaded_models, idle_seconds=settings.idle_unload_seconds
         )
         pool.start_reaper()
-        return cls(settings, registry, ConversationStore(sessions), pool, **stages)
+        cache = AnswerCache.from_settings(settings) if settings.cache_enabled else None
+        return cls(settings, registry, ConversationStore(sessions), pool, cache=cache, **stages)
 
     def close(self) -> None:
         self.pool.close()
@@ -120,6 +125,7 @@ class Engine:
         pieces: list[str] = []
         stored_answer = False
         model_id: str | None = None
+        leading_key: str | None = None
         try:
             prompt = self._check_prompt(prompt)
             decision = self.router.route(prompt, options.model)
@@ -127,20 +133,39 @@ class Engine:
             model_id = spec.id
             if options.backend and spec.backend != options.backend:
                 raise ModelError(f"model {spec.id!r} runs on {spec.backend}, not {options.backend}")
-            backend = self.backend_for(spec)
             params = GenerationParams(
                 max_tokens=options.max_tokens or self.settings.max_tokens,
                 temperature=0.7 if options.temperature is None else options.temperature,
                 seed=options.seed, stop=options.stop,
             )
+            system = options.system_prompt or decision.system_prompt
             history = self._history(conversation_id)
-            messages = self._context(backend, options.system_prompt or decision.system_prompt, history, prompt, params)
+            key = self._cache_key(prompt, spec, system, history, params)
+            hit = None
+            if key and options.use_cache:
+                hit, leading_key = self._lookup_or_lead(key)
+            if hit is None:
+                backend = self.backend_for(spec)
+                messages = self._context(backend, system, history, prompt, params)
             if options.store:
                 if conversation_id is None:
                     conversation_id = self.store.new_conversation(first_message=prompt)
                 else:
                     self.store.add_message(conversation_id, "user", prompt)
             yield Route(decision.intent, spec.id, spec.backend, decision.reason, decision.confidence)
+
+            if hit is not None:
+                tier, answer = hit
+                pieces.append(answer.text)
+                yield Token(answer.text)
+                if options.store and conversation_id:
+                    self.store.add_message(conversation_id, "assistant", answer.text, model=spec.id)
+                    stored_answer = True
+                elapsed = (time.perf_counter() - started) * 1000
+                metrics = Metrics(ttft_ms=round(elapsed, 3), tokens=answer.tokens, prompt_tokens=answer.prompt_tokens,
+                                  total_ms=round(elapsed, 3))
+                yield Done(metrics, "stop", conversation_id, cache=tier)
+                return
 
             first_at: float | None = None
             done: BackendDone | None = None
@@ -157,15 +182,20 @@ class Engine:
             done = done or BackendDone("stop", len(pieces), 0)
             if cancel.cancelled:
                 done = BackendDone("cancelled", done.tokens, done.prompt_tokens)
+            text = "".join(pieces)
             if options.store and conversation_id:
                 status = "cancelled" if done.finish_reason == "cancelled" else "complete"
-                self.store.add_message(conversation_id, "assistant", "".join(pieces), model=spec.id, status=status)
+                self.store.add_message(conversation_id, "assistant", text, model=spec.id, status=status)
                 stored_answer = True
+            if key and self.cache is not None and done.finish_reason != "cancelled" and text:
+                self.cache.store(key, CachedAnswer(text, spec.id, done.tokens, done.prompt_tokens, self.cache.clock()))
             yield Done(self._metrics(backend, started, first_at, ended, done), done.finish_reason, conversation_id)
         except EdgeMindError as exc:
             log.info("request failed: %s", exc)
             yield Error(str(exc), exc.kind)
         finally:
+            if leading_key is not None and self.cache is not None:
+                self.cache.flights.end(leading_key)  # wake identical requests: served from cache, or they lead
             # Reached on error or when the consumer stops early (Ctrl-C, GUI closed): keep what was already shown.
             if pieces and not stored_answer and options.store and conversation_id:
                 try:
@@ -173,6 +203,27 @@ class Engine:
                                            status="cancelled")
                 except EdgeMindError:
                     log.exception("could not store the partial answer")
+
+    def _cache_key(self, prompt: str, spec: ModelSpec, system: str, history: list[Message],
+                   params: GenerationParams) -> str | None:
+        if self.cache is None:
+            return None
+        version = spec.sha256 or f"{spec.endpoint}|{spec.remote_model}"
+        return cache_key(prompt=prompt, model_id=spec.id, model_version=version, system_prompt=system,
+                         history=[(m.role, m.content) for m in history], params=asdict(params))
+
+    def _lookup_or_lead(self, key: str) -> tuple[tuple[str, CachedAnswer] | None, str | None]:
+        """A cached answer, or None and the key we now lead (identical requests in flight wait for the leader)."""
+        assert self.cache is not None
+        for _ in range(2):
+            hit = self.cache.lookup(key)
+            if hit is not None:
+                return hit, None
+            waiter = self.cache.flights.begin(key)
+            if waiter is None:
+                return None, key
+            waiter.wait(self.settings.request_timeout_seconds)
+        return None, None  # the leader is stuck or failed twice: answer on our own rather than wait forever
 
     def ask(self, prompt: str, options: AskOptions = AskOptions(), cancel: CancelToken | None = None,
             on_token: Callable[[str], None] | None = None) -> AskResult:
@@ -197,7 +248,7 @@ class Engine:
                 assert route is not None
                 m = event.metrics
                 return AskResult(
-                    text="".join(text), model=route.model, backend=route.backend, intent=route.intent, cache="miss",
+                    text="".join(text), model=route.model, backend=route.backend, intent=route.intent, cache=event.cache,
                     ttft_ms=m.ttft_ms, tokens=m.tokens, tok_s=m.tok_s, prompt_tokens=m.prompt_tokens,
                     load_ms=m.load_ms, finish_reason=event.finish_reason, conversation_id=event.conversation_id,
                 )

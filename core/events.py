@@ -37,6 +37,7 @@ class Done:
     metrics: Metrics
     finish_reason: str  # stop | length | cancelled
     conversation_id: str | None = None
+    cache: str = "miss"  # miss | l1 | l2 (| semantic): where the answer came from
     type: Literal["done"] = "done"
 
 

@@ -32,6 +32,10 @@ class Settings:
     max_loaded_models: int = 2
     ollama_host: str = "http://127.0.0.1:11434"
     request_timeout_seconds: float = 60.0
+    cache_enabled: bool = True
+    cache_memory_entries: int = 256
+    cache_disk_mb: int = 64
+    cache_ttl_seconds: float = 7 * 86400  # 0: answers never expire
 
     @property
     def db_path(self) -> Path:
@@ -53,6 +57,10 @@ _CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "ollama_host": (str, lambda v: v.startswith(("http://", "https://")), "an http(s) URL"),
     "request_timeout_seconds": ((int, float), lambda v: v > 0, "a number of seconds > 0"),
     "models_dir": (str, lambda v: bool(v.strip()), "a folder path"),
+    "cache_enabled": (bool, lambda v: True, "true or false"),
+    "cache_memory_entries": (int, lambda v: 0 <= v <= 1_000_000, "an integer from 0 to 1000000"),
+    "cache_disk_mb": (int, lambda v: 1 <= v <= 1_000_000, "a number of megabytes from 1 to 1000000"),
+    "cache_ttl_seconds": ((int, float), lambda v: v >= 0, "a number of seconds >= 0 (0: never expire)"),
 }
 
 _ENV = {
@@ -61,6 +69,7 @@ _ENV = {
     "EDGEMIND_MODELS_DIR": "models_dir",
     "EDGEMIND_OLLAMA_HOST": "ollama_host",
     "EDGEMIND_CONTEXT_LENGTH": "context_length",
+    "EDGEMIND_CACHE": "cache_enabled",
 }
 
 
@@ -74,13 +83,17 @@ def _validate(key: str, value: Any, where: str) -> Any:
     if key not in _CHECKS:
         raise ConfigError(f"{where}: unknown setting {key!r}; known: {', '.join(sorted(_CHECKS))}")
     kind, check, wanted = _CHECKS[key]
-    if isinstance(value, bool) or not isinstance(value, kind) or not check(value):
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind) or not check(value):
         raise ConfigError(f"{where}: {key} = {value!r} is not valid; expected {wanted}")
     return value
 
 
 def _from_env(key: str, raw: str) -> Any:
     kind = _CHECKS[key][0]
+    if kind is bool:
+        if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ConfigError(f"environment: {key} must be true or false, got {raw!r}")
+        return raw.lower() in ("1", "true", "yes")
     if kind is int:
         try:
             return int(raw)

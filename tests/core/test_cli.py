@@ -203,3 +203,14 @@ def test_the_console_script_is_installed() -> None:
     exe = Path(sys.executable).parent / ("edgemind.exe" if os.name == "nt" else "edgemind")
     proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("edgemind ")
+
+
+def test_a_repeated_ask_is_served_from_the_persistent_cache_until_cleared(cli_env: dict[str, str]) -> None:
+    args = ["ask", "Name a bird.", "--json", "--temperature", "0", "--max-tokens", "12"]
+    first, second = (json.loads(edgemind(cli_env, *args).stdout) for _ in range(2))
+    assert (first["cache"], second["cache"]) == ("miss", "l2") and first["text"] == second["text"]
+    assert json.loads(edgemind(cli_env, *args, "--no-cache").stdout)["cache"] == "miss"
+    stats = json.loads(edgemind(cli_env, "cache", "stats", "--json").stdout)
+    assert stats["entries"] == 1 and stats["hits"] == 1
+    assert json.loads(edgemind(cli_env, "cache", "clear", "--json").stdout) == {"cleared": 1}
+    assert json.loads(edgemind(cli_env, *args).stdout)["cache"] == "miss"
