@@ -27,6 +27,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 TIERS = ("l1", "l2")
+CACHE_SCHEMA_VERSION = 2
 
 
 def normalize_prompt(prompt: str) -> str:
@@ -68,6 +69,8 @@ class CacheRow(_Base):
     last_used_at: Mapped[float] = mapped_column(Float, index=True)
     hits: Mapped[int] = mapped_column(Integer, default=0)
     size_bytes: Mapped[int] = mapped_column(Integer)
+    # the conversation the answer was given in, so deleting that conversation deletes its cached answers too
+    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class MemoryCache:
@@ -117,7 +120,12 @@ def _open_cache_db(path: Path) -> Engine:
         cur.execute("PRAGMA busy_timeout=5000")
         cur.close()
 
-    _Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        # Derived data: an older layout is dropped and rebuilt rather than migrated.
+        if conn.exec_driver_sql("PRAGMA user_version").scalar_one() != CACHE_SCHEMA_VERSION:
+            _Base.metadata.drop_all(conn)
+            conn.exec_driver_sql(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
+        _Base.metadata.create_all(conn)
     with Session(engine) as s:  # touch the table: a damaged file fails here, not mid-request
         s.execute(select(func.count()).select_from(CacheRow)).scalar_one()
     return engine
@@ -159,7 +167,7 @@ class SqliteCache:
             log.warning("answer cache read failed: %s", exc.__class__.__name__)
             return None
 
-    def put(self, key: str, answer: CachedAnswer) -> None:
+    def put(self, key: str, answer: CachedAnswer, conversation_id: str | None = None) -> None:
         size = len(answer.text.encode("utf-8")) + 200
         try:
             with self._sessions.begin() as s:
@@ -170,6 +178,7 @@ class SqliteCache:
                 for name, value in asdict(answer).items():
                     setattr(row, name, value)
                 row.size_bytes, row.last_used_at = size, self._clock()
+                row.conversation_id = conversation_id
                 s.flush()
                 total = s.execute(select(func.coalesce(func.sum(CacheRow.size_bytes), 0))).scalar_one()
                 while total > self._max_bytes:
@@ -189,6 +198,12 @@ class SqliteCache:
     def clear(self) -> int:
         with self._sessions.begin() as s:
             return s.execute(delete(CacheRow)).rowcount or 0
+
+    def delete_conversation(self, conversation_id: str) -> list[str]:
+        with self._sessions.begin() as s:
+            keys = list(s.scalars(select(CacheRow.key).where(CacheRow.conversation_id == conversation_id)))
+            s.execute(delete(CacheRow).where(CacheRow.conversation_id == conversation_id))
+            return keys
 
     def stats(self) -> dict[str, Any]:
         with self._sessions() as s:
@@ -251,9 +266,15 @@ class AnswerCache:
         self.counters["miss"] += 1
         return None
 
-    def store(self, key: str, answer: CachedAnswer) -> None:
+    def store(self, key: str, answer: CachedAnswer, conversation_id: str | None = None) -> None:
         self.l1.put(key, answer)
-        self.l2.put(key, answer)
+        self.l2.put(key, answer, conversation_id)
+
+    def delete_conversation(self, conversation_id: str) -> int:
+        keys = self.l2.delete_conversation(conversation_id)
+        for key in keys:
+            self.l1.drop(key)
+        return len(keys)
 
     def clear(self) -> dict[str, int]:
         return {"l1": self.l1.clear(), "l2": self.l2.clear()}

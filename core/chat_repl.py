@@ -17,6 +17,8 @@ HELP = """commands:
   /open ID        continue a conversation from /history (a unique prefix of its id is enough)
   /model [ID]     show the model, or switch to another (see /models)
   /models         list the models
+  /remember TEXT  a fact to keep in mind in every conversation
+  /search WORDS   search every conversation
   /help           this help
   /quit           leave (Ctrl-D works too)
 Ctrl-C stops an answer; the part already written is kept."""
@@ -115,6 +117,22 @@ class ChatSession:
                     self.say(f"model: {self.model}")
                 except EdgeMindError as exc:
                     self.say(f"[error] {exc}")
+        elif name == "/remember":
+            if arg:
+                self.engine.store.remember(arg)
+                self.say("remembered")
+            else:
+                self.say("usage: /remember TEXT")
+        elif name == "/search":
+            try:
+                hits = self.engine.store.search(arg)
+            except EdgeMindError as exc:
+                self.say(f"[error] {exc}")
+                hits = []
+            for h in hits:
+                self.say(f"  {h.conversation_id[:8]}  {h.role}: {h.snippet}")
+            if not hits:
+                self.say("no matches")
         elif name == "/models":
             for m in self.engine.registry.list_models():
                 self.say(f"  {m.id} ({m.backend})")

@@ -92,6 +92,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         use_cache=not args.no_cache,
     )
     engine = _engine(settings)
+    engine.summarize_in_background = False  # a one-shot command must not wait for a summary before exiting
     cancel = CancelToken()
     text: list[str] = []
     route: Route | None = None
@@ -240,6 +241,69 @@ def cmd_cache(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _conversation_dict(engine: Engine, conversation_id: str) -> dict[str, Any]:
+    info = engine.store.info(conversation_id)
+    return {
+        "id": info.id, "title": info.title, "created_at": info.created_at.isoformat(),
+        "updated_at": info.updated_at.isoformat(),
+        "messages": [{"id": m.id, "role": m.role, "content": m.content, "model": m.model, "status": m.status,
+                      "created_at": m.created_at.isoformat()} for m in engine.store.messages(info.id)],
+    }
+
+
+def _conversation_markdown(conv: dict[str, Any]) -> str:
+    lines = [f"# {conv['title'] or 'Untitled conversation'}", "",
+             f"*EdgeMind conversation {conv['id']}, started {conv['created_at'][:16].replace('T', ' ')}*", ""]
+    for m in conv["messages"]:
+        who = "You" if m["role"] == "user" else f"EdgeMind ({m['model']})" if m["role"] == "assistant" else m["role"]
+        note = " *(stopped)*" if m["status"] == "cancelled" else ""
+        lines += [f"## {who}{note}", "", m["content"], ""]
+    return "\n".join(lines)
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    store = engine.store
+    if args.action == "list":
+        rows = [{"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat(), "messages": c.message_count}
+                for c in store.conversations(limit=args.limit)]
+        if args.json:
+            _print_json(rows)
+        for r in [] if args.json else rows:
+            print(f"{r['id'][:8]}  {r['updated_at'][:16].replace('T', ' ')}  {r['messages']:>4} msgs  {r['title']}")
+        return EXIT_OK
+    if args.action == "search":
+        hits = store.search(args.target or "", limit=args.limit)
+        if args.json:
+            _print_json([{"conversation_id": h.conversation_id, "title": h.title, "message_id": h.message_id,
+                          "role": h.role, "snippet": h.snippet} for h in hits])
+        for h in [] if args.json else hits:
+            print(f"{h.conversation_id[:8]}  {h.title[:40]:<40}  {h.role}: {h.snippet}")
+        return EXIT_OK
+    conversation_id = store.resolve(args.target or "")
+    if args.action == "delete":
+        removed = engine.delete_conversation(conversation_id)
+        result = {"deleted": conversation_id, **removed}
+        if args.json:
+            _print_json(result)
+        else:
+            print(f"deleted conversation {conversation_id[:8]}: {removed['messages']} messages, "
+                  f"{removed['cached_answers']} cached answers")
+        return EXIT_OK
+    conv = _conversation_dict(engine, conversation_id)
+    as_json = args.json or (args.action == "export" and args.format == "json")
+    text = json.dumps(conv, ensure_ascii=False, indent=2) if as_json else _conversation_markdown(conv)
+    if args.action == "export" and args.out:
+        try:
+            Path(args.out).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise EdgeMindError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        print(f"exported {len(conv['messages'])} messages to {args.out}")
+    else:
+        print(text)
+    return EXIT_OK
+
+
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from .doctor import run_doctor
 
@@ -314,6 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
     mi = msub.add_parser("install", help="install the bundled models into the data folder now")
     mi.add_argument("--json", action="store_true")
     mi.set_defaults(func=cmd_models_install)
+
+    history = sub.add_parser("history", help="list, show, search, export and delete conversations")
+    history.add_argument("action", choices=["list", "show", "search", "export", "delete"])
+    history.add_argument("target", nargs="?", help="conversation id (a unique prefix is enough), or the search query")
+    history.add_argument("--limit", type=_positive_int, default=50)
+    history.add_argument("--format", choices=["md", "json"], default="md", help="export format")
+    history.add_argument("--out", help="export to this file instead of stdout")
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(func=cmd_history)
 
     cache = sub.add_parser("cache", help="answer cache statistics, or clear it")
     cache.add_argument("action", choices=["stats", "clear"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
@@ -29,6 +29,24 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     cur.close()
 
 
+def migrate(conn: Connection) -> None:
+    """Bring the schema to the newest revision with Alembic (a no-op when it is already there)."""
+    from alembic import command
+    from alembic.config import Config
+
+    # Import the table modules so the metadata Alembic compares against knows every table.
+    from . import store  # noqa: F401
+    from .models import registry  # noqa: F401
+
+    tables = set(inspect(conn).get_table_names())
+    config = Config()
+    config.set_main_option("script_location", "edgemind.core:migrations")
+    config.attributes["connection"] = conn
+    if "conversations" in tables and "alembic_version" not in tables:
+        command.stamp(config, "0001")  # made by create_all before migrations existed: the 0001 schema
+    command.upgrade(config, "head")
+
+
 def open_database(path: Path) -> Engine:
     """Open (creating if needed) the database and its tables; raise StoreError with one line if it is unusable."""
     try:
@@ -38,13 +56,9 @@ def open_database(path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _on_connect)
     try:
-        with engine.connect() as conn:
+        with engine.begin() as conn:
             conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar_one()
-        # Import the table modules so create_all knows every table.
-        from . import store  # noqa: F401
-        from .models import registry  # noqa: F401
-
-        Base.metadata.create_all(engine)
+            migrate(conn)
     except (DatabaseError, OperationalError) as exc:
         engine.dispose()
         reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)

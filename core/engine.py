@@ -25,7 +25,8 @@ from .events import BackendDone, Done, Error, Event, Metrics, Route, Token
 from .models.integrity import Progress
 from .models.manifest import ModelSpec
 from .models.registry import ModelRegistry
-from .pipeline import ContextBuilder, DefaultRouter, RecentTurns, Router
+from .memory import ConversationMemory, Summarizer
+from .pipeline import ContextBuilder, DefaultRouter, Router
 from .settings import Settings
 from .store import ConversationStore
 
@@ -81,7 +82,11 @@ class Engine:
         self.store = store
         self.pool = pool
         self.router = router or DefaultRouter(settings.default_model)
-        self.context = context or RecentTurns()
+        self.context = context or ConversationMemory()
+        # Long-lived hosts (chat, GUI, server) write rolling summaries in the background; one-shot `ask` turns it off
+        # so the process does not wait for a summary before it can exit.
+        self.summarize_in_background = True
+        self.summarizer = Summarizer(store, self._summary_stream)
         self._factories = factories or backend_factories()
         self._backends: dict[str, Backend] = {}
         self.cache = cache
@@ -100,6 +105,7 @@ class Engine:
         return cls(settings, registry, ConversationStore(sessions), pool, cache=cache, **stages)
 
     def close(self) -> None:
+        self.summarizer.join(timeout=120)
         self.pool.close()
 
     # ---- backends -----------------------------------------------------------------------------------------------
@@ -146,7 +152,7 @@ class Engine:
                 hit, leading_key = self._lookup_or_lead(key)
             if hit is None:
                 backend = self.backend_for(spec)
-                messages = self._context(backend, system, history, prompt, params)
+                messages = self._context(backend, system, history, prompt, params, conversation_id)
             if options.store:
                 if conversation_id is None:
                     conversation_id = self.store.new_conversation(first_message=prompt)
@@ -188,7 +194,10 @@ class Engine:
                 self.store.add_message(conversation_id, "assistant", text, model=spec.id, status=status)
                 stored_answer = True
             if key and self.cache is not None and done.finish_reason != "cancelled" and text:
-                self.cache.store(key, CachedAnswer(text, spec.id, done.tokens, done.prompt_tokens, self.cache.clock()))
+                self.cache.store(key, CachedAnswer(text, spec.id, done.tokens, done.prompt_tokens, self.cache.clock()),
+                                 conversation_id)
+            if conversation_id and self.summarize_in_background and self._was_trimmed(messages, history):
+                self.summarizer.schedule(conversation_id)
             yield Done(self._metrics(backend, started, first_at, ended, done), done.finish_reason, conversation_id)
         except EdgeMindError as exc:
             log.info("request failed: %s", exc)
@@ -273,11 +282,26 @@ class Engine:
         return [Message(m.role, m.content) for m in self.store.messages(conversation_id)
                 if m.role in ("user", "assistant") and m.content]
 
+    @staticmethod
+    def _was_trimmed(messages: list[Message], history: list[Message]) -> bool:
+        shown = len(messages) - 1 - (1 if messages and messages[0].role == "system" else 0)
+        return shown < len(history)
+
+    def _summary_stream(self) -> tuple[str, Callable[..., Iterator[Any]]]:
+        spec = self.registry.get(self.settings.default_model)
+        return spec.id, self.backend_for(spec).stream
+
+    def delete_conversation(self, conversation_id: str) -> dict[str, int]:
+        """Remove a conversation everywhere: messages, summaries, remembered facts, search index, cached answers."""
+        messages = self.store.delete(conversation_id)
+        cached = self.cache.delete_conversation(conversation_id) if self.cache is not None else 0
+        return {"messages": messages, "cached_answers": cached}
+
     def _context(self, backend: Backend, system: str, history: list[Message], prompt: str,
-                 params: GenerationParams) -> list[Message]:
+                 params: GenerationParams, conversation_id: str | None = None) -> list[Message]:
         window = backend.context_window()
         if not window:  # a remote server that does not state its window trims for itself
-            return ([Message("system", system)] if system else []) + history + [Message("user", prompt)]
+            window = 1_000_000
 
         def count(messages: list[Message]) -> int:
             exact = backend.count_tokens(messages)
@@ -286,7 +310,10 @@ class Engine:
             return int(sum(len(m.content) + 8 for m in messages) / CHARS_PER_TOKEN_ESTIMATE)
 
         budget = window - min(params.max_tokens, max(window // 4, 1))
-        return self.context.build(system, history, prompt, budget, count)
+        summary = self.store.latest_summary(conversation_id) if conversation_id else None
+        facts = self.store.memories(conversation_id)
+        return self.context.build(system, history, prompt, budget, count,
+                                  summary=summary.content if summary else None, facts=facts)
 
     @staticmethod
     def _metrics(backend: Backend, started: float, first_at: float | None, ended: float, done: BackendDone) -> Metrics:

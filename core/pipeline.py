@@ -1,7 +1,7 @@
 """The replaceable stages of a request that sit between the prompt and the backend.
 
-Today: a router that picks the requested or default model, and a context builder that keeps the most recent turns
-that fit the model's window. The intent router, cache, memory and safety checks replace or join these later.
+Today: a router that picks the requested or default model; the context builder protocol (implemented by
+`memory.ConversationMemory`). The intent router, cache, memory and safety checks replace or join these later.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 from .backends.base import Message
-from .errors import PromptError
 
 DEFAULT_SYSTEM_PROMPT = "You are EdgeMind, a helpful assistant running locally on the user's computer. Answer concisely."
 
@@ -42,35 +41,8 @@ class DefaultRouter:
 
 
 class ContextBuilder(Protocol):
-    def build(self, system: str, history: Sequence[Message], prompt: str, budget: int,
-              count: Callable[[list[Message]], int]) -> list[Message]: ...
-
-
-class RecentTurns:
-    """System prompt + as many of the most recent turns as fit + the new prompt; the oldest turns go first."""
+    """Chooses the messages the model sees; `memory.ConversationMemory` is the one the engine uses."""
 
     def build(self, system: str, history: Sequence[Message], prompt: str, budget: int,
-              count: Callable[[list[Message]], int]) -> list[Message]:
-        head = [Message("system", system)] if system else []
-        tail = [Message("user", prompt)]
-        needed = count(head + tail)
-        if needed > budget:
-            raise PromptError(
-                f"the prompt needs {needed} tokens but only {budget} fit in the model's context "
-                "after room for the answer; shorten it or lower --max-tokens"
-            )
-        if count(head + list(history) + tail) <= budget:  # the usual case: one count, no search
-            return head + list(history) + tail
-        # Binary search for the oldest turn we can keep: fitting is monotonic in how many turns we drop.
-        lo, hi = 1, len(history)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if count(head + list(history[mid:]) + tail) <= budget:
-                hi = mid
-            else:
-                lo = mid + 1
-        kept = list(history[lo:])
-        # Never start the kept history with an assistant turn that has lost its question.
-        while kept and kept[0].role == "assistant":
-            kept.pop(0)
-        return head + kept + tail
+              count: Callable[[list[Message]], int], *, summary: str | None = None,
+              facts: Sequence[str] = ()) -> list[Message]: ...

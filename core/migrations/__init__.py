@@ -1,0 +1,1 @@
+"""Alembic migrations of EdgeMind's database; run automatically by `open_database` to reach head."""
