@@ -139,11 +139,7 @@ class Engine:
             model_id = spec.id
             if options.backend and spec.backend != options.backend:
                 raise ModelError(f"model {spec.id!r} runs on {spec.backend}, not {options.backend}")
-            params = GenerationParams(
-                max_tokens=options.max_tokens or self.settings.max_tokens,
-                temperature=0.7 if options.temperature is None else options.temperature,
-                seed=options.seed, stop=options.stop,
-            )
+            params = self._params(options)
             system = options.system_prompt or decision.system_prompt
             history = self._history(conversation_id)
             key = self._cache_key(prompt, spec, system, history, params)
@@ -212,6 +208,13 @@ class Engine:
                                            status="cancelled")
                 except EdgeMindError:
                     log.exception("could not store the partial answer")
+
+    def _params(self, options: AskOptions) -> GenerationParams:
+        return GenerationParams(
+            max_tokens=options.max_tokens or self.settings.max_tokens,
+            temperature=0.7 if options.temperature is None else options.temperature,
+            seed=options.seed, stop=options.stop,
+        )
 
     def _cache_key(self, prompt: str, spec: ModelSpec, system: str, history: list[Message],
                    params: GenerationParams) -> str | None:
