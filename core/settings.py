@@ -24,6 +24,8 @@ DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 class Settings:
     home: Path
     models_dir: Path
+    # derived artifacts (built ONNX encoders, trained classifier weights): safe to delete, rebuilt on use
+    artifacts_dir: Path
     default_model: str = DEFAULT_MODEL
     threads: int = 0  # 0: physical cores
     context_length: int = 4096  # cap on the context we allocate; the model's own limit still applies
@@ -57,6 +59,7 @@ _CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "ollama_host": (str, lambda v: v.startswith(("http://", "https://")), "an http(s) URL"),
     "request_timeout_seconds": ((int, float), lambda v: v > 0, "a number of seconds > 0"),
     "models_dir": (str, lambda v: bool(v.strip()), "a folder path"),
+    "artifacts_dir": (str, lambda v: bool(v.strip()), "a folder path"),
     "cache_enabled": (bool, lambda v: True, "true or false"),
     "cache_memory_entries": (int, lambda v: 0 <= v <= 1_000_000, "an integer from 0 to 1000000"),
     "cache_disk_mb": (int, lambda v: 1 <= v <= 1_000_000, "a number of megabytes from 1 to 1000000"),
@@ -67,6 +70,7 @@ _ENV = {
     "EDGEMIND_DEFAULT_MODEL": "default_model",
     "EDGEMIND_THREADS": "threads",
     "EDGEMIND_MODELS_DIR": "models_dir",
+    "EDGEMIND_ARTIFACTS_DIR": "artifacts_dir",
     "EDGEMIND_OLLAMA_HOST": "ollama_host",
     "EDGEMIND_CONTEXT_LENGTH": "context_length",
     "EDGEMIND_CACHE": "cache_enabled",
@@ -124,8 +128,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         if value is not None:
             values[key] = _validate(key, value, "option")
     models_dir = Path(values.pop("models_dir", home / "models")).expanduser()
+    artifacts_dir = Path(values.pop("artifacts_dir", home / "cache")).expanduser()
     known = {f.name for f in fields(Settings)}
-    return Settings(home=home, models_dir=models_dir, **{k: v for k, v in values.items() if k in known})
+    return Settings(home=home, models_dir=models_dir, artifacts_dir=artifacts_dir,
+                    **{k: v for k, v in values.items() if k in known})
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:

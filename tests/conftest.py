@@ -45,15 +45,22 @@ def default_model_installed(models_dir: Path) -> Path:
     return registry.prepare(registry.get(DEFAULT))
 
 
+@pytest.fixture(scope="session")
+def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built encoders and trained classifier weights, shared by the run (each is keyed by what it was built from)."""
+    return tmp_path_factory.mktemp("artifacts")
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
 @pytest.fixture
-def env(home: Path, models_dir: Path) -> dict[str, str]:
-    """Environment for a test: its own data folder, the shared installed models, the tiny model as default."""
-    return {"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(models_dir), "EDGEMIND_DEFAULT_MODEL": TINY}
+def env(home: Path, models_dir: Path, artifacts_dir: Path) -> dict[str, str]:
+    """Environment for a test: its own data folder, the shared installed models and artifacts, the tiny model."""
+    return {"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(models_dir),
+            "EDGEMIND_ARTIFACTS_DIR": str(artifacts_dir), "EDGEMIND_DEFAULT_MODEL": TINY}
 
 
 @pytest.fixture
