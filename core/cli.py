@@ -116,7 +116,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                             "text": "".join(text), "model": route.model, "backend": route.backend,
                             "intent": route.intent, "cache": event.cache, "ttft_ms": m.ttft_ms, "tokens": m.tokens,
                             "tok_s": m.tok_s, "prompt_tokens": m.prompt_tokens, "load_ms": m.load_ms,
-                            "refused": False, "tool_calls": [], "finish_reason": event.finish_reason,
+                            "refused": event.refused, "safety_category": event.safety_category,
+                            "tool_calls": [], "finish_reason": event.finish_reason,
                             "conversation_id": event.conversation_id,
                         })
                     else:

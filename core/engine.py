@@ -26,7 +26,7 @@ from .models.integrity import Progress
 from .models.manifest import ModelSpec
 from .models.registry import ModelRegistry
 from .memory import ConversationMemory, Summarizer
-from .pipeline import ContextBuilder, DefaultRouter, Router
+from .pipeline import ContextBuilder, DefaultRouter, Router, Safety
 from .settings import Settings
 from .store import ConversationStore
 
@@ -65,6 +65,7 @@ class AskResult:
     finish_reason: str
     conversation_id: str | None
     refused: bool = False
+    safety_category: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,7 +77,7 @@ class Engine:
                  pool: ModelPool[LoadedLlama], *, router: Router | None = None,
                  context: ContextBuilder | None = None,
                  factories: dict[str, Callable[..., Backend]] | None = None,
-                 cache: AnswerCache | None = None) -> None:
+                 cache: AnswerCache | None = None, safety: Safety | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.store = store
@@ -90,6 +91,7 @@ class Engine:
         self._factories = factories or backend_factories()
         self._backends: dict[str, Backend] = {}
         self.cache = cache
+        self.safety = safety
         self.install_progress: Progress | None = None
 
     @classmethod
@@ -134,6 +136,10 @@ class Engine:
         leading_key: str | None = None
         try:
             prompt = self._check_prompt(prompt)
+            verdict = self.safety.check_input(prompt) if self.safety is not None else None
+            if verdict is not None and not verdict.allowed:
+                yield from self._refuse(prompt, verdict, conversation_id, options, started)
+                return
             decision = self.router.route(prompt, options.model)
             spec = self.registry.get(decision.model_id)
             model_id = spec.id
@@ -185,6 +191,18 @@ class Engine:
             if cancel.cancelled:
                 done = BackendDone("cancelled", done.tokens, done.prompt_tokens)
             text = "".join(pieces)
+            withheld = self.safety.check_output(text) if self.safety is not None and text else None
+            if withheld is not None and not withheld.allowed:
+                # The text was already streamed; what is kept (stored, cached, shown on reload) is the refusal.
+                log.warning("answer withheld by the safety check (%s)", withheld.category)
+                notice = withheld.message or "This answer was withheld by the safety check."
+                yield Token("\n\n" + notice)
+                if options.store and conversation_id:
+                    self.store.add_message(conversation_id, "assistant", notice, model=spec.id, status="refused")
+                    stored_answer = True
+                yield Done(self._metrics(backend, started, first_at, ended, done), "refused", conversation_id,
+                           refused=True, safety_category=withheld.category)
+                return
             if options.store and conversation_id:
                 status = "cancelled" if done.finish_reason == "cancelled" else "complete"
                 self.store.add_message(conversation_id, "assistant", text, model=spec.id, status=status)
@@ -208,6 +226,22 @@ class Engine:
                                            status="cancelled")
                 except EdgeMindError:
                     log.exception("could not store the partial answer")
+
+    def _refuse(self, prompt: str, verdict: Any, conversation_id: str | None, options: AskOptions,
+                started: float) -> Iterator[Event]:
+        """A refused prompt: the refusal (or support message) is the answer; it is stored, never generated."""
+        message = verdict.message or "I can't help with that."
+        if options.store:
+            if conversation_id is None:
+                conversation_id = self.store.new_conversation(first_message=prompt)
+            else:
+                self.store.add_message(conversation_id, "user", prompt)
+            self.store.add_message(conversation_id, "assistant", message, status="refused")
+        yield Route("refused", "", "", verdict.reason, 1.0)
+        yield Token(message)
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        yield Done(Metrics(ttft_ms=elapsed, total_ms=elapsed), "refused", conversation_id, refused=True,
+                   safety_category=verdict.category)
 
     def _params(self, options: AskOptions) -> GenerationParams:
         return GenerationParams(
@@ -261,6 +295,7 @@ class Engine:
                 m = event.metrics
                 return AskResult(
                     text="".join(text), model=route.model, backend=route.backend, intent=route.intent, cache=event.cache,
+                    refused=event.refused, safety_category=event.safety_category,
                     ttft_ms=m.ttft_ms, tokens=m.tokens, tok_s=m.tok_s, prompt_tokens=m.prompt_tokens,
                     load_ms=m.load_ms, finish_reason=event.finish_reason, conversation_id=event.conversation_id,
                 )

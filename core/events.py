@@ -38,6 +38,8 @@ class Done:
     finish_reason: str  # stop | length | cancelled
     conversation_id: str | None = None
     cache: str = "miss"  # miss | l1 | l2 (| semantic): where the answer came from
+    refused: bool = False  # the safety check refused the prompt or withheld the answer
+    safety_category: str | None = None
     type: Literal["done"] = "done"
 
 

@@ -46,3 +46,18 @@ class ContextBuilder(Protocol):
     def build(self, system: str, history: Sequence[Message], prompt: str, budget: int,
               count: Callable[[list[Message]], int], *, summary: str | None = None,
               facts: Sequence[str] = ()) -> list[Message]: ...
+
+
+class SafetyVerdict(Protocol):
+    allowed: bool
+    category: str | None
+    reason: str
+    message: str | None
+
+
+class Safety(Protocol):
+    """Checks a prompt before it is answered and an answer before it is kept (`safety.SafetyChecker`)."""
+
+    def check_input(self, text: str) -> SafetyVerdict: ...
+
+    def check_output(self, text: str) -> SafetyVerdict: ...
