@@ -305,6 +305,54 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
+    from .router import IntentRouter
+
+    if bool(args.prompt) == bool(args.batch):
+        raise UsageError("give a PROMPT or --batch FILE.jsonl, not both")
+    router = IntentRouter.create(settings)
+    if args.batch:
+        for line, decision in router.route_batch(Path(args.batch)):
+            if args.json:
+                _print_json({"line": line, **decision.as_dict()})
+            else:
+                print(f"{line}: {decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}")
+        return EXIT_OK
+    decision = router.route(args.prompt, args.model)
+    if args.json:
+        _print_json(decision.as_dict())
+    else:
+        tools = ", ".join(decision.tools) or "none"
+        print(f"{decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; tools: {tools}; {decision.reason}")
+    return EXIT_OK
+
+
+def cmd_safety_check(args: argparse.Namespace, settings: Settings) -> int:
+    from .safety import SafetyChecker
+
+    if bool(args.prompt) == bool(args.batch):
+        raise UsageError("give a PROMPT or --batch FILE.jsonl, not both")
+    checker = SafetyChecker.create(settings)
+    if args.level:
+        checker = checker.with_policy(checker.policy.with_level(args.level))
+    if args.batch:
+        for line, v in checker.check_batch(Path(args.batch)):
+            if args.json:
+                _print_json({"line": line, "allowed": v.allowed, "category": v.category, "reason": v.reason,
+                             "score": v.score})
+            else:
+                print(f"{line}: {'allowed' if v.allowed else 'refused'} {v.category or ''} ({v.reason})")
+        return EXIT_OK
+    v = (checker.check_output if args.output else checker.check_input)(args.prompt)
+    if args.json:
+        _print_json(v.as_dict())
+    else:
+        print(("allowed" if v.allowed else f"refused: {v.category}") + f" ({v.reason})")
+        if v.message:
+            print(v.message)
+    return EXIT_OK
+
+
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from .doctor import run_doctor
 
@@ -388,6 +436,23 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--out", help="export to this file instead of stdout")
     history.add_argument("--json", action="store_true")
     history.set_defaults(func=cmd_history)
+
+    route = sub.add_parser("route", help="show how a prompt would be routed (intent, model, tools)")
+    route.add_argument("prompt", nargs="?")
+    route.add_argument("--batch", metavar="FILE.jsonl", help="lines with a \"prompt\" field; prints JSON lines")
+    route.add_argument("--model", help="a model the user chose")
+    route.add_argument("--json", action="store_true")
+    route.set_defaults(func=cmd_route)
+
+    safety = sub.add_parser("safety", help="check prompts against the safety policy")
+    ssub = safety.add_subparsers(title="safety commands", metavar="ACTION", required=True)
+    sc = ssub.add_parser("check", help="check one prompt, or a JSON-lines file of them")
+    sc.add_argument("prompt", nargs="?")
+    sc.add_argument("--batch", metavar="FILE.jsonl", help="lines with a \"prompt\" field; prints JSON lines")
+    sc.add_argument("--output", action="store_true", help="check the text as a model answer")
+    sc.add_argument("--level", choices=["strict", "standard", "relaxed"])
+    sc.add_argument("--json", action="store_true")
+    sc.set_defaults(func=cmd_safety_check)
 
     cache = sub.add_parser("cache", help="answer cache statistics, or clear it")
     cache.add_argument("action", choices=["stats", "clear"])

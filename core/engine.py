@@ -104,6 +104,14 @@ class Engine:
         )
         pool.start_reaper()
         cache = AnswerCache.from_settings(settings) if settings.cache_enabled else None
+        if settings.router_enabled and "router" not in stages:
+            from .router import IntentRouter  # loads the embedder: only when the router is on
+
+            stages["router"] = IntentRouter.create(settings)
+        if settings.safety_enabled and "safety" not in stages:
+            from .safety import SafetyChecker  # loads the embedder: only when safety is on
+
+            stages["safety"] = SafetyChecker.create(settings)
         return cls(settings, registry, ConversationStore(sessions), pool, cache=cache, **stages)
 
     def close(self) -> None:
@@ -145,7 +153,7 @@ class Engine:
             model_id = spec.id
             if options.backend and spec.backend != options.backend:
                 raise ModelError(f"model {spec.id!r} runs on {spec.backend}, not {options.backend}")
-            params = self._params(options)
+            params = self._params(options, getattr(decision, "params", None))
             system = options.system_prompt or decision.system_prompt
             history = self._history(conversation_id)
             key = self._cache_key(prompt, spec, system, history, params)
@@ -243,10 +251,14 @@ class Engine:
         yield Done(Metrics(ttft_ms=elapsed, total_ms=elapsed), "refused", conversation_id, refused=True,
                    safety_category=verdict.category)
 
-    def _params(self, options: AskOptions) -> GenerationParams:
+    def _params(self, options: AskOptions, intent_params: Any = None) -> GenerationParams:
+        """The user's options first, then the routed intent's settings (math: temperature 0), then defaults."""
+        routed_temperature = getattr(intent_params, "temperature", None)
+        routed_max_tokens = getattr(intent_params, "max_tokens", None)
+        temperature = options.temperature if options.temperature is not None else routed_temperature
         return GenerationParams(
-            max_tokens=options.max_tokens or self.settings.max_tokens,
-            temperature=0.7 if options.temperature is None else options.temperature,
+            max_tokens=options.max_tokens or routed_max_tokens or self.settings.max_tokens,
+            temperature=0.7 if temperature is None else temperature,
             seed=options.seed, stop=options.stop,
         )
 

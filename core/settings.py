@@ -38,7 +38,9 @@ class Settings:
     cache_memory_entries: int = 256
     cache_disk_mb: int = 64
     cache_ttl_seconds: float = 7 * 86400  # 0: answers never expire
-    safety_enabled: bool = True
+    # Off by default until the checker meets its goals: it still refuses some ordinary prompts (see README).
+    safety_enabled: bool = False
+    router_enabled: bool = True
 
     @property
     def db_path(self) -> Path:
@@ -63,6 +65,7 @@ _CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "artifacts_dir": (str, lambda v: bool(v.strip()), "a folder path"),
     "cache_enabled": (bool, lambda v: True, "true or false"),
     "safety_enabled": (bool, lambda v: True, "true or false"),
+    "router_enabled": (bool, lambda v: True, "true or false"),
     "cache_memory_entries": (int, lambda v: 0 <= v <= 1_000_000, "an integer from 0 to 1000000"),
     "cache_disk_mb": (int, lambda v: 1 <= v <= 1_000_000, "a number of megabytes from 1 to 1000000"),
     "cache_ttl_seconds": ((int, float), lambda v: v >= 0, "a number of seconds >= 0 (0: never expire)"),
@@ -77,6 +80,7 @@ _ENV = {
     "EDGEMIND_CONTEXT_LENGTH": "context_length",
     "EDGEMIND_CACHE": "cache_enabled",
     "EDGEMIND_SAFETY": "safety_enabled",
+    "EDGEMIND_ROUTER": "router_enabled",
 }
 
 

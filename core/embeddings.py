@@ -1,0 +1,133 @@
+"""Local sentence embeddings: texts -> L2-normalised float32 vectors from the bundled all-MiniLM-L6-v2 encoder,
+run by onnxruntime with the `tokenizers` fast tokenizer. Offline: it never downloads anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Encoding, Tokenizer
+
+from ..kernels.bert_encoder import INPUTS, OUTPUT
+from .embedding_model import FUSED_OPS, prepare_encoder
+from .errors import ModelError, ModelIntegrityError, PromptError
+from .hardware import physical_cores
+from .settings import Settings
+
+EMBEDDING_DIM = 384
+MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model: longer texts are truncated, as there
+PAD_ID = 0
+# The tokenizer reads a whole text before truncating (10 MB took 10 s here). 256 word pieces never need more than
+# this many characters unless the text is almost all whitespace or control characters, which BERT drops anyway.
+MAX_TEXT_CHARS = MAX_TOKENS * 64
+PROVIDERS = ["CPUExecutionProvider"]
+
+
+def embeddings_cache_dir(settings: Settings) -> Path:
+    return settings.artifacts_dir / "embeddings"
+
+
+def _clean(text: str) -> str:
+    text = text[:MAX_TEXT_CHARS]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (from broken decoders, surrogateescape) make the tokenizer raise a TypeError.
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def length_batches(encodings: Sequence[Encoding], batch_size: int) -> Iterator[list[int]]:
+    """Indices of the encodings in batches of similar length (longest first), so padding stays small."""
+    if batch_size < 1:
+        raise PromptError(f"embed: batch_size must be at least 1, got {batch_size}")
+    order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids), reverse=True)
+    for start in range(0, len(order), batch_size):
+        yield order[start:start + batch_size]
+
+
+def batch_feed(batch: Sequence[Encoding]) -> dict[str, np.ndarray]:
+    """The encoder's inputs for a batch: ids right-padded to the longest, its mask, token types."""
+    width = max(len(e.ids) for e in batch)
+    ids = np.full((len(batch), width), PAD_ID, dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.int64)
+    for row, enc in enumerate(batch):
+        ids[row, :len(enc.ids)] = enc.ids
+        mask[row, :len(enc.ids)] = 1
+    # Single texts only, so every token type is 0 (segment A), as in sentence-transformers.
+    return dict(zip(INPUTS, (ids, mask, np.zeros_like(ids))))
+
+
+class Embedder:
+    """One resident encoder: `embed(texts)` -> (n, 384) float32 unit vectors. Thread-safe."""
+
+    def __init__(self, cache_dir: Path, *, archive: Path | None = None, threads: int | None = None,
+                 fused: bool = FUSED_OPS) -> None:
+        """cache_dir holds the built encoder; archive overrides the weights package's model.zip (tests);
+        fused=False runs the standard-ops graph (benchmarks compare the two)."""
+        prepared = prepare_encoder(Path(cache_dir), archive, fused)
+        self.encoder_path = prepared.onnx_path
+        self.rebuilt = prepared.rebuilt
+        self._tokenizer = Tokenizer.from_str(prepared.tokenizer_json)
+        # The packaged tokenizer pads every text to 128; we pad per batch ourselves and truncate like the model card.
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or physical_cores()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session = ort.InferenceSession(prepared.onnx_bytes, options, providers=PROVIDERS)
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelIntegrityError(f"embedding encoder {prepared.onnx_path.name} cannot be loaded: {exc}") from None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        return cls(embeddings_cache_dir(settings), threads=settings.effective_threads)
+
+    @property
+    def dimension(self) -> int:
+        return EMBEDDING_DIM
+
+    def tokenize(self, texts: Sequence[str]) -> list[Encoding]:
+        """Word pieces per text, [CLS] ... [SEP], at most MAX_TOKENS, unpadded."""
+        if isinstance(texts, (str, bytes)):
+            raise PromptError("embed takes a list of texts, not a single string")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise PromptError(f"embed: item {i} is a {type(text).__name__}, not text")
+        return self._tokenizer.encode_batch([_clean(t) for t in texts])
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Unit vectors, one row per text, in the order given."""
+        encodings = self.tokenize(texts)
+        out = np.empty((len(encodings), EMBEDDING_DIM), dtype=np.float32)
+        for rows in length_batches(encodings, batch_size):
+            out[rows] = self._run([encodings[i] for i in rows])
+        return out
+
+    def _run(self, batch: list[Encoding]) -> np.ndarray:
+        feed = batch_feed(batch)
+        try:
+            (vectors,) = self._session.run([OUTPUT], feed)
+        except Exception as exc:  # e.g. out of memory for a huge batch; onnxruntime's errors are untyped
+            raise ModelError(f"embedding a batch of {len(batch)} texts failed: {exc}") from None
+        return vectors
+
+
+_shared: dict[Path, Embedder] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_embedder(cache_dir: Path) -> Embedder:
+    """One Embedder per cache folder per process: callers that rebuild their wrappers (chromadb does, from a
+    collection's stored config) must not load a second copy of the model."""
+    key = Path(cache_dir).resolve()
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = Embedder(key)
+        return _shared[key]

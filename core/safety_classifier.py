@@ -1,0 +1,179 @@
+"""The learned half of the safety check: logistic regression (harmful vs benign) and a softmax category head, in numpy,
+over a sentence embedding joined with hashed word and character n-grams.
+
+Why both: MiniLM separates "kill a process" from "kill my neighbour" well in English but knows little Spanish or
+German; the n-grams carry the words it misses there. Training takes a few seconds (most of it embedding the
+training prompts), so weights are a cache in the data folder, not a shipped artefact. Nothing here decides what
+to refuse: the policy's thresholds in `safety.py` do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import unicodedata
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+# Bump when feature or training code changes: it is part of the cache key (with every setting below), so weights
+# trained by older code are never read back.
+FEATURE_VERSION = "safety-features-2"
+HASH_BUCKETS = 1 << 15
+CHAR_NGRAMS = (3, 4, 5)
+# Chosen on 5-fold cross-validation of the train split only (benchmarks/safety.py --cv): embedding + cues + n-grams
+# beat each part alone; more steps or a smaller penalty fitted the folds' own topics better but not the other folds.
+LEXICAL_WEIGHT = 1.0
+CUE_SCALE = 1.0
+L2_PENALTY = 1e-3
+STEPS = 2000
+LEARNING_RATE = 1.0
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class TextEmbedder(Protocol):
+    """What the classifier needs from an embedder: unit-length float32 rows, one per text."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def normalise(text: str) -> str:
+    """Case-folded NFKC text with accents kept; the one form both rules and n-grams read."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def lexical_indices(text: str) -> dict[int, float]:
+    """Hashed word unigrams, word bigrams and character n-grams of each word, as bucket -> log count."""
+    words = _WORD.findall(normalise(text))
+    counts: dict[int, float] = {}
+
+    def add(gram: str) -> None:
+        # crc32, not hash(): Python salts str hashes per process, and the weights outlive the process.
+        bucket = zlib.crc32(gram.encode("utf-8")) & (HASH_BUCKETS - 1)
+        counts[bucket] = counts.get(bucket, 0.0) + 1.0
+
+    for i, word in enumerate(words):
+        add("w:" + word)
+        if i:
+            add("b:" + words[i - 1] + " " + word)
+        padded = f"<{word}>"
+        for n in CHAR_NGRAMS:
+            for start in range(max(len(padded) - n + 1, 0)):
+                add("c:" + padded[start:start + n])
+    if not counts:
+        return {}
+    values = np.log1p(np.fromiter(counts.values(), np.float64))
+    scale = LEXICAL_WEIGHT / float(np.linalg.norm(values))
+    return {bucket: float(v) * scale for bucket, v in zip(counts, values)}
+
+
+def lexical_matrix(texts: Sequence[str]) -> np.ndarray:
+    rows = np.zeros((len(texts), HASH_BUCKETS), np.float32)
+    for r, text in enumerate(texts):
+        for bucket, value in lexical_indices(text).items():
+            rows[r, bucket] = value
+    return rows
+
+
+def dense_part(embedding: np.ndarray, cues: Sequence[float]) -> np.ndarray:
+    """The embedding joined with the rule cues, scaled so a cue counts about as much as the embedding's length."""
+    return np.concatenate([embedding.astype(np.float32), np.asarray(cues, np.float32) * CUE_SCALE])
+
+
+def features(texts: Sequence[str], embeddings: np.ndarray, cues: Sequence[Sequence[float]]) -> np.ndarray:
+    """Training rows: [embedding, scaled cues, hashed n-grams]."""
+    dense = np.vstack([dense_part(e, c) for e, c in zip(embeddings, cues)])
+    return np.hstack([dense, lexical_matrix(texts)])
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyWeights:
+    """Harmful-vs-benign logistic regression plus a category head, both over `features`."""
+
+    harm_w: np.ndarray  # (dim,)
+    harm_b: float
+    cat_w: np.ndarray  # (dim, n_categories)
+    cat_b: np.ndarray  # (n_categories,)
+    categories: tuple[str, ...]
+
+    def harm_logit(self, dense: np.ndarray, lexical: dict[int, float]) -> float:
+        """`dense` from dense_part; the n-grams are read as a sparse dot product (a few hundred buckets)."""
+        dim = dense.shape[0]
+        lex = sum(float(self.harm_w[dim + bucket]) * value for bucket, value in lexical.items())
+        return float(dense @ self.harm_w[:dim]) + lex + self.harm_b
+
+    def category_probs(self, dense: np.ndarray, lexical: dict[int, float]) -> np.ndarray:
+        dim = dense.shape[0]
+        logits = dense @ self.cat_w[:dim] + self.cat_b
+        if lexical:
+            buckets = np.fromiter(lexical, np.int64) + dim
+            logits = logits + np.fromiter(lexical.values(), np.float32) @ self.cat_w[buckets]
+        return _softmax(logits[None, :])[0]
+
+    def save(self, path: Path) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, harm_w=self.harm_w, harm_b=np.array(self.harm_b), cat_w=self.cat_w, cat_b=self.cat_b,
+                 categories=np.array(self.categories))
+        tmp = path.with_suffix(".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(buffer.getvalue())
+        tmp.replace(path)  # a reader never sees half a file
+
+    @classmethod
+    def load(cls, path: Path) -> SafetyWeights:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(harm_w=data["harm_w"], harm_b=float(data["harm_b"]), cat_w=data["cat_w"],
+                       cat_b=data["cat_b"], categories=tuple(str(c) for c in data["categories"]))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _fit_softmax(x: np.ndarray, y: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression with an L2 penalty, solved in the span of the training rows.
+
+    With a few hundred rows and ~33k columns, the optimum's weights are a mix of the rows (w = x.T @ a), so gradient
+    steps run on the n x n Gram matrix: milliseconds per step instead of a pass over every column. The step is the
+    functional gradient (no extra K factor), which is well conditioned because every row has norm at most 2.
+    """
+    gram = (x @ x.T).astype(np.float64) + 1.0  # + 1: a constant column, i.e. the bias, regularised like the rest
+    target = np.eye(classes)[y]
+    a = np.zeros((len(x), classes))
+    for _ in range(STEPS):
+        # One matrix-vector product per class: on a busy 2-core machine BLAS's threaded (n x n) @ (n x 2) product
+        # took 10-15 ms a step here, the plain products under 0.5 ms.
+        logits = np.column_stack([gram @ a[:, k] for k in range(classes)])
+        a -= LEARNING_RATE * ((_softmax(logits) - target) / len(x) + L2_PENALTY * a)
+    a32 = a.astype(np.float32)
+    return x.T @ a32, a32.sum(axis=0)
+
+
+def train(x: np.ndarray, harmful: np.ndarray, category: Sequence[str | None],
+          categories: Sequence[str]) -> SafetyWeights:
+    """Fit both heads on feature rows `x`; `category` is read only where `harmful` is true."""
+    # Two-class softmax is logistic regression; the difference of the two columns is the usual weight vector.
+    w2, b2 = _fit_softmax(x, harmful.astype(np.int64), 2)
+    index = {name: i for i, name in enumerate(categories)}
+    rows = np.flatnonzero(harmful)
+    wc, bc = _fit_softmax(x[rows], np.array([index[category[i]] for i in rows]), len(categories))
+    return SafetyWeights(harm_w=w2[:, 1] - w2[:, 0], harm_b=float(b2[1] - b2[0]), cat_w=wc, cat_b=bc,
+                         categories=tuple(categories))
+
+
+def cache_key(*parts: bytes | str) -> str:
+    """A short hash of everything trained weights depend on: the parts given plus this module's settings."""
+    settings = (f"{FEATURE_VERSION}|{HASH_BUCKETS}|{CHAR_NGRAMS}|{LEXICAL_WEIGHT}|{CUE_SCALE}|{L2_PENALTY}|{STEPS}|"
+                f"{LEARNING_RATE}")
+    digest = hashlib.sha256(settings.encode())
+    for part in parts:
+        data = part.encode("utf-8") if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()[:24]
