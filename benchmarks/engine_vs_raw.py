@@ -286,7 +286,7 @@ class EngineSide:
     def run(self, prompt: str, max_tokens: int, repeat: int, position: int) -> tuple[Sample, _Timeline]:
         cached = _kv_tokens(self.loaded.llm) if self.loaded else []
         options = AskOptions(model=self.model_id, max_tokens=max_tokens, temperature=0.0,
-                             system_prompt=SYSTEM_PROMPT, store=True)
+                             system_prompt=SYSTEM_PROMPT, store=True, use_cache=False)
         done: Done | None = None
         foreign = ForeignCpu()
         line = _Timeline(t0=time.perf_counter())

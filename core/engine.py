@@ -168,7 +168,8 @@ class Engine:
                     conversation_id = self.store.new_conversation(first_message=prompt)
                 else:
                     self.store.add_message(conversation_id, "user", prompt)
-            yield Route(decision.intent, spec.id, spec.backend, decision.reason, decision.confidence)
+            yield Route(decision.intent, spec.id, spec.backend, decision.reason, decision.confidence,
+                        tuple(getattr(decision, "tools", ())))
 
             if hit is not None:
                 tier, answer = hit

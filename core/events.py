@@ -29,6 +29,7 @@ class Route:
     backend: str
     reason: str
     confidence: float = 1.0
+    tools: tuple[str, ...] = ()  # the tools the routed intent offers (none run without a grant)
     type: Literal["route"] = "route"
 
 
