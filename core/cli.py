@@ -17,7 +17,8 @@ from typing import Any, Callable, NoReturn, Sequence
 
 from .backends.base import CancelToken
 from .interrupts import ctrl_c_cancels
-from .engine import AskOptions, Engine
+from .models.registry import ModelRegistry
+from .engine import AskOptions, Engine, open_registry
 from .errors import EdgeMindError, error_for_kind
 from .events import Done, Error, Route, Token
 from .settings import Settings, load_settings
@@ -140,9 +141,12 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         engine.close()
 
 
+def _registry(settings: Settings) -> ModelRegistry:
+    return open_registry(settings)[0]
+
+
 def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
-    models = engine.registry.list_models(include_ollama=not args.no_ollama)
+    models = _registry(settings).list_models(include_ollama=not args.no_ollama)
     rows = []
     for m in models:
         row = m.as_dict()
@@ -162,18 +166,18 @@ def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_add(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
+    registry = _registry(settings)
     if args.openai_url:
         if args.path:
             raise UsageError("give either a GGUF PATH or --openai-url, not both")
         if not args.remote_model:
             raise UsageError("--openai-url needs --remote-model NAME (the model's name on that server)")
         api_key = args.api_key or os.environ.get("EDGEMIND_OPENAI_API_KEY")
-        spec = engine.registry.add_openai(args.openai_url, args.remote_model, api_key, args.id)
+        spec = registry.add_openai(args.openai_url, args.remote_model, api_key, args.id)
     else:
         if not args.path:
             raise UsageError("give the path of a GGUF file, or --openai-url URL --remote-model NAME")
-        spec = engine.registry.add_gguf(Path(args.path), args.id, _progress_printer())
+        spec = registry.add_gguf(Path(args.path), args.id, _progress_printer())
     if args.json:
         _print_json(spec.as_dict())
     else:
@@ -182,7 +186,7 @@ def cmd_models_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_remove(args: argparse.Namespace, settings: Settings) -> int:
-    message = _engine(settings).registry.remove(args.id)
+    message = _registry(settings).remove(args.id)
     if args.json:
         _print_json({"id": args.id, "message": message})
     else:
@@ -191,7 +195,7 @@ def cmd_models_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_verify(args: argparse.Namespace, settings: Settings) -> int:
-    registry = _engine(settings).registry
+    registry = _registry(settings)
     ids = args.ids or [m.id for m in registry.list_models(include_ollama=False) if m.backend == "llama_cpp"]
     results, failed = [], 0
     for model_id in ids:
@@ -212,7 +216,7 @@ def cmd_models_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
-    registry = _engine(settings).registry
+    registry = _registry(settings)
     for spec in registry.bundled():
         registry.prepare(spec, _progress_printer())
         if not args.json:

@@ -55,26 +55,23 @@ def _database(settings: Settings) -> dict[str, Any]:
 
 
 def _models(settings: Settings) -> list[dict[str, Any]]:
-    from .engine import Engine
+    from .engine import open_registry
 
     try:
-        engine = Engine.create(settings)
+        registry, _ = open_registry(settings)
     except EdgeMindError as exc:
         return [{"error": str(exc)}]
-    try:
-        rows = []
-        for spec in engine.registry.list_models():
-            row: dict[str, Any] = {"id": spec.id, "backend": spec.backend, "bundled": spec.bundled}
-            if spec.backend == "llama_cpp" and spec.path is not None:
-                row["installed"] = spec.path.exists()
-                row["size_ok"] = spec.path.exists() and (spec.size_bytes is None
-                                                         or spec.path.stat().st_size == spec.size_bytes)
-            else:
-                row["endpoint"] = spec.endpoint
-            rows.append(row)
-        return rows
-    finally:
-        engine.close()
+    rows = []
+    for spec in registry.list_models():
+        row: dict[str, Any] = {"id": spec.id, "backend": spec.backend, "bundled": spec.bundled}
+        if spec.backend == "llama_cpp" and spec.path is not None:
+            row["installed"] = spec.path.exists()
+            row["size_ok"] = spec.path.exists() and (spec.size_bytes is None
+                                                     or spec.path.stat().st_size == spec.size_bytes)
+        else:
+            row["endpoint"] = spec.endpoint
+        rows.append(row)
+    return rows
 
 
 def _ollama(settings: Settings) -> dict[str, Any]:

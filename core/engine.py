@@ -72,6 +72,13 @@ class AskResult:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
+def open_registry(settings: Settings) -> tuple[ModelRegistry, sessionmaker]:  # type: ignore[type-arg]
+    """The database and model registry alone: what model commands and `doctor` need, without loading the router's
+    embedder or a cache (which `Engine.create` adds)."""
+    sessions = sessionmaker(open_database(settings.db_path), expire_on_commit=False)
+    return ModelRegistry(settings, sessions, ollama_lister=list_ollama_models), sessions
+
+
 class Engine:
     def __init__(self, settings: Settings, registry: ModelRegistry, store: ConversationStore,
                  pool: ModelPool[LoadedLlama], *, router: Router | None = None,
@@ -96,9 +103,7 @@ class Engine:
 
     @classmethod
     def create(cls, settings: Settings, **stages: Any) -> "Engine":
-        engine = open_database(settings.db_path)
-        sessions = sessionmaker(engine, expire_on_commit=False)
-        registry = ModelRegistry(settings, sessions, ollama_lister=list_ollama_models)
+        registry, sessions = open_registry(settings)
         pool: ModelPool[LoadedLlama] = ModelPool(
             max_loaded=settings.max_loaded_models, idle_seconds=settings.idle_unload_seconds
         )
