@@ -466,6 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="hardware, execution providers, models and data folder health")
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=cmd_doctor)
+
+    from .cli_tools import add_commands as add_tool_commands
+
+    add_tool_commands(sub, _positive_int)
     return p
 
 

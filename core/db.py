@@ -35,7 +35,7 @@ def migrate(conn: Connection) -> None:
     from alembic.config import Config
 
     # Import the table modules so the metadata Alembic compares against knows every table.
-    from . import store  # noqa: F401
+    from . import audit, permissions, store  # noqa: F401
     from .models import registry  # noqa: F401
 
     tables = set(inspect(conn).get_table_names())

@@ -41,6 +41,10 @@ class Settings:
     # Off by default until the checker meets its goals: it still refuses some ordinary prompts (see README).
     safety_enabled: bool = False
     router_enabled: bool = True
+    # tools
+    web_fetch_enabled: bool = False  # even when on, each host needs its own net:<host> grant
+    audit_key_store: str = "auto"  # auto: the OS keyring when one works, else <home>/audit.key (0600)
+    tool_steps: int = 4  # most tool calls the model may make for one prompt
 
     @property
     def db_path(self) -> Path:
@@ -66,6 +70,9 @@ _CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "cache_enabled": (bool, lambda v: True, "true or false"),
     "safety_enabled": (bool, lambda v: True, "true or false"),
     "router_enabled": (bool, lambda v: True, "true or false"),
+    "web_fetch_enabled": (bool, lambda v: True, "true or false"),
+    "audit_key_store": (str, lambda v: v in ("auto", "keyring", "file"), "auto, keyring or file"),
+    "tool_steps": (int, lambda v: 0 <= v <= 16, "an integer from 0 to 16"),
     "cache_memory_entries": (int, lambda v: 0 <= v <= 1_000_000, "an integer from 0 to 1000000"),
     "cache_disk_mb": (int, lambda v: 1 <= v <= 1_000_000, "a number of megabytes from 1 to 1000000"),
     "cache_ttl_seconds": ((int, float), lambda v: v >= 0, "a number of seconds >= 0 (0: never expire)"),
@@ -81,6 +88,8 @@ _ENV = {
     "EDGEMIND_CACHE": "cache_enabled",
     "EDGEMIND_SAFETY": "safety_enabled",
     "EDGEMIND_ROUTER": "router_enabled",
+    "EDGEMIND_WEB_FETCH": "web_fetch_enabled",
+    "EDGEMIND_AUDIT_KEY_STORE": "audit_key_store",
 }
 
 

@@ -1,0 +1,202 @@
+"""Index a folder of documents (.md, .txt, .py, .pdf) into chromadb and search it, citing file and lines.
+
+chromadb is a derived index: the list of indexed folders (a JSON file beside it) is the truth, so a lost or
+damaged index is rebuilt from the files themselves. Indexed text is untrusted: it is quoted, never obeyed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from edgemind.core.scopes import path_within
+from edgemind.core.tools import PluginContext, Tool, ToolError
+from edgemind.plugins.builtin.files import is_secret
+from edgemind.plugins.sdk import tool
+
+log = logging.getLogger("edgemind.plugins.docs")
+
+SUFFIXES = {".md", ".txt", ".py", ".pdf", ".rst"}
+CHUNK_LINES = 30
+OVERLAP_LINES = 5
+MAX_FILE_BYTES = 5_000_000
+MAX_FILES = 2_000
+COLLECTION = "docs"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    file: str
+    start_line: int
+    end_line: int
+    text: str
+    page: int | None = None
+
+    @property
+    def citation(self) -> str:
+        where = f"p.{self.page} " if self.page else ""
+        return f"{self.file}:{where}{self.start_line}-{self.end_line}"
+
+
+def _pages(path: Path) -> Iterator[tuple[int | None, str]]:
+    if path.suffix.lower() == ".pdf":
+        from pypdf import PdfReader
+
+        for number, page in enumerate(PdfReader(str(path)).pages, start=1):
+            yield number, page.extract_text() or ""
+    else:
+        data = path.read_bytes()
+        if b"\x00" in data[:8192]:
+            return
+        yield None, data.decode("utf-8", errors="replace")
+
+
+def chunk_file(path: Path, display: str) -> list[Chunk]:
+    """Overlapping windows of lines, so an answer can cite the lines it used."""
+    chunks: list[Chunk] = []
+    for page, text in _pages(path):
+        lines = text.splitlines()
+        step = CHUNK_LINES - OVERLAP_LINES
+        for start in range(0, max(len(lines), 1), step):
+            window = lines[start:start + CHUNK_LINES]
+            body = "\n".join(window).strip()
+            if body:
+                chunks.append(Chunk(display, start + 1, start + len(window), body[:4000], page))
+            if start + CHUNK_LINES >= len(lines):
+                break
+    return chunks
+
+
+class DocsIndex:
+    def __init__(self, folder: Path, embedding_function: Callable[[], Any]) -> None:
+        self._folder = folder
+        self._make_ef = embedding_function
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def _state_path(self) -> Path:
+        return self._folder / "indexed.json"
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            return json.loads(self._state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"folders": [], "files": {}}
+
+    def _save_state(self, state: dict[str, Any]) -> None:
+        self._folder.mkdir(parents=True, exist_ok=True)
+        tmp = self._state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
+        os.replace(tmp, self._state_path)
+
+    def _collection(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        if self._client is None:
+            path = self._folder / "chroma"
+            try:
+                self._client = chromadb.PersistentClient(str(path), settings=ChromaSettings(anonymized_telemetry=False))
+                self._client.get_or_create_collection(COLLECTION, embedding_function=self._make_ef())
+            except Exception as exc:  # damaged index: set it aside and rebuild from the files
+                log.warning("docs index at %s is damaged (%s); rebuilding it", path, exc)
+                self._client = None
+                shutil.move(str(path), str(path.with_name(f"chroma.damaged-{int(time.time())}")))
+                self._client = chromadb.PersistentClient(str(path), settings=ChromaSettings(anonymized_telemetry=False))
+                state = self._state()
+                state["files"] = {}
+                self._save_state(state)
+                coll = self._client.get_or_create_collection(COLLECTION, embedding_function=self._make_ef())
+                for folder in state["folders"]:
+                    self._index_into(coll, Path(folder), state)
+        return self._client.get_or_create_collection(COLLECTION, embedding_function=self._make_ef())
+
+    def index(self, folder: Path) -> dict[str, int]:
+        with self._lock:
+            coll = self._collection()
+            state = self._state()
+            if str(folder) not in state["folders"]:
+                state["folders"].append(str(folder))
+            counts = self._index_into(coll, folder, state)
+            self._save_state(state)
+            return counts
+
+    def _index_into(self, coll: Any, folder: Path, state: dict[str, Any]) -> dict[str, int]:
+        seen, added, unchanged = set(), 0, 0
+        for root, dirs, names in os.walk(folder, followlinks=False):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in sorted(names):
+                path = Path(root, name)
+                real = Path(os.path.normcase(os.path.realpath(path)))
+                if path.suffix.lower() not in SUFFIXES or not path_within(real, folder) or is_secret(str(real)):
+                    continue
+                if not real.is_file() or real.stat().st_size > MAX_FILE_BYTES or len(seen) >= MAX_FILES:
+                    continue
+                key = str(real)
+                seen.add(key)
+                sha = hashlib.sha256(real.read_bytes()).hexdigest()
+                if state["files"].get(key) == sha:
+                    unchanged += 1
+                    continue
+                coll.delete(where={"path": key})
+                try:
+                    chunks = chunk_file(real, str(path.relative_to(folder)))
+                except Exception as exc:  # an unreadable PDF is skipped, not fatal
+                    log.warning("skipping %s: %s", real, exc)
+                    continue
+                if chunks:
+                    coll.add(ids=[f"{sha[:16]}-{i}" for i in range(len(chunks))],
+                             documents=[c.text for c in chunks],
+                             metadatas=[{"path": key, "folder": str(folder), "file": c.file, "start": c.start_line,
+                                         "end": c.end_line, "page": c.page or 0} for c in chunks])
+                state["files"][key] = sha
+                added += 1
+        removed = [k for k in state["files"] if path_within(Path(k), folder) and k not in seen]
+        for key in removed:
+            coll.delete(where={"path": key})
+            del state["files"][key]
+        return {"indexed": added, "unchanged": unchanged, "removed": len(removed)}
+
+    def search(self, query: str, k: int = 4) -> list[dict[str, Any]]:
+        with self._lock:
+            coll = self._collection()
+            if coll.count() == 0:
+                return []
+            found = coll.query(query_texts=[query], n_results=max(1, min(k, 20)))
+        hits = []
+        for text, meta, dist in zip(found["documents"][0], found["metadatas"][0], found["distances"][0]):
+            chunk = Chunk(meta["file"], int(meta["start"]), int(meta["end"]), text, int(meta["page"]) or None)
+            hits.append({"citation": chunk.citation, "score": round(1 - float(dist), 3), "text": text})
+        return hits
+
+
+def register(context: PluginContext | None = None) -> list[Tool]:
+    if context is None:
+        raise ToolError("the docs plugin needs a data folder")
+    factory = context.services.get("embedding_function")
+    if factory is None:
+        raise ToolError("the docs plugin needs the embedding service")
+    index = DocsIndex(context.data_dir / "docs", factory)
+
+    @tool(plugin="docs", scopes=["fs.read:{folder}"], timeout_s=600, rate_limit_per_min=10)
+    def docs_index(folder: str) -> dict[str, int]:
+        """Index (or refresh) a folder of .md, .txt, .rst, .py and .pdf files so questions about them can be answered."""
+        if not Path(folder).is_dir():
+            raise ToolError(f"docs_index: not a folder: {folder}")
+        return index.index(Path(folder))
+
+    @tool(plugin="docs", scopes=["docs.read"], timeout_s=30, rate_limit_per_min=120)
+    def docs_search(query: str, k: int = 4) -> list[dict[str, Any]]:
+        """Search the user's indexed documents; each hit cites file and lines."""
+        return index.search(query, k)
+
+    return [docs_index, docs_search]

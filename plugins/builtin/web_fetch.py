@@ -1,0 +1,93 @@
+"""Fetch one web page as text. Off unless the user turns it on in settings, and then only for granted hosts.
+
+Redirects are followed only within the granted host: a page cannot bounce the fetch to a host nobody granted.
+What comes back is untrusted text (the engine marks it so): it is data, never instructions.
+"""
+
+from __future__ import annotations
+
+import html.parser
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from edgemind.core.scopes import host_of
+from edgemind.core.tools import PluginContext, Tool, ToolError
+from edgemind.plugins.sdk import tool
+
+MAX_BYTES = 2_000_000
+TIMEOUT_S = 10.0
+MAX_REDIRECTS = 3
+
+
+class _TextExtractor(html.parser.HTMLParser):
+    SKIP = {"script", "style", "noscript", "template", "svg", "head"}
+    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "pre"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self.SKIP:
+            self._skipping += 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self._skipping:
+            self._skipping -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    parser = _TextExtractor()
+    parser.feed(markup)
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def fetch_text(url: str, max_chars: int = 20_000, transport: httpx.BaseTransport | None = None) -> str:
+    host = host_of(url)
+    with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False, transport=transport,
+                      headers={"User-Agent": "EdgeMind/0.1 (local assistant)"}) as client:
+        for _hop in range(MAX_REDIRECTS + 1):
+            with client.stream("GET", url) as response:
+                if response.is_redirect:
+                    target = urljoin(url, response.headers.get("location", ""))
+                    if host_of(target) != host:
+                        raise ToolError(f"web_fetch: {url} redirects to another host ({host_of(target)}); "
+                                        "not followed: that host was not granted")
+                    url = target
+                    continue
+                if response.status_code >= 400:
+                    raise ToolError(f"web_fetch: {url} answered HTTP {response.status_code}")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body.extend(chunk)
+                    if len(body) > MAX_BYTES:
+                        break
+                kind = response.headers.get("content-type", "")
+                text = body[:MAX_BYTES].decode(response.encoding or "utf-8", errors="replace")
+                text = html_to_text(text) if "html" in kind or text.lstrip()[:15].lower().startswith(("<!doctype", "<html")) else text
+                limit = max(100, min(max_chars, 100_000))
+                return text[:limit] + ("\n[... truncated]" if len(text) > limit else "")
+    raise ToolError(f"web_fetch: more than {MAX_REDIRECTS} redirects")
+
+
+def register(context: PluginContext | None = None) -> list[Tool]:
+    enabled = bool(getattr(getattr(context, "settings", None), "web_fetch_enabled", False))
+
+    @tool(plugin="web_fetch", scopes=["net:{url}"], timeout_s=TIMEOUT_S + 5, rate_limit_per_min=20)
+    def web_fetch(url: str, max_chars: int = 20_000) -> str:
+        """Fetch a web page (http/https) and return its readable text."""
+        if not enabled:
+            raise ToolError("web_fetch is off; turn it on with web_fetch_enabled = true in settings.toml")
+        return fetch_text(url, max_chars)
+
+    return [web_fetch]
