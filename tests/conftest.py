@@ -67,7 +67,9 @@ def home(tmp_path: Path) -> Path:
 def env(home: Path, models_dir: Path, artifacts_dir: Path) -> dict[str, str]:
     """Environment for a test: its own data folder, the shared installed models and artifacts, the tiny model."""
     return {"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(models_dir),
-            "EDGEMIND_ARTIFACTS_DIR": str(artifacts_dir), "EDGEMIND_DEFAULT_MODEL": TINY}
+            "EDGEMIND_ARTIFACTS_DIR": str(artifacts_dir), "EDGEMIND_DEFAULT_MODEL": TINY,
+            # the audit seal key in a 0600 file: tests must never touch the OS keyring of whoever runs them
+            "EDGEMIND_AUDIT_KEY_STORE": "file"}
 
 
 @pytest.fixture
