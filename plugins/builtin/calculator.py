@@ -32,6 +32,8 @@ _CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
 
 
 def _check(value: Any) -> Any:
+    if isinstance(value, complex):  # (-8) ** (1/3) is complex in Python; a calculator answers with real numbers
+        raise ToolError("calculator: the result is not a real number")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
         raise ToolError("calculator: result too large")
     return value

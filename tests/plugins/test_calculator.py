@@ -1,0 +1,138 @@
+"""The calculator: exact arithmetic from a walked AST; names, attributes, calls and giant numbers are refused."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from edgemind.core.db import open_database
+from edgemind.core.settings import Settings
+from edgemind.core.tool_runner import ToolRunner
+from edgemind.core.tool_session import open_tool_runner
+from edgemind.core.tools import ToolError
+from edgemind.plugins.builtin import calculator
+from edgemind.plugins.builtin.calculator import MAX_CHARS, evaluate
+
+
+@pytest.fixture
+def runner(settings: Settings) -> ToolRunner:
+    # no grants and nobody to ask: the calculator declares no scope, so it must still run
+    return open_tool_runner(settings, sessionmaker(open_database(settings.db_path), expire_on_commit=False))
+
+
+@pytest.mark.parametrize(("expression", "value"), [
+    ("2 + 3 * 4", 14),
+    ("(2 + 3) * 4", 20),
+    ("10 - 4 - 3", 3),
+    ("2 ** 3 ** 2", 512),
+    ("-2 ** 2", -4),
+    ("2^10", 1024),
+    ("7 // 2", 3),
+    ("7 % 3", 1),
+    ("7 / 2", 3.5),
+    ("sqrt(144)", 12),
+    ("sqrt(2)", math.sqrt(2)),
+    ("(17 * 23) + sqrt(144)", 403),
+    ("3 × 4 ÷ 2", 6),
+    ("123456789 * 987654321", 121932631112635269),
+    ("2 * pi", math.tau),
+    ("max(3, 9, 4) - min(3, 9, 4)", 6),
+])
+def test_evaluates_arithmetic_to_the_right_value(expression: str, value: float) -> None:
+    assert evaluate(expression) == pytest.approx(value, rel=1e-15)
+
+
+def test_float_sums_keep_float_precision_and_whole_floats_read_as_integers() -> None:
+    assert evaluate("0.1 + 0.2") == pytest.approx(0.3)
+    assert evaluate("1.5 * 4") == 6 and isinstance(evaluate("1.5 * 4"), int)
+    assert evaluate("2.5 * 1.5") == 3.75
+
+
+@pytest.mark.parametrize(("expression", "message"), [
+    ("__import__('os').system('x')", "Call is not allowed"),
+    ("(1).__class__", "Attribute is not allowed"),
+    ("().__class__.__bases__[0].__subclasses__()", "not allowed"),
+    ("open('/etc/passwd')", "Call is not allowed"),
+    ("eval('1+1')", "Call is not allowed"),
+    ("lambda: 1", "Lambda is not allowed"),
+    ("[x for x in (1, 2)]", "ListComp is not allowed"),
+    ("(x for x in (1, 2))", "GeneratorExp is not allowed"),
+    ("x", "Name is not allowed"),
+    ("sqrt", "Name is not allowed"),
+    ("'a' * 3", "Constant is not allowed"),
+    ("True + 1", "Constant is not allowed"),
+    ("max(*[1, 2])", "Starred is not allowed"),
+    ("round(2.5, ndigits=0)", "Call is not allowed"),
+    ("1 if 1 else 2", "IfExp is not allowed"),
+    ("(a := 3)", "NamedExpr is not allowed"),
+    ("10**10**10", "exponent larger than"),
+    ("9 ** 9999", "result too large"),
+    ("(10 ** 150) ** 3", "result too large"),
+    ("1e308 * 10", "result too large"),
+    ("exp(1000)", "exp:"),
+    ("1 / 0", "division by zero"),
+    ("5 % 0", "division by zero"),
+    ("sqrt(-1)", "sqrt: math domain error"),
+    ("(-8) ** (1 / 3)", "not a real number"),
+    ("1 +", "cannot parse"),
+    ("import os", "cannot parse"),
+    ("1; 2", "cannot parse"),
+])
+def test_refuses_with_a_clear_error(expression: str, message: str) -> None:
+    with pytest.raises(ToolError, match="^calculator: ") as caught:
+        evaluate(expression)
+    assert message in str(caught.value)
+
+
+def test_over_long_expressions_are_refused_before_parsing() -> None:
+    with pytest.raises(ToolError, match=f"longer than {MAX_CHARS} characters"):
+        evaluate("1+" * (MAX_CHARS // 2) + "1")
+
+
+def test_deep_nesting_within_the_length_limit_is_an_error_or_a_value_never_a_crash() -> None:
+    assert evaluate("-" * (MAX_CHARS - 1) + "1") == -1
+    for text in ("(" * 240 + "1" + ")" * 240, "sqrt(" * 80 + "16" + ")" * 80):
+        try:
+            evaluate(text)
+        except ToolError:
+            pass
+
+
+def test_hostile_code_has_no_effect(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    for text in (f"__import__('os').system('touch {marker}')",
+                 f"open('{marker}', 'w').write('x')",
+                 f"[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == 'Popen'][0]('touch {marker}')"):
+        with pytest.raises(ToolError):
+            evaluate(text)
+    assert not marker.exists()
+
+
+def test_the_module_never_calls_eval_exec_or_compile() -> None:
+    tree = ast.parse(inspect.getsource(calculator))
+    called = {node.func.id for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert not called & {"eval", "exec", "compile", "__import__"}
+
+
+def test_runs_through_the_runner_without_any_grant(runner: ToolRunner) -> None:
+    outcome = runner.call("calculator", {"expression": "(17 * 23) + sqrt(144)"})
+    assert outcome.ok and outcome.decision == "allowed:pure"
+    assert outcome.content == "(17 * 23) + sqrt(144) = 403"
+
+
+def test_a_refused_expression_comes_back_as_an_error_through_the_runner(runner: ToolRunner) -> None:
+    outcome = runner.call("calculator", {"expression": "__import__('os').system('id')"})
+    assert not outcome.ok
+    assert outcome.content.startswith("error: calculator: Call is not allowed")
+
+
+def test_arguments_are_checked_against_the_schema(runner: ToolRunner) -> None:
+    assert runner.call("calculator", {"expression": 12}).decision == "rejected"
+    assert runner.call("calculator", {"expression": "1", "extra": 1}).decision == "rejected"
+    assert runner.call("calculator", {}).decision == "rejected"
