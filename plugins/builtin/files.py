@@ -28,9 +28,10 @@ def is_secret(path: str) -> bool:
 
 
 def _inside(root: Path, entry: Path) -> Path | None:
-    """The entry's real path when it stays inside root and is not a secret, else None."""
+    """The entry's real path when it exists, stays inside root and is not a secret, else None."""
     real = Path(os.path.normcase(os.path.realpath(entry)))
-    if not path_within(real, root) or is_secret(str(real)):
+    # a dangling or looping symlink has no real target: skipped, so one bad link cannot fail a whole listing
+    if not path_within(real, root) or is_secret(str(real)) or not real.exists():
         return None
     return real
 
