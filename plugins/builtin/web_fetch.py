@@ -31,7 +31,9 @@ class _TextExtractor(html.parser.HTMLParser):
         self._skipping = 0
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in self.SKIP:
+        if tag == "body":  # HTML lets a page omit </head>: without this its whole body would be skipped
+            self._skipping = 0
+        elif tag in self.SKIP:
             self._skipping += 1
         elif tag in self.BLOCK:
             self.parts.append("\n")
