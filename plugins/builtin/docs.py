@@ -75,6 +75,21 @@ def chunk_file(path: Path, display: str) -> list[Chunk]:
     return chunks
 
 
+def _forget_chroma_system(path: Path) -> None:
+    """chromadb keeps one System per folder for the life of the process (even a broken one); drop it, or a
+    client opened again on the rebuilt folder is handed the damaged one back."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    for key in {str(path), os.fspath(path.resolve())}:
+        system = SharedSystemClient._identifier_to_system.pop(key, None)
+        SharedSystemClient._identifier_to_refcount.pop(key, None)
+        if system is not None:
+            try:
+                system.stop()
+            except Exception:  # it is broken already; stopping is a courtesy
+                pass
+
+
 class DocsIndex:
     def __init__(self, folder: Path, embedding_function: Callable[[], Any]) -> None:
         self._folder = folder
@@ -110,6 +125,7 @@ class DocsIndex:
             except Exception as exc:  # damaged index: set it aside and rebuild from the files
                 log.warning("docs index at %s is damaged (%s); rebuilding it", path, exc)
                 self._client = None
+                _forget_chroma_system(path)
                 shutil.move(str(path), str(path.with_name(f"chroma.damaged-{int(time.time())}")))
                 self._client = chromadb.PersistentClient(str(path), settings=ChromaSettings(anonymized_telemetry=False))
                 state = self._state()
@@ -154,7 +170,10 @@ class DocsIndex:
                     log.warning("skipping %s: %s", real, exc)
                     continue
                 if chunks:
-                    coll.add(ids=[f"{sha[:16]}-{i}" for i in range(len(chunks))],
+                    # ids name the file as well as its content: two copies of one file are two sets of chunks,
+                    # and deleting one copy must not take the other's chunks with it
+                    ident = hashlib.sha256(f"{key}\n{sha}".encode("utf-8")).hexdigest()[:24]
+                    coll.add(ids=[f"{ident}-{i}" for i in range(len(chunks))],
                              documents=[c.text for c in chunks],
                              metadatas=[{"path": key, "folder": str(folder), "file": c.file, "start": c.start_line,
                                          "end": c.end_line, "page": c.page or 0} for c in chunks])
