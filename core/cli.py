@@ -370,6 +370,30 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if report["ok"] else EXIT_FAIL
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .api import ServerConfig, load_or_create_api_key, serve
+
+    key, source = load_or_create_api_key(settings.home, os.environ.get("EDGEMIND_API_KEY"))
+    config = ServerConfig.from_settings(settings, api_key=key, host=args.host, port=args.port,
+                                        allow_remote=args.allow_remote)
+    from .api.server import check_bind
+
+    check_bind(config)  # before loading anything: a wrong address or busy port fails in one line, at once
+    engine = _engine(settings)
+    serve(engine, config, key_source=source)
+    return EXIT_OK
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0-65535)")
+    return value
+
+
 def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     """No subcommand: the GUI where a display and a GUI plugin exist, else the terminal chat."""
     has_display = sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -462,6 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=["stats", "clear"])
     cache.add_argument("--json", action="store_true")
     cache.set_defaults(func=cmd_cache)
+
+    serve = sub.add_parser("serve", help="OpenAI- and Ollama-compatible API server on this computer")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    serve.add_argument("--port", type=_port, help="TCP port (default: api_port in settings, 8642)")
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="allow a --host other computers can reach (the API key is still required)")
+    serve.set_defaults(func=cmd_serve)
 
     doctor = sub.add_parser("doctor", help="hardware, execution providers, models and data folder health")
     doctor.add_argument("--json", action="store_true")

@@ -48,6 +48,11 @@ class AskOptions:
     conversation_id: str | None = None
     store: bool = True
     use_cache: bool = True  # False: never answer from cache (the fresh answer still refreshes it)
+    top_p: float | None = None
+    # Earlier turns supplied by the caller (the API server's stateless requests) instead of a stored conversation.
+    history: tuple[Message, ...] = ()
+    # Constrain the answer to JSON valid against this schema (GenerationParams.json_schema).
+    json_schema: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -105,7 +110,8 @@ class Engine:
     def create(cls, settings: Settings, **stages: Any) -> "Engine":
         registry, sessions = open_registry(settings)
         pool: ModelPool[LoadedLlama] = ModelPool(
-            max_loaded=settings.max_loaded_models, idle_seconds=settings.idle_unload_seconds
+            max_loaded=settings.max_loaded_models, idle_seconds=settings.idle_unload_seconds,
+            max_waiting=settings.max_queued_requests,
         )
         pool.start_reaper()
         cache = AnswerCache.from_settings(settings) if settings.cache_enabled else None
@@ -160,7 +166,9 @@ class Engine:
                 raise ModelError(f"model {spec.id!r} runs on {spec.backend}, not {options.backend}")
             params = self._params(options, getattr(decision, "params", None))
             system = options.system_prompt or decision.system_prompt
-            history = self._history(conversation_id)
+            if options.history and conversation_id is not None:
+                raise PromptError("give either earlier messages or a conversation id, not both")
+            history = list(options.history) if options.history else self._history(conversation_id)
             key = self._cache_key(prompt, spec, system, history, params)
             hit = None
             if key and options.use_cache:
@@ -265,7 +273,8 @@ class Engine:
         return GenerationParams(
             max_tokens=options.max_tokens or routed_max_tokens or self.settings.max_tokens,
             temperature=0.7 if temperature is None else temperature,
-            seed=options.seed, stop=options.stop,
+            seed=options.seed, stop=options.stop, json_schema=options.json_schema,
+            **({"top_p": options.top_p} if options.top_p is not None else {}),
         )
 
     def _cache_key(self, prompt: str, spec: ModelSpec, system: str, history: list[Message],

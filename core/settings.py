@@ -33,6 +33,8 @@ class Settings:
     idle_unload_seconds: float = 600.0
     max_loaded_models: int = 2
     ollama_host: str = "http://127.0.0.1:11434"
+    # Only for an Ollama-compatible server behind a key (e.g. another EdgeMind's `serve`); Ollama itself has none.
+    ollama_api_key: str | None = None
     request_timeout_seconds: float = 60.0
     cache_enabled: bool = True
     cache_memory_entries: int = 256
@@ -45,6 +47,13 @@ class Settings:
     web_fetch_enabled: bool = False  # even when on, each host needs its own net:<host> grant
     audit_key_store: str = "auto"  # auto: the OS keyring when one works, else <home>/audit.key (0600)
     tool_steps: int = 4  # most tool calls the model may make for one prompt
+    # Requests that may wait for a model while it answers another; one more is refused as busy (API: 503).
+    max_queued_requests: int = 8
+    # `edgemind serve`
+    api_port: int = 8642
+    api_rate_limit_per_minute: int = 120  # per API key; 0: no limit
+    api_max_body_bytes: int = 4 * 1024 * 1024
+    api_allowed_origins: tuple[str, ...] = ()  # browser origins allowed besides loopback ones, e.g. "https://app.example"
 
     @property
     def db_path(self) -> Path:
@@ -76,6 +85,13 @@ _CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "cache_memory_entries": (int, lambda v: 0 <= v <= 1_000_000, "an integer from 0 to 1000000"),
     "cache_disk_mb": (int, lambda v: 1 <= v <= 1_000_000, "a number of megabytes from 1 to 1000000"),
     "cache_ttl_seconds": ((int, float), lambda v: v >= 0, "a number of seconds >= 0 (0: never expire)"),
+    "ollama_api_key": (str, lambda v: bool(v.strip()), "a non-empty key"),
+    "max_queued_requests": (int, lambda v: 0 <= v <= 10_000, "an integer from 0 (no bound) to 10000"),
+    "api_port": (int, lambda v: 1 <= v <= 65535, "a TCP port from 1 to 65535"),
+    "api_rate_limit_per_minute": (int, lambda v: 0 <= v <= 1_000_000, "an integer from 0 (no limit) to 1000000"),
+    "api_max_body_bytes": (int, lambda v: 1024 <= v <= 1 << 30, "a number of bytes from 1024 to 1073741824"),
+    "api_allowed_origins": ((list, tuple), lambda v: all(isinstance(o, str) and "://" in o for o in v),
+                            "a list of origins like \"https://app.example\""),
 }
 
 _ENV = {
@@ -90,6 +106,9 @@ _ENV = {
     "EDGEMIND_ROUTER": "router_enabled",
     "EDGEMIND_WEB_FETCH": "web_fetch_enabled",
     "EDGEMIND_AUDIT_KEY_STORE": "audit_key_store",
+    "EDGEMIND_OLLAMA_API_KEY": "ollama_api_key",
+    "EDGEMIND_MAX_QUEUED_REQUESTS": "max_queued_requests",
+    "EDGEMIND_API_RATE_LIMIT": "api_rate_limit_per_minute",
 }
 
 
@@ -145,6 +164,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             values[key] = _validate(key, value, "option")
     models_dir = Path(values.pop("models_dir", home / "models")).expanduser()
     artifacts_dir = Path(values.pop("artifacts_dir", home / "cache")).expanduser()
+    if "api_allowed_origins" in values:
+        values["api_allowed_origins"] = tuple(o.rstrip("/") for o in values["api_allowed_origins"])
     known = {f.name for f in fields(Settings)}
     return Settings(home=home, models_dir=models_dir, artifacts_dir=artifacts_dir,
                     **{k: v for k, v in values.items() if k in known})

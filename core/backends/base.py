@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol, Union
+from typing import Any, Callable, Iterator, Protocol, Union
 
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
@@ -29,6 +29,10 @@ class GenerationParams:
     repeat_penalty: float = 1.1
     seed: int | None = None
     stop: tuple[str, ...] = field(default=())
+    # Constrain the output to JSON valid against this JSON Schema (a plain dict). Generic on purpose: the API's
+    # response_format, client-side function calling and the tool-calling loop all build their schema and set it here.
+    # Backends that cannot enforce it pass it on (remote servers) or ignore it; llama.cpp enforces it by grammar.
+    json_schema: dict[str, Any] | None = None
 
 
 class CancelToken:

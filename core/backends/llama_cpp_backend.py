@@ -7,8 +7,11 @@ stop within one token, lets us count tokens exactly, and keeps the chat template
 from __future__ import annotations
 
 import codecs
+import json
 import logging
 import os
+import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +49,43 @@ def _token_text(llm: Any, token: int) -> str:
     if token < 0:
         return ""
     return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
+class GrammarCache:
+    """JSON Schema -> compiled llama.cpp grammar, kept for the most recent schemas: a client that sends the same
+    response_format or tools on every request pays the conversion once."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._grammars: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, schema: dict[str, Any]) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        try:
+            key = json.dumps(schema, sort_keys=True)
+        except (TypeError, ValueError):
+            raise PromptError("the JSON schema is not plain JSON") from None
+        with self._lock:
+            if key in self._grammars:
+                self._grammars.move_to_end(key)
+                return self._grammars[key]
+        try:
+            grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+        except RecursionError:
+            raise PromptError("the JSON schema nests too deeply to constrain the output") from None
+        except Exception as exc:  # the converter raises bare Exceptions/ValueErrors/KeyErrors for schemas it lacks
+            raise PromptError(f"the JSON schema cannot be used to constrain the output: "
+                              f"{exc.__class__.__name__}: {exc}") from None
+        with self._lock:
+            self._grammars[key] = grammar
+            while len(self._grammars) > self._size:
+                self._grammars.popitem(last=False)
+        return grammar
+
+
+GRAMMARS = GrammarCache()
 
 
 def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int) -> LoadedLlama:
@@ -136,6 +176,10 @@ class LlamaCppBackend:
                 return
             if params.seed is not None:
                 llm.set_seed(params.seed)
+            # The grammar joins llama.cpp's sampler chain (penalties -> grammar -> top-k/top-p/temp -> pick); the
+            # chain accepts each picked token, so the grammar's state follows our per-token loop. Once the JSON is
+            # complete the grammar allows only end-of-generation, which the loop below already stops on.
+            grammar = GRAMMARS.get(params.json_schema) if params.json_schema is not None else None
             vocab = llm._model.vocab  # llama-cpp-python exposes no public is-end-of-generation check
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             scanner = StopScanner(params.stop)
@@ -145,7 +189,7 @@ class LlamaCppBackend:
             history = list(tokens)
             gen = llm.generate(
                 tokens, top_k=params.top_k, top_p=params.top_p, temp=params.temperature,
-                repeat_penalty=params.repeat_penalty, reset=True,
+                repeat_penalty=params.repeat_penalty, reset=True, grammar=grammar,
             )
             try:
                 for token in gen:

@@ -26,6 +26,7 @@ HEADROOM_BYTES = 512 * 1024 * 1024
 class _Slot(Generic[T]):
     lock: threading.Lock
     instance: T | None = None
+    waiting: int = 0
     last_used: float = 0.0
     size_bytes: int = 0
     loads: int = 0
@@ -41,7 +42,10 @@ class ModelPool(Generic[T]):
         memory_available: Callable[[], int] = lambda: psutil.virtual_memory().available,
         close: Callable[[Any], None] = lambda inst: getattr(inst, "close", lambda: None)(),
         wait_seconds: float = 300.0,
+        max_waiting: int = 0,
     ) -> None:
+        """max_waiting: how many requests may wait for one model while another uses it (0: no bound); one more is
+        refused at once with ModelBusy, so a flood of requests gets a quick "busy" instead of a long queue."""
         self._slots: dict[str, _Slot[T]] = {}
         self._guard = threading.Lock()
         self._max_loaded = max_loaded
@@ -50,6 +54,7 @@ class ModelPool(Generic[T]):
         self._memory_available = memory_available
         self._close = close
         self._wait_seconds = wait_seconds
+        self._max_waiting = max_waiting
         self._reaper: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -61,8 +66,19 @@ class ModelPool(Generic[T]):
     def lease(self, key: str, load: Callable[[], T], size_bytes: int = 0) -> Iterator[tuple[T, float]]:
         """Yield (instance, ms spent loading it now); loads on first use, waits while another request holds it."""
         slot = self._slot(key)
-        if not slot.lock.acquire(timeout=self._wait_seconds):
-            raise ModelBusy(f"model {key!r} is busy with another request; try again shortly")
+        if not slot.lock.acquire(blocking=False):
+            with self._guard:
+                if self._max_waiting and slot.waiting >= self._max_waiting:
+                    raise ModelBusy(f"model {key!r} is busy and {slot.waiting} requests are already waiting for it; "
+                                    "try again shortly")
+                slot.waiting += 1
+            try:
+                acquired = slot.lock.acquire(timeout=self._wait_seconds)
+            finally:
+                with self._guard:
+                    slot.waiting -= 1
+            if not acquired:
+                raise ModelBusy(f"model {key!r} is busy with another request; try again shortly")
         try:
             load_ms = 0.0
             if slot.instance is None:
@@ -135,6 +151,11 @@ class ModelPool(Generic[T]):
     def loaded(self) -> list[str]:
         with self._guard:
             return [k for k, s in self._slots.items() if s.instance is not None]
+
+    def waiting(self) -> dict[str, int]:
+        """Requests waiting per model right now (the API server's queue-depth metric)."""
+        with self._guard:
+            return {k: s.waiting for k, s in self._slots.items()}
 
     def load_count(self, key: str) -> int:
         return self._slot(key).loads

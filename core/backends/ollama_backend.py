@@ -13,9 +13,14 @@ from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
 
 
-def list_ollama_models(host: str, timeout: float = 1.0) -> list[str]:
+def _auth(api_key: str | None) -> dict[str, str]:
+    # Ollama itself has no keys; a server that speaks its API behind a key (EdgeMind's own) takes a Bearer header.
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def list_ollama_models(host: str, timeout: float = 1.0, api_key: str | None = None) -> list[str]:
     """Names of the models an Ollama server has; raises if none answers (the registry treats that as 'none')."""
-    listing = ollama.Client(host=host, timeout=timeout).list()
+    listing = ollama.Client(host=host, timeout=timeout, headers=_auth(api_key)).list()
     return [m.model for m in listing.models if m.model]
 
 
@@ -33,7 +38,7 @@ class OllamaBackend:
     def __init__(self, spec: ModelSpec, *, timeout: float = 60.0, **_: Any) -> None:
         self._spec = spec
         self._host = spec.endpoint or "http://127.0.0.1:11434"
-        self._client = ollama.Client(host=self._host, timeout=timeout)
+        self._client = ollama.Client(host=self._host, timeout=timeout, headers=_auth(spec.api_key))
         self._load_ms = 0.0
 
     def context_window(self) -> int | None:
@@ -59,7 +64,7 @@ class OllamaBackend:
         try:
             response = self._client.chat(
                 model=self._spec.remote_model or "", messages=[{"role": m.role, "content": m.content} for m in messages],
-                stream=True, options=options,
+                stream=True, options=options, format=params.json_schema,
             )
             try:
                 for chunk in response:

@@ -43,6 +43,9 @@ class OpenAIBackend:
                 stream=True, stream_options={"include_usage": True}, max_tokens=params.max_tokens,
                 temperature=params.temperature, top_p=params.top_p, seed=params.seed,
                 stop=list(params.stop) or None,
+                **({"response_format": {"type": "json_schema", "json_schema": {
+                    "name": "answer", "schema": params.json_schema, "strict": True}}}
+                   if params.json_schema is not None else {}),
             )
             try:
                 for chunk in stream:

@@ -63,7 +63,7 @@ def _row_to_spec(row: UserModelRow) -> ModelSpec:
 
 class ModelRegistry:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session],
-                 ollama_lister: Callable[[str], list[str]] | None = None) -> None:
+                 ollama_lister: Callable[..., list[str]] | None = None) -> None:
         self._settings = settings
         self._sessions = sessions
         self._bundled = {s.id: s for s in load_bundled_manifest(settings.models_dir)}
@@ -82,7 +82,7 @@ class ModelRegistry:
         if self._ollama_lister is None:
             return []
         try:
-            names = self._ollama_lister(self._settings.ollama_host)
+            names = self._ollama_lister(self._settings.ollama_host, api_key=self._settings.ollama_api_key)
         except Exception as exc:  # any failure to reach Ollama just means "no Ollama models"
             log.debug("ollama not listed: %s", exc)
             return []
@@ -107,7 +107,7 @@ class ModelRegistry:
 
     def _ollama_spec(self, name: str) -> ModelSpec:
         return ModelSpec(id=OLLAMA_PREFIX + name, backend="ollama", roles=("chat",), endpoint=self._settings.ollama_host,
-                         remote_model=name)
+                         remote_model=name, api_key=self._settings.ollama_api_key)
 
     # ---- the gate before use ------------------------------------------------------------------------------------
     def prepare(self, spec: ModelSpec, progress: Progress | None = None) -> Path:

@@ -1,0 +1,86 @@
+"""`edgemind serve`'s own application, run by uvicorn on a free loopback port in a thread, for tests.
+
+    with ApiServer(engine, api_key="...") as server:
+        OpenAI(base_url=server.url + "/v1", api_key=...) ...   # or ollama.Client(host=server.url, headers=...)
+
+`metric(name, **labels)` reads a value from the server's own /metrics, so a test can check what the server saw
+(e.g. that a client disconnect cancelled the generation) without reaching into it.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import uvicorn
+
+from edgemind.core.api import ServerConfig, create_app
+from edgemind.core.engine import Engine
+
+
+class ApiServer:
+    def __init__(self, engine: Engine, *, api_key: str, **config: Any) -> None:
+        self.api_key = api_key
+        self.config = replace(ServerConfig(api_key=api_key), **config)
+        self.app = create_app(engine, self.config)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False,
+                                                     timeout_graceful_shutdown=2))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def start(self) -> "ApiServer":
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
+                                        name="api-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> "ApiServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the series `name` whose labels include `labels` (0 when there is none)."""
+        text = httpx.get(self.url + "/metrics", headers=self.headers, timeout=10).text
+        total = 0.0
+        for line in text.splitlines():
+            match = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
+            if not match:
+                continue
+            found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(1) or ""))
+            if all(found.get(k) == v for k, v in labels.items()):
+                total += float(match.group(2))
+        return total
+
+    def wait_metric(self, name: str, at_least: float, timeout: float = 30.0, **labels: str) -> float:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.metric(name, **labels)
+            if value >= at_least or time.monotonic() > deadline:
+                return value
+            time.sleep(0.05)
