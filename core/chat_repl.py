@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import TextIO
 
 from .backends.base import CancelToken
 from .engine import AskOptions, Engine
 from .errors import EdgeMindError
-from .events import Done, Error, Token
+from .events import Done, Error, Token, ToolCall, ToolResult
 from .interrupts import ctrl_c_cancels
 
 HELP = """commands:
@@ -74,6 +75,10 @@ class ChatSession:
             if isinstance(event, Token):
                 self.out.write(event.text)
                 self.out.flush()
+            elif isinstance(event, ToolCall):
+                self.say(f"\n[tool] {event.tool} {json.dumps(event.arguments, ensure_ascii=False)[:200]}")
+            elif isinstance(event, ToolResult):
+                self.say(f"[tool] {event.tool}: {event.decision}: {event.summary[:120]}")
             elif isinstance(event, Error):
                 self.say(f"\n[error] {event.message}")
             elif isinstance(event, Done):

@@ -20,7 +20,7 @@ from .interrupts import ctrl_c_cancels
 from .models.registry import ModelRegistry
 from .engine import AskOptions, Engine, open_registry
 from .errors import EdgeMindError, error_for_kind
-from .events import Done, Error, Route, Token
+from .events import Done, Error, Route, Token, ToolCall, ToolResult
 from .settings import Settings, load_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -84,16 +84,25 @@ def _engine(settings: Settings) -> Engine:
     return engine
 
 
+def _tool_line(event: ToolCall | ToolResult) -> str:
+    if isinstance(event, ToolCall):
+        return f"edgemind: tool {event.tool} {json.dumps(event.arguments, ensure_ascii=False)[:200]}"
+    return f"edgemind: tool {event.tool}: {event.decision}{'' if event.ok else ' (failed)'}: {event.summary[:120]}"
+
+
 # ---- commands ----------------------------------------------------------------------------------------------------
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     options = AskOptions(
         model=args.model, backend=args.backend, max_tokens=args.max_tokens, temperature=args.temperature,
         seed=args.seed, system_prompt=args.system, conversation_id=args.conversation, stop=tuple(args.stop),
-        use_cache=not args.no_cache,
+        use_cache=not args.no_cache, tools=not args.no_tools,
     )
     engine = _engine(settings)
     engine.summarize_in_background = False  # a one-shot command must not wait for a summary before exiting
+    from .cli_tools import parse_grants, terminal_ask
+
+    engine.attach_tools(ask=terminal_ask(), grants=parse_grants(args.grant))
     cancel = CancelToken()
     text: list[str] = []
     route: Route | None = None
@@ -102,6 +111,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             for event in engine.stream(prompt, options, cancel):
                 if isinstance(event, Route):
                     route = event
+                elif isinstance(event, (ToolCall, ToolResult)) and not args.json:
+                    sys.stderr.write(_tool_line(event) + "\n")
                 elif isinstance(event, Token):
                     text.append(event.text)
                     if not args.json:
@@ -118,7 +129,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                             "intent": route.intent, "cache": event.cache, "ttft_ms": m.ttft_ms, "tokens": m.tokens,
                             "tok_s": m.tok_s, "prompt_tokens": m.prompt_tokens, "load_ms": m.load_ms,
                             "refused": event.refused, "safety_category": event.safety_category,
-                            "tool_calls": [], "finish_reason": event.finish_reason,
+                            "tool_calls": list(event.tool_calls), "finish_reason": event.finish_reason,
                             "conversation_id": event.conversation_id,
                         })
                     else:
@@ -134,7 +145,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from .chat_repl import ChatSession
 
+    from .cli_tools import terminal_ask
+
     engine = _engine(settings)
+    engine.attach_tools(ask=terminal_ask())
     try:
         return ChatSession(engine, model=args.model, out=sys.stdout).run()
     finally:
@@ -423,6 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="end the answer where this text would start (repeatable)")
     ask.add_argument("--conversation", help="continue this conversation id")
     ask.add_argument("--no-cache", action="store_true", help="never answer from the cache (the answer still refreshes it)")
+    ask.add_argument("--grant", action="append", default=[], metavar="SCOPE",
+                     help="let tools use SCOPE for this run, e.g. fs.read:~/notes or code.exec (repeatable)")
+    ask.add_argument("--no-tools", action="store_true", help="answer without offering any tool")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.set_defaults(func=cmd_ask)
 

@@ -48,7 +48,7 @@ def terminal_ask() -> Callable[[PermissionRequest], Answer] | None:
     return ask
 
 
-def _grants(values: list[str]) -> list[Any]:
+def parse_grants(values: list[str]) -> list[Any]:
     try:
         return [parse_scope(v) for v in values]
     except ScopeError as exc:
@@ -77,7 +77,7 @@ def cmd_tools_run(args: argparse.Namespace, settings: Settings) -> int:
     except json.JSONDecodeError as exc:
         raise EdgeMindError(f"--args is not valid JSON: {exc.msg} at character {exc.pos}") from None
     _registry, sessions = open_registry(settings)
-    runner = open_tool_runner(settings, sessions, ask=terminal_ask(), grants=_grants(args.grant))
+    runner = open_tool_runner(settings, sessions, ask=terminal_ask(), grants=parse_grants(args.grant))
     outcome = runner.call(args.name, arguments, dry_run=args.dry_run)
     if args.json:
         _print_json({**outcome.as_dict(), "content": outcome.content})
@@ -106,7 +106,7 @@ def cmd_tools_grant(args: argparse.Namespace, settings: Settings) -> int:
     _registry, sessions = open_registry(settings)
     runner = open_tool_runner(settings, sessions)
     tool = runner.registry.get(args.name)
-    runner.broker.grant_always(tool, _grants(args.scopes))
+    runner.broker.grant_always(tool, parse_grants(args.scopes))
     print(f"granted {', '.join(args.scopes)} to {tool.name} until revoked")
     return EXIT_OK
 

@@ -10,7 +10,7 @@ import logging
 import time
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sqlalchemy.orm import sessionmaker
 
@@ -21,7 +21,7 @@ from .backends.ollama_backend import list_ollama_models
 from .cache import AnswerCache, CachedAnswer, cache_key
 from .db import open_database
 from .errors import EdgeMindError, ModelError, PromptError, error_for_kind
-from .events import BackendDone, Done, Error, Event, Metrics, Route, Token
+from .events import BackendDone, Done, Error, Event, Metrics, Route, Token, ToolCall, ToolResult
 from .models.integrity import Progress
 from .models.manifest import ModelSpec
 from .models.registry import ModelRegistry
@@ -29,6 +29,12 @@ from .memory import ConversationMemory, Summarizer
 from .pipeline import ContextBuilder, DefaultRouter, Router, Safety
 from .settings import Settings
 from .store import ConversationStore
+from .tool_loop import LoopResult, run_tool_steps
+
+if TYPE_CHECKING:
+    from .audit import AuditLog
+    from .tool_runner import ToolRunner
+    from .tools import Tool
 
 log = logging.getLogger(__name__)
 MAX_PROMPT_CHARS = 1_000_000
@@ -48,6 +54,7 @@ class AskOptions:
     conversation_id: str | None = None
     store: bool = True
     use_cache: bool = True  # False: never answer from cache (the fresh answer still refreshes it)
+    tools: bool = True  # offer the routed intent's tools when the host attached a tool runner
     top_p: float | None = None
     # Earlier turns supplied by the caller (the API server's stateless requests) instead of a stored conversation.
     history: tuple[Message, ...] = ()
@@ -89,7 +96,8 @@ class Engine:
                  pool: ModelPool[LoadedLlama], *, router: Router | None = None,
                  context: ContextBuilder | None = None,
                  factories: dict[str, Callable[..., Backend]] | None = None,
-                 cache: AnswerCache | None = None, safety: Safety | None = None) -> None:
+                 cache: AnswerCache | None = None, safety: Safety | None = None,
+                 audit: "AuditLog | None" = None, tool_runner: "ToolRunner | None" = None) -> None:
         self.settings = settings
         self.registry = registry
         self.store = store
@@ -105,6 +113,10 @@ class Engine:
         self.cache = cache
         self.safety = safety
         self.install_progress: Progress | None = None
+        self.audit = audit
+        # Attached by the host with its own way of asking (terminal, dialog, none for the API server): see
+        # tool_session.open_tool_runner. Without one, no tool is ever offered.
+        self.tool_runner = tool_runner
 
     @classmethod
     def create(cls, settings: Settings, **stages: Any) -> "Engine":
@@ -123,7 +135,21 @@ class Engine:
             from .safety import SafetyChecker  # loads the embedder: only when safety is on
 
             stages["safety"] = SafetyChecker.create(settings)
-        return cls(settings, registry, ConversationStore(sessions), pool, cache=cache, **stages)
+        if "audit" not in stages:
+            from .tool_session import open_audit
+
+            stages["audit"] = open_audit(settings, sessions)
+        engine = cls(settings, registry, ConversationStore(sessions), pool, cache=cache, **stages)
+        engine.sessions = sessions
+        return engine
+
+    def attach_tools(self, ask: Any = None, grants: Any = ()) -> "ToolRunner":
+        """Offer tools from now on, asking through `ask` (None: nobody can be asked, so only stored grants and
+        `grants` hold). Returns the runner, whose broker lists and revokes grants."""
+        from .tool_session import open_tool_runner
+
+        self.tool_runner = open_tool_runner(self.settings, self.sessions, ask=ask, grants=grants, audit=self.audit)
+        return self.tool_runner
 
     def close(self) -> None:
         self.summarizer.join(timeout=120)
@@ -150,6 +176,7 @@ class Engine:
         started = time.perf_counter()
         conversation_id = options.conversation_id
         pieces: list[str] = []
+        tool_calls: tuple[dict[str, Any], ...] = ()
         stored_answer = False
         model_id: str | None = None
         leading_key: str | None = None
@@ -169,7 +196,9 @@ class Engine:
             if options.history and conversation_id is not None:
                 raise PromptError("give either earlier messages or a conversation id, not both")
             history = list(options.history) if options.history else self._history(conversation_id)
-            key = self._cache_key(prompt, spec, system, history, params)
+            offered = self._offered_tools(decision, options)
+            # An answer made with tools depends on files, pages and grants of the moment: never cached.
+            key = None if offered else self._cache_key(prompt, spec, system, history, params)
             hit = None
             if key and options.use_cache:
                 hit, leading_key = self._lookup_or_lead(key)
@@ -197,6 +226,17 @@ class Engine:
                 yield Done(metrics, "stop", conversation_id, cache=tier)
                 return
 
+            if offered:
+                assert self.tool_runner is not None
+                names = {t.name for t in offered}
+                # docs: search the user's documents first and answer from them (a small model forgets to ask)
+                prefetch = [("docs_search", {"query": prompt})] if decision.intent == "docs" and "docs_search" in names else []
+                loop: LoopResult = yield from run_tool_steps(
+                    backend, messages, params, [] if prefetch else offered, self.tool_runner,
+                    max_steps=self.settings.tool_steps, conversation_id=conversation_id, cancel=cancel,
+                    prefetch=prefetch, call_first=decision.intent == "action")
+                messages = loop.messages
+                tool_calls = tuple(o.as_dict() for o in loop.outcomes)
             first_at: float | None = None
             done: BackendDone | None = None
             with closing(backend.stream(messages, params, cancel)) as chunks:
@@ -234,7 +274,9 @@ class Engine:
                                  conversation_id)
             if conversation_id and self.summarize_in_background and self._was_trimmed(messages, history):
                 self.summarizer.schedule(conversation_id)
-            yield Done(self._metrics(backend, started, first_at, ended, done), done.finish_reason, conversation_id)
+            self._audit_route(decision, spec, prompt, conversation_id, tool_calls)
+            yield Done(self._metrics(backend, started, first_at, ended, done), done.finish_reason, conversation_id,
+                       tool_calls=tool_calls)
         except EdgeMindError as exc:
             log.info("request failed: %s", exc)
             yield Error(str(exc), exc.kind)
@@ -259,11 +301,37 @@ class Engine:
             else:
                 self.store.add_message(conversation_id, "user", prompt)
             self.store.add_message(conversation_id, "assistant", message, status="refused")
+        if self.audit is not None:
+            from .audit import digest
+
+            self.audit.record("refusal", {"category": verdict.category, "reason": str(verdict.reason)[:200],
+                                          "prompt_sha": digest(prompt)}, conversation_id=conversation_id)
         yield Route("refused", "", "", verdict.reason, 1.0)
         yield Token(message)
         elapsed = round((time.perf_counter() - started) * 1000, 3)
         yield Done(Metrics(ttft_ms=elapsed, total_ms=elapsed), "refused", conversation_id, refused=True,
                    safety_category=verdict.category)
+
+    def _offered_tools(self, decision: Any, options: AskOptions) -> list["Tool"]:
+        if self.tool_runner is None or not options.tools or self.settings.tool_steps == 0:
+            return []
+        names = [n for n in getattr(decision, "tools", ()) if n != "web_fetch" or self.settings.web_fetch_enabled]
+        return self.tool_runner.registry.offered(names)
+
+    def _audit_route(self, decision: Any, spec: ModelSpec, prompt: str, conversation_id: str | None,
+                     tool_calls: tuple[dict[str, Any], ...]) -> None:
+        """Logged after the answer streamed, so the write never delays the first token."""
+        if self.audit is None:
+            return
+        from .audit import digest
+
+        try:
+            self.audit.record("route", {
+                "intent": decision.intent, "model": spec.id, "confidence": round(float(decision.confidence), 3),
+                "reason": str(decision.reason)[:200], "tools_offered": list(getattr(decision, "tools", ())),
+                "tool_calls": len(tool_calls), "prompt_sha": digest(prompt)}, conversation_id=conversation_id)
+        except EdgeMindError as exc:
+            log.warning("could not write the audit log: %s", exc)
 
     def _params(self, options: AskOptions, intent_params: Any = None) -> GenerationParams:
         """The user's options first, then the routed intent's settings (math: temperature 0), then defaults."""
@@ -325,6 +393,7 @@ class Engine:
                     refused=event.refused, safety_category=event.safety_category,
                     ttft_ms=m.ttft_ms, tokens=m.tokens, tok_s=m.tok_s, prompt_tokens=m.prompt_tokens,
                     load_ms=m.load_ms, finish_reason=event.finish_reason, conversation_id=event.conversation_id,
+                    tool_calls=list(event.tool_calls),
                 )
         raise EdgeMindError("the request ended without an answer")
 

@@ -41,6 +41,8 @@ class Done:
     cache: str = "miss"  # miss | l1 | l2 (| semantic): where the answer came from
     refused: bool = False  # the safety check refused the prompt or withheld the answer
     safety_category: str | None = None
+    # one dict per tool call made for this answer: tool, arguments, decision, ok, result_summary, result_sha256
+    tool_calls: tuple[dict[str, Any], ...] = ()
     type: Literal["done"] = "done"
 
 
@@ -51,7 +53,27 @@ class Error:
     type: Literal["error"] = "error"
 
 
-Event = Token | Route | Done | Error
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model proposed a call; it has not been checked yet (the ToolResult says what the broker decided)."""
+
+    tool: str
+    arguments: dict[str, Any]
+    step: int
+    type: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    tool: str
+    decision: str  # allowed:<how> | denied:<how> | rejected | error
+    ok: bool
+    summary: str
+    step: int
+    type: Literal["tool_result"] = "tool_result"
+
+
+Event = Token | Route | Done | Error | ToolCall | ToolResult
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from .permissions import PermissionBroker
 from .scopes import Scope, ScopeError, need_host, need_path, parse_scope
 from .tools import PermissionDenied, Tool, ToolError, ToolRegistry
 
-MAX_RESULT_CHARS = 16_000
+MAX_RESULT_CHARS = 6_000  # ~2k tokens: results go back into a small model's 4k context
 MAX_ARGS_CHARS = 200_000
 
 

@@ -10,6 +10,7 @@ import fnmatch
 import os
 import re
 from pathlib import Path
+from typing import Iterator
 
 from edgemind.core.scopes import path_within
 from edgemind.core.tools import ToolError
@@ -71,39 +72,45 @@ def files_read(path: str, max_bytes: int = 65_536) -> str:
     return "\n".join(lines) + more
 
 
-@tool(plugin="files", scopes=["fs.read:{path}"], red_lines={"path": SECRET_PATH_PATTERNS}, timeout_s=20)
-def files_search(path: str, query: str, max_results: int = 50) -> list[dict[str, object]]:
-    """Search the text files under a folder for a word or phrase (case-insensitive); returns file, line, text."""
-    root = Path(path)
-    if not root.is_dir():
-        raise ToolError(f"files_search: not a folder: {path}")
-    needle = query.strip().lower()
-    if not needle:
-        raise ToolError("files_search: empty query")
-    hits: list[dict[str, object]] = []
-    scanned = 0
+def _searchable(root: Path) -> Iterator[tuple[str, Path]]:
+    """(name to show, real path) of every text-file candidate under root, never leaving it; root may be one file."""
+    if root.is_file():
+        yield root.name, root
+        return
     for folder, dirs, names in os.walk(root, followlinks=False):
         dirs[:] = [d for d in dirs if not d.startswith(".") and _inside(root, Path(folder) / d) is not None]
         for name in names:
             real = _inside(root, Path(folder) / name)
-            if real is None or not real.is_file() or real.stat().st_size > MAX_SEARCH_FILE_BYTES:
-                continue
-            scanned += 1
-            if scanned > MAX_SEARCH_FILES:
-                return hits
-            try:
-                with real.open("rb") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            if b"\x00" in data[:8192]:
-                continue
-            for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
-                if needle in line.lower():
-                    hits.append({"file": str(Path(folder, name).relative_to(root)), "line": number,
-                                 "text": line.strip()[:200]})
-                    if len(hits) >= max(1, min(max_results, 500)):
-                        return hits
+            if real is not None and real.is_file() and real.stat().st_size <= MAX_SEARCH_FILE_BYTES:
+                yield str(Path(folder, name).relative_to(root)), real
+
+
+@tool(plugin="files", scopes=["fs.read:{path}"], red_lines={"path": SECRET_PATH_PATTERNS}, timeout_s=20)
+def files_search(path: str, query: str, max_results: int = 50) -> list[dict[str, object]]:
+    """Search a text file, or the text files under a folder, for a word or phrase (case-insensitive); returns file, line, text."""
+    root = Path(path)
+    if not root.exists():
+        raise ToolError(f"files_search: no such file or folder: {path}")
+    needle = query.strip().lower()
+    if not needle:
+        raise ToolError("files_search: empty query")
+    limit = max(1, min(max_results, 500))
+    hits: list[dict[str, object]] = []
+    for scanned, (shown, real) in enumerate(_searchable(root), start=1):
+        if scanned > MAX_SEARCH_FILES:
+            break
+        try:
+            with real.open("rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        if b"\x00" in data[:8192]:
+            continue
+        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+            if needle in line.lower():
+                hits.append({"file": shown, "line": number, "text": line.strip()[:200]})
+                if len(hits) >= limit:
+                    return hits
     return hits
 
 

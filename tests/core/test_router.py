@@ -126,10 +126,19 @@ def test_math_gets_temperature_zero_and_the_calculator_on_the_default_model(rout
     assert "step by step" in decision.system_prompt
 
 
-def test_code_goes_to_the_default_coder_model_with_the_code_runner(router: IntentRouter) -> None:
+def test_code_goes_to_the_default_coder_model_without_a_tool_step(router: IntentRouter) -> None:
     decision = router.route("write a python function that checks whether a year is a leap year")
     assert (decision.intent, decision.model_id) == ("code", DEFAULT)  # the default model is Qwen2.5-Coder
-    assert "code_runner" in decision.tools and decision.params.temperature == 0.2
+    assert decision.tools == () and decision.params.temperature == 0.2
+
+
+def test_every_tool_the_policy_offers_is_installed(router: IntentRouter, settings: Settings) -> None:
+    from edgemind.core.tools import ToolRegistry
+    from edgemind.core.tool_session import plugin_context
+
+    installed = {t.name for t in ToolRegistry.from_entry_points(plugin_context(settings)).all()}
+    offered = {name for intent in router.policy.intents.values() for name in intent.tools}
+    assert offered and offered <= installed, offered - installed
 
 
 def test_a_model_the_user_asked_for_wins_but_the_intent_still_picks_prompt_and_tools(router: IntentRouter) -> None:
