@@ -408,12 +408,60 @@ def _port(text: str) -> int:
     return value
 
 
+def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    from .review import review_code
+
+    if args.file == "-":
+        code, name = sys.stdin.read(), None
+    else:
+        try:
+            code, name = Path(args.file).read_text(encoding="utf-8"), args.file
+        except UnicodeDecodeError:
+            raise EdgeMindError(f"{args.file} is not UTF-8 text; review reads source files") from None
+        except OSError as exc:
+            raise EdgeMindError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    engine = _engine(settings)
+    engine.summarize_in_background = False
+    cancel = CancelToken()
+    try:
+        with ctrl_c_cancels(cancel):
+            result = review_code(engine, code, path=name, model=args.model, cancel=cancel)
+    finally:
+        engine.close()
+    if args.json:
+        _print_json(result.as_dict())
+    else:
+        for f in result.findings:
+            tail = f" (suggestion: {f.suggestion})" if f.suggestion else ""
+            print(f"{name or '<stdin>'}:{f.line}: {f.severity}: {f.message}{tail}")
+        if not result.findings:
+            print(f"no findings ({result.model}, {result.lines} lines)")
+    if result.cancelled:
+        sys.stderr.write("edgemind: stopped; findings so far were printed\n")
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _gui_entry_point() -> Callable[..., Any] | None:
+    guis = entry_points(group="edgemind.gui")
+    return next(iter(guis)).load() if guis else None
+
+
+def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
+    """The desktop app (through the `edgemind.gui` entry point: core never imports it)."""
+    run = _gui_entry_point()
+    if run is None:
+        raise EdgeMindError("the desktop app is not installed (no `edgemind.gui` entry point); reinstall EdgeMind")
+    screenshot = Path(args.screenshot) if args.screenshot else None
+    return int(run(settings, self_test=args.self_test, screenshot=screenshot) or 0)
+
+
 def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     """No subcommand: the GUI where a display and a GUI plugin exist, else the terminal chat."""
     has_display = sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    guis = entry_points(group="edgemind.gui")
-    if has_display and guis:
-        return int(next(iter(guis)).load()(settings) or 0)
+    run = _gui_entry_point() if has_display else None
+    if run is not None:
+        return int(run(settings) or 0)
     args.model = None
     return cmd_chat(args, settings)
 
@@ -510,6 +558,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow a --host other computers can reach (the API key is still required)")
     serve.set_defaults(func=cmd_serve)
+
+    review = sub.add_parser("review", help="review a source file with the code model")
+    review.add_argument("file", help="the file to review, or - to read it from stdin")
+    review.add_argument("--model", help="model id (default: the default model)")
+    review.add_argument("--json", action="store_true", help="print {findings: [{line, severity, message, suggestion}]}")
+    review.set_defaults(func=cmd_review)
+
+    gui = sub.add_parser("gui", help="start the desktop app")
+    gui.add_argument("--self-test", action="store_true",
+                     help="open every surface, send a prompt, exit 0 only when each worked")
+    gui.add_argument("--screenshot", metavar="PNG", help="with --self-test: save the surfaces as PNG files")
+    gui.set_defaults(func=cmd_gui)
 
     doctor = sub.add_parser("doctor", help="hardware, execution providers, models and data folder health")
     doctor.add_argument("--json", action="store_true")

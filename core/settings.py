@@ -5,6 +5,7 @@ Sources, later wins: defaults in code, `settings.toml` in the data folder, `EDGE
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
@@ -54,6 +55,9 @@ class Settings:
     api_rate_limit_per_minute: int = 120  # per API key; 0: no limit
     api_max_body_bytes: int = 4 * 1024 * 1024
     api_allowed_origins: tuple[str, ...] = ()  # browser origins allowed besides loopback ones, e.g. "https://app.example"
+    # desktop app: closing the main window keeps EdgeMind in the tray; start hidden in the tray
+    close_to_tray: bool = True
+    start_in_tray: bool = False
 
     @property
     def db_path(self) -> Path:
@@ -82,6 +86,8 @@ _CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "web_fetch_enabled": (bool, lambda v: True, "true or false"),
     "audit_key_store": (str, lambda v: v in ("auto", "keyring", "file"), "auto, keyring or file"),
     "tool_steps": (int, lambda v: 0 <= v <= 16, "an integer from 0 to 16"),
+    "close_to_tray": (bool, lambda v: True, "true or false"),
+    "start_in_tray": (bool, lambda v: True, "true or false"),
     "cache_memory_entries": (int, lambda v: 0 <= v <= 1_000_000, "an integer from 0 to 1000000"),
     "cache_disk_mb": (int, lambda v: 1 <= v <= 1_000_000, "a number of megabytes from 1 to 1000000"),
     "cache_ttl_seconds": ((int, float), lambda v: v >= 0, "a number of seconds >= 0 (0: never expire)"),
@@ -169,6 +175,43 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     known = {f.name for f in fields(Settings)}
     return Settings(home=home, models_dir=models_dir, artifacts_dir=artifacts_dir,
                     **{k: v for k, v in values.items() if k in known})
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    # JSON's string escapes (\\ \" \n \t \uXXXX) are a subset of TOML basic strings'.
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def save_settings(home: Path, changes: Mapping[str, Any]) -> Path:
+    """Validate `changes` and write them into `<home>/settings.toml`, keeping the file's other keys.
+
+    The file is rewritten whole (comments are not kept) through a temporary file, so a crash never leaves half a file.
+    """
+    path = home / SETTINGS_FILE
+    values: dict[str, Any] = {}
+    if path.exists():
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot update it ({exc}); fix or remove it first") from None
+    for key, value in changes.items():
+        if isinstance(value, Path):
+            value = str(value)
+        values[key] = _validate(key, value, "settings")
+    lines = ["# EdgeMind settings (written by EdgeMind; see README for every key)"]
+    lines += [f"{key} = {_toml_value(values[key])}" for key in sorted(values)]
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".toml.tmp")
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:

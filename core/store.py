@@ -221,6 +221,34 @@ class ConversationStore:
 
         return self._write(write)
 
+    def rename(self, conversation_id: str, title: str) -> None:
+        """Give a conversation a title of the user's choosing (one line, at most 200 characters)."""
+        title = " ".join(title.split())[:200]
+        if not title:
+            raise StoreError("a conversation title cannot be empty")
+
+        def write(s: Session) -> None:
+            conv = s.get(ConversationRow, conversation_id)
+            if conv is None:
+                raise StoreError(f"no conversation {conversation_id!r}")
+            conv.title = title
+
+        self._write(write)
+
+    def truncate(self, conversation_id: str, from_message_id: int) -> int:
+        """Delete the message `from_message_id` and every later one of the conversation (edit-and-resend, regenerate),
+        with the summaries that covered them; return how many messages went."""
+        def write(s: Session) -> int:
+            if s.get(ConversationRow, conversation_id) is None:
+                raise StoreError(f"no conversation {conversation_id!r}")
+            n = s.execute(delete(MessageRow).where(MessageRow.conversation_id == conversation_id,
+                                                   MessageRow.id >= from_message_id)).rowcount
+            s.execute(delete(SummaryRow).where(SummaryRow.conversation_id == conversation_id,
+                                               SummaryRow.upto_message_id >= from_message_id))
+            return n or 0
+
+        return self._write(write)
+
     def latest_summary(self, conversation_id: str) -> Summary | None:
         with self._sessions() as s:
             row = s.scalars(select(SummaryRow).where(SummaryRow.conversation_id == conversation_id)

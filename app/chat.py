@@ -1,0 +1,452 @@
+"""The chat window's content: conversation sidebar (new, rename, delete, full-text search), the streamed
+conversation, the composer (Enter sends, Shift+Enter newline), Stop, Regenerate and Edit-and-resend."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QMenu, QMessageBox, QPlainTextEdit, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from .context import AppContext
+from .message_view import MessageWidget, error_widget
+from .operations import Op
+
+log = logging.getLogger(__name__)
+AUTO = "Auto (router)"
+
+
+class Composer(QPlainTextEdit):
+    """Enter sends; Shift+Enter is a new line."""
+
+    submitted = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt name)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
+                event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
+            self.submitted.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class ChatPane(QWidget):
+    answer_did_finish = Signal(object)  # the Done (or Error) event of an answer: tests and the self-test wait on it
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.conversation_id: str | None = None
+        self.current: Op | None = None
+        self.answering: MessageWidget | None = None
+        self.editing: MessageWidget | None = None
+        self.messages: list[MessageWidget] = []
+        self._search_timer = QTimer(self, singleShot=True, interval=200)
+        self._search_timer.timeout.connect(self.refresh_sidebar)
+        self._build()
+        ctx.hooks.engine_did_start.connect(self._on_engine)
+        ctx.hooks.engine_did_fail.connect(lambda why: self._show_error(f"EdgeMind could not start: {why}"))
+        ctx.hooks.conversations_did_change.connect(self.refresh_sidebar)
+        ctx.hooks.conversation_will_open.connect(self.open_conversation)
+
+    # ---- layout -----------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        self.new_button = QPushButton("New chat")
+        self.new_button.setToolTip("Start a new conversation (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_chat)
+        self.search = QLineEdit(placeholderText="Search conversations (Ctrl+K)")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.conversation_list = QListWidget()
+        self.conversation_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.conversation_list.customContextMenuRequested.connect(self._sidebar_menu)
+        self.conversation_list.itemActivated.connect(self._open_item)
+        self.conversation_list.itemClicked.connect(self._open_item)
+        self.conversation_list.installEventFilter(self)
+        self.conversation_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.conversation_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        side_layout.addWidget(self.new_button)
+        side_layout.addWidget(self.search)
+        side_layout.addWidget(self.conversation_list)
+
+        main = QWidget()
+        main_layout = QVBoxLayout(main)
+        main_layout.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        self.title = QLabel("New conversation")
+        self.title.setObjectName("who")
+        self.model_picker = QComboBox()
+        self.model_picker.setToolTip("Which model answers: Auto lets the router choose by intent")
+        self.model_picker.addItem(AUTO, None)
+        self.model_picker.setMinimumWidth(220)
+        top.addWidget(self.title, 1)
+        top.addWidget(QLabel("Model:"))
+        top.addWidget(self.model_picker)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view = QWidget()
+        self.view_layout = QVBoxLayout(self.view)
+        self.view_layout.setSpacing(10)
+        self.view_layout.addStretch()
+        self.scroll.setWidget(self.view)
+        self.scroll.verticalScrollBar().rangeChanged.connect(self._follow)
+        self.edit_note = QLabel("Editing a message: Enter resends it and replaces the turns after it; Esc cancels.")
+        self.edit_note.setObjectName("hint")
+        self.edit_note.hide()
+        bottom = QHBoxLayout()
+        self.composer = Composer()
+        self.composer.setPlaceholderText("Ask anything. Enter sends, Shift+Enter adds a line.")
+        self.composer.setFixedHeight(72)
+        self.composer.submitted.connect(self.submit)
+        self.send_button = QPushButton("Send")
+        self.send_button.clicked.connect(self.submit)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the answer (Esc); what was written is kept")
+        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.setEnabled(False)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        bottom.addWidget(self.composer, 1)
+        bottom.addLayout(buttons)
+        self.status = QLabel("Starting the engine…")
+        self.status.setObjectName("hint")
+        main_layout.addLayout(top)
+        main_layout.addWidget(self.scroll, 1)
+        main_layout.addWidget(self.edit_note)
+        main_layout.addLayout(bottom)
+        main_layout.addWidget(self.status)
+
+        splitter = QSplitter()
+        splitter.addWidget(side)
+        splitter.addWidget(main)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([240, 760])
+        layout = QHBoxLayout(self)
+        layout.addWidget(splitter)
+
+    def _follow(self, _min: int, maximum: int) -> None:
+        if self.answering is not None:
+            self.scroll.verticalScrollBar().setValue(maximum)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self.conversation_list and event.type() == QEvent.Type.KeyPress:
+            if event.key() == Qt.Key.Key_Delete and self.conversation_list.currentItem():
+                self.delete_conversation(self.conversation_list.currentItem().data(Qt.ItemDataRole.UserRole))
+                return True
+            if event.key() == Qt.Key.Key_F2 and self.conversation_list.currentItem():
+                self.rename_conversation(self.conversation_list.currentItem().data(Qt.ItemDataRole.UserRole))
+                return True
+        return super().eventFilter(watched, event)
+
+    # ---- engine and models ------------------------------------------------------------------------------------
+    def _on_engine(self, engine: Any) -> None:
+        self.status.setText("Ready.")
+        self.refresh_sidebar()
+        self.ctx.ops.run("list models", lambda: [m.id for m in engine.registry.list_models()], self._set_models)
+
+    def _set_models(self, ids: list[str]) -> None:
+        chosen = self.model_picker.currentData()
+        self.model_picker.clear()
+        self.model_picker.addItem(AUTO, None)
+        for model_id in ids:
+            self.model_picker.addItem(model_id, model_id)
+        index = self.model_picker.findData(chosen)
+        self.model_picker.setCurrentIndex(max(index, 0))
+
+    def chosen_model(self) -> str | None:
+        return self.model_picker.currentData()
+
+    def choose_model(self, model_id: str | None) -> None:
+        index = self.model_picker.findData(model_id)
+        if index < 0:
+            self.model_picker.addItem(model_id or AUTO, model_id)
+            index = self.model_picker.count() - 1
+        self.model_picker.setCurrentIndex(index)
+
+    # ---- sidebar ----------------------------------------------------------------------------------------------
+    def refresh_sidebar(self) -> None:
+        query = self.search.text().strip()
+        if query:
+            self.ctx.ops.run("search", lambda: self.ctx.engine_in_worker().store.search(query, limit=50),
+                             lambda hits: self._fill_hits(query, hits),
+                             lambda exc: self._fill_hits(query, [], str(exc)))
+        else:
+            self.ctx.ops.run("list conversations", lambda: self.ctx.engine_in_worker().store.conversations(limit=200),
+                             self._fill_conversations)
+
+    def _fill_conversations(self, conversations: list[Any]) -> None:
+        self.conversation_list.clear()
+        for c in conversations:
+            item = QListWidgetItem(c.title or "Untitled")
+            item.setData(Qt.ItemDataRole.UserRole, c.id)
+            item.setToolTip(f"{c.message_count} messages, last {c.updated_at:%Y-%m-%d %H:%M}")
+            self.conversation_list.addItem(item)
+            if c.id == self.conversation_id:
+                item.setSelected(True)
+
+    def _fill_hits(self, query: str, hits: list[Any], error: str | None = None) -> None:
+        if query != self.search.text().strip():
+            return  # an older search answered late
+        self.conversation_list.clear()
+        seen: set[str] = set()
+        for h in hits:
+            if h.conversation_id in seen:
+                continue
+            seen.add(h.conversation_id)
+            snippet = " ".join(h.snippet.split())
+            item = QListWidgetItem(f"{h.title or 'Untitled'}\n  {snippet}")
+            item.setData(Qt.ItemDataRole.UserRole, h.conversation_id)
+            self.conversation_list.addItem(item)
+        if not seen:
+            item = QListWidgetItem(error or f"No conversation mentions “{query}”.")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.conversation_list.addItem(item)
+
+    def listed_conversations(self) -> list[str]:
+        items = (self.conversation_list.item(i) for i in range(self.conversation_list.count()))
+        return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.data(Qt.ItemDataRole.UserRole)]
+
+    def _open_item(self, item: QListWidgetItem) -> None:
+        conversation_id = item.data(Qt.ItemDataRole.UserRole)
+        if conversation_id and conversation_id != self.conversation_id:
+            self.open_conversation(conversation_id)
+
+    def _sidebar_menu(self, pos: Any) -> None:
+        item = self.conversation_list.itemAt(pos)
+        conversation_id = item.data(Qt.ItemDataRole.UserRole) if item else None
+        if not conversation_id:
+            return
+        menu = QMenu(self)
+        menu.addAction("Rename…", lambda: self.rename_conversation(conversation_id))
+        menu.addAction("Delete…", lambda: self.delete_conversation(conversation_id))
+        menu.exec(self.conversation_list.mapToGlobal(pos))
+
+    def rename_conversation(self, conversation_id: str, title: str | None = None) -> None:
+        if title is None:
+            items = [self.conversation_list.item(i) for i in range(self.conversation_list.count())]
+            old = next((i.text().split("\n")[0] for i in items if i.data(Qt.ItemDataRole.UserRole) == conversation_id), "")
+            title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=old)
+            if not ok:
+                return
+        self.ctx.ops.run("rename", lambda: self.ctx.engine_in_worker().store.rename(conversation_id, title),
+                         lambda _r: self._renamed(conversation_id, title), self._show_error)
+
+    def _renamed(self, conversation_id: str, title: str) -> None:
+        if conversation_id == self.conversation_id:
+            self.title.setText(" ".join(title.split()))
+        self.ctx.hooks.conversations_did_change.emit()
+
+    def delete_conversation(self, conversation_id: str, confirm: bool = True) -> None:
+        if confirm and QMessageBox.question(
+                self, "Delete conversation", "Delete this conversation, its search index and its cached answers?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No) != QMessageBox.StandardButton.Yes:
+            return
+        self.ctx.ops.run("delete", lambda: self.ctx.engine_in_worker().delete_conversation(conversation_id),
+                         lambda _r: self._deleted(conversation_id), self._show_error)
+
+    def _deleted(self, conversation_id: str) -> None:
+        if conversation_id == self.conversation_id:
+            self.new_chat()
+        self.ctx.hooks.conversations_did_change.emit()
+
+    # ---- the conversation -------------------------------------------------------------------------------------
+    def new_chat(self) -> None:
+        self.stop()
+        self.conversation_id = None
+        self._clear_view()
+        self.title.setText("New conversation")
+        self.composer.setFocus()
+
+    def _clear_view(self) -> None:
+        self.cancel_edit()
+        for w in self.messages:
+            w.deleteLater()
+        self.messages = []
+
+    def open_conversation(self, conversation_id: str) -> None:
+        self.stop()
+
+        def load() -> tuple[Any, list[Any]]:
+            store = self.ctx.engine_in_worker().store
+            return store.info(conversation_id), store.messages(conversation_id)
+
+        self.ctx.ops.run("open conversation", load, self._show_conversation, self._show_error)
+
+    def _show_conversation(self, loaded: tuple[Any, list[Any]]) -> None:
+        info, messages = loaded
+        self._clear_view()
+        self.conversation_id = info.id
+        self.title.setText(info.title or "Untitled")
+        for m in messages:
+            if m.role in ("user", "assistant"):
+                self._add(MessageWidget(m.role, m.content, message_id=m.id, model=m.model, status=m.status))
+        self._sync_actions()
+
+    def _add(self, widget: QWidget) -> None:
+        self.view_layout.insertWidget(self.view_layout.count() - 1, widget)
+        if isinstance(widget, MessageWidget):
+            self.messages.append(widget)
+            widget.edit_requested.connect(self.start_edit)
+            widget.regenerate_requested.connect(self.regenerate)
+
+    def _show_error(self, error: Any) -> None:
+        """Errors belong in the conversation, where the user is looking, never in a crash."""
+        self._add(error_widget(str(error) or error.__class__.__name__))
+
+    def _sync_actions(self) -> None:
+        """Regenerate only on the last answer; Edit on any question with a stored id; nothing while answering."""
+        busy = self.current is not None
+        answers = [w for w in self.messages if w.role == "assistant"]
+        for w in self.messages:
+            if w.role == "user":
+                w.set_actions_enabled(not busy and w.message_id is not None)
+            elif w.role == "assistant":
+                w.set_actions_enabled(not busy and w is answers[-1] and w.message_id is not None)
+
+    # ---- asking -----------------------------------------------------------------------------------------------
+    def submit(self) -> None:
+        text = self.composer.toPlainText().strip()
+        if not text or self.current is not None:
+            return
+        self.composer.clear()
+        if self.editing is not None:
+            edited, self.editing = self.editing, None
+            self.edit_note.hide()
+            self._resend_from(edited, text, use_cache=True)
+        else:
+            self.ask(text)
+
+    def ask(self, prompt: str, *, use_cache: bool = True, truncate_from: int | None = None) -> None:
+        if self.ctx.paused:
+            self._show_error(self.ctx.paused_message())
+            return
+        user = MessageWidget("user", prompt)
+        answer = MessageWidget("assistant")
+        self._add(user)
+        self._add(answer)
+        self.answering = answer
+        conversation_id = self.conversation_id
+        model = self.chosen_model()
+
+        def events(cancel: Any) -> Any:
+            from edgemind.core.engine import AskOptions
+
+            engine = self.ctx.engine_in_worker()
+            if truncate_from is not None and conversation_id:
+                engine.store.truncate(conversation_id, truncate_from)
+            options = AskOptions(model=model, conversation_id=conversation_id, use_cache=use_cache)
+            yield from engine.stream(prompt, options, cancel)
+
+        self.current = self.ctx.ops.stream("answer", events, lambda e: self._on_event(answer, e),
+                                           lambda _r: self._finished(answer, None),
+                                           lambda exc: self._finished(answer, exc))
+        self.stop_button.setEnabled(True)
+        self.send_button.setEnabled(False)
+        self.status.setText("Answering… (Esc stops)")
+        self._sync_actions()
+
+    def _on_event(self, answer: MessageWidget, event: Any) -> None:
+        kind = event.type
+        if kind == "route":
+            answer.set_route(event)
+        elif kind == "token":
+            answer.append(event.text)
+        elif kind == "done":
+            answer.set_done(event)
+            new = self.conversation_id is None
+            self.conversation_id = event.conversation_id
+            if new and self.conversation_id:
+                self.title.setText(" ".join(self.messages[0].text.split())[:80] if self.messages else "")
+            m = event.metrics
+            self.status.setText("Stopped; the partial answer was kept." if event.finish_reason == "cancelled" else
+                                f"{m.tokens} tokens, first token {m.ttft_ms:.0f} ms")
+            self.answer_did_finish.emit(event)
+        elif kind == "error":
+            answer.flush()
+            if not answer.text:
+                answer.hide()
+            self._show_error(event.message)
+            self.answer_did_finish.emit(event)
+
+    def _finished(self, answer: MessageWidget, exc: Exception | None) -> None:
+        answer.flush()
+        self.current = None
+        self.answering = None
+        self.stop_button.setEnabled(False)
+        self.send_button.setEnabled(True)
+        if exc is not None:
+            self.status.setText("The answer failed.")
+            self._show_error(exc)
+            self.answer_did_finish.emit(exc)
+        if self.conversation_id:
+            self._load_ids()
+            self.ctx.hooks.conversations_did_change.emit()
+        self._sync_actions()
+
+    def _load_ids(self) -> None:
+        """Match the widgets to the stored messages' ids, which Edit and Regenerate need."""
+        conversation_id = self.conversation_id
+
+        def ids() -> list[tuple[int, str]]:
+            return [(m.id, m.role) for m in self.ctx.engine_in_worker().store.messages(conversation_id)
+                    if m.role in ("user", "assistant")]
+
+        def assign(stored: list[tuple[int, str]]) -> None:
+            if conversation_id != self.conversation_id:
+                return
+            shown = [w for w in self.messages if w.role in ("user", "assistant") and not w.isHidden()]
+            if len(stored) == len(shown):
+                for w, (message_id, role) in zip(shown, stored):
+                    if w.role == role:
+                        w.message_id = message_id
+            self._sync_actions()
+
+        self.ctx.ops.run("message ids", ids, assign)
+
+    def stop(self) -> None:
+        if self.current is not None:
+            self.current.cancel()
+        elif self.editing is not None:
+            self.cancel_edit()
+
+    def is_answering(self) -> bool:
+        return self.current is not None
+
+    # ---- regenerate and edit-and-resend -----------------------------------------------------------------------
+    def regenerate(self, answer: MessageWidget) -> None:
+        """Answer the last question again, bypassing the cache: its old answer is replaced."""
+        index = self.messages.index(answer)
+        question = next((w for w in reversed(self.messages[:index]) if w.role == "user"), None)
+        if question is None or question.message_id is None or self.current is not None:
+            return
+        self._resend_from(question, question.text, use_cache=False)
+
+    def start_edit(self, question: MessageWidget) -> None:
+        if self.current is not None or question.message_id is None:
+            return
+        self.editing = question
+        self.composer.setPlainText(question.text)
+        self.composer.setFocus()
+        self.edit_note.show()
+
+    def cancel_edit(self) -> None:
+        if self.editing is not None:
+            self.editing = None
+            self.composer.clear()
+        self.edit_note.hide()
+
+    def _resend_from(self, question: MessageWidget, prompt: str, *, use_cache: bool) -> None:
+        index = self.messages.index(question)
+        for w in self.messages[index:]:
+            w.deleteLater()
+        del self.messages[index:]
+        self.ask(prompt, use_cache=use_cache, truncate_from=question.message_id)

@@ -1,0 +1,96 @@
+"""What every screen shares: settings, the engine (started in a worker after the window shows), the operations
+helper, the hooks and the stall watchdog."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject
+
+from .hooks import Hooks
+from .operations import Operations
+from .watchdog import StallWatchdog
+
+if TYPE_CHECKING:
+    from edgemind.core.engine import Engine
+    from edgemind.core.settings import Settings
+
+log = logging.getLogger(__name__)
+ENGINE_START_TIMEOUT_S = 600.0  # a first start installs the 491 MB default model and trains the router
+
+
+class AppContext(QObject):
+    def __init__(self, settings: "Settings", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.hooks = Hooks(self)
+        self.ops = Operations(self)
+        self.watchdog = StallWatchdog(parent=self)
+        self.engine: "Engine | None" = None
+        self.engine_error: str | None = None
+        self.paused = False
+        self._ready = threading.Event()
+
+    # ---- the engine -------------------------------------------------------------------------------------------
+    def start_engine(self) -> None:
+        """Create the engine in a worker: the window is already up; screens hear `engine_did_start`."""
+        def create() -> "Engine":
+            from edgemind.core.engine import Engine  # imported here: the window shows before core loads
+
+            return Engine.create(self.settings)
+
+        def started(engine: "Engine") -> None:
+            self.engine = engine
+            self.hooks.engine_did_start.emit(engine)
+
+        def failed(exc: Exception) -> None:
+            self.engine_error = str(exc) or exc.__class__.__name__
+            self._ready.set()
+            self.hooks.engine_did_fail.emit(self.engine_error)
+
+        def create_and_signal() -> "Engine":
+            engine = create()
+            self._engine_for_workers = engine
+            self._ready.set()
+            return engine
+
+        self.ops.run("start engine", create_and_signal, started, failed)
+
+    def engine_in_worker(self) -> "Engine":
+        """For code running in a worker: the engine, waiting for it to start; raises if it could not."""
+        if not self._ready.wait(ENGINE_START_TIMEOUT_S):
+            from edgemind.core.errors import EdgeMindError
+
+            raise EdgeMindError("the engine did not start in time")
+        engine = getattr(self, "_engine_for_workers", None)
+        if engine is None:
+            from edgemind.core.errors import EdgeMindError
+
+            raise EdgeMindError(f"the engine could not start: {self.engine_error}")
+        return engine
+
+    # ---- pausing models ----------------------------------------------------------------------------------------
+    def set_paused(self, paused: bool) -> None:
+        """Pause: unload every model now and hold new answers until resumed (the tray's "Pause models")."""
+        self.paused = paused
+        if paused:
+            self.ops.run("unload models", lambda: self.engine_in_worker().pool.unload_all())
+        self.hooks.models_did_pause.emit(paused)
+
+    def paused_message(self) -> str:
+        return "Models are paused. Resume them from the tray menu (Pause models) to get answers again."
+
+    # ---- closing ----------------------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        self.watchdog.stop()
+        self.ops.shutdown()
+        engine = getattr(self, "_engine_for_workers", None)
+        if engine is not None:
+            engine.close()
+        self._engine_for_workers = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "ready" if self.engine else ("failed: " + self.engine_error if self.engine_error else "starting"),
+                "paused": self.paused}

@@ -1,0 +1,17 @@
+"""Every app-wide signal in one place, named for when it fires. Screens react to these, never to each other."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+
+class Hooks(QObject):
+    engine_did_start = Signal(object)  # the Engine, once created in a worker
+    engine_did_fail = Signal(str)  # why it could not start (shown in the window, not a crash)
+    conversations_did_change = Signal()  # a conversation was created, renamed, deleted or answered
+    conversation_will_open = Signal(str)  # show this conversation in the chat window (e.g. "Continue in chat")
+    chat_will_ask = Signal(str)  # start a new chat with this prompt (e.g. "Ask about this finding")
+    models_did_pause = Signal(bool)  # models unloaded and new answers held (True) or allowed again (False)
+    settings_did_save = Signal(object)  # the new Settings
+    quick_ask_will_show = Signal()
+    main_window_will_show = Signal()

@@ -1,0 +1,89 @@
+"""Start the desktop app: the window first, then the engine in a worker. `run` is the `edgemind.gui` entry point."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QApplication
+
+from . import theme
+from .context import AppContext
+from .main_window import MainWindow
+from .quick_ask import QuickAsk
+from .tray import Tray, app_icon
+
+if TYPE_CHECKING:
+    from edgemind.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class App:
+    qt: QApplication
+    ctx: AppContext
+    window: MainWindow
+    quick_ask: QuickAsk
+    tray: Tray
+
+    def quit(self) -> None:
+        self.window.quitting = True
+        self.quick_ask.hide()
+        self.window.close()
+        self.qt.quit()
+
+    def close(self) -> None:
+        """Stop work in flight, close the engine and every window (tests and the self-test end with this)."""
+        self.ctx.shutdown()
+        self.tray.icon.hide()
+        self.quick_ask.close()
+        self.quick_ask.deleteLater()
+        self.window.quitting = True
+        self.window.close()
+        self.window.deleteLater()
+        self.tray.menu.deleteLater()
+        self.ctx.deleteLater()
+
+
+def build(settings: "Settings", *, show: bool = True) -> App:
+    """Create the app's surfaces and show the window; the engine starts in a worker right after."""
+    qt = QApplication.instance() or QApplication(sys.argv[:1])
+    qt.setApplicationName("EdgeMind")
+    qt.setWindowIcon(app_icon())
+    theme.apply(qt)
+    ctx = AppContext(settings)
+    ctx.watchdog.start()
+    window = MainWindow(ctx)
+    quick = QuickAsk(ctx)
+    app = App(qt, ctx, window, quick, None)  # type: ignore[arg-type]
+    app.tray = Tray(ctx, window.bring_up, quick.popup, app.quit)
+    window.tray_available = app.tray.available
+    qt.setQuitOnLastWindowClosed(not app.tray.available)
+    theme.follow_system(qt)
+    if show and not (settings.start_in_tray and app.tray.available):
+        window.show()
+    ctx.start_engine()
+    return app
+
+
+def run(settings: "Settings", *, self_test: bool = False, screenshot: Path | None = None) -> int:
+    if not os.environ.get("QT_QPA_PLATFORM") and sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a self-test on a machine without a screen
+    started = time.perf_counter()
+    app = build(settings)
+    log.info("window shown %.0f ms after start", (time.perf_counter() - started) * 1000)
+    if self_test:
+        from .self_test import run_self_test
+
+        return run_self_test(app, screenshot)
+    try:
+        return app.qt.exec()
+    finally:
+        app.close()

@@ -1,0 +1,255 @@
+"""How one message looks: Markdown prose, highlighted code blocks with a Copy button, a badge, and actions.
+
+Streaming text is re-rendered at most every 40 ms (not per token), so a long answer never stalls the GUI thread.
+Model output is untrusted: links are shown, never opened by a click.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import TextLexer, get_lexer_by_name, guess_lexer
+from pygments.util import ClassNotFound
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+
+from . import theme
+
+RENDER_INTERVAL_MS = 40
+_FENCE_OPEN = re.compile(r"^\s*```\s*([\w+#.-]*)\s*$")
+_FENCE_CLOSE = re.compile(r"^\s*```\s*$")
+
+
+def split_blocks(text: str) -> list[tuple[str, str, str]]:
+    """(kind, language, content) for each prose ("md") or fenced code ("code") block; an unclosed fence (still
+    streaming) is a code block too."""
+    blocks: list[tuple[str, str, str]] = []
+    prose: list[str] = []
+    code: list[str] | None = None
+    lang = ""
+    for line in text.split("\n"):
+        if code is None:
+            m = _FENCE_OPEN.match(line)
+            if m:
+                if "".join(prose).strip():
+                    blocks.append(("md", "", "\n".join(prose)))
+                prose, code, lang = [], [], m.group(1)
+            else:
+                prose.append(line)
+        elif _FENCE_CLOSE.match(line):
+            blocks.append(("code", lang, "\n".join(code)))
+            code = None
+        else:
+            code.append(line)
+    if code is not None:
+        blocks.append(("code", lang, "\n".join(code)))
+    elif "".join(prose).strip():
+        blocks.append(("md", "", "\n".join(prose)))
+    return blocks
+
+
+def highlighted_html(code: str, lang: str) -> str:
+    try:
+        lexer = get_lexer_by_name(lang) if lang else guess_lexer(code) if len(code) > 40 else TextLexer()
+    except ClassNotFound:
+        lexer = TextLexer()
+    formatter = HtmlFormatter(nowrap=True, noclasses=True, style=theme.current().pygments_style)
+    body = highlight(code, lexer, formatter) if code else ""
+    return ("<pre style=\"white-space: pre-wrap; margin: 0; font-family: 'DejaVu Sans Mono', Consolas, Menlo, "
+            f"monospace;\">{body}</pre>")
+
+
+class CodeBlock(QFrame):
+    def __init__(self, lang: str, code: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("codeBlock")
+        self.lang, self.code = lang, ""
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 8)
+        header = QHBoxLayout()
+        self.lang_label = QLabel(lang or "code")
+        self.lang_label.setObjectName("codeLang")
+        self.copy_button = QToolButton(text="Copy")
+        self.copy_button.setToolTip("Copy this code")
+        self.copy_button.clicked.connect(self.copy)
+        header.addWidget(self.lang_label)
+        header.addStretch()
+        header.addWidget(self.copy_button)
+        self.body = QLabel()
+        self.body.setTextFormat(Qt.TextFormat.RichText)
+        self.body.setWordWrap(True)
+        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addLayout(header)
+        layout.addWidget(self.body)
+        self.set_code(lang, code)
+
+    def set_code(self, lang: str, code: str) -> None:
+        if code == self.code and lang == self.lang:
+            return
+        self.lang, self.code = lang, code
+        self.lang_label.setText(lang or "code")
+        self.body.setText(highlighted_html(code, lang))
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.code)
+        self.copy_button.setText("Copied")
+        QTimer.singleShot(1500, lambda: self.copy_button.setText("Copy"))
+
+
+class MarkdownBlock(QLabel):
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.MarkdownText)
+        self.setWordWrap(True)
+        self.setOpenExternalLinks(False)  # model output is untrusted: no link opens by a click
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.source = ""
+        self.set_markdown(text)
+
+    def set_markdown(self, text: str) -> None:
+        if text != self.source:
+            self.source = text
+            self.setText(text)
+
+
+class RichText(QWidget):
+    """A Markdown text with its code blocks as widgets; updated in place as more text streams in."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(6)
+        self._blocks: list[QWidget] = []
+        self.text = ""
+        self.set_text(text)
+
+    def set_text(self, text: str) -> None:
+        self.text = text
+        parts = split_blocks(text)
+        for i, (kind, lang, content) in enumerate(parts):
+            existing = self._blocks[i] if i < len(self._blocks) else None
+            if kind == "code" and isinstance(existing, CodeBlock):
+                existing.set_code(lang, content)
+            elif kind == "md" and isinstance(existing, MarkdownBlock):
+                existing.set_markdown(content)
+            else:
+                for stale in self._blocks[i:]:
+                    stale.deleteLater()
+                del self._blocks[i:]
+                block: QWidget = CodeBlock(lang, content) if kind == "code" else MarkdownBlock(content)
+                self._blocks.append(block)
+                self._layout.addWidget(block)
+        for stale in self._blocks[len(parts):]:
+            stale.deleteLater()
+        del self._blocks[len(parts):]
+
+    def code_blocks(self) -> list[CodeBlock]:
+        return [b for b in self._blocks if isinstance(b, CodeBlock)]
+
+
+class MessageWidget(QFrame):
+    """One turn of the conversation. role: user | assistant | error."""
+
+    edit_requested = Signal(object)
+    regenerate_requested = Signal(object)
+
+    def __init__(self, role: str, text: str = "", *, message_id: int | None = None, model: str | None = None,
+                 status: str = "complete", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("message")
+        self.setProperty("role", role)
+        self.role, self.message_id, self.status = role, message_id, status
+        self.route: Any = None
+        self.done: Any = None
+        self._pending = text
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        head = QHBoxLayout()
+        who = QLabel({"user": "You", "assistant": "EdgeMind", "error": "Error"}.get(role, role))
+        who.setObjectName("who")
+        self.badge = QLabel(model or "")
+        self.badge.setObjectName("badge")
+        # a long badge is cut, never widens the message past the view (which would add a sideways scrollbar)
+        self.badge.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        head.addWidget(who)
+        head.addWidget(self.badge, 1)
+        self.copy_button = QToolButton(text="Copy")
+        self.copy_button.setToolTip("Copy the whole message")
+        self.copy_button.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.body.text))
+        head.addWidget(self.copy_button)
+        self.edit_button = self.regenerate_button = None
+        if role == "user":
+            self.edit_button = QToolButton(text="Edit")
+            self.edit_button.setToolTip("Edit this message and resend it (later turns are replaced)")
+            self.edit_button.clicked.connect(lambda: self.edit_requested.emit(self))
+            head.addWidget(self.edit_button)
+        elif role == "assistant":
+            self.regenerate_button = QToolButton(text="Regenerate")
+            self.regenerate_button.setToolTip("Answer again, without the answer cache")
+            self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self))
+            head.addWidget(self.regenerate_button)
+        layout.addLayout(head)
+        if role == "error":
+            self.body = RichText(text)
+            for label in self.body.findChildren(QLabel):
+                label.setObjectName("errorText")
+        else:
+            self.body = RichText(text)
+        layout.addWidget(self.body)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(RENDER_INTERVAL_MS)
+        self._timer.timeout.connect(self._render)
+        if status == "cancelled":
+            self.badge.setText(((model or "") + " · stopped").strip(" ·"))
+        self.set_actions_enabled(message_id is not None)
+
+    @property
+    def text(self) -> str:
+        return self._pending
+
+    def append(self, piece: str) -> None:
+        self._pending += piece
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        self._timer.stop()
+        self._render()
+
+    def _render(self) -> None:
+        if self.body.text != self._pending:
+            self.body.set_text(self._pending)
+
+    def set_actions_enabled(self, enabled: bool) -> None:
+        for button in (self.edit_button, self.regenerate_button):
+            if button is not None:
+                button.setEnabled(enabled)
+
+    def set_route(self, route: Any) -> None:
+        self.route = route
+        self.badge.setText(f"{route.intent} · {route.model}" if route.model else route.intent)
+
+    def set_done(self, done: Any) -> None:
+        self.done = done
+        self.status = done.finish_reason
+        self.flush()
+        parts = [self.route.intent if self.route else None, self.route.model if self.route else None,
+                 "cache " + done.cache if done.cache != "miss" else "no cache",
+                 f"{done.metrics.tok_s:.1f} tok/s" if done.cache == "miss" and done.metrics.tok_s else None,
+                 "stopped" if done.finish_reason == "cancelled" else None,
+                 "refused" if done.refused else None]
+        self.badge.setText(" · ".join(p for p in parts if p))
+
+    def badge_text(self) -> str:
+        return self.badge.text()
+
+
+def error_widget(message: str) -> MessageWidget:
+    return MessageWidget("error", " ".join(message.split()))

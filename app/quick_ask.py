@@ -1,0 +1,148 @@
+"""The quick-ask popup: a small frameless window that streams a short answer, with "Continue in chat"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication, QKeyEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+from .context import AppContext
+from .message_view import MessageWidget
+from .operations import Op
+
+QUICK_MAX_TOKENS = 200  # a glance, not an essay: "Continue in chat" is there for more
+
+
+class QuickAsk(QWidget):
+    answer_did_finish = Signal(object)
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(None, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint |
+                         Qt.WindowType.WindowStaysOnTopHint)
+        self.ctx = ctx
+        self.setWindowTitle("EdgeMind quick ask")
+        self.current: Op | None = None
+        self.conversation_id: str | None = None
+        frame = QFrame(self)
+        frame.setObjectName("quickAsk")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(frame)
+        layout = QVBoxLayout(frame)
+        head = QHBoxLayout()
+        title = QLabel("Quick ask")
+        title.setObjectName("who")
+        close = QPushButton("×")
+        close.setFlat(True)
+        close.setFixedWidth(28)
+        close.setToolTip("Close (Esc)")
+        close.clicked.connect(self.dismiss)
+        head.addWidget(title)
+        head.addStretch()
+        head.addWidget(close)
+        self.input = QLineEdit(placeholderText="Ask EdgeMind… (Enter)")
+        self.input.returnPressed.connect(self.ask)
+        self.answer = MessageWidget("assistant")
+        self.answer.regenerate_button.hide()
+        self.answer.hide()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        holder = QWidget()
+        holder_layout = QVBoxLayout(holder)
+        holder_layout.setContentsMargins(0, 0, 0, 0)
+        holder_layout.addWidget(self.answer)
+        holder_layout.addStretch()
+        scroll.setWidget(holder)
+        self.continue_button = QPushButton("Continue in chat")
+        self.continue_button.setEnabled(False)
+        self.continue_button.clicked.connect(self.continue_in_chat)
+        self.hint = QLabel("Esc closes")
+        self.hint.setObjectName("hint")
+        foot = QHBoxLayout()
+        foot.addWidget(self.hint, 1)
+        foot.addWidget(self.continue_button)
+        layout.addLayout(head)
+        layout.addWidget(self.input)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(foot)
+        self.resize(440, 300)
+
+    def popup(self) -> None:
+        """Show near the bottom-right corner of the screen (where the tray usually is), ready to type."""
+        screen = QGuiApplication.primaryScreen()
+        if screen is not None:
+            area = screen.availableGeometry()
+            self.move(area.right() - self.width() - 16, area.bottom() - self.height() - 16)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.input.setFocus()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Escape:
+            self.dismiss()
+            return
+        super().keyPressEvent(event)
+
+    def dismiss(self) -> None:
+        if self.current is not None:
+            self.current.cancel()
+        self.hide()
+
+    def ask(self, prompt: str | None = None) -> None:
+        prompt = (prompt if prompt is not None else self.input.text()).strip()
+        if not prompt or self.current is not None:
+            return
+        self.input.setText(prompt)
+        self.answer.show()
+        self.answer._pending = ""  # a fresh answer in the same widget
+        self.answer.flush()
+        self.continue_button.setEnabled(False)
+        self.conversation_id = None
+        if self.ctx.paused:
+            self.answer.append(self.ctx.paused_message())
+            self.answer.flush()
+            return
+        self.hint.setText("Answering… Esc stops")
+
+        def events(cancel: Any) -> Any:
+            from edgemind.core.engine import AskOptions
+
+            yield from self.ctx.engine_in_worker().stream(prompt, AskOptions(max_tokens=QUICK_MAX_TOKENS), cancel)
+
+        self.current = self.ctx.ops.stream("quick ask", events, self._on_event, lambda _r: self._finished(None),
+                                           self._finished)
+
+    def _on_event(self, event: Any) -> None:
+        if event.type == "route":
+            self.answer.set_route(event)
+        elif event.type == "token":
+            self.answer.append(event.text)
+        elif event.type == "done":
+            self.answer.set_done(event)
+            self.conversation_id = event.conversation_id
+            self.answer_did_finish.emit(event)
+        elif event.type == "error":
+            self.answer.append(f"\n\n**Error:** {event.message}")
+            self.answer_did_finish.emit(event)
+
+    def _finished(self, exc: Exception | None) -> None:
+        self.current = None
+        self.answer.flush()
+        if exc is not None:
+            self.answer.append(f"\n\n**Error:** {exc}")
+            self.answer.flush()
+            self.answer_did_finish.emit(exc)
+        self.hint.setText("Esc closes")
+        self.continue_button.setEnabled(self.conversation_id is not None)
+        self.ctx.hooks.conversations_did_change.emit()
+
+    def continue_in_chat(self) -> None:
+        if self.conversation_id:
+            self.ctx.hooks.main_window_will_show.emit()
+            self.ctx.hooks.conversation_will_open.emit(self.conversation_id)
+            self.hide()

@@ -1,0 +1,116 @@
+"""`edgemind gui --self-test [--screenshot PNG]`: open every surface, send a prompt, and exit 0 only if each worked.
+
+Prints one JSON object: each check with ok and what it saw. Screenshots: PNG for the chat window and PNG's stem with
+-review, -settings, -quick-ask for the other surfaces.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QEventLoop
+from PySide6.QtWidgets import QWidget
+
+PLANTED_BUG = '''def find_user(users, name):
+    for i in range(len(users) + 1):
+        if users[i]["name"] == name:
+            return users[i]
+    return None
+'''
+
+
+def wait_until(app: Any, done: Callable[[], bool], timeout_s: float) -> bool:
+    """Run the event loop until done() or the timeout; the GUI stays live meanwhile."""
+    end = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > end:
+            return False
+        app.qt.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.002)
+    return True
+
+
+def save_shot(widget: QWidget, path: Path | None) -> str | None:
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    widget.grab().save(str(path))
+    return str(path)
+
+
+def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -> int:
+    checks: dict[str, dict[str, Any]] = {}
+    shots = {name: (screenshot.with_name(f"{screenshot.stem}-{name}{screenshot.suffix}") if name != "chat"
+                    else screenshot) if screenshot else None
+             for name in ("chat", "review", "settings", "quick-ask")}
+    window, chat = app.window, app.window.chat
+    try:
+        checks["window"] = {"ok": window.isVisible()}
+        ready = wait_until(app, lambda: app.ctx.engine is not None or app.ctx.engine_error is not None, timeout_s)
+        checks["engine"] = {"ok": ready and app.ctx.engine is not None, "error": app.ctx.engine_error}
+        if not checks["engine"]["ok"]:
+            raise RuntimeError("engine did not start")
+
+        finished: list[Any] = []
+        chat.answer_did_finish.connect(finished.append)
+        app.ctx.watchdog.reset()
+        chat.ask("In one short sentence: what is a laptop?")
+        wait_until(app, lambda: bool(finished) and not chat.is_answering(), timeout_s)
+        done = finished[0] if finished else None
+        answer = chat.messages[-1].text if chat.messages else ""
+        checks["chat"] = {"ok": getattr(done, "type", "") == "done" and bool(answer.strip()),
+                          "finish_reason": getattr(done, "finish_reason", str(done)), "chars": len(answer),
+                          "longest_stall_ms": round(app.ctx.watchdog.longest_ms, 1)}
+        wait_until(app, lambda: bool(chat.listed_conversations()), 10)
+        chat.search.setText("laptop")
+        found = wait_until(app, lambda: chat.conversation_id in chat.listed_conversations()
+                           and len(chat.listed_conversations()) >= 1, 10)
+        checks["search"] = {"ok": found, "hits": len(chat.listed_conversations())}
+        chat.search.clear()
+        save_shot(window, shots["chat"])
+
+        window.tabs.setCurrentWidget(window.review)
+        results: list[Any] = []
+        window.review.review_did_finish.connect(results.append)
+        window.review.set_code(PLANTED_BUG, "users.py")
+        window.review.review()
+        wait_until(app, lambda: bool(results), timeout_s)
+        result = results[0] if results else None
+        checks["review"] = {"ok": hasattr(result, "findings"), "findings": len(getattr(result, "findings", ())),
+                            "error": None if hasattr(result, "findings") else str(result)}
+        save_shot(window, shots["review"])
+
+        window.tabs.setCurrentWidget(window.settings_page)
+        values = window.settings_page.values()
+        wait_until(app, lambda: window.settings_page.models_table.rowCount() > 0, 20)
+        checks["settings"] = {"ok": values["default_model"] == app.ctx.settings.default_model
+                              and window.settings_page.models_table.rowCount() > 0,
+                              "models": window.settings_page.models_table.rowCount()}
+        save_shot(window, shots["settings"])
+        window.tabs.setCurrentWidget(chat)
+
+        quick: list[Any] = []
+        app.quick_ask.answer_did_finish.connect(quick.append)
+        app.quick_ask.popup()
+        app.quick_ask.ask("What is 2 + 2?")
+        wait_until(app, lambda: bool(quick) and app.quick_ask.current is None, timeout_s)
+        checks["quick_ask"] = {"ok": app.quick_ask.isVisible() and getattr(quick[0] if quick else None, "type", "")
+                               == "done" and bool(app.quick_ask.answer.text.strip())}
+        save_shot(app.quick_ask, shots["quick-ask"])
+
+        checks["tray"] = {"ok": app.tray.actions() == ["Quick ask", "Open EdgeMind", "Pause models", "Quit"],
+                          "shown": app.tray.available,
+                          "note": None if app.tray.available else "no system tray on this desktop: menu built, not shown"}
+    except Exception as exc:  # the report must come out whatever broke
+        checks.setdefault("error", {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"})
+    finally:
+        ok = all(c.get("ok") for c in checks.values())
+        report = {"ok": ok, "checks": checks, "screenshots": [str(p) for p in shots.values() if p]}
+        sys.stdout.write(json.dumps(report, default=str) + "\n")
+        sys.stdout.flush()
+        app.close()
+    return 0 if ok else 1

@@ -1,0 +1,279 @@
+"""Settings and models: the models EdgeMind can use (bundled, added GGUF files, Ollama, OpenAI-compatible endpoints),
+threads, cache sizes and clearing, data folder, safety, start-up; saved to `<data>/settings.toml`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QScrollArea, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from .context import AppContext
+
+# Keys this page edits, all validated again by core.settings when saved.
+KEYS = ("default_model", "threads", "context_length", "max_tokens", "cache_enabled", "cache_memory_entries",
+        "cache_disk_mb", "cache_ttl_seconds", "safety_enabled", "router_enabled", "close_to_tray", "start_in_tray")
+ENV_NAMES = {"default_model": "EDGEMIND_DEFAULT_MODEL", "threads": "EDGEMIND_THREADS",
+             "context_length": "EDGEMIND_CONTEXT_LENGTH", "cache_enabled": "EDGEMIND_CACHE",
+             "safety_enabled": "EDGEMIND_SAFETY", "router_enabled": "EDGEMIND_ROUTER"}
+
+
+def _source(spec: Any) -> str:
+    if spec.bundled:
+        return "bundled"
+    return {"llama_cpp": "GGUF file", "ollama": "Ollama", "openai": "OpenAI-compatible"}.get(spec.backend, spec.backend)
+
+
+class OpenAIDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Add an OpenAI-compatible endpoint")
+        form = QFormLayout(self)
+        self.url = QLineEdit(placeholderText="http://host:8000/v1")
+        self.remote = QLineEdit(placeholderText="the model's name on that server")
+        self.key = QLineEdit(placeholderText="optional")
+        self.key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.model_id = QLineEdit(placeholderText="optional: the id EdgeMind shows")
+        for label, w in (("Base URL", self.url), ("Remote model", self.remote), ("API key", self.key),
+                         ("Id", self.model_id)):
+            form.addRow(label, w)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+
+class SettingsPage(QWidget):
+    settings_did_save = Signal(object)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.models: list[Any] = []
+        self._build()
+        self.load(ctx.settings)
+        ctx.hooks.engine_did_start.connect(lambda _e: (self.refresh_models(), self.refresh_cache_stats()))
+
+    # ---- layout -----------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        inner = QWidget()
+        layout = QVBoxLayout(inner)
+
+        models_box = QGroupBox("Models")
+        models_layout = QVBoxLayout(models_box)
+        self.models_table = QTableWidget(0, 4)
+        self.models_table.setHorizontalHeaderLabels(["Id", "Source", "Size", "Where"])
+        self.models_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.models_table.verticalHeader().hide()
+        self.models_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.models_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.models_table.setMinimumHeight(140)
+        model_buttons = QHBoxLayout()
+        self.add_gguf_button = QPushButton("Add GGUF file…", clicked=self.add_gguf)
+        self.add_openai_button = QPushButton("Add OpenAI endpoint…", clicked=self.add_openai)
+        self.remove_button = QPushButton("Remove", clicked=self.remove_model)
+        self.refresh_button = QPushButton("Refresh", clicked=self.refresh_models)
+        for b in (self.add_gguf_button, self.add_openai_button, self.remove_button, self.refresh_button):
+            model_buttons.addWidget(b)
+        model_buttons.addStretch()
+        self.models_note = QLabel("Ollama models appear here when an Ollama server is running.")
+        self.models_note.setObjectName("hint")
+        models_layout.addWidget(self.models_table)
+        models_layout.addLayout(model_buttons)
+        models_layout.addWidget(self.models_note)
+
+        gen_box = QGroupBox("Answers")
+        gen = QFormLayout(gen_box)
+        self.default_model = QComboBox()
+        self.default_model.setEditable(True)
+        self.threads = QSpinBox(minimum=0, maximum=512)
+        self.threads.setSpecialValueText("physical cores")
+        self.context_length = QSpinBox(minimum=256, maximum=1_048_576, singleStep=1024)
+        self.max_tokens = QSpinBox(minimum=1, maximum=131_072, singleStep=64)
+        self.router_enabled = QCheckBox("Choose the model by intent (router)")
+        self.safety_enabled = QCheckBox("Check prompts and answers for harmful content (experimental, see README)")
+        gen.addRow("Default model", self.default_model)
+        gen.addRow("Threads", self.threads)
+        gen.addRow("Context length", self.context_length)
+        gen.addRow("Longest answer (tokens)", self.max_tokens)
+        gen.addRow(self.router_enabled)
+        gen.addRow(self.safety_enabled)
+
+        cache_box = QGroupBox("Answer cache")
+        cache = QFormLayout(cache_box)
+        self.cache_enabled = QCheckBox("Reuse answers to identical questions")
+        self.cache_memory_entries = QSpinBox(minimum=0, maximum=1_000_000)
+        self.cache_disk_mb = QSpinBox(minimum=1, maximum=1_000_000, suffix=" MB")
+        self.cache_ttl_seconds = QDoubleSpinBox(minimum=0, maximum=10 ** 9, decimals=0, suffix=" s", singleStep=3600)
+        self.cache_ttl_seconds.setSpecialValueText("never expire")
+        clear_row = QHBoxLayout()
+        self.clear_cache_button = QPushButton("Clear cache", clicked=self.clear_cache)
+        self.cache_stats = QLabel("")
+        self.cache_stats.setObjectName("hint")
+        clear_row.addWidget(self.clear_cache_button)
+        clear_row.addWidget(self.cache_stats, 1)
+        cache.addRow(self.cache_enabled)
+        cache.addRow("In memory (answers)", self.cache_memory_entries)
+        cache.addRow("On disk", self.cache_disk_mb)
+        cache.addRow("Keep for", self.cache_ttl_seconds)
+        cache.addRow(clear_row)
+
+        app_box = QGroupBox("Start-up and data")
+        app_form = QFormLayout(app_box)
+        self.close_to_tray = QCheckBox("Closing the window keeps EdgeMind in the tray")
+        self.start_in_tray = QCheckBox("Start in the tray, without the window")
+        folder_row = QHBoxLayout()
+        self.data_folder = QLabel(str(self.ctx.settings.home))
+        self.data_folder.setObjectName("hint")
+        open_folder = QPushButton("Open", clicked=lambda: QDesktopServices.openUrl(
+            QUrl.fromLocalFile(str(self.ctx.settings.home))))
+        folder_row.addWidget(self.data_folder, 1)
+        folder_row.addWidget(open_folder)
+        app_form.addRow(self.close_to_tray)
+        app_form.addRow(self.start_in_tray)
+        app_form.addRow("Data folder", folder_row)
+        app_form.addRow(QLabel("To move the data folder, set EDGEMIND_HOME before starting EdgeMind."))
+
+        layout.addWidget(models_box)
+        layout.addWidget(gen_box)
+        layout.addWidget(cache_box)
+        layout.addWidget(app_box)
+        layout.addStretch()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        save_row = QHBoxLayout()
+        self.status = QLabel("")
+        self.status.setObjectName("hint")
+        self.status.setWordWrap(True)
+        self.save_button = QPushButton("Save", clicked=self.save)
+        save_row.addWidget(self.status, 1)
+        save_row.addWidget(self.save_button)
+        outer = QVBoxLayout(self)
+        outer.addWidget(scroll, 1)
+        outer.addLayout(save_row)
+
+    # ---- values -----------------------------------------------------------------------------------------------
+    def load(self, settings: Any) -> None:
+        if self.default_model.findText(settings.default_model) < 0:
+            self.default_model.addItem(settings.default_model)
+        self.default_model.setCurrentText(settings.default_model)
+        self.threads.setValue(settings.threads)
+        self.context_length.setValue(settings.context_length)
+        self.max_tokens.setValue(settings.max_tokens)
+        self.router_enabled.setChecked(settings.router_enabled)
+        self.safety_enabled.setChecked(settings.safety_enabled)
+        self.cache_enabled.setChecked(settings.cache_enabled)
+        self.cache_memory_entries.setValue(settings.cache_memory_entries)
+        self.cache_disk_mb.setValue(settings.cache_disk_mb)
+        self.cache_ttl_seconds.setValue(float(settings.cache_ttl_seconds))
+        self.close_to_tray.setChecked(settings.close_to_tray)
+        self.start_in_tray.setChecked(settings.start_in_tray)
+
+    def values(self) -> dict[str, Any]:
+        ttl = self.cache_ttl_seconds.value()
+        return {
+            "default_model": self.default_model.currentText().strip(), "threads": self.threads.value(),
+            "context_length": self.context_length.value(), "max_tokens": self.max_tokens.value(),
+            "router_enabled": self.router_enabled.isChecked(), "safety_enabled": self.safety_enabled.isChecked(),
+            "cache_enabled": self.cache_enabled.isChecked(), "cache_memory_entries": self.cache_memory_entries.value(),
+            "cache_disk_mb": self.cache_disk_mb.value(), "cache_ttl_seconds": int(ttl) if ttl.is_integer() else ttl,
+            "close_to_tray": self.close_to_tray.isChecked(), "start_in_tray": self.start_in_tray.isChecked(),
+        }
+
+    def save(self) -> None:
+        values = self.values()
+        home = self.ctx.settings.home
+
+        def write() -> Any:
+            from edgemind.core.settings import load_settings, save_settings
+
+            path = save_settings(home, values)
+            return path, load_settings(env={"EDGEMIND_HOME": str(home)})  # the file as saved, no env overrides
+
+        self.ctx.ops.run("save settings", write, self._saved, lambda exc: self.status.setText(f"Not saved: {exc}"))
+
+    def _saved(self, result: Any) -> None:
+        path, settings = result
+        overridden = [f"{k} ({ENV_NAMES[k]})" for k in KEYS if k in ENV_NAMES and os.environ.get(ENV_NAMES[k])]
+        note = f" Set in the environment, so not in effect: {', '.join(overridden)}." if overridden else ""
+        self.status.setText(f"Saved to {path}. Close to tray applies now; the rest when EdgeMind starts next.{note}")
+        self.ctx.settings = replace(self.ctx.settings, close_to_tray=settings.close_to_tray,
+                                    start_in_tray=settings.start_in_tray)
+        self.settings_did_save.emit(settings)
+        self.ctx.hooks.settings_did_save.emit(settings)
+
+    # ---- models -----------------------------------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        self.ctx.ops.run("list models", lambda: self.ctx.engine_in_worker().registry.list_models(), self._fill_models,
+                         lambda exc: self.models_note.setText(f"Could not list models: {exc}"))
+
+    def _fill_models(self, models: list[Any]) -> None:
+        self.models = models
+        self.models_table.setRowCount(len(models))
+        for row, m in enumerate(models):
+            size = f"{m.size_bytes / 1e6:,.0f} MB" if m.size_bytes else "–"
+            where = str(m.path) if m.path else (m.endpoint or "")
+            for col, text in enumerate((m.id, _source(m), size, where)):
+                self.models_table.setItem(row, col, QTableWidgetItem(text))
+            if self.default_model.findText(m.id) < 0:
+                self.default_model.addItem(m.id)
+        self.models_table.resizeColumnsToContents()
+        self.models_note.setText(f"{len(models)} models. Ollama models appear when an Ollama server is running.")
+
+    def add_gguf(self, path: str | None = None) -> None:
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Add a GGUF model", "", "GGUF models (*.gguf)")
+        if path:
+            self.models_note.setText(f"Checking and hashing {Path(path).name}…")
+            self.ctx.ops.run("add model", lambda: self.ctx.engine_in_worker().registry.add_gguf(Path(path)),
+                             lambda spec: self._model_changed(f"Added {spec.id}."), self._model_failed)
+
+    def add_openai(self) -> None:
+        dialog = OpenAIDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        url, remote, key, model_id = (dialog.url.text().strip(), dialog.remote.text().strip(),
+                                      dialog.key.text().strip() or None, dialog.model_id.text().strip() or None)
+        self.ctx.ops.run("add endpoint",
+                         lambda: self.ctx.engine_in_worker().registry.add_openai(url, remote, key, model_id),
+                         lambda spec: self._model_changed(f"Added {spec.id}."), self._model_failed)
+
+    def remove_model(self) -> None:
+        row = self.models_table.currentRow()
+        if 0 <= row < len(self.models):
+            model_id = self.models[row].id
+            self.ctx.ops.run("remove model", lambda: self.ctx.engine_in_worker().registry.remove(model_id),
+                             self._model_changed, self._model_failed)
+
+    def _model_changed(self, message: str) -> None:
+        self.models_note.setText(message)
+        self.refresh_models()
+
+    def _model_failed(self, exc: Exception) -> None:
+        self.models_note.setText(f"Not done: {exc}")
+
+    # ---- cache ------------------------------------------------------------------------------------------------
+    def refresh_cache_stats(self) -> None:
+        def stats() -> str:
+            cache = self.ctx.engine_in_worker().cache
+            if cache is None:
+                return "The cache is off."
+            s = cache.l2.stats()
+            return f"{s['entries']} answers, {s['bytes'] / 1e6:.2f} MB on disk, {s['hits']} hits"
+
+        self.ctx.ops.run("cache stats", stats, self.cache_stats.setText)
+
+    def clear_cache(self) -> None:
+        def clear() -> int:
+            cache = self.ctx.engine_in_worker().cache
+            return cache.clear()["l2"] if cache is not None else 0
+
+        self.ctx.ops.run("clear cache", clear, lambda n: (self.cache_stats.setText(f"Cleared {n} answers."),
+                                                           self.refresh_cache_stats()))

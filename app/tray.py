@@ -1,0 +1,115 @@
+"""The tray icon and its menu (Quick ask, Open EdgeMind, Pause models, Quit), and the global quick-ask hotkey
+(Ctrl+Alt+Space through RegisterHotKey, on Windows only: other platforms have no such system-wide API for us)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Callable
+
+from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication, QObject, QPointF, Qt
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from .context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+def app_icon() -> QIcon:
+    """Drawn, not shipped: a round blue mark with an E (no image files to package)."""
+    pixmap = QPixmap(64, 64)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(QColor("#2f6fde"))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawEllipse(QPointF(32, 32), 30, 30)
+    painter.setPen(QColor("white"))
+    font = QFont()
+    font.setPixelSize(36)
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "E")
+    painter.end()
+    return QIcon(pixmap)
+
+
+class Tray(QObject):
+    def __init__(self, ctx: AppContext, open_main: Callable[[], None], quick_ask: Callable[[], None],
+                 quit_app: Callable[[], None]) -> None:
+        super().__init__(ctx)
+        self.ctx = ctx
+        self.available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.icon = QSystemTrayIcon(app_icon(), self)
+        self.icon.setToolTip("EdgeMind")
+        self.menu = QMenu()
+        self.quick_action = QAction("Quick ask", self.menu, triggered=quick_ask)
+        self.open_action = QAction("Open EdgeMind", self.menu, triggered=open_main)
+        self.pause_action = QAction("Pause models", self.menu, checkable=True)
+        self.pause_action.toggled.connect(ctx.set_paused)
+        self.quit_action = QAction("Quit", self.menu, triggered=quit_app)
+        for action in (self.quick_action, self.open_action, self.pause_action):
+            self.menu.addAction(action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.quit_action)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(
+            lambda reason: quick_ask() if reason == QSystemTrayIcon.ActivationReason.Trigger else None)
+        ctx.hooks.models_did_pause.connect(self._paused)
+        if self.available:
+            self.icon.show()
+        else:
+            log.info("no system tray on this desktop: closing the window quits EdgeMind")
+        self.hotkey = WindowsHotkey.install(quick_ask) if sys.platform == "win32" else None
+
+    def _paused(self, paused: bool) -> None:
+        self.pause_action.blockSignals(True)
+        self.pause_action.setChecked(paused)
+        self.pause_action.blockSignals(False)
+        self.icon.setToolTip("EdgeMind (models paused)" if paused else "EdgeMind")
+
+    def actions(self) -> list[str]:
+        return [a.text() for a in self.menu.actions() if a.text()]
+
+
+class WindowsHotkey(QAbstractNativeEventFilter):
+    """Ctrl+Alt+Space anywhere in Windows opens the quick ask (RegisterHotKey, WM_HOTKEY)."""
+
+    HOTKEY_ID = 0xED01
+    WM_HOTKEY = 0x0312
+    MOD_ALT, MOD_CONTROL, MOD_NOREPEAT, VK_SPACE = 0x0001, 0x0002, 0x4000, 0x20
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        super().__init__()
+        self.callback = callback
+
+    @classmethod
+    def install(cls, callback: Callable[[], None]) -> "WindowsHotkey | None":
+        import ctypes
+
+        user32 = ctypes.windll.user32  # type: ignore[attr-defined]
+        if not user32.RegisterHotKey(None, cls.HOTKEY_ID, cls.MOD_CONTROL | cls.MOD_ALT | cls.MOD_NOREPEAT,
+                                     cls.VK_SPACE):
+            log.warning("Ctrl+Alt+Space is taken by another program: no global quick-ask hotkey")
+            return None
+        hotkey = cls(callback)
+        QCoreApplication.instance().installNativeEventFilter(hotkey)
+        return hotkey
+
+    def nativeEventFilter(self, event_type: Any, message: Any) -> tuple[bool, int]:  # noqa: N802
+        if bytes(event_type) == b"windows_generic_MSG":
+            import ctypes
+            from ctypes import wintypes
+
+            msg = wintypes.MSG.from_address(int(message))
+            if msg.message == self.WM_HOTKEY and msg.wParam == self.HOTKEY_ID:
+                self.callback()
+                return True, 0
+        return False, 0
+
+    def uninstall(self) -> None:
+        import ctypes
+
+        ctypes.windll.user32.UnregisterHotKey(None, self.HOTKEY_ID)  # type: ignore[attr-defined]
+        QCoreApplication.instance().removeNativeEventFilter(self)
