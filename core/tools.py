@@ -180,7 +180,7 @@ class ToolRegistry:
                 registry.add_plugin(ep.name, _tools_from(ep, context))
             except ManifestError as exc:
                 registry.problems.append(str(exc))
-                log.warning("%s", exc)
+                log.info("%s", exc)  # hosts show registry.problems (the CLI prints one line each)
         return registry
 
     def add_plugin(self, plugin: str, tools: list[Tool]) -> None:
