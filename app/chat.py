@@ -360,6 +360,12 @@ class ChatPane(QWidget):
             answer.set_route(event)
         elif kind == "token":
             answer.append(event.text)
+        elif kind == "tool_call":
+            answer.add_tool_call(event)
+        elif kind == "tool_result":
+            answer.set_tool_result(event)
+            if event.decision == "allowed:always":
+                self.ctx.hooks.grants_did_change.emit()  # the broker stored the grant before this event came
         elif kind == "done":
             answer.set_done(event)
             new = self.conversation_id is None

@@ -1,5 +1,6 @@
-"""What every screen shares: settings, the engine (started in a worker after the window shows), the operations
-helper, the hooks and the stall watchdog."""
+"""What every screen shares: settings, the engine (started in a worker after the window shows, with the tools
+attached and the permission dialog as the broker's way to ask), the operations helper, the hooks and the stall
+watchdog."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PySide6.QtCore import QObject
 
 from .hooks import Hooks
 from .operations import Operations
+from .permission_dialog import PermissionAsker
 from .watchdog import StallWatchdog
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ class AppContext(QObject):
         self.hooks = Hooks(self)
         self.ops = Operations(self)
         self.watchdog = StallWatchdog(parent=self)
+        self.permissions = PermissionAsker(self.ops, self.hooks, parent=self)
+        self.tools_error: str | None = None
         self.engine: "Engine | None" = None
         self.engine_error: str | None = None
         self.paused = False
@@ -39,7 +43,14 @@ class AppContext(QObject):
         def create() -> "Engine":
             from edgemind.core.engine import Engine  # imported here: the window shows before core loads
 
-            return Engine.create(self.settings)
+            engine = Engine.create(self.settings)
+            try:
+                # called in the generation worker; the dialog runs on the GUI thread and the worker waits for it
+                engine.attach_tools(ask=self.permissions)
+            except Exception as exc:  # a broken plugin set costs the tools, not the app
+                log.warning("tools are not available: %s", exc)
+                self.tools_error = str(exc) or exc.__class__.__name__
+            return engine
 
         def started(engine: "Engine") -> None:
             self.engine = engine
@@ -85,11 +96,21 @@ class AppContext(QObject):
     # ---- closing ----------------------------------------------------------------------------------------------
     def shutdown(self) -> None:
         self.watchdog.stop()
+        self.permissions.deny_all()
         self.ops.shutdown()
         engine = getattr(self, "_engine_for_workers", None)
         if engine is not None:
             engine.close()
         self._engine_for_workers = None
+
+    def tool_runner_in_worker(self) -> Any:
+        """For code running in a worker: the engine's ToolRunner (its broker and registry), or an error why not."""
+        runner = self.engine_in_worker().tool_runner
+        if runner is None:
+            from edgemind.core.errors import EdgeMindError
+
+            raise EdgeMindError(f"tools are not available: {self.tools_error or 'not attached'}")
+        return runner
 
     def describe(self) -> dict[str, Any]:
         return {"engine": "ready" if self.engine else ("failed: " + self.engine_error if self.engine_error else "starting"),

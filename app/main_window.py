@@ -1,4 +1,4 @@
-"""The main window: Chat, Code review and Settings tabs, the keyboard shortcuts, and close-to-tray."""
+"""The main window: Chat, Code review, Settings and Audit log tabs, the keyboard shortcuts, and close-to-tray."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget
 
+from .audit_viewer import AuditViewer
 from .chat import ChatPane
 from .context import AppContext
 from .review_pane import ReviewPane
@@ -25,9 +26,11 @@ class MainWindow(QMainWindow):
         self.chat = ChatPane(ctx)
         self.review = ReviewPane(ctx)
         self.settings_page = SettingsPage(ctx)
+        self.audit_viewer = AuditViewer(ctx)
         self.tabs.addTab(self.chat, "Chat")
         self.tabs.addTab(self.review, "Code review")
         self.tabs.addTab(self.settings_page, "Settings")
+        self.tabs.addTab(self.audit_viewer, "Audit log")
         self.setCentralWidget(self.tabs)
         self.engine_status = QLabel("Starting the engine…")
         self.statusBar().addWidget(self.engine_status, 1)
@@ -41,7 +44,8 @@ class MainWindow(QMainWindow):
         for keys, slot in (("Ctrl+N", self.new_chat), ("Ctrl+K", self.focus_search), ("Esc", self.stop),
                            ("Ctrl+1", lambda: self.tabs.setCurrentIndex(0)),
                            ("Ctrl+2", lambda: self.tabs.setCurrentIndex(1)),
-                           ("Ctrl+3", lambda: self.tabs.setCurrentIndex(2))):
+                           ("Ctrl+3", lambda: self.tabs.setCurrentIndex(2)),
+                           ("Ctrl+4", lambda: self.tabs.setCurrentIndex(3))):
             QShortcut(QKeySequence(keys), self, activated=slot)
 
     def new_chat(self) -> None:
@@ -77,4 +81,5 @@ class MainWindow(QMainWindow):
         QApplication.instance().quit()
 
     def surfaces(self) -> dict[str, Any]:
-        return {"chat": self.chat, "review": self.review, "settings": self.settings_page}
+        return {"chat": self.chat, "review": self.review, "settings": self.settings_page,
+                "grants": self.settings_page.grants, "audit": self.audit_viewer}

@@ -6,6 +6,8 @@ Model output is untrusted: links are shown, never opened by a click.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from typing import Any
 
@@ -153,6 +155,35 @@ class RichText(QWidget):
         return [b for b in self._blocks if isinstance(b, CodeBlock)]
 
 
+TOOL_MARK = "⚙"  # DejaVu Sans has it; colour emoji such as 🔧 are missing from many Linux desktops
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def tool_call_text(tool: str, arguments: dict[str, Any]) -> str:
+    args = ", ".join(f"{k}={_short(v)}" for k, v in arguments.items())
+    return f"{TOOL_MARK} {tool}({_short(args, 140) if args else ''})"
+
+
+def decision_text(decision: str, ok: bool, summary: str) -> str:
+    """A ToolResult's decision in words: allowed:<how> | denied:<how> | rejected | dry_run | error."""
+    verdict, _, how = decision.partition(":")
+    if verdict == "allowed":
+        said = {"pure": "ran (needs no permission)", "once": "allowed once", "session": "allowed for this session",
+                "always": "allowed (stored grant)", "preset": "allowed (granted at start)"}.get(how, f"allowed ({how})")
+        return said if ok else f"{said}, failed: {_short(summary.removeprefix('error: '), 100)}"
+    if verdict == "denied":
+        return {"denied": "denied", "denied_earlier": "denied (earlier in this session)",
+                "no_one_to_ask": "denied (no one to ask)"}.get(how, f"denied ({how})")
+    if verdict == "rejected":
+        return f"rejected: {_short(summary.removeprefix('error: '), 100)}"
+    return f"{decision}: {_short(summary, 100)}" if summary else decision
+
+
 class MessageWidget(QFrame):
     """One turn of the conversation. role: user | assistant | error."""
 
@@ -195,6 +226,10 @@ class MessageWidget(QFrame):
             self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self))
             head.addWidget(self.regenerate_button)
         layout.addLayout(head)
+        self.tool_lines: dict[tuple[int, str], QLabel] = {}
+        self.tools_layout = QVBoxLayout()
+        self.tools_layout.setSpacing(2)
+        layout.addLayout(self.tools_layout)
         if role == "error":
             self.body = RichText(text)
             for label in self.body.findChildren(QLabel):
@@ -249,6 +284,33 @@ class MessageWidget(QFrame):
 
     def badge_text(self) -> str:
         return self.badge.text()
+
+    # ---- tool calls made for this answer (ToolCall / ToolResult events) -----------------------------------------
+    def add_tool_call(self, event: Any) -> None:
+        self._tool_line(event.step, event.tool, event.arguments)
+
+    def _tool_line(self, step: int, tool: str, arguments: dict[str, Any]) -> QLabel:
+        line = QLabel(tool_call_text(tool, arguments) + " …")
+        line.setObjectName("toolLine")
+        line.setTextFormat(Qt.TextFormat.PlainText)  # tool names and arguments come from model output
+        line.setWordWrap(True)
+        line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        line.setToolTip("<pre>" + html.escape(json.dumps(arguments, ensure_ascii=False, indent=1,
+                                                         default=str)[:3000]) + "</pre>")
+        self.tool_lines[(step, tool)] = line
+        self.tools_layout.addWidget(line)
+        return line
+
+    def set_tool_result(self, event: Any) -> None:
+        line = self.tool_lines.get((event.step, event.tool)) or self._tool_line(event.step, event.tool, {})
+        line.setText(line.text().removesuffix(" …") + " — " + decision_text(event.decision, event.ok, event.summary))
+        line.setProperty("verdict", "denied" if event.decision.startswith(("denied", "rejected")) or not event.ok
+                         else "allowed")
+        line.style().unpolish(line)
+        line.style().polish(line)
+
+    def tool_texts(self) -> list[str]:
+        return [self.tool_lines[k].text() for k in sorted(self.tool_lines)]
 
 
 def error_widget(message: str) -> MessageWidget:

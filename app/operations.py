@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Callable, Iterable
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
@@ -135,13 +136,23 @@ class Operations(QObject):
         relay = _Call(fn, box, ready)
         relay.moveToThread(self.thread())
         relay.call.emit()
-        if not ready.wait(timeout_s) or self._closing:
+        deadline = time.monotonic() + timeout_s
+        # waited in slices so a closing app answers `default` at once instead of holding its workers
+        while not ready.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if self._closing or time.monotonic() >= deadline:
+                return default
+        if self._closing:
             return default
         if "error" in box:
             raise box["error"]
         return box.get("value", default)
 
     # ---- closing ----------------------------------------------------------------------------------------------
+    @property
+    def closing(self) -> bool:
+        """True once shutdown began: a worker waiting on the GUI gives up and takes its default."""
+        return self._closing
+
     def in_flight(self) -> list[Op]:
         return list(self._live)
 

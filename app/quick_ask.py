@@ -122,6 +122,10 @@ class QuickAsk(QWidget):
             self.answer.set_route(event)
         elif event.type == "token":
             self.answer.append(event.text)
+        elif event.type == "tool_call":
+            self.answer.add_tool_call(event)
+        elif event.type == "tool_result":
+            self.answer.set_tool_result(event)
         elif event.type == "done":
             self.answer.set_done(event)
             self.conversation_id = event.conversation_id

@@ -1,7 +1,8 @@
 """`edgemind gui --self-test [--screenshot PNG]`: open every surface, send a prompt, and exit 0 only if each worked.
 
 Prints one JSON object: each check with ok and what it saw. Screenshots: PNG for the chat window and PNG's stem with
--review, -settings, -quick-ask for the other surfaces.
+-review, -settings, -permission, -grants, -audit, -quick-ask for the other surfaces. The permission request is
+answered Deny by the self-test itself, so nothing runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QEventLoop
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QWidget
 
 PLANTED_BUG = '''def find_user(users, name):
@@ -46,7 +47,7 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
     checks: dict[str, dict[str, Any]] = {}
     shots = {name: (screenshot.with_name(f"{screenshot.stem}-{name}{screenshot.suffix}") if name != "chat"
                     else screenshot) if screenshot else None
-             for name in ("chat", "review", "settings", "quick-ask")}
+             for name in ("chat", "review", "settings", "permission", "grants", "audit", "quick-ask")}
     window, chat = app.window, app.window.chat
     try:
         checks["window"] = {"ok": window.isVisible()}
@@ -91,6 +92,29 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
                               and window.settings_page.models_table.rowCount() > 0,
                               "models": window.settings_page.models_table.rowCount()}
         save_shot(window, shots["settings"])
+        checks["permission"] = _check_permission(app, shots["permission"], timeout_s)
+
+        grants = window.settings_page.grants
+        loaded: list[Any] = []
+        grants.grants_did_load.connect(loaded.append)
+        grants.refresh()
+        wait_until(app, lambda: bool(loaded), 20)
+        checks["grants"] = {"ok": bool(loaded) and isinstance(loaded[-1], list), "stored": len(grants.grants),
+                            "error": None if loaded and isinstance(loaded[-1], list) else str(loaded[-1:])}
+        save_shot(grants, shots["grants"])
+
+        viewer = window.audit_viewer
+        verified: list[Any] = []
+        viewer.verify_did_finish.connect(verified.append)
+        window.tabs.setCurrentWidget(viewer)  # showing it reads the log and verifies it
+        wait_until(app, lambda: bool(verified), 30)
+        result = verified[-1] if verified else None
+        denied_shown = any(e.kind == "denied" and e.tool == "system_info" for e in viewer.entries)
+        # a log tampered with before the self-test is the viewer working, not failing: reported, not a failure
+        checks["audit"] = {"ok": hasattr(result, "ok") and denied_shown, "rows": len(viewer.entries),
+                           "denial_shown": denied_shown, "verified": getattr(result, "ok", None),
+                           "problem": getattr(result, "problem", str(result))}
+        save_shot(window, shots["audit"])
         window.tabs.setCurrentWidget(chat)
 
         quick: list[Any] = []
@@ -114,3 +138,27 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
         sys.stdout.flush()
         app.close()
     return 0 if ok else 1
+
+
+def _check_permission(app: Any, shot: Path | None, timeout_s: float) -> dict[str, Any]:
+    """Ask the engine's tool runner (in a worker, as the tool loop does) to read system information: the broker
+    must ask, the dialog must appear, and its Deny (clicked here) must reach the broker, so nothing runs."""
+    seen: list[Any] = []
+
+    def answer(dialog: Any) -> None:
+        seen.append(dialog.request)
+        QTimer.singleShot(300, lambda: (save_shot(dialog, shot), dialog.deny_button.click()))
+
+    app.ctx.hooks.permission_will_ask.connect(answer)
+    outcomes: list[Any] = []
+    try:
+        app.ctx.ops.run("self-test tool call",
+                        lambda: app.ctx.tool_runner_in_worker().call("system_info", {}),
+                        outcomes.append, outcomes.append)
+        wait_until(app, lambda: bool(outcomes), min(timeout_s, 60))
+    finally:
+        app.ctx.hooks.permission_will_ask.disconnect(answer)
+    outcome = outcomes[0] if outcomes else None
+    decision = getattr(outcome, "decision", str(outcome))
+    return {"ok": len(seen) == 1 and seen[0].tool == "system_info" and decision == "denied:denied",
+            "asked": [r.tool for r in seen], "scopes": list(seen[0].scopes) if seen else [], "decision": decision}

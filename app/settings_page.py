@@ -1,5 +1,5 @@
 """Settings and models: the models EdgeMind can use (bundled, added GGUF files, Ollama, OpenAI-compatible endpoints),
-threads, cache sizes and clearing, data folder, safety, start-up; saved to `<data>/settings.toml`."""
+tool grants, threads, cache sizes and clearing, data folder, safety, start-up; saved to `<data>/settings.toml`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QScrollArea, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .context import AppContext
+from .grants_page import GrantsPage
 
 # Keys this page edits, all validated again by core.settings when saved.
 KEYS = ("default_model", "threads", "context_length", "max_tokens", "cache_enabled", "cache_memory_entries",
@@ -140,7 +141,13 @@ class SettingsPage(QWidget):
         app_form.addRow("Data folder", folder_row)
         app_form.addRow(QLabel("To move the data folder, set EDGEMIND_HOME before starting EdgeMind."))
 
+        grants_box = QGroupBox("Tool grants")
+        grants_layout = QVBoxLayout(grants_box)
+        self.grants = GrantsPage(self.ctx)
+        grants_layout.addWidget(self.grants)
+
         layout.addWidget(models_box)
+        layout.addWidget(grants_box)
         layout.addWidget(gen_box)
         layout.addWidget(cache_box)
         layout.addWidget(app_box)

@@ -71,6 +71,9 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
         QFrame#codeBlock {{ background: {theme.code_surface}; border: 1px solid {theme.border}; border-radius: 6px; }}
         QLabel#codeLang {{ color: {theme.muted}; font-size: 11px; }}
         QLabel#hint {{ color: {theme.muted}; }}
+        QLabel#toolLine {{ color: {theme.muted}; font-size: 12px; }}
+        QLabel#toolLine[verdict="denied"] {{ color: {theme.error}; }}
+        QLabel#argName {{ color: {theme.muted}; font-size: 11px; }}
         QFrame#quickAsk {{ background: {theme.surface}; border: 1px solid {theme.border}; border-radius: 10px; }}
     """)
     return theme
