@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 from .backends.base import Backend, BackendDone, CancelToken, GenerationParams, Message
 from .events import ToolCall, ToolResult
+from .tool_calls import FunctionSpec, call_schema
 from .tool_runner import ToolOutcome, ToolRunner
 from .tools import Tool
 
@@ -31,16 +32,15 @@ class LoopResult:
     outcomes: list[ToolOutcome]
 
 
-def call_schema(tools: list[Tool]) -> dict[str, Any]:
-    """One JSON object naming an offered tool and its arguments: the grammar for a call the model botched."""
-    options: list[dict[str, Any]] = []
+def function_specs(tools: list[Tool]) -> list[FunctionSpec]:
+    """Our tools as plain function definitions (defaults dropped: the grammar needs only types)."""
+    specs = []
     for t in tools:
         params = {k: v for k, v in t.manifest.parameters.items() if k in ("type", "properties", "required")}
         params["properties"] = {name: {k: v for k, v in schema.items() if k != "default"}
                                 for name, schema in params.get("properties", {}).items()}
-        options.append({"type": "object", "properties": {"name": {"const": t.name}, "arguments": params},
-                        "required": ["name", "arguments"]})
-    return {"anyOf": options}
+        specs.append(FunctionSpec(t.name, t.manifest.description, params))
+    return specs
 
 
 def tools_instruction(tools: list[Tool]) -> str:
@@ -174,7 +174,7 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
             break  # the model answers in words: the engine streams that answer
         proposal = parse_call(text) if kind == "call" else None
         if proposal is None:  # it meant to call but wrote no usable call: ask again under the call grammar
-            retry = replace(probing, json_schema=call_schema(tools), stop=())
+            retry = replace(probing, json_schema=call_schema(function_specs(tools), allow_reply=False), stop=())
             proposal = parse_call(_generate(backend, _with_instruction(convo, instruction), retry, cancel))
         if proposal is None:
             break

@@ -1,6 +1,7 @@
 """Run a Python snippet in a separate, limited process: CPU time, memory, file size, wall clock, output.
 
-The child starts in isolated mode (-I: no user site, no PYTHON* variables) in a fresh temporary folder with an
+On Linux a small supervisor (a child subreaper) sits between us and the snippet, so processes it starts in a
+new session die with it too. The child starts in isolated mode (-I: no user site, no PYTHON* variables) in a fresh temporary folder with an
 environment that carries no secrets, in its own process group (POSIX) or Job Object (Windows) so the whole tree
 is killed at the limit. It is a guard-rail against accidents and runaway code, not a VM: code.exec is a powerful
 grant, and the permission prompt shows the exact code.
@@ -109,6 +110,58 @@ def _windows_job(process: subprocess.Popen[bytes], limits: Limits) -> object:
     return job
 
 
+# Runs between us and the snippet on Linux. As a "child subreaper" it inherits every process the snippet leaves
+# behind, even one that left the process group with setsid(), and kills them all before it exits (or on SIGTERM).
+_SUPERVISOR = r"""
+import ctypes, os, signal, subprocess, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+except Exception:
+    pass
+child = subprocess.Popen([sys.executable, "-I", sys.argv[1]])
+def descendants():
+    found = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                found += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+    return found
+def reap_all():
+    while True:
+        pids = descendants()
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+def stop(*_):
+    reap_all()
+    os._exit(128 + signal.SIGTERM)
+signal.signal(signal.SIGTERM, stop)
+code = child.wait()
+reap_all()
+if code < 0:  # died of a signal (CPU limit, memory): die of the same one, so the caller sees it
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
+def _command() -> list[str]:
+    if sys.platform.startswith("linux") and Path("/proc/self/task").is_dir():
+        return [sys.executable, "-I", "-c", _SUPERVISOR, "main.py"]
+    return [sys.executable, "-I", "main.py"]
+
+
 def _kill_tree(process: subprocess.Popen[bytes]) -> None:
     if os.name == "posix":
         try:
@@ -145,7 +198,7 @@ def run_python(code: str, stdin: str = "", limits: Limits = Limits()) -> RunResu
             else:
                 kwargs = {"creationflags": 0x00000200 | 0x08000000}  # new process group, no console window
             try:
-                process = subprocess.Popen([sys.executable, "-I", "main.py"], cwd=work, stdin=fin, stdout=fout,
+                process = subprocess.Popen(_command(), cwd=work, stdin=fin, stdout=fout,
                                            stderr=ferr, env=clean_environment(work), close_fds=True,
                                            **kwargs)  # type: ignore[call-overload]
             except OSError as exc:
@@ -156,6 +209,11 @@ def run_python(code: str, stdin: str = "", limits: Limits = Limits()) -> RunResu
                 process.wait(timeout=limits.wall_s)
             except subprocess.TimeoutExpired:
                 killed = "wall-clock"
+                process.terminate()  # the supervisor kills what the snippet started, even outside its group
+                try:
+                    process.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
             finally:
                 _kill_tree(process)  # also reaps anything the snippet left running in its group
                 process.wait()
