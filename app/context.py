@@ -30,7 +30,7 @@ class AppContext(QObject):
         self.hooks = Hooks(self)
         self.ops = Operations(self)
         self.watchdog = StallWatchdog(parent=self)
-        self.permissions = PermissionAsker(self.ops, self.hooks, parent=self)
+        self.permissions = PermissionAsker(self.ops, self.hooks)
         self.tools_error: str | None = None
         self.engine: "Engine | None" = None
         self.engine_error: str | None = None

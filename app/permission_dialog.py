@@ -15,7 +15,7 @@ import time
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer
+from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtGui import QCloseEvent, QFont, QFontDatabase
 from PySide6.QtWidgets import (QApplication, QDialog, QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
                                QScrollArea, QVBoxLayout, QWidget)
@@ -225,16 +225,15 @@ class PermissionDialog(QDialog):
         return self.argument_boxes[name].toPlainText()
 
 
-class PermissionAsker(QObject):
+class PermissionAsker:
     """The broker's ask callback for the app: called in a worker, it shows the dialog on the GUI thread (through
     Operations.call_in_gui) and waits for the answer; the GUI thread never sits in a nested event loop meanwhile.
 
     Anything but a clear answer (timeout, the app closing, an error showing the dialog) is Deny.
     """
 
-    def __init__(self, ops: "Operations", hooks: "Hooks", timeout_s: float = DIALOG_TIMEOUT_S,
-                 parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    # A plain object, not a QObject: the engine (plain Python) holds it as the broker's callback and may outlive Qt.
+    def __init__(self, ops: "Operations", hooks: "Hooks", timeout_s: float = DIALOG_TIMEOUT_S) -> None:
         self.ops, self.hooks, self.timeout_s = ops, hooks, timeout_s
         self.arm_delay_ms = ARM_DELAY_MS
         self.open_dialogs: list[PermissionDialog] = []
@@ -242,7 +241,7 @@ class PermissionAsker(QObject):
     def __call__(self, request: "PermissionRequest") -> "Answer":
         from edgemind.core.permissions import Answer
 
-        if QThread.currentThread() is self.thread():  # asked on the GUI thread itself: a plain modal dialog
+        if QThread.currentThread() is self.ops.thread():  # asked on the GUI thread itself: a plain modal dialog
             dialog = self.show(request)
             dialog.exec()
             return dialog.answer
