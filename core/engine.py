@@ -223,6 +223,7 @@ class Engine:
                 elapsed = (time.perf_counter() - started) * 1000
                 metrics = Metrics(ttft_ms=round(elapsed, 3), tokens=answer.tokens, prompt_tokens=answer.prompt_tokens,
                                   total_ms=round(elapsed, 3))
+                self._audit_route(decision, spec, prompt, conversation_id, (), cache=tier)
                 yield Done(metrics, "stop", conversation_id, cache=tier)
                 return
 
@@ -319,8 +320,8 @@ class Engine:
         return self.tool_runner.registry.offered(names)
 
     def _audit_route(self, decision: Any, spec: ModelSpec, prompt: str, conversation_id: str | None,
-                     tool_calls: tuple[dict[str, Any], ...]) -> None:
-        """Logged after the answer streamed, so the write never delays the first token."""
+                     tool_calls: tuple[dict[str, Any], ...], cache: str = "miss") -> None:
+        """Logged after the answer streamed (or came from the cache), so the write never delays the first token."""
         if self.audit is None:
             return
         from .audit import digest
@@ -329,7 +330,8 @@ class Engine:
             self.audit.record("route", {
                 "intent": decision.intent, "model": spec.id, "confidence": round(float(decision.confidence), 3),
                 "reason": str(decision.reason)[:200], "tools_offered": list(getattr(decision, "tools", ())),
-                "tool_calls": len(tool_calls), "prompt_sha": digest(prompt)}, conversation_id=conversation_id)
+                "tool_calls": len(tool_calls), "cache": cache, "prompt_sha": digest(prompt)},
+                conversation_id=conversation_id)
         except EdgeMindError as exc:
             log.warning("could not write the audit log: %s", exc)
 

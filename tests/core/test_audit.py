@@ -165,3 +165,15 @@ def test_cli_show_and_export(audit: AuditLog, cli_env: dict[str, str], tmp_path:
     assert _edgemind(["audit", "export", "--out", str(out)], cli_env).returncode == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [x["id"] for x in lines] == [1, 2, 3, 4, 5, 6] and lines[0]["prev_hash"] == GENESIS
+
+
+def test_every_answer_logs_its_route_also_from_the_cache(engine) -> None:  # type: ignore[no-untyped-def]
+    from edgemind.core.engine import AskOptions
+
+    options = AskOptions(max_tokens=8, temperature=0.0, store=False)
+    engine.ask("Name a colour.", options)
+    engine.ask("Name a colour.", options)
+    routes = [e.detail for e in engine.audit.entries(kind="route")]
+    assert [r["cache"] for r in routes] == ["miss", "l1"]
+    assert routes[0]["prompt_sha"] == routes[1]["prompt_sha"] and "Name a colour" not in json.dumps(routes)
+    assert engine.audit.verify().ok
