@@ -3,7 +3,10 @@
 Both servers run at once on loopback (the idle one costs no CPU); for each concurrency level (1, 4, 8 clients, each
 sending its requests one after another) the two are measured alternately, `--repeats` times, and the medians are
 reported: completion tokens/s over the wall time, requests/s, p50/p99 request latency. Every prompt is distinct, so
-EdgeMind's answer cache never answers (it is also turned off), and both servers generate at temperature 0.
+EdgeMind's answer cache never answers (it is also turned off), and both servers generate at temperature 0. Requests
+name the model (not "auto"), so both answer with the same file; EdgeMind's router still embeds each prompt to pick
+the intent's system prompt, as it does for every request. The 1-minute load average is printed with each level:
+other work on the machine skews the figures (repeat when it is high).
 
     .venv/bin/python benchmarks/api_load.py [--model smollm2-135m-instruct] [--max-tokens 32] [--repeats 3]
 
@@ -111,9 +114,11 @@ def main() -> None:
         for name, url in servers.items():  # load the model in each before timing
             asyncio.run(level(url, args.model, 1, 1, 4, f"warm-{name}"))
         results: dict[str, dict[str, dict[str, float]]] = {}
+        loads: dict[str, list[float]] = {}
         for clients in [int(c) for c in args.levels.split(",")]:
             per_client = max(2, 8 // clients) if clients < 8 else 2
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
+            load_before = os.getloadavg()[0]
             for r in range(args.repeats):
                 order = list(servers) if r % 2 == 0 else list(reversed(servers))
                 for name in order:
@@ -122,14 +127,18 @@ def main() -> None:
             for name, rs in runs.items():
                 results.setdefault(name, {})[str(clients)] = {k: statistics.median(x[k] for x in rs) for k in rs[0]}
             ours_r, theirs_r = results["edgemind"][str(clients)], results["llama_cpp.server"][str(clients)]
+            # Other work on the machine skews both servers: the 1-minute load average, before and after the level.
+            loads[str(clients)] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             print(f"{clients} client(s), {clients * per_client} requests x {args.repeats}: "
                   f"edgemind {ours_r['tok_s']:.1f} tok/s p50 {ours_r['p50_s'] * 1000:.0f} ms p99 "
                   f"{ours_r['p99_s'] * 1000:.0f} ms | llama_cpp.server {theirs_r['tok_s']:.1f} tok/s p50 "
                   f"{theirs_r['p50_s'] * 1000:.0f} ms p99 {theirs_r['p99_s'] * 1000:.0f} ms | throughput ratio "
-                  f"{ours_r['tok_s'] / theirs_r['tok_s']:.2f}x", flush=True)
+                  f"{ours_r['tok_s'] / theirs_r['tok_s']:.2f}x | load average "
+                  f"{loads[str(clients)][0]:.1f}->{loads[str(clients)][1]:.1f}", flush=True)
         if args.out:
             Path(args.out).write_text(json.dumps({"model": args.model, "max_tokens": args.max_tokens,
-                                                  "threads": threads, "results": results}, indent=2))
+                                                  "threads": threads, "cpus": os.cpu_count(), "load_average": loads,
+                                                  "results": results}, indent=2))
     finally:
         for proc in (ours, theirs):
             proc.terminate()

@@ -63,8 +63,8 @@ def _options(body: dict[str, Any]) -> dict[str, Any]:
             "stop": stops(opts.get("stop"), "options.stop")}
 
 
-async def _started(request: Request, prompt: str, options: AskOptions) -> Generation:
-    gen = _state(request).runner.start(prompt, options)
+async def _started(request: Request, prompt: str, options: AskOptions, stream: bool = True) -> Generation:
+    gen = _state(request).runner.start(prompt, options, stream=stream)
     watcher = asyncio.create_task(cancel_on_disconnect(request.receive, gen.cancel))
     try:
         await gen.first()
@@ -121,7 +121,7 @@ async def chat(request: Request) -> Response:
     options = AskOptions(model=model, system_prompt=function_calling.system_with(system, plan),
                          history=tuple(history), json_schema=plan.schema if plan else _format_schema(body.get("format")),
                          store=False, **_options(body))
-    gen = await _started(request, prompt, options)
+    gen = await _started(request, prompt, options, stream)
     name = gen.route.model if gen.route else str(body.get("model"))
 
     def frame(piece: str) -> dict[str, Any] | None:
@@ -154,7 +154,7 @@ async def generate(request: Request) -> Response:
         raise bad("system", "'system' must be a string")
     options = AskOptions(model=model, system_prompt=system or None, json_schema=_format_schema(body.get("format")),
                          store=False, **_options(body))
-    gen = await _started(request, prompt, options)
+    gen = await _started(request, prompt, options, stream)
     name = gen.route.model if gen.route else str(body.get("model"))
 
     def frame(piece: str) -> dict[str, Any]:

@@ -67,9 +67,9 @@ def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
     return stream, bool(stream and options and options.get("include_usage") is True)
 
 
-async def _started(request: Request, prompt: str, options: AskOptions) -> Generation:
+async def _started(request: Request, prompt: str, options: AskOptions, stream: bool = True) -> Generation:
     """Start the generation and wait for its first token, stopping it if the client leaves meanwhile."""
-    gen = _state(request).runner.start(prompt, options)
+    gen = _state(request).runner.start(prompt, options, stream=stream)
     watcher = asyncio.create_task(cancel_on_disconnect(request.receive, gen.cancel))
     try:
         await gen.first()
@@ -102,7 +102,7 @@ async def chat_completions(request: Request) -> Response:
     schema = plan.schema if plan else response_schema(body.get("response_format"))
     options = AskOptions(model=model, system_prompt=function_calling.system_with(system, plan), history=tuple(history),
                          json_schema=schema, store=False, **_sampling(body))
-    gen = await _started(request, prompt, options)
+    gen = await _started(request, prompt, options, stream)
     assert gen.route is not None
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": gen.route.model,
             "system_fingerprint": "edgemind"}
@@ -171,7 +171,7 @@ async def completions(request: Request) -> Response:
     if not isinstance(prompt, str):
         raise bad("prompt", "'prompt' must be one string")
     options = AskOptions(model=model, store=False, **_sampling(body))
-    gen = await _started(request, prompt, options)
+    gen = await _started(request, prompt, options, stream)
     assert gen.route is not None
     base = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
             "model": gen.route.model, "system_fingerprint": "edgemind"}

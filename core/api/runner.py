@@ -9,6 +9,7 @@ import logging
 import threading
 from contextlib import closing
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from typing import Any, AsyncIterator, Callable
 
 from ..backends.base import CancelToken
@@ -82,6 +83,36 @@ class Generation:
         raise ApiError(500, "the request ended without an answer", "internal")
 
 
+class _Workers:
+    """Long-lived daemon threads that run the engine requests, started as needed and reused after.
+
+    A thread per request would also mean a fresh OpenMP team inside llama.cpp per request (libgomp keeps one per
+    calling thread); reused threads keep theirs, as llama_cpp.server's thread pool does."""
+
+    def __init__(self) -> None:
+        self._jobs: "SimpleQueue[Callable[[], None]]" = SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+        with self._lock:
+            if self._idle:
+                self._idle -= 1  # an idle worker is (or is about to be) waiting on the queue: it takes the job
+                return
+        threading.Thread(target=self._work, name="edgemind-api-request", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except BaseException:  # run() handles its own errors; never let one kill the worker silently
+                log.exception("request worker failed")
+            with self._lock:
+                self._idle += 1
+
+
 class Runner:
     def __init__(self, engine: Engine, metrics: ServerMetrics, max_in_flight: int, retry_after: int) -> None:
         self.engine = engine
@@ -90,8 +121,11 @@ class Runner:
         self._retry_after = retry_after
         self._running = 0
         self._lock = threading.Lock()
+        self._workers = _Workers()
 
-    def start(self, prompt: str, options: AskOptions) -> Generation:
+    def start(self, prompt: str, options: AskOptions, *, stream: bool = True) -> Generation:
+        """stream=False (an answer sent whole): the tokens are joined in the worker thread and handed over once, with
+        the end, instead of waking the event loop once per token."""
         with self._lock:
             if self._running >= self._max:
                 self.metrics.rejected("server_full")
@@ -109,9 +143,17 @@ class Runner:
                 cancel.cancel()
 
         def run() -> None:
+            held: list[str] = []
             try:
                 with closing(self.engine.stream(prompt, options, cancel)) as events:
                     for event in events:
+                        if not stream:
+                            if isinstance(event, Token):
+                                held.append(event.text)
+                                continue
+                            if held:
+                                put(Token("".join(held)))
+                                held.clear()
                         if isinstance(event, Error) and event.kind == "busy":
                             self.metrics.rejected("model_queue_full")
                         elif isinstance(event, Done):
@@ -123,6 +165,8 @@ class Runner:
                         put(event)
             except Exception as exc:  # a bug of ours: the client gets a 500 in its API's format, the log the trace
                 log.exception("request failed")
+                if held:
+                    put(Token("".join(held)))
                 put(Error(f"internal error: {exc.__class__.__name__}", "internal"))
             finally:
                 with self._lock:
@@ -130,7 +174,7 @@ class Runner:
                 put(_END)
 
         route_model = [""]
-        threading.Thread(target=run, name="edgemind-api-request", daemon=True).start()
+        self._workers.submit(run)
         return Generation(queue, cancel)
 
 
