@@ -5,6 +5,7 @@ watchdog."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,8 @@ class AppContext(QObject):
         self.engine_error: str | None = None
         self.paused = False
         self._ready = threading.Event()
+        self.api_server: Any = None  # core.api.BackgroundServer while the "serve the API" setting is on
+        self.hooks.engine_did_start.connect(lambda _engine: self.apply_api_server(self.settings.api_server_enabled))
 
     # ---- the engine -------------------------------------------------------------------------------------------
     def start_engine(self) -> None:
@@ -82,6 +85,27 @@ class AppContext(QObject):
             raise EdgeMindError(f"the engine could not start: {self.engine_error}")
         return engine
 
+    # ---- the local API server -----------------------------------------------------------------------------------
+    def apply_api_server(self, enabled: bool) -> None:
+        """Start or stop `edgemind serve`'s server inside the app, over the app's own engine (in a worker)."""
+        def apply() -> str:
+            if not enabled:
+                if self.api_server is not None:
+                    self.api_server.stop()
+                    self.api_server = None
+                return ""
+            if self.api_server is not None:
+                return self.api_server.url
+            from edgemind.core.api import BackgroundServer, ServerConfig, load_or_create_api_key
+
+            key, _source = load_or_create_api_key(self.settings.home, os.environ.get("EDGEMIND_API_KEY"))
+            config = ServerConfig.from_settings(self.settings, api_key=key)
+            self.api_server = BackgroundServer(self.engine_in_worker(), config).start()
+            return self.api_server.url
+
+        self.ops.run("local API server", apply, self.hooks.api_server_did_change.emit,
+                     lambda exc: self.hooks.api_server_did_change.emit(f"not running: {exc}"))
+
     # ---- pausing models ----------------------------------------------------------------------------------------
     def set_paused(self, paused: bool) -> None:
         """Pause: unload every model now and hold new answers until resumed (the tray's "Pause models")."""
@@ -96,6 +120,9 @@ class AppContext(QObject):
     # ---- closing ----------------------------------------------------------------------------------------------
     def shutdown(self) -> None:
         self.watchdog.stop()
+        if self.api_server is not None:
+            self.api_server.stop()
+            self.api_server = None
         self.permissions.deny_all()
         self.ops.shutdown()
         engine = getattr(self, "_engine_for_workers", None)

@@ -18,3 +18,4 @@ class Hooks(QObject):
     permission_did_answer = Signal(object, object)  # the PermissionRequest and the user's Answer
     grants_did_change = Signal()  # a stored grant was added or revoked
     main_window_will_show = Signal()
+    api_server_did_change = Signal(str)  # the local API server started ("http://…") or stopped (""), or why not

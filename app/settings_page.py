@@ -19,7 +19,8 @@ from .grants_page import GrantsPage
 
 # Keys this page edits, all validated again by core.settings when saved.
 KEYS = ("default_model", "threads", "context_length", "max_tokens", "cache_enabled", "cache_memory_entries",
-        "cache_disk_mb", "cache_ttl_seconds", "safety_enabled", "router_enabled", "close_to_tray", "start_in_tray")
+        "cache_disk_mb", "cache_ttl_seconds", "safety_enabled", "router_enabled", "close_to_tray", "start_in_tray",
+        "api_server_enabled")
 ENV_NAMES = {"default_model": "EDGEMIND_DEFAULT_MODEL", "threads": "EDGEMIND_THREADS",
              "context_length": "EDGEMIND_CONTEXT_LENGTH", "cache_enabled": "EDGEMIND_CACHE",
              "safety_enabled": "EDGEMIND_SAFETY", "router_enabled": "EDGEMIND_ROUTER"}
@@ -136,8 +137,16 @@ class SettingsPage(QWidget):
             QUrl.fromLocalFile(str(self.ctx.settings.home))))
         folder_row.addWidget(self.data_folder, 1)
         folder_row.addWidget(open_folder)
+        self.api_server_enabled = QCheckBox(
+            f"Serve the OpenAI and Ollama API to other apps on this computer (127.0.0.1:{self.ctx.settings.api_port})")
+        self.api_server_status = QLabel(f"Off. Apps need the API key in {self.ctx.settings.home / 'api_key'}.")
+        self.api_server_status.setObjectName("hint")
+        self.api_server_status.setWordWrap(True)
+        self.ctx.hooks.api_server_did_change.connect(self._api_server_changed)
         app_form.addRow(self.close_to_tray)
         app_form.addRow(self.start_in_tray)
+        app_form.addRow(self.api_server_enabled)
+        app_form.addRow(self.api_server_status)
         app_form.addRow("Data folder", folder_row)
         app_form.addRow(QLabel("To move the data folder, set EDGEMIND_HOME before starting EdgeMind."))
 
@@ -182,6 +191,7 @@ class SettingsPage(QWidget):
         self.cache_ttl_seconds.setValue(float(settings.cache_ttl_seconds))
         self.close_to_tray.setChecked(settings.close_to_tray)
         self.start_in_tray.setChecked(settings.start_in_tray)
+        self.api_server_enabled.setChecked(settings.api_server_enabled)
 
     def values(self) -> dict[str, Any]:
         ttl = self.cache_ttl_seconds.value()
@@ -192,6 +202,7 @@ class SettingsPage(QWidget):
             "cache_enabled": self.cache_enabled.isChecked(), "cache_memory_entries": self.cache_memory_entries.value(),
             "cache_disk_mb": self.cache_disk_mb.value(), "cache_ttl_seconds": int(ttl) if ttl.is_integer() else ttl,
             "close_to_tray": self.close_to_tray.isChecked(), "start_in_tray": self.start_in_tray.isChecked(),
+            "api_server_enabled": self.api_server_enabled.isChecked(),
         }
 
     def save(self) -> None:
@@ -210,11 +221,24 @@ class SettingsPage(QWidget):
         path, settings = result
         overridden = [f"{k} ({ENV_NAMES[k]})" for k in KEYS if k in ENV_NAMES and os.environ.get(ENV_NAMES[k])]
         note = f" Set in the environment, so not in effect: {', '.join(overridden)}." if overridden else ""
-        self.status.setText(f"Saved to {path}. Close to tray applies now; the rest when EdgeMind starts next.{note}")
+        self.status.setText(f"Saved to {path}. Close to tray and the API server apply now; the rest when EdgeMind "
+                            f"starts next.{note}")
         self.ctx.settings = replace(self.ctx.settings, close_to_tray=settings.close_to_tray,
-                                    start_in_tray=settings.start_in_tray)
+                                    start_in_tray=settings.start_in_tray,
+                                    api_server_enabled=settings.api_server_enabled)
+        self.ctx.apply_api_server(settings.api_server_enabled)
         self.settings_did_save.emit(settings)
         self.ctx.hooks.settings_did_save.emit(settings)
+
+    def _api_server_changed(self, state: str) -> None:
+        key_file = self.ctx.settings.home / "api_key"
+        if state.startswith("http"):
+            self.api_server_status.setText(f"Serving {state}/v1 (OpenAI) and {state}/api (Ollama); the API key is "
+                                           f"in {key_file} (or EDGEMIND_API_KEY).")
+        elif state:
+            self.api_server_status.setText(f"The API server is {state}")
+        else:
+            self.api_server_status.setText(f"Off. Apps need the API key in {key_file}.")
 
     # ---- models -----------------------------------------------------------------------------------------------
     def refresh_models(self) -> None:

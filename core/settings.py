@@ -52,6 +52,7 @@ class Settings:
     max_queued_requests: int = 8
     # `edgemind serve`
     api_port: int = 8642
+    api_server_enabled: bool = False  # desktop app: serve the API on 127.0.0.1:api_port while it runs
     api_rate_limit_per_minute: int = 120  # per API key; 0: no limit
     api_max_body_bytes: int = 4 * 1024 * 1024
     api_allowed_origins: tuple[str, ...] = ()  # browser origins allowed besides loopback ones, e.g. "https://app.example"
@@ -87,6 +88,7 @@ _CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "audit_key_store": (str, lambda v: v in ("auto", "keyring", "file"), "auto, keyring or file"),
     "tool_steps": (int, lambda v: 0 <= v <= 16, "an integer from 0 to 16"),
     "close_to_tray": (bool, lambda v: True, "true or false"),
+    "api_server_enabled": (bool, lambda v: True, "true or false"),
     "start_in_tray": (bool, lambda v: True, "true or false"),
     "cache_memory_entries": (int, lambda v: 0 <= v <= 1_000_000, "an integer from 0 to 1000000"),
     "cache_disk_mb": (int, lambda v: 1 <= v <= 1_000_000, "a number of megabytes from 1 to 1000000"),

@@ -7,6 +7,6 @@ headers, body, rate and queue limits. It never runs EdgeMind's own tools (see `o
 from .app import create_app
 from .config import ServerConfig
 from .keys import load_or_create_api_key
-from .server import serve
+from .server import BackgroundServer, serve
 
-__all__ = ["ServerConfig", "create_app", "load_or_create_api_key", "serve"]
+__all__ = ["BackgroundServer", "ServerConfig", "create_app", "load_or_create_api_key", "serve"]

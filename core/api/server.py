@@ -6,6 +6,8 @@ import ipaddress
 import logging
 import socket
 import sys
+import threading
+import time
 from typing import TextIO
 
 from ..engine import Engine
@@ -57,3 +59,71 @@ def serve(engine: Engine, config: ServerConfig, *, key_source: str, out: TextIO 
         server.run()
     finally:
         engine.close()
+
+
+class BackgroundServer:
+    """The API server on a thread of a host that owns the engine (the desktop app, tests): start, stop, and never
+    close the engine, which outlives the server."""
+
+    def __init__(self, engine: Engine, config: ServerConfig) -> None:
+        self.config = config
+        self._engine = engine
+        self._server: object | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        return self._sock.getsockname()[1] if self._sock is not None else self.config.port
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout_s: float = 20.0) -> "BackgroundServer":
+        """Bind (ConfigError in one line on a busy port or a non-loopback host without allow_remote), then serve."""
+        import uvicorn
+
+        check_bind(self.config, err=_LogWriter())
+        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((self.config.host, self.config.port))
+        server = uvicorn.Server(uvicorn.Config(create_app(self._engine, self.config), log_level="warning",
+                                               access_log=False, timeout_graceful_shutdown=2, server_header=False))
+        self._server = server
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [self._sock]}, name="api-server",
+                                        daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                self.stop()
+                raise ConfigError(f"the API server did not start on {self.config.host}:{self.config.port}")
+            time.sleep(0.01)
+        log.info("API server listening at %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True  # type: ignore[attr-defined]
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._sock is not None:
+            self._sock.close()
+        self._server = self._thread = self._sock = None
+
+
+class _LogWriter:
+    """check_bind's warning goes to the log when there is no terminal to print it on."""
+
+    def write(self, text: str) -> None:
+        log.warning("%s", text.strip())
+
+    def flush(self) -> None:
+        pass

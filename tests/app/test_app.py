@@ -260,3 +260,30 @@ def test_review_finds_a_planted_bug_at_its_line_and_asks_about_it_in_chat(qtbot,
     assert coder_gui.window.tabs.currentWidget() is chat
     assert f"line {pane.findings[row].line}" in chat.messages[0].text and "cur.execute" in chat.messages[0].text
     chat.stop()
+
+
+def test_the_api_server_starts_and_stops_from_settings(qtbot, gui, settings) -> None:
+    """Turning the setting on serves the app's own engine to the official clients' routes; off closes the port."""
+    import socket
+    from dataclasses import replace
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gui.ctx.settings = replace(gui.ctx.settings, api_port=port)
+    page = gui.window.settings_page
+    page.api_server_enabled.setChecked(True)
+    page.save()
+    qtbot.waitUntil(lambda: "Serving" in page.api_server_status.text(), timeout=30_000)
+    key = (settings.home / "api_key").read_text(encoding="utf-8").strip()
+    url = f"http://127.0.0.1:{port}/v1/models"
+    assert httpx.get(url, timeout=10).status_code == 401  # the key is still required
+    models = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=10).json()["data"]
+    assert settings.default_model in {m["id"] for m in models}
+    page.api_server_enabled.setChecked(False)
+    page.save()
+    qtbot.waitUntil(lambda: page.api_server_status.text().startswith("Off"), timeout=30_000)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=5)
