@@ -10,53 +10,34 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 from dataclasses import replace
 from typing import Any
 
 import httpx
-import uvicorn
 
-from edgemind.core.api import ServerConfig, create_app
+from edgemind.core.api import BackgroundServer, ServerConfig
 from edgemind.core.engine import Engine
 
 
 class ApiServer:
     def __init__(self, engine: Engine, *, api_key: str, **config: Any) -> None:
         self.api_key = api_key
-        self.config = replace(ServerConfig(api_key=api_key), **config)
-        self.app = create_app(engine, self.config)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False,
-                                                     timeout_graceful_shutdown=2))
-        self._thread: threading.Thread | None = None
+        self.config = replace(ServerConfig(api_key=api_key), port=0, **config)  # port 0: a free one
+        self._server = BackgroundServer(engine, self.config)
+        self.url = ""
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
     def start(self) -> "ApiServer":
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        name="api-server", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.01)
+        self._server.start()
+        self.url = self._server.url
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._sock.close()
+        self._server.stop()
 
     def __enter__(self) -> "ApiServer":
         return self.start()
