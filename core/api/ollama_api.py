@@ -21,7 +21,7 @@ from ..tool_calls import ToolCall
 from . import function_calling
 from .openai_api import check_embedding_model, embedding_inputs
 from .request_fields import bad, boolean, conversation, integer, model_id, number, read_json, stops
-from .runner import Generation, cancel_on_disconnect
+from .runner import Generation, cancel_on_disconnect, start_generation
 from .state import EMBEDDING_MODEL, ApiState, finish_reason
 
 NDJSON = "application/x-ndjson"
@@ -64,16 +64,7 @@ def _options(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _started(request: Request, prompt: str, options: AskOptions, stream: bool = True) -> Generation:
-    gen = _state(request).runner.start(prompt, options, stream=stream)
-    watcher = asyncio.create_task(cancel_on_disconnect(request.receive, gen.cancel))
-    try:
-        await gen.first()
-    except BaseException:
-        gen.cancel.cancel()
-        raise
-    finally:
-        watcher.cancel()
-    return gen
+    return await start_generation(_state(request).runner, request.receive, prompt, options, stream)
 
 
 def _timings(done: Done) -> dict[str, Any]:

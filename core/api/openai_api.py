@@ -20,7 +20,7 @@ from . import function_calling
 from .errors import ApiError, error_body
 from .request_fields import (bad, boolean, conversation, integer, max_tokens, model_id, number, read_json, stops,
                              text)
-from .runner import Generation, cancel_on_disconnect
+from .runner import Generation, cancel_on_disconnect, start_generation
 from .state import EMBEDDING_MODEL, ApiState, finish_reason
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -68,17 +68,7 @@ def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
 
 
 async def _started(request: Request, prompt: str, options: AskOptions, stream: bool = True) -> Generation:
-    """Start the generation and wait for its first token, stopping it if the client leaves meanwhile."""
-    gen = _state(request).runner.start(prompt, options, stream=stream)
-    watcher = asyncio.create_task(cancel_on_disconnect(request.receive, gen.cancel))
-    try:
-        await gen.first()
-    except BaseException:
-        gen.cancel.cancel()
-        raise
-    finally:
-        watcher.cancel()
-    return gen
+    return await start_generation(_state(request).runner, request.receive, prompt, options, stream)
 
 
 def _usage(done: Done) -> dict[str, int]:

@@ -186,3 +186,18 @@ async def cancel_on_disconnect(receive: Callable[[], Any], cancel: CancelToken) 
         if message["type"] == "http.disconnect":
             cancel.cancel()
             return
+
+
+async def start_generation(runner: Runner, receive: Callable[[], Any], prompt: str, options: Any,
+                           stream: bool = True) -> Generation:
+    """Start the generation and wait for its first token, stopping it if the client leaves meanwhile."""
+    gen = runner.start(prompt, options, stream=stream)
+    watcher = asyncio.create_task(cancel_on_disconnect(receive, gen.cancel))
+    try:
+        await gen.first()
+    except BaseException:
+        gen.cancel.cancel()
+        raise
+    finally:
+        watcher.cancel()
+    return gen
