@@ -14,23 +14,11 @@ from typing import Any, Callable, Iterable
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
+from edgemind.core.backends.base import CancelToken  # light: core's package imports lazily
+
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Any], None]
-
-
-class _Cancel:
-    """Duck-types core's CancelToken (set from any thread, polled per token) without importing core at start-up."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
 
 
 class _Relay(QObject):
@@ -46,7 +34,7 @@ class Op:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.cancel_token = _Cancel()
+        self.cancel_token = CancelToken()
         self.finished = False
 
     def cancel(self) -> None:

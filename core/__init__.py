@@ -1,16 +1,31 @@
-"""The headless engine. Never imports Qt. The public surface is listed in __all__; the rest is internal."""
+"""The headless engine. Never imports Qt. The public surface is listed in __all__; the rest is internal.
 
-from .backends.base import CancelToken, GenerationParams, Message
-from .engine import AskOptions, AskResult, Engine
-from .errors import (BackendUnavailable, ConfigError, EdgeMindError, ModelError, ModelIntegrityError, ModelNotFound,
-                     PromptError, StoreError)
-from .events import Done, Error, Event, Metrics, Route, Token
-from .settings import Settings, load_settings
+Names load on first use (PEP 562), so importing one light module (`edgemind.core.backends.base`) does not pull in
+the engine, SQLAlchemy and llama.cpp: the desktop app shows its window before any of that loads.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AskOptions", "AskResult", "BackendUnavailable", "CancelToken", "ConfigError", "Done", "EdgeMindError", "Engine",
-    "Error", "Event", "GenerationParams", "Message", "Metrics", "ModelError", "ModelIntegrityError", "ModelNotFound",
-    "PromptError", "Route", "Settings", "StoreError", "Token", "load_settings",
-]
+_WHERE = {
+    "CancelToken": "backends.base", "GenerationParams": "backends.base", "Message": "backends.base",
+    "AskOptions": "engine", "AskResult": "engine", "Engine": "engine",
+    "BackendUnavailable": "errors", "ConfigError": "errors", "EdgeMindError": "errors", "ModelError": "errors",
+    "ModelIntegrityError": "errors", "ModelNotFound": "errors", "PromptError": "errors", "StoreError": "errors",
+    "Done": "events", "Error": "events", "Event": "events", "Metrics": "events", "Route": "events", "Token": "events",
+    "Settings": "settings", "load_settings": "settings",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'edgemind.core' has no attribute {name!r}")
+    value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
