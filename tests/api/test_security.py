@@ -189,4 +189,7 @@ def test_a_hundred_concurrent_requests_each_get_a_documented_status(make_server:
     # still healthy and answering
     assert post(server, "/v1/chat/completions", CHAT).status_code in (200, 429)
     assert httpx.get(server.url + "/health", timeout=10).status_code == 200
-    assert server.metric("edgemind_rejected_total", reason="model_queue_full") >= 1
+    # each 503 is counted under one of its two documented causes: the model's queue, or the whole server's bound
+    queue_full = server.metric("edgemind_rejected_total", reason="model_queue_full")
+    server_full = server.metric("edgemind_rejected_total", reason="server_full")
+    assert queue_full + server_full >= by_status[503], (queue_full, server_full, by_status)
