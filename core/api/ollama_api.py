@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
@@ -21,7 +20,7 @@ from ..tool_calls import ToolCall
 from . import function_calling
 from .openai_api import check_embedding_model, embedding_inputs
 from .request_fields import bad, boolean, conversation, integer, model_id, number, read_json, stops
-from .runner import Generation, cancel_on_disconnect, start_generation
+from .runner import Generation, collect_watching, start_generation
 from .state import EMBEDDING_MODEL, ApiState, finish_reason
 
 NDJSON = "application/x-ndjson"
@@ -78,11 +77,7 @@ def _timings(done: Done) -> dict[str, Any]:
 async def _respond(request: Request, gen: Generation, stream: bool, frame: Any, final: Any) -> Response:
     """frame(text) -> one streamed object; final(text, done) -> the closing object (whole answer when not streaming)."""
     if not stream:
-        watcher = asyncio.create_task(cancel_on_disconnect(request.receive, gen.cancel))
-        try:
-            answer = await gen.collect()
-        finally:
-            watcher.cancel()
+        answer = await collect_watching(gen, request.receive)
         return JSONResponse(final(answer.text, answer.done))
 
     async def lines() -> AsyncIterator[bytes]:

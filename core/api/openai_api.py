@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -20,7 +19,7 @@ from . import function_calling
 from .errors import ApiError, error_body
 from .request_fields import (bad, boolean, conversation, integer, max_tokens, model_id, number, read_json, stops,
                              text)
-from .runner import Generation, cancel_on_disconnect, start_generation
+from .runner import Generation, collect_watching, start_generation
 from .state import EMBEDDING_MODEL, ApiState, finish_reason
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -106,11 +105,7 @@ async def chat_completions(request: Request) -> Response:
         return {"role": "assistant", "content": outcome if isinstance(outcome, str) else answer_text}, finish
 
     if not stream:
-        watcher = asyncio.create_task(cancel_on_disconnect(request.receive, gen.cancel))
-        try:
-            answer = await gen.collect()
-        finally:
-            watcher.cancel()
+        answer = await collect_watching(gen, request.receive)
         message, finish = message_and_finish(answer.text, answer.done)
         return JSONResponse({**base, "object": "chat.completion", "choices": [
             {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
@@ -166,11 +161,7 @@ async def completions(request: Request) -> Response:
     base = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
             "model": gen.route.model, "system_fingerprint": "edgemind"}
     if not stream:
-        watcher = asyncio.create_task(cancel_on_disconnect(request.receive, gen.cancel))
-        try:
-            answer = await gen.collect()
-        finally:
-            watcher.cancel()
+        answer = await collect_watching(gen, request.receive)
         return JSONResponse({**base, "choices": [{"text": answer.text, "index": 0, "logprobs": None,
                                                   "finish_reason": finish_reason(answer.done)}],
                              "usage": _usage(answer.done)})

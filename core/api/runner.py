@@ -201,3 +201,12 @@ async def start_generation(runner: Runner, receive: Callable[[], Any], prompt: s
     finally:
         watcher.cancel()
     return gen
+
+
+async def collect_watching(gen: Generation, receive: Callable[[], Any]) -> Answer:
+    """The whole answer (non-streamed responses), stopping the generation if the client leaves meanwhile."""
+    watcher = asyncio.create_task(cancel_on_disconnect(receive, gen.cancel))
+    try:
+        return await gen.collect()
+    finally:
+        watcher.cancel()
