@@ -47,7 +47,14 @@ class ApiServer:
 
     def metric(self, name: str, **labels: str) -> float:
         """Sum of the series `name` whose labels include `labels` (0 when there is none)."""
-        text = httpx.get(self.url + "/metrics", headers=self.headers, timeout=10).text
+        deadline = time.monotonic() + 30
+        while True:  # /metrics is keyed, so it shares the key's rate limit: back off as a scraper would
+            response = httpx.get(self.url + "/metrics", headers=self.headers, timeout=10)
+            if response.status_code != 429 or time.monotonic() > deadline:
+                break
+            time.sleep(float(response.headers.get("retry-after", "1")))
+        assert response.status_code == 200, f"/metrics answered {response.status_code}: {response.text[:200]}"
+        text = response.text
         total = 0.0
         for line in text.splitlines():
             match = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
