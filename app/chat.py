@@ -288,7 +288,10 @@ class ChatPane(QWidget):
         self.title.setText(info.title or "Untitled")
         for m in messages:
             if m.role in ("user", "assistant"):
-                self._add(MessageWidget(m.role, m.content, message_id=m.id, model=m.model, status=m.status))
+                widget = MessageWidget(m.role, m.content, message_id=m.id, model=m.model, status=m.status)
+                if m.tool_calls:
+                    widget.show_stored_tool_calls(m.tool_calls)
+                self._add(widget)
         self._sync_actions()
 
     def _add(self, widget: QWidget) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any
+from typing import Any, Sequence
 
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -303,8 +303,19 @@ class MessageWidget(QFrame):
 
     def set_tool_result(self, event: Any) -> None:
         line = self.tool_lines.get((event.step, event.tool)) or self._tool_line(event.step, event.tool, {})
-        line.setText(line.text().removesuffix(" …") + " — " + decision_text(event.decision, event.ok, event.summary))
-        line.setProperty("verdict", "denied" if event.decision.startswith(("denied", "rejected")) or not event.ok
+        self._finish_tool_line(line, event.decision, event.ok, event.summary)
+
+    def show_stored_tool_calls(self, calls: Sequence[dict[str, Any]]) -> None:
+        """A reopened conversation shows what ran for each answer, as it looked while it streamed."""
+        for step, call in enumerate(calls, 1):
+            arguments = call.get("arguments")
+            line = self._tool_line(step, str(call.get("tool", "?")), arguments if isinstance(arguments, dict) else {})
+            self._finish_tool_line(line, str(call.get("decision", "")), bool(call.get("ok")),
+                                   str(call.get("result_summary", "")))
+
+    def _finish_tool_line(self, line: QLabel, decision: str, ok: bool, summary: str) -> None:
+        line.setText(line.text().removesuffix(" …") + " — " + decision_text(decision, ok, summary))
+        line.setProperty("verdict", "denied" if decision.startswith(("denied", "rejected")) or not ok
                          else "allowed")
         line.style().unpolish(line)
         line.style().polish(line)

@@ -266,7 +266,8 @@ def _conversation_dict(engine: Engine, conversation_id: str) -> dict[str, Any]:
         "id": info.id, "title": info.title, "created_at": info.created_at.isoformat(),
         "updated_at": info.updated_at.isoformat(),
         "messages": [{"id": m.id, "role": m.role, "content": m.content, "model": m.model, "status": m.status,
-                      "created_at": m.created_at.isoformat()} for m in engine.store.messages(info.id)],
+                      "created_at": m.created_at.isoformat(), **({"tool_calls": list(m.tool_calls)} if m.tool_calls else {})}
+                     for m in engine.store.messages(info.id)],
     }
 
 
@@ -276,7 +277,11 @@ def _conversation_markdown(conv: dict[str, Any]) -> str:
     for m in conv["messages"]:
         who = "You" if m["role"] == "user" else f"EdgeMind ({m['model']})" if m["role"] == "assistant" else m["role"]
         note = " *(stopped)*" if m["status"] == "cancelled" else ""
-        lines += [f"## {who}{note}", "", m["content"], ""]
+        lines += [f"## {who}{note}", ""]
+        for call in m.get("tool_calls", ()):
+            args = json.dumps(call.get("arguments", {}), ensure_ascii=False)
+            lines.append(f"> tool `{call.get('tool')}` {args}: {call.get('decision')}, {call.get('result_summary', '')}")
+        lines += ["", m["content"], ""] if m.get("tool_calls") else [m["content"], ""]
     return "\n".join(lines)
 
 

@@ -268,7 +268,8 @@ class Engine:
                 return
             if options.store and conversation_id:
                 status = "cancelled" if done.finish_reason == "cancelled" else "complete"
-                self.store.add_message(conversation_id, "assistant", text, model=spec.id, status=status)
+                self.store.add_message(conversation_id, "assistant", text, model=spec.id, status=status,
+                                       tool_calls=tool_calls)
                 stored_answer = True
             if key and self.cache is not None and done.finish_reason != "cancelled" and text:
                 self.cache.store(key, CachedAnswer(text, spec.id, done.tokens, done.prompt_tokens, self.cache.clock()),

@@ -6,9 +6,11 @@ Writes commit at once, so what was stored before a crash or Ctrl-C is never lost
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any, Sequence
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +22,17 @@ from .errors import StoreError
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _tool_calls(stored: str | None) -> tuple[dict[str, Any], ...]:
+    """The stored JSON list; a damaged value reads as none rather than hiding the message that carries it."""
+    if not stored:
+        return ()
+    try:
+        calls = json.loads(stored)
+    except ValueError:
+        return ()
+    return tuple(c for c in calls if isinstance(c, dict)) if isinstance(calls, list) else ()
 
 
 class ConversationRow(Base):
@@ -40,6 +53,8 @@ class MessageRow(Base):
     # complete | cancelled | error: a cancelled answer is kept (what the user saw), marked as such
     status: Mapped[str] = mapped_column(String(16), default="complete")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # the answer's tool calls as JSON (what ran, with which arguments and decision); NULL when it used none
+    tool_calls: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class SummaryRow(Base):
@@ -88,6 +103,7 @@ class StoredMessage:
     model: str | None
     status: str
     created_at: datetime
+    tool_calls: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +145,7 @@ class ConversationStore:
             return s.get(ConversationRow, conversation_id) is not None
 
     def add_message(self, conversation_id: str, role: str, content: str, *, model: str | None = None,
-                    status: str = "complete") -> int:
+                    status: str = "complete", tool_calls: Sequence[dict[str, Any]] = ()) -> int:
         def write(s: Session) -> int:
             conv = s.get(ConversationRow, conversation_id)
             if conv is None:
@@ -138,7 +154,7 @@ class ConversationStore:
                 conv.title = " ".join(content.split())[:80]
             conv.updated_at = _now()
             row = MessageRow(conversation_id=conversation_id, role=role, content=content, model=model,
-                             status=status)
+                             status=status, tool_calls=json.dumps(list(tool_calls), ensure_ascii=False) if tool_calls else None)
             s.add(row)
             s.flush()
             return row.id
@@ -150,7 +166,8 @@ class ConversationStore:
             rows = s.scalars(
                 select(MessageRow).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.id)
             )
-            return [StoredMessage(r.id, r.role, r.content, r.model, r.status, r.created_at) for r in rows]
+            return [StoredMessage(r.id, r.role, r.content, r.model, r.status, r.created_at, _tool_calls(r.tool_calls))
+                    for r in rows]
 
     def conversations(self, limit: int = 50) -> list[ConversationInfo]:
         with self._sessions() as s:

@@ -103,6 +103,24 @@ def test_conversation_search_rename_and_delete(qtbot, gui, shot) -> None:
     qtbot.waitUntil(lambda: chat.listed_conversations() == [zebra], timeout=10_000)
 
 
+def test_a_reopened_conversation_shows_the_tool_calls_each_answer_made(qtbot, gui) -> None:
+    store = gui.ctx.engine.store
+    conv = store.new_conversation()
+    store.add_message(conv, "user", "What is 17 * 23?")
+    store.add_message(conv, "assistant", "17 * 23 = 391.", model="m", tool_calls=[
+        {"tool": "calculator", "arguments": {"expression": "17*23"}, "decision": "allowed:pure", "ok": True,
+         "result_summary": "391"},
+        {"tool": "files_read", "arguments": {"path": "/etc/passwd"}, "decision": "denied:denied", "ok": False,
+         "result_summary": "error: permission denied"}])
+    chat = gui.window.chat
+    chat.open_conversation(conv)
+    qtbot.waitUntil(lambda: chat.conversation_id == conv and len(chat.messages) == 2, timeout=10_000)
+    lines = chat.messages[1].tool_texts()
+    assert lines == ["⚙ calculator(expression=17*23) — ran (needs no permission)",
+                     "⚙ files_read(path=/etc/passwd) — denied"]
+    assert chat.messages[0].tool_texts() == []
+
+
 def test_regenerate_bypasses_the_cache_and_replaces_the_answer(qtbot, gui) -> None:
     chat = gui.window.chat
     first = ask(qtbot, chat, "Name one colour.")

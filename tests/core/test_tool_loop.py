@@ -8,6 +8,7 @@ from typing import Iterator
 
 import pytest
 
+from edgemind.core.cli import main as cli_main
 from edgemind.core.engine import AskOptions, Engine
 from edgemind.core.settings import load_settings
 from edgemind.core.tool_loop import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, parse_call, quote_result
@@ -84,3 +85,23 @@ def test_every_call_and_the_route_are_in_the_audit_log(qwen: Engine) -> None:
     kinds = [e.kind for e in qwen.audit.entries()[before:]]
     assert "route" in kinds and "tool_call" in kinds and "tool_result" in kinds
     assert qwen.audit.verify().ok
+
+
+@pytest.mark.default_model
+def test_a_stored_answer_keeps_its_tool_calls_for_history_and_export(qwen: Engine, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    qwen.attach_tools(ask=None)
+    result = qwen.ask("What is 1234 * 5678 + 91?", AskOptions(max_tokens=60))
+    assert result.tool_calls and result.conversation_id
+    stored = qwen.store.messages(result.conversation_id)
+    assert [m.role for m in stored] == ["user", "assistant"]
+    assert stored[0].tool_calls == ()
+    assert [c["tool"] for c in stored[1].tool_calls] == [c["tool"] for c in result.tool_calls]
+    assert stored[1].tool_calls[0]["arguments"] == result.tool_calls[0]["arguments"]
+    # the Markdown export shows what ran, between the question and the answer it served
+    monkeypatch.setenv("EDGEMIND_HOME", str(qwen.settings.home))
+    monkeypatch.setenv("EDGEMIND_MODELS_DIR", str(qwen.settings.models_dir))
+    out = tmp_path / "conv.md"
+    assert cli_main(["history", "export", result.conversation_id, "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.index("## You") < text.index("> tool `calculator`") < text.index(stored[1].content[:20])
