@@ -23,6 +23,8 @@ from edgemind.core.settings import load_settings   # the same import order as `e
 from edgemind.app.main import build
 from edgemind.app.self_test import wait_until
 app = build(load_settings())
+if os.environ.get("EDGEMIND_TRACE_STALLS"):
+    app.ctx.watchdog.trace_stalls()
 app.qt.processEvents()
 shown = time.time() if app.window.isVisible() else None
 first = []
@@ -35,6 +37,8 @@ def tick():
     return not chat.is_answering() and bool(first)
 wait_until(app, tick, 300)
 stall = app.ctx.watchdog.longest_ms
+if os.environ.get("EDGEMIND_TRACE_STALLS"):
+    sys.stderr.write("\n\n".join(app.ctx.watchdog.traces) + "\n")
 print(json.dumps({"window_s": shown - t0, "first_token_s": first[0] - t0, "stall_ms": stall}))
 app.close()
 """
@@ -43,6 +47,8 @@ app.close()
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--trace-stalls", action="store_true",
+                   help="print what other threads ran while the GUI thread was overdue (diagnosis, not timing)")
     p.add_argument("--model", default=None, help="default model for the run (default: the configured default)")
     args = p.parse_args()
     env = dict(os.environ)
@@ -57,6 +63,8 @@ def main() -> int:
                                                            if k == "EDGEMIND_HOME"}).models_dir)
     if args.model:
         env["EDGEMIND_DEFAULT_MODEL"] = args.model
+    if args.trace_stalls:
+        env["EDGEMIND_TRACE_STALLS"] = "1"
     rows = []
     for run in range(args.runs + 1):  # run 0 warms the data folder (router training, first open): not counted
         launched = time.time()
@@ -65,6 +73,8 @@ def main() -> int:
         if out.returncode != 0:
             sys.stderr.write(out.stderr[-3000:])
             return 1
+        if args.trace_stalls:
+            sys.stderr.write(out.stderr)
         row = json.loads(out.stdout.strip().splitlines()[-1])
         if run:
             rows.append(row)
