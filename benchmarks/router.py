@@ -129,11 +129,41 @@ def cross_validate(embedder: Embedder, folds: int = 5) -> dict[str, object]:
     return result
 
 
+def with_unsure_model(model_id: str, policy: object, router: IntentRouter, heldout: list[LabelledPrompt],
+                      threshold: float) -> dict[str, object]:
+    """The same held-out prompts with a model settling the unsure ones: accuracy, and how often it was asked."""
+    from dataclasses import replace
+
+    from edgemind.core.engine import Engine
+    from edgemind.core.router_judge import ModelJudge
+    from edgemind.core.settings import load_settings
+
+    engine = Engine.create(load_settings(), router=router)
+    spec = engine.registry.get(model_id)
+    judged = IntentRouter(replace(policy, unsure_model=spec.id, confidence_threshold=threshold), router.embedder, router.model,  # type: ignore[type-var]
+                          DEFAULT_MODEL)
+    judge = ModelJudge(spec.id, lambda: engine.backend_for(spec).stream)
+    asked: list[str] = []
+    judged.judge = lambda prompt, top: (asked.append(prompt), judge(prompt, top))[1]
+    judge("hello")  # load the model before timing
+    predicted, ms = timed(lambda p: judged.route(p).intent, heldout)
+    result = summary(heldout, predicted, ms)
+    result["asked_model"] = len(set(asked))
+    engine.close()
+    print(f"{model_id} was asked about {len(set(asked))} of {len(heldout)} prompts (the unsure ones)")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON here")
     parser.add_argument("--cv", action="store_true", help="cross-validate on the train split instead")
     parser.add_argument("--cache", type=Path, help="folder for the built encoder and model (default: a temp dir)")
+    parser.add_argument("--unsure-model", metavar="ID",
+                        help="also route with this model settling unsure prompts (router.unsure_model); needs the "
+                             "model installed (EDGEMIND_HOME / EDGEMIND_MODELS_DIR)")
+    parser.add_argument("--unsure-threshold", type=float, help="confidence below which the model is asked "
+                        "(default: the policy's threshold)")
     args = parser.parse_args(argv)
 
     cache = args.cache or Path(tempfile.mkdtemp(prefix="edgemind-router-bench-"))
@@ -151,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         base, base_ms = timed(lambda p: keyword_intent(extract_signals(p))[0], heldout)
         results = {"edgemind router": summary(heldout, predicted, ms),
                    "keyword baseline": summary(heldout, base, base_ms)}
+        if args.unsure_model:
+            threshold = args.unsure_threshold or policy.confidence_threshold
+            results[f"+ {args.unsure_model[:12]} < {threshold}"] = with_unsure_model(args.unsure_model, policy, router,
+                                                                                   heldout, threshold)
         print(f"held-out split: {len(heldout)} prompts; training or cache load {setup_s:.1f} s; "
               f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         print_table(results)

@@ -141,7 +141,18 @@ class Engine:
             stages["audit"] = open_audit(settings, sessions)
         engine = cls(settings, registry, ConversationStore(sessions), pool, cache=cache, **stages)
         engine.sessions = sessions
+        engine._attach_router_judge()
         return engine
+
+    def _attach_router_judge(self) -> None:
+        """The policy's `unsure_model`, when set, settles prompts the router is unsure about (loaded on first use)."""
+        policy = getattr(self.router, "policy", None)
+        if policy is None or not policy.unsure_model:
+            return
+        from .router_judge import ModelJudge
+
+        spec = self.registry.get(policy.unsure_model)  # an unknown id fails here, naming it, not on some prompt
+        self.router.judge = ModelJudge(spec.id, lambda: self.backend_for(spec).stream)  # type: ignore[attr-defined]
 
     def attach_tools(self, ask: Any = None, grants: Any = ()) -> "ToolRunner":
         """Offer tools from now on, asking through `ask` (None: nobody can be asked, so only stored grants and

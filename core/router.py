@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 from tokenizers import Encoding
@@ -123,6 +123,8 @@ class IntentRouter:
         self.embedder = embedder
         self.model = model
         self.default_model = default_model
+        # settles unsure prompts when the policy names an `unsure_model` (engine.Engine.create attaches it)
+        self.judge: Callable[[str, Sequence[str]], str | None] | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, embedder: RouterEmbedder | None = None,
@@ -151,9 +153,15 @@ class IntentRouter:
         confidence = float(prediction.probabilities[best])
         guess = INTENTS[best]
         if confidence < self.policy.confidence_threshold:
-            reason = (f"unsure: {guess} at {confidence:.2f} is below the threshold "
-                      f"{self.policy.confidence_threshold:.2f}, so {self.policy.fallback_intent}")
-            intent = self.policy.fallback_intent
+            top_two = [INTENTS[i] for i in np.argsort(prediction.probabilities)[::-1][:2]]
+            judged = self.judge(prompt, top_two) if self.judge is not None else None
+            unsure = (f"unsure: {guess} at {confidence:.2f} is below the threshold "
+                      f"{self.policy.confidence_threshold:.2f}")
+            if judged is not None:
+                reason = f"{unsure}; asked {' or '.join(top_two)}, the model {self.policy.unsure_model} says {judged}"
+                intent = judged
+            else:
+                reason, intent = f"{unsure}, so {self.policy.fallback_intent}", self.policy.fallback_intent
         else:
             reason, intent = f"{guess} ({confidence:.2f})", guess
         return self._decide(started, prompt, intent, confidence, reason + _evidence(signals, prediction.nearest),

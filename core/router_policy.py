@@ -19,7 +19,7 @@ from .policy_file import PolicySource, config_error, merge_tables, read_toml, re
 POLICY_FILE = "router_policy.toml"
 DEFAULT_MODEL = "default"  # in a policy: "the configured default model"
 _TOP_KEYS = ("router", "intents")
-_ROUTER_KEYS = ("confidence_threshold", "fallback_intent")
+_ROUTER_KEYS = ("confidence_threshold", "fallback_intent", "unsure_model")
 _INTENT_KEYS = ("model", "system_prompt", "params", "tools")
 _PARAM_KEYS = ("temperature", "max_tokens")
 
@@ -45,11 +45,12 @@ class RouterPolicy:
     intents: dict[str, IntentPolicy]
     confidence_threshold: float
     fallback_intent: str
+    unsure_model: str = ""  # a model id that settles unsure prompts; empty: they go to fallback_intent
 
     def fingerprint(self) -> str:
         """A hash of the whole policy, for caches and logs."""
         text = json.dumps(
-            {"threshold": self.confidence_threshold, "fallback": self.fallback_intent,
+            {"threshold": self.confidence_threshold, "fallback": self.fallback_intent, "unsure": self.unsure_model,
              "intents": {name: [p.model, p.system_prompt, p.params.temperature, p.params.max_tokens, list(p.tools)]
                          for name, p in sorted(self.intents.items())}},
             sort_keys=True,
@@ -96,6 +97,8 @@ def _check(data: Mapping[str, Any], src: PolicySource) -> None:
             raise config_error(src, where, f"{value!r} is not a number from 0 to 1")
         if key == "fallback_intent" and value not in INTENTS:
             raise config_error(src, where, f"{value!r} is not one of {', '.join(INTENTS)}")
+        if key == "unsure_model" and not isinstance(value, str):
+            raise config_error(src, where, f"{value!r} is not a model id (text; \"\" turns it off)")
     for name, table in data.get("intents", {}).items():
         if name not in INTENTS:
             raise config_error(src, f"intents.{name}", f"unknown intent; known: {', '.join(INTENTS)}")
@@ -151,4 +154,5 @@ def _build(data: Mapping[str, Any]) -> RouterPolicy:
         intents=built,
         confidence_threshold=float(need(router, "confidence_threshold", "router.confidence_threshold")),
         fallback_intent=need(router, "fallback_intent", "router.fallback_intent"),
+        unsure_model=str(router.get("unsure_model", "")).strip(),
     )

@@ -260,6 +260,7 @@ def test_the_router_reads_the_override_in_the_data_folder(settings: Settings, em
     ("[intents.code]\ntools = 'files'\n", r"policy\.toml:2: intents\.code\.tools: must be an array"),
     ("[router]\nfallback_intent = 'sing'\n", r"policy\.toml:2: router\.fallback_intent: 'sing' is not one of"),
     ("[intents.chat]\nmodel = ''\n", r"policy\.toml:2: intents\.chat\.model: must be a non-empty string"),
+    ("[router]\nunsure_model = 3\n", r"policy\.toml:2: router\.unsure_model: 3 is not a model id"),
 ])
 def test_a_broken_policy_file_is_a_config_error_naming_its_line_and_key(tmp_path: Path, text: str,
                                                                         where: str) -> None:
