@@ -139,7 +139,7 @@ def type_name(ggml_type: int) -> str:
 
 
 def tensor_nbytes(ggml_type: int, shape: tuple[int, ...]) -> int:
-    """Bytes a tensor of `shape` (numpy order, last dim contiguous) takes in `ggml_type`; GGUFFormatError if it cannot."""
+    """Bytes a tensor of `shape` (numpy order, last dim contiguous) takes in `ggml_type`; GGUFFormatError if none."""
     if ggml_type not in GGML_BLOCK_SIZES:
         raise GGUFFormatError(f"unknown ggml tensor type {ggml_type}")
     block, block_bytes = GGML_BLOCK_SIZES[ggml_type]
@@ -147,7 +147,9 @@ def tensor_nbytes(ggml_type: int, shape: tuple[int, ...]) -> int:
         raise GGUFFormatError(f"negative dimension in shape {shape}")
     cols = shape[-1] if shape else 1
     if cols % block:
-        raise GGUFFormatError(f"a row of {cols} values is not a whole number of {type_name(ggml_type)} blocks of {block}")
+        raise GGUFFormatError(
+            f"a row of {cols} values is not a whole number of {type_name(ggml_type)} blocks of {block}"
+        )
     n = 1
     for d in shape:
         n *= d

@@ -2,7 +2,8 @@
 
 A weight matrix is [rows, K] with blocks running along K, the reduction axis: that is GGUF's [out, in] = [N, K]
 layout and MatMulNBits' B layout, so a quantized matrix packs without a transpose. Codes are unsigned; a value is
-always `scale * (code - zero_point)`, the zero point being 2**(bits-1) when `zero_points` is None (MatMulNBits' default).
+always `scale * (code - zero_point)`, the zero point being 2**(bits-1) when `zero_points` is None (MatMulNBits'
+default).
 """
 
 from __future__ import annotations
