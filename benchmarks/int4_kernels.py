@@ -4,7 +4,8 @@
 
 For each (K, N) of Qwen2.5-0.5B and SmolLM2-135M and M = 1 (GEMV, decode) and M = 64 (GEMM, prefill): onnxruntime
 MatMulNBits INT4 (accuracy_level 0 and 4) and fp32 MatMul on the same weights, same intra-op threads, interleaved,
-medians over repeats. Prints time, speedup over fp32, effective GB/s (packed weights + scales read per call / time)
+medians over repeats. GEMV calls run distinct copies of the weights (like a decoder's layers) so they come from
+memory, not a warm cache; times are per copy. Prints time, speedup over fp32, effective GB/s (packed weights + scales read per call / time)
 and that as a fraction of the streaming read bandwidth measured at the start of the run.
 Goals from issue 8, for GEMV: >= 3x fp32 and >= 60% of measured bandwidth.
 """
@@ -24,17 +25,24 @@ import numpy as np
 import onnxruntime as ort
 
 from edgemind.kernels.bandwidth import measure_bandwidth
-from edgemind.kernels.microbench import FP32, INT4_ACC0, INT4_ACC4, MODEL_SHAPES, MicrobenchRow, run_int4_microbench
+from edgemind.kernels.microbench import (
+    FP32,
+    INT4_ACC0,
+    INT4_ACC4,
+    MODEL_SHAPES,
+    STREAM_BYTES,
+    MicrobenchRow,
+    run_int4_microbench,
+)
 
 SPEEDUP_GOAL = 3.0
 BANDWIDTH_GOAL = 0.60
-# Weights smaller than this stay in cache between calls, so their "GB/s" measures cache, not memory: the bandwidth
-# goal is judged on the shapes whose INT4 weights are larger.
-CACHE_RESIDENT_BYTES = 4 * 1024 * 1024
 
 
-def goals(rows: list[MicrobenchRow]) -> dict[str, object]:
-    """Per GEMV shape, the best INT4 kernel's speedup and bandwidth fraction against the issue's goals."""
+def goals(rows: list[MicrobenchRow], stream_bytes: int) -> dict[str, object]:
+    """Per GEMV shape, the best INT4 kernel's speedup and bandwidth fraction against the issue's goals. The bandwidth
+    goal is judged only where a call streamed at least `stream_bytes` of weights: below that (the 64 copies of a
+    tiny K/V projection) they stay in cache and "GB/s" measures the cache."""
     per_shape = []
     for r in rows:
         if r.m != 1 or r.kernel == FP32:
@@ -46,21 +54,22 @@ def goals(rows: list[MicrobenchRow]) -> dict[str, object]:
         per_shape.append({"label": r.label, "k": r.k, "n": r.n, "kernel": r.kernel,
                           "speedup_vs_fp32": round(r.speedup_vs_fp32, 2),
                           "bandwidth_fraction": round(r.bandwidth_fraction, 3),
-                          "cache_resident": r.weight_bytes < CACHE_RESIDENT_BYTES,
+                          "streamed": r.weight_bytes * r.copies >= stream_bytes,
                           "speedup_goal_met": r.speedup_vs_fp32 >= SPEEDUP_GOAL,
                           "bandwidth_goal_met": r.bandwidth_fraction >= BANDWIDTH_GOAL})
-    streamed = [s for s in per_shape if not s["cache_resident"]]
+    streamed = [s for s in per_shape if s["streamed"]]
     return {"speedup_goal": SPEEDUP_GOAL, "bandwidth_goal": BANDWIDTH_GOAL, "per_shape": per_shape,
             "speedup_goal_met_on": f"{sum(bool(s['speedup_goal_met']) for s in per_shape)}/{len(per_shape)} shapes",
             "bandwidth_goal_met_on_streamed": f"{sum(bool(s['bandwidth_goal_met']) for s in streamed)}/{len(streamed)}"
-                                              " shapes larger than the cache"}
+                                              " shapes streamed from memory"}
 
 
 def print_table(rows: list[MicrobenchRow]) -> None:
-    print(f"{'shape':22} {'K':>5} {'N':>6} {'M':>3} {'kernel':23} {'ms':>9} {'x fp32':>7} {'GB/s':>7} {'of bw':>6}")
+    print(f"{'shape':20} {'K':>5} {'N':>6} {'M':>3} {'copies':>6} {'kernel':23} {'ms':>9} {'x fp32':>7} {'GB/s':>6} "
+          f"{'of bw':>6}")
     for r in rows:
-        print(f"{r.label:22} {r.k:5} {r.n:6} {r.m:3} {r.kernel:23} {r.median_ms:9.3f} {r.speedup_vs_fp32:7.2f} "
-              f"{r.effective_gbs:7.1f} {r.bandwidth_fraction:6.0%}")
+        print(f"{r.label:20} {r.k:5} {r.n:6} {r.m:3} {r.copies:6} {r.kernel:23} {r.median_ms:9.3f} "
+              f"{r.speedup_vs_fp32:7.2f} {r.effective_gbs:6.1f} {r.bandwidth_fraction:6.0%}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--block", type=int, default=32)
     ap.add_argument("--m", type=int, nargs="+", default=[1, 64], help="rows of X (1 = GEMV)")
+    ap.add_argument("--stream-mb", type=int, default=STREAM_BYTES // 2**20,
+                    help="GEMV runs distinct weight copies until a call reads this many MB (0: one cache-warm copy)")
     ap.add_argument("--shapes", nargs="+", metavar="KxN", help="instead of the bundled models' shapes")
     ap.add_argument("--out", help="write the rows and the goal summary as JSON here")
     args = ap.parse_args(argv)
@@ -88,12 +99,12 @@ def main(argv: list[str] | None = None) -> int:
           f"(median of {bw.repeats}, {bw.buffer_mb} MB buffer)")
     try:
         rows = run_int4_microbench(shapes, threads=args.threads, repeats=args.repeats, ms=args.m, block=args.block,
-                                   read_gbs=bw.read_gbs)
+                                   read_gbs=bw.read_gbs, stream_bytes=args.stream_mb * 2**20)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_table(rows)
-    summary = goals(rows)
+    summary = goals(rows, args.stream_mb * 2**20)
     print(f"GEMV goals (best INT4 kernel per shape): >= {SPEEDUP_GOAL:g}x fp32 on {summary['speedup_goal_met_on']}; "
           f">= {BANDWIDTH_GOAL:.0%} of read bandwidth on {summary['bandwidth_goal_met_on_streamed']}")
     if args.out:

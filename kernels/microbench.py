@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from .bandwidth import measure_bandwidth
-from .matmulnbits import MatMulNBitsWeights, matmulnbits_model, pack_matmulnbits
+from .matmulnbits import MS_DOMAIN, MatMulNBitsWeights, matmulnbits_node, pack_matmulnbits
 from .quantize import QuantizedMatrix
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,11 @@ FP32 = "fp32_matmul"
 INT4_ACC0 = "int4_matmulnbits_acc0"
 INT4_ACC4 = "int4_matmulnbits_acc4"
 KERNELS = (FP32, INT4_ACC0, INT4_ACC4)
-_SAMPLE_SECONDS = 0.01  # one timing sample repeats a call until it lasts about this long
+_SAMPLE_SECONDS = 0.01
+# GEMV weights are streamed through at least this many bytes per call (twice a large laptop/server L3), in at most
+# MAX_COPIES copies.
+STREAM_BYTES = 64 * 1024 * 1024
+MAX_COPIES = 64  # one timing sample repeats a call until it lasts about this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,7 @@ class MicrobenchRow:
     block: int | None  # INT4 block size along K; None for fp32
     threads: int
     repeats: int
+    copies: int  # distinct weight sets run per call (GEMV reads them from memory, not cache); times are per copy
     median_ms: float
     speedup_vs_fp32: float  # fp32 median / this median, same shape and M, same run
     weight_bytes: int  # bytes of weights read per call: packed codes + scales for INT4, K*N*4 for fp32
@@ -87,31 +92,70 @@ def _fp32_of(weights: MatMulNBitsWeights) -> np.ndarray:
     return w
 
 
-def _fp32_model(w: np.ndarray) -> onnx.ModelProto:
-    k, n = w.shape
-    graph = helper.make_graph([helper.make_node("MatMul", ["X", "W"], ["Y"])], "fp32_matmul",
-                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["M", k])],
-                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["M", n])],
-                              [numpy_helper.from_array(w, "W")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+def _external(name: str, array: np.ndarray) -> onnx.TensorProto:
+    """An initializer whose data the session takes from our numpy array (add_external_initializers): a 0.5 GB fp32
+    LM head then lives once in memory instead of in a proto, its serialization and the session's copy."""
+    tensor = TensorProto(name=name, data_type=helper.np_dtype_to_tensor_dtype(array.dtype), dims=array.shape)
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value="supplied-at-session-creation")
+    return tensor
+
+
+@dataclass(frozen=True, slots=True)
+class _Bench:
+    session: ort.InferenceSession
+    arrays: dict[str, np.ndarray]  # the weights the session reads; kept alive as long as it is
+
+
+def _bench(nodes: list[onnx.NodeProto], arrays: dict[str, np.ndarray], k: int, n: int, threads: int) -> _Bench:
+    """A session over a graph of independent products of one X (outputs Y0..Yc-1), weights shared from `arrays`."""
+    outputs = [helper.make_tensor_value_info(f"Y{i}", TensorProto.FLOAT, ["M", n]) for i in range(len(nodes))]
+    graph = helper.make_graph(nodes, "microbench", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["M", k])],
+                              outputs, [_external(name, a) for name, a in arrays.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS_DOMAIN, 1)])
     model.ir_version = 9
-    return model
-
-
-def _session(model: onnx.ModelProto, threads: int) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
+    opts.inter_op_num_threads = 1  # the copies run one after another, as a decoder's layers do
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    names = list(arrays)
+    opts.add_external_initializers(names, [ort.OrtValue.ortvalue_from_numpy(arrays[name]) for name in names])
+    session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return _Bench(session=session, arrays=arrays)
+
+
+def _fp32_bench(copies: list[MatMulNBitsWeights], threads: int) -> _Bench:
+    nodes = [helper.make_node("MatMul", ["X", f"W{i}"], [f"Y{i}"]) for i in range(len(copies))]
+    arrays = {f"W{i}": _fp32_of(w) for i, w in enumerate(copies)}
+    return _bench(nodes, arrays, copies[0].K, copies[0].N, threads)
+
+
+def _int4_bench(copies: list[MatMulNBitsWeights], accuracy_level: int, threads: int) -> _Bench:
+    nodes, arrays = [], {}
+    for i, w in enumerate(copies):
+        node, inits = matmulnbits_node(w, "X", f"Y{i}", prefix=f"w{i}", accuracy_level=accuracy_level)
+        nodes.append(node)
+        # matmulnbits_node's initializers come in the order B, scales, zero points; share ours, not their copies
+        arrays.update({t.name: a for t, a in zip(inits, (w.B, w.scales, w.zero_points))})
+    return _bench(nodes, arrays, copies[0].K, copies[0].N, threads)
+
+
+def _benches(k: int, n: int, block: int, copies: int, threads: int,
+             rng: np.random.Generator) -> tuple[dict[str, _Bench], int]:
+    """The three kernels' sessions over `copies` distinct random weight sets, and one INT4 set's bytes."""
+    int4 = [_random_int4(k, n, block, rng) for _ in range(copies)]
+    benches = {FP32: _fp32_bench(int4, threads), INT4_ACC0: _int4_bench(int4, 0, threads),
+               INT4_ACC4: _int4_bench(int4, 4, threads)}
+    return benches, int4[0].nbytes
 
 
 def _bound_call(session: ort.InferenceSession, x: np.ndarray, n: int) -> Callable[[], None]:
-    """One call with input and a preallocated output bound once, so a sample times the kernel rather than Python's
+    """One call with input and preallocated outputs bound once, so a sample times the kernels rather than Python's
     feed handling and output allocation."""
     binding = session.io_binding()
     binding.bind_cpu_input("X", x)
-    binding.bind_ortvalue_output("Y", ort.OrtValue.ortvalue_from_shape_and_type((x.shape[0], n), np.float32))
+    for out in session.get_outputs():
+        binding.bind_ortvalue_output(out.name, ort.OrtValue.ortvalue_from_shape_and_type((x.shape[0], n), np.float32))
     session.run_with_iobinding(binding)
 
     def call() -> None:
@@ -129,13 +173,17 @@ def _calls_per_sample(call: Callable[[], None]) -> int:
 
 def run_int4_microbench(shapes: Sequence[tuple[int, int] | tuple[int, int, str]] = MODEL_SHAPES,
                         threads: int = 2, repeats: int = 15, *, ms: Sequence[int] = (1, 64), block: int = 32,
-                        read_gbs: float | None = None, seed: int = 0) -> list[MicrobenchRow]:
+                        read_gbs: float | None = None, stream_bytes: int = STREAM_BYTES,
+                        seed: int = 0) -> list[MicrobenchRow]:
     """Time fp32 MatMul and INT4 MatMulNBits (accuracy_level 0 and 4) for each (K, N) shape and each M.
 
     The three kernels run interleaved (their order rotating every repeat) so drift in a shared machine's load hits
-    them alike; each reports the median of `repeats` samples. `read_gbs` defaults to a fresh measure_bandwidth().
+    them alike; each reports the median of `repeats` samples. For GEMV (M = 1) each call runs enough distinct copies
+    of the weights to read at least `stream_bytes` of INT4 weights (up to 64 copies), as a decoder's layers do, so
+    the weights come from memory rather than a warm cache; times are per copy. `read_gbs` defaults to a fresh
+    measure_bandwidth().
     """
-    if threads < 1 or repeats < 1 or not ms or block < 16 or block & (block - 1):
+    if threads < 1 or repeats < 1 or not ms or block < 16 or block & (block - 1) or stream_bytes < 0:
         raise ValueError("microbench needs threads >= 1, repeats >= 1, some M, and a power-of-two block >= 16")
     if read_gbs is None:
         read_gbs = measure_bandwidth().read_gbs
@@ -144,14 +192,16 @@ def run_int4_microbench(shapes: Sequence[tuple[int, int] | tuple[int, int, str]]
     for shape in shapes:
         k, n = int(shape[0]), int(shape[1])
         label = str(shape[2]) if len(shape) > 2 else f"{k}x{n}"
-        int4 = _random_int4(k, n, block, rng)
-        sessions = {FP32: _session(_fp32_model(_fp32_of(int4)), threads),
-                    INT4_ACC0: _session(matmulnbits_model(int4, accuracy_level=0), threads),
-                    INT4_ACC4: _session(matmulnbits_model(int4, accuracy_level=4), threads)}
-        weight_bytes = {FP32: k * n * 4, INT4_ACC0: int4.nbytes, INT4_ACC4: int4.nbytes}
+        one_copy = _random_int4(k, n, block, rng).nbytes
+        built: dict[int, tuple[dict[str, _Bench], int]] = {}
         for m in ms:
+            copies = min(MAX_COPIES, max(1, -(-stream_bytes // one_copy))) if m == 1 else 1
+            if copies not in built:
+                built.clear()  # one shape's sessions at a time: the fp32 copies can be hundreds of MB
+                built[copies] = _benches(k, n, block, copies, threads, rng)
+            benches, int4_bytes = built[copies]
             x = rng.standard_normal((m, k)).astype(np.float32)
-            calls = {name: _bound_call(s, x, n) for name, s in sessions.items()}
+            calls = {name: _bound_call(b.session, x, n) for name, b in benches.items()}
             inner = {name: _calls_per_sample(call) for name, call in calls.items()}
             samples: dict[str, list[float]] = {name: [] for name in KERNELS}
             for r in range(repeats):
@@ -161,16 +211,16 @@ def run_int4_microbench(shapes: Sequence[tuple[int, int] | tuple[int, int, str]]
                     t0 = time.perf_counter()
                     for _ in range(count):
                         call()
-                    samples[name].append((time.perf_counter() - t0) / count)
+                    samples[name].append((time.perf_counter() - t0) / count / copies)
             medians = {name: statistics.median(s) for name, s in samples.items()}
+            weight_bytes = {FP32: k * n * 4, INT4_ACC0: int4_bytes, INT4_ACC4: int4_bytes}
             for name in KERNELS:
                 gbs = weight_bytes[name] / medians[name] / 1e9
                 rows.append(MicrobenchRow(
                     kernel=name, label=label, k=k, n=n, m=m, block=None if name == FP32 else block,
-                    threads=threads, repeats=repeats, median_ms=medians[name] * 1e3,
+                    threads=threads, repeats=repeats, copies=copies, median_ms=medians[name] * 1e3,
                     speedup_vs_fp32=medians[FP32] / medians[name], weight_bytes=weight_bytes[name],
                     effective_gbs=gbs, bandwidth_fraction=gbs / read_gbs, read_gbs=read_gbs))
-            log.info("%s M=%d: fp32 %.3f ms, int4 acc0 %.3f ms, acc4 %.3f ms", label, m, medians[FP32] * 1e3,
-                     medians[INT4_ACC0] * 1e3, medians[INT4_ACC4] * 1e3)
-        del sessions
+            log.info("%s M=%d x%d copies: fp32 %.3f ms, int4 acc0 %.3f ms, acc4 %.3f ms", label, m, copies,
+                     medians[FP32] * 1e3, medians[INT4_ACC0] * 1e3, medians[INT4_ACC4] * 1e3)
     return rows
