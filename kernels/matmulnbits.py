@@ -8,6 +8,7 @@ The direct conversions move GGUF codes bit for bit and never round-trip weights 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,12 +20,18 @@ from .quantize import QuantizationError, QuantizedMatrix
 
 MS_DOMAIN = "com.microsoft"
 # ggml type numbers of the blocks converted directly
-Q4_0, Q4_1, Q5_0, Q8_0 = 2, 3, 6, 8
+Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K = 2, 3, 6, 8, 12, 14
 
 
 @dataclass(frozen=True, slots=True)
 class MatMulNBitsWeights:
-    """The constant inputs and attributes of one MatMulNBits node."""
+    """The constant inputs and attributes of one MatMulNBits node, plus optional per-block offsets.
+
+    `offsets` [k_blocks, N] adds offsets[b, n] to every weight of block b in column n. GGUF's `d*q + m` blocks
+    (Q4_1, Q4_K) become s*(q - 8) + offset: the main product keeps the default zero point, which onnxruntime's fast
+    int8 path (accuracy_level 4) needs (float zero points make the CPU kernel fall back to its slow fp32 path), and
+    the offsets cost one small product of X's per-block sums (matmulnbits_nodes builds it).
+    """
 
     B: np.ndarray  # uint8 [N, k_blocks, block_size * bits / 8]
     scales: np.ndarray  # float32 or float16 [N * k_blocks]
@@ -33,6 +40,7 @@ class MatMulNBitsWeights:
     N: int
     bits: int
     block_size: int
+    offsets: np.ndarray | None = None  # scales' dtype [k_blocks, N], or None
 
     @property
     def k_blocks(self) -> int:
@@ -40,8 +48,9 @@ class MatMulNBitsWeights:
 
     @property
     def nbytes(self) -> int:
-        """Bytes a GEMV reads: packed codes, scales and zero points."""
-        return self.B.nbytes + self.scales.nbytes + (0 if self.zero_points is None else self.zero_points.nbytes)
+        """Bytes a GEMV reads: packed codes, scales, zero points and offsets."""
+        return self.B.nbytes + self.scales.nbytes + sum(
+            0 if a is None else a.nbytes for a in (self.zero_points, self.offsets))
 
     def dequantize(self) -> np.ndarray:
         """The float32 [N, K] matrix the node multiplies by, decoded from the packed layout (the tests' oracle)."""
@@ -54,7 +63,10 @@ class MatMulNBitsWeights:
         else:
             zp = self.zero_points.astype(np.float32).reshape(n, nb)
         scales = self.scales.astype(np.float32).reshape(n, nb)
-        return ((codes - zp[:, :, None]) * scales[:, :, None]).reshape(n, -1)[:, :self.K]
+        w = (codes - zp[:, :, None]) * scales[:, :, None]
+        if self.offsets is not None:
+            w = w + self.offsets.astype(np.float32).T[:, :, None]
+        return w.reshape(n, -1)[:, :self.K]
 
 
 def _pack(codes: np.ndarray, bits: int) -> np.ndarray:
@@ -147,6 +159,8 @@ def q4_1_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
     onnxruntime's CPU kernel accepts 4-bit zero points of A's float type. (q - (-m/d)) * d equals d*q + m up to
     fp32 rounding of -m/d and of the subtraction (a few ulp of |m|, ~1e-7 relative), so this is not bit-exact;
     blocks with d = 0 (w = m everywhere) are exact: codes 1, zero point 0, scale m.
+    Slow on CPU: with float zero points onnxruntime 1.32 ignores accuracy_level 4 and ran a 1536x576 GEMV ~20x
+    slower than the offsets form (noisy 2-core machine). Prefer q4_1_to_matmulnbits_offsets.
     """
     blocks = _gguf_blocks(raw, shape, 20, "Q4_1")
     n, nb, _ = blocks.shape
@@ -190,18 +204,96 @@ def q5_0_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
                               zero_points=None, K=shape[1], N=n, bits=8, block_size=32)
 
 
-DIRECT_CONVERSIONS = {Q4_0: q4_0_to_matmulnbits, Q4_1: q4_1_to_matmulnbits, Q5_0: q5_0_to_matmulnbits,
-                      Q8_0: q8_0_to_matmulnbits}
+def q4_1_to_matmulnbits_offsets(raw: np.ndarray, shape: tuple[int, ...], *,
+                                scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """GGUF Q4_1 [N, K] as d*(q - 8) + (8d + m): codes moved bit for bit, default zero point, per-block offsets.
+
+    The form onnxruntime's fast int8 path runs (see MatMulNBitsWeights). Not bit-exact: 8d + m and the final sum
+    each round once in fp32 (a few ulp of |8d| + |m|).
+    """
+    blocks = _gguf_blocks(raw, shape, 20, "Q4_1")
+    n, nb, _ = blocks.shape
+    d = _f16_field(blocks, 0).astype(np.float32)
+    m = _f16_field(blocks, 2).astype(np.float32)
+    codes = _ggml_nibbles(blocks[:, :, 4:]).reshape(n, -1)
+    offsets = (np.float32(8) * d + m).T
+    return MatMulNBitsWeights(B=_pack(codes, 4).reshape(n, nb, 16), scales=d.astype(scale_dtype).reshape(-1),
+                              zero_points=None, K=shape[1], N=n, bits=4, block_size=32,
+                              offsets=np.ascontiguousarray(offsets.astype(scale_dtype)))
+
+
+def _k_blocks(raw: np.ndarray, shape: tuple[int, ...], block_bytes: int, type_name: str) -> np.ndarray:
+    """The raw bytes of a [N, K] K-quant tensor as [N, K / 256, block_bytes], after checking they fit."""
+    if len(shape) != 2 or shape[1] % 256:
+        raise GGUFFormatError(f"{type_name} conversion needs a [N, K] matrix with K a multiple of 256, got {shape}")
+    n, k = shape
+    flat = np.asarray(raw).reshape(-1).view(np.uint8)
+    if flat.size != n * k // 256 * block_bytes:
+        raise GGUFFormatError(f"{type_name} tensor of shape {shape} needs {n * k // 256 * block_bytes:,} bytes "
+                              f"but got {flat.size:,}")
+    return flat.reshape(n, k // 256, block_bytes)
+
+
+def q4_k_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
+                        scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """GGUF Q4_K [N, K] -> 4-bit, block 32 (its sub-blocks), scale s = d*sc, default zero point, offsets 8s - dmin*m.
+
+    ggml computes w = s*q - dmin*m with s and dmin*m rounded to fp32 as here; ours adds one rounding of the offset
+    and one of the sum, so it equals ggml's to a few ulp, not bit for bit. Codes move unchanged.
+    """
+    blocks = _k_blocks(raw, shape, 144, "Q4_K")
+    n, nsb, _ = blocks.shape
+    d, dmin = _f16_field(blocks, 0).astype(np.float32), _f16_field(blocks, 2).astype(np.float32)
+    packed = blocks[:, :, 4:16]
+    a, b, c = packed[:, :, 0:4], packed[:, :, 4:8], packed[:, :, 8:12]
+    sc = np.concatenate([a & 0x3F, (c & 0x0F) | ((a >> 6) << 4)], axis=2).astype(np.float32)
+    mn = np.concatenate([b & 0x3F, (c >> 4) | ((b >> 6) << 4)], axis=2).astype(np.float32)
+    s = (d[:, :, None] * sc).reshape(n, -1)
+    dm = (dmin[:, :, None] * mn).reshape(n, -1)
+    # 128 code bytes per super-block: sub-block 2j is the low nibbles of bytes 32j.., 2j+1 their high nibbles
+    qs = blocks[:, :, 16:].reshape(n, nsb, 4, 1, 32)
+    codes = ((qs >> np.array([0, 4], dtype=np.uint8).reshape(1, 1, 1, 2, 1)) & np.uint8(0x0F)).reshape(n, -1)
+    offsets = (np.float32(8) * s - dm).T
+    return MatMulNBitsWeights(B=_pack(codes, 4).reshape(n, nsb * 8, 16), scales=s.astype(scale_dtype).reshape(-1),
+                              zero_points=None, K=shape[1], N=n, bits=4, block_size=32,
+                              offsets=np.ascontiguousarray(offsets.astype(scale_dtype)))
+
+
+def q6_k_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
+                        scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """GGUF Q6_K [N, K] -> 8-bit, block 16 (its sub-blocks), scale d*sc, codes q + 96 around zero point 128.
+
+    (code - 128) * (d*sc) is ggml's (d*sc) * (q - 32) with the same fp32 product: exact.
+    """
+    blocks = _k_blocks(raw, shape, 210, "Q6_K")
+    n, nsb, _ = blocks.shape
+    ql = blocks[:, :, 0:128].reshape(n, nsb, 2, 1, 64)
+    qh = blocks[:, :, 128:192].reshape(n, nsb, 2, 1, 32)
+    low = ((ql >> np.array([0, 4], dtype=np.uint8).reshape(1, 1, 1, 2, 1)) & np.uint8(0x0F)).reshape(n, nsb, 2, 4, 32)
+    high = (qh >> np.array([0, 2, 4, 6], dtype=np.uint8).reshape(1, 1, 1, 4, 1)) & np.uint8(0x03)
+    codes = ((low | (high << np.uint8(4))) + np.uint8(96)).reshape(n, -1)
+    sc = np.ascontiguousarray(blocks[:, :, 192:208]).view(np.int8).astype(np.float32)
+    d = _f16_field(blocks, 208).astype(np.float32)
+    scales = (d[:, :, None] * sc).reshape(-1)
+    return MatMulNBitsWeights(B=codes.reshape(n, nsb * 16, 16), scales=scales.astype(scale_dtype),
+                              zero_points=None, K=shape[1], N=n, bits=8, block_size=16)
+
+
+# The conversion to use for each GGUF type: exact or exact to fp32 rounding, never a float round trip of weights.
+DIRECT_CONVERSIONS = {Q4_0: q4_0_to_matmulnbits, Q4_1: q4_1_to_matmulnbits_offsets, Q5_0: q5_0_to_matmulnbits,
+                      Q8_0: q8_0_to_matmulnbits, Q4_K: q4_k_to_matmulnbits, Q6_K: q6_k_to_matmulnbits}
 
 
 def matmulnbits_node(weights: MatMulNBitsWeights, input_name: str, output_name: str, *, prefix: str,
                      accuracy_level: int = 0) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
     """The MatMulNBits node for output = input @ W (W [K, N], stored transposed in `weights`) and its initializers,
-    named `{prefix}.B`, `{prefix}.scales`, `{prefix}.zero_points`.
+    named `{prefix}.B`, `{prefix}.scales`, `{prefix}.zero_points`. Weights with offsets need matmulnbits_nodes.
 
     accuracy_level 0 keeps fp32 arithmetic; 4 lets the CPU kernel quantize the activations to int8 blockwise, the
     fast path for GEMV, at a small loss of accuracy.
     """
+    if weights.offsets is not None:
+        raise QuantizationError("weights with per-block offsets take several nodes: use matmulnbits_nodes")
     inits = [numpy_helper.from_array(weights.B, f"{prefix}.B"),
              numpy_helper.from_array(weights.scales, f"{prefix}.scales")]
     inputs = [input_name, f"{prefix}.B", f"{prefix}.scales"]
@@ -214,11 +306,43 @@ def matmulnbits_node(weights: MatMulNBitsWeights, input_name: str, output_name: 
     return node, inits
 
 
+def matmulnbits_nodes(weights: MatMulNBitsWeights, input_name: str, output_name: str, *, prefix: str,
+                      accuracy_level: int = 0) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """Nodes and initializers for output = input @ W, input of rank 2 or 3 (opset >= 13); with offsets, adds
+    (per-block sums of input) @ offsets to the MatMulNBits product."""
+    if weights.offsets is None:
+        node, inits = matmulnbits_node(weights, input_name, output_name, prefix=prefix,
+                                       accuracy_level=accuracy_level)
+        return [node], inits
+    if weights.K % weights.block_size:
+        raise QuantizationError(f"offsets need K ({weights.K}) to be a whole number of blocks")
+    main = dataclasses.replace(weights, offsets=None)
+    node, inits = matmulnbits_node(main, input_name, f"{prefix}.main", prefix=prefix, accuracy_level=accuracy_level)
+    p = prefix
+    inits += [numpy_helper.from_array(weights.offsets, f"{p}.offsets"),
+              numpy_helper.from_array(np.array([-1, weights.block_size], np.int64), f"{p}.block_shape"),
+              numpy_helper.from_array(np.array([-1, weights.k_blocks], np.int64), f"{p}.sums_shape"),
+              numpy_helper.from_array(np.array([1], np.int64), f"{p}.axis")]
+    nodes = [
+        node,
+        helper.make_node("Reshape", [input_name, f"{p}.block_shape"], [f"{p}.blocks"], name=f"{p}.blocks"),
+        helper.make_node("ReduceSum", [f"{p}.blocks", f"{p}.axis"], [f"{p}.block_sums"], keepdims=0,
+                         name=f"{p}.block_sums"),
+        helper.make_node("Reshape", [f"{p}.block_sums", f"{p}.sums_shape"], [f"{p}.sums"], name=f"{p}.sums"),
+        helper.make_node("MatMul", [f"{p}.sums", f"{p}.offsets"], [f"{p}.shift"], name=f"{p}.shift"),
+        helper.make_node("Shape", [f"{p}.main"], [f"{p}.out_shape"], name=f"{p}.out_shape"),
+        helper.make_node("Reshape", [f"{p}.shift", f"{p}.out_shape"], [f"{p}.shift_shaped"],
+                         name=f"{p}.shift_shaped"),
+        helper.make_node("Add", [f"{p}.main", f"{p}.shift_shaped"], [output_name], name=f"{p}.add"),
+    ]
+    return nodes, inits
+
+
 def matmulnbits_model(weights: MatMulNBitsWeights, *, accuracy_level: int = 0) -> onnx.ModelProto:
-    """A one-node model Y[M, N] = X[M, K] @ W, M dynamic: for tests and microbenchmarks."""
+    """A model Y[M, N] = X[M, K] @ W, M dynamic: for tests and microbenchmarks."""
     elem = TensorProto.FLOAT16 if weights.scales.dtype == np.float16 else TensorProto.FLOAT
-    node, inits = matmulnbits_node(weights, "X", "Y", prefix="w", accuracy_level=accuracy_level)
-    graph = helper.make_graph([node], "matmulnbits", [helper.make_tensor_value_info("X", elem, ["M", weights.K])],
+    nodes, inits = matmulnbits_nodes(weights, "X", "Y", prefix="w", accuracy_level=accuracy_level)
+    graph = helper.make_graph(nodes, "matmulnbits", [helper.make_tensor_value_info("X", elem, ["M", weights.K])],
                               [helper.make_tensor_value_info("Y", elem, ["M", weights.N])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS_DOMAIN, 1)])
     model.ir_version = 9  # readable by onnxruntime 1.18+, the oldest the project allows

@@ -17,9 +17,14 @@ from edgemind.kernels.matmulnbits import (
     MatMulNBitsWeights,
     matmulnbits_model,
     pack_matmulnbits,
+    DIRECT_CONVERSIONS,
+    matmulnbits_node,
     q4_0_to_matmulnbits,
     q4_1_to_matmulnbits,
+    q4_1_to_matmulnbits_offsets,
+    q4_k_to_matmulnbits,
     q5_0_to_matmulnbits,
+    q6_k_to_matmulnbits,
     q8_0_to_matmulnbits,
 )
 from edgemind.kernels.quantize import QuantizationError, quantize_blockwise, quantize_ternary
@@ -29,6 +34,9 @@ U = 2.0 ** -24  # fp32 unit roundoff
 
 def run(weights: MatMulNBitsWeights, x: np.ndarray, accuracy_level: int = 0) -> np.ndarray:
     model = matmulnbits_model(weights, accuracy_level=accuracy_level)
+    if x.ndim == 3:
+        model.graph.input[0].type.tensor_type.shape.dim.insert(0, onnx.TensorShapeProto.Dimension(dim_param="B"))
+        model.graph.output[0].type.tensor_type.shape.dim.insert(0, onnx.TensorShapeProto.Dimension(dim_param="B"))
     onnx.checker.check_model(model)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -194,3 +202,100 @@ def test_a_direct_conversion_checks_the_byte_count() -> None:
         q4_0_to_matmulnbits(np.zeros(17, np.uint8), (1, 32))
     with pytest.raises(GGUFFormatError, match="multiple of 32"):
         q4_0_to_matmulnbits(np.zeros(18, np.uint8), (1, 40))
+
+
+# ---- offsets form (Q4_1, Q4_K) and K-quants ------------------------------------------------------------------------
+
+def offset_form_bound(packed: MatMulNBitsWeights) -> np.ndarray:
+    """Per element, 4u times the largest intermediate of either evaluation (|16 s| + |8 s - offset|): ggml's and
+    ours round a product and a sum of such values once or twice each."""
+    assert packed.offsets is not None
+    s = packed.scales.reshape(packed.N, -1)
+    mag = 16 * np.abs(s) + np.abs(8 * s - packed.offsets.T)
+    return 4 * U * np.repeat(mag, packed.block_size, axis=1)[:, :packed.K]
+
+
+def test_q4_1_offsets_form_keeps_codes_and_the_default_zero_point() -> None:
+    n, k = 24, 256
+    raw, ref = gguf_blocks("Q4_1", n, k, seed=12)
+    packed = q4_1_to_matmulnbits_offsets(raw, (n, k))
+    assert packed.zero_points is None and packed.offsets is not None and packed.offsets.shape == (k // 32, n)
+    assert DIRECT_CONVERSIONS[3] is q4_1_to_matmulnbits_offsets
+    deq = packed.dequantize()
+    assert np.all(np.abs(deq - ref) <= offset_form_bound(packed))
+    x = inputs(4, k)
+    assert_matches_fp32(run(packed, x), x, deq)
+    x3 = np.random.default_rng(2).standard_normal((2, 3, k)).astype(np.float32)  # [batch, seq, K]
+    y3 = run(packed, x3)
+    assert y3.shape == (2, 3, n)
+    assert_matches_fp32(y3.reshape(6, n), x3.reshape(6, k), deq)
+
+
+def test_weights_with_offsets_refuse_the_single_node_helper() -> None:
+    raw, _ = gguf_blocks("Q4_1", 2, 32, seed=1)
+    with pytest.raises(QuantizationError, match="use matmulnbits_nodes"):
+        matmulnbits_node(q4_1_to_matmulnbits_offsets(raw, (2, 32)), "X", "Y", prefix="w")
+
+
+def test_q4_1_offsets_form_runs_the_int8_path_at_accuracy_level_4() -> None:
+    # float zero points make the CPU kernel ignore accuracy_level 4 (same result as level 0); the offsets form
+    # must not: its level-4 output differs from level 0 by the activations' int8 rounding, within that error.
+    n, k = 64, 256
+    raw, _ = gguf_blocks("Q4_1", n, k, seed=13)
+    x = inputs(1, k)
+    floatzp = q4_1_to_matmulnbits(raw, (n, k))
+    np.testing.assert_array_equal(run(floatzp, x, 4), run(floatzp, x, 0))
+    packed = q4_1_to_matmulnbits_offsets(raw, (n, k))
+    y0, y4 = run(packed, x, 0), run(packed, x, 4)
+    assert not np.array_equal(y0, y4)
+    main = np.abs(packed.dequantize() - np.repeat(packed.offsets.T, 32, axis=1))  # |s (q - 8)|
+    bound = 2 * (np.abs(x).reshape(1, -1, 32).max(axis=2) / 254) @ main.reshape(n, -1, 32).sum(axis=2).T
+    assert np.all(np.abs(y4 - y0) <= bound + 1e-5)
+
+
+def random_k_quant(type_name: str, n: int, k: int, seed: int) -> np.ndarray:
+    """Random Q4_K/Q6_K blocks with small positive float16 d (and dmin): every code and 6-bit scale value occurs."""
+    rng = np.random.default_rng(seed)
+    qtype = gguf.GGMLQuantizationType[type_name]
+    block_bytes = gguf.GGML_QUANT_SIZES[qtype][1]
+    blocks = rng.integers(0, 256, (n * k // 256, block_bytes), dtype=np.uint8)
+    scales = rng.uniform(1e-4, 1e-2, (blocks.shape[0], 2)).astype(np.float16).view(np.uint8)
+    if type_name == "Q6_K":
+        blocks[:, -2:] = scales[:, :2]
+    else:
+        blocks[:, :4] = scales
+    return blocks.reshape(-1)
+
+
+def test_q6_k_converts_to_int8_block_16_bit_for_bit() -> None:
+    n, k = 16, 512
+    raw = random_k_quant("Q6_K", n, k, seed=14)
+    ref = gguf.quants.dequantize(raw.reshape(n, -1), gguf.GGMLQuantizationType.Q6_K)
+    packed = q6_k_to_matmulnbits(raw, (n, k))
+    assert (packed.bits, packed.block_size) == (8, 16)
+    np.testing.assert_array_equal(packed.dequantize(), ref)
+    x = inputs(3, k)
+    assert_matches_fp32(run(packed, x), x, ref)
+
+
+def test_q4_k_converts_to_int4_with_offsets_to_fp32_rounding() -> None:
+    n, k = 16, 512
+    raw = random_k_quant("Q4_K", n, k, seed=15)
+    ref = gguf.quants.dequantize(raw.reshape(n, -1), gguf.GGMLQuantizationType.Q4_K)
+    packed = q4_k_to_matmulnbits(raw, (n, k))
+    assert (packed.bits, packed.block_size, packed.offsets.shape) == (4, 32, (k // 32, n))
+    deq = packed.dequantize()
+    assert np.all(np.abs(deq - ref) <= offset_form_bound(packed))
+    x = inputs(3, k)
+    assert_matches_fp32(run(packed, x), x, deq)
+
+
+@pytest.mark.default_model
+def test_real_k_quant_tensors_of_the_default_model_convert(default_model_installed: Path) -> None:
+    with GGUFTensors.open(default_model_installed) as g:
+        q6 = next(name for name in g.names if g.info(name).type_name == "Q6_K" and g.info(name).nbytes < 8e6)
+        q4 = next(name for name in g.names if g.info(name).type_name == "Q4_K")
+        packed6 = q6_k_to_matmulnbits(g.raw(q6), g.info(q6).shape)
+        np.testing.assert_array_equal(packed6.dequantize(), g.dequantize(q6))
+        packed4 = q4_k_to_matmulnbits(g.raw(q4), g.info(q4).shape)
+        assert np.all(np.abs(packed4.dequantize() - g.dequantize(q4)) <= offset_form_bound(packed4))
