@@ -44,10 +44,11 @@ class GGUFTensors:
         self._buf: np.ndarray | None = np.frombuffer(mm, dtype=np.uint8)
 
     @classmethod
-    def open(cls, path: str | Path) -> GGUFTensors:
-        """Read the header, check every tensor's extent, and map the file read-only."""
+    def open(cls, path: str | Path, *, keep_arrays: bool = False) -> GGUFTensors:
+        """Read the header, check every tensor's extent, and map the file read-only. Metadata arrays (the tokenizer's
+        vocabulary, ~150k strings) are skipped unless `keep_arrays`."""
         path = Path(path)
-        header = read_gguf_header(path)
+        header = read_gguf_header(path, keep_arrays=keep_arrays)
         infos = _check_tensors(path.name, header)
         with path.open("rb") as f:
             try:

@@ -55,6 +55,13 @@ def test_tensor_table_of_the_tiny_model_matches_the_reference_reader(models_dir:
         assert g.info("blk.0.ffn_gate.weight").shape == (1536, 576)  # [out, in]
 
 
+def test_metadata_arrays_are_kept_on_request(models_dir: Path) -> None:
+    with GGUFTensors.open(models_dir / TINY) as g:
+        assert "tokenizer.ggml.tokens" not in g.metadata
+    with GGUFTensors.open(models_dir / TINY, keep_arrays=True) as g:
+        assert len(g.metadata["tokenizer.ggml.tokens"]) == 49152
+
+
 def test_raw_is_a_read_only_view_of_the_mapped_file(models_dir: Path) -> None:
     with GGUFTensors.open(models_dir / TINY) as g:
         a, b = g.raw("blk.3.attn_q.weight"), g.raw("blk.3.attn_q.weight")
