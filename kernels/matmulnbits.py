@@ -15,8 +15,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .dequant import dequantize
 from .gguf_header import GGUFFormatError
-from .quantize import QuantizationError, QuantizedMatrix
+from .quantize import QuantizationError, QuantizedMatrix, quantize_blockwise
 
 MS_DOMAIN = "com.microsoft"
 # ggml type numbers of the blocks converted directly
@@ -282,6 +283,20 @@ def q6_k_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
 # The conversion to use for each GGUF type: exact or exact to fp32 rounding, never a float round trip of weights.
 DIRECT_CONVERSIONS = {Q4_0: q4_0_to_matmulnbits, Q4_1: q4_1_to_matmulnbits_offsets, Q5_0: q5_0_to_matmulnbits,
                       Q8_0: q8_0_to_matmulnbits, Q4_K: q4_k_to_matmulnbits, Q6_K: q6_k_to_matmulnbits}
+
+
+def gguf_tensor_to_matmulnbits(raw: np.ndarray, ggml_type: int, shape: tuple[int, ...], *, block: int = 32,
+                               symmetric: bool = False, scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """Any [N, K] GGUF weight for MatMulNBits: the direct conversion where one exists (DIRECT_CONVERSIONS), else
+    dequantized and requantized to INT4 (`block`, asymmetric by default: tighter on skewed rows). Weights may carry
+    offsets, so build their nodes with matmulnbits_nodes."""
+    convert = DIRECT_CONVERSIONS.get(ggml_type)
+    if convert is not None:
+        return convert(raw, shape, scale_dtype=scale_dtype)
+    if len(shape) != 2:
+        raise GGUFFormatError(f"a MatMulNBits weight must be a [N, K] matrix, got shape {shape}")
+    return pack_matmulnbits(quantize_blockwise(dequantize(raw, ggml_type, shape), 4, block, symmetric=symmetric),
+                            scale_dtype=scale_dtype)
 
 
 def matmulnbits_node(weights: MatMulNBitsWeights, input_name: str, output_name: str, *, prefix: str,

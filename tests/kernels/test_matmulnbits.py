@@ -18,6 +18,7 @@ from edgemind.kernels.matmulnbits import (
     matmulnbits_model,
     pack_matmulnbits,
     DIRECT_CONVERSIONS,
+    gguf_tensor_to_matmulnbits,
     matmulnbits_node,
     q4_0_to_matmulnbits,
     q4_1_to_matmulnbits,
@@ -299,3 +300,22 @@ def test_real_k_quant_tensors_of_the_default_model_convert(default_model_install
         np.testing.assert_array_equal(packed6.dequantize(), g.dequantize(q6))
         packed4 = q4_k_to_matmulnbits(g.raw(q4), g.info(q4).shape)
         assert np.all(np.abs(packed4.dequantize() - g.dequantize(q4)) <= offset_form_bound(packed4))
+
+
+@pytest.mark.parametrize(("type_name", "direct"), [("Q4_0", True), ("Q8_0", True), ("Q5_1", False), ("F16", False)])
+def test_any_gguf_weight_converts_directly_or_through_int4(type_name: str, direct: bool) -> None:
+    n, k = 8, 128
+    w = np.random.default_rng(16).standard_normal((n, k)).astype(np.float32)
+    qtype = gguf.GGMLQuantizationType[type_name]
+    if type_name == "F16":
+        raw, ref = w.astype(np.float16).view(np.uint8).reshape(-1), w.astype(np.float16).astype(np.float32)
+    else:
+        raw = gguf.quants.quantize(w, qtype).reshape(-1)
+        ref = gguf.quants.dequantize(raw.reshape(n, -1), qtype)
+    packed = gguf_tensor_to_matmulnbits(raw, int(qtype), (n, k))
+    if direct:
+        np.testing.assert_array_equal(packed.dequantize(), ref)
+    else:  # requantized: asymmetric INT4 block 32, within half a step
+        assert packed.bits == 4 and packed.zero_points is not None
+        step = np.repeat(packed.scales.reshape(n, -1), 32, axis=1)
+        assert np.all(np.abs(packed.dequantize() - ref) <= step / 2 * (1 + 1e-5))
