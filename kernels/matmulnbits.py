@@ -1,0 +1,364 @@
+"""Packing of quantized weights into onnxruntime's com.microsoft MatMulNBits layout, and direct GGUF conversions.
+
+MatMulNBits computes Y = A @ dequant(B)^T with B stored [N, K] (one row per output, blocks along K): GGUF's
+[out, in] layout, so GGUF tensors need no transpose. For Y = X @ W with W [K, N], quantize W.T. Codes are packed
+low bits first, `8 // bits` per byte; uint8 zero points likewise per row; scales are [N * k_blocks].
+The direct conversions move GGUF codes bit for bit and never round-trip weights through float.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from .dequant import dequantize
+from .gguf_header import GGUFFormatError
+from .quantize import QuantizationError, QuantizedMatrix, quantize_blockwise
+
+MS_DOMAIN = "com.microsoft"
+# ggml type numbers of the blocks converted directly
+Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K = 2, 3, 6, 8, 12, 14
+
+
+@dataclass(frozen=True, slots=True)
+class MatMulNBitsWeights:
+    """The constant inputs and attributes of one MatMulNBits node, plus optional per-block offsets.
+
+    `offsets` [k_blocks, N] adds offsets[b, n] to every weight of block b in column n. GGUF's `d*q + m` blocks
+    (Q4_1, Q4_K) become s*(q - 8) + offset: the main product keeps the default zero point, which onnxruntime's fast
+    int8 path (accuracy_level 4) needs (float zero points make the CPU kernel fall back to its slow fp32 path), and
+    the offsets cost one small product of X's per-block sums (matmulnbits_nodes builds it).
+    """
+
+    B: np.ndarray  # uint8 [N, k_blocks, block_size * bits / 8]
+    scales: np.ndarray  # float32 or float16 [N * k_blocks]
+    zero_points: np.ndarray | None  # uint8 packed [N * ceil(k_blocks * bits / 8)], or scales' dtype [N * k_blocks]
+    K: int
+    N: int
+    bits: int
+    block_size: int
+    offsets: np.ndarray | None = None  # scales' dtype [k_blocks, N], or None
+
+    @property
+    def k_blocks(self) -> int:
+        return self.B.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes a GEMV reads: packed codes, scales, zero points and offsets."""
+        return self.B.nbytes + self.scales.nbytes + sum(
+            0 if a is None else a.nbytes for a in (self.zero_points, self.offsets))
+
+    def dequantize(self) -> np.ndarray:
+        """The float32 [N, K] matrix the node multiplies by, decoded from the packed layout (the tests' oracle)."""
+        n, nb, bs = self.N, self.k_blocks, self.block_size
+        codes = _unpack(self.B.reshape(n, -1), self.bits).reshape(n, nb, bs).astype(np.float32)
+        if self.zero_points is None:
+            zp = np.full((n, nb), 1 << (self.bits - 1), dtype=np.float32)
+        elif self.zero_points.dtype == np.uint8:
+            zp = _unpack(self.zero_points.reshape(n, -1), self.bits)[:, :nb].astype(np.float32)
+        else:
+            zp = self.zero_points.astype(np.float32).reshape(n, nb)
+        scales = self.scales.astype(np.float32).reshape(n, nb)
+        w = (codes - zp[:, :, None]) * scales[:, :, None]
+        if self.offsets is not None:
+            w = w + self.offsets.astype(np.float32).T[:, :, None]
+        return w.reshape(n, -1)[:, :self.K]
+
+
+def _pack(codes: np.ndarray, bits: int) -> np.ndarray:
+    """[rows, n] codes < 2**bits -> [rows, n * bits / 8] bytes, the first code in the lowest bits."""
+    per = 8 // bits
+    c = codes.reshape(codes.shape[0], -1, per).astype(np.uint8)
+    out = c[:, :, 0].copy()
+    for i in range(1, per):
+        out |= c[:, :, i] << np.uint8(bits * i)
+    return out
+
+
+def _unpack(packed: np.ndarray, bits: int) -> np.ndarray:
+    per = 8 // bits
+    shifts = (np.arange(per, dtype=np.uint8) * bits).reshape(1, 1, per)
+    return ((packed[:, :, None] >> shifts) & np.uint8((1 << bits) - 1)).reshape(packed.shape[0], -1)
+
+
+def _pack_zero_points(zp: np.ndarray, bits: int) -> np.ndarray:
+    per = 8 // bits
+    rows, nb = zp.shape
+    padded = np.zeros((rows, -(-nb // per) * per), dtype=np.uint8)
+    padded[:, :nb] = zp
+    return _pack(padded, bits).reshape(-1)
+
+
+def pack_matmulnbits(qm: QuantizedMatrix, *, scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """Pack a [N, K] QuantizedMatrix (bits 2, 4 or 8) for MatMulNBits; scales in `scale_dtype` (A's type).
+
+    A block that is not a power of two (per-channel or per-tensor ternary) becomes one block of the next power of
+    two, padded with the zero point's code so the padding multiplies to nothing.
+    """
+    if qm.bits not in (2, 4, 8):
+        raise QuantizationError(f"MatMulNBits takes 2, 4 or 8 bits (got {qm.bits})")
+    if np.dtype(scale_dtype) not in (np.float32, np.float16):
+        raise QuantizationError(f"scales must be float32 or float16 (got {np.dtype(scale_dtype)})")
+    n, k = qm.shape
+    codes, block = qm.q, qm.block
+    if block < 16 or block & (block - 1):
+        if qm.n_blocks != 1:
+            raise QuantizationError(f"block size {block} is not a power of two of at least 16")
+        block = max(16, 1 << (block - 1).bit_length())
+        pad = np.full((n, block - codes.shape[1]), qm.default_zero_point, dtype=np.uint8)
+        if qm.zero_points is not None:
+            pad[:] = qm.zero_points[:, :1]
+        codes = np.concatenate([codes, pad], axis=1)
+    nb = codes.shape[1] // block
+    b = _pack(codes, qm.bits).reshape(n, nb, block * qm.bits // 8)
+    zp = None if qm.zero_points is None else _pack_zero_points(qm.zero_points, qm.bits)
+    return MatMulNBitsWeights(B=b, scales=qm.scales.astype(scale_dtype).reshape(-1), zero_points=zp,
+                              K=k, N=n, bits=qm.bits, block_size=block)
+
+
+def _gguf_blocks(raw: np.ndarray, shape: tuple[int, ...], block_bytes: int, type_name: str) -> np.ndarray:
+    """The raw bytes of a [N, K] GGUF tensor as [N, K / 32, block_bytes], after checking they fit."""
+    if len(shape) != 2 or shape[1] % 32:
+        raise GGUFFormatError(f"{type_name} conversion needs a [N, K] matrix with K a multiple of 32, got {shape}")
+    n, k = shape
+    flat = np.asarray(raw).reshape(-1).view(np.uint8)
+    if flat.size != n * k // 32 * block_bytes:
+        raise GGUFFormatError(f"{type_name} tensor of shape {shape} needs {n * k // 32 * block_bytes:,} bytes "
+                              f"but got {flat.size:,}")
+    return flat.reshape(n, k // 32, block_bytes)
+
+
+def _ggml_nibbles(qs: np.ndarray) -> np.ndarray:
+    """ggml 4-bit blocks [..., 16] -> codes [..., 32]: element j is the low nibble of byte j, 16+j the high one."""
+    return np.concatenate([qs & np.uint8(0x0F), qs >> np.uint8(4)], axis=-1)
+
+
+def _f16_field(blocks: np.ndarray, start: int) -> np.ndarray:
+    return np.ascontiguousarray(blocks[:, :, start:start + 2]).view(np.float16)[:, :, 0]
+
+
+def q4_0_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
+                        scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """GGUF Q4_0 [N, K] -> 4-bit, block 32, scale d, default zero point 8: w = d * (q - 8) exactly as ggml's."""
+    blocks = _gguf_blocks(raw, shape, 18, "Q4_0")
+    n, nb, _ = blocks.shape
+    codes = _ggml_nibbles(blocks[:, :, 2:]).reshape(n, -1)
+    return MatMulNBitsWeights(B=_pack(codes, 4).reshape(n, nb, 16),
+                              scales=_f16_field(blocks, 0).astype(scale_dtype).reshape(-1),
+                              zero_points=None, K=shape[1], N=n, bits=4, block_size=32)
+
+
+def q4_1_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
+                        scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """GGUF Q4_1 [N, K] (w = d*q + m) -> 4-bit, block 32, scale d and float zero point -m/d in the scales' type.
+
+    onnxruntime's CPU kernel accepts 4-bit zero points of A's float type. (q - (-m/d)) * d equals d*q + m up to
+    fp32 rounding of -m/d and of the subtraction (a few ulp of |m|, ~1e-7 relative), so this is not bit-exact;
+    blocks with d = 0 (w = m everywhere) are exact: codes 1, zero point 0, scale m.
+    Slow on CPU: with float zero points onnxruntime 1.32 ignores accuracy_level 4 and ran a 1536x576 GEMV ~20x
+    slower than the offsets form (noisy 2-core machine). Prefer q4_1_to_matmulnbits_offsets.
+    """
+    blocks = _gguf_blocks(raw, shape, 20, "Q4_1")
+    n, nb, _ = blocks.shape
+    d = _f16_field(blocks, 0).astype(np.float32)
+    m = _f16_field(blocks, 2).astype(np.float32)
+    codes = _ggml_nibbles(blocks[:, :, 4:])
+    flat_d = d == 0
+    if flat_d.any():
+        codes = np.where(flat_d[:, :, None], np.uint8(1), codes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zp = np.where(flat_d, np.float32(0), -m / d)
+    scales = np.where(flat_d, m, d)
+    return MatMulNBitsWeights(B=_pack(codes.reshape(n, -1), 4).reshape(n, nb, 16),
+                              scales=scales.astype(scale_dtype).reshape(-1),
+                              zero_points=zp.astype(scale_dtype).reshape(-1),
+                              K=shape[1], N=n, bits=4, block_size=32)
+
+
+def q8_0_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
+                        scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """GGUF Q8_0 [N, K] -> 8-bit, block 32, scale d, default zero point 128 (code = int8 + 128): exact."""
+    blocks = _gguf_blocks(raw, shape, 34, "Q8_0")
+    n, nb, _ = blocks.shape
+    codes = blocks[:, :, 2:] ^ np.uint8(0x80)  # two's complement int8 + 128
+    return MatMulNBitsWeights(B=np.ascontiguousarray(codes),
+                              scales=_f16_field(blocks, 0).astype(scale_dtype).reshape(-1), zero_points=None,
+                              K=shape[1], N=n, bits=8, block_size=32)
+
+
+def q5_0_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
+                        scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """GGUF Q5_0 [N, K] (w = d*(q - 16), q in 0..31) -> 8-bit codes q + 112 around zero point 128: exact.
+
+    MatMulNBits has no 5-bit form; 8 bits hold the codes exactly at 1.6x the bytes of 5 (34 vs 22 per block).
+    """
+    blocks = _gguf_blocks(raw, shape, 22, "Q5_0")
+    n, nb, _ = blocks.shape
+    high = np.unpackbits(np.ascontiguousarray(blocks[:, :, 2:6]), axis=-1, bitorder="little")
+    codes = (_ggml_nibbles(blocks[:, :, 6:]) | (high << np.uint8(4))) + np.uint8(112)
+    return MatMulNBitsWeights(B=codes, scales=_f16_field(blocks, 0).astype(scale_dtype).reshape(-1),
+                              zero_points=None, K=shape[1], N=n, bits=8, block_size=32)
+
+
+def q4_1_to_matmulnbits_offsets(raw: np.ndarray, shape: tuple[int, ...], *,
+                                scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """GGUF Q4_1 [N, K] as d*(q - 8) + (8d + m): codes moved bit for bit, default zero point, per-block offsets.
+
+    The form onnxruntime's fast int8 path runs (see MatMulNBitsWeights). Not bit-exact: 8d + m and the final sum
+    each round once in fp32 (a few ulp of |8d| + |m|).
+    """
+    blocks = _gguf_blocks(raw, shape, 20, "Q4_1")
+    n, nb, _ = blocks.shape
+    d = _f16_field(blocks, 0).astype(np.float32)
+    m = _f16_field(blocks, 2).astype(np.float32)
+    codes = _ggml_nibbles(blocks[:, :, 4:]).reshape(n, -1)
+    offsets = (np.float32(8) * d + m).T
+    return MatMulNBitsWeights(B=_pack(codes, 4).reshape(n, nb, 16), scales=d.astype(scale_dtype).reshape(-1),
+                              zero_points=None, K=shape[1], N=n, bits=4, block_size=32,
+                              offsets=np.ascontiguousarray(offsets.astype(scale_dtype)))
+
+
+def _k_blocks(raw: np.ndarray, shape: tuple[int, ...], block_bytes: int, type_name: str) -> np.ndarray:
+    """The raw bytes of a [N, K] K-quant tensor as [N, K / 256, block_bytes], after checking they fit."""
+    if len(shape) != 2 or shape[1] % 256:
+        raise GGUFFormatError(f"{type_name} conversion needs a [N, K] matrix with K a multiple of 256, got {shape}")
+    n, k = shape
+    flat = np.asarray(raw).reshape(-1).view(np.uint8)
+    if flat.size != n * k // 256 * block_bytes:
+        raise GGUFFormatError(f"{type_name} tensor of shape {shape} needs {n * k // 256 * block_bytes:,} bytes "
+                              f"but got {flat.size:,}")
+    return flat.reshape(n, k // 256, block_bytes)
+
+
+def q4_k_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
+                        scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """GGUF Q4_K [N, K] -> 4-bit, block 32 (its sub-blocks), scale s = d*sc, default zero point, offsets 8s - dmin*m.
+
+    ggml computes w = s*q - dmin*m with s and dmin*m rounded to fp32 as here; ours adds one rounding of the offset
+    and one of the sum, so it equals ggml's to a few ulp, not bit for bit. Codes move unchanged.
+    """
+    blocks = _k_blocks(raw, shape, 144, "Q4_K")
+    n, nsb, _ = blocks.shape
+    d, dmin = _f16_field(blocks, 0).astype(np.float32), _f16_field(blocks, 2).astype(np.float32)
+    packed = blocks[:, :, 4:16]
+    a, b, c = packed[:, :, 0:4], packed[:, :, 4:8], packed[:, :, 8:12]
+    sc = np.concatenate([a & 0x3F, (c & 0x0F) | ((a >> 6) << 4)], axis=2).astype(np.float32)
+    mn = np.concatenate([b & 0x3F, (c >> 4) | ((b >> 6) << 4)], axis=2).astype(np.float32)
+    s = (d[:, :, None] * sc).reshape(n, -1)
+    dm = (dmin[:, :, None] * mn).reshape(n, -1)
+    # 128 code bytes per super-block: sub-block 2j is the low nibbles of bytes 32j.., 2j+1 their high nibbles
+    qs = blocks[:, :, 16:].reshape(n, nsb, 4, 1, 32)
+    codes = ((qs >> np.array([0, 4], dtype=np.uint8).reshape(1, 1, 1, 2, 1)) & np.uint8(0x0F)).reshape(n, -1)
+    offsets = (np.float32(8) * s - dm).T
+    return MatMulNBitsWeights(B=_pack(codes, 4).reshape(n, nsb * 8, 16), scales=s.astype(scale_dtype).reshape(-1),
+                              zero_points=None, K=shape[1], N=n, bits=4, block_size=32,
+                              offsets=np.ascontiguousarray(offsets.astype(scale_dtype)))
+
+
+def q6_k_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
+                        scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """GGUF Q6_K [N, K] -> 8-bit, block 16 (its sub-blocks), scale d*sc, codes q + 96 around zero point 128.
+
+    (code - 128) * (d*sc) is ggml's (d*sc) * (q - 32) with the same fp32 product: exact.
+    """
+    blocks = _k_blocks(raw, shape, 210, "Q6_K")
+    n, nsb, _ = blocks.shape
+    ql = blocks[:, :, 0:128].reshape(n, nsb, 2, 1, 64)
+    qh = blocks[:, :, 128:192].reshape(n, nsb, 2, 1, 32)
+    low = ((ql >> np.array([0, 4], dtype=np.uint8).reshape(1, 1, 1, 2, 1)) & np.uint8(0x0F)).reshape(n, nsb, 2, 4, 32)
+    high = (qh >> np.array([0, 2, 4, 6], dtype=np.uint8).reshape(1, 1, 1, 4, 1)) & np.uint8(0x03)
+    codes = ((low | (high << np.uint8(4))) + np.uint8(96)).reshape(n, -1)
+    sc = np.ascontiguousarray(blocks[:, :, 192:208]).view(np.int8).astype(np.float32)
+    d = _f16_field(blocks, 208).astype(np.float32)
+    scales = (d[:, :, None] * sc).reshape(-1)
+    return MatMulNBitsWeights(B=codes.reshape(n, nsb * 16, 16), scales=scales.astype(scale_dtype),
+                              zero_points=None, K=shape[1], N=n, bits=8, block_size=16)
+
+
+# The conversion to use for each GGUF type: exact or exact to fp32 rounding, never a float round trip of weights.
+DIRECT_CONVERSIONS = {Q4_0: q4_0_to_matmulnbits, Q4_1: q4_1_to_matmulnbits_offsets, Q5_0: q5_0_to_matmulnbits,
+                      Q8_0: q8_0_to_matmulnbits, Q4_K: q4_k_to_matmulnbits, Q6_K: q6_k_to_matmulnbits}
+
+
+def gguf_tensor_to_matmulnbits(raw: np.ndarray, ggml_type: int, shape: tuple[int, ...], *, block: int = 32,
+                               symmetric: bool = False, scale_dtype: type = np.float32) -> MatMulNBitsWeights:
+    """Any [N, K] GGUF weight for MatMulNBits: the direct conversion where one exists (DIRECT_CONVERSIONS), else
+    dequantized and requantized to INT4 (`block`, asymmetric by default: tighter on skewed rows). Weights may carry
+    offsets, so build their nodes with matmulnbits_nodes."""
+    convert = DIRECT_CONVERSIONS.get(ggml_type)
+    if convert is not None:
+        return convert(raw, shape, scale_dtype=scale_dtype)
+    if len(shape) != 2:
+        raise GGUFFormatError(f"a MatMulNBits weight must be a [N, K] matrix, got shape {shape}")
+    return pack_matmulnbits(quantize_blockwise(dequantize(raw, ggml_type, shape), 4, block, symmetric=symmetric),
+                            scale_dtype=scale_dtype)
+
+
+def matmulnbits_node(weights: MatMulNBitsWeights, input_name: str, output_name: str, *, prefix: str,
+                     accuracy_level: int = 0) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
+    """The MatMulNBits node for output = input @ W (W [K, N], stored transposed in `weights`) and its initializers,
+    named `{prefix}.B`, `{prefix}.scales`, `{prefix}.zero_points`. Weights with offsets need matmulnbits_nodes.
+
+    accuracy_level 0 keeps fp32 arithmetic; 4 lets the CPU kernel quantize the activations to int8 blockwise, the
+    fast path for GEMV, at a small loss of accuracy.
+    """
+    if weights.offsets is not None:
+        raise QuantizationError("weights with per-block offsets take several nodes: use matmulnbits_nodes")
+    inits = [numpy_helper.from_array(weights.B, f"{prefix}.B"),
+             numpy_helper.from_array(weights.scales, f"{prefix}.scales")]
+    inputs = [input_name, f"{prefix}.B", f"{prefix}.scales"]
+    if weights.zero_points is not None:
+        inits.append(numpy_helper.from_array(weights.zero_points, f"{prefix}.zero_points"))
+        inputs.append(f"{prefix}.zero_points")
+    node = helper.make_node("MatMulNBits", inputs, [output_name], name=prefix, domain=MS_DOMAIN,
+                            K=weights.K, N=weights.N, bits=weights.bits, block_size=weights.block_size,
+                            accuracy_level=accuracy_level)
+    return node, inits
+
+
+def matmulnbits_nodes(weights: MatMulNBitsWeights, input_name: str, output_name: str, *, prefix: str,
+                      accuracy_level: int = 0) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """Nodes and initializers for output = input @ W, input of rank 2 or 3 (opset >= 13); with offsets, adds
+    (per-block sums of input) @ offsets to the MatMulNBits product."""
+    if weights.offsets is None:
+        node, inits = matmulnbits_node(weights, input_name, output_name, prefix=prefix,
+                                       accuracy_level=accuracy_level)
+        return [node], inits
+    if weights.K % weights.block_size:
+        raise QuantizationError(f"offsets need K ({weights.K}) to be a whole number of blocks")
+    main = dataclasses.replace(weights, offsets=None)
+    node, inits = matmulnbits_node(main, input_name, f"{prefix}.main", prefix=prefix, accuracy_level=accuracy_level)
+    p = prefix
+    inits += [numpy_helper.from_array(weights.offsets, f"{p}.offsets"),
+              numpy_helper.from_array(np.array([-1, weights.block_size], np.int64), f"{p}.block_shape"),
+              numpy_helper.from_array(np.array([-1, weights.k_blocks], np.int64), f"{p}.sums_shape"),
+              numpy_helper.from_array(np.array([1], np.int64), f"{p}.axis")]
+    nodes = [
+        node,
+        helper.make_node("Reshape", [input_name, f"{p}.block_shape"], [f"{p}.blocks"], name=f"{p}.blocks"),
+        helper.make_node("ReduceSum", [f"{p}.blocks", f"{p}.axis"], [f"{p}.block_sums"], keepdims=0,
+                         name=f"{p}.block_sums"),
+        helper.make_node("Reshape", [f"{p}.block_sums", f"{p}.sums_shape"], [f"{p}.sums"], name=f"{p}.sums"),
+        helper.make_node("MatMul", [f"{p}.sums", f"{p}.offsets"], [f"{p}.shift"], name=f"{p}.shift"),
+        helper.make_node("Shape", [f"{p}.main"], [f"{p}.out_shape"], name=f"{p}.out_shape"),
+        helper.make_node("Reshape", [f"{p}.shift", f"{p}.out_shape"], [f"{p}.shift_shaped"],
+                         name=f"{p}.shift_shaped"),
+        helper.make_node("Add", [f"{p}.main", f"{p}.shift_shaped"], [output_name], name=f"{p}.add"),
+    ]
+    return nodes, inits
+
+
+def matmulnbits_model(weights: MatMulNBitsWeights, *, accuracy_level: int = 0) -> onnx.ModelProto:
+    """A model Y[M, N] = X[M, K] @ W, M dynamic: for tests and microbenchmarks."""
+    elem = TensorProto.FLOAT16 if weights.scales.dtype == np.float16 else TensorProto.FLOAT
+    nodes, inits = matmulnbits_nodes(weights, "X", "Y", prefix="w", accuracy_level=accuracy_level)
+    graph = helper.make_graph(nodes, "matmulnbits", [helper.make_tensor_value_info("X", elem, ["M", weights.K])],
+                              [helper.make_tensor_value_info("Y", elem, ["M", weights.N])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS_DOMAIN, 1)])
+    model.ir_version = 9  # readable by onnxruntime 1.18+, the oldest the project allows
+    return model
