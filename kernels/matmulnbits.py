@@ -121,16 +121,18 @@ def pack_matmulnbits(qm: QuantizedMatrix, *, scale_dtype: type = np.float32) -> 
                               K=k, N=n, bits=qm.bits, block_size=block)
 
 
-def _gguf_blocks(raw: np.ndarray, shape: tuple[int, ...], block_bytes: int, type_name: str) -> np.ndarray:
-    """The raw bytes of a [N, K] GGUF tensor as [N, K / 32, block_bytes], after checking they fit."""
-    if len(shape) != 2 or shape[1] % 32:
-        raise GGUFFormatError(f"{type_name} conversion needs a [N, K] matrix with K a multiple of 32, got {shape}")
+def _gguf_blocks(raw: np.ndarray, shape: tuple[int, ...], block_bytes: int, type_name: str,
+                 block: int = 32) -> np.ndarray:
+    """The raw bytes of a [N, K] GGUF tensor as [N, K / block, block_bytes], after checking they fit (block 32 for
+    the simple types, 256 for the K-quants' super-blocks)."""
+    if len(shape) != 2 or shape[1] % block:
+        raise GGUFFormatError(f"{type_name} conversion needs a [N, K] matrix with K a multiple of {block}, got {shape}")
     n, k = shape
     flat = np.asarray(raw).reshape(-1).view(np.uint8)
-    if flat.size != n * k // 32 * block_bytes:
-        raise GGUFFormatError(f"{type_name} tensor of shape {shape} needs {n * k // 32 * block_bytes:,} bytes "
+    if flat.size != n * k // block * block_bytes:
+        raise GGUFFormatError(f"{type_name} tensor of shape {shape} needs {n * k // block * block_bytes:,} bytes "
                               f"but got {flat.size:,}")
-    return flat.reshape(n, k // 32, block_bytes)
+    return flat.reshape(n, k // block, block_bytes)
 
 
 def _ggml_nibbles(qs: np.ndarray) -> np.ndarray:
@@ -223,18 +225,6 @@ def q4_1_to_matmulnbits_offsets(raw: np.ndarray, shape: tuple[int, ...], *,
                               offsets=np.ascontiguousarray(offsets.astype(scale_dtype)))
 
 
-def _k_blocks(raw: np.ndarray, shape: tuple[int, ...], block_bytes: int, type_name: str) -> np.ndarray:
-    """The raw bytes of a [N, K] K-quant tensor as [N, K / 256, block_bytes], after checking they fit."""
-    if len(shape) != 2 or shape[1] % 256:
-        raise GGUFFormatError(f"{type_name} conversion needs a [N, K] matrix with K a multiple of 256, got {shape}")
-    n, k = shape
-    flat = np.asarray(raw).reshape(-1).view(np.uint8)
-    if flat.size != n * k // 256 * block_bytes:
-        raise GGUFFormatError(f"{type_name} tensor of shape {shape} needs {n * k // 256 * block_bytes:,} bytes "
-                              f"but got {flat.size:,}")
-    return flat.reshape(n, k // 256, block_bytes)
-
-
 def q4_k_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
                         scale_dtype: type = np.float32) -> MatMulNBitsWeights:
     """GGUF Q4_K [N, K] -> 4-bit, block 32 (its sub-blocks), scale s = d*sc, default zero point, offsets 8s - dmin*m.
@@ -242,7 +232,7 @@ def q4_k_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
     ggml computes w = s*q - dmin*m with s and dmin*m rounded to fp32 as here; ours adds one rounding of the offset
     and one of the sum, so it equals ggml's to a few ulp, not bit for bit. Codes move unchanged.
     """
-    blocks = _k_blocks(raw, shape, 144, "Q4_K")
+    blocks = _gguf_blocks(raw, shape, 144, "Q4_K", block=256)
     n, nsb, _ = blocks.shape
     d, dmin = _f16_field(blocks, 0).astype(np.float32), _f16_field(blocks, 2).astype(np.float32)
     packed = blocks[:, :, 4:16]
@@ -266,7 +256,7 @@ def q6_k_to_matmulnbits(raw: np.ndarray, shape: tuple[int, ...], *,
 
     (code - 128) * (d*sc) is ggml's (d*sc) * (q - 32) with the same fp32 product: exact.
     """
-    blocks = _k_blocks(raw, shape, 210, "Q6_K")
+    blocks = _gguf_blocks(raw, shape, 210, "Q6_K", block=256)
     n, nsb, _ = blocks.shape
     ql = blocks[:, :, 0:128].reshape(n, nsb, 2, 1, 64)
     qh = blocks[:, :, 128:192].reshape(n, nsb, 2, 1, 32)

@@ -14,7 +14,9 @@ from edgemind.core.errors import ModelError
 from edgemind.core.router import POLICY_FILE, IntentRouter, trained_model
 from edgemind.core.router_judge import ModelJudge
 from edgemind.core.router_policy import load_router_policy
-from edgemind.core.settings import Settings, load_settings
+from edgemind.core.settings import Settings
+
+from tests.support.engines import default_model_settings
 
 QWEN = "qwen2.5-coder-0.5b-instruct"
 
@@ -23,9 +25,7 @@ QWEN = "qwen2.5-coder-0.5b-instruct"
 def qwen_engine(default_model_installed: Path, artifacts_dir: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     home = tmp_path_factory.mktemp("judge")
-    settings = load_settings(env={"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(default_model_installed.parent),
-                                  "EDGEMIND_ARTIFACTS_DIR": str(artifacts_dir), "EDGEMIND_AUDIT_KEY_STORE": "file",
-                                  "EDGEMIND_CACHE": "0"})
+    settings = default_model_settings(home, default_model_installed.parent, artifacts_dir)
     engine = Engine.create(settings)
     yield engine
     engine.close()

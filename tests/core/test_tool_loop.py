@@ -10,9 +10,10 @@ import pytest
 
 from edgemind.core.cli import main as cli_main
 from edgemind.core.engine import AskOptions, Engine
-from edgemind.core.settings import load_settings
 from edgemind.core.tool_loop import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, parse_call, quote_result
 from edgemind.core.tool_runner import ToolOutcome
+
+from tests.support.engines import default_model_settings
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -40,9 +41,7 @@ def test_a_tool_result_cannot_close_its_own_quote() -> None:
 @pytest.fixture(scope="module")
 def qwen(default_model_installed: Path, artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     home = tmp_path_factory.mktemp("tool-loop")
-    settings = load_settings(env={"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(default_model_installed.parent),
-                                  "EDGEMIND_ARTIFACTS_DIR": str(artifacts_dir), "EDGEMIND_AUDIT_KEY_STORE": "file",
-                                  "EDGEMIND_CACHE": "0"})
+    settings = default_model_settings(home, default_model_installed.parent, artifacts_dir)
     engine = Engine.create(settings)
     yield engine
     engine.close()
