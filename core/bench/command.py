@@ -29,10 +29,10 @@ def print_progress(step: int, total: int, message: str) -> None:
     sys.stderr.flush()
 
 
-def _backends(text: str) -> tuple[str, ...]:
+def _names(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
-        raise argparse.ArgumentTypeError("give backend names separated by commas, e.g. llama_cpp,onnx_int4")
+        raise argparse.ArgumentTypeError("give names separated by commas, e.g. llama_cpp,onnx_int4")
     return names
 
 
@@ -42,10 +42,12 @@ def add_command(sub: Any, positive_int: Callable[[str], int]) -> None:
     bench.add_argument("--out", metavar="DIR", help="write DIR/report.json and DIR/report.html "
                                                     "(default: <data folder>/bench)")
     bench.add_argument("--compare", metavar="OLD.json", help="flag figures that changed by more than 5%% since it")
-    bench.add_argument("--backends", type=_backends, metavar="NAMES",
+    bench.add_argument("--backends", type=_names, metavar="NAMES",
                        help="comma-separated backends to measure, e.g. llama_cpp,onnx_int4 (default: all available)")
     bench.add_argument("--repeats", type=positive_int, metavar="N", help="timed repeats per figure")
     bench.add_argument("--model", help="local model id to measure (default: the default model)")
+    bench.add_argument("--sections", type=_names, metavar="NAMES",
+                       help="comma-separated subset of: generation, cold_start, cache, router, safety, quality")
     bench.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
     bench.set_defaults(func=cmd_bench)
 
@@ -56,7 +58,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.out).expanduser() if args.out else default_out_dir(settings)
     command = ["edgemind", "bench"] + sys.argv[2:] if sys.argv[1:2] == ["bench"] else ["edgemind", "bench"]
     options = BenchOptions(out_dir=out, quick=args.quick, compare=Path(args.compare) if args.compare else None,
-                           backends=args.backends, repeats=args.repeats, model=args.model, command=tuple(command))
+                           backends=args.backends, repeats=args.repeats, model=args.model,
+                           sections=args.sections, command=tuple(command))
     report, json_path, html_path = run_bench(settings, options, print_progress)
     if args.json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")

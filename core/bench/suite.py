@@ -34,6 +34,7 @@ from .timing import median
 
 log = logging.getLogger(__name__)
 REMOTE = ("ollama", "openai")
+SECTIONS = ("generation", "cold_start", "cache", "router", "safety", "quality")
 ITL_SAMPLES_KEPT = 2000
 
 Progress = Callable[[int, int, str], None]
@@ -47,6 +48,7 @@ class BenchOptions:
     backends: tuple[str, ...] | None = None  # None: every available one
     repeats: int | None = None
     model: str | None = None
+    sections: tuple[str, ...] | None = None  # None: every section (SECTIONS)
     command: tuple[str, ...] = ("edgemind", "bench")
 
 
@@ -153,9 +155,16 @@ def run_bench(settings: Settings, options: BenchOptions, progress: Progress = la
     old = load_report(options.compare) if options.compare is not None else None
     model_id = options.model or settings.default_model
     plan = Plan.of(options.quick, options.repeats)
-    targets = discover_targets(settings, model_id, options.backends)
-    sections_total = 6  # hardware, cold start, cache, router, safety, quality
-    steps = _Steps(sections_total + len(targets), progress)
+    sections = options.sections or SECTIONS
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise BenchError(f"unknown section {unknown[0]!r}; sections: {', '.join(SECTIONS)}")
+    if "generation" in sections:
+        targets = discover_targets(settings, model_id, options.backends)
+    else:
+        targets = []
+        open_registry(settings)[0].get(model_id)  # an unknown model fails now, not after minutes of measuring
+    steps = _Steps(1 + len(targets) + sum(s != "generation" for s in sections), progress)
 
     report: dict[str, Any] = {
         "schema": SCHEMA, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -164,7 +173,8 @@ def run_bench(settings: Settings, options: BenchOptions, progress: Progress = la
                      "max_tokens": plan.max_tokens, "threads": settings.effective_threads,
                      "context_length": settings.context_length, "router_enabled": settings.router_enabled,
                      "safety_enabled": settings.safety_enabled, "cache_enabled": settings.cache_enabled,
-                     "backends": [t.key for t in targets], "plan": {k: getattr(plan, k) for k in plan.__slots__}},
+                     "backends": [t.key for t in targets], "sections": list(sections),
+                     "plan": {k: getattr(plan, k) for k in plan.__slots__}},
     }
     steps.start("hardware profile and memory bandwidth")
     report["hardware"] = machine_profile()
@@ -176,17 +186,22 @@ def run_bench(settings: Settings, options: BenchOptions, progress: Progress = la
         try:
             for target in targets:
                 tell = steps.start(f"{target.key}: generation")
+                began = time.perf_counter()
                 report["backends"][target.key] = _measure_backend(engine, target, plan, tell)
-            _section(report, "cold_start", steps.start("cold start (a fresh `edgemind ask` process)"),
-                     lambda tell: _cold_start(bench_settings, model_id, plan.cold_starts, tell))
-            _section(report, "cache", steps.start("answer cache tiers"),
-                     lambda tell: _cache(engine, model_id, plan, tell))
-            _section(report, "router", steps.start("router on the held-out split"),
-                     lambda tell: _router(engine, bench_settings))
-            _section(report, "safety", steps.start("safety checks on the held-out split"),
-                     lambda tell: _safety(engine, bench_settings))
-            _section(report, "quality", steps.start("quality set (factual QA, code tasks in the sandbox)"),
-                     lambda tell: _quality(engine, model_id, plan, tell))
+                report["backends"][target.key]["seconds"] = round(time.perf_counter() - began, 1)
+            measures: dict[str, tuple[str, Callable[..., Any]]] = {
+                "cold_start": ("cold start (a fresh `edgemind ask` process)",
+                               lambda tell: _cold_start(bench_settings, model_id, plan.cold_starts, tell)),
+                "cache": ("answer cache tiers", lambda tell: _cache(engine, model_id, plan, tell)),
+                "router": ("router on the held-out split", lambda tell: _router(engine, bench_settings)),
+                "safety": ("safety checks on the held-out split", lambda tell: _safety(engine, bench_settings)),
+                "quality": ("quality set (factual QA, code tasks in the sandbox)",
+                            lambda tell: _quality(engine, model_id, plan, tell)),
+            }
+            for name in SECTIONS[1:]:
+                if name in sections:
+                    title, measure = measures[name]
+                    _section(report, name, steps.start(title), measure)
         finally:
             engine.close()
 
@@ -229,13 +244,16 @@ def _measure_backend(engine: Engine, target: Target, plan: Plan, tell: Callable[
 
 def _section(report: dict[str, Any], name: str, tell: Callable[[str], None],
              measure: Callable[[Callable[[str], None]], tuple[dict[str, Figure], dict[str, Any]]]) -> None:
+    started = time.perf_counter()
     try:
         figures, details = measure(tell)
     except EdgeMindError as exc:
         tell(f"not measured: {exc}")
-        report["sections"][name] = {"figures": {}, "error": str(exc)}
+        report["sections"][name] = {"figures": {}, "error": str(exc),
+                                    "seconds": round(time.perf_counter() - started, 1)}
         return
-    report["sections"][name] = {"figures": figures_dict(figures), **details}
+    report["sections"][name] = {"figures": figures_dict(figures), **details,
+                                "seconds": round(time.perf_counter() - started, 1)}
 
 
 def _cold_start(settings: Settings, model_id: str, repeats: int,
