@@ -54,6 +54,13 @@ def bar_chart(title: str, items: Sequence[tuple[str, float]], unit: str, *, log:
 
             def scale(v: float) -> float:
                 return max(0.0, v) / top * span
+        if log:  # grid first, so the bars are drawn over it
+            y = height - 8
+            for exp in range(lo, hi + 1):
+                x = LABEL_W + (exp - lo) / (hi - lo) * span
+                parts.append(f'<line x1="{x:.1f}" y1="28" x2="{x:.1f}" y2="{y - 10}" stroke="#e5e7eb"/>')
+                parts.append(f'<text x="{x:.1f}" y="{y}" {FONT} text-anchor="middle" fill="#6b7280">'
+                             f'{_fmt(10.0 ** exp)}</text>')
         for i, (label, value) in enumerate(rows):
             y = 32 + i * (BAR_H + GAP)
             w = max(1.0, scale(value))
@@ -64,13 +71,6 @@ def bar_chart(title: str, items: Sequence[tuple[str, float]], unit: str, *, log:
                          f'</title></rect>')
             parts.append(f'<text x="{LABEL_W + w + 6:.1f}" y="{y + 15}" {FONT} fill="#111827">'
                          f'{_fmt(value)} {escape(unit)}</text>')
-        if log:
-            y = height - 8
-            for exp in range(lo, hi + 1):
-                x = LABEL_W + (exp - lo) / (hi - lo) * span
-                parts.append(f'<line x1="{x:.1f}" y1="28" x2="{x:.1f}" y2="{y - 10}" stroke="#e5e7eb"/>')
-                parts.append(f'<text x="{x:.1f}" y="{y}" {FONT} text-anchor="middle" fill="#6b7280">'
-                             f'{_fmt(10.0 ** exp)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

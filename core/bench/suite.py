@@ -8,7 +8,6 @@ plugin, no endpoint) is recorded with its reason instead of failing the whole ru
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from ..engine import Engine, open_registry
 from ..errors import EdgeMindError
 from ..models.manifest import ModelSpec
 from ..settings import Settings
+from .child_env import child_env
 from .cache_latency import measure_cache, measure_prefix_reuse
 from .cold_start import measure_cold_start
 from .compare import compare_reports, comparison_record
@@ -117,18 +117,6 @@ def discover_targets(settings: Settings, model_id: str, wanted: tuple[str, ...] 
 def _bench_settings(settings: Settings, home: Path) -> Settings:
     # a session-only audit key file: the scratch folder must not add entries to the OS keyring
     return replace(settings, home=home, audit_key_store="file")
-
-
-def _child_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEMIND_")}
-    env.update({
-        "EDGEMIND_HOME": str(settings.home), "EDGEMIND_MODELS_DIR": str(settings.models_dir),
-        "EDGEMIND_ARTIFACTS_DIR": str(settings.artifacts_dir), "EDGEMIND_THREADS": str(settings.threads),
-        "EDGEMIND_CONTEXT_LENGTH": str(settings.context_length), "EDGEMIND_DEFAULT_MODEL": settings.default_model,
-        "EDGEMIND_ROUTER": str(settings.router_enabled).lower(), "EDGEMIND_SAFETY": str(settings.safety_enabled).lower(),
-        "EDGEMIND_CACHE": str(settings.cache_enabled).lower(), "EDGEMIND_AUDIT_KEY_STORE": "file",
-    })
-    return env
 
 
 class _Steps:
@@ -260,7 +248,7 @@ def _cold_start(settings: Settings, model_id: str, repeats: int,
                 tell: Callable[[str], None]) -> tuple[dict[str, Figure], dict[str, Any]]:
     runs = []
     for i in range(repeats):
-        runs.append(measure_cold_start(_child_env(settings), model_id))
+        runs.append(measure_cold_start(child_env(settings, audit_key_store="file"), model_id))
         tell(f"{i + 1}/{repeats}: first token after {runs[-1].first_token_ms:.0f} ms")
     return {
         "first_token_ms": Figure(median([r.first_token_ms for r in runs]), "ms", repeats, "lower",
