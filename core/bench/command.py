@@ -74,6 +74,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         changes = comparison["changes"]
         print(f"\ncompared with {comparison['against']}: {len(changes)} figure(s) changed by more than "
               f"{comparison['threshold']:.0%}")
+        for note in comparison.get("not_comparable", []):
+            print(f"  note: {note}; compare with care")
         for c in changes:
             rel = "" if c["relative"] is None else f" ({c['relative']:+.1%})"
             print(f"  {c['verdict'].upper():7} {c['figure']}: {c['old']:.4g} -> {c['new']:.4g} {c['unit']}{rel}")

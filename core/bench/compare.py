@@ -57,10 +57,25 @@ def compare_reports(old: dict[str, Any], new: dict[str, Any], threshold: float =
     return changes
 
 
-def comparison_record(old_path: str, old: dict[str, Any], changes: list[Change],
+def comparability(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Why two reports' figures may differ for reasons other than the code: another model, machine or run size."""
+    notes = []
+    for key, what in (("model", "model"), ("quick", "run size (quick/full)"), ("threads", "thread count")):
+        a, b = old.get("settings", {}).get(key), new.get("settings", {}).get(key)
+        if a != b:
+            notes.append(f"{what} differs: {a} then, {b} now")
+    for key, what in (("cpu", "CPU"), ("logical_cores", "core count"), ("memory_total_bytes", "RAM")):
+        a, b = old.get("hardware", {}).get(key), new.get("hardware", {}).get(key)
+        if a != b:
+            notes.append(f"{what} differs: {a} then, {b} now")
+    return notes
+
+
+def comparison_record(old_path: str, old: dict[str, Any], changes: list[Change], new: dict[str, Any] | None = None,
                       threshold: float = THRESHOLD) -> dict[str, Any]:
     """What the new report keeps about the comparison (the old file may be gone later)."""
     return {"against": old_path, "against_created_at": old.get("created_at"), "threshold": threshold,
+            "not_comparable": comparability(old, new) if new is not None else [],
             "changes": [dict(asdict(c), relative=c.relative if math.isfinite(c.relative) else None)
                         for c in changes],
             "better": sum(c.verdict == "better" for c in changes), "worse": sum(c.verdict == "worse" for c in changes)}

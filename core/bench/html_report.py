@@ -130,6 +130,8 @@ def render_html(report: dict[str, Any]) -> str:
     if comparison:
         body.append(f"<h2>Compared with {escape(str(comparison.get('against')))}</h2>")
         changes = comparison.get("changes", [])
+        for note in comparison.get("not_comparable", []):
+            body.append(f"<p class=\"note\">{escape(note)}: compare with care.</p>")
         if not changes:
             body.append(f"<p>No figure changed by more than {comparison.get('threshold', 0.05):.0%}.</p>")
         else:

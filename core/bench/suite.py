@@ -196,7 +196,7 @@ def run_bench(settings: Settings, options: BenchOptions, progress: Progress = la
     report["duration_s"] = round(time.perf_counter() - started, 1)
     if old is not None:
         changes = compare_reports(old, report)
-        report["comparison"] = comparison_record(str(options.compare), old, changes)
+        report["comparison"] = comparison_record(str(options.compare), old, changes, report)
     json_path = save_report(report, out_dir)
     html_path = out_dir / "report.html"
     write_text_atomic(html_path, render_html(load_report(json_path)))

@@ -194,3 +194,14 @@ def test_quick_bench_on_the_tiny_model_measures_every_section(cli_env: dict[str,
     steps = [line for line in proc.stderr.splitlines() if re.match(r"edgemind bench: \[\d+/\d+\] ", line)]
     assert steps[-1].startswith("edgemind bench: [7/7]")
     print(f"quick bench on the tiny model took {took:.0f} s")
+
+
+def test_comparison_says_when_two_reports_are_not_comparable() -> None:
+    from edgemind.core.bench.compare import comparison_record
+
+    old, new = make_report(), make_report(decode=60.0)
+    new["settings"]["model"] = "qwen2.5-coder-0.5b-instruct"
+    record = comparison_record("old.json", old, compare_reports(old, new), new)
+    assert record["better"] == 1 and record["worse"] == 0
+    assert record["not_comparable"] == [f"model differs: {TINY} then, qwen2.5-coder-0.5b-instruct now"]
+    assert "model differs" in render_html({**new, "comparison": record})
