@@ -205,3 +205,26 @@ def test_comparison_says_when_two_reports_are_not_comparable() -> None:
     assert record["better"] == 1 and record["worse"] == 0
     assert record["not_comparable"] == [f"model differs: {TINY} then, qwen2.5-coder-0.5b-instruct now"]
     assert "model differs" in render_html({**new, "comparison": record})
+
+
+@pytest.mark.timeout(600)  # two engines share 2 cores here: the server's and the bench's
+def test_a_configured_openai_compatible_endpoint_is_measured_like_any_backend(engine, settings, tmp_path: Path) -> None:
+    """A real OpenAI-compatible server (EdgeMind's own `serve` app on loopback) added to the model registry."""
+    from edgemind.core.bench.suite import BenchOptions, run_bench
+    from edgemind.core.engine import open_registry
+    from tests.support.api_server import ApiServer
+
+    key = "bench-key-0123456789abcdef"
+    steps: list[tuple[int, int, str]] = []
+    with ApiServer(engine, api_key=key, rate_limit_per_minute=0) as server:
+        open_registry(settings)[0].add_openai(server.url + "/v1", TINY, key, "openai:tiny")
+        report, json_path, _html = run_bench(settings, BenchOptions(
+            out_dir=tmp_path / "out", quick=True, repeats=1, model=TINY, backends=("openai",),
+            sections=("generation",)), lambda k, n, m: steps.append((k, n, m)))
+    assert list(report["backends"]) == ["openai:tiny"]
+    remote = report["backends"]["openai:tiny"]
+    assert remote["status"] == "ok" and remote["backend"] == "openai", remote.get("reason")
+    assert remote["figures"]["decode_tok_s"]["value"] > 0 and remote["figures"]["ttft_ms"]["value"] > 0
+    assert "load_ms" not in remote["figures"]  # a server's model load is not ours to time
+    assert steps[0][:2] == (1, 2) and steps[-1][0] == 2 and "openai:tiny: generation" in steps[-1][2]
+    assert load_report(json_path)["settings"]["backends"] == ["openai:tiny"]
