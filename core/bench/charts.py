@@ -114,8 +114,10 @@ def histogram(title: str, values: Sequence[float], unit: str, *, bins: int = 30,
         color = COLORS[(i + 1) % len(COLORS)]
         parts.append(f'<line x1="{x:.1f}" y1="30" x2="{x:.1f}" y2="{base}" stroke="{color}" stroke-width="2" '
                      f'stroke-dasharray="4 3"/>')
-        parts.append(f'<text x="{x + 3:.1f}" y="{40 + 13 * i}" {FONT} fill="{color}">{escape(label)} '
-                     f'{_fmt(v)}</text>')
+        near_edge = x > WIDTH - 90  # put the label left of its line so it is not cut off
+        anchor = ' text-anchor="end"' if near_edge else ""
+        parts.append(f'<text x="{x - 3 if near_edge else x + 3:.1f}" y="{40 + 13 * i}" {FONT} fill="{color}"'
+                     f'{anchor}>{escape(label)} {_fmt(v)}</text>')
     parts.append(f'<text x="{WIDTH - 10}" y="20" {FONT} text-anchor="end" fill="#6b7280">{len(data)} gaps</text>')
     parts.append("</svg>")
     return "".join(parts)
