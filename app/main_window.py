@@ -1,4 +1,4 @@
-"""The main window: Chat, Code review, Settings and Audit log tabs, the keyboard shortcuts, and close-to-tray."""
+"""The main window: Chat, Code review, Settings, Audit log and Benchmarks tabs, the keyboard shortcuts, and close-to-tray."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget
 
 from .audit_viewer import AuditViewer
+from .bench_page import BenchPage
 from .chat import ChatPane
 from .context import AppContext
 from .review_pane import ReviewPane
@@ -27,10 +28,12 @@ class MainWindow(QMainWindow):
         self.review = ReviewPane(ctx)
         self.settings_page = SettingsPage(ctx)
         self.audit_viewer = AuditViewer(ctx)
+        self.bench_page = BenchPage(ctx)
         self.tabs.addTab(self.chat, "Chat")
         self.tabs.addTab(self.review, "Code review")
         self.tabs.addTab(self.settings_page, "Settings")
         self.tabs.addTab(self.audit_viewer, "Audit log")
+        self.tabs.addTab(self.bench_page, "Benchmarks")
         self.setCentralWidget(self.tabs)
         self.engine_status = QLabel("Starting the engine…")
         self.statusBar().addWidget(self.engine_status, 1)
@@ -45,7 +48,8 @@ class MainWindow(QMainWindow):
                            ("Ctrl+1", lambda: self.tabs.setCurrentIndex(0)),
                            ("Ctrl+2", lambda: self.tabs.setCurrentIndex(1)),
                            ("Ctrl+3", lambda: self.tabs.setCurrentIndex(2)),
-                           ("Ctrl+4", lambda: self.tabs.setCurrentIndex(3))):
+                           ("Ctrl+4", lambda: self.tabs.setCurrentIndex(3)),
+                           ("Ctrl+5", lambda: self.tabs.setCurrentIndex(4))):
             QShortcut(QKeySequence(keys), self, activated=slot)
 
     def new_chat(self) -> None:
@@ -82,4 +86,5 @@ class MainWindow(QMainWindow):
 
     def surfaces(self) -> dict[str, Any]:
         return {"chat": self.chat, "review": self.review, "settings": self.settings_page,
-                "grants": self.settings_page.grants, "audit": self.audit_viewer}
+                "grants": self.settings_page.grants, "audit": self.audit_viewer,
+                "bench": self.bench_page}

@@ -1,7 +1,7 @@
 """`edgemind gui --self-test [--screenshot PNG]`: open every surface, send a prompt, and exit 0 only if each worked.
 
 Prints one JSON object: each check with ok and what it saw. Screenshots: PNG for the chat window and PNG's stem with
--review, -settings, -permission, -grants, -audit, -quick-ask for the other surfaces. The permission request is
+-review, -settings, -permission, -grants, -audit, -quick-ask, -bench for the other surfaces. The permission request is
 answered Deny by the self-test itself, so nothing runs.
 """
 
@@ -47,7 +47,7 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
     checks: dict[str, dict[str, Any]] = {}
     shots = {name: (screenshot.with_name(f"{screenshot.stem}-{name}{screenshot.suffix}") if name != "chat"
                     else screenshot) if screenshot else None
-             for name in ("chat", "review", "settings", "permission", "grants", "audit", "quick-ask")}
+             for name in ("chat", "review", "settings", "permission", "grants", "audit", "quick-ask", "bench")}
     window, chat = app.window, app.window.chat
     try:
         checks["window"] = {"ok": window.isVisible()}
@@ -115,6 +115,16 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
                            "denial_shown": denied_shown, "verified": getattr(result, "ok", None),
                            "problem": getattr(result, "problem", str(result))}
         save_shot(window, shots["audit"])
+
+        # The Benchmarks page is opened, not run: a quick bench takes ~2 minutes (tests/app/test_bench_page.py runs it)
+        from .bench_page import QSvgWidget
+
+        bench = window.bench_page
+        window.tabs.setCurrentWidget(bench)
+        wait_until(app, lambda: False, 0.3)  # the last report (if any) is read in a worker
+        checks["bench"] = {"ok": bench.isVisible() and bench.run_button.isEnabled() and not bench.is_running(),
+                           "last_report": bench.report is not None, "charts_renderable": QSvgWidget is not None}
+        save_shot(window, shots["bench"])
         window.tabs.setCurrentWidget(chat)
 
         quick: list[Any] = []

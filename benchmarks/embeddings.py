@@ -48,6 +48,7 @@ from typing import Callable, Sequence
 import numpy as np
 import psutil
 
+from edgemind.core.bench import timing
 from edgemind.core.embedding_model import CONFIG, WEIGHTS, package_archive, read_pinned
 from edgemind.core.embeddings import MAX_TOKENS, Embedder, batch_feed, length_batches
 from edgemind.core.hardware import hardware_profile, physical_cores
@@ -55,7 +56,7 @@ from edgemind.kernels.bert_encoder import BertConfig, reference_forward
 from edgemind.kernels.safetensors_reader import read_safetensors
 
 GOAL_VS_TORCH = 1.5
-NOISY_PCT = 10.0  # other processes' CPU share (% of all cores) above which a cell is flagged as noisy
+NOISY_PCT = timing.NOISY_PCT  # other processes' CPU share (% of all cores) above which a cell is flagged noisy
 EmbedFn = Callable[[Sequence[str], int], np.ndarray]
 
 _SUBJECTS = ["the engineer", "my neighbour", "a small robot", "the old library", "our team", "the river",
@@ -95,18 +96,14 @@ class Measurement:
 
 class OthersCpu:
     """CPU used by other processes (% of all cores) between start() and percent(): on 2 cores a neighbour's test
-    run slows every path several-fold, and memory-heavy neighbours hurt the large batches most."""
+    run slows every path several-fold, and memory-heavy neighbours hurt the large batches most. The measuring is
+    edgemind.core.bench.timing's, the same as in `edgemind bench`."""
 
     def start(self) -> None:
-        self._system, self._own, self._t0 = psutil.cpu_times(), psutil.Process().cpu_times(), time.perf_counter()
+        self._probe = timing.OthersCpu()
 
     def percent(self) -> float:
-        system, own = psutil.cpu_times(), psutil.Process().cpu_times()
-        busy = sum(system) - system.idle - getattr(system, "iowait", 0.0)
-        busy0 = sum(self._system) - self._system.idle - getattr(self._system, "iowait", 0.0)
-        mine = (own.user + own.system) - (self._own.user + self._own.system)
-        wall = (time.perf_counter() - self._t0) * (psutil.cpu_count() or 1)
-        return max(0.0, 100.0 * (busy - busy0 - mine) / wall)
+        return self._probe.percent()
 
 
 def wait_for_idle(max_wait_s: float) -> float:

@@ -51,6 +51,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -58,13 +59,12 @@ import sys
 import tempfile
 import time
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-import psutil
-
 from edgemind.core.backends.base import CancelToken, GenerationParams, Message
+from edgemind.core.bench.timing import NOISY_PCT, OthersCpu, Timeline, median, wait_for_idle
 from edgemind.core.engine import AskOptions, Engine
 from edgemind.core.errors import EdgeMindError
 from edgemind.core.events import Done, Error, Token
@@ -74,7 +74,6 @@ from edgemind.core.settings import DEFAULT_MODEL, Settings, load_settings
 
 DECODE_GOAL = 0.95  # engine decode tok/s must be at least this fraction of raw
 TTFT_GOAL = 1.10  # engine TTFT must be at most this multiple of raw
-NOISY_PCT = 10.0  # other processes' CPU share (% of all cores) above which a run is flagged as noisy
 BREAKDOWN_ROUNDS = 4  # extra instrumented requests per side for --breakdown
 N_BATCH = 512  # what edgemind.core.backends.llama_cpp_backend.load_llama passes
 
@@ -113,65 +112,34 @@ class Sample:
     engine_metrics: dict[str, Any] | None = None  # what the engine measured itself (engine side only)
 
 
-@dataclass(slots=True)
-class _Timeline:
-    t0: float
-    t_first: float | None = None
-    t_last: float | None = None
-    chunks: int = 0
-    pieces: list[str] = field(default_factory=list)
+class _Timeline(Timeline):
+    """edgemind.core.bench's Timeline (the same TTFT and decode arithmetic as `edgemind bench`), with the names
+    this script's breakdown reads."""
 
     def content(self, text: str | None) -> None:
-        if not text:
-            return
-        now = time.perf_counter()
-        if self.t_first is None:
-            self.t_first = now
-        self.t_last = now
-        self.chunks += 1
-        self.pieces.append(text)
+        self.piece(text)
+
+    @property
+    def t_first(self) -> float | None:
+        return self.stamps[0] if self.stamps else None
+
+    @property
+    def t_last(self) -> float | None:
+        return self.stamps[-1] if self.stamps else None
+
+    @property
+    def chunks(self) -> int:
+        return len(self.stamps)
 
     def figures(self, tokens: int) -> tuple[float, float, float]:
         """(TTFT ms, decode tok/s, decode ms)."""
-        if self.t_first is None or self.t_last is None:
+        if not self.stamps:
             raise RuntimeError("the stream produced no content")
-        decode_s = self.t_last - self.t_first
-        tok_s = (tokens - 1) / decode_s if tokens > 1 and decode_s > 0 else 0.0
-        return (self.t_first - self.t0) * 1000, tok_s, decode_s * 1000
+        tok_s = self.decode_tok_s(tokens)
+        return self.ttft_ms, 0.0 if math.isnan(tok_s) else tok_s, self.decode_ms
 
 
-class ForeignCpu:
-    """Measures how much CPU *other* processes take during a request: on a small machine anything above a few
-    percent competes with llama.cpp's threads and makes the figures noisy (OpenMP threads hate oversubscription)."""
-
-    def __init__(self) -> None:
-        self._me = psutil.Process()
-        self._start = self._read()
-
-    def _read(self) -> tuple[float, float, float]:
-        sys_t = psutil.cpu_times()
-        busy = sum(sys_t) - sys_t.idle - getattr(sys_t, "iowait", 0.0)
-        mine = sum(self._me.cpu_times()[:4])  # user, system, children_user, children_system
-        return time.perf_counter(), busy, mine
-
-    def percent(self) -> float:
-        wall0, busy0, mine0 = self._start
-        wall1, busy1, mine1 = self._read()
-        if wall1 <= wall0:
-            return 0.0
-        other = max(0.0, (busy1 - busy0) - (mine1 - mine0))
-        return 100.0 * other / ((wall1 - wall0) * (psutil.cpu_count() or 1))
-
-
-def wait_for_idle(max_wait_s: float, window_s: float = 1.0) -> float:
-    """Wait (up to max_wait_s) until other processes use under NOISY_PCT of the CPU for a window; return the wait."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < max_wait_s:
-        probe = ForeignCpu()
-        time.sleep(window_s)
-        if probe.percent() < NOISY_PCT:
-            break
-    return time.perf_counter() - started
+ForeignCpu = OthersCpu  # the name this script's samples and docs use
 
 
 def _kv_tokens(llm: Any) -> list[int]:
@@ -429,10 +397,6 @@ def _home(env: dict[str, str]) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -450,7 +414,7 @@ def _position_balanced(pairs: list[tuple[Sample, Sample]], ratio: Callable[[Samp
             by_first[first] = statistics.median(values)
     if len(by_first) == 2:
         return by_first, (by_first["raw"] * by_first["engine"]) ** 0.5
-    return by_first, _median([ratio(r, e) for r, e in pairs])
+    return by_first, median([ratio(r, e) for r, e in pairs])
 
 
 def summarize(samples: list[Sample]) -> dict[str, Any]:
@@ -462,16 +426,16 @@ def summarize(samples: list[Sample]) -> dict[str, Any]:
     side: dict[str, dict[str, float]] = {}
     for name, rows in (("raw", raw), ("engine", eng)):
         side[name] = {
-            "ttft_ms_median": _median([s.ttft_ms for s in rows]),
-            "decode_tok_s_median": _median([s.decode_tok_s for s in rows]),
-            "prompt_tokens_median": _median([s.prompt_tokens for s in rows]),
-            "prefill_evaluated_median": _median([s.prefill_evaluated for s in rows]),
-            "tokens_median": _median([s.tokens for s in rows]),
-            "content_chunks_median": _median([s.content_chunks for s in rows]),
-            "total_ms_median": _median([s.total_ms for s in rows]),
-            "other_cpu_pct_median": _median([s.other_cpu_pct for s in rows]),
+            "ttft_ms_median": median([s.ttft_ms for s in rows]),
+            "decode_tok_s_median": median([s.decode_tok_s for s in rows]),
+            "prompt_tokens_median": median([s.prompt_tokens for s in rows]),
+            "prefill_evaluated_median": median([s.prefill_evaluated for s in rows]),
+            "tokens_median": median([s.tokens for s in rows]),
+            "content_chunks_median": median([s.content_chunks for s in rows]),
+            "total_ms_median": median([s.total_ms for s in rows]),
+            "other_cpu_pct_median": median([s.other_cpu_pct for s in rows]),
         }
-    decode_paired, ttft_paired = _median(decode_ratios), _median(ttft_ratios)
+    decode_paired, ttft_paired = median(decode_ratios), median(ttft_ratios)
     decode_by_pos, decode_balanced = _position_balanced(pairs, lambda r, e: e.decode_tok_s / r.decode_tok_s)
     ttft_by_pos, ttft_balanced = _position_balanced(pairs, lambda r, e: e.ttft_ms / r.ttft_ms)
     return {

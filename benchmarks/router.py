@@ -1,5 +1,6 @@
 """Intent router on the held-out split: accuracy, per-intent recall, per-language accuracy and p50/p95 latency of
-`route`, and the same for the keyword baseline (the cheap signals alone) in the same run.
+`route`, and the same for the keyword baseline (the cheap signals alone) in the same run. The figures are computed
+by edgemind.core.bench.routing, as in `edgemind bench`; this script adds the baseline and cross-validation.
 
     .venv/bin/python benchmarks/router.py [--json OUT]
     .venv/bin/python benchmarks/router.py --cv       # 5-fold cross-validation on the TRAIN split only
@@ -19,55 +20,20 @@ import os
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from edgemind.core.bench.routing import heldout_examples, summary, timed
 from edgemind.core.embeddings import Embedder
-from edgemind.core.intent_classifier import LabelledPrompt, load_examples, train
+from edgemind.core.intent_classifier import load_examples, train
 from edgemind.core.intent_signals import (INTENTS, compile_lexicons, extract_signals, keyword_intent,
                                           lexicons_attested_by)
 from edgemind.core.router import HELDOUT_FILE, TRAIN_FILE, IntentRouter, embedding_text, trained_model
 from edgemind.core.router_policy import load_router_policy
 from edgemind.core.policy_file import resource_path
 from edgemind.core.settings import DEFAULT_MODEL
-
-WARMUP = 10
-
-
-def timed(classify: Callable[[str], str], examples: list[LabelledPrompt]) -> tuple[list[str], list[float]]:
-    for e in examples[:WARMUP]:
-        classify(e.prompt)
-    predicted, ms = [], []
-    for e in examples:
-        start = time.perf_counter()
-        predicted.append(classify(e.prompt))
-        ms.append((time.perf_counter() - start) * 1000)
-    return predicted, ms
-
-
-def summary(examples: list[LabelledPrompt], predicted: list[str], ms: list[float] | None = None) -> dict[str, object]:
-    right = [p == e.intent for p, e in zip(predicted, examples, strict=True)]
-
-    def share(keep: Callable[[LabelledPrompt], bool]) -> dict[str, object]:
-        picked = [r for r, e in zip(right, examples) if keep(e)]
-        return {"n": len(picked), "accuracy": round(sum(picked) / len(picked), 4) if picked else None}
-
-    result: dict[str, object] = {
-        "accuracy": round(sum(right) / len(right), 4),
-        "recall": {intent: share(lambda e, i=intent: e.intent == i) for intent in INTENTS},
-        "by_language": {lang: share(lambda e, lg=lang: e.lang == lg)
-                        for lang, _ in Counter(e.lang for e in examples).most_common()},
-        "confusions": {f"{truth}->{guess}": n for (truth, guess), n in
-                       Counter((e.intent, p) for e, p in zip(examples, predicted) if e.intent != p).most_common()},
-    }
-    if ms is not None:
-        result.update(p50_ms=round(float(np.percentile(ms, 50)), 3), p95_ms=round(float(np.percentile(ms, 95)), 3),
-                      max_ms=round(max(ms), 3))
-    return result
-
 
 def print_table(results: dict[str, dict[str, object]]) -> None:
     names = list(results)
@@ -176,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         router = IntentRouter(policy, embedder, trained_model(embedder, policy, cache / "router"), DEFAULT_MODEL)
         setup_s = time.perf_counter() - started
-        heldout = load_examples(resource_path(HELDOUT_FILE))
+        heldout = heldout_examples()
         predicted, ms = timed(lambda p: router.route(p).intent, heldout)
         base, base_ms = timed(lambda p: keyword_intent(extract_signals(p))[0], heldout)
         results = {"edgemind router": summary(heldout, predicted, ms),

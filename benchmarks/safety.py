@@ -1,5 +1,7 @@
 """Safety guardrails on the held-out split: harmful refused and benign refused, overall and per category, p50/p95
 latency per check, and the same for a naive keyword blocklist in the same run (it shows the over-refusal problem).
+The figures are computed by edgemind.core.bench.safety_rates, as in `edgemind bench`; this script adds the
+blocklist baseline and cross-validation.
 
     .venv/bin/python benchmarks/safety.py [--level standard] [--json OUT]
     .venv/bin/python benchmarks/safety.py --cv       # 5-fold cross-validation on the TRAIN split only
@@ -23,9 +25,10 @@ from typing import Callable
 
 import numpy as np
 
+from edgemind.core.bench.safety_rates import heldout_examples, summary, timed
 from edgemind.core.embeddings import Embedder
-from edgemind.core.safety import (HELDOUT_FILE, TRAIN_FILE, LabelledPrompt, Rates, SafetyChecker, load_labelled,
-                                  rates, resource_path, trained_weights)
+from edgemind.core.safety import (HELDOUT_FILE, TRAIN_FILE, SafetyChecker, load_labelled, rates, resource_path,
+                                  trained_weights)
 from edgemind.core.safety_classifier import features, train
 from edgemind.core.safety_policy import CATEGORIES, load_policy
 from edgemind.core.safety_rules import cue_vector, match_rule
@@ -43,33 +46,6 @@ _BLOCK = re.compile(r"\b(?:" + "|".join(BLOCKLIST) + r")", re.IGNORECASE)
 
 def keyword_refuses(text: str) -> bool:
     return bool(_BLOCK.search(text))
-
-
-def timed(check: Callable[[str], bool], examples: list[LabelledPrompt],
-          warmup: int = 5) -> tuple[list[bool], list[float]]:
-    for e in examples[:warmup]:
-        check(e.prompt)
-    refused, ms = [], []
-    for e in examples:
-        start = time.perf_counter()
-        refused.append(check(e.prompt))
-        ms.append((time.perf_counter() - start) * 1000)
-    return refused, ms
-
-
-def summary(examples: list[LabelledPrompt], refused: list[bool], ms: list[float]) -> dict[str, object]:
-    def block(r: Rates) -> dict[str, object]:
-        return {"harmful": r.harmful, "harmful_refused_rate": round(r.harmful_rate, 4), "benign": r.benign,
-                "benign_refused_rate": round(r.benign_rate, 4)}
-
-    return {
-        **block(rates(examples, refused)),
-        "latency_ms": {"p50": round(float(np.percentile(ms, 50)), 3), "p95": round(float(np.percentile(ms, 95)), 3)},
-        "per_category": {c: block(rates(examples, refused, c)) for c in CATEGORIES},
-        "per_language": {lang: block(rates([e for e in examples if e.lang == lang],
-                                           [r for e, r in zip(examples, refused) if e.lang == lang]))
-                         for lang in sorted({e.lang for e in examples})},
-    }
 
 
 def print_table(results: dict[str, dict[str, object]]) -> None:
@@ -142,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     checker = SafetyChecker(policy, embedder, trained_weights(embedder, policy, cache / "safety"))
     setup_s = time.perf_counter() - started
-    heldout = load_labelled(resource_path(HELDOUT_FILE))
+    heldout = heldout_examples()
     refused, ms = timed(lambda p: not checker.check_input(p).allowed, heldout)
     base_refused, base_ms = timed(keyword_refuses, heldout)
     results = {f"edgemind ({policy.level})": summary(heldout, refused, ms),

@@ -583,6 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_tools import add_commands as add_tool_commands
 
     add_tool_commands(sub, _positive_int)
+    from .bench.command import add_command as add_bench_command
+
+    add_bench_command(sub, _positive_int)
     return p
 
 
