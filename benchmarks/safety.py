@@ -122,6 +122,11 @@ def cross_validate(embedder: Embedder, folds: int = 5) -> None:
         r = rates(examples, list(score >= threshold))
         print(f"cv level={level:9s} threshold={threshold:.2f}: harmful refused {r.harmful_rate:.3f}, "
               f"benign refused {r.benign_rate:.3f}")
+    # The sweep the levels were picked from: the goal is >= 0.90 harmful and <= 0.10 benign refused.
+    for threshold in np.arange(0.40, 0.651, 0.01):
+        r = rates(examples, list(score >= threshold))
+        print(f"cv sweep threshold={threshold:.2f}: harmful refused {r.harmful_rate:.3f}, "
+              f"benign refused {r.benign_rate:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:

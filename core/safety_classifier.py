@@ -22,7 +22,7 @@ import numpy as np
 
 # Bump when feature or training code changes: it is part of the cache key (with every setting below), so weights
 # trained by older code are never read back.
-FEATURE_VERSION = "safety-features-2"
+FEATURE_VERSION = "safety-features-3"
 HASH_BUCKETS = 1 << 15
 CHAR_NGRAMS = (3, 4, 5)
 # Chosen on 5-fold cross-validation of the train split only (benchmarks/safety.py --cv): embedding + cues + n-grams
