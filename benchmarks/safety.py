@@ -115,7 +115,7 @@ def cross_validate(embedder: Embedder, folds: int = 5) -> None:
     for f in range(folds):
         tr, te = fold != f, fold == f
         w = train(x[tr], harmful[tr], [examples[i].category for i in np.flatnonzero(tr)], CATEGORIES)
-        score[te] = 1 / (1 + np.exp(-(x[te] @ w.harm_w + w.harm_b)))
+        score[te] = w.harm_probabilities(x[te])
     score = np.where([match_rule(t) is not None for t in texts], 1.0, score)
     policy = load_policy()
     for level, threshold in policy.levels:
