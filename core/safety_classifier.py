@@ -1,5 +1,6 @@
 """The learned half of the safety check: logistic regression (harmful vs benign) and a softmax category head, in numpy,
-over a sentence embedding joined with hashed word and character n-grams.
+over a sentence embedding joined with hashed word and character n-grams, with the regression's probability blended
+with a vote of the nearest training prompts (the weights keep their dense rows, ~1.8 MB).
 
 Why both: MiniLM separates "kill a process" from "kill my neighbour" well in English but knows little Spanish or
 German; the n-grams carry the words it misses there. Training takes a few seconds (most of it embedding the
