@@ -193,7 +193,7 @@ class SafetyChecker:
         best = (-1.0, "", 0.0)  # (score, category, threshold) of the window most likely harmful
         for piece, vector in zip(pieces, vectors):
             dense, lexical = dense_part(vector, cue_vector(piece)), lexical_indices(piece)
-            score = 1.0 / (1.0 + np.exp(-self.weights.harm_logit(dense, lexical)))
+            score = self.weights.harm_probability(dense, lexical)
             category = self.weights.categories[int(np.argmax(self.weights.category_probs(dense, lexical)))]
             threshold = self.policy.threshold(category, output=output)
             if score - threshold > best[0] - best[2]:
