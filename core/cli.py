@@ -130,7 +130,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                             "tok_s": m.tok_s, "prompt_tokens": m.prompt_tokens, "load_ms": m.load_ms,
                             "refused": event.refused, "safety_category": event.safety_category,
                             "tool_calls": list(event.tool_calls), "finish_reason": event.finish_reason,
-                            "conversation_id": event.conversation_id,
+                            "conversation_id": event.conversation_id, "similarity": event.similarity,
                         })
                     else:
                         sys.stdout.write("\n")
