@@ -26,10 +26,12 @@ from .semantic_guard import disagreement, prompt_facts
 
 log = logging.getLogger(__name__)
 
-# Tuned on the tuning split of resources/semantic_cache_pairs.jsonl (benchmarks/semantic_cache.py --tune): the
-# lowest cosine at which no near-miss of that split is served, plus a margin. tests/core/test_semantic_cache.py
+# Tuned on the tuning split of resources/semantic_cache_pairs.jsonl (benchmarks/semantic_cache.py): the lowest
+# cosine at which no near-miss of that split that passes the guards is served, plus a margin, and never below
+# semantic_tuning.THRESHOLD_FLOOR. With today's guards no tuning near-miss passes them, so the floor binds: the
+# guards carry the precision and the threshold keeps unrelated phrasings apart. tests/core/test_semantic_cache.py
 # re-tunes and fails if this drifts from the data.
-SHIPPED_THRESHOLD = 0.86
+SHIPPED_THRESHOLD = 0.80
 TUNING_MARGIN = 0.02
 # Longer prompts are pasted material (code, documents): two of them can differ in a line the embedding never sees
 # (the router embeds only the head and tail of a long prompt), so only the exact tiers serve them.

@@ -17,16 +17,17 @@ from dataclasses import dataclass
 from .intent_signals import detect_language
 
 # Words that carry no fact a paraphrase must keep: articles, pronouns, auxiliaries, question words and request
-# verbs ("explain", "tell me"), in the languages the router knows. Negations, numbers and relation words
-# (from, to, than, before, after) are deliberately absent: they change what is asked.
+# verbs ("explain", "tell me"), in the languages the router knows. Negations, numbers and English relation words
+# (from, to, in, for, about, with, by, than, or) are deliberately absent: they change what is asked ("a poem for my
+# mother" / "about my mother").
 FILLER = frozenset("""
 a an the this that these those it its it's i me my mine you your yours we our us he she him her his they them their
 is are was were be been being am do does did done doing have has had having can could would should will shall may might
 must ca wo please pls plz kindly hey hi hello ok okay so just also then now well really very quite some any
 what what's whats which who whom whose when where why how how's
-and or but if of in on at for with by about as into onto
-tell explain describe show give list name define say help write find let let's lets need want know like
-briefly quickly simply short shortly exactly actually basically
+and but if of as
+tell explain describe give say help let let's lets need want know all
+exactly actually basically
 there here s t
 der die das den dem des ein eine einen einem einer eines ist sind war waren sein bin bist hat haben hatte kann können
 könnte würde soll sollte muss mir mich du dir dich ich es er sie wir ihr ihnen was wie wer wo wann warum welche
@@ -83,6 +84,34 @@ _POLES = {
     "BEFORE": "before earlier prior previous vor avant antes prima".split(),
     "AFTER": "after later following next après después dopo".split(),
 }
+# Question words and persons look like filler to a content-word rule, but "when was X founded" is not "where was X
+# founded" and "what is my name" is not "what is your name": the classes present must be the same.
+_CLASSES = {
+    "Q:who": "who whom whose wer wem wen wessen qui quién quiénes chi quem",
+    "Q:when": "when wann quand cuándo quando",
+    "Q:where": "where wo wohin woher où dónde dove onde",
+    "Q:why": "why warum wieso weshalb pourquoi perché perchè porquê",
+    "P:1": "i me my mine myself we us our ours ich mir mich mein meine meinen meinem wir uns unser unsere je j moi "
+           "mon ma mes nous notre nos yo mí mis nosotros nuestro nuestra io mio mia miei noi eu meu minha nós",
+    "P:2": "you your yours yourself du dir dich dein deine deinen ihr euch euer tu toi ton ta tes vous votre vos tú "
+           "tus usted ustedes ti tuo tua voi você vocês teu tua",
+    "P:3": "he she him her his hers they them their theirs er ihm ihn sein seine il elle ils elles lui leur leurs él "
+           "ella ellos ellas lei loro ele ela eles elas dele dela",
+    # tense and modality: "who is the president" is not "who was the president", "can I" is not "must I"
+    "T:past": "was were did had wasn't weren't didn't war waren wurde wurden hatte était étaient fut avait fue "
+              "fueron era eran foi foram",
+    "T:future": "will shall wo won't wird werden sera seront será serán sarà",
+    "M:can": "can ca could may might cannot kann könnte darf dürfen peut pourrait puedo puede podría posso può potrebbe",
+    "M:must": "must should ought muss müssen sollte sollen doit devrait debo debe debería devo deve dovrei",
+}
+# Requests phrased politely ("can you explain", "tell me") ask the same as the bare imperative: these words are
+# dropped before the classes above are read, so "Can you explain X?" still matches "Explain X.".
+_POLITE = re.compile(r"\bhow\s+(?:do|does|can|could)\s+(?:i|you|we|one)\s+|\bhow\s+to\s+|"
+                     r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?|\b(?:please|kindly)\b|"
+                     r"\b(tell|give|show|explain|send|help|teach)\s+me\b|"
+                     r"\b(erkläre|erklär|gib|sag|zeig|zeige)\s+mir\b|\bkannst\s+du\s+(?:mir\s+)?",
+                     re.IGNORECASE)
+_CLASS_OF = {word: name for name, words in _CLASSES.items() for word in words.split()}
 _POLE_OF = {word: pole for pole, words in _POLES.items() for word in words if word not in FILLER}
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
@@ -109,6 +138,7 @@ class Facts:
     identifiers: tuple[str, ...]
     quoted: tuple[str, ...]
     poles: tuple[str, ...]
+    classes: tuple[str, ...]  # question words, persons, tense, modality, in order of appearance (_CLASSES)
     words: tuple[str, ...]  # content words in order (not part of the signature: compared pair by pair)
 
     def signature(self) -> str:
@@ -116,8 +146,24 @@ class Facts:
         Language and names are compared pair by pair instead (an unknown language or a lowercased name is no
         disagreement)."""
         material = "\x1f".join([" ".join(self.numbers), "".join(self.operators), str(self.negations),
-                                "\x1e".join(self.identifiers), "\x1e".join(self.quoted), " ".join(self.poles)])
+                                "\x1e".join(self.identifiers), "\x1e".join(self.quoted), " ".join(self.poles),
+                                " ".join(self.classes)])
         return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _polite_replacement(m: re.Match[str]) -> str:
+    if m.group(0).lower().startswith("how"):
+        return m.group(0)[:3] + " "
+    return m.group(1) or m.group(2) or ""
+
+
+def _stem(word: str) -> str:
+    """A crude English stem, only so "eat" / "eating" and "cat" / "cats" count as one word."""
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
 
 
 def _ordered_unique(items: list[str]) -> tuple[str, ...]:
@@ -134,12 +180,14 @@ def prompt_facts(prompt: str) -> Facts:
     quoted = [next(g for g in m.groups() if g is not None) for m in _QUOTED.finditer(text)]
     identifiers = _ordered_unique([m.group(0) for m in _IDENTIFIER.finditer(text)
                                    if not m.group(0).replace(".", "").replace(",", "").isdigit()])
-    expanded = _NEGATION_SUFFIX.sub(" not", text)
+    # "how do I", "how can I", "how do you", "how to": one generic question, "how"
+    expanded = _NEGATION_SUFFIX.sub(" not", _POLITE.sub(_polite_replacement, text))
     numbers = [_number_value(m.group(0)) for m in _NUMBER.finditer(expanded)]
     operators = [m.group(1).replace("−", "-").replace("×", "*").replace("÷", "/") for m in _OPERATOR.finditer(text)]
     starts = {m.start(1) for m in _SENTENCE_START.finditer(expanded)}
     names: list[str] = []
     words: list[str] = []
+    classes: list[str] = []
     negations = 0
     for m in _WORD.finditer(expanded):
         raw = m.group(0)
@@ -153,6 +201,9 @@ def prompt_facts(prompt: str) -> Facts:
         if low in _NUMBER_WORDS:
             numbers.append(str(_NUMBER_WORDS[low]))
             continue
+        if low[0].isdigit():  # numbers are compared as numbers, above
+            continue
+        classes.extend(_CLASS_OF[p] for p in parts if p in _CLASS_OF)
         head = parts[-1] if len(parts) > 1 and parts[0] in FILLER else low
         if head in FILLER:
             continue
@@ -161,16 +212,19 @@ def prompt_facts(prompt: str) -> Facts:
         capitals = sum(ch.isupper() for ch in raw)
         if capitals and (m.start() not in starts or capitals > 1 or not raw[0].isupper()):
             names.append(head)
-        words.append(_POLE_OF.get(head, head))
+        words.append(_POLE_OF.get(head, _stem(head)))
     poles = sorted({w for w in words if w in _POLES})
     return Facts(language=detect_language(text), numbers=tuple(numbers), operators=tuple(operators),
                  negations=negations, names=_ordered_unique(names), identifiers=identifiers,
-                 quoted=tuple(quoted), poles=tuple(poles), words=tuple(words))
+                 quoted=tuple(quoted), poles=tuple(poles), classes=_ordered_unique(classes),
+                 words=tuple(words))
 
 
 def _swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """Two words trade places around a word that stays between them ("Python faster than Java" / "Java faster than
-    Python", "from English to French" / "from French to English"): same words, other roles."""
+    """Two words trade places: exactly ("5 km to miles" / "5 miles to km") or around a word that stays between
+    them ("Python faster than Java" / "Java faster than Python", "from the desktop to the folder" / "from the folder
+    to the desktop"). Same words, other roles. Moving one word to the other end ("python: reverse a string" /
+    "reverse a string in python") is neither."""
     pos_a = {w: i for i, w in reversed(list(enumerate(a)))}
     pos_b = {w: i for i, w in reversed(list(enumerate(b)))}
     shared = [w for w in pos_a if w in pos_b]
@@ -178,6 +232,8 @@ def _swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
         for y in shared[i + 1:]:
             if (pos_a[x] < pos_a[y]) == (pos_b[x] < pos_b[y]):
                 continue
+            if pos_a[x] == pos_b[y] and pos_a[y] == pos_b[x]:
+                return True
             lo_a, hi_a = sorted((pos_a[x], pos_a[y]))
             lo_b, hi_b = sorted((pos_b[x], pos_b[y]))
             if set(a[lo_a + 1:hi_a]) & set(b[lo_b + 1:hi_b]):
@@ -192,7 +248,7 @@ def disagreement(a: Facts, b: Facts) -> str | None:
     rules: a content word replaced by another ("capital of france" / "of germany", "sort" / "reverse a list") and
     words that trade places.
     """
-    for field in ("numbers", "operators", "negations", "identifiers", "quoted", "poles"):
+    for field in ("numbers", "operators", "negations", "identifiers", "quoted", "poles", "classes"):
         if getattr(a, field) != getattr(b, field):
             return f"{field} differ"
     if a.language != b.language and "und" not in (a.language, b.language):
@@ -203,6 +259,14 @@ def disagreement(a: Facts, b: Facts) -> str | None:
         missing = [n for n in x.names if _POLE_OF.get(n, n) not in y.words]
         if missing:
             return f"name {missing[0]!r} is not in both"
+    only_a = set(a.words) - set(b.words)
+    only_b = set(b.words) - set(a.words)
+    if only_a or only_b:
+        # A content word on one side only: something else was asked ("capital of france" / "of germany"), or
+        # something was added that narrows it ("a tire" / "a bike tire"), or it was said in other words. A cheap
+        # rule cannot tell these apart, so all of them miss: the tier serves rephrasings of the same words only.
+        extra = sorted(only_a or only_b)[0]
+        return f"word {extra!r} is in one prompt only"
     matcher = difflib.SequenceMatcher(a=a.words, b=b.words, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "replace":
