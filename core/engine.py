@@ -172,7 +172,7 @@ class Engine:
             self._backends[key] = factory(
                 spec, pool=self.pool, prepare=lambda s: self.registry.prepare(s, self.install_progress),
                 threads=self.settings.effective_threads, context_cap=self.settings.context_length,
-                timeout=self.settings.request_timeout_seconds,
+                timeout=self.settings.request_timeout_seconds, prefix_cache_bytes=self.settings.prefix_cache_mb * 2**20,
             )
         return self._backends[key]
 
