@@ -1,37 +1,29 @@
-"""Answer-cache and prefix-reuse speed, against a cold answer measured in the same run.
+"""Answer-cache tiers, the semantic tier's accuracy and llama.cpp prefix reuse, against baselines from the same run.
 
-    .venv/bin/python benchmarks/cache.py [--model ID] [--repeats 7] [--json OUT.json]
+    .venv/bin/python benchmarks/cache.py [--model ID] [--repeats 7] [--max-tokens 48] [--json OUT.json]
 
-What it measures (medians over repeats; the machine is noisy, so ratios against the same run's baseline matter):
-  * cold answer: a new prompt through the engine (model warm, nothing cached), first token and full answer;
-  * L1 lookup and L2 lookup (the `AnswerCache.lookup` call itself), and an L1/L2 hit end to end through
-    `Engine.ask` (which also stores the conversation);
-  * prefix/KV reuse: time to first token for a prompt whose long system prompt llama.cpp has already evaluated
-    (the KV cache of the shared prefix is reused) against the same prompt after the KV state was cleared.
-Goals from the issue: L1 hit <= 1 ms, L2 <= 10 ms, each >= 100x faster than a cold answer.
+What it measures (medians over repeats; on a busy machine only the ratios mean much), all in
+`edgemind.core.cache_bench.measure_cache_tiers`, which `edgemind bench` calls too:
+  * cold answer: a new prompt through the engine (model warm, nothing cached), first token and whole answer;
+  * L1, L2 and semantic: the lookup alone, and a whole `Engine.ask` answered from that tier, as a ratio to the
+    cold answer. Goals from the issue: L1 <= 1 ms, L2 <= 10 ms, semantic <= 50 ms, each >= 100x faster;
+  * the semantic tier on a miss: one search over 1000 stored prompts, and one prompt embedding (paid only when the
+    router's embedding of the prompt cannot be reused);
+  * the labelled pairs (resources/semantic_cache_pairs.jsonl): held-out precision, recall and false-hit rate
+    (goal: no false hit), and the threshold alone without the guards as the baseline;
+  * prefix reuse, time to first token: a conversation's second turn with the first turn's KV live vs cleared, and
+    a shared system prompt after another one ran, restored from a KV snapshot vs evaluated again.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-from edgemind.core.cache import AnswerCache
-from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.cache_bench import measure_cache_tiers
 from edgemind.core.settings import load_settings
-
-LONG_SYSTEM = ("You are EdgeMind, a careful assistant for software developers. " * 30).strip()
-QUESTIONS = ["What is a Python decorator?", "What does HTTP 404 mean?", "What is a mutex?", "Explain big-O notation.",
-             "What is a git branch?", "What is JSON?", "What does DNS do?", "What is a unit test?", "What is a REST API?"]
-
-
-def ms(seconds: float) -> float:
-    return round(seconds * 1000, 3)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,76 +32,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--models-dir")
+    ap.add_argument("--no-prefix", action="store_true", help="skip the prefix-reuse figures")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
-    home = tempfile.mkdtemp(prefix="edgemind-cache-bench-")
-    env = {"EDGEMIND_HOME": home}
+    env = dict(__import__("os").environ)
     if args.models_dir:
         env["EDGEMIND_MODELS_DIR"] = args.models_dir
-    engine = Engine.create(load_settings(env=env))
-    engine.summarize_in_background = False
-    opts = AskOptions(model=args.model, temperature=0, max_tokens=args.max_tokens, store=False)
-    engine.ask("warm up", opts)
-    cold_ttft, cold_total, l1_lookup, l2_lookup, l1_ask, l2_ask = [], [], [], [], [], []
-    assert engine.cache is not None
-    for i in range(args.repeats):
-        q = QUESTIONS[i % len(QUESTIONS)] + f" ({i})"
-        t0 = time.perf_counter()
-        r = engine.ask(q, opts)
-        cold_total.append(time.perf_counter() - t0)
-        cold_ttft.append(r.ttft_ms / 1000)
-        key = engine._cache_key(q, engine.registry.get(args.model), engine.router.route(q, args.model).system_prompt,
-                                [], engine._params(opts))
-        t0 = time.perf_counter()
-        hit = engine.cache.lookup(key)
-        l1_lookup.append(time.perf_counter() - t0)
-        assert hit and hit[0] == "l1"
-        t0 = time.perf_counter()
-        assert engine.ask(q, opts).cache == "l1"
-        l1_ask.append(time.perf_counter() - t0)
-        fresh = AnswerCache(Path(home) / "cache.db")  # a new process's view: empty L1, same L2 file
-        t0 = time.perf_counter()
-        hit = fresh.lookup(key)
-        l2_lookup.append(time.perf_counter() - t0)
-        assert hit and hit[0] == "l2"
-        engine.cache.l1.drop(key)
-        t0 = time.perf_counter()
-        assert engine.ask(q, opts).cache == "l2"
-        l2_ask.append(time.perf_counter() - t0)
-
-    # Prefix reuse: the same long system prompt twice (second reuses the KV prefix) vs after clearing the KV state.
-    backend = engine.backend_for(engine.registry.get(args.model))
-    reuse, cold_prefix = [], []
-    nocache = AskOptions(model=args.model, temperature=0, max_tokens=4, store=False, use_cache=False,
-                         system_prompt=LONG_SYSTEM)
-    for i in range(args.repeats):
-        with backend._lease() as loaded:  # clear llama.cpp's KV so the next prompt is evaluated from scratch
-            loaded.llm.reset()
-        cold_prefix.append(engine.ask(QUESTIONS[i % len(QUESTIONS)], nocache).ttft_ms)
-        reuse.append(engine.ask(QUESTIONS[(i + 1) % len(QUESTIONS)], nocache).ttft_ms)
-    engine.close()
-
-    med = statistics.median
-    rows = {
-        "cold answer, first token ms": ms(med(cold_ttft)), "cold answer, total ms": ms(med(cold_total)),
-        "L1 lookup ms": ms(med(l1_lookup)), "L2 lookup ms": ms(med(l2_lookup)),
-        "L1 hit through engine.ask ms": ms(med(l1_ask)), "L2 hit through engine.ask ms": ms(med(l2_ask)),
-        "TTFT, long system prompt evaluated ms": round(med(cold_prefix), 2),
-        "TTFT, system prompt prefix reused ms": round(med(reuse), 2),
-    }
-    ratios = {
-        "cold total / L1 hit (engine.ask)": round(med(cold_total) / med(l1_ask), 1),
-        "cold total / L2 hit (engine.ask)": round(med(cold_total) / med(l2_ask), 1),
-        "prefix reuse TTFT saved ms": round(med(cold_prefix) - med(reuse), 2),
-    }
-    print(f"model {args.model}, {args.repeats} repeats, max_tokens {args.max_tokens}")
-    for name, value in {**rows, **ratios}.items():
-        print(f"  {name:<42} {value:>10}")
-    print(f"  goals: L1 <= 1 ms {'PASS' if rows['L1 lookup ms'] <= 1 else 'FAIL'}, "
-          f"L2 <= 10 ms {'PASS' if rows['L2 lookup ms'] <= 10 else 'FAIL'}, "
-          f">= 100x cold {'PASS' if min(ratios['cold total / L1 hit (engine.ask)'], ratios['cold total / L2 hit (engine.ask)']) >= 100 else 'FAIL'}")
+    report = measure_cache_tiers(load_settings(env=env), model=args.model, repeats=args.repeats,
+                                 max_tokens=args.max_tokens, prefix=not args.no_prefix)
+    print(f"model {report.model}, {report.repeats} repeats; cold answer: first token {report.cold_ttft_ms} ms, "
+          f"whole answer {report.cold_total_ms} ms")
+    print(f"  {'tier':<9} {'lookup ms':>10} {'goal ms':>8} {'ask ms':>9} {'x faster than cold':>19}  goal")
+    for t in report.tiers:
+        print(f"  {t.tier:<9} {t.lookup_ms:>10} {t.goal_ms:>8} {t.ask_ms:>9} {t.ratio_vs_cold:>19}  "
+              f"{'PASS' if t.meets_goal else 'FAIL'}")
+    print(f"  semantic miss: {report.semantic_miss_ms} ms searching {report.semantic_rows} stored prompts; "
+          f"one prompt embedding {report.embedding_ms} ms (reused from the router when it routed the same text)")
+    a = report.accuracy
+    if a is not None:
+        print(f"  semantic, {a.heldout_pairs} held-out pairs at threshold {a.threshold} (tuning gives "
+              f"{a.tuned_threshold}): precision {a.precision:.3f}, recall {a.recall:.3f}, false-hit rate "
+              f"{a.false_hit_rate:.3f} ({a.false_hits}) {'PASS' if a.false_hits == 0 else 'FAIL'}; "
+              f"threshold alone: false-hit rate {a.threshold_alone_false_hit_rate:.3f}, "
+              f"recall {a.threshold_alone_recall:.3f}")
+    for p in report.prefix:
+        print(f"  prefix reuse, {p.scenario}: first token {p.ttft_reused_ms} ms vs {p.ttft_baseline_ms} ms "
+              f"({p.ratio}x, {p.saved_ms} ms saved); same text: {p.same_text}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"figures": rows, "ratios": ratios}, indent=2))
+        Path(args.json).write_text(json.dumps(report.as_dict(), indent=2))
     return 0
 
 

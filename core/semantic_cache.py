@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
@@ -36,7 +36,7 @@ TUNING_MARGIN = 0.02
 # Longer prompts are pasted material (code, documents): two of them can differ in a line the embedding never sees
 # (the router embeds only the head and tail of a long prompt), so only the exact tiers serve them.
 MAX_PROMPT_CHARS = 400
-MAX_CANDIDATES = 4096  # newest rows of one scope and signature compared per lookup (~2 ms of numpy at this size)
+MAX_CANDIDATES = 2048  # newest rows of one scope and signature compared per lookup
 EMBEDDING_DIM = 384
 
 
@@ -90,32 +90,36 @@ class SemanticIndex:
         query = _vector(embedding)
         try:
             with self._sessions() as s:
+                # keys and vectors only: the prompts are read for the few candidates above the threshold
                 rows = s.execute(
-                    select(SemanticRow.key, SemanticRow.prompt, SemanticRow.embedding)
+                    select(SemanticRow.key, SemanticRow.embedding)
                     .where(SemanticRow.scope == scope, SemanticRow.signature == facts.signature())
-                    .order_by(SemanticRow.created_at.desc()).limit(MAX_CANDIDATES)
+                    # newest first by rowid: the (scope, signature) index holds rowids in order, so no sort
+                    .order_by(text("rowid DESC")).limit(MAX_CANDIDATES)
                 ).all()
+                # A row whose blob is not a whole vector (a damaged file that still opens) is skipped, never trusted.
+                usable = [r for r in rows if isinstance(r[1], bytes) and len(r[1]) == EMBEDDING_DIM * 4]
+                if not usable:
+                    return None
+                matrix = np.frombuffer(b"".join(r[1] for r in usable), dtype=np.float32).reshape(-1, EMBEDDING_DIM)
+                similarities = matrix @ query
+                order = [int(i) for i in np.argsort(-similarities) if similarities[i] >= self.threshold]
+                if not order:
+                    return None
+                keys = [usable[i][0] for i in order]
+                prompts = dict(s.execute(select(SemanticRow.key, SemanticRow.prompt).where(SemanticRow.key.in_(keys))).all())
         except SQLAlchemyError as exc:  # a cache failure must never fail the request
             log.warning("semantic cache read failed: %s", exc.__class__.__name__)
             return None
-        # A row whose blob is not a whole vector (a damaged file that still opens) is skipped, never trusted.
-        usable = [r for r in rows if isinstance(r.embedding, bytes) and len(r.embedding) == EMBEDDING_DIM * 4]
-        if not usable:
-            return None
-        matrix = np.frombuffer(b"".join(r.embedding for r in usable), dtype=np.float32).reshape(-1, EMBEDDING_DIM)
-        similarities = matrix @ query
-        for i in np.argsort(-similarities):
+        for i, key in zip(order, keys):
             similarity = float(similarities[i])
-            if not similarity >= self.threshold:  # also false for NaN
-                break
-            row = usable[int(i)]
-            why = disagreement(facts, prompt_facts(row.prompt))
+            why = disagreement(facts, prompt_facts(prompts.get(key, "")))
             if why is not None:
                 log.debug("semantic candidate at %.3f refused: %s", similarity, why)
                 continue
-            answer = self._answer(row.key)
+            answer = self._answer(key)
             if answer is not None:
-                return SemanticHit(row.key, answer, similarity, row.prompt)
+                return SemanticHit(key, answer, similarity, prompts[key])
         return None
 
     def _answer(self, key: str) -> CachedAnswer | None:

@@ -46,7 +46,7 @@ class PrefixStates:
         self._snapshots: OrderedDict[tuple[int, ...], Snapshot] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self.counters = {"live": 0, "restored": 0, "saved": 0, "skipped": 0}
+        self.counters = {"live": 0, "restored": 0, "saved": 0, "evaluated": 0, "skipped": 0}
 
     def __len__(self) -> int:
         return len(self._snapshots)
@@ -56,13 +56,17 @@ class PrefixStates:
         return self._bytes
 
     def prepare(self, llm: Any, tokens: Sequence[int], prefix_len: int) -> str:
-        """Before `llm.generate(tokens)`: make the context hold `tokens[:prefix_len]` if that saves work, so
-        generate's own prefix match starts after it. Returns live | restored | saved | skipped."""
-        if self.max_bytes <= 0 or prefix_len < MIN_PREFIX_TOKENS or prefix_len >= len(tokens):
+        """Before `llm.generate(tokens)`: make the context hold exactly `tokens[:prefix_len]` (the system prompt)
+        unless it already does, so generate's own prefix match starts after it. Returns live | restored | saved |
+        evaluated | skipped.
+
+        The prefix is always evaluated on its own, from position 0, as one piece: llama.cpp's arithmetic depends on
+        how a prompt is cut into batches, so this keeps its KV bit-identical whether it is restored from a snapshot,
+        evaluated fresh, or snapshots are off, and greedy answers do not change with the cache's state."""
+        if prefix_len < MIN_PREFIX_TOKENS or prefix_len >= len(tokens):
             self.counters["skipped"] += 1
             return "skipped"
-        live = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
-        if live >= prefix_len:
+        if common_prefix(llm.input_ids[: llm.n_tokens], tokens) >= prefix_len:
             self.counters["live"] += 1
             return "live"
         key = tuple(tokens[:prefix_len])
@@ -70,19 +74,19 @@ class PrefixStates:
             snapshot = self._snapshots.get(key)
             if snapshot is not None:
                 self._snapshots.move_to_end(key)
-        if snapshot is not None and _restore(llm, snapshot):
+        if snapshot is not None and self.max_bytes > 0 and _restore(llm, snapshot):
             self.counters["restored"] += 1
             return "restored"
-        # Evaluate the prefix now (generate would have to anyway), then keep a copy of the state for next time.
-        llm.n_tokens = live
-        llm.eval(list(key[live:]))
-        state = _state_bytes(llm)
-        if state is not None and len(state) <= self.max_bytes:
-            self._keep(Snapshot(key, state))
-            self.counters["saved"] += 1
-            return "saved"
-        self.counters["skipped"] += 1
-        return "skipped"
+        llm.n_tokens = 0
+        llm.eval(list(key))
+        if self.max_bytes > 0:
+            state = _state_bytes(llm)
+            if state is not None and len(state) <= self.max_bytes:
+                self._keep(Snapshot(key, state))
+                self.counters["saved"] += 1
+                return "saved"
+        self.counters["evaluated"] += 1
+        return "evaluated"
 
     def clear(self) -> None:
         with self._lock:
