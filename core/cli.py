@@ -246,12 +246,14 @@ def cmd_cache(args: argparse.Namespace, settings: Settings) -> int:
     cache = AnswerCache.from_settings(settings)
     if args.action == "clear":
         result: dict[str, Any] = {"cleared": cache.clear()["l2"]}
-        text = f"cleared {result['cleared']} cached answers"
+        text = f"cleared {result['cleared']} cached answers and their prompt embeddings"
     else:
         result = cache.l2.stats()
         result["enabled"] = settings.cache_enabled
         result["ttl_seconds"] = settings.cache_ttl_seconds
-        text = (f"{result['entries']} cached answers, {result['bytes'] / 1e6:.2f} MB of {result['max_bytes'] / 1e6:.0f} MB, "
+        result["semantic_enabled"] = settings.cache_semantic_enabled
+        text = (f"{result['entries']} cached answers ({result['semantic_entries']} also found by meaning), "
+                f"{result['bytes'] / 1e6:.2f} MB of {result['max_bytes'] / 1e6:.0f} MB, "
                 f"{result['hits']} hits; {'enabled' if settings.cache_enabled else 'disabled'}; {result['path']}")
     if args.json:
         _print_json(result)
