@@ -19,6 +19,7 @@ import numpy as np
 
 from .cache import AnswerCache, CachedAnswer, SemanticRow
 from .engine import AskOptions, Engine
+from .pipeline import DEFAULT_SYSTEM_PROMPT
 from .semantic_cache import semantic_scope
 from .semantic_guard import prompt_facts
 from .semantic_tuning import evaluate, load_pairs, score_pairs, tune_threshold
@@ -141,7 +142,9 @@ def _measure(engine: Engine, home: Path, model: str, repeats: int, max_tokens: i
              accuracy: bool, prefix: bool) -> CacheBenchReport:
     cache = engine.cache
     assert cache is not None
-    opts = AskOptions(model=model, temperature=0, max_tokens=max_tokens, store=False)
+    # one system prompt for all: a rephrasing the router sends to another intent would be another scope
+    opts = AskOptions(model=model, temperature=0, max_tokens=max_tokens, store=False,
+                      system_prompt=DEFAULT_SYSTEM_PROMPT)
     engine.ask("Say hello.", opts)  # load the model and warm every stage
     spec = engine.registry.get(model)
     cold_ttft: list[float] = []
@@ -157,7 +160,7 @@ def _measure(engine: Engine, home: Path, model: str, repeats: int, max_tokens: i
         cold_ttft.append(r.ttft_ms / 1000)
         decision = engine.router.route(q, model)
         params = engine._params(opts, getattr(decision, "params", None))
-        key = engine._cache_key(q, spec, decision.system_prompt, [], params)
+        key = engine._cache_key(q, spec, DEFAULT_SYSTEM_PROMPT, [], params)
         assert key is not None
         seconds, hit = _timed(lambda: cache.lookup(key))
         assert hit is not None and hit[0] == "l1"
@@ -175,7 +178,7 @@ def _measure(engine: Engine, home: Path, model: str, repeats: int, max_tokens: i
         asks["l2"].append(seconds)
         p = PARAPHRASES[i]
         version = spec.sha256 or f"{spec.endpoint}|{spec.remote_model}"
-        scope = semantic_scope(model_id=spec.id, model_version=version, system_prompt=decision.system_prompt,
+        scope = semantic_scope(model_id=spec.id, model_version=version, system_prompt=DEFAULT_SYSTEM_PROMPT,
                                params=asdict(params))
         vector = embedder.embed([p])[0]
         seconds, found = _timed(lambda: cache.semantic.lookup(scope, p, vector))

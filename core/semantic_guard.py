@@ -123,6 +123,7 @@ _IDENTIFIER = re.compile(r"(?:[A-Za-z_$][\w$]*(?:[./:\\][\w$-]+)+|[A-Za-z_$]*_[\
                          r"[A-Za-z_$][\w$]*(?=\())")
 _OPERATOR = re.compile(r"(?<=[\d\s)])([+\-−*/×÷^%=<>])(?=[\s\d(.-])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*|[¿¡]\s*)([^\W\d_][\w'’-]*)", re.UNICODE)
+_SINGLE_LETTER = re.compile(r"(?<![^\W\d_])[^\W\d_](?![^\W\d_])")
 _NEGATION_SUFFIX = re.compile(r"n['’]t\b", re.IGNORECASE)
 
 
@@ -214,7 +215,10 @@ def prompt_facts(prompt: str) -> Facts:
             names.append(head)
         words.append(_POLE_OF.get(head, _stem(head)))
     poles = sorted({w for w in words if w in _POLES})
-    return Facts(language=detect_language(text), numbers=tuple(numbers), operators=tuple(operators),
+    # Single letters ("big-O", "a", "e", "o") are stopwords in some language or other and tip a short prompt's
+    # guess: only longer words count as evidence of a language.
+    language = detect_language(_SINGLE_LETTER.sub(" ", text))
+    return Facts(language=language, numbers=tuple(numbers), operators=tuple(operators),
                  negations=negations, names=_ordered_unique(names), identifiers=identifiers,
                  quoted=tuple(quoted), poles=tuple(poles), classes=_ordered_unique(classes),
                  words=tuple(words))
