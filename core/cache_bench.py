@@ -59,6 +59,8 @@ class SemanticAccuracy:
     false_hits: int
     threshold_alone_false_hit_rate: float  # the same split with the guards off, threshold tuned the same way
     threshold_alone_recall: float
+    threshold_alone_threshold: float
+    unguarded_false_hit_rate: float  # the shipped threshold with the guards off: what the guards prevent
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,8 @@ def measure_semantic_accuracy(embedder: Any) -> SemanticAccuracy:
         precision=round(result.precision, 4), recall=round(result.recall, 4),
         false_hit_rate=round(result.false_hit_rate, 4), false_hits=result.false_hits,
         threshold_alone_false_hit_rate=round(alone.false_hit_rate, 4), threshold_alone_recall=round(alone.recall, 4),
+        threshold_alone_threshold=alone.threshold,
+        unguarded_false_hit_rate=round(evaluate(unguarded, SHIPPED_THRESHOLD, "heldout").false_hit_rate, 4),
     )
 
 
