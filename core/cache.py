@@ -3,7 +3,8 @@
 A key covers everything that shapes an answer (normalised prompt, model and its SHA, sampling params, system prompt
 and a digest of the conversation so far), so a cached answer is only ever served for the same question in the same
 situation. L2 is derived data in `cache.db`: if that file is damaged it is moved aside and started afresh; nothing
-else is lost. The semantic tier joins when local embeddings land.
+else is lost. The semantic tier (`semantic_cache.py`) keeps its prompt embeddings in the same file, each row tied to
+an L2 answer: whatever removes the answer (clear, eviction, TTL, a deleted conversation) removes its embedding.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import Engine, Float, Integer, String, Text, create_engine, delete, event, func, select
+from sqlalchemy import (Engine, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, create_engine, delete,
+                        event, func, select)
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-TIERS = ("l1", "l2")
-CACHE_SCHEMA_VERSION = 2
+TIERS = ("l1", "l2", "semantic")
+CACHE_SCHEMA_VERSION = 3  # 3: the semantic tier's table
 
 
 def normalize_prompt(prompt: str) -> str:
@@ -71,6 +73,21 @@ class CacheRow(_Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     # the conversation the answer was given in, so deleting that conversation deletes its cached answers too
     conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+
+
+class SemanticRow(_Base):
+    """A stand-alone prompt's embedding and guard signature, pointing at its answer in `answers`."""
+
+    __tablename__ = "semantic_prompts"
+    # ON DELETE CASCADE (with PRAGMA foreign_keys on): deleting the answer by any path deletes the embedding.
+    key: Mapped[str] = mapped_column(String(64), ForeignKey("answers.key", ondelete="CASCADE"), primary_key=True)
+    # digest of model + SHA + system prompt + params: only prompts asked in the same situation are compared
+    scope: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(32))  # semantic_guard.Facts.signature(): exact facts
+    prompt: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 unit vector
+    created_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_semantic_scope_signature", "scope", "signature"),)
 
 
 class MemoryCache:
@@ -118,6 +135,7 @@ def _open_cache_db(path: Path) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=5000")
+        cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
     with engine.begin() as conn:
@@ -126,8 +144,9 @@ def _open_cache_db(path: Path) -> Engine:
             _Base.metadata.drop_all(conn)
             conn.exec_driver_sql(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
         _Base.metadata.create_all(conn)
-    with Session(engine) as s:  # touch the table: a damaged file fails here, not mid-request
+    with Session(engine) as s:  # touch the tables: a damaged file fails here, not mid-request
         s.execute(select(func.count()).select_from(CacheRow)).scalar_one()
+        s.execute(select(func.count()).select_from(SemanticRow)).scalar_one()
     return engine
 
 
@@ -150,6 +169,11 @@ class SqliteCache:
                     p.replace(Path(str(aside) + suffix))
             engine = _open_cache_db(path)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def sessions(self) -> sessionmaker:  # type: ignore[type-arg]
+        """The file's sessions, shared with the semantic tier (its rows live in the same file)."""
+        return self._sessions
 
     def get(self, key: str, ttl_seconds: float) -> CachedAnswer | None:
         now = self._clock()
@@ -210,7 +234,9 @@ class SqliteCache:
             n, size, hits = s.execute(
                 select(func.count(), func.coalesce(func.sum(CacheRow.size_bytes), 0), func.coalesce(func.sum(CacheRow.hits), 0))
             ).one()
-        return {"entries": n, "bytes": size, "hits": hits, "path": str(self.path), "max_bytes": self._max_bytes}
+            semantic = s.execute(select(func.count()).select_from(SemanticRow)).scalar_one()
+        return {"entries": n, "bytes": size, "hits": hits, "semantic_entries": semantic, "path": str(self.path),
+                "max_bytes": self._max_bytes}
 
 
 class SingleFlight:
@@ -237,18 +263,25 @@ class SingleFlight:
 
 class AnswerCache:
     def __init__(self, path: Path, *, memory_entries: int = 256, disk_bytes: int = 64 * 2**20,
-                 ttl_seconds: float = 7 * 86400, clock: Callable[[], float] = time.time) -> None:
+                 ttl_seconds: float = 7 * 86400, clock: Callable[[], float] = time.time,
+                 semantic_threshold: float | None = None) -> None:
+        from .semantic_cache import SHIPPED_THRESHOLD, SemanticIndex  # it builds on this module's rows
+
         self.clock = clock
         self.l1 = MemoryCache(memory_entries)
         self.l2 = SqliteCache(path, disk_bytes, clock)
         self.ttl_seconds = ttl_seconds
+        self.semantic = SemanticIndex(self.l2.sessions, ttl_seconds=ttl_seconds, clock=clock,
+                                      threshold=SHIPPED_THRESHOLD if semantic_threshold is None else semantic_threshold)
         self.flights = SingleFlight()
-        self.counters = {"l1": 0, "l2": 0, "miss": 0}
+        # "miss" counts exact-key misses; a semantic hit is one of them that the semantic tier then answered
+        self.counters = {"l1": 0, "l2": 0, "miss": 0, "semantic": 0}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerCache:
         return cls(settings.home / "cache.db", memory_entries=settings.cache_memory_entries,
-                   disk_bytes=settings.cache_disk_mb * 2**20, ttl_seconds=settings.cache_ttl_seconds)
+                   disk_bytes=settings.cache_disk_mb * 2**20, ttl_seconds=settings.cache_ttl_seconds,
+                   semantic_threshold=settings.cache_semantic_threshold)
 
     def lookup(self, key: str) -> tuple[str, CachedAnswer] | None:
         answer = self.l1.get(key)

@@ -130,7 +130,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                             "tok_s": m.tok_s, "prompt_tokens": m.prompt_tokens, "load_ms": m.load_ms,
                             "refused": event.refused, "safety_category": event.safety_category,
                             "tool_calls": list(event.tool_calls), "finish_reason": event.finish_reason,
-                            "conversation_id": event.conversation_id,
+                            "conversation_id": event.conversation_id, "similarity": event.similarity,
                         })
                     else:
                         sys.stdout.write("\n")
@@ -246,12 +246,14 @@ def cmd_cache(args: argparse.Namespace, settings: Settings) -> int:
     cache = AnswerCache.from_settings(settings)
     if args.action == "clear":
         result: dict[str, Any] = {"cleared": cache.clear()["l2"]}
-        text = f"cleared {result['cleared']} cached answers"
+        text = f"cleared {result['cleared']} cached answers and their prompt embeddings"
     else:
         result = cache.l2.stats()
         result["enabled"] = settings.cache_enabled
         result["ttl_seconds"] = settings.cache_ttl_seconds
-        text = (f"{result['entries']} cached answers, {result['bytes'] / 1e6:.2f} MB of {result['max_bytes'] / 1e6:.0f} MB, "
+        result["semantic_enabled"] = settings.cache_semantic_enabled
+        text = (f"{result['entries']} cached answers ({result['semantic_entries']} also found by meaning), "
+                f"{result['bytes'] / 1e6:.2f} MB of {result['max_bytes'] / 1e6:.0f} MB, "
                 f"{result['hits']} hits; {'enabled' if settings.cache_enabled else 'disabled'}; {result['path']}")
     if args.json:
         _print_json(result)

@@ -25,6 +25,7 @@ from .events import BackendDone, Done, Error, Event, Metrics, Route, Token, Tool
 from .models.integrity import Progress
 from .models.manifest import ModelSpec
 from .models.registry import ModelRegistry
+from .semantic_cache import ineligible, semantic_scope
 from .memory import ConversationMemory, Summarizer
 from .pipeline import ContextBuilder, DefaultRouter, Router, Safety
 from .settings import Settings
@@ -79,6 +80,7 @@ class AskResult:
     refused: bool = False
     safety_category: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    similarity: float | None = None  # cache == "semantic": cosine similarity to the earlier prompt
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -114,6 +116,11 @@ class Engine:
         self.safety = safety
         self.install_progress: Progress | None = None
         self.audit = audit
+        # The semantic cache tier's embedder: the router's when it has one (its embedding of the prompt is reused),
+        # else loaded on first use; None turns the tier off.
+        self.semantic_embedder: Any = None
+        if cache is not None and settings.cache_semantic_enabled:
+            self.semantic_embedder = getattr(self.router, "embedder", None) or _LazyEmbedder(settings)
         # Attached by the host with its own way of asking (terminal, dialog, none for the API server): see
         # tool_session.open_tool_runner. Without one, no tool is ever offered.
         self.tool_runner = tool_runner
@@ -176,7 +183,7 @@ class Engine:
             self._backends[key] = factory(
                 spec, pool=self.pool, prepare=lambda s: self.registry.prepare(s, self.install_progress),
                 threads=self.settings.effective_threads, context_cap=self.settings.context_length,
-                timeout=self.settings.request_timeout_seconds,
+                timeout=self.settings.request_timeout_seconds, prefix_cache_bytes=self.settings.prefix_cache_mb * 2**20,
             )
         return self._backends[key]
 
@@ -211,8 +218,18 @@ class Engine:
             # An answer made with tools depends on files, pages and grants of the moment: never cached.
             key = None if offered else self._cache_key(prompt, spec, system, history, params)
             hit = None
+            similarity: float | None = None
+            semantic: tuple[str, Any] | None = None  # (scope, embedding): this prompt may use and feed the tier
             if key and options.use_cache:
                 hit, leading_key = self._lookup_or_lead(key)
+            if key and hit is None:
+                semantic = self._semantic_query(prompt, decision, spec, system, history, params)
+                if semantic is not None and options.use_cache:
+                    assert self.cache is not None
+                    found = self.cache.semantic.lookup(semantic[0], prompt, semantic[1])
+                    if found is not None:
+                        self.cache.counters["semantic"] += 1
+                        hit, similarity = ("semantic", found.answer), round(found.similarity, 4)
             if hit is None:
                 backend = self.backend_for(spec)
                 messages = self._context(backend, system, history, prompt, params, conversation_id)
@@ -235,7 +252,7 @@ class Engine:
                 metrics = Metrics(ttft_ms=round(elapsed, 3), tokens=answer.tokens, prompt_tokens=answer.prompt_tokens,
                                   total_ms=round(elapsed, 3))
                 self._audit_route(decision, spec, prompt, conversation_id, (), cache=tier)
-                yield Done(metrics, "stop", conversation_id, cache=tier)
+                yield Done(metrics, "stop", conversation_id, cache=tier, similarity=similarity)
                 return
 
             if offered:
@@ -285,6 +302,8 @@ class Engine:
             if key and self.cache is not None and done.finish_reason != "cancelled" and text:
                 self.cache.store(key, CachedAnswer(text, spec.id, done.tokens, done.prompt_tokens, self.cache.clock()),
                                  conversation_id)
+                if semantic is not None:
+                    self.cache.semantic.put(key, semantic[0], prompt, semantic[1])
             if conversation_id and self.summarize_in_background and self._was_trimmed(messages, history):
                 self.summarizer.schedule(conversation_id)
             self._audit_route(decision, spec, prompt, conversation_id, tool_calls)
@@ -367,6 +386,27 @@ class Engine:
         return cache_key(prompt=prompt, model_id=spec.id, model_version=version, system_prompt=system,
                          history=[(m.role, m.content) for m in history], params=asdict(params))
 
+    def _semantic_query(self, prompt: str, decision: Any, spec: ModelSpec, system: str, history: list[Message],
+                        params: GenerationParams) -> tuple[str, Any] | None:
+        """The semantic tier's scope and the prompt's embedding, or None when this request may not use the tier
+        (history, temperature > 0, a long prompt, tier off). Reuses the router's embedding of the same text."""
+        if self.cache is None or self.semantic_embedder is None:
+            return None
+        why = ineligible(prompt, history=history, temperature=params.temperature)
+        if why is not None:
+            log.debug("semantic cache skipped: %s", why)
+            return None
+        embedding = getattr(decision, "embedding", None)
+        if embedding is None or getattr(decision, "embedded_text", None) != prompt:
+            try:
+                embedding = self.semantic_embedder.embed([prompt])[0]
+            except EdgeMindError as exc:  # no embedder, no semantic tier: the request goes on
+                log.warning("semantic cache off for this request: %s", exc)
+                return None
+        version = spec.sha256 or f"{spec.endpoint}|{spec.remote_model}"
+        scope = semantic_scope(model_id=spec.id, model_version=version, system_prompt=system, params=asdict(params))
+        return scope, embedding
+
     def _lookup_or_lead(self, key: str) -> tuple[tuple[str, CachedAnswer] | None, str | None]:
         """A cached answer, or None and the key we now lead (identical requests in flight wait for the leader)."""
         assert self.cache is not None
@@ -407,7 +447,7 @@ class Engine:
                     refused=event.refused, safety_category=event.safety_category,
                     ttft_ms=m.ttft_ms, tokens=m.tokens, tok_s=m.tok_s, prompt_tokens=m.prompt_tokens,
                     load_ms=m.load_ms, finish_reason=event.finish_reason, conversation_id=event.conversation_id,
-                    tool_calls=list(event.tool_calls),
+                    tool_calls=list(event.tool_calls), similarity=event.similarity,
                 )
         raise EdgeMindError("the request ended without an answer")
 
@@ -474,3 +514,16 @@ class Engine:
             load_ms=round(backend.take_load_ms(), 2), total_ms=round((ended - started) * 1000, 2),
         )
 
+
+
+class _LazyEmbedder:
+    """The shared MiniLM encoder, loaded on the first prompt that needs it (the router is off, so nothing else
+    loaded it), so an engine that never meets an eligible prompt never pays for it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def embed(self, texts: list[str]) -> Any:
+        from .embeddings import embeddings_cache_dir, shared_embedder
+
+        return shared_embedder(embeddings_cache_dir(self._settings)).embed(texts)

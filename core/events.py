@@ -38,7 +38,8 @@ class Done:
     metrics: Metrics
     finish_reason: str  # stop | length | cancelled
     conversation_id: str | None = None
-    cache: str = "miss"  # miss | l1 | l2 (| semantic): where the answer came from
+    cache: str = "miss"  # miss | l1 | l2 | semantic: where the answer came from
+    similarity: float | None = None  # semantic hits: cosine similarity to the earlier prompt whose answer this is
     refused: bool = False  # the safety check refused the prompt or withheld the answer
     safety_category: str | None = None
     # one dict per tool call made for this answer: tool, arguments, decision, ok, result_summary, result_sha256

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
@@ -62,6 +62,10 @@ class IntentDecision:
     latency_ms: float
     signals: tuple[str, ...]  # the cheap signals that fired
     language: str
+    # The prompt's MiniLM embedding and the text it was computed from: the semantic cache reuses it when that text
+    # is the whole prompt, so a cache miss costs no second embedding.
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    embedded_text: str = field(default="", repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The `edgemind route --json` object."""
@@ -147,7 +151,8 @@ class IntentRouter:
             return self._decide(started, prompt, self.policy.fallback_intent, 0.0,
                                 "no words to route on" if text else "no readable text", None, requested_model)
         signals = extract_signals(text)
-        embedding = self.embedder.embed([embedding_text(self.embedder, text)])
+        embedded_text = embedding_text(self.embedder, text)
+        embedding = self.embedder.embed([embedded_text])
         prediction = self.model.predict(embedding, [signals])[0]
         best = int(np.argmax(prediction.probabilities))
         confidence = float(prediction.probabilities[best])
@@ -165,7 +170,7 @@ class IntentRouter:
         else:
             reason, intent = f"{guess} ({confidence:.2f})", guess
         return self._decide(started, prompt, intent, confidence, reason + _evidence(signals, prediction.nearest),
-                            signals, requested_model)
+                            signals, requested_model, embedding[0], embedded_text)
 
     def route_batch(self, path: Path) -> list[tuple[int, IntentDecision]]:
         """Every prompt of a JSON-lines file with its line number; the whole file is read and checked first, so a
@@ -173,7 +178,8 @@ class IntentRouter:
         return [(number, self.route(prompt)) for number, prompt in read_batch(path)]
 
     def _decide(self, started: float, prompt: str, intent: str, confidence: float, reason: str,
-                signals: Signals | None, requested_model: str | None) -> IntentDecision:
+                signals: Signals | None, requested_model: str | None, embedding: np.ndarray | None = None,
+                embedded_text: str = "") -> IntentDecision:
         chosen = self.policy.intents[intent]
         model = chosen.model if chosen.model != DEFAULT_MODEL else self.default_model
         if requested_model:
@@ -182,6 +188,7 @@ class IntentRouter:
             intent=intent, confidence=confidence, model_id=model, system_prompt=chosen.system_prompt,
             params=chosen.params, tools=chosen.tools, reason=reason, latency_ms=(time.perf_counter() - started) * 1000,
             signals=tuple(signals.fired()) if signals else (), language=signals.language if signals else "und",
+            embedding=embedding, embedded_text=embedded_text,
         )
         # The prompt's hash, never its text: logs outlive conversations the user deletes.
         digest = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -41,6 +41,11 @@ class Settings:
     cache_memory_entries: int = 256
     cache_disk_mb: int = 64
     cache_ttl_seconds: float = 7 * 86400  # 0: answers never expire
+    # semantic tier: a stand-alone prompt at temperature 0 that means the same as an answered one gets its answer
+    cache_semantic_enabled: bool = True
+    cache_semantic_threshold: float | None = None  # cosine; None: the threshold tuned on the shipped labelled set
+    # llama.cpp KV snapshots of recent system-prompt prefixes per loaded model (0: off; the live KV is reused anyway)
+    prefix_cache_mb: int = 64
     # Off by default until the checker meets its goals: it still refuses some ordinary prompts (see README).
     safety_enabled: bool = False
     router_enabled: bool = True
@@ -93,6 +98,9 @@ _CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "cache_memory_entries": (int, lambda v: 0 <= v <= 1_000_000, "an integer from 0 to 1000000"),
     "cache_disk_mb": (int, lambda v: 1 <= v <= 1_000_000, "a number of megabytes from 1 to 1000000"),
     "cache_ttl_seconds": ((int, float), lambda v: v >= 0, "a number of seconds >= 0 (0: never expire)"),
+    "cache_semantic_enabled": (bool, lambda v: True, "true or false"),
+    "cache_semantic_threshold": ((int, float), lambda v: 0.5 <= v <= 1.0, "a cosine similarity from 0.5 to 1.0"),
+    "prefix_cache_mb": (int, lambda v: 0 <= v <= 65_536, "a number of megabytes from 0 (off) to 65536"),
     "ollama_api_key": (str, lambda v: bool(v.strip()), "a non-empty key"),
     "max_queued_requests": (int, lambda v: 0 <= v <= 10_000, "an integer from 0 (no bound) to 10000"),
     "api_port": (int, lambda v: 1 <= v <= 65535, "a TCP port from 1 to 65535"),
@@ -110,6 +118,7 @@ _ENV = {
     "EDGEMIND_OLLAMA_HOST": "ollama_host",
     "EDGEMIND_CONTEXT_LENGTH": "context_length",
     "EDGEMIND_CACHE": "cache_enabled",
+    "EDGEMIND_SEMANTIC_CACHE": "cache_semantic_enabled",
     "EDGEMIND_SAFETY": "safety_enabled",
     "EDGEMIND_ROUTER": "router_enabled",
     "EDGEMIND_WEB_FETCH": "web_fetch_enabled",

@@ -23,6 +23,7 @@ from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, StopScanner, register_backend
 from .model_pool import ModelPool
+from .prefix_states import PrefixStates, common_prefix
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class LoadedLlama:
     llm: Any  # llama_cpp.Llama
     template: ChatTemplate
     n_ctx: int
+    prefixes: PrefixStates | None = None  # KV snapshots of system prompts on this context (set by the backend)
 
     def tokenize(self, prompt: str) -> list[int]:
         tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
@@ -115,8 +117,11 @@ class LlamaCppBackend:
     name = "llama_cpp"
 
     def __init__(self, spec: ModelSpec, *, pool: ModelPool[LoadedLlama], prepare: Callable[[ModelSpec], Path],
-                 threads: int, context_cap: int, **_: Any) -> None:
+                 threads: int, context_cap: int, prefix_cache_bytes: int = 64 * 2**20, **_: Any) -> None:
         self._spec = spec
+        self._prefix_cache_bytes = prefix_cache_bytes
+        # system prompt text -> its tokens as the template renders it alone (recent ones)
+        self._system_tokens: OrderedDict[str, list[int]] = OrderedDict()
         self._pool = pool
         self._prepare = prepare
         self._threads = threads
@@ -133,6 +138,24 @@ class LlamaCppBackend:
         tokens = loaded.tokenize(loaded.template.render(messages))
         self._last_prompt = (key, tokens)
         return tokens
+
+    def _system_prefix(self, loaded: LoadedLlama, messages: list[Message], tokens: list[int]) -> int:
+        """How many of `tokens` are the system message as the template renders it (0 without one): the part a
+        snapshot can share between requests."""
+        if not messages or messages[0].role != "system":
+            return 0
+        text = messages[0].content
+        if text not in self._system_tokens:
+            try:
+                alone = loaded.tokenize(loaded.template.render(messages[:1], add_generation_prompt=False))
+            except ModelError:  # a template that insists on a user turn: no shared prefix to keep
+                alone = []
+            self._system_tokens[text] = alone
+            while len(self._system_tokens) > 64:
+                self._system_tokens.popitem(last=False)
+        # Rendered alone, a template may end the system turn differently than inside a conversation: only the
+        # tokens both renderings share are the prefix.
+        return common_prefix(self._system_tokens[text], tokens)
 
     def take_load_ms(self) -> float:
         load_ms, self._load_ms = self._load_ms, 0.0
@@ -187,6 +210,10 @@ class LlamaCppBackend:
             finish = "length"
             hit_stop = False
             history = list(tokens)
+            if loaded.prefixes is None:
+                loaded.prefixes = PrefixStates(self._prefix_cache_bytes)
+            how = loaded.prefixes.prepare(llm, tokens, self._system_prefix(loaded, messages, tokens))
+            log.debug("system prompt prefix: %s", how)
             gen = llm.generate(
                 tokens, top_k=params.top_k, top_p=params.top_p, temp=params.temperature,
                 repeat_penalty=params.repeat_penalty, reset=True, grammar=grammar,

@@ -21,14 +21,13 @@ from ..errors import EdgeMindError
 from ..models.manifest import ModelSpec
 from ..settings import Settings
 from .child_env import child_env
-from .cache_latency import measure_cache, measure_prefix_reuse
 from .cold_start import measure_cold_start
 from .compare import compare_reports, comparison_record
 from .generation import measure_generation
 from .html_report import render_html
 from .machine import machine_profile
 from .quality import measure_quality
-from .report import SCHEMA, BenchError, Figure, check_writable, figures_dict, load_report, save_report, \
+from .report import SCHEMA, BenchError, Figure, Goal, check_writable, figures_dict, load_report, save_report, \
     write_text_atomic
 from .timing import median
 
@@ -180,7 +179,7 @@ def run_bench(settings: Settings, options: BenchOptions, progress: Progress = la
             measures: dict[str, tuple[str, Callable[..., Any]]] = {
                 "cold_start": ("cold start (a fresh `edgemind ask` process)",
                                lambda tell: _cold_start(bench_settings, model_id, plan.cold_starts, tell)),
-                "cache": ("answer cache tiers", lambda tell: _cache(engine, model_id, plan, tell)),
+                "cache": ("answer cache tiers", lambda tell: _cache(bench_settings, model_id, plan, tell)),
                 "router": ("router on the held-out split", lambda tell: _router(engine, bench_settings)),
                 "safety": ("safety checks on the held-out split", lambda tell: _safety(engine, bench_settings)),
                 "quality": ("quality set (factual QA, code tasks in the sandbox)",
@@ -259,13 +258,40 @@ def _cold_start(settings: Settings, model_id: str, repeats: int,
     }, {"model": model_id, "backend": "llama_cpp"}
 
 
-def _cache(engine: Engine, model_id: str, plan: Plan,
+def _cache(settings: Settings, model_id: str, plan: Plan,
            tell: Callable[[str], None]) -> tuple[dict[str, Figure], dict[str, Any]]:
-    result = measure_cache(engine, model_id, repeats=plan.cache_repeats, run_tag=f"{time.time_ns() % 10**6}-",
-                           progress=tell)
-    figures = dict(result.figures)
-    figures.update(measure_prefix_reuse(engine, model_id, repeats=plan.prefix_repeats))
-    return figures, {"tiers": list(result.tiers), "cache_reports": result.stats}
+    """The cache's own benchmark (core.cache_bench, also behind benchmarks/cache.py) as report figures."""
+    from ..cache_bench import measure_cache_tiers
+
+    tell(f"{plan.cache_repeats} questions: cold, then from L1, L2 and by meaning; prefix reuse")
+    try:
+        r = measure_cache_tiers(settings, model=model_id, repeats=plan.cache_repeats, max_tokens=24,
+                                prefix=plan.prefix_repeats > 0)
+    except AssertionError as exc:  # a tier that did not answer what it should: a finding, not a crash
+        raise BenchError(f"the cache did not behave as measured: {exc}") from None
+    n = r.repeats
+    figures: dict[str, Figure] = {
+        "cold_answer_ms": Figure(r.cold_total_ms, "ms", n, "lower", note="24 tokens at most, model warm"),
+        "cold_ttft_ms": Figure(r.cold_ttft_ms, "ms", n, "lower"),
+    }
+    for t in r.tiers:
+        figures[f"{t.tier}_lookup_ms"] = Figure(t.lookup_ms, "ms", n, "lower", Goal("<=", t.goal_ms))
+        figures[f"{t.tier}_hit_ask_ms"] = Figure(t.ask_ms, "ms", n, "lower", note="through Engine.ask")
+        figures[f"{t.tier}_speedup_x"] = Figure(t.ratio_vs_cold, "x", n, "higher", Goal(">=", 100.0),
+                                                f"cold answer / {t.tier} hit, end to end")
+    figures["semantic_miss_ms"] = Figure(r.semantic_miss_ms, "ms", n, "lower",
+                                         note=f"searching {r.semantic_rows} stored prompts")
+    if r.accuracy is not None:
+        a = r.accuracy
+        figures["semantic_false_hit_rate"] = Figure(a.false_hit_rate, "ratio", a.heldout_pairs, "lower",
+                                                    Goal("<=", 0.0), "held-out near-miss pairs served")
+        figures["semantic_recall"] = Figure(a.recall, "ratio", a.heldout_pairs, "higher",
+                                            note="held-out paraphrases served")
+    for p in r.prefix:
+        slug = "".join(ch if ch.isalnum() else "_" for ch in p.scenario.lower()).strip("_")[:40]
+        figures[f"prefix_{slug}_x"] = Figure(p.ratio, "x", n, "higher",
+                                             note=f"first token {p.ttft_reused_ms} ms reused vs {p.ttft_baseline_ms} ms")
+    return figures, {"tiers": [t.tier for t in r.tiers], "cache_bench": r.as_dict()}
 
 
 def _router(engine: Engine, settings: Settings) -> tuple[dict[str, Figure], dict[str, Any]]:

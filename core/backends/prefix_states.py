@@ -1,0 +1,135 @@
+"""KV snapshots of shared prompt prefixes (each intent's system prompt) for one loaded llama.cpp model.
+
+llama-cpp-python already reuses the KV of the longest common token prefix with the *previous* call on the same
+context, which covers a conversation's next turn. It loses that as soon as a request with another system prompt
+runs in between (another intent, the background summariser, another conversation). A snapshot taken right after a
+system prompt was evaluated puts it back in a memory copy instead of a full prompt evaluation. Snapshots are only
+ever of exactly the tokens they are keyed by, so restoring one changes speed, never the text generated.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+log = logging.getLogger(__name__)
+# A prefix shorter than this is evaluated faster than a snapshot is worth keeping (and most templates' bare
+# "<|im_start|>system\n" header is about this long).
+MIN_PREFIX_TOKENS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    tokens: tuple[int, ...]
+    state: bytes  # llama_state_get_data right after exactly `tokens` were evaluated
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class PrefixStates:
+    """A bounded LRU of snapshots for one llama.cpp context. Not thread-safe on its own: the model pool's lease
+    already gives one request at a time the context; the lock only guards the dictionary."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._snapshots: OrderedDict[tuple[int, ...], Snapshot] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.counters = {"live": 0, "restored": 0, "saved": 0, "evaluated": 0, "skipped": 0}
+
+    def __len__(self) -> int:
+        return len(self._snapshots)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    def prepare(self, llm: Any, tokens: Sequence[int], prefix_len: int) -> str:
+        """Before `llm.generate(tokens)`: make the context hold exactly `tokens[:prefix_len]` (the system prompt)
+        unless it already does, so generate's own prefix match starts after it. Returns live | restored | saved |
+        evaluated | skipped.
+
+        The prefix is always evaluated on its own, from position 0, as one piece: llama.cpp's arithmetic depends on
+        how a prompt is cut into batches, so this keeps its KV bit-identical whether it is restored from a snapshot,
+        evaluated fresh, or snapshots are off, and greedy answers do not change with the cache's state."""
+        if prefix_len < MIN_PREFIX_TOKENS or prefix_len >= len(tokens):
+            self.counters["skipped"] += 1
+            return "skipped"
+        if common_prefix(llm.input_ids[: llm.n_tokens], tokens) >= prefix_len:
+            self.counters["live"] += 1
+            return "live"
+        key = tuple(tokens[:prefix_len])
+        with self._lock:
+            snapshot = self._snapshots.get(key)
+            if snapshot is not None:
+                self._snapshots.move_to_end(key)
+        if snapshot is not None and self.max_bytes > 0 and _restore(llm, snapshot):
+            self.counters["restored"] += 1
+            return "restored"
+        llm.n_tokens = 0
+        llm.eval(list(key))
+        if self.max_bytes > 0:
+            state = _state_bytes(llm)
+            if state is not None and len(state) <= self.max_bytes:
+                self._keep(Snapshot(key, state))
+                self.counters["saved"] += 1
+                return "saved"
+        self.counters["evaluated"] += 1
+        return "evaluated"
+
+    def clear(self) -> None:
+        with self._lock:
+            self._snapshots.clear()
+            self._bytes = 0
+
+    def _keep(self, snapshot: Snapshot) -> None:
+        with self._lock:
+            old = self._snapshots.pop(snapshot.tokens, None)
+            if old is not None:
+                self._bytes -= len(old.state)
+            self._snapshots[snapshot.tokens] = snapshot
+            self._bytes += len(snapshot.state)
+            while self._bytes > self.max_bytes and self._snapshots:
+                _, dropped = self._snapshots.popitem(last=False)
+                self._bytes -= len(dropped.state)
+
+
+def _state_bytes(llm: Any) -> bytes | None:
+    """The context's state (KV cells in use, last logits) without llama-cpp-python's save_state, which also copies
+    its n_batch x n_vocab scores array (311 MB for Qwen's vocabulary) that token-by-token sampling never reads."""
+    import llama_cpp
+
+    ctx = llm._ctx.ctx  # llama-cpp-python has no public handle; save_state itself reads it this way
+    size = int(llama_cpp.llama_state_get_size(ctx))
+    buffer = (ctypes.c_uint8 * size)()
+    written = int(llama_cpp.llama_state_get_data(ctx, buffer, size))
+    if written <= 0 or written > size:
+        log.warning("llama.cpp state snapshot failed (%d of %d bytes)", written, size)
+        return None
+    return bytes(memoryview(buffer)[:written])
+
+
+def _restore(llm: Any, snapshot: Snapshot) -> bool:
+    import llama_cpp
+
+    data = (ctypes.c_uint8 * len(snapshot.state)).from_buffer_copy(snapshot.state)
+    if int(llama_cpp.llama_state_set_data(llm._ctx.ctx, data, len(snapshot.state))) != len(snapshot.state):
+        log.warning("llama.cpp refused a prefix snapshot; evaluating the prompt instead")
+        llm.reset()
+        return False
+    n = len(snapshot.tokens)
+    llm.input_ids[:n] = snapshot.tokens
+    llm.n_tokens = n
+    llm._requires_eval = True  # the logits are restored, not decoded live: generate re-decodes before sampling
+    return True
