@@ -45,8 +45,11 @@ class DecoderConfig:
     max_positions: int = 4096
 
 
-def config_from_gguf(metadata: dict[str, Any], names: set[str], *, max_positions: int = 4096) -> DecoderConfig:
-    """Read the decoder's shape from GGUF metadata; raise UnsupportedModel naming what does not fit."""
+def config_from_gguf(metadata: dict[str, Any], names: set[str], vocab: int, *,
+                     max_positions: int = 4096) -> DecoderConfig:
+    """Read the decoder's shape from GGUF metadata; raise UnsupportedModel naming what does not fit.
+
+    `vocab` comes from the embedding's row count: qwen2 GGUFs carry no vocab_size key."""
     arch = metadata.get("general.architecture")
     if arch not in ARCHS:
         raise UnsupportedModel(f"architecture {arch!r} is not supported by onnx_int4 (supported: {', '.join(ARCHS)})")
@@ -68,11 +71,9 @@ def config_from_gguf(metadata: dict[str, Any], names: set[str], *, max_positions
         raise UnsupportedModel(f"partial rotary ({rope_dim} of {head_dim} dims) is not supported")
     if metadata.get(f"{arch}.rope.scaling.type") not in (None, "none"):
         raise UnsupportedModel("rope scaling is not supported")
-    vocab = metadata.get(f"{arch}.vocab_size")
-    if vocab is None:
-        vocab = int(metadata.get("tokenizer.ggml.vocab_size", 0)) or None
-    if vocab is None:
-        raise UnsupportedModel("GGUF metadata gives no vocabulary size")
+    missing = [n for n in ("token_embd.weight", "output_norm.weight", "blk.0.attn_q.weight") if n not in names]
+    if missing:
+        raise UnsupportedModel(f"GGUF lacks tensor {missing[0]}")
     ctx = int(metadata.get(f"{arch}.context_length", max_positions))
     return DecoderConfig(
         arch=arch, layers=int(get("block_count")), hidden=hidden, heads=heads, kv_heads=kv_heads, head_dim=head_dim,

@@ -18,7 +18,7 @@ BLOCK = 32
 @dataclass(frozen=True, slots=True)
 class PackedMatrix:
     """A [n, k] weight in MatMulNBits layout: `b` is uint8 [n, k/block, block*bits/8], `scales` float32 [n*k/block],
-    `zero_points` uint8 packed per row (None: the op's default 8 for 4 bits, 128 for 8 bits)."""
+    `zero_points` uint8 packed per row, or float32 [n*k/block] (None: the op's default 8 for 4 bits, 128 for 8)."""
 
     n: int
     k: int
@@ -37,6 +37,8 @@ class PackedMatrix:
             q[..., 1::2] = self.b >> 4
             if self.zero_points is None:
                 zp = np.full((self.n, blocks), 8, dtype=np.float32)
+            elif self.zero_points.dtype != np.uint8:
+                zp = self.zero_points.reshape(self.n, blocks).astype(np.float32)
             else:
                 zp2 = np.empty((self.n, self.zero_points.shape[1] * 2), dtype=np.float32)
                 zp2[:, 0::2] = self.zero_points & 0x0F
@@ -101,6 +103,23 @@ def q4_0_to_int4(raw: np.ndarray, n: int, k: int) -> PackedMatrix:
     return PackedMatrix(n, k, 4, 32, np.ascontiguousarray(b), d, None)
 
 
+def q4_1_to_int4(raw: np.ndarray, n: int, k: int) -> PackedMatrix:
+    """GGUF Q4_1 (d*q + m) is MatMulNBits 4-bit with scale d and a float zero point -m/d, exactly: no float round
+    trip of the weights, only the nibble order changes."""
+    blocks = raw.reshape(n, k // 32, 20)
+    d = blocks[..., :2].copy().view(np.float16).astype(np.float32)[..., 0]
+    m = blocks[..., 2:4].copy().view(np.float16).astype(np.float32)[..., 0]
+    qs = blocks[..., 4:]
+    q = np.concatenate([qs & 0x0F, qs >> 4], axis=2)
+    flat = d == 0
+    # A block of one repeated value (d = 0) is still exact: q = 0 with scale m/8 and zero point -8.
+    q = np.where(flat[..., None], 0, q)
+    scale = np.where(flat, np.where(m != 0, m / 8.0, 1.0), d).astype(np.float32)
+    zp = np.where(flat, -8.0, -m / np.where(flat, 1.0, d)).astype(np.float32)
+    b = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+    return PackedMatrix(n, k, 4, 32, np.ascontiguousarray(b), scale.reshape(-1), zp.reshape(-1))
+
+
 class GGUFError(ValueError):
     """The GGUF file cannot be read as a decoder; the message names the problem in one line."""
 
@@ -148,6 +167,14 @@ class DecoderWeights:
         self._int8 = int8
         self._packed: dict[str, PackedMatrix] = {}
 
+    @property
+    def names(self) -> set[str]:
+        return set(self._tensors)
+
+    @property
+    def vocab(self) -> int:
+        return self._tensors["token_embd.weight"][1][0] if "token_embd.weight" in self._tensors else 0
+
     def has(self, name: str) -> bool:
         return name in self._tensors
 
@@ -182,6 +209,8 @@ class DecoderWeights:
             return q8_0_to_int8(raw, n, k)
         if not eight and kind == "Q4_0":
             return q4_0_to_int4(raw, n, k)
+        if not eight and kind == "Q4_1":
+            return q4_1_to_int4(raw, n, k)
         w = _dequantize(kind, shape, data)
         return pack_int8(w) if eight else pack_int4(w)
 
