@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sqlalchemy.orm import sessionmaker
@@ -23,7 +23,7 @@ from .db import open_database
 from .errors import EdgeMindError, ModelError, PromptError, error_for_kind
 from .events import BackendDone, Done, Error, Event, Metrics, Route, Token, ToolCall, ToolResult
 from .models.integrity import Progress
-from .models.manifest import ModelSpec
+from .models.manifest import LOCAL_BACKENDS, ModelSpec
 from .models.registry import ModelRegistry
 from .memory import ConversationMemory, Summarizer
 from .pipeline import ContextBuilder, DefaultRouter, Router, Safety
@@ -165,9 +165,17 @@ class Engine:
             self._backends[key] = factory(
                 spec, pool=self.pool, prepare=lambda s: self.registry.prepare(s, self.install_progress),
                 threads=self.settings.effective_threads, context_cap=self.settings.context_length,
-                timeout=self.settings.request_timeout_seconds,
+                timeout=self.settings.request_timeout_seconds, data_dir=self.settings.home,
+                onnx_provider=self.settings.onnx_provider,
             )
         return self._backends[key]
+
+    def _local_backend(self, spec: ModelSpec, asked: str | None) -> ModelSpec:
+        """A local GGUF runs on llama_cpp or onnx_int4: the request's --backend, else the `local_backend` setting."""
+        wanted = asked or self.settings.local_backend
+        if spec.backend in LOCAL_BACKENDS and wanted in LOCAL_BACKENDS and spec.backend != wanted:
+            return replace(spec, backend=wanted)
+        return spec
 
     # ---- one request --------------------------------------------------------------------------------------------
     def stream(self, prompt: str, options: AskOptions = AskOptions(), cancel: CancelToken | None = None) -> Iterator[Event]:
@@ -189,6 +197,7 @@ class Engine:
             decision = self.router.route(prompt, options.model)
             spec = self.registry.get(decision.model_id)
             model_id = spec.id
+            spec = self._local_backend(spec, options.backend)
             if options.backend and spec.backend != options.backend:
                 raise ModelError(f"model {spec.id!r} runs on {spec.backend}, not {options.backend}")
             params = self._params(options, getattr(decision, "params", None))
@@ -352,6 +361,8 @@ class Engine:
         if self.cache is None:
             return None
         version = spec.sha256 or f"{spec.endpoint}|{spec.remote_model}"
+        if spec.backend == "onnx_int4":  # same file, other numerics: its answers are its own
+            version += "|onnx_int4"
         return cache_key(prompt=prompt, model_id=spec.id, model_version=version, system_prompt=system,
                          history=[(m.role, m.content) for m in history], params=asdict(params))
 

@@ -156,15 +156,17 @@ class DecoderWeights:
     """Reads a GGUF once and hands out each weight as the graph needs it (packed) and as the reference needs it
     (dense float32 of exactly the packed values, or of the GGUF's own values with `original=True`)."""
 
-    def __init__(self, path: str | Path, *, int8: tuple[str, ...] = ()) -> None:
+    def __init__(self, path: str | Path, *, int8_types: tuple[str, ...] = ("Q8_0", "Q6_K")) -> None:
         self.path = Path(path)
         try:
             self._tensors = _gguf_tensors(self.path)
         except (ValueError, OSError, KeyError, IndexError) as exc:
             raise GGUFError(f"{self.path.name} is not a readable GGUF file: {exc}") from None
         self.metadata: dict[str, Any] = self._tensors.pop("")
-        # Names (suffixes such as "output.weight" or "attn_v.weight") whose matrices get 8 bits instead of 4.
-        self._int8 = int8
+        # GGUF types whose matrices get 8 bits instead of 4: Q8_0 converts to 8 bits exactly, and 4 bits would throw
+        # away most of what a 6- or 8-bit tensor's author chose to keep (llama.cpp mixes keep them for the tensors
+        # that hurt perplexity most: the LM head, some attn_v and ffn_down).
+        self._int8_types = int8_types
         self._packed: dict[str, PackedMatrix] = {}
 
     @property
@@ -203,7 +205,7 @@ class DecoderWeights:
         n, k = shape
         if k % BLOCK:
             raise GGUFError(f"{self.path.name}: tensor {name} has {k} columns, not a multiple of {BLOCK}")
-        eight = any(name.endswith(s) for s in self._int8)
+        eight = kind in self._int8_types
         raw = np.asarray(data).view(np.uint8)
         if eight and kind == "Q8_0":
             return q8_0_to_int8(raw, n, k)
