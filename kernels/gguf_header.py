@@ -32,10 +32,27 @@ GGML_BLOCK_SIZES: dict[int, tuple[int, int]] = {
     23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2),
     34: (256, 54), 35: (256, 66), 39: (32, 17), 40: (64, 36), 41: (128, 18),
 }
+# Their names, as ggml and the `gguf` package spell them (checked in the tests), for messages and tensor listings.
+GGML_TYPE_NAMES: dict[int, str] = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1", 10: "Q2_K", 11: "Q3_K",
+    12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S",
+    20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64",
+    29: "IQ1_M", 30: "BF16", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4", 40: "NVFP4", 41: "Q1_0",
+}
 
 
 class GGUFFormatError(ValueError):
     """The file is not a readable GGUF file; the message says why in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class TensorEntry:
+    """One tensor as the header declares it: ggml order dims (ne[0] = the contiguous one), offset from data start."""
+
+    name: str
+    dims: tuple[int, ...]
+    ggml_type: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +63,8 @@ class GGUFHeader:
     data_offset: int = 0
     data_end: int = 0
     file_size: int = 0
+    alignment: int = 32
+    tensors: tuple[TensorEntry, ...] = field(default=(), repr=False)
 
     @property
     def architecture(self) -> str | None:
@@ -144,20 +163,25 @@ def read_gguf_header(path: str | Path, *, keep_arrays: bool = False) -> GGUFHead
                 metadata[key] = value
         if tensor_count == 0:
             raise GGUFFormatError(f"{path.name} has no tensors")
-        data_end_rel = 0
+        data_end_rel, last_name = 0, ""
+        tensors: list[TensorEntry] = []
         for _ in range(tensor_count):
             name = r.string()
             n_dims = r.unpack("<I")
             if n_dims > 8:
                 raise GGUFFormatError(f"tensor {name!r} has {n_dims} dimensions")
+            dims = tuple(r.unpack("<Q") for _ in range(n_dims))
             n_elements = 1
-            for _ in range(n_dims):
-                n_elements *= r.unpack("<Q")
+            for d in dims:
+                n_elements *= d
             ggml_type = r.unpack("<I")
             offset = r.unpack("<Q")
+            tensors.append(TensorEntry(name=name, dims=dims, ggml_type=ggml_type, offset=offset))
             if ggml_type in GGML_BLOCK_SIZES:
                 block, nbytes = GGML_BLOCK_SIZES[ggml_type]
-                data_end_rel = max(data_end_rel, offset + (n_elements // block) * nbytes)
+                end = offset + (n_elements // block) * nbytes
+                if end > data_end_rel:
+                    data_end_rel, last_name = end, name
         alignment = metadata.get("general.alignment", 32)
         if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
             raise GGUFFormatError(f"{path.name} declares an invalid alignment {alignment!r}")
@@ -165,7 +189,8 @@ def read_gguf_header(path: str | Path, *, keep_arrays: bool = False) -> GGUFHead
         data_end = data_offset + data_end_rel
         if data_end > size:
             raise GGUFFormatError(
-                f"{path.name} is truncated: its tensors need {data_end:,} bytes but the file has {size:,}"
+                f"{path.name} is truncated: tensor {last_name!r} ends at byte {data_end:,} but the file has {size:,}"
             )
     return GGUFHeader(version=version, tensor_count=tensor_count, metadata=metadata,
-                      data_offset=data_offset, data_end=data_end, file_size=size)
+                      data_offset=data_offset, data_end=data_end, file_size=size, alignment=alignment,
+                      tensors=tuple(tensors))
