@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .decoder_weights import PackedMatrix
+from .matmulnbits import MatMulNBitsWeights
 
 ARCHS = ("llama", "qwen2")
 MS = "com.microsoft"
@@ -85,7 +85,7 @@ def config_from_gguf(metadata: dict[str, Any], names: set[str], vocab: int, *,
 
 
 class WeightSource(Protocol):
-    def packed(self, name: str) -> PackedMatrix: ...
+    def packed(self, name: str) -> MatMulNBitsWeights: ...
     def dense(self, name: str, *, original: bool = False) -> np.ndarray: ...
     def embedding_table(self) -> np.ndarray: ...
     def release(self, name: str) -> None: ...
@@ -132,12 +132,12 @@ class _Graph:
         self.nodes.append(helper.make_node(op, inputs, outs, name=self.name(op + "_node"), domain=domain, **attrs))
         return outs
 
-    def matmul(self, x: str, weight: PackedMatrix, prefix: str, accuracy: int, out: str | None = None) -> str:
-        inputs = [x, self.const(prefix + ".qweight", weight.b), self.const(prefix + ".scales", weight.scales)]
+    def matmul(self, x: str, weight: MatMulNBitsWeights, prefix: str, accuracy: int, out: str | None = None) -> str:
+        inputs = [x, self.const(prefix + ".qweight", weight.B), self.const(prefix + ".scales", weight.scales)]
         if weight.zero_points is not None:
             inputs.append(self.const(prefix + ".qzeros", weight.zero_points))
-        return self.node("MatMulNBits", inputs, [out] if out else 1, MS, K=weight.k, N=weight.n, bits=weight.bits,
-                         block_size=weight.block, accuracy_level=accuracy)[0]
+        return self.node("MatMulNBits", inputs, [out] if out else 1, MS, K=weight.K, N=weight.N, bits=weight.bits,
+                         block_size=weight.block_size, accuracy_level=accuracy)[0]
 
 
 def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptions = BuildOptions()) -> onnx.ModelProto:
