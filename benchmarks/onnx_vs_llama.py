@@ -29,15 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=physical_cores())
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--weights", choices=["int4", "accurate"], default="accurate", help="onnx_int4 weight preset")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     home = os.environ.get("EDGEMIND_HOME")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(home).expanduser() if home else Path(tmp)
         result = compare_speed(args.model, data_dir=data, threads=args.threads, new_tokens=args.tokens,
-                               repeats=args.repeats, progress=lambda m: print(m, file=sys.stderr))
+                               repeats=args.repeats, weights=args.weights, progress=lambda m: print(m, file=sys.stderr))
     report = result.as_dict()
-    print(f"{result.model}: {result.threads} threads, {result.prompt_tokens} prompt tokens, {result.new_tokens} new")
+    print(f"{result.model} ({result.weights} weights): {result.threads} threads, {result.prompt_tokens} prompt tokens, {result.new_tokens} new")
     print(f"  decode tok/s  llama.cpp {report['llama_decode_tok_s']:.1f}   onnx_int4 {report['onnx_decode_tok_s']:.1f}"
           f"   ratio {result.decode_ratio:.2f}x (goal >= 1.0)")
     print(f"  TTFT ms       llama.cpp {report['llama_ttft_ms']:.1f}   onnx_int4 {report['onnx_ttft_ms']:.1f}"

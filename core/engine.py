@@ -166,7 +166,7 @@ class Engine:
                 spec, pool=self.pool, prepare=lambda s: self.registry.prepare(s, self.install_progress),
                 threads=self.settings.effective_threads, context_cap=self.settings.context_length,
                 timeout=self.settings.request_timeout_seconds, data_dir=self.settings.home,
-                onnx_provider=self.settings.onnx_provider,
+                onnx_provider=self.settings.onnx_provider, onnx_weights=self.settings.onnx_weights,
             )
         return self._backends[key]
 

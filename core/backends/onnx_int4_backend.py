@@ -113,7 +113,7 @@ def open_session(model: Path, *, threads: int, provider: str) -> Any:
 
 
 def load_onnx(spec: ModelSpec, path: Path, *, data_dir: Path, threads: int, context_cap: int, provider: str,
-              all_logits: bool = False) -> LoadedOnnx:
+              all_logits: bool = False, weights: str = "accurate") -> LoadedOnnx:
     """Build (once) and open the ONNX decoder for a GGUF; one-line ModelErrors for what cannot be used."""
     import llama_cpp
     from ...kernels.gguf_header import read_gguf_header
@@ -123,7 +123,7 @@ def load_onnx(spec: ModelSpec, path: Path, *, data_dir: Path, threads: int, cont
     model_ctx = header.context_length or spec.context_length or context_cap
     sha = spec.sha256 or _sha256(path)
     onnx_path = ensure_model(path, sha, data_dir, max_positions=min(model_ctx, MAX_GRAPH_POSITIONS),
-                             all_logits=all_logits, model_id=spec.id)
+                             all_logits=all_logits, weights=weights, model_id=spec.id)
     session = open_session(onnx_path, threads=threads, provider=provider)
     try:
         vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
@@ -149,7 +149,8 @@ class OnnxInt4Backend:
     name = "onnx_int4"
 
     def __init__(self, spec: ModelSpec, *, pool: ModelPool[Any], prepare: Callable[[ModelSpec], Path], threads: int,
-                 context_cap: int, data_dir: Path | None = None, onnx_provider: str = "auto", **_: Any) -> None:
+                 context_cap: int, data_dir: Path | None = None, onnx_provider: str = "auto",
+                 onnx_weights: str = "accurate", **_: Any) -> None:
         if data_dir is None:
             raise ModelError("onnx_int4 needs the data folder to keep its built models in")
         self._spec = spec
@@ -159,6 +160,7 @@ class OnnxInt4Backend:
         self._context_cap = context_cap
         self._data_dir = data_dir
         self._provider_pref = onnx_provider
+        self._weights = onnx_weights
         self._load_ms = 0.0
         self._last_prompt: tuple[tuple[Message, ...], list[int]] | None = None
 
@@ -176,7 +178,8 @@ class OnnxInt4Backend:
         def load() -> LoadedOnnx:
             path = self._prepare(self._spec)
             return load_onnx(self._spec, path, data_dir=self._data_dir, threads=self._threads,
-                             context_cap=self._context_cap, provider=choose_provider(self._provider_pref))
+                             context_cap=self._context_cap, provider=choose_provider(self._provider_pref),
+                             weights=self._weights)
 
         path = self._spec.path
         size = self._spec.size_bytes or (os.path.getsize(path) if path and path.exists() else 0)

@@ -14,28 +14,35 @@ import time
 from pathlib import Path
 
 from ...kernels.decoder_graph import BuildOptions, UnsupportedModel, build_decoder, config_from_gguf, save_model
-from ...kernels.decoder_weights import DecoderWeights, GGUFError
+from ...kernels.decoder_weights import DecoderWeights, GGUFError, QuantPolicy
 from ..errors import ModelError
 
 log = logging.getLogger(__name__)
 # Bump when the graph or the packing changes: old cached models are then rebuilt, never misread.
 BUILD_VERSION = 1
 MODEL_FILE = "model.onnx"
+# Weight presets (setting `onnx_weights`). int4: 4 bits wherever the GGUF has 4-5 bits (fastest; Q5_0 models lose
+# ~1.4% perplexity). accurate: Q5_0 and Q4_K kept exactly / at 8 bits too (within ~0.8% of llama.cpp's perplexity).
+PRESETS = {"int4": QuantPolicy(("Q8_0", "Q6_K", "Q4_1")),
+           "accurate": QuantPolicy(("Q8_0", "Q6_K", "Q4_1", "Q5_0", "Q4_K"))}
 
 
 def cache_dir(data_dir: Path) -> Path:
     return data_dir / "onnx"
 
 
-def model_folder(data_dir: Path, sha256: str, *, max_positions: int, all_logits: bool = False) -> Path:
-    variant = f"int4-v{BUILD_VERSION}-ctx{max_positions}" + ("-all" if all_logits else "")
+def model_folder(data_dir: Path, sha256: str, *, max_positions: int, all_logits: bool = False,
+                 weights: str = "accurate") -> Path:
+    variant = f"{weights}-v{BUILD_VERSION}-ctx{max_positions}" + ("-all" if all_logits else "")
     return cache_dir(data_dir) / f"{sha256}-{variant}"
 
 
 def ensure_model(gguf: Path, sha256: str, data_dir: Path, *, max_positions: int, all_logits: bool = False,
-                 model_id: str = "") -> Path:
+                 weights: str = "accurate", model_id: str = "") -> Path:
     """Path of the built ONNX model for this GGUF, building it first when the cache lacks it."""
-    folder = model_folder(data_dir, sha256, max_positions=max_positions, all_logits=all_logits)
+    if weights not in PRESETS:
+        raise ModelError(f"onnx_weights must be one of {', '.join(PRESETS)} (got {weights!r})")
+    folder = model_folder(data_dir, sha256, max_positions=max_positions, all_logits=all_logits, weights=weights)
     target = folder / MODEL_FILE
     if target.exists():
         return target
@@ -44,13 +51,14 @@ def ensure_model(gguf: Path, sha256: str, data_dir: Path, *, max_positions: int,
     tmp = Path(tempfile.mkdtemp(prefix=f".build-{sha256[:12]}-", dir=cache_dir(data_dir)))
     try:
         try:
-            weights = DecoderWeights(gguf)
-            cfg = config_from_gguf(weights.metadata, weights.names, weights.vocab, max_positions=max_positions)
-            model = build_decoder(cfg, weights, BuildOptions(all_logits=all_logits))
+            source = DecoderWeights(gguf, PRESETS[weights])
+            cfg = config_from_gguf(source.metadata, source.names, source.vocab, max_positions=max_positions)
+            model = build_decoder(cfg, source, BuildOptions(all_logits=all_logits))
         except (GGUFError, UnsupportedModel) as exc:
             raise ModelError(f"onnx_int4 cannot build model {model_id or gguf.name!r}: {exc}") from None
         save_model(model, tmp / MODEL_FILE)
-        del model, weights
+        del model
+        source.close()
         try:
             os.replace(tmp, folder)
         except OSError:

@@ -37,6 +37,7 @@ class SpeedComparison:
     new_tokens: int
     repeats: int
     provider: str
+    weights: str
     llama: tuple[SideTiming, ...]
     onnx: tuple[SideTiming, ...]
 
@@ -72,14 +73,16 @@ def _time_loop(first: Callable[[], np.ndarray], step: Callable[[int], np.ndarray
 
 
 def compare_speed(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int = 64, repeats: int = 5,
-                  prompt: str = PROMPT, provider: str = "CPUExecutionProvider", model_id: str = "",
+                  prompt: str = PROMPT, provider: str = "CPUExecutionProvider", weights: str = "accurate",
+                  model_id: str = "",
                   progress: Callable[[str], None] | None = None) -> SpeedComparison:
     """Load the GGUF in both engines once, then time `repeats` ABBA pairs of prompt + `new_tokens` greedy tokens.
     End-of-generation tokens are not honoured, so both sides always produce exactly `new_tokens`."""
     spec = ModelSpec(id=model_id or gguf.stem, backend="onnx_int4", path=gguf)
     context = 2048
     llama = load_llama(spec, gguf, threads=threads, context_cap=context)
-    onnx = load_onnx(spec, gguf, data_dir=data_dir, threads=threads, context_cap=context, provider=provider)
+    onnx = load_onnx(spec, gguf, data_dir=data_dir, threads=threads, context_cap=context, provider=provider,
+                     weights=weights)
     tokens = llama.tokenize(prompt)
     if tokens != onnx.tokenize(prompt):
         raise AssertionError("the two engines tokenize the prompt differently")
@@ -128,4 +131,4 @@ def compare_speed(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int =
         llama.close()
         onnx.close()
     return SpeedComparison(model=spec.id, threads=threads, prompt_tokens=len(tokens), new_tokens=new_tokens,
-                           repeats=repeats, provider=provider, llama=tuple(lt), onnx=tuple(ot))
+                           repeats=repeats, provider=provider, weights=weights, llama=tuple(lt), onnx=tuple(ot))
