@@ -86,6 +86,7 @@ def config_from_gguf(metadata: dict[str, Any], names: set[str], vocab: int, *,
 
 class WeightSource(Protocol):
     def packed(self, name: str) -> MatMulNBitsWeights: ...
+    def offsets(self, name: str) -> np.ndarray | None: ...
     def dense(self, name: str, *, original: bool = False) -> np.ndarray: ...
     def embedding_table(self) -> np.ndarray: ...
     def release(self, name: str) -> None: ...
@@ -132,12 +133,24 @@ class _Graph:
         self.nodes.append(helper.make_node(op, inputs, outs, name=self.name(op + "_node"), domain=domain, **attrs))
         return outs
 
-    def matmul(self, x: str, weight: MatMulNBitsWeights, prefix: str, accuracy: int, out: str | None = None) -> str:
+    def matmul(self, x: str, weights: WeightSource, name: str, prefix: str, accuracy: int,
+               out: str | None = None) -> str:
+        """x @ W.T for GGUF matrix `name` [N, K]; with block offsets (Q4_1), plus blocksum(x) @ offsets.T."""
+        weight, offsets = weights.packed(name), weights.offsets(name)
         inputs = [x, self.const(prefix + ".qweight", weight.B), self.const(prefix + ".scales", weight.scales)]
         if weight.zero_points is not None:
             inputs.append(self.const(prefix + ".qzeros", weight.zero_points))
-        return self.node("MatMulNBits", inputs, [out] if out else 1, MS, K=weight.K, N=weight.N, bits=weight.bits,
-                         block_size=weight.block_size, accuracy_level=accuracy)[0]
+        y = self.node("MatMulNBits", inputs, [out] if out and offsets is None else 1, MS, K=weight.K, N=weight.N,
+                      bits=weight.bits, block_size=weight.block_size, accuracy_level=accuracy)[0]
+        if offsets is not None:
+            blocks = np.array([0, 0, weight.K // weight.block_size, weight.block_size], np.int64)
+            shaped = self.node("Reshape", [x, self.const(prefix + ".block_shape", blocks)])[0]
+            sums = self.node("ReduceSum", [shaped, self.const(prefix + ".sum_axis", np.array([-1], np.int64))],
+                             keepdims=0)[0]
+            shift = self.node("MatMul", [sums, self.const(prefix + ".offsets", offsets.T.copy())])[0]
+            y = self.node("Add", [y, shift], [out] if out else 1)[0]
+        weights.release(name)
+        return y
 
 
 def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptions = BuildOptions()) -> onnx.ModelProto:
@@ -176,8 +189,7 @@ def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptio
         qkv = []
         for proj in ("q", "k", "v"):
             name = f"{p}.attn_{proj}"
-            y = g.matmul(h, weights.packed(name + ".weight"), name, acc)
-            weights.release(name + ".weight")
+            y = g.matmul(h, weights, name + ".weight", name, acc)
             if cfg.qkv_bias:
                 y = g.node("Add", [y, g.const(name + ".bias", weights.dense(name + ".bias"))])[0]
             qkv.append(y)
@@ -186,18 +198,14 @@ def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptio
                       [g.name("attn"), present_k, present_v], MS, num_heads=cfg.heads, kv_num_heads=cfg.kv_heads,
                       do_rotary=1, rotary_interleaved=int(cfg.rope_interleaved),
                       scale=float(1.0 / np.sqrt(cfg.head_dim)))[0]
-        o = g.matmul(attn, weights.packed(f"{p}.attn_output.weight"), f"{p}.attn_output", acc)
-        weights.release(f"{p}.attn_output.weight")
+        o = g.matmul(attn, weights, f"{p}.attn_output.weight", f"{p}.attn_output", acc)
         norm = g.const(f"{p}.ffn_norm", weights.dense(f"{p}.ffn_norm.weight"))
         h, _, _, residual = g.node("SkipSimplifiedLayerNormalization", [o, residual, norm],
                                    [g.name("norm"), "", "", g.name("residual")], MS, epsilon=cfg.rms_eps)
-        gate = g.matmul(h, weights.packed(f"{p}.ffn_gate.weight"), f"{p}.ffn_gate", acc)
-        up = g.matmul(h, weights.packed(f"{p}.ffn_up.weight"), f"{p}.ffn_up", acc)
-        for part in ("gate", "up"):
-            weights.release(f"{p}.ffn_{part}.weight")
+        gate = g.matmul(h, weights, f"{p}.ffn_gate.weight", f"{p}.ffn_gate", acc)
+        up = g.matmul(h, weights, f"{p}.ffn_up.weight", f"{p}.ffn_up", acc)
         act = g.node("Mul", [g.node("Mul", [gate, g.node("Sigmoid", [gate])[0]])[0], up])[0]
-        pending = g.matmul(act, weights.packed(f"{p}.ffn_down.weight"), f"{p}.ffn_down", acc)
-        weights.release(f"{p}.ffn_down.weight")
+        pending = g.matmul(act, weights, f"{p}.ffn_down.weight", f"{p}.ffn_down", acc)
     norm = g.const("output_norm", weights.dense("output_norm.weight"))
     last_sum = f"hidden.{cfg.layers - 1}" if options.expose_hidden else g.name("residual")
     h = g.node("SkipSimplifiedLayerNormalization", [pending, residual, norm], [g.name("norm"), "", "", last_sum], MS,
@@ -209,8 +217,7 @@ def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptio
                               (("last_start", -1), ("last_end", np.iinfo(np.int64).max), ("seq_axis", 1)))
         h = g.node("Slice", [h, starts, ends, axes])[0]
     head = "output.weight" if not cfg.tied_embeddings else "token_embd.weight"
-    g.matmul(h, weights.packed(head), "lm_head", acc, out="logits")
-    weights.release(head)
+    g.matmul(h, weights, head, "lm_head", acc, out="logits")
     graph = helper.make_graph(g.nodes, f"edgemind_{cfg.arch}_int4", inputs, outputs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)],
                               producer_name="edgemind")

@@ -23,8 +23,7 @@ BUILD_VERSION = 1
 MODEL_FILE = "model.onnx"
 # Weight presets (setting `onnx_weights`). int4: 4 bits wherever the GGUF has 4-5 bits (fastest; Q5_0 models lose
 # ~1.4% perplexity). accurate: Q5_0 and Q4_K kept exactly / at 8 bits too (within ~0.8% of llama.cpp's perplexity).
-PRESETS = {"int4": QuantPolicy(("Q8_0", "Q6_K", "Q4_1")),
-           "accurate": QuantPolicy(("Q8_0", "Q6_K", "Q4_1", "Q5_0", "Q4_K"))}
+PRESETS = {"int4": QuantPolicy(("Q8_0", "Q6_K")), "accurate": QuantPolicy(("Q8_0", "Q6_K", "Q5_0", "Q4_K"))}
 
 
 def cache_dir(data_dir: Path) -> Path:
