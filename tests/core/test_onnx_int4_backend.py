@@ -201,6 +201,15 @@ def test_directml_runs_the_tiny_model(onnx_env: dict[str, str], models_dir: Path
         loaded.close()
 
 
+def test_a_bad_backend_setting_is_named(onnx_env: dict[str, str]) -> None:
+    from edgemind.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="local_backend"):
+        load_settings(env=dict(onnx_env, EDGEMIND_LOCAL_BACKEND="onnx"))
+    with pytest.raises(ConfigError, match="onnx_weights"):
+        load_settings(env=dict(onnx_env, EDGEMIND_ONNX_WEIGHTS="int2"))
+
+
 def test_sampler_with_top_k_one_is_greedy() -> None:
     logits = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
     sampler = Sampler(temperature=1.0, top_p=1.0, top_k=1, repeat_penalty=1.0, seed=3)
