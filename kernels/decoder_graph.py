@@ -89,6 +89,7 @@ class WeightSource(Protocol):
     def offsets(self, name: str) -> np.ndarray | None: ...
     def dense(self, name: str, *, original: bool = False) -> np.ndarray: ...
     def embedding_table(self) -> np.ndarray: ...
+    def embedding_codes(self) -> MatMulNBitsWeights | None: ...
     def release(self, name: str) -> None: ...
 
 
@@ -100,6 +101,8 @@ class BuildOptions:
     accuracy_level: int = 4
     # Extra outputs `hidden.{i}`: the residual stream after layer i, for per-layer parity tests.
     expose_hidden: bool = False
+    # Round new keys/values through fp16 as llama.cpp's fp16 KV cache does, so greedy answers follow llama.cpp's.
+    kv_fp16: bool = False
 
 
 def kv_names(layer: int) -> tuple[str, str, str, str]:
@@ -166,8 +169,18 @@ def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptio
     cos, sin = rope_caches(cfg)
     g.const("cos_cache", cos)
     g.const("sin_cache", sin)
-    table = g.const("embed_tokens", weights.embedding_table())
-    x = g.node("Cast", [g.node("Gather", [table, "input_ids"])[0]], to=f32)[0]
+    codes = weights.embedding_codes()
+    if codes is not None:
+        rows, blocks = codes.N, codes.k_blocks
+        zero = np.full((rows, blocks), 128, np.uint8) if codes.zero_points is None else codes.zero_points
+        x = g.node("GatherBlockQuantized", [g.const("embed_tokens.codes", codes.B.reshape(rows, -1)), "input_ids",
+                                            g.const("embed_tokens.scales", codes.scales.reshape(rows, blocks)),
+                                            g.const("embed_tokens.zero_points", zero.reshape(rows, blocks))],
+                   1, MS, gather_axis=0, quantize_axis=1, block_size=codes.block_size, bits=8)[0]
+        del codes
+    else:
+        table = g.const("embed_tokens", weights.embedding_table())
+        x = g.node("Cast", [g.node("Gather", [table, "input_ids"])[0]], to=f32)[0]
     residual = x
     pending: str | None = None  # the last sub-layer's output, still to be added to the residual stream
     for i in range(cfg.layers):
@@ -192,6 +205,8 @@ def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptio
             y = g.matmul(h, weights, name + ".weight", name, acc)
             if cfg.qkv_bias:
                 y = g.node("Add", [y, g.const(name + ".bias", weights.dense(name + ".bias"))])[0]
+            if options.kv_fp16 and proj != "q":
+                y = g.node("Cast", [g.node("Cast", [y], to=TensorProto.FLOAT16)[0]], to=f32)[0]
             qkv.append(y)
         attn = g.node("GroupQueryAttention", [*qkv, past_k, past_v, "seqlens_k", "total_sequence_length",
                                               "cos_cache", "sin_cache"],

@@ -240,6 +240,7 @@ def _agreement(engine: Engine, model_id: str, n_tokens: int = 32) -> list[tuple[
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # builds the default model's ONNX (~1 min) and runs 20 answers on a 2-core machine
 @pytest.mark.parametrize("model_id", [TINY, pytest.param(DEFAULT, marks=pytest.mark.default_model)])
 def test_greedy_answers_match_llama_cpp_on_most_prompts(onnx_engine: Engine, model_id: str,
                                                         request: pytest.FixtureRequest) -> None:
@@ -259,6 +260,7 @@ def _perplexity(logits: np.ndarray, tokens: list[int]) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("file_name", ["smollm2-135m-instruct-q4_1.gguf",
                                        pytest.param("qwen2.5-coder-0.5b-instruct.gguf",
                                                     marks=pytest.mark.default_model)])
