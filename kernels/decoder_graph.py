@@ -101,6 +101,8 @@ class BuildOptions:
     accuracy_level: int = 4
     # Extra outputs `hidden.{i}`: the residual stream after layer i, for per-layer parity tests.
     expose_hidden: bool = False
+    # One MatMulNBits for q/k/v and one for gate/up where their packing agrees (fewer thread-pool round trips).
+    fuse: bool = True
     # Round new keys/values through fp16 as llama.cpp's fp16 KV cache does, so greedy answers follow llama.cpp's.
     kv_fp16: bool = False
 
@@ -136,10 +138,41 @@ class _Graph:
         self.nodes.append(helper.make_node(op, inputs, outs, name=self.name(op + "_node"), domain=domain, **attrs))
         return outs
 
+    def matmuls(self, x: str, weights: WeightSource, names: list[str], prefix: str, accuracy: int,
+                fuse: bool) -> list[str]:
+        """x @ W.T for each GGUF matrix in `names`; one MatMulNBits over the rows stacked (then Split) when their
+        packing agrees: each MatMulNBits call costs a thread-pool round trip, and a decode step makes ~170 of them."""
+        parts = [weights.packed(n) for n in names]
+        offsets = [weights.offsets(n) for n in names]
+        first = parts[0]
+        same = all(p.bits == first.bits and p.block_size == first.block_size and p.K == first.K
+                   and (p.zero_points is None) == (first.zero_points is None)
+                   and (p.zero_points is None or p.zero_points.dtype == np.uint8) for p in parts)
+        same = same and (all(o is None for o in offsets) or all(o is not None for o in offsets))
+        if not fuse or len(names) == 1 or not same:
+            return [self.matmul(x, weights, n, f"{prefix}.{n.rsplit('.', 2)[-2]}", accuracy) for n in names]
+        zero = None if first.zero_points is None else np.concatenate([p.zero_points.reshape(p.N, -1) for p in parts])
+        stacked = MatMulNBitsWeights(B=np.concatenate([p.B for p in parts]),
+                                     scales=np.concatenate([p.scales for p in parts]),
+                                     zero_points=None if zero is None else zero.reshape(-1),
+                                     K=first.K, N=sum(p.N for p in parts), bits=first.bits,
+                                     block_size=first.block_size)
+        stacked_offsets = None if offsets[0] is None else np.concatenate(offsets)
+        for n in names:
+            weights.release(n)
+        y = self._matmul(x, stacked, stacked_offsets, prefix, accuracy, None)
+        sizes = self.const(prefix + ".split", np.array([p.N for p in parts], np.int64))
+        return self.node("Split", [y, sizes], len(names), axis=-1)
+
     def matmul(self, x: str, weights: WeightSource, name: str, prefix: str, accuracy: int,
                out: str | None = None) -> str:
         """x @ W.T for GGUF matrix `name` [N, K]; with block offsets (Q4_1), plus blocksum(x) @ offsets.T."""
-        weight, offsets = weights.packed(name), weights.offsets(name)
+        y = self._matmul(x, weights.packed(name), weights.offsets(name), prefix, accuracy, out)
+        weights.release(name)
+        return y
+
+    def _matmul(self, x: str, weight: MatMulNBitsWeights, offsets: np.ndarray | None, prefix: str, accuracy: int,
+                out: str | None) -> str:
         inputs = [x, self.const(prefix + ".qweight", weight.B), self.const(prefix + ".scales", weight.scales)]
         if weight.zero_points is not None:
             inputs.append(self.const(prefix + ".qzeros", weight.zero_points))
@@ -152,7 +185,6 @@ class _Graph:
                              keepdims=0)[0]
             shift = self.node("MatMul", [sums, self.const(prefix + ".offsets", offsets.T.copy())])[0]
             y = self.node("Add", [y, shift], [out] if out else 1)[0]
-        weights.release(name)
         return y
 
 
@@ -199,15 +231,14 @@ def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptio
             sum_name = f"hidden.{i - 1}" if options.expose_hidden else g.name("residual")
             h, _, _, residual = g.node("SkipSimplifiedLayerNormalization", [pending, residual, norm],
                                        [g.name("norm"), "", "", sum_name], MS, epsilon=cfg.rms_eps)
-        qkv = []
-        for proj in ("q", "k", "v"):
-            name = f"{p}.attn_{proj}"
-            y = g.matmul(h, weights, name + ".weight", name, acc)
+        qkv = g.matmuls(h, weights, [f"{p}.attn_{proj}.weight" for proj in "qkv"], f"{p}.attn_qkv", acc,
+                       options.fuse)
+        for j, proj in enumerate("qkv"):
             if cfg.qkv_bias:
-                y = g.node("Add", [y, g.const(name + ".bias", weights.dense(name + ".bias"))])[0]
+                bias = g.const(f"{p}.attn_{proj}.bias", weights.dense(f"{p}.attn_{proj}.bias"))
+                qkv[j] = g.node("Add", [qkv[j], bias])[0]
             if options.kv_fp16 and proj != "q":
-                y = g.node("Cast", [g.node("Cast", [y], to=TensorProto.FLOAT16)[0]], to=f32)[0]
-            qkv.append(y)
+                qkv[j] = g.node("Cast", [g.node("Cast", [qkv[j]], to=TensorProto.FLOAT16)[0]], to=f32)[0]
         attn = g.node("GroupQueryAttention", [*qkv, past_k, past_v, "seqlens_k", "total_sequence_length",
                                               "cos_cache", "sin_cache"],
                       [g.name("attn"), present_k, present_v], MS, num_heads=cfg.heads, kv_num_heads=cfg.kv_heads,
@@ -217,8 +248,8 @@ def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptio
         norm = g.const(f"{p}.ffn_norm", weights.dense(f"{p}.ffn_norm.weight"))
         h, _, _, residual = g.node("SkipSimplifiedLayerNormalization", [o, residual, norm],
                                    [g.name("norm"), "", "", g.name("residual")], MS, epsilon=cfg.rms_eps)
-        gate = g.matmul(h, weights, f"{p}.ffn_gate.weight", f"{p}.ffn_gate", acc)
-        up = g.matmul(h, weights, f"{p}.ffn_up.weight", f"{p}.ffn_up", acc)
+        gate, up = g.matmuls(h, weights, [f"{p}.ffn_gate.weight", f"{p}.ffn_up.weight"], f"{p}.ffn_gate_up", acc,
+                             options.fuse)
         act = g.node("Mul", [g.node("Mul", [gate, g.node("Sigmoid", [gate])[0]])[0], up])[0]
         pending = g.matmul(act, weights, f"{p}.ffn_down.weight", f"{p}.ffn_down", acc)
     norm = g.const("output_norm", weights.dense("output_norm.weight"))
