@@ -103,8 +103,6 @@ class BuildOptions:
     expose_hidden: bool = False
     # One MatMulNBits for q/k/v and one for gate/up where their packing agrees (fewer thread-pool round trips).
     fuse: bool = True
-    # Round new keys/values through fp16 as llama.cpp's fp16 KV cache does, so greedy answers follow llama.cpp's.
-    kv_fp16: bool = False
 
 
 def kv_names(layer: int) -> tuple[str, str, str, str]:
@@ -237,8 +235,6 @@ def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptio
             if cfg.qkv_bias:
                 bias = g.const(f"{p}.attn_{proj}.bias", weights.dense(f"{p}.attn_{proj}.bias"))
                 qkv[j] = g.node("Add", [qkv[j], bias])[0]
-            if options.kv_fp16 and proj != "q":
-                qkv[j] = g.node("Cast", [g.node("Cast", [qkv[j]], to=TensorProto.FLOAT16)[0]], to=f32)[0]
         attn = g.node("GroupQueryAttention", [*qkv, past_k, past_v, "seqlens_k", "total_sequence_length",
                                               "cos_cache", "sin_cache"],
                       [g.name("attn"), present_k, present_v], MS, num_heads=cfg.heads, kv_num_heads=cfg.kv_heads,
