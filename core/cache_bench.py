@@ -181,7 +181,7 @@ def _measure(engine: Engine, home: Path, model: str, repeats: int, max_tokens: i
         assert r.cache == "l2"
         asks["l2"].append(seconds)
         p = PARAPHRASES[i]
-        version = spec.sha256 or f"{spec.endpoint}|{spec.remote_model}"
+        version = Engine._answer_version(spec)
         scope = semantic_scope(model_id=spec.id, model_version=version, system_prompt=DEFAULT_SYSTEM_PROMPT,
                                params=asdict(params))
         vector = embedder.embed([p])[0]

@@ -29,6 +29,30 @@ def _providers() -> dict[str, Any]:
     return {"onnxruntime": onnxruntime.__version__, "providers": onnxruntime.get_available_providers()}
 
 
+def _onnx_int4(settings: Settings) -> dict[str, Any]:
+    """Which provider onnx_int4 would run on, and its cache of built models (safe to delete; rebuilt on use)."""
+    from .backends.onnx_model_cache import cache_dir
+
+    folder = cache_dir(settings.home)
+    try:
+        from .backends.onnx_int4_backend import choose_provider
+
+        provider: str | None = choose_provider(settings.onnx_provider)
+        problem = None
+    except EdgeMindError as exc:
+        provider, problem = None, str(exc)
+    except ImportError as exc:
+        provider, problem = None, f"onnxruntime is not installed ({exc})"
+    built = sorted(p for p in folder.glob("*/model.onnx")) if folder.exists() else []
+    size = sum(f.stat().st_size for p in built for f in p.parent.iterdir() if f.is_file())
+    out: dict[str, Any] = {"provider": provider, "setting": settings.onnx_provider, "weights": settings.onnx_weights,
+                           "local_backend": settings.local_backend, "cache_folder": str(folder),
+                           "cached_models": len(built), "cache_bytes": size}
+    if problem:
+        out["error"] = problem
+    return out
+
+
 def _llama_cpp() -> dict[str, Any]:
     try:
         import llama_cpp
@@ -64,7 +88,7 @@ def _models(settings: Settings) -> list[dict[str, Any]]:
     rows = []
     for spec in registry.list_models():
         row: dict[str, Any] = {"id": spec.id, "backend": spec.backend, "bundled": spec.bundled}
-        if spec.backend == "llama_cpp" and spec.path is not None:
+        if spec.backend in ("llama_cpp", "onnx_int4") and spec.path is not None:
             row["installed"] = spec.path.exists()
             row["size_ok"] = spec.path.exists() and (spec.size_bytes is None
                                                      or spec.path.stat().st_size == spec.size_bytes)
@@ -99,11 +123,19 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
         "threads": settings.effective_threads,
         "llama_cpp": llama,
         "execution_providers": _providers(),
+        "onnx_int4": _onnx_int4(settings),
         "data_folder": {"path": str(home), "exists": home.exists(), "writable": writable,
                         "free_bytes": disk.free, "database": database},
         "models": models,
         "ollama": _ollama(settings),
     }
+
+
+def _onnx_line(o: dict[str, Any]) -> str:
+    where = o["provider"] or f"UNAVAILABLE: {o.get('error')}"
+    return (f"{where} (onnx_provider = {o['setting']}, {o['weights']} weights); local models run on "
+            f"{o['local_backend']}; {o['cached_models']} built model(s), {o['cache_bytes'] / 2**20:.0f} MiB in "
+            f"{o['cache_folder']}")
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -118,6 +150,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"  OS         {hw['os']}",
         f"  llama.cpp  {r['llama_cpp'].get('version') or r['llama_cpp'].get('error')}",
         f"  providers  {', '.join(ep['providers']) or ep.get('note', 'none')}",
+        f"  onnx_int4  {_onnx_line(r['onnx_int4'])}",
         f"  data       {df['path']} ({'writable' if df['writable'] else 'not writable yet'}, "
         f"{df['free_bytes'] / 2**30:.1f} GiB free disk)",
         f"  database   {'ok' if df['database']['ok'] else 'DAMAGED: ' + df['database'].get('error', df['database'].get('check', ''))}",
@@ -127,7 +160,7 @@ def format_report(r: dict[str, Any]) -> str:
     for m in r["models"]:
         if "error" in m:
             lines.append(f"    error: {m['error']}")
-        elif m["backend"] == "llama_cpp":
+        elif m["backend"] in ("llama_cpp", "onnx_int4"):
             state = "installed" if m["installed"] else "installed on first use"
             if m["installed"] and not m["size_ok"]:
                 state = "WRONG SIZE (run `edgemind models verify`)"

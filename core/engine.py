@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sqlalchemy.orm import sessionmaker
@@ -23,7 +23,7 @@ from .db import open_database
 from .errors import EdgeMindError, ModelError, PromptError, error_for_kind
 from .events import BackendDone, Done, Error, Event, Metrics, Route, Token, ToolCall, ToolResult
 from .models.integrity import Progress
-from .models.manifest import ModelSpec
+from .models.manifest import LOCAL_BACKENDS, ModelSpec
 from .models.registry import ModelRegistry
 from .semantic_cache import ineligible, semantic_scope
 from .memory import ConversationMemory, Summarizer
@@ -184,8 +184,17 @@ class Engine:
                 spec, pool=self.pool, prepare=lambda s: self.registry.prepare(s, self.install_progress),
                 threads=self.settings.effective_threads, context_cap=self.settings.context_length,
                 timeout=self.settings.request_timeout_seconds, prefix_cache_bytes=self.settings.prefix_cache_mb * 2**20,
+                data_dir=self.settings.home, onnx_provider=self.settings.onnx_provider,
+                onnx_weights=self.settings.onnx_weights,
             )
         return self._backends[key]
+
+    def _local_backend(self, spec: ModelSpec, asked: str | None) -> ModelSpec:
+        """A local GGUF runs on llama_cpp or onnx_int4: the request's --backend, else the `local_backend` setting."""
+        wanted = asked or self.settings.local_backend
+        if spec.backend in LOCAL_BACKENDS and wanted in LOCAL_BACKENDS and spec.backend != wanted:
+            return replace(spec, backend=wanted)
+        return spec
 
     # ---- one request --------------------------------------------------------------------------------------------
     def stream(self, prompt: str, options: AskOptions = AskOptions(), cancel: CancelToken | None = None) -> Iterator[Event]:
@@ -207,6 +216,7 @@ class Engine:
             decision = self.router.route(prompt, options.model)
             spec = self.registry.get(decision.model_id)
             model_id = spec.id
+            spec = self._local_backend(spec, options.backend)
             if options.backend and spec.backend != options.backend:
                 raise ModelError(f"model {spec.id!r} runs on {spec.backend}, not {options.backend}")
             params = self._params(options, getattr(decision, "params", None))
@@ -378,12 +388,18 @@ class Engine:
             **({"top_p": options.top_p} if options.top_p is not None else {}),
         )
 
+    @staticmethod
+    def _answer_version(spec: ModelSpec) -> str:
+        """What makes a model's answers its own, for every cache tier: the file's SHA (or the remote model), and the
+        backend when the same file runs with other numerics (onnx_int4)."""
+        version = spec.sha256 or f"{spec.endpoint}|{spec.remote_model}"
+        return version + "|onnx_int4" if spec.backend == "onnx_int4" else version
+
     def _cache_key(self, prompt: str, spec: ModelSpec, system: str, history: list[Message],
                    params: GenerationParams) -> str | None:
         if self.cache is None:
             return None
-        version = spec.sha256 or f"{spec.endpoint}|{spec.remote_model}"
-        return cache_key(prompt=prompt, model_id=spec.id, model_version=version, system_prompt=system,
+        return cache_key(prompt=prompt, model_id=spec.id, model_version=self._answer_version(spec), system_prompt=system,
                          history=[(m.role, m.content) for m in history], params=asdict(params))
 
     def _semantic_query(self, prompt: str, decision: Any, spec: ModelSpec, system: str, history: list[Message],
@@ -403,8 +419,8 @@ class Engine:
             except EdgeMindError as exc:  # no embedder, no semantic tier: the request goes on
                 log.warning("semantic cache off for this request: %s", exc)
                 return None
-        version = spec.sha256 or f"{spec.endpoint}|{spec.remote_model}"
-        scope = semantic_scope(model_id=spec.id, model_version=version, system_prompt=system, params=asdict(params))
+        scope = semantic_scope(model_id=spec.id, model_version=self._answer_version(spec), system_prompt=system,
+                               params=asdict(params))
         return scope, embedding
 
     def _lookup_or_lead(self, key: str) -> tuple[tuple[str, CachedAnswer] | None, str | None]:

@@ -29,6 +29,12 @@ class Settings:
     artifacts_dir: Path
     default_model: str = DEFAULT_MODEL
     threads: int = 0  # 0: physical cores
+    # Which engine runs local GGUF models: llama_cpp, or onnx_int4 (our own INT4 decoder on onnxruntime)
+    local_backend: str = "llama_cpp"
+    onnx_provider: str = "auto"  # onnx_int4's execution provider: auto (DirectML when present, else CPU), cpu, directml
+    # onnx_int4 weight preset: accurate (8 bits where the GGUF has 5-8, exact for Q5_0/Q8_0; no slower than int4 on
+    # the CPUs measured) or int4 (4 bits wherever the GGUF has 4-5; smaller, ~1.4% worse perplexity on Q5_0 models)
+    onnx_weights: str = "accurate"
     context_length: int = 4096  # cap on the context we allocate; the model's own limit still applies
     max_tokens: int = 512
     idle_unload_seconds: float = 600.0
@@ -78,6 +84,9 @@ class Settings:
 _CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "default_model": (str, lambda v: bool(v.strip()), "a model id"),
     "threads": (int, lambda v: 0 <= v <= 512, "an integer from 0 (physical cores) to 512"),
+    "local_backend": (str, lambda v: v in ("llama_cpp", "onnx_int4"), "llama_cpp or onnx_int4"),
+    "onnx_weights": (str, lambda v: v in ("int4", "accurate"), "int4 or accurate"),
+    "onnx_provider": (str, lambda v: v in ("auto", "cpu", "directml"), "auto, cpu or directml"),
     "context_length": (int, lambda v: 256 <= v <= 1_048_576, "an integer from 256 to 1048576"),
     "max_tokens": (int, lambda v: 1 <= v <= 131_072, "an integer from 1 to 131072"),
     "idle_unload_seconds": ((int, float), lambda v: v >= 0, "a number of seconds >= 0"),
@@ -117,6 +126,9 @@ _ENV = {
     "EDGEMIND_ARTIFACTS_DIR": "artifacts_dir",
     "EDGEMIND_OLLAMA_HOST": "ollama_host",
     "EDGEMIND_CONTEXT_LENGTH": "context_length",
+    "EDGEMIND_LOCAL_BACKEND": "local_backend",
+    "EDGEMIND_ONNX_PROVIDER": "onnx_provider",
+    "EDGEMIND_ONNX_WEIGHTS": "onnx_weights",
     "EDGEMIND_CACHE": "cache_enabled",
     "EDGEMIND_SEMANTIC_CACHE": "cache_semantic_enabled",
     "EDGEMIND_SAFETY": "safety_enabled",

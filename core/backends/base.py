@@ -86,7 +86,7 @@ def register_backend(name: str) -> Callable[[Callable[..., Backend]], Callable[.
 
 def backend_factories() -> dict[str, Callable[..., Backend]]:
     # Importing the modules registers them; done here so callers need not know which exist.
-    from . import llama_cpp_backend, ollama_backend, openai_backend  # noqa: F401
+    from . import llama_cpp_backend, ollama_backend, onnx_int4_backend, openai_backend  # noqa: F401
 
     return dict(_BACKENDS)
 

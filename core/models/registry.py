@@ -21,7 +21,7 @@ from ..errors import ModelError, ModelIntegrityError, ModelNotFound
 from ..settings import Settings
 from .bundled import install_bundled
 from .integrity import Progress, check_gguf, check_size_and_hash, sha256_file
-from .manifest import ModelSpec, load_bundled_manifest
+from .manifest import LOCAL_BACKENDS, ModelSpec, load_bundled_manifest
 
 log = logging.getLogger(__name__)
 OLLAMA_PREFIX = "ollama:"
@@ -112,7 +112,7 @@ class ModelRegistry:
     # ---- the gate before use ------------------------------------------------------------------------------------
     def prepare(self, spec: ModelSpec, progress: Progress | None = None) -> Path:
         """Return a local file that is whole, GGUF and matches its pin; install bundled models on first use."""
-        if spec.backend != "llama_cpp" or spec.path is None:
+        if spec.backend not in LOCAL_BACKENDS or spec.path is None:
             raise ModelError(f"model {spec.id!r} is served by {spec.backend}; it has no local file")
         if spec.bundled and not spec.path.exists():
             log.info("installing bundled model %s into %s", spec.id, spec.path)

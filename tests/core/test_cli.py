@@ -193,6 +193,9 @@ def test_doctor_reports_hardware_models_and_data(cli_env: dict[str, str]) -> Non
     assert report["ok"] and report["hardware"]["physical_cores"] >= 1
     assert report["llama_cpp"]["version"] and report["data_folder"]["database"]["ok"]
     assert any(m["id"] == TINY and m["installed"] for m in report["models"])
+    onnx = report["onnx_int4"]
+    assert onnx["provider"] in ("CPUExecutionProvider", "DmlExecutionProvider")
+    assert onnx["cache_folder"].endswith("onnx") and onnx["cached_models"] == 0
 
 
 def test_doctor_flags_a_damaged_database(cli_env: dict[str, str], home: Path) -> None:

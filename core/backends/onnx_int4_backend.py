@@ -1,0 +1,263 @@
+"""The onnx_int4 backend: EdgeMind's own INT4 decoder (built from the GGUF's weights) run by onnxruntime.
+
+Tokens and chat template come from the same GGUF through llama.cpp's tokenizer (vocab only, no weights), so prompts
+tokenize exactly as with the llama_cpp backend. The KV cache stays in onnxruntime values between steps (IO binding).
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from ...kernels.decoder_graph import kv_names
+from ..chat_template import ChatTemplate
+from ..errors import BackendUnavailable, ModelError, PromptError
+from ..events import BackendDone
+from ..models.manifest import ModelSpec
+from .base import CancelToken, Chunk, GenerationParams, Message, StopScanner, register_backend
+from .model_pool import ModelPool
+from .onnx_model_cache import ensure_model
+from .sampling import Sampler
+
+log = logging.getLogger(__name__)
+PROVIDERS = {"cpu": "CPUExecutionProvider", "directml": "DmlExecutionProvider"}
+# Rotary caches cover this many positions at most (8 MB at 32k); the usable context is still the settings' cap.
+MAX_GRAPH_POSITIONS = 32768
+
+
+def choose_provider(preference: str = "auto") -> str:
+    """The execution provider to run on: DirectML when present (Windows GPUs/NPUs) unless the user asked for CPU."""
+    import onnxruntime
+
+    available = onnxruntime.get_available_providers()
+    if preference == "auto":
+        return PROVIDERS["directml"] if PROVIDERS["directml"] in available else PROVIDERS["cpu"]
+    wanted = PROVIDERS.get(preference)
+    if wanted is None or wanted not in available:
+        raise BackendUnavailable(f"onnx provider {preference!r} is not available here; available: {', '.join(available)}")
+    return wanted
+
+
+@dataclass(slots=True)
+class LoadedOnnx:
+    session: Any  # onnxruntime.InferenceSession
+    vocab: Any  # llama_cpp.Llama with vocab_only=True
+    template: ChatTemplate
+    n_ctx: int
+    layers: int
+    kv_heads: int
+    head_dim: int
+    provider: str
+
+    def tokenize(self, prompt: str) -> list[int]:
+        tokens = self.vocab.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        bos = self.vocab.token_bos()
+        if len(tokens) >= 2 and tokens[0] == bos and tokens[1] == bos:
+            tokens = tokens[1:]
+        return tokens
+
+    def empty_cache(self) -> list[Any]:
+        import onnxruntime
+
+        empty = np.zeros((1, self.kv_heads, 0, self.head_dim), dtype=np.float32)
+        return [onnxruntime.OrtValue.ortvalue_from_numpy(empty) for _ in range(2 * self.layers)]
+
+    def step(self, token_ids: list[int], cache: list[Any], total: int) -> tuple[np.ndarray, list[Any]]:
+        """Run `token_ids` after `total - len(token_ids)` cached positions; return the logits of the last position(s)
+        and the grown cache, which stays in onnxruntime's memory for the next step."""
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("input_ids", np.asarray([token_ids], dtype=np.int64))
+        binding.bind_cpu_input("seqlens_k", np.asarray([total - 1], dtype=np.int32))
+        binding.bind_cpu_input("total_sequence_length", np.asarray(total, dtype=np.int32))
+        binding.bind_output("logits")
+        for i in range(self.layers):
+            past_k, past_v, present_k, present_v = kv_names(i)
+            binding.bind_ortvalue_input(past_k, cache[2 * i])
+            binding.bind_ortvalue_input(past_v, cache[2 * i + 1])
+            binding.bind_output(present_k)
+            binding.bind_output(present_v)
+        self.session.run_with_iobinding(binding)
+        outs = binding.get_outputs()
+        return outs[0].numpy()[0], list(outs[1:])
+
+    def close(self) -> None:
+        self.vocab.close()
+        self.session = None
+
+
+def _token_text(llm: Any, token: int) -> str:
+    if token < 0:
+        return ""
+    return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
+def open_session(model: Path, *, threads: int, provider: str) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    try:
+        return onnxruntime.InferenceSession(str(model), options, providers=[provider])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types, not one base class
+        raise ModelError(f"onnxruntime could not load {model}: {exc.__class__.__name__}: {str(exc)[:300]}") from None
+
+
+def load_onnx(spec: ModelSpec, path: Path, *, data_dir: Path, threads: int, context_cap: int, provider: str,
+              all_logits: bool = False, weights: str = "accurate") -> LoadedOnnx:
+    """Build (once) and open the ONNX decoder for a GGUF; one-line ModelErrors for what cannot be used."""
+    import llama_cpp
+    from ...kernels.gguf_header import read_gguf_header
+
+    header = read_gguf_header(path)
+    arch = header.architecture or "?"
+    model_ctx = header.context_length or spec.context_length or context_cap
+    sha = spec.sha256 or _sha256(path)
+    onnx_path = ensure_model(path, sha, data_dir, max_positions=min(model_ctx, MAX_GRAPH_POSITIONS),
+                             all_logits=all_logits, weights=weights, model_id=spec.id)
+    session = open_session(onnx_path, threads=threads, provider=provider)
+    try:
+        vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ModelError(f"llama.cpp could not read the vocabulary of {spec.id!r}: {exc}") from None
+    template = ChatTemplate(header.chat_template, bos_token=_token_text(vocab, vocab.token_bos()),
+                            eos_token=_token_text(vocab, vocab.token_eos()), model_id=spec.id)
+    past = next(i for i in session.get_inputs() if i.name == kv_names(0)[0])
+    layers = sum(1 for i in session.get_inputs() if i.name.endswith(".key"))
+    log.info("onnx_int4 %s (%s) on %s", spec.id, arch, provider)
+    return LoadedOnnx(session=session, vocab=vocab, template=template, n_ctx=min(context_cap, model_ctx),
+                      layers=layers, kv_heads=int(past.shape[1]), head_dim=int(past.shape[3]), provider=provider)
+
+
+def _sha256(path: Path) -> str:
+    from ..models.integrity import sha256_file
+
+    return sha256_file(path)
+
+
+@register_backend("onnx_int4")
+class OnnxInt4Backend:
+    name = "onnx_int4"
+
+    def __init__(self, spec: ModelSpec, *, pool: ModelPool[Any], prepare: Callable[[ModelSpec], Path], threads: int,
+                 context_cap: int, data_dir: Path | None = None, onnx_provider: str = "auto",
+                 onnx_weights: str = "accurate", **_: Any) -> None:
+        if data_dir is None:
+            raise ModelError("onnx_int4 needs the data folder to keep its built models in")
+        self._spec = spec
+        self._pool = pool
+        self._prepare = prepare
+        self._threads = threads
+        self._context_cap = context_cap
+        self._data_dir = data_dir
+        self._provider_pref = onnx_provider
+        self._weights = onnx_weights
+        self._load_ms = 0.0
+        self._last_prompt: tuple[tuple[Message, ...], list[int]] | None = None
+
+    @property
+    def pool_key(self) -> str:
+        # Its own slot: the same GGUF may also be loaded by llama_cpp under the bare model id.
+        return f"onnx_int4:{self._spec.id}"
+
+    def take_load_ms(self) -> float:
+        load_ms, self._load_ms = self._load_ms, 0.0
+        return load_ms
+
+    @contextmanager
+    def _lease(self) -> Iterator[LoadedOnnx]:
+        def load() -> LoadedOnnx:
+            path = self._prepare(self._spec)
+            return load_onnx(self._spec, path, data_dir=self._data_dir, threads=self._threads,
+                             context_cap=self._context_cap, provider=choose_provider(self._provider_pref),
+                             weights=self._weights)
+
+        path = self._spec.path
+        size = self._spec.size_bytes or (os.path.getsize(path) if path and path.exists() else 0)
+        with self._pool.lease(self.pool_key, load, size) as (loaded, load_ms):
+            self._load_ms += load_ms
+            yield loaded
+
+    def _tokens(self, loaded: LoadedOnnx, messages: list[Message]) -> list[int]:
+        key = tuple(messages)
+        if self._last_prompt is not None and self._last_prompt[0] == key:
+            return self._last_prompt[1]
+        tokens = loaded.tokenize(loaded.template.render(messages))
+        self._last_prompt = (key, tokens)
+        return tokens
+
+    def context_window(self) -> int:
+        with self._lease() as loaded:
+            return loaded.n_ctx
+
+    def count_tokens(self, messages: list[Message]) -> int | None:
+        with self._lease() as loaded:
+            return len(self._tokens(loaded, messages))
+
+    def provider(self) -> str:
+        """The execution provider the loaded model runs on (loads it if needed)."""
+        with self._lease() as loaded:
+            return loaded.provider
+
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+        with self._lease() as loaded:
+            tokens = list(self._tokens(loaded, messages))
+            yield from generate(loaded, tokens, params, cancel, model_id=self._spec.id)
+
+
+def generate(loaded: LoadedOnnx, tokens: list[int], params: GenerationParams, cancel: CancelToken, *,
+             model_id: str = "") -> Iterator[Chunk]:
+    """Stream text for a tokenized prompt, then one BackendDone; checks `cancel` before every token."""
+    import llama_cpp
+
+    n_prompt = len(tokens)
+    room = loaded.n_ctx - n_prompt
+    if room <= 0:
+        raise PromptError(f"the prompt takes {n_prompt} tokens but model {model_id!r} has a {loaded.n_ctx}-token context")
+    max_new = min(params.max_tokens, room)
+    if cancel.cancelled:
+        yield BackendDone("cancelled", 0, n_prompt)
+        return
+    sampler = Sampler(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
+                      repeat_penalty=params.repeat_penalty, seed=params.seed)
+    vocab = loaded.vocab._model.vocab  # llama-cpp-python exposes no public is-end-of-generation check
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    scanner = StopScanner(params.stop)
+    history = list(tokens)
+    produced, finish, hit_stop = 0, "length", False
+    logits, cache = loaded.step(tokens, loaded.empty_cache(), n_prompt)
+    while True:
+        if cancel.cancelled:
+            finish = "cancelled"
+            break
+        token = sampler.pick(logits[-1], history)
+        if llama_cpp.llama_vocab_is_eog(vocab, token):
+            finish = "stop"
+            break
+        produced += 1
+        piece = decoder.decode(loaded.vocab.detokenize([token], prev_tokens=history))
+        history.append(token)
+        text, hit = scanner.feed(piece)
+        if text:
+            yield text
+        if hit:
+            finish, hit_stop = "stop", True
+            break
+        if produced >= max_new:
+            break
+        logits, cache = loaded.step([token], cache, len(history))
+    if not hit_stop:
+        tail, hit_stop = scanner.feed(decoder.decode(b"", final=True))
+        rest = tail + ("" if hit_stop else scanner.flush())
+        if rest:
+            yield rest
+    yield BackendDone(finish, produced, n_prompt)
