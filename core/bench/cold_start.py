@@ -29,6 +29,38 @@ class ColdStart:
     peak_rss_bytes: int
 
 
+class _HighWater:
+    """The child's own peak RSS on Linux: VmHWM from /proc, sampled until it exits.
+
+    The rusage that wait4 returns is not it: Linux carries the parent's high-water mark into the child at exec, so a
+    bench process holding two models made a ~1 GB `ask` look like 2.9 GB."""
+
+    def __init__(self, pid: int) -> None:
+        self._path = f"/proc/{pid}/status"
+        self.peak = 0
+        self._running = os.path.exists(self._path)
+        self._thread = threading.Thread(target=self._sample, daemon=True) if self._running else None
+        if self._thread is not None:
+            self._thread.start()
+
+    def _sample(self) -> None:
+        while self._running:
+            try:
+                with open(self._path, encoding="ascii", errors="replace") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            self.peak = max(self.peak, int(line.split()[1]) * 1024)
+            except (OSError, ValueError):
+                return  # the process is gone (or a zombie without memory figures)
+            time.sleep(0.02)
+
+    def stop(self) -> int:
+        self._running = False
+        if self._thread is not None:
+            self._thread.join()
+        return self.peak
+
+
 def _wait_with_peak_rss(process: subprocess.Popen[bytes]) -> tuple[int, int]:
     """(exit status, peak RSS in bytes): the kernel's own maximum on POSIX (wait4), else psutil's peak working set."""
     if hasattr(os, "wait4"):
@@ -53,14 +85,17 @@ def measure_cold_start(env: Mapping[str, str], model_id: str, *, timeout_s: floa
     assert process.stdout is not None and process.stderr is not None
     watchdog = threading.Timer(timeout_s, process.kill)  # a hung child must not hang the bench
     watchdog.start()
+    high_water = _HighWater(process.pid)
     try:
         first = process.stdout.read(1)  # the first byte of the answer: tokens are written and flushed as they come
         first_at = time.perf_counter()
         process.stdout.read()
         err = process.stderr.read().decode("utf-8", "replace").strip()
         code, peak = _wait_with_peak_rss(process)
+        peak = high_water.stop() or peak
     finally:
         watchdog.cancel()
+        high_water.stop()
     ended = time.perf_counter()
     if code != 0 or not first:
         why = err.splitlines()[-1] if err else f"exit status {code}, no output"

@@ -265,13 +265,13 @@ def _cache(settings: Settings, model_id: str, plan: Plan,
 
     tell(f"{plan.cache_repeats} questions: cold, then from L1, L2 and by meaning; prefix reuse")
     try:
-        r = measure_cache_tiers(settings, model=model_id, repeats=plan.cache_repeats, max_tokens=24,
+        r = measure_cache_tiers(settings, model=model_id, repeats=plan.cache_repeats, max_tokens=48,
                                 prefix=plan.prefix_repeats > 0)
     except AssertionError as exc:  # a tier that did not answer what it should: a finding, not a crash
         raise BenchError(f"the cache did not behave as measured: {exc}") from None
     n = r.repeats
     figures: dict[str, Figure] = {
-        "cold_answer_ms": Figure(r.cold_total_ms, "ms", n, "lower", note="24 tokens at most, model warm"),
+        "cold_answer_ms": Figure(r.cold_total_ms, "ms", n, "lower", note="48 tokens at most, model warm"),
         "cold_ttft_ms": Figure(r.cold_ttft_ms, "ms", n, "lower"),
     }
     for t in r.tiers:
