@@ -281,7 +281,7 @@ def _measure_prefix(engine: Engine, model: str, repeats: int) -> tuple[PrefixFig
     shared_texts: dict[bool, list[str]] = {True: [], False: []}
     for on in (True, False):
         set_snapshots(on)
-        for i in range(repeats + 1):
+        for i in range(repeats + 2):  # two to see both system prompts, then `repeats` measured requests
             system = LONG_SYSTEM_A if i % 2 == 0 else LONG_SYSTEM_B
             r = engine.ask(QUESTIONS[i % len(QUESTIONS)], AskOptions(**short, system_prompt=system, store=False))
             if i >= 2:  # from the third request on, each system prompt was seen before, and the other ran since
