@@ -116,6 +116,8 @@ def load_onnx(spec: ModelSpec, path: Path, *, data_dir: Path, threads: int, cont
               all_logits: bool = False, weights: str = "accurate") -> LoadedOnnx:
     """Build (once) and open the ONNX decoder for a GGUF; one-line ModelErrors for what cannot be used."""
     import llama_cpp
+    from llama_cpp._utils import suppress_stdout_stderr
+
     from ...kernels.gguf_header import read_gguf_header
 
     header = read_gguf_header(path)
@@ -126,7 +128,10 @@ def load_onnx(spec: ModelSpec, path: Path, *, data_dir: Path, threads: int, cont
                              all_logits=all_logits, weights=weights, model_id=spec.id)
     session = open_session(onnx_path, threads=threads, provider=provider)
     try:
-        vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+        # a vocabulary-only load still makes a context and warns, unasked, that it is larger than the (absent)
+        # training context: keep that line off the user's terminal
+        with suppress_stdout_stderr(disable=False):
+            vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
     except (ValueError, RuntimeError, OSError) as exc:
         raise ModelError(f"llama.cpp could not read the vocabulary of {spec.id!r}: {exc}") from None
     template = ChatTemplate(header.chat_template, bos_token=_token_text(vocab, vocab.token_bos()),
