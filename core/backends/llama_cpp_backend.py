@@ -9,10 +9,8 @@ from __future__ import annotations
 import codecs
 import json
 import logging
-import os
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,6 +21,7 @@ from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, StopScanner, register_backend
 from .model_pool import ModelPool
+from .pooled import PooledGGUFBackend
 from .prefix_states import PrefixStates, common_prefix
 
 log = logging.getLogger(__name__)
@@ -113,31 +112,18 @@ def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int) -
 
 
 @register_backend("llama_cpp")
-class LlamaCppBackend:
+class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
     name = "llama_cpp"
 
     def __init__(self, spec: ModelSpec, *, pool: ModelPool[LoadedLlama], prepare: Callable[[ModelSpec], Path],
                  threads: int, context_cap: int, prefix_cache_bytes: int = 64 * 2**20, **_: Any) -> None:
-        self._spec = spec
+        super().__init__(spec, pool=pool, prepare=prepare, threads=threads, context_cap=context_cap)
         self._prefix_cache_bytes = prefix_cache_bytes
         # system prompt text -> its tokens as the template renders it alone (recent ones)
         self._system_tokens: OrderedDict[str, list[int]] = OrderedDict()
-        self._pool = pool
-        self._prepare = prepare
-        self._threads = threads
-        self._context_cap = context_cap
-        self._load_ms = 0.0
-        # The engine counts the prompt's tokens to fit the context, then streams the same messages: keep the last
-        # tokenization so the prompt is rendered and tokenized once per request, not twice.
-        self._last_prompt: tuple[tuple[Message, ...], list[int]] | None = None
 
-    def _tokens(self, loaded: LoadedLlama, messages: list[Message]) -> list[int]:
-        key = tuple(messages)
-        if self._last_prompt is not None and self._last_prompt[0] == key:
-            return self._last_prompt[1]
-        tokens = loaded.tokenize(loaded.template.render(messages))
-        self._last_prompt = (key, tokens)
-        return tokens
+    def _load(self, path: Path) -> LoadedLlama:
+        return load_llama(self._spec, path, threads=self._threads, context_cap=self._context_cap)
 
     def _system_prefix(self, loaded: LoadedLlama, messages: list[Message], tokens: list[int]) -> int:
         """How many of `tokens` are the system message as the template renders it (0 without one): the part a
@@ -156,30 +142,6 @@ class LlamaCppBackend:
         # Rendered alone, a template may end the system turn differently than inside a conversation: only the
         # tokens both renderings share are the prefix.
         return common_prefix(self._system_tokens[text], tokens)
-
-    def take_load_ms(self) -> float:
-        load_ms, self._load_ms = self._load_ms, 0.0
-        return load_ms
-
-    @contextmanager
-    def _lease(self) -> Iterator[LoadedLlama]:
-        def load() -> LoadedLlama:
-            path = self._prepare(self._spec)
-            return load_llama(self._spec, path, threads=self._threads, context_cap=self._context_cap)
-
-        path = self._spec.path
-        size = self._spec.size_bytes or (os.path.getsize(path) if path and path.exists() else 0)
-        with self._pool.lease(self._spec.id, load, size) as (loaded, load_ms):
-            self._load_ms += load_ms
-            yield loaded
-
-    def context_window(self) -> int:
-        with self._lease() as loaded:
-            return loaded.n_ctx
-
-    def count_tokens(self, messages: list[Message]) -> int | None:
-        with self._lease() as loaded:
-            return len(self._tokens(loaded, messages))
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
         import llama_cpp

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import codecs
 import logging
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,6 +21,7 @@ from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, StopScanner, register_backend
 from .model_pool import ModelPool
+from .pooled import PooledGGUFBackend
 from .onnx_model_cache import ensure_model
 from .sampling import Sampler
 
@@ -150,7 +149,7 @@ def _sha256(path: Path) -> str:
 
 
 @register_backend("onnx_int4")
-class OnnxInt4Backend:
+class OnnxInt4Backend(PooledGGUFBackend[LoadedOnnx]):
     name = "onnx_int4"
 
     def __init__(self, spec: ModelSpec, *, pool: ModelPool[Any], prepare: Callable[[ModelSpec], Path], threads: int,
@@ -158,55 +157,20 @@ class OnnxInt4Backend:
                  onnx_weights: str = "accurate", **_: Any) -> None:
         if data_dir is None:
             raise ModelError("onnx_int4 needs the data folder to keep its built models in")
-        self._spec = spec
-        self._pool = pool
-        self._prepare = prepare
-        self._threads = threads
-        self._context_cap = context_cap
+        super().__init__(spec, pool=pool, prepare=prepare, threads=threads, context_cap=context_cap)
         self._data_dir = data_dir
         self._provider_pref = onnx_provider
         self._weights = onnx_weights
-        self._load_ms = 0.0
-        self._last_prompt: tuple[tuple[Message, ...], list[int]] | None = None
 
     @property
     def pool_key(self) -> str:
         # Its own slot: the same GGUF may also be loaded by llama_cpp under the bare model id.
         return f"onnx_int4:{self._spec.id}"
 
-    def take_load_ms(self) -> float:
-        load_ms, self._load_ms = self._load_ms, 0.0
-        return load_ms
-
-    @contextmanager
-    def _lease(self) -> Iterator[LoadedOnnx]:
-        def load() -> LoadedOnnx:
-            path = self._prepare(self._spec)
-            return load_onnx(self._spec, path, data_dir=self._data_dir, threads=self._threads,
-                             context_cap=self._context_cap, provider=choose_provider(self._provider_pref),
-                             weights=self._weights)
-
-        path = self._spec.path
-        size = self._spec.size_bytes or (os.path.getsize(path) if path and path.exists() else 0)
-        with self._pool.lease(self.pool_key, load, size) as (loaded, load_ms):
-            self._load_ms += load_ms
-            yield loaded
-
-    def _tokens(self, loaded: LoadedOnnx, messages: list[Message]) -> list[int]:
-        key = tuple(messages)
-        if self._last_prompt is not None and self._last_prompt[0] == key:
-            return self._last_prompt[1]
-        tokens = loaded.tokenize(loaded.template.render(messages))
-        self._last_prompt = (key, tokens)
-        return tokens
-
-    def context_window(self) -> int:
-        with self._lease() as loaded:
-            return loaded.n_ctx
-
-    def count_tokens(self, messages: list[Message]) -> int | None:
-        with self._lease() as loaded:
-            return len(self._tokens(loaded, messages))
+    def _load(self, path: Path) -> LoadedOnnx:
+        return load_onnx(self._spec, path, data_dir=self._data_dir, threads=self._threads,
+                         context_cap=self._context_cap, provider=choose_provider(self._provider_pref),
+                         weights=self._weights)
 
     def provider(self) -> str:
         """The execution provider the loaded model runs on (loads it if needed)."""

@@ -1,0 +1,75 @@
+"""What the local GGUF backends (llama_cpp, onnx_int4) share: the file prepared on first use, one loaded copy in the
+model pool, and the prompt rendered and tokenized once per request."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Generic, Iterator, Protocol, TypeVar
+
+from ..chat_template import ChatTemplate
+from ..models.manifest import ModelSpec
+from .base import Message
+from .model_pool import ModelPool
+
+
+class LoadedModel(Protocol):
+    template: ChatTemplate
+    n_ctx: int
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+
+T = TypeVar("T", bound=LoadedModel)
+
+
+class PooledGGUFBackend(Generic[T]):
+    """Subclasses say how to load the prepared file (`_load`) and may name their own pool slot (`pool_key`)."""
+
+    def __init__(self, spec: ModelSpec, *, pool: ModelPool[Any], prepare: Callable[[ModelSpec], Path], threads: int,
+                 context_cap: int) -> None:
+        self._spec = spec
+        self._pool = pool
+        self._prepare = prepare
+        self._threads = threads
+        self._context_cap = context_cap
+        self._load_ms = 0.0
+        # The engine counts the prompt's tokens to fit the context, then streams the same messages: keep the last
+        # tokenization so the prompt is rendered and tokenized once per request, not twice.
+        self._last_prompt: tuple[tuple[Message, ...], list[int]] | None = None
+
+    @property
+    def pool_key(self) -> str:
+        return self._spec.id
+
+    def _load(self, path: Path) -> T:
+        raise NotImplementedError
+
+    def take_load_ms(self) -> float:
+        load_ms, self._load_ms = self._load_ms, 0.0
+        return load_ms
+
+    @contextmanager
+    def _lease(self) -> Iterator[T]:
+        path = self._spec.path
+        size = self._spec.size_bytes or (os.path.getsize(path) if path and path.exists() else 0)
+        with self._pool.lease(self.pool_key, lambda: self._load(self._prepare(self._spec)), size) as (loaded, load_ms):
+            self._load_ms += load_ms
+            yield loaded
+
+    def _tokens(self, loaded: T, messages: list[Message]) -> list[int]:
+        key = tuple(messages)
+        if self._last_prompt is not None and self._last_prompt[0] == key:
+            return self._last_prompt[1]
+        tokens = loaded.tokenize(loaded.template.render(messages))
+        self._last_prompt = (key, tokens)
+        return tokens
+
+    def context_window(self) -> int:
+        with self._lease() as loaded:
+            return loaded.n_ctx
+
+    def count_tokens(self, messages: list[Message]) -> int | None:
+        with self._lease() as loaded:
+            return len(self._tokens(loaded, messages))
