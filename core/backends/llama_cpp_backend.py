@@ -6,7 +6,6 @@ stop within one token, lets us count tokens exactly, and keeps the chat template
 
 from __future__ import annotations
 
-import codecs
 import json
 import logging
 import threading
@@ -19,9 +18,9 @@ from ..chat_template import ChatTemplate
 from ..errors import ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message, StopScanner, register_backend
+from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
 from .model_pool import ModelPool
-from .pooled import PooledGGUFBackend
+from .pooled import PooledGGUFBackend, stream_text
 from .prefix_states import PrefixStates, common_prefix
 
 log = logging.getLogger(__name__)
@@ -144,8 +143,6 @@ class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
         return common_prefix(self._system_tokens[text], tokens)
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
-        import llama_cpp
-
         with self._lease() as loaded:
             llm = loaded.llm
             tokens = list(self._tokens(loaded, messages))
@@ -165,13 +162,6 @@ class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
             # chain accepts each picked token, so the grammar's state follows our per-token loop. Once the JSON is
             # complete the grammar allows only end-of-generation, which the loop below already stops on.
             grammar = GRAMMARS.get(params.json_schema) if params.json_schema is not None else None
-            vocab = llm._model.vocab  # llama-cpp-python exposes no public is-end-of-generation check
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            scanner = StopScanner(params.stop)
-            produced = 0
-            finish = "length"
-            hit_stop = False
-            history = list(tokens)
             if loaded.prefixes is None:
                 loaded.prefixes = PrefixStates(self._prefix_cache_bytes)
             how = loaded.prefixes.prepare(llm, tokens, self._system_prefix(loaded, messages, tokens))
@@ -181,30 +171,6 @@ class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
                 repeat_penalty=params.repeat_penalty, reset=True, grammar=grammar,
             )
             try:
-                for token in gen:
-                    if cancel.cancelled:
-                        finish = "cancelled"
-                        break
-                    if llama_cpp.llama_vocab_is_eog(vocab, token):
-                        finish = "stop"
-                        break
-                    produced += 1
-                    piece = decoder.decode(llm.detokenize([token], prev_tokens=history))
-                    history.append(token)
-                    text, hit = scanner.feed(piece)
-                    if text:
-                        yield text
-                    if hit:
-                        finish, hit_stop = "stop", True
-                        break
-                    if produced >= max_new:
-                        break
+                yield from stream_text(gen, llm=llm, prompt=tokens, stops=params.stop, cancel=cancel, max_new=max_new)
             finally:
                 gen.close()
-            if not hit_stop:
-                # Text held back while watching for stop sequences (or an unfinished UTF-8 sequence) is real output.
-                tail, hit_stop = scanner.feed(decoder.decode(b"", final=True))
-                rest = tail + ("" if hit_stop else scanner.flush())
-                if rest:
-                    yield rest
-            yield BackendDone(finish, produced, n_prompt)

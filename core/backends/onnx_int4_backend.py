@@ -6,7 +6,6 @@ tokenize exactly as with the llama_cpp backend. The KV cache stays in onnxruntim
 
 from __future__ import annotations
 
-import codecs
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,9 @@ from ..chat_template import ChatTemplate
 from ..errors import BackendUnavailable, ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message, StopScanner, register_backend
+from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
 from .model_pool import ModelPool
-from .pooled import PooledGGUFBackend
+from .pooled import PooledGGUFBackend, stream_text
 from .onnx_model_cache import ensure_model
 from .sampling import Sampler
 
@@ -186,8 +185,6 @@ class OnnxInt4Backend(PooledGGUFBackend[LoadedOnnx]):
 def generate(loaded: LoadedOnnx, tokens: list[int], params: GenerationParams, cancel: CancelToken, *,
              model_id: str = "") -> Iterator[Chunk]:
     """Stream text for a tokenized prompt, then one BackendDone; checks `cancel` before every token."""
-    import llama_cpp
-
     n_prompt = len(tokens)
     room = loaded.n_ctx - n_prompt
     if room <= 0:
@@ -198,35 +195,14 @@ def generate(loaded: LoadedOnnx, tokens: list[int], params: GenerationParams, ca
         return
     sampler = Sampler(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
                       repeat_penalty=params.repeat_penalty, seed=params.seed)
-    vocab = loaded.vocab._model.vocab  # llama-cpp-python exposes no public is-end-of-generation check
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    scanner = StopScanner(params.stop)
-    history = list(tokens)
-    produced, finish, hit_stop = 0, "length", False
-    logits, cache = loaded.step(tokens, loaded.empty_cache(), n_prompt)
-    while True:
-        if cancel.cancelled:
-            finish = "cancelled"
-            break
-        token = sampler.pick(logits[-1], history)
-        if llama_cpp.llama_vocab_is_eog(vocab, token):
-            finish = "stop"
-            break
-        produced += 1
-        piece = decoder.decode(loaded.vocab.detokenize([token], prev_tokens=history))
-        history.append(token)
-        text, hit = scanner.feed(piece)
-        if text:
-            yield text
-        if hit:
-            finish, hit_stop = "stop", True
-            break
-        if produced >= max_new:
-            break
-        logits, cache = loaded.step([token], cache, len(history))
-    if not hit_stop:
-        tail, hit_stop = scanner.feed(decoder.decode(b"", final=True))
-        rest = tail + ("" if hit_stop else scanner.flush())
-        if rest:
-            yield rest
-    yield BackendDone(finish, produced, n_prompt)
+
+    def picks() -> Iterator[int]:
+        history = list(tokens)
+        logits, cache = loaded.step(tokens, loaded.empty_cache(), n_prompt)
+        while True:
+            token = sampler.pick(logits[-1], history)
+            yield token  # the next step runs only if the caller asks for another token
+            history.append(token)
+            logits, cache = loaded.step([token], cache, len(history))
+
+    yield from stream_text(picks(), llm=loaded.vocab, prompt=tokens, stops=params.stop, cancel=cancel, max_new=max_new)

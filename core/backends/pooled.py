@@ -3,6 +3,7 @@ model pool, and the prompt rendered and tokenized once per request."""
 
 from __future__ import annotations
 
+import codecs
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Any, Callable, Generic, Iterator, Protocol, TypeVar
 
 from ..chat_template import ChatTemplate
 from ..models.manifest import ModelSpec
-from .base import Message
+from ..events import BackendDone
+from .base import CancelToken, Chunk, Message, StopScanner
 from .model_pool import ModelPool
 
 
@@ -73,3 +75,43 @@ class PooledGGUFBackend(Generic[T]):
     def count_tokens(self, messages: list[Message]) -> int | None:
         with self._lease() as loaded:
             return len(self._tokens(loaded, messages))
+
+
+def stream_text(picks: Iterator[int], *, llm: Any, prompt: list[int], stops: tuple[str, ...], cancel: CancelToken,
+                max_new: int) -> Iterator[Chunk]:
+    """Picked token ids -> streamed text, then one BackendDone. Shared by both local backends, so they end, stop
+    and cancel alike: cancel checked before every token, end-of-generation tokens never printed, stop sequences held
+    back until they cannot be one (then cut), UTF-8 split across tokens joined. `llm` is a llama_cpp.Llama (a
+    vocabulary-only one will do) that detokenizes with the text before, as the model wrote it."""
+    import llama_cpp
+
+    vocab = llm._model.vocab  # llama-cpp-python exposes no public is-end-of-generation check
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    scanner = StopScanner(stops)
+    history = list(prompt)
+    produced, finish, hit_stop = 0, "length", False
+    for token in picks:
+        if cancel.cancelled:
+            finish = "cancelled"
+            break
+        if llama_cpp.llama_vocab_is_eog(vocab, token):
+            finish = "stop"
+            break
+        produced += 1
+        piece = decoder.decode(llm.detokenize([token], prev_tokens=history))
+        history.append(token)
+        text, hit = scanner.feed(piece)
+        if text:
+            yield text
+        if hit:
+            finish, hit_stop = "stop", True
+            break
+        if produced >= max_new:
+            break
+    if not hit_stop:
+        # Text held back while watching for stop sequences (or an unfinished UTF-8 sequence) is real output.
+        tail, hit_stop = scanner.feed(decoder.decode(b"", final=True))
+        rest = tail + ("" if hit_stop else scanner.flush())
+        if rest:
+            yield rest
+    yield BackendDone(finish, produced, len(prompt))
