@@ -271,7 +271,7 @@ class AnswerCache:
         self.l1 = MemoryCache(memory_entries)
         self.l2 = SqliteCache(path, disk_bytes, clock)
         self.ttl_seconds = ttl_seconds
-        self.semantic = SemanticIndex(self.l2.sessions, ttl_seconds=ttl_seconds, clock=clock,
+        self.semantic = SemanticIndex(self.l2.sessions, answers=lambda key: self.l2.get(key, ttl_seconds), clock=clock,
                                       threshold=SHIPPED_THRESHOLD if semantic_threshold is None else semantic_threshold)
         self.flights = SingleFlight()
         # "miss" counts exact-key misses; a semantic hit is one of them that the semantic tier then answered

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
@@ -78,10 +78,13 @@ class SemanticIndex:
     """Prompt embeddings in the answer cache's SQLite file, searched per scope and guard signature."""
 
     def __init__(self, sessions: sessionmaker, *, threshold: float = SHIPPED_THRESHOLD,  # type: ignore[type-arg]
-                 ttl_seconds: float = 0.0, clock: Callable[[], float] = time.time) -> None:
+                 answers: Callable[[str], CachedAnswer | None] = lambda _key: None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """`answers(key)` reads an L2 answer as L2 does (TTL, hit count): a semantic hit is an L2 row found by
+        meaning, so it is read by the same code."""
         self._sessions = sessions
         self.threshold = threshold
-        self.ttl_seconds = ttl_seconds
+        self._answers = answers
         self._clock = clock
 
     def lookup(self, scope: str, prompt: str, embedding: np.ndarray) -> SemanticHit | None:
@@ -117,27 +120,10 @@ class SemanticIndex:
             if why is not None:
                 log.debug("semantic candidate at %.3f refused: %s", similarity, why)
                 continue
-            answer = self._answer(key)
+            answer = self._answers(key)
             if answer is not None:
                 return SemanticHit(key, answer, similarity, prompts[key])
         return None
-
-    def _answer(self, key: str) -> CachedAnswer | None:
-        now = self._clock()
-        try:
-            with self._sessions.begin() as s:
-                row = s.get(CacheRow, key)
-                if row is None:
-                    return None
-                if self.ttl_seconds > 0 and now - row.created_at > self.ttl_seconds:
-                    s.delete(row)  # the embedding goes with it (ON DELETE CASCADE)
-                    return None
-                s.execute(update(CacheRow).where(CacheRow.key == key)
-                          .values(last_used_at=now, hits=CacheRow.hits + 1))
-                return CachedAnswer(row.text, row.model, row.tokens, row.prompt_tokens, row.created_at)
-        except SQLAlchemyError as exc:
-            log.warning("semantic cache read failed: %s", exc.__class__.__name__)
-            return None
 
     def put(self, key: str, scope: str, prompt: str, embedding: np.ndarray) -> None:
         """Remember a prompt whose answer was just stored in L2 under `key`."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from typing import Iterator
 
 import pytest
 
@@ -13,19 +12,9 @@ from edgemind.core.engine import Engine
 from edgemind.core.errors import ModelError, PromptError
 from edgemind.core.events import BackendDone
 from tests.conftest import TINY
+from tests.support.streams import run
 
 QUESTION = [Message("system", "You are a helpful assistant."), Message("user", "Tell me about the sea in a few sentences.")]
-
-
-def run(stream: Iterator[object]) -> tuple[str, BackendDone]:
-    text, done = [], None
-    for chunk in stream:
-        if isinstance(chunk, BackendDone):
-            done = chunk
-        else:
-            text.append(chunk)
-    assert done is not None, "a backend stream must end with BackendDone"
-    return "".join(text), done
 
 
 @pytest.fixture

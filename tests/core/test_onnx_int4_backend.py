@@ -22,6 +22,7 @@ from edgemind.core.errors import BackendUnavailable, ModelError
 from edgemind.core.events import BackendDone, Done, Route
 from edgemind.core.settings import load_settings
 from tests.conftest import DEFAULT, TINY
+from tests.support.streams import run
 
 QUESTION = [Message("system", "You are a helpful assistant."), Message("user", "Tell me about the sea in a few sentences.")]
 PROMPTS = [
@@ -30,17 +31,6 @@ PROMPTS = [
     "Give me a haiku about autumn.", "How many legs does a spider have?", "What is 12 times 7?",
     "Describe the water cycle briefly.", "Name a famous physicist and one discovery.",
 ]
-
-
-def run(stream: Iterator[object]) -> tuple[str, BackendDone]:
-    text, done = [], None
-    for chunk in stream:
-        if isinstance(chunk, BackendDone):
-            done = chunk
-        else:
-            text.append(chunk)
-    assert done is not None, "a backend stream must end with BackendDone"
-    return "".join(text), done
 
 
 def greedy(max_tokens: int = 40, stop: tuple[str, ...] = ()) -> GenerationParams:
