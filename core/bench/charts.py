@@ -29,16 +29,21 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _frame(title: str, height: int) -> list[str]:
+    """The opening of every chart: the SVG element, a white background and the title."""
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+            f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">',
+            f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
+            f'<text x="8" y="20" {FONT} font-weight="bold" fill="#111827">{escape(title)}</text>']
+
+
 def bar_chart(title: str, items: Sequence[tuple[str, float]], unit: str, *, log: bool = False) -> str:
     """One bar per (label, value); values that are missing (NaN/None) or not positive on a log scale are skipped."""
     rows = [(label, float(v)) for label, v in items
             if v is not None and math.isfinite(float(v)) and (float(v) > 0 or not log)]
     height = 34 + max(1, len(rows)) * (BAR_H + GAP) + (18 if log else 0)
     span = WIDTH - LABEL_W - VALUE_W
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-             f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">',
-             f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
-             f'<text x="8" y="20" {FONT} font-weight="bold" fill="#111827">{escape(title)}</text>']
+    parts = _frame(title, height)
     if not rows:
         parts.append(f'<text x="8" y="48" {FONT} fill="#6b7280">no data</text>')
     else:
@@ -81,10 +86,7 @@ def histogram(title: str, values: Sequence[float], unit: str, *, bins: int = 30,
     data = sorted(v for v in values if v is not None and math.isfinite(v))
     height, left, bottom = 220, 40, 30
     plot_w, plot_h = WIDTH - left - 10, height - 34 - bottom
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-             f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">',
-             f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
-             f'<text x="8" y="20" {FONT} font-weight="bold" fill="#111827">{escape(title)}</text>']
+    parts = _frame(title, height)
     if not data:
         parts.append(f'<text x="8" y="48" {FONT} fill="#6b7280">no data</text></svg>')
         return "".join(parts)
