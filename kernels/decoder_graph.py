@@ -137,9 +137,11 @@ class _Graph:
         return outs
 
     def matmuls(self, x: str, weights: WeightSource, names: list[str], prefix: str, accuracy: int,
-                fuse: bool) -> list[str]:
-        """x @ W.T for each GGUF matrix in `names`; one MatMulNBits over the rows stacked (then Split) when their
-        packing agrees: each MatMulNBits call costs a thread-pool round trip, and a decode step makes ~170 of them."""
+                fuse: bool, biases: list[np.ndarray] | None = None, split: bool = True) -> list[str]:
+        """x @ W.T (+ bias) for each GGUF matrix in `names`; one MatMulNBits over the rows stacked (then Split, or
+        one packed output when `split` is False) when their packing agrees: each op costs a thread-pool round trip,
+        and a decode step runs a few hundred of them. Biases ride in MatMulNBits' own bias input, not an Add."""
+        biases = biases or [None] * len(names)
         parts = [weights.packed(n) for n in names]
         offsets = [weights.offsets(n) for n in names]
         first = parts[0]
@@ -148,7 +150,8 @@ class _Graph:
                    and (p.zero_points is None or p.zero_points.dtype == np.uint8) for p in parts)
         same = same and (all(o is None for o in offsets) or all(o is not None for o in offsets))
         if not fuse or len(names) == 1 or not same:
-            return [self.matmul(x, weights, n, f"{prefix}.{n.rsplit('.', 2)[-2]}", accuracy) for n in names]
+            return [self.matmul(x, weights, n, f"{prefix}.{n.rsplit('.', 2)[-2]}", accuracy, bias=b)
+                    for n, b in zip(names, biases)]
         zero = None if first.zero_points is None else np.concatenate([p.zero_points.reshape(p.N, -1) for p in parts])
         stacked = MatMulNBitsWeights(B=np.concatenate([p.B for p in parts]),
                                      scales=np.concatenate([p.scales for p in parts]),
@@ -158,22 +161,27 @@ class _Graph:
         stacked_offsets = None if offsets[0] is None else np.concatenate(offsets)
         for n in names:
             weights.release(n)
-        y = self._matmul(x, stacked, stacked_offsets, prefix, accuracy, None)
+        stacked_bias = None if biases[0] is None else np.concatenate(biases).astype(np.float32)
+        y = self._matmul(x, stacked, stacked_offsets, prefix, accuracy, None, stacked_bias)
+        if not split:
+            return [y]
         sizes = self.const(prefix + ".split", np.array([p.N for p in parts], np.int64))
         return self.node("Split", [y, sizes], len(names), axis=-1)
 
     def matmul(self, x: str, weights: WeightSource, name: str, prefix: str, accuracy: int,
-               out: str | None = None) -> str:
-        """x @ W.T for GGUF matrix `name` [N, K]; with block offsets (Q4_1), plus blocksum(x) @ offsets.T."""
-        y = self._matmul(x, weights.packed(name), weights.offsets(name), prefix, accuracy, out)
+               out: str | None = None, bias: np.ndarray | None = None) -> str:
+        """x @ W.T (+ bias) for GGUF matrix `name` [N, K]; with block offsets (Q4_1), plus blocksum(x) @ offsets.T."""
+        y = self._matmul(x, weights.packed(name), weights.offsets(name), prefix, accuracy, out, bias)
         weights.release(name)
         return y
 
     def _matmul(self, x: str, weight: MatMulNBitsWeights, offsets: np.ndarray | None, prefix: str, accuracy: int,
-                out: str | None) -> str:
+                out: str | None, bias: np.ndarray | None = None) -> str:
         inputs = [x, self.const(prefix + ".qweight", weight.B), self.const(prefix + ".scales", weight.scales)]
-        if weight.zero_points is not None:
-            inputs.append(self.const(prefix + ".qzeros", weight.zero_points))
+        if weight.zero_points is not None or bias is not None:
+            inputs.append("" if weight.zero_points is None else self.const(prefix + ".qzeros", weight.zero_points))
+        if bias is not None:
+            inputs += ["", self.const(prefix + ".bias", bias.astype(np.float32))]  # "" = no g_idx
         y = self.node("MatMulNBits", inputs, [out] if out and offsets is None else 1, MS, K=weight.K, N=weight.N,
                       bits=weight.bits, block_size=weight.block_size, accuracy_level=accuracy)[0]
         if offsets is not None:
@@ -229,12 +237,12 @@ def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptio
             sum_name = f"hidden.{i - 1}" if options.expose_hidden else g.name("residual")
             h, _, _, residual = g.node("SkipSimplifiedLayerNormalization", [pending, residual, norm],
                                        [g.name("norm"), "", "", sum_name], MS, epsilon=cfg.rms_eps)
+        biases = [weights.dense(f"{p}.attn_{proj}.bias") for proj in "qkv"] if cfg.qkv_bias else None
+        # fused, q/k/v come back as one packed [1, seq, (heads + 2 kv_heads) * head_dim] tensor, which
+        # GroupQueryAttention reads as is when key and value are left empty: no Split
         qkv = g.matmuls(h, weights, [f"{p}.attn_{proj}.weight" for proj in "qkv"], f"{p}.attn_qkv", acc,
-                       options.fuse)
-        for j, proj in enumerate("qkv"):
-            if cfg.qkv_bias:
-                bias = g.const(f"{p}.attn_{proj}.bias", weights.dense(f"{p}.attn_{proj}.bias"))
-                qkv[j] = g.node("Add", [qkv[j], bias])[0]
+                        options.fuse, biases, split=False)
+        qkv = qkv if len(qkv) == 3 else [qkv[0], "", ""]
         attn = g.node("GroupQueryAttention", [*qkv, past_k, past_v, "seqlens_k", "total_sequence_length",
                                               "cos_cache", "sin_cache"],
                       [g.name("attn"), present_k, present_v], MS, num_heads=cfg.heads, kv_num_heads=cfg.kv_heads,

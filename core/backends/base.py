@@ -31,7 +31,7 @@ class GenerationParams:
     stop: tuple[str, ...] = field(default=())
     # Constrain the output to JSON valid against this JSON Schema (a plain dict). Generic on purpose: the API's
     # response_format, client-side function calling and the tool-calling loop all build their schema and set it here.
-    # Backends that cannot enforce it pass it on (remote servers) or ignore it; llama.cpp enforces it by grammar.
+    # Remote backends pass it on; llama_cpp and onnx_int4 enforce it with llama.cpp's grammar engine.
     json_schema: dict[str, Any] | None = None
 
 

@@ -6,9 +6,7 @@ stop within one token, lets us count tokens exactly, and keeps the chat template
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from ..errors import ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
+from .grammar import GRAMMARS
 from .model_pool import ModelPool
 from .pooled import PooledGGUFBackend, stream_text
 from .prefix_states import PrefixStates, common_prefix
@@ -49,43 +48,6 @@ def _token_text(llm: Any, token: int) -> str:
     if token < 0:
         return ""
     return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
-
-
-class GrammarCache:
-    """JSON Schema -> compiled llama.cpp grammar, kept for the most recent schemas: a client that sends the same
-    response_format or tools on every request pays the conversion once."""
-
-    def __init__(self, size: int = 32) -> None:
-        self._size = size
-        self._grammars: OrderedDict[str, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, schema: dict[str, Any]) -> Any:
-        from llama_cpp import LlamaGrammar
-
-        try:
-            key = json.dumps(schema, sort_keys=True)
-        except (TypeError, ValueError):
-            raise PromptError("the JSON schema is not plain JSON") from None
-        with self._lock:
-            if key in self._grammars:
-                self._grammars.move_to_end(key)
-                return self._grammars[key]
-        try:
-            grammar = LlamaGrammar.from_json_schema(key, verbose=False)
-        except RecursionError:
-            raise PromptError("the JSON schema nests too deeply to constrain the output") from None
-        except Exception as exc:  # the converter raises bare Exceptions/ValueErrors/KeyErrors for schemas it lacks
-            raise PromptError(f"the JSON schema cannot be used to constrain the output: "
-                              f"{exc.__class__.__name__}: {exc}") from None
-        with self._lock:
-            self._grammars[key] = grammar
-            while len(self._grammars) > self._size:
-                self._grammars.popitem(last=False)
-        return grammar
-
-
-GRAMMARS = GrammarCache()
 
 
 def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int) -> LoadedLlama:

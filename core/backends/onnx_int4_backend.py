@@ -19,6 +19,7 @@ from ..errors import BackendUnavailable, ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
+from .grammar import GRAMMARS, GrammarFilter
 from .model_pool import ModelPool
 from .pooled import PooledGGUFBackend, stream_text
 from .onnx_model_cache import ensure_model
@@ -195,14 +196,33 @@ def generate(loaded: LoadedOnnx, tokens: list[int], params: GenerationParams, ca
         return
     sampler = Sampler(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
                       repeat_penalty=params.repeat_penalty, seed=params.seed)
+    grammar = None
+    if params.json_schema is not None:
+        grammar = GrammarFilter(loaded.vocab, GRAMMARS.get(params.json_schema), loaded.vocab.n_vocab())
+
+    def pick(row: np.ndarray, history: list[int]) -> int:
+        token = sampler.pick(row, history)
+        if grammar is None or grammar.allows(token):
+            return token
+        row = grammar.restrict(row)
+        if not np.isfinite(row).any():  # the grammar allows nothing more: end the answer
+            return loaded.vocab.token_eos()
+        return sampler.pick(row, history)
 
     def picks() -> Iterator[int]:
         history = list(tokens)
         logits, cache = loaded.step(tokens, loaded.empty_cache(), n_prompt)
         while True:
-            token = sampler.pick(logits[-1], history)
+            token = pick(logits[-1], history)
+            if grammar is not None:
+                grammar.accept(token)
             yield token  # the next step runs only if the caller asks for another token
             history.append(token)
             logits, cache = loaded.step([token], cache, len(history))
 
-    yield from stream_text(picks(), llm=loaded.vocab, prompt=tokens, stops=params.stop, cancel=cancel, max_new=max_new)
+    try:
+        yield from stream_text(picks(), llm=loaded.vocab, prompt=tokens, stops=params.stop, cancel=cancel,
+                               max_new=max_new)
+    finally:
+        if grammar is not None:
+            grammar.close()

@@ -19,7 +19,7 @@ from ..errors import ModelError
 
 log = logging.getLogger(__name__)
 # Bump when the graph or the packing changes: old cached models are then rebuilt, never misread.
-BUILD_VERSION = 3
+BUILD_VERSION = 4
 MODEL_FILE = "model.onnx"
 # Weight presets (setting `onnx_weights`). int4: 4 bits wherever the GGUF has 4-5 bits (fastest; Q5_0 models lose
 # ~1.4% perplexity). accurate: Q5_0 and Q4_K kept exactly / at 8 bits too (within ~0.8% of llama.cpp's perplexity).

@@ -3,6 +3,7 @@ engine, stop and cancel, exact token counts, the build cache, bad models, and ag
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import replace
@@ -18,7 +19,7 @@ from edgemind.core.backends.onnx_int4_backend import OnnxInt4Backend, choose_pro
 from edgemind.core.backends.onnx_model_cache import cache_dir, ensure_model
 from edgemind.core.backends.sampling import Sampler
 from edgemind.core.engine import AskOptions, Engine
-from edgemind.core.errors import BackendUnavailable, ModelError
+from edgemind.core.errors import BackendUnavailable, ModelError, PromptError
 from edgemind.core.events import BackendDone, Done, Route
 from edgemind.core.settings import load_settings
 from tests.conftest import DEFAULT, TINY
@@ -119,6 +120,40 @@ def test_seeded_sampling_repeats_and_differs_by_seed(backend: Any) -> None:
 
     assert sample(7) == sample(7)
     assert len({sample(7), sample(8), sample(9)}) > 1
+
+
+# No tiny model writes this by itself: an answer to "invent a person" is prose, not a JSON object with a short
+# name, an integer age and a mood from the list. (llama.cpp's schema converter does not enforce numeric ranges,
+# so the schema has none.)
+PERSON = {"type": "object", "additionalProperties": False, "required": ["name", "age", "mood"],
+          "properties": {"name": {"type": "string", "maxLength": 12}, "age": {"type": "integer"},
+                         "mood": {"enum": ["calm", "cheerful", "grumpy"]}}}
+INVENT = [Message("user", "Invent a person.")]
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.9])
+def test_a_json_schema_constrains_the_answer_to_valid_json(backend: Any, temperature: float) -> None:
+    import jsonschema
+
+    params = GenerationParams(max_tokens=60, temperature=temperature, top_p=0.95, top_k=40, seed=5, json_schema=PERSON)
+    text, done = run(backend.stream(INVENT, params, CancelToken()))
+    jsonschema.validate(json.loads(text), PERSON)
+    assert done.finish_reason == "stop"
+
+
+def test_without_a_schema_the_same_prompt_is_not_that_json(backend: Any) -> None:
+    """The control for the test above: the constraint, not the prompt, makes the JSON."""
+    import jsonschema
+
+    text, _ = run(backend.stream(INVENT, greedy(60), CancelToken()))
+    with pytest.raises((ValueError, jsonschema.ValidationError)):
+        jsonschema.validate(json.loads(text), PERSON)
+
+
+def test_a_schema_llama_cpp_cannot_use_is_a_one_line_prompt_error(backend: Any) -> None:
+    with pytest.raises(PromptError, match="JSON schema"):
+        run(backend.stream(INVENT, replace(greedy(8), json_schema={"type": "object", "properties": {"x": {"$ref": "#/nope"}}}),
+                           CancelToken()))
 
 
 def test_the_built_model_is_reused_on_the_next_load(onnx_env: dict[str, str], backend: Any,
