@@ -7,7 +7,6 @@ stop within one token, lets us count tokens exactly, and keeps the chat template
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -20,7 +19,7 @@ from .base import CancelToken, Chunk, GenerationParams, Message, register_backen
 from .grammar import GRAMMARS
 from .model_pool import ModelPool
 from .pooled import PooledGGUFBackend, stream_text
-from .prefix_states import PrefixStates, common_prefix
+from .prefix_states import PrefixStates
 
 log = logging.getLogger(__name__)
 
@@ -78,31 +77,11 @@ class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
 
     def __init__(self, spec: ModelSpec, *, pool: ModelPool[LoadedLlama], prepare: Callable[[ModelSpec], Path],
                  threads: int, context_cap: int, prefix_cache_bytes: int = 64 * 2**20, **_: Any) -> None:
-        super().__init__(spec, pool=pool, prepare=prepare, threads=threads, context_cap=context_cap)
-        self._prefix_cache_bytes = prefix_cache_bytes
-        # system prompt text -> its tokens as the template renders it alone (recent ones)
-        self._system_tokens: OrderedDict[str, list[int]] = OrderedDict()
+        super().__init__(spec, pool=pool, prepare=prepare, threads=threads, context_cap=context_cap,
+                         prefix_cache_bytes=prefix_cache_bytes)
 
     def _load(self, path: Path) -> LoadedLlama:
         return load_llama(self._spec, path, threads=self._threads, context_cap=self._context_cap)
-
-    def _system_prefix(self, loaded: LoadedLlama, messages: list[Message], tokens: list[int]) -> int:
-        """How many of `tokens` are the system message as the template renders it (0 without one): the part a
-        snapshot can share between requests."""
-        if not messages or messages[0].role != "system":
-            return 0
-        text = messages[0].content
-        if text not in self._system_tokens:
-            try:
-                alone = loaded.tokenize(loaded.template.render(messages[:1], add_generation_prompt=False))
-            except ModelError:  # a template that insists on a user turn: no shared prefix to keep
-                alone = []
-            self._system_tokens[text] = alone
-            while len(self._system_tokens) > 64:
-                self._system_tokens.popitem(last=False)
-        # Rendered alone, a template may end the system turn differently than inside a conversation: only the
-        # tokens both renderings share are the prefix.
-        return common_prefix(self._system_tokens[text], tokens)
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
         with self._lease() as loaded:

@@ -23,6 +23,7 @@ from .grammar import GRAMMARS, GrammarFilter
 from .model_pool import ModelPool
 from .pooled import PooledGGUFBackend, stream_text
 from .onnx_model_cache import ensure_model
+from .onnx_prefixes import OnnxPrefixes
 from .sampling import Sampler
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class LoadedOnnx:
     kv_heads: int
     head_dim: int
     provider: str
+    prefixes: OnnxPrefixes | None = None  # reusable KV on this model (set by the backend)
 
     def tokenize(self, prompt: str) -> list[int]:
         tokens = self.vocab.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
@@ -154,10 +156,11 @@ class OnnxInt4Backend(PooledGGUFBackend[LoadedOnnx]):
 
     def __init__(self, spec: ModelSpec, *, pool: ModelPool[Any], prepare: Callable[[ModelSpec], Path], threads: int,
                  context_cap: int, data_dir: Path | None = None, onnx_provider: str = "auto",
-                 onnx_weights: str = "accurate", **_: Any) -> None:
+                 onnx_weights: str = "accurate", prefix_cache_bytes: int = 64 * 2**20, **_: Any) -> None:
         if data_dir is None:
             raise ModelError("onnx_int4 needs the data folder to keep its built models in")
-        super().__init__(spec, pool=pool, prepare=prepare, threads=threads, context_cap=context_cap)
+        super().__init__(spec, pool=pool, prepare=prepare, threads=threads, context_cap=context_cap,
+                         prefix_cache_bytes=prefix_cache_bytes)
         self._data_dir = data_dir
         self._provider_pref = onnx_provider
         self._weights = onnx_weights
@@ -180,12 +183,16 @@ class OnnxInt4Backend(PooledGGUFBackend[LoadedOnnx]):
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
         with self._lease() as loaded:
             tokens = list(self._tokens(loaded, messages))
-            yield from generate(loaded, tokens, params, cancel, model_id=self._spec.id)
+            if loaded.prefixes is None:
+                loaded.prefixes = OnnxPrefixes(self._prefix_cache_bytes)
+            yield from generate(loaded, tokens, params, cancel, model_id=self._spec.id,
+                                prefix_len=self._system_prefix(loaded, messages, tokens))
 
 
 def generate(loaded: LoadedOnnx, tokens: list[int], params: GenerationParams, cancel: CancelToken, *,
-             model_id: str = "") -> Iterator[Chunk]:
-    """Stream text for a tokenized prompt, then one BackendDone; checks `cancel` before every token."""
+             model_id: str = "", prefix_len: int = 0) -> Iterator[Chunk]:
+    """Stream text for a tokenized prompt, then one BackendDone; checks `cancel` before every token. The first
+    `prefix_len` tokens are the system prompt (see OnnxPrefixes)."""
     n_prompt = len(tokens)
     room = loaded.n_ctx - n_prompt
     if room <= 0:
@@ -211,7 +218,14 @@ def generate(loaded: LoadedOnnx, tokens: list[int], params: GenerationParams, ca
 
     def picks() -> Iterator[int]:
         history = list(tokens)
-        logits, cache = loaded.step(tokens, loaded.empty_cache(), n_prompt)
+        if loaded.prefixes is None:
+            done, cache = 0, loaded.empty_cache()
+        else:
+            done, cache, how = loaded.prefixes.start(loaded, tokens, prefix_len)
+            log.debug("onnx_int4 KV reuse: %s, %d of %d prompt tokens", how, done, n_prompt)
+        logits, cache = loaded.step(tokens[done:], cache, n_prompt)
+        if loaded.prefixes is not None:
+            loaded.prefixes.remember(tokens, cache)
         while True:
             token = pick(logits[-1], history)
             if grammar is not None:

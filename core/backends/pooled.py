@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import codecs
 import os
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterator, Protocol, TypeVar
 
 from ..chat_template import ChatTemplate
+from ..errors import ModelError
 from ..models.manifest import ModelSpec
 from ..events import BackendDone
 from .base import CancelToken, Chunk, Message, StopScanner
 from .model_pool import ModelPool
+from .prefix_states import common_prefix
 
 
 class LoadedModel(Protocol):
@@ -30,8 +33,11 @@ class PooledGGUFBackend(Generic[T]):
     """Subclasses say how to load the prepared file (`_load`) and may name their own pool slot (`pool_key`)."""
 
     def __init__(self, spec: ModelSpec, *, pool: ModelPool[Any], prepare: Callable[[ModelSpec], Path], threads: int,
-                 context_cap: int) -> None:
+                 context_cap: int, prefix_cache_bytes: int = 64 * 2**20) -> None:
         self._spec = spec
+        self._prefix_cache_bytes = prefix_cache_bytes
+        # system prompt text -> its tokens as the template renders it alone (recent ones)
+        self._system_tokens: OrderedDict[str, list[int]] = OrderedDict()
         self._pool = pool
         self._prepare = prepare
         self._threads = threads
@@ -67,6 +73,24 @@ class PooledGGUFBackend(Generic[T]):
         tokens = loaded.tokenize(loaded.template.render(messages))
         self._last_prompt = (key, tokens)
         return tokens
+
+    def _system_prefix(self, loaded: T, messages: list[Message], tokens: list[int]) -> int:
+        """How many of `tokens` are the system message as the template renders it (0 without one): the part a
+        snapshot can share between requests."""
+        if not messages or messages[0].role != "system":
+            return 0
+        text = messages[0].content
+        if text not in self._system_tokens:
+            try:
+                alone = loaded.tokenize(loaded.template.render(messages[:1], add_generation_prompt=False))
+            except ModelError:  # a template that insists on a user turn: no shared prefix to keep
+                alone = []
+            self._system_tokens[text] = alone
+            while len(self._system_tokens) > 64:
+                self._system_tokens.popitem(last=False)
+        # Rendered alone, a template may end the system turn differently than inside a conversation: only the
+        # tokens both renderings share are the prefix.
+        return common_prefix(self._system_tokens[text], tokens)
 
     def context_window(self) -> int:
         with self._lease() as loaded:

@@ -1,4 +1,5 @@
-"""KV snapshots of shared prompt prefixes (each intent's system prompt) for one loaded llama.cpp model.
+"""KV snapshots of shared prompt prefixes (each intent's system prompt) for one loaded llama.cpp model, and the
+byte-bounded LRU both local backends keep their snapshots in.
 
 llama-cpp-python already reuses the KV of the longest common token prefix with the *previous* call on the same
 context, which covers a conversation's next turn. It loses that as soon as a request with another system prompt
@@ -14,12 +15,13 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Generic, Sequence, TypeVar
 
 log = logging.getLogger(__name__)
 # A prefix shorter than this is evaluated faster than a snapshot is worth keeping (and most templates' bare
 # "<|im_start|>system\n" header is about this long).
 MIN_PREFIX_TOKENS = 16
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,23 +39,67 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+class BoundedLRU(Generic[V]):
+    """Values keyed by token prefixes; the least recently used go first once their sizes pass `max_bytes`. A lock
+    guards the dictionary only: callers already hold the model's lease."""
+
+    def __init__(self, max_bytes: int, size: Callable[[V], int]) -> None:
+        self.max_bytes = max_bytes
+        self._size = size
+        self._items: OrderedDict[tuple[int, ...], V] = OrderedDict()
+        self.bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: tuple[int, ...]) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[int, ...], value: V) -> bool:
+        """Keep `value` (False, kept nowhere, when it alone is larger than the budget)."""
+        size = self._size(value)
+        if size > self.max_bytes:
+            return False
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.bytes -= self._size(old)
+            self._items[key] = value
+            self.bytes += size
+            while self.bytes > self.max_bytes and self._items:
+                _, dropped = self._items.popitem(last=False)
+                self.bytes -= self._size(dropped)
+        return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.bytes = 0
+
+
 class PrefixStates:
     """A bounded LRU of snapshots for one llama.cpp context. Not thread-safe on its own: the model pool's lease
     already gives one request at a time the context; the lock only guards the dictionary."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._snapshots: OrderedDict[tuple[int, ...], Snapshot] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._snapshots: BoundedLRU[Snapshot] = BoundedLRU(max_bytes, lambda snap: len(snap.state))
         self.counters = {"live": 0, "restored": 0, "saved": 0, "evaluated": 0, "skipped": 0}
 
     def __len__(self) -> int:
         return len(self._snapshots)
 
     @property
+    def max_bytes(self) -> int:
+        return self._snapshots.max_bytes
+
+    @property
     def bytes(self) -> int:
-        return self._bytes
+        return self._snapshots.bytes
 
     def prepare(self, llm: Any, tokens: Sequence[int], prefix_len: int) -> str:
         """Before `llm.generate(tokens)`: make the context hold exactly `tokens[:prefix_len]` (the system prompt)
@@ -70,10 +116,7 @@ class PrefixStates:
             self.counters["live"] += 1
             return "live"
         key = tuple(tokens[:prefix_len])
-        with self._lock:
-            snapshot = self._snapshots.get(key)
-            if snapshot is not None:
-                self._snapshots.move_to_end(key)
+        snapshot = self._snapshots.get(key)
         if snapshot is not None and self.max_bytes > 0 and _restore(llm, snapshot):
             self.counters["restored"] += 1
             return "restored"
@@ -81,28 +124,14 @@ class PrefixStates:
         llm.eval(list(key))
         if self.max_bytes > 0:
             state = _state_bytes(llm)
-            if state is not None and len(state) <= self.max_bytes:
-                self._keep(Snapshot(key, state))
+            if state is not None and self._snapshots.put(key, Snapshot(key, state)):
                 self.counters["saved"] += 1
                 return "saved"
         self.counters["evaluated"] += 1
         return "evaluated"
 
     def clear(self) -> None:
-        with self._lock:
-            self._snapshots.clear()
-            self._bytes = 0
-
-    def _keep(self, snapshot: Snapshot) -> None:
-        with self._lock:
-            old = self._snapshots.pop(snapshot.tokens, None)
-            if old is not None:
-                self._bytes -= len(old.state)
-            self._snapshots[snapshot.tokens] = snapshot
-            self._bytes += len(snapshot.state)
-            while self._bytes > self.max_bytes and self._snapshots:
-                _, dropped = self._snapshots.popitem(last=False)
-                self._bytes -= len(dropped.state)
+        self._snapshots.clear()
 
 
 def _state_bytes(llm: Any) -> bytes | None:
