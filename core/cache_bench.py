@@ -1,4 +1,4 @@
-"""Measures the answer cache's tiers and llama.cpp prefix reuse against baselines taken in the same run.
+"""Measures the answer cache's tiers and prefix (KV) reuse on the local backend against baselines taken in the same run.
 
 Plain data out (`CacheBenchReport.as_dict()`), for `benchmarks/cache.py` and `edgemind bench`. It runs in a
 temporary data folder (the user's cache and conversations are never touched) with the user's models and built
@@ -126,7 +126,7 @@ def measure_semantic_accuracy(embedder: Any) -> SemanticAccuracy:
 def measure_cache_tiers(settings: Settings, *, model: str | None = None, repeats: int = 7, max_tokens: int = 48,
                         semantic_rows: int = 1000, accuracy: bool = True, prefix: bool = True) -> CacheBenchReport:
     """Cold answers vs L1, L2 and semantic hits, the semantic tier's cost on a miss and its accuracy, and the first
-    token with vs without llama.cpp prefix reuse. Runs in a temporary data folder; returns plain data."""
+    token with vs without prefix (KV) reuse. Runs in a temporary data folder; returns plain data."""
     repeats = max(1, min(repeats, len(QUESTIONS)))
     home = Path(tempfile.mkdtemp(prefix="edgemind-cache-bench-"))
     try:
@@ -150,7 +150,7 @@ def _measure(engine: Engine, home: Path, model: str, repeats: int, max_tokens: i
     opts = AskOptions(model=model, temperature=0, max_tokens=max_tokens, store=False,
                       system_prompt=DEFAULT_SYSTEM_PROMPT)
     engine.ask("Say hello.", opts)  # load the model and warm every stage
-    spec = engine.registry.get(model)
+    spec = engine.local_spec(engine.registry.get(model))
     cold_ttft: list[float] = []
     cold_total: list[float] = []
     lookups: dict[str, list[float]] = {"l1": [], "l2": [], "semantic": []}
@@ -247,15 +247,13 @@ def _measure_prefix(engine: Engine, model: str, repeats: int) -> tuple[PrefixFig
     * a conversation's second turn, with the first turn's KV still live vs the KV cleared first;
     * a prompt whose (long) system prompt is shared with earlier requests, right after a request with another
       system prompt: restored from a snapshot vs evaluated again (snapshots off)."""
-    backend = engine.backend_for(engine.registry.get(model))
+    backend = engine.backend_for(engine.local_spec(engine.registry.get(model)))
     nocache = dict(model=model, temperature=0, use_cache=False)
     short = dict(nocache, max_tokens=8)
 
     def clear_kv() -> None:
         with backend._lease() as loaded:  # type: ignore[attr-defined]
-            loaded.llm.reset()
-            if loaded.prefixes is not None:
-                loaded.prefixes.clear()
+            loaded.forget_kv()
 
     def set_snapshots(on: bool) -> None:
         with backend._lease() as loaded:  # type: ignore[attr-defined]

@@ -189,7 +189,7 @@ class Engine:
             )
         return self._backends[key]
 
-    def _local_backend(self, spec: ModelSpec, asked: str | None) -> ModelSpec:
+    def local_spec(self, spec: ModelSpec, asked: str | None = None) -> ModelSpec:
         """A local GGUF runs on llama_cpp or onnx_int4: the request's --backend, else the `local_backend` setting."""
         wanted = asked or self.settings.local_backend
         if spec.backend in LOCAL_BACKENDS and wanted in LOCAL_BACKENDS and spec.backend != wanted:
@@ -216,7 +216,7 @@ class Engine:
             decision = self.router.route(prompt, options.model)
             spec = self.registry.get(decision.model_id)
             model_id = spec.id
-            spec = self._local_backend(spec, options.backend)
+            spec = self.local_spec(spec, options.backend)
             if options.backend and spec.backend != options.backend:
                 raise ModelError(f"model {spec.id!r} runs on {spec.backend}, not {options.backend}")
             params = self._params(options, getattr(decision, "params", None))

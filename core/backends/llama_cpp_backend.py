@@ -39,6 +39,12 @@ class LoadedLlama:
             tokens = tokens[1:]
         return tokens
 
+    def forget_kv(self) -> None:
+        """Drop every reusable KV (the live context and snapshots): the next prompt is evaluated from scratch."""
+        self.llm.reset()
+        if self.prefixes is not None:
+            self.prefixes.clear()
+
     def close(self) -> None:
         self.llm.close()
 

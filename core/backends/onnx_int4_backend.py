@@ -88,6 +88,11 @@ class LoadedOnnx:
         outs = binding.get_outputs()
         return outs[0].numpy()[0], list(outs[1:])
 
+    def forget_kv(self) -> None:
+        """Drop every reusable KV (the previous prompt's and snapshots): the next prompt is evaluated from scratch."""
+        if self.prefixes is not None:
+            self.prefixes.clear()
+
     def close(self) -> None:
         self.vocab.close()
         self.session = None

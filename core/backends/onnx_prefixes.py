@@ -53,6 +53,14 @@ class OnnxPrefixes:
         self._last: KV | None = None
         self.counters = {"live": 0, "restored": 0, "saved": 0, "evaluated": 0, "skipped": 0}
 
+    @property
+    def max_bytes(self) -> int:
+        return self._snapshots.max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:  # 0 turns reuse off (the benchmark's baseline)
+        self._snapshots.max_bytes = value
+
     def start(self, model: Stepper, tokens: Sequence[int], prefix_len: int) -> tuple[int, list[Any], str]:
         """(n, cache, how): a KV cache holding `tokens[:n]`, n < len(tokens), to evaluate the rest on."""
         how, n, values = self._start(model, tokens, prefix_len)

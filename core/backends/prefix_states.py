@@ -97,6 +97,10 @@ class PrefixStates:
     def max_bytes(self) -> int:
         return self._snapshots.max_bytes
 
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:  # 0 turns snapshots off (the benchmark's baseline)
+        self._snapshots.max_bytes = value
+
     @property
     def bytes(self) -> int:
         return self._snapshots.bytes
