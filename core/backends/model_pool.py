@@ -1,7 +1,7 @@
 """Keeps one loaded instance per model: loaded lazily, kept warm, unloaded when idle or when memory runs short.
 
 A request leases a model under that model's lock, so two requests never drive one llama.cpp context at once and a
-second copy of a model is never loaded.
+second copy of a model is never loaded. Waiters get the model in the order they asked for it.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, TypeVar
@@ -22,9 +23,55 @@ T = TypeVar("T")
 HEADROOM_BYTES = 512 * 1024 * 1024
 
 
+class FairLock:
+    """A lock handed to its waiters in arrival order. threading.Lock wakes whichever waiter the OS picks, so behind a
+    busy model an API client could be overtaken by later ones again and again until its wait times out."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._held = False
+        self._queue: deque[object] = deque()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        with self._cond:
+            if not self._held and not self._queue:
+                self._held = True
+                return True
+            if not blocking:
+                return False  # free for an instant between a release and the next waiter waking: not ours to take
+            ticket = object()
+            self._queue.append(ticket)
+            deadline = None if timeout < 0 else time.monotonic() + timeout
+            try:
+                while self._held or self._queue[0] is not ticket:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._cond.wait(remaining)
+                self._held = True
+                return True
+            finally:
+                self._queue.remove(ticket)
+                self._cond.notify_all()  # the next in line re-checks whether it is now first
+
+    def release(self) -> None:
+        with self._cond:
+            if not self._held:
+                raise RuntimeError("release of an unheld FairLock")
+            self._held = False
+            self._cond.notify_all()
+
+    def __enter__(self) -> "FairLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
 @dataclass(slots=True)
 class _Slot(Generic[T]):
-    lock: threading.Lock
+    lock: FairLock
     instance: T | None = None
     waiting: int = 0
     last_used: float = 0.0
@@ -60,7 +107,7 @@ class ModelPool(Generic[T]):
 
     def _slot(self, key: str) -> _Slot[T]:
         with self._guard:
-            return self._slots.setdefault(key, _Slot(lock=threading.Lock()))
+            return self._slots.setdefault(key, _Slot(lock=FairLock()))
 
     @contextmanager
     def lease(self, key: str, load: Callable[[], T], size_bytes: int = 0) -> Iterator[tuple[T, float]]:

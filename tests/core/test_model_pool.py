@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from edgemind.core.backends.model_pool import ModelPool
+from edgemind.core.backends.model_pool import FairLock, ModelPool
 from edgemind.core.errors import ModelBusy
 
 
@@ -145,6 +145,63 @@ def test_a_request_that_waits_too_long_gets_a_busy_error() -> None:
         t.start()
         t.join()
     assert failure and "busy" in str(failure[0])
+
+
+def test_requests_waiting_for_a_busy_model_get_it_in_the_order_they_asked() -> None:
+    pool: ModelPool[Model] = ModelPool()
+    order: list[int] = []
+
+    def request(i: int) -> None:
+        with pool.lease("a", lambda: Model("a")):
+            order.append(i)
+            time.sleep(0.005)
+
+    threads = []
+    with pool.lease("a", lambda: Model("a")):
+        for i in range(12):
+            threads.append(threading.Thread(target=request, args=(i,)))
+            threads[-1].start()
+            while pool.waiting().get("a", 0) < i + 1:  # the next one asks only once this one is queued
+                time.sleep(0.001)
+    for t in threads:
+        t.join()
+    assert order == list(range(12))
+
+
+def test_a_new_request_does_not_jump_ahead_of_one_already_waiting() -> None:
+    """The unfairness a plain lock has: released and at once re-requested, it goes to the newcomer, not the waiter."""
+    pool: ModelPool[Model] = ModelPool()
+    order: list[str] = []
+
+    def waiter() -> None:
+        with pool.lease("a", lambda: Model("a")):
+            order.append("waiter")
+
+    t = threading.Thread(target=waiter)
+    with pool.lease("a", lambda: Model("a")):
+        t.start()
+        while pool.waiting().get("a", 0) < 1:
+            time.sleep(0.001)
+    with pool.lease("a", lambda: Model("a")):
+        order.append("newcomer")
+    t.join()
+    assert order == ["waiter", "newcomer"]
+
+
+def test_a_waiter_that_times_out_leaves_the_queue_to_the_next() -> None:
+    lock = FairLock()
+    lock.acquire()
+    assert not lock.acquire(timeout=0.02)
+    got: list[bool] = []
+    t = threading.Thread(target=lambda: got.append(lock.acquire(timeout=5)))
+    t.start()
+    time.sleep(0.02)
+    lock.release()
+    t.join()
+    assert got == [True]
+    assert not lock.acquire(blocking=False)
+    lock.release()
+    assert lock.acquire(blocking=False)
 
 
 def test_close_unloads_everything() -> None:
