@@ -7,6 +7,7 @@ What comes back is untrusted text (the engine marks it so): it is data, never in
 from __future__ import annotations
 
 import html.parser
+import time
 from typing import Any
 from urllib.parse import urljoin
 
@@ -17,7 +18,8 @@ from edgemind.core.tools import PluginContext, Tool, ToolError
 from edgemind.plugins.sdk import tool
 
 MAX_BYTES = 2_000_000
-TIMEOUT_S = 10.0
+TIMEOUT_S = 10.0  # the whole fetch, redirects and body included
+READ_TIMEOUT_S = 5.0  # one read; the deadline is checked between reads, so a fetch ends by TIMEOUT_S + this
 MAX_REDIRECTS = 3
 
 
@@ -54,9 +56,14 @@ def html_to_text(markup: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def fetch_text(url: str, max_chars: int = 20_000, transport: httpx.BaseTransport | None = None) -> str:
+def fetch_text(url: str, max_chars: int = 20_000, transport: httpx.BaseTransport | None = None,
+               deadline_s: float = TIMEOUT_S) -> str:
+    """The page's readable text. A server that sends its body slowly (a byte at a time keeps every single read
+    within its timeout) gets `deadline_s` for the whole fetch; what arrived by then comes back, marked."""
     host = host_of(url)
-    with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False, transport=transport,
+    deadline = time.monotonic() + deadline_s
+    timeout = httpx.Timeout(min(deadline_s, TIMEOUT_S), read=min(deadline_s, READ_TIMEOUT_S))
+    with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport,
                       headers={"User-Agent": "EdgeMind/0.1 (local assistant)"}) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             with client.stream("GET", url) as response:
@@ -69,15 +76,20 @@ def fetch_text(url: str, max_chars: int = 20_000, transport: httpx.BaseTransport
                     continue
                 if response.status_code >= 400:
                     raise ToolError(f"web_fetch: {url} answered HTTP {response.status_code}")
-                body = bytearray()
+                body, late = bytearray(), False
                 for chunk in response.iter_bytes():
                     body.extend(chunk)
                     if len(body) > MAX_BYTES:
+                        break
+                    if time.monotonic() > deadline:
+                        late = True
                         break
                 kind = response.headers.get("content-type", "")
                 text = body[:MAX_BYTES].decode(response.encoding or "utf-8", errors="replace")
                 text = html_to_text(text) if "html" in kind or text.lstrip()[:15].lower().startswith(("<!doctype", "<html")) else text
                 limit = max(100, min(max_chars, 100_000))
+                if late:
+                    return text[:limit] + f"\n[... stopped: the page was still arriving after {deadline_s:g} s]"
                 return text[:limit] + ("\n[... truncated]" if len(text) > limit else "")
     raise ToolError(f"web_fetch: more than {MAX_REDIRECTS} redirects")
 

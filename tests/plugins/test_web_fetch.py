@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
@@ -14,7 +15,7 @@ from edgemind.core.permissions import Answer, PermissionRequest
 from edgemind.core.settings import Settings, load_settings
 from edgemind.core.tool_runner import ToolRunner
 from edgemind.core.tool_session import open_tool_runner
-from edgemind.plugins.builtin.web_fetch import MAX_BYTES, html_to_text
+from edgemind.plugins.builtin.web_fetch import MAX_BYTES, fetch_text, html_to_text
 
 PAGE = """<!DOCTYPE html>
 <html><head><title>Ignored title</title><style>body { color: red }</style>
@@ -45,6 +46,19 @@ class Site(BaseHTTPRequestHandler):
             "/hop-file": "file:///etc/passwd",
             "/hop-loop": "/hop-loop",
         }
+        if self.path == "/trickle":  # a byte every 50 ms, for a minute: each read is quick, the whole is not
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "1200")
+            self.end_headers()
+            try:
+                for _ in range(1200):
+                    self.wfile.write(b"z")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:  # the client hung up, as it should
+                pass
+            return
         if self.path in redirects:
             self.send_response(302)
             self.send_header("Location", redirects[self.path])
@@ -184,3 +198,11 @@ def test_other_schemes_and_credentials_are_rejected(enabled: Settings, site: str
     outcome = _runner(enabled, ["net:127.0.0.1"]).call("web_fetch", {"url": url})
     assert outcome.decision == "rejected" and message in outcome.content
     assert Site.hits == []
+
+
+def test_a_page_that_trickles_in_is_cut_off_at_the_deadline(site: str) -> None:
+    started = time.monotonic()
+    text = fetch_text(f"{site}/trickle", deadline_s=1.0)
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.5, elapsed  # one read after the deadline at most, not the minute the server would take
+    assert text.startswith("z") and text.endswith("[... stopped: the page was still arriving after 1 s]")
