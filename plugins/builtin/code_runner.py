@@ -3,8 +3,11 @@
 On Linux a small supervisor (a child subreaper) sits between us and the snippet, so processes it starts in a
 new session die with it too. The child starts in isolated mode (-I: no user site, no PYTHON* variables) in a fresh temporary folder with an
 environment that carries no secrets, in its own process group (POSIX) or Job Object (Windows) so the whole tree
-is killed at the limit. It is a guard-rail against accidents and runaway code, not a VM: code.exec is a powerful
-grant, and the permission prompt shows the exact code.
+is killed at the limit. Network access is blocked: on Linux the supervisor moves into a new network namespace
+(no interfaces but its own loopback) when the kernel allows it, and everywhere a guard in the child makes Python's
+socket calls fail. The code.exec grant is for running code, not for the net:<host> access web_fetch asks for. It
+is a guard-rail against accidents and runaway code, not a VM (the Python guard can be undone by code that tries,
+e.g. through ctypes): code.exec is a powerful grant, and the permission prompt shows the exact code.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class RunResult:
     stderr: str
     killed: str | None  # None | "wall-clock" | "cpu" | "memory"
     seconds: float
+    network: str = "python guard"  # how network access was blocked: "namespace" (Linux) or "python guard"
 
     def render(self) -> str:
         parts = [f"exit code: {self.exit_code}" + (f" (killed: {self.killed} limit)" if self.killed else "")]
@@ -118,7 +122,28 @@ try:
     ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 except Exception:
     pass
-child = subprocess.Popen([sys.executable, "-I", sys.argv[1]])
+def isolate_network():
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(CLONE_NEWNET) == 0:  # allowed as root
+        return "namespace"
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:  # an unprivileged user namespace, mapped to ourselves
+        try:
+            for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+                with open(f"/proc/self/{name}", "w") as f:
+                    f.write(text)
+        except OSError:
+            pass
+        return "namespace"
+    return "python guard"
+try:
+    isolation = isolate_network()
+except Exception:
+    isolation = "python guard"
+with open(".network", "w") as f:
+    f.write(isolation)
+child = subprocess.Popen(sys.argv[1:])
 def descendants():
     found = []
     for task in os.listdir("/proc/self/task"):
@@ -156,10 +181,35 @@ sys.exit(code)
 """
 
 
+# Runs the snippet with Python's socket calls failing, then gets out of the way: the snippet's own traceback is
+# printed without this frame, and the exit code is Python's.
+_NETWORK_GUARD = r"""
+import socket, sys
+def _blocked(*args, **kwargs):
+    raise PermissionError("network access is blocked in EdgeMind's code runner")
+for _name in ("connect", "connect_ex", "bind", "sendto", "sendmsg"):
+    setattr(socket.socket, _name, _blocked)
+socket.create_connection = socket.getaddrinfo = socket.create_server = _blocked
+del _name
+sys.argv = ["main.py"]
+with open("main.py", encoding="utf-8") as _f:
+    _code = compile(_f.read(), "main.py", "exec")
+try:
+    exec(_code, {"__name__": "__main__", "__file__": "main.py", "__builtins__": __builtins__})
+except SystemExit:
+    raise
+except BaseException as exc:
+    import traceback
+    traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
+    sys.exit(1)
+"""
+
+
 def _command() -> list[str]:
+    snippet = [sys.executable, "-I", "-c", _NETWORK_GUARD]
     if sys.platform.startswith("linux") and Path("/proc/self/task").is_dir():
-        return [sys.executable, "-I", "-c", _SUPERVISOR, "main.py"]
-    return [sys.executable, "-I", "main.py"]
+        return [sys.executable, "-I", "-c", _SUPERVISOR, *snippet]
+    return snippet
 
 
 def _kill_tree(process: subprocess.Popen[bytes]) -> None:
@@ -225,13 +275,16 @@ def run_python(code: str, stdin: str = "", limits: Limits = Limits()) -> RunResu
         stderr = _read_capped(err_path, limits.output_chars)
         if killed is None and "MemoryError" in stderr:
             killed = "memory"
+        marker = work / ".network"
+        network = marker.read_text(encoding="utf-8") if marker.exists() else "python guard"
         return RunResult(None if killed == "wall-clock" else code_, _read_capped(out_path, limits.output_chars),
-                         stderr, killed, seconds)
+                         stderr, killed, seconds, network)
 
 
 @tool(plugin="code_runner", scopes=["code.exec"], timeout_s=30, rate_limit_per_min=30, dry_run=True)
 def python_run(code: str, stdin: str = "", dry_run: bool = False) -> str:
-    """Run a Python 3 program in a sandboxed process (5 s CPU, 512 MB, 10 s wall clock) and return its output."""
+    """Run a Python 3 program in a sandboxed process (5 s CPU, 512 MB, 10 s wall clock, no network) and return its
+    output."""
     if dry_run:
         return f"would run {len(code.splitlines())} lines of Python in a fresh temporary folder with limits {Limits()}"
     return run_python(code, stdin).render()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from sqlalchemy.orm import sessionmaker
@@ -135,6 +138,66 @@ def test_the_snippet_runs_in_isolated_mode_with_its_folder_as_cwd() -> None:
     result = run_python("import sys\nprint(sys.flags.isolated, sys.flags.ignore_environment)\n"
                         "print(sys.executable)", limits=FAST)
     assert result.stdout.splitlines() == ["1 1", sys.executable]
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[int, list[bytes]]]:
+    """A TCP server on this machine's loopback that records every connection it gets."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    seen: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    seen.append(conn.recv(100))
+                except OSError:
+                    seen.append(b"")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], seen
+    stop.set()
+    thread.join()
+    server.close()
+
+
+@pytest.mark.parametrize("how", ["socket.create_connection(('127.0.0.1', PORT)).sendall(b'leak')",
+                                 "urllib.request.urlopen('http://127.0.0.1:PORT/leak', timeout=3)"])
+def test_the_snippet_cannot_reach_the_network(listener: tuple[int, list[bytes]], how: str) -> None:
+    port, seen = listener
+    result = run_python("import socket, urllib.request\n" + how.replace("PORT", str(port)), limits=FAST)
+    assert result.exit_code == 1 and ("PermissionError" in result.stderr or "URLError" in result.stderr), result
+    assert "network access is blocked" in result.stderr
+    time.sleep(0.3)
+    assert seen == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="network namespaces are Linux's")
+def test_on_linux_even_code_that_undoes_the_python_guard_gets_no_network(listener: tuple[int, list[bytes]]) -> None:
+    port, seen = listener
+    code = f"import _socket\ns = _socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', {port}))\ns.send(b'leak')"
+    result = run_python(code, limits=FAST)
+    if result.network != "namespace":
+        pytest.skip("this kernel allows no network namespace to an unprivileged user here; the Python guard only")
+    assert result.exit_code == 1 and ("ConnectionRefused" in result.stderr or "OSError" in result.stderr), result
+    time.sleep(0.3)
+    assert seen == []
+
+
+def test_a_traceback_shows_the_snippet_not_the_guard() -> None:
+    result = run_python("def f():\n    raise KeyError('k')\nf()", limits=FAST)
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[1].startswith('  File "main.py", line 3') and "<string>" not in result.stderr
+    assert lines[-1] == "KeyError: 'k'" and result.exit_code == 1
 
 
 # --- through the runner -----------------------------------------------------------------------------------------
