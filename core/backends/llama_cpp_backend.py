@@ -11,15 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
+
 from ..chat_template import ChatTemplate
 from ..errors import ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
-from .grammar import GRAMMARS
+from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .model_pool import ModelPool
 from .pooled import PooledGGUFBackend, stream_text
-from .prefix_states import PrefixStates
+from .prefix_states import PrefixStates, common_prefix
+from .sampling import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -105,19 +108,47 @@ class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
                 return
             if params.seed is not None:
                 llm.set_seed(params.seed)
-            # The grammar joins llama.cpp's sampler chain (penalties -> grammar -> top-k/top-p/temp -> pick); the
-            # chain accepts each picked token, so the grammar's state follows our per-token loop. Once the JSON is
-            # complete the grammar allows only end-of-generation, which the loop below already stops on.
-            grammar = GRAMMARS.get(params.json_schema) if params.json_schema is not None else None
             if loaded.prefixes is None:
                 loaded.prefixes = PrefixStates(self._prefix_cache_bytes)
             how = loaded.prefixes.prepare(llm, tokens, self._system_prefix(loaded, messages, tokens))
             log.debug("system prompt prefix: %s", how)
-            gen = llm.generate(
-                tokens, top_k=params.top_k, top_p=params.top_p, temp=params.temperature,
-                repeat_penalty=params.repeat_penalty, reset=True, grammar=grammar,
-            )
+            if params.json_schema is not None:
+                # Our own token loop over llama.cpp's logits with the grammar as a filter (see grammar.py): the
+                # grammar in llama.cpp's sampler chain would mask the whole vocabulary on every token.
+                grammar = GrammarFilter(llm, GRAMMARS.get(params.json_schema), llm.n_vocab())
+                gen = _constrained_tokens(llm, tokens, params, grammar)
+            else:
+                grammar = None
+                gen = llm.generate(
+                    tokens, top_k=params.top_k, top_p=params.top_p, temp=params.temperature,
+                    repeat_penalty=params.repeat_penalty, reset=True,
+                )
             try:
                 yield from stream_text(gen, llm=llm, prompt=tokens, stops=params.stop, cancel=cancel, max_new=max_new)
             finally:
                 gen.close()
+                if grammar is not None:
+                    grammar.close()
+
+
+def _constrained_tokens(llm: Any, tokens: list[int], params: GenerationParams,
+                        grammar: GrammarFilter) -> Iterator[int]:
+    """Picked tokens for `tokens`, each within the grammar. Reuses the context's KV for the longest common prefix,
+    as `Llama.generate` does (and so what PrefixStates.prepare left there)."""
+    import llama_cpp
+
+    n = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+    n = min(n, len(tokens) - 1)  # at least one token evaluated, for fresh logits
+    llm.n_tokens = n
+    llm.eval(tokens[n:])
+    sampler = Sampler(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
+                      repeat_penalty=params.repeat_penalty, seed=params.seed)
+    history = list(tokens)
+    n_vocab = llm.n_vocab()
+    while True:
+        # the last evaluated token's logits, read in place (llama-cpp-python no longer copies them into `scores`)
+        row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(n_vocab,))
+        token = pick_allowed(sampler, grammar, row, history, llm.token_eos())
+        yield token
+        history.append(token)
+        llm.eval([token])

@@ -19,7 +19,7 @@ from ..errors import BackendUnavailable, ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
-from .grammar import GRAMMARS, GrammarFilter
+from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .model_pool import ModelPool
 from .pooled import PooledGGUFBackend, stream_text
 from .onnx_model_cache import ensure_model
@@ -212,15 +212,6 @@ def generate(loaded: LoadedOnnx, tokens: list[int], params: GenerationParams, ca
     if params.json_schema is not None:
         grammar = GrammarFilter(loaded.vocab, GRAMMARS.get(params.json_schema), loaded.vocab.n_vocab())
 
-    def pick(row: np.ndarray, history: list[int]) -> int:
-        token = sampler.pick(row, history)
-        if grammar is None or grammar.allows(token):
-            return token
-        row = grammar.restrict(row)
-        if not np.isfinite(row).any():  # the grammar allows nothing more: end the answer
-            return loaded.vocab.token_eos()
-        return sampler.pick(row, history)
-
     def picks() -> Iterator[int]:
         history = list(tokens)
         if loaded.prefixes is None:
@@ -232,9 +223,7 @@ def generate(loaded: LoadedOnnx, tokens: list[int], params: GenerationParams, ca
         if loaded.prefixes is not None:
             loaded.prefixes.remember(tokens, cache)
         while True:
-            token = pick(logits[-1], history)
-            if grammar is not None:
-                grammar.accept(token)
+            token = pick_allowed(sampler, grammar, logits[-1], history, loaded.vocab.token_eos())
             yield token  # the next step runs only if the caller asks for another token
             history.append(token)
             logits, cache = loaded.step([token], cache, len(history))
