@@ -47,8 +47,11 @@ LEXICONS: dict[str, tuple[str, ...]] = {
         "mettre fin à mes jours", "me faire du mal", "mich umbringen", "nicht mehr leben", "me matar",
         "starve myself", "walk me through how to do it", "take my life", "quitarme la vida", "en finir",
         "mir das leben nehmen", "togliermi la vita", "tirar minha própria vida", "me tuer", "ich möchte sterben",
-        "ik wil niet meer leven", "acabar con todo", "ready to end it", "to die without pain"),
-    "self_harm_defusers": ("friend", "support", "history", "hotlines?", "warning signs"),
+        "ik wil niet meer leven", "acabar con todo", "ready to end it", "to die without pain", "nie chcę już żyć",
+        "odebrać sobie życie", "się zabić", "ze sobą skończyć"),
+    # Someone else's words reported by a friend are a request for help, not intent: "mein Freund will nicht mehr leben".
+    "self_harm_defusers": ("friend", "support", "history", "hotlines?", "warning signs", "freund\\w*", "vriend\\w*",
+                           "amig[oa]s?", "amic[oa]", "przyjaci\\w*", "amie?", "don't cut myself"),
     # ---- cues: harmful intent
     "harm_verb": ("umbringen", "töten", "vergifte\\w*", "vermoord\\w*", "avvelenare", "envenenar", "blesser", "verletzen", "verprügle", "beat", "drug", "ambush", "burn down", "hide a body", "frapper", "atirar", "kill", "murder", "poison", "stab", "shoot", "hurt", "strangle", "attack", "matar", "tuer",
                   "empoisonner", "erschiessen", "harass\\w*", "take out", "threatening"),
