@@ -18,7 +18,7 @@ from edgemind.core.errors import ConfigError, PromptError
 from edgemind.core.safety import (HELDOUT_FILE, TRAIN_FILE, LabelledPrompt, Rates, SafetyChecker, load_labelled,
                                   rates, resource_path, trained_weights)
 from edgemind.core.safety_policy import CATEGORIES, load_policy
-from edgemind.core.safety_rules import LEXICONS, match_rule, unattested
+from edgemind.core.safety_rules import CONCEPTS, LEXICONS, match_rule, unattested
 
 # Measured on the held-out split with the shipped policy (standard level); see benchmarks/safety.py.
 # The floors catch regressions; the goals (>= 0.90 / <= 0.10) are not met yet, see the xfail below.
@@ -328,6 +328,7 @@ def test_no_heldout_prompt_repeats_a_training_prompt(train: list[LabelledPrompt]
 def test_every_rule_word_comes_from_the_training_split(train: list[LabelledPrompt]) -> None:
     prompts = [e.prompt for e in train]
     assert {name: unattested(name, prompts) for name in LEXICONS} == {name: [] for name in LEXICONS}
+    assert {name: unattested(name, prompts) for name in CONCEPTS} == {name: [] for name in CONCEPTS}
 
 
 def test_no_rule_fires_on_a_benign_training_prompt(train: list[LabelledPrompt]) -> None:
