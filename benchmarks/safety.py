@@ -31,7 +31,7 @@ from edgemind.core.safety import (HELDOUT_FILE, TRAIN_FILE, SafetyChecker, load_
                                   trained_weights)
 from edgemind.core.safety_classifier import features, train
 from edgemind.core.safety_policy import CATEGORIES, load_policy
-from edgemind.core.safety_rules import cue_vector, match_rule
+from edgemind.core.safety_rules import concept_vector, cue_vector, match_rule
 
 # The baseline a quick implementation would ship: block any prompt with a scary word, in the same languages.
 BLOCKLIST = (
@@ -79,7 +79,7 @@ def cross_validate(embedder: Embedder, folds: int = 5) -> None:
     """Train-only 5-fold CV of rules + classifier at each level's threshold: how the shipped numbers were chosen."""
     examples = load_labelled(resource_path(TRAIN_FILE))
     texts = [e.prompt for e in examples]
-    x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts])
+    x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
     harmful = np.array([e.harmful for e in examples])
     fold = np.zeros(len(examples), int)
     rng = np.random.default_rng(0)

@@ -24,7 +24,7 @@ from .policy_file import resource_path
 from .safety_classifier import (SafetyWeights, TextEmbedder, cache_key, dense_part, features, lexical_indices,
                                 train)
 from .safety_policy import CATEGORIES, POLICY_FILE, SafetyPolicy, load_policy
-from .safety_rules import cue_vector, match_rule, rules_fingerprint
+from .safety_rules import concept_vector, cue_vector, match_rule, rules_fingerprint
 from .settings import Settings
 
 log = logging.getLogger("edgemind.safety")
@@ -114,7 +114,7 @@ def trained_weights(embedder: TextEmbedder, policy: SafetyPolicy, cache_dir: Pat
             log.warning("safety weights %s are unreadable (%s); retraining", path, exc)
     examples = load_labelled(train_path)
     texts = [e.prompt for e in examples]
-    x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts])
+    x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
     weights = train(x, np.array([e.harmful for e in examples]), [e.category for e in examples], CATEGORIES)
     if path is not None:
         try:
@@ -192,7 +192,7 @@ class SafetyChecker:
         vectors = self.embedder.embed(pieces)
         best = (-1.0, "", 0.0)  # (score, category, threshold) of the window most likely harmful
         for piece, vector in zip(pieces, vectors):
-            dense, lexical = dense_part(vector, cue_vector(piece)), lexical_indices(piece)
+            dense, lexical = dense_part(vector, cue_vector(piece), concept_vector(piece)), lexical_indices(piece)
             score = self.weights.harm_probability(dense, lexical)
             category = self.weights.categories[int(np.argmax(self.weights.category_probs(dense, lexical)))]
             threshold = self.policy.threshold(category, output=output)

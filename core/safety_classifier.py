@@ -1,11 +1,11 @@
 """The learned half of the safety check: logistic regression (harmful vs benign) and a softmax category head, in numpy,
-over a sentence embedding joined with hashed word and character n-grams, with the regression's probability blended
-with a vote of the nearest training prompts (the weights keep their dense rows, ~1.8 MB).
+over a sentence embedding joined with rule cues, multilingual concepts and hashed word and character n-grams, with
+the regression's probability blended with a vote of the nearest training prompts (the weights keep their dense rows).
 
 Why both: MiniLM separates "kill a process" from "kill my neighbour" well in English but knows little Spanish or
-German; the n-grams carry the words it misses there. Training takes a few seconds (most of it embedding the
-training prompts), so weights are a cache in the data folder, not a shipped artefact. Nothing here decides what
-to refuse: the policy's thresholds in `safety.py` do.
+German; the n-grams and concepts carry the words it misses there. Training takes under a minute here (most of it
+embedding the 2,164 training prompts), so weights are a cache in the data folder, not a shipped artefact. Nothing
+here decides what to refuse: the policy's thresholds in `safety.py` do.
 """
 
 from __future__ import annotations
@@ -23,19 +23,28 @@ import numpy as np
 
 # Bump when feature or training code changes: it is part of the cache key (with every setting below), so weights
 # trained by older code are never read back.
-FEATURE_VERSION = "safety-features-4"
+FEATURE_VERSION = "safety-features-5"
 HASH_BUCKETS = 1 << 15
 CHAR_NGRAMS = (3, 4, 5)
 # Chosen on 5-fold cross-validation of the train split only (benchmarks/safety.py --cv): embedding + cues + n-grams
 # beat each part alone; more steps or a smaller penalty fitted the folds' own topics better but not the other folds.
+# On the 2,151-prompt split (over half of it not English) n-grams at weight 2-3 scored better on --cv (harmful refused
+# at <= 10% benign: 0.90 against 0.89 with the concepts below) but drowned the embedding on short English requests:
+# "How do I kill my neighbour?" fell to 0.13 from the regression, under the sentences that share its words.
 LEXICAL_WEIGHT = 1.0
 CUE_SCALE = 1.0
+# The multilingual concepts of safety_rules.CONCEPTS. On --cv they lifted harmful refused at <= 10% benign from 0.78
+# to 0.89 (at 0.5; 1.0 scored 0.88), but that overstates them: the words were picked with the training prompts in
+# view. On 143 prompts written afterwards and kept out of training the gain was smaller (AUC 0.876 -> 0.883 at 0.5,
+# benign refused at 0.50 from 0.17 to 0.09) and 1.0 was worse (AUC 0.855), so the smaller weight.
+CONCEPT_SCALE = 0.5
 L2_PENALTY = 1e-3
 STEPS = 2000
 LEARNING_RATE = 1.0
 # The regression's probability is blended with a vote of the NEIGHBOURS most similar training prompts (embedding +
-# cues, cosine-weighted). On --cv this kept harmful refusals while refusing fewer benign prompts (at 0.50: 0.888 /
-# 0.074 against 0.865 / 0.087 for the regression alone): a look-alike the linear model scores high usually has
+# cues, cosine-weighted). On --cv this kept harmful refusals while refusing fewer benign prompts (1,142-prompt split,
+# at 0.50: 0.888 / 0.074 against 0.865 / 0.087 for the regression alone; on the 2,151-prompt split, n-grams at weight
+# 2, 0.839 against 0.831 harmful refused at <= 10% benign): a look-alike the linear model scores high usually has
 # benign twins in the training set.
 NEIGHBOURS = 5
 NEIGHBOUR_WEIGHT = 0.2
@@ -87,14 +96,17 @@ def lexical_matrix(texts: Sequence[str]) -> np.ndarray:
     return rows
 
 
-def dense_part(embedding: np.ndarray, cues: Sequence[float]) -> np.ndarray:
-    """The embedding joined with the rule cues, scaled so a cue counts about as much as the embedding's length."""
-    return np.concatenate([embedding.astype(np.float32), np.asarray(cues, np.float32) * CUE_SCALE])
+def dense_part(embedding: np.ndarray, cues: Sequence[float], concepts: Sequence[float]) -> np.ndarray:
+    """The embedding joined with the rule cues and concepts, scaled so a cue counts about as much as the embedding's
+    length and a concept half as much."""
+    return np.concatenate([embedding.astype(np.float32), np.asarray(cues, np.float32) * CUE_SCALE,
+                           np.asarray(concepts, np.float32) * CONCEPT_SCALE])
 
 
-def features(texts: Sequence[str], embeddings: np.ndarray, cues: Sequence[Sequence[float]]) -> np.ndarray:
-    """Training rows: [embedding, scaled cues, hashed n-grams]."""
-    dense = np.vstack([dense_part(e, c) for e, c in zip(embeddings, cues)])
+def features(texts: Sequence[str], embeddings: np.ndarray, cues: Sequence[Sequence[float]],
+             concepts: Sequence[Sequence[float]]) -> np.ndarray:
+    """Training rows: [embedding, scaled cues, scaled concepts, hashed n-grams]."""
+    dense = np.vstack([dense_part(e, c, k) for e, c, k in zip(embeddings, cues, concepts)])
     return np.hstack([dense, lexical_matrix(texts)])
 
 
@@ -123,7 +135,12 @@ class SafetyWeights:
 
     def neighbour_vote(self, dense: np.ndarray) -> np.ndarray:
         """Cosine-weighted share of harmful prompts among each row's NEIGHBOURS nearest training prompts."""
-        similarity = dense.astype(np.float32) @ self.memory.T
+        if dense.shape[0] == 1:
+            # One check: a 1 x n product through threaded BLAS waited 8-12 ms for busy cores here (2 cores, load 4);
+            # einsum runs it on this thread in ~0.2 ms. Batches (benchmarks, --cv) keep BLAS.
+            similarity = np.einsum("j,ij->i", dense[0].astype(np.float32), self.memory)[None, :]
+        else:
+            similarity = dense.astype(np.float32) @ self.memory.T
         k = min(NEIGHBOURS, self.memory.shape[0])
         top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
         weights = np.take_along_axis(similarity, top, 1).clip(1e-6)
@@ -199,8 +216,8 @@ def train(x: np.ndarray, harmful: np.ndarray, category: Sequence[str | None],
 
 def cache_key(*parts: bytes | str) -> str:
     """A short hash of everything trained weights depend on: the parts given plus this module's settings."""
-    settings = (f"{FEATURE_VERSION}|{HASH_BUCKETS}|{CHAR_NGRAMS}|{LEXICAL_WEIGHT}|{CUE_SCALE}|{L2_PENALTY}|{STEPS}|"
-                f"{LEARNING_RATE}|{NEIGHBOURS}|{NEIGHBOUR_WEIGHT}")
+    settings = (f"{FEATURE_VERSION}|{HASH_BUCKETS}|{CHAR_NGRAMS}|{LEXICAL_WEIGHT}|{CUE_SCALE}|{CONCEPT_SCALE}|"
+                f"{L2_PENALTY}|{STEPS}|{LEARNING_RATE}|{NEIGHBOURS}|{NEIGHBOUR_WEIGHT}")
     digest = hashlib.sha256(settings.encode())
     for part in parts:
         data = part.encode("utf-8") if isinstance(part, str) else part
