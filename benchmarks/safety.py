@@ -1,4 +1,5 @@
-"""Safety guardrails on the held-out split: harmful refused and benign refused, overall and per category, p50/p95
+"""Safety guardrails on the two unseen splits (held-out, and blind: written by a separate author who never saw the
+other files): harmful refused and benign refused, overall and per category, p50/p95
 latency per check, and the same for a naive keyword blocklist in the same run (it shows the over-refusal problem).
 The figures are computed by edgemind.core.bench.safety_rates, as in `edgemind bench`; this script adds the
 blocklist baseline and cross-validation.
@@ -6,7 +7,7 @@ blocklist baseline and cross-validation.
     .venv/bin/python benchmarks/safety.py [--level standard] [--json OUT]
     .venv/bin/python benchmarks/safety.py --cv       # 5-fold cross-validation on the TRAIN split only
 
-The held-out split is for reporting, never for tuning: thresholds and training settings were chosen with --cv.
+Both unseen splits are for reporting, never for tuning: thresholds and training settings were chosen with --cv.
 Latency is wall time of `check_input` after warm-up on this machine; on a busy 2-core machine the embedding
 dominates and moves with the load (the load average is printed with the table).
 """
@@ -25,9 +26,9 @@ from typing import Callable
 
 import numpy as np
 
-from edgemind.core.bench.safety_rates import heldout_examples, summary, timed
+from edgemind.core.bench.safety_rates import summary, timed
 from edgemind.core.embeddings import Embedder
-from edgemind.core.safety import (HELDOUT_FILE, TRAIN_FILE, SafetyChecker, load_labelled, rates, resource_path,
+from edgemind.core.safety import (BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, SafetyChecker, load_labelled, rates, resource_path,
                                   trained_weights)
 from edgemind.core.safety_classifier import features, train
 from edgemind.core.safety_policy import CATEGORIES, load_policy
@@ -123,18 +124,20 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     checker = SafetyChecker(policy, embedder, trained_weights(embedder, policy, cache / "safety"))
     setup_s = time.perf_counter() - started
-    heldout = heldout_examples()
-    refused, ms = timed(lambda p: not checker.check_input(p).allowed, heldout)
-    base_refused, base_ms = timed(keyword_refuses, heldout)
-    results = {f"edgemind ({policy.level})": summary(heldout, refused, ms),
-               "keyword blocklist": summary(heldout, base_refused, base_ms)}
-    print(f"held-out split: {len(heldout)} prompts; training or cache load {setup_s:.1f} s; "
-          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print_table(results)
+    results_by_split = {}
+    for split in (HELDOUT_FILE, BLIND_FILE):
+        examples = load_labelled(resource_path(split))
+        refused, ms = timed(lambda p: not checker.check_input(p).allowed, examples)
+        base_refused, base_ms = timed(keyword_refuses, examples)
+        results = {f"edgemind ({policy.level})": summary(examples, refused, ms),
+                   "keyword blocklist": summary(examples, base_refused, base_ms)}
+        print(f"\n{split}: {len(examples)} prompts; training or cache load {setup_s:.1f} s; "
+              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+        print_table(results)
+        results_by_split[split] = {"prompts": len(examples), "results": results}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"split": HELDOUT_FILE, "prompts": len(heldout), "results": results},
-                                        indent=2), encoding="utf-8")
+        args.json.write_text(json.dumps(results_by_split, indent=2), encoding="utf-8")
     return 0
 
 

@@ -31,6 +31,9 @@ log = logging.getLogger("edgemind.safety")
 
 TRAIN_FILE = "safety_train.jsonl"
 HELDOUT_FILE = "safety_heldout.jsonl"
+# A second unseen split, written blind (by a separate author from the category definitions only, never looking at
+# the train or held-out files), after the held-out split's per-category results had been looked at.
+BLIND_FILE = "safety_blind.jsonl"
 LABELS = ("harmful", "benign")
 # Rules read this much of a text; the classifier reads up to MAX_WINDOWS windows of WINDOW_CHARS spread over it.
 # One window is one embedding (~10 ms here), so a typical prompt costs one and a long answer at most eight.
