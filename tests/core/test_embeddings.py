@@ -106,6 +106,24 @@ def test_text_past_256_word_pieces_is_ignored_like_sentence_transformers(embedde
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+def test_splitting_a_batch_into_smaller_runs_changes_no_vector(embedder: Embedder, cache_dir: Path) -> None:
+    whole = Embedder(cache_dir, tokens_per_run=None).embed(SENTENCES, batch_size=32)
+    np.testing.assert_allclose(embedder.embed(SENTENCES, batch_size=32), whole, atol=1e-5)
+    np.testing.assert_allclose(Embedder(cache_dir, tokens_per_run=8).embed(SENTENCES, batch_size=32), whole,
+                               atol=1e-5)
+
+
+def test_the_float32_variant_is_kept_apart_and_an_unknown_variant_is_refused(embedder: Embedder,
+                                                                             cache_dir: Path) -> None:
+    fp32 = Embedder(cache_dir, variant="fused")
+    assert fp32.encoder_path != embedder.encoder_path and "-fused.onnx" in fp32.encoder_path.name
+    assert "-int8.onnx" in embedder.encoder_path.name
+    close = np.sum(fp32.embed(SENTENCES) * embedder.embed(SENTENCES), axis=1)
+    assert close.min() >= 0.999
+    with pytest.raises(ConfigError, match="variant 'bf16'"):
+        Embedder(cache_dir, variant="bf16")
+
+
 def test_an_empty_list_gives_zero_rows(embedder: Embedder) -> None:
     assert embedder.embed([]).shape == (0, EMBEDDING_DIM)
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 
 from edgemind.kernels.bert_encoder import (
-    INPUTS, OUTPUT, BertConfig, BertWeightsError, _gelu, build_encoder, expected_shapes, reference_forward,
+    INPUTS, OUTPUT, BertConfig, BertWeightsError, Int8Plan, _gelu, build_encoder, expected_shapes, plan_int8,
+    reference_forward,
 )
 
 CFG = BertConfig(vocab_size=97, hidden_size=48, num_layers=2, num_heads=4, intermediate_size=96, max_positions=40,
@@ -33,10 +35,34 @@ def random_weights(cfg: BertConfig, seed: int = 0) -> dict[str, np.ndarray]:
 WEIGHTS = random_weights(CFG)
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["standard-ops", "fused-ops"])
+def calibration_rows(count: int = 6, seed: int = 9) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [np.concatenate([[1], rng.integers(3, CFG.vocab_size, n), [2]]) for n in rng.integers(3, 30, count)]
+
+
+def int8_model() -> bytes:
+    return build_encoder(CFG, WEIGHTS, int8=plan_int8(CFG, WEIGHTS, calibration_rows())).SerializeToString()
+
+
+def load(model: bytes) -> ort.InferenceSession:
+    return ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="module", params=["standard", "fused", "int8"], ids=["standard-ops", "fused-ops", "int8"])
 def session(request: pytest.FixtureRequest) -> ort.InferenceSession:
-    model = build_encoder(CFG, WEIGHTS, fused=request.param)
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    if request.param == "int8":
+        return load(int8_model())
+    return load(build_encoder(CFG, WEIGHTS, fused=request.param == "fused").SerializeToString())
+
+
+@pytest.fixture(scope="module")
+def float_session() -> ort.InferenceSession:
+    return load(build_encoder(CFG, WEIGHTS, fused=True).SerializeToString())
+
+
+@pytest.fixture(scope="module")
+def int8_session() -> ort.InferenceSession:
+    return load(int8_model())
 
 
 def batch(lengths: list[int], width: int | None = None, seed: int = 1) -> dict[str, np.ndarray]:
@@ -57,13 +83,59 @@ def run(session: ort.InferenceSession, feed: dict[str, np.ndarray]) -> np.ndarra
     return session.run([OUTPUT], feed)[0]
 
 
-def test_graph_matches_the_numpy_reference_on_mixed_lengths(session: ort.InferenceSession) -> None:
+def test_graph_matches_the_numpy_reference_on_mixed_lengths(float_session: ort.InferenceSession) -> None:
+    for session in (float_session, load(build_encoder(CFG, WEIGHTS).SerializeToString())):
+        feed = batch([2, 5, 17, 40, 9])
+        got = run(session, feed)
+        want = reference_forward(CFG, WEIGHTS, *feed.values())
+        assert got.shape == (5, CFG.hidden_size) and got.dtype == np.float32
+        assert np.min(np.sum(got * want, axis=1)) >= 0.9999
+        np.testing.assert_allclose(got, want, atol=2e-5)
+
+
+def test_int8_graph_stays_close_to_the_float_reference(int8_session: ort.InferenceSession) -> None:
     feed = batch([2, 5, 17, 40, 9])
-    got = run(session, feed)
+    got = run(int8_session, feed)
     want = reference_forward(CFG, WEIGHTS, *feed.values())
     assert got.shape == (5, CFG.hidden_size) and got.dtype == np.float32
-    assert np.min(np.sum(got * want, axis=1)) >= 0.9999
-    np.testing.assert_allclose(got, want, atol=2e-5)
+    assert np.min(np.sum(got * want, axis=1)) >= 0.999
+
+
+def test_int8_graph_runs_its_matmuls_in_int8() -> None:
+    model = build_encoder(CFG, WEIGHTS, int8=plan_int8(CFG, WEIGHTS, calibration_rows()))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("MatMulIntegerToFloat") == 3 * CFG.num_layers  # Q/K/V, attention output, ffn1
+    assert ops.count("MatMulNBits") == CFG.num_layers  # ffn2
+    big = [i.name for i in model.graph.initializer if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) == 2
+           and "embeddings" not in i.name and "word" not in i.name and "position" not in i.name]
+    # the only float32 weight matrices left are the outlier channels' rows
+    assert all(name.endswith(".outlier_w") for name in big), big
+
+
+def test_plan_int8_keeps_the_channels_that_stand_out_in_float32() -> None:
+    loud = dict(WEIGHTS)
+    channel = 17
+    for n in range(CFG.num_layers):
+        # a large gain on one channel of every layer norm makes it the residual stream's outlier
+        for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
+            gamma = loud[f"encoder.layer.{n}.{ln}.weight"].copy()
+            gamma[channel] = 40.0
+            loud[f"encoder.layer.{n}.{ln}.weight"] = gamma
+    plan = plan_int8(CFG, loud, calibration_rows(), channels=3)
+    assert set(plan.outliers) == {f"{n}.{k}" for n in range(CFG.num_layers) for k in ("qkv", "ffn1")}
+    for n in range(1, CFG.num_layers):
+        assert channel in plan.outliers[f"{n}.qkv"] and len(plan.outliers[f"{n}.qkv"]) == 3
+    assert channel in plan.outliers["0.ffn1"]
+
+
+def test_plan_int8_needs_calibration_text() -> None:
+    with pytest.raises(BertWeightsError, match="calibration"):
+        plan_int8(CFG, WEIGHTS, [])
+
+
+def test_an_int8_graph_without_outlier_channels_still_builds() -> None:
+    got = run(load(build_encoder(CFG, WEIGHTS, int8=Int8Plan({})).SerializeToString()), batch([6, 3]))
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
 
 def test_outputs_are_unit_vectors(session: ort.InferenceSession) -> None:
