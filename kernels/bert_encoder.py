@@ -208,10 +208,10 @@ def _layer_fused(g: _GraphBuilder, x: str, mask_i32: str, w: Mapping[str, np.nda
                             cfg.layer_norm_eps)
 
 
-def _int8_linear(g: _GraphBuilder, x: str, w_kn: np.ndarray, name: str, outliers: Sequence[int]) -> str:
+def _int8_linear(g: _GraphBuilder, x: str, w_kn: np.ndarray, name: str, outliers: Sequence[int], zero: str) -> str:
     """x [tokens, K] @ w_kn [K, N], without bias: each token's activations quantized to int8 on the fly (one scale per
     token, from its largest channel outside `outliers`), weights int8 with one scale per output column, and the
-    `outliers` channels multiplied in float32 and added.
+    `outliers` channels multiplied in float32 and added. `zero` is the per-token zero point vector (all 128).
 
     Per-token scales keep a text's vector independent of the batch it is in (a per-batch scale would not), and they
     let onnxruntime's u8s8 GEMM (MatMulIntegerToFloat, VNNI) do the work: 2.4-3x float32 MatMul here (2 Zen 4 cores,
@@ -232,29 +232,26 @@ def _int8_linear(g: _GraphBuilder, x: str, w_kn: np.ndarray, name: str, outliers
     scale = g.op("Max", g.op("Mul", g.op("ReduceMax", peak_of, axes=[1], keepdims=0),
                              g.const(name + ".inv127", np.array(1 / 127, np.float32))),
                  g.const(name + ".min_scale", np.array(1e-12, np.float32)))
-    # Symmetric codes stored as uint8 around 128: the u8s8 kernel onnxruntime has; per-token zero points must be a
-    # vector as long as the scales.
-    zero = g.op("Expand", g.const(name + ".zero_u8", np.array([128], np.uint8)), g.op("Shape", scale))
     codes = g.op("QuantizeLinear", x, scale, zero, axis=0)
     y = g.op("MatMulIntegerToFloat", codes, g.const(name + ".w_int8", w_q),
              g.const(name + ".unit_scale", np.array(1.0, np.float32)), g.const(name + ".w_scale", w_scale),
              g.const(name + ".a_zero", np.array(128, np.uint8)), domain=MS_DOMAIN)
     y = g.op("Mul", y, g.op("Unsqueeze", scale, g.const(name + ".col_axis", np.array([1], np.int64))))
     if len(idx):
-        out = g.op("MatMul", g.op("Gather", x, g.const(name + ".outlier_idx", idx), axis=1),
-                   g.const(name + ".outlier_w", np.ascontiguousarray(w_kn[idx])))
-        y = g.op("Add", y, out)
+        # Gemm adds into y (one op where MatMul + Add are two): 2% faster at 256 pieces, 8% on one short sentence.
+        y = g.op("Gemm", g.op("Gather", x, g.const(name + ".outlier_idx", idx), axis=1),
+                 g.const(name + ".outlier_w", np.ascontiguousarray(w_kn[idx])), y, alpha=1.0, beta=1.0)
     return y
 
 
-def _layer_int8(g: _GraphBuilder, x: str, seq_shape: str, mask_i32: str, w: Mapping[str, np.ndarray], n: int,
-                cfg: BertConfig, plan: Int8Plan) -> str:
+def _layer_int8(g: _GraphBuilder, x: str, seq_shape: str, mask_i32: str, zero: str, w: Mapping[str, np.ndarray],
+                n: int, cfg: BertConfig, plan: Int8Plan) -> str:
     """One layer on a [tokens, hidden] residual stream: Q/K/V, attention output and ffn1 as _int8_linear, ffn2 as
     MatMulNBits 8-bit (see build_encoder), the rest in float32 com.microsoft kernels."""
     p, h = f"encoder.layer.{n}.", cfg.hidden_size
     names = [p + f"attention.self.{k}" for k in ("query", "key", "value")]
     qkv_w = np.concatenate([w[k + ".weight"].T for k in names], axis=1)
-    qkv = _int8_linear(g, x, qkv_w, p + "qkv", plan.outliers.get(f"{n}.qkv", ()))
+    qkv = _int8_linear(g, x, qkv_w, p + "qkv", plan.outliers.get(f"{n}.qkv", ()), zero)
     qkv = g.op("Reshape", qkv, g.op("Concat", seq_shape, g.const(p + "qkv_width", np.array([3 * h], np.int64)),
                                     axis=0))
     q, k, v = (p + "q", p + "k", p + "v")
@@ -267,11 +264,11 @@ def _layer_int8(g: _GraphBuilder, x: str, seq_shape: str, mask_i32: str, w: Mapp
                mask_filter_value=MASK_FILL)
     ctx = g.op("Reshape", ctx, g.const(p + "flat", np.array([-1, h], np.int64)))
     o = p + "attention.output.dense"
-    attn = _int8_linear(g, ctx, w[o + ".weight"].T, o, plan.outliers.get(f"{n}.o", ()))
+    attn = _int8_linear(g, ctx, w[o + ".weight"].T, o, plan.outliers.get(f"{n}.o", ()), zero)
     x = _skip_layer_norm(g, attn, x, g.const(o + ".bias", w[o + ".bias"]), w, p + "attention.output.LayerNorm",
                          cfg.layer_norm_eps)
     i = p + "intermediate.dense"
-    hidden = g.op("BiasGelu", _int8_linear(g, x, w[i + ".weight"].T, i, plan.outliers.get(f"{n}.ffn1", ())),
+    hidden = g.op("BiasGelu", _int8_linear(g, x, w[i + ".weight"].T, i, plan.outliers.get(f"{n}.ffn1", ()), zero),
                   g.const(i + ".bias", w[i + ".bias"]), domain=MS_DOMAIN)
     d = p + "output.dense"
     # ffn2 reads the GELU output, whose outlier channels differ per layer: blockwise int8 (activations in blocks of
@@ -369,8 +366,13 @@ def _build_int8(cfg: BertConfig, w: Mapping[str, np.ndarray], plan: Int8Plan) ->
     # BiasGelu and matmuls do not care; only attention and pooling see (batch, sequence).
     x = g.op("Reshape", _embeddings(g, w, cfg), g.const("flat", np.array([-1, h], np.int64)))
     mask_i32 = g.op("Cast", mask, to=TensorProto.INT32)
+    # Symmetric int8 codes stored as uint8 around 128 (onnxruntime's u8s8 kernel); per-token quantization takes a
+    # zero point per token, the same vector for every matmul.
+    tokens = g.op("Slice", g.op("Shape", x), g.const("tokens_from", np.array([0], np.int64)),
+                  g.const("tokens_to", np.array([1], np.int64)))
+    zero = g.op("Expand", g.const("zero_u8", np.array([128], np.uint8)), tokens)
     for n in range(cfg.num_layers):
-        x = _layer_int8(g, x, seq_shape, mask_i32, w, n, cfg, plan)
+        x = _layer_int8(g, x, seq_shape, mask_i32, zero, w, n, cfg, plan)
     x = g.op("Reshape", x, g.op("Concat", seq_shape, g.const("hidden_width", np.array([h], np.int64)), axis=0))
     _pool_and_normalise(g, x, g.op("Cast", mask, to=TensorProto.FLOAT))
     return _finish(g, cfg, vendor_ops=True)
