@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from edgemind.core.backends.base import CancelToken, GenerationParams, Message
+from edgemind.core.backends.prefix_states import common_prefix
 from edgemind.core.bench.timing import NOISY_PCT, OthersCpu, Timeline, median, wait_for_idle
 from edgemind.core.engine import AskOptions, Engine
 from edgemind.core.errors import EdgeMindError
@@ -149,11 +150,7 @@ def _kv_tokens(llm: Any) -> list[int]:
 
 def _prefill_evaluated(cached: Sequence[int], prompt: Sequence[int]) -> int:
     """How many prompt tokens Llama.generate evaluates given what was cached (mirrors its prefix-reuse rule)."""
-    common = 0
-    for a, b in zip(cached, prompt):
-        if a != b:
-            break
-        common += 1
+    common = common_prefix(cached, prompt)
     reuse = common - 1 if common == len(prompt) else common
     return len(prompt) - max(reuse, 0)
 
