@@ -36,7 +36,7 @@ ENCODER_REVISION = 4
 # The graph variants bert_encoder builds: "standard" (standard ONNX ops), "fused" (com.microsoft Attention,
 # SkipLayerNormalization, BiasGelu; 1.02-1.19x the standard graph end to end), "int8" (fused kernels, int8 weight
 # matmuls). Measured here (2 Zen 4 cores, one quiet benchmarks/embeddings.py run, with Embedder's run splitting):
-# int8 is 1.16x / 1.33x the fused float32 graph on ~13-piece sentences at batch 1 / 32, 1.32x / 1.47x at 256 pieces;
+# int8 is 1.22x / 1.24x the fused float32 graph on ~13-piece sentences at batch 1 / 32, 1.26x / 1.48x at 256 pieces;
 # worst cosine against the float32 reference 0.9995 over 40 varied texts (the empty text), typically 0.9998.
 VARIANTS = ("standard", "fused", "int8")
 VARIANT = "int8"
