@@ -21,7 +21,7 @@ from .models.registry import ModelRegistry
 from .engine import AskOptions, Engine, open_registry
 from .errors import EdgeMindError, error_for_kind
 from .events import Done, Error, Route, Token, ToolCall, ToolResult
-from .settings import Settings, load_settings
+from .settings import Settings, load_settings, with_overrides
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -460,6 +460,8 @@ def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
     if run is None:
         raise EdgeMindError("the desktop app is not installed (no `edgemind.gui` entry point); reinstall EdgeMind")
     screenshot = Path(args.screenshot) if args.screenshot else None
+    if args.tray:
+        settings = with_overrides(settings, start_in_tray=True)
     return int(run(settings, self_test=args.self_test, screenshot=screenshot) or 0)
 
 
@@ -577,6 +579,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--self-test", action="store_true",
                      help="open every surface, send a prompt, exit 0 only when each worked")
     gui.add_argument("--screenshot", metavar="PNG", help="with --self-test: save the surfaces as PNG files")
+    gui.add_argument("--tray", action="store_true",
+                     help="start in the tray without the window (how the installer's start-with-Windows runs it)")
     gui.set_defaults(func=cmd_gui)
 
     doctor = sub.add_parser("doctor", help="hardware, execution providers, models and data folder health")
@@ -593,6 +597,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--edgemind-native-check"]:
+        # the frozen bundle's way to start llama.cpp's check process (there is no `python -m` in a bundle)
+        from .backends.llama_smoke import main as native_check
+
+        return native_check(argv[1:])
     parser = build_parser()
     args: argparse.Namespace | None = None
     try:

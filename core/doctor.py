@@ -53,14 +53,42 @@ def _onnx_int4(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def _llama_cpp() -> dict[str, Any]:
-    try:
-        import llama_cpp
+def _llama_cpp(settings: Settings) -> dict[str, Any]:
+    """The build, the CPU variants it offers this CPU, and the test run of the default model (run now if it is
+    installed and was never checked on this machine)."""
+    from .backends.llama_native import NativeGuard, model_key
 
-        info = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
-        return {"version": llama_cpp.__version__, "system_info": info}
+    guard = NativeGuard(settings.artifacts_dir / "native", threads=settings.effective_threads)
+    try:
+        from .engine import open_registry
+
+        registry, _ = open_registry(settings)
+        spec = registry.get(settings.default_model)
+        if spec.backend == "llama_cpp" and spec.path is not None and spec.path.exists():
+            guard.check(spec.path, model_key(spec.sha256, spec.path))
+    except EdgeMindError:
+        pass  # the models section reports what is wrong with the registry
+    try:
+        native = guard.report()
+        version = _version("llama-cpp-python") or _version("llama_cpp_python")
+        if version is None:
+            return {"version": None, "error": "llama-cpp-python is not installed"}
+        return {"version": version, **native}
     except Exception as exc:  # doctor reports every failure instead of stopping at the first
         return {"version": None, "error": f"{exc.__class__.__name__}: {exc}"}
+
+
+def _llama_lines(llama: dict[str, Any]) -> list[str]:
+    if llama.get("version") is None or "error" in llama:
+        return [f"  llama.cpp  {llama.get('error')}"]
+    names = ", ".join(f"{v['name']}" for v in llama["variants"])
+    lines = [f"  llama.cpp  {llama['version']}, {llama['dispatch']} ({names or 'no variant runs on this CPU'})"]
+    for key, check in llama.get("checks", {}).items():
+        what = check.get("model") or key
+        failed = [f"{a['variant']} failed ({a['reason']})" for a in check.get("attempts", []) if not a.get("ok")]
+        state = f"runs on {check['variant']}" if check.get("variant") else "RUNS ON NO VARIANT: onnx_int4 is used"
+        lines.append(f"             test run {what}: {state}" + (f"; {'; '.join(failed)}" if failed else ""))
+    return lines
 
 
 def _database(settings: Settings) -> dict[str, Any]:
@@ -113,7 +141,7 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
     disk = shutil.disk_usage(home if home.exists() else home.parent if home.parent.exists() else "/")
     database = _database(settings)
     models = _models(settings) if database["ok"] else []
-    llama = _llama_cpp()
+    llama = _llama_cpp(settings)
     ok = database["ok"] and llama.get("version") is not None and all("error" not in m for m in models)
     return {
         "ok": ok,
@@ -147,8 +175,9 @@ def format_report(r: dict[str, Any]) -> str:
         f"  CPU        {hw['cpu']} ({hw['physical_cores']} physical / {hw['logical_cores']} logical cores); "
         f"using {r['threads']} threads",
         f"  memory     {hw['memory_available_bytes'] / 2**30:.1f} GiB free of {hw['memory_total_bytes'] / 2**30:.1f} GiB",
+        f"  features   {' '.join(hw['cpu_features']) or 'unknown'}",
         f"  OS         {hw['os']}",
-        f"  llama.cpp  {r['llama_cpp'].get('version') or r['llama_cpp'].get('error')}",
+        *_llama_lines(r["llama_cpp"]),
         f"  providers  {', '.join(ep['providers']) or ep.get('note', 'none')}",
         f"  onnx_int4  {_onnx_line(r['onnx_int4'])}",
         f"  data       {df['path']} ({'writable' if df['writable'] else 'not writable yet'}, "

@@ -16,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from .backends.base import Backend, CancelToken, GenerationParams, Message, backend_factories
 from .backends.llama_cpp_backend import LoadedLlama
+from .backends.llama_native import FALLING_BACK, NativeGuard, failure_line, model_key
 from .backends.model_pool import ModelPool
 from .backends.ollama_backend import list_ollama_models
 from .cache import AnswerCache, CachedAnswer, cache_key
@@ -99,8 +100,11 @@ class Engine:
                  context: ContextBuilder | None = None,
                  factories: dict[str, Callable[..., Backend]] | None = None,
                  cache: AnswerCache | None = None, safety: Safety | None = None,
-                 audit: "AuditLog | None" = None, tool_runner: "ToolRunner | None" = None) -> None:
+                 audit: "AuditLog | None" = None, tool_runner: "ToolRunner | None" = None,
+                 native: NativeGuard | None = None) -> None:
         self.settings = settings
+        # Checks once per machine, build and model that llama.cpp's native code runs (in a child process).
+        self.native = native or NativeGuard(settings.artifacts_dir / "native", threads=settings.effective_threads)
         self.registry = registry
         self.store = store
         self.pool = pool
@@ -159,7 +163,8 @@ class Engine:
         from .router_judge import ModelJudge
 
         spec = self.registry.get(policy.unsure_model)  # an unknown id fails here, naming it, not on some prompt
-        self.router.judge = ModelJudge(spec.id, lambda: self.backend_for(spec).stream)  # type: ignore[attr-defined]
+        self.router.judge = ModelJudge(  # type: ignore[attr-defined]
+            spec.id, lambda: self.backend_for(self.local_spec(spec)).stream)
 
     def attach_tools(self, ask: Any = None, grants: Any = ()) -> "ToolRunner":
         """Offer tools from now on, asking through `ask` (None: nobody can be asked, so only stored grants and
@@ -185,7 +190,7 @@ class Engine:
                 threads=self.settings.effective_threads, context_cap=self.settings.context_length,
                 timeout=self.settings.request_timeout_seconds, prefix_cache_bytes=self.settings.prefix_cache_mb * 2**20,
                 data_dir=self.settings.home, onnx_provider=self.settings.onnx_provider,
-                onnx_weights=self.settings.onnx_weights,
+                onnx_weights=self.settings.onnx_weights, native=self.native,
             )
         return self._backends[key]
 
@@ -193,7 +198,15 @@ class Engine:
         """A local GGUF runs on llama_cpp or onnx_int4: the request's --backend, else the `local_backend` setting."""
         wanted = asked or self.settings.local_backend
         if spec.backend in LOCAL_BACKENDS and wanted in LOCAL_BACKENDS and spec.backend != wanted:
-            return replace(spec, backend=wanted)
+            spec = replace(spec, backend=wanted)
+        if spec.backend == "llama_cpp" and asked is None:
+            # A model llama.cpp crashed on in its check runs on our own decoder instead (asked for by name, the
+            # load fails with the same one line).
+            path = self.registry.prepare(spec, self.install_progress)
+            check = self.native.check(path, model_key(spec.sha256, path))
+            if check.variant is None:
+                log.warning("%s", failure_line(path.name, check, then=FALLING_BACK))
+                return replace(spec, backend="onnx_int4")
         return spec
 
     # ---- one request --------------------------------------------------------------------------------------------
@@ -493,7 +506,7 @@ class Engine:
 
     def _summary_stream(self) -> tuple[str, Callable[..., Iterator[Any]]]:
         spec = self.registry.get(self.settings.default_model)
-        return spec.id, self.backend_for(spec).stream
+        return spec.id, self.backend_for(self.local_spec(spec)).stream
 
     def delete_conversation(self, conversation_id: str) -> dict[str, int]:
         """Remove a conversation everywhere: messages, summaries, remembered facts, search index, cached answers."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import psutil
@@ -26,10 +28,55 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+# The instruction-set extensions that decide which llama.cpp CPU code can run (x86: AVX2 laptops up to AVX-512/AMX
+# servers; ARM: dot-product and i8mm). Shown by `doctor` and named in native-crash messages.
+_FEATURES = ("sse4_2", "avx", "f16c", "fma", "avx2", "bmi2", "avx_vnni", "avx512f", "avx512bw", "avx512vl",
+             "avx512_vbmi", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16",
+             "asimd", "asimddp", "sve", "sve2", "i8mm", "fphp", "asimdhp")
+# Windows' IsProcessorFeaturePresent numbers (winnt.h) for the ones it can tell.
+_WINDOWS_FEATURES = {"sse4_2": 38, "avx": 39, "avx2": 40, "avx512f": 41, "asimddp": 43}
+
+
+def cpu_features() -> tuple[str, ...]:
+    """The CPU's instruction-set extensions among those llama.cpp dispatches on, as Linux names them."""
+    found: set[str] = set()
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith(("flags", "Features")):
+                        found.update(line.split(":", 1)[1].split())
+                        break
+        except OSError:
+            pass
+    elif sys.platform == "win32":
+        import ctypes
+
+        present = ctypes.windll.kernel32.IsProcessorFeaturePresent  # type: ignore[attr-defined]
+        found.update(name for name, number in _WINDOWS_FEATURES.items() if present(number))
+    elif sys.platform == "darwin":
+        try:
+            out = subprocess.run(["sysctl", "-a"], capture_output=True, text=True, timeout=5).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        for line in out.splitlines():
+            key, _, value = line.partition(":")
+            if key.startswith(("machdep.cpu.features", "machdep.cpu.leaf7_features")):
+                found.update(v.lower().replace(".", "_") for v in value.split())
+            elif key.startswith("hw.optional.arm.FEAT_") and value.strip() == "1":
+                found.add({"DotProd": "asimddp", "I8MM": "i8mm", "FP16": "fphp"}.get(key.rsplit("_", 1)[1], ""))
+            elif key.strip() == "hw.optional.avx2_0" and value.strip() == "1":
+                found.add("avx2")
+            elif key.strip() == "hw.optional.avx512f" and value.strip() == "1":
+                found.add("avx512f")
+    return tuple(f for f in _FEATURES if f in found)
+
+
 @dataclass(frozen=True, slots=True)
 class HardwareProfile:
     os: str
     cpu: str
+    cpu_features: tuple[str, ...]
     physical_cores: int
     logical_cores: int
     memory_total_bytes: int
@@ -44,6 +91,7 @@ def hardware_profile() -> HardwareProfile:
     return HardwareProfile(
         os=f"{platform.system()} {platform.release()} ({platform.machine()})",
         cpu=cpu_name(),
+        cpu_features=cpu_features(),
         physical_cores=physical_cores(),
         logical_cores=os.cpu_count() or 1,
         memory_total_bytes=vm.total,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
+from types import ModuleType
+from typing import Callable, Iterator
 
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from edgemind.core.backends.llama_native import NativeGuard, import_llama, model_key
 from edgemind.core.db import open_database
 from edgemind.core.embeddings import Embedder
 from edgemind.core.engine import Engine
@@ -50,6 +52,21 @@ def default_model_installed(models_dir: Path) -> Path:
 def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Built encoders and trained classifier weights, shared by the run (each is keyed by what it was built from)."""
     return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="session")
+def native(artifacts_dir: Path) -> NativeGuard:
+    """The run's llama.cpp CPU-variant guard, recorded where every engine of the run (and `edgemind` child) looks."""
+    return NativeGuard(artifacts_dir / "native")
+
+
+@pytest.fixture(scope="session")
+def llama_cpp_for(native: NativeGuard) -> Callable[[Path], ModuleType]:
+    """`llama_cpp` with the CPU code checked for a model file registered: what raw-llama.cpp baselines use."""
+    def load(path: Path) -> ModuleType:
+        return import_llama(native.variant_for(path, model_key(None, path)))
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
+from .llama_native import NativeGuard, model_key
 from .model_pool import ModelPool
 from .pooled import PooledGGUFBackend, stream_text
 from .prefix_states import PrefixStates, common_prefix
@@ -58,11 +59,13 @@ def _token_text(llm: Any, token: int) -> str:
     return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
 
-def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int) -> LoadedLlama:
-    """Load a GGUF with llama.cpp; turn its failures into one-line ModelErrors."""
-    import llama_cpp
+def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, native: NativeGuard) -> LoadedLlama:
+    """Load a GGUF with llama.cpp; turn its failures into one-line ModelErrors. `native` checks (once, in a child
+    process) that llama.cpp's CPU code runs this model here, and raises NativeCodeError when it does not."""
     from ...kernels.gguf_header import read_gguf_header
+    from .llama_native import import_llama
 
+    llama_cpp = import_llama(native.variant_for(path, model_key(spec.sha256, path)))
     header = read_gguf_header(path)
     model_ctx = header.context_length or spec.context_length or context_cap
     n_ctx = min(context_cap, model_ctx)
@@ -85,12 +88,14 @@ class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
     name = "llama_cpp"
 
     def __init__(self, spec: ModelSpec, *, pool: ModelPool[LoadedLlama], prepare: Callable[[ModelSpec], Path],
-                 threads: int, context_cap: int, prefix_cache_bytes: int = 64 * 2**20, **_: Any) -> None:
+                 threads: int, context_cap: int, native: NativeGuard, prefix_cache_bytes: int = 64 * 2**20,
+                 **_: Any) -> None:
         super().__init__(spec, pool=pool, prepare=prepare, threads=threads, context_cap=context_cap,
                          prefix_cache_bytes=prefix_cache_bytes)
+        self._native = native
 
     def _load(self, path: Path) -> LoadedLlama:
-        return load_llama(self._spec, path, threads=self._threads, context_cap=self._context_cap)
+        return load_llama(self._spec, path, threads=self._threads, context_cap=self._context_cap, native=self._native)
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
         with self._lease() as loaded:

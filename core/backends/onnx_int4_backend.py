@@ -20,6 +20,7 @@ from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
+from .llama_native import NativeGuard, model_key
 from .model_pool import ModelPool
 from .pooled import PooledGGUFBackend, stream_text
 from .onnx_model_cache import ensure_model
@@ -119,9 +120,12 @@ def open_session(model: Path, *, threads: int, provider: str) -> Any:
 
 
 def load_onnx(spec: ModelSpec, path: Path, *, data_dir: Path, threads: int, context_cap: int, provider: str,
-              all_logits: bool = False, weights: str = "accurate") -> LoadedOnnx:
-    """Build (once) and open the ONNX decoder for a GGUF; one-line ModelErrors for what cannot be used."""
-    import llama_cpp
+              native: NativeGuard, all_logits: bool = False, weights: str = "accurate") -> LoadedOnnx:
+    """Build (once) and open the ONNX decoder for a GGUF; one-line ModelErrors for what cannot be used. llama.cpp
+    reads only the vocabulary here (no native kernels run), with whichever CPU code `native` finds usable."""
+    from .llama_native import import_llama
+
+    llama_cpp = import_llama(native.vocabulary_variant(path, model_key(spec.sha256, path)))
     from llama_cpp._utils import suppress_stdout_stderr
 
     from ...kernels.gguf_header import read_gguf_header
@@ -161,12 +165,14 @@ class OnnxInt4Backend(PooledGGUFBackend[LoadedOnnx]):
 
     def __init__(self, spec: ModelSpec, *, pool: ModelPool[Any], prepare: Callable[[ModelSpec], Path], threads: int,
                  context_cap: int, data_dir: Path | None = None, onnx_provider: str = "auto",
-                 onnx_weights: str = "accurate", prefix_cache_bytes: int = 64 * 2**20, **_: Any) -> None:
+                 onnx_weights: str = "accurate", prefix_cache_bytes: int = 64 * 2**20,
+                 native: NativeGuard | None = None, **_: Any) -> None:
         if data_dir is None:
             raise ModelError("onnx_int4 needs the data folder to keep its built models in")
         super().__init__(spec, pool=pool, prepare=prepare, threads=threads, context_cap=context_cap,
                          prefix_cache_bytes=prefix_cache_bytes)
         self._data_dir = data_dir
+        self._native = native or NativeGuard(data_dir / "cache" / "native", threads=threads)
         self._provider_pref = onnx_provider
         self._weights = onnx_weights
 
@@ -178,7 +184,7 @@ class OnnxInt4Backend(PooledGGUFBackend[LoadedOnnx]):
     def _load(self, path: Path) -> LoadedOnnx:
         return load_onnx(self._spec, path, data_dir=self._data_dir, threads=self._threads,
                          context_cap=self._context_cap, provider=choose_provider(self._provider_pref),
-                         weights=self._weights)
+                         native=self._native, weights=self._weights)
 
     def provider(self) -> str:
         """The execution provider the loaded model runs on (loads it if needed)."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..models.manifest import ModelSpec
 from .llama_cpp_backend import load_llama
+from .llama_native import NativeGuard
 from .onnx_int4_backend import load_onnx
 
 PROMPT = ("You are a helpful assistant.\nUser: Explain in a few paragraphs how a hash map works, what a collision "
@@ -74,15 +75,16 @@ def _time_loop(first: Callable[[], np.ndarray], step: Callable[[int], np.ndarray
 
 def compare_speed(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int = 64, repeats: int = 5,
                   prompt: str = PROMPT, provider: str = "CPUExecutionProvider", weights: str = "accurate",
-                  model_id: str = "",
+                  model_id: str = "", native: NativeGuard | None = None,
                   progress: Callable[[str], None] | None = None) -> SpeedComparison:
     """Load the GGUF in both engines once, then time `repeats` ABBA pairs of prompt + `new_tokens` greedy tokens.
     End-of-generation tokens are not honoured, so both sides always produce exactly `new_tokens`."""
     spec = ModelSpec(id=model_id or gguf.stem, backend="onnx_int4", path=gguf)
     context = 2048
-    llama = load_llama(spec, gguf, threads=threads, context_cap=context)
+    native = native or NativeGuard(data_dir / "cache" / "native", threads=threads)
+    llama = load_llama(spec, gguf, threads=threads, context_cap=context, native=native)
     onnx = load_onnx(spec, gguf, data_dir=data_dir, threads=threads, context_cap=context, provider=provider,
-                     weights=weights)
+                     native=native, weights=weights)
     tokens = llama.tokenize(prompt)
     if tokens != onnx.tokenize(prompt):
         raise AssertionError("the two engines tokenize the prompt differently")

@@ -8,13 +8,15 @@ import logging
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from types import ModuleType
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import onnxruntime
 import pytest
 
 from edgemind.core.backends.base import CancelToken, GenerationParams, Message
+from edgemind.core.backends.llama_native import NativeGuard
 from edgemind.core.backends.onnx_int4_backend import OnnxInt4Backend, choose_provider, load_onnx
 from edgemind.core.backends.onnx_model_cache import cache_dir, ensure_model
 from edgemind.core.backends.sampling import Sampler
@@ -210,13 +212,13 @@ def test_an_unknown_provider_is_refused_by_name() -> None:
 
 @pytest.mark.skipif("DmlExecutionProvider" not in onnxruntime.get_available_providers(),
                     reason="DirectML execution provider not available (onnxruntime-directml, Windows only)")
-def test_directml_runs_the_tiny_model(onnx_env: dict[str, str], models_dir: Path) -> None:
+def test_directml_runs_the_tiny_model(onnx_env: dict[str, str], models_dir: Path, native: NativeGuard) -> None:
     from edgemind.core.models.manifest import ModelSpec
 
     path = models_dir / "smollm2-135m-instruct-q4_1.gguf"
     loaded = load_onnx(ModelSpec(id=TINY, backend="onnx_int4", path=path), path,
                        data_dir=Path(onnx_env["EDGEMIND_HOME"]), threads=2, context_cap=512,
-                       provider="DmlExecutionProvider")
+                       provider="DmlExecutionProvider", native=native)
     try:
         tokens = loaded.tokenize("Hello")
         logits, cache = loaded.step(tokens, loaded.empty_cache(), len(tokens))
@@ -298,13 +300,15 @@ def _perplexity(logits: np.ndarray, tokens: list[int]) -> float:
                                               pytest.param("qwen2.5-coder-0.5b-instruct.gguf", 0.01,
                                                            marks=pytest.mark.default_model)])
 def test_perplexity_is_within_one_percent_of_llama_cpp(file_name: str, bound: float, models_dir: Path,
-                                                       onnx_env: dict[str, str], request: pytest.FixtureRequest) -> None:
-    import llama_cpp
+                                                       onnx_env: dict[str, str], request: pytest.FixtureRequest,
+                                                       native: NativeGuard,
+                                                       llama_cpp_for: Callable[[Path], ModuleType]) -> None:
     from edgemind.core.models.manifest import ModelSpec
 
     if file_name.startswith("qwen"):
         request.getfixturevalue("default_model_installed")
     path = models_dir / file_name
+    llama_cpp = llama_cpp_for(path)
     text = (Path(__file__).parent.parent / "kernels" / "perplexity_text.txt").read_text(encoding="utf-8")
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=1024, logits_all=True, n_threads=2, verbose=False)
     try:
@@ -316,7 +320,7 @@ def test_perplexity_is_within_one_percent_of_llama_cpp(file_name: str, bound: fl
         llm.close()
     loaded = load_onnx(ModelSpec(id=file_name, backend="onnx_int4", path=path), path,
                        data_dir=Path(onnx_env["EDGEMIND_HOME"]), threads=2, context_cap=1024,
-                       provider="CPUExecutionProvider", all_logits=True)
+                       provider="CPUExecutionProvider", native=native, all_logits=True)
     try:
         logits, _ = loaded.step(tokens, loaded.empty_cache(), len(tokens))
     finally:

@@ -8,7 +8,8 @@ reference in fp64), so the only differences are summation order and fp32 roundin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from types import ModuleType
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import onnxruntime as ort
@@ -98,12 +99,12 @@ def test_decoding_with_the_kv_cache_gives_the_full_sequence_logits(exact: Runner
 
 
 def test_the_shipped_graph_keeps_llama_cpp_top_tokens(weights: DecoderWeights, models_dir: Path,
-                                                      tmp_path: Path) -> None:
+                                                      tmp_path: Path,
+                                                      llama_cpp_for: Callable[[Path], ModuleType]) -> None:
     """The served graph (last-token logits, int8 activations, one token per step) against llama.cpp's logits for the
     same tokens: close at every step and mostly the same top token. llama.cpp itself rounds activations to 8 bits
     and keys/values to fp16, so cosine is bounded at 0.99 (measured >= 0.997)."""
-    import llama_cpp
-
+    llama_cpp = llama_cpp_for(models_dir / TINY_FILE)
     runner = Runner(tmp_path / "model.onnx", weights, BuildOptions())
     llm = llama_cpp.Llama(model_path=str(models_dir / TINY_FILE), n_ctx=256, logits_all=True, verbose=False,
                           n_threads=2)
