@@ -164,7 +164,7 @@ class Engine:
 
         spec = self.registry.get(policy.unsure_model)  # an unknown id fails here, naming it, not on some prompt
         self.router.judge = ModelJudge(  # type: ignore[attr-defined]
-            spec.id, lambda: self.backend_for(self.local_spec(spec)).stream)
+            spec.id, lambda: self.backend_for(self.runnable_spec(spec)).stream)
 
     def attach_tools(self, ask: Any = None, grants: Any = ()) -> "ToolRunner":
         """Offer tools from now on, asking through `ask` (None: nobody can be asked, so only stored grants and
@@ -198,15 +198,21 @@ class Engine:
         """A local GGUF runs on llama_cpp or onnx_int4: the request's --backend, else the `local_backend` setting."""
         wanted = asked or self.settings.local_backend
         if spec.backend in LOCAL_BACKENDS and wanted in LOCAL_BACKENDS and spec.backend != wanted:
-            spec = replace(spec, backend=wanted)
-        if spec.backend == "llama_cpp" and asked is None:
-            # A model llama.cpp crashed on in its check runs on our own decoder instead (asked for by name, the
-            # load fails with the same one line).
-            path = self.registry.prepare(spec, self.install_progress)
-            check = self.native.check(path, model_key(spec.sha256, path))
-            if check.variant is None:
-                log.warning("%s", failure_line(path.name, check, then=FALLING_BACK))
-                return replace(spec, backend="onnx_int4")
+            return replace(spec, backend=wanted)
+        return spec
+
+    def runnable_spec(self, spec: ModelSpec, asked: str | None = None) -> ModelSpec:
+        """`spec` on the backend that can run it here: a model llama.cpp's native code crashed on in its test run
+        (one child process per machine, build and model) runs on our own decoder instead. Asked for by name, the
+        load fails with the same one line instead."""
+        spec = self.local_spec(spec, asked)
+        if spec.backend != "llama_cpp" or asked is not None:
+            return spec
+        path = self.registry.prepare(spec, self.install_progress)
+        check = self.native.check(path, model_key(spec.sha256, path))
+        if check.variant is None:
+            log.warning("%s", failure_line(path.name, check, then=FALLING_BACK))
+            return replace(spec, backend="onnx_int4")
         return spec
 
     # ---- one request --------------------------------------------------------------------------------------------
@@ -237,6 +243,7 @@ class Engine:
             if options.history and conversation_id is not None:
                 raise PromptError("give either earlier messages or a conversation id, not both")
             history = list(options.history) if options.history else self._history(conversation_id)
+            spec = self.runnable_spec(spec, options.backend)
             offered = self._offered_tools(decision, options)
             # An answer made with tools depends on files, pages and grants of the moment: never cached.
             key = None if offered else self._cache_key(prompt, spec, system, history, params)
@@ -506,7 +513,7 @@ class Engine:
 
     def _summary_stream(self) -> tuple[str, Callable[..., Iterator[Any]]]:
         spec = self.registry.get(self.settings.default_model)
-        return spec.id, self.backend_for(self.local_spec(spec)).stream
+        return spec.id, self.backend_for(self.runnable_spec(spec)).stream
 
     def delete_conversation(self, conversation_id: str) -> dict[str, int]:
         """Remove a conversation everywhere: messages, summaries, remembered facts, search index, cached answers."""

@@ -65,14 +65,15 @@ def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, n
     from ...kernels.gguf_header import read_gguf_header
     from .llama_native import import_llama
 
-    llama_cpp = import_llama(native.variant_for(path, model_key(spec.sha256, path)))
+    key = model_key(spec.sha256, path)
+    llama_cpp = import_llama(native.variant_for(path, key))
     header = read_gguf_header(path)
     model_ctx = header.context_length or spec.context_length or context_cap
     n_ctx = min(context_cap, model_ctx)
     try:
         llm = llama_cpp.Llama(
             model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512,
-            verbose=False,
+            n_gpu_layers=native.gpu_layers(key), verbose=False,
         )
     except (ValueError, RuntimeError, OSError) as exc:
         raise ModelError(f"llama.cpp could not load model {spec.id!r} from {path.name}: {exc}") from None

@@ -78,6 +78,7 @@ class ModelCheck:
     attempts: list[Attempt] = field(default_factory=list)
     checked_at: float = 0.0
     model: str = ""  # the file's name, for people reading `doctor`
+    gpu: str | None = None  # a GPU backend (vulkan) that ran it too: layers are offloaded to it
 
     def failures(self) -> list[Attempt]:
         return [a for a in self.attempts if not a.ok]
@@ -106,6 +107,16 @@ def variant_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix))
+
+
+def gpu_files(folder: Path) -> list[Path]:
+    """GPU backends built as their own libraries (the Windows build's `ggml-vulkan` for AMD/Intel iGPUs)."""
+    names = {"ggml-vulkan.dll"} if sys.platform == "win32" else {"libggml-vulkan.so"}
+    return sorted(p for p in folder.iterdir() if p.name in names) if folder.is_dir() else []
+
+
+def gpu_name(path: Path) -> str:
+    return path.name.split(".")[0].rsplit("-", 1)[-1]  # libggml-vulkan.so -> vulkan
 
 
 def variant_name(path: Path) -> str:
@@ -183,6 +194,26 @@ def loaded_ggml(folder: Path) -> ctypes.CDLL:
         except OSError:
             pass
     return ctypes.CDLL(str(folder / _library_name("ggml")))
+
+
+_gpu_loaded: set[str] = set()
+
+
+def import_gpu(path: Path) -> None:
+    """Register a GPU backend beside the CPU code (after import_llama); llama.cpp offloads layers to it."""
+    with _lock:
+        if path.name in _gpu_loaded:
+            return
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        ggml = loaded_ggml(path.parent)
+        ggml.ggml_backend_load.restype = ctypes.c_void_p
+        ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
+        with suppress_stdout_stderr(disable=False):
+            registered = ggml.ggml_backend_load(str(path).encode())
+        if not registered:
+            raise ModelError(f"llama.cpp could not load its GPU backend {path.name}")
+        _gpu_loaded.add(path.name)
 
 
 # ---- the child process --------------------------------------------------------------------------------------------
@@ -322,7 +353,17 @@ class NativeGuard:
                     break
                 log.warning("llama.cpp's %s CPU code failed a test run of %s on this CPU (%s)",
                             variant.name, model_path.name, attempt.reason)
-            result = ModelCheck(chosen, attempts, time.time(), model_path.name)
+            gpu = None
+            if chosen is not None and self._folder is not None:
+                variant = next(v for v in candidates if v.name == chosen)
+                for lib in gpu_files(self._folder):
+                    # a GPU driver can crash too (or find no device): only a clean test run turns offload on
+                    attempt = self._smoke(variant, model_path, gpu=lib)
+                    attempts.append(attempt)
+                    if attempt.ok:
+                        gpu = gpu_name(lib)
+                        break
+            result = ModelCheck(chosen, attempts, time.time(), model_path.name, gpu)
             self._memo[model_key] = result
             self._update(lambda entry: entry.setdefault("models", {}).__setitem__(model_key, _check_json(result)))
             return result
@@ -333,7 +374,7 @@ class NativeGuard:
             return None
         try:
             return ModelCheck(row.get("variant"), [Attempt(**a) for a in row.get("attempts", [])],
-                              float(row.get("checked_at", 0)), str(row.get("model", "")))
+                              float(row.get("checked_at", 0)), str(row.get("model", "")), row.get("gpu"))
         except TypeError:
             return None  # a record from another version: check again
 
@@ -351,7 +392,16 @@ class NativeGuard:
             raise NativeCodeError(f"llama.cpp's {check.variant} CPU code is gone from {self._folder}; run the set-up "
                                   "command again")
         import_llama(variant)
+        if check.gpu and self._folder is not None:
+            for lib in gpu_files(self._folder):
+                if gpu_name(lib) == check.gpu:
+                    import_gpu(lib)
         return variant
+
+    def gpu_layers(self, model_key: str) -> int:
+        """Layers to offload: all (-1) when a GPU backend passed this model's test run, else none."""
+        check = self._memo.get(model_key) or self.recorded(model_key)
+        return -1 if check is not None and check.gpu else 0
 
     def vocabulary_variant(self, model_path: Path, model_key: str) -> Variant:
         """A variant for reading a model's vocabulary, which runs no kernels: the loaded one, else the one its check
@@ -366,24 +416,25 @@ class NativeGuard:
             import_llama(variant)
             return variant
 
-    def _smoke(self, variant: Variant, model_path: Path) -> Attempt:
+    def _smoke(self, variant: Variant, model_path: Path, gpu: Path | None = None) -> Attempt:
         started = time.perf_counter()
         cmd = child_command("smoke", str(variant.path) if variant.path else BUILTIN, str(model_path),
-                            str(self._threads))
+                            str(self._threads), *([str(gpu)] if gpu else []))
+        name = f"{variant.name}+{gpu_name(gpu)}" if gpu else variant.name
         try:
             done = self._runner(cmd, self._timeout)
         except subprocess.TimeoutExpired:
-            return Attempt(variant.name, False, f"no answer within {self._timeout:.0f} s",
+            return Attempt(name, False, f"no answer within {self._timeout:.0f} s",
                            (time.perf_counter() - started) * 1000)
         ms = (time.perf_counter() - started) * 1000
         result = _last_json(done.stdout)
         if done.returncode == 0 and result is not None and result.get("ok"):
-            return Attempt(variant.name, True, "", round(ms, 1))
+            return Attempt(name, True, "", round(ms, 1))
         if done.returncode == 0 or result is not None and "error" in result:
             reason = str((result or {}).get("error") or "the test run printed no result")
         else:
             reason = describe_exit(done.returncode)
-        return Attempt(variant.name, False, reason, round(ms, 1))
+        return Attempt(name, False, reason, round(ms, 1))
 
     # -- the record
     def _read(self) -> dict[str, Any]:
@@ -432,8 +483,8 @@ def model_key(sha256: str | None, path: Path) -> str:
 
 
 def _check_json(check: ModelCheck) -> dict[str, Any]:
-    return {"variant": check.variant, "model": check.model, "attempts": [asdict(a) for a in check.attempts],
-            "checked_at": check.checked_at}
+    return {"variant": check.variant, "gpu": check.gpu, "model": check.model,
+            "attempts": [asdict(a) for a in check.attempts], "checked_at": check.checked_at}
 
 
 FALLING_BACK = "answering with onnx_int4 instead (run the set-up command again to rebuild llama.cpp)"

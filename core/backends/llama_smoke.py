@@ -37,16 +37,20 @@ def score(folder: Path) -> dict[str, object]:
     return {"ok": True, "variants": variants}
 
 
-def smoke(variant: str, model: Path, threads: int) -> dict[str, object]:
+def smoke(variant: str, model: Path, threads: int, gpu: Path | None = None) -> dict[str, object]:
     import numpy as np
 
-    from .llama_native import BUILTIN, Variant, import_llama
+    from .llama_native import BUILTIN, Variant, import_gpu, import_llama
 
     chosen = Variant(BUILTIN, None) if variant == BUILTIN else Variant(Path(variant).name, Path(variant))
     llama_cpp = import_llama(chosen)
+    if gpu is not None:
+        import_gpu(gpu)
+        if not llama_cpp.llama_supports_gpu_offload():
+            return {"ok": False, "error": f"{gpu.name} found no GPU device"}
     started = time.perf_counter()
     llm = llama_cpp.Llama(model_path=str(model), n_ctx=256, n_batch=64, n_threads=threads, n_threads_batch=threads,
-                          verbose=False)
+                          n_gpu_layers=-1 if gpu is not None else 0, verbose=False)
     tokens = llm.tokenize(SMOKE_PROMPT.encode(), add_bos=True, special=True)
     llm.eval(tokens)
     n_vocab = llm.n_vocab()
@@ -68,10 +72,10 @@ def main(argv: list[str]) -> int:
     try:
         if argv[:1] == ["score"] and len(argv) == 2:
             result = score(Path(argv[1]))
-        elif argv[:1] == ["smoke"] and len(argv) == 4:
-            result = smoke(argv[1], Path(argv[2]), int(argv[3]))
+        elif argv[:1] == ["smoke"] and len(argv) in (4, 5):
+            result = smoke(argv[1], Path(argv[2]), int(argv[3]), Path(argv[4]) if len(argv) == 5 else None)
         else:
-            print(json.dumps({"ok": False, "error": "usage: score LIB_DIR | smoke VARIANT MODEL THREADS"}))
+            print(json.dumps({"ok": False, "error": "usage: score LIB_DIR | smoke VARIANT MODEL THREADS [GPU_LIB]"}))
             return 2
     except Exception as exc:  # reported to the parent as data; a crash shows as the exit status instead
         print(json.dumps({"ok": False, "error": f"{exc.__class__.__name__}: {exc}"[:300]}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -168,3 +169,19 @@ def test_doctor_shows_cpu_features_the_variant_and_the_test_run(cli_env: dict[st
     text = subprocess.run([sys.executable, "-m", "edgemind.core.cli", "doctor"], capture_output=True, text=True,
                           env=cli_env, timeout=300).stdout
     assert "test run " + TINY_FILE in text and "features" in text
+
+
+def test_a_gpu_backend_that_fails_its_test_run_leaves_the_model_on_the_cpu(models_dir: Path, tmp_path: Path) -> None:
+    """The Windows build adds a Vulkan backend for iGPUs; a broken driver (here: a library that is no backend at
+    all) must cost nothing but the attempt."""
+    folder = lib_dir()
+    assert folder is not None
+    lib = tmp_path / "lib"
+    shutil.copytree(folder, lib)
+    (lib / ("ggml-vulkan.dll" if sys.platform == "win32" else "libggml-vulkan.so")).write_bytes(b"\x7fELF not really")
+    model = models_dir / TINY_FILE
+    guard = NativeGuard(tmp_path / "record", folder=lib)
+    check = guard.check(model, model_key(None, model))
+    assert check.variant is not None and check.gpu is None
+    assert check.attempts[-1].variant == f"{check.variant}+vulkan" and not check.attempts[-1].ok
+    assert guard.gpu_layers(model_key(None, model)) == 0

@@ -1,0 +1,84 @@
+"""llama.cpp decode speed by CPU variant, against a native build, and beside a competing process.
+
+Each figure comes from a fresh child process (core/bench/decode_child.py) and is reported as a ratio to a baseline
+measured in the same run: the variant EdgeMind picks vs the others and vs a `-march=native` build; under load vs idle
+with each OpenMP wait policy. Medians over repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..backends.llama_native import Variant
+
+CHILD = Path(__file__).with_name("decode_child.py")
+# The wait policies compared under load. libgomp's default spins ~300k iterations before it sleeps.
+POLICIES: dict[str, dict[str, str]] = {
+    "libgomp default (spin, then sleep)": {},
+    "OMP_WAIT_POLICY=PASSIVE (EdgeMind's default)": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "GOMP_SPINCOUNT=10000 (short spin)": {"GOMP_SPINCOUNT": "10000"},
+}
+_OMP_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "OMP_PROC_BIND")
+
+
+def child_env(policy: Mapping[str, str], base: Mapping[str, str] = os.environ) -> dict[str, str]:
+    env = {k: v for k, v in base.items() if k not in _OMP_KEYS}
+    env.update(policy)
+    return env
+
+
+def run_decode(model: Path, variant: Variant | None, *, threads: int, tokens: int, repeats: int,
+               compete: bool = False, policy: Mapping[str, str] | None = None, python: str = sys.executable,
+               timeout: float = 900.0) -> dict[str, Any]:
+    cmd = [python, str(CHILD), "--model", str(model), "--variant",
+           str(variant.path) if variant is not None and variant.path is not None else "builtin",
+           "--threads", str(threads), "--tokens", str(tokens), "--repeats", str(repeats)]
+    if compete:
+        cmd.append("--compete")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env=child_env(policy if policy is not None else POLICIES[next(iter(POLICIES))]))
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return {"ok": False, "error": (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]}
+    return json.loads(lines[-1])
+
+
+def measure_variants(model: Path, variants: list[Variant], chosen: str, *, threads: int, tokens: int, repeats: int,
+                     native_python: str | None = None, progress: Callable[[str], None] = lambda m: None
+                     ) -> dict[str, Any]:
+    """Idle decode of each variant (and of a native build's python, if given), as a ratio to the chosen variant."""
+    rows: list[dict[str, Any]] = []
+    for variant in variants:
+        progress(f"decode with the {variant.name} variant")
+        result = run_decode(model, variant, threads=threads, tokens=tokens, repeats=repeats)
+        rows.append({"build": f"portable: {variant.name}", **result})
+    if native_python:
+        progress("decode with the native build")
+        result = run_decode(model, None, threads=threads, tokens=tokens, repeats=repeats, python=native_python)
+        rows.append({"build": "native (-march=native)", **result})
+    base = next((r for r in rows if r.get("variant") == chosen and r.get("ok")), None)
+    for row in rows:
+        if base and row.get("ok"):
+            row["ratio_to_chosen"] = row["idle_median"] / base["idle_median"]
+    return {"chosen": chosen, "rows": rows}
+
+
+def measure_contention(model: Path, variant: Variant, *, threads: int, tokens: int, repeats: int,
+                       progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    """Decode alone and beside one CPU-bound process, for each wait policy; `loaded_share` = loaded / idle."""
+    rows = []
+    for label, policy in POLICIES.items():
+        progress(f"decode under load, {label}")
+        rows.append({"policy": label, "env": policy,
+                     **run_decode(model, variant, threads=threads, tokens=tokens, repeats=repeats, compete=True,
+                                  policy=policy)})
+    base = rows[0]
+    for row in rows:
+        if row.get("ok") and base.get("ok"):
+            row["idle_ratio_to_default"] = row["idle_median"] / base["idle_median"]
+    return {"variant": variant.name, "rows": rows}
