@@ -341,8 +341,7 @@ class NativeGuard:
             if known is not None:
                 self._memo[model_key] = known
                 return known
-            loaded = loaded_variant()
-            candidates = [loaded] if loaded is not None else self.variants()
+            candidates = self.variants()
             attempts: list[Attempt] = []
             chosen: str | None = None
             for variant in candidates:
@@ -385,7 +384,9 @@ class NativeGuard:
             raise NativeCodeError(failure_line(model_path.name, check))
         loaded = loaded_variant()
         if loaded is not None and loaded.name != check.variant:
-            # This process already runs another variant (chosen for an earlier model), which fails this one.
+            # This process already runs another variant (chosen for an earlier model): it must run this one too.
+            if self._also_runs(loaded, model_path, model_key, check):
+                return loaded
             raise NativeCodeError(failure_line(model_path.name, check, running=loaded.name))
         variant = next((v for v in self.variants() if v.name == check.variant), None)
         if variant is None:
@@ -397,6 +398,15 @@ class NativeGuard:
                 if gpu_name(lib) == check.gpu:
                     import_gpu(lib)
         return variant
+
+    def _also_runs(self, variant: Variant, model_path: Path, model_key: str, check: ModelCheck) -> bool:
+        tried = next((a for a in check.attempts if a.variant == variant.name), None)
+        if tried is None:
+            with self._lock:
+                tried = self._smoke(variant, model_path)
+                check.attempts.append(tried)
+                self._update(lambda entry: entry.setdefault("models", {}).__setitem__(model_key, _check_json(check)))
+        return tried.ok
 
     def gpu_layers(self, model_key: str) -> int:
         """Layers to offload: all (-1) when a GPU backend passed this model's test run, else none."""

@@ -15,8 +15,8 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from edgemind.core.backends.llama_native import (NativeGuard, child_command, describe_exit, lib_dir, model_key,
-                                                 run_child, variant_files)
+from edgemind.core.backends.llama_native import (NativeCodeError, NativeGuard, child_command, describe_exit, lib_dir,
+                                                 loaded_variant, model_key, run_child, variant_files)
 from edgemind.core.hardware import cpu_features
 
 TINY_FILE = "smollm2-135m-instruct-q4_1.gguf"
@@ -185,3 +185,20 @@ def test_a_gpu_backend_that_fails_its_test_run_leaves_the_model_on_the_cpu(model
     assert check.variant is not None and check.gpu is None
     assert check.attempts[-1].variant == f"{check.variant}+vulkan" and not check.attempts[-1].ok
     assert guard.gpu_layers(model_key(None, model)) == 0
+
+
+def test_a_new_model_the_variant_already_in_use_cannot_run_is_refused_in_one_line(
+        models_dir: Path, tmp_path: Path, llama_cpp_for: Callable[[Path], ModuleType]) -> None:
+    """ggml holds one CPU backend per process: a second model that crashes the loaded variant's test run must not be
+    loaded with it anyway."""
+    model = models_dir / TINY_FILE
+    llama_cpp_for(model)  # this process now runs the variant chosen for the tiny model
+    running = loaded_variant()
+    assert running is not None
+    copy = tmp_path / "copy.gguf"
+    shutil.copyfile(model, copy)
+    guard = NativeGuard(tmp_path / "record", runner=crashing({running.name}))
+    with pytest.raises(NativeCodeError) as caught:
+        guard.variant_for(copy, model_key(None, copy))
+    assert f"{running.name}: SIGILL: illegal instruction" in str(caught.value)
+    assert loaded_variant() == running
