@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..backends.llama_native import Variant
+from ..backends.llama_native import OMP_DEFAULTS, Variant
 
 CHILD = Path(__file__).with_name("decode_child.py")
 # The wait policies compared under load. libgomp's default spins ~300k iterations before it sleeps.
@@ -41,7 +42,7 @@ def run_decode(model: Path, variant: Variant | None, *, threads: int, tokens: in
     if compete:
         cmd.append("--compete")
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          env=child_env(policy if policy is not None else POLICIES[next(iter(POLICIES))]))
+                          env=child_env(policy if policy is not None else OMP_DEFAULTS))
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         return {"ok": False, "error": (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]}
@@ -49,36 +50,72 @@ def run_decode(model: Path, variant: Variant | None, *, threads: int, tokens: in
 
 
 def measure_variants(model: Path, variants: list[Variant], chosen: str, *, threads: int, tokens: int, repeats: int,
-                     native_python: str | None = None, progress: Callable[[str], None] = lambda m: None
-                     ) -> dict[str, Any]:
-    """Idle decode of each variant (and of a native build's python, if given), as a ratio to the chosen variant."""
-    rows: list[dict[str, Any]] = []
-    for variant in variants:
-        progress(f"decode with the {variant.name} variant")
-        result = run_decode(model, variant, threads=threads, tokens=tokens, repeats=repeats)
-        rows.append({"build": f"portable: {variant.name}", **result})
+                     rounds: int = 3, native_python: str | None = None,
+                     progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    """Idle decode of each variant (and of a native build's python, if given), as a ratio to the chosen variant.
+    `rounds` passes over all builds, each starting one later, so slow drift of a shared machine hits all alike."""
+    builds: list[tuple[str, Variant | None, str]] = [(f"portable: {v.name}", v, sys.executable) for v in variants]
     if native_python:
-        progress("decode with the native build")
-        result = run_decode(model, None, threads=threads, tokens=tokens, repeats=repeats, python=native_python)
-        rows.append({"build": "native (-march=native)", **result})
-    base = next((r for r in rows if r.get("variant") == chosen and r.get("ok")), None)
+        builds.append(("native (-march=native)", None, native_python))
+    samples: dict[str, list[float]] = {label: [] for label, _, _ in builds}
+    names: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for r in range(rounds):
+        order = builds[r % len(builds):] + builds[:r % len(builds)]
+        for label, variant, python in order:
+            if label in errors:
+                continue
+            progress(f"round {r + 1}/{rounds}: decode with {label}")
+            result = run_decode(model, variant, threads=threads, tokens=tokens, repeats=repeats, python=python)
+            if not result.get("ok"):
+                errors[label] = str(result.get("error"))
+                continue
+            samples[label] += result["idle_tok_s"]
+            names[label] = result["variant"]
+    rows: list[dict[str, Any]] = []
+    for label, _, _ in builds:
+        if label in errors:
+            rows.append({"build": label, "ok": False, "error": errors[label]})
+        else:
+            rows.append({"build": label, "ok": True, "variant": names[label], "idle_tok_s": samples[label],
+                         "idle_median": statistics.median(samples[label])})
+    base = next((r for r in rows if r.get("variant") == chosen and r["build"].startswith("portable") and r["ok"]), None)
     for row in rows:
         if base and row.get("ok"):
             row["ratio_to_chosen"] = row["idle_median"] / base["idle_median"]
-    return {"chosen": chosen, "rows": rows}
+    return {"chosen": chosen, "rounds": rounds, "rows": rows}
 
 
-def measure_contention(model: Path, variant: Variant, *, threads: int, tokens: int, repeats: int,
+def measure_contention(model: Path, variant: Variant, *, threads: int, tokens: int, repeats: int, rounds: int = 3,
                        progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """Decode alone and beside one CPU-bound process, for each wait policy; `loaded_share` = loaded / idle."""
-    rows = []
-    for label, policy in POLICIES.items():
-        progress(f"decode under load, {label}")
-        rows.append({"policy": label, "env": policy,
-                     **run_decode(model, variant, threads=threads, tokens=tokens, repeats=repeats, compete=True,
-                                  policy=policy)})
+    """Decode alone and beside one CPU-bound process, for each wait policy; `loaded_share` = loaded / idle, and
+    `idle_ratio_to_default` what the policy costs an idle machine. Rounds rotate the policies' order."""
+    labels = list(POLICIES)
+    idle: dict[str, list[float]] = {label: [] for label in labels}
+    loaded: dict[str, list[float]] = {label: [] for label in labels}
+    errors: dict[str, str] = {}
+    for r in range(rounds):
+        for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+            if label in errors:
+                continue
+            progress(f"round {r + 1}/{rounds}: decode under load, {label}")
+            result = run_decode(model, variant, threads=threads, tokens=tokens, repeats=repeats, compete=True,
+                                policy=POLICIES[label])
+            if not result.get("ok"):
+                errors[label] = str(result.get("error"))
+                continue
+            idle[label] += result["idle_tok_s"]
+            loaded[label] += result["loaded_tok_s"]
+    rows: list[dict[str, Any]] = []
+    for label in labels:
+        if label in errors:
+            rows.append({"policy": label, "env": POLICIES[label], "ok": False, "error": errors[label]})
+            continue
+        i, ld = statistics.median(idle[label]), statistics.median(loaded[label])
+        rows.append({"policy": label, "env": POLICIES[label], "ok": True, "idle_tok_s": idle[label],
+                     "loaded_tok_s": loaded[label], "idle_median": i, "loaded_median": ld, "loaded_share": ld / i})
     base = rows[0]
     for row in rows:
         if row.get("ok") and base.get("ok"):
             row["idle_ratio_to_default"] = row["idle_median"] / base["idle_median"]
-    return {"variant": variant.name, "rows": rows}
+    return {"variant": variant.name, "rounds": rounds, "rows": rows}
