@@ -148,8 +148,9 @@ def loaded_variant() -> Variant | None:
 
 
 def set_openmp_defaults(env: Any = os.environ) -> None:
-    for key, value in OMP_DEFAULTS.items():
-        env.setdefault(key, value)
+    """Our wait policy, unless the user chose one (either variable: GOMP_SPINCOUNT=300000 is libgomp's default)."""
+    if not any(env.get(key) for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")):
+        env.update(OMP_DEFAULTS)
 
 
 def import_llama(variant: Variant | None) -> ModuleType:

@@ -202,3 +202,22 @@ def test_a_new_model_the_variant_already_in_use_cannot_run_is_refused_in_one_lin
         guard.variant_for(copy, model_key(None, copy))
     assert f"{running.name}: SIGILL: illegal instruction" in str(caught.value)
     assert loaded_variant() == running
+
+
+def test_openmp_waits_passively_unless_the_user_chose_a_policy() -> None:
+    from edgemind.core.backends.llama_native import set_openmp_defaults
+
+    env: dict[str, str] = {}
+    set_openmp_defaults(env)
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
+    for chosen in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "300000"}):
+        env = dict(chosen)
+        set_openmp_defaults(env)
+        assert env == chosen
+
+
+def test_the_check_child_runs_with_the_passive_policy(tmp_path: Path) -> None:
+    """The policy must reach llama.cpp's own process environment before libgomp loads (it reads it only then)."""
+    done = run_child([sys.executable, "-c", "import os; print(os.environ.get('OMP_WAIT_POLICY'))"], 30)
+    expected = os.environ.get("OMP_WAIT_POLICY") or (None if os.environ.get("GOMP_SPINCOUNT") else "PASSIVE")
+    assert done.stdout.strip() == str(expected)
