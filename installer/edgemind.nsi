@@ -29,7 +29,8 @@
 ;   /REMOVEMODELS    remove the model files the installer copied, without asking
 ; Without these, a silent uninstall keeps both, and an interactive one asks (default answer: No) for each.
 
-Unicode true
+; A 64-bit installer (EdgeMind runs only on 64-bit Windows): it also runs under a 64-bit-only Wine, as in the tests.
+Target amd64-unicode
 ManifestDPIAware true
 ; Non-solid LZMA so that the models can be stored uncompressed: quantized GGUF weights and the MiniLM zip shrink by a
 ; few percent at best, and LZMA over ~600 MB of them costs minutes of build time and a slower install.

@@ -166,16 +166,8 @@ def import_llama(variant: Variant | None) -> ModuleType:
     with _lock:
         if _loaded is not None or variant is None:
             return llama_cpp
-        if variant.path is not None:
-            ggml = loaded_ggml(variant.path.parent)
-            ggml.ggml_backend_load.restype = ctypes.c_void_p
-            ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
-            from llama_cpp._utils import suppress_stdout_stderr
-
-            with suppress_stdout_stderr(disable=False):  # ggml announces each load on stderr
-                registered = ggml.ggml_backend_load(str(variant.path).encode())
-            if not registered:
-                raise ModelError(f"llama.cpp could not load its CPU code {variant.path.name}; run the set-up again")
+        if variant.path is not None and not _register(variant.path):
+            raise ModelError(f"llama.cpp could not load its CPU code {variant.path.name}; run the set-up again")
         _loaded = variant
         log.info("llama.cpp runs its %s CPU code", variant.name)
     return llama_cpp
@@ -205,16 +197,20 @@ def import_gpu(path: Path) -> None:
     with _lock:
         if path.name in _gpu_loaded:
             return
-        from llama_cpp._utils import suppress_stdout_stderr
-
-        ggml = loaded_ggml(path.parent)
-        ggml.ggml_backend_load.restype = ctypes.c_void_p
-        ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
-        with suppress_stdout_stderr(disable=False):
-            registered = ggml.ggml_backend_load(str(path).encode())
-        if not registered:
+        if not _register(path):
             raise ModelError(f"llama.cpp could not load its GPU backend {path.name}")
         _gpu_loaded.add(path.name)
+
+
+def _register(path: Path) -> bool:
+    """ggml_backend_load in the registry libllama uses; False when the library is no loadable backend."""
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    ggml = loaded_ggml(path.parent)
+    ggml.ggml_backend_load.restype = ctypes.c_void_p
+    ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
+    with suppress_stdout_stderr(disable=False):  # ggml announces each load on stderr
+        return bool(ggml.ggml_backend_load(str(path).encode()))
 
 
 # ---- the child process --------------------------------------------------------------------------------------------
