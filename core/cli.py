@@ -610,6 +610,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="edgemind: %(levelname)s %(name)s: %(message)s")
         settings = load_settings()
+        _watch_native_crashes(settings.home)
         return args.func(args, settings)
     except UsageError as exc:
         sys.stderr.write(f"edgemind: error: {exc}\n")
@@ -628,6 +629,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = _write_crash_log()
         sys.stderr.write(f"edgemind: internal error: {exc.__class__.__name__}: {exc} (details in {where})\n")
         return EXIT_FAIL
+
+
+def _watch_native_crashes(home: Path) -> None:
+    from .crash_watch import last_crash, watch
+
+    notice = last_crash(home)
+    if notice:
+        sys.stderr.write(f"edgemind: warning: {notice}\n")
+    watch(home)
 
 
 def _write_crash_log() -> str:
