@@ -6,6 +6,7 @@ import os
 import platform
 import shutil
 import sqlite3
+import sys
 from importlib import metadata
 from typing import Any
 
@@ -26,7 +27,13 @@ def _providers() -> dict[str, Any]:
         import onnxruntime
     except ImportError:
         return {"onnxruntime": None, "providers": [], "note": "onnxruntime is not installed"}
-    return {"onnxruntime": onnxruntime.__version__, "providers": onnxruntime.get_available_providers()}
+    providers = onnxruntime.get_available_providers()
+    out: dict[str, Any] = {"onnxruntime": onnxruntime.__version__, "providers": providers}
+    if sys.platform == "win32" and "DmlExecutionProvider" not in providers:
+        # chromadb asks for plain onnxruntime; installed beside onnxruntime-directml it can shadow it
+        out["error"] = ("DirectML is missing: plain onnxruntime shadows onnxruntime-directml; reinstall EdgeMind "
+                        "(pip uninstall onnxruntime, then pip install --force-reinstall onnxruntime-directml)")
+    return out
 
 
 def _onnx_int4(settings: Settings) -> dict[str, Any]:
@@ -142,7 +149,9 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
     database = _database(settings)
     models = _models(settings) if database["ok"] else []
     llama = _llama_cpp(settings)
-    ok = database["ok"] and llama.get("version") is not None and all("error" not in m for m in models)
+    providers = _providers()
+    ok = (database["ok"] and llama.get("version") is not None and all("error" not in m for m in models)
+          and "error" not in providers)
     return {
         "ok": ok,
         "edgemind": _version("edgemind"),
@@ -150,7 +159,7 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
         "hardware": hardware_profile().as_dict(),
         "threads": settings.effective_threads,
         "llama_cpp": llama,
-        "execution_providers": _providers(),
+        "execution_providers": providers,
         "onnx_int4": _onnx_int4(settings),
         "data_folder": {"path": str(home), "exists": home.exists(), "writable": writable,
                         "free_bytes": disk.free, "database": database},
@@ -178,7 +187,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"  features   {' '.join(hw['cpu_features']) or 'unknown'}",
         f"  OS         {hw['os']}",
         *_llama_lines(r["llama_cpp"]),
-        f"  providers  {', '.join(ep['providers']) or ep.get('note', 'none')}",
+        f"  providers  {ep.get('error') or ', '.join(ep['providers']) or ep.get('note', 'none')}",
         f"  onnx_int4  {_onnx_line(r['onnx_int4'])}",
         f"  data       {df['path']} ({'writable' if df['writable'] else 'not writable yet'}, "
         f"{df['free_bytes'] / 2**30:.1f} GiB free disk)",
