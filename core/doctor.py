@@ -77,7 +77,7 @@ def _llama_cpp(settings: Settings) -> dict[str, Any]:
         pass  # the models section reports what is wrong with the registry
     try:
         native = guard.report()
-        version = _version("llama-cpp-python") or _version("llama_cpp_python")
+        version = _version("llama-cpp-python")
         if version is None:
             return {"version": None, "error": "llama-cpp-python is not installed"}
         return {"version": version, **native}

@@ -64,7 +64,7 @@ def cpu_features() -> tuple[str, ...]:
             if key.startswith(("machdep.cpu.features", "machdep.cpu.leaf7_features")):
                 found.update(v.lower().replace(".", "_") for v in value.split())
             elif key.startswith("hw.optional.arm.FEAT_") and value.strip() == "1":
-                found.add({"DotProd": "asimddp", "I8MM": "i8mm", "FP16": "fphp"}.get(key.rsplit("_", 1)[1], ""))
+                found.add({"DotProd": "asimddp", "I8MM": "i8mm", "FP16": "fphp"}.get(key.rsplit("_", 1)[1], key))
             elif key.strip() == "hw.optional.avx2_0" and value.strip() == "1":
                 found.add("avx2")
             elif key.strip() == "hw.optional.avx512f" and value.strip() == "1":

@@ -19,7 +19,7 @@ from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
-from .llama_native import NativeGuard, model_key
+from .llama_native import NativeGuard, import_llama, model_key
 from .model_pool import ModelPool
 from .pooled import PooledGGUFBackend, stream_text
 from .prefix_states import PrefixStates, common_prefix
@@ -63,7 +63,6 @@ def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, n
     """Load a GGUF with llama.cpp; turn its failures into one-line ModelErrors. `native` checks (once, in a child
     process) that llama.cpp's CPU code runs this model here, and raises NativeCodeError when it does not."""
     from ...kernels.gguf_header import read_gguf_header
-    from .llama_native import import_llama
 
     key = model_key(spec.sha256, path)
     llama_cpp = import_llama(native.variant_for(path, key))

@@ -40,9 +40,9 @@ SMOKE_TIMEOUT_S = 180.0
 BUILTIN = "builtin"
 
 # OpenMP's default wait policy spins a core while a thread waits for work: on a laptop that is never idle, a
-# competing process then halves llama.cpp's share of the CPU again (measured: decode at 27% of idle with one
-# competitor, 49% with PASSIVE). libgomp reads this when it is loaded, i.e. with the first ggml-cpu library, so it
-# is set before that; a user's own setting wins. See benchmarks/contention.py.
+# competing process then takes most of llama.cpp's share of the CPU (measured: decode at 31% of idle speed beside one
+# busy process, 58% with PASSIVE). libgomp reads this when it is loaded, i.e. with the first ggml-cpu library, so it
+# is set before that; a user's own setting wins. See benchmarks/native_cpu.py.
 OMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
@@ -94,10 +94,11 @@ def lib_dir() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations))) / "lib"
 
 
-def _library_name(base: str) -> str:
+def library_name(base: str) -> str:
+    """The file name of one of llama.cpp's shared libraries (ggml, ggml-base) on this OS."""
     if sys.platform == "win32":
         return f"{base}.dll"
-    return f"lib{base}.so" if sys.platform != "darwin" or base.startswith("ggml-cpu-") else f"lib{base}.dylib"
+    return f"lib{base}.dylib" if sys.platform == "darwin" else f"lib{base}.so"
 
 
 def variant_files(folder: Path) -> list[Path]:
@@ -186,7 +187,7 @@ def loaded_ggml(folder: Path) -> ctypes.CDLL:
                         return ctypes.CDLL(path)
         except OSError:
             pass
-    return ctypes.CDLL(str(folder / _library_name("ggml")))
+    return ctypes.CDLL(str(folder / library_name("ggml")))
 
 
 _gpu_loaded: set[str] = set()
@@ -334,9 +335,8 @@ class NativeGuard:
     def check(self, model_path: Path, model_key: str) -> ModelCheck:
         """The variant that runs this model here, from the record or by trying (one child per variant tried)."""
         with self._lock:
-            known = self._memo.get(model_key) or self.recorded(model_key)
+            known = self._known(model_key)
             if known is not None:
-                self._memo[model_key] = known
                 return known
             candidates = self.variants()
             attempts: list[Attempt] = []
@@ -360,9 +360,18 @@ class NativeGuard:
                         gpu = gpu_name(lib)
                         break
             result = ModelCheck(chosen, attempts, time.time(), model_path.name, gpu)
-            self._memo[model_key] = result
-            self._update(lambda entry: entry.setdefault("models", {}).__setitem__(model_key, _check_json(result)))
+            self._record(model_key, result)
             return result
+
+    def _known(self, model_key: str) -> ModelCheck | None:
+        known = self._memo.get(model_key) or self.recorded(model_key)
+        if known is not None:
+            self._memo[model_key] = known
+        return known
+
+    def _record(self, model_key: str, check: ModelCheck) -> None:
+        self._memo[model_key] = check
+        self._update(lambda entry: entry.setdefault("models", {}).__setitem__(model_key, _check_json(check)))
 
     def recorded(self, model_key: str) -> ModelCheck | None:
         row = self._read().get(self.fingerprint(), {}).get("models", {}).get(model_key)
@@ -402,12 +411,12 @@ class NativeGuard:
             with self._lock:
                 tried = self._smoke(variant, model_path)
                 check.attempts.append(tried)
-                self._update(lambda entry: entry.setdefault("models", {}).__setitem__(model_key, _check_json(check)))
+                self._record(model_key, check)
         return tried.ok
 
     def gpu_layers(self, model_key: str) -> int:
         """Layers to offload: all (-1) when a GPU backend passed this model's test run, else none."""
-        check = self._memo.get(model_key) or self.recorded(model_key)
+        check = self._known(model_key)
         return -1 if check is not None and check.gpu else 0
 
     def vocabulary_variant(self, model_path: Path, model_key: str) -> Variant:

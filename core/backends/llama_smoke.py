@@ -18,11 +18,10 @@ SMOKE_NEW_TOKENS = 4
 
 
 def score(folder: Path) -> dict[str, object]:
-    from .llama_native import variant_files, variant_name
+    from .llama_native import library_name, variant_files, variant_name
 
     # libggml-base first, so each variant finds it already loaded wherever the loader looks
-    base = folder / ("ggml-base.dll" if sys.platform == "win32" else "libggml-base.so" if sys.platform != "darwin"
-                     else "libggml-base.dylib")
+    base = folder / library_name("ggml-base")
     if base.exists():
         ctypes.CDLL(str(base), mode=getattr(ctypes, "RTLD_GLOBAL", 0))
     variants = []

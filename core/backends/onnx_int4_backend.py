@@ -20,7 +20,7 @@ from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
-from .llama_native import NativeGuard, model_key
+from .llama_native import NativeGuard, import_llama, model_key
 from .model_pool import ModelPool
 from .pooled import PooledGGUFBackend, stream_text
 from .onnx_model_cache import ensure_model
@@ -123,8 +123,6 @@ def load_onnx(spec: ModelSpec, path: Path, *, data_dir: Path, threads: int, cont
               native: NativeGuard, all_logits: bool = False, weights: str = "accurate") -> LoadedOnnx:
     """Build (once) and open the ONNX decoder for a GGUF; one-line ModelErrors for what cannot be used. llama.cpp
     reads only the vocabulary here (no native kernels run), with whichever CPU code `native` finds usable."""
-    from .llama_native import import_llama
-
     llama_cpp = import_llama(native.vocabulary_variant(path, model_key(spec.sha256, path)))
     from llama_cpp._utils import suppress_stdout_stderr
 
@@ -166,13 +164,13 @@ class OnnxInt4Backend(PooledGGUFBackend[LoadedOnnx]):
     def __init__(self, spec: ModelSpec, *, pool: ModelPool[Any], prepare: Callable[[ModelSpec], Path], threads: int,
                  context_cap: int, data_dir: Path | None = None, onnx_provider: str = "auto",
                  onnx_weights: str = "accurate", prefix_cache_bytes: int = 64 * 2**20,
-                 native: NativeGuard | None = None, **_: Any) -> None:
+                 native: NativeGuard, **_: Any) -> None:
         if data_dir is None:
             raise ModelError("onnx_int4 needs the data folder to keep its built models in")
         super().__init__(spec, pool=pool, prepare=prepare, threads=threads, context_cap=context_cap,
                          prefix_cache_bytes=prefix_cache_bytes)
         self._data_dir = data_dir
-        self._native = native or NativeGuard(data_dir / "cache" / "native", threads=threads)
+        self._native = native
         self._provider_pref = onnx_provider
         self._weights = onnx_weights
 
