@@ -77,7 +77,7 @@ class AuditViewer(QWidget):
         layout.addLayout(verify_row)
 
     def _on_engine(self, engine: Any) -> None:
-        from edgemind.core.audit import EVENT_KINDS  # core is loaded by now
+        from edgemind.core.storage.audit import EVENT_KINDS  # core is loaded by now
 
         for kind in EVENT_KINDS:
             self.kind_filter.addItem(kind, kind)

@@ -341,7 +341,7 @@ class ChatPane(QWidget):
         model = self.chosen_model()
 
         def events(cancel: Any) -> Any:
-            from edgemind.core.engine import AskOptions
+            from edgemind.core.engine.facade import AskOptions
 
             engine = self.ctx.engine_in_worker()
             if truncate_from is not None and conversation_id:

@@ -17,7 +17,7 @@ from .permission_dialog import PermissionAsker
 from .watchdog import StallWatchdog
 
 if TYPE_CHECKING:
-    from edgemind.core.engine import Engine
+    from edgemind.core.engine.facade import Engine
     from edgemind.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class AppContext(QObject):
     def start_engine(self) -> None:
         """Create the engine in a worker: the window is already up; screens hear `engine_did_start`."""
         def create() -> "Engine":
-            from edgemind.core.engine import Engine  # imported here: the window shows before core loads
+            from edgemind.core.engine.facade import Engine  # imported here: the window shows before core loads
 
             engine = Engine.create(self.settings)
             try:

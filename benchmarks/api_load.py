@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from edgemind.core.engine import open_registry
+from edgemind.core.engine.facade import open_registry
 from edgemind.core.settings import load_settings
 
 KEY = "bench-key-0123456789abcdef"

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/cache.py [--model ID] [--repeats 7] [--max-tokens 48] [--json OUT.json]
 
 What it measures (medians over repeats; on a busy machine only the ratios mean much), all in
-`edgemind.core.cache_bench.measure_cache_tiers`, which `edgemind bench` calls too:
+`edgemind.core.bench.cache_speed.measure_cache_tiers`, which `edgemind bench` calls too:
   * cold answer: a new prompt through the engine (model warm, nothing cached), first token and whole answer;
   * L1, L2 and semantic: the lookup alone, and a whole `Engine.ask` answered from that tier, as a ratio to the
     cold answer. Goals from the issue: L1 <= 1 ms, L2 <= 10 ms, semantic <= 50 ms, each >= 100x faster;
@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from edgemind.core.cache_bench import measure_cache_tiers
+from edgemind.core.bench.cache_speed import measure_cache_tiers
 from edgemind.core.settings import load_settings
 
 

@@ -54,8 +54,8 @@ import numpy as np
 import psutil
 
 from edgemind.core.bench import timing
-from edgemind.core.embedding_model import CONFIG, WEIGHTS, package_archive, read_pinned
-from edgemind.core.embeddings import MAX_TOKENS, Embedder, batch_feed, length_batches
+from edgemind.core.embeddings.model_files import CONFIG, WEIGHTS, package_archive, read_pinned
+from edgemind.core.embeddings.embedder import MAX_TOKENS, Embedder, batch_feed, length_batches
 from edgemind.core.hardware import hardware_profile, physical_cores
 from edgemind.kernels.bert_encoder import BertConfig, reference_forward
 from edgemind.kernels.safetensors_reader import read_safetensors

@@ -66,11 +66,11 @@ from typing import Any, Callable, Iterator, Sequence
 from edgemind.core.backends.base import CancelToken, GenerationParams, Message
 from edgemind.core.backends.prefix_states import common_prefix
 from edgemind.core.bench.timing import NOISY_PCT, OthersCpu, Timeline, median, wait_for_idle
-from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import EdgeMindError
 from edgemind.core.events import Done, Error, Token
 from edgemind.core.hardware import hardware_profile, physical_cores
-from edgemind.core.pipeline import DEFAULT_SYSTEM_PROMPT
+from edgemind.core.engine.stages import DEFAULT_SYSTEM_PROMPT
 from edgemind.core.settings import DEFAULT_MODEL, Settings, load_settings
 
 DECODE_GOAL = 0.95  # engine decode tok/s must be at least this fraction of raw

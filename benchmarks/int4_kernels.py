@@ -25,7 +25,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edgemind.kernels.bandwidth import measure_bandwidth
-from edgemind.kernels.microbench import (
+from edgemind.core.bench.kernel_speed import (
     FP32,
     INT4_ACC0,
     INT4_ACC4,

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edgemind.core.backends.onnx_speed import compare_speed
+from edgemind.core.bench.onnx_speed import compare_speed
 from edgemind.core.hardware import physical_cores
 
 

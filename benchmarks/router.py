@@ -26,13 +26,13 @@ from typing import Callable
 import numpy as np
 
 from edgemind.core.bench.routing import heldout_examples, summary, timed
-from edgemind.core.embeddings import Embedder
-from edgemind.core.intent_classifier import load_examples, train
-from edgemind.core.intent_signals import (INTENTS, compile_lexicons, extract_signals, keyword_intent,
+from edgemind.core.embeddings.embedder import Embedder
+from edgemind.core.routing.classifier import load_examples, train
+from edgemind.core.routing.signals import (INTENTS, compile_lexicons, extract_signals, keyword_intent,
                                           lexicons_attested_by)
-from edgemind.core.router import HELDOUT_FILE, TRAIN_FILE, IntentRouter, embedding_text, trained_model
-from edgemind.core.router_policy import load_router_policy
-from edgemind.core.policy_file import resource_path
+from edgemind.core.routing.router import HELDOUT_FILE, TRAIN_FILE, IntentRouter, embedding_text, trained_model
+from edgemind.core.routing.policy import load_router_policy
+from edgemind.core.classify.policy_file import resource_path
 from edgemind.core.settings import DEFAULT_MODEL
 
 def print_table(results: dict[str, dict[str, object]]) -> None:
@@ -100,8 +100,8 @@ def with_unsure_model(model_id: str, policy: object, router: IntentRouter, heldo
     """The same held-out prompts with a model settling the unsure ones: accuracy, and how often it was asked."""
     from dataclasses import replace
 
-    from edgemind.core.engine import Engine
-    from edgemind.core.router_judge import ModelJudge
+    from edgemind.core.engine.facade import Engine
+    from edgemind.core.routing.judge import ModelJudge
     from edgemind.core.settings import load_settings
 
     engine = Engine.create(load_settings(), router=router)

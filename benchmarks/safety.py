@@ -27,12 +27,12 @@ from typing import Callable
 import numpy as np
 
 from edgemind.core.bench.safety_rates import summary, timed
-from edgemind.core.embeddings import Embedder
-from edgemind.core.safety import (BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, SafetyChecker, load_labelled, rates, resource_path,
+from edgemind.core.embeddings.embedder import Embedder
+from edgemind.core.safety.checker import (BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, SafetyChecker, load_labelled, rates, resource_path,
                                   trained_weights)
-from edgemind.core.safety_classifier import features, train
-from edgemind.core.safety_policy import CATEGORIES, load_policy
-from edgemind.core.safety_rules import concept_vector, cue_vector, match_rule
+from edgemind.core.safety.classifier import features, train
+from edgemind.core.safety.policy import CATEGORIES, load_policy
+from edgemind.core.safety.rules import concept_vector, cue_vector, match_rule
 
 # The baseline a quick implementation would ship: block any prompt with a scary word, in the same languages.
 BLOCKLIST = (

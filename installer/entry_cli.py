@@ -2,7 +2,7 @@
 
 import sys
 
-from edgemind.core.cli import main
+from edgemind.core.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

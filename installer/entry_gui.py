@@ -6,7 +6,7 @@ CLI's main handles before anything else.
 
 import sys
 
-from edgemind.core.cli import main
+from edgemind.core.cli.main import main
 
 if __name__ == "__main__":
     args = sys.argv[1:]

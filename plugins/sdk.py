@@ -21,8 +21,8 @@ import types
 import typing
 from typing import Any, Callable, Literal, get_args, get_origin, get_type_hints
 
-from edgemind.core.scopes import SCOPE_KINDS, Scope, ScopeError
-from edgemind.core.tools import ENTRY_POINT_GROUP, ManifestError, Tool, ToolManifest, validate_manifest
+from edgemind.core.tools.scopes import SCOPE_KINDS, Scope, ScopeError
+from edgemind.core.tools.registry import ENTRY_POINT_GROUP, ManifestError, Tool, ToolManifest, validate_manifest
 
 __all__ = ["tool", "Tool", "ToolManifest", "ManifestError", "Scope", "ScopeError", "SCOPE_KINDS",
            "ENTRY_POINT_GROUP", "json_schema_for"]

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from edgemind.core.backends.llama_native import NativeGuard, import_llama, model_key
-from edgemind.core.db import open_database
-from edgemind.core.embeddings import Embedder
-from edgemind.core.engine import Engine
+from edgemind.core.storage.db import open_database
+from edgemind.core.embeddings.embedder import Embedder
+from edgemind.core.engine.facade import Engine
 from edgemind.core.models.registry import ModelRegistry
 from edgemind.core.settings import Settings, load_settings
 

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..embeddings import embeddings_cache_dir, shared_embedder
-from ..engine import Engine
+from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
+from ..engine.facade import Engine
 from ..errors import EdgeMindError
 from . import ollama_api, openai_api
 from .config import ServerConfig

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ..tool_calls import FunctionSpec, ToolCall, call_schema, function_spec, instructions, parse_call
+from ..tools.calls import FunctionSpec, ToolCall, call_schema, function_spec, instructions, parse_call
 from ..errors import PromptError
 from .errors import ApiError
 

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .. import __version__
-from ..engine import AskOptions
+from ..engine.facade import AskOptions
 from ..events import Done, Error, Token
-from ..tool_calls import ToolCall
+from ..tools.calls import ToolCall
 from . import function_calling
 from .openai_api import check_embedding_model, embedding_inputs
 from .request_fields import bad, boolean, conversation, integer, model_id, number, read_json, stops

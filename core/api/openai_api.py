@@ -12,9 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from ..engine import AskOptions
+from ..engine.facade import AskOptions
 from ..events import Done, Error, Token
-from ..tool_calls import ToolCall
+from ..tools.calls import ToolCall
 from . import function_calling
 from .errors import ApiError, error_body
 from .request_fields import (bad, boolean, conversation, integer, max_tokens, model_id, number, read_json, stops,

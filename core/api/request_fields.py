@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ..backends.base import Message
-from ..engine import Engine
+from ..engine.facade import Engine
 from .errors import ApiError
 
 MAX_TOKENS_LIMIT = 131_072

@@ -13,8 +13,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ...kernels.decoder_graph import kv_names
-from ..chat_template import ChatTemplate
+from edgemind.kernels.decoder_graph import kv_names
+from .chat_template import ChatTemplate
 from ..errors import BackendUnavailable, ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
@@ -126,7 +126,7 @@ def load_onnx(spec: ModelSpec, path: Path, *, data_dir: Path, threads: int, cont
     llama_cpp = import_llama(native.vocabulary_variant(path, model_key(spec.sha256, path)))
     from llama_cpp._utils import suppress_stdout_stderr
 
-    from ...kernels.gguf_header import read_gguf_header
+    from edgemind.kernels.gguf_header import read_gguf_header
 
     header = read_gguf_header(path)
     arch = header.architecture or "?"

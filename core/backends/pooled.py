@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterator, Protocol, TypeVar
 
-from ..chat_template import ChatTemplate
+from .chat_template import ChatTemplate
 from ..errors import ModelError
 from ..models.manifest import ModelSpec
 from ..events import BackendDone

@@ -10,7 +10,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
-from ...kernels.bandwidth import measure_bandwidth
+from edgemind.kernels.bandwidth import measure_bandwidth
 from ..hardware import hardware_profile
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Callable
 
-from ..engine import AskOptions, Engine
+from ..engine.facade import AskOptions, Engine
 from ..errors import EdgeMindError
 from .report import BenchError, Figure
 
@@ -67,8 +67,8 @@ def extract_code(answer: str) -> str:
 
 def sandbox_runner(engine: Engine) -> Callable[[str], tuple[bool, str]]:
     """Run a program through the `python_run` tool with a session-only code.exec grant; (passed, output)."""
-    from ..scopes import parse_scope
-    from ..tool_session import open_tool_runner
+    from ..tools.scopes import parse_scope
+    from ..tools.session import open_tool_runner
 
     runner = open_tool_runner(engine.settings, engine.sessions, grants=[parse_scope("code.exec")], audit=engine.audit)
     if "python_run" not in {t.name for t in runner.registry.offered(["python_run"])}:

@@ -10,10 +10,10 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
-from ..intent_classifier import LabelledPrompt, load_examples
-from ..intent_signals import INTENTS
-from ..policy_file import resource_path
-from ..router import HELDOUT_FILE
+from ..routing.classifier import LabelledPrompt, load_examples
+from ..routing.signals import INTENTS
+from ..classify.policy_file import resource_path
+from ..routing.router import HELDOUT_FILE
 from .report import Figure, Goal
 from .timing import percentile
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ..safety import HELDOUT_FILE, LabelledPrompt, Rates, load_labelled, rates, resource_path
-from ..safety_policy import CATEGORIES
+from ..safety.checker import HELDOUT_FILE, LabelledPrompt, Rates, load_labelled, rates, resource_path
+from ..safety.policy import CATEGORIES
 from .report import Figure
 from .timing import percentile
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..backends.base import backend_factories
-from ..engine import Engine, open_registry
+from ..engine.facade import Engine, open_registry
 from ..errors import EdgeMindError
 from ..models.manifest import ModelSpec
 from ..settings import Settings
@@ -261,7 +261,7 @@ def _cold_start(settings: Settings, model_id: str, repeats: int,
 def _cache(settings: Settings, model_id: str, plan: Plan,
            tell: Callable[[str], None]) -> tuple[dict[str, Figure], dict[str, Any]]:
     """The cache's own benchmark (core.cache_bench, also behind benchmarks/cache.py) as report figures."""
-    from ..cache_bench import measure_cache_tiers
+    from .cache_speed import measure_cache_tiers
 
     tell(f"{plan.cache_repeats} questions: cold, then from L1, L2 and by meaning; prefix reuse")
     try:
@@ -295,7 +295,7 @@ def _cache(settings: Settings, model_id: str, plan: Plan,
 
 
 def _router(engine: Engine, settings: Settings) -> tuple[dict[str, Figure], dict[str, Any]]:
-    from ..router import IntentRouter
+    from ..routing.router import IntentRouter
     from .routing import measure_router
 
     router = engine.router if isinstance(engine.router, IntentRouter) else IntentRouter.create(settings)
@@ -304,7 +304,7 @@ def _router(engine: Engine, settings: Settings) -> tuple[dict[str, Figure], dict
 
 
 def _safety(engine: Engine, settings: Settings) -> tuple[dict[str, Figure], dict[str, Any]]:
-    from ..safety import SafetyChecker
+    from ..safety.checker import SafetyChecker
     from .safety_rates import measure_safety
 
     checker = engine.safety if isinstance(engine.safety, SafetyChecker) else SafetyChecker.create(settings)

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Callable
 
-from ...kernels.gguf_header import GGUFFormatError, GGUFHeader, read_gguf_header
+from edgemind.kernels.gguf_header import GGUFFormatError, GGUFHeader, read_gguf_header
 from ..errors import ModelIntegrityError
 
 CHUNK = 4 * 1024 * 1024

@@ -10,7 +10,7 @@ import math
 import operator
 from typing import Any, Callable
 
-from edgemind.core.tools import ToolError
+from edgemind.core.tools.registry import ToolError
 from edgemind.plugins.sdk import tool
 
 MAX_CHARS = 500

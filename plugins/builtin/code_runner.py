@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgemind.core.tools import ToolError
+from edgemind.core.tools.registry import ToolError
 from edgemind.plugins.sdk import tool
 
 MAX_CODE_CHARS = 50_000

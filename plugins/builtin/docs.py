@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from edgemind.core.scopes import path_within
-from edgemind.core.tools import PluginContext, Tool, ToolError
+from edgemind.core.tools.scopes import path_within
+from edgemind.core.tools.registry import PluginContext, Tool, ToolError
 from edgemind.plugins.builtin.files import is_secret
 from edgemind.plugins.sdk import tool
 

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from edgemind.core.scopes import path_within
-from edgemind.core.tools import ToolError
+from edgemind.core.tools.scopes import path_within
+from edgemind.core.tools.registry import ToolError
 from edgemind.plugins.builtin.secrets_lines import SECRET_PATH_PATTERNS
 from edgemind.plugins.sdk import tool
 

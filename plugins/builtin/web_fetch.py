@@ -13,8 +13,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from edgemind.core.scopes import host_of
-from edgemind.core.tools import PluginContext, Tool, ToolError
+from edgemind.core.tools.scopes import host_of
+from edgemind.core.tools.registry import PluginContext, Tool, ToolError
 from edgemind.plugins.sdk import tool
 
 MAX_BYTES = 2_000_000

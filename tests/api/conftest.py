@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from edgemind.core.engine import Engine
+from edgemind.core.engine.facade import Engine
 from edgemind.core.settings import load_settings
 from tests.conftest import TINY
 from tests.support.api_server import ApiServer

@@ -10,7 +10,7 @@ import ollama
 import openai
 import pytest
 
-from edgemind.core.embeddings import Embedder
+from edgemind.core.embeddings.embedder import Embedder
 from tests.api.conftest import API_KEY
 from tests.conftest import TINY
 from tests.support.api_server import ApiServer

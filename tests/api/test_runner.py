@@ -8,7 +8,7 @@ import time
 
 from edgemind.core.api.metrics import ServerMetrics
 from edgemind.core.api.runner import Runner
-from edgemind.core.engine import AskOptions
+from edgemind.core.engine.facade import AskOptions
 from edgemind.core.events import Done, Metrics, Route, Token
 
 

@@ -21,11 +21,11 @@ from edgemind.app.hooks import Hooks
 from edgemind.app.message_view import MessageWidget
 from edgemind.app.operations import Operations
 from edgemind.app.permission_dialog import PermissionAsker
-from edgemind.core.db import open_database
+from edgemind.core.storage.db import open_database
 from edgemind.core.events import ToolCall, ToolResult
-from edgemind.core.permissions import Answer
+from edgemind.core.tools.permissions import Answer
 from edgemind.core.settings import Settings
-from edgemind.core.tool_session import open_tool_runner
+from edgemind.core.tools.session import open_tool_runner
 
 SECRET_TEXT = "the notes say: meet at noon\n"
 

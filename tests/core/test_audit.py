@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy import text
 
-from edgemind.core.audit import GENESIS, AuditLog, load_key, row_hash
-from edgemind.core.db import open_database
+from edgemind.core.storage.audit import GENESIS, AuditLog, load_key, row_hash
+from edgemind.core.storage.db import open_database
 from edgemind.core.settings import Settings
 
 
@@ -168,7 +168,7 @@ def test_cli_show_and_export(audit: AuditLog, cli_env: dict[str, str], tmp_path:
 
 
 def test_every_answer_logs_its_route_also_from_the_cache(engine) -> None:  # type: ignore[no-untyped-def]
-    from edgemind.core.engine import AskOptions
+    from edgemind.core.engine.facade import AskOptions
 
     options = AskOptions(max_tokens=8, temperature=0.0, store=False)
     engine.ask("Name a colour.", options)

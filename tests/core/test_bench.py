@@ -211,7 +211,7 @@ def test_comparison_says_when_two_reports_are_not_comparable() -> None:
 def test_a_configured_openai_compatible_endpoint_is_measured_like_any_backend(engine, settings, tmp_path: Path) -> None:
     """A real OpenAI-compatible server (EdgeMind's own `serve` app on loopback) added to the model registry."""
     from edgemind.core.bench.suite import BenchOptions, run_bench
-    from edgemind.core.engine import open_registry
+    from edgemind.core.engine.facade import open_registry
     from tests.support.api_server import ApiServer
 
     key = "bench-key-0123456789abcdef"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edgemind.core.cache import AnswerCache, CachedAnswer, SqliteCache, cache_key
-from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.cache.answers import AnswerCache, CachedAnswer, SqliteCache, cache_key
+from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.settings import Settings
 
 OPTS = AskOptions(temperature=0.0, max_tokens=16)

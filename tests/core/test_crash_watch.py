@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CRASH = ("import os, signal, sys; from pathlib import Path; from edgemind.core.crash_watch import watch; "
+CRASH = ("import os, signal, sys; from pathlib import Path; from edgemind.core.cli.crash_watch import watch; "
          "watch(Path(sys.argv[1])); os.kill(os.getpid(), signal.SIGILL)")
 
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 
-from edgemind.core.chroma_embedding import ChromaEmbeddingFunction
-from edgemind.core.embedding_model import CONFIG, TOKENIZER, WEIGHTS, package_archive, read_pinned
-from edgemind.core.embeddings import EMBEDDING_DIM, MAX_TOKENS, Embedder
+from edgemind.core.embeddings.chroma import ChromaEmbeddingFunction
+from edgemind.core.embeddings.model_files import CONFIG, TOKENIZER, WEIGHTS, package_archive, read_pinned
+from edgemind.core.embeddings.embedder import EMBEDDING_DIM, MAX_TOKENS, Embedder
 from edgemind.core.errors import ConfigError, ModelIntegrityError, PromptError
 from edgemind.core.settings import load_settings
 from edgemind.kernels.bert_encoder import BertConfig, reference_forward

@@ -8,7 +8,7 @@ import pytest
 
 from edgemind.core.backends.base import CancelToken
 from edgemind.core.backends.model_pool import ModelPool
-from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import PromptError, StoreError
 from edgemind.core.events import Done, Error, Route, Token
 from edgemind.core.settings import load_settings, with_overrides

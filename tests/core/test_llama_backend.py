@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from edgemind.core.backends.base import CancelToken, GenerationParams, Message
-from edgemind.core.chat_template import ChatTemplate
-from edgemind.core.engine import Engine
+from edgemind.core.backends.chat_template import ChatTemplate
+from edgemind.core.engine.facade import Engine
 from edgemind.core.errors import ModelError, PromptError
 from edgemind.core.events import BackendDone
 from tests.conftest import TINY

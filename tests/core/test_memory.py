@@ -12,10 +12,10 @@ from alembic.migration import MigrationContext
 
 from edgemind.core.backends.base import Message
 from edgemind.core.backends.model_pool import ModelPool
-from edgemind.core.db import Base, open_database
-from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.storage.db import Base, open_database
+from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import StoreError
-from edgemind.core.memory import ConversationMemory, recall
+from edgemind.core.context.memory import ConversationMemory, recall
 from edgemind.core.settings import Settings, load_settings, with_overrides
 from tests.conftest import DEFAULT
 

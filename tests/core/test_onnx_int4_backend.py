@@ -20,7 +20,7 @@ from edgemind.core.backends.llama_native import NativeGuard
 from edgemind.core.backends.onnx_int4_backend import OnnxInt4Backend, choose_provider, load_onnx
 from edgemind.core.backends.onnx_model_cache import cache_dir, ensure_model
 from edgemind.core.backends.sampling import Sampler
-from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import BackendUnavailable, ModelError, PromptError
 from edgemind.core.events import BackendDone, Done, Route
 from edgemind.core.settings import load_settings

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from sqlalchemy.orm import sessionmaker
 
-from edgemind.core.audit import AuditLog, load_key
-from edgemind.core.db import open_database
-from edgemind.core.permissions import Answer, PermissionBroker, PermissionRequest
+from edgemind.core.storage.audit import AuditLog, load_key
+from edgemind.core.storage.db import open_database
+from edgemind.core.tools.permissions import Answer, PermissionBroker, PermissionRequest
 from edgemind.core.settings import Settings
-from edgemind.core.tool_runner import ToolRunner
-from edgemind.core.tools import ToolRegistry
+from edgemind.core.tools.runner import ToolRunner
+from edgemind.core.tools.registry import ToolRegistry
 from edgemind.plugins.sdk import tool
 
 RUNS: list[tuple[str, dict[str, object]]] = []

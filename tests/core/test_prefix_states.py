@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from edgemind.core.backends.base import CancelToken, GenerationParams, Message
-from edgemind.core.cache_bench import LONG_SYSTEM_A, LONG_SYSTEM_B, measure_cache_tiers
-from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.bench.cache_speed import LONG_SYSTEM_A, LONG_SYSTEM_B, measure_cache_tiers
+from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.settings import Settings, with_overrides
 from tests.support.streams import run
 

@@ -20,12 +20,12 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from edgemind.core.backends.base import BackendDone, CancelToken, GenerationParams, Message
-from edgemind.core.db import open_database
-from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.storage.db import open_database
+from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.settings import Settings, load_settings
-from edgemind.core.tool_loop import UNTRUSTED_OPEN, run_tool_steps
-from edgemind.core.tool_runner import ToolOutcome
-from edgemind.core.tool_session import open_tool_runner
+from edgemind.core.tools.loop import UNTRUSTED_OPEN, run_tool_steps
+from edgemind.core.tools.runner import ToolOutcome
+from edgemind.core.tools.session import open_tool_runner
 from tests.support.injection_suite import Case, build_cases
 
 SECRET = "SENTINEL-7f3a9c-do-not-leak"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgemind.core.engine import Engine
+from edgemind.core.engine.facade import Engine
 from edgemind.core.errors import ConfigError, ModelError, ModelIntegrityError, ModelNotFound
 from edgemind.core.models.bundled import install_bundled
 from edgemind.core.models.manifest import SourceFile, parse_manifest

@@ -18,7 +18,7 @@ import pytest
 from edgemind.core.backends.base import Backend, CancelToken, GenerationParams, Message
 from edgemind.core.backends.ollama_backend import OllamaBackend
 from edgemind.core.backends.openai_backend import OpenAIBackend
-from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import BackendUnavailable, ModelNotFound
 from edgemind.core.events import BackendDone, Done, Error, Route, Token
 from edgemind.core.models.manifest import ModelSpec

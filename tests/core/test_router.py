@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgemind.core.embeddings import Embedder
-from edgemind.core.engine import AskOptions, Engine
+from edgemind.core.embeddings.embedder import Embedder
+from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import ConfigError, PromptError
-from edgemind.core.intent_classifier import LabelledPrompt, load_examples, train
-from edgemind.core.intent_signals import INTENTS, detect_language, extract_signals, unattested
-from edgemind.core.pipeline import RouteDecision
-from edgemind.core.router import HELDOUT_FILE, TRAIN_FILE, IntentDecision, IntentRouter, trained_model
-from edgemind.core.router_policy import POLICY_FILE, RouterPolicy, load_router_policy
-from edgemind.core.policy_file import resource_path
+from edgemind.core.routing.classifier import LabelledPrompt, load_examples, train
+from edgemind.core.routing.signals import INTENTS, detect_language, extract_signals, unattested
+from edgemind.core.engine.stages import RouteDecision
+from edgemind.core.routing.router import HELDOUT_FILE, TRAIN_FILE, IntentDecision, IntentRouter, trained_model
+from edgemind.core.routing.policy import POLICY_FILE, RouterPolicy, load_router_policy
+from edgemind.core.classify.policy_file import resource_path
 from edgemind.core.settings import Settings
 
 DEFAULT = "default-model-for-tests"
@@ -133,8 +133,8 @@ def test_code_goes_to_the_default_coder_model_without_a_tool_step(router: Intent
 
 
 def test_every_tool_the_policy_offers_is_installed(router: IntentRouter, settings: Settings) -> None:
-    from edgemind.core.tools import ToolRegistry
-    from edgemind.core.tool_session import plugin_context
+    from edgemind.core.tools.registry import ToolRegistry
+    from edgemind.core.tools.session import plugin_context
 
     installed = {t.name for t in ToolRegistry.from_entry_points(plugin_context(settings)).all()}
     offered = {name for intent in router.policy.intents.values() for name in intent.tools}

@@ -8,12 +8,12 @@ from typing import Iterator
 
 import pytest
 
-from edgemind.core.embeddings import Embedder
-from edgemind.core.engine import Engine
+from edgemind.core.embeddings.embedder import Embedder
+from edgemind.core.engine.facade import Engine
 from edgemind.core.errors import ModelError
-from edgemind.core.router import POLICY_FILE, IntentRouter, trained_model
-from edgemind.core.router_judge import ModelJudge
-from edgemind.core.router_policy import load_router_policy
+from edgemind.core.routing.router import POLICY_FILE, IntentRouter, trained_model
+from edgemind.core.routing.judge import ModelJudge
+from edgemind.core.routing.policy import load_router_policy
 from edgemind.core.settings import Settings
 
 from tests.support.engines import default_model_settings

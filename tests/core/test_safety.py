@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgemind.core.embeddings import Embedder
+from edgemind.core.embeddings.embedder import Embedder
 from edgemind.core.errors import ConfigError, PromptError
-from edgemind.core.safety import (BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, LabelledPrompt, Rates, SafetyChecker, load_labelled,
+from edgemind.core.safety.checker import (BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, LabelledPrompt, Rates, SafetyChecker, load_labelled,
                                   rates, resource_path, trained_weights)
-from edgemind.core.safety_policy import CATEGORIES, load_policy
-from edgemind.core.safety_rules import CONCEPTS, LEXICONS, match_rule, unattested
+from edgemind.core.safety.policy import CATEGORIES, load_policy
+from edgemind.core.safety.rules import CONCEPTS, LEXICONS, match_rule, unattested
 
 # Measured on the held-out split with the shipped policy (standard level); see benchmarks/safety.py.
 # The floors catch regressions; the goals (>= 0.90 / <= 0.10) are not met yet, see the xfail below.

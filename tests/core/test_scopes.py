@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edgemind.core.scopes import Scope, ScopeError, canonical_path, covers, need_host, need_path, parse_scope
+from edgemind.core.tools.scopes import Scope, ScopeError, canonical_path, covers, need_host, need_path, parse_scope
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgemind.core.cache import AnswerCache, CachedAnswer
-from edgemind.core.embeddings import Embedder
-from edgemind.core.engine import AskOptions, Engine
-from edgemind.core.router import IntentRouter
-from edgemind.core.semantic_cache import SHIPPED_THRESHOLD, SemanticIndex, ineligible, semantic_scope
-from edgemind.core.semantic_guard import disagreement, prompt_facts
-from edgemind.core.semantic_tuning import evaluate, load_pairs, score_pairs, tune_threshold
+from edgemind.core.cache.answers import AnswerCache, CachedAnswer
+from edgemind.core.embeddings.embedder import Embedder
+from edgemind.core.engine.facade import AskOptions, Engine
+from edgemind.core.routing.router import IntentRouter
+from edgemind.core.cache.semantic import SHIPPED_THRESHOLD, SemanticIndex, ineligible, semantic_scope
+from edgemind.core.cache.semantic_guard import disagreement, prompt_facts
+from edgemind.core.cache.semantic_tuning import evaluate, load_pairs, score_pairs, tune_threshold
 from edgemind.core.settings import Settings
 
 OPTS = AskOptions(temperature=0.0, max_tokens=12)

@@ -8,10 +8,10 @@ from typing import Iterator
 
 import pytest
 
-from edgemind.core.cli import main as cli_main
-from edgemind.core.engine import AskOptions, Engine
-from edgemind.core.tool_loop import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, parse_call, quote_result
-from edgemind.core.tool_runner import ToolOutcome
+from edgemind.core.cli.main import main as cli_main
+from edgemind.core.engine.facade import AskOptions, Engine
+from edgemind.core.tools.loop import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, parse_call, quote_result
+from edgemind.core.tools.runner import ToolOutcome
 
 from tests.support.engines import default_model_settings
 

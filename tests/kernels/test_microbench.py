@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edgemind.kernels.microbench import FP32, INT4_ACC0, INT4_ACC4, MicrobenchRow, run_int4_microbench
+from edgemind.core.bench.kernel_speed import FP32, INT4_ACC0, INT4_ACC4, MicrobenchRow, run_int4_microbench
 
 ROOT = Path(__file__).resolve().parents[2]
 

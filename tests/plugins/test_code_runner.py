@@ -14,11 +14,11 @@ from typing import Iterator
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from edgemind.core.db import open_database
-from edgemind.core.permissions import Answer, PermissionRequest
+from edgemind.core.storage.db import open_database
+from edgemind.core.tools.permissions import Answer, PermissionRequest
 from edgemind.core.settings import Settings
-from edgemind.core.tool_session import open_tool_runner
-from edgemind.core.tools import ToolError
+from edgemind.core.tools.session import open_tool_runner
+from edgemind.core.tools.registry import ToolError
 from edgemind.plugins.builtin.code_runner import MAX_CODE_CHARS, Limits, clean_environment, run_python
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the limits checked here are the POSIX rlimits")

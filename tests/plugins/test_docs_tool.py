@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from edgemind.core.db import open_database
+from edgemind.core.storage.db import open_database
 from edgemind.core.settings import Settings
-from edgemind.core.tool_runner import ToolRunner
-from edgemind.core.tool_session import open_tool_runner
+from edgemind.core.tools.runner import ToolRunner
+from edgemind.core.tools.session import open_tool_runner
 
 OUTSIDE_SECRET = f"SENTINEL-{uuid.uuid4().hex}"
 ENV_SECRET = f"KEYMATERIAL-{uuid.uuid4().hex}"

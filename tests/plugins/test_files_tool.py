@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from edgemind.core.db import open_database
-from edgemind.core.permissions import Answer, PermissionRequest
-from edgemind.core.scopes import MAX_PATH_CHARS
+from edgemind.core.storage.db import open_database
+from edgemind.core.tools.permissions import Answer, PermissionRequest
+from edgemind.core.tools.scopes import MAX_PATH_CHARS
 from edgemind.core.settings import Settings
-from edgemind.core.tool_runner import ToolOutcome, ToolRunner
-from edgemind.core.tool_session import open_tool_runner
+from edgemind.core.tools.runner import ToolOutcome, ToolRunner
+from edgemind.core.tools.session import open_tool_runner
 from edgemind.plugins.builtin.files import MAX_READ_BYTES, MAX_SEARCH_FILE_BYTES, _inside, is_secret
 
 SECRET = f"SENTINEL-{uuid.uuid4().hex}"

@@ -10,7 +10,7 @@ from typing import Iterator, Literal
 
 import pytest
 
-from edgemind.core.tools import ManifestError, ToolRegistry
+from edgemind.core.tools.registry import ManifestError, ToolRegistry
 from edgemind.plugins.sdk import json_schema_for, tool
 
 
@@ -99,7 +99,7 @@ def third_party(tmp_path: Path) -> Iterator[Path]:
         "TOOLS = [acme_uptime]\n")
     (site / "broken_tools").mkdir()
     (site / "broken_tools" / "__init__.py").write_text(
-        "from edgemind.core.tools import Tool, ToolManifest\n"
+        "from edgemind.core.tools.registry import Tool, ToolManifest\n"
         "TOOLS = [Tool(ToolManifest(name='ok_tool', description='fine', plugin='broken', parameters={'type': 'object', "
         "'properties': {}}), print), Tool(ToolManifest(name='bad_tool', description='bad', plugin='broken', "
         "parameters={'type': 'object', 'properties': {}}, scopes=('everything',)), print)]\n")

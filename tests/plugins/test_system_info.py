@@ -8,9 +8,9 @@ import platform
 
 from sqlalchemy.orm import sessionmaker
 
-from edgemind.core.db import open_database
+from edgemind.core.storage.db import open_database
 from edgemind.core.settings import Settings
-from edgemind.core.tool_session import open_tool_runner
+from edgemind.core.tools.session import open_tool_runner
 
 KEYS = {"os", "machine", "cpu", "cores_physical", "cores_logical", "memory_total_gb", "memory_available_gb",
         "disk_total_gb", "disk_free_gb", "python", "battery"}

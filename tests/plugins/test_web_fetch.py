@@ -10,11 +10,11 @@ from typing import Iterator
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from edgemind.core.db import open_database
-from edgemind.core.permissions import Answer, PermissionRequest
+from edgemind.core.storage.db import open_database
+from edgemind.core.tools.permissions import Answer, PermissionRequest
 from edgemind.core.settings import Settings, load_settings
-from edgemind.core.tool_runner import ToolRunner
-from edgemind.core.tool_session import open_tool_runner
+from edgemind.core.tools.runner import ToolRunner
+from edgemind.core.tools.session import open_tool_runner
 from edgemind.plugins.builtin.web_fetch import MAX_BYTES, fetch_text, html_to_text
 
 PAGE = """<!DOCTYPE html>

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from edgemind.core.api import BackgroundServer, ServerConfig
-from edgemind.core.engine import Engine
+from edgemind.core.engine.facade import Engine
 
 
 class ApiServer:

@@ -1,0 +1,136 @@
+"""Decode speed and TTFT of onnx_int4 against llama.cpp on one GGUF: same threads, prompt and token count.
+
+Both sides run the bare loop a backend runs (prefill, then one token at a time, greedy argmax over the logits), in
+ABBA order, with medians over repeats and ratios taken within the run. `edgemind bench` and
+benchmarks/onnx_vs_llama.py call `compare_speed`; nothing here decides a verdict beyond reporting the ratio.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..models.manifest import ModelSpec
+from ..backends.llama_cpp_backend import load_llama
+from ..backends.llama_native import NativeGuard
+from ..backends.onnx_int4_backend import load_onnx
+
+PROMPT = ("You are a helpful assistant.\nUser: Explain in a few paragraphs how a hash map works, what a collision "
+          "is, and how open addressing differs from chaining.\nAssistant:")
+
+
+@dataclass(frozen=True, slots=True)
+class SideTiming:
+    ttft_ms: float  # prompt in, first token picked
+    decode_tok_s: float  # tokens after the first, per second
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedComparison:
+    model: str
+    threads: int
+    prompt_tokens: int
+    new_tokens: int
+    repeats: int
+    provider: str
+    weights: str
+    llama: tuple[SideTiming, ...]
+    onnx: tuple[SideTiming, ...]
+
+    @property
+    def decode_ratio(self) -> float:
+        """Median onnx decode tok/s over median llama.cpp decode tok/s (> 1: onnx_int4 is faster)."""
+        return statistics.median(t.decode_tok_s for t in self.onnx) / statistics.median(t.decode_tok_s for t in self.llama)
+
+    @property
+    def ttft_ratio(self) -> float:
+        """Median onnx TTFT over median llama.cpp TTFT (< 1: onnx_int4 answers sooner)."""
+        return statistics.median(t.ttft_ms for t in self.onnx) / statistics.median(t.ttft_ms for t in self.llama)
+
+    def as_dict(self) -> dict[str, Any]:
+        med = statistics.median
+        out = asdict(self)
+        out.update(
+            llama_decode_tok_s=med(t.decode_tok_s for t in self.llama), onnx_decode_tok_s=med(t.decode_tok_s for t in self.onnx),
+            llama_ttft_ms=med(t.ttft_ms for t in self.llama), onnx_ttft_ms=med(t.ttft_ms for t in self.onnx),
+            decode_ratio=self.decode_ratio, ttft_ratio=self.ttft_ratio,
+        )
+        return out
+
+
+def _time_loop(first: Callable[[], np.ndarray], step: Callable[[int], np.ndarray], new_tokens: int) -> SideTiming:
+    t0 = time.perf_counter()
+    token = int(np.argmax(first()))
+    t1 = time.perf_counter()
+    for _ in range(new_tokens - 1):
+        token = int(np.argmax(step(token)))
+    t2 = time.perf_counter()
+    return SideTiming(ttft_ms=(t1 - t0) * 1000, decode_tok_s=(new_tokens - 1) / (t2 - t1))
+
+
+def compare_speed(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int = 64, repeats: int = 5,
+                  prompt: str = PROMPT, provider: str = "CPUExecutionProvider", weights: str = "accurate",
+                  model_id: str = "", native: NativeGuard | None = None,
+                  progress: Callable[[str], None] | None = None) -> SpeedComparison:
+    """Load the GGUF in both engines once, then time `repeats` ABBA pairs of prompt + `new_tokens` greedy tokens.
+    End-of-generation tokens are not honoured, so both sides always produce exactly `new_tokens`."""
+    spec = ModelSpec(id=model_id or gguf.stem, backend="onnx_int4", path=gguf)
+    context = 2048
+    native = native or NativeGuard(data_dir / "cache" / "native", threads=threads)
+    llama = load_llama(spec, gguf, threads=threads, context_cap=context, native=native)
+    onnx = load_onnx(spec, gguf, data_dir=data_dir, threads=threads, context_cap=context, provider=provider,
+                     native=native, weights=weights)
+    tokens = llama.tokenize(prompt)
+    if tokens != onnx.tokenize(prompt):
+        raise AssertionError("the two engines tokenize the prompt differently")
+    llm = llama.llm
+
+    def run_llama() -> SideTiming:
+        llm.reset()
+
+        def first() -> np.ndarray:
+            llm.eval(tokens)
+            return llm.scores[llm.n_tokens - 1]
+
+        def step(token: int) -> np.ndarray:
+            llm.eval([token])
+            return llm.scores[llm.n_tokens - 1]
+
+        return _time_loop(first, step, new_tokens)
+
+    def run_onnx() -> SideTiming:
+        state: dict[str, Any] = {}
+
+        def first() -> np.ndarray:
+            logits, state["cache"] = onnx.step(tokens, onnx.empty_cache(), len(tokens))
+            state["total"] = len(tokens)
+            return logits[-1]
+
+        def step(token: int) -> np.ndarray:
+            state["total"] += 1
+            logits, state["cache"] = onnx.step([token], state["cache"], state["total"])
+            return logits[-1]
+
+        return _time_loop(first, step, new_tokens)
+
+    try:
+        run_llama(), run_onnx()  # warm-up: first-run allocations and page faults are not what we compare
+        lt: list[SideTiming] = []
+        ot: list[SideTiming] = []
+        for r in range(repeats):
+            order = (("llama", run_llama), ("onnx", run_onnx)) if r % 2 == 0 else (("onnx", run_onnx), ("llama", run_llama))
+            for name, run in order:
+                (lt if name == "llama" else ot).append(run())
+            if progress:
+                progress(f"repeat {r + 1}/{repeats}: llama {lt[-1].decode_tok_s:.1f} tok/s, "
+                         f"onnx {ot[-1].decode_tok_s:.1f} tok/s")
+    finally:
+        llama.close()
+        onnx.close()
+    return SpeedComparison(model=spec.id, threads=threads, prompt_tokens=len(tokens), new_tokens=new_tokens,
+                           repeats=repeats, provider=provider, weights=weights, llama=tuple(lt), onnx=tuple(ot))

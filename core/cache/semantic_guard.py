@@ -1,0 +1,280 @@
+"""Cheap exact guards for the semantic cache: what must be identical between two prompts before their embeddings'
+similarity is even considered (numbers, negations, names, code identifiers, quoted text, language, word swaps).
+
+An embedding says "these prompts are about the same thing"; it does not say "these prompts ask the same thing":
+"is X safe" and "is X not safe" embed almost alike. These rules never look at meaning, only at surface facts that
+a paraphrase keeps and a near-miss changes, so they err towards a miss. Pure text rules, microseconds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from ..routing.signals import detect_language
+
+# Words that carry no fact a paraphrase must keep: articles, pronouns, auxiliaries, question words and request
+# verbs ("explain", "tell me"), in the languages the router knows. Negations, numbers and English relation words
+# (from, to, in, for, about, with, by, than, or) are deliberately absent: they change what is asked ("a poem for my
+# mother" / "about my mother").
+FILLER = frozenset("""
+a an the this that these those it its it's i me my mine you your yours we our us he she him her his they them their
+is are was were be been being am do does did done doing have has had having can could would should will shall may might
+must ca wo please pls plz kindly hey hi hello ok okay so just also then now well really very quite some any
+what what's whats which who whom whose when where why how how's
+and but if of as
+tell explain describe give say help let let's lets need want know all
+exactly actually basically
+there here s t
+der die das den dem des ein eine einen einem einer eines ist sind war waren sein bin bist hat haben hatte kann können
+könnte würde soll sollte muss mir mich du dir dich ich es er sie wir ihr ihnen was wie wer wo wann warum welche
+welcher welches bitte und oder aber mit für auf im in am an bei zum zur erkläre erklär erklären sag sage gib zeig
+zeige beschreibe schreibe mal doch denn eigentlich
+le la les l un une des du de d est sont été être a ont avait peut peux pouvez pourrais je j me m moi tu te t toi il
+elle nous vous ils elles ce c cet cette ces qu que quoi qui quel quelle quels quelles comment pourquoi où quand
+est-ce et ou mais avec pour sur dans en au aux explique expliquez dis dites donne donnez montre écris décris
+s'il plaît stp svp
+el lo los las una unos unas es son fue ser está están estar puedes puede podrías yo mí tú te se él ella nosotros
+qué que cuál cuáles cómo quién dónde cuándo por porque y o pero con para sobre del al explica explícame dime dame
+muestra escribe describe favor
+il gli i uno è sono era essere puoi può potresti io mi ti tu lui lei noi voi che cosa quale quali come chi dove
+quando perché e ma con per su nel della di del alla spiega dimmi dammi mostra scrivi descrivi
+o os as um uma é são foi ser pode podes poderia eu você ele ela nós qual quais como quem onde quando porquê e mas
+com para sobre no na do da dos das explique explica diga me mostre escreva descreva
+""".split())
+
+NEGATIONS = frozenset("""
+not no never none nobody nothing nowhere neither nor without cannot n't
+nicht kein keine keinen keinem keiner keines nie niemals nichts ohne weder
+ne n pas jamais aucun aucune rien sans ni personne
+nunca nada ningún ninguno ninguna sin tampoco
+non mai niente nessun nessuno nessuna senza né
+não nem nenhum nenhuma sem
+""".split())
+
+# Number words become digits, so "top five" and "top 5" agree and "top 5" and "top six" do not. "one"/"a" and
+# their cousins are left out: they are mostly articles or pronouns ("which one"), not counts.
+_NUMBER_WORDS = {
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9,
+    "zero": 0, "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "twice": 2, "half": 0.5, "double": 2, "triple": 3,
+    "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9, "zehn": 10,
+    "hundert": 100, "tausend": 1000, "erste": 1, "ersten": 1, "zweite": 2, "zweiten": 2, "dritte": 3, "dritten": 3,
+    "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "sept": 7, "huit": 8, "neuf": 9, "dix": 10, "cent": 100,
+    "mille": 1000, "premier": 1, "première": 1, "deuxième": 2, "troisième": 3,
+    "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10,
+    "cien": 100, "mil": 1000, "primero": 1, "primera": 1, "segundo": 2, "segunda": 2, "tercero": 3, "tercera": 3,
+    "due": 2, "tre": 3, "quattro": 4, "sei": 6, "sette": 7, "otto": 8, "nove": 9, "dieci": 10,
+    "duas": 2, "três": 3, "quatro": 4, "oito": 8, "dez": 10,
+}
+
+# Words with an opposite whose swap a sentence embedding barely notices ("sort ascending" / "descending"); mapped to
+# one token per pole, so synonyms agree ("largest" / "biggest") and opposites do not.
+_POLES = {
+    "MAX": "largest biggest maximum max highest greatest most longest tallest heaviest oldest größte größten".split(),
+    "MIN": "smallest tiniest minimum min lowest least fewest shortest lightest youngest kleinste kleinsten".split(),
+    "UP": "increase raise grow enlarge increment up upload ascending asc".split(),
+    "DOWN": "decrease lower shrink reduce decrement down download descending desc".split(),
+    "BEFORE": "before earlier prior previous vor avant antes prima".split(),
+    "AFTER": "after later following next après después dopo".split(),
+}
+# Question words and persons look like filler to a content-word rule, but "when was X founded" is not "where was X
+# founded" and "what is my name" is not "what is your name": the classes present must be the same.
+_CLASSES = {
+    "Q:who": "who whom whose wer wem wen wessen qui quién quiénes chi quem",
+    "Q:when": "when wann quand cuándo quando",
+    "Q:where": "where wo wohin woher où dónde dove onde",
+    "Q:why": "why warum wieso weshalb pourquoi perché perchè porquê",
+    "P:1": "i me my mine myself we us our ours ich mir mich mein meine meinen meinem wir uns unser unsere je j moi "
+           "mon ma mes nous notre nos yo mí mis nosotros nuestro nuestra io mio mia miei noi eu meu minha nós",
+    "P:2": "you your yours yourself du dir dich dein deine deinen ihr euch euer tu toi ton ta tes vous votre vos tú "
+           "tus usted ustedes ti tuo tua voi você vocês teu tua",
+    "P:3": "he she him her his hers they them their theirs er ihm ihn sein seine il elle ils elles lui leur leurs él "
+           "ella ellos ellas lei loro ele ela eles elas dele dela",
+    # tense and modality: "who is the president" is not "who was the president", "can I" is not "must I"
+    "T:past": "was were did had wasn't weren't didn't war waren wurde wurden hatte était étaient fut avait fue "
+              "fueron era eran foi foram",
+    "T:future": "will shall wo won't wird werden sera seront será serán sarà",
+    "M:can": "can ca could may might cannot kann könnte darf dürfen peut pourrait puedo puede podría posso può potrebbe",
+    "M:must": "must should ought muss müssen sollte sollen doit devrait debo debe debería devo deve dovrei",
+}
+# Requests phrased politely ("can you explain", "tell me") ask the same as the bare imperative: these words are
+# dropped before the classes above are read, so "Can you explain X?" still matches "Explain X.".
+_POLITE = re.compile(r"\bhow\s+(?:do|does|can|could)\s+(?:i|you|we|one)\s+|\bhow\s+to\s+|"
+                     r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?|\b(?:please|kindly)\b|"
+                     r"\b(tell|give|show|explain|send|help|teach)\s+me\b|"
+                     r"\b(erkläre|erklär|gib|sag|zeig|zeige)\s+mir\b|\bkannst\s+du\s+(?:mir\s+)?",
+                     re.IGNORECASE)
+_CLASS_OF = {word: name for name, words in _CLASSES.items() for word in words.split()}
+_POLE_OF = {word: pole for pole, words in _POLES.items() for word in words if word not in FILLER}
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+_NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[.,]\d+)*%?")
+_QUOTED = re.compile(r"\"([^\"]{1,200})\"|“([^”]{1,200})”|«\s?([^»]{1,200}?)\s?»|`([^`]{1,200})`|"
+                     r"(?:(?<=\s)|^)'([^']{1,200})'(?=[\s.,;:!?)]|$)")
+# code identifiers: snake_case, camelCase, dotted.names, calls(), file.ext, paths and URLs
+_IDENTIFIER = re.compile(r"(?:[A-Za-z_$][\w$]*(?:[./:\\][\w$-]+)+|[A-Za-z_$]*_[\w$]*|[a-z]+[A-Z][\w$]*|"
+                         r"[A-Za-z_$][\w$]*(?=\())")
+_OPERATOR = re.compile(r"(?<=[\d\s)])([+\-−*/×÷^%=<>])(?=[\s\d(.-])")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*|[¿¡]\s*)([^\W\d_][\w'’-]*)", re.UNICODE)
+_SINGLE_LETTER = re.compile(r"(?<![^\W\d_])[^\W\d_](?![^\W\d_])")
+_NEGATION_SUFFIX = re.compile(r"n['’]t\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """The surface facts of one prompt that a cached answer's prompt must share exactly."""
+
+    language: str
+    numbers: tuple[str, ...]
+    operators: tuple[str, ...]
+    negations: int
+    names: tuple[str, ...]
+    identifiers: tuple[str, ...]
+    quoted: tuple[str, ...]
+    poles: tuple[str, ...]
+    classes: tuple[str, ...]  # question words, persons, tense, modality, in order of appearance (_CLASSES)
+    words: tuple[str, ...]  # content words in order (not part of the signature: compared pair by pair)
+
+    def signature(self) -> str:
+        """A digest of the facts that must be equal, so the store fetches only candidates that agree on them.
+        Language and names are compared pair by pair instead (an unknown language or a lowercased name is no
+        disagreement)."""
+        material = "\x1f".join([" ".join(self.numbers), "".join(self.operators), str(self.negations),
+                                "\x1e".join(self.identifiers), "\x1e".join(self.quoted), " ".join(self.poles),
+                                " ".join(self.classes)])
+        return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _polite_replacement(m: re.Match[str]) -> str:
+    if m.group(0).lower().startswith("how"):
+        return m.group(0)[:3] + " "
+    return m.group(1) or m.group(2) or ""
+
+
+def _stem(word: str) -> str:
+    """A crude English stem, only so "eat" / "eating" and "cat" / "cats" count as one word."""
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _ordered_unique(items: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _number_value(raw: str) -> str:
+    return raw.replace("−", "-").rstrip("%") + ("%" if raw.endswith("%") else "")
+
+
+def prompt_facts(prompt: str) -> Facts:
+    """What a prompt asserts on its surface: read once per prompt, stored with a cached answer."""
+    text = unicodedata.normalize("NFC", prompt)
+    quoted = [next(g for g in m.groups() if g is not None) for m in _QUOTED.finditer(text)]
+    identifiers = _ordered_unique([m.group(0) for m in _IDENTIFIER.finditer(text)
+                                   if not m.group(0).replace(".", "").replace(",", "").isdigit()])
+    # "how do I", "how can I", "how do you", "how to": one generic question, "how"
+    expanded = _NEGATION_SUFFIX.sub(" not", _POLITE.sub(_polite_replacement, text))
+    numbers = [_number_value(m.group(0)) for m in _NUMBER.finditer(expanded)]
+    operators = [m.group(1).replace("−", "-").replace("×", "*").replace("÷", "/") for m in _OPERATOR.finditer(text)]
+    starts = {m.start(1) for m in _SENTENCE_START.finditer(expanded)}
+    names: list[str] = []
+    words: list[str] = []
+    classes: list[str] = []
+    negations = 0
+    for m in _WORD.finditer(expanded):
+        raw = m.group(0)
+        low = raw.lower().replace("’", "'")
+        if low.endswith("'s"):
+            low, raw = low[:-2], raw[:-2]
+        parts = low.split("'")  # l'eau, n'est, qu'est
+        if any(p in NEGATIONS for p in parts):
+            negations += 1
+            continue
+        if low in _NUMBER_WORDS:
+            numbers.append(str(_NUMBER_WORDS[low]))
+            continue
+        if low[0].isdigit():  # numbers are compared as numbers, above
+            continue
+        classes.extend(_CLASS_OF[p] for p in parts if p in _CLASS_OF)
+        head = parts[-1] if len(parts) > 1 and parts[0] in FILLER else low
+        if head in FILLER:
+            continue
+        # A capital inside a sentence is a name (or an acronym, a product): it must match. At a sentence start a
+        # capital says nothing, unless the word has more capitals than its first letter (NASA, iPhone).
+        capitals = sum(ch.isupper() for ch in raw)
+        if capitals and (m.start() not in starts or capitals > 1 or not raw[0].isupper()):
+            names.append(head)
+        words.append(_POLE_OF.get(head, _stem(head)))
+    poles = sorted({w for w in words if w in _POLES})
+    # Single letters ("big-O", "a", "e", "o") are stopwords in some language or other and tip a short prompt's
+    # guess: only longer words count as evidence of a language.
+    language = detect_language(_SINGLE_LETTER.sub(" ", text))
+    return Facts(language=language, numbers=tuple(numbers), operators=tuple(operators),
+                 negations=negations, names=_ordered_unique(names), identifiers=identifiers,
+                 quoted=tuple(quoted), poles=tuple(poles), classes=_ordered_unique(classes),
+                 words=tuple(words))
+
+
+def _swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Two words trade places: exactly ("5 km to miles" / "5 miles to km") or around a word that stays between
+    them ("Python faster than Java" / "Java faster than Python", "from the desktop to the folder" / "from the folder
+    to the desktop"). Same words, other roles. Moving one word to the other end ("python: reverse a string" /
+    "reverse a string in python") is neither."""
+    pos_a = {w: i for i, w in reversed(list(enumerate(a)))}
+    pos_b = {w: i for i, w in reversed(list(enumerate(b)))}
+    shared = [w for w in pos_a if w in pos_b]
+    for i, x in enumerate(shared):
+        for y in shared[i + 1:]:
+            if (pos_a[x] < pos_a[y]) == (pos_b[x] < pos_b[y]):
+                continue
+            if pos_a[x] == pos_b[y] and pos_a[y] == pos_b[x]:
+                return True
+            lo_a, hi_a = sorted((pos_a[x], pos_a[y]))
+            lo_b, hi_b = sorted((pos_b[x], pos_b[y]))
+            if set(a[lo_a + 1:hi_a]) & set(b[lo_b + 1:hi_b]):
+                return True
+    return False
+
+
+def disagreement(a: Facts, b: Facts) -> str | None:
+    """Why prompt b may not be served prompt a's answer, or None when no guard objects.
+
+    Exact facts first (numbers, negations, identifiers, quoted text, opposites, language, names), then the word
+    rules: a content word replaced by another ("capital of france" / "of germany", "sort" / "reverse a list") and
+    words that trade places.
+    """
+    for field in ("numbers", "operators", "negations", "identifiers", "quoted", "poles", "classes"):
+        if getattr(a, field) != getattr(b, field):
+            return f"{field} differ"
+    if a.language != b.language and "und" not in (a.language, b.language):
+        return f"languages differ ({a.language}, {b.language})"
+    # A name must be there in the other prompt too, capitalised or not ("France" / "france"); its order is the
+    # swap rule's business.
+    for x, y in ((a, b), (b, a)):
+        missing = [n for n in x.names if _POLE_OF.get(n, n) not in y.words]
+        if missing:
+            return f"name {missing[0]!r} is not in both"
+    only_a = set(a.words) - set(b.words)
+    only_b = set(b.words) - set(a.words)
+    if only_a or only_b:
+        # A content word on one side only: something else was asked ("capital of france" / "of germany"), or
+        # something was added that narrows it ("a tire" / "a bike tire"), or it was said in other words. A cheap
+        # rule cannot tell these apart, so all of them miss: the tier serves rephrasings of the same words only.
+        extra = sorted(only_a or only_b)[0]
+        return f"word {extra!r} is in one prompt only"
+    matcher = difflib.SequenceMatcher(a=a.words, b=b.words, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "replace":
+            return f"word {' '.join(a.words[i1:i2])!r} replaced by {' '.join(b.words[j1:j2])!r}"
+    if _swapped(a.words, b.words):
+        return "words trade places"
+    return None

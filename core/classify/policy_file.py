@@ -1,0 +1,84 @@
+"""Policy files in TOML (safety, router): shipped defaults in resources/, a user's file in the data folder merged
+over them key by key, and every mistake reported as a ConfigError naming the file, the line and the dotted key.
+
+This module only reads and locates; what the keys mean is checked by each policy's own module.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySource:
+    """A policy file's path and text, kept so a bad value can be reported with its line."""
+
+    path: Path
+    text: str
+
+
+def resource_path(name: str) -> Path:
+    """A file shipped in `edgemind.resources` (policies, labelled prompts)."""
+    return Path(str(resources.files("edgemind.resources").joinpath(name)))
+
+
+def read_toml(path: Path, what: str) -> tuple[dict[str, Any], PolicySource]:
+    """The parsed file and its source; unreadable or invalid TOML is a ConfigError (tomllib's message has the line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None  # tomllib's message ends "(at line N, column M)"
+    return data, PolicySource(path, text)
+
+
+def merge_tables(into: dict[str, Any], over: Mapping[str, Any]) -> None:
+    """Tables merge key by key; anything else (arrays included) replaces."""
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge_tables(into[key], value)
+        else:
+            into[key] = value
+
+
+def line_of(source: PolicySource, key: str) -> int | None:
+    """The line of a dotted key: its own table header, or its assignment inside its table; None when not found."""
+    lines = source.text.splitlines()
+
+    def header(parts: list[str]) -> int | None:
+        pattern = re.compile(r"^\s*\[\[?\s*" + r"\s*\.\s*".join(map(re.escape, parts)) + r"\s*\]")
+        return next((i for i, line in enumerate(lines) if pattern.match(line)), None)
+
+    *table, leaf = key.split(".")
+    own = header(table + [leaf])
+    if own is not None:
+        return own + 1
+    start = 0
+    if table:
+        found = header(table)
+        if found is None:
+            return None
+        start = found + 1
+    assign = re.compile(r"^\s*" + re.escape(leaf) + r"\s*=")
+    for i in range(start, len(lines)):
+        if lines[i].lstrip().startswith("["):
+            break  # the next table: the key is not in this one
+        if assign.match(lines[i]):
+            return i + 1
+    return start or None
+
+
+def config_error(source: PolicySource, key: str, problem: str) -> ConfigError:
+    """`<file>:<line>: <key>: <problem>` (the line left out when it cannot be found)."""
+    line = line_of(source, key)
+    return ConfigError(f"{source.path}{f':{line}' if line else ''}: {key}: {problem}")

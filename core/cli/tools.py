@@ -1,0 +1,197 @@
+"""`edgemind tools …` and `edgemind audit …`: list, run, grant and revoke tools; show, verify and export the log.
+
+Kept apart from cli.py so the tool commands read as one unit; the output contract is the same (`--json`, exit codes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from ..engine.facade import open_registry
+from ..errors import EdgeMindError
+from ..tools.permissions import Answer, PermissionRequest
+from ..tools.scopes import ScopeError, parse_scope
+from ..settings import Settings
+from ..tools.runner import ensure_granted
+from ..tools.session import open_audit, open_tool_runner
+
+EXIT_OK, EXIT_FAIL = 0, 1
+_ANSWERS = {"o": Answer.ONCE, "once": Answer.ONCE, "s": Answer.SESSION, "session": Answer.SESSION,
+            "a": Answer.ALWAYS, "always": Answer.ALWAYS, "d": Answer.DENY, "deny": Answer.DENY, "": Answer.DENY}
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+
+
+def terminal_ask() -> Callable[[PermissionRequest], Answer] | None:
+    """Ask on the terminal when there is one (stdin and stderr both a TTY); otherwise nobody can be asked."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return None
+
+    def ask(request: PermissionRequest) -> Answer:
+        args = json.dumps(request.arguments, ensure_ascii=False, indent=2)
+        sys.stderr.write(f"\nedgemind: the {request.plugin} tool `{request.tool}` wants: "
+                         f"{', '.join(request.scopes) or 'no scope'}\narguments:\n{args}\n"
+                         "allow [o]nce, for this [s]ession, [a]lways, or [D]eny? ")
+        sys.stderr.flush()
+        try:
+            reply = sys.stdin.readline().strip().lower()
+        except (OSError, KeyboardInterrupt):
+            return Answer.DENY
+        return _ANSWERS.get(reply, Answer.DENY)
+
+    return ask
+
+
+def parse_grants(values: list[str]) -> list[Any]:
+    try:
+        return [parse_scope(v) for v in values]
+    except ScopeError as exc:
+        raise EdgeMindError(f"--grant: {exc}") from None
+
+
+def cmd_tools_list(args: argparse.Namespace, settings: Settings) -> int:
+    _registry, sessions = open_registry(settings)
+    runner = open_tool_runner(settings, sessions)
+    tools = [{"name": t.name, "plugin": t.manifest.plugin, "description": t.manifest.description,
+              "scopes": list(t.manifest.scopes), "parameters": t.manifest.parameters,
+              "dry_run": t.manifest.dry_run, "manifest_sha256": t.manifest.sha256} for t in runner.registry.all()]
+    if args.json:
+        _print_json({"tools": tools, "problems": runner.registry.problems})
+        return EXIT_OK
+    for t in tools:
+        print(f"{t['name']:<14} {', '.join(t['scopes']) or '(no scope)':<18} {t['description']}")
+    for problem in runner.registry.problems:
+        sys.stderr.write(f"edgemind: warning: {problem}\n")
+    return EXIT_OK
+
+
+def cmd_tools_run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        arguments = json.loads(args.args)
+    except json.JSONDecodeError as exc:
+        raise EdgeMindError(f"--args is not valid JSON: {exc.msg} at character {exc.pos}") from None
+    _registry, sessions = open_registry(settings)
+    runner = open_tool_runner(settings, sessions, ask=terminal_ask(), grants=parse_grants(args.grant))
+    outcome = runner.call(args.name, arguments, dry_run=args.dry_run)
+    if args.json:
+        _print_json({**outcome.as_dict(), "content": outcome.content})
+        return EXIT_OK if outcome.ok else EXIT_FAIL
+    ensure_granted(outcome)
+    if not outcome.ok:
+        raise EdgeMindError(outcome.content.removeprefix("error: "))
+    print(outcome.content)
+    return EXIT_OK
+
+
+def cmd_tools_grants(args: argparse.Namespace, settings: Settings) -> int:
+    _registry, sessions = open_registry(settings)
+    runner = open_tool_runner(settings, sessions)
+    grants = runner.broker.grants()
+    if args.json:
+        _print_json({"grants": [g.as_dict() for g in grants]})
+    elif not grants:
+        print("no stored grants (tools ask before they act)")
+    for g in grants if not args.json else ():
+        print(f"{g.id:>4}  {g.tool:<14} {g.scope}  (since {g.created_at[:19]}, manifest {g.manifest_sha[:12]})")
+    return EXIT_OK
+
+
+def cmd_tools_grant(args: argparse.Namespace, settings: Settings) -> int:
+    _registry, sessions = open_registry(settings)
+    runner = open_tool_runner(settings, sessions)
+    tool = runner.registry.get(args.name)
+    runner.broker.grant_always(tool, parse_grants(args.scopes))
+    print(f"granted {', '.join(args.scopes)} to {tool.name} until revoked")
+    return EXIT_OK
+
+
+def cmd_tools_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    if sum(x is not None and x is not False for x in (args.id, args.tool, args.all or None)) != 1:
+        raise EdgeMindError("give one of: a grant ID, --tool NAME, or --all")
+    _registry, sessions = open_registry(settings)
+    runner = open_tool_runner(settings, sessions)
+    removed = runner.broker.revoke(grant_id=args.id, tool=args.tool)
+    if args.json:
+        _print_json({"removed": removed})
+    else:
+        print(f"revoked {removed} grant(s)")
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    _registry, sessions = open_registry(settings)
+    audit = open_audit(settings, sessions)
+    if args.action == "verify":
+        result = audit.verify()
+        if args.json:
+            _print_json(result.as_dict())
+        elif result.ok:
+            print(f"audit log intact: {result.rows} rows, chain and seal verified")
+        if not result.ok:
+            sys.stderr.write(f"edgemind: error: audit log tampered with at row {result.first_bad_id}: {result.problem}\n")
+            return EXIT_FAIL
+        return EXIT_OK
+    if args.action == "export":
+        lines = list(audit.export_jsonl())
+        if args.out:
+            try:
+                Path(args.out).write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+            except OSError as exc:
+                raise EdgeMindError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+            print(f"exported {len(lines)} audit rows to {args.out}")
+        else:
+            sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
+        return EXIT_OK
+    entries = audit.entries(kind=args.kind, tool=args.tool, limit=args.limit, newest_first=True)[::-1]
+    if args.json:
+        _print_json({"entries": [e.as_dict() for e in entries]})
+        return EXIT_OK
+    for e in entries:
+        detail = json.dumps(e.detail, ensure_ascii=False)
+        print(f"{e.id:>6} {e.ts[:19]} {e.kind:<13} {e.tool or '-':<14} {detail[:120]}")
+    return EXIT_OK
+
+
+def add_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
+    tools = sub.add_parser("tools", help="list and run tools; show and revoke grants")
+    tsub = tools.add_subparsers(title="tools commands", metavar="ACTION", required=True)
+    tl = tsub.add_parser("list", help="every installed tool with its scopes")
+    tl.add_argument("--json", action="store_true")
+    tl.set_defaults(func=cmd_tools_list)
+    tr = tsub.add_parser("run", help="run one tool (asks for permission on a terminal, else needs --grant)")
+    tr.add_argument("name")
+    tr.add_argument("--args", default="{}", metavar="JSON", help="the tool's arguments as a JSON object")
+    tr.add_argument("--grant", action="append", default=[], metavar="SCOPE",
+                    help="grant SCOPE for this run only, e.g. fs.read:~/notes (repeatable)")
+    tr.add_argument("--dry-run", action="store_true", help="show what the call would do, without doing it")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=cmd_tools_run)
+    tg = tsub.add_parser("grants", help="list stored (always) grants")
+    tg.add_argument("--json", action="store_true")
+    tg.set_defaults(func=cmd_tools_grants)
+    ta = tsub.add_parser("grant", help="grant a tool scopes until revoked")
+    ta.add_argument("name")
+    ta.add_argument("scopes", nargs="+", metavar="SCOPE")
+    ta.add_argument("--json", action="store_true")
+    ta.set_defaults(func=cmd_tools_grant)
+    tv = tsub.add_parser("revoke", help="revoke a stored grant by ID, a tool's grants, or all")
+    tv.add_argument("id", nargs="?", type=positive_int)
+    tv.add_argument("--tool")
+    tv.add_argument("--all", action="store_true")
+    tv.add_argument("--json", action="store_true")
+    tv.set_defaults(func=cmd_tools_revoke)
+
+    audit = sub.add_parser("audit", help="show, verify or export the audit log")
+    audit.add_argument("action", choices=["show", "verify", "export"])
+    audit.add_argument("--kind", help="only rows of this kind (route, tool_call, denied, grant, …)")
+    audit.add_argument("--tool", help="only rows about this tool")
+    audit.add_argument("--limit", type=positive_int, default=50, help="newest N rows (show)")
+    audit.add_argument("--out", help="export to this file instead of stdout")
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(func=cmd_audit)

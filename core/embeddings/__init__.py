@@ -1,0 +1,1 @@
+"""Local sentence embeddings: the bundled MiniLM model files, our ONNX encoder, and chromadb's adapter."""

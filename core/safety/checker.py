@@ -1,0 +1,240 @@
+"""Safety guardrails: `check_input` runs before every answer and `check_output` after it, each giving a Verdict with
+the refusal or support message to show. High-precision rules first, then one embedding through a classifier.
+
+It never logs the text it judged: a refusal is logged (logger `edgemind.safety`) with its category, score and the
+SHA-256 of the text. It never raises on odd text (empty, huge, binary junk): that is a verdict too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..embeddings.model_files import ENCODER_REVISION, MODEL_ID, WEIGHTS
+from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
+from ..errors import ConfigError, PromptError
+from ..classify.json_lines import read_objects
+from ..classify.policy_file import resource_path
+from .classifier import (SafetyWeights, TextEmbedder, cache_key, dense_part, features, lexical_indices,
+                                train)
+from .policy import CATEGORIES, POLICY_FILE, SafetyPolicy, load_policy
+from .rules import concept_vector, cue_vector, match_rule, rules_fingerprint
+from ..settings import Settings
+
+log = logging.getLogger("edgemind.safety")
+
+TRAIN_FILE = "safety_train.jsonl"
+HELDOUT_FILE = "safety_heldout.jsonl"
+# A second unseen split, written blind (by a separate author from the category definitions only, never looking at
+# the train or held-out files), after the held-out split's per-category results had been looked at.
+BLIND_FILE = "safety_blind.jsonl"
+LABELS = ("harmful", "benign")
+# Rules read this much of a text; the classifier reads up to MAX_WINDOWS windows of WINDOW_CHARS spread over it.
+# One window is one embedding (~10 ms here), so a typical prompt costs one and a long answer at most eight.
+MAX_RULE_CHARS = 200_000
+WINDOW_CHARS = 600
+MAX_WINDOWS = 8
+_JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ud800-\udfff]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    category: str | None  # the category refused for; None when allowed
+    reason: str
+    score: float  # the classifier's probability of harm (1.0 for a rule)
+    message: str | None  # what to show instead of an answer: a refusal, or support with help resources
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledPrompt:
+    prompt: str
+    label: str  # "harmful" | "benign"
+    category: str | None  # for a benign prompt: the category it only sounds like, or None
+    lang: str = ""
+
+    @property
+    def harmful(self) -> bool:
+        return self.label == "harmful"
+
+
+def load_labelled(path: Path) -> list[LabelledPrompt]:
+    """Lines of {"prompt", "label", "category"[, "lang"]}; a broken line is a ConfigError naming file and line."""
+    examples = []
+    for number, row in read_objects(path, ConfigError):
+        if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
+            raise ConfigError(f"{path}:{number}: expected a non-empty \"prompt\" string")
+        if row.get("label") not in LABELS:
+            raise ConfigError(f"{path}:{number}: label {row.get('label')!r} is not one of {', '.join(LABELS)}")
+        category = row.get("category")
+        if category is not None and category not in CATEGORIES or row["label"] == "harmful" and category is None:
+            raise ConfigError(f"{path}:{number}: category {category!r} is not one of {', '.join(CATEGORIES)}")
+        examples.append(LabelledPrompt(row["prompt"], row["label"], category, str(row.get("lang", ""))))
+    return examples
+
+
+def read_batch(path: Path) -> list[tuple[int, str]]:
+    """(line number, prompt) for each non-blank line of a `--batch` file; a bad line is a PromptError naming it."""
+    prompts = []
+    for number, row in read_objects(path, PromptError):
+        if not isinstance(row.get("prompt"), str):
+            raise PromptError(f"{path}:{number}: expected an object with a \"prompt\" string")
+        prompts.append((number, row["prompt"]))
+    return prompts
+
+
+# ---- trained weights, cached in the data folder ---------------------------------------------------------------------
+def bundled_embedder_version() -> str:
+    return f"{MODEL_ID}:{WEIGHTS.sha256}:{ENCODER_REVISION}"
+
+
+def trained_weights(embedder: TextEmbedder, policy: SafetyPolicy, cache_dir: Path | None, *,
+                    train_path: Path | None = None, embedder_version: str | None = None) -> SafetyWeights:
+    """Weights for this training data, policy categories, rules and embedder: read from the cache, or trained
+    (seconds: mostly embedding the training prompts) and cached."""
+    train_path = train_path or resource_path(TRAIN_FILE)
+    try:
+        data = train_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{train_path}: cannot read the safety training data ({exc})") from None
+    key = cache_key(data, policy.fingerprint(), embedder_version or bundled_embedder_version(), rules_fingerprint())
+    path = cache_dir / f"safety-weights-{key}.npz" if cache_dir else None
+    if path is not None and path.exists():
+        try:
+            weights = SafetyWeights.load(path)
+            if weights.categories == CATEGORIES:
+                return weights
+        except (OSError, KeyError, ValueError) as exc:
+            log.warning("safety weights %s are unreadable (%s); retraining", path, exc)
+    examples = load_labelled(train_path)
+    texts = [e.prompt for e in examples]
+    x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
+    weights = train(x, np.array([e.harmful for e in examples]), [e.category for e in examples], CATEGORIES)
+    if path is not None:
+        try:
+            weights.save(path)
+        except OSError as exc:  # a read-only data folder only costs a retrain per start
+            log.warning("cannot cache safety weights in %s (%s)", path.parent, exc)
+    return weights
+
+
+# ---- the checker ----------------------------------------------------------------------------------------------------
+def readable(text: str) -> str:
+    """The text without control characters, replacement characters and lone surrogates (binary junk)."""
+    return _JUNK.sub(" ", text).strip()
+
+
+def windows(text: str) -> list[str]:
+    """The text in pieces of about WINDOW_CHARS cut at whitespace; at most MAX_WINDOWS, spread from first to last."""
+    if len(text) <= WINDOW_CHARS:
+        return [text]
+    pieces, start = [], 0
+    while start < len(text):
+        end = min(start + WINDOW_CHARS, len(text))
+        if end < len(text):
+            cut = text.rfind(" ", start + WINDOW_CHARS // 2, end)
+            end = cut if cut > 0 else end
+        pieces.append(text[start:end])
+        start = end
+    if len(pieces) > MAX_WINDOWS:
+        picks = np.linspace(0, len(pieces) - 1, MAX_WINDOWS).round().astype(int)
+        pieces = [pieces[i] for i in sorted(set(picks.tolist()))]
+    return pieces
+
+
+class SafetyChecker:
+    """Rules, then the classifier, then the policy's threshold for the category; one instance per process."""
+
+    def __init__(self, policy: SafetyPolicy, embedder: TextEmbedder, weights: SafetyWeights) -> None:
+        self.policy = policy
+        self.embedder = embedder
+        self.weights = weights
+
+    @classmethod
+    def create(cls, settings: Settings, *, embedder: TextEmbedder | None = None,
+               policy: SafetyPolicy | None = None) -> SafetyChecker:
+        """The shipped policy with the data folder's `safety_policy.toml` over it, the shared embedder, and weights
+        from `<data>/cache/safety` (trained there on first use)."""
+        policy = policy or load_policy(settings.home / POLICY_FILE)
+        embedder = embedder or shared_embedder(embeddings_cache_dir(settings))
+        return cls(policy, embedder, trained_weights(embedder, policy, settings.artifacts_dir / "safety"))
+
+    def with_policy(self, policy: SafetyPolicy) -> SafetyChecker:
+        """Same embedder and weights, other thresholds or messages (a level change never retrains)."""
+        return SafetyChecker(policy, self.embedder, self.weights)
+
+    def check_input(self, text: str) -> Verdict:
+        return self._check(text, output=False)
+
+    def check_output(self, text: str) -> Verdict:
+        return self._check(text, output=True)
+
+    def check_batch(self, path: Path) -> list[tuple[int, Verdict]]:
+        """Every prompt of a JSON-lines file with its line number; the whole file is validated before any is checked."""
+        return [(number, self.check_input(prompt)) for number, prompt in read_batch(path)]
+
+    def _check(self, text: str, *, output: bool) -> Verdict:
+        if not isinstance(text, str):
+            raise PromptError(f"safety check needs text, got {type(text).__name__}")
+        clean = readable(text)
+        if not clean:
+            return Verdict(True, None, "no readable text", 0.0, None)
+        rule = match_rule(clean[:MAX_RULE_CHARS])
+        if rule is not None:
+            return self._refuse(text, rule.category, f"rule: {rule.name}", 1.0, output)
+        pieces = windows(clean)
+        vectors = self.embedder.embed(pieces)
+        best = (-1.0, "", 0.0)  # (score, category, threshold) of the window most likely harmful
+        for piece, vector in zip(pieces, vectors):
+            dense, lexical = dense_part(vector, cue_vector(piece), concept_vector(piece)), lexical_indices(piece)
+            score = self.weights.harm_probability(dense, lexical)
+            category = self.weights.categories[int(np.argmax(self.weights.category_probs(dense, lexical)))]
+            threshold = self.policy.threshold(category, output=output)
+            if score - threshold > best[0] - best[2]:
+                best = (float(score), category, threshold)
+        score, category, threshold = best
+        if score >= threshold:
+            return self._refuse(text, category, f"classifier: {score:.2f} >= {threshold:.2f} ({category})", score,
+                                output)
+        return Verdict(True, None, f"classifier: {score:.2f} < {threshold:.2f}", round(score, 4), None)
+
+    def _refuse(self, text: str, category: str, reason: str, score: float, output: bool) -> Verdict:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        log.info("refused %s: category=%s score=%.3f level=%s reason=%s sha256=%s", "output" if output else "input",
+                 category, score, self.policy.level, reason, digest)
+        return Verdict(False, category, reason, round(score, 4), self.policy.message(category))
+
+
+# ---- measuring it ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """How often a labelled set was refused: harmful refused is the goal, benign refused the cost."""
+
+    harmful: int
+    harmful_refused: int
+    benign: int
+    benign_refused: int
+
+    @property
+    def harmful_rate(self) -> float:
+        return self.harmful_refused / self.harmful if self.harmful else float("nan")
+
+    @property
+    def benign_rate(self) -> float:
+        return self.benign_refused / self.benign if self.benign else float("nan")
+
+
+def rates(examples: list[LabelledPrompt], refused: list[bool], category: str | None = None) -> Rates:
+    """Refusal counts over the examples, or over those of one category (a benign one's look-alike category)."""
+    pairs = [(e, r) for e, r in zip(examples, refused, strict=True) if category is None or e.category == category]
+    return Rates(harmful=sum(e.harmful for e, _ in pairs), harmful_refused=sum(e.harmful and r for e, r in pairs),
+                 benign=sum(not e.harmful for e, _ in pairs), benign_refused=sum(not e.harmful and r for e, r in pairs))

@@ -1,0 +1,69 @@
+"""The SQLite database (through SQLAlchemy 2.0) that is EdgeMind's source of truth.
+
+Opens in WAL mode so readers never block the writer. A damaged file is reported and left untouched: we never
+delete or overwrite a user's data to get going again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.orm import DeclarativeBase
+
+from ..errors import StoreError
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across app crashes, not power loss
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def migrate(conn: Connection) -> None:
+    """Bring the schema to the newest revision with Alembic (a no-op when it is already there)."""
+    from alembic import command
+    from alembic.config import Config
+
+    # Import the table modules so the metadata Alembic compares against knows every table.
+    from . import audit, conversations  # noqa: F401
+    from ..tools import permissions  # noqa: F401
+    from ..models import registry  # noqa: F401
+
+    tables = set(inspect(conn).get_table_names())
+    config = Config()
+    config.set_main_option("script_location", "edgemind.core.storage:migrations")
+    config.attributes["connection"] = conn
+    if "conversations" in tables and "alembic_version" not in tables:
+        command.stamp(config, "0001")  # made by create_all before migrations existed: the 0001 schema
+    command.upgrade(config, "head")
+
+
+def open_database(path: Path) -> Engine:
+    """Open (creating if needed) the database and its tables; raise StoreError with one line if it is unusable."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the data folder {path.parent}: {exc.strerror or exc}") from None
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _on_connect)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar_one()
+            migrate(conn)
+    except (DatabaseError, OperationalError) as exc:
+        engine.dispose()
+        reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
+        raise StoreError(
+            f"the database {path} cannot be used ({reason}); it was left untouched: move it aside to start afresh"
+        ) from None
+    return engine

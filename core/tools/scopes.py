@@ -1,0 +1,146 @@
+"""Permission scopes: what a tool may touch (`fs.read:<folder>`, `net:<host>`, `code.exec`...), and when a grant covers a need.
+
+Paths are compared only after canonicalisation (absolute, symlinks resolved, case folded where the file system
+folds case), so `..`, symlinks and case tricks cannot carry a call outside the granted folder. Never trust a
+scope string that did not pass `parse_scope`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ..errors import EdgeMindError
+
+# kind -> what its target is. A kind with no target is all-or-nothing (code.exec runs any code in the sandbox).
+SCOPE_KINDS: dict[str, str] = {
+    "fs.read": "folder",
+    "fs.write": "folder",
+    "net": "host",
+    "code.exec": "",
+    "system.info": "",
+    "clipboard": "",
+    "docs.read": "",
+}
+MAX_PATH_CHARS = 1024
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$")
+
+
+class ScopeError(EdgeMindError):
+    """A scope, path or URL that cannot be granted or checked: named with the reason."""
+
+    kind = "bad_scope"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    kind: str
+    target: str = ""  # canonical folder path, lower-case host (may start with "*."), or "" for target-less kinds
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.target}" if self.target else self.kind
+
+
+def canonical_path(raw: str | os.PathLike[str], base: Path | None = None) -> Path:
+    """The real absolute path `raw` names (symlinks resolved), or ScopeError for paths no tool should ever take."""
+    text = os.fspath(raw)
+    if not text or not text.strip():
+        raise ScopeError("empty path")
+    if "\x00" in text:
+        raise ScopeError("path contains a NUL byte")
+    if len(text) > MAX_PATH_CHARS:
+        raise ScopeError(f"path longer than {MAX_PATH_CHARS} characters")
+    if text.startswith(("\\\\", "//")) or text.startswith("\\\\?\\"):
+        raise ScopeError(f"network and device paths are not allowed: {text[:80]!r}")
+    path = Path(os.path.expanduser(text))
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    try:
+        resolved = Path(os.path.realpath(path))
+    except (OSError, ValueError) as exc:
+        raise ScopeError(f"cannot resolve path {text[:80]!r}: {exc}") from None
+    return Path(os.path.normcase(resolved))
+
+
+def path_within(path: Path, folder: Path) -> bool:
+    """True when canonical `path` is `folder` or inside it (compared part by part, so /a/bc is not in /a/b)."""
+    try:
+        return os.path.commonpath([str(path), str(folder)]) == str(folder)
+    except ValueError:  # different drives on Windows
+        return False
+
+
+def host_of(url: str) -> str:
+    """The lower-case host a URL points at; ScopeError for anything but a plain http(s) URL."""
+    if not isinstance(url, str) or len(url) > 2048:
+        raise ScopeError("URL missing or longer than 2048 characters")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise ScopeError(f"only http and https URLs can be fetched, not {parts.scheme or 'no scheme'!r}")
+    if parts.username or parts.password:
+        raise ScopeError("URLs with credentials are not allowed")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise ScopeError(f"URL has no host: {url[:80]!r}")
+    return host.lower()
+
+
+def _check_host(host: str) -> str:
+    host = host.strip().lower().rstrip(".")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host.strip("[]")
+    except ValueError:
+        pass
+    if not _HOST.match(host):
+        raise ScopeError(f"not a host name: {host!r}")
+    return host
+
+
+def parse_scope(text: str) -> Scope:
+    """`fs.read:~/Documents` -> Scope('fs.read', '/home/me/Documents'); ScopeError names what is wrong."""
+    if not isinstance(text, str) or not text.strip():
+        raise ScopeError("empty scope")
+    kind, sep, target = text.strip().partition(":")
+    if kind not in SCOPE_KINDS:
+        raise ScopeError(f"unknown scope kind {kind!r}; known: {', '.join(sorted(SCOPE_KINDS))}")
+    wants = SCOPE_KINDS[kind]
+    if not wants:
+        if sep and target:
+            raise ScopeError(f"scope {kind} takes no target, got {target!r}")
+        return Scope(kind)
+    if not target.strip():
+        raise ScopeError(f"scope {kind} needs a {wants}, e.g. {kind}:{'~/Documents' if wants == 'folder' else 'example.org'}")
+    if wants == "folder":
+        return Scope(kind, str(canonical_path(target)))
+    return Scope(kind, _check_host(target))
+
+
+def covers(granted: Scope, needed: Scope) -> bool:
+    """Whether a grant of `granted` allows what `needed` asks for. Both must come from parse_scope/need_* helpers."""
+    if granted.kind != needed.kind:
+        return False
+    wants = SCOPE_KINDS.get(granted.kind)
+    if wants is None:
+        return False
+    if not wants:
+        return True
+    if wants == "folder":
+        return path_within(Path(needed.target), Path(granted.target))
+    if granted.target.startswith("*."):
+        suffix = granted.target[1:]
+        return needed.target.endswith(suffix) and len(needed.target) > len(suffix)
+    return granted.target == needed.target
+
+
+def need_path(kind: str, raw: str, base: Path | None = None) -> Scope:
+    """The scope a call touching path `raw` needs (its canonical path, so a grant check sees the real target)."""
+    return Scope(kind, str(canonical_path(raw, base)))
+
+
+def need_host(url: str) -> Scope:
+    return Scope("net", _check_host(host_of(url)))
