@@ -18,7 +18,7 @@ from typing import Any, Callable
 PAGE = Path("docs") / "benchmarks.md"
 RESULTS = Path("benchmarks") / "results"
 PY = ".venv/bin/python"
-MODELS = "<models>"  # the data folder's models/ (`edgemind doctor` prints it)
+MODELS = "<models>"  # the folder of the model files (`edgemind models list` shows their paths)
 
 # A figure as the page writes it: a number and one of these units. tests/core/test_benchmarks_doc.py uses the same
 # pattern to hold the README to figures this page states.
@@ -50,8 +50,8 @@ HEADER = """# Benchmarks
 
 Every figure below comes from a JSON file committed under `benchmarks/results/`, named under each table, with the
 command that wrote it. Figures from one run on one machine: compare them only with a run on the same machine, on a
-quiet system (on a 2-core machine, one busy neighbour process changes them by far more than any difference shown
-here). `<models>` is the data folder's `models/` folder (`edgemind doctor` prints it).
+quiet system (on a 2-core machine, one busy neighbour process cut decode speed to between a third and three fifths of idle: see the OpenMP table
+below). `<models>` is the folder of the model files (`edgemind models list` shows each file's path).
 """
 
 
@@ -100,12 +100,6 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 def _source(path: Path, root: Path, command: str) -> str:
     return f"Result: `{path.relative_to(root).as_posix()}`. Command: `{command}`"
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 # ---- one renderer per kind of result file ----------------------------------------------------------------------
@@ -240,9 +234,6 @@ def _native_cpu(path: Path, root: Path, data: dict[str, Any]) -> str:
 
 
 def _onnx_vs_llama(path: Path, root: Path, data: dict[str, Any]) -> str:
-    def medians(side: str) -> tuple[float, float]:
-        runs = data.get(side, [])
-        return _median([r["decode_tok_s"] for r in runs]), _median([r["ttft_ms"] for r in runs])
     rows = [["decode", fmt(data.get("onnx_decode_tok_s"), "tok/s"), fmt(data.get("llama_decode_tok_s"), "tok/s"),
              fmt(data.get("decode_ratio"), "x")],
             ["time to first token", fmt(data.get("onnx_ttft_ms"), "ms"), fmt(data.get("llama_ttft_ms"), "ms"),
