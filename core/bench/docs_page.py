@@ -50,8 +50,9 @@ HEADER = """# Benchmarks
 
 Every figure below comes from a JSON file committed under `benchmarks/results/`, named under each table, with the
 command that wrote it. Figures from one run on one machine: compare them only with a run on the same machine, on a
-quiet system (on a 2-core machine, one busy neighbour process cut decode speed to between a third and three fifths of idle: see the OpenMP table
-below). `<models>` is the folder of the model files (`edgemind models list` shows each file's path).
+quiet system (on a 2-core machine, one busy neighbour process cut decode speed to between a third and three fifths
+of idle: see the OpenMP table below). `<models>` is the folder of the model files (`edgemind models list` shows each
+file's path).
 """
 
 
