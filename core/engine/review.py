@@ -1,4 +1,4 @@
-"""Code review: the code model reads numbered lines and reports findings {line, severity, message, suggestion}.
+"""Code review: the code model reads the source and reports findings {line, severity, message, suggestion}.
 
 Headless: `edgemind review FILE` and the desktop app's review pane share it. Model output is untrusted text, so the
 findings are parsed leniently (JSON lines, a JSON array, or "Line N: …" prose), validated, and their lines clamped to
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .facade import Engine
 
 SEVERITIES = ("error", "warning", "info")
-# A 0.5B model keeps about this many numbered lines in view reliably; longer files are reviewed in chunks.
+# A 0.5B model keeps about this many lines in view reliably; longer files are reviewed in chunks.
 CHUNK_LINES = 150
 MAX_LINES = 3000
 MAX_MESSAGE_CHARS = 600
@@ -67,11 +67,6 @@ class ReviewResult:
     def as_dict(self) -> dict[str, Any]:
         return {"findings": [f.as_dict() for f in self.findings], "model": self.model, "lines": self.lines,
                 "chunks": self.chunks, "cancelled": self.cancelled}
-
-
-def number_lines(lines: list[str], first: int = 1) -> str:
-    width = len(str(first + len(lines) - 1))
-    return "\n".join(f"{n:>{width}}| {line}" for n, line in enumerate(lines, start=first))
 
 
 def build_prompt(lines: list[str], path: str | None = None) -> str:
