@@ -47,7 +47,8 @@ class Settings:
     # accurate is the default: exact for Q5_0/Q8_0 and no slower than int4 on the CPUs measured
     onnx_weights: str = setting(
         "accurate", help="onnx_int4's weights: accurate (8 bits where the GGUF has 5-8) or int4 (4 bits where it "
-        "has 4-5: smaller, ~1.4% worse perplexity on Q5_0 models)", env="EDGEMIND_ONNX_WEIGHTS", choices=("int4", "accurate"))
+        "has 4-5: smaller, ~1.4% worse perplexity on Q5_0 models)", env="EDGEMIND_ONNX_WEIGHTS",
+        choices=("int4", "accurate"))
     context_length: int = setting(
         4096, help="Context allocated per model (the model's own limit still applies)", env="EDGEMIND_CONTEXT_LENGTH",
         minimum=256, maximum=1_048_576, gui=True)
