@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from edgemind.core.bench.child_env import child_env
 from edgemind.core.errors import ConfigError
 from edgemind.core.settings import (ENVIRONMENT, SETTINGS, Settings, load_settings, resolve_settings, save_settings,
                                     settings_environment, with_overrides)
@@ -124,6 +125,14 @@ def test_a_child_environment_gives_a_child_the_same_values(env: dict[str, str]) 
     assert all(getattr(child, n) == getattr(settings, n) for n in names)
     with pytest.raises(ValueError, match="max_tokens has no environment variable"):
         settings_environment(settings, ("max_tokens",))
+
+
+def test_a_bench_child_loads_the_parents_settings_in_its_own_data_folder(env: dict[str, str], tmp_path: Path) -> None:
+    parent = with_overrides(load_settings(env={**env, "EDGEMIND_MODELS_DIR": str(tmp_path / "m")}), threads=6,
+                            cache_enabled=False)
+    child = load_settings(env=child_env(parent, home=tmp_path / "child", audit_key_store="file"))
+    assert child.home == tmp_path / "child" and child.models_dir == tmp_path / "m" and child.audit_key_store == "file"
+    assert (child.threads, child.cache_enabled, child.artifacts_dir) == (6, False, parent.artifacts_dir)
 
 
 # ---- `edgemind settings`, run as a user runs it --------------------------------------------------------------------
