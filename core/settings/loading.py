@@ -39,14 +39,14 @@ def default_home(env: Mapping[str, str]) -> Path:
     return Path(platformdirs.user_data_dir("EdgeMind", appauthor=False))
 
 
-def _validate(key: str, value: Any, where: str, *, from_file: bool = True) -> Any:
+def _validate(key: str, value: Any, where: str, *, from_environment: bool = False) -> Any:
     spec = SETTINGS.get(key)
     if spec is None:
         close = difflib.get_close_matches(key, [n for n, s in SETTINGS.items() if s.in_file], n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         known = sorted(name for name, s in SETTINGS.items() if s.in_file)
         raise ConfigError(f"{where}: unknown setting {key!r}; {hint}known: {', '.join(known)}")
-    if from_file and not spec.in_file:
+    if not (spec.in_file or from_environment):
         raise ConfigError(f"{where}: {key} is set only by the environment variable {spec.env}")
     if not spec.accepts(value):
         raise ConfigError(f"{where}: {key} = {value!r} is not valid; expected {spec.describe_valid()}")
@@ -81,22 +81,20 @@ def _read_file(path: Path) -> dict[str, Any]:
 def resolve_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> dict[str, SettingValue]:
     """Every setting's value and source, validated; what `load_settings` builds from and `edgemind settings` shows."""
     env = os.environ if env is None else env
-    home = default_home(env)
-    found: dict[str, tuple[Any, str]] = {}
+    home = default_home(env)  # first: it holds the file
+    found: dict[str, tuple[Any, str]] = {"home": (home, "env" if env.get("EDGEMIND_HOME") else "default")}
     path = home / SETTINGS_FILE
     for key, value in _read_file(path).items():
         found[key] = (_validate(key, value, str(path)), "file")
     for var, key in ENVIRONMENT.items():
         if env.get(var) and key != "home":
             found[key] = (_validate(key, _from_env(SETTINGS[key], var, env[var]), f"environment {var}",
-                                    from_file=False), "env")
+                                    from_environment=True), "env")
     for key, value in overrides.items():
         if value is not None:
             found[key] = (_validate(key, value, "option"), "option")
-    resolved = {"home": SettingValue(SETTINGS["home"], home, "env" if env.get("EDGEMIND_HOME") else "default")}
+    resolved = {}
     for name, spec in SETTINGS.items():
-        if name == "home":
-            continue
         value, source = found.get(name, (spec.default, "default"))
         if value is MISSING:
             value = home / spec.under_home
