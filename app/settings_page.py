@@ -14,16 +14,18 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QScrollArea, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from edgemind.core.settings import SETTINGS, load_settings, save_settings
+
 from .context import AppContext
 from .grants_page import GrantsPage
 
-# Keys this page edits, all validated again by core.settings when saved.
-KEYS = ("default_model", "threads", "context_length", "max_tokens", "cache_enabled", "cache_memory_entries",
-        "cache_disk_mb", "cache_ttl_seconds", "safety_enabled", "router_enabled", "close_to_tray", "start_in_tray",
-        "api_server_enabled")
-ENV_NAMES = {"default_model": "EDGEMIND_DEFAULT_MODEL", "threads": "EDGEMIND_THREADS",
-             "context_length": "EDGEMIND_CONTEXT_LENGTH", "cache_enabled": "EDGEMIND_CACHE",
-             "safety_enabled": "EDGEMIND_SAFETY", "router_enabled": "EDGEMIND_ROUTER"}
+# Keys this page edits: those declared with gui=True; ranges, help and env names come from the same declaration.
+KEYS = tuple(name for name, spec in SETTINGS.items() if spec.gui)
+
+
+def _spin(key: str, **options: Any) -> QSpinBox:
+    spec = SETTINGS[key]
+    return QSpinBox(minimum=int(spec.minimum), maximum=int(spec.maximum), **options)
 
 
 def _source(spec: Any) -> str:
@@ -94,10 +96,10 @@ class SettingsPage(QWidget):
         gen = QFormLayout(gen_box)
         self.default_model = QComboBox()
         self.default_model.setEditable(True)
-        self.threads = QSpinBox(minimum=0, maximum=512)
+        self.threads = _spin("threads")
         self.threads.setSpecialValueText("physical cores")
-        self.context_length = QSpinBox(minimum=256, maximum=1_048_576, singleStep=1024)
-        self.max_tokens = QSpinBox(minimum=1, maximum=131_072, singleStep=64)
+        self.context_length = _spin("context_length", singleStep=1024)
+        self.max_tokens = _spin("max_tokens", singleStep=64)
         self.router_enabled = QCheckBox("Choose the model by intent (router)")
         self.safety_enabled = QCheckBox("Check prompts and answers for harmful content (experimental, see README)")
         gen.addRow("Default model", self.default_model)
@@ -110,9 +112,11 @@ class SettingsPage(QWidget):
         cache_box = QGroupBox("Answer cache")
         cache = QFormLayout(cache_box)
         self.cache_enabled = QCheckBox("Reuse answers to identical questions")
-        self.cache_memory_entries = QSpinBox(minimum=0, maximum=1_000_000)
-        self.cache_disk_mb = QSpinBox(minimum=1, maximum=1_000_000, suffix=" MB")
-        self.cache_ttl_seconds = QDoubleSpinBox(minimum=0, maximum=10 ** 9, decimals=0, suffix=" s", singleStep=3600)
+        self.cache_memory_entries = _spin("cache_memory_entries")
+        self.cache_disk_mb = _spin("cache_disk_mb", suffix=" MB")
+        # the declaration has no upper bound; a spin box needs one, and 10**9 s is 31 years
+        self.cache_ttl_seconds = QDoubleSpinBox(minimum=SETTINGS["cache_ttl_seconds"].minimum, maximum=10 ** 9,
+                                                decimals=0, suffix=" s", singleStep=3600)
         self.cache_ttl_seconds.setSpecialValueText("never expire")
         clear_row = QHBoxLayout()
         self.clear_cache_button = QPushButton("Clear cache", clicked=self.clear_cache)
@@ -174,6 +178,8 @@ class SettingsPage(QWidget):
         outer = QVBoxLayout(self)
         outer.addWidget(scroll, 1)
         outer.addLayout(save_row)
+        for key in KEYS:  # every key this page edits has a widget of its name
+            getattr(self, key).setToolTip(SETTINGS[key].help)
 
     # ---- values -----------------------------------------------------------------------------------------------
     def load(self, settings: Any) -> None:
@@ -210,8 +216,6 @@ class SettingsPage(QWidget):
         home = self.ctx.settings.home
 
         def write() -> Any:
-            from edgemind.core.settings import load_settings, save_settings
-
             path = save_settings(home, values)
             return path, load_settings(env={"EDGEMIND_HOME": str(home)})  # the file as saved, no env overrides
 
@@ -219,7 +223,7 @@ class SettingsPage(QWidget):
 
     def _saved(self, result: Any) -> None:
         path, settings = result
-        overridden = [f"{k} ({ENV_NAMES[k]})" for k in KEYS if k in ENV_NAMES and os.environ.get(ENV_NAMES[k])]
+        overridden = [f"{k} ({SETTINGS[k].env})" for k in KEYS if SETTINGS[k].env and os.environ.get(SETTINGS[k].env)]
         note = f" Set in the environment, so not in effect: {', '.join(overridden)}." if overridden else ""
         self.status.setText(f"Saved to {path}. Close to tray and the API server apply now; the rest when EdgeMind "
                             f"starts next.{note}")

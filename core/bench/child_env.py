@@ -8,18 +8,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..settings import Settings
+from ..settings import Settings, settings_environment
+
+# what a child must agree on with its parent; the variable names come from the settings declaration
+_PASSED = ("home", "models_dir", "artifacts_dir", "threads", "context_length", "default_model", "router_enabled",
+           "safety_enabled", "cache_enabled", "audit_key_store")
 
 
 def child_env(settings: Settings, *, home: Path | None = None, audit_key_store: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEMIND_")}
-    env.update({
-        "EDGEMIND_HOME": str(home or settings.home), "EDGEMIND_MODELS_DIR": str(settings.models_dir),
-        "EDGEMIND_ARTIFACTS_DIR": str(settings.artifacts_dir), "EDGEMIND_THREADS": str(settings.threads),
-        "EDGEMIND_CONTEXT_LENGTH": str(settings.context_length), "EDGEMIND_DEFAULT_MODEL": settings.default_model,
-        "EDGEMIND_ROUTER": str(settings.router_enabled).lower(),
-        "EDGEMIND_SAFETY": str(settings.safety_enabled).lower(),
-        "EDGEMIND_CACHE": str(settings.cache_enabled).lower(),
-        "EDGEMIND_AUDIT_KEY_STORE": audit_key_store or settings.audit_key_store,
-    })
+    env.update(settings_environment(settings, _PASSED))
+    if home is not None:
+        env["EDGEMIND_HOME"] = str(home)
+    if audit_key_store:
+        env["EDGEMIND_AUDIT_KEY_STORE"] = audit_key_store
     return env

@@ -22,6 +22,7 @@ from ..engine.facade import AskOptions, Engine, open_registry
 from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
 from ..settings import Settings, load_settings, with_overrides
+from .settings_command import add_command as add_settings_command
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -586,6 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="hardware, execution providers, models and data folder health")
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=cmd_doctor)
+    add_settings_command(sub)
 
     from .tools import add_commands as add_tool_commands
 
