@@ -17,7 +17,7 @@ from .chat_template import ChatTemplate
 from ..errors import ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
+from .base import CancelToken, Chunk, GenerationParams, Message
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .llama_native import NativeGuard, import_llama, model_key
 from .model_pool import ModelPool
@@ -83,7 +83,6 @@ def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, n
     return LoadedLlama(llm=llm, template=template, n_ctx=n_ctx)
 
 
-@register_backend("llama_cpp")
 class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
     name = "llama_cpp"
 

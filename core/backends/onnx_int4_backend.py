@@ -18,7 +18,7 @@ from .chat_template import ChatTemplate
 from ..errors import BackendUnavailable, ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
+from .base import CancelToken, Chunk, GenerationParams, Message
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .llama_native import NativeGuard, import_llama, model_key
 from .model_pool import ModelPool
@@ -157,7 +157,6 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
-@register_backend("onnx_int4")
 class OnnxInt4Backend(PooledGGUFBackend[LoadedOnnx]):
     name = "onnx_int4"
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from ..backends.base import backend_factories
+from ..backends.registry import backend_factories
 from ..engine.facade import Engine, open_registry
 from ..errors import EdgeMindError
 from ..models.manifest import ModelSpec
