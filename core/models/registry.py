@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from ..storage.db import Base
+from ..storage.schema import Base
 from ..errors import ModelError, ModelIntegrityError, ModelNotFound
 from ..settings import Settings
 from .bundled import install_bundled
