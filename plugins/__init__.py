@@ -1,2 +1,2 @@
-"""Plugin SDK (`sdk.py`: `@tool`, manifests, scopes, the `edgemind.plugins` entry-point group) and the built-in tools
-(`builtin/`), which register through that group exactly as third-party plugins do. Never imports Qt or the shells."""
+"""The plugin SDK (`sdk.py`: `@tool`, manifests, scopes and every entry-point group) and the built-in tools
+(`builtin/`), which register through the `edgemind.plugins` entry points exactly as a third party's do."""

@@ -1,4 +1,5 @@
-"""The whole plugin surface in one file: `@tool`, the manifest, the scopes, and the entry-point group.
+"""The whole plugin surface in one file: `@tool`, the manifest, the scopes, and every entry-point group (tools,
+backends, live model sources) with the types a backend speaks.
 
 A plugin is a module whose entry point (group `edgemind.plugins`) names a list of `@tool` functions, or a function
 returning one. Declaring a scope asks for nothing by itself: the user grants it, per call, session or always.
@@ -11,6 +12,18 @@ returning one. Declaring a scope asks for nothing by itself: the user grants it,
         return sum(1 for _ in open(path, encoding="utf-8"))
 
     TOOLS = [count_lines]    # pyproject: [project.entry-points."edgemind.plugins"] mine = "my_plugin:TOOLS"
+
+Every extension point is an entry-point group; a package declares entries in its pyproject.toml:
+
+    edgemind.plugins        tools: a list of @tool functions, or a function (optionally taking a PluginContext)
+                            returning one
+    edgemind.backends       a backend: NAME = "pkg.module:Factory", called as Factory(spec, **options) and returning
+                            a Backend (stream / count_tokens / context_window / take_load_ms); models whose
+                            ModelSpec.backend is NAME run on it. Take the options you need and `**_` for the rest.
+    edgemind.model_sources  a live model list: NAME = "pkg.module:SOURCE", a ModelSource (names(settings),
+                            spec(settings, name)); its models get the ids "NAME:<model>"
+
+An entry point that fails to load is skipped with one line naming it; it never stops EdgeMind.
 """
 
 from __future__ import annotations
@@ -21,11 +34,20 @@ import types
 import typing
 from typing import Any, Callable, Literal, get_args, get_origin, get_type_hints
 
+from edgemind.core.backends.base import Backend, CancelToken, Chunk, GenerationParams, Message
+from edgemind.core.backends.registry import ENTRY_POINT_GROUP as BACKENDS_GROUP
+from edgemind.core.backends.registry import MODEL_SOURCES_GROUP
+from edgemind.core.events import BackendDone
+from edgemind.core.models.manifest import ModelSpec
+from edgemind.core.models.sources import ModelSource
 from edgemind.core.tools.scopes import SCOPE_KINDS, Scope, ScopeError
 from edgemind.core.tools.registry import ENTRY_POINT_GROUP, ManifestError, Tool, ToolManifest, validate_manifest
 
 __all__ = ["tool", "Tool", "ToolManifest", "ManifestError", "Scope", "ScopeError", "SCOPE_KINDS",
-           "ENTRY_POINT_GROUP", "json_schema_for"]
+           "ENTRY_POINT_GROUP", "json_schema_for",
+           # backends and model sources
+           "BACKENDS_GROUP", "MODEL_SOURCES_GROUP", "Backend", "BackendDone", "CancelToken", "Chunk",
+           "GenerationParams", "Message", "ModelSource", "ModelSpec"]
 
 _SIMPLE = {str: "string", int: "integer", float: "number", bool: "boolean"}
 

@@ -1,4 +1,5 @@
-"""The one protocol every backend speaks, the plain data it takes, and the registry that names backends.
+"""The one protocol every backend speaks and the plain data it takes. Imports no backend: they are found by name
+through entry points (`registry.py`).
 
 A backend streams text pieces for a list of chat messages; it checks the cancel token before every token, so a
 cancel stops generation within one token. It raises EdgeMind errors, never library-specific ones.
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Protocol, Union
+from typing import Any, Iterator, Protocol, Union
 
 from ..events import BackendDone
-from ..models.manifest import ModelSpec
+# Re-exported for core/engine/facade.py, which imports it from here (registry.py imports nothing from this module).
+from .registry import backend_factories  # noqa: F401
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,25 +72,6 @@ class Backend(Protocol):
     def take_load_ms(self) -> float:
         """Milliseconds spent loading the model since the last call (0 when it was warm)."""
         ...
-
-
-BackendFactory = Callable[[ModelSpec], Backend]
-_BACKENDS: dict[str, Callable[..., Backend]] = {}
-
-
-def register_backend(name: str) -> Callable[[Callable[..., Backend]], Callable[..., Backend]]:
-    def wrap(factory: Callable[..., Backend]) -> Callable[..., Backend]:
-        _BACKENDS[name] = factory
-        return factory
-
-    return wrap
-
-
-def backend_factories() -> dict[str, Callable[..., Backend]]:
-    # Importing the modules registers them; done here so callers need not know which exist.
-    from . import llama_cpp_backend, ollama_backend, onnx_int4_backend, openai_backend  # noqa: F401
-
-    return dict(_BACKENDS)
 
 
 class StopScanner:

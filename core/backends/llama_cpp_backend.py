@@ -13,11 +13,12 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from edgemind.kernels.gguf_header import read_gguf_header
 from .chat_template import ChatTemplate
 from ..errors import ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
+from .base import CancelToken, Chunk, GenerationParams, Message
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .llama_native import NativeGuard, import_llama, model_key
 from .model_pool import ModelPool
@@ -62,8 +63,6 @@ def _token_text(llm: Any, token: int) -> str:
 def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, native: NativeGuard) -> LoadedLlama:
     """Load a GGUF with llama.cpp; turn its failures into one-line ModelErrors. `native` checks (once, in a child
     process) that llama.cpp's CPU code runs this model here, and raises NativeCodeError when it does not."""
-    from edgemind.kernels.gguf_header import read_gguf_header
-
     key = model_key(spec.sha256, path)
     llama_cpp = import_llama(native.variant_for(path, key))
     header = read_gguf_header(path)
@@ -83,7 +82,6 @@ def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, n
     return LoadedLlama(llm=llm, template=template, n_ctx=n_ctx)
 
 
-@register_backend("llama_cpp")
 class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
     name = "llama_cpp"
 

@@ -11,6 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from .llama_native import BUILTIN, Variant, import_gpu, import_llama, library_name, variant_files, variant_name
+
 # Long enough for a batched multi-token evaluation (the AMX path only ran for prompts of 2+ tokens).
 SMOKE_PROMPT = ("<|im_start|>user\nWrite one short sentence about the sea, the sky and the mountains in spring."
                 "<|im_end|>\n<|im_start|>assistant\n")
@@ -18,8 +22,6 @@ SMOKE_NEW_TOKENS = 4
 
 
 def score(folder: Path) -> dict[str, object]:
-    from .llama_native import library_name, variant_files, variant_name
-
     # libggml-base first, so each variant finds it already loaded wherever the loader looks
     base = folder / library_name("ggml-base")
     if base.exists():
@@ -37,10 +39,6 @@ def score(folder: Path) -> dict[str, object]:
 
 
 def smoke(variant: str, model: Path, threads: int, gpu: Path | None = None) -> dict[str, object]:
-    import numpy as np
-
-    from .llama_native import BUILTIN, Variant, import_gpu, import_llama
-
     chosen = Variant(BUILTIN, None) if variant == BUILTIN else Variant(Path(variant).name, Path(variant))
     llama_cpp = import_llama(chosen)
     if gpu is not None:

@@ -10,7 +10,7 @@ import ollama
 from ..errors import BackendUnavailable, ModelNotFound
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
+from .base import CancelToken, Chunk, GenerationParams, Message
 
 
 def _auth(api_key: str | None) -> dict[str, str]:
@@ -31,7 +31,6 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-@register_backend("ollama")
 class OllamaBackend:
     name = "ollama"
 

@@ -14,11 +14,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from edgemind.kernels.decoder_graph import kv_names
+from edgemind.kernels.gguf_header import read_gguf_header
 from .chat_template import ChatTemplate
 from ..errors import BackendUnavailable, ModelError, PromptError
 from ..events import BackendDone
+from ..models.integrity import sha256_file
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
+from .base import CancelToken, Chunk, GenerationParams, Message
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .llama_native import NativeGuard, import_llama, model_key
 from .model_pool import ModelPool
@@ -126,12 +128,10 @@ def load_onnx(spec: ModelSpec, path: Path, *, data_dir: Path, threads: int, cont
     llama_cpp = import_llama(native.vocabulary_variant(path, model_key(spec.sha256, path)))
     from llama_cpp._utils import suppress_stdout_stderr
 
-    from edgemind.kernels.gguf_header import read_gguf_header
-
     header = read_gguf_header(path)
     arch = header.architecture or "?"
     model_ctx = header.context_length or spec.context_length or context_cap
-    sha = spec.sha256 or _sha256(path)
+    sha = spec.sha256 or sha256_file(path)
     onnx_path = ensure_model(path, sha, data_dir, max_positions=min(model_ctx, MAX_GRAPH_POSITIONS),
                              all_logits=all_logits, weights=weights, model_id=spec.id)
     session = open_session(onnx_path, threads=threads, provider=provider)
@@ -151,13 +151,6 @@ def load_onnx(spec: ModelSpec, path: Path, *, data_dir: Path, threads: int, cont
                       layers=layers, kv_heads=int(past.shape[1]), head_dim=int(past.shape[3]), provider=provider)
 
 
-def _sha256(path: Path) -> str:
-    from ..models.integrity import sha256_file
-
-    return sha256_file(path)
-
-
-@register_backend("onnx_int4")
 class OnnxInt4Backend(PooledGGUFBackend[LoadedOnnx]):
     name = "onnx_int4"
 

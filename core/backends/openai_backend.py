@@ -12,10 +12,9 @@ import openai
 from ..errors import BackendUnavailable, ModelNotFound
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message, register_backend
+from .base import CancelToken, Chunk, GenerationParams, Message
 
 
-@register_backend("openai")
 class OpenAIBackend:
     name = "openai"
 

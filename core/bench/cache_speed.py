@@ -20,7 +20,7 @@ import numpy as np
 from ..cache.answers import AnswerCache, CachedAnswer, SemanticRow
 from ..engine.facade import AskOptions, Engine
 from ..engine.stages import DEFAULT_SYSTEM_PROMPT
-from ..cache.semantic import semantic_scope
+from ..cache.semantic import SHIPPED_THRESHOLD, semantic_scope
 from ..cache.semantic_guard import prompt_facts
 from ..cache.semantic_tuning import evaluate, load_pairs, score_pairs, tune_threshold
 from ..settings import Settings
@@ -107,8 +107,6 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 def measure_semantic_accuracy(embedder: Any) -> SemanticAccuracy:
     """The labelled pairs: held-out precision, recall, false-hit rate at the shipped threshold, and the same with
     the threshold alone (no guards), tuned the same way, as the baseline the guards are measured against."""
-    from ..cache.semantic import SHIPPED_THRESHOLD
-
     scored = score_pairs(load_pairs(), embedder)
     result = evaluate(scored, SHIPPED_THRESHOLD, "heldout")
     unguarded = [replace(s, guard=None) for s in scored]

@@ -53,7 +53,7 @@ def add_command(sub: Any, positive_int: Callable[[str], int]) -> None:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from .suite import BenchOptions, run_bench
+    from .suite import BenchOptions, run_bench  # lazy: the suite loads the engine; building the CLI parser must not
 
     out = Path(args.out).expanduser() if args.out else default_out_dir(settings)
     command = ["edgemind", "bench"] + sys.argv[2:] if sys.argv[1:2] == ["bench"] else ["edgemind", "bench"]

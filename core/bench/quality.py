@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 from ..engine.facade import AskOptions, Engine
 from ..errors import EdgeMindError
+from ..tools.scopes import parse_scope
+from ..tools.session import open_tool_runner
 from .report import BenchError, Figure
 
 QUALITY_FILE = "bench_quality.json"
@@ -67,9 +69,6 @@ def extract_code(answer: str) -> str:
 
 def sandbox_runner(engine: Engine) -> Callable[[str], tuple[bool, str]]:
     """Run a program through the `python_run` tool with a session-only code.exec grant; (passed, output)."""
-    from ..tools.scopes import parse_scope
-    from ..tools.session import open_tool_runner
-
     runner = open_tool_runner(engine.settings, engine.sessions, grants=[parse_scope("code.exec")], audit=engine.audit)
     if "python_run" not in {t.name for t in runner.registry.offered(["python_run"])}:
         raise BenchError("the code runner tool (python_run) is not installed; code tasks cannot run")

@@ -15,11 +15,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from ..backends.base import backend_factories
+from ..backends.registry import backend_factories
 from ..engine.facade import Engine, open_registry
 from ..errors import EdgeMindError
 from ..models.manifest import ModelSpec
 from ..settings import Settings
+from ..routing.router import IntentRouter
+from ..safety.checker import SafetyChecker
+from .cache_speed import measure_cache_tiers
 from .child_env import child_env
 from .cold_start import measure_cold_start
 from .compare import compare_reports, comparison_record
@@ -27,6 +30,8 @@ from .generation import measure_generation
 from .html_report import render_html
 from .machine import machine_profile
 from .quality import measure_quality
+from .routing import measure_router
+from .safety_rates import measure_safety
 from .report import SCHEMA, BenchError, Figure, Goal, check_writable, figures_dict, load_report, save_report, \
     write_text_atomic
 from .timing import median
@@ -260,9 +265,7 @@ def _cold_start(settings: Settings, model_id: str, repeats: int,
 
 def _cache(settings: Settings, model_id: str, plan: Plan,
            tell: Callable[[str], None]) -> tuple[dict[str, Figure], dict[str, Any]]:
-    """The cache's own benchmark (core.cache_bench, also behind benchmarks/cache.py) as report figures."""
-    from .cache_speed import measure_cache_tiers
-
+    """The cache's own benchmark (cache_speed.py, also behind benchmarks/cache.py) as report figures."""
     tell(f"{plan.cache_repeats} questions: cold, then from L1, L2 and by meaning; prefix reuse")
     try:
         r = measure_cache_tiers(settings, model=model_id, repeats=plan.cache_repeats, max_tokens=48,
@@ -295,18 +298,12 @@ def _cache(settings: Settings, model_id: str, plan: Plan,
 
 
 def _router(engine: Engine, settings: Settings) -> tuple[dict[str, Figure], dict[str, Any]]:
-    from ..routing.router import IntentRouter
-    from .routing import measure_router
-
     router = engine.router if isinstance(engine.router, IntentRouter) else IntentRouter.create(settings)
     figures, summary = measure_router(lambda p: router.route(p).intent)
     return figures, {"summary": summary}
 
 
 def _safety(engine: Engine, settings: Settings) -> tuple[dict[str, Figure], dict[str, Any]]:
-    from ..safety.checker import SafetyChecker
-    from .safety_rates import measure_safety
-
     checker = engine.safety if isinstance(engine.safety, SafetyChecker) else SafetyChecker.create(settings)
     figures, summary = measure_safety(lambda p: not checker.check_input(p).allowed)
     return figures, {"level": checker.policy.level, "enabled_in_settings": settings.safety_enabled,

@@ -3,7 +3,7 @@
 A key covers everything that shapes an answer (normalised prompt, model and its SHA, sampling params, system prompt
 and a digest of the conversation so far), so a cached answer is only ever served for the same question in the same
 situation. L2 is derived data in `cache.db`: if that file is damaged it is moved aside and started afresh; nothing
-else is lost. The semantic tier (`semantic_cache.py`) keeps its prompt embeddings in the same file, each row tied to
+else is lost. The semantic tier (`semantic.py`) keeps its prompt embeddings in the same file, each row tied to
 an L2 answer: whatever removes the answer (clear, eviction, TTL, a deleted conversation) removes its embedding.
 """
 
@@ -14,27 +14,23 @@ import json
 import logging
 import threading
 import time
-import unicodedata
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import (Engine, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, create_engine, delete,
-                        event, func, select)
+from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import Settings
+# CachedAnswer and the rows are imported from here too (the engine, the bench and tests do)
+from .entries import CacheBase, CachedAnswer, CacheRow, SemanticRow, normalize_prompt
+from .semantic import SHIPPED_THRESHOLD, SemanticIndex
 
 log = logging.getLogger(__name__)
 TIERS = ("l1", "l2", "semantic")
 CACHE_SCHEMA_VERSION = 3  # 3: the semantic tier's table
-
-
-def normalize_prompt(prompt: str) -> str:
-    """Same words, same key: Unicode NFC and collapsed whitespace (case is kept; it can change meaning)."""
-    return " ".join(unicodedata.normalize("NFC", prompt).split())
 
 
 def cache_key(*, prompt: str, model_id: str, model_version: str, system_prompt: str,
@@ -45,49 +41,6 @@ def cache_key(*, prompt: str, model_id: str, model_version: str, system_prompt: 
         "system": system_prompt, "context": context_digest, "params": params,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class CachedAnswer:
-    text: str
-    model: str
-    tokens: int
-    prompt_tokens: int
-    created_at: float
-
-
-class _Base(DeclarativeBase):
-    pass
-
-
-class CacheRow(_Base):
-    __tablename__ = "answers"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    model: Mapped[str] = mapped_column(String(200), index=True)
-    text: Mapped[str] = mapped_column(Text)
-    tokens: Mapped[int] = mapped_column(Integer)
-    prompt_tokens: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[float] = mapped_column(Float)
-    last_used_at: Mapped[float] = mapped_column(Float, index=True)
-    hits: Mapped[int] = mapped_column(Integer, default=0)
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    # the conversation the answer was given in, so deleting that conversation deletes its cached answers too
-    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
-
-
-class SemanticRow(_Base):
-    """A stand-alone prompt's embedding and guard signature, pointing at its answer in `answers`."""
-
-    __tablename__ = "semantic_prompts"
-    # ON DELETE CASCADE (with PRAGMA foreign_keys on): deleting the answer by any path deletes the embedding.
-    key: Mapped[str] = mapped_column(String(64), ForeignKey("answers.key", ondelete="CASCADE"), primary_key=True)
-    # digest of model + SHA + system prompt + params: only prompts asked in the same situation are compared
-    scope: Mapped[str] = mapped_column(String(64))
-    signature: Mapped[str] = mapped_column(String(32))  # semantic_guard.Facts.signature(): exact facts
-    prompt: Mapped[str] = mapped_column(Text)
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 unit vector
-    created_at: Mapped[float] = mapped_column(Float)
-    __table_args__ = (Index("ix_semantic_scope_signature", "scope", "signature"),)
 
 
 class MemoryCache:
@@ -141,9 +94,9 @@ def _open_cache_db(path: Path) -> Engine:
     with engine.begin() as conn:
         # Derived data: an older layout is dropped and rebuilt rather than migrated.
         if conn.exec_driver_sql("PRAGMA user_version").scalar_one() != CACHE_SCHEMA_VERSION:
-            _Base.metadata.drop_all(conn)
+            CacheBase.metadata.drop_all(conn)
             conn.exec_driver_sql(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
-        _Base.metadata.create_all(conn)
+        CacheBase.metadata.create_all(conn)
     with Session(engine) as s:  # touch the tables: a damaged file fails here, not mid-request
         s.execute(select(func.count()).select_from(CacheRow)).scalar_one()
         s.execute(select(func.count()).select_from(SemanticRow)).scalar_one()
@@ -265,8 +218,6 @@ class AnswerCache:
     def __init__(self, path: Path, *, memory_entries: int = 256, disk_bytes: int = 64 * 2**20,
                  ttl_seconds: float = 7 * 86400, clock: Callable[[], float] = time.time,
                  semantic_threshold: float | None = None) -> None:
-        from .semantic import SHIPPED_THRESHOLD, SemanticIndex  # it builds on this module's rows
-
         self.clock = clock
         self.l1 = MemoryCache(memory_entries)
         self.l2 = SqliteCache(path, disk_bytes, clock)

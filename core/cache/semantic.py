@@ -1,10 +1,11 @@
 """The semantic cache tier: a stand-alone prompt that means the same as one already answered gets that answer.
 
-Consulted after an L1/L2 miss, only for prompts without conversation history, at temperature 0, with the same model
-(and SHA), system prompt and params. Two checks must both pass: the prompts' MiniLM embeddings are closer than a
-threshold tuned on a labelled set (`resources/semantic_cache_pairs.jsonl`), and no exact guard objects
-(`semantic_guard.py`: numbers, negations, names, identifiers, quoted text, language, replaced or swapped words).
-It must never serve an answer to a prompt that means something else; when unsure it misses.
+Consulted after an L1/L2 miss, for the requests `ineligible` lets through: no conversation history, temperature 0, at
+most MAX_PROMPT_CHARS. Only prompts asked with the same model (and SHA), system prompt and params are compared, and two
+checks must both pass: the MiniLM embeddings' cosine similarity reaches a threshold tuned on a labelled set
+(`resources/semantic_cache_pairs.jsonl`), and no exact guard objects (`semantic_guard.py`: numbers, negations, names,
+identifiers, quoted text, language, replaced or swapped words). Its rows sit in `cache.db`, each tied to the L2 answer
+it serves. It must never serve an answer to a prompt that means something else; when unsure it misses.
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from .answers import CachedAnswer, CacheRow, SemanticRow, normalize_prompt
+from .entries import CachedAnswer, CacheRow, SemanticRow, normalize_prompt
 from .semantic_guard import disagreement, prompt_facts
 
 log = logging.getLogger(__name__)
 
-# Tuned on the tuning split of resources/semantic_cache_pairs.jsonl (benchmarks/semantic_cache.py): the lowest
-# cosine at which no near-miss of that split that passes the guards is served, plus a margin, and never below
-# semantic_tuning.THRESHOLD_FLOOR. With today's guards no tuning near-miss passes them, so the floor binds: the
-# guards carry the precision and the threshold keeps unrelated phrasings apart. tests/core/test_semantic_cache.py
+# Tuned on the tuning split of resources/semantic_cache_pairs.jsonl (semantic_tuning.py; benchmarks/cache.py reports
+# it): the lowest cosine at which no near-miss of that split that passes the guards is served, plus a margin, and never
+# below semantic_tuning.THRESHOLD_FLOOR. No tuning near-miss passes the guards, so the floor binds: the guards carry
+# the precision and the threshold keeps unrelated phrasings apart. tests/core/test_semantic_cache.py
 # re-tunes and fails if this drifts from the data.
 SHIPPED_THRESHOLD = 0.80
 TUNING_MARGIN = 0.02

@@ -14,7 +14,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .answers import normalize_prompt
+from .entries import normalize_prompt
 from ..errors import ConfigError
 from ..classify.policy_file import resource_path
 from .semantic import TUNING_MARGIN

@@ -1,7 +1,7 @@
 """The model registry: one list of every model EdgeMind can use, and the gate each local file passes before use.
 
 Bundled models come from the manifest; user GGUF files and OpenAI-compatible endpoints are rows in SQLite;
-Ollama models are listed live from the Ollama server when one answers.
+Ollama's models (and those of any live source a package adds, `sources.py`) are listed live when the server answers.
 """
 
 from __future__ import annotations
@@ -11,20 +11,20 @@ import re
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from ..storage.db import Base
+from ..storage.schema import Base
 from ..errors import ModelError, ModelIntegrityError, ModelNotFound
 from ..settings import Settings
 from .bundled import install_bundled
 from .integrity import Progress, check_gguf, check_size_and_hash, sha256_file
 from .manifest import LOCAL_BACKENDS, ModelSpec, load_bundled_manifest
+from .sources import ModelSource, OllamaSource
 
 log = logging.getLogger(__name__)
-OLLAMA_PREFIX = "ollama:"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 
 
@@ -63,11 +63,16 @@ def _row_to_spec(row: UserModelRow) -> ModelSpec:
 
 class ModelRegistry:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session],
-                 ollama_lister: Callable[..., list[str]] | None = None) -> None:
+                 ollama_lister: Callable[..., list[str]] | None = None,
+                 sources: Mapping[str, ModelSource] | None = None) -> None:
+        """`sources`: live model sources by name (`model_sources()` finds the installed ones). Unless it names one,
+        "ollama" is the configured Ollama server, listed by `ollama_lister` (without one, `ollama:NAME` ids still
+        resolve but none are listed)."""
         self._settings = settings
         self._sessions = sessions
         self._bundled = {s.id: s for s in load_bundled_manifest(settings.models_dir)}
-        self._ollama_lister = ollama_lister
+        self._sources: dict[str, ModelSource] = dict(sources or {})
+        self._sources.setdefault("ollama", OllamaSource(ollama_lister))
 
     # ---- listing and lookup -------------------------------------------------------------------------------------
     def bundled(self) -> list[ModelSpec]:
@@ -77,20 +82,26 @@ class ModelRegistry:
         with self._sessions() as s:
             return [_row_to_spec(r) for r in s.scalars(select(UserModelRow).order_by(UserModelRow.added_at))]
 
+    def live_models(self, source: str | None = None) -> list[ModelSpec]:
+        """Models of the live sources (or of one); a source that does not answer lists none (not an error for a
+        list)."""
+        specs = []
+        for name in sorted(self._sources) if source is None else [source] if source in self._sources else []:
+            try:
+                found = self._sources[name].names(self._settings)
+                specs += [self._sources[name].spec(self._settings, model) for model in found]
+            except Exception as exc:  # an unreachable server, or a broken third-party source, just lists nothing
+                log.debug("model source %s not listed: %s", name, exc)
+        return specs
+
     def ollama_models(self) -> list[ModelSpec]:
-        """Models of the configured Ollama server; empty when none answers (that is not an error for a list)."""
-        if self._ollama_lister is None:
-            return []
-        try:
-            names = self._ollama_lister(self._settings.ollama_host, api_key=self._settings.ollama_api_key)
-        except Exception as exc:  # any failure to reach Ollama just means "no Ollama models"
-            log.debug("ollama not listed: %s", exc)
-            return []
-        return [self._ollama_spec(name) for name in names]
+        """Models of the configured Ollama server; empty when none answers."""
+        return self.live_models("ollama")
 
     def list_models(self, *, include_ollama: bool = True) -> list[ModelSpec]:
+        """Bundled and user models, and (include_ollama) those of every live source, Ollama's and any other."""
         models = self.bundled() + self.user_models()
-        return models + (self.ollama_models() if include_ollama else [])
+        return models + (self.live_models() if include_ollama else [])
 
     def get(self, model_id: str | None) -> ModelSpec:
         model_id = model_id or self._settings.default_model
@@ -100,14 +111,12 @@ class ModelRegistry:
             row = s.get(UserModelRow, model_id)
             if row is not None:
                 return _row_to_spec(row)
-        if model_id.startswith(OLLAMA_PREFIX) and len(model_id) > len(OLLAMA_PREFIX):
-            return self._ollama_spec(model_id[len(OLLAMA_PREFIX):])
+        source, _, name = model_id.partition(":")
+        if name and source in self._sources:
+            return self._sources[source].spec(self._settings, name)
         known = ", ".join(m.id for m in self.bundled() + self.user_models())
-        raise ModelNotFound(f"unknown model {model_id!r}; known models: {known} (Ollama models as ollama:NAME)")
-
-    def _ollama_spec(self, name: str) -> ModelSpec:
-        return ModelSpec(id=OLLAMA_PREFIX + name, backend="ollama", roles=("chat",), endpoint=self._settings.ollama_host,
-                         remote_model=name, api_key=self._settings.ollama_api_key)
+        live = ", ".join(f"{n}:NAME" for n in sorted(self._sources))
+        raise ModelNotFound(f"unknown model {model_id!r}; known models: {known} (live models as {live})")
 
     # ---- the gate before use ------------------------------------------------------------------------------------
     def prepare(self, spec: ModelSpec, progress: Progress | None = None) -> Path:
@@ -154,7 +163,8 @@ class ModelRegistry:
     def _check_new_id(self, model_id: str) -> None:
         if not _ID_RE.match(model_id):
             raise ModelError(f"model id {model_id!r} is not valid: use letters, digits and . _ - : / (max 128)")
-        if model_id in self._bundled or model_id.startswith(OLLAMA_PREFIX):
+        source, colon, _ = model_id.partition(":")
+        if model_id in self._bundled or (colon and source in self._sources):
             raise ModelError(f"model id {model_id!r} is reserved; pick another with --id")
         with self._sessions() as s:
             if s.get(UserModelRow, model_id) is not None:

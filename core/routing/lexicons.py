@@ -1,6 +1,6 @@
 """The intent router's lexicons: phrases, in ten languages, whose presence is a cheap signal for an intent.
 
-Data only; `intent_signals` compiles and counts them. Every phrase here occurs in at least one prompt of
+Data only; `signals.py` compiles and counts them. Every phrase here occurs in at least one prompt of
 resources/router_train.jsonl, and a test keeps it so: the lexicons are learned from the training split like the
 classifier is, so the held-out split stays unseen by both. A new phrase comes with a labelled training example.
 """

@@ -23,7 +23,7 @@ from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from .db import Base
+from .schema import Base
 from ..errors import EdgeMindError, StoreError
 
 log = logging.getLogger("edgemind.audit")

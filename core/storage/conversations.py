@@ -16,7 +16,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, delete, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from .db import Base
+from .schema import Base
 from ..errors import StoreError
 
 

@@ -11,13 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
-from sqlalchemy.orm import DeclarativeBase
 
 from ..errors import StoreError
-
-
-class Base(DeclarativeBase):
-    pass
 
 
 def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -31,14 +26,10 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
 
 def migrate(conn: Connection) -> None:
     """Bring the schema to the newest revision with Alembic (a no-op when it is already there)."""
-    from alembic import command
+    from alembic import command  # alembic takes ~0.5 s to import: only when a database is opened
     from alembic.config import Config
 
-    # Import the table modules so the metadata Alembic compares against knows every table.
-    from . import audit, conversations  # noqa: F401
-    from ..tools import permissions  # noqa: F401
-    from ..models import registry  # noqa: F401
-
+    # The upgrade runs the revision scripts alone; the full metadata (tables.py) is only for comparing schemas.
     tables = set(inspect(conn).get_table_names())
     config = Config()
     config.set_main_option("script_location", "edgemind.core.storage:migrations")

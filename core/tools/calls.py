@@ -2,7 +2,8 @@
 allowed, a plain reply), the instructions that tell the model about the functions, and the parser of its output.
 
 It never runs anything. The caller decides what a call leads to: the API server hands it back to its client (client-side
-function calling, as OpenAI does); the tool-calling loop will hand it to the permission broker.
+function calling, as OpenAI does); the tool-calling loop (`loop.py`) constrains its proposals with `call_schema` and
+hands each call to the ToolRunner, which asks the permission broker before anything runs.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from ..storage.audit import AuditLog, digest
-from ..storage.db import Base
+from ..storage.schema import Base
 from ..errors import StoreError
 from .scopes import Scope, covers, parse_scope
 from .registry import Tool

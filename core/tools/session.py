@@ -19,8 +19,9 @@ from .registry import PluginContext, ToolRegistry
 
 def plugin_context(settings: Settings) -> PluginContext:
     def embedding_function() -> object:
-        from ..embeddings.chroma import ChromaEmbeddingFunction
-        from ..embeddings.embedder import embeddings_cache_dir
+        # chromadb and onnxruntime are slow to import, and only the docs tool's index calls this
+        from ..embeddings.chroma import ChromaEmbeddingFunction  # lazy: chromadb, for the docs index only
+        from ..embeddings.embedder import embeddings_cache_dir  # lazy: onnxruntime, for the docs index only
 
         return ChromaEmbeddingFunction(embeddings_cache_dir(settings))
 

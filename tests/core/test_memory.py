@@ -12,7 +12,8 @@ from alembic.migration import MigrationContext
 
 from edgemind.core.backends.base import Message
 from edgemind.core.backends.model_pool import ModelPool
-from edgemind.core.storage.db import Base, open_database
+from edgemind.core.storage.db import open_database
+from edgemind.core.storage.tables import metadata
 from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import StoreError
 from edgemind.core.context.memory import ConversationMemory, recall
@@ -46,7 +47,7 @@ FILLER = [
 def test_the_models_match_the_migrations(settings: Settings) -> None:
     engine = open_database(settings.db_path)
     with engine.connect() as conn:
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
     # FTS5 shadow tables are created by raw SQL in the migration, not by models.
     assert [d for d in diffs if "messages_fts" not in str(d)] == []
 
