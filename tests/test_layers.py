@@ -166,10 +166,13 @@ def test_shells_import_only_the_engine_surface() -> None:
     request's plain types), other shells, and, named one by one in SHELL_IMPORT_EXCEPTIONS with the reason, a
     component a command runs without an engine. Importing storage, the cache or the tool runner directly would
     bypass the services (and the audit log and permission broker behind them)."""
-    bad = [f"{path.relative_to(ROOT)} imports {name}" for path in _files(SHELLS)
-           for name in sorted(modules_imported(path.read_text(encoding="utf-8"), _package(path)))
-           if not shell_may_import(name) and (path.relative_to(ROOT).as_posix(), name) not in SHELL_IMPORT_EXCEPTIONS]
+    imported = {(path.relative_to(ROOT).as_posix(), name) for path in _files(SHELLS)
+                for name in modules_imported(path.read_text(encoding="utf-8"), _package(path))}
+    bad = sorted(f"{where} imports {name}" for where, name in imported
+                 if not shell_may_import(name) and (where, name) not in SHELL_IMPORT_EXCEPTIONS)
     assert not bad, "shells import engine internals:\n" + "\n".join(bad)
+    stale = set(SHELL_IMPORT_EXCEPTIONS) - imported
+    assert not stale, f"exceptions no shell needs any more (remove them): {sorted(stale)}"
 
 
 def test_the_shell_rules_catch_what_they_forbid() -> None:
