@@ -77,14 +77,11 @@ class AuditViewer(QWidget):
         layout.addLayout(verify_row)
 
     def _on_engine(self, engine: Any) -> None:
-        from edgemind.core.storage.audit import EVENT_KINDS  # core is loaded by now
-
-        for kind in EVENT_KINDS:
+        for kind in engine.audit_log.kinds:
             self.kind_filter.addItem(kind, kind)
-        runner = engine.tool_runner
         self.kind_filter.blockSignals(True)
         self.tool_filter.blockSignals(True)
-        for tool in sorted(t.name for t in runner.registry.all()) if runner is not None else ():
+        for tool in sorted(t.name for t in engine.tools.list()) if engine.tools.attached else ():
             self.tool_filter.addItem(tool, tool)
         self.kind_filter.blockSignals(False)
         self.tool_filter.blockSignals(False)
@@ -112,11 +109,7 @@ class AuditViewer(QWidget):
         kind, tool = self.kind_filter.currentData(), self.tool_filter.currentData()
 
         def read() -> tuple[list[Any], Any]:
-            audit = self.ctx.engine_in_worker().audit
-            if audit is None:
-                from edgemind.core.errors import EdgeMindError
-
-                raise EdgeMindError("this engine keeps no audit log")
+            audit = self.ctx.engine_in_worker().audit_log
             return audit.entries(kind=kind, tool=tool, limit=ROW_LIMIT, newest_first=True), audit.verify()
 
         self.ctx.ops.run("read audit log", read, lambda got: self._fill(kind, tool, got), self._failed)

@@ -150,7 +150,7 @@ class ChatPane(QWidget):
     def _on_engine(self, engine: Any) -> None:
         self.status.setText("Ready.")
         self.refresh_sidebar()
-        self.ctx.ops.run("list models", lambda: [m.id for m in engine.registry.list_models()], self._set_models)
+        self.ctx.ops.run("list models", lambda: [m.id for m in engine.models.list()], self._set_models)
 
     def _set_models(self, ids: list[str]) -> None:
         chosen = self.model_picker.currentData()
@@ -175,11 +175,11 @@ class ChatPane(QWidget):
     def refresh_sidebar(self) -> None:
         query = self.search.text().strip()
         if query:
-            self.ctx.ops.run("search", lambda: self.ctx.engine_in_worker().store.search(query, limit=50),
+            self.ctx.ops.run("search", lambda: self.ctx.engine_in_worker().conversations.search(query, limit=50),
                              lambda hits: self._fill_hits(query, hits),
                              lambda exc: self._fill_hits(query, [], str(exc)))
         else:
-            self.ctx.ops.run("list conversations", lambda: self.ctx.engine_in_worker().store.conversations(limit=200),
+            self.ctx.ops.run("list conversations", lambda: self.ctx.engine_in_worker().conversations.list(limit=200),
                              self._fill_conversations)
 
     def _fill_conversations(self, conversations: list[Any]) -> None:
@@ -236,7 +236,7 @@ class ChatPane(QWidget):
             title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=old)
             if not ok:
                 return
-        self.ctx.ops.run("rename", lambda: self.ctx.engine_in_worker().store.rename(conversation_id, title),
+        self.ctx.ops.run("rename", lambda: self.ctx.engine_in_worker().conversations.rename(conversation_id, title),
                          lambda _r: self._renamed(conversation_id, title), self._show_error)
 
     def _renamed(self, conversation_id: str, title: str) -> None:
@@ -250,7 +250,7 @@ class ChatPane(QWidget):
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No) != QMessageBox.StandardButton.Yes:
             return
-        self.ctx.ops.run("delete", lambda: self.ctx.engine_in_worker().delete_conversation(conversation_id),
+        self.ctx.ops.run("delete", lambda: self.ctx.engine_in_worker().conversations.delete(conversation_id),
                          lambda _r: self._deleted(conversation_id), self._show_error)
 
     def _deleted(self, conversation_id: str) -> None:
@@ -276,8 +276,8 @@ class ChatPane(QWidget):
         self.stop()
 
         def load() -> tuple[Any, list[Any]]:
-            store = self.ctx.engine_in_worker().store
-            return store.info(conversation_id), store.messages(conversation_id)
+            conversations = self.ctx.engine_in_worker().conversations
+            return conversations.get(conversation_id), conversations.messages(conversation_id)
 
         self.ctx.ops.run("open conversation", load, self._show_conversation, self._show_error)
 
@@ -341,11 +341,11 @@ class ChatPane(QWidget):
         model = self.chosen_model()
 
         def events(cancel: Any) -> Any:
-            from edgemind.core.engine.facade import AskOptions
+            from edgemind.core.engine import AskOptions
 
             engine = self.ctx.engine_in_worker()
             if truncate_from is not None and conversation_id:
-                engine.store.truncate(conversation_id, truncate_from)
+                engine.conversations.truncate(conversation_id, truncate_from)
             options = AskOptions(model=model, conversation_id=conversation_id, use_cache=use_cache)
             yield from engine.stream(prompt, options, cancel)
 
@@ -406,7 +406,7 @@ class ChatPane(QWidget):
         conversation_id = self.conversation_id
 
         def ids() -> list[tuple[int, str]]:
-            return [(m.id, m.role) for m in self.ctx.engine_in_worker().store.messages(conversation_id)
+            return [(m.id, m.role) for m in self.ctx.engine_in_worker().conversations.messages(conversation_id)
                     if m.role in ("user", "assistant")]
 
         def assign(stored: list[tuple[int, str]]) -> None:

@@ -17,7 +17,7 @@ from .permission_dialog import PermissionAsker
 from .watchdog import StallWatchdog
 
 if TYPE_CHECKING:
-    from edgemind.core.engine.facade import Engine
+    from edgemind.core.engine import Engine, Grants, Tools
     from edgemind.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class AppContext(QObject):
     def start_engine(self) -> None:
         """Create the engine in a worker: the window is already up; screens hear `engine_did_start`."""
         def create() -> "Engine":
-            from edgemind.core.engine.facade import Engine  # imported here: the window shows before core loads
+            from edgemind.core.engine import Engine  # imported here: the window shows before core loads
 
             engine = Engine.create(self.settings)
             try:
@@ -111,7 +111,7 @@ class AppContext(QObject):
         """Pause: unload every model now and hold new answers until resumed (the tray's "Pause models")."""
         self.paused = paused
         if paused:
-            self.ops.run("unload models", lambda: self.engine_in_worker().pool.unload_all())
+            self.ops.run("unload models", lambda: self.engine_in_worker().models.unload_all())
         self.hooks.models_did_pause.emit(paused)
 
     def paused_message(self) -> str:
@@ -130,14 +130,20 @@ class AppContext(QObject):
             engine.close()
         self._engine_for_workers = None
 
-    def tool_runner_in_worker(self) -> Any:
-        """For code running in a worker: the engine's ToolRunner (its broker and registry), or an error why not."""
-        runner = self.engine_in_worker().tool_runner
-        if runner is None:
+    def tools_in_worker(self) -> "Tools":
+        """For code running in a worker: the engine's tools (with tools attached), or an error why not."""
+        tools = self.engine_in_worker().tools
+        if not tools.attached:
             from edgemind.core.errors import EdgeMindError
 
             raise EdgeMindError(f"tools are not available: {self.tools_error or 'not attached'}")
-        return runner
+        return tools
+
+    def grants_in_worker(self) -> "Grants":
+        """For code running in a worker: the stored grants (kept by the attached tools' broker), or an error why
+        there are no tools."""
+        self.tools_in_worker()
+        return self.engine_in_worker().grants
 
     def describe(self) -> dict[str, Any]:
         return {"engine": "ready" if self.engine else ("failed: " + self.engine_error if self.engine_error else "starting"),

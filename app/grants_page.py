@@ -56,7 +56,7 @@ class GrantsPage(QWidget):
             self.refresh()  # an "Always allow" answered in a chat since the last look
 
     def refresh(self) -> None:
-        self.ctx.ops.run("list grants", lambda: self.ctx.tool_runner_in_worker().broker.grants(), self._fill,
+        self.ctx.ops.run("list grants", lambda: self.ctx.grants_in_worker().list(), self._fill,
                          self._failed)
 
     def _fill(self, grants: list[Any]) -> None:
@@ -96,7 +96,7 @@ class GrantsPage(QWidget):
     def revoke_selected(self) -> None:
         ids = self.selected_ids()
         if ids:
-            self._revoke(lambda broker: sum(broker.revoke(grant_id=i) for i in ids))
+            self._revoke(lambda grants: sum(grants.revoke(grant_id=i) for i in ids))
 
     def revoke_all(self, confirm: bool = True) -> None:
         if confirm and QMessageBox.question(
@@ -104,7 +104,7 @@ class GrantsPage(QWidget):
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No) != QMessageBox.StandardButton.Yes:
             return
-        self._revoke(lambda broker: broker.revoke())
+        self._revoke(lambda grants: grants.revoke())
 
     def _revoke(self, how: Any) -> None:
         self.revoke_button.setEnabled(False)
@@ -114,4 +114,4 @@ class GrantsPage(QWidget):
             self._just_done = f"Revoked {removed} grant{'s' if removed != 1 else ''}."
             self.ctx.hooks.grants_did_change.emit()  # this page refreshes too
 
-        self.ctx.ops.run("revoke grants", lambda: how(self.ctx.tool_runner_in_worker().broker), done, self._failed)
+        self.ctx.ops.run("revoke grants", lambda: how(self.ctx.grants_in_worker()), done, self._failed)

@@ -151,9 +151,6 @@ class RichText(QWidget):
             stale.deleteLater()
         del self._blocks[len(parts):]
 
-    def code_blocks(self) -> list[CodeBlock]:
-        return [b for b in self._blocks if isinstance(b, CodeBlock)]
-
 
 TOOL_MARK = "⚙"  # DejaVu Sans has it; colour emoji such as 🔧 are missing from many Linux desktops
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QFrame, QHBoxLayout, QLabe
                                QScrollArea, QVBoxLayout, QWidget)
 
 if TYPE_CHECKING:
-    from edgemind.core.tools.permissions import Answer, PermissionRequest
+    from edgemind.core.engine import Answer, PermissionRequest
 
     from .hooks import Hooks
     from .operations import Operations
@@ -76,7 +76,7 @@ class PermissionDialog(QDialog):
     def __init__(self, request: "PermissionRequest", timeout_s: float = DIALOG_TIMEOUT_S,
                  parent: QWidget | None = None, arm_delay_ms: int = ARM_DELAY_MS) -> None:
         super().__init__(parent)
-        from edgemind.core.tools.permissions import Answer
+        from edgemind.core.engine import Answer
 
         self._answers = Answer
         self.request = request
@@ -239,7 +239,7 @@ class PermissionAsker:
         self.open_dialogs: list[PermissionDialog] = []
 
     def __call__(self, request: "PermissionRequest") -> "Answer":
-        from edgemind.core.tools.permissions import Answer
+        from edgemind.core.engine import Answer
 
         if QThread.currentThread() is self.ops.thread():  # asked on the GUI thread itself: a plain modal dialog
             dialog = self.show(request)

@@ -110,7 +110,7 @@ class QuickAsk(QWidget):
         self.hint.setText("Answering… Esc stops")
 
         def events(cancel: Any) -> Any:
-            from edgemind.core.engine.facade import AskOptions
+            from edgemind.core.engine import AskOptions
 
             yield from self.ctx.engine_in_worker().stream(prompt, AskOptions(max_tokens=QUICK_MAX_TOKENS), cancel)
 

@@ -243,7 +243,7 @@ class ReviewPane(QWidget):
         tokens = [0]
 
         def work(cancel: Any, emit: Any) -> Any:
-            from edgemind.core.engine.review import review_code
+            from edgemind.core.engine import review_code
 
             return review_code(self.ctx.engine_in_worker(), code, path=Path(path).name if path else None,
                                cancel=cancel, on_token=lambda _t: emit(1))

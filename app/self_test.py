@@ -163,7 +163,7 @@ def _check_permission(app: Any, shot: Path | None, timeout_s: float) -> dict[str
     outcomes: list[Any] = []
     try:
         app.ctx.ops.run("self-test tool call",
-                        lambda: app.ctx.tool_runner_in_worker().call("system_info", {}),
+                        lambda: app.ctx.tools_in_worker().run("system_info", {}),
                         outcomes.append, outcomes.append)
         wait_until(app, lambda: bool(outcomes), min(timeout_s, 60))
     finally:

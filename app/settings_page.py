@@ -246,7 +246,7 @@ class SettingsPage(QWidget):
 
     # ---- models -----------------------------------------------------------------------------------------------
     def refresh_models(self) -> None:
-        self.ctx.ops.run("list models", lambda: self.ctx.engine_in_worker().registry.list_models(), self._fill_models,
+        self.ctx.ops.run("list models", lambda: self.ctx.engine_in_worker().models.list(), self._fill_models,
                          lambda exc: self.models_note.setText(f"Could not list models: {exc}"))
 
     def _fill_models(self, models: list[Any]) -> None:
@@ -267,7 +267,7 @@ class SettingsPage(QWidget):
             path, _ = QFileDialog.getOpenFileName(self, "Add a GGUF model", "", "GGUF models (*.gguf)")
         if path:
             self.models_note.setText(f"Checking and hashing {Path(path).name}…")
-            self.ctx.ops.run("add model", lambda: self.ctx.engine_in_worker().registry.add_gguf(Path(path)),
+            self.ctx.ops.run("add model", lambda: self.ctx.engine_in_worker().models.add_gguf(Path(path)),
                              lambda spec: self._model_changed(f"Added {spec.id}."), self._model_failed)
 
     def add_openai(self) -> None:
@@ -277,14 +277,14 @@ class SettingsPage(QWidget):
         url, remote, key, model_id = (dialog.url.text().strip(), dialog.remote.text().strip(),
                                       dialog.key.text().strip() or None, dialog.model_id.text().strip() or None)
         self.ctx.ops.run("add endpoint",
-                         lambda: self.ctx.engine_in_worker().registry.add_openai(url, remote, key, model_id),
+                         lambda: self.ctx.engine_in_worker().models.add_openai(url, remote, key, model_id),
                          lambda spec: self._model_changed(f"Added {spec.id}."), self._model_failed)
 
     def remove_model(self) -> None:
         row = self.models_table.currentRow()
         if 0 <= row < len(self.models):
             model_id = self.models[row].id
-            self.ctx.ops.run("remove model", lambda: self.ctx.engine_in_worker().registry.remove(model_id),
+            self.ctx.ops.run("remove model", lambda: self.ctx.engine_in_worker().models.remove(model_id),
                              self._model_changed, self._model_failed)
 
     def _model_changed(self, message: str) -> None:
@@ -297,18 +297,17 @@ class SettingsPage(QWidget):
     # ---- cache ------------------------------------------------------------------------------------------------
     def refresh_cache_stats(self) -> None:
         def stats() -> str:
-            cache = self.ctx.engine_in_worker().cache
-            if cache is None:
+            cache = self.ctx.engine_in_worker().cache_admin
+            if not cache.available:
                 return "The cache is off."
-            s = cache.l2.stats()
+            s = cache.stats()
             return f"{s['entries']} answers, {s['bytes'] / 1e6:.2f} MB on disk, {s['hits']} hits"
 
         self.ctx.ops.run("cache stats", stats, self.cache_stats.setText)
 
     def clear_cache(self) -> None:
         def clear() -> int:
-            cache = self.ctx.engine_in_worker().cache
-            return cache.clear()["l2"] if cache is not None else 0
+            return self.ctx.engine_in_worker().cache_admin.clear()
 
         self.ctx.ops.run("clear cache", clear, lambda n: (self.cache_stats.setText(f"Cleared {n} answers."),
                                                            self.refresh_cache_stats()))

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
-from ..engine.facade import Engine
+from ..engine import Engine
 from ..errors import EdgeMindError
 from . import ollama_api, openai_api
 from .config import ServerConfig
@@ -31,7 +31,7 @@ async def health(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     state: ApiState = request.app.state.edgemind
-    return PlainTextResponse(state.metrics.render(state.engine.pool.waiting),
+    return PlainTextResponse(state.metrics.render(state.engine.models.waiting),
                              media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .. import __version__
-from ..engine.facade import AskOptions
+from ..engine import AskOptions
 from ..events import Done, Error, Token
 from ..tools.calls import ToolCall
 from . import function_calling
@@ -164,7 +164,7 @@ def _tag(state: ApiState, spec: Any) -> dict[str, Any]:
 
 async def tags(request: Request) -> Response:
     state = _state(request)
-    specs = await run_in_threadpool(state.engine.registry.list_models, include_ollama=False)
+    specs = await run_in_threadpool(state.engine.models.list, include_ollama=False)
     return JSONResponse({"models": [_tag(state, s) for s in specs]})
 
 
@@ -174,7 +174,7 @@ async def show(request: Request) -> Response:
     name = body.get("model") or body.get("name")
     if not isinstance(name, str) or name == "auto":
         raise bad("model", "'model' must name a model from /api/tags")
-    spec = state.engine.registry.get(name)
+    spec = state.engine.models.get(name)
     tag = _tag(state, spec)
     return JSONResponse({"modelfile": "", "parameters": "", "template": "", "details": tag["details"],
                          "model_info": {"general.architecture": spec.family or "unknown",

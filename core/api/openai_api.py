@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from ..engine.facade import AskOptions
+from ..engine import AskOptions
 from ..events import Done, Error, Token
 from ..tools.calls import ToolCall
 from . import function_calling
@@ -188,7 +188,7 @@ async def completions(request: Request) -> Response:
 # ---- models and embeddings --------------------------------------------------------------------------------------
 async def models(request: Request) -> Response:
     state = _state(request)
-    specs = await run_in_threadpool(state.engine.registry.list_models, include_ollama=False)
+    specs = await run_in_threadpool(state.engine.models.list, include_ollama=False)
     names = ["auto", *(s.id for s in specs), EMBEDDING_MODEL]
     return JSONResponse({"object": "list", "data": [
         {"id": name, "object": "model", "created": state.started, "owned_by": "edgemind"} for name in names]})

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ..backends.base import Message
-from ..engine.facade import Engine
+from ..engine import Engine
 from .errors import ApiError
 
 MAX_TOKENS_LIMIT = 131_072
@@ -104,7 +104,7 @@ def model_id(engine: Engine, value: Any, param: str = "model") -> str | None:
         raise bad(param, f"'{param}' is required: a model id from /v1/models, or \"auto\"")
     if value == "auto":
         return None
-    return engine.registry.get(value).id  # ModelNotFound -> 404 through the app's handler
+    return engine.models.get(value).id  # ModelNotFound -> 404 through the app's handler
 
 
 def conversation(raw: Any) -> tuple[str | None, list[Message], str]:

@@ -13,7 +13,7 @@ from queue import SimpleQueue
 from typing import Any, AsyncIterator, Callable
 
 from ..backends.base import CancelToken
-from ..engine.facade import AskOptions, Engine
+from ..engine import AskOptions, Engine
 from ..events import Done, Error, Event, Route, Token
 from .errors import ApiError
 from .metrics import ServerMetrics

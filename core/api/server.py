@@ -10,7 +10,7 @@ import threading
 import time
 from typing import TextIO
 
-from ..engine.facade import Engine
+from ..engine import Engine
 from ..errors import ConfigError
 from .app import create_app
 from .config import ServerConfig

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..engine.facade import Engine
+from ..engine import Engine
 from ..events import Done
 from .config import ServerConfig
 from .metrics import ServerMetrics

@@ -18,7 +18,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..cache.answers import AnswerCache, CachedAnswer, SemanticRow
-from ..engine.facade import AskOptions, Engine
+from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
+from ..engine import AskOptions, Engine
 from ..engine.stages import DEFAULT_SYSTEM_PROMPT
 from ..cache.semantic import SHIPPED_THRESHOLD, semantic_scope
 from ..cache.semantic_guard import prompt_facts
@@ -129,10 +130,12 @@ def measure_cache_tiers(settings: Settings, *, model: str | None = None, repeats
     home = Path(tempfile.mkdtemp(prefix="edgemind-cache-bench-"))
     try:
         bench_settings = replace(settings, home=home, cache_enabled=True, cache_semantic_enabled=True)
-        engine = Engine.create(bench_settings)
+        # the bench holds the cache it gives the engine, so it can time that cache's own lookups
+        cache = AnswerCache.from_settings(bench_settings)
+        engine = Engine.create(bench_settings, cache=cache)
         engine.summarize_in_background = False
         try:
-            return _measure(engine, home, model or settings.default_model, repeats, max_tokens, semantic_rows,
+            return _measure(engine, cache, shared_embedder(embeddings_cache_dir(bench_settings)), home, model or settings.default_model, repeats, max_tokens, semantic_rows,
                             accuracy, prefix)
         finally:
             engine.close()
@@ -140,30 +143,31 @@ def measure_cache_tiers(settings: Settings, *, model: str | None = None, repeats
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _measure(engine: Engine, home: Path, model: str, repeats: int, max_tokens: int, semantic_rows: int,
-             accuracy: bool, prefix: bool) -> CacheBenchReport:
-    cache = engine.cache
-    assert cache is not None
+def _stored(cache: AnswerCache, prompt: str) -> tuple[str, str]:
+    """The key and semantic scope the engine stored `prompt`'s answer under: read back, not derived again."""
+    with cache.l2.sessions() as s:
+        row = s.query(SemanticRow.key, SemanticRow.scope).filter_by(prompt=prompt).first()
+    assert row is not None, f"{prompt!r}'s answer was not stored for the semantic tier"
+    return row.key, row.scope
+
+
+def _measure(engine: Engine, cache: AnswerCache, embedder: Any, home: Path, model: str, repeats: int,
+             max_tokens: int, semantic_rows: int, accuracy: bool, prefix: bool) -> CacheBenchReport:
     # one system prompt for all: a rephrasing the router sends to another intent would be another scope
     opts = AskOptions(model=model, temperature=0, max_tokens=max_tokens, store=False,
                       system_prompt=DEFAULT_SYSTEM_PROMPT)
     engine.ask("Say hello.", opts)  # load the model and warm every stage
-    spec = engine.local_spec(engine.registry.get(model))
     cold_ttft: list[float] = []
     cold_total: list[float] = []
     lookups: dict[str, list[float]] = {"l1": [], "l2": [], "semantic": []}
     asks: dict[str, list[float]] = {"l1": [], "l2": [], "semantic": []}
-    embedder = engine.semantic_embedder
     for i in range(repeats):
         q = QUESTIONS[i]
         seconds, r = _timed(lambda: engine.ask(q, opts))
         assert r.cache == "miss", f"a new question was answered from {r.cache}"
         cold_total.append(seconds)
         cold_ttft.append(r.ttft_ms / 1000)
-        decision = engine.router.route(q, model)
-        params = engine._params(opts, getattr(decision, "params", None))
-        key = engine._cache_key(q, spec, DEFAULT_SYSTEM_PROMPT, [], params)
-        assert key is not None
+        key, scope = _stored(cache, q)
         seconds, hit = _timed(lambda: cache.lookup(key))
         assert hit is not None and hit[0] == "l1"
         lookups["l1"].append(seconds)
@@ -179,9 +183,6 @@ def _measure(engine: Engine, home: Path, model: str, repeats: int, max_tokens: i
         assert r.cache == "l2"
         asks["l2"].append(seconds)
         p = PARAPHRASES[i]
-        version = Engine._answer_version(spec)
-        scope = semantic_scope(model_id=spec.id, model_version=version, system_prompt=DEFAULT_SYSTEM_PROMPT,
-                               params=asdict(params))
         vector = embedder.embed([p])[0]
         seconds, found = _timed(lambda: cache.semantic.lookup(scope, p, vector))
         assert found is not None, f"{p!r} was not served {q!r}'s answer"
@@ -245,7 +246,7 @@ def _measure_prefix(engine: Engine, model: str, repeats: int) -> tuple[PrefixFig
     * a conversation's second turn, with the first turn's KV still live vs the KV cleared first;
     * a prompt whose (long) system prompt is shared with earlier requests, right after a request with another
       system prompt: restored from a snapshot vs evaluated again (snapshots off)."""
-    backend = engine.backend_for(engine.local_spec(engine.registry.get(model)))
+    backend = engine.backend_for(engine.local_spec(engine.models.get(model)))
     nocache = dict(model=model, temperature=0, use_cache=False)
     short = dict(nocache, max_tokens=8)
 

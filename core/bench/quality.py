@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Callable
 
-from ..engine.facade import AskOptions, Engine
+from ..engine import AskOptions, Engine, Tools
 from ..errors import EdgeMindError
-from ..tools.scopes import parse_scope
-from ..tools.session import open_tool_runner
 from .report import BenchError, Figure
 
 QUALITY_FILE = "bench_quality.json"
@@ -69,12 +67,13 @@ def extract_code(answer: str) -> str:
 
 def sandbox_runner(engine: Engine) -> Callable[[str], tuple[bool, str]]:
     """Run a program through the `python_run` tool with a session-only code.exec grant; (passed, output)."""
-    runner = open_tool_runner(engine.settings, engine.sessions, grants=[parse_scope("code.exec")], audit=engine.audit)
-    if "python_run" not in {t.name for t in runner.registry.offered(["python_run"])}:
+    # its own tool session over the engine's data folder: the grant holds for this session only, asks nobody
+    tools = Tools.open(engine.settings, grants=["code.exec"])
+    if "python_run" not in {t.name for t in tools.offered(["python_run"])}:
         raise BenchError("the code runner tool (python_run) is not installed; code tasks cannot run")
 
     def run(program: str) -> tuple[bool, str]:
-        outcome = runner.call("python_run", {"code": program})
+        outcome = tools.run("python_run", {"code": program})
         return outcome.ok and outcome.content.startswith("exit code: 0") and PASSED in outcome.content, \
             outcome.content[:400]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..backends.registry import backend_factories
-from ..engine.facade import Engine, open_registry
+from ..engine import Engine, open_registry
 from ..errors import EdgeMindError
 from ..models.manifest import ModelSpec
 from ..settings import Settings
@@ -185,8 +185,8 @@ def run_bench(settings: Settings, options: BenchOptions, progress: Progress = la
                 "cold_start": ("cold start (a fresh `edgemind ask` process)",
                                lambda tell: _cold_start(bench_settings, model_id, plan.cold_starts, tell)),
                 "cache": ("answer cache tiers", lambda tell: _cache(bench_settings, model_id, plan, tell)),
-                "router": ("router on the held-out split", lambda tell: _router(engine, bench_settings)),
-                "safety": ("safety checks on the held-out split", lambda tell: _safety(engine, bench_settings)),
+                "router": ("router on the held-out split", lambda tell: _router(bench_settings)),
+                "safety": ("safety checks on the held-out split", lambda tell: _safety(bench_settings)),
                 "quality": ("quality set (factual QA, code tasks in the sandbox)",
                             lambda tell: _quality(engine, model_id, plan, tell)),
             }
@@ -214,12 +214,12 @@ def _measure_backend(engine: Engine, target: Target, plan: Plan, tell: Callable[
     try:
         if target.backend not in REMOTE:
             # verify (hash) the GGUF now, so the first timed load is a load and not a 500 MB SHA-256
-            engine.registry.prepare(replace(target.spec, backend="llama_cpp"))
+            engine.models.prepare(replace(target.spec, backend="llama_cpp"))
         backend = engine.backend_for(target.spec)
         local = target.backend not in REMOTE
         result = measure_generation(backend, repeats=plan.repeats, max_tokens=plan.max_tokens,
                                     load_repeats=plan.load_repeats if local else 1,
-                                    unload=engine.pool.unload_all if local else None, progress=tell)
+                                    unload=engine.models.unload_all if local else None, progress=tell)
     except EdgeMindError as exc:
         tell(f"unavailable: {exc}")
         return {**base, "status": "unavailable", "reason": str(exc), "figures": {}}
@@ -229,7 +229,7 @@ def _measure_backend(engine: Engine, target: Target, plan: Plan, tell: Callable[
         return {**base, "status": "failed", "reason": f"{exc.__class__.__name__}: {exc}", "figures": {}}
     finally:
         if target.backend not in REMOTE:
-            engine.pool.unload_all()  # one model resident at a time: backends must not compete for memory
+            engine.models.unload_all()  # one model resident at a time: backends must not compete for memory
     return {**base, "status": "ok", "figures": figures_dict(result.figures),
             "itl_ms": [round(g, 3) for g in result.itl_ms[:ITL_SAMPLES_KEPT]], "runs": result.runs}
 
@@ -297,14 +297,16 @@ def _cache(settings: Settings, model_id: str, plan: Plan,
     return figures, {"tiers": [t.tier for t in r.tiers], "cache_bench": r.as_dict()}
 
 
-def _router(engine: Engine, settings: Settings) -> tuple[dict[str, Figure], dict[str, Any]]:
-    router = engine.router if isinstance(engine.router, IntentRouter) else IntentRouter.create(settings)
+def _router(settings: Settings) -> tuple[dict[str, Figure], dict[str, Any]]:
+    """The router as the engine builds it (shared embedder, the classifier trained in the artifacts folder), measured
+    alone, whether or not the settings turn it on for answers."""
+    router = IntentRouter.create(settings)
     figures, summary = measure_router(lambda p: router.route(p).intent)
     return figures, {"summary": summary}
 
 
-def _safety(engine: Engine, settings: Settings) -> tuple[dict[str, Figure], dict[str, Any]]:
-    checker = engine.safety if isinstance(engine.safety, SafetyChecker) else SafetyChecker.create(settings)
+def _safety(settings: Settings) -> tuple[dict[str, Figure], dict[str, Any]]:
+    checker = SafetyChecker.create(settings)
     figures, summary = measure_safety(lambda p: not checker.check_input(p).allowed)
     return figures, {"level": checker.policy.level, "enabled_in_settings": settings.safety_enabled,
                      "summary": summary}

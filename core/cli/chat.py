@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from ..backends.base import CancelToken
-from ..engine.facade import AskOptions, Engine
+from ..engine import AskOptions, Engine
 from ..errors import EdgeMindError
 from ..events import Done, Error, Token, ToolCall, ToolResult
 from .interrupts import ctrl_c_cancels
@@ -40,10 +40,10 @@ class ChatSession:
 
     def run(self) -> int:
         try:
-            spec = self.engine.registry.get(self.model)
+            spec = self.engine.models.get(self.model)
             self.model = spec.id
             if spec.backend == "llama_cpp":
-                self.engine.registry.prepare(spec, self.engine.install_progress)
+                self.engine.models.prepare(spec, self.engine.install_progress)
         except EdgeMindError as exc:
             self.say(f"edgemind: error: {exc}")
             return 1
@@ -99,18 +99,18 @@ class ChatSession:
             self.conversation_id = None
             self.say("new conversation")
         elif name == "/history":
-            convs = self.engine.store.conversations(limit=20)
+            convs = self.engine.conversations.list(limit=20)
             if not convs:
                 self.say("no conversations yet")
             for c in convs:
                 self.say(f"  {c.id[:8]}  {c.updated_at:%Y-%m-%d %H:%M}  {c.message_count:>3} msgs  {c.title}")
         elif name == "/open":
-            matches = [c for c in self.engine.store.conversations(limit=1000) if c.id.startswith(arg)] if arg else []
+            matches = [c for c in self.engine.conversations.list(limit=1000) if c.id.startswith(arg)] if arg else []
             if len(matches) != 1:
                 self.say(f"no single conversation matches {arg!r}; see /history")
             else:
                 self.conversation_id = matches[0].id
-                for m in self.engine.store.messages(self.conversation_id)[-6:]:
+                for m in self.engine.conversations.messages(self.conversation_id)[-6:]:
                     self.say(f"  {m.role}: {m.content[:200]}")
                 self.say(f"continuing {matches[0].title!r}")
         elif name == "/model":
@@ -118,19 +118,19 @@ class ChatSession:
                 self.say(f"model: {self.model}")
             else:
                 try:
-                    self.model = self.engine.registry.get(arg).id
+                    self.model = self.engine.models.get(arg).id
                     self.say(f"model: {self.model}")
                 except EdgeMindError as exc:
                     self.say(f"[error] {exc}")
         elif name == "/remember":
             if arg:
-                self.engine.store.remember(arg)
+                self.engine.conversations.remember(arg)
                 self.say("remembered")
             else:
                 self.say("usage: /remember TEXT")
         elif name == "/search":
             try:
-                hits = self.engine.store.search(arg)
+                hits = self.engine.conversations.search(arg)
             except EdgeMindError as exc:
                 self.say(f"[error] {exc}")
                 hits = []
@@ -139,7 +139,7 @@ class ChatSession:
             if not hits:
                 self.say("no matches")
         elif name == "/models":
-            for m in self.engine.registry.list_models():
+            for m in self.engine.models.list():
                 self.say(f"  {m.id} ({m.backend})")
         else:
             self.say(f"unknown command {name}; /help lists them")

@@ -67,10 +67,9 @@ def _llama_cpp(settings: Settings) -> dict[str, Any]:
 
     guard = NativeGuard(settings.artifacts_dir / "native", threads=settings.effective_threads)
     try:
-        from ..engine.facade import open_registry
+        from ..engine import Models
 
-        registry, _ = open_registry(settings)
-        spec = registry.get(settings.default_model)
+        spec = Models.open(settings).get(settings.default_model)
         if spec.backend == "llama_cpp" and spec.path is not None and spec.path.exists():
             guard.check(spec.path, model_key(spec.sha256, spec.path))
     except EdgeMindError:
@@ -114,14 +113,14 @@ def _database(settings: Settings) -> dict[str, Any]:
 
 
 def _models(settings: Settings) -> list[dict[str, Any]]:
-    from ..engine.facade import open_registry
+    from ..engine import Models
 
     try:
-        registry, _ = open_registry(settings)
+        models = Models.open(settings)
     except EdgeMindError as exc:
         return [{"error": str(exc)}]
     rows = []
-    for spec in registry.list_models():
+    for spec in models.list():
         row: dict[str, Any] = {"id": spec.id, "backend": spec.backend, "bundled": spec.bundled}
         if spec.backend in ("llama_cpp", "onnx_int4") and spec.path is not None:
             row["installed"] = spec.path.exists()

@@ -17,8 +17,7 @@ from typing import Any, Callable, NoReturn, Sequence
 
 from ..backends.base import CancelToken
 from .interrupts import ctrl_c_cancels
-from ..models.registry import ModelRegistry
-from ..engine.facade import AskOptions, Engine, open_registry
+from ..engine import AskOptions, CacheAdmin, Conversations, Engine, Models, review_code
 from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
 from ..settings import Settings, load_settings, with_overrides
@@ -156,12 +155,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         engine.close()
 
 
-def _registry(settings: Settings) -> ModelRegistry:
-    return open_registry(settings)[0]
-
-
 def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
-    models = _registry(settings).list_models(include_ollama=not args.no_ollama)
+    models = Models.open(settings).list(include_ollama=not args.no_ollama)
     rows = []
     for m in models:
         row = m.as_dict()
@@ -181,18 +176,18 @@ def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_add(args: argparse.Namespace, settings: Settings) -> int:
-    registry = _registry(settings)
+    models = Models.open(settings)
     if args.openai_url:
         if args.path:
             raise UsageError("give either a GGUF PATH or --openai-url, not both")
         if not args.remote_model:
             raise UsageError("--openai-url needs --remote-model NAME (the model's name on that server)")
         api_key = args.api_key or os.environ.get("EDGEMIND_OPENAI_API_KEY")
-        spec = registry.add_openai(args.openai_url, args.remote_model, api_key, args.id)
+        spec = models.add_openai(args.openai_url, args.remote_model, api_key, args.id)
     else:
         if not args.path:
             raise UsageError("give the path of a GGUF file, or --openai-url URL --remote-model NAME")
-        spec = registry.add_gguf(Path(args.path), args.id, _progress_printer())
+        spec = models.add_gguf(Path(args.path), args.id, _progress_printer())
     if args.json:
         _print_json(spec.as_dict())
     else:
@@ -201,7 +196,7 @@ def cmd_models_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_remove(args: argparse.Namespace, settings: Settings) -> int:
-    message = _registry(settings).remove(args.id)
+    message = Models.open(settings).remove(args.id)
     if args.json:
         _print_json({"id": args.id, "message": message})
     else:
@@ -210,12 +205,12 @@ def cmd_models_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_verify(args: argparse.Namespace, settings: Settings) -> int:
-    registry = _registry(settings)
-    ids = args.ids or [m.id for m in registry.list_models(include_ollama=False) if m.backend == "llama_cpp"]
+    models = Models.open(settings)
+    ids = args.ids or [m.id for m in models.list(include_ollama=False) if m.backend == "llama_cpp"]
     results, failed = [], 0
     for model_id in ids:
         try:
-            spec = registry.verify(model_id, _progress_printer())
+            spec = models.verify(model_id, _progress_printer())
             results.append({"id": model_id, "ok": True, "sha256": spec.sha256, "path": str(spec.path)})
         except EdgeMindError as exc:
             failed += 1
@@ -231,28 +226,23 @@ def cmd_models_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
-    registry = _registry(settings)
-    for spec in registry.bundled():
-        registry.prepare(spec, _progress_printer())
+    models = Models.open(settings)
+    for spec in models.bundled():
+        models.prepare(spec, _progress_printer())
         if not args.json:
             print(f"{spec.id}: ready at {spec.path}")
     if args.json:
-        _print_json({"installed": [s.id for s in registry.bundled()]})
+        _print_json({"installed": [s.id for s in models.bundled()]})
     return EXIT_OK
 
 
 def cmd_cache(args: argparse.Namespace, settings: Settings) -> int:
-    from ..cache.answers import AnswerCache
-
-    cache = AnswerCache.from_settings(settings)
+    cache = CacheAdmin.open(settings)
     if args.action == "clear":
-        result: dict[str, Any] = {"cleared": cache.clear()["l2"]}
+        result: dict[str, Any] = {"cleared": cache.clear()}
         text = f"cleared {result['cleared']} cached answers and their prompt embeddings"
     else:
-        result = cache.l2.stats()
-        result["enabled"] = settings.cache_enabled
-        result["ttl_seconds"] = settings.cache_ttl_seconds
-        result["semantic_enabled"] = settings.cache_semantic_enabled
+        result = cache.stats()
         text = (f"{result['entries']} cached answers ({result['semantic_entries']} also found by meaning), "
                 f"{result['bytes'] / 1e6:.2f} MB of {result['max_bytes'] / 1e6:.0f} MB, "
                 f"{result['hits']} hits; {'enabled' if settings.cache_enabled else 'disabled'}; {result['path']}")
@@ -261,17 +251,6 @@ def cmd_cache(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(text)
     return EXIT_OK
-
-
-def _conversation_dict(engine: Engine, conversation_id: str) -> dict[str, Any]:
-    info = engine.store.info(conversation_id)
-    return {
-        "id": info.id, "title": info.title, "created_at": info.created_at.isoformat(),
-        "updated_at": info.updated_at.isoformat(),
-        "messages": [{"id": m.id, "role": m.role, "content": m.content, "model": m.model, "status": m.status,
-                      "created_at": m.created_at.isoformat(), **({"tool_calls": list(m.tool_calls)} if m.tool_calls else {})}
-                     for m in engine.store.messages(info.id)],
-    }
 
 
 def _conversation_markdown(conv: dict[str, Any]) -> str:
@@ -289,27 +268,26 @@ def _conversation_markdown(conv: dict[str, Any]) -> str:
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
-    store = engine.store
+    conversations = Conversations.open(settings)
     if args.action == "list":
         rows = [{"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat(), "messages": c.message_count}
-                for c in store.conversations(limit=args.limit)]
+                for c in conversations.list(limit=args.limit)]
         if args.json:
             _print_json(rows)
         for r in [] if args.json else rows:
             print(f"{r['id'][:8]}  {r['updated_at'][:16].replace('T', ' ')}  {r['messages']:>4} msgs  {r['title']}")
         return EXIT_OK
     if args.action == "search":
-        hits = store.search(args.target or "", limit=args.limit)
+        hits = conversations.search(args.target or "", limit=args.limit)
         if args.json:
             _print_json([{"conversation_id": h.conversation_id, "title": h.title, "message_id": h.message_id,
                           "role": h.role, "snippet": h.snippet} for h in hits])
         for h in [] if args.json else hits:
             print(f"{h.conversation_id[:8]}  {h.title[:40]:<40}  {h.role}: {h.snippet}")
         return EXIT_OK
-    conversation_id = store.resolve(args.target or "")
+    conversation_id = conversations.resolve(args.target or "")
     if args.action == "delete":
-        removed = engine.delete_conversation(conversation_id)
+        removed = conversations.delete(conversation_id)
         result = {"deleted": conversation_id, **removed}
         if args.json:
             _print_json(result)
@@ -317,7 +295,7 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
             print(f"deleted conversation {conversation_id[:8]}: {removed['messages']} messages, "
                   f"{removed['cached_answers']} cached answers")
         return EXIT_OK
-    conv = _conversation_dict(engine, conversation_id)
+    conv = conversations.export(conversation_id)
     as_json = args.json or (args.action == "export" and args.format == "json")
     text = json.dumps(conv, ensure_ascii=False, indent=2) if as_json else _conversation_markdown(conv)
     if args.action == "export" and args.out:
@@ -417,8 +395,6 @@ def _port(text: str) -> int:
 
 
 def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
-    from ..engine.review import review_code
-
     if args.file == "-":
         code, name = sys.stdin.read(), None
     else:

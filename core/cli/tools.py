@@ -11,13 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ..engine.facade import open_registry
+from ..engine import Answer, AskCallback, AuditTrail, Grants, PermissionRequest, Tools
 from ..errors import EdgeMindError
-from ..tools.permissions import Answer, PermissionRequest
-from ..tools.scopes import ScopeError, parse_scope
 from ..settings import Settings
-from ..tools.runner import ensure_granted
-from ..tools.session import open_audit, open_tool_runner
 
 EXIT_OK, EXIT_FAIL = 0, 1
 _ANSWERS = {"o": Answer.ONCE, "once": Answer.ONCE, "s": Answer.SESSION, "session": Answer.SESSION,
@@ -28,7 +24,7 @@ def _print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
 
 
-def terminal_ask() -> Callable[[PermissionRequest], Answer] | None:
+def terminal_ask() -> AskCallback | None:
     """Ask on the terminal when there is one (stdin and stderr both a TTY); otherwise nobody can be asked."""
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return None
@@ -50,23 +46,22 @@ def terminal_ask() -> Callable[[PermissionRequest], Answer] | None:
 
 def parse_grants(values: list[str]) -> list[Any]:
     try:
-        return [parse_scope(v) for v in values]
-    except ScopeError as exc:
+        return Grants.parse(values)
+    except EdgeMindError as exc:
         raise EdgeMindError(f"--grant: {exc}") from None
 
 
 def cmd_tools_list(args: argparse.Namespace, settings: Settings) -> int:
-    _registry, sessions = open_registry(settings)
-    runner = open_tool_runner(settings, sessions)
+    installed = Tools.open(settings)
     tools = [{"name": t.name, "plugin": t.manifest.plugin, "description": t.manifest.description,
               "scopes": list(t.manifest.scopes), "parameters": t.manifest.parameters,
-              "dry_run": t.manifest.dry_run, "manifest_sha256": t.manifest.sha256} for t in runner.registry.all()]
+              "dry_run": t.manifest.dry_run, "manifest_sha256": t.manifest.sha256} for t in installed.list()]
     if args.json:
-        _print_json({"tools": tools, "problems": runner.registry.problems})
+        _print_json({"tools": tools, "problems": installed.problems()})
         return EXIT_OK
     for t in tools:
         print(f"{t['name']:<14} {', '.join(t['scopes']) or '(no scope)':<18} {t['description']}")
-    for problem in runner.registry.problems:
+    for problem in installed.problems():
         sys.stderr.write(f"edgemind: warning: {problem}\n")
     return EXIT_OK
 
@@ -76,13 +71,11 @@ def cmd_tools_run(args: argparse.Namespace, settings: Settings) -> int:
         arguments = json.loads(args.args)
     except json.JSONDecodeError as exc:
         raise EdgeMindError(f"--args is not valid JSON: {exc.msg} at character {exc.pos}") from None
-    _registry, sessions = open_registry(settings)
-    runner = open_tool_runner(settings, sessions, ask=terminal_ask(), grants=parse_grants(args.grant))
-    outcome = runner.call(args.name, arguments, dry_run=args.dry_run)
+    tools = Tools.open(settings, ask=terminal_ask(), grants=parse_grants(args.grant))
+    outcome = tools.run(args.name, arguments, dry_run=args.dry_run, raise_if_denied=not args.json)
     if args.json:
         _print_json({**outcome.as_dict(), "content": outcome.content})
         return EXIT_OK if outcome.ok else EXIT_FAIL
-    ensure_granted(outcome)
     if not outcome.ok:
         raise EdgeMindError(outcome.content.removeprefix("error: "))
     print(outcome.content)
@@ -90,9 +83,7 @@ def cmd_tools_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tools_grants(args: argparse.Namespace, settings: Settings) -> int:
-    _registry, sessions = open_registry(settings)
-    runner = open_tool_runner(settings, sessions)
-    grants = runner.broker.grants()
+    grants = Grants.open(settings).list()
     if args.json:
         _print_json({"grants": [g.as_dict() for g in grants]})
     elif not grants:
@@ -103,10 +94,7 @@ def cmd_tools_grants(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tools_grant(args: argparse.Namespace, settings: Settings) -> int:
-    _registry, sessions = open_registry(settings)
-    runner = open_tool_runner(settings, sessions)
-    tool = runner.registry.get(args.name)
-    runner.broker.grant_always(tool, parse_grants(args.scopes))
+    tool = Grants.open(settings).grant(args.name, parse_grants(args.scopes))
     print(f"granted {', '.join(args.scopes)} to {tool.name} until revoked")
     return EXIT_OK
 
@@ -114,9 +102,7 @@ def cmd_tools_grant(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_tools_revoke(args: argparse.Namespace, settings: Settings) -> int:
     if sum(x is not None and x is not False for x in (args.id, args.tool, args.all or None)) != 1:
         raise EdgeMindError("give one of: a grant ID, --tool NAME, or --all")
-    _registry, sessions = open_registry(settings)
-    runner = open_tool_runner(settings, sessions)
-    removed = runner.broker.revoke(grant_id=args.id, tool=args.tool)
+    removed = Grants.open(settings).revoke(grant_id=args.id, tool=args.tool)
     if args.json:
         _print_json({"removed": removed})
     else:
@@ -125,8 +111,7 @@ def cmd_tools_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    _registry, sessions = open_registry(settings)
-    audit = open_audit(settings, sessions)
+    audit = AuditTrail.open(settings)
     if args.action == "verify":
         result = audit.verify()
         if args.json:

@@ -1,2 +1,16 @@
 """The engine façade: one request from prompt to answer as a stream of events, and the services the shells use
-(conversations, models, cache admin, grants, audit log). Also the code-review service built on it."""
+(conversations, models, cache admin, tools, grants, audit log). Also the code-review service built on it.
+
+This is the engine's public surface: shells (app/, core/cli/, core/api/) import from here, never from the modules
+below it (tests/test_layers.py checks it).
+"""
+
+from __future__ import annotations
+
+from .facade import AskOptions, AskResult, Engine
+from .review import review_code
+from .services import (Answer, AskCallback, AuditTrail, CacheAdmin, Conversations, Grants, Models, PermissionRequest,
+                       Tools, open_registry)
+
+__all__ = ["Answer", "AskCallback", "AskOptions", "AskResult", "AuditTrail", "CacheAdmin", "Conversations", "Engine",
+           "Grants", "Models", "PermissionRequest", "Tools", "open_registry", "review_code"]

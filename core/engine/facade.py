@@ -1,7 +1,7 @@
 """The headless engine: one request from prompt to answer, as a stream of events.
 
 Every stage is an object built once here and replaceable in tests. The CLI, the API server and the GUI call only
-`Engine.stream` / `Engine.ask` and the registry; none of them reaches past this module.
+`Engine.stream` / `Engine.ask` and the services in services.py; none of them reaches past those.
 """
 
 from __future__ import annotations
@@ -12,15 +12,11 @@ from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from sqlalchemy.orm import sessionmaker
-
 from ..backends.base import Backend, CancelToken, GenerationParams, Message, backend_factories
 from ..backends.llama_cpp_backend import LoadedLlama
 from ..backends.llama_native import FALLING_BACK, NativeGuard, failure_line, model_key
 from ..backends.model_pool import ModelPool
-from ..backends.ollama_backend import list_ollama_models
 from ..cache.answers import AnswerCache, CachedAnswer, cache_key
-from ..storage.db import open_database
 from ..errors import EdgeMindError, ModelError, PromptError, error_for_kind
 from ..events import BackendDone, Done, Error, Event, Metrics, Route, Token, ToolCall, ToolResult
 from ..models.integrity import Progress
@@ -28,6 +24,7 @@ from ..models.manifest import LOCAL_BACKENDS, ModelSpec
 from ..models.registry import ModelRegistry
 from ..cache.semantic import ineligible, semantic_scope
 from ..context.memory import ConversationMemory, Summarizer
+from .services import AuditTrail, CacheAdmin, Conversations, Grants, Models, Tools, open_registry
 from .stages import ContextBuilder, DefaultRouter, Router, Safety
 from ..settings import Settings
 from ..storage.conversations import ConversationStore
@@ -87,13 +84,6 @@ class AskResult:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def open_registry(settings: Settings) -> tuple[ModelRegistry, sessionmaker]:  # type: ignore[type-arg]
-    """The database and model registry alone: what model commands and `doctor` need, without loading the router's
-    embedder or a cache (which `Engine.create` adds)."""
-    sessions = sessionmaker(open_database(settings.db_path), expire_on_commit=False)
-    return ModelRegistry(settings, sessions, ollama_lister=list_ollama_models), sessions
-
-
 class Engine:
     def __init__(self, settings: Settings, registry: ModelRegistry, store: ConversationStore,
                  pool: ModelPool[LoadedLlama], *, router: Router | None = None,
@@ -128,6 +118,13 @@ class Engine:
         # Attached by the host with its own way of asking (terminal, dialog, none for the API server): see
         # tool_session.open_tool_runner. Without one, no tool is ever offered.
         self.tool_runner = tool_runner
+        # The narrow services the shells use (services.py); the attributes above are the engine's own.
+        self.conversations = Conversations(store, cache)
+        self.models = Models(registry, pool)
+        self.cache_admin = CacheAdmin(cache, settings)
+        self.tools = Tools(lambda: self.tool_runner)
+        self.grants = Grants(lambda: self.tool_runner)
+        self.audit_log = AuditTrail(audit)
 
     @classmethod
     def create(cls, settings: Settings, **stages: Any) -> "Engine":
@@ -137,7 +134,8 @@ class Engine:
             max_waiting=settings.max_queued_requests,
         )
         pool.start_reaper()
-        cache = AnswerCache.from_settings(settings) if settings.cache_enabled else None
+        cache = stages.pop("cache") if "cache" in stages else (  # a caller's own cache (the cache bench holds it)
+            AnswerCache.from_settings(settings) if settings.cache_enabled else None)
         if settings.router_enabled and "router" not in stages:
             from ..routing.router import IntentRouter  # loads the embedder: only when the router is on
 
@@ -516,10 +514,8 @@ class Engine:
         return spec.id, self.backend_for(self.runnable_spec(spec)).stream
 
     def delete_conversation(self, conversation_id: str) -> dict[str, int]:
-        """Remove a conversation everywhere: messages, summaries, remembered facts, search index, cached answers."""
-        messages = self.store.delete(conversation_id)
-        cached = self.cache.delete_conversation(conversation_id) if self.cache is not None else 0
-        return {"messages": messages, "cached_answers": cached}
+        """Remove a conversation everywhere (Conversations.delete)."""
+        return self.conversations.delete(conversation_id)
 
     def _context(self, backend: Backend, system: str, history: list[Message], prompt: str,
                  params: GenerationParams, conversation_id: str | None = None) -> list[Message]:

@@ -1,0 +1,296 @@
+"""The narrow services the shells (GUI, CLI, API server) use instead of the engine's internals: conversations, models,
+cache admin, tools, grants and the audit log. Each is a thin typed façade over one existing object; none holds logic
+of its own, and none may ever be bypassed by a shell (tests/test_layers.py enforces it).
+
+An `Engine` exposes them as `engine.conversations`, `engine.models`, `engine.cache_admin`, `engine.tools`,
+`engine.grants` and `engine.audit_log`. Commands that need no model (`edgemind models list`, `audit verify`, …) open
+one alone with its `open(settings)`, over the same data folder, without loading the router or a model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..backends.model_pool import ModelPool
+from ..backends.ollama_backend import list_ollama_models
+from ..cache.answers import AnswerCache
+from ..errors import EdgeMindError
+from ..models.integrity import Progress
+from ..models.manifest import ModelSpec
+from ..models.registry import ModelRegistry
+from ..settings import Settings
+from ..storage.audit import EVENT_KINDS, AuditEntry, AuditLog, VerifyResult
+from ..storage.conversations import ConversationInfo, ConversationStore, SearchHit, StoredMessage
+from ..storage.db import open_database
+from ..tools.permissions import Answer, AskCallback, GrantInfo, PermissionRequest
+from ..tools.registry import Tool
+from ..tools.runner import ToolOutcome, ToolRunner, ensure_granted
+from ..tools.scopes import Scope, parse_scope
+from ..tools.session import open_audit, open_tool_runner
+
+__all__ = ["AuditTrail", "CacheAdmin", "Conversations", "Grants", "Models", "Tools", "open_registry",
+           # the vocabulary of a host's ask callback (Tools.open, Engine.attach_tools)
+           "Answer", "AskCallback", "PermissionRequest"]
+
+
+def _open_sessions(settings: Settings) -> sessionmaker[Session]:
+    return sessionmaker(open_database(settings.db_path), expire_on_commit=False)
+
+
+def open_registry(settings: Settings) -> tuple[ModelRegistry, sessionmaker[Session]]:
+    """The database and model registry alone: what model commands and `doctor` need, without loading the router's
+    embedder or a cache (which `Engine.create` adds)."""
+    sessions = _open_sessions(settings)
+    return ModelRegistry(settings, sessions, ollama_lister=list_ollama_models), sessions
+
+
+class Conversations:
+    """Stored conversations: list, search, read, export, rename, truncate, delete; and facts to remember."""
+
+    def __init__(self, store: ConversationStore, cache: AnswerCache | None = None) -> None:
+        self._store = store
+        self._cache = cache
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Conversations":
+        """Over the data folder's database and answer cache, without an engine (history commands)."""
+        return cls(ConversationStore(_open_sessions(settings)),
+                   AnswerCache.from_settings(settings) if settings.cache_enabled else None)
+
+    def list(self, limit: int = 50) -> list[ConversationInfo]:
+        """Most recently updated first."""
+        return self._store.conversations(limit=limit)
+
+    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+        return self._store.search(query, limit=limit)
+
+    def resolve(self, id_or_prefix: str) -> str:
+        """The full id of the one conversation whose id starts with `id_or_prefix`; an error names the problem."""
+        return self._store.resolve(id_or_prefix)
+
+    def get(self, conversation_id: str) -> ConversationInfo:
+        return self._store.info(conversation_id)
+
+    def messages(self, conversation_id: str) -> list[StoredMessage]:
+        return self._store.messages(conversation_id)
+
+    def export(self, conversation_id: str) -> dict[str, Any]:
+        """The conversation and its messages as plain JSON-ready data (`edgemind history export --format json`)."""
+        info = self._store.info(conversation_id)
+        return {
+            "id": info.id, "title": info.title, "created_at": info.created_at.isoformat(),
+            "updated_at": info.updated_at.isoformat(),
+            "messages": [{"id": m.id, "role": m.role, "content": m.content, "model": m.model, "status": m.status,
+                          "created_at": m.created_at.isoformat(),
+                          **({"tool_calls": list(m.tool_calls)} if m.tool_calls else {})}
+                         for m in self._store.messages(info.id)],
+        }
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        self._store.rename(conversation_id, title)
+
+    def truncate(self, conversation_id: str, from_message_id: int) -> int:
+        """Drop this message and every later one (editing an earlier prompt); returns how many went."""
+        return self._store.truncate(conversation_id, from_message_id)
+
+    def delete(self, conversation_id: str) -> dict[str, int]:
+        """Remove a conversation everywhere: messages, summaries, remembered facts, search index, cached answers."""
+        messages = self._store.delete(conversation_id)
+        cached = self._cache.delete_conversation(conversation_id) if self._cache is not None else 0
+        return {"messages": messages, "cached_answers": cached}
+
+    def remember(self, fact: str, conversation_id: str | None = None) -> int:
+        """A fact kept in mind in every conversation (or in one); returns its id."""
+        return self._store.remember(fact, conversation_id)
+
+
+class Models:
+    """The models the engine can run: list, look up, install, add and remove; unload what is resident."""
+
+    def __init__(self, registry: ModelRegistry, pool: ModelPool[Any] | None = None) -> None:
+        self._registry = registry
+        self._pool = pool
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Models":
+        """The registry alone (nothing is ever resident): for model commands that run no model."""
+        return cls(open_registry(settings)[0])
+
+    def list(self, *, include_ollama: bool = True) -> list[ModelSpec]:
+        return self._registry.list_models(include_ollama=include_ollama)
+
+    def get(self, model_id: str | None = None) -> ModelSpec:
+        """A model by id (None: the default one); ModelNotFound names the ids there are."""
+        return self._registry.get(model_id)
+
+    def bundled(self) -> list[ModelSpec]:
+        return self._registry.bundled()
+
+    def prepare(self, spec: ModelSpec, progress: Progress | None = None) -> Path:
+        """Install (bundled models) or check the file of a local model before its first use; returns its path."""
+        return self._registry.prepare(spec, progress)
+
+    def verify(self, model_id: str, progress: Progress | None = None) -> ModelSpec:
+        return self._registry.verify(model_id, progress)
+
+    def add_gguf(self, path: Path, model_id: str | None = None, progress: Progress | None = None) -> ModelSpec:
+        return self._registry.add_gguf(path, model_id, progress)
+
+    def add_openai(self, endpoint: str, remote_model: str, api_key: str | None = None,
+                   model_id: str | None = None) -> ModelSpec:
+        return self._registry.add_openai(endpoint, remote_model, api_key, model_id)
+
+    def remove(self, model_id: str) -> str:
+        """Forget a user-added model; returns a line saying what was done."""
+        return self._registry.remove(model_id)
+
+    def loaded(self) -> list[str]:
+        """Keys of the models resident in memory now."""
+        return self._pool.loaded() if self._pool is not None else []
+
+    def waiting(self) -> dict[str, int]:
+        """Requests waiting per model right now (the API server's queue-depth metric)."""
+        return self._pool.waiting() if self._pool is not None else {}
+
+    def unload_all(self) -> None:
+        """Free the memory of every resident model now (pausing, or one model at a time in the bench)."""
+        if self._pool is not None:
+            self._pool.unload_all()
+
+
+class CacheAdmin:
+    """The answer cache seen from outside: its figures and clearing it. None when the cache is off."""
+
+    def __init__(self, cache: AnswerCache | None, settings: Settings) -> None:
+        self._cache = cache
+        self._settings = settings
+
+    @classmethod
+    def open(cls, settings: Settings) -> "CacheAdmin":
+        """The data folder's cache file, also when the cache is off in the settings (its answers can still be
+        counted and cleared)."""
+        return cls(AnswerCache.from_settings(settings), settings)
+
+    @property
+    def available(self) -> bool:
+        return self._cache is not None
+
+    def stats(self) -> dict[str, Any]:
+        """Stored answers, bytes, hits and the file, with the settings that govern it."""
+        if self._cache is None:
+            raise EdgeMindError("the answer cache is off (cache_enabled = false)")
+        return {**self._cache.l2.stats(), "enabled": self._settings.cache_enabled,
+                "ttl_seconds": self._settings.cache_ttl_seconds,
+                "semantic_enabled": self._settings.cache_semantic_enabled}
+
+    def clear(self) -> int:
+        """Forget every cached answer (and its prompt embedding); returns how many stored answers went."""
+        return self._cache.clear()["l2"] if self._cache is not None else 0
+
+
+def _attached(runner: Callable[[], ToolRunner | None]) -> ToolRunner:
+    found = runner()
+    if found is None:
+        raise EdgeMindError("tools are not attached to this engine (nobody to ask, no tool offered)")
+    return found
+
+
+class Tools:
+    """The installed tools, and running one by hand through the same permission broker and audit log."""
+
+    def __init__(self, runner: Callable[[], ToolRunner | None]) -> None:
+        # a getter: the host attaches tools after the engine starts (Engine.attach_tools)
+        self._runner = runner
+
+    @classmethod
+    def open(cls, settings: Settings, *, ask: AskCallback | None = None,
+             grants: Iterable[str | Scope] = ()) -> "Tools":
+        """Every installed plugin, without an engine; `ask` None: only stored grants and `grants` (for this
+        process only) hold."""
+        runner = open_tool_runner(settings, _open_sessions(settings), ask=ask, grants=grants)
+        return cls(lambda: runner)
+
+    @property
+    def attached(self) -> bool:
+        return self._runner() is not None
+
+    def list(self) -> list[Tool]:
+        return _attached(self._runner).registry.all()
+
+    def problems(self) -> list[str]:
+        """Plugins that could not be loaded, one line each."""
+        return list(_attached(self._runner).registry.problems)
+
+    def offered(self, names: Iterable[str]) -> list[Tool]:
+        """Those of `names` that are installed and may be offered."""
+        return _attached(self._runner).registry.offered(names)
+
+    def run(self, name: str, arguments: Any, *, dry_run: bool = False, raise_if_denied: bool = False) -> ToolOutcome:
+        """One call, checked, asked for and audited as the tool loop does; PermissionDenied on a denied call when
+        `raise_if_denied`."""
+        outcome = _attached(self._runner).call(name, arguments, dry_run=dry_run)
+        return ensure_granted(outcome) if raise_if_denied else outcome
+
+
+class Grants:
+    """Stored (always) grants: list, grant and revoke, through the permission broker (which audits each)."""
+
+    def __init__(self, runner: Callable[[], ToolRunner | None]) -> None:
+        self._runner = runner
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Grants":
+        runner = open_tool_runner(settings, _open_sessions(settings))
+        return cls(lambda: runner)
+
+    @staticmethod
+    def parse(scopes: Iterable[str]) -> list[Scope]:
+        """`fs.read:~/notes` and the like as scopes; ScopeError names the first that is not one."""
+        return [parse_scope(s) for s in scopes]
+
+    def list(self) -> list[GrantInfo]:
+        return _attached(self._runner).broker.grants()
+
+    def grant(self, tool: str, scopes: Iterable[str | Scope]) -> Tool:
+        """Grant `tool` these scopes until revoked, bound to its manifest's hash; returns the tool."""
+        runner = _attached(self._runner)
+        found = runner.registry.get(tool)
+        runner.broker.grant_always(found, scopes)
+        return found
+
+    def revoke(self, *, grant_id: int | None = None, tool: str | None = None) -> int:
+        """Revoke one grant, a tool's grants, or (neither given) all; returns how many went."""
+        return _attached(self._runner).broker.revoke(grant_id=grant_id, tool=tool)
+
+
+class AuditTrail:
+    """The append-only audit log: read it, export it and verify its hash chain and seal."""
+
+    kinds: tuple[str, ...] = EVENT_KINDS
+
+    def __init__(self, audit: AuditLog | None) -> None:
+        self._audit = audit
+
+    @classmethod
+    def open(cls, settings: Settings) -> "AuditTrail":
+        return cls(open_audit(settings, _open_sessions(settings)))
+
+    def _log(self) -> AuditLog:
+        if self._audit is None:
+            raise EdgeMindError("this engine keeps no audit log")
+        return self._audit
+
+    def entries(self, *, kind: str | None = None, tool: str | None = None, conversation_id: str | None = None,
+                limit: int | None = None, newest_first: bool = False) -> list[AuditEntry]:
+        return self._log().entries(kind=kind, tool=tool, conversation_id=conversation_id, limit=limit,
+                                   newest_first=newest_first)
+
+    def export_jsonl(self) -> Iterator[str]:
+        return self._log().export_jsonl()
+
+    def verify(self) -> VerifyResult:
+        """Every row's hash chain, the keyed seal and the anchored head; `ok` False names the first bad row."""
+        return self._log().verify()
