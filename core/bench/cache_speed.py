@@ -21,7 +21,7 @@ from ..cache.answers import AnswerCache, CachedAnswer, SemanticRow
 from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
 from ..engine import AskOptions, Engine
 from ..engine.stages import DEFAULT_SYSTEM_PROMPT
-from ..cache.semantic import SHIPPED_THRESHOLD, semantic_scope
+from ..cache.semantic import SHIPPED_THRESHOLD
 from ..cache.semantic_guard import prompt_facts
 from ..cache.semantic_tuning import evaluate, load_pairs, score_pairs, tune_threshold
 from ..settings import Settings
