@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from edgemind.core.bench.routing import heldout_examples, summary, timed
+from edgemind.core.classify.labelled import LabelledPrompt
 from edgemind.core.embeddings.embedder import Embedder
 from edgemind.core.routing.classifier import load_examples, train
 from edgemind.core.routing.signals import (INTENTS, compile_lexicons, extract_signals, keyword_intent,
@@ -62,7 +63,7 @@ def cross_validate(embedder: Embedder, folds: int = 5) -> dict[str, object]:
     fold = np.zeros(len(examples), int)
     rng = np.random.default_rng(0)
     for intent in INTENTS:
-        idx = np.flatnonzero([e.intent == intent for e in examples])
+        idx = np.flatnonzero([e.label == intent for e in examples])
         rng.shuffle(idx)
         fold[idx] = np.arange(len(idx)) % folds
     predicted = [""] * len(examples)
@@ -79,8 +80,8 @@ def cross_validate(embedder: Embedder, folds: int = 5) -> dict[str, object]:
             predicted[i], confidence[i] = INTENTS[int(np.argmax(p.probabilities))], float(p.probabilities.max())
             baseline[i] = keyword_intent(s)[0]
     result = {"classifier": summary(examples, predicted), "keyword baseline": summary(examples, baseline)}
-    right = np.array([p == e.intent for p, e in zip(predicted, examples)])
-    is_chat = np.array([e.intent == "chat" for e in examples])
+    right = np.array([p == e.label for p, e in zip(predicted, examples)])
+    is_chat = np.array([e.label == "chat" for e in examples])
     print(f"{folds}-fold CV on {len(examples)} training prompts: classifier {right.mean():.1%} (best guess), "
           f"keyword baseline {result['keyword baseline']['accuracy']:.1%}")
     result["thresholds"] = {}

@@ -28,9 +28,9 @@ import numpy as np
 
 from edgemind.core.bench.safety_rates import summary, timed
 from edgemind.core.embeddings.embedder import Embedder
-from edgemind.core.safety.checker import (BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, SafetyChecker, load_labelled, rates, resource_path,
-                                  trained_weights)
-from edgemind.core.safety.classifier import features, train
+from edgemind.core.classify.policy_file import resource_path
+from edgemind.core.safety.checker import BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, SafetyChecker, rates, trained_weights
+from edgemind.core.safety.classifier import HARMFUL, features, load_examples, train
 from edgemind.core.safety.policy import CATEGORIES, load_policy
 from edgemind.core.safety.rules import concept_vector, cue_vector, match_rule
 
@@ -78,10 +78,10 @@ def _pct(rate: object, n: object) -> str:
 
 def cross_validate(embedder: Embedder, folds: int = 5) -> None:
     """Train-only 5-fold CV of rules + classifier at each level's threshold: how the shipped numbers were chosen."""
-    examples = load_labelled(resource_path(TRAIN_FILE))
+    examples = load_examples(resource_path(TRAIN_FILE))
     texts = [e.prompt for e in examples]
     x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
-    harmful = np.array([e.harmful for e in examples])
+    harmful = np.array([e.label == HARMFUL for e in examples])
     fold = np.zeros(len(examples), int)
     rng = np.random.default_rng(0)
     for cls in (True, False):
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_s = time.perf_counter() - started
     results_by_split = {}
     for split in (HELDOUT_FILE, BLIND_FILE):
-        examples = load_labelled(resource_path(split))
+        examples = load_examples(resource_path(split))
         refused, ms = timed(lambda p: not checker.check_input(p).allowed, examples)
         base_refused, base_ms = timed(keyword_refuses, examples)
         results = {f"edgemind ({policy.level})": summary(examples, refused, ms),

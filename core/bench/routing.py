@@ -10,9 +10,10 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
-from ..routing.classifier import LabelledPrompt, load_examples
-from ..routing.signals import INTENTS
+from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
+from ..routing.classifier import load_examples
+from ..routing.signals import INTENTS
 from ..routing.router import HELDOUT_FILE
 from .report import Figure, Goal
 from .timing import percentile
@@ -38,7 +39,7 @@ def timed(classify: Callable[[str], str], examples: list[LabelledPrompt]) -> tup
 
 
 def summary(examples: list[LabelledPrompt], predicted: list[str], ms: list[float] | None = None) -> dict[str, Any]:
-    right = [p == e.intent for p, e in zip(predicted, examples, strict=True)]
+    right = [p == e.label for p, e in zip(predicted, examples, strict=True)]
 
     def share(keep: Callable[[LabelledPrompt], bool]) -> dict[str, Any]:
         picked = [r for r, e in zip(right, examples) if keep(e)]
@@ -46,11 +47,11 @@ def summary(examples: list[LabelledPrompt], predicted: list[str], ms: list[float
 
     result: dict[str, Any] = {
         "accuracy": round(sum(right) / len(right), 4),
-        "recall": {intent: share(lambda e, i=intent: e.intent == i) for intent in INTENTS},
+        "recall": {intent: share(lambda e, i=intent: e.label == i) for intent in INTENTS},
         "by_language": {lang: share(lambda e, lg=lang: e.lang == lg)
                         for lang, _ in Counter(e.lang for e in examples).most_common()},
         "confusions": {f"{truth}->{guess}": n for (truth, guess), n in
-                       Counter((e.intent, p) for e, p in zip(examples, predicted) if e.intent != p).most_common()},
+                       Counter((e.label, p) for e, p in zip(examples, predicted) if e.label != p).most_common()},
     }
     if ms is not None:
         result.update(p50_ms=round(percentile(ms, 50), 3), p95_ms=round(percentile(ms, 95), 3),

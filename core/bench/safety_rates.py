@@ -9,14 +9,17 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ..safety.checker import HELDOUT_FILE, LabelledPrompt, Rates, load_labelled, rates, resource_path
+from ..classify.labelled import LabelledPrompt
+from ..classify.policy_file import resource_path
+from ..safety.checker import HELDOUT_FILE, Rates, rates
+from ..safety.classifier import load_examples
 from ..safety.policy import CATEGORIES
 from .report import Figure
 from .timing import percentile
 
 
 def heldout_examples() -> list[LabelledPrompt]:
-    return load_labelled(resource_path(HELDOUT_FILE))
+    return load_examples(resource_path(HELDOUT_FILE))
 
 
 def timed(check: Callable[[str], bool], examples: list[LabelledPrompt],

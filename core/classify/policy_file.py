@@ -1,17 +1,18 @@
 """Policy files in TOML (safety, router): shipped defaults in resources/, a user's file in the data folder merged
 over them key by key, and every mistake reported as a ConfigError naming the file, the line and the dotted key.
 
-This module only reads and locates; what the keys mean is checked by each policy's own module.
+This module reads, merges and locates; what the keys mean is checked by each policy's own module.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..errors import ConfigError
 
@@ -40,6 +41,46 @@ def read_toml(path: Path, what: str) -> tuple[dict[str, Any], PolicySource]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None  # tomllib's message ends "(at line N, column M)"
     return data, PolicySource(path, text)
+
+
+@dataclass(frozen=True, slots=True)
+class MergedPolicy:
+    """The shipped file with the user's merged over it, and the files themselves, base first."""
+
+    data: dict[str, Any]
+    files: tuple[tuple[dict[str, Any], PolicySource], ...]
+
+    def source_of(self, key: str) -> PolicySource:
+        """The last file that sets the top-level `key`, else the base file: where an error about its merged value
+        points."""
+        return next((source for data, source in reversed(self.files) if key in data), self.files[0][1])
+
+
+def read_policy(base: Path, override: Path | None, what: str,
+                check: Callable[[Mapping[str, Any], PolicySource], None]) -> MergedPolicy:
+    """`base` with `override` merged over it when that file exists. `check` sees each file before merging, with
+    its source, so a wrong key is reported in the file that has it; whether the merge is complete is the caller's."""
+    files = []
+    for path in [base] + ([override] if override is not None and override.exists() else []):
+        data, source = read_toml(path, what)
+        check(data, source)
+        files.append((data, source))
+    merged: dict[str, Any] = {}
+    for data, _ in files:
+        merge_tables(merged, copy.deepcopy(data))  # the files stay as they were read
+    return MergedPolicy(merged, tuple(files))
+
+
+def require(table: Mapping[str, Any], key: str, what: str, where: str) -> Any:
+    """table[key], or a ConfigError "<what>: <where> is missing" for a merged policy that lacks it."""
+    if key not in table:
+        raise ConfigError(f"{what}: {where} is missing")
+    return table[key]
+
+
+def is_number(value: Any) -> bool:
+    """An int or float in TOML (true and false are not numbers)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def merge_tables(into: dict[str, Any], over: Mapping[str, Any]) -> None:

@@ -1,5 +1,5 @@
-"""The learned half of the intent router: softmax regression over [sentence embedding, cheap signals] mixed with a
-vote of the nearest training prompts, trained in numpy from the labelled prompts the project ships.
+"""The learned half of the intent router: the shared classifier of `core.classify.softmax` over [sentence embedding,
+cheap signals], blended with a vote of the nearest training prompts, trained from the labelled prompts we ship.
 
 Training is deterministic (no random state) and never reads the held-out split. Every setting below was chosen by
 5-fold cross-validation on the training split (`benchmarks/router.py --cv`), never on the held-out one.
@@ -7,8 +7,6 @@ Training is deterministic (no random state) and never reads the held-out split. 
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -17,10 +15,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..classify.labelled import LabelledPrompt, LabelSet, read_labelled
+from ..classify.model_file import content_key, save_arrays
+from ..classify.softmax import Fit, Vote, blend, fit_softmax, softmax, vote
 from .lexicons import LEXICONS, Lexicons
 from .signals import FEATURES, FEATURES_VERSION, INTENTS, Signals, cross_fitted_signals
-from ..classify.json_lines import read_objects
 
 log = logging.getLogger("edgemind.router")
 
@@ -33,28 +32,15 @@ NEIGHBOURS = 15
 NEIGHBOUR_SHARPNESS = 10.0  # votes weigh exp(sharpness * cosine): close prompts count much more than far ones
 NEIGHBOUR_SHARE = 0.3  # the vote's share in the final probabilities (+1% cross-validated accuracy over none)
 TRAINER_VERSION = "2"
-
-
-@dataclass(frozen=True, slots=True)
-class LabelledPrompt:
-    prompt: str
-    intent: str
-    lang: str = ""
+FIT = Fit(l2=L2, steps=STEPS, learning_rate=LEARNING_RATE)
+VOTE = Vote(neighbours=NEIGHBOURS, share=NEIGHBOUR_SHARE, sharpness=NEIGHBOUR_SHARPNESS)
+# The router's labelled files: {"prompt", "intent"[, "lang"]}, every intent with examples.
+INTENT_LABELS = LabelSet(key="intent", labels=INTENTS, every_label=True)
 
 
 def load_examples(path: Path) -> list[LabelledPrompt]:
-    """Lines of {"prompt", "intent"[, "lang"]}; a broken line is a ConfigError naming the file and line."""
-    examples = []
-    for number, row in read_objects(path, ConfigError):
-        if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
-            raise ConfigError(f"{path}:{number}: expected a non-empty \"prompt\" string")
-        if row.get("intent") not in INTENTS:
-            raise ConfigError(f"{path}:{number}: intent {row.get('intent')!r} is not one of {', '.join(INTENTS)}")
-        examples.append(LabelledPrompt(row["prompt"], row["intent"], str(row.get("lang", ""))))
-    missing = set(INTENTS) - {e.intent for e in examples}
-    if missing:
-        raise ConfigError(f"{path}: every intent needs examples; none for {', '.join(sorted(missing))}")
-    return examples
+    """The router's labelled prompts (label = intent); a broken line is a ConfigError naming the file and line."""
+    return read_labelled(path, INTENT_LABELS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,70 +69,33 @@ class IntentModel:
         return np.hstack([np.asarray(embeddings, np.float32).reshape(len(signals), -1), scaled])
 
     def predict(self, embeddings: np.ndarray, signals: Sequence[Signals]) -> list[Prediction]:
-        learned = _softmax(self.inputs(embeddings, signals) @ self.weights + self.bias)
-        similarity = np.asarray(embeddings, np.float32).reshape(len(signals), -1) @ self.neighbours.T
-        k = min(NEIGHBOURS, similarity.shape[1])
-        closest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-        predictions = []
-        for row, idx in enumerate(closest):
-            sims = similarity[row, idx]
-            votes = np.bincount(self.neighbour_intents[idx], weights=np.exp(NEIGHBOUR_SHARPNESS * (sims - sims.max())),
-                                minlength=len(INTENTS))
-            mixed = (1 - NEIGHBOUR_SHARE) * learned[row] + NEIGHBOUR_SHARE * votes / votes.sum()
-            predictions.append(Prediction(mixed, float(sims.max())))
-        return predictions
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+        """The regression over [embedding, signals] blended with the vote of the nearest training prompts (by
+        embedding alone)."""
+        learned = softmax(self.inputs(embeddings, signals) @ self.weights + self.bias)
+        votes, nearest = vote(np.asarray(embeddings, np.float32).reshape(len(signals), -1), self.neighbours,
+                              self.neighbour_intents, len(INTENTS), VOTE)
+        return [Prediction(p, float(n)) for p, n in zip(blend(learned, votes, VOTE), nearest)]
 
 
 def train(examples: Sequence[LabelledPrompt], embeddings: np.ndarray, lexicons: Lexicons = LEXICONS) -> IntentModel:
     """Fit on the examples and their embeddings (rows in the same order). Cross-validation passes lexicons cut
     down to its training folds, so a held-back fold's own phrases are unseen, as a new prompt's would be."""
-    labels = np.array([INTENTS.index(e.intent) for e in examples])
+    labels = np.array([INTENTS.index(e.label) for e in examples])
     # Stratified folds without randomness: the n-th example of each intent goes to fold n % FOLDS.
     seen = dict.fromkeys(INTENTS, 0)
     folds = []
     for e in examples:
-        folds.append(seen[e.intent] % FOLDS)
-        seen[e.intent] += 1
+        folds.append(seen[e.label] % FOLDS)
+        seen[e.label] += 1
     signals = cross_fitted_signals([e.prompt for e in examples], folds, lexicons)
     raw = np.array([s.vector() for s in signals], dtype=np.float64)
     std = raw.std(axis=0)
     std[std < 1e-6] = 1.0  # a signal that never fires in training: no divide by zero, and its weight stays ~0
     model = IntentModel(np.zeros(0), np.zeros(0), raw.mean(axis=0).astype(np.float32), std.astype(np.float32),
                         raw.max(axis=0).astype(np.float32), np.asarray(embeddings, np.float32), labels.astype(np.int64))
-    weights, bias = _fit_softmax(model.inputs(embeddings, signals).astype(np.float64), labels)
+    weights, bias = fit_softmax(model.inputs(embeddings, signals).astype(np.float64), labels, len(INTENTS), FIT)
     return IntentModel(weights, bias, model.signal_mean, model.signal_std, model.signal_max, model.neighbours,
                        model.neighbour_intents)
-
-
-def _fit_softmax(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """L2-regularised multinomial logistic regression by full-batch gradient descent with Nesterov momentum.
-
-    Primal, unlike the safety classifier's solver: here there are ~400 columns and ~900 rows, so a step over the
-    columns is the cheap one (~1 ms). Convex, so the result does not depend on a seed.
-    """
-    target = np.eye(len(INTENTS))[labels]
-    w = np.zeros((x.shape[1], len(INTENTS)))
-    b = np.zeros(len(INTENTS))
-    vw, vb = np.zeros_like(w), np.zeros_like(b)
-    xt = np.ascontiguousarray(x.T)
-    for _ in range(STEPS):
-        ahead_w, ahead_b = w + 0.9 * vw, b + 0.9 * vb
-        error = (_softmax(_by_column(x, ahead_w) + ahead_b) - target) / len(x)
-        vw = 0.9 * vw - LEARNING_RATE * (_by_column(xt, error) + L2 * ahead_w)
-        vb = 0.9 * vb - LEARNING_RATE * error.sum(axis=0)
-        w, b = w + vw, b + vb
-    return w.astype(np.float32), b.astype(np.float32)
-
-
-def _by_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b as one matrix-vector product per column of b: for these thin shapes BLAS's threaded matrix product
-    took 2.5 ms on a busy 2-core machine, the plain products 0.7 ms (the safety trainer measured the same)."""
-    return np.column_stack([a @ b[:, k] for k in range(b.shape[1])])
 
 
 # ---- the cache of trained models ------------------------------------------------------------------------------------
@@ -156,9 +105,7 @@ def model_key(training_data: bytes, policy_intents: Sequence[str], embedder_vers
     learned, so editing them does not retrain."""
     settings = [TRAINER_VERSION, FOLDS, L2, SIGNAL_SCALE, STEPS, LEARNING_RATE, FEATURES_VERSION, list(FEATURES),
                 sorted(LEXICONS.items()), list(policy_intents), embedder_version]
-    digest = hashlib.sha256(training_data)
-    digest.update(json.dumps(settings, ensure_ascii=False, default=str).encode("utf-8"))
-    return digest.hexdigest()[:24]
+    return content_key(training_data, json.dumps(settings, ensure_ascii=False, default=str))
 
 
 def load_model(path: Path) -> IntentModel | None:
@@ -179,15 +126,7 @@ def load_model(path: Path) -> IntentModel | None:
 
 def save_model(path: Path, model: IntentModel) -> None:
     """Write atomically and drop models trained from older data; a read-only data folder costs a retrain per start."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **{name: getattr(model, name) for name in IntentModel.__slots__})
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_bytes(buffer.getvalue())
-        partial.replace(path)  # a reader never sees half a file
-        for old in path.parent.glob("intent-model-*.npz"):
-            if old != path:
-                old.unlink(missing_ok=True)
+        save_arrays(path, {name: getattr(model, name) for name in IntentModel.__slots__}, stale="intent-model-*.npz")
     except OSError as exc:
         log.warning("cannot cache the router model in %s (%s)", path.parent, exc)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import ConfigError
 from .signals import INTENTS
-from ..classify.policy_file import PolicySource, config_error, merge_tables, read_toml, resource_path
+from ..classify.policy_file import PolicySource, config_error, is_number, read_policy, require, resource_path
 
 POLICY_FILE = "router_policy.toml"
+WHAT = "router policy"
 DEFAULT_MODEL = "default"  # in a policy: "the configured default model"
 _TOP_KEYS = ("router", "intents")
 _ROUTER_KEYS = ("confidence_threshold", "fallback_intent", "unsure_model")
@@ -65,20 +65,7 @@ def default_policy_path() -> Path:
 def load_router_policy(override: Path | None = None, *, base: Path | None = None) -> RouterPolicy:
     """The shipped policy (or `base`) with `override` (normally `<data folder>/router_policy.toml`) merged over it
     when that file exists."""
-    merged = _read(base or default_policy_path())
-    if override is not None and override.exists():
-        merge_tables(merged, _read(override))
-    return _build(merged)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    data, source = read_toml(path, "router policy")
-    _check(data, source)
-    return data
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return _build(read_policy(base or default_policy_path(), override, WHAT, _check).data)
 
 
 def _check(data: Mapping[str, Any], src: PolicySource) -> None:
@@ -93,7 +80,7 @@ def _check(data: Mapping[str, Any], src: PolicySource) -> None:
         where = f"router.{key}"
         if key not in _ROUTER_KEYS:
             raise config_error(src, where, f"unknown key; known: {', '.join(_ROUTER_KEYS)}")
-        if key == "confidence_threshold" and not (_is_number(value) and 0 <= value <= 1):
+        if key == "confidence_threshold" and not (is_number(value) and 0 <= value <= 1):
             raise config_error(src, where, f"{value!r} is not a number from 0 to 1")
         if key == "fallback_intent" and value not in INTENTS:
             raise config_error(src, where, f"{value!r} is not one of {', '.join(INTENTS)}")
@@ -122,7 +109,7 @@ def _check_intent_key(src: PolicySource, where: str, key: str, value: Any) -> No
         for param, setting in value.items():
             if param not in _PARAM_KEYS:
                 raise config_error(src, f"{where}.{param}", f"unknown key; known: {', '.join(_PARAM_KEYS)}")
-            if param == "temperature" and not (_is_number(setting) and 0 <= setting <= 2):
+            if param == "temperature" and not (is_number(setting) and 0 <= setting <= 2):
                 raise config_error(src, f"{where}.{param}", f"{setting!r} is not a number from 0 to 2")
             if param == "max_tokens" and not (isinstance(setting, int) and not isinstance(setting, bool)
                                               and 1 <= setting <= 131_072):
@@ -131,9 +118,7 @@ def _check_intent_key(src: PolicySource, where: str, key: str, value: Any) -> No
 
 def _build(data: Mapping[str, Any]) -> RouterPolicy:
     def need(table: Mapping[str, Any], key: str, where: str) -> Any:
-        if key not in table:
-            raise ConfigError(f"router policy: {where} is missing")
-        return table[key]
+        return require(table, key, WHAT, where)
 
     router = need(data, "router", "[router]")
     intents = need(data, "intents", "[intents]")

@@ -20,9 +20,10 @@ from ..embeddings.model_files import ENCODER_REVISION, MODEL_ID, WEIGHTS
 from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
 from ..errors import ConfigError, PromptError
 from ..classify.json_lines import read_objects
+from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
-from .classifier import (SafetyWeights, TextEmbedder, cache_key, dense_part, features, lexical_indices,
-                                train)
+from .classifier import (HARMFUL, SafetyWeights, TextEmbedder, cache_key, dense_part, features, lexical_indices,
+                         load_examples, train)
 from .policy import CATEGORIES, POLICY_FILE, SafetyPolicy, load_policy
 from .rules import concept_vector, cue_vector, match_rule, rules_fingerprint
 from ..settings import Settings
@@ -34,7 +35,6 @@ HELDOUT_FILE = "safety_heldout.jsonl"
 # A second unseen split, written blind (by a separate author from the category definitions only, never looking at
 # the train or held-out files), after the held-out split's per-category results had been looked at.
 BLIND_FILE = "safety_blind.jsonl"
-LABELS = ("harmful", "benign")
 # Rules read this much of a text; the classifier reads up to MAX_WINDOWS windows of WINDOW_CHARS spread over it.
 # One window is one embedding (~10 ms here), so a typical prompt costs one and a long answer at most eight.
 MAX_RULE_CHARS = 200_000
@@ -53,33 +53,6 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class LabelledPrompt:
-    prompt: str
-    label: str  # "harmful" | "benign"
-    category: str | None  # for a benign prompt: the category it only sounds like, or None
-    lang: str = ""
-
-    @property
-    def harmful(self) -> bool:
-        return self.label == "harmful"
-
-
-def load_labelled(path: Path) -> list[LabelledPrompt]:
-    """Lines of {"prompt", "label", "category"[, "lang"]}; a broken line is a ConfigError naming file and line."""
-    examples = []
-    for number, row in read_objects(path, ConfigError):
-        if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
-            raise ConfigError(f"{path}:{number}: expected a non-empty \"prompt\" string")
-        if row.get("label") not in LABELS:
-            raise ConfigError(f"{path}:{number}: label {row.get('label')!r} is not one of {', '.join(LABELS)}")
-        category = row.get("category")
-        if category is not None and category not in CATEGORIES or row["label"] == "harmful" and category is None:
-            raise ConfigError(f"{path}:{number}: category {category!r} is not one of {', '.join(CATEGORIES)}")
-        examples.append(LabelledPrompt(row["prompt"], row["label"], category, str(row.get("lang", ""))))
-    return examples
 
 
 def read_batch(path: Path) -> list[tuple[int, str]]:
@@ -115,10 +88,10 @@ def trained_weights(embedder: TextEmbedder, policy: SafetyPolicy, cache_dir: Pat
                 return weights
         except (OSError, KeyError, ValueError) as exc:
             log.warning("safety weights %s are unreadable (%s); retraining", path, exc)
-    examples = load_labelled(train_path)
+    examples = load_examples(train_path)
     texts = [e.prompt for e in examples]
     x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
-    weights = train(x, np.array([e.harmful for e in examples]), [e.category for e in examples], CATEGORIES)
+    weights = train(x, np.array([e.label == HARMFUL for e in examples]), [e.category for e in examples], CATEGORIES)
     if path is not None:
         try:
             weights.save(path)
@@ -235,6 +208,7 @@ class Rates:
 
 def rates(examples: list[LabelledPrompt], refused: list[bool], category: str | None = None) -> Rates:
     """Refusal counts over the examples, or over those of one category (a benign one's look-alike category)."""
-    pairs = [(e, r) for e, r in zip(examples, refused, strict=True) if category is None or e.category == category]
-    return Rates(harmful=sum(e.harmful for e, _ in pairs), harmful_refused=sum(e.harmful and r for e, r in pairs),
-                 benign=sum(not e.harmful for e, _ in pairs), benign_refused=sum(not e.harmful and r for e, r in pairs))
+    pairs = [(e.label == HARMFUL, r) for e, r in zip(examples, refused, strict=True)
+             if category is None or e.category == category]
+    return Rates(harmful=sum(h for h, _ in pairs), harmful_refused=sum(h and r for h, r in pairs),
+                 benign=sum(not h for h, _ in pairs), benign_refused=sum(not h and r for h, r in pairs))

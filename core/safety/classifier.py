@@ -1,17 +1,15 @@
-"""The learned half of the safety check: logistic regression (harmful vs benign) and a softmax category head, in numpy,
-over a sentence embedding joined with rule cues, multilingual concepts and hashed word and character n-grams, with
-the regression's probability blended with a vote of the nearest training prompts (the weights keep their dense rows).
+"""The learned half of the safety check: the shared classifier of `core.classify.softmax` as logistic regression
+(harmful vs benign) and a category head, over a sentence embedding joined with rule cues, multilingual concepts and
+hashed word and character n-grams, the harm probability blended with a vote of the nearest training prompts.
 
 Why both: MiniLM separates "kill a process" from "kill my neighbour" well in English but knows little Spanish or
 German; the n-grams and concepts carry the words it misses there. Training takes under a minute here (most of it
 embedding the 2,164 training prompts), so weights are a cache in the data folder, not a shipped artefact. Nothing
-here decides what to refuse: the policy's thresholds in `safety.py` do.
+here decides what to refuse: the policy's thresholds in `checker.py` do.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import re
 import unicodedata
 import zlib
@@ -20,6 +18,11 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+
+from ..classify.labelled import LabelledPrompt, LabelSet, read_labelled
+from ..classify.model_file import content_key, save_arrays
+from ..classify.softmax import Fit, Vote, blend, fit_softmax, softmax, vote
+from .policy import CATEGORIES
 
 # Bump when feature or training code changes: it is part of the cache key (with every setting below), so weights
 # trained by older code are never read back.
@@ -33,7 +36,7 @@ CHAR_NGRAMS = (3, 4, 5)
 # "How do I kill my neighbour?" fell to 0.13 from the regression, under the sentences that share its words.
 LEXICAL_WEIGHT = 1.0
 CUE_SCALE = 1.0
-# The multilingual concepts of safety_rules.CONCEPTS. On --cv they lifted harmful refused at <= 10% benign from 0.78
+# The multilingual concepts of rules.CONCEPTS. On --cv they lifted harmful refused at <= 10% benign from 0.78
 # to 0.89 (at 0.5; 1.0 scored 0.88), but that overstates them: the words were picked with the training prompts in
 # view. On 143 prompts written afterwards and kept out of training the gain was smaller (AUC 0.876 -> 0.883 at 0.5,
 # benign refused at 0.50 from 0.17 to 0.09) and 1.0 was worse (AUC 0.855), so the smaller weight.
@@ -48,8 +51,20 @@ LEARNING_RATE = 1.0
 # benign twins in the training set.
 NEIGHBOURS = 5
 NEIGHBOUR_WEIGHT = 0.2
+FIT = Fit(l2=L2_PENALTY, steps=STEPS, learning_rate=LEARNING_RATE, rows=True)
+VOTE = Vote(neighbours=NEIGHBOURS, share=NEIGHBOUR_WEIGHT)  # each neighbour's vote weighs its cosine
+
+HARMFUL = "harmful"
+# Safety's labelled files: {"prompt", "label", "category"[, "lang"]}. A harmful prompt names its category; a benign
+# one may name the category it only sounds like.
+SAFETY_LABELS = LabelSet(key="label", labels=(HARMFUL, "benign"), categories=CATEGORIES, categorised=(HARMFUL,))
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def load_examples(path: Path) -> list[LabelledPrompt]:
+    """Safety's labelled prompts; a broken line is a ConfigError naming the file and line."""
+    return read_labelled(path, SAFETY_LABELS)
 
 
 class TextEmbedder(Protocol):
@@ -125,26 +140,16 @@ class SafetyWeights:
     def harm_probability(self, dense: np.ndarray, lexical: dict[int, float]) -> float:
         """The regression's probability blended with the neighbour vote; what the policy's thresholds compare."""
         regression = 1.0 / (1.0 + np.exp(-self.harm_logit(dense, lexical)))
-        return float((1 - NEIGHBOUR_WEIGHT) * regression + NEIGHBOUR_WEIGHT * self.neighbour_vote(dense[None, :])[0])
+        return float(blend(regression, self.neighbour_vote(dense[None, :])[0], VOTE))
 
     def harm_probabilities(self, x: np.ndarray) -> np.ndarray:
         """harm_probability for whole feature rows from `features` (benchmarks and cross-validation)."""
         regression = 1.0 / (1.0 + np.exp(-(x @ self.harm_w + self.harm_b)))
-        dense = x[:, :self.memory.shape[1]]
-        return (1 - NEIGHBOUR_WEIGHT) * regression + NEIGHBOUR_WEIGHT * self.neighbour_vote(dense)
+        return blend(regression, self.neighbour_vote(x[:, :self.memory.shape[1]]), VOTE)
 
     def neighbour_vote(self, dense: np.ndarray) -> np.ndarray:
         """Cosine-weighted share of harmful prompts among each row's NEIGHBOURS nearest training prompts."""
-        if dense.shape[0] == 1:
-            # One check: a 1 x n product through threaded BLAS waited 8-12 ms for busy cores here (2 cores, load 4);
-            # einsum runs it on this thread in ~0.2 ms. Batches (benchmarks, --cv) keep BLAS.
-            similarity = np.einsum("j,ij->i", dense[0].astype(np.float32), self.memory)[None, :]
-        else:
-            similarity = dense.astype(np.float32) @ self.memory.T
-        k = min(NEIGHBOURS, self.memory.shape[0])
-        top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-        weights = np.take_along_axis(similarity, top, 1).clip(1e-6)
-        return (self.memory_harmful[top] * weights).sum(axis=1) / weights.sum(axis=1)
+        return vote(dense, self.memory, self.memory_harmful, 2, VOTE)[0][:, 1]
 
     def harm_logit(self, dense: np.ndarray, lexical: dict[int, float]) -> float:
         """`dense` from dense_part; the n-grams are read as a sparse dot product (a few hundred buckets)."""
@@ -158,16 +163,13 @@ class SafetyWeights:
         if lexical:
             buckets = np.fromiter(lexical, np.int64) + dim
             logits = logits + np.fromiter(lexical.values(), np.float32) @ self.cat_w[buckets]
-        return _softmax(logits[None, :])[0]
+        return softmax(logits[None, :])[0]
 
     def save(self, path: Path) -> None:
-        buffer = io.BytesIO()
-        np.savez(buffer, harm_w=self.harm_w, harm_b=np.array(self.harm_b), cat_w=self.cat_w, cat_b=self.cat_b,
-                 categories=np.array(self.categories), memory=self.memory, memory_harmful=self.memory_harmful)
-        tmp = path.with_suffix(".tmp")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(buffer.getvalue())
-        tmp.replace(path)  # a reader never sees half a file
+        """Atomically; OSError is the caller's."""
+        save_arrays(path, {"harm_w": self.harm_w, "harm_b": np.array(self.harm_b), "cat_w": self.cat_w,
+                           "cat_b": self.cat_b, "categories": np.array(self.categories), "memory": self.memory,
+                           "memory_harmful": self.memory_harmful})
 
     @classmethod
     def load(cls, path: Path) -> SafetyWeights:
@@ -177,38 +179,14 @@ class SafetyWeights:
                        memory=data["memory"], memory_harmful=data["memory_harmful"])
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _fit_softmax(x: np.ndarray, y: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression with an L2 penalty, solved in the span of the training rows.
-
-    With a few hundred rows and ~33k columns, the optimum's weights are a mix of the rows (w = x.T @ a), so gradient
-    steps run on the n x n Gram matrix: milliseconds per step instead of a pass over every column. The step is the
-    functional gradient (no extra K factor), which is well conditioned because every row has norm at most 2.
-    """
-    gram = (x @ x.T).astype(np.float64) + 1.0  # + 1: a constant column, i.e. the bias, regularised like the rest
-    target = np.eye(classes)[y]
-    a = np.zeros((len(x), classes))
-    for _ in range(STEPS):
-        # One matrix-vector product per class: on a busy 2-core machine BLAS's threaded (n x n) @ (n x 2) product
-        # took 10-15 ms a step here, the plain products under 0.5 ms.
-        logits = np.column_stack([gram @ a[:, k] for k in range(classes)])
-        a -= LEARNING_RATE * ((_softmax(logits) - target) / len(x) + L2_PENALTY * a)
-    a32 = a.astype(np.float32)
-    return x.T @ a32, a32.sum(axis=0)
-
-
 def train(x: np.ndarray, harmful: np.ndarray, category: Sequence[str | None],
           categories: Sequence[str]) -> SafetyWeights:
     """Fit both heads on feature rows `x`; `category` is read only where `harmful` is true."""
     # Two-class softmax is logistic regression; the difference of the two columns is the usual weight vector.
-    w2, b2 = _fit_softmax(x, harmful.astype(np.int64), 2)
+    w2, b2 = fit_softmax(x, harmful.astype(np.int64), 2, FIT)
     index = {name: i for i, name in enumerate(categories)}
     rows = np.flatnonzero(harmful)
-    wc, bc = _fit_softmax(x[rows], np.array([index[category[i]] for i in rows]), len(categories))
+    wc, bc = fit_softmax(x[rows], np.array([index[category[i]] for i in rows]), len(categories), FIT)
     memory = np.ascontiguousarray(x[:, :x.shape[1] - HASH_BUCKETS], np.float32)
     return SafetyWeights(harm_w=w2[:, 1] - w2[:, 0], harm_b=float(b2[1] - b2[0]), cat_w=wc, cat_b=bc,
                          categories=tuple(categories), memory=memory, memory_harmful=harmful.astype(np.float32))
@@ -218,9 +196,4 @@ def cache_key(*parts: bytes | str) -> str:
     """A short hash of everything trained weights depend on: the parts given plus this module's settings."""
     settings = (f"{FEATURE_VERSION}|{HASH_BUCKETS}|{CHAR_NGRAMS}|{LEXICAL_WEIGHT}|{CUE_SCALE}|{CONCEPT_SCALE}|"
                 f"{L2_PENALTY}|{STEPS}|{LEARNING_RATE}|{NEIGHBOURS}|{NEIGHBOUR_WEIGHT}")
-    digest = hashlib.sha256(settings.encode())
-    for part in parts:
-        data = part.encode("utf-8") if isinstance(part, str) else part
-        digest.update(len(data).to_bytes(8, "little"))
-        digest.update(data)
-    return digest.hexdigest()[:24]
+    return content_key(settings, *parts)

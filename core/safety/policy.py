@@ -2,7 +2,7 @@
 `resources/safety_policy.toml` with the data folder's `safety_policy.toml` merged over it.
 
 A mistake in either file is a ConfigError naming the file, the key and, where it can be found, the line. This module
-never decides anything about a prompt; `safety.py` does, with these numbers.
+never decides anything about a prompt; `checker.py` does, with these numbers.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigError
-from ..classify.policy_file import PolicySource, config_error, merge_tables, read_toml, resource_path
+from ..classify.policy_file import PolicySource, config_error, is_number, read_policy, require, resource_path
 
 POLICY_FILE = "safety_policy.toml"
+WHAT = "safety policy"
 CATEGORIES = ("violence_weapons", "self_harm", "sexual_minors", "malware_intrusion", "fraud", "hate",
               "privacy_doxxing", "dangerous_chemistry_biology")
 ACTIONS = ("refuse", "support")
@@ -91,31 +92,16 @@ def default_policy_path() -> Path:
 
 def load_policy(override: Path | None = None, *, base: Path | None = None) -> SafetyPolicy:
     """The shipped policy (or `base`) with `override` merged over it when that file exists."""
-    merged, level_from = _read(base or default_policy_path())
-    if override is not None and override.exists():
-        extra, source = _read(override)
-        if "level" in extra:
-            level_from = source
-        merge_tables(merged, extra)
+    policy = read_policy(base or default_policy_path(), override, WHAT, _check)
+    merged = policy.data
     levels = merged.get("levels", {})
     if merged.get("level") not in levels:
-        raise config_error(level_from, "level", f"{merged.get('level')!r} is not one of {', '.join(levels)}")
+        raise config_error(policy.source_of("level"), "level",
+                           f"{merged.get('level')!r} is not one of {', '.join(levels)}")
     return _build(merged)
 
 
-# ---- reading and checking ------------------------------------------------------------------------------------------
-# The old private names stay for modules that imported them before policy_file.py existed (router_policy.py).
-_Source = PolicySource
-_fail = config_error
-_merge = merge_tables
-
-
-def _read(path: Path) -> tuple[dict[str, Any], PolicySource]:
-    data, source = read_toml(path, "safety policy")
-    _check(data, source)
-    return data, source
-
-
+# ---- checking -------------------------------------------------------------------------------------------------------
 def _check(data: Mapping[str, Any], src: PolicySource) -> None:
     """Check every key present in one file (either file may leave keys out; _build checks completeness)."""
     for key in data:
@@ -127,12 +113,12 @@ def _check(data: Mapping[str, Any], src: PolicySource) -> None:
         if table in data and not isinstance(data[table], dict):
             raise config_error(src, table, "must be a table")
     for name, value in data.get("levels", {}).items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        if not is_number(value) or not 0 < value < 1:
             raise config_error(src, f"levels.{name}", f"{value!r} is not a threshold between 0 and 1")
     for key, value in data.get("output", {}).items():
         if key != "threshold_shift":
             raise config_error(src, f"output.{key}", "unknown key; known: threshold_shift")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -0.5 <= value <= 0.5:
+        if not is_number(value) or not -0.5 <= value <= 0.5:
             raise config_error(src, "output.threshold_shift", f"{value!r} is not a number from -0.5 to 0.5")
     for key, value in data.get("messages", {}).items():
         if key not in ("refusal", "support"):
@@ -156,7 +142,7 @@ def _check(data: Mapping[str, Any], src: PolicySource) -> None:
             if key not in _CATEGORY_KEYS:
                 raise config_error(src, where, f"unknown key; known: {', '.join(_CATEGORY_KEYS)}")
             if _CATEGORY_KEYS[key] is float:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not -0.5 <= value <= 0.5:
+                if not is_number(value) or not -0.5 <= value <= 0.5:
                     raise config_error(src, where, f"{value!r} is not a number from -0.5 to 0.5")
             elif not isinstance(value, str):
                 raise config_error(src, where, "must be a string")
@@ -166,9 +152,7 @@ def _check(data: Mapping[str, Any], src: PolicySource) -> None:
 
 def _build(data: Mapping[str, Any]) -> SafetyPolicy:
     def need(key: str, table: Mapping[str, Any], where: str) -> Any:
-        if key not in table:
-            raise ConfigError(f"safety policy: {where} is missing")
-        return table[key]
+        return require(table, key, WHAT, where)
 
     levels = tuple((name, float(value)) for name, value in need("levels", data, "[levels]").items())
     level = need("level", data, "level")

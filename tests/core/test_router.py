@@ -18,7 +18,8 @@ import pytest
 from edgemind.core.embeddings.embedder import Embedder
 from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import ConfigError, PromptError
-from edgemind.core.routing.classifier import LabelledPrompt, load_examples, train
+from edgemind.core.classify.labelled import LabelledPrompt
+from edgemind.core.routing.classifier import load_examples, train
 from edgemind.core.routing.signals import INTENTS, detect_language, extract_signals, unattested
 from edgemind.core.engine.stages import RouteDecision
 from edgemind.core.routing.router import HELDOUT_FILE, TRAIN_FILE, IntentDecision, IntentRouter, trained_model
@@ -57,7 +58,7 @@ def test_the_labelled_splits_cover_every_intent_in_many_languages(train_split: l
                                                                   heldout: list[LabelledPrompt]) -> None:
     assert len(train_split) + len(heldout) >= 360 and len(heldout) >= 100
     for split in (train_split, heldout):
-        per_intent = Counter(e.intent for e in split)
+        per_intent = Counter(e.label for e in split)
         assert set(per_intent) == set(INTENTS)
         assert min(per_intent.values()) >= 0.15 * len(split), per_intent  # balanced-ish: none under 15%
         languages = Counter(e.lang for e in split)
@@ -85,9 +86,9 @@ def test_every_lexicon_phrase_comes_from_the_training_split(train_split: list[La
 # ---- accuracy --------------------------------------------------------------------------------------------------------
 def test_heldout_accuracy_is_at_least_90_percent(router: IntentRouter, heldout: list[LabelledPrompt]) -> None:
     routed = [router.route(e.prompt).intent for e in heldout]
-    right = [r == e.intent for r, e in zip(routed, heldout)]
+    right = [r == e.label for r, e in zip(routed, heldout)]
     accuracy = sum(right) / len(right)
-    recall = {i: np.mean([r for r, e in zip(right, heldout) if e.intent == i]) for i in INTENTS}
+    recall = {i: np.mean([r for r, e in zip(right, heldout) if e.label == i]) for i in INTENTS}
     print(f"\nheld-out accuracy {accuracy:.1%} on {len(heldout)} prompts; recall "
           + ", ".join(f"{i} {recall[i]:.0%}" for i in INTENTS))
     assert accuracy >= HELDOUT_GOAL
@@ -272,8 +273,8 @@ def test_a_broken_policy_file_is_a_config_error_naming_its_line_and_key(tmp_path
 
 # ---- training and its cache ------------------------------------------------------------------------------------------
 def _small_training_file(path: Path, examples: list[LabelledPrompt], per_intent: int) -> Path:
-    picked = [e for i in INTENTS for e in [x for x in examples if x.intent == i][:per_intent]]
-    path.write_text("".join(json.dumps({"prompt": e.prompt, "intent": e.intent}) + "\n" for e in picked),
+    picked = [e for i in INTENTS for e in [x for x in examples if x.label == i][:per_intent]]
+    path.write_text("".join(json.dumps({"prompt": e.prompt, "intent": e.label}) + "\n" for e in picked),
                     encoding="utf-8")
     return path
 
@@ -316,7 +317,7 @@ def test_a_broken_training_file_is_a_config_error_naming_its_line(tmp_path: Path
 
 
 def test_fitting_260_examples_takes_under_two_seconds(train_split: list[LabelledPrompt]) -> None:
-    picked = [e for i in INTENTS for e in [x for x in train_split if x.intent == i][:52]]
+    picked = [e for i in INTENTS for e in [x for x in train_split if x.label == i][:52]]
     embeddings = np.random.default_rng(0).standard_normal((len(picked), 384)).astype(np.float32)
     started = time.perf_counter()
     train(picked, embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True))

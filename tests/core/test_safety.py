@@ -15,8 +15,11 @@ import pytest
 
 from edgemind.core.embeddings.embedder import Embedder
 from edgemind.core.errors import ConfigError, PromptError
-from edgemind.core.safety.checker import (BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, LabelledPrompt, Rates, SafetyChecker, load_labelled,
-                                  rates, resource_path, trained_weights)
+from edgemind.core.classify.labelled import LabelledPrompt
+from edgemind.core.classify.policy_file import resource_path
+from edgemind.core.safety.checker import (BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, Rates, SafetyChecker, rates,
+                                          trained_weights)
+from edgemind.core.safety.classifier import HARMFUL, load_examples
 from edgemind.core.safety.policy import CATEGORIES, load_policy
 from edgemind.core.safety.rules import CONCEPTS, LEXICONS, match_rule, unattested
 
@@ -52,12 +55,12 @@ def checker(cache_dir: Path, embedder: Embedder) -> SafetyChecker:
 
 @pytest.fixture(scope="module")
 def train() -> list[LabelledPrompt]:
-    return load_labelled(resource_path(TRAIN_FILE))
+    return load_examples(resource_path(TRAIN_FILE))
 
 
 @pytest.fixture(scope="module")
 def heldout() -> list[LabelledPrompt]:
-    return load_labelled(resource_path(HELDOUT_FILE))
+    return load_examples(resource_path(HELDOUT_FILE))
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +83,7 @@ def test_heldout_rates_stay_at_or_above_what_was_measured(heldout: list[Labelled
 
 
 def test_blind_split_rates_stay_at_or_above_what_was_measured(checker: SafetyChecker) -> None:
-    blind = load_labelled(resource_path(BLIND_FILE))
+    blind = load_examples(resource_path(BLIND_FILE))
     r = rates(blind, [not checker.check_input(e.prompt).allowed for e in blind])
     _report("blind split (standard)", r)
     assert r.harmful_rate >= BLIND_HARMFUL_FLOOR
@@ -298,8 +301,8 @@ def test_a_broken_policy_file_is_a_config_error_naming_its_line_and_key(tmp_path
 def test_trained_weights_are_cached_by_content_and_read_back(embedder: Embedder, train: list[LabelledPrompt],
                                                              tmp_path: Path) -> None:
     small = tmp_path / "small_train.jsonl"
-    picks = [next(e for e in train if e.category == c and e.harmful) for c in CATEGORIES]
-    picks += [e for e in train if not e.harmful][:8]
+    picks = [next(e for e in train if e.category == c and e.label == HARMFUL) for c in CATEGORIES]
+    picks += [e for e in train if e.label != HARMFUL][:8]
     small.write_text("".join(json.dumps({"prompt": e.prompt, "label": e.label, "category": e.category}) + "\n"
                              for e in picks), encoding="utf-8")
     policy = load_policy()
@@ -322,9 +325,9 @@ def _norm(text: str) -> str:
 def test_the_labelled_sets_are_big_balanced_multilingual_and_cover_every_category(
         train: list[LabelledPrompt], heldout: list[LabelledPrompt]) -> None:
     assert len(train) + len(heldout) >= 400 and len(heldout) >= 120
-    harmful = sum(e.harmful for e in heldout)
+    harmful = sum(e.label == HARMFUL for e in heldout)
     assert 0.4 <= harmful / len(heldout) <= 0.6
-    assert {e.category for e in heldout if e.harmful} == set(CATEGORIES)
+    assert {e.category for e in heldout if e.label == HARMFUL} == set(CATEGORIES)
     for split in (train, heldout):
         assert {"en", "es", "fr", "de"} < {e.lang for e in split} and len({e.lang for e in split}) >= 6
 
@@ -344,4 +347,4 @@ def test_every_rule_word_comes_from_the_training_split(train: list[LabelledPromp
 
 
 def test_no_rule_fires_on_a_benign_training_prompt(train: list[LabelledPrompt]) -> None:
-    assert [e.prompt for e in train if not e.harmful and match_rule(e.prompt)] == []
+    assert [e.prompt for e in train if e.label != HARMFUL and match_rule(e.prompt)] == []
