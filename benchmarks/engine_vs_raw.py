@@ -51,8 +51,8 @@ How to run
                                                                      # 4 repeats of 32 tokens (~1 minute)
 
     Without EDGEMIND_HOME a temporary data folder is used (and removed); with it, that data folder is used and the
-    benchmark's conversations and cache entries are stored in its data folder. The bundled model is installed into <home>/models on first
-    use (a few seconds for the 491 MB default) unless --models-dir points at installed models.
+    benchmark's conversations and cache entries are stored in it. The bundled model is installed into
+    <home>/models on first use (a few seconds for the 491 MB default) unless --models-dir points at installed models.
     The exit status is 0 unless something fails (then 1): this reports, it does not gate CI.
 """
 

@@ -373,8 +373,8 @@ def _verdict(ok: bool) -> str:
 def _position_balanced(pairs: list[tuple[Sample, Sample]], ratio: Callable[[Sample, Sample], float],
                        ) -> tuple[dict[str, float], float]:
     """Median ratio among repeats where raw ran first and among those where the engine did, and their geometric
-    mean: running first or second moves TTFT by up to ~10% by itself (see the module docstring); with an odd number
-    of repeats a plain median would carry that bias, the geometric mean of the two cancels it."""
+    mean: running first or second moves TTFT by up to ~10% by itself (see benchmarks/engine_vs_raw.py); with an
+    odd number of repeats a plain median would carry that bias, the geometric mean of the two cancels it."""
     by_first: dict[str, float] = {}
     for first in ("raw", "engine"):
         values = [ratio(r, e) for r, e in pairs if (r.position == 0) == (first == "raw")]
