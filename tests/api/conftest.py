@@ -15,11 +15,11 @@ from tests.support.api_server import ApiServer
 API_KEY = "test-key-0123456789abcdef"
 
 
-@pytest.fixture(scope="session")
-def api_engine(tmp_path_factory: pytest.TempPathFactory, models_dir: Path,
+@pytest.fixture(scope="module")
+def module_engine(tmp_path_factory: pytest.TempPathFactory, models_dir: Path,
                   artifacts_dir: Path) -> Iterator[Engine]:
-    """One engine for every API test module (an engine loads the router, the safety check and the model; the
-    servers are each module's own): cache off, so every request really generates."""
+    """One engine per test module (each engine loads the router; the tests share it): cache off, so every
+    request really generates."""
     home = tmp_path_factory.mktemp("api-home")
     settings = load_settings(env={"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(models_dir),
                                   "EDGEMIND_ARTIFACTS_DIR": str(artifacts_dir), "EDGEMIND_DEFAULT_MODEL": TINY,
@@ -30,18 +30,18 @@ def api_engine(tmp_path_factory: pytest.TempPathFactory, models_dir: Path,
 
 
 @pytest.fixture(scope="module")
-def server(api_engine: Engine) -> Iterator[ApiServer]:
-    with ApiServer(api_engine, api_key=API_KEY, rate_limit_per_minute=0) as srv:
+def server(module_engine: Engine) -> Iterator[ApiServer]:
+    with ApiServer(module_engine, api_key=API_KEY, rate_limit_per_minute=0) as srv:
         yield srv
 
 
 @pytest.fixture
-def make_server(api_engine: Engine) -> Iterator[Callable[..., ApiServer]]:
+def make_server(module_engine: Engine) -> Iterator[Callable[..., ApiServer]]:
     """A server with its own limits, stopped after the test."""
     started: list[ApiServer] = []
 
     def make(**config: object) -> ApiServer:
-        started.append(ApiServer(api_engine, api_key=API_KEY, **config).start())
+        started.append(ApiServer(module_engine, api_key=API_KEY, **config).start())
         return started[-1]
 
     yield make
