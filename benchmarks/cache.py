@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -35,30 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-prefix", action="store_true", help="skip the prefix-reuse figures")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
-    env = dict(__import__("os").environ)
+    env = dict(os.environ)
     if args.models_dir:
         env["EDGEMIND_MODELS_DIR"] = args.models_dir
     report = measure_cache_tiers(load_settings(env=env), model=args.model, repeats=args.repeats,
                                  max_tokens=args.max_tokens, prefix=not args.no_prefix)
-    print(f"model {report.model}, {report.repeats} repeats; cold answer: first token {report.cold_ttft_ms} ms, "
-          f"whole answer {report.cold_total_ms} ms")
-    print(f"  {'tier':<9} {'lookup ms':>10} {'goal ms':>8} {'ask ms':>9} {'x faster than cold':>19}  goal")
-    for t in report.tiers:
-        print(f"  {t.tier:<9} {t.lookup_ms:>10} {t.goal_ms:>8} {t.ask_ms:>9} {t.ratio_vs_cold:>19}  "
-              f"{'PASS' if t.meets_goal else 'FAIL'}")
-    print(f"  semantic miss: {report.semantic_miss_ms} ms searching {report.semantic_rows} stored prompts; "
-          f"one prompt embedding {report.embedding_ms} ms (reused from the router when it routed the same text)")
-    a = report.accuracy
-    if a is not None:
-        print(f"  semantic, {a.heldout_pairs} held-out pairs at threshold {a.threshold} (tuning gives "
-              f"{a.tuned_threshold}): precision {a.precision:.3f}, recall {a.recall:.3f}, false-hit rate "
-              f"{a.false_hit_rate:.3f} ({a.false_hits}) {'PASS' if a.false_hits == 0 else 'FAIL'}; "
-              f"without the guards at {a.threshold}: false-hit rate {a.unguarded_false_hit_rate:.3f}; threshold "
-              f"alone tuned the same way ({a.threshold_alone_threshold}): false-hit rate "
-              f"{a.threshold_alone_false_hit_rate:.3f}, recall {a.threshold_alone_recall:.3f}")
-    for p in report.prefix:
-        print(f"  prefix reuse, {p.scenario}: first token {p.ttft_reused_ms} ms vs {p.ttft_baseline_ms} ms "
-              f"({p.ratio}x, {p.saved_ms} ms saved); same text: {p.same_text}")
+    print(report.summary())
     if args.json:
         Path(args.json).write_text(json.dumps(report.as_dict(), indent=2))
     return 0

@@ -3,6 +3,7 @@ after launch with the default model, and the longest GUI event-loop stall while 
 Goals: 1.5 s, 3 s, 50 ms. Runs offscreen when there is no display. Usage:
     .venv/bin/python benchmarks/gui_startup.py [--runs 3] [--model ID]
 The data folder is a temporary one sharing the installed models (a second start: models installed, router trained).
+Its measuring stays in this script, not in core/bench: it drives the Qt app, and core never imports Qt.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from edgemind.core.settings import load_settings
 
 CHILD = r"""
 import json, os, sys, time
@@ -57,8 +60,6 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="edgemind-bench-")
     env["EDGEMIND_HOME"] = home
     if not env.get("EDGEMIND_MODELS_DIR"):  # reuse the installed models instead of assembling 491 MB again
-        from edgemind.core.settings import load_settings
-
         env["EDGEMIND_MODELS_DIR"] = str(load_settings(env={k: v for k, v in os.environ.items()
                                                            if k == "EDGEMIND_HOME"}).models_dir)
     if args.model:

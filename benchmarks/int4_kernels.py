@@ -13,63 +13,14 @@ Goals from issue 8, for GEMV: >= 3x fp32 and >= 60% of measured bandwidth.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
-
+from edgemind.core.bench.kernel_speed import (MODEL_SHAPES, STREAM_BYTES, goals_line, microbench_report, rows_table,
+                                              run_int4_microbench)
 from edgemind.kernels.bandwidth import measure_bandwidth
-from edgemind.core.bench.kernel_speed import (
-    FP32,
-    INT4_ACC0,
-    INT4_ACC4,
-    MODEL_SHAPES,
-    STREAM_BYTES,
-    MicrobenchRow,
-    run_int4_microbench,
-)
-
-SPEEDUP_GOAL = 3.0
-BANDWIDTH_GOAL = 0.60
-
-
-def goals(rows: list[MicrobenchRow], stream_bytes: int) -> dict[str, object]:
-    """Per GEMV shape, the best INT4 kernel's speedup and bandwidth fraction against the issue's goals. The bandwidth
-    goal is judged only where a call streamed at least `stream_bytes` of weights: below that (the 64 copies of a
-    tiny K/V projection) they stay in cache and "GB/s" measures the cache."""
-    per_shape = []
-    for r in rows:
-        if r.m != 1 or r.kernel == FP32:
-            continue
-        best = max((x for x in rows if (x.k, x.n, x.m) == (r.k, r.n, 1) and x.kernel != FP32),
-                   key=lambda x: x.speedup_vs_fp32)
-        if best is not r:
-            continue
-        per_shape.append({"label": r.label, "k": r.k, "n": r.n, "kernel": r.kernel,
-                          "speedup_vs_fp32": round(r.speedup_vs_fp32, 2),
-                          "bandwidth_fraction": round(r.bandwidth_fraction, 3),
-                          "streamed": r.weight_bytes * r.copies >= stream_bytes,
-                          "speedup_goal_met": r.speedup_vs_fp32 >= SPEEDUP_GOAL,
-                          "bandwidth_goal_met": r.bandwidth_fraction >= BANDWIDTH_GOAL})
-    streamed = [s for s in per_shape if s["streamed"]]
-    return {"speedup_goal": SPEEDUP_GOAL, "bandwidth_goal": BANDWIDTH_GOAL, "per_shape": per_shape,
-            "speedup_goal_met_on": f"{sum(bool(s['speedup_goal_met']) for s in per_shape)}/{len(per_shape)} shapes",
-            "bandwidth_goal_met_on_streamed": f"{sum(bool(s['bandwidth_goal_met']) for s in streamed)}/{len(streamed)}"
-                                              " shapes streamed from memory"}
-
-
-def print_table(rows: list[MicrobenchRow]) -> None:
-    print(f"{'shape':20} {'K':>5} {'N':>6} {'M':>3} {'copies':>6} {'kernel':23} {'ms':>9} {'x fp32':>7} {'GB/s':>6} "
-          f"{'of bw':>6}")
-    for r in rows:
-        print(f"{r.label:20} {r.k:5} {r.n:6} {r.m:3} {r.copies:6} {r.kernel:23} {r.median_ms:9.3f} "
-              f"{r.speedup_vs_fp32:7.2f} {r.effective_gbs:6.1f} {r.bandwidth_fraction:6.0%}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,21 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print_table(rows)
-    summary = goals(rows, args.stream_mb * 2**20)
-    print(f"GEMV goals (best INT4 kernel per shape): >= {SPEEDUP_GOAL:g}x fp32 on {summary['speedup_goal_met_on']}; "
-          f">= {BANDWIDTH_GOAL:.0%} of read bandwidth on {summary['bandwidth_goal_met_on_streamed']}")
+    command = " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])
+    report = microbench_report(command, bw, rows, args.stream_mb * 2**20, time.time() - started)
+    print(rows_table(rows))
+    print(goals_line(report["goals"]))
     if args.out:
-        report = {
-            "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-            "kernels": [FP32, INT4_ACC0, INT4_ACC4],
-            "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                        "onnxruntime": ort.__version__, "numpy": np.__version__, "python": platform.python_version()},
-            "bandwidth": dataclasses.asdict(bw),
-            "seconds": round(time.time() - started, 1),
-            "rows": [dataclasses.asdict(r) for r in rows],
-            "goals": summary,
-        }
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.out}")
     return 0

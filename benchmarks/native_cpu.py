@@ -16,13 +16,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
-from edgemind.core.backends.llama_native import NativeGuard, model_key
-from edgemind.core.bench.native_speed import measure_contention, measure_variants
-from edgemind.core.hardware import cpu_features, cpu_name, physical_cores
+from edgemind.core.bench.native_speed import native_report, summary
+from edgemind.core.errors import EdgeMindError
+from edgemind.core.hardware import physical_cores
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,58 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.model.is_file():
         ap.error(f"no model at {args.model}; pass --model or set EDGEMIND_MODELS_DIR")
-
-    def progress(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        guard = NativeGuard(Path(tmp), threads=args.threads)
-        check = guard.check(args.model, model_key(None, args.model))
-        if check.variant is None:
-            print(f"no CPU variant runs {args.model.name} here: {check.attempts}", file=sys.stderr)
-            return 1
-        ranked = guard.variants()
-        wanted = [v.strip() for v in args.variants.split(",") if v.strip()]
-        names = [v.name for v in ranked] if "all" in wanted else \
-            list(dict.fromkeys(check.variant if w == "chosen" else w for w in wanted))
-        chosen = next(v for v in ranked if v.name == check.variant)
-        picked = [v for v in ranked if v.name in names]
-        report = {
-            "machine": {"cpu": cpu_name(), "features": list(cpu_features()), "threads": args.threads},
-            "model": args.model.name, "tokens": args.tokens, "repeats": args.repeats, "rounds": args.rounds,
-            "check": {"variant": check.variant, "attempts": [asdict(a) for a in check.attempts]},
-            "variants": measure_variants(args.model, picked, chosen.name, threads=args.threads, tokens=args.tokens,
-                                         repeats=args.repeats, rounds=args.rounds, native_python=args.native_python,
-                                         progress=progress),
-        }
-        if not args.skip_contention:
-            report["contention"] = measure_contention(args.model, chosen, threads=args.threads, tokens=args.tokens,
-                                                      repeats=args.repeats, rounds=args.rounds, progress=progress)
-    text = json.dumps(report, indent=1)
+    try:
+        report = native_report(args.model, threads=args.threads, tokens=args.tokens, repeats=args.repeats,
+                               rounds=args.rounds, variants=[v.strip() for v in args.variants.split(",") if v.strip()],
+                               native_python=args.native_python, contention=not args.skip_contention,
+                               progress=lambda m: print(m, file=sys.stderr, flush=True))
+    except EdgeMindError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
+        args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(summary(report))
     return 0
-
-
-def summary(report: dict) -> str:  # type: ignore[type-arg]
-    lines = [f"{report['machine']['cpu']} [{' '.join(report['machine']['features'])}], "
-             f"{report['machine']['threads']} threads, {report['model']}, {report['tokens']} tokens x "
-             f"{report['repeats']} repeats x {report['rounds']} rounds"]
-    lines.append(f"EdgeMind's pick: {report['variants']['chosen']}")
-    for row in report["variants"]["rows"]:
-        if row.get("ok"):
-            lines.append(f"  {row['build']:<32} {row['idle_median']:6.1f} tok/s  x{row.get('ratio_to_chosen', 0):.2f}")
-        else:
-            lines.append(f"  {row['build']:<32} FAILED: {row.get('error')}")
-    for row in report.get("contention", {}).get("rows", []):
-        if row.get("ok"):
-            lines.append(f"  {row['policy']:<46} idle {row['idle_median']:5.1f}  loaded {row['loaded_median']:5.1f} "
-                         f"tok/s  share {row['loaded_share']:.0%}  idle x{row.get('idle_ratio_to_default', 0):.2f}")
-        else:
-            lines.append(f"  {row['policy']:<46} FAILED: {row.get('error')}")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

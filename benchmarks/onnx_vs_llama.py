@@ -37,15 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         data = Path(home).expanduser() if home else Path(tmp)
         result = compare_speed(args.model, data_dir=data, threads=args.threads, new_tokens=args.tokens,
                                repeats=args.repeats, weights=args.weights, progress=lambda m: print(m, file=sys.stderr))
-    report = result.as_dict()
-    print(f"{result.model} ({result.weights} weights): {result.threads} threads, {result.prompt_tokens} prompt tokens, {result.new_tokens} new")
-    print(f"  decode tok/s  llama.cpp {report['llama_decode_tok_s']:.1f}   onnx_int4 {report['onnx_decode_tok_s']:.1f}"
-          f"   ratio {result.decode_ratio:.2f}x (goal >= 1.0)")
-    print(f"  TTFT ms       llama.cpp {report['llama_ttft_ms']:.1f}   onnx_int4 {report['onnx_ttft_ms']:.1f}"
-          f"   ratio {result.ttft_ratio:.2f}x (lower is better)")
+    print(result.summary())
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        args.out.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -90,6 +90,31 @@ class CacheBenchReport:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> str:
+        """The report as the lines benchmarks/cache.py prints."""
+        lines = [f"model {self.model}, {self.repeats} repeats; cold answer: first token {self.cold_ttft_ms} ms, "
+                 f"whole answer {self.cold_total_ms} ms",
+                 f"  {'tier':<9} {'lookup ms':>10} {'goal ms':>8} {'ask ms':>9} {'x faster than cold':>19}  goal"]
+        for t in self.tiers:
+            lines.append(f"  {t.tier:<9} {t.lookup_ms:>10} {t.goal_ms:>8} {t.ask_ms:>9} {t.ratio_vs_cold:>19}  "
+                         f"{'PASS' if t.meets_goal else 'FAIL'}")
+        lines.append(f"  semantic miss: {self.semantic_miss_ms} ms searching {self.semantic_rows} stored prompts; "
+                     f"one prompt embedding {self.embedding_ms} ms (reused from the router when it routed the same "
+                     "text)")
+        a = self.accuracy
+        if a is not None:
+            lines.append(
+                f"  semantic, {a.heldout_pairs} held-out pairs at threshold {a.threshold} (tuning gives "
+                f"{a.tuned_threshold}): precision {a.precision:.3f}, recall {a.recall:.3f}, false-hit rate "
+                f"{a.false_hit_rate:.3f} ({a.false_hits}) {'PASS' if a.false_hits == 0 else 'FAIL'}; "
+                f"without the guards at {a.threshold}: false-hit rate {a.unguarded_false_hit_rate:.3f}; threshold "
+                f"alone tuned the same way ({a.threshold_alone_threshold}): false-hit rate "
+                f"{a.threshold_alone_false_hit_rate:.3f}, recall {a.threshold_alone_recall:.3f}")
+        for p in self.prefix:
+            lines.append(f"  prefix reuse, {p.scenario}: first token {p.ttft_reused_ms} ms vs {p.ttft_baseline_ms} ms "
+                         f"({p.ratio}x, {p.saved_ms} ms saved); same text: {p.same_text}")
+        return "\n".join(lines)
+
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)

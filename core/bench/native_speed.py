@@ -12,10 +12,14 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
-from ..backends.llama_native import OMP_DEFAULTS, Variant
+from ..backends.llama_native import OMP_DEFAULTS, NativeGuard, Variant, model_key
+from ..errors import EdgeMindError
+from ..hardware import cpu_features, cpu_name
 
 CHILD = Path(__file__).with_name("decode_child.py")
 # The wait policies compared under load. libgomp's default spins ~300k iterations before it sleeps.
@@ -119,3 +123,52 @@ def measure_contention(model: Path, variant: Variant, *, threads: int, tokens: i
         if row.get("ok") and base.get("ok"):
             row["idle_ratio_to_default"] = row["idle_median"] / base["idle_median"]
     return {"variant": variant.name, "rounds": rounds, "rows": rows}
+
+
+def native_report(model: Path, *, threads: int, tokens: int, repeats: int, rounds: int = 3,
+                  variants: Sequence[str] = ("chosen", "haswell", "x64"), native_python: str | None = None,
+                  contention: bool = True, progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    """benchmarks/results/native_cpu.json: which variant EdgeMind picks here for `model` (checked in a fresh
+    record), the listed variants' idle decode against it ("chosen" names the pick, "all" every variant that runs
+    here), and unless `contention` is off, decode beside a CPU-bound process per wait policy."""
+    with tempfile.TemporaryDirectory() as tmp:
+        guard = NativeGuard(Path(tmp), threads=threads)
+        check = guard.check(model, model_key(None, model))
+        if check.variant is None:
+            raise EdgeMindError(f"no CPU variant runs {model.name} here: {check.attempts}")
+        ranked = guard.variants()
+        names = [v.name for v in ranked] if "all" in variants else \
+            list(dict.fromkeys(check.variant if w == "chosen" else w for w in variants))
+        chosen = next(v for v in ranked if v.name == check.variant)
+        picked = [v for v in ranked if v.name in names]
+        report: dict[str, Any] = {
+            "machine": {"cpu": cpu_name(), "features": list(cpu_features()), "threads": threads},
+            "model": model.name, "tokens": tokens, "repeats": repeats, "rounds": rounds,
+            "check": {"variant": check.variant, "attempts": [asdict(a) for a in check.attempts]},
+            "variants": measure_variants(model, picked, chosen.name, threads=threads, tokens=tokens, repeats=repeats,
+                                         rounds=rounds, native_python=native_python, progress=progress),
+        }
+        if contention:
+            report["contention"] = measure_contention(model, chosen, threads=threads, tokens=tokens,
+                                                      repeats=repeats, rounds=rounds, progress=progress)
+    return report
+
+
+def summary(report: dict[str, Any]) -> str:
+    """A native_report as the lines the benchmark prints."""
+    lines = [f"{report['machine']['cpu']} [{' '.join(report['machine']['features'])}], "
+             f"{report['machine']['threads']} threads, {report['model']}, {report['tokens']} tokens x "
+             f"{report['repeats']} repeats x {report['rounds']} rounds"]
+    lines.append(f"EdgeMind's pick: {report['variants']['chosen']}")
+    for row in report["variants"]["rows"]:
+        if row.get("ok"):
+            lines.append(f"  {row['build']:<32} {row['idle_median']:6.1f} tok/s  x{row.get('ratio_to_chosen', 0):.2f}")
+        else:
+            lines.append(f"  {row['build']:<32} FAILED: {row.get('error')}")
+    for row in report.get("contention", {}).get("rows", []):
+        if row.get("ok"):
+            lines.append(f"  {row['policy']:<46} idle {row['idle_median']:5.1f}  loaded {row['loaded_median']:5.1f} "
+                         f"tok/s  share {row['loaded_share']:.0%}  idle x{row.get('idle_ratio_to_default', 0):.2f}")
+        else:
+            lines.append(f"  {row['policy']:<46} FAILED: {row.get('error')}")
+    return "\n".join(lines)

@@ -62,6 +62,18 @@ class SpeedComparison:
         )
         return out
 
+    def summary(self) -> str:
+        """The comparison as the lines benchmarks/onnx_vs_llama.py prints."""
+        d = self.as_dict()
+        return "\n".join([
+            f"{self.model} ({self.weights} weights): {self.threads} threads, {self.prompt_tokens} prompt tokens, "
+            f"{self.new_tokens} new",
+            f"  decode tok/s  llama.cpp {d['llama_decode_tok_s']:.1f}   onnx_int4 {d['onnx_decode_tok_s']:.1f}"
+            f"   ratio {self.decode_ratio:.2f}x (goal >= 1.0)",
+            f"  TTFT ms       llama.cpp {d['llama_ttft_ms']:.1f}   onnx_int4 {d['onnx_ttft_ms']:.1f}"
+            f"   ratio {self.ttft_ratio:.2f}x (lower is better)",
+        ])
+
 
 def _time_loop(first: Callable[[], np.ndarray], step: Callable[[int], np.ndarray], new_tokens: int) -> SideTiming:
     t0 = time.perf_counter()

@@ -165,7 +165,10 @@ def test_the_rate_limit_is_429_with_retry_after(make_server: Callable[..., ApiSe
 def test_a_hundred_concurrent_requests_each_get_a_documented_status(make_server: Callable[..., ApiServer]) -> None:
     """A burst beyond the rate limit and the model's queue: some answered (200), some refused by the per-key rate
     limit (429), the rest refused by the full queue (503 + Retry-After); none fails otherwise, the server lives on."""
-    server = make_server(rate_limit_per_minute=60)
+    # A bucket of 30, not 60: every request the rate limit lets through is checked and routed (two embeddings)
+    # before the model's queue can refuse it, and that, not the 4-token answers, is what the burst costs. 30 still
+    # leaves 21 admitted requests beyond the model's 1 running + 8 queued.
+    server = make_server(rate_limit_per_minute=30)
 
     async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=100)) as http:
@@ -182,7 +185,7 @@ def test_a_hundred_concurrent_requests_each_get_a_documented_status(make_server:
             assert int(r.headers["retry-after"]) >= 1
             json.loads(r.text)  # an error body in the API's format, not a crash page
     assert set(by_status) <= {200, 429, 503}, by_status
-    assert by_status.get(429, 0) >= 35, by_status  # 60 tokens in the bucket: at least 40 over it, less refill
+    assert by_status.get(429, 0) >= 65, by_status  # 30 tokens in the bucket: 70 over it, less 10 s of refill
     assert by_status.get(503, 0) >= 1 and by_status.get(200, 0) >= 1, by_status
     ok = [r for r in responses if r.status_code == 200]
     assert all(r.text.strip() for r in ok)

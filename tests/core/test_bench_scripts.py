@@ -1,0 +1,30 @@
+"""benchmarks/*.py are thin commands over core/bench: each one loads (its imports resolve), and the measuring
+helpers they share behave as their results rely on. Speed itself is judged only by the benchmarks, never here."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from edgemind.core.bench.engine_overhead import PROMPTS, fresh_prompts
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py")))
+def test_every_benchmark_script_loads_and_has_a_main(script: str) -> None:
+    spec = importlib.util.spec_from_file_location(f"bench_script_{script[:-3]}", BENCHMARKS / script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # runs its imports, not main()
+    assert callable(module.main)
+
+
+def test_engine_vs_raw_never_asks_the_same_prompt_twice_in_a_run() -> None:
+    """With the cache lookups on, a repeated prompt would be a cache hit, not the miss the TTFT is meant to be."""
+    next_prompt = fresh_prompts()
+    asked = [next_prompt() for _ in range(3 * len(PROMPTS) + 1)]
+    assert len(set(asked)) == len(asked)
+    assert asked[:len(PROMPTS)] == list(PROMPTS)
