@@ -73,6 +73,9 @@ class ModelRegistry:
         self._bundled = {s.id: s for s in load_bundled_manifest(settings.models_dir)}
         self._sources: dict[str, ModelSource] = dict(sources or {})
         self._sources.setdefault("ollama", OllamaSource(ollama_lister))
+        # Files this process already checked (header, and hash when pinned), by path, size and mtime: reading a GGUF
+        # header means parsing its whole vocabulary (~0.5 s for the default model), which no request should pay twice.
+        self._prepared: set[tuple[str, int, int]] = set()
 
     # ---- listing and lookup -------------------------------------------------------------------------------------
     def bundled(self) -> list[ModelSpec]:
@@ -129,10 +132,15 @@ class ModelRegistry:
             self._remember(spec.path, spec.sha256 or "")
         if not spec.path.exists():
             raise ModelIntegrityError(f"model {spec.id!r}: file {spec.path} is missing")
+        stat = spec.path.stat()
+        stamp = (f"{spec.path}|{spec.sha256 or ''}", stat.st_size, stat.st_mtime_ns)
+        if stamp in self._prepared:
+            return spec.path
         check_gguf(spec.path, spec.id)
         if spec.sha256 and not self._verified(spec.path, spec.sha256):
             check_size_and_hash(spec.path, spec.id, spec.sha256, spec.size_bytes, progress)
             self._remember(spec.path, spec.sha256)
+        self._prepared.add(stamp)
         return spec.path
 
     def verify(self, model_id: str, progress: Progress | None = None) -> ModelSpec:

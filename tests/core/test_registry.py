@@ -75,6 +75,21 @@ def test_a_flipped_byte_in_an_installed_model_fails_verification(tmp_path: Path,
     eng.close()
 
 
+def test_a_model_prepared_once_and_then_damaged_is_caught_on_the_next_request(tmp_path: Path,
+                                                                                 tiny_copy: Path) -> None:
+    """prepare() remembers a file it checked, by size and mtime, so requests do not re-read the header; a write to
+    the file after that must still be caught on the next request."""
+    eng = _registry(tmp_path, models_dir=tiny_copy.parent)
+    spec = eng.registry.get(TINY)
+    assert eng.registry.prepare(spec) == eng.registry.prepare(spec)  # the second one comes from the memo
+    with tiny_copy.open("r+b") as f:
+        f.write(b"JUNK")  # the magic bytes: same size, a new mtime
+    os.utime(tiny_copy, ns=(tiny_copy.stat().st_atime_ns, tiny_copy.stat().st_mtime_ns + 1_000_000_000))
+    with pytest.raises(ModelIntegrityError, match="not a GGUF file"):
+        eng.registry.prepare(spec)
+    eng.close()
+
+
 def test_a_truncated_installed_model_is_reported_with_sizes(tmp_path: Path, tiny_copy: Path) -> None:
     eng = _registry(tmp_path, models_dir=tiny_copy.parent)
     with tiny_copy.open("r+b") as f:
