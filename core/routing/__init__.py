@@ -1,3 +1,3 @@
 """The intent router: which intent (code, math, docs, action, chat) a prompt is, and so which model, system
-prompt, tools and parameters answer it. Lexical signals, an embedding classifier, the policy file and an optional
-model judge for unsure prompts."""
+prompt, tools and parameters answer it (`decision.RouteDecision`, what every router returns). Lexical signals, an
+embedding classifier, the policy file and an optional model judge for unsure prompts."""
