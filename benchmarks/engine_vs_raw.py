@@ -70,7 +70,7 @@ from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import EdgeMindError
 from edgemind.core.events import Done, Error, Token
 from edgemind.core.hardware import hardware_profile, physical_cores
-from edgemind.core.engine.stages import DEFAULT_SYSTEM_PROMPT
+from edgemind.core.routing.decision import DEFAULT_SYSTEM_PROMPT
 from edgemind.core.settings import DEFAULT_MODEL, Settings, load_settings
 
 DECODE_GOAL = 0.95  # engine decode tok/s must be at least this fraction of raw

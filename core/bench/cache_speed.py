@@ -19,7 +19,8 @@ import numpy as np
 
 from ..cache.answers import AnswerCache, CachedAnswer, SemanticRow
 from ..engine.facade import AskOptions, Engine
-from ..engine.stages import DEFAULT_SYSTEM_PROMPT
+from ..engine.cache_stage import answer_version
+from ..routing.decision import DEFAULT_SYSTEM_PROMPT
 from ..cache.semantic import semantic_scope
 from ..cache.semantic_guard import prompt_facts
 from ..cache.semantic_tuning import evaluate, load_pairs, score_pairs, tune_threshold
@@ -155,7 +156,8 @@ def _measure(engine: Engine, home: Path, model: str, repeats: int, max_tokens: i
     cold_total: list[float] = []
     lookups: dict[str, list[float]] = {"l1": [], "l2": [], "semantic": []}
     asks: dict[str, list[float]] = {"l1": [], "l2": [], "semantic": []}
-    embedder = engine.semantic_embedder
+    embedder = engine.cache_stage.embedder
+    assert embedder is not None
     for i in range(repeats):
         q = QUESTIONS[i]
         seconds, r = _timed(lambda: engine.ask(q, opts))
@@ -163,8 +165,8 @@ def _measure(engine: Engine, home: Path, model: str, repeats: int, max_tokens: i
         cold_total.append(seconds)
         cold_ttft.append(r.ttft_ms / 1000)
         decision = engine.router.route(q, model)
-        params = engine._params(opts, getattr(decision, "params", None))
-        key = engine._cache_key(q, spec, DEFAULT_SYSTEM_PROMPT, [], params)
+        params = engine.planner.params(opts, decision.params)
+        key = engine.cache_stage.key(q, spec, DEFAULT_SYSTEM_PROMPT, [], params)
         assert key is not None
         seconds, hit = _timed(lambda: cache.lookup(key))
         assert hit is not None and hit[0] == "l1"
@@ -181,7 +183,7 @@ def _measure(engine: Engine, home: Path, model: str, repeats: int, max_tokens: i
         assert r.cache == "l2"
         asks["l2"].append(seconds)
         p = PARAPHRASES[i]
-        version = Engine._answer_version(spec)
+        version = answer_version(spec)
         scope = semantic_scope(model_id=spec.id, model_version=version, system_prompt=DEFAULT_SYSTEM_PROMPT,
                                params=asdict(params))
         vector = embedder.embed([p])[0]
