@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from contextlib import closing
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy.orm import sessionmaker
 
@@ -34,6 +34,7 @@ from ..settings import Settings
 from ..storage.audit import AuditLog
 from ..storage.conversations import ConversationStore
 from ..storage.db import open_database
+from ..tools.runner import ToolRunner
 from ..tools.session import open_audit, open_tool_runner
 from .cache_stage import CacheStage, LazyEmbedder
 from .context_window import ContextWindow
@@ -43,9 +44,6 @@ from .output_check import OutputCheck
 from .recording import Recorder
 from .request import AskOptions, Request
 from .route_plan import RoutePlanner
-
-if TYPE_CHECKING:
-    from ..tools.runner import ToolRunner
 
 log = logging.getLogger(__name__)
 

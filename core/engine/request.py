@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..backends.base import Backend, CancelToken, GenerationParams, Message
 from ..cache.answers import CachedAnswer
 from ..events import BackendDone, Route
 from ..models.manifest import ModelSpec
 from ..routing.decision import RouteDecision
-
-if TYPE_CHECKING:
-    from ..tools.registry import Tool
-    from ..tools.runner import ToolRunner
+from ..tools.registry import Tool
+from ..tools.runner import ToolRunner
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ generates or stores anything."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from ..backends.base import GenerationParams, Message
 from ..errors import ModelError, PromptError
@@ -14,11 +14,9 @@ from ..routing.decision import RouteDecision, Router
 from ..routing.policy import IntentParams
 from ..settings import Settings
 from ..storage.conversations import ConversationStore
+from ..tools.registry import Tool
+from ..tools.runner import ToolRunner
 from .request import AskOptions, Plan, Request
-
-if TYPE_CHECKING:
-    from ..tools.registry import Tool
-    from ..tools.runner import ToolRunner
 
 # `resolve(spec, asked_backend) -> spec`: the backend a model runs on (Engine.local_spec, Engine.runnable_spec).
 SpecResolver = Callable[[ModelSpec, "str | None"], ModelSpec]
