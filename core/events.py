@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
@@ -75,10 +75,6 @@ class ToolResult:
 
 
 Event = Token | Route | Done | Error | ToolCall | ToolResult
-
-
-def event_to_dict(event: Event) -> dict[str, Any]:
-    return asdict(event)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol, Union
 
 from ..events import BackendDone
-# Re-exported for core/engine/facade.py, which imports it from here (registry.py imports nothing from this module).
-from .registry import backend_factories  # noqa: F401
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import numpy as np
 from ..cache.answers import AnswerCache, CachedAnswer, SemanticRow
 from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
 from ..engine import AskOptions, Engine
-from ..engine.stages import DEFAULT_SYSTEM_PROMPT
+from ..routing.decision import DEFAULT_SYSTEM_PROMPT
 from ..cache.semantic import SHIPPED_THRESHOLD
 from ..cache.semantic_guard import prompt_facts
 from ..cache.semantic_tuning import evaluate, load_pairs, score_pairs, tune_threshold

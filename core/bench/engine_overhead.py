@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from ..backends.base import CancelToken, GenerationParams, Message
 from ..backends.prefix_states import common_prefix
 from ..engine.facade import AskOptions, Engine
-from ..engine.stages import DEFAULT_SYSTEM_PROMPT
+from ..routing.decision import DEFAULT_SYSTEM_PROMPT
 from ..events import Done, Error, Token
 from ..hardware import hardware_profile
 from ..settings import Settings

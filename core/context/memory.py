@@ -59,7 +59,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 class ConversationMemory:
-    """A ContextBuilder (see engine/stages.py) that remembers: facts, summary and recalled turns besides recent ones."""
+    """A `builder.ContextBuilder` that remembers: facts, summary and recalled turns besides recent ones."""
 
     def build(self, system: str, history: Sequence[Message], prompt: str, budget: int,
               count: Callable[[list[Message]], int], *, summary: str | None = None,

@@ -3,6 +3,9 @@
 
 This is the engine's public surface: shells (app/, core/cli/, core/api/) import from here, never from the modules
 below it (tests/test_layers.py checks it).
+
+A request's stages, in order (`facade.Engine.stream` sequences them over one `request.Request`): `input_check`,
+`route_plan`, `cache_stage`, `context_window`, `generation`, `output_check`, `recording`.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..backends.model_pool import ModelPool
 from ..backends.ollama_backend import list_ollama_models
+from ..backends.registry import model_sources
 from ..cache.answers import AnswerCache
 from ..errors import EdgeMindError
 from ..models.integrity import Progress
@@ -44,7 +45,7 @@ def open_registry(settings: Settings) -> tuple[ModelRegistry, sessionmaker[Sessi
     """The database and model registry alone: what model commands and `doctor` need, without loading the router's
     embedder or a cache (which `Engine.create` adds)."""
     sessions = _open_sessions(settings)
-    return ModelRegistry(settings, sessions, ollama_lister=list_ollama_models), sessions
+    return ModelRegistry(settings, sessions, ollama_lister=list_ollama_models, sources=model_sources()), sessions
 
 
 class Conversations:

@@ -31,9 +31,10 @@ DESCRIPTIONS = {
 
 
 class ModelJudge:
-    """`judge(prompt, candidates) -> intent | None`: which of the router's best guesses the prompt is; None when the
-    model could not say (the router then falls back). Choosing between two close guesses is a question a small
-    model can answer; naming one of five kinds cold, it was right about half the time (benchmarks/router.py)."""
+    """`judge(prompt, candidates) -> intent | None` (a `decision.Judge`): which of the router's best guesses the
+    prompt is; None when the model could not say (the router then falls back). Choosing between two close guesses
+    is a question a small model can answer; naming one of five kinds cold, it was right about half the time
+    (benchmarks/router.py)."""
 
     def __init__(self, model_id: str, stream: Callable[[], StreamFn]) -> None:
         self.model_id = model_id

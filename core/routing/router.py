@@ -10,18 +10,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 from tokenizers import Encoding
 
 from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
 from ..errors import ConfigError, PromptError
+from .decision import Judge, RouteDecision
 from .classifier import IntentModel, load_examples, load_model, model_key, save_model, train
 from .signals import INTENTS, Signals, extract_signals, head_and_tail
-from .policy import DEFAULT_MODEL, POLICY_FILE, IntentParams, RouterPolicy, load_router_policy
+from .policy import DEFAULT_MODEL, POLICY_FILE, RouterPolicy, load_router_policy
 from ..classify.policy_file import resource_path
 from ..safety.checker import bundled_embedder_version, read_batch, readable
 from ..settings import Settings
@@ -46,35 +46,6 @@ class RouterEmbedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def tokenize(self, texts: Sequence[str]) -> list[Encoding]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class IntentDecision:
-    """A routing decision. Has every attribute of pipeline.RouteDecision, so the engine can use it unchanged."""
-
-    intent: str
-    confidence: float  # the classifier's probability for its best guess (also when it fell back)
-    model_id: str | None
-    system_prompt: str
-    params: IntentParams
-    tools: tuple[str, ...]
-    reason: str
-    latency_ms: float
-    signals: tuple[str, ...]  # the cheap signals that fired
-    language: str
-    # The prompt's MiniLM embedding and the text it was computed from: the semantic cache reuses it when that text
-    # is the whole prompt, so a cache miss costs no second embedding.
-    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
-    embedded_text: str = field(default="", repr=False, compare=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The `edgemind route --json` object."""
-        return {
-            "intent": self.intent, "model": self.model_id, "tools": list(self.tools),
-            "confidence": round(self.confidence, 4), "reason": self.reason, "latency_ms": round(self.latency_ms, 3),
-            "params": {"temperature": self.params.temperature, "max_tokens": self.params.max_tokens},
-            "signals": list(self.signals), "language": self.language,
-        }
 
 
 def trained_model(embedder: RouterEmbedder, policy: RouterPolicy, cache_dir: Path | None, *,
@@ -119,7 +90,7 @@ def embedding_text(embedder: RouterEmbedder, text: str) -> str:
 
 
 class IntentRouter:
-    """Satisfies pipeline.Router: `route(prompt, requested_model)`. Thread-safe; one instance per process."""
+    """A `decision.JudgedRouter` and `decision.EmbeddingRouter`. Thread-safe; one instance per process."""
 
     def __init__(self, policy: RouterPolicy, embedder: RouterEmbedder, model: IntentModel,
                  default_model: str) -> None:
@@ -128,7 +99,7 @@ class IntentRouter:
         self.model = model
         self.default_model = default_model
         # settles unsure prompts when the policy names an `unsure_model` (engine.Engine.create attaches it)
-        self.judge: Callable[[str, Sequence[str]], str | None] | None = None
+        self.judge: Judge | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, embedder: RouterEmbedder | None = None,
@@ -140,7 +111,12 @@ class IntentRouter:
         model = trained_model(embedder, policy, settings.artifacts_dir / "router")
         return cls(policy, embedder, model, settings.default_model)
 
-    def route(self, prompt: str, requested_model: str | None = None) -> IntentDecision:
+    @property
+    def unsure_model(self) -> str:
+        """The model that settles unsure prompts (the policy's `unsure_model`); empty: they fall back."""
+        return self.policy.unsure_model
+
+    def route(self, prompt: str, requested_model: str | None = None) -> RouteDecision:
         started = time.perf_counter()
         if not isinstance(prompt, str):
             raise PromptError(f"the router needs text, got {type(prompt).__name__}")
@@ -172,19 +148,19 @@ class IntentRouter:
         return self._decide(started, prompt, intent, confidence, reason + _evidence(signals, prediction.nearest),
                             signals, requested_model, embedding[0], embedded_text)
 
-    def route_batch(self, path: Path) -> list[tuple[int, IntentDecision]]:
+    def route_batch(self, path: Path) -> list[tuple[int, RouteDecision]]:
         """Every prompt of a JSON-lines file with its line number; the whole file is read and checked first, so a
         bad line fails before any prompt is routed."""
         return [(number, self.route(prompt)) for number, prompt in read_batch(path)]
 
     def _decide(self, started: float, prompt: str, intent: str, confidence: float, reason: str,
                 signals: Signals | None, requested_model: str | None, embedding: np.ndarray | None = None,
-                embedded_text: str = "") -> IntentDecision:
+                embedded_text: str = "") -> RouteDecision:
         chosen = self.policy.intents[intent]
         model = chosen.model if chosen.model != DEFAULT_MODEL else self.default_model
         if requested_model:
             model, reason = requested_model, reason + "; model chosen by the user"
-        decision = IntentDecision(
+        decision = RouteDecision(
             intent=intent, confidence=confidence, model_id=model, system_prompt=chosen.system_prompt,
             params=chosen.params, tools=chosen.tools, reason=reason, latency_ms=(time.perf_counter() - started) * 1000,
             signals=tuple(signals.fired()) if signals else (), language=signals.language if signals else "und",

@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from ..classify.policy_file import resource_path
 from .classifier import (HARMFUL, SafetyWeights, TextEmbedder, cache_key, dense_part, features, lexical_indices,
                          load_examples, train)
 from .policy import CATEGORIES, POLICY_FILE, SafetyPolicy, load_policy
+from .verdict import Verdict
 from .rules import concept_vector, cue_vector, match_rule, rules_fingerprint
 from ..settings import Settings
 
@@ -41,18 +41,6 @@ MAX_RULE_CHARS = 200_000
 WINDOW_CHARS = 600
 MAX_WINDOWS = 8
 _JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ud800-\udfff]+")
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    allowed: bool
-    category: str | None  # the category refused for; None when allowed
-    reason: str
-    score: float  # the classifier's probability of harm (1.0 for a rule)
-    message: str | None  # what to show instead of an answer: a refusal, or support with help resources
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def read_batch(path: Path) -> list[tuple[int, str]]:

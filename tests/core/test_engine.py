@@ -91,7 +91,7 @@ def test_a_long_conversation_is_trimmed_to_the_context_oldest_turns_first(engine
     assert result.prompt_tokens <= 512 - 8
     assert result.prompt_tokens > 256, "it should keep as many recent turns as fit, not just the prompt"
     backend = small.backend_for(engine.registry.get(TINY))
-    kept = small._context(backend, "sys", [m for m in _history(engine, conv)], "q", small_params())
+    kept = small.context_window.messages(backend, "sys", [m for m in _history(engine, conv)], "q", small_params())
     assert kept[1].content.startswith("Turn ") and "Turn 39" in kept[-3].content and "Turn 0:" not in kept[1].content
 
 

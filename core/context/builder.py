@@ -1,0 +1,16 @@
+"""The seam the engine builds a model's messages through: `ContextBuilder` (`memory.ConversationMemory` is the one
+it uses). Plain types only."""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol, Sequence
+
+from ..backends.base import Message
+
+
+class ContextBuilder(Protocol):
+    """Chooses the messages the model sees within `budget` tokens, counted by `count`."""
+
+    def build(self, system: str, history: Sequence[Message], prompt: str, budget: int,
+              count: Callable[[list[Message]], int], *, summary: str | None = None,
+              facts: Sequence[str] = ()) -> list[Message]: ...

@@ -1,0 +1,78 @@
+"""The routing stage: the router's decision made concrete for one request — the model on the backend that runs it
+here, the generation settings, the system prompt, the earlier turns and the tools offered. It decides; it never
+generates or stores anything."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..backends.base import GenerationParams, Message
+from ..errors import ModelError, PromptError
+from ..models.manifest import ModelSpec
+from ..models.registry import ModelRegistry
+from ..routing.decision import RouteDecision, Router
+from ..routing.policy import IntentParams
+from ..settings import Settings
+from ..storage.conversations import ConversationStore
+from ..tools.registry import Tool
+from ..tools.runner import ToolRunner
+from .request import AskOptions, Plan, Request
+
+# `resolve(spec, asked_backend) -> spec`: the backend a model runs on (Engine.local_spec, Engine.runnable_spec).
+SpecResolver = Callable[[ModelSpec, "str | None"], ModelSpec]
+
+
+def generation_params(options: AskOptions, routed: IntentParams, default_max_tokens: int) -> GenerationParams:
+    """The user's options first, then the routed intent's settings (math: temperature 0), then defaults."""
+    temperature = options.temperature if options.temperature is not None else routed.temperature
+    return GenerationParams(
+        max_tokens=options.max_tokens or routed.max_tokens or default_max_tokens,
+        temperature=0.7 if temperature is None else temperature,
+        seed=options.seed, stop=options.stop, json_schema=options.json_schema,
+        **({"top_p": options.top_p} if options.top_p is not None else {}),
+    )
+
+
+class RoutePlanner:
+    def __init__(self, router: Router, registry: ModelRegistry, store: ConversationStore, settings: Settings, *,
+                 local: SpecResolver, runnable: SpecResolver) -> None:
+        self.router = router
+        self.registry = registry
+        self.store = store
+        self.settings = settings
+        self.local = local  # the request's or the configured local backend (cheap: no file is touched)
+        self.runnable = runnable  # and the fallback where llama.cpp's native code cannot run the model
+
+    def plan(self, request: Request) -> Plan:
+        options = request.options
+        decision = self.router.route(request.prompt, options.model)
+        spec = self.local(self.registry.get(decision.model_id), options.backend)
+        if options.backend and spec.backend != options.backend:
+            raise ModelError(f"model {spec.id!r} runs on {spec.backend}, not {options.backend}")
+        params = self.params(options, decision.params)
+        system = options.system_prompt or decision.system_prompt
+        if options.history and request.conversation_id is not None:
+            raise PromptError("give either earlier messages or a conversation id, not both")
+        history = tuple(options.history) if options.history else self.history(request.conversation_id)
+        spec = self.runnable(spec, options.backend)
+        tools = self.offered(decision, options, request.tool_runner)
+        request.plan = Plan(decision, spec, params, system, history, tools)
+        return request.plan
+
+    def params(self, options: AskOptions, routed: IntentParams) -> GenerationParams:
+        return generation_params(options, routed, self.settings.max_tokens)
+
+    def history(self, conversation_id: str | None) -> tuple[Message, ...]:
+        if conversation_id is None:
+            return ()
+        if not self.store.exists(conversation_id):
+            raise PromptError(f"no conversation {conversation_id!r}")
+        return tuple(Message(m.role, m.content) for m in self.store.messages(conversation_id)
+                     if m.role in ("user", "assistant") and m.content)
+
+    def offered(self, decision: RouteDecision, options: AskOptions,
+                runner: ToolRunner | None) -> tuple[Tool, ...]:
+        if runner is None or not options.tools or self.settings.tool_steps == 0:
+            return ()
+        names = [n for n in decision.tools if n != "web_fetch" or self.settings.web_fetch_enabled]
+        return tuple(runner.registry.offered(names))
