@@ -535,9 +535,9 @@ def compare_engine_and_raw(settings: Settings, options: OverheadOptions,
     engine = Engine.create(settings)
     raw: RawSide | None = None
     try:
-        spec = engine.registry.get(options.model)
+        spec = engine.models.get(options.model)
         t = time.perf_counter()
-        path = engine.registry.prepare(spec)  # installs / verifies the model; not part of any measurement
+        path = engine.models.prepare(spec)  # installs / verifies the model; not part of any measurement
         progress(f"model ready at {path} ({time.perf_counter() - t:.1f} s to install/verify)")
         eng_side = EngineSide(engine, spec.id, cache_lookup=options.cache_lookup)
         params = GenerationParams(max_tokens=options.max_tokens, temperature=0.0)  # engine defaults otherwise

@@ -94,7 +94,7 @@ def with_unsure_model(settings: Settings, model_id: str, policy: RouterPolicy, r
                       progress: Callable[[str], None] = lambda m: None) -> dict[str, object]:
     """The same held-out prompts with a model settling the unsure ones: accuracy, and how often it was asked."""
     engine = Engine.create(settings, router=router)
-    spec = engine.registry.get(model_id)
+    spec = engine.models.get(model_id)
     judged = IntentRouter(replace(policy, unsure_model=spec.id, confidence_threshold=threshold), router.embedder,
                           router.model, DEFAULT_MODEL)
     judge = ModelJudge(spec.id, lambda: engine.backend_for(spec).stream)
