@@ -19,10 +19,11 @@ import hashlib
 import inspect
 import types
 import typing
-from typing import Any, Callable, Literal, get_args, get_origin, get_type_hints
+from collections.abc import Callable
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from edgemind.core.tools.scopes import SCOPE_KINDS, Scope, ScopeError
 from edgemind.core.tools.registry import ENTRY_POINT_GROUP, ManifestError, Tool, ToolManifest, validate_manifest
+from edgemind.core.tools.scopes import SCOPE_KINDS, Scope, ScopeError
 
 __all__ = ["tool", "Tool", "ToolManifest", "ManifestError", "Scope", "ScopeError", "SCOPE_KINDS",
            "ENTRY_POINT_GROUP", "json_schema_for"]

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from ..storage.db import Base
 from ..errors import ModelError, ModelIntegrityError, ModelNotFound
 from ..settings import Settings
+from ..storage.db import Base
 from .bundled import install_bundled
 from .integrity import Progress, check_gguf, check_size_and_hash, sha256_file
 from .manifest import LOCAL_BACKENDS, ModelSpec, load_bundled_manifest
@@ -40,7 +40,7 @@ class UserModelRow(Base):
     endpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
     remote_model: Mapped[str | None] = mapped_column(Text, nullable=True)
     api_key: Mapped[str | None] = mapped_column(Text, nullable=True)
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(timezone.utc))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
 
 
 class VerificationRow(Base):
@@ -106,8 +106,9 @@ class ModelRegistry:
         raise ModelNotFound(f"unknown model {model_id!r}; known models: {known} (Ollama models as ollama:NAME)")
 
     def _ollama_spec(self, name: str) -> ModelSpec:
-        return ModelSpec(id=OLLAMA_PREFIX + name, backend="ollama", roles=("chat",), endpoint=self._settings.ollama_host,
-                         remote_model=name, api_key=self._settings.ollama_api_key)
+        return ModelSpec(id=OLLAMA_PREFIX + name, backend="ollama", roles=("chat",),
+                         endpoint=self._settings.ollama_host, remote_model=name,
+                         api_key=self._settings.ollama_api_key)
 
     # ---- the gate before use ------------------------------------------------------------------------------------
     def prepare(self, spec: ModelSpec, progress: Progress | None = None) -> Path:
@@ -143,7 +144,8 @@ class ModelRegistry:
         st = path.stat()
         with self._sessions() as s:
             row = s.get(VerificationRow, str(path))
-            return bool(row and row.sha256 == sha256 and row.size_bytes == st.st_size and row.mtime_ns == st.st_mtime_ns)
+            return bool(row and row.sha256 == sha256 and row.size_bytes == st.st_size
+                        and row.mtime_ns == st.st_mtime_ns)
 
     def _remember(self, path: Path, sha256: str) -> None:
         st = path.stat()
