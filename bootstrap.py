@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -32,6 +33,15 @@ STAMP = "edgemind-llama-build.json"
 
 class SetupError(Exception):
     pass
+
+
+class Recipe(TypedDict):
+    """What a llama.cpp wheel is built from; a wheel is reused only for the same recipe."""
+    llama_cpp_python: str
+    cmake_args: list[str]
+    system: str
+    machine: str
+    python: str
 
 
 def llama_cmake_args(system: str = platform.system(), machine: str = platform.machine()) -> list[str]:
@@ -88,13 +98,13 @@ def ensure_venv(venv: Path = VENV) -> None:
     run([sys.executable, "-m", "venv", str(venv)])
 
 
-def recipe() -> dict[str, object]:
+def recipe() -> Recipe:
     args = llama_cmake_args() + extra_cmake_args(dict(os.environ))
     return {"llama_cpp_python": LLAMA_CPP_PYTHON, "cmake_args": args, "system": platform.system(),
             "machine": platform.machine(), "python": f"{sys.version_info.major}.{sys.version_info.minor}"}
 
 
-def recipe_key(r: dict[str, object]) -> str:
+def recipe_key(r: Recipe) -> str:
     return hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -119,7 +129,7 @@ def llama_wheel(venv: Path = VENV) -> Path:
         tmp = folder.with_name(folder.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         env = dict(os.environ)
-        env["CMAKE_ARGS"] = " ".join(str(a) for a in wanted["cmake_args"])  # type: ignore[union-attr]
+        env["CMAKE_ARGS"] = " ".join(wanted["cmake_args"])
         env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
         print(f"bootstrap: building llama.cpp {LLAMA_CPP_PYTHON} for any CPU of this kind (once; about 10 minutes on "
               "2 cores)", flush=True)

@@ -52,7 +52,7 @@ def cpu_features() -> tuple[str, ...]:
     elif sys.platform == "win32":
         import ctypes
 
-        present = ctypes.windll.kernel32.IsProcessorFeaturePresent  # type: ignore[attr-defined]
+        present = ctypes.windll.kernel32.IsProcessorFeaturePresent
         found.update(name for name, number in _WINDOWS_FEATURES.items() if present(number))
     elif sys.platform == "darwin":
         try:

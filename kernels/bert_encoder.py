@@ -8,8 +8,9 @@ Weights use Hugging Face `BertModel` names. Nothing here reads files or knows wh
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import onnx
@@ -65,7 +66,7 @@ class BertConfig:
         if config.get("position_embedding_type", "absolute") != "absolute":
             raise BertWeightsError("only absolute position embeddings are supported")
         try:
-            values = {
+            values: dict[str, Any] = {
                 "vocab_size": int(config["vocab_size"]), "hidden_size": int(config["hidden_size"]),
                 "num_layers": int(config["num_hidden_layers"]), "num_heads": int(config["num_attention_heads"]),
                 "intermediate_size": int(config["intermediate_size"]),
@@ -218,7 +219,7 @@ def _int8_linear(g: _GraphBuilder, x: str, w_kn: np.ndarray, name: str, outliers
     K=384, N=1536, 416-4096 tokens).
     """
     k, n = w_kn.shape
-    idx = np.array(sorted(set(int(i) for i in outliers)), dtype=np.int64)
+    idx = np.array(sorted({int(i) for i in outliers}), dtype=np.int64)
     keep = np.ones(k, dtype=bool)
     keep[idx] = False
     kept = np.where(keep[:, None], w_kn, np.float32(0))
@@ -338,7 +339,8 @@ def _pool_and_normalise(g: _GraphBuilder, x: str, mask_f: str) -> None:
                   g.const("pool_eps", np.array(POOL_EPS, np.float32)))
     pooled = g.op("Div", summed, counts)
     # ReduceL2 still takes its axes as an attribute at opset 17 (ReduceSum moved them to an input at 13).
-    norm = g.op("Max", g.op("ReduceL2", pooled, axes=[-1], keepdims=1), g.const("norm_eps", np.array(NORM_EPS, np.float32)))
+    norm = g.op("Max", g.op("ReduceL2", pooled, axes=[-1], keepdims=1),
+                g.const("norm_eps", np.array(NORM_EPS, np.float32)))
     g.nodes.append(helper.make_node("Div", [pooled, norm], [OUTPUT], name="l2_normalise"))
 
 
@@ -378,7 +380,7 @@ def _build_int8(cfg: BertConfig, w: Mapping[str, np.ndarray], plan: Int8Plan) ->
     return _finish(g, cfg, vendor_ops=True)
 
 
-def plan_int8(cfg: BertConfig, weights: Mapping[str, np.ndarray], calibration: Sequence[np.ndarray], *,
+def plan_int8(cfg: BertConfig, weights: Mapping[str, np.ndarray], calibration: Sequence[Sequence[int] | np.ndarray], *,
               channels: int = INT8_OUTLIER_CHANNELS) -> Int8Plan:
     """The int8 plan: for the Q/K/V and ffn1 inputs of every layer, the `channels` input channels with the largest
     magnitude over `calibration` (token id rows of single texts, as a tokenizer makes them: [CLS] ... [SEP]).

@@ -131,7 +131,8 @@ class _Graph:
         self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def node(self, op: str, inputs: list[str], outputs: int | list[str] = 1, domain: str = "", **attrs: Any) -> list[str]:
+    def node(self, op: str, inputs: list[str], outputs: int | list[str] = 1, domain: str = "",
+             **attrs: Any) -> list[str]:
         outs = [self.name(op) for _ in range(outputs)] if isinstance(outputs, int) else outputs
         self.nodes.append(helper.make_node(op, inputs, outs, name=self.name(op + "_node"), domain=domain, **attrs))
         return outs
@@ -141,7 +142,7 @@ class _Graph:
         """x @ W.T (+ bias) for each GGUF matrix in `names`; one MatMulNBits over the rows stacked (then Split, or
         one packed output when `split` is False) when their packing agrees: each op costs a thread-pool round trip,
         and a decode step runs a few hundred of them. Biases ride in MatMulNBits' own bias input, not an Add."""
-        biases = biases or [None] * len(names)
+        bias_of: list[np.ndarray | None] = [*biases] if biases else [None] * len(names)
         parts = [weights.packed(n) for n in names]
         offsets = [weights.offsets(n) for n in names]
         first = parts[0]
@@ -151,17 +152,19 @@ class _Graph:
         same = same and (all(o is None for o in offsets) or all(o is not None for o in offsets))
         if not fuse or len(names) == 1 or not same:
             return [self.matmul(x, weights, n, f"{prefix}.{n.rsplit('.', 2)[-2]}", accuracy, bias=b)
-                    for n, b in zip(names, biases)]
-        zero = None if first.zero_points is None else np.concatenate([p.zero_points.reshape(p.N, -1) for p in parts])
+                    for n, b in zip(names, bias_of)]
+        # `same` holds: every part has zero points if the first has, and offsets if the first has
+        zero = None if first.zero_points is None else np.concatenate(
+            [p.zero_points.reshape(p.N, -1) for p in parts if p.zero_points is not None])
         stacked = MatMulNBitsWeights(B=np.concatenate([p.B for p in parts]),
                                      scales=np.concatenate([p.scales for p in parts]),
                                      zero_points=None if zero is None else zero.reshape(-1),
                                      K=first.K, N=sum(p.N for p in parts), bits=first.bits,
                                      block_size=first.block_size)
-        stacked_offsets = None if offsets[0] is None else np.concatenate(offsets)
+        stacked_offsets = None if offsets[0] is None else np.concatenate([o for o in offsets if o is not None])
         for n in names:
             weights.release(n)
-        stacked_bias = None if biases[0] is None else np.concatenate(biases).astype(np.float32)
+        stacked_bias = np.concatenate(biases).astype(np.float32) if biases else None
         y = self._matmul(x, stacked, stacked_offsets, prefix, accuracy, None, stacked_bias)
         if not split:
             return [y]
@@ -223,10 +226,10 @@ def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptio
     pending: str | None = None  # the last sub-layer's output, still to be added to the residual stream
     for i in range(cfg.layers):
         past_k, past_v, present_k, present_v = kv_names(i)
-        kv_shape = [1, cfg.kv_heads, "past_seq", cfg.head_dim]
+        kv_shape: list[int | str] = [1, cfg.kv_heads, "past_seq", cfg.head_dim]
         inputs += [helper.make_tensor_value_info(past_k, f32, kv_shape),
                    helper.make_tensor_value_info(past_v, f32, kv_shape)]
-        present_shape = [1, cfg.kv_heads, "total_seq", cfg.head_dim]
+        present_shape: list[int | str] = [1, cfg.kv_heads, "total_seq", cfg.head_dim]
         outputs += [helper.make_tensor_value_info(present_k, f32, present_shape),
                     helper.make_tensor_value_info(present_v, f32, present_shape)]
         p = f"blk.{i}"
@@ -256,12 +259,15 @@ def build_decoder(cfg: DecoderConfig, weights: WeightSource, options: BuildOptio
                              options.fuse)
         act = g.node("Mul", [g.node("Mul", [gate, g.node("Sigmoid", [gate])[0]])[0], up])[0]
         pending = g.matmul(act, weights, f"{p}.ffn_down.weight", f"{p}.ffn_down", acc)
+    if pending is None:
+        raise UnsupportedModel("the model has no layers")
     norm = g.const("output_norm", weights.dense("output_norm.weight"))
     last_sum = f"hidden.{cfg.layers - 1}" if options.expose_hidden else g.name("residual")
     h = g.node("SkipSimplifiedLayerNormalization", [pending, residual, norm], [g.name("norm"), "", "", last_sum], MS,
                epsilon=cfg.rms_eps)[0]
     if options.expose_hidden:
-        outputs += [helper.make_tensor_value_info(f"hidden.{i}", f32, [1, "seq", cfg.hidden]) for i in range(cfg.layers)]
+        outputs += [helper.make_tensor_value_info(f"hidden.{i}", f32, [1, "seq", cfg.hidden])
+                    for i in range(cfg.layers)]
     if not options.all_logits:
         starts, ends, axes = (g.const(n, np.array([v], np.int64)) for n, v in
                               (("last_start", -1), ("last_end", np.iinfo(np.int64).max), ("seq_axis", 1)))

@@ -14,8 +14,13 @@ import numpy as np
 
 from .gguf_header import GGUFFormatError
 from .gguf_tensors import GGUFTensors
-from .matmulnbits import (MatMulNBitsWeights, pack_matmulnbits, q4_0_to_matmulnbits, q5_0_to_matmulnbits,
-                          q8_0_to_matmulnbits)
+from .matmulnbits import (
+    MatMulNBitsWeights,
+    pack_matmulnbits,
+    q4_0_to_matmulnbits,
+    q5_0_to_matmulnbits,
+    q8_0_to_matmulnbits,
+)
 from .quantize import QuantizationError, QuantizedMatrix, quantize_int8
 
 BLOCK = 32

@@ -32,7 +32,8 @@ import hashlib
 import inspect
 import types
 import typing
-from typing import Any, Callable, Literal, get_args, get_origin, get_type_hints
+from collections.abc import Callable
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from edgemind.core.backends.base import Backend, CancelToken, Chunk, GenerationParams, Message
 from edgemind.core.backends.registry import ENTRY_POINT_GROUP as BACKENDS_GROUP
@@ -40,8 +41,8 @@ from edgemind.core.backends.registry import MODEL_SOURCES_GROUP
 from edgemind.core.events import BackendDone
 from edgemind.core.models.manifest import ModelSpec
 from edgemind.core.models.sources import ModelSource
-from edgemind.core.tools.scopes import SCOPE_KINDS, Scope, ScopeError
 from edgemind.core.tools.registry import ENTRY_POINT_GROUP, ManifestError, Tool, ToolManifest, validate_manifest
+from edgemind.core.tools.scopes import SCOPE_KINDS, Scope, ScopeError
 
 __all__ = ["tool", "Tool", "ToolManifest", "ManifestError", "Scope", "ScopeError", "SCOPE_KINDS",
            "ENTRY_POINT_GROUP", "json_schema_for",

@@ -6,8 +6,9 @@ format text but never run code or read files.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -57,7 +58,8 @@ class ChatTemplate:
         except _TemplateRaised as exc:
             raise ModelError(f"model {self._model_id!r}: the chat template rejected the conversation: {exc}") from None
         except (TemplateError, TypeError, ValueError, RecursionError) as exc:
-            raise ModelError(f"model {self._model_id!r}: chat template failed: {exc.__class__.__name__}: {exc}") from None
+            raise ModelError(
+                f"model {self._model_id!r}: chat template failed: {exc.__class__.__name__}: {exc}") from None
         if len(text) > MAX_RENDERED_CHARS:
             raise ModelError(f"model {self._model_id!r}: chat template produced {len(text):,} characters")
         return text

@@ -4,8 +4,8 @@ backends' own token loops.
 The filter checks the token the sampler picked first and masks the whole vocabulary only when the grammar rejects
 it (as llama.cpp's own common sampler does): most tokens inside a JSON string are allowed, so most steps cost one
 check, not a pass over 150k tokens (llama.cpp's sampler chain masks the whole vocabulary every step: 2.8x slower
-than unconstrained on Qwen2.5's vocabulary here, against 1.2x this way). Resampling from the masked logits after a rejection gives exactly the masked
-distribution: P(t) = P(t) + P(rejected) * P(t) / P(allowed) = P(t) / P(allowed).
+than unconstrained on Qwen2.5's vocabulary here, against 1.2x this way). Resampling from the masked logits after a
+rejection gives exactly the masked distribution: P(t) = P(t) + P(rejected) * P(t) / P(allowed) = P(t) / P(allowed).
 """
 
 from __future__ import annotations

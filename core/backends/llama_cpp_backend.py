@@ -7,18 +7,20 @@ stop within one token, lets us count tokens exactly, and keeps the chat template
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from edgemind.kernels.gguf_header import read_gguf_header
-from .chat_template import ChatTemplate
+
 from ..errors import ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message
+from .chat_template import ChatTemplate
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .llama_native import NativeGuard, import_llama, model_key
 from .model_pool import ModelPool
@@ -115,6 +117,7 @@ class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
                 loaded.prefixes = PrefixStates(self._prefix_cache_bytes)
             how = loaded.prefixes.prepare(llm, tokens, self._system_prefix(loaded, messages, tokens))
             log.debug("system prompt prefix: %s", how)
+            gen: Generator[int, None, None]
             if params.json_schema is not None:
                 # Our own token loop over llama.cpp's logits with the grammar as a filter (see grammar.py): the
                 # grammar in llama.cpp's sampler chain would mask the whole vocabulary on every token.
@@ -135,7 +138,7 @@ class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
 
 
 def _constrained_tokens(llm: Any, tokens: list[int], params: GenerationParams,
-                        grammar: GrammarFilter) -> Iterator[int]:
+                        grammar: GrammarFilter) -> Generator[int, None, None]:
     """Picked tokens for `tokens`, each within the grammar. Reuses the context's KV for the longest common prefix,
     as `Llama.generate` does (and so what PrefixStates.prepare left there)."""
     import llama_cpp

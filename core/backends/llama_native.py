@@ -24,10 +24,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ModelError
 from ..hardware import cpu_features, cpu_name
@@ -249,7 +250,7 @@ def describe_exit(code: int) -> str:
 Runner = Callable[[list[str], float], "subprocess.CompletedProcess[str]"]
 
 
-def run_child(cmd: list[str], timeout: float) -> "subprocess.CompletedProcess[str]":
+def run_child(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     set_openmp_defaults(env)
     # no console window flashing up over the desktop app on Windows

@@ -10,9 +10,10 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 import psutil
 
@@ -61,7 +62,7 @@ class FairLock:
             self._held = False
             self._cond.notify_all()
 
-    def __enter__(self) -> "FairLock":
+    def __enter__(self) -> FairLock:
         self.acquire()
         return self
 
@@ -179,13 +180,13 @@ class ModelPool(Generic[T]):
         with self._guard:
             items = list(self._slots.items())
         for key, slot in items:
-            if slot.instance is not None and now - slot.last_used >= self._idle_seconds:
-                if slot.lock.acquire(blocking=False):
-                    try:
-                        self._unload_slot(slot)
-                        unloaded.append(key)
-                    finally:
-                        slot.lock.release()
+            idle = slot.instance is not None and now - slot.last_used >= self._idle_seconds
+            if idle and slot.lock.acquire(blocking=False):
+                try:
+                    self._unload_slot(slot)
+                    unloaded.append(key)
+                finally:
+                    slot.lock.release()
         return unloaded
 
     def unload_all(self) -> None:

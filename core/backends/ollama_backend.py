@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import ollama
@@ -62,7 +63,8 @@ class OllamaBackend:
         produced, prompt_tokens, finish = 0, 0, "length"
         try:
             response = self._client.chat(
-                model=self._spec.remote_model or "", messages=[{"role": m.role, "content": m.content} for m in messages],
+                model=self._spec.remote_model or "",
+                messages=[{"role": m.role, "content": m.content} for m in messages],
                 stream=True, options=options, format=params.json_schema,
             )
             try:
@@ -80,11 +82,16 @@ class OllamaBackend:
                         self._load_ms = _get(chunk, "load_duration", 0) / 1e6
                         finish = "length" if _get(chunk, "done_reason", "stop") == "length" else "stop"
             finally:
-                response.close()
+                # typed as an Iterator, it is a generator: closing it ends the HTTP stream at once
+                close = getattr(response, "close", None)
+                if close is not None:
+                    close()
         except ollama.ResponseError as exc:
+            server = f"the Ollama server at {self._host}"
             if exc.status_code == 404:
-                raise ModelNotFound(f"the Ollama server at {self._host} has no model {self._spec.remote_model!r}") from None
-            raise BackendUnavailable(f"the Ollama server at {self._host} answered {exc.status_code}: {exc.error}") from None
+                raise ModelNotFound(f"{server} has no model {self._spec.remote_model!r}") from None
+            raise BackendUnavailable(f"{server} answered {exc.status_code}: {exc.error}") from None
         except (ConnectionError, httpx.TransportError) as exc:
-            raise BackendUnavailable(f"the Ollama server at {self._host} is not answering ({exc.__class__.__name__})") from None
+            raise BackendUnavailable(
+                f"the Ollama server at {self._host} is not answering ({exc.__class__.__name__})") from None
         yield BackendDone(finish, produced, prompt_tokens)

@@ -7,26 +7,28 @@ tokenize exactly as with the llama_cpp backend. The KV cache stays in onnxruntim
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from edgemind.kernels.decoder_graph import kv_names
 from edgemind.kernels.gguf_header import read_gguf_header
-from .chat_template import ChatTemplate
+
 from ..errors import BackendUnavailable, ModelError, PromptError
 from ..events import BackendDone
 from ..models.integrity import sha256_file
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, GenerationParams, Message
+from .chat_template import ChatTemplate
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .llama_native import NativeGuard, import_llama, model_key
 from .model_pool import ModelPool
-from .pooled import PooledGGUFBackend, stream_text
 from .onnx_model_cache import ensure_model
 from .onnx_prefixes import OnnxPrefixes
+from .pooled import PooledGGUFBackend, stream_text
 from .sampling import Sampler
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,8 @@ def choose_provider(preference: str = "auto") -> str:
         return PROVIDERS["directml"] if PROVIDERS["directml"] in available else PROVIDERS["cpu"]
     wanted = PROVIDERS.get(preference)
     if wanted is None or wanted not in available:
-        raise BackendUnavailable(f"onnx provider {preference!r} is not available here; available: {', '.join(available)}")
+        raise BackendUnavailable(
+            f"onnx provider {preference!r} is not available here; available: {', '.join(available)}")
     return wanted
 
 
@@ -198,7 +201,8 @@ def generate(loaded: LoadedOnnx, tokens: list[int], params: GenerationParams, ca
     n_prompt = len(tokens)
     room = loaded.n_ctx - n_prompt
     if room <= 0:
-        raise PromptError(f"the prompt takes {n_prompt} tokens but model {model_id!r} has a {loaded.n_ctx}-token context")
+        raise PromptError(
+            f"the prompt takes {n_prompt} tokens but model {model_id!r} has a {loaded.n_ctx}-token context")
     max_new = min(params.max_tokens, room)
     if cancel.cancelled:
         yield BackendDone("cancelled", 0, n_prompt)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edgemind.kernels.decoder_graph import BuildOptions, UnsupportedModel, build_decoder, config_from_gguf, save_model
 from edgemind.kernels.decoder_weights import DecoderWeights, GGUFError, QuantPolicy
+
 from ..errors import ModelError
 
 log = logging.getLogger(__name__)

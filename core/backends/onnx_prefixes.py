@@ -14,8 +14,9 @@ prompt KV is kept, never the answer's, and at least two tokens are always left t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 

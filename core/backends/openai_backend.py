@@ -5,7 +5,8 @@ This is how a user who outgrows one laptop points EdgeMind at an existing server
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import openai
 
@@ -37,15 +38,18 @@ class OpenAIBackend:
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
         produced, prompt_tokens, finish = 0, 0, "length"
         try:
-            stream = self._client.chat.completions.create(
-                model=self._spec.remote_model or "", messages=[{"role": m.role, "content": m.content} for m in messages],
-                stream=True, stream_options={"include_usage": True}, max_tokens=params.max_tokens,
-                temperature=params.temperature, top_p=params.top_p, seed=params.seed,
-                stop=list(params.stop) or None,
-                **({"response_format": {"type": "json_schema", "json_schema": {
-                    "name": "answer", "schema": params.json_schema, "strict": True}}}
-                   if params.json_schema is not None else {}),
-            )
+            # one dict: the SDK's overloads type each message by its role, and ours come as plain strings
+            request: dict[str, Any] = {
+                "model": self._spec.remote_model or "",
+                "messages": [{"role": m.role, "content": m.content} for m in messages],
+                "stream": True, "stream_options": {"include_usage": True}, "max_tokens": params.max_tokens,
+                "temperature": params.temperature, "top_p": params.top_p, "seed": params.seed,
+                "stop": list(params.stop) or None,
+            }
+            if params.json_schema is not None:
+                request["response_format"] = {"type": "json_schema", "json_schema": {
+                    "name": "answer", "schema": params.json_schema, "strict": True}}
+            stream = self._client.chat.completions.create(**request)
             try:
                 for chunk in stream:
                     if cancel.cancelled:

@@ -6,15 +6,16 @@ from __future__ import annotations
 import codecs
 import os
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterator, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from .chat_template import ChatTemplate
 from ..errors import ModelError
-from ..models.manifest import ModelSpec
 from ..events import BackendDone
+from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, Message, StopScanner
+from .chat_template import ChatTemplate
 from .model_pool import ModelPool
 from .prefix_states import common_prefix
 

@@ -14,8 +14,9 @@ import ctypes
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 # A prefix shorter than this is evaluated faster than a snapshot is worth keeping (and most templates' bare

@@ -7,9 +7,10 @@ Core never imports a backend module by name. A broken entry point is one logged 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from ..models.sources import ModelSource
@@ -63,15 +64,15 @@ def _check_source(target: Any) -> str | None:
     return f"{type(target).__name__} lacks {' and '.join(missing)}() (see ModelSource)" if missing else None
 
 
-def load_backends(group: str = ENTRY_POINT_GROUP) -> Loaded[Callable[..., "Backend"]]:
+def load_backends(group: str = ENTRY_POINT_GROUP) -> Loaded[Callable[..., Backend]]:
     return _load_group(group, "backend", _check_factory)
 
 
-def backend_factories() -> dict[str, Callable[..., "Backend"]]:
+def backend_factories() -> dict[str, Callable[..., Backend]]:
     """Every backend factory the installed packages declare, by backend name (the `backend` of a ModelSpec)."""
     return load_backends().found
 
 
-def model_sources(group: str = MODEL_SOURCES_GROUP) -> dict[str, "ModelSource"]:
+def model_sources(group: str = MODEL_SOURCES_GROUP) -> dict[str, ModelSource]:
     """Every live model source the installed packages declare, by the id prefix of its models."""
     return _load_group(group, "model source", _check_source).found

@@ -12,8 +12,8 @@ from typing import Any
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from .embedder import MAX_TOKENS, Embedder, shared_embedder
 from ..errors import ConfigError
+from .embedder import MAX_TOKENS, Embedder, shared_embedder
 
 
 @register_embedding_function

@@ -5,18 +5,19 @@ run by onnxruntime with the `tokenizers` fast tokenizer. Offline: it never downl
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from edgemind.kernels.bert_encoder import INPUTS, OUTPUT
-from .model_files import VARIANT, prepare_encoder
+
 from ..errors import ModelError, ModelIntegrityError, PromptError
 from ..hardware import physical_cores
 from ..settings import Settings
+from .model_files import VARIANT, prepare_encoder
 
 EMBEDDING_DIM = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model: longer texts are truncated, as there

@@ -20,6 +20,7 @@ from tokenizers import Tokenizer
 
 from edgemind.kernels.bert_encoder import BertConfig, BertWeightsError, build_encoder, plan_int8
 from edgemind.kernels.safetensors_reader import SafetensorsFormatError, read_safetensors
+
 from ..errors import ConfigError, ModelIntegrityError
 from ..models.bundled import locate_source
 from ..models.manifest import SourceFile

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from edgemind.kernels.gguf_header import GGUFFormatError, GGUFHeader, read_gguf_header
+
 from ..errors import ModelIntegrityError
 
 CHUNK = 4 * 1024 * 1024

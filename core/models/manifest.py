@@ -80,7 +80,8 @@ def parse_manifest(data: Any, models_dir: Path, where: str = "models.json") -> l
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
             raise ConfigError(f"{at}: sha256 must be 64 hex digits")
         sources = tuple(
-            SourceFile(_require(s, "dist", str, at), _require(s, "path", str, at)) for s in _require(entry, "sources", list, at)
+            SourceFile(_require(s, "dist", str, at), _require(s, "path", str, at))
+            for s in _require(entry, "sources", list, at)
         )
         if not sources:
             raise ConfigError(f"{at}: a bundled model needs at least one source file")

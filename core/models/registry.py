@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Mapping
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from ..storage.schema import Base
 from ..errors import ModelError, ModelIntegrityError, ModelNotFound
 from ..settings import Settings
+from ..storage.schema import Base
 from .bundled import install_bundled
 from .integrity import Progress, check_gguf, check_size_and_hash, sha256_file
 from .manifest import LOCAL_BACKENDS, ModelSpec, load_bundled_manifest
@@ -40,7 +40,7 @@ class UserModelRow(Base):
     endpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
     remote_model: Mapped[str | None] = mapped_column(Text, nullable=True)
     api_key: Mapped[str | None] = mapped_column(Text, nullable=True)
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(timezone.utc))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
 
 
 class VerificationRow(Base):
@@ -160,7 +160,8 @@ class ModelRegistry:
         st = path.stat()
         with self._sessions() as s:
             row = s.get(VerificationRow, str(path))
-            return bool(row and row.sha256 == sha256 and row.size_bytes == st.st_size and row.mtime_ns == st.st_mtime_ns)
+            return bool(row and row.sha256 == sha256 and row.size_bytes == st.st_size
+                        and row.mtime_ns == st.st_mtime_ns)
 
     def _remember(self, path: Path, sha256: str) -> None:
         st = path.stat()

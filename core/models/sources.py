@@ -6,7 +6,8 @@ Listing may need the network; building one model's spec never does, so `ollama:q
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from ..settings import Settings
 from .manifest import ModelSpec

@@ -8,7 +8,8 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from edgemind.core.tools.registry import ToolError
 from edgemind.plugins.sdk import tool

@@ -1,13 +1,14 @@
 """Run a Python snippet in a separate, limited process: CPU time, memory, file size, wall clock, output.
 
-On Linux a small supervisor (a child subreaper) sits between us and the snippet, so processes it starts in a
-new session die with it too. The child starts in isolated mode (-I: no user site, no PYTHON* variables) in a fresh temporary folder with an
-environment that carries no secrets, in its own process group (POSIX) or Job Object (Windows) so the whole tree
-is killed at the limit. Network access is blocked: on Linux the supervisor moves into a new network namespace
-(no interfaces but its own loopback) when the kernel allows it, and everywhere a guard in the child makes Python's
-socket calls fail. The code.exec grant is for running code, not for the net:<host> access web_fetch asks for. It
-is a guard-rail against accidents and runaway code, not a VM (the Python guard can be undone by code that tries,
-e.g. through ctypes): code.exec is a powerful grant, and the permission prompt shows the exact code.
+On Linux a small supervisor (a child subreaper) sits between us and the snippet, so processes it starts in a new
+session die with it too. The child starts in isolated mode (-I: no user site, no PYTHON* variables) in a fresh
+temporary folder with an environment that carries no secrets, in its own process group (POSIX) or Job Object
+(Windows) so the whole tree is killed at the limit. Network access is blocked: on Linux the supervisor moves into a
+new network namespace (no interfaces but its own loopback) when the kernel allows it, and everywhere a guard in the
+child makes Python's socket calls fail. The code.exec grant is for running code, not for the net:<host> access
+web_fetch asks for. It is a guard-rail against accidents and runaway code, not a VM (the Python guard can be undone
+by code that tries, e.g. through ctypes): code.exec is a powerful grant, and the permission prompt shows the exact
+code.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edgemind.core.tools.registry import ToolError
 from edgemind.plugins.sdk import tool
@@ -64,7 +67,7 @@ def clean_environment(workdir: Path) -> dict[str, str]:
     return env
 
 
-def _posix_limits(limits: Limits):  # type: ignore[no-untyped-def]
+def _posix_limits(limits: Limits) -> Callable[[], None]:
     def apply() -> None:
         import resource
 
@@ -80,10 +83,12 @@ def _posix_limits(limits: Limits):  # type: ignore[no-untyped-def]
 
 def _windows_job(process: subprocess.Popen[bytes], limits: Limits) -> object:
     """Put the child in a Job Object with memory and CPU limits that kills the tree when closed (Windows only)."""
+    if sys.platform != "win32":  # and so mypy checks the rest as Windows code, where ctypes.WinDLL exists
+        raise OSError("Job Objects exist on Windows only")
     import ctypes
     from ctypes import wintypes
 
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
 
     class IoCounters(ctypes.Structure):
         _fields_ = [(n, ctypes.c_ulonglong) for n in ("r", "w", "o", "rb", "wb", "ob")]
@@ -242,7 +247,7 @@ def run_python(code: str, stdin: str = "", limits: Limits = Limits()) -> RunResu
         out_path, err_path = work / ".stdout", work / ".stderr"
         started = time.perf_counter()
         with (work / "stdin.txt").open("rb") as fin, out_path.open("wb") as fout, err_path.open("wb") as ferr:
-            kwargs: dict[str, object] = {}
+            kwargs: dict[str, Any] = {}
             if os.name == "posix":
                 kwargs = {"start_new_session": True, "preexec_fn": _posix_limits(limits)}
             else:
@@ -250,7 +255,7 @@ def run_python(code: str, stdin: str = "", limits: Limits = Limits()) -> RunResu
             try:
                 process = subprocess.Popen(_command(), cwd=work, stdin=fin, stdout=fout,
                                            stderr=ferr, env=clean_environment(work), close_fds=True,
-                                           **kwargs)  # type: ignore[call-overload]
+                                           **kwargs)
             except OSError as exc:
                 raise ToolError(f"run_python: cannot start Python: {exc}") from None
             job = _windows_job(process, limits) if os.name == "nt" else None
@@ -270,7 +275,8 @@ def run_python(code: str, stdin: str = "", limits: Limits = Limits()) -> RunResu
             del job
         seconds = time.perf_counter() - started
         code_ = process.returncode
-        if killed is None and os.name == "posix" and code_ in (-signal.SIGXCPU, -signal.SIGKILL) and seconds < limits.wall_s:
+        cpu_signal = code_ in (-signal.SIGXCPU, -signal.SIGKILL)
+        if killed is None and os.name == "posix" and cpu_signal and seconds < limits.wall_s:
             killed = "cpu"
         stderr = _read_capped(err_path, limits.output_chars)
         if killed is None and "MemoryError" in stderr:

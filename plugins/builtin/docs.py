@@ -13,12 +13,13 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from edgemind.core.tools.scopes import path_within
 from edgemind.core.tools.registry import PluginContext, Tool, ToolError
+from edgemind.core.tools.scopes import path_within
 from edgemind.plugins.builtin.files import is_secret
 from edgemind.plugins.sdk import tool
 
@@ -147,7 +148,8 @@ class DocsIndex:
             return counts
 
     def _index_into(self, coll: Any, folder: Path, state: dict[str, Any]) -> dict[str, int]:
-        seen, added, unchanged = set(), 0, 0
+        seen: set[str] = set()
+        added, unchanged = 0, 0
         for root, dirs, names in os.walk(folder, followlinks=False):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
             for name in sorted(names):
@@ -172,7 +174,7 @@ class DocsIndex:
                 if chunks:
                     # ids name the file as well as its content: two copies of one file are two sets of chunks,
                     # and deleting one copy must not take the other's chunks with it
-                    ident = hashlib.sha256(f"{key}\n{sha}".encode("utf-8")).hexdigest()[:24]
+                    ident = hashlib.sha256(f"{key}\n{sha}".encode()).hexdigest()[:24]
                     coll.add(ids=[f"{ident}-{i}" for i in range(len(chunks))],
                              documents=[c.text for c in chunks],
                              metadatas=[{"path": key, "folder": str(folder), "file": c.file, "start": c.start_line,
@@ -208,7 +210,8 @@ def register(context: PluginContext | None = None) -> list[Tool]:
 
     @tool(plugin="docs", scopes=["fs.read:{folder}"], timeout_s=600, rate_limit_per_min=10)
     def docs_index(folder: str) -> dict[str, int]:
-        """Index (or refresh) a folder of .md, .txt, .rst, .py and .pdf files so questions about them can be answered."""
+        """Index (or refresh) a folder of .md, .txt, .rst, .py and .pdf files so questions about them can be
+        answered."""
         if not Path(folder).is_dir():
             raise ToolError(f"docs_index: not a folder: {folder}")
         return index.index(Path(folder))

@@ -9,11 +9,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from edgemind.core.tools.scopes import path_within
 from edgemind.core.tools.registry import ToolError
+from edgemind.core.tools.scopes import path_within
 from edgemind.plugins.builtin.secrets_lines import SECRET_PATH_PATTERNS
 from edgemind.plugins.sdk import tool
 
@@ -87,7 +87,8 @@ def _searchable(root: Path) -> Iterator[tuple[str, Path]]:
 
 @tool(plugin="files", scopes=["fs.read:{path}"], red_lines={"path": SECRET_PATH_PATTERNS}, timeout_s=20)
 def files_search(path: str, query: str, max_results: int = 50) -> list[dict[str, object]]:
-    """Search a text file, or the text files under a folder, for a word or phrase (case-insensitive); returns file, line, text."""
+    """Search a text file, or the text files under a folder, for a word or phrase (case-insensitive); returns file,
+    line, text."""
     root = Path(path)
     if not root.exists():
         raise ToolError(f"files_search: no such file or folder: {path}")

@@ -13,8 +13,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from edgemind.core.tools.scopes import host_of
 from edgemind.core.tools.registry import PluginContext, Tool, ToolError
+from edgemind.core.tools.scopes import host_of
 from edgemind.plugins.sdk import tool
 
 MAX_BYTES = 2_000_000
@@ -86,7 +86,8 @@ def fetch_text(url: str, max_chars: int = 20_000, transport: httpx.BaseTransport
                         break
                 kind = response.headers.get("content-type", "")
                 text = body[:MAX_BYTES].decode(response.encoding or "utf-8", errors="replace")
-                text = html_to_text(text) if "html" in kind or text.lstrip()[:15].lower().startswith(("<!doctype", "<html")) else text
+                looks_html = text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+                text = html_to_text(text) if "html" in kind or looks_html else text
                 limit = max(100, min(max_chars, 100_000))
                 if late:
                     return text[:limit] + f"\n[... stopped: the page was still arriving after {deadline_s:g} s]"
