@@ -251,6 +251,36 @@ def _onnx_vs_llama(path: Path, root: Path, data: dict[str, Any]) -> str:
         "", _source(path, root, command), ""])
 
 
+def _engine_vs_raw(path: Path, root: Path, data: dict[str, Any]) -> str:
+    info, summary = data.get("info", {}), data.get("summary", {})
+    sides = summary.get("side", {})
+    raw, eng = sides.get("raw", {}), sides.get("engine", {})
+    rows = [["time to first token", fmt(eng.get("ttft_ms_median"), "ms"), fmt(raw.get("ttft_ms_median"), "ms"),
+             fmt(summary.get("ttft_ratio"), "x")],
+            ["decode", fmt(eng.get("decode_tok_s_median"), "tok/s"), fmt(raw.get("decode_tok_s_median"), "tok/s"),
+             fmt(summary.get("decode_ratio"), "x")]]
+    flags = " --no-cache-lookup" if info.get("cache_lookup") is False else ""
+    flags += " --breakdown" if data.get("breakdown") else ""
+    command = (f"{PY} benchmarks/engine_vs_raw.py --repeats {info.get('repeats')} --max-tokens "
+               f"{info.get('max_tokens')} --threads {info.get('threads')}{flags} --json "
+               f"{path.relative_to(root).as_posix()}")
+    lines = [
+        "## The engine's request path against raw llama-cpp-python\n",
+        f"`{info.get('model')}` on {info.get('cpu')}, {info.get('threads')} threads, {info.get('repeats')} repeats per "
+        f"side in ABBA order, {info.get('max_tokens')} tokens, greedy, a new prompt every request. Engine side: "
+        f"{info.get('engine_requests')}. Raw side: the same GGUF, prompt and sampling through llama-cpp-python alone. "
+        "Ratios: the median of paired engine / raw ratios, averaged over which side ran first (time to first token: "
+        "below 1 is sooner).\n",
+        _table(["", "engine", "raw llama-cpp-python", "engine / raw"], rows), ""]
+    breakdown = data.get("breakdown", {})
+    if breakdown.get("engine", {}).get("python_before_first_token") is not None:
+        lines += ["Python before the first token: engine side "
+                  f"{fmt(breakdown['engine']['python_before_first_token'], 'ms')}, raw side "
+                  f"{fmt(breakdown.get('raw', {}).get('python_before_first_token'), 'ms')}.", ""]
+    lines += [_source(path, root, command), ""]
+    return "\n".join(lines)
+
+
 def _other(path: Path, root: Path, data: Any) -> str:
     """A results file no renderer knows: named, with its recorded command and top-level numbers, so it is never
     silently left off the page."""
@@ -275,6 +305,8 @@ def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
         return _native_cpu
     if path.name.startswith("onnx_vs_llama"):
         return _onnx_vs_llama
+    if path.name == "engine_vs_raw.json":
+        return _engine_vs_raw
     return _other
 
 
