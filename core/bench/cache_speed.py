@@ -11,19 +11,20 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..cache.answers import AnswerCache, CachedAnswer, SemanticRow
-from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
-from ..engine import AskOptions, Engine
-from ..routing.decision import DEFAULT_SYSTEM_PROMPT
 from ..cache.semantic import SHIPPED_THRESHOLD
 from ..cache.semantic_guard import prompt_facts
 from ..cache.semantic_tuning import evaluate, load_pairs, score_pairs, tune_threshold
+from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
+from ..engine import AskOptions, Engine
+from ..routing.decision import DEFAULT_SYSTEM_PROMPT
 from ..settings import Settings
 
 QUESTIONS = ("What is a Python decorator?", "What does HTTP 404 mean?", "What is a mutex?", "Explain big-O notation.",

@@ -49,8 +49,8 @@ def load_variant(variant: str) -> str:
 
 def decode_once(llm, tokens: list[int], n_new: int) -> float:  # type: ignore[no-untyped-def]
     """Greedy decode of n_new tokens after the prompt; returns decode tok/s (the prompt's evaluation excluded)."""
-    import numpy as np
     import llama_cpp
+    import numpy as np
 
     llm.reset()
     llm.eval(tokens)

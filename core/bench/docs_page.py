@@ -12,8 +12,9 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 PAGE = Path("docs") / "benchmarks.md"
 RESULTS = Path("benchmarks") / "results"
@@ -108,7 +109,7 @@ def _source(path: Path, root: Path, command: str) -> str:
 def _bench_report(path: Path, root: Path, data: dict[str, Any]) -> str:
     hw = data.get("hardware", {})
     command = " ".join(data.get("command", ["edgemind", "bench"]))
-    out = [f"## The whole suite: `edgemind bench`\n",
+    out = ["## The whole suite: `edgemind bench`\n",
            f"{hw.get('cpu', '?')}, {hw.get('physical_cores', '?')} cores, memory read bandwidth "
            f"{hw.get('memory_read_gbs', '?')} GB/s, onnxruntime {hw.get('versions', {}).get('onnxruntime', '?')}, "
            f"llama-cpp-python {hw.get('versions', {}).get('llama-cpp-python', '?')}; run {data.get('created_at', '?')}, "

@@ -14,14 +14,16 @@ import statistics
 import sys
 import time
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from edgemind.kernels.bert_encoder import BertConfig, reference_forward
 from edgemind.kernels.safetensors_reader import read_safetensors
+
 from ..embeddings.embedder import MAX_TOKENS, Embedder, batch_feed, length_batches
 from ..embeddings.model_files import CONFIG, WEIGHTS, package_archive, read_pinned
 from ..hardware import hardware_profile

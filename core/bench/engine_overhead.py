@@ -12,17 +12,18 @@ import math
 import platform
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..backends.base import CancelToken, GenerationParams, Message
 from ..backends.prefix_states import common_prefix
 from ..engine.facade import AskOptions, Engine
-from ..routing.decision import DEFAULT_SYSTEM_PROMPT
 from ..events import Done, Error, Token
 from ..hardware import hardware_profile
+from ..routing.decision import DEFAULT_SYSTEM_PROMPT
 from ..settings import Settings
 from .timing import NOISY_PCT, OthersCpu, Timeline, median, wait_for_idle
 

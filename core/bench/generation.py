@@ -9,9 +9,10 @@ fresh nonce, so llama.cpp's KV prefix cache cannot skip the prefill and TTFT mea
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..backends.base import Backend, CancelToken, GenerationParams, Message
 from ..errors import EdgeMindError

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from ..models.manifest import ModelSpec
 from ..backends.llama_cpp_backend import load_llama
 from ..backends.llama_native import NativeGuard
 from ..backends.onnx_int4_backend import load_onnx
+from ..models.manifest import ModelSpec
 
 PROMPT = ("You are a helpful assistant.\nUser: Explain in a few paragraphs how a hash map works, what a collision "
           "is, and how open addressing differs from chaining.\nAssistant:")

@@ -13,9 +13,10 @@ import json
 import re
 import string
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 from ..engine import AskOptions, Engine, Tools
 from ..errors import EdgeMindError

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
 from ..routing.classifier import load_examples
-from ..routing.signals import INTENTS
 from ..routing.router import HELDOUT_FILE
+from ..routing.signals import INTENTS
 from .report import Figure, Goal
 from .timing import percentile
 

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
 from ..embeddings.embedder import Embedder
 from ..engine.facade import Engine
-from ..classify.labelled import LabelledPrompt
 from ..routing.classifier import load_examples, train
 from ..routing.judge import ModelJudge
 from ..routing.policy import RouterPolicy, load_router_policy

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from ..embeddings.embedder import Embedder
 from ..classify.policy_file import resource_path
+from ..embeddings.embedder import Embedder
 from ..safety.checker import BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, SafetyChecker, rates, trained_weights
 from ..safety.classifier import HARMFUL, features, load_examples, train
 from ..safety.policy import CATEGORIES, load_policy
