@@ -76,7 +76,9 @@ def numpy_reference(embedder: Embedder) -> EmbedFn:
         encodings = embedder.tokenize(texts)
         out = np.empty((len(texts), embedder.dimension), dtype=np.float32)
         for rows in length_batches(encodings, batch_size):
-            out[rows] = reference_forward(cfg, weights, **batch_feed([encodings[i] for i in rows]))
+            feed = batch_feed([encodings[i] for i in rows])
+            out[rows] = reference_forward(cfg, weights, feed["input_ids"], feed["attention_mask"],
+                                          feed["token_type_ids"])
         return out
 
     return embed
@@ -142,7 +144,8 @@ def table(measurements: list[Measurement], names: list[str]) -> str:
     for workload, batch in dict.fromkeys((m.workload, m.batch_size) for m in measurements):
         mine = by[(workload, batch, "edgemind")]
         rows.append([workload, str(batch)] + [f"{by[(workload, batch, n)]:.1f}" for n in names]
-                    + [f"{mine / by[(workload, batch, n)]:.2f}x" for n in names[1:]] + [f"{noise[(workload, batch)]:.0f}%"])
+                    + [f"{mine / by[(workload, batch, n)]:.2f}x" for n in names[1:]]
+                    + [f"{noise[(workload, batch)]:.0f}%"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows)
 
