@@ -35,8 +35,8 @@ QUESTIONS = ("What is a Python decorator?", "What does HTTP 404 mean?", "What is
 # each one's rephrasing: same content words, other phrasing (what the semantic tier is for)
 PARAPHRASES = ("what's a Python decorator", "what does HTTP 404 mean", "what's a mutex",
                "Can you explain big-O notation?", "what's a git branch", "what's JSON", "what does DNS do",
-               "what's a unit test",
-               "what's a REST API", "what's a hash table", "what's recursion", "what's a compiler")
+               "what's a unit test", "what's a REST API", "what's a hash table", "what's recursion",
+               "what's a compiler")
 LONG_SYSTEM_A = ("You are EdgeMind, a careful assistant for software developers. Prefer short code. " * 12).strip()
 LONG_SYSTEM_B = ("You are EdgeMind, a friendly assistant for everyday questions. Be brief. " * 12).strip()
 GOALS_MS = {"l1": 1.0, "l2": 10.0, "semantic": 50.0}
