@@ -63,9 +63,9 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from edgemind.core.bench.engine_overhead import OverheadOptions, compare_engine_and_raw
 from edgemind.core.bench.timing import NOISY_PCT

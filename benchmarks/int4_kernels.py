@@ -5,8 +5,8 @@
 For each (K, N) of Qwen2.5-0.5B and SmolLM2-135M and M = 1 (GEMV, decode) and M = 64 (GEMM, prefill): onnxruntime
 MatMulNBits INT4 (accuracy_level 0 and 4) and fp32 MatMul on the same weights, same intra-op threads, interleaved,
 medians over repeats. GEMV calls run distinct copies of the weights (like a decoder's layers) so they come from
-memory, not a warm cache; times are per copy. Prints time, speedup over fp32, effective GB/s (packed weights + scales read per call / time)
-and that as a fraction of the streaming read bandwidth measured at the start of the run.
+memory, not a warm cache; times are per copy. Prints time, speedup over fp32, effective GB/s (packed weights +
+scales read per call / time) and that as a fraction of the streaming read bandwidth measured at the start of the run.
 Goals from issue 8, for GEMV: >= 3x fp32 and >= 60% of measured bandwidth.
 """
 
@@ -18,8 +18,14 @@ import sys
 import time
 from pathlib import Path
 
-from edgemind.core.bench.kernel_speed import (MODEL_SHAPES, STREAM_BYTES, goals_line, microbench_report, rows_table,
-                                              run_int4_microbench)
+from edgemind.core.bench.kernel_speed import (
+    MODEL_SHAPES,
+    STREAM_BYTES,
+    goals_line,
+    microbench_report,
+    rows_table,
+    run_int4_microbench,
+)
 from edgemind.kernels.bandwidth import measure_bandwidth
 
 

@@ -11,28 +11,32 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from ..backends.pooled import PooledGGUFBackend
 from ..cache.answers import AnswerCache, CachedAnswer, SemanticRow
-from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
-from ..engine import AskOptions, Engine
-from ..routing.decision import DEFAULT_SYSTEM_PROMPT
 from ..cache.semantic import SHIPPED_THRESHOLD
 from ..cache.semantic_guard import prompt_facts
 from ..cache.semantic_tuning import evaluate, load_pairs, score_pairs, tune_threshold
+from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
+from ..engine import AskOptions, Engine
+from ..routing.decision import DEFAULT_SYSTEM_PROMPT
 from ..settings import Settings
 
 QUESTIONS = ("What is a Python decorator?", "What does HTTP 404 mean?", "What is a mutex?", "Explain big-O notation.",
              "What is a git branch?", "What is JSON?", "What does DNS do?", "What is a unit test?",
              "What is a REST API?", "What is a hash table?", "What is recursion?", "What is a compiler?")
 # each one's rephrasing: same content words, other phrasing (what the semantic tier is for)
-PARAPHRASES = ("what's a Python decorator", "what does HTTP 404 mean", "what's a mutex", "Can you explain big-O notation?",
-               "what's a git branch", "what's JSON", "what does DNS do", "what's a unit test",
-               "what's a REST API", "what's a hash table", "what's recursion", "what's a compiler")
+PARAPHRASES = ("what's a Python decorator", "what does HTTP 404 mean", "what's a mutex",
+               "Can you explain big-O notation?", "what's a git branch", "what's JSON", "what does DNS do",
+               "what's a unit test", "what's a REST API", "what's a hash table", "what's recursion",
+               "what's a compiler")
 LONG_SYSTEM_A = ("You are EdgeMind, a careful assistant for software developers. Prefer short code. " * 12).strip()
 LONG_SYSTEM_B = ("You are EdgeMind, a friendly assistant for everyday questions. Be brief. " * 12).strip()
 GOALS_MS = {"l1": 1.0, "l2": 10.0, "semantic": 50.0}
@@ -160,8 +164,9 @@ def measure_cache_tiers(settings: Settings, *, model: str | None = None, repeats
         engine = Engine.create(bench_settings, cache=cache)
         engine.summarize_in_background = False
         try:
-            return _measure(engine, cache, shared_embedder(embeddings_cache_dir(bench_settings)), home, model or settings.default_model, repeats, max_tokens, semantic_rows,
-                            accuracy, prefix)
+            embedder = shared_embedder(embeddings_cache_dir(bench_settings))
+            return _measure(engine, cache, embedder, home, model or settings.default_model, repeats, max_tokens,
+                            semantic_rows, accuracy, prefix)
         finally:
             engine.close()
     finally:
@@ -188,31 +193,31 @@ def _measure(engine: Engine, cache: AnswerCache, embedder: Any, home: Path, mode
     asks: dict[str, list[float]] = {"l1": [], "l2": [], "semantic": []}
     for i in range(repeats):
         q = QUESTIONS[i]
-        seconds, r = _timed(lambda: engine.ask(q, opts))
+        seconds, r = _timed(partial(engine.ask, q, opts))
         assert r.cache == "miss", f"a new question was answered from {r.cache}"
         cold_total.append(seconds)
         cold_ttft.append(r.ttft_ms / 1000)
         key, scope = _stored(cache, q)
-        seconds, hit = _timed(lambda: cache.lookup(key))
+        seconds, hit = _timed(partial(cache.lookup, key))
         assert hit is not None and hit[0] == "l1"
         lookups["l1"].append(seconds)
-        seconds, r = _timed(lambda: engine.ask(q, opts))
+        seconds, r = _timed(partial(engine.ask, q, opts))
         assert r.cache == "l1"
         asks["l1"].append(seconds)
         fresh = AnswerCache(home / "cache.db")  # a new process's view: empty L1, same file
-        seconds, hit = _timed(lambda: fresh.lookup(key))
+        seconds, hit = _timed(partial(fresh.lookup, key))
         assert hit is not None and hit[0] == "l2"
         lookups["l2"].append(seconds)
         cache.l1.drop(key)
-        seconds, r = _timed(lambda: engine.ask(q, opts))
+        seconds, r = _timed(partial(engine.ask, q, opts))
         assert r.cache == "l2"
         asks["l2"].append(seconds)
         p = PARAPHRASES[i]
         vector = embedder.embed([p])[0]
-        seconds, found = _timed(lambda: cache.semantic.lookup(scope, p, vector))
+        seconds, found = _timed(partial(cache.semantic.lookup, scope, p, vector))
         assert found is not None, f"{p!r} was not served {q!r}'s answer"
         lookups["semantic"].append(seconds)
-        seconds, r = _timed(lambda: engine.ask(p, opts))
+        seconds, r = _timed(partial(engine.ask, p, opts))
         assert r.cache == "semantic", f"{p!r} came from {r.cache}"
         asks["semantic"].append(seconds)
 
@@ -272,29 +277,31 @@ def _measure_prefix(engine: Engine, model: str, repeats: int) -> tuple[PrefixFig
     * a prompt whose (long) system prompt is shared with earlier requests, right after a request with another
       system prompt: restored from a snapshot vs evaluated again (snapshots off)."""
     backend = engine.backend_for(engine.local_spec(engine.models.get(model)))
-    nocache = dict(model=model, temperature=0, use_cache=False)
-    short = dict(nocache, max_tokens=8)
+    # both local backends (llama.cpp, ONNX int4) keep their loaded model's KV and snapshots the same way
+    assert isinstance(backend, PooledGGUFBackend), f"{model!r} runs on no local backend with a KV to reuse"
+    nocache = AskOptions(model=model, temperature=0, use_cache=False)
+    short = replace(nocache, max_tokens=8)
 
     def clear_kv() -> None:
-        with backend._lease() as loaded:  # type: ignore[attr-defined]
+        with backend._lease() as loaded:
             loaded.forget_kv()
 
     def set_snapshots(on: bool) -> None:
-        with backend._lease() as loaded:  # type: ignore[attr-defined]
+        with backend._lease() as loaded:
             if loaded.prefixes is not None:
                 loaded.prefixes.clear()
                 loaded.prefixes.max_bytes = engine.settings.prefix_cache_mb * 2**20 if on else 0
 
     turn_live, turn_cold, texts_live, texts_cold = [], [], [], []
     for i in range(repeats):
-        first = engine.ask(QUESTIONS[i], AskOptions(**nocache, system_prompt=LONG_SYSTEM_A, max_tokens=24))
-        follow = AskOptions(**short, system_prompt=LONG_SYSTEM_A, conversation_id=first.conversation_id, store=False)
+        first = engine.ask(QUESTIONS[i], replace(nocache, system_prompt=LONG_SYSTEM_A, max_tokens=24))
+        follow = replace(short, system_prompt=LONG_SYSTEM_A, conversation_id=first.conversation_id, store=False)
         clear_kv()
         r = engine.ask("Say that in five words.", follow)
         turn_cold.append(r.ttft_ms)
         texts_cold.append(r.text)
         # the same second turn again, right after the first turn's KV is back in place
-        engine.ask(QUESTIONS[i], AskOptions(**nocache, system_prompt=LONG_SYSTEM_A, max_tokens=24, store=False))
+        engine.ask(QUESTIONS[i], replace(nocache, system_prompt=LONG_SYSTEM_A, max_tokens=24, store=False))
         r = engine.ask("Say that in five words.", follow)
         turn_live.append(r.ttft_ms)
         texts_live.append(r.text)
@@ -305,7 +312,7 @@ def _measure_prefix(engine: Engine, model: str, repeats: int) -> tuple[PrefixFig
         set_snapshots(on)
         for i in range(repeats + 2):  # two to see both system prompts, then `repeats` measured requests
             system = LONG_SYSTEM_A if i % 2 == 0 else LONG_SYSTEM_B
-            r = engine.ask(QUESTIONS[i % len(QUESTIONS)], AskOptions(**short, system_prompt=system, store=False))
+            r = engine.ask(QUESTIONS[i % len(QUESTIONS)], replace(short, system_prompt=system, store=False))
             if i >= 2:  # from the third request on, each system prompt was seen before, and the other ran since
                 shared[on].append(r.ttft_ms)
                 shared_texts[on].append(r.text)

@@ -7,8 +7,8 @@ and the desktop dashboard can render the very same SVG with QtSvg.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
 
 WIDTH = 640
 BAR_H = 22

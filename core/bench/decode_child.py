@@ -20,6 +20,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 PROMPT = ("<|im_start|>user\nWrite a short story about a lighthouse keeper who finds a message in a bottle."
           "<|im_end|>\n<|im_start|>assistant\n")
@@ -47,10 +51,10 @@ def load_variant(variant: str) -> str:
     return path.name.split(".")[0].split("ggml-cpu-")[-1]
 
 
-def decode_once(llm, tokens: list[int], n_new: int) -> float:  # type: ignore[no-untyped-def]
+def decode_once(llm: Llama, tokens: list[int], n_new: int) -> float:
     """Greedy decode of n_new tokens after the prompt; returns decode tok/s (the prompt's evaluation excluded)."""
-    import numpy as np
     import llama_cpp
+    import numpy as np
 
     llm.reset()
     llm.eval(tokens)

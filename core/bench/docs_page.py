@@ -12,8 +12,9 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 PAGE = Path("docs") / "benchmarks.md"
 RESULTS = Path("benchmarks") / "results"
@@ -40,7 +41,8 @@ UNCOMMITTED = {
 
 NATIVE_BUILD = ("The `-march=native` build for `--native-python`, in a virtual environment of its own: "
                 "`CMAKE_ARGS=\"-DGGML_NATIVE=ON -DCMAKE_C_FLAGS='-mno-amx-tile -mno-amx-int8' "
-                "-DCMAKE_CXX_FLAGS='-mno-amx-tile -mno-amx-int8'\" pip install llama-cpp-python==<the version in .venv>` "
+                "-DCMAKE_CXX_FLAGS='-mno-amx-tile -mno-amx-int8'\" "
+                "pip install llama-cpp-python==<the version in .venv>` "
                 "(AMX turned off: with it, the native build crashed on the machine above, as the `sapphirerapids` "
                 "variant did; drop those flags on a CPU without AMX).")
 
@@ -108,10 +110,11 @@ def _source(path: Path, root: Path, command: str) -> str:
 def _bench_report(path: Path, root: Path, data: dict[str, Any]) -> str:
     hw = data.get("hardware", {})
     command = " ".join(data.get("command", ["edgemind", "bench"]))
-    out = [f"## The whole suite: `edgemind bench`\n",
+    out = ["## The whole suite: `edgemind bench`\n",
            f"{hw.get('cpu', '?')}, {hw.get('physical_cores', '?')} cores, memory read bandwidth "
            f"{hw.get('memory_read_gbs', '?')} GB/s, onnxruntime {hw.get('versions', {}).get('onnxruntime', '?')}, "
-           f"llama-cpp-python {hw.get('versions', {}).get('llama-cpp-python', '?')}; run {data.get('created_at', '?')}, "
+           f"llama-cpp-python {hw.get('versions', {}).get('llama-cpp-python', '?')}; "
+           f"run {data.get('created_at', '?')}, "
            f"{data.get('duration_s', '?')} s in all. Settings: model `{data.get('settings', {}).get('model', '?')}`, "
            f"{data.get('settings', {}).get('max_tokens', '?')} tokens an answer, "
            f"{data.get('settings', {}).get('threads', '?')} threads, "
@@ -194,7 +197,8 @@ def _int4_kernels(path: Path, root: Path, data: dict[str, Any]) -> str:
         "## INT4 matrix products (onnxruntime `MatMulNBits`) against fp32 `MatMul`\n",
         f"The bundled models' weight shapes; `m` = 1 is one token (GEMV, decode), 64 a batch (prefill). Block "
         f"{next((r['block'] for r in data.get('rows', []) if r.get('block')), '?')}, "
-        f"{next((r['threads'] for r in data.get('rows', [])), '?')} threads, onnxruntime {machine.get('onnxruntime', '?')}; "
+        f"{next((r['threads'] for r in data.get('rows', [])), '?')} threads, "
+        f"onnxruntime {machine.get('onnxruntime', '?')}; "
         f"speed-up against fp32 and the share of the measured read bandwidth"
         f"{f' ({bw:.1f} GB/s)' if bw else ''} the weights were read at. `acc0`/`acc4` are `accuracy_level` 0 and 4.\n",
         _table(["shape", "k×n", "m", "fp32"] + [f"`{k}`" for k in labels], rows),
@@ -244,7 +248,8 @@ def _onnx_vs_llama(path: Path, root: Path, data: dict[str, Any]) -> str:
                f"--weights {data.get('weights')} --out {path.relative_to(root).as_posix()}")
     return "\n".join([
         f"### `{data.get('model')}`, `{data.get('weights')}` weights\n",
-        f"{data.get('threads')} threads, {data.get('prompt_tokens')}-token prompt, {data.get('new_tokens')} new tokens, "
+        f"{data.get('threads')} threads, {data.get('prompt_tokens')}-token prompt, "
+        f"{data.get('new_tokens')} new tokens, "
         f"{data.get('repeats')} repeats in ABBA order, {data.get('provider')}; the ratio is onnx_int4 / llama.cpp "
         "(time to first token: below 1 is sooner).\n",
         _table(["", "onnx_int4", "llama.cpp", "ratio"], rows),

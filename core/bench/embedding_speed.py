@@ -14,14 +14,16 @@ import statistics
 import sys
 import time
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from edgemind.kernels.bert_encoder import BertConfig, reference_forward
 from edgemind.kernels.safetensors_reader import read_safetensors
+
 from ..embeddings.embedder import MAX_TOKENS, Embedder, batch_feed, length_batches
 from ..embeddings.model_files import CONFIG, WEIGHTS, package_archive, read_pinned
 from ..hardware import hardware_profile
@@ -74,7 +76,9 @@ def numpy_reference(embedder: Embedder) -> EmbedFn:
         encodings = embedder.tokenize(texts)
         out = np.empty((len(texts), embedder.dimension), dtype=np.float32)
         for rows in length_batches(encodings, batch_size):
-            out[rows] = reference_forward(cfg, weights, **batch_feed([encodings[i] for i in rows]))
+            feed = batch_feed([encodings[i] for i in rows])
+            out[rows] = reference_forward(cfg, weights, feed["input_ids"], feed["attention_mask"],
+                                          feed["token_type_ids"])
         return out
 
     return embed
@@ -140,7 +144,8 @@ def table(measurements: list[Measurement], names: list[str]) -> str:
     for workload, batch in dict.fromkeys((m.workload, m.batch_size) for m in measurements):
         mine = by[(workload, batch, "edgemind")]
         rows.append([workload, str(batch)] + [f"{by[(workload, batch, n)]:.1f}" for n in names]
-                    + [f"{mine / by[(workload, batch, n)]:.2f}x" for n in names[1:]] + [f"{noise[(workload, batch)]:.0f}%"])
+                    + [f"{mine / by[(workload, batch, n)]:.2f}x" for n in names[1:]]
+                    + [f"{noise[(workload, batch)]:.0f}%"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows)
 

@@ -12,19 +12,22 @@ import math
 import platform
 import statistics
 import time
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..backends.base import CancelToken, GenerationParams, Message
 from ..backends.prefix_states import common_prefix
 from ..engine.facade import AskOptions, Engine
-from ..routing.decision import DEFAULT_SYSTEM_PROMPT
 from ..events import Done, Error, Token
 from ..hardware import hardware_profile
+from ..routing.decision import DEFAULT_SYSTEM_PROMPT
 from ..settings import Settings
-from .timing import NOISY_PCT, OthersCpu, Timeline, median, wait_for_idle
+from .timing import NOISY_PCT, OthersCpu, Timeline, closing_stream, median, wait_for_idle
+
+if TYPE_CHECKING:  # llama_cpp itself is imported late (RawSide): the engine's warm-up picks its CPU variant
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 DECODE_GOAL = 0.95  # engine decode tok/s must be at least this fraction of raw
 TTFT_GOAL = 1.10  # engine TTFT must be at most this multiple of raw
@@ -149,7 +152,7 @@ class RawSide:
             )
 
     @staticmethod
-    def messages(prompt: str) -> list[dict[str, str]]:
+    def messages(prompt: str) -> list[ChatCompletionRequestMessage]:
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
 
     def prompt_tokens(self, prompt: str) -> list[int] | None:
@@ -164,16 +167,19 @@ class RawSide:
         foreign = OthersCpu()
         line = _Timeline(t0=time.perf_counter())
         stream = self.llm.create_chat_completion(
-            messages=self.messages(prompt),  # type: ignore[arg-type]
+            messages=self.messages(prompt),
             stream=True, max_tokens=max_tokens, temperature=p.temperature, top_p=p.top_p, top_k=p.top_k,
             repeat_penalty=p.repeat_penalty,
         )
+        assert isinstance(stream, Iterator), "stream=True returns chunks, not one response"
         finish = "?"
-        for chunk in stream:  # type: ignore[union-attr]
+        for chunk in stream:
             choice = chunk["choices"][0]
-            line.content(choice["delta"].get("content"))
-            if choice.get("finish_reason"):
-                finish = choice["finish_reason"]
+            content = choice["delta"].get("content")  # the last chunk's delta is empty
+            line.content(content if isinstance(content, str) else None)
+            reason = choice.get("finish_reason")
+            if reason:
+                finish = reason
         ended = time.perf_counter()
         other_cpu = foreign.percent()
         text = "".join(line.pieces)
@@ -229,7 +235,7 @@ class EngineSide:
         done: Done | None = None
         foreign = OthersCpu()
         line = _Timeline(t0=time.perf_counter())
-        with closing(self.engine.stream(prompt, options, CancelToken())) as events:
+        with closing_stream(self.engine.stream(prompt, options, CancelToken())) as events:
             for event in events:
                 if isinstance(event, Token):
                     line.content(event.text)

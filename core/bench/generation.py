@@ -9,15 +9,15 @@ fresh nonce, so llama.cpp's KV prefix cache cannot skip the prefill and TTFT mea
 from __future__ import annotations
 
 import logging
-from contextlib import closing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..backends.base import Backend, CancelToken, GenerationParams, Message
 from ..errors import EdgeMindError
 from ..events import BackendDone
 from .report import Figure, Goal
-from .timing import OthersCpu, Timeline, median, percentile
+from .timing import OthersCpu, Timeline, closing_stream, median, percentile
 
 log = logging.getLogger(__name__)
 JITTER_GOAL_MS = 10.0
@@ -62,7 +62,7 @@ def one_run(backend: Backend, messages: list[Message], params: GenerationParams)
     others = OthersCpu()
     line = Timeline()
     done: BackendDone | None = None
-    with closing(backend.stream(messages, params, CancelToken())) as chunks:
+    with closing_stream(backend.stream(messages, params, CancelToken())) as chunks:
         for chunk in chunks:
             if isinstance(chunk, BackendDone):
                 done = chunk

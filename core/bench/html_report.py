@@ -109,7 +109,7 @@ def render_html(report: dict[str, Any]) -> str:
         + escape(", ".join(f"{k} {v}" for k, v in hw.get("versions", {}).items())) + "</p>",
         "<h2>Headline</h2><table>", *head, "</table>",
     ]
-    for title, svg in charts(report):
+    for _title, svg in charts(report):
         body.append(f'<div class="chart">{svg.replace(SVG_NS, "")}</div>')
     for name, r in report.get("backends", {}).items():
         if r.get("status") != "ok":

@@ -138,12 +138,13 @@ def _fp32_bench(copies: list[MatMulNBitsWeights], threads: int) -> _Bench:
 
 
 def _int4_bench(copies: list[MatMulNBitsWeights], accuracy_level: int, threads: int) -> _Bench:
-    nodes, arrays = [], {}
+    nodes: list[onnx.NodeProto] = []
+    arrays: dict[str, np.ndarray] = {}
     for i, w in enumerate(copies):
         node, inits = matmulnbits_node(w, "X", f"Y{i}", prefix=f"w{i}", accuracy_level=accuracy_level)
         nodes.append(node)
         # matmulnbits_node's initializers come in the order B, scales, zero points; share ours, not their copies
-        arrays.update({t.name: a for t, a in zip(inits, (w.B, w.scales, w.zero_points))})
+        arrays.update({t.name: a for t, a in zip(inits, (w.B, w.scales, w.zero_points)) if a is not None})
     return _bench(nodes, arrays, copies[0].K, copies[0].N, threads)
 
 

@@ -11,6 +11,7 @@ from importlib import metadata
 from typing import Any
 
 from edgemind.kernels.bandwidth import measure_bandwidth
+
 from ..hardware import hardware_profile
 
 

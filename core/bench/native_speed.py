@@ -13,9 +13,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from ..backends.llama_native import OMP_DEFAULTS, NativeGuard, Variant, model_key
 from ..errors import EdgeMindError

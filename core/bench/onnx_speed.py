@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from ..models.manifest import ModelSpec
 from ..backends.llama_cpp_backend import load_llama
 from ..backends.llama_native import NativeGuard
 from ..backends.onnx_int4_backend import load_onnx
+from ..models.manifest import ModelSpec
 
 PROMPT = ("You are a helpful assistant.\nUser: Explain in a few paragraphs how a hash map works, what a collision "
           "is, and how open addressing differs from chaining.\nAssistant:")
@@ -45,7 +46,8 @@ class SpeedComparison:
     @property
     def decode_ratio(self) -> float:
         """Median onnx decode tok/s over median llama.cpp decode tok/s (> 1: onnx_int4 is faster)."""
-        return statistics.median(t.decode_tok_s for t in self.onnx) / statistics.median(t.decode_tok_s for t in self.llama)
+        onnx = statistics.median(t.decode_tok_s for t in self.onnx)
+        return onnx / statistics.median(t.decode_tok_s for t in self.llama)
 
     @property
     def ttft_ratio(self) -> float:
@@ -56,7 +58,8 @@ class SpeedComparison:
         med = statistics.median
         out = asdict(self)
         out.update(
-            llama_decode_tok_s=med(t.decode_tok_s for t in self.llama), onnx_decode_tok_s=med(t.decode_tok_s for t in self.onnx),
+            llama_decode_tok_s=med(t.decode_tok_s for t in self.llama),
+            onnx_decode_tok_s=med(t.decode_tok_s for t in self.onnx),
             llama_ttft_ms=med(t.ttft_ms for t in self.llama), onnx_ttft_ms=med(t.ttft_ms for t in self.onnx),
             decode_ratio=self.decode_ratio, ttft_ratio=self.ttft_ratio,
         )
@@ -135,7 +138,8 @@ def compare_speed(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int =
         lt: list[SideTiming] = []
         ot: list[SideTiming] = []
         for r in range(repeats):
-            order = (("llama", run_llama), ("onnx", run_onnx)) if r % 2 == 0 else (("onnx", run_onnx), ("llama", run_llama))
+            llama_first = (("llama", run_llama), ("onnx", run_onnx))
+            order = llama_first if r % 2 == 0 else llama_first[::-1]
             for name, run in order:
                 (lt if name == "llama" else ot).append(run())
             if progress:

@@ -13,9 +13,10 @@ import json
 import re
 import string
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 from ..engine import AskOptions, Engine, Tools
 from ..errors import EdgeMindError
@@ -69,7 +70,7 @@ def sandbox_runner(engine: Engine) -> Callable[[str], tuple[bool, str]]:
     """Run a program through the `python_run` tool with a session-only code.exec grant; (passed, output)."""
     # its own tool session over the engine's data folder: the grant holds for this session only, asks nobody
     tools = Tools.open(engine.settings, grants=["code.exec"])
-    if "python_run" not in {t.name for t in tools.offered(["python_run"])}:
+    if not tools.offered(["python_run"]):
         raise BenchError("the code runner tool (python_run) is not installed; code tasks cannot run")
 
     def run(program: str) -> tuple[bool, str]:

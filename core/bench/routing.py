@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
 from ..routing.classifier import load_examples
-from ..routing.signals import INTENTS
 from ..routing.router import HELDOUT_FILE
+from ..routing.signals import INTENTS
 from .report import Figure, Goal
 from .timing import percentile
 
@@ -41,14 +42,14 @@ def timed(classify: Callable[[str], str], examples: list[LabelledPrompt]) -> tup
 def summary(examples: list[LabelledPrompt], predicted: list[str], ms: list[float] | None = None) -> dict[str, Any]:
     right = [p == e.label for p, e in zip(predicted, examples, strict=True)]
 
-    def share(keep: Callable[[LabelledPrompt], bool]) -> dict[str, Any]:
-        picked = [r for r, e in zip(right, examples) if keep(e)]
+    def share(keep: list[bool]) -> dict[str, Any]:
+        picked = [r for r, k in zip(right, keep, strict=True) if k]
         return {"n": len(picked), "accuracy": round(sum(picked) / len(picked), 4) if picked else None}
 
     result: dict[str, Any] = {
         "accuracy": round(sum(right) / len(right), 4),
-        "recall": {intent: share(lambda e, i=intent: e.label == i) for intent in INTENTS},
-        "by_language": {lang: share(lambda e, lg=lang: e.lang == lg)
+        "recall": {intent: share([e.label == intent for e in examples]) for intent in INTENTS},
+        "by_language": {lang: share([e.lang == lang for e in examples])
                         for lang, _ in Counter(e.lang for e in examples).most_common()},
         "confusions": {f"{truth}->{guess}": n for (truth, guess), n in
                        Counter((e.label, p) for e, p in zip(examples, predicted) if e.label != p).most_common()},

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
 from ..embeddings.embedder import Embedder
 from ..engine.facade import Engine
-from ..classify.labelled import LabelledPrompt
 from ..routing.classifier import load_examples, train
 from ..routing.judge import ModelJudge
 from ..routing.policy import RouterPolicy, load_router_policy
@@ -26,30 +27,31 @@ from ..settings import DEFAULT_MODEL, Settings
 from .routing import heldout_examples, summary, timed
 
 
-def results_table(results: dict[str, dict[str, object]]) -> str:
-    """Each router variant as a column: accuracy, recall per intent, accuracy per language, p50/p95 latency."""
+def results_table(results: dict[str, dict[str, Any]]) -> str:
+    """Each router variant as a column: accuracy, recall per intent, accuracy per language, p50/p95 latency.
+    `results` maps a variant's name to its routing.summary()."""
     names = list(results)
     lines = [f"{'':24}" + "".join(f"{n:>22}" for n in names)]
 
-    def row(label: str, get: Callable[[dict[str, object]], str]) -> None:
-        lines.append(f"{label:24}" + "".join(f"{get(results[n]):>22}" for n in names))
+    def row(label: str, cells: list[str]) -> None:
+        lines.append(f"{label:24}" + "".join(f"{cell:>22}" for cell in cells))
 
-    row("accuracy", lambda r: f"{r['accuracy']:.1%}")
+    row("accuracy", [f"{results[n]['accuracy']:.1%}" for n in names])
     for intent in INTENTS:
-        row(f"  recall {intent}", lambda r, i=intent: _share(r["recall"][i]))  # type: ignore[index]
-    for lang in results[names[0]]["by_language"]:  # type: ignore[union-attr]
-        row(f"  language {lang}", lambda r, lg=lang: _share(r["by_language"][lg]))  # type: ignore[index]
-    row("p50 latency", lambda r: f"{r['p50_ms']:.2f} ms")
-    row("p95 latency", lambda r: f"{r['p95_ms']:.2f} ms")
+        row(f"  recall {intent}", [_share(results[n]["recall"][intent]) for n in names])
+    for lang in results[names[0]]["by_language"]:
+        row(f"  language {lang}", [_share(results[n]["by_language"][lang]) for n in names])
+    row("p50 latency", [f"{results[n]['p50_ms']:.2f} ms" for n in names])
+    row("p95 latency", [f"{results[n]['p95_ms']:.2f} ms" for n in names])
     return "\n".join(lines)
 
 
-def _share(cell: dict[str, object]) -> str:
+def _share(cell: dict[str, Any]) -> str:
     return f"{cell['accuracy']:.1%} of {cell['n']}"
 
 
 def cross_validate(embedder: Embedder, folds: int = 5,
-                   progress: Callable[[str], None] = lambda m: None) -> dict[str, object]:
+                   progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """Train-only k-fold CV of the whole classifier (and of the baseline): how the shipped settings were chosen."""
     examples = load_examples(resource_path(TRAIN_FILE))
     embeddings = embedder.embed([embedding_text(embedder, e.prompt) for e in examples])
@@ -72,17 +74,19 @@ def cross_validate(embedder: Embedder, folds: int = 5,
         for i, s, p in zip(held, signals, model.predict(embeddings[held], signals)):
             predicted[i], confidence[i] = INTENTS[int(np.argmax(p.probabilities))], float(p.probabilities.max())
             baseline[i] = keyword_intent(s)[0]
-    result = {"classifier": summary(examples, predicted), "keyword baseline": summary(examples, baseline)}
+    result: dict[str, Any] = {"classifier": summary(examples, predicted),
+                              "keyword baseline": summary(examples, baseline)}
     right = np.array([p == e.label for p, e in zip(predicted, examples)])
     is_chat = np.array([e.label == "chat" for e in examples])
     progress(f"{folds}-fold CV on {len(examples)} training prompts: classifier {right.mean():.1%} (best guess), "
           f"keyword baseline {result['keyword baseline']['accuracy']:.1%}")
-    result["thresholds"] = {}
+    thresholds: dict[float, dict[str, Any]] = {}
+    result["thresholds"] = thresholds
     for threshold in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
         kept = confidence >= threshold
         # What route() returns: the guess when sure, else the fallback (chat), right only for chat prompts.
         routed = np.where(kept, right, is_chat).mean()
-        result["thresholds"][threshold] = {"fall_back": round(float((~kept).mean()), 4), "accuracy": round(routed, 4)}
+        thresholds[threshold] = {"fall_back": round(float((~kept).mean()), 4), "accuracy": round(routed, 4)}
         guessed = right[~kept].mean() if (~kept).any() else float("nan")
         progress(f"  threshold {threshold:.2f}: {(~kept).mean():5.1%} fall back to chat; routed accuracy {routed:.1%}; "
               f"best guess right for {guessed:.0%} of those falling back")
@@ -91,7 +95,7 @@ def cross_validate(embedder: Embedder, folds: int = 5,
 
 def with_unsure_model(settings: Settings, model_id: str, policy: RouterPolicy, router: IntentRouter,
                       heldout: list[LabelledPrompt], threshold: float,
-                      progress: Callable[[str], None] = lambda m: None) -> dict[str, object]:
+                      progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """The same held-out prompts with a model settling the unsure ones: accuracy, and how often it was asked."""
     engine = Engine.create(settings, router=router)
     spec = engine.models.get(model_id)
@@ -99,7 +103,12 @@ def with_unsure_model(settings: Settings, model_id: str, policy: RouterPolicy, r
                           router.model, DEFAULT_MODEL)
     judge = ModelJudge(spec.id, lambda: engine.backend_for(spec).stream)
     asked: list[str] = []
-    judged.judge = lambda prompt, top: (asked.append(prompt), judge(prompt, top))[1]
+
+    def judge_and_note(prompt: str, top: Sequence[str]) -> str | None:
+        asked.append(prompt)
+        return judge(prompt, top)
+
+    judged.judge = judge_and_note
     judge("hello")  # load the model before timing
     predicted, ms = timed(lambda p: judged.route(p).intent, heldout)
     result = summary(heldout, predicted, ms)
@@ -121,7 +130,7 @@ def router_vs_baseline(embedder: Embedder, cache: Path, settings: Settings, *, u
     heldout = heldout_examples()
     predicted, ms = timed(lambda p: router.route(p).intent, heldout)
     base, base_ms = timed(lambda p: keyword_intent(extract_signals(p))[0], heldout)
-    results: dict[str, dict[str, object]] = {"edgemind router": summary(heldout, predicted, ms),
+    results: dict[str, dict[str, Any]] = {"edgemind router": summary(heldout, predicted, ms),
                                              "keyword baseline": summary(heldout, base, base_ms)}
     if unsure_model:
         threshold = unsure_threshold or policy.confidence_threshold

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from ..embeddings.embedder import Embedder
 from ..classify.policy_file import resource_path
+from ..embeddings.embedder import Embedder
 from ..safety.checker import BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, SafetyChecker, rates, trained_weights
 from ..safety.classifier import HARMFUL, features, load_examples, train
 from ..safety.policy import CATEGORIES, load_policy
@@ -36,33 +37,37 @@ def keyword_refuses(text: str) -> bool:
     return bool(_BLOCK.search(text))
 
 
-def results_table(results: dict[str, dict[str, object]]) -> str:
-    """Each checker as a column: harmful and benign refused, overall, per category and language; latency."""
+def results_table(results: dict[str, dict[str, Any]]) -> str:
+    """Each checker as a column: harmful and benign refused, overall, per category and language; latency.
+    `results` maps a checker's name to its safety_rates.summary()."""
     names = list(results)
     lines = [f"{'':30s}" + "".join(f"{n:>26s}" for n in names),
              f"{'':30s}" + "".join(f"{'harmful ref.':>13s}{'benign ref.':>13s}" for _ in names)]
 
-    def row(label: str, get: Callable[[dict[str, object]], dict[str, object]]) -> None:
+    def row(label: str, *where: str) -> None:
+        """The rates block found at `where` (keys, outermost first) in each checker's summary."""
         cells = []
         for n in names:
-            b = get(results[n])
+            b = results[n]
+            for key in where:
+                b = b[key]
             cells.append(f"{_pct(b['harmful_refused_rate'], b['harmful']):>13s}"
                          f"{_pct(b['benign_refused_rate'], b['benign']):>13s}")
         lines.append(f"{label:30s}" + "".join(cells))
 
-    row("ALL", lambda r: r)
+    row("ALL")
     for c in CATEGORIES:
-        row(f"  {c}", lambda r, c=c: r["per_category"][c])  # type: ignore[index]
-    for lang in results[names[0]]["per_language"]:  # type: ignore[union-attr]
-        row(f"  lang={lang}", lambda r, lang=lang: r["per_language"][lang])  # type: ignore[index]
+        row(f"  {c}", "per_category", c)
+    for lang in results[names[0]]["per_language"]:
+        row(f"  lang={lang}", "per_language", lang)
     latency = [results[n]["latency_ms"] for n in names]
-    cells = "".join(f"{ms['p50']:>13.2f}{ms['p95']:>13.2f}" for ms in latency)  # type: ignore[index]
+    cells = "".join(f"{ms['p50']:>13.2f}{ms['p95']:>13.2f}" for ms in latency)
     lines.append(f"{'latency p50 / p95 (ms)':30s}" + cells)
     return "\n".join(lines)
 
 
-def _pct(rate: object, n: object) -> str:
-    return "-" if not n else f"{100 * float(rate):.1f}% /{n}"  # type: ignore[arg-type]
+def _pct(rate: float, n: int) -> str:
+    return "-" if not n else f"{100 * float(rate):.1f}% /{n}"
 
 
 def cross_validate(embedder: Embedder, folds: int = 5) -> list[str]:

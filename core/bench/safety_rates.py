@@ -7,7 +7,8 @@ The held-out split is for reporting, never for tuning; thresholds were chosen by
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path

@@ -14,8 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import httpx
 
@@ -54,7 +55,8 @@ async def level(url: str, model: str, clients: int, per_client: int, max_tokens:
         nonlocal tokens
         for i in range(per_client):
             body = {"model": model, "max_tokens": max_tokens, "temperature": 0,
-                    "messages": [{"role": "user", "content": f"Request {tag}-{c}-{i}: write a short poem about the sea."}]}
+                    "messages": [{"role": "user",
+                                  "content": f"Request {tag}-{c}-{i}: write a short poem about the sea."}]}
             t0 = time.perf_counter()
             r = await http.post(url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"})
             latencies.append(time.perf_counter() - t0)

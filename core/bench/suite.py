@@ -10,18 +10,19 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..backends.registry import backend_factories
 from ..engine import Engine, open_registry
 from ..errors import EdgeMindError
 from ..models.manifest import ModelSpec
-from ..settings import Settings
 from ..routing.router import IntentRouter
 from ..safety.checker import SafetyChecker
+from ..settings import Settings
 from .cache_speed import measure_cache_tiers
 from .child_env import child_env
 from .cold_start import measure_cold_start
@@ -30,10 +31,19 @@ from .generation import measure_generation
 from .html_report import render_html
 from .machine import machine_profile
 from .quality import measure_quality
+from .report import (
+    SCHEMA,
+    BenchError,
+    Figure,
+    Goal,
+    check_writable,
+    figures_dict,
+    load_report,
+    save_report,
+    write_text_atomic,
+)
 from .routing import measure_router
 from .safety_rates import measure_safety
-from .report import SCHEMA, BenchError, Figure, Goal, check_writable, figures_dict, load_report, save_report, \
-    write_text_atomic
 from .timing import median
 
 log = logging.getLogger(__name__)
@@ -70,7 +80,7 @@ class Plan:
     code_limit: int | None
 
     @classmethod
-    def of(cls, quick: bool, repeats: int | None) -> "Plan":
+    def of(cls, quick: bool, repeats: int | None) -> Plan:
         if quick:
             return cls(repeats or 3, 48, 1, 1, min(repeats or 3, 3), 2, 5, 2)
         return cls(repeats or 5, 128, 3, 3, repeats or 7, 5, None, None)
@@ -159,7 +169,7 @@ def run_bench(settings: Settings, options: BenchOptions, progress: Progress = la
     steps = _Steps(1 + len(targets) + sum(s != "generation" for s in sections), progress)
 
     report: dict[str, Any] = {
-        "schema": SCHEMA, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "schema": SCHEMA, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": list(options.command), "hardware": {}, "backends": {}, "sections": {},
         "settings": {"quick": options.quick, "model": model_id, "repeats": plan.repeats,
                      "max_tokens": plan.max_tokens, "threads": settings.effective_threads,
@@ -292,8 +302,8 @@ def _cache(settings: Settings, model_id: str, plan: Plan,
                                             note="held-out paraphrases served")
     for p in r.prefix:
         slug = "".join(ch if ch.isalnum() else "_" for ch in p.scenario.lower()).strip("_")[:40]
-        figures[f"prefix_{slug}_x"] = Figure(p.ratio, "x", n, "higher",
-                                             note=f"first token {p.ttft_reused_ms} ms reused vs {p.ttft_baseline_ms} ms")
+        note = f"first token {p.ttft_reused_ms} ms reused vs {p.ttft_baseline_ms} ms"
+        figures[f"prefix_{slug}_x"] = Figure(p.ratio, "x", n, "higher", note=note)
     return figures, {"tiers": [t.tier for t in r.tiers], "cache_bench": r.as_dict()}
 
 

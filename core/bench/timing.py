@@ -9,12 +9,16 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TypeVar
 
 import psutil
 
 NOISY_PCT = 10.0  # other processes' CPU share (% of all cores) above which a measurement is flagged as noisy
+
+T = TypeVar("T")
 
 
 def median(values: Sequence[float]) -> float:
@@ -30,6 +34,18 @@ def percentile(values: Sequence[float], q: float) -> float:
     rank = (len(ordered) - 1) * q / 100.0
     low, high = math.floor(rank), math.ceil(rank)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@contextmanager
+def closing_stream(stream: Iterator[T]) -> Iterator[Iterator[T]]:
+    """contextlib.closing for a stream typed as a plain Iterator (Backend.stream, Engine.stream): a measurement that
+    leaves the loop early closes the generator, which cancels the generation behind it."""
+    try:
+        yield stream
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
 
 
 @dataclass(slots=True)
