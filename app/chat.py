@@ -8,9 +8,23 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QMenu, QMessageBox, QPlainTextEdit, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .context import AppContext
 from .message_view import MessageWidget, error_widget
@@ -232,7 +246,8 @@ class ChatPane(QWidget):
     def rename_conversation(self, conversation_id: str, title: str | None = None) -> None:
         if title is None:
             items = [self.conversation_list.item(i) for i in range(self.conversation_list.count())]
-            old = next((i.text().split("\n")[0] for i in items if i.data(Qt.ItemDataRole.UserRole) == conversation_id), "")
+            old = next((i.text().split("\n")[0] for i in items
+                        if i.data(Qt.ItemDataRole.UserRole) == conversation_id), "")
             title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=old)
             if not ok:
                 return

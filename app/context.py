@@ -25,7 +25,7 @@ ENGINE_START_TIMEOUT_S = 600.0  # a first start installs the 491 MB default mode
 
 
 class AppContext(QObject):
-    def __init__(self, settings: "Settings", parent: QObject | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.hooks = Hooks(self)
@@ -33,7 +33,7 @@ class AppContext(QObject):
         self.watchdog = StallWatchdog(parent=self)
         self.permissions = PermissionAsker(self.ops, self.hooks)
         self.tools_error: str | None = None
-        self.engine: "Engine | None" = None
+        self.engine: Engine | None = None
         self.engine_error: str | None = None
         self.paused = False
         self._ready = threading.Event()
@@ -43,7 +43,7 @@ class AppContext(QObject):
     # ---- the engine -------------------------------------------------------------------------------------------
     def start_engine(self) -> None:
         """Create the engine in a worker: the window is already up; screens hear `engine_did_start`."""
-        def create() -> "Engine":
+        def create() -> Engine:
             from edgemind.core.engine import Engine  # imported here: the window shows before core loads
 
             engine = Engine.create(self.settings)
@@ -55,7 +55,7 @@ class AppContext(QObject):
                 self.tools_error = str(exc) or exc.__class__.__name__
             return engine
 
-        def started(engine: "Engine") -> None:
+        def started(engine: Engine) -> None:
             self.engine = engine
             self.hooks.engine_did_start.emit(engine)
 
@@ -64,7 +64,7 @@ class AppContext(QObject):
             self._ready.set()
             self.hooks.engine_did_fail.emit(self.engine_error)
 
-        def create_and_signal() -> "Engine":
+        def create_and_signal() -> Engine:
             engine = create()
             self._engine_for_workers = engine
             self._ready.set()
@@ -72,7 +72,7 @@ class AppContext(QObject):
 
         self.ops.run("start engine", create_and_signal, started, failed)
 
-    def engine_in_worker(self) -> "Engine":
+    def engine_in_worker(self) -> Engine:
         """For code running in a worker: the engine, waiting for it to start; raises if it could not."""
         if not self._ready.wait(ENGINE_START_TIMEOUT_S):
             from edgemind.core.errors import EdgeMindError
@@ -130,7 +130,7 @@ class AppContext(QObject):
             engine.close()
         self._engine_for_workers = None
 
-    def tools_in_worker(self) -> "Tools":
+    def tools_in_worker(self) -> Tools:
         """For code running in a worker: the engine's tools (with tools attached), or an error why not."""
         tools = self.engine_in_worker().tools
         if not tools.attached:
@@ -139,12 +139,12 @@ class AppContext(QObject):
             raise EdgeMindError(f"tools are not available: {self.tools_error or 'not attached'}")
         return tools
 
-    def grants_in_worker(self) -> "Grants":
+    def grants_in_worker(self) -> Grants:
         """For code running in a worker: the stored grants (kept by the attached tools' broker), or an error why
         there are no tools."""
         self.tools_in_worker()
         return self.engine_in_worker().grants
 
     def describe(self) -> dict[str, Any]:
-        return {"engine": "ready" if self.engine else ("failed: " + self.engine_error if self.engine_error else "starting"),
-                "paused": self.paused}
+        failed = "failed: " + self.engine_error if self.engine_error else "starting"
+        return {"engine": "ready" if self.engine else failed, "paused": self.paused}

@@ -51,7 +51,7 @@ class App:
         self.ctx.deleteLater()
 
 
-def build(settings: "Settings", *, show: bool = True) -> App:
+def build(settings: Settings, *, show: bool = True) -> App:
     """Create the app's surfaces and show the window; the engine starts in a worker right after."""
     qt = QApplication.instance() or QApplication(sys.argv[:1])
     qt.setApplicationName("EdgeMind")
@@ -72,7 +72,7 @@ def build(settings: "Settings", *, show: bool = True) -> App:
     return app
 
 
-def run(settings: "Settings", *, self_test: bool = False, screenshot: Path | None = None) -> int:
+def run(settings: Settings, *, self_test: bool = False, screenshot: Path | None = None) -> int:
     if not os.environ.get("QT_QPA_PLATFORM") and sys.platform.startswith("linux") and not (
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a self-test on a machine without a screen

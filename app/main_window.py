@@ -1,4 +1,5 @@
-"""The main window: Chat, Code review, Settings, Audit log and Benchmarks tabs, the keyboard shortcuts, and close-to-tray."""
+"""The main window: Chat, Code review, Settings, Audit log and Benchmarks tabs, the keyboard shortcuts, and
+close-to-tray."""
 
 from __future__ import annotations
 

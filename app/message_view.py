@@ -9,7 +9,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pygments import highlight
 from pygments.formatters import HtmlFormatter

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QWidget
@@ -136,9 +137,10 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
                                == "done" and bool(app.quick_ask.answer.text.strip())}
         save_shot(app.quick_ask, shots["quick-ask"])
 
+        no_tray = "no system tray on this desktop: menu built, not shown"
         checks["tray"] = {"ok": app.tray.actions() == ["Quick ask", "Open EdgeMind", "Pause models", "Quit"],
                           "shown": app.tray.available,
-                          "note": None if app.tray.available else "no system tray on this desktop: menu built, not shown"}
+                          "note": None if app.tray.available else no_tray}
     except Exception as exc:  # the report must come out whatever broke
         checks.setdefault("error", {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"})
     finally:

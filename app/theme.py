@@ -54,9 +54,9 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
                             (QPalette.ColorRole.Base, "#17191c"), (QPalette.ColorRole.AlternateBase, "#22252a"),
                             (QPalette.ColorRole.Text, theme.text), (QPalette.ColorRole.Button, "#2a2d33"),
                             (QPalette.ColorRole.ButtonText, theme.text), (QPalette.ColorRole.Highlight, "#3d6fd1"),
-                            (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.ToolTipBase, "#2a2d33"),
-                            (QPalette.ColorRole.ToolTipText, theme.text), (QPalette.ColorRole.PlaceholderText, theme.muted),
-                            (QPalette.ColorRole.Link, theme.accent)):
+                            (QPalette.ColorRole.HighlightedText, "#ffffff"),
+                            (QPalette.ColorRole.ToolTipBase, "#2a2d33"), (QPalette.ColorRole.ToolTipText, theme.text),
+                            (QPalette.ColorRole.PlaceholderText, theme.muted), (QPalette.ColorRole.Link, theme.accent)):
             palette.setColor(role, QColor(color))
     else:
         palette = app.style().standardPalette()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication, QObject, QPointF, Qt
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
@@ -85,7 +86,7 @@ class WindowsHotkey(QAbstractNativeEventFilter):
         self.callback = callback
 
     @classmethod
-    def install(cls, callback: Callable[[], None]) -> "WindowsHotkey | None":
+    def install(cls, callback: Callable[[], None]) -> WindowsHotkey | None:
         import ctypes
 
         user32 = ctypes.windll.user32  # type: ignore[attr-defined]
@@ -99,7 +100,6 @@ class WindowsHotkey(QAbstractNativeEventFilter):
 
     def nativeEventFilter(self, event_type: Any, message: Any) -> tuple[bool, int]:  # noqa: N802
         if bytes(event_type) == b"windows_generic_MSG":
-            import ctypes
             from ctypes import wintypes
 
             msg = wintypes.MSG.from_address(int(message))

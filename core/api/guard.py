@@ -10,7 +10,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from .config import ServerConfig

@@ -85,7 +85,7 @@ class BackgroundServer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, timeout_s: float = 20.0) -> "BackgroundServer":
+    def start(self, timeout_s: float = 20.0) -> BackgroundServer:
         """Bind (ConfigError in one line on a busy port or a non-loopback host without allow_remote), then serve."""
         import uvicorn
 

@@ -136,7 +136,8 @@ def _ollama(settings: Settings) -> dict[str, Any]:
     from ..backends.ollama_backend import list_ollama_models
 
     try:
-        return {"host": settings.ollama_host, "reachable": True, "models": list_ollama_models(settings.ollama_host, 0.5)}
+        models = list_ollama_models(settings.ollama_host, 0.5)
+        return {"host": settings.ollama_host, "reachable": True, "models": models}
     except Exception as exc:  # unreachable Ollama is normal on most laptops
         return {"host": settings.ollama_host, "reachable": False, "reason": exc.__class__.__name__}
 
@@ -178,11 +179,15 @@ def format_report(r: dict[str, Any]) -> str:
     hw = r["hardware"]
     ep = r["execution_providers"]
     df = r["data_folder"]
+    db = df["database"]
+    database = "ok" if db["ok"] else "DAMAGED: " + db.get("error", db.get("check", ""))
+    ollama = "reachable at " + r["ollama"]["host"] if r["ollama"]["reachable"] else "not running (optional)"
     lines = [
         f"EdgeMind {r['edgemind']} on Python {r['python']}: {'healthy' if r['ok'] else 'PROBLEMS FOUND'}",
         f"  CPU        {hw['cpu']} ({hw['physical_cores']} physical / {hw['logical_cores']} logical cores); "
         f"using {r['threads']} threads",
-        f"  memory     {hw['memory_available_bytes'] / 2**30:.1f} GiB free of {hw['memory_total_bytes'] / 2**30:.1f} GiB",
+        f"  memory     {hw['memory_available_bytes'] / 2**30:.1f} GiB free of "
+        f"{hw['memory_total_bytes'] / 2**30:.1f} GiB",
         f"  features   {' '.join(hw['cpu_features']) or 'unknown'}",
         f"  OS         {hw['os']}",
         *_llama_lines(r["llama_cpp"]),
@@ -190,8 +195,8 @@ def format_report(r: dict[str, Any]) -> str:
         f"  onnx_int4  {_onnx_line(r['onnx_int4'])}",
         f"  data       {df['path']} ({'writable' if df['writable'] else 'not writable yet'}, "
         f"{df['free_bytes'] / 2**30:.1f} GiB free disk)",
-        f"  database   {'ok' if df['database']['ok'] else 'DAMAGED: ' + df['database'].get('error', df['database'].get('check', ''))}",
-        f"  ollama     {'reachable at ' + r['ollama']['host'] if r['ollama']['reachable'] else 'not running (optional)'}",
+        f"  database   {database}",
+        f"  ollama     {ollama}",
         "  models",
     ]
     for m in r["models"]:

@@ -11,16 +11,17 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from ..backends.base import CancelToken
-from .interrupts import ctrl_c_cancels
 from ..engine import AskOptions, CacheAdmin, Conversations, Engine, Models, review_code
 from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
 from ..settings import Settings, load_settings, with_overrides
+from .interrupts import ctrl_c_cancels
 from .settings_command import add_command as add_settings_command
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -144,7 +145,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from .chat import ChatSession
-
     from .tools import terminal_ask
 
     engine = _engine(settings)
@@ -262,7 +262,8 @@ def _conversation_markdown(conv: dict[str, Any]) -> str:
         lines += [f"## {who}{note}", ""]
         for call in m.get("tool_calls", ()):
             args = json.dumps(call.get("arguments", {}), ensure_ascii=False)
-            lines.append(f"> tool `{call.get('tool')}` {args}: {call.get('decision')}, {call.get('result_summary', '')}")
+            lines.append(f"> tool `{call.get('tool')}` {args}: {call.get('decision')}, "
+                         f"{call.get('result_summary', '')}")
         lines += ["", m["content"], ""] if m.get("tool_calls") else [m["content"], ""]
     return "\n".join(lines)
 
@@ -327,7 +328,8 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(decision.as_dict())
     else:
         tools = ", ".join(decision.tools) or "none"
-        print(f"{decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; tools: {tools}; {decision.reason}")
+        print(f"{decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; tools: {tools}; "
+              f"{decision.reason}")
     return EXIT_OK
 
 
@@ -444,7 +446,8 @@ def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     """No subcommand: the GUI where a display and a GUI plugin exist, else the terminal chat."""
-    has_display = sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    has_display = sys.platform in ("win32", "darwin") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     run = _gui_entry_point() if has_display else None
     if run is not None:
         return int(run(settings) or 0)
@@ -471,7 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--stop", action="append", default=[], metavar="TEXT",
                      help="end the answer where this text would start (repeatable)")
     ask.add_argument("--conversation", help="continue this conversation id")
-    ask.add_argument("--no-cache", action="store_true", help="never answer from the cache (the answer still refreshes it)")
+    ask.add_argument("--no-cache", action="store_true",
+                     help="never answer from the cache (the answer still refreshes it)")
     ask.add_argument("--grant", action="append", default=[], metavar="SCOPE",
                      help="let tools use SCOPE for this run, e.g. fs.read:~/notes or code.exec (repeatable)")
     ask.add_argument("--no-tools", action="store_true", help="answer without offering any tool")
@@ -540,7 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
     cache.set_defaults(func=cmd_cache)
 
     serve = sub.add_parser("serve", help="OpenAI- and Ollama-compatible API server on this computer")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this computer only)")
     serve.add_argument("--port", type=_port, help="TCP port (default: api_port in settings, 8642)")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow a --host other computers can reach (the API key is still required)")

@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..engine import Answer, AskCallback, AuditTrail, Grants, PermissionRequest, Tools
 from ..errors import EdgeMindError
@@ -119,7 +120,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         elif result.ok:
             print(f"audit log intact: {result.rows} rows, chain and seal verified")
         if not result.ok:
-            sys.stderr.write(f"edgemind: error: audit log tampered with at row {result.first_bad_id}: {result.problem}\n")
+            sys.stderr.write(f"edgemind: error: audit log tampered with at row {result.first_bad_id}: "
+                             f"{result.problem}\n")
             return EXIT_FAIL
         return EXIT_OK
     if args.action == "export":
