@@ -37,6 +37,7 @@ class AppContext(QObject):
         self.engine_error: str | None = None
         self.paused = False
         self._ready = threading.Event()
+        self._engine_for_workers: Engine | None = None
         self.api_server: Any = None  # core.api.BackgroundServer while the "serve the API" setting is on
         self.hooks.engine_did_start.connect(lambda _engine: self.apply_api_server(self.settings.api_server_enabled))
 
@@ -78,7 +79,7 @@ class AppContext(QObject):
             from edgemind.core.errors import EdgeMindError
 
             raise EdgeMindError("the engine did not start in time")
-        engine = getattr(self, "_engine_for_workers", None)
+        engine = self._engine_for_workers
         if engine is None:
             from edgemind.core.errors import EdgeMindError
 
@@ -125,7 +126,7 @@ class AppContext(QObject):
             self.api_server = None
         self.permissions.deny_all()
         self.ops.shutdown()
-        engine = getattr(self, "_engine_for_workers", None)
+        engine = self._engine_for_workers
         if engine is not None:
             engine.close()
         self._engine_for_workers = None

@@ -53,7 +53,8 @@ class App:
 
 def build(settings: Settings, *, show: bool = True) -> App:
     """Create the app's surfaces and show the window; the engine starts in a worker right after."""
-    qt = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    qt = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     qt.setApplicationName("EdgeMind")
     qt.setWindowIcon(app_icon())
     theme.apply(qt)
@@ -61,10 +62,10 @@ def build(settings: Settings, *, show: bool = True) -> App:
     ctx.watchdog.start()
     window = MainWindow(ctx)
     quick = QuickAsk(ctx)
-    app = App(qt, ctx, window, quick, None)  # type: ignore[arg-type]
-    app.tray = Tray(ctx, window.bring_up, quick.popup, app.quit)
-    window.tray_available = app.tray.available
-    qt.setQuitOnLastWindowClosed(not app.tray.available)
+    tray = Tray(ctx, window.bring_up, quick.popup, lambda: app.quit())  # `app` is bound before the tray can fire
+    app = App(qt, ctx, window, quick, tray)
+    window.tray_available = tray.available
+    qt.setQuitOnLastWindowClosed(not tray.available)
     theme.follow_system(qt)
     if show and not (settings.start_in_tray and app.tray.available):
         window.show()

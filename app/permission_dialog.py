@@ -260,7 +260,11 @@ class PermissionAsker:
 
         def show() -> bool:
             dialog = self.show(request)
-            dialog.finished.connect(lambda _r: (box.setdefault("answer", dialog.answer), answered.set()))
+            def finished(_result: int) -> None:
+                box.setdefault("answer", dialog.answer)
+                answered.set()
+
+            dialog.finished.connect(finished)
             return True
 
         if not self.ops.call_in_gui(show, 30, False):

@@ -45,7 +45,8 @@ class QuickAsk(QWidget):
         self.input = QLineEdit(placeholderText="Ask EdgeMind… (Enter)")
         self.input.returnPressed.connect(self.ask)
         self.answer = MessageWidget("assistant")
-        self.answer.regenerate_button.hide()
+        if self.answer.regenerate_button is not None:
+            self.answer.regenerate_button.hide()
         self.answer.hide()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)

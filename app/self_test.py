@@ -17,6 +17,8 @@ from typing import Any
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QWidget
 
+from .bench_page import CHARTS_RENDERABLE
+
 PLANTED_BUG = '''def find_user(users, name):
     for i in range(len(users) + 1):
         if users[i]["name"] == name:
@@ -118,13 +120,11 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
         save_shot(window, shots["audit"])
 
         # The Benchmarks page is opened, not run: a quick bench takes ~2 minutes (tests/app/test_bench_page.py runs it)
-        from .bench_page import QSvgWidget
-
         bench = window.bench_page
         window.tabs.setCurrentWidget(bench)
         wait_until(app, lambda: False, 0.3)  # the last report (if any) is read in a worker
         checks["bench"] = {"ok": bench.isVisible() and bench.run_button.isEnabled() and not bench.is_running(),
-                           "last_report": bench.report is not None, "charts_renderable": QSvgWidget is not None}
+                           "last_report": bench.report is not None, "charts_renderable": CHARTS_RENDERABLE}
         save_shot(window, shots["bench"])
         window.tabs.setCurrentWidget(chat)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
@@ -79,7 +80,7 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
     return theme
 
 
-def follow_system(app: QApplication, on_change=None) -> None:  # type: ignore[no-untyped-def]
+def follow_system(app: QApplication, on_change: Callable[[], None] | None = None) -> None:
     """Re-apply the theme when the system switches between light and dark."""
     def changed(_scheme: object) -> None:
         apply(app)

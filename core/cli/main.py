@@ -271,12 +271,14 @@ def _conversation_markdown(conv: dict[str, Any]) -> str:
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     conversations = Conversations.open(settings)
     if args.action == "list":
-        rows = [{"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat(), "messages": c.message_count}
-                for c in conversations.list(limit=args.limit)]
+        infos = conversations.list(limit=args.limit)
         if args.json:
-            _print_json(rows)
-        for r in [] if args.json else rows:
-            print(f"{r['id'][:8]}  {r['updated_at'][:16].replace('T', ' ')}  {r['messages']:>4} msgs  {r['title']}")
+            _print_json([{"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat(),
+                          "messages": c.message_count} for c in infos])
+            return EXIT_OK
+        for c in infos:
+            updated = c.updated_at.isoformat()[:16].replace("T", " ")
+            print(f"{c.id[:8]}  {updated}  {c.message_count:>4} msgs  {c.title}")
         return EXIT_OK
     if args.action == "search":
         hits = conversations.search(args.target or "", limit=args.limit)

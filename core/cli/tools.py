@@ -54,14 +54,15 @@ def parse_grants(values: list[str]) -> list[Any]:
 
 def cmd_tools_list(args: argparse.Namespace, settings: Settings) -> int:
     installed = Tools.open(settings)
-    tools = [{"name": t.name, "plugin": t.manifest.plugin, "description": t.manifest.description,
-              "scopes": list(t.manifest.scopes), "parameters": t.manifest.parameters,
-              "dry_run": t.manifest.dry_run, "manifest_sha256": t.manifest.sha256} for t in installed.list()]
+    listed = installed.list()
     if args.json:
+        tools = [{"name": t.name, "plugin": t.manifest.plugin, "description": t.manifest.description,
+                  "scopes": list(t.manifest.scopes), "parameters": t.manifest.parameters,
+                  "dry_run": t.manifest.dry_run, "manifest_sha256": t.manifest.sha256} for t in listed]
         _print_json({"tools": tools, "problems": installed.problems()})
         return EXIT_OK
-    for t in tools:
-        print(f"{t['name']:<14} {', '.join(t['scopes']) or '(no scope)':<18} {t['description']}")
+    for t in listed:
+        print(f"{t.name:<14} {', '.join(t.manifest.scopes) or '(no scope)':<18} {t.manifest.description}")
     for problem in installed.problems():
         sys.stderr.write(f"edgemind: warning: {problem}\n")
     return EXIT_OK
