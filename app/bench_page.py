@@ -34,6 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from edgemind.core.bench.child_env import child_env
+from edgemind.core.bench.html_report import charts, headline
+from edgemind.core.bench.report import load_report
+
 from .context import AppContext
 
 log = logging.getLogger(__name__)
@@ -162,8 +166,6 @@ class BenchPage(QWidget):
         settings = self.ctx.settings
 
         def lines(cancel: Any) -> Iterator[str]:
-            from edgemind.core.bench.child_env import child_env
-
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.PIPE, text=True, env=child_env(settings), bufsize=1,
                                        **_own_group())
@@ -239,9 +241,6 @@ class BenchPage(QWidget):
         def load() -> tuple[dict[str, Any], list[tuple[str, str]], list[tuple[str, str]]] | None:
             if not path.exists():
                 return None
-            from edgemind.core.bench.html_report import charts, headline
-            from edgemind.core.bench.report import load_report
-
             report = load_report(path)
             return report, headline(report), charts(report)
 

@@ -356,7 +356,7 @@ class ChatPane(QWidget):
         model = self.chosen_model()
 
         def events(cancel: Any) -> Any:
-            from edgemind.core.engine import AskOptions
+            from edgemind.core.engine import AskOptions  # lazy: the window shows before the engine (~1 s) loads
 
             engine = self.ctx.engine_in_worker()
             if truncate_from is not None and conversation_id:

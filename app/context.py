@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from edgemind.core.errors import EdgeMindError
+
 from .hooks import Hooks
 from .operations import Operations
 from .permission_dialog import PermissionAsker
@@ -45,7 +47,7 @@ class AppContext(QObject):
     def start_engine(self) -> None:
         """Create the engine in a worker: the window is already up; screens hear `engine_did_start`."""
         def create() -> Engine:
-            from edgemind.core.engine import Engine  # imported here: the window shows before core loads
+            from edgemind.core.engine import Engine  # lazy: the window shows before the engine (~1 s) loads
 
             engine = Engine.create(self.settings)
             try:
@@ -76,13 +78,9 @@ class AppContext(QObject):
     def engine_in_worker(self) -> Engine:
         """For code running in a worker: the engine, waiting for it to start; raises if it could not."""
         if not self._ready.wait(ENGINE_START_TIMEOUT_S):
-            from edgemind.core.errors import EdgeMindError
-
             raise EdgeMindError("the engine did not start in time")
         engine = self._engine_for_workers
         if engine is None:
-            from edgemind.core.errors import EdgeMindError
-
             raise EdgeMindError(f"the engine could not start: {self.engine_error}")
         return engine
 
@@ -97,7 +95,11 @@ class AppContext(QObject):
                 return ""
             if self.api_server is not None:
                 return self.api_server.url
-            from edgemind.core.api import BackgroundServer, ServerConfig, load_or_create_api_key
+            from edgemind.core.api import (  # lazy: starlette and the safety classifier, only when the API is on
+                BackgroundServer,
+                ServerConfig,
+                load_or_create_api_key,
+            )
 
             key, _source = load_or_create_api_key(self.settings.home, os.environ.get("EDGEMIND_API_KEY"))
             config = ServerConfig.from_settings(self.settings, api_key=key)
@@ -135,8 +137,6 @@ class AppContext(QObject):
         """For code running in a worker: the engine's tools (with tools attached), or an error why not."""
         tools = self.engine_in_worker().tools
         if not tools.attached:
-            from edgemind.core.errors import EdgeMindError
-
             raise EdgeMindError(f"tools are not available: {self.tools_error or 'not attached'}")
         return tools
 

@@ -16,6 +16,7 @@ from . import theme
 from .context import AppContext
 from .main_window import MainWindow
 from .quick_ask import QuickAsk
+from .self_test import run_self_test
 from .tray import Tray, app_icon
 
 if TYPE_CHECKING:
@@ -81,8 +82,6 @@ def run(settings: Settings, *, self_test: bool = False, screenshot: Path | None 
     app = build(settings)
     log.info("window shown %.0f ms after start", (time.perf_counter() - started) * 1000)
     if self_test:
-        from .self_test import run_self_test
-
         code = run_self_test(app, screenshot)
     else:
         try:
@@ -101,8 +100,6 @@ def _exit_now(code: int) -> None:
     llama.cpp's) occasionally frees None one time too many and the process aborts (seen about 1 run in 3 of the
     self-test, exit 134, after all checks passed). Skipping finalization, as many Qt applications do, removes that.
     """
-    import logging
-
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

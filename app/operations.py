@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from edgemind.core.backends.base import CancelToken  # light: core's package imports lazily
+from edgemind.core.errors import EdgeMindError
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ class _Job(QRunnable):
         try:
             result = self._fn(self._op.cancel_token, self._relay.item.emit)
         except Exception as exc:  # every failure reaches the screen that asked; bugs are logged with a traceback
-            from edgemind.core.errors import EdgeMindError
-
             if not isinstance(exc, EdgeMindError):
                 log.exception("%s failed", self._op.name)
             self._relay.failed.emit(exc)

@@ -86,7 +86,7 @@ class PermissionDialog(QDialog):
     def __init__(self, request: PermissionRequest, timeout_s: float = DIALOG_TIMEOUT_S,
                  parent: QWidget | None = None, arm_delay_ms: int = ARM_DELAY_MS) -> None:
         super().__init__(parent)
-        from edgemind.core.engine import Answer
+        from edgemind.core.engine import Answer  # lazy: the window shows before the engine (~1 s) loads
 
         self._answers = Answer
         self.request = request
@@ -249,7 +249,7 @@ class PermissionAsker:
         self.open_dialogs: list[PermissionDialog] = []
 
     def __call__(self, request: PermissionRequest) -> Answer:
-        from edgemind.core.engine import Answer
+        from edgemind.core.engine import Answer  # lazy: the window shows before the engine (~1 s) loads
 
         if QThread.currentThread() is self.ops.thread():  # asked on the GUI thread itself: a plain modal dialog
             dialog = self.show(request)

@@ -111,7 +111,7 @@ class QuickAsk(QWidget):
         self.hint.setText("Answering… Esc stops")
 
         def events(cancel: Any) -> Any:
-            from edgemind.core.engine import AskOptions
+            from edgemind.core.engine import AskOptions  # lazy: the window shows before the engine (~1 s) loads
 
             yield from self.ctx.engine_in_worker().stream(prompt, AskOptions(max_tokens=QUICK_MAX_TOKENS), cancel)
 

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from edgemind.core.errors import EdgeMindError
+
 from . import theme
 from .context import AppContext
 from .operations import Op
@@ -213,8 +215,6 @@ class ReviewPane(QWidget):
 
     def open_file(self, path: Path) -> None:
         def read() -> str:
-            from edgemind.core.errors import EdgeMindError
-
             try:
                 return path.read_text(encoding="utf-8")
             except UnicodeDecodeError:
@@ -254,7 +254,7 @@ class ReviewPane(QWidget):
         tokens = [0]
 
         def work(cancel: Any, emit: Any) -> Any:
-            from edgemind.core.engine import review_code
+            from edgemind.core.engine import review_code  # lazy: the window shows before the engine (~1 s) loads
 
             return review_code(self.ctx.engine_in_worker(), code, path=Path(path).name if path else None,
                                cancel=cancel, on_token=lambda _t: emit(1))

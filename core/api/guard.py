@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -84,7 +84,7 @@ class Guard:
                                                       (b"vary", b"Origin")]}
             await send(message)
 
-        async def refuse(error: ApiError, extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+        async def refuse(error: ApiError, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
             code, head, body = error_response_parts(path, error)
             status["code"] = code
             await send({"type": "http.response.start", "status": code, "headers": head + list(extra)})

@@ -10,6 +10,9 @@ import sys
 from importlib import metadata
 from typing import Any
 
+from ..backends.llama_native import NativeGuard, model_key
+from ..backends.ollama_backend import list_ollama_models
+from ..engine import Models
 from ..errors import EdgeMindError
 from ..hardware import hardware_profile
 from ..settings import Settings
@@ -38,11 +41,11 @@ def _providers() -> dict[str, Any]:
 
 def _onnx_int4(settings: Settings) -> dict[str, Any]:
     """Which provider onnx_int4 would run on, and its cache of built models (safe to delete; rebuilt on use)."""
-    from ..backends.onnx_model_cache import cache_dir
+    from ..backends.onnx_model_cache import cache_dir  # lazy: loads onnx (~0.8 s), for `doctor` only
 
     folder = cache_dir(settings.home)
     try:
-        from ..backends.onnx_int4_backend import choose_provider
+        from ..backends.onnx_int4_backend import choose_provider  # lazy: onnx, and ImportError is a finding here
 
         provider: str | None = choose_provider(settings.onnx_provider)
         problem = None
@@ -63,12 +66,8 @@ def _onnx_int4(settings: Settings) -> dict[str, Any]:
 def _llama_cpp(settings: Settings) -> dict[str, Any]:
     """The build, the CPU variants it offers this CPU, and the test run of the default model (run now if it is
     installed and was never checked on this machine)."""
-    from ..backends.llama_native import NativeGuard, model_key
-
     guard = NativeGuard(settings.artifacts_dir / "native", threads=settings.effective_threads)
     try:
-        from ..engine import Models
-
         spec = Models.open(settings).get(settings.default_model)
         if spec.backend == "llama_cpp" and spec.path is not None and spec.path.exists():
             guard.check(spec.path, model_key(spec.sha256, spec.path))
@@ -113,8 +112,6 @@ def _database(settings: Settings) -> dict[str, Any]:
 
 
 def _models(settings: Settings) -> list[dict[str, Any]]:
-    from ..engine import Models
-
     try:
         models = Models.open(settings)
     except EdgeMindError as exc:
@@ -133,8 +130,6 @@ def _models(settings: Settings) -> list[dict[str, Any]]:
 
 
 def _ollama(settings: Settings) -> dict[str, Any]:
-    from ..backends.ollama_backend import list_ollama_models
-
     try:
         models = list_ollama_models(settings.ollama_host, 0.5)
         return {"host": settings.ollama_host, "reachable": True, "models": models}

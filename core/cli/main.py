@@ -17,12 +17,19 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..backends.base import CancelToken
+from ..backends.llama_smoke import main as native_check
+from ..bench.command import add_command as add_bench_command
 from ..engine import AskOptions, CacheAdmin, Conversations, Engine, Models, review_code
 from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
 from ..settings import Settings, load_settings, with_overrides
+from .chat import ChatSession
+from .crash_watch import last_crash, watch
+from .doctor import format_report, run_doctor
 from .interrupts import ctrl_c_cancels
 from .settings_command import add_command as add_settings_command
+from .tools import add_commands as add_tool_commands
+from .tools import parse_grants, terminal_ask
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -101,8 +108,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     )
     engine = _engine(settings)
     engine.summarize_in_background = False  # a one-shot command must not wait for a summary before exiting
-    from .tools import parse_grants, terminal_ask
-
     engine.attach_tools(ask=terminal_ask(), grants=parse_grants(args.grant))
     cancel = CancelToken()
     text: list[str] = []
@@ -144,9 +149,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from .chat import ChatSession
-    from .tools import terminal_ask
-
     engine = _engine(settings)
     engine.attach_tools(ask=terminal_ask())
     try:
@@ -313,7 +315,7 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
-    from ..routing.router import IntentRouter
+    from ..routing.router import IntentRouter  # lazy: the router loads onnxruntime and its classifier (~1 s)
 
     if bool(args.prompt) == bool(args.batch):
         raise UsageError("give a PROMPT or --batch FILE.jsonl, not both")
@@ -336,7 +338,7 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_safety_check(args: argparse.Namespace, settings: Settings) -> int:
-    from ..safety.checker import SafetyChecker
+    from ..safety.checker import SafetyChecker  # lazy: the checker loads onnxruntime and its classifier (~1 s)
 
     if bool(args.prompt) == bool(args.batch):
         raise UsageError("give a PROMPT or --batch FILE.jsonl, not both")
@@ -362,26 +364,21 @@ def cmd_safety_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from .doctor import run_doctor
-
     report = run_doctor(settings)
     if args.json:
         _print_json(report)
     else:
-        from .doctor import format_report
-
         print(format_report(report))
     return EXIT_OK if report["ok"] else EXIT_FAIL
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from ..api import ServerConfig, load_or_create_api_key, serve
+    from ..api import ServerConfig, load_or_create_api_key, serve  # lazy: starlette and onnxruntime (~1 s)
+    from ..api.server import check_bind  # lazy: as above, the API package loads only for `serve`
 
     key, source = load_or_create_api_key(settings.home, os.environ.get("EDGEMIND_API_KEY"))
     config = ServerConfig.from_settings(settings, api_key=key, host=args.host, port=args.port,
                                         allow_remote=args.allow_remote)
-    from ..api.server import check_bind
-
     check_bind(config)  # before loading anything: a wrong address or busy port fails in one line, at once
     engine = _engine(settings)
     serve(engine, config, key_source=source)
@@ -572,11 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
     add_settings_command(sub)
 
-    from .tools import add_commands as add_tool_commands
-
     add_tool_commands(sub, _positive_int)
-    from ..bench.command import add_command as add_bench_command
-
     add_bench_command(sub, _positive_int)
     return p
 
@@ -585,8 +578,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--edgemind-native-check"]:
         # the frozen bundle's way to start llama.cpp's check process (there is no `python -m` in a bundle)
-        from ..backends.llama_smoke import main as native_check
-
         return native_check(argv[1:])
     parser = build_parser()
     args: argparse.Namespace | None = None
@@ -617,8 +608,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _watch_native_crashes(home: Path) -> None:
-    from .crash_watch import last_crash, watch
-
     notice = last_crash(home)
     if notice:
         sys.stderr.write(f"edgemind: warning: {notice}\n")
