@@ -11,8 +11,17 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QShowEvent
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from . import theme
 from .context import AppContext
@@ -44,7 +53,8 @@ class AuditViewer(QWidget):
         self.tool_filter.setToolTip("Show only one tool's events")
         self.kind_filter.currentIndexChanged.connect(lambda _i: self.refresh())
         self.tool_filter.currentIndexChanged.connect(lambda _i: self.refresh())
-        self.refresh_button = QPushButton("Refresh", clicked=self.refresh)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
         filters.addWidget(QLabel("Kind:"))
         filters.addWidget(self.kind_filter)
         filters.addWidget(QLabel("Tool:"))
@@ -61,7 +71,8 @@ class AuditViewer(QWidget):
         self.table.setWordWrap(False)
 
         verify_row = QHBoxLayout()
-        self.verify_button = QPushButton("Verify", clicked=self.verify)
+        self.verify_button = QPushButton("Verify")
+        self.verify_button.clicked.connect(self.verify)
         self.verify_button.setToolTip("Check every row's hash chain and the keyed seal (edgemind audit verify)")
         self.verify_label = QLabel("Not verified yet.")
         self.verify_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -98,7 +109,7 @@ class AuditViewer(QWidget):
         for combo, value in ((self.kind_filter, kind), (self.tool_filter, tool)):
             combo.blockSignals(True)
             index = combo.findData(value)
-            if index < 0:
+            if index < 0 and value is not None:  # a kind or tool the log has not shown yet (None is the "all" item)
                 combo.addItem(value, value)
                 index = combo.count() - 1
             combo.setCurrentIndex(index)
@@ -176,7 +187,7 @@ class AuditViewer(QWidget):
                 cell = self.table.item(row, col)
                 if cell is not None:
                     cell.setBackground(mark if is_bad else QBrush())
-            if is_bad:
+            if is_bad and item is not None:
                 self.table.scrollToItem(item)
 
     def row_ids(self) -> list[int]:

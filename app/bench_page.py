@@ -15,12 +15,28 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from PySide6.QtCore import QByteArray, Signal
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
-                               QScrollArea, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from edgemind.core.bench.child_env import child_env
+from edgemind.core.bench.html_report import charts, headline
+from edgemind.core.bench.report import load_report
 
 from .context import AppContext
 
@@ -30,15 +46,16 @@ LAST_ERROR = re.compile(r"^edgemind: (?:internal )?error: (.*)$")
 
 try:  # QtSvgWidgets ships in PySide6-Essentials; without it the charts are left out and the figures still show
     from PySide6.QtSvgWidgets import QSvgWidget
+    CHARTS_RENDERABLE = True
 except ImportError:  # pragma: no cover - depends on the Qt build
-    QSvgWidget = None  # type: ignore[assignment,misc]
+    CHARTS_RENDERABLE = False
 
 
 def _own_group() -> dict[str, Any]:
     """The child leads its own process group, so ending it also ends what it started (a cold-start `ask`)."""
-    if os.name == "posix":
-        return {"start_new_session": True}
-    return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
 
 
 def _end(process: subprocess.Popen[str]) -> None:
@@ -97,8 +114,10 @@ class BenchPage(QWidget):
     def _build(self) -> None:
         layout = QVBoxLayout(self)
         buttons = QHBoxLayout()
-        self.run_button = QPushButton("Run quick benchmark", clicked=self.run)
-        self.cancel_button = QPushButton("Cancel", clicked=self.cancel)
+        self.run_button = QPushButton("Run quick benchmark")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
         self.status = QLabel("No benchmark has run yet.")
         self.status.setObjectName("hint")
@@ -147,8 +166,6 @@ class BenchPage(QWidget):
         settings = self.ctx.settings
 
         def lines(cancel: Any) -> Iterator[str]:
-            from edgemind.core.bench.child_env import child_env
-
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.PIPE, text=True, env=child_env(settings), bufsize=1,
                                        **_own_group())
@@ -224,9 +241,6 @@ class BenchPage(QWidget):
         def load() -> tuple[dict[str, Any], list[tuple[str, str]], list[tuple[str, str]]] | None:
             if not path.exists():
                 return None
-            from edgemind.core.bench.html_report import charts, headline
-            from edgemind.core.bench.report import load_report
-
             report = load_report(path)
             return report, headline(report), charts(report)
 
@@ -246,10 +260,11 @@ class BenchPage(QWidget):
             self.figures.setItem(row, 1, QTableWidgetItem(value))
         while self.charts_layout.count():
             item = self.charts_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         for title, svg in svgs:
-            if QSvgWidget is None:
+            if not CHARTS_RENDERABLE:
                 break
             widget = QSvgWidget()
             widget.load(QByteArray(svg.encode("utf-8")))
@@ -267,8 +282,13 @@ class BenchPage(QWidget):
         self.report_did_show.emit(report)
 
     def chart_titles(self) -> list[str]:
-        return [self.charts_layout.itemAt(i).widget().toolTip() for i in range(self.charts_layout.count())
-                if self.charts_layout.itemAt(i).widget() is not None]
+        items = (self.charts_layout.itemAt(i) for i in range(self.charts_layout.count()))
+        widgets = (item.widget() for item in items if item is not None)
+        return [widget.toolTip() for widget in widgets if widget is not None]
 
     def shown_figures(self) -> dict[str, str]:
-        return {self.figures.item(r, 0).text(): self.figures.item(r, 1).text() for r in range(self.figures.rowCount())}
+        def text(row: int, column: int) -> str:
+            item = self.figures.item(row, column)
+            return item.text() if item is not None else ""
+
+        return {text(r, 0): text(r, 1) for r in range(self.figures.rowCount())}

@@ -8,9 +8,23 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QMenu, QMessageBox, QPlainTextEdit, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .context import AppContext
 from .message_view import MessageWidget, error_widget
@@ -88,15 +102,15 @@ class ChatPane(QWidget):
         top.addWidget(self.title, 1)
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_picker)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view = QWidget()
         self.view_layout = QVBoxLayout(self.view)
         self.view_layout.setSpacing(10)
         self.view_layout.addStretch()
-        self.scroll.setWidget(self.view)
-        self.scroll.verticalScrollBar().rangeChanged.connect(self._follow)
+        self.scroll_area.setWidget(self.view)
+        self.scroll_area.verticalScrollBar().rangeChanged.connect(self._follow)
         self.edit_note = QLabel("Editing a message: Enter resends it and replaces the turns after it; Esc cancels.")
         self.edit_note.setObjectName("hint")
         self.edit_note.hide()
@@ -119,7 +133,7 @@ class ChatPane(QWidget):
         self.status = QLabel("Starting the engine…")
         self.status.setObjectName("hint")
         main_layout.addLayout(top)
-        main_layout.addWidget(self.scroll, 1)
+        main_layout.addWidget(self.scroll_area, 1)
         main_layout.addWidget(self.edit_note)
         main_layout.addLayout(bottom)
         main_layout.addWidget(self.status)
@@ -134,10 +148,10 @@ class ChatPane(QWidget):
 
     def _follow(self, _min: int, maximum: int) -> None:
         if self.answering is not None:
-            self.scroll.verticalScrollBar().setValue(maximum)
+            self.scroll_area.verticalScrollBar().setValue(maximum)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        if watched is self.conversation_list and event.type() == QEvent.Type.KeyPress:
+        if watched is self.conversation_list and isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress:
             if event.key() == Qt.Key.Key_Delete and self.conversation_list.currentItem():
                 self.delete_conversation(self.conversation_list.currentItem().data(Qt.ItemDataRole.UserRole))
                 return True
@@ -232,7 +246,8 @@ class ChatPane(QWidget):
     def rename_conversation(self, conversation_id: str, title: str | None = None) -> None:
         if title is None:
             items = [self.conversation_list.item(i) for i in range(self.conversation_list.count())]
-            old = next((i.text().split("\n")[0] for i in items if i.data(Qt.ItemDataRole.UserRole) == conversation_id), "")
+            old = next((i.text().split("\n")[0] for i in items
+                        if i.data(Qt.ItemDataRole.UserRole) == conversation_id), "")
             title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=old)
             if not ok:
                 return
@@ -341,7 +356,7 @@ class ChatPane(QWidget):
         model = self.chosen_model()
 
         def events(cancel: Any) -> Any:
-            from edgemind.core.engine import AskOptions
+            from edgemind.core.engine import AskOptions  # lazy: the window shows before the engine (~1 s) loads
 
             engine = self.ctx.engine_in_worker()
             if truncate_from is not None and conversation_id:
@@ -404,6 +419,8 @@ class ChatPane(QWidget):
     def _load_ids(self) -> None:
         """Match the widgets to the stored messages' ids, which Edit and Regenerate need."""
         conversation_id = self.conversation_id
+        if conversation_id is None:  # callers load ids only for a conversation on screen
+            return
 
         def ids() -> list[tuple[int, str]]:
             return [(m.id, m.role) for m in self.ctx.engine_in_worker().conversations.messages(conversation_id)

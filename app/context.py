@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from edgemind.core.errors import EdgeMindError
+
 from .hooks import Hooks
 from .operations import Operations
 from .permission_dialog import PermissionAsker
@@ -25,7 +27,7 @@ ENGINE_START_TIMEOUT_S = 600.0  # a first start installs the 491 MB default mode
 
 
 class AppContext(QObject):
-    def __init__(self, settings: "Settings", parent: QObject | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.hooks = Hooks(self)
@@ -33,18 +35,19 @@ class AppContext(QObject):
         self.watchdog = StallWatchdog(parent=self)
         self.permissions = PermissionAsker(self.ops, self.hooks)
         self.tools_error: str | None = None
-        self.engine: "Engine | None" = None
+        self.engine: Engine | None = None
         self.engine_error: str | None = None
         self.paused = False
         self._ready = threading.Event()
+        self._engine_for_workers: Engine | None = None
         self.api_server: Any = None  # core.api.BackgroundServer while the "serve the API" setting is on
         self.hooks.engine_did_start.connect(lambda _engine: self.apply_api_server(self.settings.api_server_enabled))
 
     # ---- the engine -------------------------------------------------------------------------------------------
     def start_engine(self) -> None:
         """Create the engine in a worker: the window is already up; screens hear `engine_did_start`."""
-        def create() -> "Engine":
-            from edgemind.core.engine import Engine  # imported here: the window shows before core loads
+        def create() -> Engine:
+            from edgemind.core.engine import Engine  # lazy: the window shows before the engine (~1 s) loads
 
             engine = Engine.create(self.settings)
             try:
@@ -55,7 +58,7 @@ class AppContext(QObject):
                 self.tools_error = str(exc) or exc.__class__.__name__
             return engine
 
-        def started(engine: "Engine") -> None:
+        def started(engine: Engine) -> None:
             self.engine = engine
             self.hooks.engine_did_start.emit(engine)
 
@@ -64,7 +67,7 @@ class AppContext(QObject):
             self._ready.set()
             self.hooks.engine_did_fail.emit(self.engine_error)
 
-        def create_and_signal() -> "Engine":
+        def create_and_signal() -> Engine:
             engine = create()
             self._engine_for_workers = engine
             self._ready.set()
@@ -72,16 +75,12 @@ class AppContext(QObject):
 
         self.ops.run("start engine", create_and_signal, started, failed)
 
-    def engine_in_worker(self) -> "Engine":
+    def engine_in_worker(self) -> Engine:
         """For code running in a worker: the engine, waiting for it to start; raises if it could not."""
         if not self._ready.wait(ENGINE_START_TIMEOUT_S):
-            from edgemind.core.errors import EdgeMindError
-
             raise EdgeMindError("the engine did not start in time")
-        engine = getattr(self, "_engine_for_workers", None)
+        engine = self._engine_for_workers
         if engine is None:
-            from edgemind.core.errors import EdgeMindError
-
             raise EdgeMindError(f"the engine could not start: {self.engine_error}")
         return engine
 
@@ -96,7 +95,11 @@ class AppContext(QObject):
                 return ""
             if self.api_server is not None:
                 return self.api_server.url
-            from edgemind.core.api import BackgroundServer, ServerConfig, load_or_create_api_key
+            from edgemind.core.api import (  # lazy: starlette and the safety classifier, only when the API is on
+                BackgroundServer,
+                ServerConfig,
+                load_or_create_api_key,
+            )
 
             key, _source = load_or_create_api_key(self.settings.home, os.environ.get("EDGEMIND_API_KEY"))
             config = ServerConfig.from_settings(self.settings, api_key=key)
@@ -125,26 +128,24 @@ class AppContext(QObject):
             self.api_server = None
         self.permissions.deny_all()
         self.ops.shutdown()
-        engine = getattr(self, "_engine_for_workers", None)
+        engine = self._engine_for_workers
         if engine is not None:
             engine.close()
         self._engine_for_workers = None
 
-    def tools_in_worker(self) -> "Tools":
+    def tools_in_worker(self) -> Tools:
         """For code running in a worker: the engine's tools (with tools attached), or an error why not."""
         tools = self.engine_in_worker().tools
         if not tools.attached:
-            from edgemind.core.errors import EdgeMindError
-
             raise EdgeMindError(f"tools are not available: {self.tools_error or 'not attached'}")
         return tools
 
-    def grants_in_worker(self) -> "Grants":
+    def grants_in_worker(self) -> Grants:
         """For code running in a worker: the stored grants (kept by the attached tools' broker), or an error why
         there are no tools."""
         self.tools_in_worker()
         return self.engine_in_worker().grants
 
     def describe(self) -> dict[str, Any]:
-        return {"engine": "ready" if self.engine else ("failed: " + self.engine_error if self.engine_error else "starting"),
-                "paused": self.paused}
+        failed = "failed: " + self.engine_error if self.engine_error else "starting"
+        return {"engine": "ready" if self.engine else failed, "paused": self.paused}

@@ -6,8 +6,17 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .context import AppContext
 
@@ -33,9 +42,12 @@ class GrantsPage(QWidget):
         self.table.setMinimumHeight(130)
         self.table.itemSelectionChanged.connect(self._sync_buttons)
         buttons = QHBoxLayout()
-        self.revoke_button = QPushButton("Revoke selected", clicked=lambda: self.revoke_selected())
-        self.revoke_all_button = QPushButton("Revoke all", clicked=lambda: self.revoke_all())
-        self.refresh_button = QPushButton("Refresh", clicked=self.refresh)
+        self.revoke_button = QPushButton("Revoke selected")
+        self.revoke_button.clicked.connect(lambda: self.revoke_selected())
+        self.revoke_all_button = QPushButton("Revoke all")
+        self.revoke_all_button.clicked.connect(lambda: self.revoke_all())
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
         for b in (self.revoke_button, self.revoke_all_button, self.refresh_button):
             buttons.addWidget(b)
         buttons.addStretch()

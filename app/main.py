@@ -16,6 +16,7 @@ from . import theme
 from .context import AppContext
 from .main_window import MainWindow
 from .quick_ask import QuickAsk
+from .self_test import run_self_test
 from .tray import Tray, app_icon
 
 if TYPE_CHECKING:
@@ -51,9 +52,10 @@ class App:
         self.ctx.deleteLater()
 
 
-def build(settings: "Settings", *, show: bool = True) -> App:
+def build(settings: Settings, *, show: bool = True) -> App:
     """Create the app's surfaces and show the window; the engine starts in a worker right after."""
-    qt = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    qt = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     qt.setApplicationName("EdgeMind")
     qt.setWindowIcon(app_icon())
     theme.apply(qt)
@@ -61,10 +63,10 @@ def build(settings: "Settings", *, show: bool = True) -> App:
     ctx.watchdog.start()
     window = MainWindow(ctx)
     quick = QuickAsk(ctx)
-    app = App(qt, ctx, window, quick, None)  # type: ignore[arg-type]
-    app.tray = Tray(ctx, window.bring_up, quick.popup, app.quit)
-    window.tray_available = app.tray.available
-    qt.setQuitOnLastWindowClosed(not app.tray.available)
+    tray = Tray(ctx, window.bring_up, quick.popup, lambda: app.quit())  # `app` is bound before the tray can fire
+    app = App(qt, ctx, window, quick, tray)
+    window.tray_available = tray.available
+    qt.setQuitOnLastWindowClosed(not tray.available)
     theme.follow_system(qt)
     if show and not (settings.start_in_tray and app.tray.available):
         window.show()
@@ -72,7 +74,7 @@ def build(settings: "Settings", *, show: bool = True) -> App:
     return app
 
 
-def run(settings: "Settings", *, self_test: bool = False, screenshot: Path | None = None) -> int:
+def run(settings: Settings, *, self_test: bool = False, screenshot: Path | None = None) -> int:
     if not os.environ.get("QT_QPA_PLATFORM") and sys.platform.startswith("linux") and not (
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a self-test on a machine without a screen
@@ -80,8 +82,6 @@ def run(settings: "Settings", *, self_test: bool = False, screenshot: Path | Non
     app = build(settings)
     log.info("window shown %.0f ms after start", (time.perf_counter() - started) * 1000)
     if self_test:
-        from .self_test import run_self_test
-
         code = run_self_test(app, screenshot)
     else:
         try:
@@ -100,8 +100,6 @@ def _exit_now(code: int) -> None:
     llama.cpp's) occasionally frees None one time too many and the process aborts (seen about 1 run in 3 of the
     self-test, exit 134, after all checks passed). Skipping finalization, as many Qt applications do, removes that.
     """
-    import logging
-
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,4 +1,5 @@
-"""The main window: Chat, Code review, Settings, Audit log and Benchmarks tabs, the keyboard shortcuts, and close-to-tray."""
+"""The main window: Chat, Code review, Settings, Audit log and Benchmarks tabs, the keyboard shortcuts, and
+close-to-tray."""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ class MainWindow(QMainWindow):
                            ("Ctrl+3", lambda: self.tabs.setCurrentIndex(2)),
                            ("Ctrl+4", lambda: self.tabs.setCurrentIndex(3)),
                            ("Ctrl+5", lambda: self.tabs.setCurrentIndex(4))):
-            QShortcut(QKeySequence(keys), self, activated=slot)
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.activated.connect(slot)
 
     def new_chat(self) -> None:
         self.tabs.setCurrentWidget(self.chat)
@@ -82,7 +84,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         event.accept()
-        QApplication.instance().quit()
+        QApplication.quit()
 
     def surfaces(self) -> dict[str, Any]:
         return {"chat": self.chat, "review": self.review, "settings": self.settings_page,

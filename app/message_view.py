@@ -9,7 +9,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -75,7 +76,8 @@ class CodeBlock(QFrame):
         header = QHBoxLayout()
         self.lang_label = QLabel(lang or "code")
         self.lang_label.setObjectName("codeLang")
-        self.copy_button = QToolButton(text="Copy")
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy")
         self.copy_button.setToolTip("Copy this code")
         self.copy_button.clicked.connect(self.copy)
         header.addWidget(self.lang_label)
@@ -207,18 +209,22 @@ class MessageWidget(QFrame):
         self.badge.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         head.addWidget(who)
         head.addWidget(self.badge, 1)
-        self.copy_button = QToolButton(text="Copy")
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy")
         self.copy_button.setToolTip("Copy the whole message")
-        self.copy_button.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.body.text))
+        self.copy_button.clicked.connect(self._copy)
         head.addWidget(self.copy_button)
-        self.edit_button = self.regenerate_button = None
+        self.edit_button: QToolButton | None = None
+        self.regenerate_button: QToolButton | None = None
         if role == "user":
-            self.edit_button = QToolButton(text="Edit")
+            self.edit_button = QToolButton()
+            self.edit_button.setText("Edit")
             self.edit_button.setToolTip("Edit this message and resend it (later turns are replaced)")
             self.edit_button.clicked.connect(lambda: self.edit_requested.emit(self))
             head.addWidget(self.edit_button)
         elif role == "assistant":
-            self.regenerate_button = QToolButton(text="Regenerate")
+            self.regenerate_button = QToolButton()
+            self.regenerate_button.setText("Regenerate")
             self.regenerate_button.setToolTip("Answer again, without the answer cache")
             self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self))
             head.addWidget(self.regenerate_button)
@@ -254,6 +260,9 @@ class MessageWidget(QFrame):
     def flush(self) -> None:
         self._timer.stop()
         self._render()
+
+    def _copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.body.text)
 
     def _render(self) -> None:
         if self.body.text != self._pending:

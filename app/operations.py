@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from edgemind.core.backends.base import CancelToken  # light: core's package imports lazily
+from edgemind.core.errors import EdgeMindError
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ Emit = Callable[[Any], None]
 class _Relay(QObject):
     """Lives on the GUI thread; worker threads emit through it, so every slot runs on the GUI thread."""
 
-    event = Signal(object)
+    item = Signal(object)  # not `event`: that name is QObject.event(), which Qt calls for every event
     done = Signal(object)
     failed = Signal(object)
 
@@ -53,10 +55,8 @@ class _Job(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self._fn(self._op.cancel_token, self._relay.event.emit)
+            result = self._fn(self._op.cancel_token, self._relay.item.emit)
         except Exception as exc:  # every failure reaches the screen that asked; bugs are logged with a traceback
-            from edgemind.core.errors import EdgeMindError
-
             if not isinstance(exc, EdgeMindError):
                 log.exception("%s failed", self._op.name)
             self._relay.failed.emit(exc)
@@ -97,7 +97,7 @@ class Operations(QObject):
         relay = _Relay(self)
         self._live[op] = relay
         if on_event is not None:
-            relay.event.connect(lambda item: None if self._closing else on_event(item))
+            relay.item.connect(lambda item: None if self._closing else on_event(item))
 
         def finish(callback: Callable[[Any], None] | None, value: Any) -> None:
             op.finished = True

@@ -17,8 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtGui import QCloseEvent, QFont, QFontDatabase
-from PySide6.QtWidgets import (QApplication, QDialog, QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
-                               QScrollArea, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 if TYPE_CHECKING:
     from edgemind.core.engine import Answer, PermissionRequest
@@ -73,14 +83,14 @@ def argument_text(value: Any) -> str:
 class PermissionDialog(QDialog):
     """One question. `answer` is Deny until a button says otherwise."""
 
-    def __init__(self, request: "PermissionRequest", timeout_s: float = DIALOG_TIMEOUT_S,
+    def __init__(self, request: PermissionRequest, timeout_s: float = DIALOG_TIMEOUT_S,
                  parent: QWidget | None = None, arm_delay_ms: int = ARM_DELAY_MS) -> None:
         super().__init__(parent)
-        from edgemind.core.engine import Answer
+        from edgemind.core.engine import Answer  # lazy: the window shows before the engine (~1 s) loads
 
         self._answers = Answer
         self.request = request
-        self.answer: "Answer" = Answer.DENY
+        self.answer: Answer = Answer.DENY
         self.timeout_s = timeout_s
         self._deadline = time.monotonic() + timeout_s
         self.argument_boxes: dict[str, QPlainTextEdit] = {}
@@ -205,7 +215,7 @@ class PermissionDialog(QDialog):
         self.countdown.setText(f"Denied automatically in {int(left + 0.999)} s unless you choose.")
 
     # ---- answers ----------------------------------------------------------------------------------------------
-    def _finish(self, answer: "Answer") -> None:
+    def _finish(self, answer: Answer) -> None:
         self.answer = answer
         self.accept()
 
@@ -233,13 +243,13 @@ class PermissionAsker:
     """
 
     # A plain object, not a QObject: the engine (plain Python) holds it as the broker's callback and may outlive Qt.
-    def __init__(self, ops: "Operations", hooks: "Hooks", timeout_s: float = DIALOG_TIMEOUT_S) -> None:
+    def __init__(self, ops: Operations, hooks: Hooks, timeout_s: float = DIALOG_TIMEOUT_S) -> None:
         self.ops, self.hooks, self.timeout_s = ops, hooks, timeout_s
         self.arm_delay_ms = ARM_DELAY_MS
         self.open_dialogs: list[PermissionDialog] = []
 
-    def __call__(self, request: "PermissionRequest") -> "Answer":
-        from edgemind.core.engine import Answer
+    def __call__(self, request: PermissionRequest) -> Answer:
+        from edgemind.core.engine import Answer  # lazy: the window shows before the engine (~1 s) loads
 
         if QThread.currentThread() is self.ops.thread():  # asked on the GUI thread itself: a plain modal dialog
             dialog = self.show(request)
@@ -250,7 +260,11 @@ class PermissionAsker:
 
         def show() -> bool:
             dialog = self.show(request)
-            dialog.finished.connect(lambda _r: (box.setdefault("answer", dialog.answer), answered.set()))
+            def finished(_result: int) -> None:
+                box.setdefault("answer", dialog.answer)
+                answered.set()
+
+            dialog.finished.connect(finished)
             return True
 
         if not self.ops.call_in_gui(show, 30, False):
@@ -262,7 +276,7 @@ class PermissionAsker:
                 return Answer.DENY
         return box.get("answer", Answer.DENY)
 
-    def show(self, request: "PermissionRequest") -> PermissionDialog:
+    def show(self, request: PermissionRequest) -> PermissionDialog:
         """On the GUI thread: open the dialog (application-modal) and return it; its `finished` says when answered."""
         dialog = PermissionDialog(request, self.timeout_s, QApplication.activeWindow(), self.arm_delay_ms)
         dialog.setWindowModality(Qt.WindowModality.ApplicationModal)

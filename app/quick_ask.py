@@ -45,7 +45,8 @@ class QuickAsk(QWidget):
         self.input = QLineEdit(placeholderText="Ask EdgeMind… (Enter)")
         self.input.returnPressed.connect(self.ask)
         self.answer = MessageWidget("assistant")
-        self.answer.regenerate_button.hide()
+        if self.answer.regenerate_button is not None:
+            self.answer.regenerate_button.hide()
         self.answer.hide()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -110,7 +111,7 @@ class QuickAsk(QWidget):
         self.hint.setText("Answering… Esc stops")
 
         def events(cancel: Any) -> Any:
-            from edgemind.core.engine import AskOptions
+            from edgemind.core.engine import AskOptions  # lazy: the window shows before the engine (~1 s) loads
 
             yield from self.ctx.engine_in_worker().stream(prompt, AskOptions(max_tokens=QUICK_MAX_TOKENS), cancel)
 

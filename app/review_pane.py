@@ -11,8 +11,21 @@ from pygments.styles import get_style_by_name
 from pygments.util import ClassNotFound
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QSyntaxHighlighter, QTextCharFormat, QTextFormat
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPlainTextEdit,
-                               QPushButton, QSplitter, QTextEdit, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from edgemind.core.errors import EdgeMindError
 
 from . import theme
 from .context import AppContext
@@ -202,8 +215,6 @@ class ReviewPane(QWidget):
 
     def open_file(self, path: Path) -> None:
         def read() -> str:
-            from edgemind.core.errors import EdgeMindError
-
             try:
                 return path.read_text(encoding="utf-8")
             except UnicodeDecodeError:
@@ -243,7 +254,7 @@ class ReviewPane(QWidget):
         tokens = [0]
 
         def work(cancel: Any, emit: Any) -> Any:
-            from edgemind.core.engine import review_code
+            from edgemind.core.engine import review_code  # lazy: the window shows before the engine (~1 s) loads
 
             return review_code(self.ctx.engine_in_worker(), code, path=Path(path).name if path else None,
                                cancel=cancel, on_token=lambda _t: emit(1))

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QWidget
+
+from .bench_page import CHARTS_RENDERABLE
 
 PLANTED_BUG = '''def find_user(users, name):
     for i in range(len(users) + 1):
@@ -117,13 +120,11 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
         save_shot(window, shots["audit"])
 
         # The Benchmarks page is opened, not run: a quick bench takes ~2 minutes (tests/app/test_bench_page.py runs it)
-        from .bench_page import QSvgWidget
-
         bench = window.bench_page
         window.tabs.setCurrentWidget(bench)
         wait_until(app, lambda: False, 0.3)  # the last report (if any) is read in a worker
         checks["bench"] = {"ok": bench.isVisible() and bench.run_button.isEnabled() and not bench.is_running(),
-                           "last_report": bench.report is not None, "charts_renderable": QSvgWidget is not None}
+                           "last_report": bench.report is not None, "charts_renderable": CHARTS_RENDERABLE}
         save_shot(window, shots["bench"])
         window.tabs.setCurrentWidget(chat)
 
@@ -136,9 +137,10 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
                                == "done" and bool(app.quick_ask.answer.text.strip())}
         save_shot(app.quick_ask, shots["quick-ask"])
 
+        no_tray = "no system tray on this desktop: menu built, not shown"
         checks["tray"] = {"ok": app.tray.actions() == ["Quick ask", "Open EdgeMind", "Pause models", "Quit"],
                           "shown": app.tray.available,
-                          "note": None if app.tray.available else "no system tray on this desktop: menu built, not shown"}
+                          "note": None if app.tray.available else no_tray}
     except Exception as exc:  # the report must come out whatever broke
         checks.setdefault("error", {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"})
     finally:

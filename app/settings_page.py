@@ -10,9 +10,27 @@ from typing import Any
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QScrollArea, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from edgemind.core.settings import SETTINGS, load_settings, save_settings
 
@@ -25,6 +43,8 @@ KEYS = tuple(name for name, spec in SETTINGS.items() if spec.gui)
 
 def _spin(key: str, **options: Any) -> QSpinBox:
     spec = SETTINGS[key]
+    if spec.minimum is None or spec.maximum is None:
+        raise ValueError(f"setting {key} has no range to edit in a spin box")
     return QSpinBox(minimum=int(spec.minimum), maximum=int(spec.maximum), **options)
 
 
@@ -62,7 +82,11 @@ class SettingsPage(QWidget):
         self.models: list[Any] = []
         self._build()
         self.load(ctx.settings)
-        ctx.hooks.engine_did_start.connect(lambda _e: (self.refresh_models(), self.refresh_cache_stats()))
+        ctx.hooks.engine_did_start.connect(self._engine_started)
+
+    def _engine_started(self, _engine: object) -> None:
+        self.refresh_models()
+        self.refresh_cache_stats()
 
     # ---- layout -----------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -79,10 +103,14 @@ class SettingsPage(QWidget):
         self.models_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.models_table.setMinimumHeight(140)
         model_buttons = QHBoxLayout()
-        self.add_gguf_button = QPushButton("Add GGUF file…", clicked=self.add_gguf)
-        self.add_openai_button = QPushButton("Add OpenAI endpoint…", clicked=self.add_openai)
-        self.remove_button = QPushButton("Remove", clicked=self.remove_model)
-        self.refresh_button = QPushButton("Refresh", clicked=self.refresh_models)
+        self.add_gguf_button = QPushButton("Add GGUF file…")
+        self.add_gguf_button.clicked.connect(self.add_gguf)
+        self.add_openai_button = QPushButton("Add OpenAI endpoint…")
+        self.add_openai_button.clicked.connect(self.add_openai)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self.remove_model)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh_models)
         for b in (self.add_gguf_button, self.add_openai_button, self.remove_button, self.refresh_button):
             model_buttons.addWidget(b)
         model_buttons.addStretch()
@@ -119,7 +147,8 @@ class SettingsPage(QWidget):
                                                 decimals=0, suffix=" s", singleStep=3600)
         self.cache_ttl_seconds.setSpecialValueText("never expire")
         clear_row = QHBoxLayout()
-        self.clear_cache_button = QPushButton("Clear cache", clicked=self.clear_cache)
+        self.clear_cache_button = QPushButton("Clear cache")
+        self.clear_cache_button.clicked.connect(self.clear_cache)
         self.cache_stats = QLabel("")
         self.cache_stats.setObjectName("hint")
         clear_row.addWidget(self.clear_cache_button)
@@ -137,8 +166,8 @@ class SettingsPage(QWidget):
         folder_row = QHBoxLayout()
         self.data_folder = QLabel(str(self.ctx.settings.home))
         self.data_folder.setObjectName("hint")
-        open_folder = QPushButton("Open", clicked=lambda: QDesktopServices.openUrl(
-            QUrl.fromLocalFile(str(self.ctx.settings.home))))
+        open_folder = QPushButton("Open")
+        open_folder.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.ctx.settings.home))))
         folder_row.addWidget(self.data_folder, 1)
         folder_row.addWidget(open_folder)
         self.api_server_enabled = QCheckBox(
@@ -172,7 +201,8 @@ class SettingsPage(QWidget):
         self.status = QLabel("")
         self.status.setObjectName("hint")
         self.status.setWordWrap(True)
-        self.save_button = QPushButton("Save", clicked=self.save)
+        self.save_button = QPushButton("Save")
+        self.save_button.clicked.connect(self.save)
         save_row.addWidget(self.status, 1)
         save_row.addWidget(self.save_button)
         outer = QVBoxLayout(self)
@@ -223,7 +253,8 @@ class SettingsPage(QWidget):
 
     def _saved(self, result: Any) -> None:
         path, settings = result
-        overridden = [f"{k} ({SETTINGS[k].env})" for k in KEYS if SETTINGS[k].env and os.environ.get(SETTINGS[k].env)]
+        specs = {k: SETTINGS[k] for k in KEYS}
+        overridden = [f"{k} ({s.env})" for k, s in specs.items() if s.env and os.environ.get(s.env)]
         note = f" Set in the environment, so not in effect: {', '.join(overridden)}." if overridden else ""
         self.status.setText(f"Saved to {path}. Close to tray and the API server apply now; the rest when EdgeMind "
                             f"starts next.{note}")
@@ -309,5 +340,8 @@ class SettingsPage(QWidget):
         def clear() -> int:
             return self.ctx.engine_in_worker().cache_admin.clear()
 
-        self.ctx.ops.run("clear cache", clear, lambda n: (self.cache_stats.setText(f"Cleared {n} answers."),
-                                                           self.refresh_cache_stats()))
+        def cleared(n: int) -> None:
+            self.cache_stats.setText(f"Cleared {n} answers.")
+            self.refresh_cache_stats()
+
+        self.ctx.ops.run("clear cache", clear, cleared)

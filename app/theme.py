@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
@@ -54,9 +55,9 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
                             (QPalette.ColorRole.Base, "#17191c"), (QPalette.ColorRole.AlternateBase, "#22252a"),
                             (QPalette.ColorRole.Text, theme.text), (QPalette.ColorRole.Button, "#2a2d33"),
                             (QPalette.ColorRole.ButtonText, theme.text), (QPalette.ColorRole.Highlight, "#3d6fd1"),
-                            (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.ToolTipBase, "#2a2d33"),
-                            (QPalette.ColorRole.ToolTipText, theme.text), (QPalette.ColorRole.PlaceholderText, theme.muted),
-                            (QPalette.ColorRole.Link, theme.accent)):
+                            (QPalette.ColorRole.HighlightedText, "#ffffff"),
+                            (QPalette.ColorRole.ToolTipBase, "#2a2d33"), (QPalette.ColorRole.ToolTipText, theme.text),
+                            (QPalette.ColorRole.PlaceholderText, theme.muted), (QPalette.ColorRole.Link, theme.accent)):
             palette.setColor(role, QColor(color))
     else:
         palette = app.style().standardPalette()
@@ -79,7 +80,7 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
     return theme
 
 
-def follow_system(app: QApplication, on_change=None) -> None:  # type: ignore[no-untyped-def]
+def follow_system(app: QApplication, on_change: Callable[[], None] | None = None) -> None:
     """Re-apply the theme when the system switches between light and dark."""
     def changed(_scheme: object) -> None:
         apply(app)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication, QObject, QPointF, Qt
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
@@ -44,11 +45,14 @@ class Tray(QObject):
         self.icon = QSystemTrayIcon(app_icon(), self)
         self.icon.setToolTip("EdgeMind")
         self.menu = QMenu()
-        self.quick_action = QAction("Quick ask", self.menu, triggered=quick_ask)
-        self.open_action = QAction("Open EdgeMind", self.menu, triggered=open_main)
+        self.quick_action = QAction("Quick ask", self.menu)
+        self.quick_action.triggered.connect(quick_ask)
+        self.open_action = QAction("Open EdgeMind", self.menu)
+        self.open_action.triggered.connect(open_main)
         self.pause_action = QAction("Pause models", self.menu, checkable=True)
         self.pause_action.toggled.connect(ctx.set_paused)
-        self.quit_action = QAction("Quit", self.menu, triggered=quit_app)
+        self.quit_action = QAction("Quit", self.menu)
+        self.quit_action.triggered.connect(quit_app)
         for action in (self.quick_action, self.open_action, self.pause_action):
             self.menu.addAction(action)
         self.menu.addSeparator()
@@ -85,21 +89,24 @@ class WindowsHotkey(QAbstractNativeEventFilter):
         self.callback = callback
 
     @classmethod
-    def install(cls, callback: Callable[[], None]) -> "WindowsHotkey | None":
+    def install(cls, callback: Callable[[], None]) -> WindowsHotkey | None:
+        if sys.platform != "win32":
+            return None
         import ctypes
 
-        user32 = ctypes.windll.user32  # type: ignore[attr-defined]
+        user32 = ctypes.windll.user32
         if not user32.RegisterHotKey(None, cls.HOTKEY_ID, cls.MOD_CONTROL | cls.MOD_ALT | cls.MOD_NOREPEAT,
                                      cls.VK_SPACE):
             log.warning("Ctrl+Alt+Space is taken by another program: no global quick-ask hotkey")
             return None
         hotkey = cls(callback)
-        QCoreApplication.instance().installNativeEventFilter(hotkey)
+        instance = QCoreApplication.instance()
+        if instance is not None:
+            instance.installNativeEventFilter(hotkey)
         return hotkey
 
     def nativeEventFilter(self, event_type: Any, message: Any) -> tuple[bool, int]:  # noqa: N802
         if bytes(event_type) == b"windows_generic_MSG":
-            import ctypes
             from ctypes import wintypes
 
             msg = wintypes.MSG.from_address(int(message))
@@ -109,7 +116,11 @@ class WindowsHotkey(QAbstractNativeEventFilter):
         return False, 0
 
     def uninstall(self) -> None:
+        if sys.platform != "win32":
+            return
         import ctypes
 
-        ctypes.windll.user32.UnregisterHotKey(None, self.HOTKEY_ID)  # type: ignore[attr-defined]
-        QCoreApplication.instance().removeNativeEventFilter(self)
+        ctypes.windll.user32.UnregisterHotKey(None, self.HOTKEY_ID)
+        instance = QCoreApplication.instance()
+        if instance is not None:
+            instance.removeNativeEventFilter(self)

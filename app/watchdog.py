@@ -4,11 +4,11 @@ of the event loop longer than 50 ms (Anki logs 200 ms; a streaming answer must s
 from __future__ import annotations
 
 import logging
-from collections import deque
 import sys
 import threading
 import time
 import traceback
+from collections import deque
 
 from PySide6.QtCore import QObject, Qt, QTimer
 

@@ -22,7 +22,7 @@ class ServerConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, api_key: str, host: str = "127.0.0.1", port: int | None = None,
-                      allow_remote: bool = False) -> "ServerConfig":
+                      allow_remote: bool = False) -> ServerConfig:
         return cls(api_key=api_key, host=host, port=settings.api_port if port is None else port,
                    allow_remote=allow_remote, allowed_origins=settings.api_allowed_origins,
                    max_body_bytes=settings.api_max_body_bytes,

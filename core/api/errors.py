@@ -31,12 +31,12 @@ class ApiError(Exception):
         return str(self)
 
     @classmethod
-    def from_engine(cls, kind: str, message: str, retry_after: int = 2) -> "ApiError":
+    def from_engine(cls, kind: str, message: str, retry_after: int = 2) -> ApiError:
         status = STATUS_FOR_KIND.get(kind, 500)
         return cls(status, message, kind, retry_after=str(retry_after) if status == 503 else None)
 
     @classmethod
-    def from_exception(cls, exc: EdgeMindError) -> "ApiError":
+    def from_exception(cls, exc: EdgeMindError) -> ApiError:
         return cls.from_engine(exc.kind, str(exc))
 
 

@@ -13,8 +13,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ..tools.calls import FunctionSpec, ToolCall, call_schema, function_spec, instructions, parse_call
 from ..errors import PromptError
+from ..tools.calls import FunctionSpec, ToolCall, call_schema, function_spec, instructions, parse_call
 from .errors import ApiError
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import time
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from .config import ServerConfig
@@ -83,7 +84,7 @@ class Guard:
                                                       (b"vary", b"Origin")]}
             await send(message)
 
-        async def refuse(error: ApiError, extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+        async def refuse(error: ApiError, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
             code, head, body = error_response_parts(path, error)
             status["code"] = code
             await send({"type": "http.response.start", "status": code, "headers": head + list(extra)})

@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from datetime import datetime, timezone
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -31,7 +32,7 @@ def _state(request: Request) -> ApiState:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _line(obj: Any) -> bytes:
@@ -104,9 +105,9 @@ async def chat(request: Request) -> Response:
     stream = boolean(body, "stream", True)
     system, history, prompt = conversation(body.get("messages"))
     plan = function_calling.plan(body.get("tools"), None)
+    schema = plan.schema if plan else _format_schema(body.get("format"))
     options = AskOptions(model=model, system_prompt=function_calling.system_with(system, plan),
-                         history=tuple(history), json_schema=plan.schema if plan else _format_schema(body.get("format")),
-                         store=False, **_options(body))
+                         history=tuple(history), json_schema=schema, store=False, **_options(body))
     gen = await _started(request, prompt, options, stream)
     name = gen.route.model if gen.route else str(body.get("model"))
 
@@ -154,7 +155,7 @@ async def generate(request: Request) -> Response:
 
 
 def _tag(state: ApiState, spec: Any) -> dict[str, Any]:
-    modified = datetime.fromtimestamp(state.started, timezone.utc).isoformat().replace("+00:00", "Z")
+    modified = datetime.fromtimestamp(state.started, UTC).isoformat().replace("+00:00", "Z")
     digest = spec.sha256 or hashlib.sha256(spec.id.encode()).hexdigest()
     return {"name": spec.id, "model": spec.id, "modified_at": modified, "size": spec.size_bytes or 0,
             "digest": digest, "details": {"parent_model": "", "format": "gguf" if spec.backend == "llama_cpp" else "",

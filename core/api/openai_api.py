@@ -6,7 +6,8 @@ import base64
 import json
 import time
 import uuid
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,8 +18,7 @@ from ..events import Done, Error, Token
 from ..tools.calls import ToolCall
 from . import function_calling
 from .errors import ApiError, error_body
-from .request_fields import (bad, boolean, conversation, integer, max_tokens, model_id, number, read_json, stops,
-                             text)
+from .request_fields import bad, boolean, conversation, integer, max_tokens, model_id, number, read_json, stops, text
 from .runner import Generation, collect_watching, start_generation
 from .state import EMBEDDING_MODEL, ApiState, finish_reason
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from queue import SimpleQueue
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from ..backends.base import CancelToken
 from ..engine import AskOptions, Engine
@@ -36,7 +37,7 @@ class Generation:
     """One engine request in flight. Iterate `events()` once; `first()` waits for the first token (or the end)
     so that errors before any output can still become a proper HTTP status."""
 
-    queue: "asyncio.Queue[Any]"
+    queue: asyncio.Queue[Any]
     cancel: CancelToken
     route: Route | None = None
     _pending: list[Event] = field(default_factory=list)
@@ -90,7 +91,7 @@ class _Workers:
     calling thread); reused threads keep theirs, as llama_cpp.server's thread pool does."""
 
     def __init__(self) -> None:
-        self._jobs: "SimpleQueue[Callable[[], None]]" = SimpleQueue()
+        self._jobs: SimpleQueue[Callable[[], None]] = SimpleQueue()
         self._idle = 0
         self._lock = threading.Lock()
 

@@ -8,14 +8,23 @@ import socket
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from ..engine import Engine
 from ..errors import ConfigError
 from .app import create_app
 from .config import ServerConfig
 
+if TYPE_CHECKING:
+    import uvicorn
+
 log = logging.getLogger(__name__)
+
+
+class Warnings(Protocol):
+    """Where check_bind's warning goes: a terminal's stream, or the log."""
+
+    def write(self, text: str, /) -> object: ...
 
 
 def is_loopback(host: str) -> bool:
@@ -27,7 +36,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(config: ServerConfig, err: TextIO = sys.stderr) -> None:
+def check_bind(config: ServerConfig, err: Warnings = sys.stderr) -> None:
     """Loopback, or an explicit --allow-remote with a warning. Also fail early, in one line, on a busy port."""
     if not is_loopback(config.host):
         if not config.allow_remote:
@@ -68,7 +77,7 @@ class BackgroundServer:
     def __init__(self, engine: Engine, config: ServerConfig) -> None:
         self.config = config
         self._engine = engine
-        self._server: object | None = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
 
@@ -85,7 +94,7 @@ class BackgroundServer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, timeout_s: float = 20.0) -> "BackgroundServer":
+    def start(self, timeout_s: float = 20.0) -> BackgroundServer:
         """Bind (ConfigError in one line on a busy port or a non-loopback host without allow_remote), then serve."""
         import uvicorn
 
@@ -111,7 +120,7 @@ class BackgroundServer:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True  # type: ignore[attr-defined]
+            self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._sock is not None:

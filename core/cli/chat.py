@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from ..backends.base import CancelToken
@@ -27,7 +28,7 @@ Ctrl-C stops an answer; the part already written is kept."""
 
 class ChatSession:
     def __init__(self, engine: Engine, *, model: str | None = None, out: TextIO = sys.stdout,
-                 read_line=input) -> None:  # type: ignore[no-untyped-def]
+                 read_line: Callable[[str], str] = input) -> None:
         self.engine = engine
         self.model = model
         self.out = out
@@ -139,8 +140,8 @@ class ChatSession:
             if not hits:
                 self.say("no matches")
         elif name == "/models":
-            for m in self.engine.models.list():
-                self.say(f"  {m.id} ({m.backend})")
+            for spec in self.engine.models.list():
+                self.say(f"  {spec.id} ({spec.backend})")
         else:
             self.say(f"unknown command {name}; /help lists them")
         return None

@@ -10,6 +10,9 @@ import sys
 from importlib import metadata
 from typing import Any
 
+from ..backends.llama_native import NativeGuard, model_key
+from ..backends.ollama_backend import list_ollama_models
+from ..engine import Models
 from ..errors import EdgeMindError
 from ..hardware import hardware_profile
 from ..settings import Settings
@@ -38,11 +41,11 @@ def _providers() -> dict[str, Any]:
 
 def _onnx_int4(settings: Settings) -> dict[str, Any]:
     """Which provider onnx_int4 would run on, and its cache of built models (safe to delete; rebuilt on use)."""
-    from ..backends.onnx_model_cache import cache_dir
+    from ..backends.onnx_model_cache import cache_dir  # lazy: loads onnx (~0.8 s), for `doctor` only
 
     folder = cache_dir(settings.home)
     try:
-        from ..backends.onnx_int4_backend import choose_provider
+        from ..backends.onnx_int4_backend import choose_provider  # lazy: onnx, and ImportError is a finding here
 
         provider: str | None = choose_provider(settings.onnx_provider)
         problem = None
@@ -63,12 +66,8 @@ def _onnx_int4(settings: Settings) -> dict[str, Any]:
 def _llama_cpp(settings: Settings) -> dict[str, Any]:
     """The build, the CPU variants it offers this CPU, and the test run of the default model (run now if it is
     installed and was never checked on this machine)."""
-    from ..backends.llama_native import NativeGuard, model_key
-
     guard = NativeGuard(settings.artifacts_dir / "native", threads=settings.effective_threads)
     try:
-        from ..engine import Models
-
         spec = Models.open(settings).get(settings.default_model)
         if spec.backend == "llama_cpp" and spec.path is not None and spec.path.exists():
             guard.check(spec.path, model_key(spec.sha256, spec.path))
@@ -113,8 +112,6 @@ def _database(settings: Settings) -> dict[str, Any]:
 
 
 def _models(settings: Settings) -> list[dict[str, Any]]:
-    from ..engine import Models
-
     try:
         models = Models.open(settings)
     except EdgeMindError as exc:
@@ -133,10 +130,9 @@ def _models(settings: Settings) -> list[dict[str, Any]]:
 
 
 def _ollama(settings: Settings) -> dict[str, Any]:
-    from ..backends.ollama_backend import list_ollama_models
-
     try:
-        return {"host": settings.ollama_host, "reachable": True, "models": list_ollama_models(settings.ollama_host, 0.5)}
+        models = list_ollama_models(settings.ollama_host, 0.5)
+        return {"host": settings.ollama_host, "reachable": True, "models": models}
     except Exception as exc:  # unreachable Ollama is normal on most laptops
         return {"host": settings.ollama_host, "reachable": False, "reason": exc.__class__.__name__}
 
@@ -178,11 +174,15 @@ def format_report(r: dict[str, Any]) -> str:
     hw = r["hardware"]
     ep = r["execution_providers"]
     df = r["data_folder"]
+    db = df["database"]
+    database = "ok" if db["ok"] else "DAMAGED: " + db.get("error", db.get("check", ""))
+    ollama = "reachable at " + r["ollama"]["host"] if r["ollama"]["reachable"] else "not running (optional)"
     lines = [
         f"EdgeMind {r['edgemind']} on Python {r['python']}: {'healthy' if r['ok'] else 'PROBLEMS FOUND'}",
         f"  CPU        {hw['cpu']} ({hw['physical_cores']} physical / {hw['logical_cores']} logical cores); "
         f"using {r['threads']} threads",
-        f"  memory     {hw['memory_available_bytes'] / 2**30:.1f} GiB free of {hw['memory_total_bytes'] / 2**30:.1f} GiB",
+        f"  memory     {hw['memory_available_bytes'] / 2**30:.1f} GiB free of "
+        f"{hw['memory_total_bytes'] / 2**30:.1f} GiB",
         f"  features   {' '.join(hw['cpu_features']) or 'unknown'}",
         f"  OS         {hw['os']}",
         *_llama_lines(r["llama_cpp"]),
@@ -190,8 +190,8 @@ def format_report(r: dict[str, Any]) -> str:
         f"  onnx_int4  {_onnx_line(r['onnx_int4'])}",
         f"  data       {df['path']} ({'writable' if df['writable'] else 'not writable yet'}, "
         f"{df['free_bytes'] / 2**30:.1f} GiB free disk)",
-        f"  database   {'ok' if df['database']['ok'] else 'DAMAGED: ' + df['database'].get('error', df['database'].get('check', ''))}",
-        f"  ollama     {'reachable at ' + r['ollama']['host'] if r['ollama']['reachable'] else 'not running (optional)'}",
+        f"  database   {database}",
+        f"  ollama     {ollama}",
         "  models",
     ]
     for m in r["models"]:

@@ -11,17 +11,25 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from ..backends.base import CancelToken
-from .interrupts import ctrl_c_cancels
+from ..backends.llama_smoke import main as native_check
+from ..bench.command import add_command as add_bench_command
 from ..engine import AskOptions, CacheAdmin, Conversations, Engine, Models, review_code
 from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
 from ..settings import Settings, load_settings, with_overrides
+from .chat import ChatSession
+from .crash_watch import last_crash, watch
+from .doctor import format_report, run_doctor
+from .interrupts import ctrl_c_cancels
 from .settings_command import add_command as add_settings_command
+from .tools import add_commands as add_tool_commands
+from .tools import parse_grants, terminal_ask
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -100,8 +108,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     )
     engine = _engine(settings)
     engine.summarize_in_background = False  # a one-shot command must not wait for a summary before exiting
-    from .tools import parse_grants, terminal_ask
-
     engine.attach_tools(ask=terminal_ask(), grants=parse_grants(args.grant))
     cancel = CancelToken()
     text: list[str] = []
@@ -143,10 +149,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from .chat import ChatSession
-
-    from .tools import terminal_ask
-
     engine = _engine(settings)
     engine.attach_tools(ask=terminal_ask())
     try:
@@ -262,7 +264,8 @@ def _conversation_markdown(conv: dict[str, Any]) -> str:
         lines += [f"## {who}{note}", ""]
         for call in m.get("tool_calls", ()):
             args = json.dumps(call.get("arguments", {}), ensure_ascii=False)
-            lines.append(f"> tool `{call.get('tool')}` {args}: {call.get('decision')}, {call.get('result_summary', '')}")
+            lines.append(f"> tool `{call.get('tool')}` {args}: {call.get('decision')}, "
+                         f"{call.get('result_summary', '')}")
         lines += ["", m["content"], ""] if m.get("tool_calls") else [m["content"], ""]
     return "\n".join(lines)
 
@@ -270,12 +273,14 @@ def _conversation_markdown(conv: dict[str, Any]) -> str:
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     conversations = Conversations.open(settings)
     if args.action == "list":
-        rows = [{"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat(), "messages": c.message_count}
-                for c in conversations.list(limit=args.limit)]
+        infos = conversations.list(limit=args.limit)
         if args.json:
-            _print_json(rows)
-        for r in [] if args.json else rows:
-            print(f"{r['id'][:8]}  {r['updated_at'][:16].replace('T', ' ')}  {r['messages']:>4} msgs  {r['title']}")
+            _print_json([{"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat(),
+                          "messages": c.message_count} for c in infos])
+            return EXIT_OK
+        for c in infos:
+            updated = c.updated_at.isoformat()[:16].replace("T", " ")
+            print(f"{c.id[:8]}  {updated}  {c.message_count:>4} msgs  {c.title}")
         return EXIT_OK
     if args.action == "search":
         hits = conversations.search(args.target or "", limit=args.limit)
@@ -310,7 +315,7 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
-    from ..routing.router import IntentRouter
+    from ..routing.router import IntentRouter  # lazy: the router loads onnxruntime and its classifier (~1 s)
 
     if bool(args.prompt) == bool(args.batch):
         raise UsageError("give a PROMPT or --batch FILE.jsonl, not both")
@@ -327,12 +332,13 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(decision.as_dict())
     else:
         tools = ", ".join(decision.tools) or "none"
-        print(f"{decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; tools: {tools}; {decision.reason}")
+        print(f"{decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; tools: {tools}; "
+              f"{decision.reason}")
     return EXIT_OK
 
 
 def cmd_safety_check(args: argparse.Namespace, settings: Settings) -> int:
-    from ..safety.checker import SafetyChecker
+    from ..safety.checker import SafetyChecker  # lazy: the checker loads onnxruntime and its classifier (~1 s)
 
     if bool(args.prompt) == bool(args.batch):
         raise UsageError("give a PROMPT or --batch FILE.jsonl, not both")
@@ -358,26 +364,21 @@ def cmd_safety_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from .doctor import run_doctor
-
     report = run_doctor(settings)
     if args.json:
         _print_json(report)
     else:
-        from .doctor import format_report
-
         print(format_report(report))
     return EXIT_OK if report["ok"] else EXIT_FAIL
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from ..api import ServerConfig, load_or_create_api_key, serve
+    from ..api import ServerConfig, load_or_create_api_key, serve  # lazy: starlette and onnxruntime (~1 s)
+    from ..api.server import check_bind  # lazy: as above, the API package loads only for `serve`
 
     key, source = load_or_create_api_key(settings.home, os.environ.get("EDGEMIND_API_KEY"))
     config = ServerConfig.from_settings(settings, api_key=key, host=args.host, port=args.port,
                                         allow_remote=args.allow_remote)
-    from ..api.server import check_bind
-
     check_bind(config)  # before loading anything: a wrong address or busy port fails in one line, at once
     engine = _engine(settings)
     serve(engine, config, key_source=source)
@@ -444,7 +445,8 @@ def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     """No subcommand: the GUI where a display and a GUI plugin exist, else the terminal chat."""
-    has_display = sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    has_display = sys.platform in ("win32", "darwin") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     run = _gui_entry_point() if has_display else None
     if run is not None:
         return int(run(settings) or 0)
@@ -471,7 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--stop", action="append", default=[], metavar="TEXT",
                      help="end the answer where this text would start (repeatable)")
     ask.add_argument("--conversation", help="continue this conversation id")
-    ask.add_argument("--no-cache", action="store_true", help="never answer from the cache (the answer still refreshes it)")
+    ask.add_argument("--no-cache", action="store_true",
+                     help="never answer from the cache (the answer still refreshes it)")
     ask.add_argument("--grant", action="append", default=[], metavar="SCOPE",
                      help="let tools use SCOPE for this run, e.g. fs.read:~/notes or code.exec (repeatable)")
     ask.add_argument("--no-tools", action="store_true", help="answer without offering any tool")
@@ -540,7 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
     cache.set_defaults(func=cmd_cache)
 
     serve = sub.add_parser("serve", help="OpenAI- and Ollama-compatible API server on this computer")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this computer only)")
     serve.add_argument("--port", type=_port, help="TCP port (default: api_port in settings, 8642)")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow a --host other computers can reach (the API key is still required)")
@@ -565,11 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
     add_settings_command(sub)
 
-    from .tools import add_commands as add_tool_commands
-
     add_tool_commands(sub, _positive_int)
-    from ..bench.command import add_command as add_bench_command
-
     add_bench_command(sub, _positive_int)
     return p
 
@@ -578,8 +578,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--edgemind-native-check"]:
         # the frozen bundle's way to start llama.cpp's check process (there is no `python -m` in a bundle)
-        from ..backends.llama_smoke import main as native_check
-
         return native_check(argv[1:])
     parser = build_parser()
     args: argparse.Namespace | None = None
@@ -610,8 +608,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _watch_native_crashes(home: Path) -> None:
-    from .crash_watch import last_crash, watch
-
     notice = last_crash(home)
     if notice:
         sys.stderr.write(f"edgemind: warning: {notice}\n")

@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..engine import Answer, AskCallback, AuditTrail, Grants, PermissionRequest, Tools
 from ..errors import EdgeMindError
@@ -53,14 +54,15 @@ def parse_grants(values: list[str]) -> list[Any]:
 
 def cmd_tools_list(args: argparse.Namespace, settings: Settings) -> int:
     installed = Tools.open(settings)
-    tools = [{"name": t.name, "plugin": t.manifest.plugin, "description": t.manifest.description,
-              "scopes": list(t.manifest.scopes), "parameters": t.manifest.parameters,
-              "dry_run": t.manifest.dry_run, "manifest_sha256": t.manifest.sha256} for t in installed.list()]
+    listed = installed.list()
     if args.json:
+        tools = [{"name": t.name, "plugin": t.manifest.plugin, "description": t.manifest.description,
+                  "scopes": list(t.manifest.scopes), "parameters": t.manifest.parameters,
+                  "dry_run": t.manifest.dry_run, "manifest_sha256": t.manifest.sha256} for t in listed]
         _print_json({"tools": tools, "problems": installed.problems()})
         return EXIT_OK
-    for t in tools:
-        print(f"{t['name']:<14} {', '.join(t['scopes']) or '(no scope)':<18} {t['description']}")
+    for t in listed:
+        print(f"{t.name:<14} {', '.join(t.manifest.scopes) or '(no scope)':<18} {t.manifest.description}")
     for problem in installed.problems():
         sys.stderr.write(f"edgemind: warning: {problem}\n")
     return EXIT_OK
@@ -119,7 +121,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         elif result.ok:
             print(f"audit log intact: {result.rows} rows, chain and seal verified")
         if not result.ok:
-            sys.stderr.write(f"edgemind: error: audit log tampered with at row {result.first_bad_id}: {result.problem}\n")
+            sys.stderr.write(f"edgemind: error: audit log tampered with at row {result.first_bad_id}: "
+                             f"{result.problem}\n")
             return EXIT_FAIL
         return EXIT_OK
     if args.action == "export":

@@ -9,6 +9,8 @@ one alone with its `open(settings)`, over the same data folder, without loading 
 
 from __future__ import annotations
 
+# The services' `list` methods hide the builtin inside their classes: annotations say `builtins.list`.
+import builtins
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -61,11 +63,11 @@ class Conversations:
         return cls(ConversationStore(_open_sessions(settings)),
                    AnswerCache.from_settings(settings) if settings.cache_enabled else None)
 
-    def list(self, limit: int = 50) -> list[ConversationInfo]:
+    def list(self, limit: int = 50) -> builtins.list[ConversationInfo]:
         """Most recently updated first."""
         return self._store.conversations(limit=limit)
 
-    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+    def search(self, query: str, limit: int = 20) -> builtins.list[SearchHit]:
         return self._store.search(query, limit=limit)
 
     def resolve(self, id_or_prefix: str) -> str:
@@ -75,7 +77,7 @@ class Conversations:
     def get(self, conversation_id: str) -> ConversationInfo:
         return self._store.info(conversation_id)
 
-    def messages(self, conversation_id: str) -> list[StoredMessage]:
+    def messages(self, conversation_id: str) -> builtins.list[StoredMessage]:
         return self._store.messages(conversation_id)
 
     def export(self, conversation_id: str) -> dict[str, Any]:
@@ -120,14 +122,14 @@ class Models:
         """The registry alone (nothing is ever resident): for model commands that run no model."""
         return cls(open_registry(settings)[0])
 
-    def list(self, *, include_ollama: bool = True) -> list[ModelSpec]:
+    def list(self, *, include_ollama: bool = True) -> builtins.list[ModelSpec]:
         return self._registry.list_models(include_ollama=include_ollama)
 
     def get(self, model_id: str | None = None) -> ModelSpec:
         """A model by id (None: the default one); ModelNotFound names the ids there are."""
         return self._registry.get(model_id)
 
-    def bundled(self) -> list[ModelSpec]:
+    def bundled(self) -> builtins.list[ModelSpec]:
         return self._registry.bundled()
 
     def prepare(self, spec: ModelSpec, progress: Progress | None = None) -> Path:
@@ -148,7 +150,7 @@ class Models:
         """Forget a user-added model; returns a line saying what was done."""
         return self._registry.remove(model_id)
 
-    def loaded(self) -> list[str]:
+    def loaded(self) -> builtins.list[str]:
         """Keys of the models resident in memory now."""
         return self._pool.loaded() if self._pool is not None else []
 
@@ -218,14 +220,14 @@ class Tools:
     def attached(self) -> bool:
         return self._runner() is not None
 
-    def list(self) -> list[Tool]:
+    def list(self) -> builtins.list[Tool]:
         return _attached(self._runner).registry.all()
 
-    def problems(self) -> list[str]:
+    def problems(self) -> builtins.list[str]:
         """Plugins that could not be loaded, one line each."""
         return list(_attached(self._runner).registry.problems)
 
-    def offered(self, names: Iterable[str]) -> list[Tool]:
+    def offered(self, names: Iterable[str]) -> builtins.list[Tool]:
         """Those of `names` that are installed and may be offered."""
         return _attached(self._runner).registry.offered(names)
 
@@ -248,11 +250,11 @@ class Grants:
         return cls(lambda: runner)
 
     @staticmethod
-    def parse(scopes: Iterable[str]) -> list[Scope]:
+    def parse(scopes: Iterable[str]) -> builtins.list[Scope]:
         """`fs.read:~/notes` and the like as scopes; ScopeError names the first that is not one."""
         return [parse_scope(s) for s in scopes]
 
-    def list(self) -> list[GrantInfo]:
+    def list(self) -> builtins.list[GrantInfo]:
         return _attached(self._runner).broker.grants()
 
     def grant(self, tool: str, scopes: Iterable[str | Scope]) -> Tool:
@@ -285,7 +287,7 @@ class AuditTrail:
         return self._audit
 
     def entries(self, *, kind: str | None = None, tool: str | None = None, conversation_id: str | None = None,
-                limit: int | None = None, newest_first: bool = False) -> list[AuditEntry]:
+                limit: int | None = None, newest_first: bool = False) -> builtins.list[AuditEntry]:
         return self._log().entries(kind=kind, tool=tool, conversation_id=conversation_id, limit=limit,
                                    newest_first=newest_first)
 
