@@ -8,8 +8,9 @@ cancel stops generation within one token. It raises EdgeMind errors, never libra
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Union
+from typing import Any, Protocol
 
 from ..events import BackendDone
 
@@ -49,7 +50,7 @@ class CancelToken:
         return self._event.is_set()
 
 
-Chunk = Union[str, BackendDone]
+Chunk = str | BackendDone
 
 
 class Backend(Protocol):

@@ -15,15 +15,17 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import Settings
+
 # CachedAnswer and the rows are imported from here too (the engine, the bench and tests do)
 from .entries import CacheBase, CachedAnswer, CacheRow, SemanticRow, normalize_prompt
 from .semantic import SHIPPED_THRESHOLD, SemanticIndex
@@ -185,7 +187,8 @@ class SqliteCache:
     def stats(self) -> dict[str, Any]:
         with self._sessions() as s:
             n, size, hits = s.execute(
-                select(func.count(), func.coalesce(func.sum(CacheRow.size_bytes), 0), func.coalesce(func.sum(CacheRow.hits), 0))
+                select(func.count(), func.coalesce(func.sum(CacheRow.size_bytes), 0),
+                       func.coalesce(func.sum(CacheRow.hits), 0))
             ).one()
             semantic = s.execute(select(func.count()).select_from(SemanticRow)).scalar_one()
         return {"entries": n, "bytes": size, "hits": hits, "semantic_entries": semantic, "path": str(self.path),

@@ -14,8 +14,9 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select, text
@@ -111,7 +112,8 @@ class SemanticIndex:
                 if not order:
                     return None
                 keys = [usable[i][0] for i in order]
-                prompts = dict(s.execute(select(SemanticRow.key, SemanticRow.prompt).where(SemanticRow.key.in_(keys))).all())
+                prompts = dict(s.execute(
+                    select(SemanticRow.key, SemanticRow.prompt).where(SemanticRow.key.in_(keys))).all())
         except SQLAlchemyError as exc:  # a cache failure must never fail the request
             log.warning("semantic cache read failed: %s", exc.__class__.__name__)
             return None

@@ -12,7 +12,7 @@ import math
 import re
 import threading
 from collections import Counter
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..backends.base import CancelToken, GenerationParams, Message
 from ..errors import EdgeMindError, PromptError
@@ -23,7 +23,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # Words too common to say what a message is about (English; other languages still match on content words).
 _STOP = set("""a an and are as at be but by can could did do does for from had has have he her him his how i if in
 into is it its me my no not of on or our she so than that the their them then there these they this to too up us
-was we were what when where which who why will with would you your yes ok okay please tell say said just also""".split())
+was we were what when where which who why will with would you your yes ok okay please tell say said just
+also""".split())
 RECALL_ITEMS = 3
 RECALL_CHARS = 400
 KEEP_RECENT_MESSAGES = 6  # never summarised: the model sees these verbatim

@@ -4,8 +4,8 @@ and stopped within one token of a cancel. It yields events and fills the request
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import closing
-from typing import Iterator
 
 from ..events import BackendDone, Event, Metrics, Token
 from ..tools.loop import LoopResult, run_tool_steps

@@ -4,7 +4,7 @@ generates or stores anything."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..backends.base import GenerationParams, Message
 from ..errors import ModelError, PromptError

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from .schema import Base
 from ..errors import StoreError
+from .schema import Base
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _tool_calls(stored: str | None) -> tuple[dict[str, Any], ...]:
@@ -153,8 +154,9 @@ class ConversationStore:
             if not conv.title and role == "user":
                 conv.title = " ".join(content.split())[:80]
             conv.updated_at = _now()
+            calls = json.dumps(list(tool_calls), ensure_ascii=False) if tool_calls else None
             row = MessageRow(conversation_id=conversation_id, role=role, content=content, model=model,
-                             status=status, tool_calls=json.dumps(list(tool_calls), ensure_ascii=False) if tool_calls else None)
+                             status=status, tool_calls=calls)
             s.add(row)
             s.flush()
             return row.id

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from typing import Any
 
 from ..backends.base import Backend, BackendDone, CancelToken, GenerationParams, Message
 from ..events import ToolCall, ToolResult
 from .calls import FunctionSpec, call_schema
-from .runner import ToolOutcome, ToolRunner
 from .registry import Tool
+from .runner import ToolOutcome, ToolRunner
 
 log = logging.getLogger("edgemind.tool_loop")
 
@@ -169,7 +170,8 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
         # an action keeps calling under the grammar until a call worked (a failed call's error says what to fix),
         # unless the user said no: then the model explains instead of trying other tools
         forced = call_first and not any(o.ok or o.decision.startswith("denied") for o in outcomes)
-        kind, text = ("unclear", "") if forced else _probe(backend, _with_instruction(convo, instruction), probing, cancel)
+        kind, text = (("unclear", "") if forced
+                      else _probe(backend, _with_instruction(convo, instruction), probing, cancel))
         if kind == "text":
             break  # the model answers in words: the engine streams that answer
         proposal = parse_call(text) if kind == "call" else None
