@@ -25,6 +25,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import Settings
+from ..storage.db import rowcount
 
 # CachedAnswer and the rows are imported from here too (the engine, the bench and tests do)
 from .entries import CacheBase, CachedAnswer, CacheRow, SemanticRow, normalize_prompt
@@ -126,7 +127,7 @@ class SqliteCache:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @property
-    def sessions(self) -> sessionmaker:  # type: ignore[type-arg]
+    def sessions(self) -> sessionmaker[Session]:
         """The file's sessions, shared with the semantic tier (its rows live in the same file)."""
         return self._sessions
 
@@ -176,7 +177,7 @@ class SqliteCache:
 
     def clear(self) -> int:
         with self._sessions.begin() as s:
-            return s.execute(delete(CacheRow)).rowcount or 0
+            return rowcount(s.execute(delete(CacheRow)))
 
     def delete_conversation(self, conversation_id: str) -> list[str]:
         with self._sessions.begin() as s:

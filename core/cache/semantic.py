@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from .entries import CachedAnswer, CacheRow, SemanticRow, normalize_prompt
 from .semantic_guard import disagreement, prompt_facts
@@ -79,7 +79,7 @@ def _vector(embedding: np.ndarray) -> np.ndarray:
 class SemanticIndex:
     """Prompt embeddings in the answer cache's SQLite file, searched per scope and guard signature."""
 
-    def __init__(self, sessions: sessionmaker, *, threshold: float = SHIPPED_THRESHOLD,  # type: ignore[type-arg]
+    def __init__(self, sessions: sessionmaker[Session], *, threshold: float = SHIPPED_THRESHOLD,
                  answers: Callable[[str], CachedAnswer | None] = lambda _key: None,
                  clock: Callable[[], float] = time.time) -> None:
         """`answers(key)` reads an L2 answer as L2 does (TTL, hit count): a semantic hit is an L2 row found by

@@ -12,11 +12,12 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-from ..backends.base import CancelToken, GenerationParams, Message
+from ..backends.base import CancelToken, Chunk, GenerationParams, Message
 from ..errors import EdgeMindError, PromptError
 from ..events import BackendDone
+from ..storage.conversations import ConversationStore, StoredMessage
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -114,7 +115,7 @@ class ConversationMemory:
 class Summarizer:
     """Writes rolling summaries of conversations' older turns in a background thread, one job per conversation."""
 
-    def __init__(self, store, stream_for: Callable[[], tuple[str, Callable[..., object]]],  # type: ignore[no-untyped-def]
+    def __init__(self, store: ConversationStore, stream_for: Callable[[], tuple[str, Callable[..., Iterator[Chunk]]]],
                  min_chars: int = 1200) -> None:
         self._store = store
         self._stream_for = stream_for  # () -> (model id, backend.stream)
@@ -122,7 +123,7 @@ class Summarizer:
         self._running: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
-    def pending_text(self, conversation_id: str) -> tuple[list, int]:  # type: ignore[type-arg]
+    def pending_text(self, conversation_id: str) -> tuple[list[StoredMessage], int]:
         """Messages old enough to summarise and not yet covered by a summary, and the id they run up to."""
         messages = self._store.messages(conversation_id)[:-KEEP_RECENT_MESSAGES]
         latest = self._store.latest_summary(conversation_id)

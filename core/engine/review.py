@@ -245,12 +245,12 @@ def _free_form_candidates(text: str, source: dict[int, str]) -> list[dict[str, A
     out: list[dict[str, Any]] = []
     for item in explanations:
         for quoted in _BACKTICKS.findall(item):
-            line = by_text.get(_norm(quoted))
-            if line is None:
+            at = by_text.get(_norm(quoted))
+            if at is None:
                 hits = [n for k, n in by_text.items() if len(_norm(quoted)) >= 8 and _norm(quoted) in k]
-                line = hits[0] if len(hits) == 1 else None
-            if line is not None:
-                out.append({"line": line, "message": item})
+                at = hits[0] if len(hits) == 1 else None
+            if at is not None:
+                out.append({"line": at, "message": item})
                 break
     blocks = [b for b in _CODE_BLOCK.findall(text) if b.strip()]
     if blocks:

@@ -9,6 +9,7 @@ one alone with its `open(settings)`, over the same data folder, without loading 
 
 from __future__ import annotations
 
+import builtins  # the services' own `list` methods hide the type in their class bodies
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ class Conversations:
         """Most recently updated first."""
         return self._store.conversations(limit=limit)
 
-    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+    def search(self, query: str, limit: int = 20) -> builtins.list[SearchHit]:
         return self._store.search(query, limit=limit)
 
     def resolve(self, id_or_prefix: str) -> str:
@@ -76,7 +77,7 @@ class Conversations:
     def get(self, conversation_id: str) -> ConversationInfo:
         return self._store.info(conversation_id)
 
-    def messages(self, conversation_id: str) -> list[StoredMessage]:
+    def messages(self, conversation_id: str) -> builtins.list[StoredMessage]:
         return self._store.messages(conversation_id)
 
     def export(self, conversation_id: str) -> dict[str, Any]:
@@ -128,7 +129,7 @@ class Models:
         """A model by id (None: the default one); ModelNotFound names the ids there are."""
         return self._registry.get(model_id)
 
-    def bundled(self) -> list[ModelSpec]:
+    def bundled(self) -> builtins.list[ModelSpec]:
         return self._registry.bundled()
 
     def prepare(self, spec: ModelSpec, progress: Progress | None = None) -> Path:
@@ -149,7 +150,7 @@ class Models:
         """Forget a user-added model; returns a line saying what was done."""
         return self._registry.remove(model_id)
 
-    def loaded(self) -> list[str]:
+    def loaded(self) -> builtins.list[str]:
         """Keys of the models resident in memory now."""
         return self._pool.loaded() if self._pool is not None else []
 
@@ -222,11 +223,11 @@ class Tools:
     def list(self) -> list[Tool]:
         return _attached(self._runner).registry.all()
 
-    def problems(self) -> list[str]:
+    def problems(self) -> builtins.list[str]:
         """Plugins that could not be loaded, one line each."""
         return list(_attached(self._runner).registry.problems)
 
-    def offered(self, names: Iterable[str]) -> list[Tool]:
+    def offered(self, names: Iterable[str]) -> builtins.list[Tool]:
         """Those of `names` that are installed and may be offered."""
         return _attached(self._runner).registry.offered(names)
 

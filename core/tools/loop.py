@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -106,7 +106,7 @@ def _probe(backend: Backend, messages: list[Message], params: GenerationParams,
                 continue
             return ("unclear", "") if head.startswith("<") else ("text", "")
     finally:
-        stream.close()  # type: ignore[attr-defined]
+        stream.close()
     text = "".join(pieces).strip()
     return ("call", text) if text.startswith(_CALL_STARTS) else ("text", "")
 
@@ -136,8 +136,8 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]] | None:
 
 def run_tool_steps(backend: Backend, messages: list[Message], params: GenerationParams, tools: list[Tool],
                    runner: ToolRunner, *, max_steps: int, conversation_id: str | None,
-                   cancel: CancelToken, prefetch: list[tuple[str, dict[str, Any]]] = (),
-                   call_first: bool = False) -> Iterator[Any]:
+                   cancel: CancelToken, prefetch: Sequence[tuple[str, dict[str, Any]]] = (),
+                   call_first: bool = False) -> Generator[ToolCall | ToolResult, None, LoopResult]:
     """Yield ToolCall/ToolResult events; return (as the generator's value) the LoopResult for the final answer.
 
     `prefetch` calls run before the model is asked (the docs intent searches the user's documents first).
@@ -148,7 +148,7 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
     outcomes: list[ToolOutcome] = []
     seen: set[str] = set()
 
-    def run(step: int, name: str, args: dict[str, Any]) -> Iterator[Any]:
+    def run(step: int, name: str, args: dict[str, Any]) -> Iterator[ToolCall | ToolResult]:
         yield ToolCall(name, args, step)
         outcome = runner.call(name, args, conversation_id=conversation_id)
         outcomes.append(outcome)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from ..errors import StoreError
 from ..storage.audit import AuditLog, digest
+from ..storage.db import rowcount
 from ..storage.schema import Base
 from .registry import Tool
 from .scopes import Scope, covers, parse_scope
@@ -207,7 +208,7 @@ class PermissionBroker:
         with self._lock:
             try:
                 with self._sessions.begin() as s:
-                    removed = s.execute(query).rowcount or 0
+                    removed = rowcount(s.execute(query))
             except SQLAlchemyError as exc:
                 raise StoreError(f"cannot revoke grants: {exc}") from None
             if grant_id is None:
