@@ -9,7 +9,8 @@ one alone with its `open(settings)`, over the same data folder, without loading 
 
 from __future__ import annotations
 
-import builtins  # the services' own `list` methods hide the type in their class bodies
+# The services' `list` methods hide the builtin inside their classes: annotations say `builtins.list`.
+import builtins
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ class Conversations:
         return cls(ConversationStore(_open_sessions(settings)),
                    AnswerCache.from_settings(settings) if settings.cache_enabled else None)
 
-    def list(self, limit: int = 50) -> list[ConversationInfo]:
+    def list(self, limit: int = 50) -> builtins.list[ConversationInfo]:
         """Most recently updated first."""
         return self._store.conversations(limit=limit)
 
@@ -122,7 +123,7 @@ class Models:
         """The registry alone (nothing is ever resident): for model commands that run no model."""
         return cls(open_registry(settings)[0])
 
-    def list(self, *, include_ollama: bool = True) -> list[ModelSpec]:
+    def list(self, *, include_ollama: bool = True) -> builtins.list[ModelSpec]:
         return self._registry.list_models(include_ollama=include_ollama)
 
     def get(self, model_id: str | None = None) -> ModelSpec:
@@ -220,7 +221,7 @@ class Tools:
     def attached(self) -> bool:
         return self._runner() is not None
 
-    def list(self) -> list[Tool]:
+    def list(self) -> builtins.list[Tool]:
         return _attached(self._runner).registry.all()
 
     def problems(self) -> builtins.list[str]:
@@ -250,11 +251,11 @@ class Grants:
         return cls(lambda: runner)
 
     @staticmethod
-    def parse(scopes: Iterable[str]) -> list[Scope]:
+    def parse(scopes: Iterable[str]) -> builtins.list[Scope]:
         """`fs.read:~/notes` and the like as scopes; ScopeError names the first that is not one."""
         return [parse_scope(s) for s in scopes]
 
-    def list(self) -> list[GrantInfo]:
+    def list(self) -> builtins.list[GrantInfo]:
         return _attached(self._runner).broker.grants()
 
     def grant(self, tool: str, scopes: Iterable[str | Scope]) -> Tool:
@@ -287,7 +288,7 @@ class AuditTrail:
         return self._audit
 
     def entries(self, *, kind: str | None = None, tool: str | None = None, conversation_id: str | None = None,
-                limit: int | None = None, newest_first: bool = False) -> list[AuditEntry]:
+                limit: int | None = None, newest_first: bool = False) -> builtins.list[AuditEntry]:
         return self._log().entries(kind=kind, tool=tool, conversation_id=conversation_id, limit=limit,
                                    newest_first=newest_first)
 
