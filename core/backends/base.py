@@ -8,8 +8,9 @@ cancel stops generation within one token. It raises EdgeMind errors, never libra
 from __future__ import annotations
 
 import threading
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Union
+from typing import Any, Protocol
 
 from ..events import BackendDone
 
@@ -49,13 +50,16 @@ class CancelToken:
         return self._event.is_set()
 
 
-Chunk = Union[str, BackendDone]
+Chunk = str | BackendDone
+# What `Backend.stream` returns: a generator, so a caller that stops reading early closes it (`contextlib.closing`)
+# and the backend lets go of its model.
+ChunkStream = Generator[Chunk, None, None]
 
 
 class Backend(Protocol):
     name: str
 
-    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> ChunkStream:
         """Yield text pieces, then exactly one BackendDone."""
         ...
 

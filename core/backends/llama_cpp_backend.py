@@ -7,7 +7,7 @@ stop within one token, lets us count tokens exactly, and keeps the chat template
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from edgemind.kernels.gguf_header import read_gguf_header
 from ..errors import ModelError, PromptError
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message
+from .base import CancelToken, ChunkStream, GenerationParams, Message
 from .chat_template import ChatTemplate
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .llama_native import NativeGuard, import_llama, model_key
@@ -97,7 +97,7 @@ class LlamaCppBackend(PooledGGUFBackend[LoadedLlama]):
     def _load(self, path: Path) -> LoadedLlama:
         return load_llama(self._spec, path, threads=self._threads, context_cap=self._context_cap, native=self._native)
 
-    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> ChunkStream:
         with self._lease() as loaded:
             llm = loaded.llm
             tokens = list(self._tokens(loaded, messages))

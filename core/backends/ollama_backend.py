@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,7 +10,7 @@ import ollama
 from ..errors import BackendUnavailable, ModelNotFound
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message
+from .base import CancelToken, ChunkStream, GenerationParams, Message
 
 
 def _auth(api_key: str | None) -> dict[str, str]:
@@ -51,7 +50,7 @@ class OllamaBackend:
     def count_tokens(self, messages: list[Message]) -> int | None:
         return None
 
-    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> ChunkStream:
         options: dict[str, Any] = {
             "temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
             "repeat_penalty": params.repeat_penalty, "num_predict": params.max_tokens,

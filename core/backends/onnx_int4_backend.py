@@ -21,7 +21,7 @@ from ..errors import BackendUnavailable, ModelError, PromptError
 from ..events import BackendDone
 from ..models.integrity import sha256_file
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message
+from .base import CancelToken, Chunk, ChunkStream, GenerationParams, Message
 from .chat_template import ChatTemplate
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .llama_native import NativeGuard, import_llama, model_key
@@ -185,7 +185,7 @@ class OnnxInt4Backend(PooledGGUFBackend[LoadedOnnx]):
         with self._lease() as loaded:
             return loaded.provider
 
-    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> ChunkStream:
         with self._lease() as loaded:
             tokens = list(self._tokens(loaded, messages))
             if loaded.prefixes is None:

@@ -5,7 +5,6 @@ This is how a user who outgrows one laptop points EdgeMind at an existing server
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -13,7 +12,7 @@ import openai
 from ..errors import BackendUnavailable, ModelNotFound
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
-from .base import CancelToken, Chunk, GenerationParams, Message
+from .base import CancelToken, ChunkStream, GenerationParams, Message
 
 
 class OpenAIBackend:
@@ -35,7 +34,7 @@ class OpenAIBackend:
     def count_tokens(self, messages: list[Message]) -> int | None:
         return None
 
-    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> ChunkStream:
         produced, prompt_tokens, finish = 0, 0, "length"
         try:
             # one dict: the SDK's overloads type each message by its role, and ours come as plain strings

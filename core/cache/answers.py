@@ -15,15 +15,18 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import Settings
+from ..storage.db import rowcount
+
 # CachedAnswer and the rows are imported from here too (the engine, the bench and tests do)
 from .entries import CacheBase, CachedAnswer, CacheRow, SemanticRow, normalize_prompt
 from .semantic import SHIPPED_THRESHOLD, SemanticIndex
@@ -124,7 +127,7 @@ class SqliteCache:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @property
-    def sessions(self) -> sessionmaker:  # type: ignore[type-arg]
+    def sessions(self) -> sessionmaker[Session]:
         """The file's sessions, shared with the semantic tier (its rows live in the same file)."""
         return self._sessions
 
@@ -174,7 +177,7 @@ class SqliteCache:
 
     def clear(self) -> int:
         with self._sessions.begin() as s:
-            return s.execute(delete(CacheRow)).rowcount or 0
+            return rowcount(s.execute(delete(CacheRow)))
 
     def delete_conversation(self, conversation_id: str) -> list[str]:
         with self._sessions.begin() as s:
@@ -185,7 +188,8 @@ class SqliteCache:
     def stats(self) -> dict[str, Any]:
         with self._sessions() as s:
             n, size, hits = s.execute(
-                select(func.count(), func.coalesce(func.sum(CacheRow.size_bytes), 0), func.coalesce(func.sum(CacheRow.hits), 0))
+                select(func.count(), func.coalesce(func.sum(CacheRow.size_bytes), 0),
+                       func.coalesce(func.sum(CacheRow.hits), 0))
             ).one()
             semantic = s.execute(select(func.count()).select_from(SemanticRow)).scalar_one()
         return {"entries": n, "bytes": size, "hits": hits, "semantic_entries": semantic, "path": str(self.path),

@@ -14,13 +14,14 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from .entries import CachedAnswer, CacheRow, SemanticRow, normalize_prompt
 from .semantic_guard import disagreement, prompt_facts
@@ -78,7 +79,7 @@ def _vector(embedding: np.ndarray) -> np.ndarray:
 class SemanticIndex:
     """Prompt embeddings in the answer cache's SQLite file, searched per scope and guard signature."""
 
-    def __init__(self, sessions: sessionmaker, *, threshold: float = SHIPPED_THRESHOLD,  # type: ignore[type-arg]
+    def __init__(self, sessions: sessionmaker[Session], *, threshold: float = SHIPPED_THRESHOLD,
                  answers: Callable[[str], CachedAnswer | None] = lambda _key: None,
                  clock: Callable[[], float] = time.time) -> None:
         """`answers(key)` reads an L2 answer as L2 does (TTL, hit count): a semantic hit is an L2 row found by
@@ -111,7 +112,8 @@ class SemanticIndex:
                 if not order:
                     return None
                 keys = [usable[i][0] for i in order]
-                prompts = dict(s.execute(select(SemanticRow.key, SemanticRow.prompt).where(SemanticRow.key.in_(keys))).all())
+                prompts = dict(s.execute(
+                    select(SemanticRow.key, SemanticRow.prompt).where(SemanticRow.key.in_(keys))).all())
         except SQLAlchemyError as exc:  # a cache failure must never fail the request
             log.warning("semantic cache read failed: %s", exc.__class__.__name__)
             return None

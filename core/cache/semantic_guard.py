@@ -101,7 +101,8 @@ _CLASSES = {
     "T:past": "was were did had wasn't weren't didn't war waren wurde wurden hatte était étaient fut avait fue "
               "fueron era eran foi foram",
     "T:future": "will shall wo won't wird werden sera seront será serán sarà",
-    "M:can": "can ca could may might cannot kann könnte darf dürfen peut pourrait puedo puede podría posso può potrebbe",
+    "M:can": "can ca could may might cannot kann könnte darf dürfen peut pourrait puedo puede podría posso può "
+             "potrebbe",
     "M:must": "must should ought muss müssen sollte sollen doit devrait debo debe debería devo deve dovrei",
 }
 # Requests phrased politely ("can you explain", "tell me") ask the same as the bare imperative: these words are

@@ -8,15 +8,16 @@ what we report and what the tests hold to (no false hit at all).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
-from .entries import normalize_prompt
-from ..errors import ConfigError
 from ..classify.policy_file import resource_path
+from ..errors import ConfigError
+from .entries import normalize_prompt
 from .semantic import TUNING_MARGIN
 from .semantic_guard import disagreement, prompt_facts
 

@@ -25,7 +25,7 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray], *, stale: str | None 
     """Write atomically (a reader never sees half a file); with `stale`, remove the other files matching that glob
     next to it. OSError is the caller's: a read-only data folder only costs a retrain per start."""
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)  # numbers and text only: the readers load without pickle too
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     partial.write_bytes(buffer.getvalue())

@@ -3,7 +3,8 @@ it uses). Plain types only."""
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from ..backends.base import Message
 

@@ -12,18 +12,20 @@ import math
 import re
 import threading
 from collections import Counter
-from typing import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-from ..backends.base import CancelToken, GenerationParams, Message
+from ..backends.base import CancelToken, Chunk, GenerationParams, Message
 from ..errors import EdgeMindError, PromptError
 from ..events import BackendDone
+from ..storage.conversations import ConversationStore, StoredMessage
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Words too common to say what a message is about (English; other languages still match on content words).
 _STOP = set("""a an and are as at be but by can could did do does for from had has have he her him his how i if in
 into is it its me my no not of on or our she so than that the their them then there these they this to too up us
-was we were what when where which who why will with would you your yes ok okay please tell say said just also""".split())
+was we were what when where which who why will with would you your yes ok okay please tell say said just
+also""".split())
 RECALL_ITEMS = 3
 RECALL_CHARS = 400
 KEEP_RECENT_MESSAGES = 6  # never summarised: the model sees these verbatim
@@ -113,7 +115,7 @@ class ConversationMemory:
 class Summarizer:
     """Writes rolling summaries of conversations' older turns in a background thread, one job per conversation."""
 
-    def __init__(self, store, stream_for: Callable[[], tuple[str, Callable[..., object]]],  # type: ignore[no-untyped-def]
+    def __init__(self, store: ConversationStore, stream_for: Callable[[], tuple[str, Callable[..., Iterator[Chunk]]]],
                  min_chars: int = 1200) -> None:
         self._store = store
         self._stream_for = stream_for  # () -> (model id, backend.stream)
@@ -121,7 +123,7 @@ class Summarizer:
         self._running: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
-    def pending_text(self, conversation_id: str) -> tuple[list, int]:  # type: ignore[type-arg]
+    def pending_text(self, conversation_id: str) -> tuple[list[StoredMessage], int]:
         """Messages old enough to summarise and not yet covered by a summary, and the id they run up to."""
         messages = self._store.messages(conversation_id)[:-KEEP_RECENT_MESSAGES]
         latest = self._store.latest_summary(conversation_id)

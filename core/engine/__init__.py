@@ -12,8 +12,18 @@ from __future__ import annotations
 
 from .facade import AskOptions, AskResult, Engine
 from .review import review_code
-from .services import (Answer, AskCallback, AuditTrail, CacheAdmin, Conversations, Grants, Models, PermissionRequest,
-                       Tools, open_registry)
+from .services import (
+    Answer,
+    AskCallback,
+    AuditTrail,
+    CacheAdmin,
+    Conversations,
+    Grants,
+    Models,
+    PermissionRequest,
+    Tools,
+    open_registry,
+)
 
 __all__ = ["Answer", "AskCallback", "AskOptions", "AskResult", "AuditTrail", "CacheAdmin", "Conversations", "Engine",
            "Grants", "Models", "PermissionRequest", "Tools", "open_registry", "review_code"]

@@ -5,8 +5,8 @@ for the one that leads (single flight). It never stores an answer made with tool
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Sequence
 
 import numpy as np
 
@@ -125,7 +125,7 @@ class LazyEmbedder:
         self._settings = settings
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        # lazy: the encoder module imports onnx (~3 s); an engine that never embeds must not pay it at start
-        from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
+        # An engine that never embeds must not pay for onnx at start.
+        from ..embeddings.embedder import embeddings_cache_dir, shared_embedder  # lazy: imports onnx (~3 s)
 
         return shared_embedder(embeddings_cache_dir(self._settings)).embed(list(texts))

@@ -4,7 +4,7 @@ tokenizer it measures with) but never generates."""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..backends.base import Backend, GenerationParams, Message
 from ..context.builder import ContextBuilder

@@ -8,9 +8,12 @@ this module and the services in services.py.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from ..backends.base import Backend, CancelToken
 from ..backends.llama_cpp_backend import LoadedLlama
@@ -33,7 +36,6 @@ from ..storage.audit import AuditLog
 from ..storage.conversations import ConversationStore
 from ..tools.runner import ToolRunner
 from ..tools.session import open_audit, open_tool_runner
-from .services import AuditTrail, CacheAdmin, Conversations, Grants, Models, Tools, open_registry
 from .cache_stage import CacheStage, LazyEmbedder
 from .context_window import ContextWindow
 from .generation import Generation
@@ -42,8 +44,11 @@ from .output_check import OutputCheck
 from .recording import Recorder
 from .request import AskOptions, Request
 from .route_plan import RoutePlanner
+from .services import AuditTrail, CacheAdmin, Conversations, Grants, Models, Tools, open_registry
 
 log = logging.getLogger(__name__)
+# The options of a request that names none (frozen, so one instance serves every call).
+DEFAULT_OPTIONS = AskOptions()
 
 
 @dataclass(slots=True)
@@ -70,12 +75,16 @@ class AskResult:
 
 
 class Engine:
+    # The database's sessions, set by `create` (an engine built directly, as tests do, sets it itself when it needs
+    # `attach_tools`).
+    sessions: sessionmaker[Session]
+
     def __init__(self, settings: Settings, registry: ModelRegistry, store: ConversationStore,
                  pool: ModelPool[LoadedLlama], *, router: Router | None = None,
                  context: ContextBuilder | None = None,
                  factories: dict[str, Callable[..., Backend]] | None = None,
                  cache: AnswerCache | None = None, safety: Safety | None = None,
-                 audit: "AuditLog | None" = None, tool_runner: "ToolRunner | None" = None,
+                 audit: AuditLog | None = None, tool_runner: ToolRunner | None = None,
                  native: NativeGuard | None = None) -> None:
         self.settings = settings
         # Checks once per machine, build and model that llama.cpp's native code runs (in a child process).
@@ -131,7 +140,7 @@ class Engine:
         self.recorder.summarize_in_background = on
 
     @classmethod
-    def create(cls, settings: Settings, **stages: Any) -> "Engine":
+    def create(cls, settings: Settings, **stages: Any) -> Engine:
         registry, sessions = open_registry(settings)
         pool: ModelPool[LoadedLlama] = ModelPool(
             max_loaded=settings.max_loaded_models, idle_seconds=settings.idle_unload_seconds,
@@ -141,13 +150,11 @@ class Engine:
         cache = stages.pop("cache") if "cache" in stages else (  # a caller's own cache (the cache bench holds it)
             AnswerCache.from_settings(settings) if settings.cache_enabled else None)
         if settings.router_enabled and "router" not in stages:
-            # lazy: the intent router's module imports the embedder, and so onnx (~3 s): only when the router is on
-            from ..routing.router import IntentRouter
+            from ..routing.router import IntentRouter  # lazy: imports the embedder, so onnx (~3 s); router on only
 
             stages["router"] = IntentRouter.create(settings)
         if settings.safety_enabled and "safety" not in stages:
-            # lazy: the safety checker's module imports the embedder, and so onnx (~3 s): only when safety is on
-            from ..safety.checker import SafetyChecker
+            from ..safety.checker import SafetyChecker  # lazy: imports the embedder, so onnx (~3 s); safety on only
 
             stages["safety"] = SafetyChecker.create(settings)
         if "audit" not in stages:
@@ -164,7 +171,7 @@ class Engine:
         spec = self.registry.get(self.router.unsure_model)  # an unknown id fails here, naming it, not on some prompt
         self.router.judge = ModelJudge(spec.id, lambda: self.backend_for(self.runnable_spec(spec)).stream)
 
-    def attach_tools(self, ask: Any = None, grants: Any = ()) -> "ToolRunner":
+    def attach_tools(self, ask: Any = None, grants: Any = ()) -> ToolRunner:
         """Offer tools from now on, asking through `ask` (None: nobody can be asked, so only stored grants and
         `grants` hold). Returns the runner, whose broker lists and revokes grants."""
         self.tool_runner = open_tool_runner(self.settings, self.sessions, ask=ask, grants=grants, audit=self.audit)
@@ -222,7 +229,8 @@ class Engine:
         return self.native.check(path, model_key(spec.sha256, path))
 
     # ---- one request --------------------------------------------------------------------------------------------
-    def stream(self, prompt: str, options: AskOptions = AskOptions(), cancel: CancelToken | None = None) -> Iterator[Event]:
+    def stream(self, prompt: str, options: AskOptions = DEFAULT_OPTIONS,
+               cancel: CancelToken | None = None) -> Generator[Event, None, None]:
         """Yield route, token… and then done or error events. Closing the iterator early cancels cleanly."""
         request = Request(prompt, options, cancel or CancelToken(), self.tool_runner)
         try:
@@ -253,7 +261,7 @@ class Engine:
             self.cache_stage.release(request)
             self.recorder.keep_partial(request)
 
-    def ask(self, prompt: str, options: AskOptions = AskOptions(), cancel: CancelToken | None = None,
+    def ask(self, prompt: str, options: AskOptions = DEFAULT_OPTIONS, cancel: CancelToken | None = None,
             on_token: Callable[[str], None] | None = None) -> AskResult:
         """Run a request to the end and return the answer; raise the EdgeMindError of an error event."""
         with closing(self.stream(prompt, options, cancel)) as events:
@@ -276,8 +284,8 @@ class Engine:
                 assert route is not None
                 m = event.metrics
                 return AskResult(
-                    text="".join(text), model=route.model, backend=route.backend, intent=route.intent, cache=event.cache,
-                    refused=event.refused, safety_category=event.safety_category,
+                    text="".join(text), model=route.model, backend=route.backend, intent=route.intent,
+                    cache=event.cache, refused=event.refused, safety_category=event.safety_category,
                     ttft_ms=m.ttft_ms, tokens=m.tokens, tok_s=m.tok_s, prompt_tokens=m.prompt_tokens,
                     load_ms=m.load_ms, finish_reason=event.finish_reason, conversation_id=event.conversation_id,
                     tool_calls=list(event.tool_calls), similarity=event.similarity,

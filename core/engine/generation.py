@@ -4,8 +4,8 @@ and stopped within one token of a cancel. It yields events and fills the request
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from contextlib import closing
-from typing import Iterator
 
 from ..events import BackendDone, Event, Metrics, Token
 from ..tools.loop import LoopResult, run_tool_steps
@@ -16,7 +16,7 @@ class Generation:
     def __init__(self, tool_steps: int) -> None:
         self.tool_steps = tool_steps  # the most tool calls one answer may make
 
-    def run(self, request: Request) -> Iterator[Event]:
+    def run(self, request: Request) -> Generator[Event, None, None]:
         plan, backend = request.planned, request.backend
         assert backend is not None, "the context stage picks the backend"
         if plan.tools:

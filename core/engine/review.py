@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..backends.base import CancelToken
 from ..errors import PromptError, error_for_kind
+from .request import AskOptions
 
 if TYPE_CHECKING:
     from .facade import Engine
@@ -243,12 +245,12 @@ def _free_form_candidates(text: str, source: dict[int, str]) -> list[dict[str, A
     out: list[dict[str, Any]] = []
     for item in explanations:
         for quoted in _BACKTICKS.findall(item):
-            line = by_text.get(_norm(quoted))
-            if line is None:
+            at = by_text.get(_norm(quoted))
+            if at is None:
                 hits = [n for k, n in by_text.items() if len(_norm(quoted)) >= 8 and _norm(quoted) in k]
-                line = hits[0] if len(hits) == 1 else None
-            if line is not None:
-                out.append({"line": line, "message": item})
+                at = hits[0] if len(hits) == 1 else None
+            if at is not None:
+                out.append({"line": at, "message": item})
                 break
     blocks = [b for b in _CODE_BLOCK.findall(text) if b.strip()]
     if blocks:
@@ -319,12 +321,10 @@ def parse_findings(text: str, first_line: int, last_line: int,
 
 
 # ---- running a review ------------------------------------------------------------------------------------------
-def review_code(engine: "Engine", code: str, *, path: str | None = None, model: str | None = None,
+def review_code(engine: Engine, code: str, *, path: str | None = None, model: str | None = None,
                 cancel: CancelToken | None = None, on_token: Callable[[str], None] | None = None,
                 chunk_lines: int = CHUNK_LINES, max_tokens: int = 640) -> ReviewResult:
     """Review `code` with the code model (by default the configured default model); raise EdgeMindError on failure."""
-    from .facade import AskOptions
-
     if "\x00" in code:
         raise PromptError("this looks like a binary file; review needs text")
     lines = code.splitlines()

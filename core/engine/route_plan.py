@@ -4,7 +4,8 @@ generates or stores anything."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import replace
 
 from ..backends.base import GenerationParams, Message
 from ..errors import ModelError, PromptError
@@ -25,12 +26,12 @@ SpecResolver = Callable[[ModelSpec, "str | None"], ModelSpec]
 def generation_params(options: AskOptions, routed: IntentParams, default_max_tokens: int) -> GenerationParams:
     """The user's options first, then the routed intent's settings (math: temperature 0), then defaults."""
     temperature = options.temperature if options.temperature is not None else routed.temperature
-    return GenerationParams(
+    params = GenerationParams(
         max_tokens=options.max_tokens or routed.max_tokens or default_max_tokens,
         temperature=0.7 if temperature is None else temperature,
         seed=options.seed, stop=options.stop, json_schema=options.json_schema,
-        **({"top_p": options.top_p} if options.top_p is not None else {}),
     )
+    return params if options.top_p is None else replace(params, top_p=options.top_p)
 
 
 class RoutePlanner:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 # The services' `list` methods hide the builtin inside their classes: annotations say `builtins.list`.
 import builtins
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,7 +59,7 @@ class Conversations:
         self._cache = cache
 
     @classmethod
-    def open(cls, settings: Settings) -> "Conversations":
+    def open(cls, settings: Settings) -> Conversations:
         """Over the data folder's database and answer cache, without an engine (history commands)."""
         return cls(ConversationStore(_open_sessions(settings)),
                    AnswerCache.from_settings(settings) if settings.cache_enabled else None)
@@ -118,7 +119,7 @@ class Models:
         self._pool = pool
 
     @classmethod
-    def open(cls, settings: Settings) -> "Models":
+    def open(cls, settings: Settings) -> Models:
         """The registry alone (nothing is ever resident): for model commands that run no model."""
         return cls(open_registry(settings)[0])
 
@@ -172,7 +173,7 @@ class CacheAdmin:
         self._settings = settings
 
     @classmethod
-    def open(cls, settings: Settings) -> "CacheAdmin":
+    def open(cls, settings: Settings) -> CacheAdmin:
         """The data folder's cache file, also when the cache is off in the settings (its answers can still be
         counted and cleared)."""
         return cls(AnswerCache.from_settings(settings), settings)
@@ -210,7 +211,7 @@ class Tools:
 
     @classmethod
     def open(cls, settings: Settings, *, ask: AskCallback | None = None,
-             grants: Iterable[str | Scope] = ()) -> "Tools":
+             grants: Iterable[str | Scope] = ()) -> Tools:
         """Every installed plugin, without an engine; `ask` None: only stored grants and `grants` (for this
         process only) hold."""
         runner = open_tool_runner(settings, _open_sessions(settings), ask=ask, grants=grants)
@@ -245,7 +246,7 @@ class Grants:
         self._runner = runner
 
     @classmethod
-    def open(cls, settings: Settings) -> "Grants":
+    def open(cls, settings: Settings) -> Grants:
         runner = open_tool_runner(settings, _open_sessions(settings))
         return cls(lambda: runner)
 
@@ -278,7 +279,7 @@ class AuditTrail:
         self._audit = audit
 
     @classmethod
-    def open(cls, settings: Settings) -> "AuditTrail":
+    def open(cls, settings: Settings) -> AuditTrail:
         return cls(open_audit(settings, _open_sessions(settings)))
 
     def _log(self) -> AuditLog:

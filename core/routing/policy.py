@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from .signals import INTENTS
 from ..classify.policy_file import PolicySource, config_error, is_number, read_policy, require, resource_path
+from .signals import INTENTS
 
 POLICY_FILE = "router_policy.toml"
 WHAT = "router policy"

@@ -10,21 +10,22 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 from tokenizers import Encoding
 
+from ..classify.policy_file import resource_path
 from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
 from ..errors import ConfigError, PromptError
-from .decision import Judge, RouteDecision
-from .classifier import IntentModel, load_examples, load_model, model_key, save_model, train
-from .signals import INTENTS, Signals, extract_signals, head_and_tail
-from .policy import DEFAULT_MODEL, POLICY_FILE, RouterPolicy, load_router_policy
-from ..classify.policy_file import resource_path
 from ..safety.checker import bundled_embedder_version, read_batch, readable
 from ..settings import Settings
+from .classifier import IntentModel, load_examples, load_model, model_key, save_model, train
+from .decision import Judge, RouteDecision
+from .policy import DEFAULT_MODEL, POLICY_FILE, RouterPolicy, load_router_policy
+from .signals import INTENTS, Signals, extract_signals, head_and_tail
 
 log = logging.getLogger("edgemind.router")
 

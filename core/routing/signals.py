@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from .lexicons import LEXICONS, Lexicons
 

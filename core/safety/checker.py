@@ -15,18 +15,27 @@ from pathlib import Path
 
 import numpy as np
 
-from ..embeddings.model_files import ENCODER_REVISION, MODEL_ID, WEIGHTS
-from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
-from ..errors import ConfigError, PromptError
 from ..classify.json_lines import read_objects
 from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
-from .classifier import (HARMFUL, SafetyWeights, TextEmbedder, cache_key, dense_part, features, lexical_indices,
-                         load_examples, train)
-from .policy import CATEGORIES, POLICY_FILE, SafetyPolicy, load_policy
-from .verdict import Verdict
-from .rules import concept_vector, cue_vector, match_rule, rules_fingerprint
+from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
+from ..embeddings.model_files import ENCODER_REVISION, MODEL_ID, WEIGHTS
+from ..errors import ConfigError, PromptError
 from ..settings import Settings
+from .classifier import (
+    HARMFUL,
+    SafetyWeights,
+    TextEmbedder,
+    cache_key,
+    dense_part,
+    features,
+    lexical_indices,
+    load_examples,
+    train,
+)
+from .policy import CATEGORIES, POLICY_FILE, SafetyPolicy, load_policy
+from .rules import concept_vector, cue_vector, match_rule, rules_fingerprint
+from .verdict import Verdict
 
 log = logging.getLogger("edgemind.safety")
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -184,9 +185,10 @@ def train(x: np.ndarray, harmful: np.ndarray, category: Sequence[str | None],
     """Fit both heads on feature rows `x`; `category` is read only where `harmful` is true."""
     # Two-class softmax is logistic regression; the difference of the two columns is the usual weight vector.
     w2, b2 = fit_softmax(x, harmful.astype(np.int64), 2, FIT)
-    index = {name: i for i, name in enumerate(categories)}
+    # keyed by name; a harmful row without a category (load_examples refuses one) would fail here, by name
+    index: dict[str | None, int] = {name: i for i, name in enumerate(categories)}
     rows = np.flatnonzero(harmful)
-    wc, bc = fit_softmax(x[rows], np.array([index[category[i]] for i in rows]), len(categories), FIT)
+    wc, bc = fit_softmax(x[rows], np.array([index[category[int(i)]] for i in rows]), len(categories), FIT)
     memory = np.ascontiguousarray(x[:, :x.shape[1] - HASH_BUCKETS], np.float32)
     return SafetyWeights(harm_w=w2[:, 1] - w2[:, 0], harm_b=float(b2[1] - b2[0]), cat_w=wc, cat_b=bc,
                          categories=tuple(categories), memory=memory, memory_harmful=harmful.astype(np.float32))

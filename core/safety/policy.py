@@ -7,12 +7,13 @@ never decides anything about a prompt; `checker.py` does, with these numbers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from ..errors import ConfigError
 from ..classify.policy_file import PolicySource, config_error, is_number, read_policy, require, resource_path
+from ..errors import ConfigError
 
 POLICY_FILE = "safety_policy.toml"
 WHAT = "safety policy"
@@ -131,7 +132,8 @@ def _check(data: Mapping[str, Any], src: PolicySource) -> None:
     for i, entry in enumerate(resources_):
         if not isinstance(entry, dict) or set(entry) != set(_RESOURCE_KEYS) or not all(
                 isinstance(entry[k], str) and entry[k].strip() for k in _RESOURCE_KEYS):
-            raise config_error(src, "help_resources.name", f"entry {i + 1} needs exactly {', '.join(_RESOURCE_KEYS)} as text")
+            raise config_error(src, "help_resources.name",
+                               f"entry {i + 1} needs exactly {', '.join(_RESOURCE_KEYS)} as text")
     for name, table in data.get("categories", {}).items():
         if name not in CATEGORIES:
             raise config_error(src, f"categories.{name}", f"unknown category; known: {', '.join(CATEGORIES)}")

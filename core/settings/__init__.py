@@ -8,8 +8,16 @@ Each setting is declared once, as a field of `Settings` (declaration.py): its ch
 from __future__ import annotations
 
 from .declaration import DEFAULT_MODEL, ENVIRONMENT, SETTINGS, Settings
-from .loading import (SETTINGS_FILE, SettingValue, default_home, load_settings, resolve_settings, save_settings,
-                      settings_environment, with_overrides)
+from .loading import (
+    SETTINGS_FILE,
+    SettingValue,
+    default_home,
+    load_settings,
+    resolve_settings,
+    save_settings,
+    settings_environment,
+    with_overrides,
+)
 from .spec import Setting
 from .table import settings_table_markdown
 

@@ -10,9 +10,10 @@ import difflib
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import platformdirs
 

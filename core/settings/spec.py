@@ -6,9 +6,10 @@ Never imports the rest of EdgeMind: the declaration sits at the bottom of the se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 KEY = "edgemind.setting"  # the dataclass field metadata key that holds a field's Setting
 

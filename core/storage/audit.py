@@ -14,17 +14,18 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from .schema import Base
 from ..errors import EdgeMindError, StoreError
+from .schema import Base
 
 log = logging.getLogger("edgemind.audit")
 
@@ -123,7 +124,8 @@ def load_key(home: Path, store: str = "auto") -> bytes:
         try:
             return bytes.fromhex(path.read_text(encoding="ascii").strip())
         except (OSError, ValueError) as exc:
-            raise AuditError(f"the audit key {path} cannot be read ({exc}); the log cannot be sealed or verified") from None
+            raise AuditError(
+                f"the audit key {path} cannot be read ({exc}); the log cannot be sealed or verified") from None
     home.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -167,7 +169,7 @@ class AuditLog:
         if kind not in EVENT_KINDS:
             raise AuditError(f"unknown audit event kind {kind!r}")
         body = canonical_json(detail or {})
-        ts = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        ts = datetime.now(UTC).isoformat(timespec="microseconds")
         with self._lock:
             for _attempt in range(20):
                 try:
@@ -231,7 +233,8 @@ class AuditLog:
             seal = s.get(AuditSeal, 1)
         if count == 0:
             if seal is not None:
-                return VerifyResult(False, 0, seal.head_id, "the log is empty but its seal names rows: rows were deleted")
+                return VerifyResult(False, 0, seal.head_id,
+                                    "the log is empty but its seal names rows: rows were deleted")
             return VerifyResult(True, 0)
         last_id = expected_id - 1
         if seal is None:

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, delete, func, select, text
+from sqlalchemy import ColumnElement, DateTime, ForeignKey, Integer, String, Text, delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from .schema import Base
 from ..errors import StoreError
+from .db import rowcount
+from .schema import Base
+
+T = TypeVar("T")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _tool_calls(stored: str | None) -> tuple[dict[str, Any], ...]:
@@ -119,7 +123,7 @@ class ConversationStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def _write(self, fn):  # type: ignore[no-untyped-def]
+    def _write(self, fn: Callable[[Session], T]) -> T:
         try:
             with self._sessions.begin() as s:
                 return fn(s)
@@ -153,8 +157,9 @@ class ConversationStore:
             if not conv.title and role == "user":
                 conv.title = " ".join(content.split())[:80]
             conv.updated_at = _now()
+            calls = json.dumps(list(tool_calls), ensure_ascii=False) if tool_calls else None
             row = MessageRow(conversation_id=conversation_id, role=role, content=content, model=model,
-                             status=status, tool_calls=json.dumps(list(tool_calls), ensure_ascii=False) if tool_calls else None)
+                             status=status, tool_calls=calls)
             s.add(row)
             s.flush()
             return row.id
@@ -230,11 +235,11 @@ class ConversationStore:
             conv = s.get(ConversationRow, conversation_id)
             if conv is None:
                 raise StoreError(f"no conversation {conversation_id!r}")
-            n = s.execute(delete(MessageRow).where(MessageRow.conversation_id == conversation_id)).rowcount
+            n = rowcount(s.execute(delete(MessageRow).where(MessageRow.conversation_id == conversation_id)))
             s.execute(delete(SummaryRow).where(SummaryRow.conversation_id == conversation_id))
             s.execute(delete(MemoryItemRow).where(MemoryItemRow.conversation_id == conversation_id))
             s.delete(conv)
-            return n or 0
+            return n
 
         return self._write(write)
 
@@ -258,11 +263,11 @@ class ConversationStore:
         def write(s: Session) -> int:
             if s.get(ConversationRow, conversation_id) is None:
                 raise StoreError(f"no conversation {conversation_id!r}")
-            n = s.execute(delete(MessageRow).where(MessageRow.conversation_id == conversation_id,
-                                                   MessageRow.id >= from_message_id)).rowcount
+            n = rowcount(s.execute(delete(MessageRow).where(MessageRow.conversation_id == conversation_id,
+                                                            MessageRow.id >= from_message_id)))
             s.execute(delete(SummaryRow).where(SummaryRow.conversation_id == conversation_id,
                                                SummaryRow.upto_message_id >= from_message_id))
-            return n or 0
+            return n
 
         return self._write(write)
 
@@ -288,7 +293,7 @@ class ConversationStore:
     def memories(self, conversation_id: str | None) -> list[str]:
         """Facts for this conversation plus the ones remembered for every conversation."""
         with self._sessions() as s:
-            cond = MemoryItemRow.conversation_id.is_(None)
+            cond: ColumnElement[bool] = MemoryItemRow.conversation_id.is_(None)
             if conversation_id:
                 cond = cond | (MemoryItemRow.conversation_id == conversation_id)
             return list(s.scalars(select(MemoryItemRow.content).where(cond).order_by(MemoryItemRow.id)))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from ..errors import StoreError
@@ -22,6 +23,12 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed. `Session.execute` is typed to return a Result, but for these statements it
+    is a CursorResult, the one that counts rows."""
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def migrate(conn: Connection) -> None:

@@ -1,5 +1,6 @@
-"""Every table of EdgeMind's database in one metadata: what Alembic compares the migrations against (`migrations/env.py`)
-and what the schema test checks. Importing it imports each module that declares a table; the engine never needs to."""
+"""Every table of EdgeMind's database in one metadata: what Alembic compares the migrations against
+(`migrations/env.py`) and what the schema test checks. Importing it imports each module that declares a table; the
+engine never needs to."""
 
 from __future__ import annotations
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from typing import Any
 
 from ..backends.base import Backend, BackendDone, CancelToken, GenerationParams, Message
 from ..events import ToolCall, ToolResult
 from .calls import FunctionSpec, call_schema
-from .runner import ToolOutcome, ToolRunner
 from .registry import Tool
+from .runner import ToolOutcome, ToolRunner
 
 log = logging.getLogger("edgemind.tool_loop")
 
@@ -105,7 +106,7 @@ def _probe(backend: Backend, messages: list[Message], params: GenerationParams,
                 continue
             return ("unclear", "") if head.startswith("<") else ("text", "")
     finally:
-        stream.close()  # type: ignore[attr-defined]
+        stream.close()
     text = "".join(pieces).strip()
     return ("call", text) if text.startswith(_CALL_STARTS) else ("text", "")
 
@@ -135,8 +136,8 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]] | None:
 
 def run_tool_steps(backend: Backend, messages: list[Message], params: GenerationParams, tools: list[Tool],
                    runner: ToolRunner, *, max_steps: int, conversation_id: str | None,
-                   cancel: CancelToken, prefetch: list[tuple[str, dict[str, Any]]] = (),
-                   call_first: bool = False) -> Iterator[Any]:
+                   cancel: CancelToken, prefetch: Sequence[tuple[str, dict[str, Any]]] = (),
+                   call_first: bool = False) -> Generator[ToolCall | ToolResult, None, LoopResult]:
     """Yield ToolCall/ToolResult events; return (as the generator's value) the LoopResult for the final answer.
 
     `prefetch` calls run before the model is asked (the docs intent searches the user's documents first).
@@ -147,7 +148,7 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
     outcomes: list[ToolOutcome] = []
     seen: set[str] = set()
 
-    def run(step: int, name: str, args: dict[str, Any]) -> Iterator[Any]:
+    def run(step: int, name: str, args: dict[str, Any]) -> Iterator[ToolCall | ToolResult]:
         yield ToolCall(name, args, step)
         outcome = runner.call(name, args, conversation_id=conversation_id)
         outcomes.append(outcome)
@@ -169,7 +170,8 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
         # an action keeps calling under the grammar until a call worked (a failed call's error says what to fix),
         # unless the user said no: then the model explains instead of trying other tools
         forced = call_first and not any(o.ok or o.decision.startswith("denied") for o in outcomes)
-        kind, text = ("unclear", "") if forced else _probe(backend, _with_instruction(convo, instruction), probing, cancel)
+        kind, text = (("unclear", "") if forced
+                      else _probe(backend, _with_instruction(convo, instruction), probing, cancel))
         if kind == "text":
             break  # the model answers in words: the engine streams that answer
         proposal = parse_call(text) if kind == "call" else None

@@ -10,19 +10,21 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from ..storage.audit import AuditLog, digest
-from ..storage.schema import Base
 from ..errors import StoreError
-from .scopes import Scope, covers, parse_scope
+from ..storage.audit import AuditLog, digest
+from ..storage.db import rowcount
+from ..storage.schema import Base
 from .registry import Tool
+from .scopes import Scope, covers, parse_scope
 
 log = logging.getLogger("edgemind.permissions")
 
@@ -180,7 +182,7 @@ class PermissionBroker:
                         GrantRow.scope == str(scope)))
                     if exists is None:
                         s.add(GrantRow(tool=tool.name, manifest_sha=tool.manifest.sha256, scope=str(scope),
-                                       created_at=datetime.now(timezone.utc)))
+                                       created_at=datetime.now(UTC)))
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot store the grant: {exc}") from None
 
@@ -206,7 +208,7 @@ class PermissionBroker:
         with self._lock:
             try:
                 with self._sessions.begin() as s:
-                    removed = s.execute(query).rowcount or 0
+                    removed = rowcount(s.execute(query))
             except SQLAlchemyError as exc:
                 raise StoreError(f"cannot revoke grants: {exc}") from None
             if grant_id is None:

@@ -10,13 +10,14 @@ import hashlib
 import inspect
 import logging
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
-from ..storage.audit import canonical_json
 from ..errors import EdgeMindError
+from ..storage.audit import canonical_json
 from .scopes import SCOPE_KINDS, ScopeError, parse_scope
 
 log = logging.getLogger("edgemind.tools")
@@ -92,7 +93,8 @@ def validate_manifest(m: ToolManifest) -> None:
     if not isinstance(m.description, str) or not m.description.strip() or len(m.description) > 2000:
         raise ManifestError(f"{where}: description must be 1-2000 characters")
     params = m.parameters
-    if not isinstance(params, Mapping) or params.get("type") != "object" or not isinstance(params.get("properties"), Mapping):
+    if (not isinstance(params, Mapping) or params.get("type") != "object"
+            or not isinstance(params.get("properties"), Mapping)):
         raise ManifestError(f"{where}: parameters must be a JSON Schema object with properties")
     props: Mapping[str, Any] = params["properties"]
     for pname, schema in props.items():
@@ -173,7 +175,7 @@ class ToolRegistry:
 
     @classmethod
     def from_entry_points(cls, context: PluginContext | None = None,
-                          group: str = ENTRY_POINT_GROUP) -> "ToolRegistry":
+                          group: str = ENTRY_POINT_GROUP) -> ToolRegistry:
         registry = cls()
         for ep in sorted(entry_points(group=group), key=lambda e: e.name):
             try:

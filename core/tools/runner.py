@@ -11,16 +11,17 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 
-from ..storage.audit import AuditLog, digest
 from ..errors import EdgeMindError
+from ..storage.audit import AuditLog, digest
 from .permissions import PermissionBroker
-from .scopes import Scope, ScopeError, need_host, need_path, parse_scope
 from .registry import PermissionDenied, Tool, ToolError, ToolRegistry
+from .scopes import Scope, ScopeError, need_host, need_path, parse_scope
 
 MAX_RESULT_CHARS = 6_000  # ~2k tokens: results go back into a small model's 4k context
 MAX_ARGS_CHARS = 200_000
@@ -205,7 +206,7 @@ class ToolRunner:
         def target() -> None:
             try:
                 box["value"] = tool.function(**args)
-            except BaseException as exc:  # noqa: BLE001 - carried back to the caller's thread
+            except BaseException as exc:  # carried back to the caller's thread
                 box["error"] = exc
 
         thread = threading.Thread(target=target, name=f"tool-{tool.name}", daemon=True)

@@ -1,4 +1,5 @@
-"""Permission scopes: what a tool may touch (`fs.read:<folder>`, `net:<host>`, `code.exec`...), and when a grant covers a need.
+"""Permission scopes: what a tool may touch (`fs.read:<folder>`, `net:<host>`, `code.exec`...), and when a grant
+covers a need.
 
 Paths are compared only after canonicalisation (absolute, symlinks resolved, case folded where the file system
 folds case), so `..`, symlinks and case tricks cannot carry a call outside the granted folder. Never trust a
@@ -54,7 +55,7 @@ def canonical_path(raw: str | os.PathLike[str], base: Path | None = None) -> Pat
         raise ScopeError("path contains a NUL byte")
     if len(text) > MAX_PATH_CHARS:
         raise ScopeError(f"path longer than {MAX_PATH_CHARS} characters")
-    if text.startswith(("\\\\", "//")) or text.startswith("\\\\?\\"):
+    if text.startswith(("\\\\", "//", "\\\\?\\")):
         raise ScopeError(f"network and device paths are not allowed: {text[:80]!r}")
     path = Path(os.path.expanduser(text))
     if not path.is_absolute():
@@ -114,7 +115,8 @@ def parse_scope(text: str) -> Scope:
             raise ScopeError(f"scope {kind} takes no target, got {target!r}")
         return Scope(kind)
     if not target.strip():
-        raise ScopeError(f"scope {kind} needs a {wants}, e.g. {kind}:{'~/Documents' if wants == 'folder' else 'example.org'}")
+        example = "~/Documents" if wants == "folder" else "example.org"
+        raise ScopeError(f"scope {kind} needs a {wants}, e.g. {kind}:{example}")
     if wants == "folder":
         return Scope(kind, str(canonical_path(target)))
     return Scope(kind, _check_host(target))

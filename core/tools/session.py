@@ -5,16 +5,16 @@ Every host (CLI, GUI, API server) builds its runner here, so they share one defi
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..settings import Settings
 from ..storage.audit import AuditLog, load_key
 from .permissions import AskCallback, PermissionBroker
-from .scopes import Scope
-from ..settings import Settings
-from .runner import ToolRunner
 from .registry import PluginContext, ToolRegistry
+from .runner import ToolRunner
+from .scopes import Scope
 
 
 def plugin_context(settings: Settings) -> PluginContext:
