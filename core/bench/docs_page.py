@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .timing import NOISY_PCT
+
 PAGE = Path("docs") / "benchmarks.md"
 RESULTS = Path("benchmarks") / "results"
 PY = ".venv/bin/python"
@@ -265,6 +267,7 @@ def _engine_vs_raw(path: Path, root: Path, data: dict[str, Any]) -> str:
             ["decode", fmt(eng.get("decode_tok_s_median"), "tok/s"), fmt(raw.get("decode_tok_s_median"), "tok/s"),
              fmt(summary.get("decode_ratio"), "x")]]
     flags = " --no-cache-lookup" if info.get("cache_lookup") is False else ""
+    flags += f" --retry-noisy {info['retry_noisy']}" if info.get("retry_noisy") else ""
     flags += " --breakdown" if data.get("breakdown") else ""
     command = (f"{PY} benchmarks/engine_vs_raw.py --repeats {info.get('repeats')} --max-tokens "
                f"{info.get('max_tokens')} --threads {info.get('threads')}{flags} --json "
@@ -282,6 +285,9 @@ def _engine_vs_raw(path: Path, root: Path, data: dict[str, Any]) -> str:
         lines += ["Python before the first token: engine side "
                   f"{fmt(breakdown['engine']['python_before_first_token'], 'ms')}, raw side "
                   f"{fmt(breakdown.get('raw', {}).get('python_before_first_token'), 'ms')}.", ""]
+    busy = summary.get("other_cpu_pct_max")
+    if busy is not None and busy > NOISY_PCT:
+        lines += [f"Noisy: other processes used up to {busy:.0f}% of the CPU during a request in this run.", ""]
     lines += [_source(path, root, command), ""]
     return "\n".join(lines)
 
