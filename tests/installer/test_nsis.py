@@ -160,12 +160,20 @@ def test_silent_uninstall_keeps_the_models_folder(tmp_path: Path) -> None:
     installer = tmp_path / "out" / "EdgeMind-0.1.0-setup.exe"
     assert makensis(bundle, models, installer).returncode == 0
     env = dict(os.environ, WINEPREFIX=str(tmp_path / "prefix"), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
-    subprocess.run(["wineboot", "--init"], env=env, capture_output=True, timeout=300)
-    # a new prefix says Windows 7, and the installer rightly refuses anything older than Windows 10
-    subprocess.run(["wine", "winecfg", "/v", "win10"], env=env, capture_output=True, timeout=300)
 
     def wine(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["wine", *args], env=env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(["wine", *args], env=env, capture_output=True, text=True, timeout=300)
+        # let this step's wineserver write the registry and exit before the next step starts its own: a step that
+        # raced a server still shutting down lost the Windows version below, and the installer then refused (exit 2)
+        subprocess.run(["wineserver", "-w"], env=env, capture_output=True, timeout=300)
+        return result
+
+    subprocess.run(["wineboot", "--init"], env=env, capture_output=True, timeout=300)
+    subprocess.run(["wineserver", "-w"], env=env, capture_output=True, timeout=300)
+    # a new prefix says Windows 7, and the installer rightly refuses anything older than Windows 10
+    wine("reg", "add", r"HKCU\Software\Wine", "/v", "Version", "/d", "win10", "/f")
+    version = wine("reg", "query", r"HKCU\Software\Wine", "/v", "Version")
+    assert "win10" in version.stdout, f"could not set the Wine prefix to Windows 10: {version.stdout}{version.stderr}"
 
     install_dir, models_dir = tmp_path / "program", tmp_path / "my models"
     win_install, win_models = windows_path(install_dir, env), windows_path(models_dir, env)
