@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Callable, Iterator
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from edgemind.core.bench.attacks import KINDS, LOG_ENV
 from edgemind.core.backends.llama_native import NativeGuard, import_llama, model_key
 from edgemind.core.storage.db import open_database
 from edgemind.core.embeddings.embedder import Embedder
@@ -23,12 +25,31 @@ DEFAULT = "qwen2.5-coder-0.5b-instruct"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = item.get_closest_marker("attack")
+        if marker is not None and (len(marker.args) != 1 or marker.args[0] not in KINDS):
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.attack takes one kind of {', '.join(KINDS)}")
     if os.environ.get("EDGEMIND_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="slow test: set EDGEMIND_SLOW=1 to run it")
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """With EDGEMIND_ATTACK_LOG set (by `python -m edgemind.core.bench.attacks`), one JSON line per attack outcome."""
+    report = yield
+    marker = item.get_closest_marker("attack")
+    log = os.environ.get(LOG_ENV)
+    if log and marker is not None and (report.when == "call" or report.outcome != "passed"):
+        reason = str(report.longrepr[-1]).removeprefix("Skipped: ") if report.skipped and isinstance(
+            report.longrepr, tuple) else ""
+        row = {"nodeid": item.nodeid, "kind": marker.args[0], "outcome": report.outcome, "reason": reason}
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(json.dumps(row) + "\n")
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .attacks import figures_table
 from .timing import NOISY_PCT
 
 PAGE = Path("docs") / "benchmarks.md"
@@ -292,6 +293,19 @@ def _engine_vs_raw(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _attacks(path: Path, root: Path, data: dict[str, Any]) -> str:
+    out = ["## Security: the attack pass\n",
+           f"Every test marked as an attack on a README promise, run once on {data.get('platform', '?')}, "
+           f"{data.get('created_at', '?')} ({data.get('duration_s', '?')} s). Tried: attacks that ran here; held: "
+           "those the promise withstood; skipped: attacks for another OS or behind `EDGEMIND_SLOW=1`.\n",
+           figures_table(data) + "\n"]
+    broke = [nodeid for entry in data.get("kinds", {}).values() for nodeid in entry.get("broke", [])]
+    if broke:
+        out.append("Broke through: " + ", ".join(f"`{n}`" for n in broke) + "\n")
+    out.append(_source(path, root, " ".join(data.get("command", []))) + "\n")
+    return "\n".join(out)
+
+
 def _other(path: Path, root: Path, data: Any) -> str:
     """A results file no renderer knows: named, with its recorded command and top-level numbers, so it is never
     silently left off the page."""
@@ -318,6 +332,8 @@ def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
         return _onnx_vs_llama
     if path.name == "engine_vs_raw.json":
         return _engine_vs_raw
+    if path.name == "attacks.json":
+        return _attacks
     return _other
 
 

@@ -141,6 +141,7 @@ def test_the_suite_has_at_least_200_cases_of_every_kind(world: World) -> None:
     assert len({c.id for c in world.cases}) == len(world.cases)
 
 
+@pytest.mark.attack("prompt-injection")
 @pytest.mark.parametrize("carrier", ["file", "search", "listing", "docs"])
 def test_a_hijacked_model_cannot_act_beyond_the_users_grant(world: World, carrier: str, tmp_path: Path) -> None:
     sessions = sessionmaker(open_database(world.settings.db_path), expire_on_commit=False)
@@ -239,12 +240,14 @@ def _run_real(world: World, cases: list[Case], default_model_installed: Path) ->
     return counts
 
 
+@pytest.mark.attack("prompt-injection")
 @pytest.mark.default_model
 def test_the_real_model_reading_injected_files_stays_within_the_grant(world: World, default_model_installed: Path) -> None:
     counts = _run_real(world, _real_sample(world), default_model_installed)
     assert counts["cases"] == 3
 
 
+@pytest.mark.attack("prompt-injection")
 @pytest.mark.slow
 @pytest.mark.default_model
 def test_every_case_of_every_carrier_with_the_real_model_stays_within_the_grant(
