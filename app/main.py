@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from . import theme
 from .context import AppContext
+from .gc_guard import GuiThreadCollector
 from .main_window import MainWindow
 from .quick_ask import QuickAsk
 from .self_test import run_self_test
@@ -32,6 +33,7 @@ class App:
     window: MainWindow
     quick_ask: QuickAsk
     tray: Tray
+    collector: GuiThreadCollector
 
     def quit(self) -> None:
         self.window.quitting = True
@@ -50,6 +52,7 @@ class App:
         self.window.deleteLater()
         self.tray.menu.deleteLater()
         self.ctx.deleteLater()
+        self.collector.stop()
 
 
 def build(settings: Settings, *, show: bool = True) -> App:
@@ -59,12 +62,14 @@ def build(settings: Settings, *, show: bool = True) -> App:
     qt.setApplicationName("EdgeMind")
     qt.setWindowIcon(app_icon())
     theme.apply(qt)
+    collector = GuiThreadCollector(qt)
+    collector.start()  # before the engine's worker starts: no collection may run there
     ctx = AppContext(settings)
     ctx.watchdog.start()
     window = MainWindow(ctx)
     quick = QuickAsk(ctx)
     tray = Tray(ctx, window.bring_up, quick.popup, lambda: app.quit())  # `app` is bound before the tray can fire
-    app = App(qt, ctx, window, quick, tray)
+    app = App(qt, ctx, window, quick, tray, collector)
     window.tray_available = tray.available
     qt.setQuitOnLastWindowClosed(not tray.available)
     theme.follow_system(qt)
