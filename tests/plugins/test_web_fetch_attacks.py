@@ -8,11 +8,14 @@ the cloud metadata endpoint): no test may ever make it see a request.
 
 from __future__ import annotations
 
+import datetime
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import sessionmaker
@@ -289,3 +292,68 @@ def test_a_name_that_does_not_resolve_is_one_line(enabled: Settings) -> None:
 
     outcome = fetch(enabled, ["net:example.test"], "http://example.test/", NetAccess(nowhere, Routes()))
     assert one_line_refusal(outcome) == "error: web_fetch: cannot resolve example.test (Name or service not known)"
+
+
+# ---- pinning keeps TLS about the name: SNI and the certificate check are for the host, not the pinned address ----
+def _certificates(tmp_path: Path, name: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for `name` signed by it (cryptography is a test-only need)."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def key_and_name(common: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Name]:
+        return ec.generate_private_key(ec.SECP256R1()), x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, ca_name = key_and_name("EdgeMind test CA")
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key, subject = key_and_name(name)
+    leaf = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = tmp_path / "ca.pem", tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+@pytest.mark.parametrize("certified", ["example.test", "other.test"])
+def test_a_pinned_https_fetch_checks_the_certificate_for_the_name(
+        enabled: Settings, listen: Callable[..., _Server], tmp_path: Path, certified: str) -> None:
+    ca, cert, key = _certificates(tmp_path, certified)
+    server = listen(b"over tls")
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    names: list[str | None] = []
+
+    def remember(_sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        names.append(name)
+
+    served.sni_callback = remember
+    server.socket = served.wrap_socket(server.socket, server_side=True)
+    trusted = ssl.create_default_context(cafile=str(ca))
+    routes = Routes(to={(PUBLIC, server.port): server.port})
+    outcome = fetch(enabled, ["net:example.test"], f"https://example.test:{server.port}/",
+                    NetAccess(Dns([[PUBLIC]]), routes, trusted))
+    assert names == ["example.test"] and routes.asked == [(PUBLIC, server.port)]  # SNI names the host, not the IP
+    if certified == "example.test":
+        assert outcome.ok and outcome.content == "over tls", outcome.content
+    else:
+        message = one_line_refusal(outcome)
+        assert "certificate" in message.lower() and "example.test" in message, message
+        assert server.hits == []
