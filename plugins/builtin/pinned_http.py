@@ -108,16 +108,17 @@ class _SocketStream(httpcore.NetworkStream):
 
 @dataclass
 class PinnedBackend(httpcore.NetworkBackend):
-    """Connects a request's host to its pinned addresses only; a host without pins is refused, never resolved."""
+    """Connects a request's host and port to that host's pinned addresses only; a (host, port) nobody pinned is
+    refused, never resolved (so a URL that httpx reads differently from the checker cannot go elsewhere)."""
 
     connect: Connector
-    pins: dict[str, tuple[IPAddress, ...]] = field(default_factory=dict)
+    pins: dict[tuple[str, int], tuple[IPAddress, ...]] = field(default_factory=dict)
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        addresses = self.pins.get(pin_key(host))
+        addresses = self.pins.get((pin_key(host), port))
         if not addresses:
-            raise httpcore.ConnectError(f"{host} was not checked before connecting; refused")
+            raise httpcore.ConnectError(f"{host} port {port} was not checked before connecting; refused")
         problems = []
         for address in addresses:
             try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html.parser
 import time
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -75,6 +75,12 @@ def _pin(host: str, net: NetAccess) -> tuple[IPAddress, ...]:
     return check_addresses(host, parse_resolved(host, answers))
 
 
+def _port_of(url: str) -> int:
+    """The port a checked URL connects to (need_host has already refused a port that is not a number)."""
+    parts = urlsplit(url.strip())
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
 def _next_hop(url: str, location: str, first: Scope) -> str:
     """The redirect's target when it stays on the granted host and port; ToolError otherwise."""
     target = urljoin(url, location)
@@ -104,7 +110,7 @@ def fetch_text(url: str, max_chars: int = 20_000, deadline_s: float = TIMEOUT_S,
                       headers={"User-Agent": "EdgeMind/0.1 (local assistant)"}) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             host = host_of(url)
-            key = pin_key(host)
+            key = (pin_key(host), _port_of(url))
             if key not in backend.pins:
                 try:
                     backend.pins[key] = _pin(host, net)

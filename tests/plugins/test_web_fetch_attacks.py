@@ -357,3 +357,13 @@ def test_a_pinned_https_fetch_checks_the_certificate_for_the_name(
         message = one_line_refusal(outcome)
         assert "certificate" in message.lower() and "example.test" in message, message
         assert server.hits == []
+
+
+def test_a_grant_naming_ipv6_loopback_reaches_it(enabled: Settings, listen: Callable[..., _Server]) -> None:
+    try:
+        local = listen(b"ipv6 service", "::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    outcome = fetch(enabled, ["net:::1"], f"http://[::1]:{local.port}/")
+    assert outcome.ok and outcome.content == "ipv6 service", outcome.content
+    assert local.hits == [("/", f"[::1]:{local.port}")]
