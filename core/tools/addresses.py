@@ -174,5 +174,6 @@ def check_addresses(host: str, addresses: Iterable[IPAddress]) -> tuple[IPAddres
             continue
         if found.label == "loopback" and is_localhost_name(host):
             continue
-        raise NetworkRefused(f"{host} resolves to {shown(address)} ({found.describe()}), which the grant does not name")
+        verb = "is" if literal_address(host) is not None else "resolves to"  # `2130706433 is 127.0.0.1`
+        raise NetworkRefused(f"{host} {verb} {shown(address)} ({found.describe()}), which the grant does not name")
     return checked
