@@ -56,6 +56,12 @@ class ModelBusy(EdgeMindError):
     kind = "busy"
 
 
+class NetworkRefused(EdgeMindError):
+    """A network tool stopped before connecting: the address a host resolves to is one its grant does not name."""
+
+    kind = "network_refused"
+
+
 def error_for_kind(kind: str, message: str) -> EdgeMindError:
     """Rebuild the exception an error event stands for (events cross threads and processes as plain data)."""
     classes = [EdgeMindError]

@@ -3,7 +3,9 @@ covers a need.
 
 Paths are compared only after canonicalisation (absolute, symlinks resolved, case folded where the file system
 folds case), so `..`, symlinks and case tricks cannot carry a call outside the granted folder. Never trust a
-scope string that did not pass `parse_scope`.
+scope string that did not pass `parse_scope`. A `net:` grant names a host and may name a port (`net:127.0.0.1:8080`);
+a wildcard (`net:*.example.org`) covers names, never addresses. Where a host resolves is checked when a tool
+connects (addresses.py), since DNS can point a granted name anywhere.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import EdgeMindError
+from .addresses import literal_address
 
 # kind -> what its target is. A kind with no target is all-or-nothing (code.exec runs any code in the sandbox).
 SCOPE_KINDS: dict[str, str] = {
@@ -40,7 +43,9 @@ class ScopeError(EdgeMindError):
 @dataclass(frozen=True, slots=True)
 class Scope:
     kind: str
-    target: str = ""  # canonical folder path, lower-case host (may start with "*."), or "" for target-less kinds
+    # canonical folder path; lower-case host (may start with "*.") with an optional port (`[::1]:8080` for IPv6);
+    # or "" for target-less kinds
+    target: str = ""
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.target}" if self.target else self.kind
@@ -90,16 +95,41 @@ def host_of(url: str) -> str:
     return host.lower()
 
 
-def _check_host(host: str) -> str:
-    host = host.strip().lower().rstrip(".")
+def split_host_port(target: str) -> tuple[str, int | None]:
+    """`example.org:8080` -> ('example.org', 8080); `[::1]:8080` -> ('::1', 8080); `::1` -> ('::1', None)."""
+    if target.startswith("["):
+        host, _, rest = target[1:].partition("]")
+        if "]" not in target or (rest and not rest.startswith(":")):
+            raise ScopeError(f"not a host: {target!r}")
+        port_text = rest[1:] if rest else None
+    elif target.count(":") == 1:
+        host, port_text = target.split(":")
+    else:
+        host, port_text = target, None
+    if port_text is None:
+        return host, None
+    if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ScopeError(f"not a port: {port_text!r} in {target!r}")
+    return host, int(port_text)
+
+
+def _join_host_port(host: str, port: int | None) -> str:
+    if port is None:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _check_host(target: str) -> str:
+    """A grantable `host[:port]`, lower-case, IP literals in their canonical form (so `[0::1]` grants `::1`)."""
+    host, port = split_host_port(target.strip().lower())
+    host = host.rstrip(".")
     try:
-        ipaddress.ip_address(host.strip("[]"))
-        return host.strip("[]")
+        return _join_host_port(str(ipaddress.ip_address(host)), port)
     except ValueError:
         pass
     if not _HOST.match(host):
         raise ScopeError(f"not a host name: {host!r}")
-    return host
+    return _join_host_port(host, port)
 
 
 def parse_scope(text: str) -> Scope:
@@ -119,7 +149,11 @@ def parse_scope(text: str) -> Scope:
         raise ScopeError(f"scope {kind} needs a {wants}, e.g. {kind}:{example}")
     if wants == "folder":
         return Scope(kind, str(canonical_path(target)))
-    return Scope(kind, _check_host(target))
+    checked = _check_host(target)
+    host, port = split_host_port(checked)
+    if port in (80, 443):  # a URL on its default port needs `net:<host>`, which a grant with a port never covers
+        raise ScopeError(f"{port} is a default web port: grant {kind}:{host} (any port) instead")
+    return Scope(kind, checked)
 
 
 def covers(granted: Scope, needed: Scope) -> bool:
@@ -133,10 +167,14 @@ def covers(granted: Scope, needed: Scope) -> bool:
         return True
     if wants == "folder":
         return path_within(Path(needed.target), Path(granted.target))
-    if granted.target.startswith("*."):
-        suffix = granted.target[1:]
-        return needed.target.endswith(suffix) and len(needed.target) > len(suffix)
-    return granted.target == needed.target
+    granted_host, granted_port = split_host_port(granted.target)
+    needed_host, needed_port = split_host_port(needed.target)
+    if granted_port is not None and granted_port != needed_port:
+        return False
+    if granted_host.startswith("*."):  # a wildcard covers names under it, never an address (`*.0.1` is no grant)
+        suffix = granted_host[1:]
+        return needed_host.endswith(suffix) and len(needed_host) > len(suffix) and literal_address(needed_host) is None
+    return granted_host == needed_host
 
 
 def need_path(kind: str, raw: str, base: Path | None = None) -> Scope:
@@ -145,4 +183,12 @@ def need_path(kind: str, raw: str, base: Path | None = None) -> Scope:
 
 
 def need_host(url: str) -> Scope:
-    return Scope("net", _check_host(host_of(url)))
+    """`net:<host>` for a URL on its scheme's default port, `net:<host>:<port>` for any other port."""
+    host = host_of(url)
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        raise ScopeError(f"URL has a port that is not a number from 1 to 65535: {url[:80]!r}") from None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return Scope("net", _check_host(_join_host_port(host, None if port in (None, default) else port)))

@@ -109,3 +109,48 @@ def test_urls_that_are_not_plain_web_pages_are_refused(url: str, words: str) -> 
 def test_kinds_never_cover_each_other(tree: dict[str, Path]) -> None:
     assert not covers(parse_scope(f"fs.write:{tree['granted']}"), need_path("fs.read", str(tree["granted"])))
     assert not covers(Scope("code.exec"), Scope("system.info"))
+
+
+@pytest.mark.parametrize(("text", "target"), [
+    ("net:127.0.0.1:8080", "127.0.0.1:8080"), ("net:[::1]:8080", "[::1]:8080"), ("net:[0:0::1]", "::1"),
+    ("net:0:0:0:0:0:0:0:1", "::1"), ("net:Example.ORG.:8443", "example.org:8443"), ("net:*.example.org:8080",
+                                                                                     "*.example.org:8080"),
+])
+def test_host_grants_may_name_a_port_and_addresses_take_one_spelling(text: str, target: str) -> None:
+    assert parse_scope(text).target == target
+
+
+@pytest.mark.parametrize(("bad", "words"), [
+    ("net:example.org:0", "not a port"), ("net:example.org:65536", "not a port"), ("net:example.org:http", "not a port"),
+    ("net:[::1", "not a host"), ("net:[::1]x", "not a host"), ("net:example.org:443", "default web port"),
+    ("net:127.0.0.1:80", "default web port"),
+])
+def test_bad_ports_are_named(bad: str, words: str) -> None:
+    with pytest.raises(ScopeError, match=words):
+        parse_scope(bad)
+
+
+def test_a_url_needs_its_port_unless_it_is_the_schemes_default() -> None:
+    assert str(need_host("http://example.org/")) == "net:example.org"
+    assert str(need_host("https://example.org:443/")) == "net:example.org"
+    assert str(need_host("http://example.org:443/")) == "net:example.org:443"
+    assert str(need_host("http://127.0.0.1:8080/x")) == "net:127.0.0.1:8080"
+    assert str(need_host("http://[0::1]:8080/x")) == "net:[::1]:8080"
+    with pytest.raises(ScopeError, match="port that is not a number"):
+        need_host("http://example.org:99999/")
+
+
+def test_a_grant_with_a_port_covers_that_port_only_and_one_without_covers_any() -> None:
+    assert covers(parse_scope("net:127.0.0.1:8080"), need_host("http://127.0.0.1:8080/"))
+    assert not covers(parse_scope("net:127.0.0.1:8080"), need_host("http://127.0.0.1:8081/"))
+    assert not covers(parse_scope("net:127.0.0.1:8080"), need_host("http://127.0.0.1/"))
+    assert covers(parse_scope("net:127.0.0.1"), need_host("http://127.0.0.1:8081/"))
+    assert covers(parse_scope("net:*.example.org:8080"), need_host("http://a.example.org:8080/"))
+    assert not covers(parse_scope("net:*.example.org:8080"), need_host("http://a.example.org/"))
+
+
+@pytest.mark.attack("network")
+def test_a_wildcard_never_covers_an_address_in_any_spelling() -> None:
+    for grant, url in (("net:*.0.1", "http://127.0.0.1/"), ("net:*.0.0.1", "http://127.0.0.1/"),
+                       ("net:*.1", "http://127.1/"), ("net:*.0.1", "http://0x7f.0.0.1/")):
+        assert not covers(parse_scope(grant), need_host(url)), (grant, url)
