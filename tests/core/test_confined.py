@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from edgemind.core.tools.confined import UnsafePath, inspect, level, open_folder, read_file, walk
+from edgemind.core.tools.confined_paths import open_folder_checked
 
 
 @pytest.fixture
@@ -143,3 +144,16 @@ def _read_as_nobody(base: Path) -> None:
     os.waitpid(pid, 0)
     with os.fdopen(read_end, "rb") as f:
         assert f.read() == b"hello\n"
+
+
+def test_the_checked_paths_fallback_refuses_links_and_hard_links_too(tree: Path) -> None:
+    """The weaker level (systems without dir_fd) still refuses what it can see: exercised here directly on Linux."""
+    with open_folder_checked(tree) as root:
+        assert root.folder("sub").read("b.txt", 100) == b"beta\n"
+        with pytest.raises(UnsafePath, match="is a link or changed"):
+            root.read("file-link.txt", 100)
+        with pytest.raises(UnsafePath, match="is a link or changed"):
+            root.folder("link")
+        os.link(tree / "a.txt", tree / "sub" / "again.txt")
+        with pytest.raises(UnsafePath, match="has 2 hard links"):
+            root.read("a.txt", 100)
