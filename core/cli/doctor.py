@@ -16,6 +16,7 @@ from ..engine import Models
 from ..errors import EdgeMindError
 from ..hardware import hardware_profile
 from ..settings import Settings
+from ..tools.confined import level as file_confinement
 
 
 def _version(dist: str) -> str | None:
@@ -145,6 +146,7 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
     models = _models(settings) if database["ok"] else []
     llama = _llama_cpp(settings)
     providers = _providers()
+    files = file_confinement()
     ok = (database["ok"] and llama.get("version") is not None and all("error" not in m for m in models)
           and "error" not in providers)
     return {
@@ -160,6 +162,7 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
                         "free_bytes": disk.free, "database": database},
         "models": models,
         "ollama": _ollama(settings),
+        "file_tools": {"confinement": files.name, "detail": files.detail},
     }
 
 
@@ -192,6 +195,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"{df['free_bytes'] / 2**30:.1f} GiB free disk)",
         f"  database   {database}",
         f"  ollama     {ollama}",
+        f"  file tools {r['file_tools']['confinement']}: {r['file_tools']['detail']}",
         "  models",
     ]
     for m in r["models"]:

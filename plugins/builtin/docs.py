@@ -7,6 +7,7 @@ damaged index is rebuilt from the files themselves. Indexed text is untrusted: i
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ from typing import Any
 
 from edgemind.core.tools.registry import PluginContext, Tool, ToolError
 from edgemind.core.tools.scopes import path_within
-from edgemind.plugins.builtin.files import is_secret
+from edgemind.plugins.builtin.files import text_files
 from edgemind.plugins.sdk import tool
 
 log = logging.getLogger("edgemind.plugins.docs")
@@ -47,23 +48,22 @@ class Chunk:
         return f"{self.file}:{where}{self.start_line}-{self.end_line}"
 
 
-def _pages(path: Path) -> Iterator[tuple[int | None, str]]:
-    if path.suffix.lower() == ".pdf":
+def _pages(data: bytes, suffix: str) -> Iterator[tuple[int | None, str]]:
+    if suffix.lower() == ".pdf":
         from pypdf import PdfReader
 
-        for number, page in enumerate(PdfReader(str(path)).pages, start=1):
+        for number, page in enumerate(PdfReader(io.BytesIO(data)).pages, start=1):
             yield number, page.extract_text() or ""
     else:
-        data = path.read_bytes()
         if b"\x00" in data[:8192]:
             return
         yield None, data.decode("utf-8", errors="replace")
 
 
-def chunk_file(path: Path, display: str) -> list[Chunk]:
+def chunk_text(data: bytes, suffix: str, display: str) -> list[Chunk]:
     """Overlapping windows of lines, so an answer can cite the lines it used."""
     chunks: list[Chunk] = []
-    for page, text in _pages(path):
+    for page, text in _pages(data, suffix):
         lines = text.splitlines()
         step = CHUNK_LINES - OVERLAP_LINES
         for start in range(0, max(len(lines), 1), step):
@@ -134,7 +134,10 @@ class DocsIndex:
                 self._save_state(state)
                 coll = self._client.get_or_create_collection(COLLECTION, embedding_function=self._make_ef())
                 for folder in state["folders"]:
-                    self._index_into(coll, Path(folder), state)
+                    try:
+                        self._index_into(coll, Path(folder), state)
+                    except ToolError as exc:  # a folder that is gone or unsafe now is left out, not fatal
+                        log.warning("not re-indexing %s: %s", folder, exc)
         return self._client.get_or_create_collection(COLLECTION, embedding_function=self._make_ef())
 
     def index(self, folder: Path) -> dict[str, int]:
@@ -150,37 +153,33 @@ class DocsIndex:
     def _index_into(self, coll: Any, folder: Path, state: dict[str, Any]) -> dict[str, int]:
         seen: set[str] = set()
         added, unchanged = 0, 0
-        for root, dirs, names in os.walk(folder, followlinks=False):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            for name in sorted(names):
-                path = Path(root, name)
-                real = Path(os.path.normcase(os.path.realpath(path)))
-                if path.suffix.lower() not in SUFFIXES or not path_within(real, folder) or is_secret(str(real)):
-                    continue
-                if not real.is_file() or real.stat().st_size > MAX_FILE_BYTES or len(seen) >= MAX_FILES:
-                    continue
-                key = str(real)
-                seen.add(key)
-                sha = hashlib.sha256(real.read_bytes()).hexdigest()
-                if state["files"].get(key) == sha:
-                    unchanged += 1
-                    continue
-                coll.delete(where={"path": key})
-                try:
-                    chunks = chunk_file(real, str(path.relative_to(folder)))
-                except Exception as exc:  # an unreadable PDF is skipped, not fatal
-                    log.warning("skipping %s: %s", real, exc)
-                    continue
-                if chunks:
-                    # ids name the file as well as its content: two copies of one file are two sets of chunks,
-                    # and deleting one copy must not take the other's chunks with it
-                    ident = hashlib.sha256(f"{key}\n{sha}".encode()).hexdigest()[:24]
-                    coll.add(ids=[f"{ident}-{i}" for i in range(len(chunks))],
-                             documents=[c.text for c in chunks],
-                             metadatas=[{"path": key, "folder": str(folder), "file": c.file, "start": c.start_line,
-                                         "end": c.end_line, "page": c.page or 0} for c in chunks])
-                state["files"][key] = sha
-                added += 1
+        # the same confined walk, secret list and hard-link refusal as files_search: the index holds nothing
+        # files_read would refuse
+        for display, real, data in text_files(folder, MAX_FILE_BYTES, tuple(sorted(SUFFIXES))):
+            if len(seen) >= MAX_FILES:
+                break
+            key = str(real)
+            seen.add(key)
+            sha = hashlib.sha256(data).hexdigest()
+            if state["files"].get(key) == sha:
+                unchanged += 1
+                continue
+            coll.delete(where={"path": key})
+            try:
+                chunks = chunk_text(data, real.suffix, display)
+            except Exception as exc:  # an unreadable PDF is skipped, not fatal
+                log.warning("skipping %s: %s", real, exc)
+                continue
+            if chunks:
+                # ids name the file as well as its content: two copies of one file are two sets of chunks,
+                # and deleting one copy must not take the other's chunks with it
+                ident = hashlib.sha256(f"{key}\n{sha}".encode()).hexdigest()[:24]
+                coll.add(ids=[f"{ident}-{i}" for i in range(len(chunks))],
+                         documents=[c.text for c in chunks],
+                         metadatas=[{"path": key, "folder": str(folder), "file": c.file, "start": c.start_line,
+                                     "end": c.end_line, "page": c.page or 0} for c in chunks])
+            state["files"][key] = sha
+            added += 1
         removed = [k for k in state["files"] if path_within(Path(k), folder) and k not in seen]
         for key in removed:
             coll.delete(where={"path": key})

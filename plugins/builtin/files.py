@@ -1,31 +1,32 @@
 """List, read and search files inside folders the user granted; nothing outside them, no secrets files.
 
-The runner has already resolved `path` to its real location and checked the grant; walking a folder re-checks
-every entry, because a symlink inside a granted folder may point anywhere.
+The runner has already resolved `path` to its real location and checked the grant. Every open here goes through
+core.tools.confined: from the file system's root to the file, one handle at a time, never following a link, so a
+folder swapped for a symlink after the check is refused instead of read. A symlink inside the folder is followed
+only to a real path that is inside it and not a secret, and that path is opened the same confined way. Files with
+more than one hard link, FIFOs and devices are refused.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from edgemind.core.tools.confined import Entry, UnsafePath, inspect, open_folder, read_file, walk
 from edgemind.core.tools.registry import ToolError
 from edgemind.core.tools.scopes import path_within
-from edgemind.plugins.builtin.secrets_lines import SECRET_PATH_PATTERNS
+from edgemind.plugins.builtin.secrets_lines import SECRET_PATH_PATTERNS, is_secret
 from edgemind.plugins.sdk import tool
+
+__all__ = ["MAX_LIST_ENTRIES", "MAX_READ_BYTES", "MAX_SEARCH_FILES", "MAX_SEARCH_FILE_BYTES", "TOOLS",
+           "files_list", "files_read", "files_search", "is_secret", "text_files"]
 
 MAX_READ_BYTES = 1_000_000
 MAX_LIST_ENTRIES = 500
 MAX_SEARCH_FILES = 5_000
 MAX_SEARCH_FILE_BYTES = 2_000_000
-_SECRET = [re.compile(p, re.IGNORECASE) for p in SECRET_PATH_PATTERNS]
-
-
-def is_secret(path: str) -> bool:
-    return any(p.search(path) for p in _SECRET)
 
 
 def _inside(root: Path, entry: Path) -> Path | None:
@@ -37,18 +38,43 @@ def _inside(root: Path, entry: Path) -> Path | None:
     return real
 
 
+def _shown(root: Path, entry: Entry) -> Entry | None:
+    """What a listing may show for `entry`: itself, what an inside link points at (looked at confined), or None."""
+    if is_secret(str(entry.path)):
+        return None
+    if entry.kind != "link":
+        return entry
+    real = _inside(root, entry.path)
+    if real is None:
+        return None
+    try:
+        target = inspect(real)
+    except UnsafePath:
+        return None
+    return Entry(entry.name, entry.path, target.kind, target.size, target.links)
+
+
+def _fail(name: str, exc: UnsafePath) -> ToolError:
+    return ToolError(f"{name}: {exc}")
+
+
 @tool(plugin="files", scopes=["fs.read:{path}"], red_lines={"path": SECRET_PATH_PATTERNS}, timeout_s=10)
 def files_list(path: str, pattern: str = "*") -> list[dict[str, object]]:
     """List a folder's entries (name, type, size), optionally filtered by a glob pattern like "*.py"."""
     root = Path(path)
-    if not root.is_dir():
-        raise ToolError(f"files_list: not a folder: {path}")
+    try:
+        if inspect(root).kind != "folder":
+            raise ToolError(f"files_list: not a folder: {path}")
+        with open_folder(root) as folder:
+            found = folder.entries()
+    except UnsafePath as exc:
+        raise _fail("files_list", exc) from None
     out: list[dict[str, object]] = []
-    for entry in sorted(root.iterdir(), key=lambda p: p.name.lower()):
-        if not fnmatch.fnmatch(entry.name, pattern) or _inside(root, entry) is None:
+    for raw in found:
+        entry = _shown(root, raw) if fnmatch.fnmatch(raw.name, pattern) else None
+        if entry is None or entry.kind not in ("file", "folder"):
             continue
-        kind = "folder" if entry.is_dir() else "file"
-        out.append({"name": entry.name, "type": kind, "size": entry.stat().st_size if kind == "file" else None})
+        out.append({"name": entry.name, "type": entry.kind, "size": entry.size if entry.kind == "file" else None})
         if len(out) >= MAX_LIST_ENTRIES:
             out.append({"name": f"... more than {MAX_LIST_ENTRIES} entries", "type": "note", "size": None})
             break
@@ -59,11 +85,13 @@ def files_list(path: str, pattern: str = "*") -> list[dict[str, object]]:
 def files_read(path: str, max_bytes: int = 65_536) -> str:
     """Read a text file (UTF-8), up to max_bytes; lines are numbered so answers can cite them."""
     target = Path(path)
-    if not target.is_file():
-        raise ToolError(f"files_read: not a file: {path}")
     limit = max(1, min(int(max_bytes), MAX_READ_BYTES))
-    with target.open("rb") as f:
-        data = f.read(limit + 1)
+    try:
+        if inspect(target).kind != "file":
+            raise ToolError(f"files_read: not a file: {path}")
+        data = read_file(target, limit + 1)
+    except UnsafePath as exc:
+        raise _fail("files_read", exc) from None
     if b"\x00" in data[:8192]:
         raise ToolError(f"files_read: {target.name} is a binary file")
     text = data[:limit].decode("utf-8", errors="replace")
@@ -72,17 +100,45 @@ def files_read(path: str, max_bytes: int = 65_536) -> str:
     return "\n".join(lines) + more
 
 
-def _searchable(root: Path) -> Iterator[tuple[str, Path]]:
-    """(name to show, real path) of every text-file candidate under root, never leaving it; root may be one file."""
-    if root.is_file():
-        yield root.name, root
+def text_files(root: Path, max_bytes: int, wanted: tuple[str, ...] = ()) -> Iterator[tuple[str, Path, bytes]]:
+    """(name relative to root, real path, contents) of every text file under root (or root itself, a file) that is
+    no secret, singly linked and at most max_bytes, never leaving root; `wanted` limits the suffixes. Hidden folders
+    are skipped. Shared by files_search and docs_index, so both read exactly what the grant and the list allow."""
+    try:
+        top = inspect(root)
+    except UnsafePath as exc:
+        raise ToolError(str(exc)) from None
+    if top.kind == "file":
+        if not is_secret(str(root)):
+            try:
+                yield root.name, root, read_file(root, max_bytes)
+            except UnsafePath as exc:
+                raise ToolError(str(exc)) from None
         return
-    for folder, dirs, names in os.walk(root, followlinks=False):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and _inside(root, Path(folder) / d) is not None]
-        for name in names:
-            real = _inside(root, Path(folder) / name)
-            if real is not None and real.is_file() and real.stat().st_size <= MAX_SEARCH_FILE_BYTES:
-                yield str(Path(folder, name).relative_to(root)), real
+    if top.kind != "folder":
+        return
+    try:
+        opened = open_folder(root)
+    except UnsafePath as exc:
+        raise ToolError(str(exc)) from None
+    with opened:
+        for folder, entry in walk(opened, lambda e: not e.name.startswith(".") and not is_secret(str(e.path))):
+            shown = _shown(root, entry)
+            if shown is None or shown.kind != "file" or shown.links != 1 or shown.size > max_bytes:
+                continue
+            if wanted and entry.path.suffix.lower() not in wanted:
+                continue
+            try:
+                if entry.kind == "file":
+                    real, data = entry.path, folder.read(entry.name, max_bytes)
+                else:  # a link to a file inside root: its real path, opened confined from the root of the disk
+                    target = _inside(root, entry.path)
+                    if target is None:
+                        continue
+                    real, data = target, read_file(target, max_bytes)
+            except UnsafePath:
+                continue
+            yield str(entry.path.relative_to(root)), real, data
 
 
 @tool(plugin="files", scopes=["fs.read:{path}"], red_lines={"path": SECRET_PATH_PATTERNS}, timeout_s=20)
@@ -90,28 +146,25 @@ def files_search(path: str, query: str, max_results: int = 50) -> list[dict[str,
     """Search a text file, or the text files under a folder, for a word or phrase (case-insensitive); returns file,
     line, text."""
     root = Path(path)
-    if not root.exists():
-        raise ToolError(f"files_search: no such file or folder: {path}")
     needle = query.strip().lower()
     if not needle:
         raise ToolError("files_search: empty query")
     limit = max(1, min(max_results, 500))
     hits: list[dict[str, object]] = []
-    for scanned, (shown, real) in enumerate(_searchable(root), start=1):
-        if scanned > MAX_SEARCH_FILES:
-            break
-        try:
-            with real.open("rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        if b"\x00" in data[:8192]:
-            continue
-        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
-            if needle in line.lower():
-                hits.append({"file": shown, "line": number, "text": line.strip()[:200]})
-                if len(hits) >= limit:
-                    return hits
+    try:
+        found = text_files(root, MAX_SEARCH_FILE_BYTES)
+        for scanned, (shown, _, data) in enumerate(found, start=1):
+            if scanned > MAX_SEARCH_FILES:
+                break
+            if b"\x00" in data[:8192]:
+                continue
+            for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+                if needle in line.lower():
+                    hits.append({"file": shown, "line": number, "text": line.strip()[:200]})
+                    if len(hits) >= limit:
+                        return hits
+    except ToolError as exc:
+        raise ToolError(f"files_search: {exc}") from None
     return hits
 
 
