@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 _OPEN_TO_OTHERS = 0o077
-# Files EdgeMind's own code writes directly in the data folder. SQLite gives -wal and -shm the database's own mode.
+# Files EdgeMind's own code writes directly in the data folder (SQLite gives -wal and -shm the database's own mode):
+# the only ones touched in a shared folder.
+_OWN_FILES = frozenset({"edgemind.db", "edgemind.db-wal", "edgemind.db-shm", "cache.db", "cache.db-wal", "cache.db-shm",
+                        "api_key", "audit.key", "settings.toml", "remote_keys.json"})
 _MARKER = ".private"  # Windows: the ACL was set (checking an ACL needs more than a stat)
 
 
@@ -141,7 +144,8 @@ def _tighten(path: Path, st: os.stat_result) -> bool:
 
 
 def _tighten_top_level(home: Path, *, files_only: bool = False) -> None:
-    """Each open: the entries right in the folder (and the logs), a few stats; catches a file another program made."""
+    """Each open: the entries right in the folder (and the logs), a few stats; catches a file another program made.
+    `files_only`: a shared folder, where only EdgeMind's own files are ours to change."""
     for folder in (home, home / "logs"):
         try:
             entries = list(os.scandir(folder))
@@ -152,7 +156,9 @@ def _tighten_top_level(home: Path, *, files_only: bool = False) -> None:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if stat.S_ISREG(st.st_mode) or (stat.S_ISDIR(st.st_mode) and not files_only):
+            if files_only and not (folder == home and entry.name in _OWN_FILES and stat.S_ISREG(st.st_mode)):
+                continue
+            if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
                 _tighten(Path(entry.path), st)
 
 

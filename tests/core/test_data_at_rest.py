@@ -27,8 +27,10 @@ from sqlalchemy.orm import sessionmaker
 
 from edgemind.core.api.keys import load_or_create_api_key
 from edgemind.core.cache.answers import AnswerCache, CachedAnswer
+from edgemind.core.data_folder import secure_data_folder
 from edgemind.core.engine.services import Conversations, Models
-from edgemind.core.errors import ModelIntegrityError
+from edgemind.core.errors import ConfigError, ModelIntegrityError, StoreError
+from edgemind.core.models.integrity import fingerprint
 from edgemind.core.models.registry import ModelRegistry
 from edgemind.core.settings import Settings, load_settings, save_settings
 from edgemind.core.storage.conversations import ConversationStore
@@ -372,3 +374,59 @@ def test_invalid_utf8_on_the_command_line_is_one_line_error(cli_env: dict[str, s
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "not valid UTF-8" in lines[0], err
     assert "Traceback" not in err and "internal error" not in err
+
+
+# ---- the rails of the fixes themselves (not attacks) ---------------------------------------------------------------
+def test_a_shared_folder_as_data_folder_is_never_made_private_only_our_files(tmp_path: Path) -> None:
+    """EDGEMIND_HOME pointed at a sticky shared folder (as /tmp is): EdgeMind must not lock other users out of it."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    (shared / "someone-elses.txt").write_text("not ours")
+    (shared / "someone-elses.txt").chmod(0o644)
+    privacy = secure_data_folder(shared)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((shared / "someone-elses.txt").stat().st_mode) == 0o644
+    assert privacy.notice is not None and "shared folder" in privacy.notice
+    engine = open_database(shared / "edgemind.db")
+    engine.dispose()
+    assert stat.S_IMODE((shared / "edgemind.db").stat().st_mode) == 0o600
+
+
+def test_tightening_an_open_folder_never_follows_a_link_out_of_it(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("the user's own file elsewhere")
+    outside.chmod(0o644)
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o755)
+    (home / "link").symlink_to(outside)
+    secure_data_folder(home)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o644
+
+
+def test_a_private_file_is_never_written_through_a_planted_link(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    secure_data_folder(home)
+    target = tmp_path / "elsewhere"
+    target.write_text("keep me")
+    target.chmod(0o600)
+    (home / "api_key").symlink_to(target)
+    with pytest.raises(ConfigError, match="cannot read or write the API key file"):
+        load_or_create_api_key(home)
+    assert target.read_text() == "keep me"
+
+
+def test_the_fingerprint_sees_a_metadata_edit_without_the_change_time(tiny_copy: Path) -> None:
+    """Where the inode change time says nothing (Windows), the header and tensor index are still covered."""
+    before = fingerprint(tiny_copy, read_gguf_header(tiny_copy))
+    _flip_in_place(tiny_copy, "metadata")
+    assert fingerprint(tiny_copy, read_gguf_header(tiny_copy)) != before
+
+
+def test_a_deletion_with_nothing_pending_and_an_unknown_id_leaves_no_mark(settings: Settings) -> None:
+    conversations = Conversations.open(settings)
+    with pytest.raises(StoreError, match="no conversation"):
+        conversations.delete("0" * 32)
+    assert AnswerCache.from_settings(settings).pending_deletions() == []
