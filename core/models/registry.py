@@ -90,7 +90,8 @@ class ModelRegistry:
         self._bundled = {s.id: s for s in load_bundled_manifest(settings.models_dir)}
         self._sources: dict[str, ModelSource] = dict(sources or {})
         self._sources.setdefault("ollama", OllamaSource(ollama_lister))
-        # Files this process already checked (header, and hash when pinned), by path, size and mtime: reading a GGUF
+        # Files this process already checked (header, and hash when pinned), by path, size, mtime, inode change time and
+        # inode (an edit that puts size and mtime back still moves the change time): reading a GGUF
         # header means parsing its whole vocabulary (~0.5 s for the default model), which no request should pay twice.
         self._prepared: set[tuple[str, int, int, int, int]] = set()
         # Remote models' keys: the OS keyring (or a 0600 file), never the database; audit_key_store says which.
