@@ -1,4 +1,4 @@
-"""The API key: EDGEMIND_API_KEY when given, else one generated once and kept 0600 in the data folder."""
+"""The API key: EDGEMIND_API_KEY when given, else one generated once and kept 0600 in the private data folder."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
+from ..data_folder import open_private, secure_data_folder
 from ..errors import ConfigError
 
 KEY_FILE = "api_key"
@@ -21,6 +22,7 @@ def load_or_create_api_key(home: Path, from_env: str | None = None) -> tuple[str
         return key, "EDGEMIND_API_KEY"
     path = home / KEY_FILE
     try:
+        secure_data_folder(home)
         if path.exists():
             mode = path.stat().st_mode & 0o777
             if os.name == "posix" and mode & 0o077:
@@ -28,10 +30,9 @@ def load_or_create_api_key(home: Path, from_env: str | None = None) -> tuple[str
             key = path.read_text(encoding="utf-8").strip()
             if len(key) >= MIN_KEY_CHARS:
                 return key, str(path)
-        home.mkdir(parents=True, exist_ok=True)
         key = "em-" + secrets.token_urlsafe(32)
-        # Created 0600 in one step: there is no moment where another user could read it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Created 0600 in one step (whatever the umask): there is no moment where another user could read it.
+        fd = open_private(path, os.O_WRONLY | os.O_TRUNC)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(key + "\n")
         return key, str(path)

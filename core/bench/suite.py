@@ -117,7 +117,8 @@ def discover_targets(settings: Settings, model_id: str, wanted: tuple[str, ...] 
     for remote in REMOTE:
         if wanted is not None and remote not in wanted:
             continue
-        specs = [s for s in registry.user_models() if s.backend == remote]
+        # get() and not the listing: only get() carries a remote model's key (from the OS keyring or its file)
+        specs = [registry.get(s.id) for s in registry.user_models() if s.backend == remote]
         if remote == "ollama":
             specs += registry.ollama_models()[:1]  # the first model of a running Ollama server
         targets += [Target(s.id, remote, s) for s in specs]

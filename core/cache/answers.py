@@ -24,16 +24,17 @@ from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..data_folder import prepare_database_file, secure_data_folder
 from ..settings import Settings
 from ..storage.db import rowcount
 
 # CachedAnswer and the rows are imported from here too (the engine, the bench and tests do)
-from .entries import CacheBase, CachedAnswer, CacheRow, SemanticRow, normalize_prompt
+from .entries import CacheBase, CachedAnswer, CacheRow, PendingDeletionRow, SemanticRow, normalize_prompt
 from .semantic import SHIPPED_THRESHOLD, SemanticIndex
 
 log = logging.getLogger(__name__)
 TIERS = ("l1", "l2", "semantic")
-CACHE_SCHEMA_VERSION = 3  # 3: the semantic tier's table
+CACHE_SCHEMA_VERSION = 4  # 3: the semantic tier's table; 4: pending conversation deletions
 
 
 def cache_key(*, prompt: str, model_id: str, model_version: str, system_prompt: str,
@@ -83,6 +84,7 @@ class MemoryCache:
 
 
 def _open_cache_db(path: Path) -> Engine:
+    prepare_database_file(path)  # 0600, and so its -wal and -shm
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -92,6 +94,7 @@ def _open_cache_db(path: Path) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=5000")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA secure_delete=ON")  # a deleted conversation's answers are zeroed, not left in free pages
         cur.close()
 
     with engine.begin() as conn:
@@ -113,7 +116,7 @@ class SqliteCache:
         self.path = path
         self._clock = clock
         self._max_bytes = max_bytes
-        path.parent.mkdir(parents=True, exist_ok=True)
+        secure_data_folder(path.parent)
         try:
             engine = _open_cache_db(path)
         except (DatabaseError, OperationalError) as exc:
@@ -151,6 +154,8 @@ class SqliteCache:
         size = len(answer.text.encode("utf-8")) + 200
         try:
             with self._sessions.begin() as s:
+                if conversation_id is not None and s.get(PendingDeletionRow, conversation_id) is not None:
+                    return  # an answer that finished while its conversation was being deleted
                 row = s.get(CacheRow, key)
                 if row is None:  # a refreshed entry keeps its hit count
                     row = CacheRow(key=key, hits=0)
@@ -180,10 +185,22 @@ class SqliteCache:
             return rowcount(s.execute(delete(CacheRow)))
 
     def delete_conversation(self, conversation_id: str) -> list[str]:
+        """First step of deleting a conversation: its answers go and the deletion is recorded as pending, in one
+        transaction, so a process killed after this serves none of them and the next open finishes the rest."""
         with self._sessions.begin() as s:
             keys = list(s.scalars(select(CacheRow.key).where(CacheRow.conversation_id == conversation_id)))
             s.execute(delete(CacheRow).where(CacheRow.conversation_id == conversation_id))
+            s.merge(PendingDeletionRow(conversation_id=conversation_id, requested_at=self._clock()))
             return keys
+
+    def pending_deletions(self) -> list[str]:
+        with self._sessions() as s:
+            return list(s.scalars(select(PendingDeletionRow.conversation_id)))
+
+    def deletion_done(self, conversation_id: str) -> None:
+        with self._sessions.begin() as s:
+            s.execute(delete(CacheRow).where(CacheRow.conversation_id == conversation_id))
+            s.execute(delete(PendingDeletionRow).where(PendingDeletionRow.conversation_id == conversation_id))
 
     def stats(self) -> dict[str, Any]:
         with self._sessions() as s:
@@ -259,10 +276,19 @@ class AnswerCache:
         self.l2.put(key, answer, conversation_id)
 
     def delete_conversation(self, conversation_id: str) -> int:
+        """Make the conversation's answers unusable and record the deletion as pending (see `deletion_done`)."""
         keys = self.l2.delete_conversation(conversation_id)
         for key in keys:
             self.l1.drop(key)
         return len(keys)
+
+    def pending_deletions(self) -> list[str]:
+        """Conversations whose deletion began in a process that did not finish it."""
+        return self.l2.pending_deletions()
+
+    def deletion_done(self, conversation_id: str) -> None:
+        """The conversation is gone from the main database too: the pending mark goes."""
+        self.l2.deletion_done(conversation_id)
 
     def clear(self) -> dict[str, int]:
         return {"l1": self.l1.clear(), "l2": self.l2.clear()}

@@ -44,6 +44,15 @@ class CacheRow(CacheBase):
     conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
+class PendingDeletionRow(CacheBase):
+    """A conversation whose deletion began: its answers are already gone from this file (in the same transaction
+    that wrote this row); the conversation itself may still be in the main database if the process was killed."""
+
+    __tablename__ = "pending_deletions"
+    conversation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    requested_at: Mapped[float] = mapped_column(Float)
+
+
 class SemanticRow(CacheBase):
     """A stand-alone prompt's embedding and guard signature, pointing at its answer in `answers`."""
 

@@ -13,6 +13,8 @@ import logging
 from pathlib import Path
 from typing import IO
 
+from ..data_folder import append_private, private_folder, write_private
+
 log = logging.getLogger(__name__)
 LOG_NAME = "native-crash.log"
 _SEEN_SUFFIX = ".seen"
@@ -38,7 +40,7 @@ def last_crash(home: Path) -> str | None:
         with path.open(encoding="utf-8", errors="replace") as f:
             f.seek(seen)
             lines = f.read().splitlines()
-        path.with_name(LOG_NAME + _SEEN_SUFFIX).write_text(str(size), encoding="utf-8")
+        write_private(path.with_name(LOG_NAME + _SEEN_SUFFIX), str(size))
     except OSError:
         return None
     what = next((ln.split("Fatal Python error:", 1)[1].strip() for ln in lines if "Fatal Python error:" in ln), None)
@@ -54,9 +56,8 @@ def watch(home: Path) -> None:
     if _open_log is not None:
         return
     try:
-        folder = home / "logs"
-        folder.mkdir(parents=True, exist_ok=True)
-        _open_log = open(folder / LOG_NAME, "a", encoding="utf-8")  # noqa: SIM115 (must outlive this call)
+        folder = private_folder(home / "logs")
+        _open_log = append_private(folder / LOG_NAME)  # must outlive this call
         faulthandler.enable(file=_open_log, all_threads=True)
     except OSError as exc:
         log.debug("native crashes will not be recorded: %s", exc)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..backends.llama_native import NativeGuard, model_key
 from ..backends.ollama_backend import list_ollama_models
+from ..data_folder import describe_privacy
 from ..engine import Models
 from ..errors import EdgeMindError
 from ..hardware import hardware_profile
@@ -159,7 +160,7 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
         "execution_providers": providers,
         "onnx_int4": _onnx_int4(settings),
         "data_folder": {"path": str(home), "exists": home.exists(), "writable": writable,
-                        "free_bytes": disk.free, "database": database},
+                        "free_bytes": disk.free, "database": database, "privacy": describe_privacy(home)},
         "models": models,
         "ollama": _ollama(settings),
         "file_tools": {"confinement": files.name, "detail": files.detail},
@@ -193,6 +194,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"  onnx_int4  {_onnx_line(r['onnx_int4'])}",
         f"  data       {df['path']} ({'writable' if df['writable'] else 'not writable yet'}, "
         f"{df['free_bytes'] / 2**30:.1f} GiB free disk)",
+        f"  privacy    {df['privacy']}",
         f"  database   {database}",
         f"  ollama     {ollama}",
         f"  file tools {r['file_tools']['confinement']}: {r['file_tools']['detail']}",

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from ..backends.base import CancelToken
 from ..backends.llama_smoke import main as native_check
 from ..bench.command import add_command as add_bench_command
+from ..data_folder import append_private, private_folder, secure_data_folder
 from ..engine import AskOptions, CacheAdmin, Conversations, Engine, Models, review_code
 from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
@@ -579,6 +580,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["--edgemind-native-check"]:
         # the frozen bundle's way to start llama.cpp's check process (there is no `python -m` in a bundle)
         return native_check(argv[1:])
+    not_utf8 = _first_non_utf8(argv)
+    if not_utf8 is not None:  # before argparse, which would echo the bytes back in a message we cannot print
+        sys.stderr.write(f"edgemind: error: {not_utf8}\n")
+        return EXIT_USAGE
     parser = build_parser()
     args: argparse.Namespace | None = None
     try:
@@ -586,6 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="edgemind: %(levelname)s %(name)s: %(message)s")
         settings = load_settings()
+        secure_data_folder(settings.home)
         _watch_native_crashes(settings.home)
         return args.func(args, settings)
     except UsageError as exc:
@@ -607,6 +613,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
 
 
+def _first_non_utf8(argv: Sequence[str]) -> str | None:
+    """What is wrong with the first argument that is not UTF-8 text, in one line; None when all are.
+
+    Python hands undecodable argv bytes over as lone surrogates (and Windows can pass lone UTF-16 surrogates): they
+    cannot be stored, printed or sent to a model, so they are refused here rather than failing deep inside."""
+    for number, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = arg.encode("utf-8", "surrogateescape") if sys.platform != "win32" else arg.encode("utf-8", "replace")
+            shown = raw.decode("ascii", "backslashreplace")
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            return f"argument {number} is not valid UTF-8 text ({shown}); pass prompts and names as UTF-8"
+    return None
+
+
 def _watch_native_crashes(home: Path) -> None:
     notice = last_crash(home)
     if notice:
@@ -624,8 +647,8 @@ def _write_crash_log() -> str:
         home = Path(tempfile.gettempdir())
     path = home / "logs" / "crash.log"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as f:
+        private_folder(path.parent)
+        with append_private(path) as f:
             f.write(traceback.format_exc() + "\n")
     except OSError:
         return "nowhere: the log could not be written"

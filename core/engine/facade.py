@@ -161,6 +161,7 @@ class Engine:
             stages["audit"] = open_audit(settings, sessions)
         engine = cls(settings, registry, ConversationStore(sessions), pool, cache=cache, **stages)
         engine.sessions = sessions
+        engine.conversations.finish_deletions()  # a `history delete` a killed process left half done
         engine._attach_router_judge()
         return engine
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 # The services' `list` methods hide the builtin inside their classes: annotations say `builtins.list`.
 import builtins
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from ..backends.model_pool import ModelPool
 from ..backends.ollama_backend import list_ollama_models
 from ..backends.registry import model_sources
 from ..cache.answers import AnswerCache
-from ..errors import EdgeMindError
+from ..errors import EdgeMindError, StoreError
 from ..models.integrity import Progress
 from ..models.manifest import ModelSpec
 from ..models.registry import ModelRegistry
@@ -34,6 +35,8 @@ from ..tools.registry import Tool
 from ..tools.runner import ToolOutcome, ToolRunner, ensure_granted
 from ..tools.scopes import Scope, parse_scope
 from ..tools.session import open_audit, open_tool_runner
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AuditTrail", "CacheAdmin", "Conversations", "Grants", "Models", "Tools", "open_registry",
            # the vocabulary of a host's ask callback (Tools.open, Engine.attach_tools)
@@ -60,9 +63,12 @@ class Conversations:
 
     @classmethod
     def open(cls, settings: Settings) -> Conversations:
-        """Over the data folder's database and answer cache, without an engine (history commands)."""
-        return cls(ConversationStore(_open_sessions(settings)),
-                   AnswerCache.from_settings(settings) if settings.cache_enabled else None)
+        """Over the data folder's database and answer cache, without an engine (history commands); a deletion a
+        killed process left half done is finished first."""
+        conversations = cls(ConversationStore(_open_sessions(settings)),
+                            AnswerCache.from_settings(settings) if settings.cache_enabled else None)
+        conversations.finish_deletions()
+        return conversations
 
     def list(self, limit: int = 50) -> builtins.list[ConversationInfo]:
         """Most recently updated first."""
@@ -101,10 +107,35 @@ class Conversations:
         return self._store.truncate(conversation_id, from_message_id)
 
     def delete(self, conversation_id: str) -> dict[str, int]:
-        """Remove a conversation everywhere: messages, summaries, remembered facts, search index, cached answers."""
-        messages = self._store.delete(conversation_id)
+        """Remove a conversation everywhere: messages, summaries, remembered facts, search index, cached answers.
+
+        Two databases, so the order matters: the cached answers go first, together with a pending mark, and the
+        conversation after. Killed in between, nothing is ever served from it, and `finish_deletions` (run on the
+        next open) deletes the rest."""
+        if not self._store.exists(conversation_id):
+            raise StoreError(f"no conversation {conversation_id!r}")
         cached = self._cache.delete_conversation(conversation_id) if self._cache is not None else 0
+        messages = self._store.delete(conversation_id)
+        if self._cache is not None:
+            self._cache.deletion_done(conversation_id)
         return {"messages": messages, "cached_answers": cached}
+
+    def finish_deletions(self) -> builtins.list[str]:
+        """Finish deletions a killed process left half done (answers gone, conversation still stored); their ids."""
+        if self._cache is None:
+            return []
+        finished = []
+        for conversation_id in self._cache.pending_deletions():
+            if self._store.exists(conversation_id):
+                try:
+                    self._store.delete(conversation_id)
+                except StoreError:  # deleted meanwhile by another process: what we wanted
+                    pass
+            self._cache.deletion_done(conversation_id)
+            finished.append(conversation_id)
+        if finished:
+            log.info("finished %d conversation deletion(s) an earlier process left half done", len(finished))
+        return finished
 
     def remember(self, fact: str, conversation_id: str | None = None) -> int:
         """A fact kept in mind in every conversation (or in one); returns its id."""

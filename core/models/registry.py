@@ -13,15 +13,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, select
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from edgemind.kernels.gguf_header import GGUFHeader
 
 from ..errors import ModelError, ModelIntegrityError, ModelNotFound
 from ..settings import Settings
 from ..storage.schema import Base
 from .bundled import install_bundled
-from .integrity import Progress, check_gguf, check_size_and_hash, sha256_file
+from .integrity import Progress, check_gguf, check_size_and_hash, fingerprint, sha256_file
 from .manifest import LOCAL_BACKENDS, ModelSpec, load_bundled_manifest
+from .remote_keys import RemoteKeys, is_reference
 from .sources import ModelSource, OllamaSource
 
 log = logging.getLogger(__name__)
@@ -39,32 +42,46 @@ class UserModelRow(Base):
     family: Mapped[str] = mapped_column(String(64), default="")
     endpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
     remote_model: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # never the key itself: a reference to where remote_keys.py keeps it (plain only in rows older versions wrote)
     api_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
 
 
 class VerificationRow(Base):
-    """Remembers that a file with this size and mtime hashed to sha256, so we hash 500 MB once, not every load."""
+    """Remembers that a file hashed to sha256, so we hash 500 MB once, not every load. Size and mtime alone can be put
+    back after an edit (os.utime), so the row also keeps the inode change time and inode (which an in-place write or
+    a replacement changes, and no unprivileged call restores) and a fingerprint of the header, tensor index and
+    sampled data, checked on every load."""
 
     __tablename__ = "model_verifications"
     path: Mapped[str] = mapped_column(Text, primary_key=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    ctime_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    inode: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-def _row_to_spec(row: UserModelRow) -> ModelSpec:
+def _row_to_spec(row: UserModelRow, api_key: str | None = None) -> ModelSpec:
+    """A user model as a spec; its key only when given (listings never carry one)."""
     return ModelSpec(
         id=row.id, backend=row.backend, family=row.family, roles=("chat",), context_length=row.context_length,
         sha256=row.sha256, size_bytes=row.size_bytes, path=Path(row.path) if row.path else None, bundled=False,
-        endpoint=row.endpoint, remote_model=row.remote_model, api_key=row.api_key,
+        endpoint=row.endpoint, remote_model=row.remote_model, api_key=api_key,
     )
+
+
+def _file_changed(path: Path) -> ModelIntegrityError:
+    return ModelIntegrityError(
+        f"model file changed since it was verified: {path} (same size and time, different bytes); "
+        "reinstall it or add it again")
 
 
 class ModelRegistry:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session],
                  ollama_lister: Callable[..., list[str]] | None = None,
-                 sources: Mapping[str, ModelSource] | None = None) -> None:
+                 sources: Mapping[str, ModelSource] | None = None, keys: RemoteKeys | None = None) -> None:
         """`sources`: live model sources by name (`model_sources()` finds the installed ones). Unless it names one,
         "ollama" is the configured Ollama server, listed by `ollama_lister` (without one, `ollama:NAME` ids still
         resolve but none are listed)."""
@@ -73,9 +90,13 @@ class ModelRegistry:
         self._bundled = {s.id: s for s in load_bundled_manifest(settings.models_dir)}
         self._sources: dict[str, ModelSource] = dict(sources or {})
         self._sources.setdefault("ollama", OllamaSource(ollama_lister))
-        # Files this process already checked (header, and hash when pinned), by path, size and mtime: reading a GGUF
+        # Files this process already checked (header, and hash when pinned), by path, size, mtime, inode change time and
+        # inode (an edit that puts size and mtime back still moves the change time): reading a GGUF
         # header means parsing its whole vocabulary (~0.5 s for the default model), which no request should pay twice.
-        self._prepared: set[tuple[str, int, int]] = set()
+        self._prepared: set[tuple[str, int, int, int, int]] = set()
+        # Remote models' keys: the OS keyring (or a 0600 file), never the database; audit_key_store says which.
+        self._keys = keys or RemoteKeys(settings.home, settings.audit_key_store)
+        self._move_plain_keys()
 
     # ---- listing and lookup -------------------------------------------------------------------------------------
     def bundled(self) -> list[ModelSpec]:
@@ -113,7 +134,7 @@ class ModelRegistry:
         with self._sessions() as s:
             row = s.get(UserModelRow, model_id)
             if row is not None:
-                return _row_to_spec(row)
+                return _row_to_spec(row, self._keys.load(row.id, row.api_key))
         source, _, name = model_id.partition(":")
         if name and source in self._sources:
             return self._sources[source].spec(self._settings, name)
@@ -129,17 +150,16 @@ class ModelRegistry:
         if spec.bundled and not spec.path.exists():
             log.info("installing bundled model %s into %s", spec.id, spec.path)
             install_bundled(spec, progress)
-            self._remember(spec.path, spec.sha256 or "")
+            self._remember(spec.path, spec.sha256 or "", check_gguf(spec.path, spec.id))
         if not spec.path.exists():
             raise ModelIntegrityError(f"model {spec.id!r}: file {spec.path} is missing")
         stat = spec.path.stat()
-        stamp = (f"{spec.path}|{spec.sha256 or ''}", stat.st_size, stat.st_mtime_ns)
+        stamp = (f"{spec.path}|{spec.sha256 or ''}", stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
         if stamp in self._prepared:
             return spec.path
-        check_gguf(spec.path, spec.id)
-        if spec.sha256 and not self._verified(spec.path, spec.sha256):
-            check_size_and_hash(spec.path, spec.id, spec.sha256, spec.size_bytes, progress)
-            self._remember(spec.path, spec.sha256)
+        header = check_gguf(spec.path, spec.id)
+        if spec.sha256:
+            self._check_unchanged(spec, header, progress)
         self._prepared.add(stamp)
         return spec.path
 
@@ -150,23 +170,42 @@ class ModelRegistry:
             raise ModelError(f"model {spec.id!r} is remote ({spec.backend}); there is no file to verify")
         if spec.bundled and not spec.path.exists():
             return replace(spec, path=self.prepare(spec, progress))
-        check_gguf(spec.path, spec.id)
+        header = check_gguf(spec.path, spec.id)
         if spec.sha256:
             check_size_and_hash(spec.path, spec.id, spec.sha256, spec.size_bytes, progress)
-            self._remember(spec.path, spec.sha256)
+            self._remember(spec.path, spec.sha256, header)
         return spec
 
-    def _verified(self, path: Path, sha256: str) -> bool:
-        st = path.stat()
+    def _check_unchanged(self, spec: ModelSpec, header: GGUFHeader, progress: Progress | None) -> None:
+        """Hash the file only when it may have changed since its last verification; an edit that kept its size and
+        mtime (the way to slip past a size+mtime check) is a one-line "changed since it was verified" error."""
+        if spec.path is None or spec.sha256 is None:
+            return  # nothing pinned to compare with
+        st = spec.path.stat()
         with self._sessions() as s:
-            row = s.get(VerificationRow, str(path))
-            return bool(row and row.sha256 == sha256 and row.size_bytes == st.st_size
-                        and row.mtime_ns == st.st_mtime_ns)
+            row = s.get(VerificationRow, str(spec.path))
+        print_now = fingerprint(spec.path, header)
+        disguised = bool(row and row.sha256 == spec.sha256 and row.size_bytes == st.st_size
+                         and row.mtime_ns == st.st_mtime_ns)
+        if disguised and row is not None:
+            if row.fingerprint is not None and row.fingerprint != print_now:
+                raise _file_changed(spec.path)
+            if row.fingerprint == print_now and row.ctime_ns == st.st_ctime_ns and row.inode == st.st_ino:
+                return  # the very file that was verified
+        try:
+            check_size_and_hash(spec.path, spec.id, spec.sha256, spec.size_bytes, progress)
+        except ModelIntegrityError:
+            # Same size and mtime as when it was verified, other bytes: someone put the times back.
+            if disguised and row is not None and row.fingerprint is not None:
+                raise _file_changed(spec.path) from None
+            raise
+        self._remember(spec.path, spec.sha256, header)
 
-    def _remember(self, path: Path, sha256: str) -> None:
+    def _remember(self, path: Path, sha256: str, header: GGUFHeader) -> None:
         st = path.stat()
         with self._sessions.begin() as s:
-            s.merge(VerificationRow(path=str(path), size_bytes=st.st_size, mtime_ns=st.st_mtime_ns, sha256=sha256))
+            s.merge(VerificationRow(path=str(path), size_bytes=st.st_size, mtime_ns=st.st_mtime_ns, sha256=sha256,
+                                    ctime_ns=st.st_ctime_ns, inode=st.st_ino, fingerprint=fingerprint(path, header)))
 
     # ---- user models --------------------------------------------------------------------------------------------
     def _check_new_id(self, model_id: str) -> None:
@@ -191,7 +230,7 @@ class ModelRegistry:
         )
         with self._sessions.begin() as s:
             s.add(row)
-        self._remember(path, sha)
+        self._remember(path, sha, header)
         return self.get(model_id)
 
     def add_openai(self, endpoint: str, remote_model: str, api_key: str | None = None,
@@ -202,10 +241,30 @@ class ModelRegistry:
             raise ModelError("--remote-model must name the model on that server")
         model_id = model_id or f"openai:{remote_model}"
         self._check_new_id(model_id)
+        reference = self._keys.save(model_id, api_key) if api_key else None
         with self._sessions.begin() as s:
             s.add(UserModelRow(id=model_id, backend="openai", endpoint=endpoint.rstrip("/"), remote_model=remote_model,
-                               api_key=api_key, context_length=0, family=""))
+                               api_key=reference, context_length=0, family=""))
         return self.get(model_id)
+
+    def _move_plain_keys(self) -> None:
+        """Keys an older version wrote into the database in plain text go to the key store, and the database is
+        scrubbed: secure_delete zeroes the old cell and a truncating checkpoint empties the WAL that held it."""
+        with self._sessions() as s:
+            rows = [(r.id, r.api_key) for r in s.scalars(select(UserModelRow).where(UserModelRow.api_key.is_not(None)))
+                    if not is_reference(r.api_key)]
+        if not rows:
+            return
+        with self._sessions.begin() as s:
+            s.execute(text("PRAGMA secure_delete = ON"))
+            for model_id, key in rows:
+                row = s.get(UserModelRow, model_id)
+                if row is not None and key:
+                    row.api_key = self._keys.save(model_id, key)
+        with self._sessions() as s:
+            s.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        log.warning("moved %d remote model key(s) out of the database into the %s", len(rows),
+                    "OS keyring" if self._keys.where == "keyring" else f"0600 file in {self._settings.home}")
 
     def remove(self, model_id: str) -> str:
         """Forget a user model (its file stays where it is); for a bundled model, delete the installed copy."""
@@ -220,5 +279,6 @@ class ModelRegistry:
         with self._sessions.begin() as s:
             row = s.get(UserModelRow, model_id)
             if row is not None:
+                self._keys.forget(model_id, row.api_key)
                 s.delete(row)
         return f"removed {model_id} (its file, if any, was left in place)"

@@ -17,6 +17,7 @@ from typing import Any
 
 import platformdirs
 
+from ..data_folder import secure_data_folder, write_private
 from ..errors import ConfigError
 from .declaration import ENVIRONMENT, SETTINGS, Settings
 from .spec import Setting
@@ -146,10 +147,8 @@ def save_settings(home: Path, changes: Mapping[str, Any]) -> Path:
     lines = ["# EdgeMind settings (written by EdgeMind; see README for every key)"]
     lines += [f"{key} = {_toml_value(values[key])}" for key in sorted(values)]
     try:
-        home.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".toml.tmp")
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        secure_data_folder(home)
+        write_private(path, "\n".join(lines) + "\n")  # 0600: it can hold a key (ollama_api_key)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

@@ -13,6 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 
+from ..data_folder import prepare_database_file, secure_data_folder
 from ..errors import StoreError
 
 
@@ -22,6 +23,8 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across app crashes, not power loss
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=5000")
+    # deleted rows (a conversation, a key moved out) are zeroed in the file, not left readable in free pages
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 
@@ -48,10 +51,11 @@ def migrate(conn: Connection) -> None:
 
 def open_database(path: Path) -> Engine:
     """Open (creating if needed) the database and its tables; raise StoreError with one line if it is unusable."""
+    secure_data_folder(path.parent)  # 0700, or tightened with a notice
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_database_file(path)  # 0600 before SQLite creates it, so its -wal and -shm are 0600 too
     except OSError as exc:
-        raise StoreError(f"cannot create the data folder {path.parent}: {exc.strerror or exc}") from None
+        raise StoreError(f"cannot create the database {path}: {exc.strerror or exc}") from None
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _on_connect)
     try:

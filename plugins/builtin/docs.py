@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgemind.core.data_folder import private_folder, write_private
 from edgemind.core.tools.registry import PluginContext, Tool, ToolError
 from edgemind.core.tools.scopes import path_within
 from edgemind.plugins.builtin.files import text_files
@@ -109,17 +110,15 @@ class DocsIndex:
             return {"folders": [], "files": {}}
 
     def _save_state(self, state: dict[str, Any]) -> None:
-        self._folder.mkdir(parents=True, exist_ok=True)
-        tmp = self._state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
-        os.replace(tmp, self._state_path)
+        private_folder(self._folder)
+        write_private(self._state_path, json.dumps(state, indent=1))
 
     def _collection(self) -> Any:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         if self._client is None:
-            path = self._folder / "chroma"
+            path = private_folder(self._folder) / "chroma"  # chromadb's own files: inside a 0700 folder
             try:
                 self._client = chromadb.PersistentClient(str(path), settings=ChromaSettings(anonymized_telemetry=False))
                 self._client.get_or_create_collection(COLLECTION, embedding_function=self._make_ef())

@@ -103,7 +103,7 @@ def test_a_broken_settings_file_names_the_line(cli_env: dict[str, str], home: Pa
 
 
 def test_a_damaged_database_is_one_line_and_kept(cli_env: dict[str, str], home: Path) -> None:
-    home.mkdir(parents=True)
+    home.mkdir(parents=True, mode=0o700)  # private, as EdgeMind makes it (an open one adds a one-time notice line)
     (home / "edgemind.db").write_bytes(b"garbage" * 1000)
     assert_one_line_error(edgemind(cli_env, "ask", "hi"), says="cannot be used")
     assert (home / "edgemind.db").read_bytes() == b"garbage" * 1000
