@@ -1,0 +1,111 @@
+"""Linux sandbox plans: our own namespaces (through supervisor.py, no install needed), bubblewrap where installed
+and our namespaces are refused, else the process-only level. Builds commands; never runs a snippet itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgemind.plugins.builtin.sandbox.level import IsolationLevel
+from edgemind.plugins.builtin.sandbox.limits import Limits
+
+SUPERVISOR = Path(__file__).with_name("supervisor.py")
+NOBODY = 65534
+# what Python needs besides its own prefix: shared libraries, the loader cache, time zones, user names
+SYSTEM_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc/ld.so.cache",
+                "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
+NAMESPACES = "user, mount, PID, IPC, UTS, network and cgroup namespaces"
+ROOT = "a read-only root of the interpreter and system libraries, a private /tmp and work folder, its own /proc"
+LIMITS = "memory, CPU and process limits for the whole tree (rlimits per process plus a tree-wide watchdog)"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How to start one run: the supervisor's command and whether the work folder must be given to nobody."""
+
+    argv: list[str]
+    level: IsolationLevel
+    chown_to_nobody: bool
+
+
+def _python() -> str:
+    return sys.executable
+
+
+def probe_namespaces(python: str | None = None) -> str:
+    """"user" (all namespaces in a user namespace), "root" (all, without one: we are root) or "none"."""
+    try:
+        done = subprocess.run([python or _python(), "-I", "-S", str(SUPERVISOR), json.dumps({"mode": "probe"})],
+                              capture_output=True, text=True, timeout=15, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "none"
+    return done.stdout.strip() if done.stdout.strip() in ("user", "root") else "none"
+
+
+def bwrap_path() -> str | None:
+    """bubblewrap, if installed and it can make its namespaces here."""
+    found = shutil.which("bwrap")
+    if found is None:
+        return None
+    try:
+        ok = subprocess.run([found, "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True,
+                            timeout=15, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found if ok else None
+
+
+def detect_level(prefer: str | None = None) -> IsolationLevel:
+    """The strongest level that works here; `prefer` ("namespaces", "bwrap", "process only") forces one (tests)."""
+    if prefer in (None, "namespaces"):
+        kind = probe_namespaces()
+        if kind != "none":
+            user = NAMESPACES if kind == "user" else NAMESPACES.replace("user, ", "") + " (no user namespace)"
+            return IsolationLevel("namespaces", True, f"{user}; {ROOT}; {LIMITS}; no seccomp filter")
+    if prefer in (None, "bwrap") and bwrap_path() is not None:
+        return IsolationLevel("bwrap", True, f"bubblewrap: {NAMESPACES}; {ROOT}; {LIMITS}; no seccomp filter")
+    return IsolationLevel("process only", False, "no namespaces here (e.g. unprivileged user namespaces disabled); "
+                          "separate process, rlimits, a tree-wide watchdog, network blocked by a Python guard only")
+
+
+def read_only_paths() -> list[str]:
+    """The interpreter (with its venv) and the system libraries it loads; symlinks are recreated, not bound."""
+    paths = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)}
+    paths.add(os.path.dirname(os.path.realpath(sys.executable)))
+    paths.add(sys.prefix)
+    paths.update(p for p in SYSTEM_PATHS if os.path.exists(p) and not os.path.islink(p))
+    return sorted(paths)
+
+
+def system_links() -> list[str]:
+    return [p for p in SYSTEM_PATHS if os.path.islink(p)]
+
+
+def plan(level: IsolationLevel, snippet: list[str], work: Path, root: Path, outcome_fd: int,
+         limits: Limits) -> Plan:
+    """The command that runs `snippet` at `level` in `work`; `root` is an empty folder for the sandbox's root."""
+    config = {"work": str(work), "root": str(root), "links": system_links(), "read_only": read_only_paths(),
+              "limits": limits.as_dict(), "argv": snippet, "outcome_fd": outcome_fd}
+    supervisor = [_python(), "-I", "-S", str(SUPERVISOR)]
+    root_user = os.geteuid() == 0
+    if level.name == "namespaces":
+        return Plan([*supervisor, json.dumps({**config, "mode": "namespaces"})], level, False)
+    bwrap = bwrap_path() if level.name == "bwrap" else None
+    if bwrap is not None:
+        argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+                "--hostname", "sandbox"]
+        if root_user:
+            argv += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+        for path in config["read_only"]:
+            argv += ["--ro-bind", path, path]
+        for path in config["links"]:
+            argv += ["--symlink", os.readlink(path), path]
+        argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", str(work), str(work),
+                 "--ro-bind", str(SUPERVISOR), str(SUPERVISOR), "--chdir", str(work), "--"]
+        return Plan([*argv, *supervisor, json.dumps({**config, "mode": "inner"})], level, root_user)
+    return Plan([*supervisor, json.dumps({**config, "mode": "plain"})], level, False)
