@@ -28,6 +28,7 @@ from edgemind.plugins.sdk import tool
 __all__ = ["MAX_CODE_CHARS", "Limits", "RunResult", "clean_environment", "run_python", "python_run", "TOOLS"]
 
 MAX_CODE_CHARS = 50_000
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +121,6 @@ def _start(level: IsolationLevel, work: Path, control: Path, outcome_fd: int, li
             root = control / "root"
             root.mkdir()
             plan = linux.plan(level, _snippet(), work, root, outcome_fd, limits)
-            if plan.chown_to_nobody:
-                os.chown(work, linux.NOBODY, linux.NOBODY)
             return subprocess.Popen(plan.argv, start_new_session=True, pass_fds=(outcome_fd,), **common), None
         if sys.platform == "win32":
             process = subprocess.Popen(_snippet(), creationflags=windows.creation_flags(), **common)
@@ -170,7 +169,7 @@ def _ending(outcome: dict[str, Any], returncode: int, seconds: float, limits: Li
     return returncode, "cpu" if cpu_signal and seconds < limits.wall_s else None
 
 
-def run_python(code: str, stdin: str = "", limits: Limits = Limits(),
+def run_python(code: str, stdin: str = "", limits: Limits = DEFAULT_LIMITS,
                level: IsolationLevel | None = None) -> RunResult:
     """Run `code` with `limits` at `level` (default: the strongest this machine gives); never raises for what the
     code does, only for a code runner that cannot start."""

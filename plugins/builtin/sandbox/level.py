@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class IsolationLevel:
-    """A named level: `namespaces`, `bwrap` and `sandbox-exec` hide the host; the others are limits without isolation."""
+    """A named level: `namespaces`, `bwrap` and `sandbox-exec` hide the host; the others only limit the run."""
 
     name: str  # "namespaces" | "bwrap" | "job object" | "sandbox-exec" | "process only"
     hides_host: bool  # the snippet sees no host files, processes or network beyond what `detail` lists

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edgemind.plugins.builtin.sandbox.level import IsolationLevel
 from edgemind.plugins.builtin.sandbox.limits import Limits
@@ -26,11 +27,10 @@ LIMITS = "memory, CPU and process limits for the whole tree (rlimits per process
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """How to start one run: the supervisor's command and whether the work folder must be given to nobody."""
+    """How to start one run: the command, and the level it gives."""
 
     argv: list[str]
     level: IsolationLevel
-    chown_to_nobody: bool
 
 
 def _python() -> str:
@@ -89,17 +89,17 @@ def system_links() -> list[str]:
 def plan(level: IsolationLevel, snippet: list[str], work: Path, root: Path, outcome_fd: int,
          limits: Limits) -> Plan:
     """The command that runs `snippet` at `level` in `work`; `root` is an empty folder for the sandbox's root."""
-    config = {"work": str(work), "root": str(root), "links": system_links(), "read_only": read_only_paths(),
+    config: dict[str, Any] = {"work": str(work), "root": str(root), "links": system_links(), "read_only": read_only_paths(),
               "limits": limits.as_dict(), "argv": snippet, "outcome_fd": outcome_fd}
     supervisor = [_python(), "-I", "-S", str(SUPERVISOR)]
     root_user = os.geteuid() == 0
     if level.name == "namespaces":
-        return Plan([*supervisor, json.dumps({**config, "mode": "namespaces"})], level, False)
+        return Plan([*supervisor, json.dumps({**config, "mode": "namespaces"})], level)
     bwrap = bwrap_path() if level.name == "bwrap" else None
     if bwrap is not None:
         argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                 "--hostname", "sandbox"]
-        if root_user:
+        if root_user:  # inside, nobody (mapped to us); a user namespace even for root, so capabilities stay inside
             argv += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
         for path in config["read_only"]:
             argv += ["--ro-bind", path, path]
@@ -107,5 +107,5 @@ def plan(level: IsolationLevel, snippet: list[str], work: Path, root: Path, outc
             argv += ["--symlink", os.readlink(path), path]
         argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", str(work), str(work),
                  "--ro-bind", str(SUPERVISOR), str(SUPERVISOR), "--chdir", str(work), "--"]
-        return Plan([*argv, *supervisor, json.dumps({**config, "mode": "inner"})], level, root_user)
-    return Plan([*supervisor, json.dumps({**config, "mode": "plain"})], level, False)
+        return Plan([*argv, *supervisor, json.dumps({**config, "mode": "inner"})], level)
+    return Plan([*supervisor, json.dumps({**config, "mode": "plain"})], level)

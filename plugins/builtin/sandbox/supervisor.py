@@ -187,7 +187,7 @@ def start_snippet(config: dict[str, Any], drop: Callable[[], None]) -> int:
             apply_limits(config["limits"])
             os.closerange(3, 65536)
             os.execve(config["argv"][0], config["argv"], dict(os.environ))
-        except BaseException as exc:  # noqa: BLE001 - anything here must end this child, never the supervisor
+        except BaseException as exc:  # anything here must end this child, never go back into the supervisor
             os.write(2, f"sandbox: cannot start the snippet: {exc}\n".encode())
         os._exit(126)
     return pid
@@ -236,7 +236,8 @@ def watch(config: dict[str, Any], main: int, members: Callable[[], list[int]], k
         memory, cpu = 0, 0.0
         children = os.times()
         cpu += children.children_user + children.children_system
-        for pid in members():
+        pids = members()
+        for pid in pids:
             try:
                 m, c = proc_numbers(pid)
             except (OSError, IndexError, ValueError):
@@ -245,6 +246,8 @@ def watch(config: dict[str, Any], main: int, members: Callable[[], list[int]], k
             cpu += c
         if memory > memory_limit:
             reason = "memory"
+        elif len(pids) > int(limits["max_processes"]):  # root is exempt from RLIMIT_NPROC: count them too
+            reason = "processes"
         elif cpu > cpu_limit + 0.5:
             reason = "cpu"
         if reason:
@@ -327,7 +330,7 @@ def kill_descendants() -> None:
 def run_namespaces(config: dict[str, Any]) -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     uid = os.geteuid()
-    kind = enter_namespaces(config)
+    enter_namespaces(config)
     to_nobody = uid == 0  # root maps nobody into its user namespace (or has no user namespace): use it
     try:
         if to_nobody:
@@ -374,10 +377,14 @@ def run_plain(config: dict[str, Any]) -> None:
     """No namespaces: a child subreaper inherits whatever the snippet leaves behind and kills it at the end."""
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    signal.signal(signal.SIGTERM, lambda *_: (kill_descendants(), os._exit(143)))
-    if os.getuid() == 0:
-        os.chown(config["work"], NOBODY, NOBODY)
-    main = start_snippet(config, lambda: drop_privileges(os.getuid() == 0))
+
+    def stop(*_: object) -> None:
+        kill_descendants()
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, stop)
+    # no uid switch here: without a mount namespace, nobody may not even reach the interpreter (under /root)
+    main = start_snippet(config, lambda: drop_privileges(False))
     watch(config, main, descendants, kill_descendants)
     os._exit(0)
 
