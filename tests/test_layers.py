@@ -93,6 +93,8 @@ SHELL_IMPORT_EXCEPTIONS = {
     ("core/cli/doctor.py", "edgemind.core.backends.onnx_model_cache"): "doctor: the ONNX cache folder's health",
     ("core/cli/doctor.py", "edgemind.core.backends.ollama_backend"): "doctor: is an Ollama server reachable",
     ("core/api/app.py", "edgemind.core.embeddings.embedder"): "/v1/embeddings serves the shared encoder itself",
+    ("app/permission_dialog.py", "edgemind.plugins.builtin.sandbox"): "a code.exec grant names the code runner's "
+    "isolation level, probed by the plugin that owns the sandbox (no engine state)",
 }
 
 

@@ -156,7 +156,7 @@ def _read_outcome(path: Path) -> dict[str, Any]:
 def _ending(outcome: dict[str, Any], returncode: int, seconds: float, limits: Limits) -> tuple[int | None, str | None]:
     """(exit code, killed) as they really were: from the supervisor's report where there is one."""
     if "error" in outcome:
-        raise ToolError(f"run_python: the sandbox could not start: {outcome['error']}")
+        raise ToolError(f"run_python: {outcome['error']}")
     if "killed" in outcome:
         return -signal.SIGKILL, str(outcome["killed"])
     if "signal" in outcome:

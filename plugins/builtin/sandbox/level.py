@@ -22,3 +22,10 @@ class IsolationLevel:
     def describe(self) -> str:
         warning = "WEAKER ISOLATION: the code can read what your user can read; " if self.weaker else ""
         return f"{self.name} ({warning}{self.detail})"
+
+    def grant_text(self) -> str:
+        """What the permission dialog says a code.exec grant allows, at this level."""
+        if self.weaker:
+            return (f"run code in a sandboxed process with WEAKER isolation ({self.name}): it can read and change "
+                    "what your user can, including EdgeMind's data folder")
+        return f"run code in a sandboxed process (isolation: {self.name})"

@@ -89,8 +89,9 @@ def system_links() -> list[str]:
 def plan(level: IsolationLevel, snippet: list[str], work: Path, root: Path, outcome_fd: int,
          limits: Limits) -> Plan:
     """The command that runs `snippet` at `level` in `work`; `root` is an empty folder for the sandbox's root."""
-    config: dict[str, Any] = {"work": str(work), "root": str(root), "links": system_links(), "read_only": read_only_paths(),
-              "limits": limits.as_dict(), "argv": snippet, "outcome_fd": outcome_fd}
+    config: dict[str, Any] = {"work": str(work), "root": str(root), "links": system_links(),
+                              "read_only": read_only_paths(), "limits": limits.as_dict(), "argv": snippet,
+                              "outcome_fd": outcome_fd}
     supervisor = [_python(), "-I", "-S", str(SUPERVISOR)]
     root_user = os.geteuid() == 0
     if level.name == "namespaces":

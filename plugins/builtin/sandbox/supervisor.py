@@ -251,8 +251,6 @@ def watch(config: dict[str, Any], main: int, members: Callable[[], list[int]], k
         elif cpu > cpu_limit + 0.5:
             reason = "cpu"
         if reason:
-            kill_all()
-            os.waitpid(main, 0)
             break
         time.sleep(POLL_S)
     kill_all()
@@ -407,14 +405,18 @@ def probe() -> None:
 def main() -> None:
     config = json.loads(sys.argv[1])
     mode = config["mode"]
-    if mode == "probe":
-        probe()
-    elif mode == "namespaces":
-        run_namespaces(config)
-    elif mode == "inner":
-        run_inner(config)
-    else:
-        run_plain(config)
+    try:
+        if mode == "probe":
+            probe()
+        elif mode == "namespaces":
+            run_namespaces(config)
+        elif mode == "inner":
+            run_inner(config)
+        else:
+            run_plain(config)
+    except Exception as exc:  # one line for the runner's error, never a traceback in the snippet's stderr
+        report(config, {"error": f"the sandbox's supervisor failed: {type(exc).__name__}: {exc}"})
+        os._exit(125)
 
 
 if __name__ == "__main__":
