@@ -17,9 +17,10 @@ from edgemind.plugins.builtin.sandbox.limits import Limits
 
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 NOBODY = 65534
-# what Python needs besides its own prefix: shared libraries, the loader cache, time zones, user names
+# what Python needs besides its own prefix: shared libraries, the loader cache, the time zone (not /etc/passwd:
+# the host's account names are none of the snippet's business)
 SYSTEM_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc/ld.so.cache",
-                "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
+                "/etc/localtime")
 NAMESPACES = "user, mount, PID, IPC, UTS, network and cgroup namespaces"
 ROOT = "a read-only root of the interpreter and system libraries, a private /tmp and work folder, its own /proc"
 LIMITS = "memory, CPU and process limits for the whole tree (rlimits per process plus a tree-wide watchdog)"

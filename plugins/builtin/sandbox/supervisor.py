@@ -183,6 +183,7 @@ def start_snippet(config: dict[str, Any], drop: Callable[[], None]) -> int:
     if pid == 0:
         try:
             os.setsid()
+            os.nice(5)  # the watchdog (at our priority) must win the CPU from the tree it watches
             drop()
             apply_limits(config["limits"])
             os.closerange(3, 65536)
