@@ -134,7 +134,14 @@ def _start(level: IsolationLevel, work: Path, control: Path, outcome_fd: int, li
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Kill the supervisor's group: on Linux its death takes the sandbox (parent-death signals, then PID 1)."""
+    """SIGTERM first, so a process-only supervisor can kill what the snippet left outside its group; then kill the
+    supervisor's group (in the namespaces its death takes the whole sandbox: parent-death signals, then PID 1)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
     if os.name == "posix":
         try:
             os.killpg(process.pid, signal.SIGKILL)
