@@ -261,6 +261,8 @@ class PermissionAsker:
             dialog = self.show(request)
             dialog.exec()
             return dialog.answer
+        if "code.exec" in request.scopes:
+            detect_isolation()  # probed here in the worker (it starts a short child), so the dialog opens at once
         answered = threading.Event()
         box: dict[str, Answer] = {}
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,17 +62,54 @@ def bwrap_path() -> str | None:
     return found if ok else None
 
 
+def try_level(level: IsolationLevel) -> str | None:
+    """Build the sandbox for real and run an empty program in it: None when that worked, else why not. (Creating
+    namespaces can succeed where mounting /proc in them is refused, e.g. in a container that masks /proc.)"""
+    with tempfile.TemporaryDirectory(prefix="edgemind-probe-") as tmp:
+        work, root, outcome = Path(tmp) / "work", Path(tmp) / "root", Path(tmp) / "outcome"
+        work.mkdir()
+        root.mkdir()
+        with outcome.open("wb") as f:
+            run = plan(level, [_python(), "-I", "-S", "-c", "pass"], work, root, f.fileno(), Limits())
+            try:
+                done = subprocess.run(run.argv, pass_fds=(f.fileno(),), cwd=work, env={"PATH": os.defpath},
+                                      capture_output=True, text=True, timeout=30, check=False)
+            except (OSError, subprocess.SubprocessError) as exc:
+                return str(exc)
+        try:
+            result = json.loads(outcome.read_text(encoding="utf-8") or "{}")
+        except ValueError:
+            result = {}
+    if result == {"exit": 0}:
+        return None
+    lines = done.stderr.strip().splitlines()
+    return str(result.get("error") or (lines[-1] if lines else f"exit status {done.returncode}"))
+
+
 def detect_level(prefer: str | None = None) -> IsolationLevel:
-    """The strongest level that works here; `prefer` ("namespaces", "bwrap", "process only") forces one (tests)."""
+    """The strongest level that works here; `prefer` ("namespaces", "bwrap", "process only") forces one (tests).
+    Each level is tried for real before it is claimed."""
+    refused = []
     if prefer in (None, "namespaces"):
         kind = probe_namespaces()
         if kind != "none":
             user = NAMESPACES if kind == "user" else NAMESPACES.replace("user, ", "") + " (no user namespace)"
-            return IsolationLevel("namespaces", True, f"{user}; {ROOT}; {LIMITS}; no seccomp filter")
+            level = IsolationLevel("namespaces", True, f"{user}; {ROOT}; {LIMITS}; no seccomp filter")
+            why = try_level(level)
+            if why is None:
+                return level
+            refused.append(f"namespaces: {why}")
+        else:
+            refused.append("namespaces: the kernel refuses them to this user")
     if prefer in (None, "bwrap") and bwrap_path() is not None:
-        return IsolationLevel("bwrap", True, f"bubblewrap: {NAMESPACES}; {ROOT}; {LIMITS}; no seccomp filter")
-    return IsolationLevel("process only", False, "no namespaces here (e.g. unprivileged user namespaces disabled); "
-                          "separate process, rlimits, a tree-wide watchdog, network blocked by a Python guard only")
+        level = IsolationLevel("bwrap", True, f"bubblewrap: {NAMESPACES}; {ROOT}; {LIMITS}; no seccomp filter")
+        why = try_level(level)
+        if why is None:
+            return level
+        refused.append(f"bwrap: {why}")
+    reason = "; ".join(refused) or "not tried"
+    return IsolationLevel("process only", False, f"no sandbox here ({reason}): a separate process with rlimits "
+                          "and a tree-wide watchdog; network blocked by a Python guard only")
 
 
 def read_only_paths() -> list[str]:
