@@ -120,6 +120,16 @@ def test_a_snippet_cannot_plant_code_in_the_interpreters_site_packages(level: Is
         target.unlink(missing_ok=True)
 
 
+@pytest.mark.attack("code-runner")
+def test_a_snippet_cannot_make_a_user_namespace_to_get_capabilities_back(level: IsolationLevel) -> None:
+    code = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "if libc.unshare(0x10000000) == 0:\n"
+            "    print('capabilities again:', open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
+            "else:\n    print('refused', os.strerror(ctypes.get_errno()))\n")
+    result = run_python(code, limits=FAST, level=level)
+    assert result.stdout.startswith("refused"), result
+
+
 @pytest.fixture
 def unix_listener(tmp_path: Path) -> Iterator[tuple[str, list[bytes]]]:
     """A Unix-socket server on the host (a path socket and an abstract one) recording every connection."""

@@ -3,6 +3,7 @@ and our namespaces are refused, else the process-only level. Builds commands; ne
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -47,6 +48,16 @@ def probe_namespaces(python: str | None = None) -> str:
     except (OSError, subprocess.SubprocessError):
         return "none"
     return done.stdout.strip() if done.stdout.strip() in ("user", "root") else "none"
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_disables_userns(bwrap: str) -> bool:
+    """bubblewrap >= 0.8 can forbid user namespaces inside; it needs a user namespace of its own for that."""
+    try:
+        help_text = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=15, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--disable-userns" in help_text and probe_namespaces() == "user"
 
 
 def bwrap_path() -> str | None:
@@ -139,8 +150,13 @@ def plan(level: IsolationLevel, snippet: list[str], work: Path, root: Path, outc
     if bwrap is not None:
         argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                 "--hostname", "sandbox"]
+        disable_userns = bwrap_disables_userns(bwrap)
+        if disable_userns or root_user:
+            argv += ["--unshare-user"]
+        if disable_userns:
+            argv += ["--disable-userns"]
         if root_user:  # inside, nobody (mapped to us); a user namespace even for root, so capabilities stay inside
-            argv += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+            argv += ["--uid", str(NOBODY), "--gid", str(NOBODY)]
         for path in config["read_only"]:
             argv += ["--ro-bind", path, path]
         for path in config["links"]:

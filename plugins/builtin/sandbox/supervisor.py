@@ -326,6 +326,15 @@ def kill_descendants() -> None:
 
 # --- modes -------------------------------------------------------------------------------------------------------
 
+def no_nested_user_namespaces() -> None:
+    """A user namespace inside ours would hand the snippet a full set of capabilities there (and the kernel's
+    less-travelled code paths): allow none, where this kernel counts them per namespace."""
+    try:
+        write("/proc/sys/user/max_user_namespaces", "0")
+    except OSError:
+        pass
+
+
 def run_namespaces(config: dict[str, Any]) -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     uid = os.geteuid()
@@ -349,6 +358,7 @@ def run_namespaces(config: dict[str, Any]) -> None:
         report(config, {"error": f"cannot enter the sandbox's root: {exc}"})
         os._exit(125)
     libc.sethostname(b"sandbox", 7)
+    no_nested_user_namespaces()
     main = start_snippet(config, lambda: drop_privileges(to_nobody))
     watch(config, main, namespace_members, kill_namespace)
     os._exit(0)
