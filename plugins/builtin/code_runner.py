@@ -36,13 +36,15 @@ class RunResult:
     exit_code: int | None
     stdout: str
     stderr: str
-    killed: str | None  # None | "wall-clock" | "cpu" | "memory" | "supervisor" (it died: the tree may have too)
+    # None | "wall-clock" | "cpu" | "memory" | "processes" | "supervisor" (killed from outside or by the snippet)
+    killed: str | None
     seconds: float
     network: str = "python guard"  # how network access was blocked: "namespace" or "python guard"
     isolation: str = "process only"  # the IsolationLevel's name this run got
 
     def render(self) -> str:
-        parts = [f"exit code: {self.exit_code}" + (f" (killed: {self.killed} limit)" if self.killed else "")]
+        why = "the sandbox's supervisor was killed" if self.killed == "supervisor" else f"{self.killed} limit"
+        parts = [f"exit code: {self.exit_code}" + (f" (killed: {why})" if self.killed else "")]
         if self.stdout:
             parts.append("stdout:\n" + self.stdout)
         if self.stderr:
