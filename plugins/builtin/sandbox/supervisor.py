@@ -341,7 +341,7 @@ def no_nested_user_namespaces() -> None:
 def run_namespaces(config: dict[str, Any]) -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     uid = os.geteuid()
-    enter_namespaces(config)
+    kind = enter_namespaces(config)
     to_nobody = uid == 0  # root maps nobody into its user namespace (or has no user namespace): use it
     try:
         if to_nobody:
@@ -361,7 +361,8 @@ def run_namespaces(config: dict[str, Any]) -> None:
         report(config, {"error": f"cannot enter the sandbox's root: {exc}"})
         os._exit(125)
     libc.sethostname(b"sandbox", 7)
-    no_nested_user_namespaces()
+    if kind == "user":  # only in a user namespace of our own: in the host's, this sysctl is the whole machine's
+        no_nested_user_namespaces()
     main = start_snippet(config, lambda: drop_privileges(to_nobody))
     watch(config, main, namespace_members, kill_namespace)
     os._exit(0)
