@@ -13,7 +13,6 @@ import ctypes
 import json
 import os
 import platform
-import resource
 import signal
 import sys
 import time
@@ -31,7 +30,10 @@ NOBODY = 65534
 POLL_S = 0.02
 DEVICES = ("null", "zero", "full", "random", "urandom")
 
-libc = ctypes.CDLL(None, use_errno=True)
+if sys.platform == "win32":  # importable everywhere (the packaging test imports every module); runs on Linux only
+    libc: Any = None
+else:
+    libc = ctypes.CDLL(None, use_errno=True)
 
 
 def check(result: int, what: str) -> None:
@@ -167,6 +169,8 @@ def drop_privileges(to_nobody: bool) -> None:
 
 
 def apply_limits(limits: dict[str, Any]) -> None:
+    import resource  # POSIX only: imported where it runs, so the module still imports on Windows
+
     cpu = int(limits["cpu_s"])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     memory = int(limits["memory_mb"]) * 1024 * 1024
