@@ -278,3 +278,12 @@ def test_a_setsid_child_that_kills_the_supervisor_dies_with_the_run_and_the_outc
     finally:
         for pid in _alive_with(marker):
             os.kill(pid, 9)
+
+
+@pytest.mark.attack("code-runner")
+def test_a_snippet_that_kills_itself_is_not_reported_as_a_cpu_limit(level: IsolationLevel) -> None:
+    """The outcome comes from the sandbox's init, not guessed from the signal: SIGKILL is not always the CPU limit."""
+    result = run_python("import os, signal\nprint('bye', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)",
+                        limits=FAST, level=level)
+    assert result.killed is None and result.exit_code == -9 and result.stdout == "bye\n", result
+    assert result.render().startswith("exit code: -9\n"), result.render()
