@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from edgemind.plugins.builtin.sandbox import IsolationLevel, detect_isolation
+
 if TYPE_CHECKING:
     from edgemind.core.engine import Answer, PermissionRequest
 
@@ -54,8 +56,12 @@ SCOPE_MEANINGS = {
 }
 
 
-def describe_scope(scope: str) -> str:
+def describe_scope(scope: str, isolation: IsolationLevel | None = None) -> str:
+    """One line per scope; code.exec names the isolation this machine gives, so a weaker level is seen before a
+    grant (`isolation` None: the level probed here)."""
     kind, _, target = scope.partition(":")
+    if kind == "code.exec":
+        return f"{scope}  ({(isolation or detect_isolation()).grant_text()})"
     meaning = SCOPE_MEANINGS.get(kind)
     return f"{scope}  ({meaning.format(target=target)})" if meaning else scope
 
@@ -255,6 +261,8 @@ class PermissionAsker:
             dialog = self.show(request)
             dialog.exec()
             return dialog.answer
+        if "code.exec" in request.scopes:
+            detect_isolation()  # probed here in the worker (it starts a short child), so the dialog opens at once
         answered = threading.Event()
         box: dict[str, Answer] = {}
 

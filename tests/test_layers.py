@@ -95,6 +95,8 @@ SHELL_IMPORT_EXCEPTIONS = {
     ("core/cli/doctor.py", "edgemind.core.backends.ollama_backend"): "doctor: is an Ollama server reachable",
     ("core/cli/doctor.py", "edgemind.core.tools.confined"): "doctor: how strongly this OS lets file tools confine opens",
     ("core/api/app.py", "edgemind.core.embeddings.embedder"): "/v1/embeddings serves the shared encoder itself",
+    ("app/permission_dialog.py", "edgemind.plugins.builtin.sandbox"): "a code.exec grant names the code runner's "
+    "isolation level, probed by the plugin that owns the sandbox (no engine state)",
 }
 
 

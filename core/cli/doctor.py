@@ -13,7 +13,7 @@ from typing import Any
 from ..backends.llama_native import NativeGuard, model_key
 from ..backends.ollama_backend import list_ollama_models
 from ..data_folder import describe_privacy
-from ..engine import Models
+from ..engine import Models, Tools
 from ..errors import EdgeMindError
 from ..hardware import hardware_profile
 from ..settings import Settings
@@ -139,6 +139,20 @@ def _ollama(settings: Settings) -> dict[str, Any]:
         return {"host": settings.ollama_host, "reachable": False, "reason": exc.__class__.__name__}
 
 
+def _code_runner(settings: Settings) -> dict[str, Any]:
+    """The isolation level python_run gets here, from the tool's own dry run (which runs nothing): the plugin layer
+    owns the sandbox, so doctor asks the tool instead of importing it."""
+    try:
+        tool = next((t for t in Tools.open(settings).list() if t.name == "python_run"), None)
+        if tool is None:
+            return {"installed": False, "isolation": None}
+        preview = str(tool.function(code="", dry_run=True))
+    except (EdgeMindError, OSError) as exc:
+        return {"installed": True, "isolation": None, "error": str(exc)}
+    _, _, isolation = preview.partition("isolation: ")
+    return {"installed": True, "isolation": isolation or None, "weaker": "WEAKER ISOLATION" in isolation}
+
+
 def run_doctor(settings: Settings) -> dict[str, Any]:
     home = settings.home
     writable = home.exists() and os.access(home, os.W_OK)
@@ -164,6 +178,7 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
         "models": models,
         "ollama": _ollama(settings),
         "file_tools": {"confinement": files.name, "detail": files.detail},
+        "code_runner": _code_runner(settings),
     }
 
 
@@ -172,6 +187,12 @@ def _onnx_line(o: dict[str, Any]) -> str:
     return (f"{where} (onnx_provider = {o['setting']}, {o['weights']} weights); local models run on "
             f"{o['local_backend']}; {o['cached_models']} built model(s), {o['cache_bytes'] / 2**20:.0f} MiB in "
             f"{o['cache_folder']}")
+
+
+def _code_runner_line(c: dict[str, Any]) -> str:
+    if not c["installed"]:
+        return "python_run not installed"
+    return f"isolation {c['isolation']}" if c["isolation"] else f"UNKNOWN isolation: {c.get('error', '?')}"
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -198,6 +219,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"  database   {database}",
         f"  ollama     {ollama}",
         f"  file tools {r['file_tools']['confinement']}: {r['file_tools']['detail']}",
+        f"  code runs  {_code_runner_line(r['code_runner'])}",
         "  models",
     ]
     for m in r["models"]:

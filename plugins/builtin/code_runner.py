@@ -1,42 +1,34 @@
-"""Run a Python snippet in a separate, limited process: CPU time, memory, file size, wall clock, output.
+"""Run a Python snippet in a sandbox with limits on its whole process tree: CPU time, memory, processes, file size,
+wall clock, output.
 
-On Linux a small supervisor (a child subreaper) sits between us and the snippet, so processes it starts in a new
-session die with it too. The child starts in isolated mode (-I: no user site, no PYTHON* variables) in a fresh
-temporary folder with an environment that carries no secrets, in its own process group (POSIX) or Job Object
-(Windows) so the whole tree is killed at the limit. Network access is blocked: on Linux the supervisor moves into a
-new network namespace (no interfaces but its own loopback) when the kernel allows it, and everywhere a guard in the
-child makes Python's socket calls fail. The code.exec grant is for running code, not for the net:<host> access
-web_fetch asks for. It is a guard-rail against accidents and runaway code, not a VM (the Python guard can be undone
-by code that tries, e.g. through ctypes): code.exec is a powerful grant, and the permission prompt shows the exact
-code.
+The sandbox is the OS's (plugins/builtin/sandbox): on Linux new user, mount, PID, IPC, UTS, network and cgroup
+namespaces with a minimal read-only root (or bubblewrap), on macOS a sandbox-exec profile, on Windows a Job Object.
+Where less is available the run says which level it got (`RunResult.isolation`), and so do `doctor` and the
+permission dialog. The child also starts in isolated mode (-I) with an environment that carries no secrets, and a
+Python guard makes socket calls fail with a clear message (the namespaces are what stop code that undoes it).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgemind.core.tools.registry import ToolError
+from edgemind.plugins.builtin.sandbox import IsolationLevel, Limits, detect_isolation, linux, macos, windows
 from edgemind.plugins.sdk import tool
 
+__all__ = ["MAX_CODE_CHARS", "Limits", "RunResult", "clean_environment", "run_python", "python_run", "TOOLS"]
+
 MAX_CODE_CHARS = 50_000
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    cpu_s: int = 5
-    wall_s: float = 10.0
-    memory_mb: int = 512
-    file_mb: int = 8
-    output_chars: int = 8_000
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +36,15 @@ class RunResult:
     exit_code: int | None
     stdout: str
     stderr: str
-    killed: str | None  # None | "wall-clock" | "cpu" | "memory"
+    # None | "wall-clock" | "cpu" | "memory" | "processes" | "supervisor" (killed from outside or by the snippet)
+    killed: str | None
     seconds: float
-    network: str = "python guard"  # how network access was blocked: "namespace" (Linux) or "python guard"
+    network: str = "python guard"  # how network access was blocked: "namespace" or "python guard"
+    isolation: str = "process only"  # the IsolationLevel's name this run got
 
     def render(self) -> str:
-        parts = [f"exit code: {self.exit_code}" + (f" (killed: {self.killed} limit)" if self.killed else "")]
+        why = "the sandbox's supervisor was killed" if self.killed == "supervisor" else f"{self.killed} limit"
+        parts = [f"exit code: {self.exit_code}" + (f" (killed: {why})" if self.killed else "")]
         if self.stdout:
             parts.append("stdout:\n" + self.stdout)
         if self.stderr:
@@ -65,125 +60,6 @@ def clean_environment(workdir: Path) -> dict[str, str]:
         if key in os.environ:
             env[key] = os.environ[key]
     return env
-
-
-def _posix_limits(limits: Limits) -> Callable[[], None]:
-    def apply() -> None:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
-        memory = limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        size = limits.file_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    return apply
-
-
-def _windows_job(process: subprocess.Popen[bytes], limits: Limits) -> object:
-    """Put the child in a Job Object with memory and CPU limits that kills the tree when closed (Windows only)."""
-    if sys.platform != "win32":  # and so mypy checks the rest as Windows code, where ctypes.WinDLL exists
-        raise OSError("Job Objects exist on Windows only")
-    import ctypes
-    from ctypes import wintypes
-
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-
-    class IoCounters(ctypes.Structure):
-        _fields_ = [(n, ctypes.c_ulonglong) for n in ("r", "w", "o", "rb", "wb", "ob")]
-
-    class BasicLimits(ctypes.Structure):
-        _fields_ = [("PerProcessUserTimeLimit", ctypes.c_int64), ("PerJobUserTimeLimit", ctypes.c_int64),
-                    ("LimitFlags", wintypes.DWORD), ("MinimumWorkingSetSize", ctypes.c_size_t),
-                    ("MaximumWorkingSetSize", ctypes.c_size_t), ("ActiveProcessLimit", wintypes.DWORD),
-                    ("Affinity", ctypes.c_size_t), ("PriorityClass", wintypes.DWORD),
-                    ("SchedulingClass", wintypes.DWORD)]
-
-    class ExtendedLimits(ctypes.Structure):
-        _fields_ = [("Basic", BasicLimits), ("Io", IoCounters), ("ProcessMemoryLimit", ctypes.c_size_t),
-                    ("JobMemoryLimit", ctypes.c_size_t), ("PeakProcessMemoryUsed", ctypes.c_size_t),
-                    ("PeakJobMemoryUsed", ctypes.c_size_t)]
-
-    job = kernel32.CreateJobObjectW(None, None)
-    info = ExtendedLimits()
-    kill_on_close, job_time, job_memory = 0x2000, 0x4, 0x200
-    info.Basic.LimitFlags = kill_on_close | job_time | job_memory
-    info.Basic.PerJobUserTimeLimit = limits.cpu_s * 10_000_000  # 100 ns units
-    info.JobMemoryLimit = limits.memory_mb * 1024 * 1024
-    extended_info_class = 9
-    kernel32.SetInformationJobObject(job, extended_info_class, ctypes.byref(info), ctypes.sizeof(info))
-    handle = kernel32.OpenProcess(0x1F0FFF, False, process.pid)
-    kernel32.AssignProcessToJobObject(job, handle)
-    kernel32.CloseHandle(handle)
-    return job
-
-
-# Runs between us and the snippet on Linux. As a "child subreaper" it inherits every process the snippet leaves
-# behind, even one that left the process group with setsid(), and kills them all before it exits (or on SIGTERM).
-_SUPERVISOR = r"""
-import ctypes, os, signal, subprocess, sys
-try:
-    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-except Exception:
-    pass
-def isolate_network():
-    libc = ctypes.CDLL(None, use_errno=True)
-    CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
-    uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(CLONE_NEWNET) == 0:  # allowed as root
-        return "namespace"
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:  # an unprivileged user namespace, mapped to ourselves
-        try:
-            for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-                with open(f"/proc/self/{name}", "w") as f:
-                    f.write(text)
-        except OSError:
-            pass
-        return "namespace"
-    return "python guard"
-try:
-    isolation = isolate_network()
-except Exception:
-    isolation = "python guard"
-with open(".network", "w") as f:
-    f.write(isolation)
-child = subprocess.Popen(sys.argv[1:])
-def descendants():
-    found = []
-    for task in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{task}/children") as f:
-                found += [int(p) for p in f.read().split()]
-        except OSError:
-            pass
-    return found
-def reap_all():
-    while True:
-        pids = descendants()
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for pid in pids:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
-def stop(*_):
-    reap_all()
-    os._exit(128 + signal.SIGTERM)
-signal.signal(signal.SIGTERM, stop)
-code = child.wait()
-reap_all()
-if code < 0:  # died of a signal (CPU limit, memory): die of the same one, so the caller sees it
-    signal.signal(-code, signal.SIG_DFL)
-    os.kill(os.getpid(), -code)
-sys.exit(code)
-"""
 
 
 # Runs the snippet with Python's socket calls failing, then gets out of the way: the snippet's own traceback is
@@ -210,23 +86,6 @@ except BaseException as exc:
 """
 
 
-def _command() -> list[str]:
-    snippet = [sys.executable, "-I", "-c", _NETWORK_GUARD]
-    if sys.platform.startswith("linux") and Path("/proc/self/task").is_dir():
-        return [sys.executable, "-I", "-c", _SUPERVISOR, *snippet]
-    return snippet
-
-
-def _kill_tree(process: subprocess.Popen[bytes]) -> None:
-    if os.name == "posix":
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    else:
-        process.kill()
-
-
 def _read_capped(path: Path, limit: int) -> str:
     with path.open("rb") as f:
         data = f.read(limit * 4 + 1)
@@ -236,55 +95,125 @@ def _read_capped(path: Path, limit: int) -> str:
     return text
 
 
-def run_python(code: str, stdin: str = "", limits: Limits = Limits()) -> RunResult:
-    """Run `code` with `limits`; never raises for what the code does, only for a code runner that cannot start."""
+def _snippet() -> list[str]:
+    return [sys.executable, "-I", "-c", _NETWORK_GUARD]
+
+
+def _rlimits(limits: Limits) -> Any:
+    """Per-process rlimits for the OSes without our supervisor (macOS, other POSIX)."""
+    def apply() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
+        memory = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        size = limits.file_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def _start(level: IsolationLevel, work: Path, control: Path, outcome_fd: int, limits: Limits,
+           streams: dict[str, Any]) -> tuple[subprocess.Popen[bytes], object | None]:
+    """Start the run at `level`; the caller waits. Raises ToolError when nothing could start."""
+    common: dict[str, Any] = {"cwd": work, "env": clean_environment(work), "close_fds": True, **streams}
+    try:
+        if sys.platform.startswith("linux"):
+            root = control / "root"
+            root.mkdir()
+            plan = linux.plan(level, _snippet(), work, root, outcome_fd, limits)
+            return subprocess.Popen(plan.argv, start_new_session=True, pass_fds=(outcome_fd,), **common), None
+        if sys.platform == "win32":
+            process = subprocess.Popen(_snippet(), creationflags=windows.creation_flags(), **common)
+            return process, windows.job_for(process, limits)
+        argv = _snippet()
+        if sys.platform == "darwin" and level.hides_host:
+            argv = macos.command(argv, work, [Path.home()])
+        return subprocess.Popen(argv, start_new_session=True, preexec_fn=_rlimits(limits), **common), None
+    except OSError as exc:
+        raise ToolError(f"run_python: cannot start Python: {exc}") from None
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM first, so a process-only supervisor can kill what the snippet left outside its group; then kill the
+    supervisor's group (in the namespaces its death takes the whole sandbox: parent-death signals, then PID 1)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+    if os.name == "posix":
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    else:
+        process.kill()
+    process.wait()
+
+
+def _read_outcome(path: Path) -> dict[str, Any]:
+    try:
+        outcome = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return {}
+    return outcome if isinstance(outcome, dict) else {}
+
+
+def _ending(outcome: dict[str, Any], returncode: int, seconds: float, limits: Limits) -> tuple[int | None, str | None]:
+    """(exit code, killed) as they really were: from the supervisor's report where there is one."""
+    if "error" in outcome:
+        raise ToolError(f"run_python: {outcome['error']}")
+    if "killed" in outcome:
+        return -signal.SIGKILL, str(outcome["killed"])
+    if "signal" in outcome:
+        return -int(outcome["signal"]), None
+    if "exit" in outcome:
+        return int(outcome["exit"]), None
+    if sys.platform.startswith("linux"):  # our supervisor always reports: no report means it was killed
+        return None, "supervisor"
+    cpu_signal = os.name == "posix" and returncode in (-signal.SIGXCPU, -signal.SIGKILL)
+    return returncode, "cpu" if cpu_signal and seconds < limits.wall_s else None
+
+
+def run_python(code: str, stdin: str = "", limits: Limits = DEFAULT_LIMITS,
+               level: IsolationLevel | None = None) -> RunResult:
+    """Run `code` with `limits` at `level` (default: the strongest this machine gives); never raises for what the
+    code does, only for a code runner that cannot start."""
     if len(code) > MAX_CODE_CHARS:
         raise ToolError(f"run_python: code longer than {MAX_CODE_CHARS} characters")
-    with tempfile.TemporaryDirectory(prefix="edgemind-run-") as tmp:
-        work = Path(tmp)
+    level = level or detect_isolation()
+    with tempfile.TemporaryDirectory(prefix="edgemind-run-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="edgemind-sandbox-") as ctl:
+        work, control = Path(tmp), Path(ctl)
         (work / "main.py").write_text(code, encoding="utf-8")
-        (work / "stdin.txt").write_text(stdin, encoding="utf-8")
-        out_path, err_path = work / ".stdout", work / ".stderr"
+        (control / "stdin.txt").write_text(stdin, encoding="utf-8")
+        out_path, err_path, outcome_path = control / "stdout", control / "stderr", control / "outcome.json"
         started = time.perf_counter()
-        with (work / "stdin.txt").open("rb") as fin, out_path.open("wb") as fout, err_path.open("wb") as ferr:
-            kwargs: dict[str, Any] = {}
-            if os.name == "posix":
-                kwargs = {"start_new_session": True, "preexec_fn": _posix_limits(limits)}
-            else:
-                kwargs = {"creationflags": 0x00000200 | 0x08000000}  # new process group, no console window
-            try:
-                process = subprocess.Popen(_command(), cwd=work, stdin=fin, stdout=fout,
-                                           stderr=ferr, env=clean_environment(work), close_fds=True,
-                                           **kwargs)
-            except OSError as exc:
-                raise ToolError(f"run_python: cannot start Python: {exc}") from None
-            job = _windows_job(process, limits) if os.name == "nt" else None
+        with ((control / "stdin.txt").open("rb") as fin, out_path.open("wb") as fout, err_path.open("wb") as ferr,
+              outcome_path.open("wb") as fcontrol):
+            process, job = _start(level, work, control, fcontrol.fileno(), limits,
+                                  {"stdin": fin, "stdout": fout, "stderr": ferr})
             killed = None
             try:
                 process.wait(timeout=limits.wall_s)
             except subprocess.TimeoutExpired:
                 killed = "wall-clock"
-                process.terminate()  # the supervisor kills what the snippet started, even outside its group
-                try:
-                    process.wait(timeout=2)
-                except subprocess.TimeoutExpired:
-                    pass
             finally:
-                _kill_tree(process)  # also reaps anything the snippet left running in its group
-                process.wait()
-            del job
+                _stop(process)
+                if job is not None:
+                    windows.close_job(job)
         seconds = time.perf_counter() - started
-        code_ = process.returncode
-        cpu_signal = code_ in (-signal.SIGXCPU, -signal.SIGKILL)
-        if killed is None and os.name == "posix" and cpu_signal and seconds < limits.wall_s:
-            killed = "cpu"
+        exit_code, ending = (None, killed) if killed else _ending(_read_outcome(outcome_path), process.returncode,
+                                                                  seconds, limits)
         stderr = _read_capped(err_path, limits.output_chars)
-        if killed is None and "MemoryError" in stderr:
-            killed = "memory"
-        marker = work / ".network"
-        network = marker.read_text(encoding="utf-8") if marker.exists() else "python guard"
-        return RunResult(None if killed == "wall-clock" else code_, _read_capped(out_path, limits.output_chars),
-                         stderr, killed, seconds, network)
+        if ending is None and "MemoryError" in stderr:
+            ending = "memory"
+        network = "namespace" if level.hides_host and sys.platform.startswith("linux") else "python guard"
+        return RunResult(exit_code, _read_capped(out_path, limits.output_chars), stderr, ending, seconds, network,
+                         level.name)
 
 
 @tool(plugin="code_runner", scopes=["code.exec"], timeout_s=30, rate_limit_per_min=30, dry_run=True)
@@ -292,7 +221,8 @@ def python_run(code: str, stdin: str = "", dry_run: bool = False) -> str:
     """Run a Python 3 program in a sandboxed process (5 s CPU, 512 MB, 10 s wall clock, no network) and return its
     output."""
     if dry_run:
-        return f"would run {len(code.splitlines())} lines of Python in a fresh temporary folder with limits {Limits()}"
+        return (f"would run {len(code.splitlines())} lines of Python in a fresh temporary folder with limits "
+                f"{Limits()}; isolation: {detect_isolation().describe()}")
     return run_python(code, stdin).render()
 
 

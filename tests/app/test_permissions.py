@@ -20,12 +20,13 @@ from edgemind.app import theme
 from edgemind.app.hooks import Hooks
 from edgemind.app.message_view import MessageWidget
 from edgemind.app.operations import Operations
-from edgemind.app.permission_dialog import PermissionAsker
+from edgemind.app.permission_dialog import PermissionAsker, describe_scope
 from edgemind.core.storage.db import open_database
 from edgemind.core.events import ToolCall, ToolResult
 from edgemind.core.tools.permissions import Answer
 from edgemind.core.settings import Settings
 from edgemind.core.tools.session import open_tool_runner
+from edgemind.plugins.builtin.sandbox import IsolationLevel
 
 SECRET_TEXT = "the notes say: meet at noon\n"
 
@@ -299,3 +300,15 @@ def test_the_audit_viewer_lists_filters_and_shows_a_verify_failure_after_tamperi
     row = viewer.row_ids().index(bad)
     assert "forged" in viewer.table.item(row, 5).text()  # the table shows the rows as verified, edit included
     shot(gui.window, "audit-viewer")
+
+
+@pytest.mark.parametrize(("level", "says"), [
+    (IsolationLevel("namespaces", True, "all of them"), "(isolation: namespaces)"),
+    (IsolationLevel("process only", False, "no namespaces"), "WEAKER isolation (process only)"),
+    (IsolationLevel("job object", False, "Windows"), "WEAKER isolation (job object)"),
+])
+def test_a_code_exec_grant_names_the_isolation_level_and_a_weaker_one_says_so(level: IsolationLevel,
+                                                                              says: str) -> None:
+    text = describe_scope("code.exec", level)
+    assert text.startswith("code.exec  (run code in a sandboxed process") and says in text
+    assert ("data folder" in text) == level.weaker

@@ -196,6 +196,10 @@ def test_doctor_reports_hardware_models_and_data(cli_env: dict[str, str]) -> Non
     onnx = report["onnx_int4"]
     assert onnx["provider"] in ("CPUExecutionProvider", "DmlExecutionProvider")
     assert onnx["cache_folder"].endswith("onnx") and onnx["cached_models"] == 0
+    runner = report["code_runner"]  # the level python_run gets here, named (the weaker ones say so)
+    assert runner["installed"] and runner["isolation"].split(" (")[0] in (
+        "namespaces", "bwrap", "sandbox-exec", "job object", "process only")
+    assert runner["weaker"] == (runner["isolation"].split(" (")[0] in ("job object", "process only"))
 
 
 def test_doctor_flags_a_damaged_database(cli_env: dict[str, str], home: Path) -> None:
