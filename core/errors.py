@@ -56,6 +56,12 @@ class ModelBusy(EdgeMindError):
     kind = "busy"
 
 
+class AuditError(EdgeMindError):
+    """The audit log cannot be trusted or used: a missing key, a rollback, an anchor that does not match."""
+
+    kind = "audit"
+
+
 def error_for_kind(kind: str, message: str) -> EdgeMindError:
     """Rebuild the exception an error event stands for (events cross threads and processes as plain data)."""
     classes = [EdgeMindError]
