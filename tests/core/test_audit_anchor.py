@@ -14,9 +14,12 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
 from sqlalchemy.orm import Session, sessionmaker
 
 from edgemind.core.engine.services import AuditTrail, Grants, Tools
@@ -285,3 +288,47 @@ def test_a_dropped_audit_table_gives_one_line(settings: Settings, cli_env: dict[
     out = _edgemind(args, cli_env)
     assert out.returncode != 0 and _one_line(out.stderr), out.stderr
     assert "audit log table is missing" in out.stderr and "SQL" not in out.stderr
+
+
+# ---- where an OS keyring works: the key and the anchor are out of the data folder's reach ----------------------
+
+class MemoryKeyring(KeyringBackend):
+    """An OS keyring as the keyring package sees one (this headless box has none): a third-party seam, not ours."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.items.pop((service, username), None)
+
+
+@pytest.fixture
+def os_keyring(settings: Settings) -> Iterator[Settings]:
+    before = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    yield replace(settings, audit_key_store="auto")
+    keyring.set_keyring(before)
+
+
+@attack
+def test_with_a_keyring_a_whole_data_folder_restored_from_a_copy_is_a_rollback(os_keyring: Settings,
+                                                                               tmp_path: Path) -> None:
+    settings = os_keyring
+    _append(settings, 5)
+    assert not (settings.home / "audit.key").exists() and not (settings.home / ANCHOR_FILE).exists()
+    folder_copy = shutil.copytree(settings.home, tmp_path / "folder-copy")
+    _append(settings, 3)
+    shutil.rmtree(settings.home)
+    shutil.copytree(folder_copy, settings.home)
+    result = _verify(settings)
+    assert not result.ok and result.problem == "rollback: the log ends at row 5 but the anchor says 8; rows 6-8 missing"
+
