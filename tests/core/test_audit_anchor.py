@@ -13,6 +13,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
@@ -332,3 +334,52 @@ def test_with_a_keyring_a_whole_data_folder_restored_from_a_copy_is_a_rollback(o
     result = _verify(settings)
     assert not result.ok and result.problem == "rollback: the log ends at row 5 but the anchor says 8; rows 6-8 missing"
 
+
+
+def test_two_sessions_appending_at_once_keep_one_chain_and_one_anchor(settings: Settings) -> None:
+    """Two logs over one folder (as the desktop app and a CLI command are): the lock file orders their appends."""
+    first, second = _append(settings, 1), open_audit(settings, _sessions(settings))
+
+    def write(log: AuditLog, k: int) -> None:
+        for i in range(10):
+            log.record("route", {"session": k, "i": i})
+
+    threads = [threading.Thread(target=write, args=(log, k)) for k, log in enumerate((first, second))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = _verify(settings)
+    state = first.anchor.load()  # type: ignore[union-attr]
+    assert result.ok and result.rows == 21 and state is not None and state.head.seq == 21 and state.pending is None
+
+
+_APPENDER = """
+import sys
+from sqlalchemy.orm import sessionmaker
+from edgemind.core.settings import load_settings
+from edgemind.core.storage.db import open_database
+from edgemind.core.tools.session import open_audit
+settings = load_settings(env={"EDGEMIND_HOME": sys.argv[1], "EDGEMIND_AUDIT_KEY_STORE": "file"})
+log = open_audit(settings, sessionmaker(open_database(settings.db_path), expire_on_commit=False))
+print("ready", flush=True)
+while True:
+    log.record("route", {"pad": "x" * 200})
+"""
+
+
+def test_appends_killed_at_random_points_never_look_like_a_rollback(settings: Settings) -> None:
+    """A real crash, not a simulated one: SIGKILL an appending process wherever it is, three times; the log must
+    verify and open every time (an append cut off is a note, never a rollback)."""
+    _append(settings, 1)
+    for delay in (0.3, 0.45, 0.6):
+        child = subprocess.Popen([sys.executable, "-c", _APPENDER, str(settings.home)], stdout=subprocess.PIPE,
+                                 text=True)
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        child.kill()
+        child.wait()
+        result = _verify(settings)
+        assert result.ok, result.problem
+        open_audit(settings, _sessions(settings)).record("route", {"after": delay})
+    assert _verify(settings).ok
