@@ -1,9 +1,9 @@
 """The audit log's head, anchored outside the database, so a restored older copy of `edgemind.db` is caught.
 
 The anchor holds the last committed row (number and hash), an append in flight (`pending`, written before the database
-commit) and the digests of the stored grants, sealed with an HMAC under the audit key. It lives in the OS keyring
-where the key does, else in `<data>/audit.anchor` (0600, replaced atomically). Only the audit log and the permission
-broker write it, always inside `Anchor.locked()`.
+commit) and the digests of the stored grants, sealed with an HMAC under the audit key. It lives in `<data>/audit.anchor`
+(0600, replaced atomically); where the key is in the OS keyring, the keyring holds the file's digest too. Only the
+audit log and the permission broker write it, always inside `Anchor.locked()`.
 """
 
 from __future__ import annotations
@@ -95,14 +95,41 @@ class FileAnchorStore:
 
 
 class KeyringAnchorStore:
-    """The OS keyring entry beside the audit key's: out of reach of whoever has only the data folder."""
+    """The anchor's text in `<data>/audit.anchor`, its SHA-256 in the OS keyring, out of reach of whoever has only the
+    data folder. Only the digest goes to the keyring: Windows' Credential Manager holds 2,560 bytes, and the grants'
+    digests would outgrow that.
+
+    A write goes `audit.anchor.next` -> keyring digest -> rename, so a crash at any point leaves a file that matches."""
 
     where = "keyring"
 
-    def __init__(self, account: str) -> None:
+    def __init__(self, account: str, path: Path) -> None:
         self.account = account
+        self.file = FileAnchorStore(path)
+        self.next = FileAnchorStore(path.with_name(path.name + ".next"))
 
     def read(self) -> str | None:
+        vouched = self._keyring_get()
+        if vouched is None:
+            return None  # never anchored here (or the keyring entry was removed: the caller's mark tells which)
+        for candidate in (self.file, self.next):
+            text = candidate.read()
+            if text is not None and _sha(text) == vouched:
+                if candidate is self.next:  # a crash after the keyring write, before the rename: finish it
+                    os.replace(self.next.path, self.file.path)
+                return text
+        raise AuditError(f"rollback: the audit anchor {self.file.path} is not the one the OS keyring vouches for "
+                         "(an older copy of the data folder, or the file was edited or deleted)")
+
+    def write(self, text: str) -> None:
+        self.next.write(text)
+        self._keyring_set(_sha(text))
+        try:
+            os.replace(self.next.path, self.file.path)
+        except OSError as exc:
+            raise AuditError(f"cannot write the audit anchor {self.file.path}: {exc.strerror or exc}") from None
+
+    def _keyring_get(self) -> str | None:
         import keyring  # keyring's backends are slow to load; only where the key is in the keyring
         from keyring.errors import KeyringError
 
@@ -111,17 +138,21 @@ class KeyringAnchorStore:
         except (KeyringError, RuntimeError, OSError) as exc:
             raise AuditError(f"the audit anchor cannot be read from the OS keyring ({exc})") from None
 
-    def write(self, text: str) -> None:
+    def _keyring_set(self, digest: str) -> None:
         import keyring  # keyring's backends are slow to load; only where the key is in the keyring
         from keyring.errors import KeyringError
 
         try:
-            keyring.set_password(KEYRING_SERVICE, self.account, text)
+            keyring.set_password(KEYRING_SERVICE, self.account, digest)
         except (KeyringError, RuntimeError, OSError) as exc:
             raise AuditError(f"cannot write the audit anchor to the OS keyring ({exc})") from None
 
     def __str__(self) -> str:
-        return f"OS keyring entry {KEYRING_SERVICE!r}"
+        return f"{self.file.path}, vouched for by the OS keyring entry {KEYRING_SERVICE!r}"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Anchor:

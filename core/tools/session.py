@@ -30,14 +30,15 @@ def plugin_context(settings: Settings) -> PluginContext:
 
 
 def open_audit(settings: Settings, sessions: sessionmaker[Session], *, check: bool = True) -> AuditLog:
-    """The audit log with its key and its anchor (beside the key: the OS keyring, else `<data>/audit.anchor`).
+    """The audit log with its key and its anchor (`<data>/audit.anchor`, vouched for by the OS keyring where the key
+    is there).
 
     `check` (every session but `audit verify`/`accept`, which report instead) refuses a rolled-back or unanchored
     log with one AuditError line; a key gone under existing rows is refused always."""
     unkeyed = AuditLog(sessions, b"")
     key = open_key(settings.home, settings.audit_key_store, sealed_rows=unkeyed.row_count())
-    store: AnchorStore = (KeyringAnchorStore(key.account) if key.where == "keyring"
-                          else FileAnchorStore(settings.home / ANCHOR_FILE))
+    path = settings.home / ANCHOR_FILE
+    store: AnchorStore = KeyringAnchorStore(key.account, path) if key.where == "keyring" else FileAnchorStore(path)
     audit = AuditLog(sessions, key.key, Anchor(store, key.key, settings.home / LOCK_FILE))
     if check:
         audit.check_on_open()

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import keyring
@@ -326,13 +326,36 @@ def test_with_a_keyring_a_whole_data_folder_restored_from_a_copy_is_a_rollback(o
                                                                                tmp_path: Path) -> None:
     settings = os_keyring
     _append(settings, 5)
-    assert not (settings.home / "audit.key").exists() and not (settings.home / ANCHOR_FILE).exists()
+    assert not (settings.home / "audit.key").exists()  # the key is in the keyring, not in the folder
     folder_copy = shutil.copytree(settings.home, tmp_path / "folder-copy")
     _append(settings, 3)
     shutil.rmtree(settings.home)
     shutil.copytree(folder_copy, settings.home)
     result = _verify(settings)
+    assert not result.ok and result.problem.startswith("rollback: the audit anchor")
+    assert "not the one the OS keyring vouches for" in result.problem
+
+
+def test_with_a_keyring_an_older_database_alone_is_named_precisely(os_keyring: Settings, tmp_path: Path) -> None:
+    settings = os_keyring
+    _append(settings, 5)
+    copy = _copy_db(settings, tmp_path / "old.db")
+    _append(settings, 3)
+    _restore_db(settings, copy)
+    result = _verify(settings)
     assert not result.ok and result.problem == "rollback: the log ends at row 5 but the anchor says 8; rows 6-8 missing"
+
+
+def test_with_a_keyring_a_crash_between_keyring_and_rename_is_finished(os_keyring: Settings) -> None:
+    settings = os_keyring
+    log = _append(settings, 2)
+    path = settings.home / ANCHOR_FILE
+    older = path.read_text()
+    log.record("route", {})
+    newer = path.read_text()
+    path.write_text(older)  # as if the rename of audit.anchor.next had not happened yet
+    path.with_name(path.name + ".next").write_text(newer)
+    assert _verify(settings).ok and path.read_text() == newer
 
 
 
