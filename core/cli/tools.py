@@ -91,7 +91,8 @@ def cmd_tools_grants(args: argparse.Namespace, settings: Settings) -> int:
     elif not grants:
         print("no stored grants (tools ask before they act)")
     for g in grants if not args.json else ():
-        print(f"{g.id:>4}  {g.tool:<14} {g.scope}  (since {g.created_at[:19]}, manifest {g.manifest_sha[:12]})")
+        print(f"{g.id:>4}  {g.tool:<14} {g.scope}  (since {g.created_at[:19]}, manifest {g.manifest_sha[:12]})"
+              + ("" if g.honoured else "  NOT HONOURED: not covered by the audit anchor"))
     return EXIT_OK
 
 

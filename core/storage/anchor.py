@@ -177,7 +177,8 @@ class Anchor:
 
     def load(self) -> AnchorState | None:
         """The anchor, or None where none was ever written; AuditError when it was edited or sealed with another key."""
-        text = self.store.read()
+        with self.locked():  # never beside a write: on Windows a reader's open handle makes os.replace fail
+            text = self.store.read()
         if text is None:
             return None
         try:

@@ -67,10 +67,11 @@ class GrantInfo:
     manifest_sha: str
     scope: str
     created_at: str
+    honoured: bool = True  # False: the audit anchor does not cover it (restored from an older copy, or hand-written)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "tool": self.tool, "manifest_sha": self.manifest_sha, "scope": self.scope,
-                "created_at": self.created_at}
+                "created_at": self.created_at, "honoured": self.honoured}
 
 
 class GrantRow(Base):
@@ -215,8 +216,10 @@ class PermissionBroker:
                                      "manifest_sha": tool.manifest.sha256}, tool=tool.name)
 
     def grants(self) -> list[GrantInfo]:
+        covered = self._audit.covered_grants()
         with self._sessions() as s:
-            return [GrantInfo(r.id, r.tool, r.manifest_sha, r.scope, r.created_at.isoformat())
+            return [GrantInfo(r.id, r.tool, r.manifest_sha, r.scope, r.created_at.isoformat(),
+                              covered is None or grant_digest(r.tool, r.manifest_sha, r.scope) in covered)
                     for r in s.scalars(select(GrantRow).order_by(GrantRow.id))]
 
     def revoke(self, *, grant_id: int | None = None, tool: str | None = None) -> int:

@@ -200,6 +200,7 @@ def test_a_grant_row_the_anchor_does_not_cover_is_not_honoured(settings: Setting
     assert not outcome.ok and outcome.decision.startswith("denied")
     warned = [r.getMessage() for r in caplog.records if "not covered by the audit anchor" in r.getMessage()]
     assert warned and "files_read" in warned[0] and str(tmp_path) in warned[0]
+    assert [g.honoured for g in Grants.open(settings).list()] == [False]  # listed as such, too
 
 
 def test_grants_made_and_revoked_through_edgemind_are_honoured_and_dropped(settings: Settings,
