@@ -337,6 +337,7 @@ def test_with_a_keyring_a_whole_data_folder_restored_from_a_copy_is_a_rollback(o
     assert "not the one the OS keyring vouches for" in result.problem
 
 
+@attack
 def test_with_a_keyring_an_older_database_alone_is_named_precisely(os_keyring: Settings, tmp_path: Path) -> None:
     settings = os_keyring
     _append(settings, 5)
