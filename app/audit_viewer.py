@@ -73,7 +73,8 @@ class AuditViewer(QWidget):
         verify_row = QHBoxLayout()
         self.verify_button = QPushButton("Verify")
         self.verify_button.clicked.connect(self.verify)
-        self.verify_button.setToolTip("Check every row's hash chain and the keyed seal (edgemind audit verify)")
+        self.verify_button.setToolTip("Check every row's hash chain, the keyed seal and the anchored head "
+                                      "(edgemind audit verify)")
         self.verify_label = QLabel("Not verified yet.")
         self.verify_label.setTextFormat(Qt.TextFormat.PlainText)
         self.verify_label.setWordWrap(True)
@@ -170,7 +171,11 @@ class AuditViewer(QWidget):
             text, color = f"Could not verify: {result}", t.error
         elif result.ok:
             text, color = (f"✔ Intact: {result.rows} row{'s' if result.rows != 1 else ''}; every row links to the "
-                           "one before and the keyed seal matches."), "#2e7d32" if not t.dark else "#66bb6a"
+                           "one before, the keyed seal matches and the head is the one anchored outside the "
+                           "database." + (f" Note: {result.note}" if result.note else "")), (
+                               "#2e7d32" if not t.dark else "#66bb6a")
+        elif result.first_bad_id is None:
+            text, color = f"✘ Tampered: {result.problem}", t.error
         else:
             text, color = f"✘ Tampered: first bad row {result.first_bad_id}: {result.problem}", t.error
         self.verify_label.setText(text)

@@ -62,6 +62,12 @@ class NetworkRefused(EdgeMindError):
     kind = "network_refused"
 
 
+class AuditError(EdgeMindError):
+    """The audit log cannot be trusted or used: a missing key, a rollback, an anchor that does not match."""
+
+    kind = "audit"
+
+
 def error_for_kind(kind: str, message: str) -> EdgeMindError:
     """Rebuild the exception an error event stands for (events cross threads and processes as plain data)."""
     classes = [EdgeMindError]

@@ -91,7 +91,8 @@ def cmd_tools_grants(args: argparse.Namespace, settings: Settings) -> int:
     elif not grants:
         print("no stored grants (tools ask before they act)")
     for g in grants if not args.json else ():
-        print(f"{g.id:>4}  {g.tool:<14} {g.scope}  (since {g.created_at[:19]}, manifest {g.manifest_sha[:12]})")
+        print(f"{g.id:>4}  {g.tool:<14} {g.scope}  (since {g.created_at[:19]}, manifest {g.manifest_sha[:12]})"
+              + ("" if g.honoured else "  NOT HONOURED: not covered by the audit anchor"))
     return EXIT_OK
 
 
@@ -120,10 +121,19 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
             _print_json(result.as_dict())
         elif result.ok:
             print(f"audit log intact: {result.rows} rows, chain and seal verified")
+        elif result.note:
+            print(f"  note: {result.note}")
         if not result.ok:
-            sys.stderr.write(f"edgemind: error: audit log tampered with at row {result.first_bad_id}: "
-                             f"{result.problem}\n")
+            where = f" at row {result.first_bad_id}" if result.first_bad_id is not None else ""
+            sys.stderr.write(f"edgemind: error: audit log tampered with{where}: {result.problem}\n")
             return EXIT_FAIL
+        return EXIT_OK
+    if args.action == "accept":
+        result = audit.accept()
+        if args.json:
+            _print_json(result.as_dict())
+        else:
+            print(f"audit log re-anchored at its {result.rows} rows; the acceptance is row {result.rows} of the log")
         return EXIT_OK
     if args.action == "export":
         lines = list(audit.export_jsonl())
@@ -175,8 +185,10 @@ def add_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
     tv.add_argument("--json", action="store_true")
     tv.set_defaults(func=cmd_tools_revoke)
 
-    audit = sub.add_parser("audit", help="show, verify or export the audit log")
-    audit.add_argument("action", choices=["show", "verify", "export"])
+    audit = sub.add_parser("audit", help="show, verify or export the audit log; accept a restored copy")
+    audit.add_argument("action", choices=["show", "verify", "export", "accept"],
+                       help="accept: re-anchor at the log as it is now, after a restore you chose (stored grants "
+                       "made since the copy are not honoured again)")
     audit.add_argument("--kind", help="only rows of this kind (route, tool_call, denied, grant, …)")
     audit.add_argument("--tool", help="only rows about this tool")
     audit.add_argument("--limit", type=positive_int, default=50, help="newest N rows (show)")

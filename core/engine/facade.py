@@ -142,6 +142,8 @@ class Engine:
     @classmethod
     def create(cls, settings: Settings, **stages: Any) -> Engine:
         registry, sessions = open_registry(settings)
+        if "audit" not in stages:  # first: a rolled-back log or a lost key is refused before anything loads
+            stages["audit"] = open_audit(settings, sessions)
         pool: ModelPool[LoadedLlama] = ModelPool(
             max_loaded=settings.max_loaded_models, idle_seconds=settings.idle_unload_seconds,
             max_waiting=settings.max_queued_requests,
@@ -157,8 +159,6 @@ class Engine:
             from ..safety.checker import SafetyChecker  # lazy: imports the embedder, so onnx (~3 s); safety on only
 
             stages["safety"] = SafetyChecker.create(settings)
-        if "audit" not in stages:
-            stages["audit"] = open_audit(settings, sessions)
         engine = cls(settings, registry, ConversationStore(sessions), pool, cache=cache, **stages)
         engine.sessions = sessions
         engine.conversations.finish_deletions()  # a `history delete` a killed process left half done

@@ -311,7 +311,8 @@ class AuditTrail:
 
     @classmethod
     def open(cls, settings: Settings) -> AuditTrail:
-        return cls(open_audit(settings, _open_sessions(settings)))
+        """For reading and verifying: a rolled-back log opens (verify reports it); a lost key does not."""
+        return cls(open_audit(settings, _open_sessions(settings), check=False))
 
     def _log(self) -> AuditLog:
         if self._audit is None:
@@ -329,3 +330,7 @@ class AuditTrail:
     def verify(self) -> VerifyResult:
         """Every row's hash chain, the keyed seal and the anchored head; `ok` False names the first bad row."""
         return self._log().verify()
+
+    def accept(self) -> VerifyResult:
+        """Re-anchor at the log as it is now (after a restore the user chose); the chain must still be intact."""
+        return self._log().accept()

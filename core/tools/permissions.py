@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, delete, select, true
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from ..errors import StoreError
-from ..storage.audit import AuditLog, digest
+from ..storage.anchor import grant_digest
+from ..storage.audit import AuditLog, digest, missing_table
 from ..storage.db import rowcount
 from ..storage.schema import Base
 from .registry import Tool
@@ -66,10 +67,11 @@ class GrantInfo:
     manifest_sha: str
     scope: str
     created_at: str
+    honoured: bool = True  # False: the audit anchor does not cover it (restored from an older copy, or hand-written)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "tool": self.tool, "manifest_sha": self.manifest_sha, "scope": self.scope,
-                "created_at": self.created_at}
+                "created_at": self.created_at, "honoured": self.honoured}
 
 
 class GrantRow(Base):
@@ -100,6 +102,7 @@ class PermissionBroker:
         self._preset = [s if isinstance(s, Scope) else parse_scope(s) for s in preset]
         self._state = _SessionState()
         self._lock = threading.Lock()
+        self._warned: set[int] = set()
 
     @property
     def preset(self) -> tuple[Scope, ...]:
@@ -163,28 +166,47 @@ class PermissionBroker:
                            conversation_id=conversation_id, tool=tool.name)
 
     def _stored_scopes(self, tool: str, sha: str) -> list[Scope]:
-        with self._sessions() as s:
-            rows = s.scalars(select(GrantRow.scope).where(GrantRow.tool == tool, GrantRow.manifest_sha == sha))
-            out = []
-            for text in rows:
-                try:
-                    out.append(parse_scope(text))
-                except Exception:  # a grant row edited into nonsense grants nothing
-                    log.warning("ignoring unreadable stored grant %r for %s", text, tool)
-            return out
+        """Stored grants for this tool, only those the audit anchor vouches for: a grant row that came back with an
+        older copy of the database, or was written in by hand, grants nothing."""
+        covered = self._audit.covered_grants()
+        try:
+            with self._sessions() as s:
+                rows = s.execute(select(GrantRow.id, GrantRow.scope).where(
+                    GrantRow.tool == tool, GrantRow.manifest_sha == sha)).all()
+        except SQLAlchemyError as exc:
+            raise missing_table(exc) or StoreError(f"cannot read the stored grants: {exc}") from None
+        out = []
+        for grant_id, text in rows:
+            if covered is not None and grant_digest(tool, sha, text) not in covered:
+                if grant_id not in self._warned:
+                    self._warned.add(grant_id)
+                    log.warning("stored grant %s (%s %s) is not covered by the audit anchor (restored from an older "
+                                "copy, or written outside EdgeMind); not honoured", grant_id, tool, text)
+                continue
+            try:
+                out.append(parse_scope(text))
+            except Exception:  # a grant row edited into nonsense grants nothing
+                log.warning("ignoring unreadable stored grant %r for %s", text, tool)
+        return out
 
     def _store(self, tool: Tool, needed: list[Scope]) -> None:
+        """The row first, then the anchor's cover: a crash in between leaves a grant that is not honoured (asked
+        again), never one that is honoured without the anchor."""
         try:
-            with self._sessions.begin() as s:
-                for scope in needed:
-                    exists = s.scalar(select(GrantRow.id).where(
-                        GrantRow.tool == tool.name, GrantRow.manifest_sha == tool.manifest.sha256,
-                        GrantRow.scope == str(scope)))
-                    if exists is None:
-                        s.add(GrantRow(tool=tool.name, manifest_sha=tool.manifest.sha256, scope=str(scope),
-                                       created_at=datetime.now(UTC)))
+            with self._audit.anchor_locked():
+                with self._sessions.begin() as s:
+                    for scope in needed:
+                        exists = s.scalar(select(GrantRow.id).where(
+                            GrantRow.tool == tool.name, GrantRow.manifest_sha == tool.manifest.sha256,
+                            GrantRow.scope == str(scope)))
+                        if exists is None:
+                            s.add(GrantRow(tool=tool.name, manifest_sha=tool.manifest.sha256, scope=str(scope),
+                                           created_at=datetime.now(UTC)))
+                if self._audit.anchor is not None:
+                    self._audit.anchor.update_grants(
+                        add=[grant_digest(tool.name, tool.manifest.sha256, str(scope)) for scope in needed])
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot store the grant: {exc}") from None
+            raise missing_table(exc) or StoreError(f"cannot store the grant: {exc}") from None
 
     def grant_always(self, tool: Tool, scopes: Iterable[str | Scope]) -> None:
         """Store grants the user made outside a prompt (settings page, `edgemind tools grant`)."""
@@ -194,8 +216,10 @@ class PermissionBroker:
                                      "manifest_sha": tool.manifest.sha256}, tool=tool.name)
 
     def grants(self) -> list[GrantInfo]:
+        covered = self._audit.covered_grants()
         with self._sessions() as s:
-            return [GrantInfo(r.id, r.tool, r.manifest_sha, r.scope, r.created_at.isoformat())
+            return [GrantInfo(r.id, r.tool, r.manifest_sha, r.scope, r.created_at.isoformat(),
+                              covered is None or grant_digest(r.tool, r.manifest_sha, r.scope) in covered)
                     for r in s.scalars(select(GrantRow).order_by(GrantRow.id))]
 
     def revoke(self, *, grant_id: int | None = None, tool: str | None = None) -> int:
@@ -205,12 +229,18 @@ class PermissionBroker:
             query = query.where(GrantRow.id == grant_id)
         elif tool is not None:
             query = query.where(GrantRow.tool == tool)
-        with self._lock:
+        with self._lock, self._audit.anchor_locked():
             try:
+                # the anchor's cover goes first: a crash in between leaves a row the anchor no longer honours
+                if self._audit.anchor is not None:
+                    with self._sessions() as s:
+                        gone = s.execute(select(GrantRow.tool, GrantRow.manifest_sha, GrantRow.scope)
+                                         .where(query.whereclause if query.whereclause is not None else true())).all()
+                    self._audit.anchor.update_grants(remove=[grant_digest(t, m, sc) for t, m, sc in gone])
                 with self._sessions.begin() as s:
                     removed = rowcount(s.execute(query))
             except SQLAlchemyError as exc:
-                raise StoreError(f"cannot revoke grants: {exc}") from None
+                raise missing_table(exc) or StoreError(f"cannot revoke grants: {exc}") from None
             if grant_id is None:
                 self._state.grants = {g for g in self._state.grants if tool is not None and g[0] != tool}
         self._audit.record("revoke", {"grant_id": grant_id, "removed": removed}, tool=tool)

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import Settings
-from ..storage.audit import AuditLog, load_key
+from ..storage.anchor import ANCHOR_FILE, LOCK_FILE, Anchor, AnchorStore, FileAnchorStore, KeyringAnchorStore
+from ..storage.audit import AuditLog, open_key
 from .permissions import AskCallback, PermissionBroker
 from .registry import PluginContext, ToolRegistry
 from .runner import ToolRunner
@@ -28,8 +29,20 @@ def plugin_context(settings: Settings) -> PluginContext:
     return PluginContext(settings.home / "plugins", settings, {"embedding_function": embedding_function})
 
 
-def open_audit(settings: Settings, sessions: sessionmaker[Session]) -> AuditLog:
-    return AuditLog(sessions, load_key(settings.home, settings.audit_key_store))
+def open_audit(settings: Settings, sessions: sessionmaker[Session], *, check: bool = True) -> AuditLog:
+    """The audit log with its key and its anchor (`<data>/audit.anchor`, vouched for by the OS keyring where the key
+    is there).
+
+    `check` (every session but `audit verify`/`accept`, which report instead) refuses a rolled-back or unanchored
+    log with one AuditError line; a key gone under existing rows is refused always."""
+    unkeyed = AuditLog(sessions, b"")
+    key = open_key(settings.home, settings.audit_key_store, sealed_rows=unkeyed.row_count())
+    path = settings.home / ANCHOR_FILE
+    store: AnchorStore = KeyringAnchorStore(key.account, path) if key.where == "keyring" else FileAnchorStore(path)
+    audit = AuditLog(sessions, key.key, Anchor(store, key.key, settings.home / LOCK_FILE))
+    if check:
+        audit.check_on_open()
+    return audit
 
 
 def open_tool_runner(settings: Settings, sessions: sessionmaker[Session], *, ask: AskCallback | None = None,
