@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import stat
 import sys
 from collections.abc import Iterator
@@ -206,17 +207,26 @@ def append_private(path: Path) -> IO[str]:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Replace a file's whole text through a 0600 temporary file, so neither a crash nor a reader ever sees a half
-    file or a moment where it is open to others."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Replace a file's whole text through a 0600 temporary file beside it, synced before and after the rename: a
+    crash leaves the old file or the new one, never half of one, and no reader sees it open to others (secrets,
+    settings and the audit anchor all go through here)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_EXCL | getattr(os, "O_BINARY", 0))
     try:
-        tmp.unlink()
-    except FileNotFoundError:
-        pass
-    fd = open_private(tmp, os.O_WRONLY | os.O_EXCL)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if sys.platform != "win32":  # the rename itself is durable only once the folder is synced (POSIX)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def prepare_database_file(path: Path) -> None:

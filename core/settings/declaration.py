@@ -97,8 +97,9 @@ class Settings:
         False, help="The web_fetch tool; even when on, each host needs its own `net:<host>` grant",
         env="EDGEMIND_WEB_FETCH")
     audit_key_store: str = setting(
-        "auto", help="Where the audit log's seal key lives; auto: the OS keyring when one works, else "
-        "`<data>/audit.key` (0600)", env="EDGEMIND_AUDIT_KEY_STORE", choices=("auto", "keyring", "file"))
+        "auto", help="Where EdgeMind's secrets live (the audit log's seal key and anchor digest, remote servers' "
+        "API keys); auto: the OS keyring when one works, else 0600 files in the data folder",
+        env="EDGEMIND_AUDIT_KEY_STORE", choices=("auto", "keyring", "file"))
     tool_steps: int = setting(
         4, help="Most tool calls the model may make for one prompt (0: never offer tools)", minimum=0, maximum=16)
     max_queued_requests: int = setting(

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..data_folder import write_private
 from ..errors import AuditError
-from .private_file import write_private
 
 log = logging.getLogger("edgemind.audit")
 

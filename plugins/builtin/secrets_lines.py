@@ -68,6 +68,8 @@ SECRET_PATH_PATTERNS: list[str] = [
     # EdgeMind's own secrets in its data folder
     _S + r"audit\.key$",
     _S + r"api_key$",
+    _S + r"remote_keys\.json$",  # remote servers' API keys where no OS keyring works
+    _S + r"audit\.anchor(\.next)?$",
 ]
 
 _COMPILED = [re.compile(p, re.IGNORECASE) for p in SECRET_PATH_PATTERNS]
