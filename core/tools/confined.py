@@ -64,6 +64,19 @@ def _kind(mode: int) -> str:
     return "file" if stat.S_ISREG(mode) else "other"
 
 
+def scan_entries(where: int | Path, path: Path) -> list[Entry]:
+    """The entries of a folder opened as `where` (a handle, or a path on systems without one) that stands at `path`:
+    sorted by name, none followed, one that vanishes while it is looked at left out."""
+    out: list[Entry] = []
+    with os.scandir(where) as found:
+        for item in found:
+            try:
+                out.append(_entry(item.name, path / item.name, item.stat(follow_symlinks=False)))
+            except OSError:
+                continue
+    return sorted(out, key=lambda e: e.name.lower())
+
+
 def _entry(name: str, path: Path, st: os.stat_result) -> Entry:
     return Entry(name, path, _kind(st.st_mode), st.st_size, st.st_nlink)
 
@@ -109,14 +122,7 @@ class Folder:
 
     def entries(self) -> list[Entry]:
         """Every entry, sorted by name, none followed; an entry that vanishes while it is looked at is left out."""
-        out: list[Entry] = []
-        with os.scandir(self._fd) as found:
-            for item in found:
-                try:
-                    out.append(_entry(item.name, self.path / item.name, item.stat(follow_symlinks=False)))
-                except OSError:
-                    continue
-        return sorted(out, key=lambda e: e.name.lower())
+        return scan_entries(self._fd, self.path)
 
     def folder(self, name: str) -> Folder:
         """The subfolder `name`, refused when it is (or has just become) a link."""

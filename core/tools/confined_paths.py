@@ -11,7 +11,18 @@ import os
 import stat
 from pathlib import Path
 
-from .confined import _CLOEXEC, _NOFOLLOW, _NONBLOCK, Entry, Folder, UnsafePath, _entry, _refusal, check_regular
+from .confined import (
+    _CLOEXEC,
+    _NOFOLLOW,
+    _NONBLOCK,
+    Entry,
+    Folder,
+    UnsafePath,
+    _entry,
+    _refusal,
+    check_regular,
+    scan_entries,
+)
 
 _BINARY = getattr(os, "O_BINARY", 0)
 
@@ -48,14 +59,7 @@ class CheckedFolder(Folder):
             raise UnsafePath(f"{path} changed while it was opened; refused")
 
     def entries(self) -> list[Entry]:
-        out: list[Entry] = []
-        with os.scandir(self.path) as found:
-            for item in found:
-                try:
-                    out.append(_entry(item.name, self.path / item.name, item.stat(follow_symlinks=False)))
-                except OSError:
-                    continue
-        return sorted(out, key=lambda e: e.name.lower())
+        return scan_entries(self.path, self.path)
 
     def folder(self, name: str) -> Folder:
         return type(self)(self.path / name)

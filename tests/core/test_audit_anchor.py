@@ -19,9 +19,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from sqlalchemy.orm import Session, sessionmaker
 
 from edgemind.core.engine.services import AuditTrail, Grants, Tools
@@ -30,6 +28,7 @@ from edgemind.core.storage.anchor import ANCHOR_FILE, AnchorHead
 from edgemind.core.storage.audit import AuditError, AuditLog, load_key
 from edgemind.core.storage.db import open_database
 from edgemind.core.tools.session import open_audit
+from tests.keyring_standin import stand_in_keyring
 
 attack = pytest.mark.attack("audit-log")
 
@@ -295,31 +294,10 @@ def test_a_dropped_audit_table_gives_one_line(settings: Settings, cli_env: dict[
 
 # ---- where an OS keyring works: the key and the anchor are out of the data folder's reach ----------------------
 
-class MemoryKeyring(KeyringBackend):
-    """An OS keyring as the keyring package sees one (this headless box has none): a third-party seam, not ours."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
-
-
 @pytest.fixture
 def os_keyring(settings: Settings) -> Iterator[Settings]:
-    before = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    yield replace(settings, audit_key_store="auto")
-    keyring.set_keyring(before)
+    with stand_in_keyring():
+        yield replace(settings, audit_key_store="auto")
 
 
 @attack

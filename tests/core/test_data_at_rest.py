@@ -22,7 +22,6 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from sqlalchemy.orm import sessionmaker
 
 from edgemind.core.api.keys import load_or_create_api_key
@@ -37,6 +36,7 @@ from edgemind.core.storage.conversations import ConversationStore
 from edgemind.core.storage.db import open_database
 from edgemind.kernels.gguf_header import read_gguf_header
 from tests.conftest import TINY
+from tests.keyring_standin import StandInOSKeyring, stand_in_keyring
 
 EDGEMIND = [sys.executable, "-m", "edgemind.core.cli"]
 ATTACK = pytest.mark.attack("data-at-rest")
@@ -165,33 +165,10 @@ def test_a_data_folder_left_open_by_an_older_version_is_made_private_on_open(ope
 
 
 # ---- remote API keys -----------------------------------------------------------------------------------------------
-class StandInOSKeyring(KeyringBackend):
-    """The OS keyring's stand-in for this machine (headless Linux has no Secret Service): a real `keyring` backend
-    whose store lives outside the data folder, as a desktop's keyring does."""
-
-    priority = 5
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
-
-
 @pytest.fixture
 def os_keyring() -> Iterator[StandInOSKeyring]:
-    before = keyring.get_keyring()
-    stand_in = StandInOSKeyring()
-    keyring.set_keyring(stand_in)
-    yield stand_in
-    keyring.set_keyring(before)
+    with stand_in_keyring() as stand_in:
+        yield stand_in
 
 
 @pytest.fixture
