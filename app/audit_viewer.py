@@ -93,7 +93,8 @@ class AuditViewer(QWidget):
             self.kind_filter.addItem(kind, kind)
         self.kind_filter.blockSignals(True)
         self.tool_filter.blockSignals(True)
-        for tool in sorted(t.name for t in engine.tools.list()) if engine.tools.attached else ():
+        runner = self.ctx.tool_runner  # set before the engine's start is announced
+        for tool in sorted(t.name for t in runner.registry.all()) if runner is not None else ():
             self.tool_filter.addItem(tool, tool)
         self.kind_filter.blockSignals(False)
         self.tool_filter.blockSignals(False)

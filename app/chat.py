@@ -361,7 +361,9 @@ class ChatPane(QWidget):
             engine = self.ctx.engine_in_worker()
             if truncate_from is not None and conversation_id:
                 engine.conversations.truncate(conversation_id, truncate_from)
-            options = AskOptions(model=model, conversation_id=conversation_id, use_cache=use_cache)
+            # the chat window is where the user can be asked: its requests carry the app's tool capability
+            options = AskOptions(model=model, conversation_id=conversation_id, use_cache=use_cache,
+                                 tools=self.ctx.tool_runner)
             yield from engine.stream(prompt, options, cancel)
 
         self.current = self.ctx.ops.stream("answer", events, lambda e: self._on_event(answer, e),

@@ -1,6 +1,6 @@
-"""What every screen shares: settings, the engine (started in a worker after the window shows, with the tools
-attached and the permission dialog as the broker's way to ask), the operations helper, the hooks and the stall
-watchdog."""
+"""What every screen shares: settings, the engine (started in a worker after the window shows), the app's tool
+capability (with the permission dialog as the broker's way to ask; the chat window passes it with each request, the
+in-process API server never gets it), the operations helper, the hooks and the stall watchdog."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .permission_dialog import PermissionAsker
 from .watchdog import StallWatchdog
 
 if TYPE_CHECKING:
-    from edgemind.core.engine import Engine, Grants, Tools
+    from edgemind.core.engine import Engine, Grants, ToolRunner, Tools
     from edgemind.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ class AppContext(QObject):
         self.watchdog = StallWatchdog(parent=self)
         self.permissions = PermissionAsker(self.ops, self.hooks)
         self.tools_error: str | None = None
+        # The app's own tool capability: passed only with the chat window's requests (AskOptions.tools), never to
+        # the API server, the quick ask or the engine itself.
+        self.tool_runner: ToolRunner | None = None
         self.engine: Engine | None = None
         self.engine_error: str | None = None
         self.paused = False
@@ -52,7 +55,7 @@ class AppContext(QObject):
             engine = Engine.create(self.settings)
             try:
                 # called in the generation worker; the dialog runs on the GUI thread and the worker waits for it
-                engine.attach_tools(ask=self.permissions)
+                self.tool_runner = engine.open_tools(ask=self.permissions)
             except Exception as exc:  # a broken plugin set costs the tools, not the app
                 log.warning("tools are not available: %s", exc)
                 self.tools_error = str(exc) or exc.__class__.__name__
@@ -133,18 +136,26 @@ class AppContext(QObject):
             engine.close()
         self._engine_for_workers = None
 
+    def runner_in_worker(self) -> ToolRunner:
+        """For code running in a worker: the app's tool capability (once the engine started), or an error why there
+        is none."""
+        self.engine_in_worker()
+        if self.tool_runner is None:
+            raise EdgeMindError(f"tools are not available: {self.tools_error or 'not loaded'}")
+        return self.tool_runner
+
     def tools_in_worker(self) -> Tools:
-        """For code running in a worker: the engine's tools (with tools attached), or an error why not."""
-        tools = self.engine_in_worker().tools
-        if not tools.attached:
-            raise EdgeMindError(f"tools are not available: {self.tools_error or 'not attached'}")
-        return tools
+        """For code running in a worker: the app's tools, run through its permission dialog, or an error why not."""
+        from edgemind.core.engine import Tools  # lazy: the window shows before the engine (~1 s) loads
+
+        return Tools(self.runner_in_worker())
 
     def grants_in_worker(self) -> Grants:
-        """For code running in a worker: the stored grants (kept by the attached tools' broker), or an error why
-        there are no tools."""
-        self.tools_in_worker()
-        return self.engine_in_worker().grants
+        """For code running in a worker: the stored grants (kept by the app's tools' broker), or an error why there
+        are no tools."""
+        from edgemind.core.engine import Grants  # lazy: the window shows before the engine (~1 s) loads
+
+        return Grants(self.runner_in_worker())
 
     def describe(self) -> dict[str, Any]:
         failed = "failed: " + self.engine_error if self.engine_error else "starting"

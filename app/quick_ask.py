@@ -113,6 +113,7 @@ class QuickAsk(QWidget):
         def events(cancel: Any) -> Any:
             from edgemind.core.engine import AskOptions  # lazy: the window shows before the engine (~1 s) loads
 
+            # no tool capability: a one-line answer from the tray never reads files or runs code (the chat window does)
             yield from self.ctx.engine_in_worker().stream(prompt, AskOptions(max_tokens=QUICK_MAX_TOKENS), cancel)
 
         self.current = self.ctx.ops.stream("quick ask", events, self._on_event, lambda _r: self._finished(None),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..settings import Settings
+from .limits import CHARS_PER_TOKEN, RequestCaps
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class ServerConfig:
     # Generations running or waiting in the whole server: a last bound behind the per-model queue (503 beyond it).
     max_in_flight: int = 64
     retry_after_seconds: int = 2
+    caps: RequestCaps = RequestCaps()  # messages and prompt characters per request, checked before any work
 
     @classmethod
     def from_settings(cls, settings: Settings, *, api_key: str, host: str = "127.0.0.1", port: int | None = None,
@@ -26,4 +28,5 @@ class ServerConfig:
         return cls(api_key=api_key, host=host, port=settings.api_port if port is None else port,
                    allow_remote=allow_remote, allowed_origins=settings.api_allowed_origins,
                    max_body_bytes=settings.api_max_body_bytes,
-                   rate_limit_per_minute=settings.api_rate_limit_per_minute)
+                   rate_limit_per_minute=settings.api_rate_limit_per_minute,
+                   caps=RequestCaps(max_prompt_chars=settings.context_length * CHARS_PER_TOKEN))

@@ -25,33 +25,46 @@ class FunctionPlan:
 
 
 def plan(tools: Any, tool_choice: Any) -> FunctionPlan | None:
-    """None when no function may be called (no tools, or tool_choice "none")."""
-    if tools is None or tools == []:
-        return None
-    if not isinstance(tools, list):
+    """None when no function may be called (no tools, or tool_choice "none"). An invalid `tool_choice` is a 400
+    even without tools (a client that asked for a call must not get a plain answer as if it had not)."""
+    if tools is not None and not isinstance(tools, list):
         raise ApiError(400, "'tools' must be a list", "invalid_value", param="tools")
     try:
-        functions = [_function(t, i) for i, t in enumerate(tools)]
+        functions = [_function(t, i) for i, t in enumerate(tools or [])]
     except PromptError as exc:
         raise ApiError(400, str(exc), "invalid_value", param="tools") from None
-    choice = "auto" if tool_choice is None else tool_choice
-    if choice == "none":
+    choice, named = _choice(tool_choice)
+    if choice in ("required", "function") and not functions:
+        raise ApiError(400, "'tool_choice' asks for a function call, but the request has no 'tools'",
+                       "invalid_value", param="tool_choice")
+    if not functions or choice == "none":
         return None
     allow_reply = choice == "auto"
-    if isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name")
-        functions = [f for f in functions if f.name == name]
+    if choice == "function":
+        functions = [f for f in functions if f.name == named]
         if not functions:
-            raise ApiError(400, f"tool_choice names {name!r}, which is not among the tools", "invalid_value",
+            raise ApiError(400, f"tool_choice names {named!r}, which is not among the tools", "invalid_value",
                            param="tool_choice")
-    elif choice not in ("auto", "required"):
-        raise ApiError(400, "'tool_choice' must be \"none\", \"auto\", \"required\" or a function",
-                       "invalid_value", param="tool_choice")
     try:
         schema = call_schema(functions, allow_reply=allow_reply)
     except PromptError as exc:
         raise ApiError(400, str(exc), "invalid_value", param="tools") from None
     return FunctionPlan(schema, instructions(functions, allow_reply=allow_reply))
+
+
+def _choice(value: Any) -> tuple[str, str | None]:
+    """("none" | "auto" | "required", None), or ("function", the name of the one function that must be called)."""
+    if value is None:
+        return "auto", None
+    if value in ("none", "auto", "required"):
+        return str(value), None
+    if isinstance(value, dict) and value.get("type") == "function" and isinstance(value.get("function"), dict):
+        name = value["function"].get("name")
+        if isinstance(name, str) and name:
+            return "function", name
+    raise ApiError(400, "'tool_choice' must be \"none\", \"auto\", \"required\" or "
+                        "{\"type\": \"function\", \"function\": {\"name\": ...}}", "invalid_value",
+                   param="tool_choice")
 
 
 def _function(tool: Any, index: int) -> FunctionSpec:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +23,11 @@ from .rate_limit import RateLimiter, retry_after
 Scope = dict[str, Any]
 OPEN_PATHS = frozenset({"/health"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+# Headers a request may send once: two Hosts or Origins let a proxy and this guard read different ones.
+SINGLE_HEADERS = ("host", "origin", "authorization", "content-length")
+# The whole Host header: a bracketed IPv6 literal or a name, then an optional numeric port, then nothing.
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+(?:%[0-9a-z._~-]+)?)\]|(?P<name>[0-9a-z._-]+))(?::[0-9]{1,5})?",
+                   re.IGNORECASE)
 
 
 class BodyTooLarge(ApiError):
@@ -31,13 +37,12 @@ class BodyTooLarge(ApiError):
 
 def host_allowed(host_header: str, allow_remote: bool) -> bool:
     """A loopback name or address; with allow_remote also any IP literal. Never another DNS name: a page that
-    rebinds its own name to 127.0.0.1 still sends that name as Host."""
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        host = host[1:host.find("]")] if "]" in host else ""
-    elif host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    host = host.rstrip(".")
+    rebinds its own name to 127.0.0.1 still sends that name as Host. The header must be exactly host[:port]
+    (`[::1].evil.com` and `localhost:80.evil.com` are not loopback)."""
+    match = _HOST.fullmatch(host_header.strip())
+    if match is None:
+        return False
+    host = (match.group("v6") or match.group("name") or "").lower().rstrip(".")
     if host == "localhost":
         return True
     try:
@@ -45,6 +50,12 @@ def host_allowed(host_header: str, allow_remote: bool) -> bool:
     except ValueError:
         return False
     return address.is_loopback or allow_remote
+
+
+def duplicated(raw_headers: Sequence[tuple[bytes, bytes]]) -> str | None:
+    """The first of SINGLE_HEADERS that the request sends more than once, if any."""
+    names = [k.decode("latin-1").lower() for k, _ in raw_headers]
+    return next((name for name in SINGLE_HEADERS if names.count(name) > 1), None)
 
 
 def origin_allowed(origin: str, allowed: tuple[str, ...]) -> bool:
@@ -92,6 +103,9 @@ class Guard:
 
         self.metrics.in_flight(+1)
         try:
+            twice = duplicated(scope["headers"])
+            if twice is not None:
+                return await refuse(ApiError(400, f"the {twice.title()} header is sent more than once", "bad_request"))
             if not host_allowed(headers.get("host", ""), self.config.allow_remote):
                 return await refuse(ApiError(403, "the Host header must name this computer (localhost or a loopback "
                                                   "address)", "forbidden_host"))

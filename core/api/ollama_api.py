@@ -103,7 +103,7 @@ async def chat(request: Request) -> Response:
     body = await read_json(request)
     model = model_id(state.engine, body.get("model"))
     stream = boolean(body, "stream", True)
-    system, history, prompt = conversation(body.get("messages"))
+    system, history, prompt = conversation(body.get("messages"), state.config.caps)
     plan = function_calling.plan(body.get("tools"), None)
     schema = plan.schema if plan else _format_schema(body.get("format"))
     options = AskOptions(model=model, system_prompt=function_calling.system_with(system, plan),
@@ -139,6 +139,7 @@ async def generate(request: Request) -> Response:
         raise bad("prompt", "'prompt' must be a string")
     if system is not None and not isinstance(system, str):
         raise bad("system", "'system' must be a string")
+    state.config.caps.check_chars(len(prompt) + len(system or ""), "prompt")
     options = AskOptions(model=model, system_prompt=system or None, json_schema=_format_schema(body.get("format")),
                          store=False, **_options(body))
     gen = await _started(request, prompt, options, stream)

@@ -86,7 +86,7 @@ async def chat_completions(request: Request) -> Response:
     body = await read_json(request)
     model = model_id(state.engine, body.get("model"))
     stream, include_usage = _stream_flags(body)
-    system, history, prompt = conversation(body.get("messages"))
+    system, history, prompt = conversation(body.get("messages"), state.config.caps)
     plan = function_calling.plan(body.get("tools"), body.get("tool_choice"))
     schema = plan.schema if plan else response_schema(body.get("response_format"))
     options = AskOptions(model=model, system_prompt=function_calling.system_with(system, plan), history=tuple(history),
@@ -155,6 +155,7 @@ async def completions(request: Request) -> Response:
         prompt = prompt[0]
     if not isinstance(prompt, str):
         raise bad("prompt", "'prompt' must be one string")
+    state.config.caps.check_chars(len(prompt), "prompt")
     options = AskOptions(model=model, store=False, **_sampling(body))
     gen = await _started(request, prompt, options, stream)
     assert gen.route is not None

@@ -11,6 +11,8 @@ from starlette.requests import Request
 from ..backends.base import Message
 from ..engine import Engine
 from .errors import ApiError
+from .json_body import check_tree, parse_body
+from .limits import RequestCaps
 
 MAX_TOKENS_LIMIT = 131_072
 MAX_STOPS = 8
@@ -23,13 +25,7 @@ def bad(param: str, message: str) -> ApiError:
 
 async def read_json(request: Request) -> dict[str, Any]:
     raw = await request.body()  # the guard's receive wrapper raises BodyTooLarge (413) past the limit
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the request body is not valid JSON", "invalid_json") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "the request body must be a JSON object", "invalid_json")
-    return body
+    return parse_body(raw)
 
 
 def integer(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
@@ -107,28 +103,30 @@ def model_id(engine: Engine, value: Any, param: str = "model") -> str | None:
     return engine.models.get(value).id  # ModelNotFound -> 404 through the app's handler
 
 
-def conversation(raw: Any) -> tuple[str | None, list[Message], str]:
-    """(system prompt, earlier turns, the prompt) from a chat request's messages. Tool calls and results from an
-    earlier round of client-side function calling become plain text turns the model can read."""
+def conversation(raw: Any, caps: RequestCaps) -> tuple[str | None, list[Message], str]:
+    """(system prompt, earlier turns, the prompt) from a chat request's messages, within `caps` (checked before
+    any message is read). Tool calls and results from an earlier round of client-side function calling become plain
+    text turns the model can read; a malformed call is a 400, never skipped."""
     if not isinstance(raw, list) or not raw:
         raise bad("messages", "'messages' must be a non-empty list")
+    caps.check_messages(len(raw))
     system: list[str] = []
     turns: list[Message] = []
+    chars = 0
     for i, m in enumerate(raw):
         where = f"messages[{i}]"
         if not isinstance(m, dict) or m.get("role") not in ROLES:
             raise bad("messages", f"{where} needs a 'role' of {', '.join(sorted(ROLES))}")
         role, content = m["role"], text(m.get("content"), f"{where}.content")
+        chars += len(content)
+        caps.check_chars(chars, "messages")
         if role in ("system", "developer"):
             system.append(content)
         elif role == "tool":
             name = m.get("name") or m.get("tool_name") or m.get("tool_call_id") or "the function"
             turns.append(Message("user", f"Result of {name}: {content}"))
-        elif role == "assistant" and m.get("tool_calls"):
-            calls = m["tool_calls"] if isinstance(m["tool_calls"], list) else []
-            rendered = [json.dumps({"name": (c.get("function") or {}).get("name"),
-                                    "arguments": _arguments((c.get("function") or {}).get("arguments"))})
-                        for c in calls if isinstance(c, dict)]
+        elif role == "assistant" and m.get("tool_calls") is not None:
+            rendered = [json.dumps(call, ensure_ascii=False) for call in tool_calls(m["tool_calls"], where)]
             turns.append(Message("assistant", "\n".join([content, *rendered]).strip()))
         else:
             turns.append(Message(role, content))
@@ -137,10 +135,34 @@ def conversation(raw: Any) -> tuple[str | None, list[Message], str]:
     return ("\n\n".join(system) or None), turns[:-1], turns[-1].content
 
 
-def _arguments(value: Any) -> Any:
+def tool_calls(value: Any, where: str) -> list[dict[str, Any]]:
+    """An assistant message's `tool_calls` (OpenAI: arguments as a JSON string; Ollama: as an object), each as
+    {"name", "arguments"}; anything else is a 400 naming the call."""
+    if not isinstance(value, list):
+        raise bad("messages", f"{where}.tool_calls must be a list of calls")
+    calls = []
+    for j, call in enumerate(value):
+        at = f"{where}.tool_calls[{j}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            raise bad("messages", f"{at} must be {{\"type\": \"function\", \"function\": {{\"name\": ..., "
+                                  "\"arguments\": ...}}")
+        if call.get("type", "function") != "function":
+            raise bad("messages", f"{at}.type must be \"function\"")
+        name = function.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise bad("messages", f"{at}.function.name must be a non-empty string")
+        calls.append({"name": name, "arguments": _arguments(function.get("arguments", {}), at)})
+    return calls
+
+
+def _arguments(value: Any, at: str) -> dict[str, Any]:
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
-            return value
+            value = json.loads(value) if value.strip() else {}
+        except (ValueError, RecursionError):
+            raise bad("messages", f"{at}.function.arguments is not valid JSON") from None
+        check_tree(value)  # the string held JSON of its own: the same bounds as the body
+    if not isinstance(value, dict):
+        raise bad("messages", f"{at}.function.arguments must be a JSON object (or a string holding one)")
     return value

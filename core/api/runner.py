@@ -126,7 +126,12 @@ class Runner:
 
     def start(self, prompt: str, options: AskOptions, *, stream: bool = True) -> Generation:
         """stream=False (an answer sent whole): the tokens are joined in the worker thread and handed over once, with
-        the end, instead of waking the event loop once per token."""
+        the end, instead of waking the event loop once per token.
+
+        The API never grants tool use, whoever hosts it: a request that somehow carries a tool capability is a bug
+        of ours, refused here before the engine sees it."""
+        if options.tools is not None:
+            raise ApiError(500, "internal error: an API request carried a tool capability", "internal")
         with self._lock:
             if self._running >= self._max:
                 self.metrics.rejected("server_full")

@@ -88,7 +88,7 @@ def measure_quality(engine: Engine, model_id: str, *, qa_limit: int | None = Non
     code = data["code"][:code_limit] if code_limit is not None else data["code"]
     result = QualityResult()
     exact = contains = 0
-    qa_opts = AskOptions(model=model_id, temperature=0, max_tokens=24, store=False, use_cache=False, tools=False,
+    qa_opts = AskOptions(model=model_id, temperature=0, max_tokens=24, store=False, use_cache=False,
                          system_prompt=data.get("qa_instruction") or None)
     for i, item in enumerate(qa):
         answer = engine.ask(item["q"], qa_opts).text
@@ -104,8 +104,7 @@ def measure_quality(engine: Engine, model_id: str, *, qa_limit: int | None = Non
                                                note="an accepted answer appears in the first line")
     if code:
         run = sandbox_runner(engine)
-        code_opts = AskOptions(model=model_id, temperature=0, max_tokens=256, store=False, use_cache=False,
-                               tools=False)
+        code_opts = AskOptions(model=model_id, temperature=0, max_tokens=256, store=False, use_cache=False)
         passed = 0
         instruction = data.get("code_instruction", "")
         for i, item in enumerate(code):

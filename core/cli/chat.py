@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..backends.base import CancelToken
-from ..engine import AskOptions, Engine
+from ..engine import AskOptions, Engine, ToolRunner
 from ..errors import EdgeMindError
 from ..events import Done, Error, Token, ToolCall, ToolResult
 from .interrupts import ctrl_c_cancels
@@ -28,9 +28,10 @@ Ctrl-C stops an answer; the part already written is kept."""
 
 class ChatSession:
     def __init__(self, engine: Engine, *, model: str | None = None, out: TextIO = sys.stdout,
-                 read_line: Callable[[str], str] = input) -> None:
+                 read_line: Callable[[str], str] = input, tools: ToolRunner | None = None) -> None:
         self.engine = engine
         self.model = model
+        self.tools = tools  # the terminal's tool capability, passed with every question (None: no tools)
         self.out = out
         self.read_line = read_line
         self.conversation_id: str | None = None
@@ -70,7 +71,7 @@ class ChatSession:
                 self.answer(line, cancel)
 
     def answer(self, prompt: str, cancel: CancelToken) -> None:
-        options = AskOptions(model=self.model, conversation_id=self.conversation_id)
+        options = AskOptions(model=self.model, conversation_id=self.conversation_id, tools=self.tools)
         self.out.write("edgemind> ")
         for event in self.engine.stream(prompt, options, cancel):
             if isinstance(event, Token):

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, NoReturn
@@ -105,11 +106,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     options = AskOptions(
         model=args.model, backend=args.backend, max_tokens=args.max_tokens, temperature=args.temperature,
         seed=args.seed, system_prompt=args.system, conversation_id=args.conversation, stop=tuple(args.stop),
-        use_cache=not args.no_cache, tools=not args.no_tools,
+        use_cache=not args.no_cache,
     )
     engine = _engine(settings)
     engine.summarize_in_background = False  # a one-shot command must not wait for a summary before exiting
-    engine.attach_tools(ask=terminal_ask(), grants=parse_grants(args.grant))
+    if not args.no_tools:  # the terminal's tool capability, for this one question
+        options = replace(options, tools=engine.open_tools(ask=terminal_ask(), grants=parse_grants(args.grant)))
     cancel = CancelToken()
     text: list[str] = []
     route: Route | None = None
@@ -151,9 +153,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
-    engine.attach_tools(ask=terminal_ask())
     try:
-        return ChatSession(engine, model=args.model, out=sys.stdout).run()
+        return ChatSession(engine, model=args.model, out=sys.stdout, tools=engine.open_tools(ask=terminal_ask())).run()
     finally:
         engine.close()
 

@@ -1,5 +1,7 @@
 """The engine façade: one request from prompt to answer as a stream of events, and the services the shells use
 (conversations, models, cache admin, tools, grants, audit log). Also the code-review service built on it.
+Tool use is a per-request capability: a shell opens one with `Engine.open_tools` and passes it in `AskOptions.tools`;
+the engine keeps none.
 
 This is the engine's public surface: shells (app/, core/cli/, core/api/) import from here, never from the modules
 below it (tests/test_layers.py checks it).
@@ -10,6 +12,9 @@ A request's stages, in order (`facade.Engine.stream` sequences them over one `re
 
 from __future__ import annotations
 
+from ..tools.runner import (
+    ToolRunner,  # a shell's tool capability: Engine.open_tools returns it, AskOptions.tools takes it
+)
 from .facade import AskOptions, AskResult, Engine
 from .review import review_code
 from .services import (
@@ -26,4 +31,5 @@ from .services import (
 )
 
 __all__ = ["Answer", "AskCallback", "AskOptions", "AskResult", "AuditTrail", "CacheAdmin", "Conversations", "Engine",
-           "Grants", "Models", "PermissionRequest", "Tools", "open_registry", "review_code"]
+           "Grants", "Models", "PermissionRequest", "ToolRunner", "Tools", "open_registry",
+           "review_code"]

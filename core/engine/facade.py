@@ -8,7 +8,7 @@ this module and the services in services.py.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,7 +34,9 @@ from ..safety.verdict import Safety
 from ..settings import Settings
 from ..storage.audit import AuditLog
 from ..storage.conversations import ConversationStore
+from ..tools.permissions import AskCallback
 from ..tools.runner import ToolRunner
+from ..tools.scopes import Scope
 from ..tools.session import open_audit, open_tool_runner
 from .cache_stage import CacheStage, LazyEmbedder
 from .context_window import ContextWindow
@@ -44,7 +46,7 @@ from .output_check import OutputCheck
 from .recording import Recorder
 from .request import AskOptions, Request
 from .route_plan import RoutePlanner
-from .services import AuditTrail, CacheAdmin, Conversations, Grants, Models, Tools, open_registry
+from .services import AuditTrail, CacheAdmin, Conversations, Models, open_registry
 
 log = logging.getLogger(__name__)
 # The options of a request that names none (frozen, so one instance serves every call).
@@ -76,7 +78,7 @@ class AskResult:
 
 class Engine:
     # The database's sessions, set by `create` (an engine built directly, as tests do, sets it itself when it needs
-    # `attach_tools`).
+    # `open_tools`).
     sessions: sessionmaker[Session]
 
     def __init__(self, settings: Settings, registry: ModelRegistry, store: ConversationStore,
@@ -84,7 +86,7 @@ class Engine:
                  context: ContextBuilder | None = None,
                  factories: dict[str, Callable[..., Backend]] | None = None,
                  cache: AnswerCache | None = None, safety: Safety | None = None,
-                 audit: AuditLog | None = None, tool_runner: ToolRunner | None = None,
+                 audit: AuditLog | None = None,
                  native: NativeGuard | None = None) -> None:
         self.settings = settings
         # Checks once per machine, build and model that llama.cpp's native code runs (in a child process).
@@ -101,9 +103,8 @@ class Engine:
         self.safety = safety
         self.install_progress: Progress | None = None
         self.audit = audit
-        # Attached by the host with its own way of asking (terminal, dialog, none for the API server): see
-        # tool_session.open_tool_runner. Without one, no tool is ever offered.
-        self.tool_runner = tool_runner
+        # No tool runner here: tool use is a per-request capability (AskOptions.tools) that each shell opens with
+        # its own way to ask (open_tools) and passes with the requests it allows to use tools.
         # The stages of one request, in the order `stream` runs them.
         self.input_check = InputCheck(safety)
         self.planner = RoutePlanner(self.router, registry, store, settings, local=self.local_spec,
@@ -117,8 +118,6 @@ class Engine:
         self.conversations = Conversations(store, cache)
         self.models = Models(registry, pool)
         self.cache_admin = CacheAdmin(cache, settings)
-        self.tools = Tools(lambda: self.tool_runner)
-        self.grants = Grants(lambda: self.tool_runner)
         self.audit_log = AuditTrail(audit)
 
     def _semantic_embedder(self) -> PromptEmbedder | None:
@@ -172,11 +171,12 @@ class Engine:
         spec = self.registry.get(self.router.unsure_model)  # an unknown id fails here, naming it, not on some prompt
         self.router.judge = ModelJudge(spec.id, lambda: self.backend_for(self.runnable_spec(spec)).stream)
 
-    def attach_tools(self, ask: Any = None, grants: Any = ()) -> ToolRunner:
-        """Offer tools from now on, asking through `ask` (None: nobody can be asked, so only stored grants and
-        `grants` hold). Returns the runner, whose broker lists and revokes grants."""
-        self.tool_runner = open_tool_runner(self.settings, self.sessions, ask=ask, grants=grants, audit=self.audit)
-        return self.tool_runner
+    def open_tools(self, ask: AskCallback | None = None, grants: Iterable[str | Scope] = ()) -> ToolRunner:
+        """A tool capability for one shell: every installed tool over this engine's database and audit log, asking
+        through `ask` (None: nobody can be asked, so only stored grants and `grants` hold). The engine keeps no
+        reference to it: a request runs tools only when its AskOptions.tools carries this runner, so a shell that
+        never passes one (the API server) never runs a tool or opens another shell's permission dialog."""
+        return open_tool_runner(self.settings, self.sessions, ask=ask, grants=grants, audit=self.audit)
 
     def close(self) -> None:
         self.summarizer.join(timeout=120)
@@ -233,7 +233,7 @@ class Engine:
     def stream(self, prompt: str, options: AskOptions = DEFAULT_OPTIONS,
                cancel: CancelToken | None = None) -> Generator[Event, None, None]:
         """Yield route, token… and then done or error events. Closing the iterator early cancels cleanly."""
-        request = Request(prompt, options, cancel or CancelToken(), self.tool_runner)
+        request = Request(prompt, options, cancel or CancelToken())
         try:
             refusal = self.input_check.check(request)
             if refusal is not None:

@@ -19,14 +19,14 @@ class Generation:
     def run(self, request: Request) -> Generator[Event, None, None]:
         plan, backend = request.planned, request.backend
         assert backend is not None, "the context stage picks the backend"
-        if plan.tools:
-            assert request.tool_runner is not None
+        runner = request.options.tools
+        if plan.tools and runner is not None:  # tools are planned only for a request that carries a runner
             names = {t.name for t in plan.tools}
             # docs: search the user's documents first and answer from them (a small model forgets to ask)
             prefetch = ([("docs_search", {"query": request.prompt})]
                         if plan.decision.intent == "docs" and "docs_search" in names else [])
             loop: LoopResult = yield from run_tool_steps(
-                backend, request.messages, plan.params, [] if prefetch else list(plan.tools), request.tool_runner,
+                backend, request.messages, plan.params, [] if prefetch else list(plan.tools), runner,
                 max_steps=self.tool_steps, conversation_id=request.conversation_id, cancel=request.cancel,
                 prefetch=prefetch, call_first=plan.decision.intent == "action")
             request.messages = loop.messages

@@ -28,7 +28,10 @@ class AskOptions:
     conversation_id: str | None = None
     store: bool = True
     use_cache: bool = True  # False: never answer from cache (the fresh answer still refreshes it)
-    tools: bool = True  # offer the routed intent's tools when the host attached a tool runner
+    # The tools this one request may run: a capability the shell grants (its runner, with its own way to ask and its
+    # grants; Engine.open_tools). None: no tool is offered. The engine keeps none of its own, so a shell that passes
+    # none (the API server, the quick ask) can never make the engine run a tool.
+    tools: ToolRunner | None = None
     top_p: float | None = None
     # Earlier turns supplied by the caller (the API server's stateless requests) instead of a stored conversation.
     history: tuple[Message, ...] = ()
@@ -81,7 +84,6 @@ class Request:
     prompt: str
     options: AskOptions
     cancel: CancelToken = field(default_factory=CancelToken)
-    tool_runner: ToolRunner | None = None  # the host's, at the time of the request; None: no tool is offered
     started: float = field(default_factory=time.perf_counter)
     conversation_id: str | None = None
     plan: Plan | None = None

@@ -16,7 +16,6 @@ from ..routing.policy import IntentParams
 from ..settings import Settings
 from ..storage.conversations import ConversationStore
 from ..tools.registry import Tool
-from ..tools.runner import ToolRunner
 from .request import AskOptions, Plan, Request
 
 # `resolve(spec, asked_backend) -> spec`: the backend a model runs on (Engine.local_spec, Engine.runnable_spec).
@@ -56,7 +55,7 @@ class RoutePlanner:
             raise PromptError("give either earlier messages or a conversation id, not both")
         history = tuple(options.history) if options.history else self.history(request.conversation_id)
         spec = self.runnable(spec, options.backend)
-        tools = self.offered(decision, options, request.tool_runner)
+        tools = self.offered(decision, options)
         request.plan = Plan(decision, spec, params, system, history, tools)
         return request.plan
 
@@ -71,9 +70,9 @@ class RoutePlanner:
         return tuple(Message(m.role, m.content) for m in self.store.messages(conversation_id)
                      if m.role in ("user", "assistant") and m.content)
 
-    def offered(self, decision: RouteDecision, options: AskOptions,
-                runner: ToolRunner | None) -> tuple[Tool, ...]:
-        if runner is None or not options.tools or self.settings.tool_steps == 0:
+    def offered(self, decision: RouteDecision, options: AskOptions) -> tuple[Tool, ...]:
+        """The routed intent's tools, only when the request carries a tool capability (AskOptions.tools)."""
+        if options.tools is None or self.settings.tool_steps == 0:
             return ()
         names = [n for n in decision.tools if n != "web_fetch" or self.settings.web_fetch_enabled]
-        return tuple(runner.registry.offered(names))
+        return tuple(options.tools.registry.offered(names))

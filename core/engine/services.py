@@ -2,9 +2,10 @@
 cache admin, tools, grants and the audit log. Each is a thin typed façade over one existing object; none holds logic
 of its own, and none may ever be bypassed by a shell (tests/test_layers.py enforces it).
 
-An `Engine` exposes them as `engine.conversations`, `engine.models`, `engine.cache_admin`, `engine.tools`,
-`engine.grants` and `engine.audit_log`. Commands that need no model (`edgemind models list`, `audit verify`, …) open
-one alone with its `open(settings)`, over the same data folder, without loading the router or a model.
+An `Engine` exposes them as `engine.conversations`, `engine.models`, `engine.cache_admin` and `engine.audit_log`.
+`Tools` and `Grants` wrap a shell's own tool capability (`Tools(engine.open_tools(ask))`): the engine holds none.
+Commands that need no model (`edgemind models list`, `audit verify`, …) open one alone with its `open(settings)`,
+over the same data folder, without loading the router or a model.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 # The services' `list` methods hide the builtin inside their classes: annotations say `builtins.list`.
 import builtins
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from ..tools.session import open_audit, open_tool_runner
 log = logging.getLogger(__name__)
 
 __all__ = ["AuditTrail", "CacheAdmin", "Conversations", "Grants", "Models", "Tools", "open_registry",
-           # the vocabulary of a host's ask callback (Tools.open, Engine.attach_tools)
+           # the vocabulary of a host's ask callback (Tools.open, Engine.open_tools)
            "Answer", "AskCallback", "PermissionRequest"]
 
 
@@ -226,18 +227,11 @@ class CacheAdmin:
         return self._cache.clear()["l2"] if self._cache is not None else 0
 
 
-def _attached(runner: Callable[[], ToolRunner | None]) -> ToolRunner:
-    found = runner()
-    if found is None:
-        raise EdgeMindError("tools are not attached to this engine (nobody to ask, no tool offered)")
-    return found
-
-
 class Tools:
     """The installed tools, and running one by hand through the same permission broker and audit log."""
 
-    def __init__(self, runner: Callable[[], ToolRunner | None]) -> None:
-        # a getter: the host attaches tools after the engine starts (Engine.attach_tools)
+    def __init__(self, runner: ToolRunner) -> None:
+        # a shell's tool capability (Engine.open_tools, or Tools.open without an engine)
         self._runner = runner
 
     @classmethod
@@ -245,41 +239,35 @@ class Tools:
              grants: Iterable[str | Scope] = ()) -> Tools:
         """Every installed plugin, without an engine; `ask` None: only stored grants and `grants` (for this
         process only) hold."""
-        runner = open_tool_runner(settings, _open_sessions(settings), ask=ask, grants=grants)
-        return cls(lambda: runner)
-
-    @property
-    def attached(self) -> bool:
-        return self._runner() is not None
+        return cls(open_tool_runner(settings, _open_sessions(settings), ask=ask, grants=grants))
 
     def list(self) -> builtins.list[Tool]:
-        return _attached(self._runner).registry.all()
+        return self._runner.registry.all()
 
     def problems(self) -> builtins.list[str]:
         """Plugins that could not be loaded, one line each."""
-        return list(_attached(self._runner).registry.problems)
+        return list(self._runner.registry.problems)
 
     def offered(self, names: Iterable[str]) -> builtins.list[Tool]:
         """Those of `names` that are installed and may be offered."""
-        return _attached(self._runner).registry.offered(names)
+        return self._runner.registry.offered(names)
 
     def run(self, name: str, arguments: Any, *, dry_run: bool = False, raise_if_denied: bool = False) -> ToolOutcome:
         """One call, checked, asked for and audited as the tool loop does; PermissionDenied on a denied call when
         `raise_if_denied`."""
-        outcome = _attached(self._runner).call(name, arguments, dry_run=dry_run)
+        outcome = self._runner.call(name, arguments, dry_run=dry_run)
         return ensure_granted(outcome) if raise_if_denied else outcome
 
 
 class Grants:
     """Stored (always) grants: list, grant and revoke, through the permission broker (which audits each)."""
 
-    def __init__(self, runner: Callable[[], ToolRunner | None]) -> None:
-        self._runner = runner
+    def __init__(self, runner: ToolRunner) -> None:
+        self._runner = runner  # its broker keeps the grants (any shell's runner sees the same stored ones)
 
     @classmethod
     def open(cls, settings: Settings) -> Grants:
-        runner = open_tool_runner(settings, _open_sessions(settings))
-        return cls(lambda: runner)
+        return cls(open_tool_runner(settings, _open_sessions(settings)))
 
     @staticmethod
     def parse(scopes: Iterable[str]) -> builtins.list[Scope]:
@@ -287,18 +275,17 @@ class Grants:
         return [parse_scope(s) for s in scopes]
 
     def list(self) -> builtins.list[GrantInfo]:
-        return _attached(self._runner).broker.grants()
+        return self._runner.broker.grants()
 
     def grant(self, tool: str, scopes: Iterable[str | Scope]) -> Tool:
         """Grant `tool` these scopes until revoked, bound to its manifest's hash; returns the tool."""
-        runner = _attached(self._runner)
-        found = runner.registry.get(tool)
-        runner.broker.grant_always(found, scopes)
+        found = self._runner.registry.get(tool)
+        self._runner.broker.grant_always(found, scopes)
         return found
 
     def revoke(self, *, grant_id: int | None = None, tool: str | None = None) -> int:
         """Revoke one grant, a tool's grants, or (neither given) all; returns how many went."""
-        return _attached(self._runner).broker.revoke(grant_id=grant_id, tool=tool)
+        return self._runner.broker.revoke(grant_id=grant_id, tool=tool)
 
 
 class AuditTrail:

@@ -221,8 +221,9 @@ def test_tool_calls_and_results_show_in_the_answer(qtbot, shot) -> None:
 
 def test_the_app_asks_through_the_dialog_and_lists_and_revokes_stored_grants(qtbot, gui, notes, shot,
                                                                             monkeypatch) -> None:
-    runner = gui.ctx.engine.tool_runner
-    assert runner is not None and runner.broker._ask is gui.ctx.permissions  # attached when the engine started
+    runner = gui.ctx.tool_runner  # the app's tool capability, opened when the engine started; the engine keeps none
+    assert runner is not None and runner.broker._ask is gui.ctx.permissions
+    assert not hasattr(gui.ctx.engine, "tool_runner")
     gui.ctx.permissions.arm_delay_ms = 50
     dialogs: list[Any] = []
     gui.ctx.hooks.permission_will_ask.connect(dialogs.append)

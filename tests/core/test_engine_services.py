@@ -204,7 +204,6 @@ def test_cache_admin_clears_the_engines_own_cache(light_engine: Engine) -> None:
 def test_tools_list_the_installed_plugins_and_run_one_through_the_broker(settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("hello")
     tools = Tools.open(settings, grants=[f"fs.read:{tmp_path}"])
-    assert tools.attached
     assert {"calculator", "files_read", "python_run", "system_info"} <= {t.name for t in tools.list()}
     assert [t.name for t in tools.offered(["files_read", "nope"])] == ["files_read"]
     outcome = tools.run("files_read", {"path": str(tmp_path / "a.txt")})
@@ -232,15 +231,19 @@ def test_tools_ask_the_hosts_callback(settings: Settings) -> None:
     assert outcome.ok and [(r.tool, r.scopes) for r in asked] == [("system_info", ("system.info",))]
 
 
-def test_tools_and_grants_of_an_engine_need_tools_attached(light_engine: Engine) -> None:
-    assert not light_engine.tools.attached
-    with pytest.raises(EdgeMindError, match="not attached"):
-        light_engine.tools.list()
-    with pytest.raises(EdgeMindError, match="not attached"):
-        light_engine.grants.list()
-    light_engine.attach_tools()
-    assert light_engine.tools.attached and "calculator" in {t.name for t in light_engine.tools.list()}
-    assert light_engine.grants.list() == []
+def test_an_engine_keeps_no_tools_and_hands_each_shell_its_own_capability(light_engine: Engine) -> None:
+    assert not hasattr(light_engine, "tools") and not hasattr(light_engine, "grants")
+    asked: list[PermissionRequest] = []
+
+    def ask(request: PermissionRequest) -> Answer:
+        asked.append(request)
+        return Answer.DENY
+
+    mine, other = light_engine.open_tools(ask=ask), light_engine.open_tools()
+    assert mine is not other and not hasattr(light_engine, "tool_runner")  # opening one attaches nothing
+    assert "calculator" in {t.name for t in Tools(mine).list()} and Grants(mine).list() == []
+    assert Tools(other).run("system_info", {}).decision.startswith("denied") and asked == []
+    assert Tools(mine).run("system_info", {}).decision.startswith("denied") and len(asked) == 1
 
 
 def test_grants_grant_list_and_revoke_are_stored_and_audited(settings: Settings, tmp_path: Path) -> None:

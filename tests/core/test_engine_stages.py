@@ -200,10 +200,9 @@ def test_the_plan_refuses_history_with_a_conversation_an_unknown_one_and_a_forei
 def test_tools_are_offered_only_with_a_runner_and_web_fetch_only_when_it_is_on(
         engine: Engine, sessions: sessionmaker[Session], audit: AuditLog) -> None:
     decision = RouteDecision("math", TINY, "sys", "test", tools=("calculator", "web_fetch"))
-    assert engine.planner.offered(decision, AskOptions(), None) == ()
+    assert engine.planner.offered(decision, AskOptions()) == ()
     runner = open_tool_runner(engine.settings, sessions, audit=audit)
-    assert [t.name for t in engine.planner.offered(decision, AskOptions(), runner)] == ["calculator"]
-    assert engine.planner.offered(decision, AskOptions(tools=False), runner) == ()
+    assert [t.name for t in engine.planner.offered(decision, AskOptions(tools=runner))] == ["calculator"]
 
 
 # ---- cache -----------------------------------------------------------------------------------------------------------

@@ -220,10 +220,10 @@ def _run_real(world: World, cases: list[Case], default_model_installed: Path) ->
             folder = world.granted / "real" / case.id
             _plant(world, case, folder)
             granted = [f"fs.read:{folder}"] + (["docs.read"] if case.carrier == "docs" else [])
-            runner = engine.attach_tools(ask=None, grants=granted)
+            runner = engine.open_tools(ask=None, grants=granted)
             if case.carrier == "docs":
                 assert runner.call("docs_index", {"folder": str(folder)}).decision.startswith("allowed"), case.id
-            result = engine.ask(_task(case, folder), AskOptions(max_tokens=60, store=False))
+            result = engine.ask(_task(case, folder), AskOptions(max_tokens=60, store=False, tools=runner))
             counts["cases"] += 1
             for call in result.tool_calls:
                 counts["tool_calls"] += 1

@@ -49,8 +49,7 @@ def qwen(default_model_installed: Path, artifacts_dir: Path, tmp_path_factory: p
 
 @pytest.mark.default_model
 def test_arithmetic_goes_through_the_calculator_and_the_answer_uses_its_result(qwen: Engine) -> None:
-    qwen.attach_tools(ask=None)
-    result = qwen.ask("What is 1234 * 5678 + 91?", AskOptions(max_tokens=60, store=False))
+    result = qwen.ask("What is 1234 * 5678 + 91?", AskOptions(max_tokens=60, store=False, tools=qwen.open_tools()))
     assert result.intent == "math"
     calls = [c for c in result.tool_calls if c["tool"] == "calculator" and c["ok"]]
     assert calls, result.tool_calls
@@ -63,13 +62,13 @@ def test_a_granted_file_is_read_and_an_ungranted_one_is_not(qwen: Engine) -> Non
     (notes / "plan.txt").write_text("Launch checklist.\nThe code word is PAPAYA-42.\n")
     prompt = f"Read the file {notes / 'plan.txt'} and tell me the code word in it."
 
-    qwen.attach_tools(ask=None)  # nobody to ask, nothing granted
-    denied = qwen.ask(prompt, AskOptions(max_tokens=40, store=False))
+    nobody = qwen.open_tools(ask=None)  # nobody to ask, nothing granted
+    denied = qwen.ask(prompt, AskOptions(max_tokens=40, store=False, tools=nobody))
     assert denied.tool_calls and all(not c["decision"].startswith("allowed") for c in denied.tool_calls)
     assert "PAPAYA-42" not in denied.text
 
-    qwen.attach_tools(ask=None, grants=[f"fs.read:{notes}"])
-    granted = qwen.ask(prompt, AskOptions(max_tokens=40, store=False))
+    reader = qwen.open_tools(ask=None, grants=[f"fs.read:{notes}"])
+    granted = qwen.ask(prompt, AskOptions(max_tokens=40, store=False, tools=reader))
     reads = [c for c in granted.tool_calls if c["tool"].startswith("files_") and c["decision"] == "allowed:preset"
              and c["ok"]]
     assert reads, granted.tool_calls
@@ -78,9 +77,8 @@ def test_a_granted_file_is_read_and_an_ungranted_one_is_not(qwen: Engine) -> Non
 
 @pytest.mark.default_model
 def test_every_call_and_the_route_are_in_the_audit_log(qwen: Engine) -> None:
-    qwen.attach_tools(ask=None)
     before = len(qwen.audit.entries())
-    qwen.ask("What is 17 * 23?", AskOptions(max_tokens=30, store=False))
+    qwen.ask("What is 17 * 23?", AskOptions(max_tokens=30, store=False, tools=qwen.open_tools()))
     kinds = [e.kind for e in qwen.audit.entries()[before:]]
     assert "route" in kinds and "tool_call" in kinds and "tool_result" in kinds
     assert qwen.audit.verify().ok
@@ -89,8 +87,7 @@ def test_every_call_and_the_route_are_in_the_audit_log(qwen: Engine) -> None:
 @pytest.mark.default_model
 def test_a_stored_answer_keeps_its_tool_calls_for_history_and_export(qwen: Engine, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    qwen.attach_tools(ask=None)
-    result = qwen.ask("What is 1234 * 5678 + 91?", AskOptions(max_tokens=60))
+    result = qwen.ask("What is 1234 * 5678 + 91?", AskOptions(max_tokens=60, tools=qwen.open_tools()))
     assert result.tool_calls and result.conversation_id
     stored = qwen.store.messages(result.conversation_id)
     assert [m.role for m in stored] == ["user", "assistant"]
