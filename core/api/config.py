@@ -29,4 +29,5 @@ class ServerConfig:
                    allow_remote=allow_remote, allowed_origins=settings.api_allowed_origins,
                    max_body_bytes=settings.api_max_body_bytes,
                    rate_limit_per_minute=settings.api_rate_limit_per_minute,
-                   caps=RequestCaps(max_prompt_chars=settings.context_length * CHARS_PER_TOKEN))
+                   caps=RequestCaps(max_messages=settings.api_max_messages,
+                                    max_prompt_chars=settings.context_length * CHARS_PER_TOKEN))

@@ -115,6 +115,9 @@ class Settings:
         maximum=1_000_000, zero="no limit")
     api_max_body_bytes: int = setting(
         4 * 1024 * 1024, help="Largest API request body", minimum=1024, maximum=1 << 30, what="a number of bytes")
+    api_max_messages: int = setting(
+        1000, help="Most messages one API request may carry, refused (400) before any work; its prompt text is also "
+        "capped at context_length x 8 characters", minimum=1, maximum=100_000)
     api_allowed_origins: tuple[str, ...] = setting(
         (), help="Browser origins allowed to call the API besides loopback ones",
         check=lambda v: all(isinstance(o, str) and "://" in o for o in v),

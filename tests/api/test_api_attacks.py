@@ -11,6 +11,7 @@ import gc
 import http.client
 import json
 import time
+from dataclasses import replace
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -19,6 +20,9 @@ import ollama
 import openai
 import pytest
 
+from edgemind.core.api.config import ServerConfig
+from edgemind.core.api.errors import ApiError
+from edgemind.core.settings import Settings
 from tests.api.conftest import API_KEY
 from tests.conftest import TINY
 from tests.support.api_server import ApiServer
@@ -243,3 +247,10 @@ def test_a_duplicated_header_is_a_400_whichever_copy_is_foreign(server: ApiServe
 def test_a_host_that_only_starts_like_loopback_is_403(server: ApiServer, host: str) -> None:
     response = httpx.get(server.url + "/v1/models", headers={**server.headers, "Host": host}, timeout=10)
     assert response.status_code in (400, 403), f"{host!r} passed the Host check"
+
+
+def test_the_message_cap_is_the_api_max_messages_setting(settings: Settings) -> None:
+    caps = ServerConfig.from_settings(replace(settings, api_max_messages=3), api_key=API_KEY).caps
+    caps.check_messages(3)
+    with pytest.raises(ApiError, match="4 messages; the limit is 3"):
+        caps.check_messages(4)
