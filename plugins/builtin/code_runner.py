@@ -23,6 +23,7 @@ from typing import Any
 
 from edgemind.core.tools.registry import ToolError
 from edgemind.plugins.builtin.sandbox import IsolationLevel, Limits, detect_isolation, linux, macos, windows
+from edgemind.plugins.builtin.sandbox.interpreter import python_program
 from edgemind.plugins.sdk import tool
 
 __all__ = ["MAX_CODE_CHARS", "Limits", "RunResult", "clean_environment", "run_python", "python_run", "TOOLS"]
@@ -96,7 +97,7 @@ def _read_capped(path: Path, limit: int) -> str:
 
 
 def _snippet() -> list[str]:
-    return [sys.executable, "-I", "-c", _NETWORK_GUARD]
+    return [python_program(), "-I", "-c", _NETWORK_GUARD]
 
 
 def _rlimits(limits: Limits) -> Any:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgemind.plugins.builtin.sandbox.interpreter import python_program
 from edgemind.plugins.builtin.sandbox.level import IsolationLevel
 from edgemind.plugins.builtin.sandbox.limits import Limits
 
@@ -37,7 +38,7 @@ class Plan:
 
 
 def _python() -> str:
-    return sys.executable
+    return python_program()
 
 
 def probe_namespaces(python: str | None = None) -> str:
