@@ -22,6 +22,7 @@ import pytest
 
 from edgemind.plugins.builtin.code_runner import Limits, run_python
 from edgemind.plugins.builtin.sandbox import IsolationLevel, detect_isolation
+from tests.plugins.test_code_runner import alive_with
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the isolation attacked here is Linux's"),
@@ -236,18 +237,6 @@ def test_the_cpu_limit_holds_for_the_whole_tree(level: IsolationLevel) -> None:
     assert result.stdout.count("done") < 4 and result.killed == "cpu", result
 
 
-def _alive_with(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    found.append(int(entry))
-            except OSError:
-                continue
-    return found
-
-
 @pytest.mark.attack("code-runner")
 def test_a_setsid_child_that_kills_the_supervisor_dies_with_the_run_and_the_outcome_is_true(
         level: IsolationLevel) -> None:
@@ -268,7 +257,7 @@ def test_a_setsid_child_that_kills_the_supervisor_dies_with_the_run_and_the_outc
     try:
         result = run_python(code, limits=Limits(cpu_s=5, wall_s=4.0), level=level)
         time.sleep(0.5)
-        survivors = _alive_with(marker)
+        survivors = alive_with(marker)
         assert survivors == [], (survivors, result)
         assert result.killed != "cpu", result
         if result.killed is None:
@@ -276,7 +265,7 @@ def test_a_setsid_child_that_kills_the_supervisor_dies_with_the_run_and_the_outc
         else:
             assert result.killed == "supervisor", result
     finally:
-        for pid in _alive_with(marker):
+        for pid in alive_with(marker):
             os.kill(pid, 9)
 
 
