@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import uuid
 from pathlib import Path
@@ -124,3 +125,23 @@ def test_the_macos_profile_quotes_paths_so_a_folder_name_cannot_add_rules(tmp_pa
 def test_windows_is_named_a_weaker_level_until_its_files_are_hidden() -> None:
     level = windows.level()
     assert level.name == "job object" and level.weaker
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or shutil.which("bwrap") is None,
+                    reason="bubblewrap is Linux's and is not installed here")
+def test_the_bwrap_level_works_for_an_interpreter_that_lives_under_tmp(tmp_path: Path) -> None:
+    # a clone or a venv under /tmp (as CI's may be): the sandbox's private /tmp must not hide the interpreter
+    venv = Path(tempfile.mkdtemp(prefix="edgemind-venv-", dir="/tmp"))
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+        python = str(venv / "bin" / "python")
+        site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+        ours = sysconfig.get_paths()["purelib"]  # this run's packages (and EdgeMind's editable finder) on its path
+        Path(site, "edgemind-test.pth").write_text(f"import site; site.addsitedir({ours!r})\n", encoding="utf-8")
+        done = subprocess.run([python, "-c", "from edgemind.plugins.builtin.sandbox import detect_isolation;"
+                               "print(detect_isolation('bwrap').detail)"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.stdout.startswith("bubblewrap"), done.stdout + done.stderr
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)

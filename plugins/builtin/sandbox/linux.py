@@ -158,11 +158,14 @@ def plan(level: IsolationLevel, snippet: list[str], work: Path, root: Path, outc
             argv += ["--disable-userns"]
         if root_user:  # inside, nobody (mapped to us); a user namespace even for root, so capabilities stay inside
             argv += ["--uid", str(NOBODY), "--gid", str(NOBODY)]
+        # the private /tmp first: binds made after it stay visible when they live under /tmp (a venv or a clone
+        # there), where a tmpfs mounted last would hide them
+        argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
         for path in config["read_only"]:
             argv += ["--ro-bind", path, path]
         for path in config["links"]:
             argv += ["--symlink", os.readlink(path), path]
-        argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", str(work), str(work),
-                 "--ro-bind", str(SUPERVISOR), str(SUPERVISOR), "--chdir", str(work), "--"]
+        argv += ["--bind", str(work), str(work), "--ro-bind", str(SUPERVISOR), str(SUPERVISOR), "--chdir", str(work),
+                 "--"]
         return Plan([*argv, *supervisor, json.dumps({**config, "mode": "inner"})], level)
     return Plan([*supervisor, json.dumps({**config, "mode": "plain"})], level)
