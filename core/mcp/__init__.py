@@ -1,0 +1,1 @@
+"""MCP (Model Context Protocol) servers as tool sources: their configuration here; never trusts what a server says."""
