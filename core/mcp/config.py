@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 from ..errors import EdgeMindError
+from ..secret_store import is_reference
+from .secrets import Field, McpSecrets, secret_id
 
 CONFIG_FILE = "mcp.json"
 MAX_FILE_BYTES = 1_000_000  # a config of hundreds of servers is a few KB; more is not a config file
@@ -93,7 +95,7 @@ def check_url(url: str, where: str) -> str:
 
 def parse_server(name: str, obj: object, where: str) -> McpServerConfig:
     """One entry of `mcpServers`, validated; `name` is normalised (see normalise_name)."""
-    here = f"{where}: server {name!r}"
+    here = f"{where}: server {name!r}" if where else f"server {name!r}"
     if not isinstance(obj, Mapping):
         raise McpConfigError(f"{here} must be an object, not {type(obj).__name__}")
     command, url = obj.get("command"), obj.get("url")
@@ -152,9 +154,36 @@ def read_json_file(path: Path) -> object:
         raise McpConfigError(f"{path} is not valid JSON ({exc})") from None
 
 
-def load_servers(home: Path) -> list[McpServerConfig]:
-    """The servers of `<home>/mcp.json`; [] when there is no such file; McpConfigError when it is damaged."""
+def read_stored(home: Path) -> list[McpServerConfig]:
+    """The servers of `<home>/mcp.json` as stored: secret values are still references (`edgemind-secret:...`).
+    Enough to list them (masked) without asking the keyring; [] when there is no file."""
     path = home / CONFIG_FILE
     if not path.exists():
         return []
     return parse_servers(read_json_file(path), str(path))
+
+
+def resolve_secrets(server: McpServerConfig, secrets: McpSecrets, where: str) -> McpServerConfig:
+    """`server` with each secret reference replaced by its value; McpConfigError names the one that is missing."""
+    def resolved(field_name: Field, values: Mapping[str, str]) -> dict[str, str]:
+        out = {}
+        for key, value in values.items():
+            if is_reference(value):
+                found = secrets.load(secret_id(server.name, field_name, key), value)
+                if found is None:
+                    raise McpConfigError(
+                        f"{where}: server {server.name!r}: {field_name}.{key} is kept in the "
+                        f"{value.removeprefix('edgemind-secret:')} store, which no longer has it; add the server "
+                        "again with its value (edgemind mcp add ... --replace)")
+                value = found
+            out[key] = value
+        return out
+    return replace(server, env=resolved("env", server.env), headers=resolved("headers", server.headers))
+
+
+def load_servers(home: Path, secrets: McpSecrets | None = None) -> list[McpServerConfig]:
+    """The servers of `<home>/mcp.json` with their secrets resolved (from the OS keyring or mcp_secrets.json);
+    [] when there is no such file; McpConfigError when it is damaged or a secret is missing. Never writes."""
+    store = secrets or McpSecrets(home)
+    where = str(home / CONFIG_FILE)
+    return [resolve_secrets(server, store, where) for server in read_stored(home)]
