@@ -62,6 +62,8 @@ def _transport(name: str, entry: Mapping[str, object], where: str, anythingllm: 
     if "command" in entry:
         return "stdio"
     url = entry.get("url", entry.get("serverUrl"))
+    if url is None:
+        raise McpConfigError(f"{where}: server {name!r} has neither command nor url")
     if isinstance(url, str) and (anythingllm or urlsplit(url).path.rstrip("/").endswith("/sse")):
         return None  # AnythingLLM reads a bare url as legacy SSE; an /sse endpoint is one too
     return "http"
