@@ -71,7 +71,12 @@ def _text(value: object, where: str, what: str) -> str:
     return value
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token: what an HTTP header name may be
+
+
 def _string_map(value: object, where: str, what: str) -> dict[str, str]:
+    """`env` or `headers`: names and values that can be passed on as they are (an `=` in a variable name, or a line
+    break in a header, would be cut or injected by the OS or the HTTP client, so both are refused here)."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -79,18 +84,36 @@ def _string_map(value: object, where: str, what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, item in value.items():
         key = _text(key, where, f"a name in {what}")
-        if not key:
-            raise McpConfigError(f"{where}: {what} has an empty name")
-        out[key] = _text(item, where, f"{what}.{key}")
+        text = _text(item, where, f"{what}.{key}")
+        if what == "headers":
+            if not _HEADER_NAME.fullmatch(key):
+                raise McpConfigError(f"{where}: headers: {key!r} is not a valid HTTP header name")
+            if "\r" in text or "\n" in text:
+                raise McpConfigError(f"{where}: headers.{key} contains a line break")
+        elif not key or "=" in key:
+            raise McpConfigError(f"{where}: env: {key!r} is not a valid variable name (empty, or with =)")
+        out[key] = text
     return out
 
 
 def check_url(url: str, where: str) -> str:
-    """An http(s) URL with a host, or McpConfigError: anything else (file:, javascript:, a bare path) is refused."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise McpConfigError(f"{where}: url {url!r} is not an http:// or https:// address with a host")
-    return url.strip()
+    """An http(s) URL with a host and no credentials in it, or McpConfigError: anything else (file:, javascript:, a
+    bare path, spaces or control characters) is refused."""
+    url = url.strip()
+    bad = McpConfigError(f"{where}: url {url!r} is not an http:// or https:// address with a host")
+    try:
+        parts = urlsplit(url)
+        host, credentials = parts.hostname, (parts.username, parts.password)
+        _ = parts.port  # a malformed port raises here
+    except ValueError:  # a malformed port or IPv6 address
+        raise bad from None
+    if parts.scheme not in ("http", "https") or not host or any(ord(c) < 33 for c in url):
+        raise bad
+    if credentials != (None, None):
+        # mcp.json is a plain file: a credential belongs in a header, which goes to the keyring
+        raise McpConfigError(f"{where}: url has a user name or password in it; give it as a header instead "
+                             "(e.g. Authorization), which EdgeMind keeps in the OS keyring")
+    return url
 
 
 def parse_server(name: str, obj: object, where: str) -> McpServerConfig:

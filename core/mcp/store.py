@@ -127,9 +127,9 @@ def save_servers(home: Path, servers: Iterable[McpServerConfig], *, replace_exis
             entries[server.name] = _stored_form(server, store)
     _write(home, entries)
     for name in clashes:  # secrets the replaced entry had and the new one no longer names
-        kept = {sid for sid, _ in _references(_parsed(name, entries[name]))}
+        kept = set(_references(_parsed(name, entries[name])))
         for sid, ref in _references(stored[name]):
-            if sid not in kept:
+            if (sid, ref) not in kept:
                 store.forget(sid, ref)
     return Change(added=tuple(s.name for s in new if s.name not in stored),
                   replaced=tuple(clashes),
