@@ -15,8 +15,9 @@ import pytest
 
 from edgemind.core.cli.main import main as cli_main
 from edgemind.core.mcp.config import McpConfigError, McpServerConfig, load_servers, normalise_name, parse_servers
-from edgemind.core.mcp.secrets import Field, is_secret
+from edgemind.core.mcp.secrets import Field, McpSecrets, is_secret
 from edgemind.core.mcp.service import McpServers, server_from_fields
+from edgemind.core.models.remote_keys import RemoteKeys
 from tests.keyring_standin import StandInOSKeyring, stand_in_keyring
 
 FILES = Path(__file__).parent / "mcp_files"
@@ -330,3 +331,13 @@ def test_cli_bad_input_with_json_answers_one_json_error(cli: dict[str, str],
     code, out, _ = run_cli(capsys, "mcp", "add", "t", "--json", "--url", "javascript:alert(1)")
     assert code == 2
     assert json.loads(out)["kind"] == "mcp_config"
+
+
+def test_an_mcp_secret_and_a_remote_model_key_of_the_same_id_are_kept_apart(tmp_path: Path,
+                                                                           ring: StandInOSKeyring) -> None:
+    mcp_ref = McpSecrets(tmp_path).save("same", "mcp value")
+    key_ref = RemoteKeys(tmp_path).save("same", "model key")
+    assert McpSecrets(tmp_path).load("same", mcp_ref) == "mcp value"
+    assert RemoteKeys(tmp_path).load("same", key_ref) == "model key"
+    McpSecrets(tmp_path, "file").save("same", "in a file")
+    assert (tmp_path / "mcp_secrets.json").exists() and not (tmp_path / "remote_keys.json").exists()
