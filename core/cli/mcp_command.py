@@ -1,4 +1,4 @@
-"""The `edgemind mcp` commands: add, list, remove and import the MCP servers whose tools EdgeMind may offer.
+"""The `edgemind mcp` commands: add, list, remove, enable/disable and import the MCP servers EdgeMind may use.
 
 Thin: core/mcp/service.py does the work (the Settings page calls the same). Bad input (a malformed server or file)
 exits 2 with one line and writes nothing; secrets are never printed.
@@ -45,6 +45,12 @@ def add_command(sub: Any) -> None:
     rm.add_argument("name")
     rm.add_argument("--json", action="store_true")
     rm.set_defaults(func=cmd_mcp_remove)
+
+    for action, switch in (("enable", "on"), ("disable", "off")):
+        sw = msub.add_parser(action, help=f"switch a server {switch} (a disabled one is never started)")
+        sw.add_argument("name")
+        sw.add_argument("--json", action="store_true")
+        sw.set_defaults(func=cmd_mcp_switch, disabled=action == "disable")
 
     imp = msub.add_parser("import", help="import the servers of Claude Desktop, LM Studio, Jan or AnythingLLM",
                           description="FILE: claude_desktop_config.json, LM Studio's mcp.json, Jan's mcp_config.json "
@@ -200,6 +206,16 @@ def cmd_mcp_remove(args: argparse.Namespace, settings: Settings) -> int:
         _print_json({"removed": gone.name})
     else:
         print(f"removed {gone.name}")
+    return EXIT_OK
+
+
+@_bad_input_exits_2
+def cmd_mcp_switch(args: argparse.Namespace, settings: Settings) -> int:
+    server = McpServers.of(settings).set_disabled(args.name, args.disabled)
+    if args.json:
+        _print_json({"name": server.name, "disabled": server.disabled})
+    else:
+        print(f"{'disabled' if server.disabled else 'enabled'} {server.name}")
     return EXIT_OK
 
 

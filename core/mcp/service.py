@@ -14,7 +14,7 @@ from ..settings import Settings
 from .config import McpConfigError, McpServerConfig, load_servers, normalise_name, parse_server, read_stored
 from .imports import import_file
 from .secrets import MASK, McpSecrets, is_secret
-from .store import Change, masked, remove_server, save_servers
+from .store import Change, masked, remove_server, save_servers, set_disabled
 
 __all__ = ["MASK", "Change", "McpConfigError", "McpServerConfig", "McpServers", "is_secret", "normalise_name",
            "server_from_fields"]
@@ -64,6 +64,9 @@ class McpServers:
 
     def remove(self, name: str) -> McpServerConfig:
         return remove_server(self.home, name, self.secrets)
+
+    def set_disabled(self, name: str, disabled: bool) -> McpServerConfig:
+        return set_disabled(self.home, name, disabled)
 
     def import_file(self, path: Path, *, replace_existing: bool = False) -> Change:
         return import_file(self.home, path, replace_existing=replace_existing, secrets=self.secrets)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,18 @@ def remove_server(home: Path, name: str, secrets: McpSecrets | None = None) -> M
     for sid, ref in _references(gone):
         store.forget(sid, ref)
     return gone
+
+
+def set_disabled(home: Path, name: str, disabled: bool) -> McpServerConfig:
+    """Switch one server off (its tools are not offered, its process never started) or on again; secrets untouched."""
+    key = normalise_name(name)
+    stored = {s.name: s for s in read_stored(home)}
+    if key not in stored:
+        known = ", ".join(stored) or "none"
+        raise McpConfigError(f"no MCP server named {name!r} (configured: {known})")
+    stored[key] = replace(stored[key], disabled=disabled)
+    _write(home, {n: _entry_of_stored(s) for n, s in stored.items()})
+    return stored[key]
 
 
 def masked(server: McpServerConfig) -> dict[str, Any]:

@@ -294,6 +294,16 @@ def test_cli_http_server_list_and_remove(cli: dict[str, str], capsys: pytest.Cap
     assert [s.name for s in load_servers(home)] == ["tools"]
 
 
+def test_cli_enables_a_server_jan_had_switched_off(cli: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(capsys, "mcp", "import", str(FILES / "jan" / "mcp_config.json"))[0] == 0
+    assert run_cli(capsys, "mcp", "enable", "fetch")[:2] == (0, "enabled fetch\n")
+    assert run_cli(capsys, "mcp", "disable", "exa", "--json")[:2] == (0, '{"name": "exa", "disabled": true}\n')
+    home = Path(cli["EDGEMIND_HOME"])
+    assert {s.name: s.disabled for s in load_servers(home)} == {"browsermcp": True, "exa": True, "fetch": False}
+    assert {s.name: s for s in load_servers(home)}["exa"].env == {"EXA_API_KEY": "exa-janTestKey-7f3a"}
+    assert run_cli(capsys, "mcp", "enable", "nothere")[0] == 2
+
+
 def test_cli_import_reports_one_line_per_server(cli: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "mcp", "import", str(FILES / "anythingllm" / "anythingllm_mcp_servers.json"))
     assert code == 0, err
