@@ -132,8 +132,11 @@ class McpPage(QWidget):
         self.import_replace = QCheckBox("replace same names")
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_selected)
+        self.switch_button = QPushButton("Switch on/off")
+        self.switch_button.setToolTip("A disabled server is never started and its tools are not offered")
+        self.switch_button.clicked.connect(self.switch_selected)
         for w in (self.add_command_button, self.add_url_button, self.import_button, self.import_replace,
-                  self.remove_button):
+                  self.switch_button, self.remove_button):
             buttons.addWidget(w)
         buttons.addStretch()
         self.note = QLabel("")
@@ -189,6 +192,7 @@ class McpPage(QWidget):
 
     def _sync_buttons(self) -> None:
         self.remove_button.setEnabled(bool(self.selected_names()))
+        self.switch_button.setEnabled(bool(self.selected_names()))
 
     def selected_names(self) -> list[str]:
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
@@ -217,6 +221,17 @@ class McpPage(QWidget):
             self.ctx.ops.run("import MCP servers",
                              lambda: servers.import_file(Path(path), replace_existing=replace),
                              lambda change: self._changed(_summary(change)), self._failed)
+
+    def switch_selected(self) -> None:
+        """Each selected server off if it was on, on if it was off."""
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        wanted = [(self.rows[r]["name"], not self.rows[r]["disabled"]) for r in rows if r < len(self.rows)]
+        servers = self.servers
+        if wanted:
+            def switch() -> str:
+                done = [servers.set_disabled(name, off) for name, off in wanted]
+                return "; ".join(f"{'disabled' if s.disabled else 'enabled'} {s.name}" for s in done) + "."
+            self.ctx.ops.run("switch MCP server", switch, self._changed, self._failed)
 
     def remove_selected(self) -> None:
         names = self.selected_names()

@@ -123,3 +123,17 @@ def test_the_settings_page_holds_the_mcp_servers_page(qtbot, page_settings: Sett
     qtbot.addWidget(settings_page)
     assert isinstance(settings_page.mcp, McpPage)
     ctx.shutdown()
+
+
+def test_switching_a_server_off_and_on(qtbot, page: McpPage) -> None:
+    McpServers(page.ctx.settings.home, "file").add(server_from_fields("time", command="uvx"))
+    with qtbot.waitSignal(page.servers_did_load, timeout=10_000):
+        page.refresh()
+    page.table.selectRow(0)
+    with qtbot.waitSignal(page.servers_did_load, timeout=10_000):
+        page.switch_selected()
+    assert cells(page)[0][0] == "time (disabled)" and load_servers(page.ctx.settings.home)[0].disabled
+    page.table.selectRow(0)
+    with qtbot.waitSignal(page.servers_did_load, timeout=10_000):
+        page.switch_selected()
+    assert cells(page)[0][0] == "time" and not load_servers(page.ctx.settings.home)[0].disabled
