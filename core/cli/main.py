@@ -336,6 +336,10 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         tools = ", ".join(decision.tools) or "none"
         print(f"{decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; tools: {tools}; "
               f"{decision.reason}")
+        for tool, why in decision.tools_why:
+            print(f"  offers {tool}: {why}")
+        for tool, why in decision.tools_left_out:
+            print(f"  not {tool}: {why}")
     return EXIT_OK
 
 
