@@ -327,7 +327,8 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 _print_json({"line": line, **decision.as_dict()})
             else:
-                print(f"{line}: {decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}")
+                print(f"{line}: {decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; "
+                      f"tools: {', '.join(decision.tools) or 'none'}")
         return EXIT_OK
     decision = router.route(args.prompt, args.model)
     if args.json:
