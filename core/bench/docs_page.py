@@ -306,6 +306,36 @@ def _attacks(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _tool_offers(path: Path, root: Path, data: dict[str, Any]) -> str:
+    modes = {"with_intent": "every tool of the intent (before)", "when_needed": "only tools the prompt needs (now)"}
+    rows = []
+    for split, result in data.get("splits", {}).items():
+        for mode, r in result.get("modes", {}).items():
+            plain, needy = r["no_tool"], r["needs_tool"]
+            rows.append([f"{split} (`{result.get('file', '?')}`)", modes.get(mode, mode),
+                         f"{plain['false_offers']} of {plain['n']} ({fmt(plain['false_offer_rate'], 'fraction')})",
+                         f"{needy['recalled']} of {needy['n']} ({fmt(needy['recall'], 'fraction')})",
+                         str(needy.get("with_other_tools", ""))])
+    goal = data.get("goal", {}).get("false_offer_rate")
+    now = data.get("splits", {}).get("heldout", {}).get("modes", {}).get("when_needed", {})
+    left = [f"offered {', '.join(e['offered'])} to \"{' '.join(e['prompt'].split())}\""
+            for e in now.get("no_tool", {}).get("examples", [])]
+    left += [f"no {' or '.join(e['needs'])} for \"{' '.join(e['prompt'].split())}\""
+             for e in now.get("needs_tool", {}).get("missed", [])]
+    return "\n".join([
+        "## Router: tools offered only when a prompt needs them\n",
+        "Ordinary questions that need no tool (general knowledge, definitions, summaries of known works, lists of "
+        "facts, how-to, advice, writing; the calculator is allowed for unit conversions) and requests that need a "
+        "specific tool (any one of the labelled tools counts). A false offer is a tool offered to a prompt that needs "
+        "none; recall is the share of tool requests offered a right tool. The offer rules were written against the dev "
+        "split only; the held-out split was written before them. Routing is deterministic: the counts are exact"
+        + (f"; goal: at most {fmt(goal, 'fraction')} false offers on held-out with recall no worse than before." if goal
+           else ".") + "\n",
+        _table(["split", "offers", "false offers", "tool recall", "tool requests also offered another tool"], rows),
+        "", ("Held-out prompts still wrong: " + "; ".join(left) + "\n") if left else "",
+        _source(path, root, " ".join([PY, *data.get("command", [])[1:]])), ""])
+
+
 def _other(path: Path, root: Path, data: Any) -> str:
     """A results file no renderer knows: named, with its recorded command and top-level numbers, so it is never
     silently left off the page."""
@@ -334,6 +364,8 @@ def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
         return _engine_vs_raw
     if path.name == "attacks.json":
         return _attacks
+    if path.name == "tool_offers.json":
+        return _tool_offers
     return _other
 
 

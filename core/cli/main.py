@@ -328,7 +328,8 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 _print_json({"line": line, **decision.as_dict()})
             else:
-                print(f"{line}: {decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}")
+                print(f"{line}: {decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; "
+                      f"tools: {', '.join(decision.tools) or 'none'}")
         return EXIT_OK
     decision = router.route(args.prompt, args.model)
     if args.json:
@@ -337,6 +338,10 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         tools = ", ".join(decision.tools) or "none"
         print(f"{decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; tools: {tools}; "
               f"{decision.reason}")
+        for tool, why in decision.tools_why:
+            print(f"  offers {tool}: {why}")
+        for tool, why in decision.tools_left_out:
+            print(f"  not {tool}: {why}")
     return EXIT_OK
 
 

@@ -71,7 +71,8 @@ class RoutePlanner:
                      if m.role in ("user", "assistant") and m.content)
 
     def offered(self, decision: RouteDecision, options: AskOptions) -> tuple[Tool, ...]:
-        """The routed intent's tools, only when the request carries a tool capability (AskOptions.tools)."""
+        """The tools the router offers this prompt (those it needs, core/routing/offers.py), only when the request
+        carries a tool capability (AskOptions.tools)."""
         if options.tools is None or self.settings.tool_steps == 0:
             return ()
         names = [n for n in decision.tools if n != "web_fetch" or self.settings.web_fetch_enabled]

@@ -28,7 +28,10 @@ class RouteDecision:
     system_prompt: str
     reason: str
     confidence: float = 1.0  # the classifier's probability for its best guess (also when it fell back)
-    tools: tuple[str, ...] = ()  # the tools this intent offers (none runs without a grant)
+    tools: tuple[str, ...] = ()  # the tools offered for this prompt (none runs without a grant)
+    # (tool, what in the prompt needs it) for each offered tool, and (tool, why not) for the intent's others
+    tools_why: tuple[tuple[str, str], ...] = ()
+    tools_left_out: tuple[tuple[str, str], ...] = ()
     params: IntentParams = IntentParams()  # None in a field: the user's option or the engine's default decides
     latency_ms: float = 0.0
     signals: tuple[str, ...] = ()  # the cheap signals that fired
@@ -42,6 +45,7 @@ class RouteDecision:
         """The `edgemind route --json` object."""
         return {
             "intent": self.intent, "model": self.model_id, "tools": list(self.tools),
+            "tools_why": dict(self.tools_why), "tools_left_out": dict(self.tools_left_out),
             "confidence": round(self.confidence, 4), "reason": self.reason, "latency_ms": round(self.latency_ms, 3),
             "params": {"temperature": self.params.temperature, "max_tokens": self.params.max_tokens},
             "signals": list(self.signals), "language": self.language,

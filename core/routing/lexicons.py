@@ -175,3 +175,67 @@ LEXICONS: Lexicons = {
         "dicas", "benefícios", "quem", "chi", "为什么", "सुझाव",
     ),
 }
+
+# What shows that a prompt needs a tool its intent offers (core/routing/offers.py), not only that it sounds like
+# one: "summarize my notes" needs docs_search, "summarize Hamlet" does not. Unlike LEXICONS these are not classifier
+# features; every phrase occurs in resources/router_train.jsonl or in the dev split of tool offers
+# (resources/tool_offers_dev.jsonl), never only in the held-out one, and a test keeps it so.
+OFFER_CUES: Lexicons = {
+    # Whose: the user's own things. CJK possessives need no space before the noun; they are in `own_docs`.
+    "possessive": (
+        "my", "our", "mis", "mi", "mes", "mon", "ma", "meine*", "mein", "meus", "minhas", "meu", "minha", "miei",
+        "mie", "mio",
+    ),
+    # The user's own documents without a possessive before the noun ("the report I indexed").
+    "own_docs": (
+        "i uploaded", "i saved", "i imported", "i indexed", "i scanned", "i exported", "i gave you", "i wrote",
+        "in my library", "in my documents", "in my notes", "my notes", "my documents", "my docs", "in my files",
+        "que subí", "que guardé", "que importé", "que j'ai importé", "que j'ai téléversé", "que j'ai ajouté",
+        "que eu enviei", "que eu salvei", "que eu importei", "ho caricato", "che ho salvato",
+        "die ich gespeichert habe", "das ich hochgeladen habe", "hinzugefügt", "importiert",
+        "上传", "我保存的", "我的文档", "我上传的", "我导入的", "我的读书笔记", "私のメモ", "私のノート", "保存した",
+        "取り込んだ", "インポートした", "мои заметки", "я загрузил", "моих документах", "которую я сохранил",
+        "моих заметок", "моих заметках", "मेरे नोट्स", "मैंने जो", "मेरे दस्तावेज़ों",
+    ),
+    # What the user did with their own documents, after "I", "I've" or "did I": "what did I write down about".
+    "own_doc_verbs": (
+        "wrote", "write", "write down", "note", "saved", "shared", "attached", "uploaded",
+        "imported", "indexed", "scanned", "added", "loaded", "exported",
+    ),
+    # Documents the shared doc_nouns lack, counted in a docs prompt: "the transcript of Tuesday's call".
+    "more_doc_nouns": ("transcript", "file", "doc", "attached", "lease", "slides"),
+    # A known work or a subject of general knowledge, not a document of the user's: "the plot of Hamlet".
+    "known_work": ("plot", "story of", "story", "book", "film", "movie", "history of",
+                   "causes of", "main arguments", "by"),
+    # Files and folders on this computer, after "my", "this", "that" or "the".
+    "file_nouns": (
+        "file", "files", "folder", "directory", "desktop", "downloads", "home directory", "hard drive",
+        "usb drive", "external drive", "archivo", "carpeta", "fichier", "dossier", "datei", "ordner", "arquivo",
+        "pasta", "cartella",
+    ),
+    # This computer's hardware and system, which system_info reports.
+    "system_nouns": (
+        "cpu", "cpu cores", "cores", "ram", "memory", "disk", "disk space", "battery", "os version",
+        "operating system", "hostname", "computer", "laptop", "machine", "mémoire", "ordinateur", "speicher",
+        "rechner", "akku", "disco", "memoria", "ordenador",
+    ),
+    # That the system asked about is this one: "what is my CPU", not "what is a CPU".
+    "this_machine": (
+        "my", "this computer", "this machine", "do i have", "am i", "i have", "mon", "ma", "mein",
+        "meine*", "mi", "mio", "meu",
+    ),
+    # Code to run with python_run: "run" alone is a marathon, an office or the numbers.
+    "code_nouns": ("python", "script", "code", "snippet", "program", "脚本", "स्क्रिप्ट"),
+    # How a request opens when it asks for an answer, not an act: "List the planets", "Name the Great Lakes".
+    # An action prompt that opens so and needs no tool is answered as chat; "open Spotify" stays an action.
+    "answer_openings": ("list", "name", "give me", "tell me", "show me", "make a list", "write", "count", "what",
+                        "who", "which", "how"),
+    # A question about such things in general, not about this computer: "what does a CPU do?".
+    "in_general": ("what is", "what are", "what is a", "what's a", "what does a", "what does an",
+                   "explain what", "why do", "how does", "difference between", "define", "how do i", "how to",
+                   "how can i"),
+    # Number words: a math prompt with a quantity can use the calculator, "what is a prime number" cannot.
+    "number_words": (
+        "one", "two", "three", "four", "five", "six", "ten", "million", "convert",
+    ),
+}

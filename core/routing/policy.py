@@ -20,7 +20,10 @@ POLICY_FILE = "router_policy.toml"
 WHAT = "router policy"
 DEFAULT_MODEL = "default"  # in a policy: "the configured default model"
 _TOP_KEYS = ("router", "intents")
-_ROUTER_KEYS = ("confidence_threshold", "fallback_intent", "unsure_model")
+_ROUTER_KEYS = ("confidence_threshold", "fallback_intent", "unsure_model", "offer_tools")
+# "when_needed": an intent's tools only when the prompt shows it needs them (core/routing/offers.py);
+# "with_intent": every tool of the intent, as before (the baseline benchmarks/tool_offers.py measures against).
+OFFER_MODES = ("when_needed", "with_intent")
 _INTENT_KEYS = ("model", "system_prompt", "params", "tools")
 _PARAM_KEYS = ("temperature", "max_tokens")
 
@@ -47,11 +50,13 @@ class RouterPolicy:
     confidence_threshold: float
     fallback_intent: str
     unsure_model: str = ""  # a model id that settles unsure prompts; empty: they go to fallback_intent
+    offer_tools: str = "when_needed"  # one of OFFER_MODES
 
     def fingerprint(self) -> str:
         """A hash of the whole policy, for caches and logs."""
         text = json.dumps(
             {"threshold": self.confidence_threshold, "fallback": self.fallback_intent, "unsure": self.unsure_model,
+             "offer_tools": self.offer_tools,
              "intents": {name: [p.model, p.system_prompt, p.params.temperature, p.params.max_tokens, list(p.tools)]
                          for name, p in sorted(self.intents.items())}},
             sort_keys=True,
@@ -87,6 +92,8 @@ def _check(data: Mapping[str, Any], src: PolicySource) -> None:
             raise config_error(src, where, f"{value!r} is not one of {', '.join(INTENTS)}")
         if key == "unsure_model" and not isinstance(value, str):
             raise config_error(src, where, f"{value!r} is not a model id (text; \"\" turns it off)")
+        if key == "offer_tools" and value not in OFFER_MODES:
+            raise config_error(src, where, f"{value!r} is not one of {', '.join(OFFER_MODES)}")
     for name, table in data.get("intents", {}).items():
         if name not in INTENTS:
             raise config_error(src, f"intents.{name}", f"unknown intent; known: {', '.join(INTENTS)}")
@@ -141,4 +148,5 @@ def _build(data: Mapping[str, Any]) -> RouterPolicy:
         confidence_threshold=float(need(router, "confidence_threshold", "router.confidence_threshold")),
         fallback_intent=need(router, "fallback_intent", "router.fallback_intent"),
         unsure_model=str(router.get("unsure_model", "")).strip(),
+        offer_tools=str(router.get("offer_tools", "when_needed")),
     )

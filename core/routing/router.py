@@ -24,6 +24,7 @@ from ..safety.checker import bundled_embedder_version, read_batch, readable
 from ..settings import Settings
 from .classifier import IntentModel, load_examples, load_model, model_key, save_model, train
 from .decision import Judge, RouteDecision
+from .offers import ToolOffer, offer_tools
 from .policy import DEFAULT_MODEL, POLICY_FILE, RouterPolicy, load_router_policy
 from .signals import INTENTS, Signals, extract_signals, head_and_tail
 
@@ -149,6 +150,17 @@ class IntentRouter:
         return self._decide(started, prompt, intent, confidence, reason + _evidence(signals, prediction.nearest),
                             signals, requested_model, embedding[0], embedded_text)
 
+    def offer(self, prompt: str, intent: str, signals: Signals) -> ToolOffer:
+        """The tools offered for this prompt under the policy's `offer_tools` mode (see offers.py)."""
+        offers = {name: chosen.tools for name, chosen in self.policy.intents.items()}
+        if self.policy.offer_tools == "with_intent":
+            return ToolOffer(intent, offers[intent], tuple((t, "offered with its intent") for t in offers[intent]))
+        return offer_tools(prompt, intent, offers, signals)
+
+    def offered(self, prompt: str) -> tuple[str, ...]:
+        """The tools this prompt is offered (what benchmarks and tests of the offers compare)."""
+        return self.route(prompt).tools
+
     def route_batch(self, path: Path) -> list[tuple[int, RouteDecision]]:
         """Every prompt of a JSON-lines file with its line number; the whole file is read and checked first, so a
         bad line fails before any prompt is routed."""
@@ -157,13 +169,19 @@ class IntentRouter:
     def _decide(self, started: float, prompt: str, intent: str, confidence: float, reason: str,
                 signals: Signals | None, requested_model: str | None, embedding: np.ndarray | None = None,
                 embedded_text: str = "") -> RouteDecision:
+        offer = self.offer(prompt, intent, signals or extract_signals(""))
+        if offer.note:  # first: the audit log keeps a reason's first 200 characters
+            reason = f"{offer.note}: {reason}"
+        intent = offer.intent
         chosen = self.policy.intents[intent]
         model = chosen.model if chosen.model != DEFAULT_MODEL else self.default_model
         if requested_model:
             model, reason = requested_model, reason + "; model chosen by the user"
         decision = RouteDecision(
             intent=intent, confidence=confidence, model_id=model, system_prompt=chosen.system_prompt,
-            params=chosen.params, tools=chosen.tools, reason=reason, latency_ms=(time.perf_counter() - started) * 1000,
+            params=chosen.params, tools=offer.tools, tools_why=offer.offered_because,
+            tools_left_out=offer.left_out_because, reason=reason,
+            latency_ms=(time.perf_counter() - started) * 1000,
             signals=tuple(signals.fired()) if signals else (), language=signals.language if signals else "und",
             embedding=embedding, embedded_text=embedded_text,
         )
