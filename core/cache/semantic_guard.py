@@ -165,6 +165,18 @@ _DIMENSIONS = {
 _DIMENSION_AFTER_HOW = {adj: f"DIM:{name}" for name, (adj, _) in _DIMENSIONS.items()}
 _DIMENSION_NOUN = {noun: f"DIM:{name}" for name, (_, nouns) in _DIMENSIONS.items() for noun in nouns.split()}
 _POINT_TEMPERATURES = frozenset("boiling melting freezing".split())  # "the boiling point": a temperature
+# Irregular English verb forms, read as their base for the word match ("spoken" / "speak", "wrote" / "write").
+_IRREGULAR = {form: base for base, forms in {
+    "speak": "spoke spoken", "write": "wrote written", "eat": "ate eaten", "make": "made", "take": "took taken",
+    "give": "gave given", "go": "went gone", "see": "seen", "know": "knew known", "grow": "grew grown",
+    "begin": "began begun", "drive": "drove driven", "fly": "flew flown", "sing": "sang sung", "swim": "swam swum",
+    "think": "thought", "buy": "bought", "bring": "brought", "teach": "taught", "catch": "caught", "build": "built",
+    "sell": "sold", "tell": "told", "hold": "held", "lose": "lost", "pay": "paid",
+    "run": "ran", "say": "said", "send": "sent", "spend": "spent", "stand": "stood", "win": "won",
+    "fall": "fell fallen", "freeze": "froze frozen", "choose": "chose chosen", "break": "broke broken",
+    "forget": "forgot forgotten", "hide": "hid hidden", "rise": "risen", "wear": "wore worn",
+    "feel": "felt", "keep": "kept", "sleep": "slept", "meet": "met", "fight": "fought",
+}.items() for form in forms.split()}
 # Words that place a time frame relative to now: "last week" is not "this week" or "next week".
 _TIME_MODIFIERS = frozenset("last this next past coming previous upcoming".split())
 _UNIT_OF = {word: unit for unit, words in _UNITS.items() for word in words.split()}
@@ -209,6 +221,7 @@ class Facts:
     surface: tuple[str, ...] = ()  # each token as written (lowercased, unstemmed): what the word embedding reads
     dimensions: tuple[str, ...] = ()  # what the question measures: age, distance, speed... (_DIMENSIONS)
     quantities: tuple[str, ...] = ()  # each number with the unit right after it ("30 celsius"), sorted
+    asked: tuple[str, ...] = ()  # the word right after "which"/"what": the kind of answer asked for ("city")
 
     def signature(self) -> str:
         """A digest of the facts that must be equal, so the store fetches only candidates that agree on them.
@@ -286,6 +299,7 @@ def prompt_facts(prompt: str) -> Facts:
     tokens: list[str] = []
     surface: list[str] = []
     dimensions: list[str] = []
+    asked: list[str] = []
     negations = 0
     previous = ""
     quantities: list[str] = []
@@ -336,6 +350,10 @@ def prompt_facts(prompt: str) -> Facts:
             elif head == "point" and before in _POINT_TEMPERATURES:
                 word = "DIM:temperature"
                 dimensions.append(word)
+            elif head in _IRREGULAR:  # the base for the exact match, the form as written for the embedding
+                word = _IRREGULAR[head]
+            if before in ("which", "what"):  # "which city is the capital": the kind of answer asked for
+                asked.append(word)
             tokens.append(word)
             surface.append(head)
     poles = sorted({w for w in words if w in _POLES})
@@ -347,7 +365,8 @@ def prompt_facts(prompt: str) -> Facts:
                  quoted=tuple(quoted), poles=tuple(poles), classes=_ordered_unique(classes),
                  words=tuple(words), units=tuple(sorted(units)), times=tuple(sorted(times)),
                  frames=_ordered_unique(classes + _frames(expanded)), tokens=tuple(tokens), surface=tuple(surface),
-                 dimensions=tuple(sorted(set(dimensions))), quantities=tuple(sorted(quantities)))
+                 dimensions=tuple(sorted(set(dimensions))), quantities=tuple(sorted(quantities)),
+                 asked=tuple(asked))
 
 
 def swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:

@@ -203,8 +203,11 @@ def align(a: Facts, b: Facts, vectors: WordVectors) -> Alignment:
     loose = not ([t for t, _ in only_a if t in RELATION_WORDS] and [t for t, _ in only_b if t in RELATION_WORDS])
     alias: dict[str, str] = {}  # b's token -> the a token it stands for
     weakest, weakest_word = 1.0, ""
-    for mine, theirs, flip in ((only_a, words_b, False), (only_b, words_a, True)):
-        pending = [(t, s) for t, s in mine if not (t in RELATION_WORDS and loose) and t not in FRAME_WORDS]
+    for mine, theirs, flip, asked in ((only_a, words_b, False, a.asked), (only_b, words_a, True, b.asked)):
+        # the kind of answer asked for ("which city is the capital of France") on one side only is phrasing
+        one_sided = set(asked) if not (only_a and only_b) else set()
+        pending = [(t, s) for t, s in mine if not (t in RELATION_WORDS and loose) and t not in FRAME_WORDS
+                   and t not in one_sided]
         if not pending:
             continue
         candidates = [(t, s) for t, s in theirs if t not in RELATION_WORDS or not loose]
