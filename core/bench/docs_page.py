@@ -321,8 +321,10 @@ def _semantic_cache(path: Path, root: Path, data: dict[str, Any]) -> str:
            "roles, units, time frames, same words asking something else). The `tune` split set the word "
            "thresholds; the `heldout` split was never tuned on. Both guards at the same prompt threshold "
            f"({data.get('threshold')}); word match thresholds: word {words.get('word')}, "
-           f"{words.get('loose')} when the prompts are at least {words.get('close_prompts')} alike (tuning in this "
-           f"run gave {tuned.get('word')}, {tuned.get('loose')}, {tuned.get('close_prompts')}).\n",
+           f"{words.get('loose')} when the prompts are at least {words.get('close_prompts')} alike, or a prompt "
+           f"at least {words.get('substitution')} alike to itself with the word swapped for its partner (tuning "
+           f"in this run gave {tuned.get('word')}, {tuned.get('loose')}, {tuned.get('close_prompts')}, "
+           f"{tuned.get('substitution')}).\n",
            _table(["guard", "split", "pairs", "precision", "recall", "false hits (near-misses served)",
                    "paraphrases served"], rows), ""]
     if held:
@@ -334,7 +336,10 @@ def _semantic_cache(path: Path, root: Path, data: dict[str, Any]) -> str:
                 "probes, medians: exact words "
                 f"{fmt(t['exact_ms'], 'ms')}, word match {fmt(t['match_ms'], 'ms')} with its words met before in "
                 f"the process ({fmt(t['added_ms'], 'ms')} more) and {fmt(t['match_new_words_ms'], 'ms')} with "
-                f"words never embedded before ({fmt(t['added_new_words_ms'], 'ms')} more).\n"]
+                f"words never embedded before ({fmt(t['added_new_words_ms'], 'ms')} more); the slowest tenth "
+                f"(90th percentile): exact words {fmt(t.get('exact_p90_ms'), 'ms')}, word match with new words "
+                f"{fmt(t.get('match_new_words_p90_ms'), 'ms')}, when candidates reach the word match and the "
+                "encoder reads their words and swapped prompts.\n"]
     out.append(_source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/semantic_cache.py"]))) + "\n")
     return "\n".join(out)
 

@@ -128,7 +128,8 @@ class SemanticIndex:
             similarity = float(similarities[i])
             earlier = prompt_facts(prompts.get(key, ""))
             why = (disagreement(facts, earlier) if words is None
-                   else match_disagreement(facts, earlier, words, similarity))
+                   else match_disagreement(facts, earlier, words, similarity,
+                                           (normalize_prompt(prompt), prompts.get(key, ""))))
             if why is not None:
                 log.debug("semantic candidate at %.3f refused: %s", similarity, why)
                 continue

@@ -10,6 +10,7 @@ words (who beat whom). It must never pair two words that name different things; 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -30,6 +31,10 @@ from .semantic_guard import NEGATING_PREFIXES, POLES, Facts, slot_disagreement
 WORD_THRESHOLD = 0.77
 LOOSE_WORD_THRESHOLD = 0.65
 CLOSE_PROMPTS = 0.88
+# A word below those may still stand for the word the other prompt has in its place when swapping it in leaves its
+# prompt this alike (the encoder reads the word in context: "fix a leaking faucet" / "repair ..." 0.978, "who wrote"
+# / "who author" 0.953); near-misses of the tuning split swap to at most 0.867 (melting/boiling point).
+SUBSTITUTION = 0.92
 # Relation words: a relation word on one side only is phrasing ("the symbol for gold" / "gold's symbol"); one
 # replaced by another changes roles ("a poem for my mother" / "about my mother") and refuses.
 RELATION_WORDS = frozenset("from to in into for about with by of on at between per over under through onto".split())
@@ -65,6 +70,7 @@ class WordThresholds:
     word: float = WORD_THRESHOLD
     loose: float = LOOSE_WORD_THRESHOLD
     close_prompts: float = CLOSE_PROMPTS
+    substitution: float = SUBSTITUTION
 
 
 class WordEmbedder(Protocol):
@@ -114,6 +120,10 @@ class WordVectors:
         self._max_words = max_words
         self._known: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    def sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Whole texts by the same encoder, not remembered (each lookup's are new)."""
+        return np.asarray(self._embedder.embed(list(texts)), dtype=np.float32)
 
     def __call__(self, words: Sequence[str]) -> np.ndarray:
         """(len(words), dim) unit vectors, in the order given."""
@@ -176,15 +186,32 @@ def roles_swapped(a: Sequence[str], b: Sequence[str]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class WordPair:
+    """A word of one prompt paired with its closest word in the other by embedding."""
+
+    word: str
+    partner: str
+    similarity: float  # the two words' cosine, each embedded alone
+    # the prompt's cosine with itself after the word is replaced by its partner: how little the swap changes what
+    # it asks, in context; 0.0 unless the partner is a word the other prompt has in its place (one for one)
+    substitution: float
+
+
+@dataclass(frozen=True, slots=True)
 class Alignment:
     """How two prompts' content words line up, before any word threshold is applied."""
 
     refusal: str | None  # a slot, an opposite, a missing word or a role swap: refused whatever the thresholds
     weakest: float  # the lowest best-synonym cosine of a word matched by embedding (1.0: none needed one)
     weakest_word: str
+    pairs: tuple[WordPair, ...] = ()
 
 
-def align(a: Facts, b: Facts, vectors: WordVectors) -> Alignment:
+def _substituted(text: str, word: str, partner: str) -> str:
+    return re.sub(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", partner, text, flags=re.IGNORECASE)
+
+
+def align(a: Facts, b: Facts, vectors: WordVectors, texts: tuple[str, str] | None = None) -> Alignment:
     """Slots first (semantic_guard.slot_disagreement), then each content word without its twin in the other
     prompt is paired with another form of itself there, or else with its closest word by embedding (never an
     opposite); frame words need no partner. The paired words must keep their roles (roles_swapped)."""
@@ -203,6 +230,7 @@ def align(a: Facts, b: Facts, vectors: WordVectors) -> Alignment:
     loose = not ([t for t, _ in only_a if t in RELATION_WORDS] and [t for t, _ in only_b if t in RELATION_WORDS])
     alias: dict[str, str] = {}  # b's token -> the a token it stands for
     weakest, weakest_word = 1.0, ""
+    pairs: list[WordPair] = []
     for mine, theirs, flip, asked in ((only_a, words_b, False, a.asked), (only_b, words_a, True, b.asked)):
         # the kind of answer asked for ("which city is the capital of France") on one side only is phrasing
         one_sided = set(asked) if not (only_a and only_b) else set()
@@ -221,8 +249,16 @@ def align(a: Facts, b: Facts, vectors: WordVectors) -> Alignment:
             partner_token = candidates[best][0]
             if (token in RELATION_WORDS) != (partner_token in RELATION_WORDS):
                 return Alignment(f"word {word!r} has no counterpart", 1.0, "")
-            if not kin and float(scores[i, best]) < weakest:
-                weakest, weakest_word = float(scores[i, best]), f"{word}/{candidates[best][1]}"
+            if not kin:
+                partner = candidates[best][1]
+                one_for_one = (texts is not None and partner_token not in RELATION_WORDS
+                               and partner_token not in (tokens_b if flip else tokens_a)
+                               and partner_token not in FRAME_WORDS)
+                pairs.append(WordPair(word, partner, float(scores[i, best]),
+                                      _substitution(texts[1 if flip else 0], word, partner, vectors)
+                                      if one_for_one and texts is not None else 0.0))
+                if float(scores[i, best]) < weakest:
+                    weakest, weakest_word = float(scores[i, best]), f"{word}/{partner}"
             if flip:
                 alias[token] = partner_token
             else:
@@ -233,22 +269,38 @@ def align(a: Facts, b: Facts, vectors: WordVectors) -> Alignment:
     seq_b = tuple(alias.get(t, t) for t, _ in words_b if (t not in RELATION_WORDS or t in tokens_a)
                   and t not in POLES)
     if roles_swapped(seq_a, seq_b):
-        return Alignment("words trade places", weakest, weakest_word)
-    return Alignment(None, weakest, weakest_word)
+        return Alignment("words trade places", weakest, weakest_word, tuple(pairs))
+    return Alignment(None, weakest, weakest_word, tuple(pairs))
 
 
-def match_disagreement(a: Facts, b: Facts, vectors: WordVectors, similarity: float, *,
-                       word_threshold: float = WORD_THRESHOLD, loose_word_threshold: float = LOOSE_WORD_THRESHOLD,
-                       close_prompts: float = CLOSE_PROMPTS) -> str | None:
-    """Why prompt b may not be served prompt a's answer under the word match, or None when it may.
+def _substitution(text: str, word: str, partner: str, vectors: WordVectors) -> float:
+    changed = _substituted(text, word, partner)
+    if changed == text:
+        return 0.0
+    before, after = vectors.sentences([text, changed])
+    return float(before @ after)
 
-    `similarity` is the two prompts' embedding cosine. Every word paired by embedding must reach word_threshold,
-    or loose_word_threshold when the prompts themselves are at least close_prompts alike (align() does the rest).
+
+def match_disagreement(a: Facts, b: Facts, vectors: WordVectors, similarity: float,
+                       texts: tuple[str, str] | None = None,
+                       thresholds: WordThresholds | None = None) -> str | None:
+    """Why prompt b (texts[1]) may not be served prompt a's (texts[0]) answer under the word match, or None.
+
+    `similarity` is the two prompts' embedding cosine. Every word paired by embedding must reach the word
+    threshold (the loose one when the prompts themselves are close), or, when it stands one for one in place of
+    its partner, leave its prompt at least `substitution` alike once swapped for it (align() does the rest).
     """
-    found = align(a, b, vectors)
+    found = align(a, b, vectors, texts)
+    return refusal(found, similarity, thresholds or WordThresholds())
+
+
+def refusal(found: Alignment, similarity: float, thresholds: WordThresholds) -> str | None:
+    """The word match's verdict on an alignment under these thresholds (None: served)."""
     if found.refusal is not None:
         return found.refusal
-    needed = word_threshold if similarity < close_prompts else loose_word_threshold
-    if found.weakest < needed:
-        return f"word pair {found.weakest_word!r} at {found.weakest:.2f} is no synonym (needs {needed:.2f})"
+    needed = thresholds.word if similarity < thresholds.close_prompts else thresholds.loose
+    for pair in found.pairs:
+        if pair.similarity < needed and pair.substitution < thresholds.substitution:
+            return (f"word pair {pair.word!r}/{pair.partner!r} at {pair.similarity:.2f} is no synonym (needs "
+                    f"{needed:.2f}; in place {pair.substitution:.3f}, needs {thresholds.substitution:.2f})")
     return None

@@ -22,13 +22,14 @@ from ..errors import ConfigError
 from .entries import normalize_prompt
 from .semantic import TUNING_MARGIN
 from .semantic_guard import disagreement, prompt_facts
-from .semantic_match import Alignment, WordThresholds, WordVectors, align
+from .semantic_match import Alignment, WordThresholds, WordVectors, align, refusal
 
 PAIRS_FILE = "semantic_cache_pairs.jsonl"
 PARAPHRASES_FILE = "semantic_paraphrases.jsonl"
 WORD_MARGIN = 0.05  # above the closest near-miss word pair of the tuning split
 CLOSE_MARGIN = 0.03  # above the most alike near-miss prompts of the tuning split that reached the word match
 LOOSE_FLOOR = 0.65  # the loose word threshold never goes below this, whatever the data allow
+SUBSTITUTION_MARGIN = 0.05  # above the near-miss of the tuning split least changed by swapping its word in
 # Never tune below this: with every near-miss of the tuning split stopped by a guard, the data would allow any
 # threshold, and unrelated prompts that happen to pass every guard ("what is X" / "what is Y") must still miss.
 THRESHOLD_FLOOR = 0.80
@@ -102,7 +103,7 @@ def score_pairs(pairs: Sequence[LabelledPair], embedder: PairEmbedder,
         a, b = vectors[2 * i], vectors[2 * i + 1]
         facts_a, facts_b = prompt_facts(texts[2 * i]), prompt_facts(texts[2 * i + 1])
         guard = disagreement(facts_a, facts_b)
-        alignment = align(facts_a, facts_b, words) if words is not None else None
+        alignment = align(facts_a, facts_b, words, (texts[2 * i], texts[2 * i + 1])) if words is not None else None
         scored.append(ScoredPair(pair, float(a @ b), guard, alignment))
     return scored
 
@@ -123,17 +124,18 @@ def tune_word_thresholds(scored: Sequence[ScoredPair], threshold: float) -> Word
     loose = min(LOOSE_FLOOR, word)
     risky = [sim for sim, w in reaching if w >= loose - WORD_MARGIN]
     close = min(1.0, _ceil(max(risky, default=threshold) + CLOSE_MARGIN))
-    return WordThresholds(word=word, loose=loose, close_prompts=close)
+    swaps = [p.substitution for s in scored if s.pair.split == "tune" and s.pair.label == "miss"
+             and s.alignment is not None and s.similarity >= threshold and s.alignment.refusal is None
+             for p in s.alignment.pairs]
+    substitution = min(1.0, _ceil(max(swaps, default=0.0) + SUBSTITUTION_MARGIN))
+    return WordThresholds(word=word, loose=loose, close_prompts=close, substitution=substitution)
 
 
 def matched(s: ScoredPair, thresholds: WordThresholds) -> str | None:
     """Why the word match refuses a scored pair, or None: its alignment under these thresholds."""
     if s.alignment is None:
         raise ValueError("the pair was scored without word vectors")
-    if s.alignment.refusal is not None:
-        return s.alignment.refusal
-    needed = thresholds.word if s.similarity < thresholds.close_prompts else thresholds.loose
-    return None if s.alignment.weakest >= needed else f"word pair {s.alignment.weakest_word!r} is no synonym"
+    return refusal(s.alignment, s.similarity, thresholds)
 
 
 def with_word_match(scored: Sequence[ScoredPair], thresholds: WordThresholds) -> list[ScoredPair]:
