@@ -25,6 +25,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import EdgeMindError
 from .entries import CachedAnswer, CacheRow, SemanticRow, normalize_prompt
 from .semantic_guard import disagreement, prompt_facts
 from .semantic_match import WordVectors, match_disagreement
@@ -127,9 +128,13 @@ class SemanticIndex:
         for i, key in zip(order, keys):
             similarity = float(similarities[i])
             earlier = prompt_facts(prompts.get(key, ""))
-            why = (disagreement(facts, earlier) if words is None
-                   else match_disagreement(facts, earlier, words, similarity,
-                                           (normalize_prompt(prompt), prompts.get(key, ""))))
+            try:
+                why = (disagreement(facts, earlier) if words is None
+                       else match_disagreement(facts, earlier, words, similarity,
+                                               (normalize_prompt(prompt), prompts.get(key, ""))))
+            except EdgeMindError as exc:  # the encoder failed on the words: a miss, never a failed request
+                log.warning("semantic word match failed: %s", exc)
+                return None
             if why is not None:
                 log.debug("semantic candidate at %.3f refused: %s", similarity, why)
                 continue

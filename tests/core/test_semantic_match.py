@@ -22,7 +22,7 @@ from edgemind.core.cache.semantic_tuning import (
 from edgemind.core.classify.policy_file import resource_path
 from edgemind.core.embeddings.embedder import Embedder
 from edgemind.core.engine.facade import AskOptions, Engine
-from edgemind.core.errors import ConfigError
+from edgemind.core.errors import ConfigError, ModelError
 
 OPTS = AskOptions(temperature=0.0, max_tokens=12)
 BOILING = "what is the boiling point of water at sea level in Celsius?"
@@ -121,6 +121,22 @@ def test_word_vectors_embed_each_word_once(embedder: Embedder) -> None:
     vectors(["cat", "dog", "bird"])  # pushes the oldest out (at most 3 words kept)
     vectors(["film"])
     assert counting.texts[-1] == "film"
+
+
+def test_an_encoder_failure_in_the_word_match_is_a_miss_not_a_failed_request(tmp_path: Path,
+                                                                              embedder: Embedder) -> None:
+    class Broken:
+        """The word encoder failing as the real one does when onnxruntime cannot run a batch."""
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            raise ModelError(f"embedding a batch of {len(texts)} texts failed: out of memory")
+
+    cache = AnswerCache(tmp_path / "cache.db")
+    cache.store("k", CachedAnswer("an answer", "m", 2, 5, cache.clock()))
+    first, second = embedder.embed(["How do I fix a leaking faucet?", "How can I repair a leaky faucet?"])
+    cache.semantic.put("k", "scope", "How do I fix a leaking faucet?", first)
+    assert cache.semantic.lookup("scope", "How can I repair a leaky faucet?", second,
+                                 words=WordVectors(Broken())) is None
 
 
 # ---- the labelled paraphrases -------------------------------------------------------------------------------------
