@@ -336,6 +336,44 @@ def _tool_offers(path: Path, root: Path, data: dict[str, Any]) -> str:
         _source(path, root, " ".join([PY, *data.get("command", [])[1:]])), ""])
 
 
+def _semantic_cache(path: Path, root: Path, data: dict[str, Any]) -> str:
+    figures = data.get("figures", [])
+    rows = [[f["guard"], f["split"], str(f["pairs"]), fmt(f["precision"], "ratio"), fmt(f["recall"], "ratio"),
+             f"{f['false_hits']} of {f['near_misses']}", f"{f['true_hits']} of {f['hits_expected']}"] for f in figures]
+    held = [f for f in figures if f["split"] == "heldout"]
+    kinds = sorted({k for f in held for k in f.get("served_by_kind", {})})
+    kind_rows = [[k] + [f["served_by_kind"].get(k, "") for f in held] for k in kinds]
+    words = data.get("word_thresholds", {})
+    tuned = data.get("tuned_word_thresholds", {})
+    out = ["## Semantic cache: exact words against the word match, same pairs\n",
+           f"`{data.get('pairs_file')}`: paraphrases in other words (synonyms, reordering, other question forms) "
+           "that should be served, and near-misses that must not (other numbers, negations, entities, swapped "
+           "roles, units, time frames, same words asking something else). The `tune` split set the word "
+           "thresholds; the `heldout` split was never tuned on. Both guards at the same prompt threshold "
+           f"({data.get('threshold')}); word match thresholds: word {words.get('word')}, "
+           f"{words.get('loose')} when the prompts are at least {words.get('close_prompts')} alike, or a prompt "
+           f"at least {words.get('substitution')} alike to itself with the word swapped for its partner (tuning "
+           f"in this run gave {tuned.get('word')}, {tuned.get('loose')}, {tuned.get('close_prompts')}, "
+           f"{tuned.get('substitution')}).\n",
+           _table(["guard", "split", "pairs", "precision", "recall", "false hits (near-misses served)",
+                   "paraphrases served"], rows), ""]
+    if held:
+        out += ["Held-out pairs served, per kind (paraphrase kinds: hits; near-miss kinds: false hits):\n",
+                _table(["kind"] + [f["guard"] for f in held], kind_rows), ""]
+    t = data.get("latency")
+    if t:
+        out += [f"One semantic lookup in a real cache file holding {t['stored']} prompts, {t['probes']} held-out "
+                "probes, medians: exact words "
+                f"{fmt(t['exact_ms'], 'ms')}, word match {fmt(t['match_ms'], 'ms')} with its words met before in "
+                f"the process ({fmt(t['added_ms'], 'ms')} more) and {fmt(t['match_new_words_ms'], 'ms')} with "
+                f"words never embedded before ({fmt(t['added_new_words_ms'], 'ms')} more); the slowest tenth "
+                f"(90th percentile): exact words {fmt(t.get('exact_p90_ms'), 'ms')}, word match with new words "
+                f"{fmt(t.get('match_new_words_p90_ms'), 'ms')}, when candidates reach the word match and the "
+                "encoder reads their words and swapped prompts.\n"]
+    out.append(_source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/semantic_cache.py"]))) + "\n")
+    return "\n".join(out)
+
+
 def _other(path: Path, root: Path, data: Any) -> str:
     """A results file no renderer knows: named, with its recorded command and top-level numbers, so it is never
     silently left off the page."""
@@ -366,6 +404,8 @@ def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
         return _attacks
     if path.name == "tool_offers.json":
         return _tool_offers
+    if path.name == "semantic_cache.json":
+        return _semantic_cache
     return _other
 
 

@@ -301,6 +301,9 @@ def _cache(settings: Settings, model_id: str, plan: Plan,
                                                     Goal("<=", 0.0), "held-out near-miss pairs served")
         figures["semantic_recall"] = Figure(a.recall, "ratio", a.heldout_pairs, "higher",
                                             note="held-out paraphrases served")
+        figures["semantic_word_match_recall"] = Figure(
+            a.word_match_recall, "ratio", a.heldout_pairs, "higher",
+            note=f"the same pairs with the engine's word match ({a.word_match_false_hits} false hits)")
     for p in r.prefix:
         slug = "".join(ch if ch.isalnum() else "_" for ch in p.scenario.lower()).strip("_")[:40]
         note = f"first token {p.ttft_reused_ms} ms reused vs {p.ttft_baseline_ms} ms"

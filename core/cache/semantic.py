@@ -3,9 +3,11 @@
 Consulted after an L1/L2 miss, for the requests `ineligible` lets through: no conversation history, temperature 0, at
 most MAX_PROMPT_CHARS. Only prompts asked with the same model (and SHA), system prompt and params are compared, and two
 checks must both pass: the MiniLM embeddings' cosine similarity reaches a threshold tuned on a labelled set
-(`resources/semantic_cache_pairs.jsonl`), and no exact guard objects (`semantic_guard.py`: numbers, negations, names,
-identifiers, quoted text, language, replaced or swapped words). Its rows sit in `cache.db`, each tied to the L2 answer
-it serves. It must never serve an answer to a prompt that means something else; when unsure it misses.
+(`resources/semantic_cache_pairs.jsonl`), and no guard objects: the key slots must agree exactly (`semantic_guard.py`:
+numbers, negations, names, identifiers, quoted text, language, units, time frames) and every content word must have
+its counterpart, the same word or a synonym by word embedding, in the same roles (`semantic_match.py`). Its rows sit
+in `cache.db`, each tied to the L2 answer it serves. It must never serve an answer to a prompt that means something
+else; when unsure it misses.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import EdgeMindError
 from .entries import CachedAnswer, CacheRow, SemanticRow, normalize_prompt
 from .semantic_guard import disagreement, prompt_facts
+from .semantic_match import WordVectors, match_disagreement
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +93,12 @@ class SemanticIndex:
         self._answers = answers
         self._clock = clock
 
-    def lookup(self, scope: str, prompt: str, embedding: np.ndarray) -> SemanticHit | None:
-        """The closest earlier answer in this scope that passes the threshold and every guard, or None."""
+    def lookup(self, scope: str, prompt: str, embedding: np.ndarray,
+               words: WordVectors | None = None) -> SemanticHit | None:
+        """The closest earlier answer in this scope that passes the threshold and every guard, or None.
+
+        With word vectors (the engine passes the prompt encoder's), a content word may be said in other words
+        (semantic_match.py); without, the guard demands the same content words (semantic_guard.disagreement)."""
         facts = prompt_facts(normalize_prompt(prompt))
         query = _vector(embedding)
         try:
@@ -119,7 +127,14 @@ class SemanticIndex:
             return None
         for i, key in zip(order, keys):
             similarity = float(similarities[i])
-            why = disagreement(facts, prompt_facts(prompts.get(key, "")))
+            earlier = prompt_facts(prompts.get(key, ""))
+            try:
+                why = (disagreement(facts, earlier) if words is None
+                       else match_disagreement(facts, earlier, words, similarity,
+                                               (normalize_prompt(prompt), prompts.get(key, ""))))
+            except EdgeMindError as exc:  # the encoder failed on the words: a miss, never a failed request
+                log.warning("semantic word match failed: %s", exc)
+                return None
             if why is not None:
                 log.debug("semantic candidate at %.3f refused: %s", similarity, why)
                 continue

@@ -114,6 +114,77 @@ _POLITE = re.compile(r"\bhow\s+(?:do|does|can|could)\s+(?:i|you|we|one)\s+|\bhow
                      re.IGNORECASE)
 _CLASS_OF = {word: name for name, words in _CLASSES.items() for word in words.split()}
 _POLE_OF = {word: pole for pole, words in _POLES.items() for word in words if word not in FILLER}
+POLES = frozenset(_POLES)
+
+# Units and time frames: a near-miss swaps one for its neighbour ("in Celsius" / "in Fahrenheit", "today" /
+# "tomorrow") and the word embeddings put such neighbours close together (celsius/fahrenheit 0.66, today/tomorrow
+# 0.77), so the embedding match (semantic_match.py) must never pair them: each is a slot both prompts fill alike.
+# Spelling variants and plurals map to one name.
+_UNITS = {
+    "meter": "meter meters metre metres", "kilometer": "kilometer kilometers kilometre kilometres km kms",
+    "centimeter": "centimeter centimeters centimetre centimetres cm", "millimeter": "millimeter millimeters mm",
+    "mile": "mile miles", "foot": "foot feet ft", "inch": "inch inches", "yard": "yard yards yd",
+    "gram": "gram grams", "kilogram": "kilogram kilograms kg kgs kilo kilos", "milligram": "milligram milligrams mg",
+    "pound": "pound pounds lb lbs", "ounce": "ounce ounces oz", "ton": "ton tons tonne tonnes", "stone": "stone",
+    "liter": "liter liters litre litres", "milliliter": "milliliter milliliters millilitre millilitres ml",
+    "gallon": "gallon gallons", "quart": "quart quarts", "pint": "pint pints", "cup": "cup cups",
+    "tablespoon": "tablespoon tablespoons tbsp", "teaspoon": "teaspoon teaspoons tsp",
+    "celsius": "celsius centigrade", "fahrenheit": "fahrenheit", "kelvin": "kelvin kelvins",
+    "second": "seconds sec secs", "minute": "minute minutes", "hour": "hour hours hr hrs",
+    "byte": "byte bytes", "bit": "bit bits", "kilobyte": "kilobyte kilobytes kb", "megabyte": "megabyte megabytes mb",
+    "gigabyte": "gigabyte gigabytes gb", "terabyte": "terabyte terabytes tb",
+    "dollar": "dollar dollars usd", "euro": "euro euros eur", "yen": "yen", "yuan": "yuan",
+    "rupee": "rupee rupees", "franc": "franc francs", "peso": "peso pesos", "sterling": "sterling gbp",
+    "acre": "acre acres", "hectare": "hectare hectares", "mph": "mph", "knot": "knot knots",
+    "calorie": "calorie calories kcal", "joule": "joule joules", "watt": "watt watts", "volt": "volt volts",
+    "percent": "percent percentage",
+}
+_TIMES = {
+    "today": "today", "tomorrow": "tomorrow", "yesterday": "yesterday", "tonight": "tonight", "now": "now currently",
+    "morning": "morning mornings", "afternoon": "afternoon afternoons", "evening": "evening evenings",
+    "night": "night nights", "weekend": "weekend weekends", "week": "week weeks", "month": "month months",
+    "year": "year years", "decade": "decade decades", "century": "century centuries",
+    "breakfast": "breakfast", "brunch": "brunch", "lunch": "lunch", "dinner": "dinner supper",
+    "spring": "spring", "summer": "summer", "autumn": "autumn", "winter": "winter",
+    "monday": "monday mondays", "tuesday": "tuesday tuesdays", "wednesday": "wednesday wednesdays",
+    "thursday": "thursday thursdays", "friday": "friday fridays", "saturday": "saturday saturdays",
+    "sunday": "sunday sundays", "january": "january", "february": "february", "march": "march", "april": "april",
+    "june": "june", "july": "july", "august": "august", "september": "september", "october": "october",
+    "november": "november", "december": "december", "ancient": "ancient antiquity", "medieval": "medieval",
+    "modern": "modern", "future": "future", "history": "history historical",
+}
+# What a question measures, asked with "how <adjective>" or named by a noun: "how old" / "the age", "how far" /
+# "the distance", "the boiling point" / "what temperature ... boil". One token per dimension for the word match, and
+# a slot: "how fast can a cheetah run" is not "how far".
+_DIMENSIONS = {
+    "age": ("old", "age"), "distance": ("far", "distance"), "size": ("big", "size"),
+    "height": ("tall", "height"), "speed": ("fast", "speed"), "weight": ("heavy", "weight weigh weighs"),
+    "depth": ("deep", "depth"), "temperature": ("hot", "temperature"), "width": ("wide", "width"),
+    "frequency": ("often", "frequency"),
+}
+_DIMENSION_AFTER_HOW = {adj: f"DIM:{name}" for name, (adj, _) in _DIMENSIONS.items()}
+_DIMENSION_NOUN = {noun: f"DIM:{name}" for name, (_, nouns) in _DIMENSIONS.items() for noun in nouns.split()}
+_POINT_TEMPERATURES = frozenset("boiling melting freezing".split())  # "the boiling point": a temperature
+# Irregular English verb forms, read as their base for the word match ("spoken" / "speak", "wrote" / "write").
+_IRREGULAR = {form: base for base, forms in {
+    "speak": "spoke spoken", "write": "wrote written", "eat": "ate eaten", "make": "made", "take": "took taken",
+    "give": "gave given", "go": "went gone", "see": "seen", "know": "knew known", "grow": "grew grown",
+    "begin": "began begun", "drive": "drove driven", "fly": "flew flown", "sing": "sang sung", "swim": "swam swum",
+    "think": "thought", "buy": "bought", "bring": "brought", "teach": "taught", "catch": "caught", "build": "built",
+    "sell": "sold", "tell": "told", "hold": "held", "lose": "lost", "pay": "paid",
+    "run": "ran", "say": "said", "send": "sent", "spend": "spent", "stand": "stood", "win": "won",
+    "fall": "fell fallen", "freeze": "froze frozen", "choose": "chose chosen", "break": "broke broken",
+    "forget": "forgot forgotten", "hide": "hid hidden", "rise": "risen", "wear": "wore worn",
+    "feel": "felt", "keep": "kept", "sleep": "slept", "meet": "met", "fight": "fought",
+}.items() for form in forms.split()}
+# Words that place a time frame relative to now: "last week" is not "this week" or "next week".
+_TIME_MODIFIERS = frozenset("last this next past coming previous upcoming".split())
+_UNIT_OF = {word: unit for unit, words in _UNITS.items() for word in words.split()}
+_TIME_OF = {word: name for name, words in _TIMES.items() for word in words.split()}
+# (single letters and "min"/"second" are left out: "m", "g" are names or letters as often, "min" is a pole and
+# "second" an ordinal)
+# Negating prefixes: "unsafe" against "safe", "non-magnetic" against "magnetic", "uninstall" against "install".
+NEGATING_PREFIXES = ("non-", "non", "un", "in", "im", "il", "ir", "dis", "de", "anti")
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[.,]\d+)*%?")
@@ -142,14 +213,22 @@ class Facts:
     poles: tuple[str, ...]
     classes: tuple[str, ...]  # question words, persons, tense, modality, in order of appearance (_CLASSES)
     words: tuple[str, ...]  # content words in order (not part of the signature: compared pair by pair)
+    # Read for the embedding match (semantic_match.py) only; the exact rule (`disagreement`) ignores them:
+    units: tuple[str, ...] = ()  # units of measure and currencies, sorted (_UNITS)
+    times: tuple[str, ...] = ()  # time frames with their "last"/"next", sorted (_TIMES)
+    frames: tuple[str, ...] = ()  # `classes` plus the question frames other words ask ("what causes": why)
+    tokens: tuple[str, ...] = ()  # `words` without the frame words, with single capital letters ("C", "R")
+    surface: tuple[str, ...] = ()  # each token as written (lowercased, unstemmed): what the word embedding reads
+    dimensions: tuple[str, ...] = ()  # what the question measures: age, distance, speed... (_DIMENSIONS)
+    quantities: tuple[str, ...] = ()  # each number with the unit right after it ("30 celsius"), sorted
+    asked: tuple[str, ...] = ()  # the word right after "which"/"what": the kind of answer asked for ("city")
 
     def signature(self) -> str:
         """A digest of the facts that must be equal, so the store fetches only candidates that agree on them.
-        Language and names are compared pair by pair instead (an unknown language or a lowercased name is no
-        disagreement)."""
+        Language, names and the question words, persons, tense and modality are compared pair by pair instead (an
+        unknown language, a lowercased name or a question asked another way is no disagreement by itself)."""
         material = "\x1f".join([" ".join(self.numbers), "".join(self.operators), str(self.negations),
-                                "\x1e".join(self.identifiers), "\x1e".join(self.quoted), " ".join(self.poles),
-                                " ".join(self.classes)])
+                                "\x1e".join(self.identifiers), "\x1e".join(self.quoted), " ".join(self.poles)])
         return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -176,6 +255,30 @@ def _number_value(raw: str) -> str:
     return raw.replace("−", "-").rstrip("%") + ("%" if raw.endswith("%") else "")
 
 
+# Question frames that other words ask: "what causes X" asks why, "how many" and "the number of" ask a quantity,
+# "in what year" asks when. Their words are the frame, not the topic: the embedding match does not look for them in
+# the other prompt, and the frames must not conflict instead ("why do birds migrate" / "how do birds migrate").
+_FRAME_PATTERNS = (
+    ("Q:why", re.compile(r"\bwhat\s+(makes|made|causes|caused)\b|\b(causes?|reasons?)\s+(?:of|for|why)\b",
+                         re.IGNORECASE)),
+    ("Q:qty", re.compile(r"\bhow\s+(many|much)\b|\b(?:the|what|which)\s+(number|amount)\s+of\b", re.IGNORECASE)),
+    ("Q:when", re.compile(r"\b(?:what|which)\s+(year)\b", re.IGNORECASE)),
+    # a bare "how" asks for a way or a mechanism; "how far/old/tall..." ask for a quantity named by the next word
+    ("Q:how", re.compile(r"\bhow\b(?!\s+(?:many|much|far|fast|long|old|big|tall|large|high|deep|often|heavy|hot|"
+                         r"cold|wide|late|early|soon|quickly|small)\b)", re.IGNORECASE)),
+)
+
+
+def _frame_word_positions(text: str) -> set[int]:
+    """Where the words that only make up a question frame start (skipped by the embedding match)."""
+    return {m.start(g) for _, pattern in _FRAME_PATTERNS for m in pattern.finditer(text)
+            for g in range(1, (pattern.groups or 0) + 1) if m.group(g)}
+
+
+def _frames(text: str) -> list[str]:
+    return [name for name, pattern in _FRAME_PATTERNS if pattern.search(text)]
+
+
 def prompt_facts(prompt: str) -> Facts:
     """What a prompt asserts on its surface: read once per prompt, stored with a cached answer."""
     text = unicodedata.normalize("NFC", prompt)
@@ -187,26 +290,50 @@ def prompt_facts(prompt: str) -> Facts:
     numbers = [_number_value(m.group(0)) for m in _NUMBER.finditer(expanded)]
     operators = [m.group(1).replace("−", "-").replace("×", "*").replace("÷", "/") for m in _OPERATOR.finditer(text)]
     starts = {m.start(1) for m in _SENTENCE_START.finditer(expanded)}
+    frame_words = _frame_word_positions(expanded)
     names: list[str] = []
     words: list[str] = []
     classes: list[str] = []
+    units: list[str] = []
+    times: list[str] = []
+    tokens: list[str] = []
+    surface: list[str] = []
+    dimensions: list[str] = []
+    asked: list[str] = []
     negations = 0
-    for m in _WORD.finditer(expanded):
+    previous = ""
+    quantities: list[str] = []
+    last_number: tuple[str, int] | None = None
+    for index, m in enumerate(_WORD.finditer(expanded)):
         raw = m.group(0)
         low = raw.lower().replace("’", "'")
         if low.endswith("'s"):
             low, raw = low[:-2], raw[:-2]
+        before, previous = previous, low
         parts = low.split("'")  # l'eau, n'est, qu'est
         if any(p in NEGATIONS for p in parts):
             negations += 1
             continue
         if low in _NUMBER_WORDS:
             numbers.append(str(_NUMBER_WORDS[low]))
+            last_number = (numbers[-1], index)
             continue
         if low[0].isdigit():  # numbers are compared as numbers, above
+            last_number = (_number_value(low), index)
             continue
         classes.extend(_CLASS_OF[p] for p in parts if p in _CLASS_OF)
+        framing = m.start() in frame_words  # "in what year" asks when; it names no time frame
+        if low in _UNIT_OF and not framing:
+            units.append(_UNIT_OF[low])
+            # "30 degrees Celsius in Fahrenheit": the number belongs to the unit after it, not to the other one
+            if last_number is not None and index - last_number[1] <= 2:
+                quantities.append(f"{last_number[0]} {_UNIT_OF[low]}")
+        if low in _TIME_OF and not framing:
+            times.append(f"{before} {_TIME_OF[low]}" if before in _TIME_MODIFIERS else _TIME_OF[low])
         head = parts[-1] if len(parts) > 1 and parts[0] in FILLER else low
+        if len(raw) == 1 and raw.isupper() and raw not in "IA" and m.start() not in starts:
+            tokens.append(low)  # a one-letter name: "C", "R", "X"
+            surface.append(low)
         if head in FILLER:
             continue
         # A capital inside a sentence is a name (or an acronym, a product): it must match. At a sentence start a
@@ -214,7 +341,21 @@ def prompt_facts(prompt: str) -> Facts:
         capitals = sum(ch.isupper() for ch in raw)
         if capitals and (m.start() not in starts or capitals > 1 or not raw[0].isupper()):
             names.append(head)
-        words.append(_POLE_OF.get(head, _stem(head)))
+        word = _POLE_OF.get(head, _stem(head))
+        words.append(word)
+        if not framing:
+            if head in _DIMENSION_NOUN or (before == "how" and head in _DIMENSION_AFTER_HOW):
+                word = _DIMENSION_NOUN.get(head) or _DIMENSION_AFTER_HOW[head]
+                dimensions.append(word)
+            elif head == "point" and before in _POINT_TEMPERATURES:
+                word = "DIM:temperature"
+                dimensions.append(word)
+            elif head in _IRREGULAR:  # the base for the exact match, the form as written for the embedding
+                word = _IRREGULAR[head]
+            if before in ("which", "what"):  # "which city is the capital": the kind of answer asked for
+                asked.append(word)
+            tokens.append(word)
+            surface.append(head)
     poles = sorted({w for w in words if w in _POLES})
     # Single letters ("big-O", "a", "e", "o") are stopwords in some language or other and tip a short prompt's
     # guess: only longer words count as evidence of a language.
@@ -222,10 +363,13 @@ def prompt_facts(prompt: str) -> Facts:
     return Facts(language=language, numbers=tuple(numbers), operators=tuple(operators),
                  negations=negations, names=_ordered_unique(names), identifiers=identifiers,
                  quoted=tuple(quoted), poles=tuple(poles), classes=_ordered_unique(classes),
-                 words=tuple(words))
+                 words=tuple(words), units=tuple(sorted(units)), times=tuple(sorted(times)),
+                 frames=_ordered_unique(classes + _frames(expanded)), tokens=tuple(tokens), surface=tuple(surface),
+                 dimensions=tuple(sorted(set(dimensions))), quantities=tuple(sorted(quantities)),
+                 asked=tuple(asked))
 
 
-def _swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+def swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Two words trade places: exactly ("5 km to miles" / "5 miles to km") or around a word that stays between
     them ("Python faster than Java" / "Java faster than Python", "from the desktop to the folder" / "from the folder
     to the desktop"). Same words, other roles. Moving one word to the other end ("python: reverse a string" /
@@ -276,6 +420,38 @@ def disagreement(a: Facts, b: Facts) -> str | None:
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "replace":
             return f"word {' '.join(a.words[i1:i2])!r} replaced by {' '.join(b.words[j1:j2])!r}"
-    if _swapped(a.words, b.words):
+    if swapped(a.words, b.words):
         return "words trade places"
     return None
+
+
+def _frame_conflict(a: tuple[str, ...], b: tuple[str, ...]) -> str | None:
+    """The first family (question word, person, tense, modality) both prompts state and state differently:
+    "when" / "where", "my" / "your", "is" / "was". A family only one of them states is phrasing ("why do we yawn" /
+    "what makes us yawn", "how do I tie a tie" / "what are the steps to tie a tie")."""
+    for family in dict.fromkeys(f.split(":")[0] for f in a + b):
+        mine = {f for f in a if f.startswith(family + ":")}
+        theirs = {f for f in b if f.startswith(family + ":")}
+        if mine and theirs and mine != theirs:
+            return f"{family} differs ({', '.join(sorted(mine))} / {', '.join(sorted(theirs))})"
+    return None
+
+
+def slot_disagreement(a: Facts, b: Facts) -> str | None:
+    """The key slots the word match (semantic_match.py) needs equal before it compares words: numbers,
+    operators, negations, identifiers, quoted text, opposites, units, time frames, language, names (one-letter
+    names too), and question frames that conflict."""
+    for field in ("numbers", "operators", "negations", "identifiers", "quoted", "poles", "units", "times",
+                  "dimensions", "quantities"):
+        if getattr(a, field) != getattr(b, field):
+            return f"{field} differ"
+    if a.language != b.language and "und" not in (a.language, b.language):
+        return f"languages differ ({a.language}, {b.language})"
+    for x, y in ((a, b), (b, a)):
+        # (a name is read unstemmed: "Windows" is no plural)
+        present = set(y.words) | set(y.surface) | set(y.names)
+        missing = [n for n in x.names if _POLE_OF.get(n, n) not in present and n not in present]
+        letters = [t for t in x.tokens if len(t) == 1 and t not in y.tokens]
+        if missing or letters:
+            return f"name {(missing or letters)[0]!r} is not in both"
+    return _frame_conflict(a.frames, b.frames)

@@ -1,15 +1,17 @@
-"""The semantic cache's labelled pairs: tune its threshold on the tuning split, measure it on the held-out split.
+"""The semantic cache's labelled pairs: tune its thresholds on the tuning split, measure on the held-out split.
 
 A pair is two prompts and whether the second may be served the first's answer (`hit`: a paraphrase) or not
-(`miss`: a near-miss that means something else). Tuning looks at the tuning split only; the held-out figures are
-what we report and what the tests hold to (no false hit at all).
+(`miss`: a near-miss that means something else). Two files: `semantic_cache_pairs.jsonl` (the prompt threshold and
+the exact guard, several languages) and `semantic_paraphrases.jsonl` (English paraphrases in other words and their
+near-misses, for the word match's thresholds). Tuning looks at the tuning split only; the held-out figures are what
+we report and what the tests hold to (no false hit at all).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -20,8 +22,14 @@ from ..errors import ConfigError
 from .entries import normalize_prompt
 from .semantic import TUNING_MARGIN
 from .semantic_guard import disagreement, prompt_facts
+from .semantic_match import Alignment, WordThresholds, WordVectors, align, refusal
 
 PAIRS_FILE = "semantic_cache_pairs.jsonl"
+PARAPHRASES_FILE = "semantic_paraphrases.jsonl"
+WORD_MARGIN = 0.05  # above the closest near-miss word pair of the tuning split
+CLOSE_MARGIN = 0.03  # above the most alike near-miss prompts of the tuning split that reached the word match
+LOOSE_FLOOR = 0.65  # the loose word threshold never goes below this, whatever the data allow
+SUBSTITUTION_MARGIN = 0.05  # above the near-miss of the tuning split least changed by swapping its word in
 # Never tune below this: with every near-miss of the tuning split stopped by a guard, the data would allow any
 # threshold, and unrelated prompts that happen to pass every guard ("what is X" / "what is Y") must still miss.
 THRESHOLD_FLOOR = 0.80
@@ -45,7 +53,8 @@ class LabelledPair:
 class ScoredPair:
     pair: LabelledPair
     similarity: float
-    guard: str | None  # why a guard refuses the pair, or None
+    guard: str | None  # why the exact guard refuses the pair, or None
+    alignment: Alignment | None = None  # the word match's view (score_pairs with word vectors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,8 @@ class Evaluation:
 def load_pairs(path: Path | None = None) -> list[LabelledPair]:
     """The shipped labelled pairs (or another file of the same shape); a bad line is a ConfigError naming it."""
     path = path or resource_path(PAIRS_FILE)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such labelled-pairs file")
     pairs = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -81,16 +92,55 @@ def load_pairs(path: Path | None = None) -> list[LabelledPair]:
     return pairs
 
 
-def score_pairs(pairs: Sequence[LabelledPair], embedder: PairEmbedder) -> list[ScoredPair]:
-    """Each pair's cosine similarity and the guards' verdict, as the cache would compute them."""
+def score_pairs(pairs: Sequence[LabelledPair], embedder: PairEmbedder,
+                words: WordVectors | None = None) -> list[ScoredPair]:
+    """Each pair's cosine similarity and the exact guard's verdict, as the cache would compute them; with word
+    vectors, the word match's alignment too."""
     texts = [normalize_prompt(t) for p in pairs for t in (p.a, p.b)]
     vectors = embedder.embed(texts)
     scored = []
     for i, pair in enumerate(pairs):
         a, b = vectors[2 * i], vectors[2 * i + 1]
-        guard = disagreement(prompt_facts(texts[2 * i]), prompt_facts(texts[2 * i + 1]))
-        scored.append(ScoredPair(pair, float(a @ b), guard))
+        facts_a, facts_b = prompt_facts(texts[2 * i]), prompt_facts(texts[2 * i + 1])
+        guard = disagreement(facts_a, facts_b)
+        alignment = align(facts_a, facts_b, words, (texts[2 * i], texts[2 * i + 1])) if words is not None else None
+        scored.append(ScoredPair(pair, float(a @ b), guard, alignment))
     return scored
+
+
+def _ceil(value: float) -> float:
+    return float(np.ceil(round(value * 100, 6)) / 100)
+
+
+def tune_word_thresholds(scored: Sequence[ScoredPair], threshold: float) -> WordThresholds:
+    """The word match's thresholds from the tuning split's near-misses that reach it (above the prompt threshold,
+    no slot or role objection): the word threshold a margin above their closest word pair; the loose one is
+    LOOSE_FLOOR, and prompts count as close a margin above the most alike of those near-misses whose closest word
+    pair comes within a margin of it. Held-out pairs are ignored."""
+    reaching = [(s.similarity, s.alignment.weakest) for s in scored
+                if s.pair.split == "tune" and s.pair.label == "miss" and s.alignment is not None
+                and s.similarity >= threshold and s.alignment.refusal is None and s.alignment.weakest < 1.0]
+    word = min(1.0, _ceil(max((w for _, w in reaching), default=0.0) + WORD_MARGIN))
+    loose = min(LOOSE_FLOOR, word)
+    risky = [sim for sim, w in reaching if w >= loose - WORD_MARGIN]
+    close = min(1.0, _ceil(max(risky, default=threshold) + CLOSE_MARGIN))
+    swaps = [p.substitution for s in scored if s.pair.split == "tune" and s.pair.label == "miss"
+             and s.alignment is not None and s.similarity >= threshold and s.alignment.refusal is None
+             for p in s.alignment.pairs]
+    substitution = min(1.0, _ceil(max(swaps, default=0.0) + SUBSTITUTION_MARGIN))
+    return WordThresholds(word=word, loose=loose, close_prompts=close, substitution=substitution)
+
+
+def matched(s: ScoredPair, thresholds: WordThresholds) -> str | None:
+    """Why the word match refuses a scored pair, or None: its alignment under these thresholds."""
+    if s.alignment is None:
+        raise ValueError("the pair was scored without word vectors")
+    return refusal(s.alignment, s.similarity, thresholds)
+
+
+def with_word_match(scored: Sequence[ScoredPair], thresholds: WordThresholds) -> list[ScoredPair]:
+    """The same pairs with the word match's verdict in place of the exact guard's (for evaluate)."""
+    return [replace(s, guard=matched(s, thresholds)) for s in scored]
 
 
 def tune_threshold(scored: Sequence[ScoredPair], margin: float = TUNING_MARGIN) -> float:

@@ -13,6 +13,7 @@ import numpy as np
 from ..backends.base import GenerationParams, Message
 from ..cache.answers import AnswerCache, CachedAnswer, cache_key
 from ..cache.semantic import ineligible, semantic_scope
+from ..cache.semantic_match import WordVectors
 from ..errors import EdgeMindError
 from ..models.manifest import ModelSpec
 from ..routing.decision import PromptEmbedder
@@ -33,6 +34,8 @@ class CacheStage:
     def __init__(self, cache: AnswerCache | None, embedder: PromptEmbedder | None, *, wait_seconds: float) -> None:
         self.cache = cache
         self.embedder = embedder  # the semantic tier's; None turns the tier off
+        # single words by the same encoder, for the semantic tier's synonym match (remembered per process)
+        self.words = WordVectors(embedder) if embedder is not None else None
         self.wait_seconds = wait_seconds  # how long an identical request waits for the one that leads
 
     def look_up(self, request: Request) -> CacheHit | None:
@@ -50,7 +53,8 @@ class CacheStage:
             request.semantic = self.semantic_query(request.prompt, plan)
             if request.semantic is not None and request.options.use_cache:
                 assert self.cache is not None
-                found = self.cache.semantic.lookup(request.semantic.scope, request.prompt, request.semantic.embedding)
+                found = self.cache.semantic.lookup(request.semantic.scope, request.prompt, request.semantic.embedding,
+                                                   words=self.words)
                 if found is not None:
                     self.cache.counters["semantic"] += 1
                     request.hit = CacheHit("semantic", found.answer, round(found.similarity, 4))

@@ -1,0 +1,41 @@
+"""The semantic cache tier's guards on the labelled paraphrases: exact words (before) against the word match (now).
+
+    .venv/bin/python benchmarks/semantic_cache.py [--no-latency] [--out benchmarks/results/semantic_cache.json]
+
+On the same pairs (resources/semantic_paraphrases.jsonl) and the same prompt threshold, all in
+`edgemind.core.bench.semantic_pairs.measure_semantic_pairs`:
+  * held-out split (never tuned on): precision, recall, false hits (goal: recall >= 0.8, no false hit), and what
+    each kind of paraphrase and near-miss gets served; the tuning split beside it;
+  * the word thresholds as tuned in this run from the tuning splits (they must equal the shipped ones);
+  * one lookup in a real cache file holding every labelled first prompt: median ms with each guard, the word
+    match with its words met before and with words never embedded before (the added cost of the word match).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edgemind.core.bench.semantic_pairs import measure_semantic_pairs
+from edgemind.core.embeddings.embedder import Embedder
+from edgemind.core.settings import load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--no-latency", action="store_true", help="skip the lookup timings")
+    ap.add_argument("--out", help="write the result as JSON here")
+    args = ap.parse_args(argv)
+    report = measure_semantic_pairs(Embedder.from_settings(load_settings()), latency=not args.no_latency)
+    print(report.summary())
+    if args.out:
+        data = {"command": ["benchmarks/semantic_cache.py", *(argv if argv is not None else sys.argv[1:])],
+                **report.as_dict()}
+        Path(args.out).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

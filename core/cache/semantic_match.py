@@ -1,0 +1,306 @@
+"""The semantic tier's word match: two prompts ask the same thing when their key slots agree exactly and every
+content word of one has a counterpart in the other, the same word or a synonym by its word embedding.
+
+The exact guard (`semantic_guard.disagreement`) demands the same content words, so "what temperature does water
+boil at" never meets "the boiling point of water". Here a word may be said in other words ("purchase" / "buy",
+0.87 by the MiniLM encoder), while what a near-miss changes stays a slot that must be equal: numbers, negations
+(also by prefix: "unsafe"), names, units, time frames, opposites, question frames, and the order of the matched
+words (who beat whom). It must never pair two words that name different things; when unsure it refuses.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from .semantic_guard import NEGATING_PREFIXES, POLES, Facts, slot_disagreement
+
+# Two different words count as one when their word embeddings (each word embedded alone by the MiniLM encoder,
+# unit vectors) reach this cosine; when the two prompts themselves are at least CLOSE_PROMPTS alike, the looser
+# LOOSE_WORD_THRESHOLD (diet/eat 0.74, spoken/speak 0.66). Tuned on the tuning splits of both labelled files
+# (semantic_tuning.tune_word_thresholds; tests/core/test_semantic_match.py re-tunes and fails if these drift):
+# near-miss words that name another thing reach 0.72 there (cats/dogs; aluminum/steel 0.73 below the prompt
+# threshold), synonyms 0.80-0.96 (film/movie 0.84, purchase/buy 0.87, refrigerator/fridge 0.96). Units, times and
+# opposites never get here: they are slots (celsius/fahrenheit 0.66, today/tomorrow 0.77, cheap/expensive 0.80).
+WORD_THRESHOLD = 0.77
+LOOSE_WORD_THRESHOLD = 0.65
+CLOSE_PROMPTS = 0.88
+# A word below those may still stand for the word the other prompt has in its place when swapping it in leaves its
+# prompt this alike (the encoder reads the word in context: "fix a leaking faucet" / "repair ..." 0.978, "who wrote"
+# / "who author" 0.953); near-misses of the tuning split swap to at most 0.867 (melting/boiling point).
+SUBSTITUTION = 0.92
+# Relation words: a relation word on one side only is phrasing ("the symbol for gold" / "gold's symbol"); one
+# replaced by another changes roles ("a poem for my mother" / "about my mother") and refuses.
+RELATION_WORDS = frozenset("from to in into for about with by of on at between per over under through onto".split())
+# Words that only shape a request ("the steps to", "a way to", "what happens"): not looked for in the other prompt.
+FRAME_WORDS = frozenset("""
+way ways method methods step steps process happen happens happened occur occurs able possible exactly typically
+usually generally actually basically word term list suggest recommend share calculate compute
+function purpose job role people
+""".split())
+# Relation words that say the same in the phrasings people use ("turn a string into" / "convert a string to",
+# "the difference between" / "differ from", "a book about" / "a book on"): one word for each group.
+_RELATION_KIN = {"into": "to", "onto": "to", "between": "from", "regarding": "about", "on": "about"}
+# Opposites whose word embeddings are close enough to pass for synonyms (cheap/expensive 0.80): never paired.
+_OPPOSITES = (
+    ("cheap", "expensive"), ("good", "bad"), ("hot", "cold"), ("open", "close"), ("buy", "sell"), ("start", "end"),
+    ("start", "finish"), ("begin", "end"), ("win", "lose"), ("fast", "slow"), ("easy", "hard"),
+    ("easy", "difficult"), ("love", "hate"), ("import", "export"), ("push", "pull"), ("encrypt", "decrypt"),
+    ("freeze", "thaw"), ("freeze", "melt"), ("enter", "exit"), ("add", "remove"), ("include", "exclude"),
+    ("accept", "reject"), ("arrive", "leave"), ("rise", "fall"), ("male", "female"), ("north", "south"),
+    ("east", "west"), ("left", "right"), ("top", "bottom"), ("inside", "outside"), ("wet", "dry"),
+    ("young", "old"), ("new", "old"), ("safe", "dangerous"), ("healthy", "harmful"), ("true", "false"),
+    ("pass", "fail"), ("success", "failure"), ("benefit", "risk"), ("advantage", "drawback"), ("pro", "con"),
+    ("strength", "weakness"), ("light", "dark"), ("light", "heavy"), ("rich", "poor"), ("strong", "weak"),
+    ("high", "low"), ("long", "short"), ("wide", "narrow"), ("thick", "thin"), ("full", "empty"),
+    ("upload", "download"), ("input", "output"), ("send", "receive"), ("borrow", "lend"), ("teach", "learn"),
+    ("mother", "father"), ("son", "daughter"), ("brother", "sister"), ("husband", "wife"), ("boy", "girl"),
+    ("day", "night"), ("sunrise", "sunset"), ("born", "die"), ("born", "died"), ("life", "death"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WordThresholds:
+    word: float = WORD_THRESHOLD
+    loose: float = LOOSE_WORD_THRESHOLD
+    close_prompts: float = CLOSE_PROMPTS
+    substitution: float = SUBSTITUTION
+
+
+class WordEmbedder(Protocol):
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def _base(word: str) -> str:
+    """A word's form for the opposites list: lowercased, a plural or -ing/-ed/-er/-est ending dropped."""
+    for suffix in ("ing", "ed", "est", "er", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[:-len(suffix)]
+    return word
+
+
+_OPPOSITE = {frozenset((_base(x), _base(y))) for x, y in _OPPOSITES}
+
+
+def opposites(x: str, y: str) -> bool:
+    """Two words that mean the reverse of each other, by the opposites list or by a negating prefix."""
+    if frozenset((_base(x), _base(y))) in _OPPOSITE:
+        return True
+    for long, short in ((x, y), (y, x)):
+        for prefix in NEGATING_PREFIXES:
+            # (a short word is no stem: "into" is not "in" + "to")
+            if len(short) >= 4 and long.startswith(prefix) and long[len(prefix):].lstrip("-") in (short, _base(short)):
+                return True
+    return False
+
+
+def same_stem(x: str, y: str) -> bool:
+    """Two forms of one word ("invented" / "inventor", "summarize" / "summary", "leaking" / "leaky"): they share
+    a beginning of at least four letters and three quarters of the shorter word."""
+    shared = 0
+    for cx, cy in zip(x, y):
+        if cx != cy:
+            break
+        shared += 1
+    return shared >= max(4, 0.75 * min(len(x), len(y)))
+
+
+class WordVectors:
+    """Single words as unit vectors from the sentence encoder, remembered per process (a bounded LRU): a lookup
+    embeds only the words this process has not met yet, in one batch."""
+
+    def __init__(self, embedder: WordEmbedder, max_words: int = 8192) -> None:
+        self._embedder = embedder
+        self._max_words = max_words
+        self._known: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Whole texts by the same encoder, not remembered (each lookup's are new)."""
+        return np.asarray(self._embedder.embed(list(texts)), dtype=np.float32)
+
+    def __call__(self, words: Sequence[str]) -> np.ndarray:
+        """(len(words), dim) unit vectors, in the order given."""
+        with self._lock:
+            missing = list(dict.fromkeys(w for w in words if w not in self._known))
+        if missing:
+            fresh = np.asarray(self._embedder.embed(missing), dtype=np.float32)
+            with self._lock:
+                for word, vector in zip(missing, fresh):
+                    self._known[word] = vector
+        with self._lock:
+            out = []
+            for w in words:
+                vector = self._known.get(w)
+                if vector is None:  # pushed out by another thread's batch between the two locks: embed it alone
+                    vector = np.asarray(self._embedder.embed([w]), dtype=np.float32)[0]
+                    self._known[w] = vector
+                self._known.move_to_end(w)
+                out.append(vector)
+            while len(self._known) > self._max_words:
+                self._known.popitem(last=False)
+        return np.stack(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def _content(facts: Facts, other: Facts) -> list[tuple[str, str]]:
+    """(token, surface) pairs of a prompt's content words, relation words included; a relation word the other
+    prompt lacks but says with its kin (_RELATION_KIN) is read as that kin."""
+    out = []
+    for token, word in zip(facts.tokens, facts.surface):
+        kin = _RELATION_KIN.get(token)
+        if token not in other.tokens and kin is not None and kin not in facts.tokens:
+            token = kin
+        out.append((token, word))
+    return out
+
+
+# The most words between two that trade places for the swap to be a swap of roles ("Brazil beat Germany",
+# "from the laptop to the phone", "a wolf stronger than a bear"); farther apart, it is a clause moved ("at sea level,
+# what temperature ..." / "... at sea level").
+ROLE_SPAN = 3
+
+
+def roles_swapped(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Two words trade places around a word that stays between them, close on both sides: same words, other
+    roles. Two words that only trade places ("pandas eat" / "the diet of a panda") are phrasing."""
+    pos_a = {w: i for i, w in reversed(list(enumerate(a)))}
+    pos_b = {w: i for i, w in reversed(list(enumerate(b)))}
+    shared = [w for w in pos_a if w in pos_b]
+    for i, x in enumerate(shared):
+        for y in shared[i + 1:]:
+            if (pos_a[x] < pos_a[y]) == (pos_b[x] < pos_b[y]):
+                continue
+            lo_a, hi_a = sorted((pos_a[x], pos_a[y]))
+            lo_b, hi_b = sorted((pos_b[x], pos_b[y]))
+            if hi_a - lo_a - 1 > ROLE_SPAN or hi_b - lo_b - 1 > ROLE_SPAN:
+                continue
+            if set(a[lo_a + 1:hi_a]) & set(b[lo_b + 1:hi_b]):
+                return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class WordPair:
+    """A word of one prompt paired with its closest word in the other by embedding."""
+
+    word: str
+    partner: str
+    similarity: float  # the two words' cosine, each embedded alone
+    # the prompt's cosine with itself after the word is replaced by its partner: how little the swap changes what
+    # it asks, in context; 0.0 unless the partner is a word the other prompt has in its place (one for one)
+    substitution: float
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """How two prompts' content words line up, before any word threshold is applied."""
+
+    refusal: str | None  # a slot, an opposite, a missing word or a role swap: refused whatever the thresholds
+    weakest: float  # the lowest best-synonym cosine of a word matched by embedding (1.0: none needed one)
+    weakest_word: str
+    pairs: tuple[WordPair, ...] = ()
+
+
+def _substituted(text: str, word: str, partner: str) -> str:
+    return re.sub(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", partner, text, flags=re.IGNORECASE)
+
+
+def align(a: Facts, b: Facts, vectors: WordVectors, texts: tuple[str, str] | None = None) -> Alignment:
+    """Slots first (semantic_guard.slot_disagreement), then each content word without its twin in the other
+    prompt is paired with another form of itself there, or else with its closest word by embedding (never an
+    opposite); frame words need no partner. The paired words must keep their roles (roles_swapped)."""
+    why = slot_disagreement(a, b)
+    if why is not None:
+        return Alignment(why, 1.0, "")
+    words_a, words_b = _content(a, b), _content(b, a)
+    tokens_a, tokens_b = {t for t, _ in words_a}, {t for t, _ in words_b}
+    only_a = [(t, s) for t, s in words_a if t not in tokens_b]
+    only_b = [(t, s) for t, s in words_b if t not in tokens_a]
+    for _, sa in only_a:
+        for _, sb in only_b:
+            if opposites(sa, sb):
+                return Alignment(f"{sa!r} and {sb!r} are opposites", 1.0, "")
+    # A relation word on one side only is phrasing; on both sides, each must find its like on the other.
+    loose = not ([t for t, _ in only_a if t in RELATION_WORDS] and [t for t, _ in only_b if t in RELATION_WORDS])
+    alias: dict[str, str] = {}  # b's token -> the a token it stands for
+    weakest, weakest_word = 1.0, ""
+    pairs: list[WordPair] = []
+    for mine, theirs, flip, asked in ((only_a, words_b, False, a.asked), (only_b, words_a, True, b.asked)):
+        # the kind of answer asked for ("which city is the capital of France") on one side only is phrasing
+        one_sided = set(asked) if not (only_a and only_b) else set()
+        pending = [(t, s) for t, s in mine if not (t in RELATION_WORDS and loose) and t not in FRAME_WORDS
+                   and t not in one_sided]
+        if not pending:
+            continue
+        candidates = [(t, s) for t, s in theirs if t not in RELATION_WORDS or not loose]
+        if not candidates:
+            return Alignment(f"word {pending[0][1]!r} has no counterpart", 1.0, "")
+        vs = vectors([s for _, s in pending] + [s for _, s in candidates])
+        scores = vs[:len(pending)] @ vs[len(pending):].T
+        for i, (token, word) in enumerate(pending):
+            kin = [j for j, (_, other) in enumerate(candidates) if same_stem(word, other)]
+            best = kin[0] if kin else int(np.argmax(scores[i]))
+            partner_token = candidates[best][0]
+            if (token in RELATION_WORDS) != (partner_token in RELATION_WORDS):
+                return Alignment(f"word {word!r} has no counterpart", 1.0, "")
+            if not kin:
+                partner = candidates[best][1]
+                one_for_one = (texts is not None and partner_token not in RELATION_WORDS
+                               and partner_token not in (tokens_b if flip else tokens_a)
+                               and partner_token not in FRAME_WORDS)
+                pairs.append(WordPair(word, partner, float(scores[i, best]),
+                                      _substitution(texts[1 if flip else 0], word, partner, vectors)
+                                      if one_for_one and texts is not None else 0.0))
+                if float(scores[i, best]) < weakest:
+                    weakest, weakest_word = float(scores[i, best]), f"{word}/{partner}"
+            if flip:
+                alias[token] = partner_token
+            else:
+                alias.setdefault(partner_token, token)
+    # Order: the same words (or their synonyms) in another order can swap roles ("Brazil beat Germany"). Poles
+    # are a slot already, and an adjective may move ("the tallest mountain" / "the mountain that is tallest").
+    seq_a = tuple(t for t, _ in words_a if (t not in RELATION_WORDS or t in tokens_b) and t not in POLES)
+    seq_b = tuple(alias.get(t, t) for t, _ in words_b if (t not in RELATION_WORDS or t in tokens_a)
+                  and t not in POLES)
+    if roles_swapped(seq_a, seq_b):
+        return Alignment("words trade places", weakest, weakest_word, tuple(pairs))
+    return Alignment(None, weakest, weakest_word, tuple(pairs))
+
+
+def _substitution(text: str, word: str, partner: str, vectors: WordVectors) -> float:
+    changed = _substituted(text, word, partner)
+    if changed == text:
+        return 0.0
+    before, after = vectors.sentences([text, changed])
+    return float(before @ after)
+
+
+def match_disagreement(a: Facts, b: Facts, vectors: WordVectors, similarity: float,
+                       texts: tuple[str, str] | None = None,
+                       thresholds: WordThresholds | None = None) -> str | None:
+    """Why prompt b (texts[1]) may not be served prompt a's (texts[0]) answer under the word match, or None.
+
+    `similarity` is the two prompts' embedding cosine. Every word paired by embedding must reach the word
+    threshold (the loose one when the prompts themselves are close), or, when it stands one for one in place of
+    its partner, leave its prompt at least `substitution` alike once swapped for it (align() does the rest).
+    """
+    found = align(a, b, vectors, texts)
+    return refusal(found, similarity, thresholds or WordThresholds())
+
+
+def refusal(found: Alignment, similarity: float, thresholds: WordThresholds) -> str | None:
+    """The word match's verdict on an alignment under these thresholds (None: served)."""
+    if found.refusal is not None:
+        return found.refusal
+    needed = thresholds.word if similarity < thresholds.close_prompts else thresholds.loose
+    for pair in found.pairs:
+        if pair.similarity < needed and pair.substitution < thresholds.substitution:
+            return (f"word pair {pair.word!r}/{pair.partner!r} at {pair.similarity:.2f} is no synonym (needs "
+                    f"{needed:.2f}; in place {pair.substitution:.3f}, needs {thresholds.substitution:.2f})")
+    return None
