@@ -274,6 +274,19 @@ def _operand_start(text: str, end: int) -> int:
     return i
 
 
+def _percent_operands(text: str) -> str:
+    """Bracket the number before each percentage sign, so "17%" can become "(17/100)"."""
+    out, last = [], 0
+    for m in _PERCENT.finditer(text):
+        end = len(text[:m.start()].rstrip())
+        start = _operand_start(text, end)
+        if start == end:
+            raise ToolError("calculator: '%' needs a number before it")
+        out.append(f"{text[last:start]}({text[start:end]}")
+        last = m.start()
+    return "".join(out) + text[last:]
+
+
 def _postfix_factorials(text: str) -> str:
     """`15!/13!` becomes `factorial(15)/factorial(13)`: the AST knows no postfix operator."""
     while (bang := re.search(r"!(?!=)", text)) is not None:
@@ -288,10 +301,16 @@ def _postfix_factorials(text: str) -> str:
     return text
 
 
+# n% where no operand follows the % is a percentage ("17% of 2350", "17% * 2350", "2350 * 17%"); "7 % 3" stays modulo
+_PERCENT = re.compile(r"%(?=\s*(?:$|[-+*/)^,]|of\b))", re.IGNORECASE)
+_OF = re.compile(r"(?<=/100\))\s*of\b", re.IGNORECASE)
+
+
 def _compute(expression: str) -> Number:
     """The value of an arithmetic expression (no units)."""
     cleaned = (expression.replace("^", "**").replace("×", "*").replace("÷", "/").replace("−", "-")
                .replace("\u00b7", "*").strip())
+    cleaned = _OF.sub(" *", _PERCENT.sub("/100)", _percent_operands(cleaned)))
     cleaned = _postfix_factorials(cleaned)
     try:
         tree = ast.parse(cleaned, mode="eval")
@@ -353,13 +372,33 @@ def split_conversion(expression: str) -> Conversion | None:
     raise ToolError(f"calculator: cannot read {left[:80]!r} as <expression> <unit>")
 
 
+def _unit_in(expression: str) -> str | None:
+    """The first unit named in an expression that is not a conversion ("30°C * 9/5", "1 kg"), if any."""
+    words = re.findall(r"[^\W\d_][\w/^²³]*|[°º][A-Za-z]?", _GLUED.sub(" ", expression))
+    for word in words:
+        if word not in _FUNCTION_NAMES and word not in _CONSTANTS and word.lower() != "of":
+            try:
+                if find_unit(word) is not None:
+                    return word
+            except ToolError:
+                return word
+    return None
+
+
 def calculate(expression: str) -> str:
     """The result line the tool returns: the expression, then its value exactly or rounded after "≈"."""
     if len(expression) > MAX_CHARS:
         raise ToolError(f"calculator: expression longer than {MAX_CHARS} characters")
     conversion = split_conversion(expression)
     if conversion is None:
-        return f"{expression.strip()} {describe(_compute(expression))}"
+        try:
+            return f"{expression.strip()} {describe(_compute(expression))}"
+        except ToolError as exc:
+            named = _unit_in(expression)
+            if named is None or "not allowed" not in str(exc) and "cannot parse" not in str(exc):
+                raise
+            raise ToolError(f"calculator: {named!r} is a unit: arithmetic takes plain numbers, and a conversion "
+                            "is written <number> <unit> to <unit>") from None
     value = _compute(conversion.quantity)
     exact = isinstance(value, Fraction)
     result: Number = (convert(value, conversion.source, conversion.target) if isinstance(value, Fraction)
@@ -372,10 +411,9 @@ def calculate(expression: str) -> str:
 
 @tool(plugin="calculator", timeout_s=5, rate_limit_per_min=600)
 def calculator(expression: str) -> str:
-    """Exact arithmetic on one expression: numbers, + - * / // % ** and parentheses, n! for factorials, sqrt,
-    cbrt, exp, log, trigonometric functions, pi and e. It also converts units (length, mass, volume, area, time,
-    temperature, speed, data, energy, pressure, power): write <expression> <unit> to <unit>. Use it for any
-    arithmetic or unit conversion."""
+    """Evaluate one arithmetic expression exactly: numbers, + - * / ** and parentheses, n% for percent, n! for
+    factorial, sqrt, log, sin and the other math functions, pi and e. To convert units, write
+    <number> <unit> to <unit> as the expression. Use it for any arithmetic or unit conversion."""
     return calculate(expression)
 
 

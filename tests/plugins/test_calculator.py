@@ -91,6 +91,9 @@ def test_irrational_functions_and_constants_give_floats() -> None:
     ("0.1 ** 30", "0.1 ** 30 = 1e-30"),
     ("2 ** 64", "2 ** 64 = 18446744073709551616"),
     ("1.5 * 4", "1.5 * 4 = 6"),
+    ("17% of 2350", "17% of 2350 = 399.5"),  # n% is a percentage when no operand follows the %
+    ("2350 * 17%", "2350 * 17% = 399.5"),
+    ("7 % 3", "7 % 3 = 1"),  # and the remainder when one does
 ])
 def test_the_result_line_is_exact_or_says_it_is_rounded(expression: str, line: str) -> None:
     assert calculate(expression) == line

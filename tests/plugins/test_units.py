@@ -87,3 +87,15 @@ def test_a_conversion_runs_through_the_runner_without_any_grant(settings: Settin
     assert outcome.ok and outcome.decision == "allowed:pure" and "35.2739619496 oz" in outcome.content
     refused = runner.call("calculator", {"expression": "1 kg to parsecs"})
     assert not refused.ok and refused.content == "error: calculator: unknown unit 'parsecs'"
+
+
+@pytest.mark.parametrize(("expression", "unit_named"), [
+    ("1 kg", "kg"),  # a quantity with no target unit
+    ("30°C * 9/5 + 32", "°C"),  # a model's own formula with the unit left in
+    ("5 miles * 1.609 kilometers per mile", "miles"),
+])
+def test_units_left_in_arithmetic_get_an_error_that_says_how_to_convert(expression: str, unit_named: str) -> None:
+    with pytest.raises(ToolError) as caught:
+        calculate(expression)
+    assert str(caught.value) == (f"calculator: {unit_named!r} is a unit: arithmetic takes plain numbers, and a "
+                                 "conversion is written <number> <unit> to <unit>")
