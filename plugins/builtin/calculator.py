@@ -389,6 +389,8 @@ def calculate(expression: str) -> str:
     """The result line the tool returns: the expression, then its value exactly or rounded after "≈"."""
     if len(expression) > MAX_CHARS:
         raise ToolError(f"calculator: expression longer than {MAX_CHARS} characters")
+    if re.search(r"(?<![<>=!])=(?!=)|≈", expression):  # a result line sent back ("(372 / 4) = 93")
+        raise ToolError("calculator: the expression already has a result ('=' or '≈'); the result above stands")
     conversion = split_conversion(expression)
     if conversion is None:
         try:
@@ -411,9 +413,9 @@ def calculate(expression: str) -> str:
 
 @tool(plugin="calculator", timeout_s=5, rate_limit_per_min=600)
 def calculator(expression: str) -> str:
-    """Evaluate one arithmetic expression exactly: numbers, + - * / ** and parentheses, n% for percent, n! for
-    factorial, sqrt, log, sin and the other math functions, pi and e. To convert units, write
-    <number> <unit> to <unit> as the expression. Use it for any arithmetic or unit conversion."""
+    """Exact arithmetic and unit conversion. The expression is either arithmetic on plain numbers (+ - * / **,
+    parentheses, n% for percent, n! for factorial, sqrt, log, sin and the other math functions, pi, e) or a unit
+    conversion written <number> <unit> to <unit>, with unit names or symbols and no conversion factor."""
     return calculate(expression)
 
 

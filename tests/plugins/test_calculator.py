@@ -153,6 +153,12 @@ def test_huge_rationals_are_refused_in_one_line_through_the_runner_never_by_the_
     assert "took longer" not in outcome.content and "\n" not in outcome.content
 
 
+@pytest.mark.parametrize("line", ["(372 / 4) = 93", "1 kg ≈ 35.274 oz", "5 miles = 8.04672 kilometers"])
+def test_a_result_line_sent_back_is_refused_in_one_line(line: str) -> None:
+    with pytest.raises(ToolError, match=r"^calculator: the expression already has a result"):
+        calculate(line)
+
+
 def test_over_long_expressions_are_refused_before_parsing() -> None:
     with pytest.raises(ToolError, match=f"longer than {MAX_CHARS} characters"):
         evaluate("1+" * (MAX_CHARS // 2) + "1")
