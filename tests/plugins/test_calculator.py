@@ -7,6 +7,7 @@ import inspect
 import math
 from fractions import Fraction
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from sqlalchemy.orm import sessionmaker
@@ -16,7 +17,7 @@ from edgemind.core.storage.db import open_database
 from edgemind.core.tools.registry import ToolError
 from edgemind.core.tools.runner import ToolRunner
 from edgemind.core.tools.session import open_tool_runner
-from edgemind.plugins.builtin import calculator
+from edgemind.plugins.builtin import arithmetic, calculator, number_text, units
 from edgemind.plugins.builtin.calculator import MAX_CHARS, calculate, evaluate
 
 
@@ -183,8 +184,9 @@ def test_hostile_code_has_no_effect(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-def test_the_module_never_calls_eval_exec_or_compile() -> None:
-    tree = ast.parse(inspect.getsource(calculator))
+@pytest.mark.parametrize("module", [calculator, arithmetic, units, number_text])
+def test_the_modules_never_call_eval_exec_or_compile(module: ModuleType) -> None:
+    tree = ast.parse(inspect.getsource(module))
     called = {node.func.id for node in ast.walk(tree)
               if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
     assert not called & {"eval", "exec", "compile", "__import__"}
