@@ -312,8 +312,12 @@ def test_the_semantic_tier_never_serves_a_calculated_answer_for_other_numbers(
     first = _tool_answer(stage, registry, tools, "What is 17% of 2350?",
                          [runner.call("calculator", {"expression": "17/100 * 2350"}).as_dict()])
     assert first.semantic is not None, "a calculated answer feeds the semantic tier like any other"
+    _tool_answer(stage, registry, tools, "How many ounces are in a kilogram?",
+                 [runner.call("calculator", {"expression": "1 kg to oz"}).as_dict()], "About 35.27 ounces.")
     for other in ("What is 18% of 2350?", "What is 17% of 2450?", "What is 17% of 2350 minus 5?",
-                  "What is seventeen percent of 1350?", "What is 2350% of 17?"):
+                  "What is seventeen percent of 1350?", "What is 2350% of 17?",
+                  "How many grams are in a kilogram?", "How many ounces are in a pound?",
+                  "How many kilograms are in an ounce?", "How many ounces are in two kilograms?"):
         request = Request(other, AskOptions(), plan=plan_for(registry, tools=tools))
         assert stage.look_up(request) is None, other
         stage.release(request)
