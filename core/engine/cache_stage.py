@@ -1,12 +1,15 @@
 """The cache stage: before the model, the exact tiers (L1 memory, L2 SQLite) and then the semantic tier answer a
 request they can; after it, a complete answer is stored in each tier it may feed. Identical requests in flight wait
-for the one that leads (single flight). It never stores an answer made with tools, cancelled, or empty."""
+for the one that leads (single flight). It stores an answer made with tools only when every call was allowed, worked,
+and ran a pure tool (no scopes: the calculator), whose result depends on its arguments alone; never one that read
+files or pages, ran code, or had a call denied or failed; never a cancelled or empty one."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +21,7 @@ from ..errors import EdgeMindError
 from ..models.manifest import ModelSpec
 from ..routing.decision import PromptEmbedder
 from ..settings import Settings
+from ..tools.registry import Tool
 from .request import CacheHit, Plan, Request, SemanticQuery
 
 log = logging.getLogger(__name__)
@@ -28,6 +32,25 @@ def answer_version(spec: ModelSpec) -> str:
     backend when the same file runs with other numerics (onnx_int4)."""
     version = spec.sha256 or f"{spec.endpoint}|{spec.remote_model}"
     return version + "|onnx_int4" if spec.backend == "onnx_int4" else version
+
+
+def answer_params(params: GenerationParams, tools: Sequence[Tool]) -> dict[str, Any]:
+    """The sampling params and, when tools are offered, each tool's manifest hash (it covers the tool's code: a
+    fixed calculator never serves the old one's answers). Without tools the material is as it always was, so
+    existing entries stay valid."""
+    material = asdict(params)
+    if tools:
+        material["tools"] = sorted((t.name, t.manifest.sha256) for t in tools)
+    return material
+
+
+def only_pure_calls(calls: Sequence[dict[str, Any]], offered: Sequence[Tool]) -> bool:
+    """True when every tool call an answer made ran a pure tool (offered, declaring no scope), was allowed and
+    worked: such an answer depends on the prompt alone, like one made without tools. A denied, rejected or failed
+    call, or any tool that reads files or pages or runs code, makes the answer one of this moment: never cached."""
+    pure = {t.name for t in offered if not t.manifest.scopes}
+    return all(c.get("tool") in pure and c.get("ok") is True and c.get("decision") == "allowed:pure"
+               and not c.get("scopes") for c in calls)
 
 
 class CacheStage:
@@ -42,9 +65,9 @@ class CacheStage:
         """The cached answer, if any; sets the request's key (None: never cached), the key it now leads and its
         semantic query (this prompt may use and feed the semantic tier)."""
         plan = request.planned
-        # An answer made with tools depends on files, pages and grants of the moment: never cached.
-        request.key = None if plan.tools else self.key(request.prompt, plan.spec, plan.system, plan.history,
-                                                       plan.params)
+        # Offered tools are part of the key (an answer made with the calculator is not the model's own); whether
+        # the answer may be kept is decided when it is stored, from the calls it made.
+        request.key = self.key(request.prompt, plan.spec, plan.system, plan.history, plan.params, plan.tools)
         if request.key is None:
             return None
         if request.options.use_cache:
@@ -66,6 +89,8 @@ class CacheStage:
         generated, plan, text = request.generated, request.planned, request.text
         if request.key is None or self.cache is None or generated is None or not text:
             return
+        if not only_pure_calls(request.tool_calls, plan.tools):
+            return
         done = generated.done
         if done.finish_reason == "cancelled":
             return
@@ -81,11 +106,11 @@ class CacheStage:
             request.leading_key = None
 
     def key(self, prompt: str, spec: ModelSpec, system: str, history: Sequence[Message],
-            params: GenerationParams) -> str | None:
+            params: GenerationParams, tools: Sequence[Tool] = ()) -> str | None:
         if self.cache is None:
             return None
         return cache_key(prompt=prompt, model_id=spec.id, model_version=answer_version(spec), system_prompt=system,
-                         history=[(m.role, m.content) for m in history], params=asdict(params))
+                         history=[(m.role, m.content) for m in history], params=answer_params(params, tools))
 
     def semantic_query(self, prompt: str, plan: Plan) -> SemanticQuery | None:
         """The semantic tier's scope and the prompt's embedding, or None when this request may not use the tier
@@ -104,7 +129,7 @@ class CacheStage:
                 log.warning("semantic cache off for this request: %s", exc)
                 return None
         scope = semantic_scope(model_id=plan.spec.id, model_version=answer_version(plan.spec),
-                               system_prompt=plan.system, params=asdict(plan.params))
+                               system_prompt=plan.system, params=answer_params(plan.params, plan.tools))
         return SemanticQuery(scope, embedding)
 
     def _lookup_or_lead(self, key: str) -> tuple[CacheHit | None, str | None]:

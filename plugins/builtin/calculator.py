@@ -1,98 +1,110 @@
-"""Safe arithmetic: the expression is parsed into an AST and walked; nothing is ever passed to eval.
-
-Limits keep a hostile expression from eating the machine (10**10**10, factorial of a million).
+"""The calculator tool: one expression in, one result line out, exact where the numbers allow ("= 399.5") and
+marked "≈" where they are rounded. `<number> <unit> to <unit>` converts units with the exact table in units.py.
+The arithmetic itself (arithmetic.py) never calls eval.
 """
 
 from __future__ import annotations
 
-import ast
-import math
-import operator
-from collections.abc import Callable
-from typing import Any
+import re
+from dataclasses import dataclass
+from fractions import Fraction
 
 from edgemind.core.tools.registry import ToolError
 from edgemind.plugins.sdk import tool
 
-MAX_CHARS = 500
-MAX_EXPONENT = 10_000
-MAX_MAGNITUDE = 1e300
+from .arithmetic import CONSTANTS, FUNCTION_NAMES, MAX_CHARS, Number, checked, compute, evaluate
+from .number_text import describe
+from .units import Unit, convert, find_unit, unit
 
-_BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
-}
-_UNARY: dict[type, Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos, "tan": math.tan, "asin": math.asin, "acos": math.acos,
-    "atan": math.atan, "log": math.log, "log10": math.log10, "log2": math.log2, "exp": math.exp, "abs": abs,
-    "round": round, "floor": math.floor, "ceil": math.ceil, "min": min, "max": max, "hypot": math.hypot,
-    "degrees": math.degrees, "radians": math.radians, "gcd": math.gcd,
-}
-_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
+__all__ = ["MAX_CHARS", "TOOLS", "calculate", "calculator", "evaluate", "split_conversion"]
 
 
-def _check(value: Any) -> Any:
-    if isinstance(value, complex):  # (-8) ** (1/3) is complex in Python; a calculator answers with real numbers
-        raise ToolError("calculator: the result is not a real number")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
-        raise ToolError("calculator: result too large")
-    return value
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """`<quantity> <source> to <target>`, split."""
+
+    quantity: str
+    source: Unit
+    target: Unit
+    source_text: str
+    target_text: str
 
 
-def _eval(node: ast.AST) -> Any:
-    if isinstance(node, ast.Expression):
-        return _eval(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return node.value
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        left, right = _eval(node.left), _eval(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
-            raise ToolError(f"calculator: exponent larger than {MAX_EXPONENT}")
-        if isinstance(node.op, ast.Pow) and isinstance(left, int) and isinstance(right, int) and right > 0 \
-                and abs(left) > 1 and right * math.log10(abs(left)) > 300:
-            raise ToolError("calculator: result too large")
-        try:
-            return _check(_BINARY[type(node.op)](left, right))
-        except ZeroDivisionError:
-            raise ToolError("calculator: division by zero") from None
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        return _UNARY[type(node.op)](_eval(node.operand))
-    if isinstance(node, ast.Name) and node.id in _CONSTANTS:
-        return _CONSTANTS[node.id]
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS \
-            and not node.keywords and len(node.args) <= 8:
-        args = [_eval(a) for a in node.args]
-        try:
-            return _check(_FUNCTIONS[node.func.id](*args))
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise ToolError(f"calculator: {node.func.id}: {exc}") from None
-    raise ToolError(f"calculator: {type(node).__name__} is not allowed; use numbers, + - * / // % **, "
-                    f"parentheses, {', '.join(sorted(_CONSTANTS))} and {', '.join(sorted(_FUNCTIONS))}")
+# " to " / " in " / " into " / " as " / "->" between two parts; the last one splits ("5 in to cm": inches)
+_SEPARATOR = re.compile(r"\s+(?:to|in|into|as)(?=\s)|\s*->|\s*→", re.IGNORECASE)
+# a number glued to its unit ("30°C", "1kg"), but not scientific notation ("1e5")
+_GLUED = re.compile(r"(?<=[\d.)])(?![eE][+-]?\d)(?=[^\W\d_]|[°º\"'µ])")
 
 
-def evaluate(expression: str) -> int | float:
-    """The value of an arithmetic expression, or ToolError naming what is not allowed."""
+def split_conversion(expression: str) -> Conversion | None:
+    """The parts of a unit conversion, or None when the expression has no `to <unit>` part (plain arithmetic).
+    ToolError names a unit that is not known."""
+    separators = list(_SEPARATOR.finditer(expression))
+    if not separators:
+        return None
+    last = separators[-1]
+    left, target_text = expression[:last.start()].strip(), expression[last.end():].strip()
+    if not target_text or target_text[0].isdigit() or target_text.startswith(("(", "-", "+")):
+        return None
+    tokens = _GLUED.sub(" ", left).split()
+    for i in range(1, len(tokens)):
+        source_text = " ".join(tokens[i:])
+        source = find_unit(source_text)
+        if source is not None:
+            return Conversion(" ".join(tokens[:i]), source, unit(target_text), source_text, target_text)
+    numeric = [i for i, t in enumerate(tokens) if not any(c.isalpha() for c in t)]
+    named = " ".join(tokens[numeric[-1] + 1:]) if numeric else left
+    if not named:
+        raise ToolError(f"calculator: no unit before {last.group().strip()!r}; write <expression> <unit> to <unit>")
+    unit(named)  # raises, naming the unknown unit
+    raise ToolError(f"calculator: cannot read {left[:80]!r} as <expression> <unit>")
+
+
+def _unit_in(expression: str) -> str | None:
+    """The first unit named in an expression that is not a conversion ("30°C * 9/5", "1 kg"), if any."""
+    words = re.findall(r"[^\W\d_][\w/^²³]*|[°º][A-Za-z]?", _GLUED.sub(" ", expression))
+    for word in words:
+        if word not in FUNCTION_NAMES and word not in CONSTANTS and word.lower() != "of":
+            try:
+                if find_unit(word) is not None:
+                    return word
+            except ToolError:
+                return word
+    return None
+
+
+def calculate(expression: str) -> str:
+    """The result line the tool returns: the expression, then its value exactly or rounded after "≈"."""
     if len(expression) > MAX_CHARS:
         raise ToolError(f"calculator: expression longer than {MAX_CHARS} characters")
-    cleaned = expression.replace("^", "**").replace("×", "*").replace("÷", "/").strip()
-    try:
-        tree = ast.parse(cleaned, mode="eval")
-    except SyntaxError:
-        raise ToolError(f"calculator: cannot parse {expression[:80]!r}") from None
-    try:
-        value = _eval(tree)
-    except OverflowError:
-        raise ToolError("calculator: result too large") from None
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return int(value)
-    return value
+    if re.search(r"(?<![<>=!])=(?!=)|≈", expression):  # a result line sent back ("(372 / 4) = 93")
+        raise ToolError("calculator: the expression already has a result ('=' or '≈'); the result above stands")
+    conversion = split_conversion(expression)
+    if conversion is None:
+        try:
+            return f"{expression.strip()} {describe(compute(expression))}"
+        except ToolError as exc:
+            named = _unit_in(expression)
+            if named is None or "not allowed" not in str(exc) and "cannot parse" not in str(exc):
+                raise
+            raise ToolError(f"calculator: {named!r} is a unit: arithmetic takes plain numbers, and a conversion "
+                            "is written <number> <unit> to <unit>") from None
+    value = compute(conversion.quantity)
+    exact = isinstance(value, Fraction)
+    result: Number = (convert(value, conversion.source, conversion.target) if isinstance(value, Fraction)
+                      else float(convert(Fraction(value), conversion.source, conversion.target)))
+    text = describe(checked(result))
+    if not exact:
+        text = "≈" + text[1:] if text.startswith("=") else text
+    return f"{conversion.quantity} {conversion.source_text} {text} {conversion.target_text}"
 
 
 @tool(plugin="calculator", timeout_s=5, rate_limit_per_min=600)
 def calculator(expression: str) -> str:
-    """Evaluate an arithmetic expression exactly (e.g. "(17 * 23) + sqrt(144)"); use it for any arithmetic."""
-    return f"{expression} = {evaluate(expression)}"
+    """Exact arithmetic and unit conversion. The expression is either arithmetic on plain numbers (+ - * / **,
+    parentheses, n% for percent, n! for factorial, sqrt, log, sin and the other math functions, pi, e) or a unit
+    conversion written <number> <unit> to <unit>, with unit names or symbols and no conversion factor."""
+    return calculate(expression)
 
 
 TOOLS = [calculator]

@@ -60,7 +60,7 @@ def _fail(name: str, exc: UnsafePath) -> ToolError:
 
 @tool(plugin="files", scopes=["fs.read:{path}"], red_lines={"path": SECRET_PATH_PATTERNS}, timeout_s=10)
 def files_list(path: str, pattern: str = "*") -> list[dict[str, object]]:
-    """List a folder's entries (name, type, size), optionally filtered by a glob pattern like "*.py"."""
+    """List a folder's entries (name, type, size), optionally only those whose names match a glob pattern."""
     root = Path(path)
     try:
         if inspect(root).kind != "folder":

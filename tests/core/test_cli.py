@@ -53,6 +53,21 @@ def test_ask_the_capital_of_france_with_the_default_model(cli_env: dict[str, str
     assert out["model"] == DEFAULT and "paris" in out["text"].lower()
 
 
+@pytest.mark.default_model
+def test_a_repeated_math_question_answered_with_the_calculator_is_a_cache_hit_and_other_numbers_are_not(
+        cli_env: dict[str, str], default_model_installed: Path) -> None:
+    env = {k: v for k, v in cli_env.items() if k != "EDGEMIND_DEFAULT_MODEL"}
+    first = json.loads(edgemind(env, "ask", "What is 17% of 2350?", "--json", timeout=300).stdout)
+    assert first["intent"] == "math" and first["cache"] == "miss"
+    calls = first["tool_calls"]
+    assert calls and all(c["tool"] == "calculator" and c["ok"] and c["decision"] == "allowed:pure" for c in calls)
+    assert "399.5" in first["text"]  # the exact calculator's 17/100 * 2350, never 399.50000000000006
+    again = json.loads(edgemind(env, "ask", "What is 17% of 2350?", "--json", timeout=300).stdout)
+    assert again["cache"] in ("l1", "l2") and again["text"] == first["text"] and again["tool_calls"] == []
+    other = json.loads(edgemind(env, "ask", "What is 18% of 2350?", "--json", timeout=300).stdout)
+    assert other["cache"] == "miss" and other["text"] != first["text"]
+
+
 def test_ask_stop_sequence_ends_the_answer_before_it(cli_env: dict[str, str]) -> None:
     base = ["ask", "Write a short poem about the sea.", "--json", "--temperature", "0", "--max-tokens", "60",
             "--no-cache"]

@@ -5,6 +5,7 @@ backend at the Backend seam, so every token and count is exact."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -38,7 +39,8 @@ from edgemind.core.settings import Settings, with_overrides
 from edgemind.core.storage.audit import AuditLog, digest
 from edgemind.core.storage.conversations import ConversationStore
 from edgemind.core.storage.db import open_database
-from edgemind.core.tools.session import open_audit, open_tool_runner
+from edgemind.core.tools.registry import Tool, ToolRegistry
+from edgemind.core.tools.session import open_audit, open_tool_runner, plugin_context
 from tests.conftest import TINY
 
 
@@ -222,7 +224,7 @@ def test_a_complete_answer_is_stored_and_found_again_and_the_leader_releases_its
     assert hit == CacheHit("l1", hit.answer) and hit.answer.text == "An apple." and again.leading_key is None
 
 
-def test_cancelled_empty_and_tool_answers_are_never_cached(cache: AnswerCache, registry: ModelRegistry) -> None:
+def test_cancelled_and_empty_answers_are_never_cached(cache: AnswerCache, registry: ModelRegistry) -> None:
     stage = CacheStage(cache, None, wait_seconds=1)
     for text, finish in (("Half an ans", "cancelled"), ("", "stop")):
         request = Request("Name a fruit.", AskOptions(), plan=plan_for(registry))
@@ -230,9 +232,95 @@ def test_cancelled_empty_and_tool_answers_are_never_cached(cache: AnswerCache, r
         generated(request, text, finish)
         stage.store(request)
         stage.release(request)
-    with_tools = Request("Name a fruit.", AskOptions(), plan=plan_for(registry, tools=("calculator",)))
-    assert stage.look_up(with_tools) is None and with_tools.key is None and with_tools.leading_key is None
     assert cache.l2.stats()["entries"] == 0
+
+
+@pytest.fixture
+def tools(settings: Settings) -> tuple[Tool, ...]:
+    """The real calculator (pure: no scope) and file reader (fs.read), as the router offers them."""
+    installed = ToolRegistry.from_entry_points(plugin_context(settings))
+    return (installed.get("calculator"), installed.get("files_read"))
+
+
+def _tool_answer(stage: CacheStage, registry: ModelRegistry, tools: tuple[Tool, ...], prompt: str,
+                 calls: list[dict[str, object]], text: str = "It is 399.5.") -> Request:
+    request = Request(prompt, AskOptions(), plan=plan_for(registry, tools=tools))
+    stage.look_up(request)
+    request.tool_calls = tuple(calls)
+    generated(request, text)
+    stage.store(request)
+    stage.release(request)
+    return request
+
+
+def test_an_answer_made_only_with_a_pure_tool_is_cached_like_any_other(
+        cache: AnswerCache, registry: ModelRegistry, tools: tuple[Tool, ...], settings: Settings,
+        sessions: sessionmaker[Session], audit: AuditLog) -> None:
+    stage = CacheStage(cache, None, wait_seconds=1)
+    runner = open_tool_runner(settings, sessions, audit=audit)
+    calculated = runner.call("calculator", {"expression": "17/100 * 2350"}).as_dict()
+    assert calculated["ok"] and calculated["decision"] == "allowed:pure"
+    first = _tool_answer(stage, registry, tools, "What is 17% of 2350?", [calculated])
+    assert first.key is not None and cache.l2.stats()["entries"] == 1
+    again = Request("What is 17% of 2350?", AskOptions(), plan=plan_for(registry, tools=tools))
+    hit = stage.look_up(again)
+    assert hit is not None and hit.tier == "l1" and hit.answer.text == "It is 399.5."
+    no_tools = Request("What is 17% of 2350?", AskOptions(), plan=plan_for(registry))
+    assert stage.look_up(no_tools) is None, "an answer made with tools is not served to a request without them"
+    stage.release(no_tools)
+    answered_in_words = _tool_answer(stage, registry, tools, "What is a prime number?", [], "A number...")
+    assert stage.look_up(Request(answered_in_words.prompt, AskOptions(),
+                                 plan=plan_for(registry, tools=tools))) is not None
+
+
+def test_answers_that_read_a_file_or_had_a_call_denied_or_failed_are_never_cached(
+        cache: AnswerCache, registry: ModelRegistry, tools: tuple[Tool, ...], settings: Settings,
+        sessions: sessionmaker[Session], audit: AuditLog, tmp_path: Path) -> None:
+    stage = CacheStage(cache, None, wait_seconds=1)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The code word is PAPAYA.\n")
+    nobody = open_tool_runner(settings, sessions, audit=audit)  # nobody to ask, nothing granted
+    granted = open_tool_runner(settings, sessions, audit=audit, grants=[f"fs.read:{tmp_path}"])
+    pure = nobody.call("calculator", {"expression": "2 + 2"}).as_dict()
+    read = granted.call("files_read", {"path": str(notes)}).as_dict()
+    denied = nobody.call("files_read", {"path": str(notes)}).as_dict()
+    failed = nobody.call("calculator", {"expression": "1 / 0"}).as_dict()
+    rejected = nobody.call("calculator", {"expr": "2 + 2"}).as_dict()
+    assert read["ok"] and denied["decision"].startswith("denied") and not failed["ok"]
+    assert rejected["decision"] == "rejected"
+    for i, calls in enumerate([[read], [pure, read], [denied], [failed], [rejected], [failed, pure]]):
+        _tool_answer(stage, registry, tools, f"Question {i}?", calls)
+    assert cache.l2.stats()["entries"] == 0
+
+
+def test_the_offered_tools_and_their_code_are_part_of_the_key(registry: ModelRegistry, cache: AnswerCache,
+                                                               tools: tuple[Tool, ...]) -> None:
+    stage = CacheStage(cache, None, wait_seconds=1)
+    plan = plan_for(registry)
+    bare = stage.key("What is 2 + 2?", plan.spec, plan.system, (), plan.params)
+    with_tools = stage.key("What is 2 + 2?", plan.spec, plan.system, (), plan.params, tools)
+    changed = (replace(tools[0], manifest=replace(tools[0].manifest, code_digest="another version")), tools[1])
+    with_changed = stage.key("What is 2 + 2?", plan.spec, plan.system, (), plan.params, changed)
+    assert len({bare, with_tools, with_changed}) == 3
+
+
+def test_the_semantic_tier_never_serves_a_calculated_answer_for_other_numbers(
+        cache: AnswerCache, registry: ModelRegistry, embedder: Embedder, tools: tuple[Tool, ...],
+        settings: Settings, sessions: sessionmaker[Session], audit: AuditLog) -> None:
+    stage = CacheStage(cache, embedder, wait_seconds=1)
+    runner = open_tool_runner(settings, sessions, audit=audit)
+    first = _tool_answer(stage, registry, tools, "What is 17% of 2350?",
+                         [runner.call("calculator", {"expression": "17/100 * 2350"}).as_dict()])
+    assert first.semantic is not None, "a calculated answer feeds the semantic tier like any other"
+    _tool_answer(stage, registry, tools, "How many ounces are in a kilogram?",
+                 [runner.call("calculator", {"expression": "1 kg to oz"}).as_dict()], "About 35.27 ounces.")
+    for other in ("What is 18% of 2350?", "What is 17% of 2450?", "What is 17% of 2350 minus 5?",
+                  "What is seventeen percent of 1350?", "What is 2350% of 17?",
+                  "How many grams are in a kilogram?", "How many ounces are in a pound?",
+                  "How many kilograms are in an ounce?", "How many ounces are in two kilograms?"):
+        request = Request(other, AskOptions(), plan=plan_for(registry, tools=tools))
+        assert stage.look_up(request) is None, other
+        stage.release(request)
 
 
 def test_no_cache_skips_the_lookup_but_the_answer_still_refreshes_the_entry(cache: AnswerCache,
