@@ -222,6 +222,8 @@ class Facts:
     dimensions: tuple[str, ...] = ()  # what the question measures: age, distance, speed... (_DIMENSIONS)
     quantities: tuple[str, ...] = ()  # each number with the unit right after it ("30 celsius"), sorted
     asked: tuple[str, ...] = ()  # the word right after "which"/"what": the kind of answer asked for ("city")
+    # `units` in the order they are written: "ounces in a kilogram" is not "kilograms in an ounce"
+    unit_order: tuple[str, ...] = ()
 
     def signature(self) -> str:
         """A digest of the facts that must be equal, so the store fetches only candidates that agree on them.
@@ -366,7 +368,7 @@ def prompt_facts(prompt: str) -> Facts:
                  words=tuple(words), units=tuple(sorted(units)), times=tuple(sorted(times)),
                  frames=_ordered_unique(classes + _frames(expanded)), tokens=tuple(tokens), surface=tuple(surface),
                  dimensions=tuple(sorted(set(dimensions))), quantities=tuple(sorted(quantities)),
-                 asked=tuple(asked))
+                 asked=tuple(asked), unit_order=_ordered_unique(units))
 
 
 def swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
@@ -445,6 +447,8 @@ def slot_disagreement(a: Facts, b: Facts) -> str | None:
                   "dimensions", "quantities"):
         if getattr(a, field) != getattr(b, field):
             return f"{field} differ"
+    if a.unit_order != b.unit_order:
+        return "units trade places"
     if a.language != b.language and "und" not in (a.language, b.language):
         return f"languages differ ({a.language}, {b.language})"
     for x, y in ((a, b), (b, a)):
