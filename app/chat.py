@@ -32,6 +32,7 @@ from .operations import Op
 
 log = logging.getLogger(__name__)
 AUTO = "Auto (router)"
+SURFACE = "chat"  # how the status line names this surface
 
 
 class Composer(QPlainTextEdit):
@@ -58,6 +59,8 @@ class ChatPane(QWidget):
         self.answering: MessageWidget | None = None
         self.editing: MessageWidget | None = None
         self.messages: list[MessageWidget] = []
+        self._tokens = 0  # tokens of the answer in flight, for the status line
+        self._outcome: Any = None  # the answer's Done or Error event, told to the status line when it ends
         self._search_timer = QTimer(self, singleShot=True, interval=200)
         self._search_timer.timeout.connect(self.refresh_sidebar)
         self._build()
@@ -366,9 +369,11 @@ class ChatPane(QWidget):
                                  tools=self.ctx.tool_runner)
             yield from engine.stream(prompt, options, cancel)
 
+        self._tokens, self._outcome = 0, None
         self.current = self.ctx.ops.stream("answer", events, lambda e: self._on_event(answer, e),
                                            lambda _r: self._finished(answer, None),
                                            lambda exc: self._finished(answer, exc))
+        self.ctx.hooks.answer_did_progress.emit(SURFACE, 0)
         self.stop_button.setEnabled(True)
         self.send_button.setEnabled(False)
         self.status.setText("Answering… (Esc stops)")
@@ -380,6 +385,8 @@ class ChatPane(QWidget):
             answer.set_route(event)
         elif kind == "token":
             answer.append(event.text)
+            self._tokens += 1
+            self.ctx.hooks.answer_did_progress.emit(SURFACE, self._tokens)
         elif kind == "tool_call":
             answer.add_tool_call(event)
         elif kind == "tool_result":
@@ -388,6 +395,7 @@ class ChatPane(QWidget):
                 self.ctx.hooks.grants_did_change.emit()  # the broker stored the grant before this event came
         elif kind == "done":
             answer.set_done(event)
+            self._outcome = event
             new = self.conversation_id is None
             self.conversation_id = event.conversation_id
             if new and self.conversation_id:
@@ -401,6 +409,7 @@ class ChatPane(QWidget):
             if not answer.text:
                 answer.hide()
             self._show_error(event.message)
+            self._outcome = event
             self.answer_did_finish.emit(event)
 
     def _finished(self, answer: MessageWidget, exc: Exception | None) -> None:
@@ -413,6 +422,7 @@ class ChatPane(QWidget):
             self.status.setText("The answer failed.")
             self._show_error(exc)
             self.answer_did_finish.emit(exc)
+        self.ctx.hooks.answer_did_end.emit(SURFACE, exc if exc is not None else self._outcome)
         if self.conversation_id:
             self._load_ids()
             self.ctx.hooks.conversations_did_change.emit()

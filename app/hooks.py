@@ -18,4 +18,6 @@ class Hooks(QObject):
     permission_did_answer = Signal(object, object)  # the PermissionRequest and the user's Answer
     grants_did_change = Signal()  # a stored grant was added or revoked
     main_window_will_show = Signal()
+    answer_did_progress = Signal(str, int)  # a surface ("chat", "quick ask") is generating: tokens so far
+    answer_did_end = Signal(str, object)  # that surface's answer ended: its Done event, or the error
     api_server_did_change = Signal(str)  # the local API server started ("http://…") or stopped (""), or why not
