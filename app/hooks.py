@@ -14,6 +14,7 @@ class Hooks(QObject):
     models_did_pause = Signal(bool)  # models unloaded and new answers held (True) or allowed again (False)
     settings_did_save = Signal(object)  # the new Settings
     quick_ask_will_show = Signal()
+    quick_ask_will_open = Signal(str)  # show the quick ask with this prompt typed in, not sent (an example prompt)
     permission_will_ask = Signal(object)  # the PermissionDialog, about to be shown (the self-test answers it)
     permission_did_answer = Signal(object, object)  # the PermissionRequest and the user's Answer
     grants_did_change = Signal()  # a stored grant was added or revoked

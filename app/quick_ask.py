@@ -73,7 +73,13 @@ class QuickAsk(QWidget):
         layout.addWidget(self.input)
         layout.addWidget(scroll, 1)
         layout.addLayout(foot)
+        ctx.hooks.quick_ask_will_open.connect(self.open_with)
         self.resize(440, 300)
+
+    def open_with(self, prompt: str) -> None:
+        """Show the popup with a prompt typed in, for the user to send (or edit) with Enter."""
+        self.popup()
+        self.input.setText(prompt)
 
     def popup(self) -> None:
         """Show near the bottom-right corner of the screen (where the tray usually is), ready to type."""

@@ -1,8 +1,8 @@
 """`edgemind gui --self-test [--screenshot PNG]`: open every surface, send a prompt, and exit 0 only if each worked.
 
 Prints one JSON object: each check with ok and what it saw. Screenshots: PNG for the chat window and PNG's stem with
--review, -settings, -permission, -grants, -audit, -quick-ask, -bench for the other surfaces. The permission request is
-answered Deny by the self-test itself, so nothing runs.
+-welcome, -review, -settings, -permission, -grants, -audit, -quick-ask, -bench for the other surfaces. The permission
+request is answered Deny by the self-test itself, so nothing runs.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QWidget
 from .bench_page import CHARTS_RENDERABLE
 
 POLL_MS = 20  # how often a wait checks its condition
+SHOTS = ("welcome", "chat", "review", "settings", "permission", "grants", "audit", "quick-ask", "bench")
 
 PLANTED_BUG = '''def find_user(users, name):
     for i in range(len(users) + 1):
@@ -74,7 +75,7 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
     checks: dict[str, dict[str, Any]] = {}
     shots = {name: (screenshot.with_name(f"{screenshot.stem}-{name}{screenshot.suffix}") if name != "chat"
                     else screenshot) if screenshot else None
-             for name in ("chat", "review", "settings", "permission", "grants", "audit", "quick-ask", "bench")}
+             for name in SHOTS}
     window, chat = app.window, app.window.chat
     try:
         checks["window"] = {"ok": window.isVisible()}
@@ -83,6 +84,10 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
         if not checks["engine"]["ok"]:
             raise RuntimeError("engine did not start")
 
+        # the empty chat a newcomer sees: the welcome (until dismissed once) and the example prompts
+        checks["welcome"] = {"ok": chat.empty_chat.isVisibleTo(window) and len(chat.empty_chat.examples.buttons) == 5,
+                             "welcome_shown": chat.empty_chat.welcome.isVisibleTo(window)}
+        save_shot(window, shots["welcome"])
         finished: list[Any] = []
         chat.answer_did_finish.connect(finished.append)
         app.ctx.watchdog.reset()

@@ -84,6 +84,12 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
         QLabel#toolLine {{ color: {theme.muted}; font-size: 12px; }}
         QLabel#toolLine[verdict="denied"] {{ color: {theme.error}; }}
         QLabel#argName {{ color: {theme.muted}; font-size: 11px; }}
+        QFrame#welcome {{ background: {theme.user_surface}; border: 1px solid {theme.border}; border-radius: 10px; }}
+        QLabel#welcomeTitle {{ font-size: 18px; font-weight: bold; }}
+        QPushButton#example {{ text-align: left; padding: 8px 12px; background: {theme.surface};
+                               border: 1px solid {theme.border}; border-radius: 8px; }}
+        QPushButton#example:hover {{ border-color: {theme.accent}; }}
+        QLabel#emptyState {{ color: {theme.muted}; padding: 24px; }}
         QFrame#quickAsk {{ background: {theme.surface}; border: 1px solid {theme.border}; border-radius: 10px; }}
     """)
     return theme
