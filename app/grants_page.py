@@ -95,8 +95,8 @@ class GrantsPage(QWidget):
             self.empty.show_view()
         else:
             self.empty.show_empty(NO_GRANTS)
-        listed = (f"{len(grants)} stored grant{'s' if len(grants) != 1 else ''}." if grants else
-                  "No stored grants: tools ask before they act.")
+        # no grants: the empty state says so in the table's place
+        listed = f"{len(grants)} stored grant{'s' if len(grants) != 1 else ''}." if grants else ""
         self.note.setText(f"{self._just_done} {listed}".strip())
         self._just_done = ""
         self._sync_buttons()
