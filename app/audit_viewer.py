@@ -25,9 +25,13 @@ from PySide6.QtWidgets import (
 
 from . import theme
 from .context import AppContext
+from .empty_state import EmptyState
 
 ROW_LIMIT = 1000
 ALL_KINDS, ALL_TOOLS = "All kinds", "All tools"
+NO_ROWS = ("The audit log is empty. Every tool call, grant, denial and routing decision will be recorded here, "
+           "each row chained to the one before so that tampering shows.")
+NO_MATCH = "No rows match this filter. Choose “All kinds” and “All tools” to see the whole log."
 
 
 class AuditViewer(QWidget):
@@ -84,7 +88,8 @@ class AuditViewer(QWidget):
         self.count_label.setObjectName("hint")
 
         layout.addLayout(filters)
-        layout.addWidget(self.table, 1)
+        self.empty = EmptyState(self.table, "Reading the audit log…")
+        layout.addWidget(self.empty, 1)
         layout.addWidget(self.count_label)
         layout.addLayout(verify_row)
 
@@ -146,6 +151,10 @@ class AuditViewer(QWidget):
                 self.table.setItem(row, col, item)
         for col in range(5):
             self.table.resizeColumnToContents(col)
+        if entries:
+            self.empty.show_view()
+        else:
+            self.empty.show_empty(NO_MATCH if kind or tool else NO_ROWS)
         shown = f"{len(entries)} row{'s' if len(entries) != 1 else ''}"
         limited = f" (the newest {ROW_LIMIT})" if len(entries) >= ROW_LIMIT else ""
         filtered = " matching the filter" if kind or tool else ""
@@ -155,6 +164,7 @@ class AuditViewer(QWidget):
 
     def _failed(self, exc: Exception) -> None:
         self.count_label.setText(f"Could not read the audit log: {exc}")
+        self.empty.show_empty(f"Could not read the audit log: {exc}")
         self.rows_did_load.emit(exc)
         self._show_verify(exc)
 

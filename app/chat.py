@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -27,11 +27,16 @@ from PySide6.QtWidgets import (
 )
 
 from .context import AppContext
+from .empty_state import EmptyState
 from .message_view import MessageWidget, error_widget
+from .onboarding import EmptyChat, Example
 from .operations import Op
 
 log = logging.getLogger(__name__)
 AUTO = "Auto (router)"
+NO_HISTORY = ("No conversations yet. Each chat is saved here, on this computer only; find any of them again "
+              "with Ctrl+K.")
+SURFACE = "chat"  # how the status line names this surface
 
 
 class Composer(QPlainTextEdit):
@@ -58,11 +63,14 @@ class ChatPane(QWidget):
         self.answering: MessageWidget | None = None
         self.editing: MessageWidget | None = None
         self.messages: list[MessageWidget] = []
+        self._tokens = 0  # tokens of the answer in flight, for the status line
+        self._outcome: Any = None  # the answer's Done or Error event, told to the status line when it ends
         self._search_timer = QTimer(self, singleShot=True, interval=200)
         self._search_timer.timeout.connect(self.refresh_sidebar)
         self._build()
         ctx.hooks.engine_did_start.connect(self._on_engine)
         ctx.hooks.engine_did_fail.connect(lambda why: self._show_error(f"EdgeMind could not start: {why}"))
+        ctx.hooks.engine_did_fail.connect(lambda why: self.history_empty.show_empty(f"No history: {why}"))
         ctx.hooks.conversations_did_change.connect(self.refresh_sidebar)
         ctx.hooks.conversation_will_open.connect(self.open_conversation)
 
@@ -87,7 +95,8 @@ class ChatPane(QWidget):
         self.conversation_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         side_layout.addWidget(self.new_button)
         side_layout.addWidget(self.search)
-        side_layout.addWidget(self.conversation_list)
+        self.history_empty = EmptyState(self.conversation_list, "Loading your conversations…")
+        side_layout.addWidget(self.history_empty)
 
         main = QWidget()
         main_layout = QVBoxLayout(main)
@@ -108,6 +117,9 @@ class ChatPane(QWidget):
         self.view = QWidget()
         self.view_layout = QVBoxLayout(self.view)
         self.view_layout.setSpacing(10)
+        self.empty_chat = EmptyChat(self.ctx.settings.default_model, self.ctx.settings.home)
+        self.empty_chat.example_chosen.connect(self.use_example)
+        self.view_layout.addWidget(self.empty_chat)
         self.view_layout.addStretch()
         self.scroll_area.setWidget(self.view)
         self.scroll_area.verticalScrollBar().rangeChanged.connect(self._follow)
@@ -198,6 +210,10 @@ class ChatPane(QWidget):
 
     def _fill_conversations(self, conversations: list[Any]) -> None:
         self.conversation_list.clear()
+        if conversations:
+            self.history_empty.show_view()
+        else:
+            self.history_empty.show_empty(NO_HISTORY)
         for c in conversations:
             item = QListWidgetItem(c.title or "Untitled")
             item.setData(Qt.ItemDataRole.UserRole, c.id)
@@ -210,6 +226,7 @@ class ChatPane(QWidget):
         if query != self.search.text().strip():
             return  # an older search answered late
         self.conversation_list.clear()
+        self.history_empty.show_view()  # a search with no hit says so in the list itself
         seen: set[str] = set()
         for h in hits:
             if h.conversation_id in seen:
@@ -286,6 +303,16 @@ class ChatPane(QWidget):
         for w in self.messages:
             w.deleteLater()
         self.messages = []
+        self.empty_chat.show()
+
+    def use_example(self, example: Example) -> None:
+        """Put an example's prompt where it is asked (the composer, or the quick-ask box); the user sends it."""
+        if example.where == "quick ask":
+            self.ctx.hooks.quick_ask_will_open.emit(example.prompt)
+            return
+        self.composer.setPlainText(example.prompt)
+        self.composer.moveCursor(QTextCursor.MoveOperation.End)
+        self.composer.setFocus()
 
     def open_conversation(self, conversation_id: str) -> None:
         self.stop()
@@ -310,6 +337,7 @@ class ChatPane(QWidget):
         self._sync_actions()
 
     def _add(self, widget: QWidget) -> None:
+        self.empty_chat.hide()
         self.view_layout.insertWidget(self.view_layout.count() - 1, widget)
         if isinstance(widget, MessageWidget):
             self.messages.append(widget)
@@ -366,9 +394,11 @@ class ChatPane(QWidget):
                                  tools=self.ctx.tool_runner)
             yield from engine.stream(prompt, options, cancel)
 
+        self._tokens, self._outcome = 0, None
         self.current = self.ctx.ops.stream("answer", events, lambda e: self._on_event(answer, e),
                                            lambda _r: self._finished(answer, None),
                                            lambda exc: self._finished(answer, exc))
+        self.ctx.hooks.answer_did_progress.emit(SURFACE, 0)
         self.stop_button.setEnabled(True)
         self.send_button.setEnabled(False)
         self.status.setText("Answering… (Esc stops)")
@@ -380,6 +410,8 @@ class ChatPane(QWidget):
             answer.set_route(event)
         elif kind == "token":
             answer.append(event.text)
+            self._tokens += 1
+            self.ctx.hooks.answer_did_progress.emit(SURFACE, self._tokens)
         elif kind == "tool_call":
             answer.add_tool_call(event)
         elif kind == "tool_result":
@@ -388,6 +420,7 @@ class ChatPane(QWidget):
                 self.ctx.hooks.grants_did_change.emit()  # the broker stored the grant before this event came
         elif kind == "done":
             answer.set_done(event)
+            self._outcome = event
             new = self.conversation_id is None
             self.conversation_id = event.conversation_id
             if new and self.conversation_id:
@@ -401,6 +434,7 @@ class ChatPane(QWidget):
             if not answer.text:
                 answer.hide()
             self._show_error(event.message)
+            self._outcome = event
             self.answer_did_finish.emit(event)
 
     def _finished(self, answer: MessageWidget, exc: Exception | None) -> None:
@@ -413,6 +447,7 @@ class ChatPane(QWidget):
             self.status.setText("The answer failed.")
             self._show_error(exc)
             self.answer_did_finish.emit(exc)
+        self.ctx.hooks.answer_did_end.emit(SURFACE, exc if exc is not None else self._outcome)
         if self.conversation_id:
             self._load_ids()
             self.ctx.hooks.conversations_did_change.emit()

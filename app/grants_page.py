@@ -19,6 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from .context import AppContext
+from .empty_state import EmptyState
+
+NO_GRANTS = ("No stored grants. When a tool asks before it acts and you answer “Always allow”, the grant is "
+             "listed here until you revoke it.")
 
 
 class GrantsPage(QWidget):
@@ -55,7 +59,9 @@ class GrantsPage(QWidget):
                            "a tool whose code or scopes changed asks again.")
         self.note.setObjectName("hint")
         self.note.setWordWrap(True)
-        layout.addWidget(self.table)
+        self.empty = EmptyState(self.table, "Loading the stored grants…")
+        self.empty.setMinimumHeight(130)
+        layout.addWidget(self.empty)
         layout.addLayout(buttons)
         layout.addWidget(self.note)
         self._sync_buttons()
@@ -85,8 +91,12 @@ class GrantsPage(QWidget):
                 self.table.setItem(row, col, item)
         self.table.resizeColumnToContents(0)
         self.table.resizeColumnToContents(2)
-        listed = (f"{len(grants)} stored grant{'s' if len(grants) != 1 else ''}." if grants else
-                  "No stored grants: tools ask before they act.")
+        if grants:
+            self.empty.show_view()
+        else:
+            self.empty.show_empty(NO_GRANTS)
+        # no grants: the empty state says so in the table's place
+        listed = f"{len(grants)} stored grant{'s' if len(grants) != 1 else ''}." if grants else ""
         self.note.setText(f"{self._just_done} {listed}".strip())
         self._just_done = ""
         self._sync_buttons()
@@ -95,6 +105,7 @@ class GrantsPage(QWidget):
     def _failed(self, exc: Exception) -> None:
         self.loaded = True
         self.note.setText(f"Could not read the grants: {exc}")
+        self.empty.show_empty(f"Could not read the grants: {exc}")
         self.grants_did_load.emit(exc)
 
     def _sync_buttons(self) -> None:

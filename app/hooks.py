@@ -14,9 +14,12 @@ class Hooks(QObject):
     models_did_pause = Signal(bool)  # models unloaded and new answers held (True) or allowed again (False)
     settings_did_save = Signal(object)  # the new Settings
     quick_ask_will_show = Signal()
+    quick_ask_will_open = Signal(str)  # show the quick ask with this prompt typed in, not sent (an example prompt)
     permission_will_ask = Signal(object)  # the PermissionDialog, about to be shown (the self-test answers it)
     permission_did_answer = Signal(object, object)  # the PermissionRequest and the user's Answer
     grants_did_change = Signal()  # a stored grant was added or revoked
     mcp_servers_did_change = Signal()  # an MCP server was added, removed or imported (mcp.json changed)
     main_window_will_show = Signal()
+    answer_did_progress = Signal(str, int)  # a surface ("chat", "quick ask") is generating: tokens so far
+    answer_did_end = Signal(str, object)  # that surface's answer ended: its Done event, or the error
     api_server_did_change = Signal(str)  # the local API server started ("http://…") or stopped (""), or why not

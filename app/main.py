@@ -101,9 +101,10 @@ def _exit_now(code: int) -> None:
     """End the process without tearing the interpreter down.
 
     Everything is already saved (each write commits at once, the engine was closed and its threads joined). What
-    is left is the interpreter's own finalization, where one of the C extensions we load (Qt bindings or
-    llama.cpp's) occasionally frees None one time too many and the process aborts (seen about 1 run in 3 of the
-    self-test, exit 134, after all checks passed). Skipping finalization, as many Qt applications do, removes that.
+    is left is the interpreter's own finalization, where a C extension that lost references to None aborts the
+    process (seen about 1 run in 3 of the self-test, exit 134, after all checks passed: PySide6 6.12.0 dropped one
+    reference per Qt call returning nothing, hence the pin below 6.12 in pyproject.toml). Skipping finalization, as
+    many Qt applications do, keeps a clean exit whatever the next binding release does.
     """
     logging.shutdown()
     sys.stdout.flush()

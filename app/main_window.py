@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
 
 from .audit_viewer import AuditViewer
 from .bench_page import BenchPage
@@ -14,6 +14,7 @@ from .chat import ChatPane
 from .context import AppContext
 from .review_pane import ReviewPane
 from .settings_page import SettingsPage
+from .status_line import StatusLine
 
 
 class MainWindow(QMainWindow):
@@ -36,12 +37,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.audit_viewer, "Audit log")
         self.tabs.addTab(self.bench_page, "Benchmarks")
         self.setCentralWidget(self.tabs)
-        self.engine_status = QLabel("Starting the engine…")
+        self.engine_status = StatusLine(ctx.hooks)
         self.statusBar().addWidget(self.engine_status, 1)
-        ctx.hooks.engine_did_start.connect(lambda _e: self.engine_status.setText("Ready."))
-        ctx.hooks.engine_did_fail.connect(lambda why: self.engine_status.setText(f"Engine failed: {why}"))
-        ctx.hooks.models_did_pause.connect(
-            lambda paused: self.engine_status.setText("Models paused." if paused else "Ready."))
         ctx.hooks.chat_will_ask.connect(self.ask_in_new_chat)
         ctx.hooks.conversation_will_open.connect(lambda _cid: self.tabs.setCurrentWidget(self.chat))
         ctx.hooks.main_window_will_show.connect(self.bring_up)

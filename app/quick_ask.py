@@ -13,6 +13,7 @@ from .message_view import MessageWidget
 from .operations import Op
 
 QUICK_MAX_TOKENS = 200  # a glance, not an essay: "Continue in chat" is there for more
+SURFACE = "quick ask"  # how the status line names this surface
 
 
 class QuickAsk(QWidget):
@@ -25,6 +26,8 @@ class QuickAsk(QWidget):
         self.setWindowTitle("EdgeMind quick ask")
         self.current: Op | None = None
         self.conversation_id: str | None = None
+        self._tokens = 0  # tokens of the answer in flight, for the status line
+        self._outcome: Any = None  # the answer's Done or Error event, told to the status line when it ends
         frame = QFrame(self)
         frame.setObjectName("quickAsk")
         outer = QVBoxLayout(self)
@@ -70,7 +73,13 @@ class QuickAsk(QWidget):
         layout.addWidget(self.input)
         layout.addWidget(scroll, 1)
         layout.addLayout(foot)
+        ctx.hooks.quick_ask_will_open.connect(self.open_with)
         self.resize(440, 300)
+
+    def open_with(self, prompt: str) -> None:
+        """Show the popup with a prompt typed in, for the user to send (or edit) with Enter."""
+        self.popup()
+        self.input.setText(prompt)
 
     def popup(self) -> None:
         """Show near the bottom-right corner of the screen (where the tray usually is), ready to type."""
@@ -116,24 +125,30 @@ class QuickAsk(QWidget):
             # no tool capability: a one-line answer from the tray never reads files or runs code (the chat window does)
             yield from self.ctx.engine_in_worker().stream(prompt, AskOptions(max_tokens=QUICK_MAX_TOKENS), cancel)
 
+        self._tokens, self._outcome = 0, None
         self.current = self.ctx.ops.stream("quick ask", events, self._on_event, lambda _r: self._finished(None),
                                            self._finished)
+        self.ctx.hooks.answer_did_progress.emit(SURFACE, 0)
 
     def _on_event(self, event: Any) -> None:
         if event.type == "route":
             self.answer.set_route(event)
         elif event.type == "token":
             self.answer.append(event.text)
+            self._tokens += 1
+            self.ctx.hooks.answer_did_progress.emit(SURFACE, self._tokens)
         elif event.type == "tool_call":
             self.answer.add_tool_call(event)
         elif event.type == "tool_result":
             self.answer.set_tool_result(event)
         elif event.type == "done":
             self.answer.set_done(event)
+            self._outcome = event
             self.conversation_id = event.conversation_id
             self.answer_did_finish.emit(event)
         elif event.type == "error":
             self.answer.append(f"\n\n**Error:** {event.message}")
+            self._outcome = event
             self.answer_did_finish.emit(event)
 
     def _finished(self, exc: Exception | None) -> None:
@@ -143,6 +158,7 @@ class QuickAsk(QWidget):
             self.answer.append(f"\n\n**Error:** {exc}")
             self.answer.flush()
             self.answer_did_finish.emit(exc)
+        self.ctx.hooks.answer_did_end.emit(SURFACE, exc if exc is not None else self._outcome)
         self.hint.setText("Esc closes")
         self.continue_button.setEnabled(self.conversation_id is not None)
         self.ctx.hooks.conversations_did_change.emit()

@@ -1,15 +1,14 @@
 """`edgemind gui --self-test [--screenshot PNG]`: open every surface, send a prompt, and exit 0 only if each worked.
 
 Prints one JSON object: each check with ok and what it saw. Screenshots: PNG for the chat window and PNG's stem with
--review, -settings, -permission, -grants, -audit, -quick-ask, -bench for the other surfaces. The permission request is
-answered Deny by the self-test itself, so nothing runs.
+-welcome, -review, -settings, -permission, -grants, -audit, -quick-ask, -bench for the other surfaces. The permission
+request is answered Deny by the self-test itself, so nothing runs.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,9 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QWidget
 
 from .bench_page import CHARTS_RENDERABLE
+
+POLL_MS = 20  # how often a wait checks its condition
+SHOTS = ("welcome", "chat", "review", "settings", "permission", "grants", "audit", "quick-ask", "bench")
 
 PLANTED_BUG = '''def find_user(users, name):
     for i in range(len(users) + 1):
@@ -28,14 +30,37 @@ PLANTED_BUG = '''def find_user(users, name):
 
 
 def wait_until(app: Any, done: Callable[[], bool], timeout_s: float) -> bool:
-    """Run the event loop until done() or the timeout; the GUI stays live meanwhile."""
-    end = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > end:
-            return False
-        app.qt.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-        time.sleep(0.002)
-    return True
+    """Run the event loop until done() or the timeout; the GUI stays live meanwhile.
+
+    A nested QEventLoop woken by timers, not a processEvents() loop: the loop then runs in C++ and Python is called
+    only every POLL_MS (a hot processEvents() loop was ~450 Qt calls a second, and PySide6 6.12.0 dropped a reference
+    to None on each, which aborted the self-test with "none_dealloc" after ~7 minutes).
+    """
+    if done():
+        return True
+    loop = QEventLoop()
+    failure: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            if done():
+                loop.quit()
+        except Exception as exc:  # raised to the caller below, as the old loop did, instead of printed by Qt
+            failure.append(exc)
+            loop.quit()
+
+    poller = QTimer(interval=POLL_MS)
+    poller.timeout.connect(poll)
+    deadline = QTimer(singleShot=True)
+    deadline.timeout.connect(loop.quit)
+    poller.start()
+    deadline.start(max(0, int(timeout_s * 1000)))
+    loop.exec()
+    poller.stop()
+    deadline.stop()
+    if failure:
+        raise failure[0]
+    return done()
 
 
 def save_shot(widget: QWidget, path: Path | None) -> str | None:
@@ -50,7 +75,7 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
     checks: dict[str, dict[str, Any]] = {}
     shots = {name: (screenshot.with_name(f"{screenshot.stem}-{name}{screenshot.suffix}") if name != "chat"
                     else screenshot) if screenshot else None
-             for name in ("chat", "review", "settings", "permission", "grants", "audit", "quick-ask", "bench")}
+             for name in SHOTS}
     window, chat = app.window, app.window.chat
     try:
         checks["window"] = {"ok": window.isVisible()}
@@ -59,6 +84,10 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
         if not checks["engine"]["ok"]:
             raise RuntimeError("engine did not start")
 
+        # the empty chat a newcomer sees: the welcome (until dismissed once) and the example prompts
+        checks["welcome"] = {"ok": chat.empty_chat.isVisibleTo(window) and len(chat.empty_chat.examples.buttons) == 5,
+                             "welcome_shown": chat.empty_chat.welcome.isVisibleTo(window)}
+        save_shot(window, shots["welcome"])
         finished: list[Any] = []
         chat.answer_did_finish.connect(finished.append)
         app.ctx.watchdog.reset()

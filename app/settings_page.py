@@ -38,6 +38,7 @@ from edgemind.core.settings import SETTINGS, load_settings, save_settings
 from .context import AppContext
 from .grants_page import GrantsPage
 from .mcp_page import McpPage
+from .wheel_guard import guard_wheel
 
 # Keys this page edits: those declared with gui=True; ranges, help and env names come from the same declaration.
 KEYS = tuple(name for name, spec in SETTINGS.items() if spec.gui)
@@ -202,9 +203,10 @@ class SettingsPage(QWidget):
         layout.addWidget(cache_box)
         layout.addWidget(app_box)
         layout.addStretch()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(inner)
+        self.wheel_guard = guard_wheel(inner, self.scroll_area)
         save_row = QHBoxLayout()
         self.status = QLabel("")
         self.status.setObjectName("hint")
@@ -214,7 +216,7 @@ class SettingsPage(QWidget):
         save_row.addWidget(self.status, 1)
         save_row.addWidget(self.save_button)
         outer = QVBoxLayout(self)
-        outer.addWidget(scroll, 1)
+        outer.addWidget(self.scroll_area, 1)
         outer.addLayout(save_row)
         for key in KEYS:  # every key this page edits has a widget of its name
             getattr(self, key).setToolTip(SETTINGS[key].help)

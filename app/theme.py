@@ -30,6 +30,7 @@ class Theme:
 LIGHT = Theme(False, "#1d1f23", "#5f6672", "#ffffff", "#e8f0fe", "#f6f8fa", "#d6dae0", "#2f6fde", "#c62828", "friendly")
 DARK = Theme(True, "#e6e8eb", "#9aa3ad", "#24272c", "#1f3354", "#1b1d21", "#3a3f47", "#6ea1ff", "#ff6b6b", "monokai")
 _current = LIGHT
+DISABLED_TEXT = "#6b717a"  # dark theme: 120 lightness steps below its text, still readable on its grey
 
 
 def current() -> Theme:
@@ -59,6 +60,14 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
                             (QPalette.ColorRole.ToolTipBase, "#2a2d33"), (QPalette.ColorRole.ToolTipText, theme.text),
                             (QPalette.ColorRole.PlaceholderText, theme.muted), (QPalette.ColorRole.Link, theme.accent)):
             palette.setColor(role, QColor(color))
+        # Roles set without a group apply to every group, Disabled included: without these, a disabled button was
+        # drawn exactly like an enabled one. Dimmed text on a flatter button, as Fusion's own light palette does.
+        disabled = QPalette.ColorGroup.Disabled
+        for role, color in ((QPalette.ColorRole.WindowText, DISABLED_TEXT), (QPalette.ColorRole.Text, DISABLED_TEXT),
+                            (QPalette.ColorRole.ButtonText, DISABLED_TEXT), (QPalette.ColorRole.Button, "#232529"),
+                            (QPalette.ColorRole.Base, "#1b1d20"), (QPalette.ColorRole.Highlight, "#3a3f47"),
+                            (QPalette.ColorRole.HighlightedText, DISABLED_TEXT)):
+            palette.setColor(disabled, role, QColor(color))
     else:
         palette = app.style().standardPalette()
     app.setPalette(palette)
@@ -75,6 +84,12 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
         QLabel#toolLine {{ color: {theme.muted}; font-size: 12px; }}
         QLabel#toolLine[verdict="denied"] {{ color: {theme.error}; }}
         QLabel#argName {{ color: {theme.muted}; font-size: 11px; }}
+        QFrame#welcome {{ background: {theme.user_surface}; border: 1px solid {theme.border}; border-radius: 10px; }}
+        QLabel#welcomeTitle {{ font-size: 18px; font-weight: bold; }}
+        QPushButton#example {{ text-align: left; padding: 8px 12px; background: {theme.surface};
+                               border: 1px solid {theme.border}; border-radius: 8px; }}
+        QPushButton#example:hover {{ border-color: {theme.accent}; }}
+        QLabel#emptyState {{ color: {theme.muted}; padding: 24px; }}
         QFrame#quickAsk {{ background: {theme.surface}; border: 1px solid {theme.border}; border-radius: 10px; }}
     """)
     return theme

@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .bert_io import INPUTS, OUTPUT
 from .matmulnbits import matmulnbits_node, pack_matmulnbits
 from .quantize import quantize_int8
 
@@ -25,8 +26,6 @@ MS_DOMAIN = "com.microsoft"
 MASK_FILL = -10000.0
 POOL_EPS = 1e-9  # sentence-transformers' clamp on the token count in mean pooling
 NORM_EPS = 1e-12  # torch.nn.functional.normalize's default eps
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-OUTPUT = "sentence_embedding"
 # The inputs of a layer's weight matmuls, as named in Int8Plan and reference_forward's `observe`.
 MATMUL_INPUTS = ("qkv", "o", "ffn1", "ffn2")
 # Input channels per int8 matmul kept in float32. BERT's residual stream has a few channels 10-30x larger than the

@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .decoder_names import kv_names
 from .matmulnbits import MatMulNBitsWeights
 
 ARCHS = ("llama", "qwen2")
@@ -103,12 +104,6 @@ class BuildOptions:
     expose_hidden: bool = False
     # One MatMulNBits for q/k/v and one for gate/up where their packing agrees (fewer thread-pool round trips).
     fuse: bool = True
-
-
-def kv_names(layer: int) -> tuple[str, str, str, str]:
-    """(past key, past value, present key, present value) input/output names for one layer."""
-    return (f"past_key_values.{layer}.key", f"past_key_values.{layer}.value",
-            f"present.{layer}.key", f"present.{layer}.value")
 
 
 def rope_caches(cfg: DecoderConfig) -> tuple[np.ndarray, np.ndarray]:

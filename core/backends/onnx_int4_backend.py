@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edgemind.kernels.decoder_graph import kv_names
+from edgemind.kernels.decoder_names import kv_names
 from edgemind.kernels.gguf_header import read_gguf_header
 
 from ..errors import BackendUnavailable, ModelError, PromptError
@@ -26,7 +26,6 @@ from .chat_template import ChatTemplate
 from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .llama_native import NativeGuard, import_llama, model_key
 from .model_pool import ModelPool
-from .onnx_model_cache import ensure_model
 from .onnx_prefixes import OnnxPrefixes
 from .pooled import PooledGGUFBackend, stream_text
 from .sampling import Sampler
@@ -128,6 +127,10 @@ def load_onnx(spec: ModelSpec, path: Path, *, data_dir: Path, threads: int, cont
               native: NativeGuard, all_logits: bool = False, weights: str = "accurate") -> LoadedOnnx:
     """Build (once) and open the ONNX decoder for a GGUF; one-line ModelErrors for what cannot be used. llama.cpp
     reads only the vocabulary here (no native kernels run), with whichever CPU code `native` finds usable."""
+    # The graph builder imports onnx, and ml_dtypes with it, whose import holds the GIL ~1.4 s: loaded with this
+    # module (every backend is, at every start) it froze the app's window; only loading an onnx_int4 model needs it.
+    from .onnx_model_cache import ensure_model  # lazy: onnx holds the GIL ~1.4 s on import (see above)
+
     llama_cpp = import_llama(native.vocabulary_variant(path, model_key(spec.sha256, path)))
     from llama_cpp._utils import suppress_stdout_stderr
 

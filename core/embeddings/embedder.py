@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
-from edgemind.kernels.bert_encoder import INPUTS, OUTPUT
+from edgemind.kernels.bert_io import INPUTS, OUTPUT
 
 from ..errors import ModelError, ModelIntegrityError, PromptError
 from ..hardware import physical_cores

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from edgemind.kernels.bert_encoder import BertConfig, BertWeightsError, build_encoder, plan_int8
 from edgemind.kernels.safetensors_reader import SafetensorsFormatError, read_safetensors
 
 from ..errors import ConfigError, ModelIntegrityError
@@ -181,6 +180,15 @@ def calibration_ids(tokenizer_json: str) -> list[list[int]]:
 
 def build_encoder_bytes(archive: Path, variant: str = VARIANT) -> bytes:
     """Serialized ONNX encoder from the package's pinned weights and config (and tokenizer, for int8's calibration)."""
+    # The builder imports onnx, and ml_dtypes with it, whose import holds the GIL ~1.4 s: at every start of the app
+    # that froze its window, though the encoder is built only once and loaded from the cache after that.
+    from edgemind.kernels.bert_encoder import (  # lazy: onnx holds the GIL ~1.4 s on import (see above)
+        BertConfig,
+        BertWeightsError,
+        build_encoder,
+        plan_int8,
+    )
+
     _check_variant(variant)
     config = read_pinned(archive, CONFIG)
     weights = read_pinned(archive, WEIGHTS)
