@@ -55,7 +55,10 @@ class _NoTracebacks(logging.Filter):
         return True
 
 
-logging.getLogger("mcp").addFilter(_NoTracebacks())
+# a logger's filter sees only its own records, so each SDK module that logs a server's failures gets one
+for _name in ("mcp.client.stdio", "mcp.client.streamable_http", "mcp.client.session", "mcp.shared.dispatcher",
+              "mcp.shared.jsonrpc_dispatcher"):
+    logging.getLogger(_name).addFilter(_NoTracebacks())
 
 
 class LoopThread:
@@ -247,8 +250,8 @@ class ServerSupervisor:
         try:
             async with AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport(pump))
-                session = await stack.enter_async_context(ClientSession(
-                    read, write, read_timeout_seconds=self._timeouts.call_s, message_handler=on_message))
+                # no SDK read timeout: start and calls are bounded by our own timeouts, whose errors name the server
+                session = await stack.enter_async_context(ClientSession(read, write, message_handler=on_message))
                 await session.initialize()
                 listing = await _list_tools(session)
                 holder["session"] = session

@@ -58,7 +58,10 @@ def build(spec: dict[str, Any]) -> Server[Any]:
         t = tools[params.name]
         if t.get("sleep"):
             await anyio.sleep(t["sleep"])
-        text = str(t.get("result", "")).replace("{args}", json.dumps(params.arguments, sort_keys=True))
+        if t.get("result_file"):  # read at each call: a test changes what the tool returns without a restart
+            text = Path(t["result_file"]).read_text(encoding="utf-8")
+        else:
+            text = str(t.get("result", "")).replace("{args}", json.dumps(params.arguments, sort_keys=True))
         text *= int(t.get("repeat", 1))
         content: list[Any] = [types.TextContent(type="text", text=text)]
         if t.get("image"):
