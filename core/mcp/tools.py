@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,8 +117,14 @@ def notes_for(definition: Mapping[str, Any], previous: Mapping[str, Any] | None)
                          "it never approves anything by itself)")
     if previous is not None and definition_digest(previous) != definition_digest(definition):
         notes.append("CHANGED since it was last listed:")
-        notes.extend(f"  {line}" for line in describe_change(previous, definition))
+        notes.extend(f"  {_visible(line)}" for line in describe_change(previous, definition))
     return tuple(notes)
+
+
+def _visible(text: str) -> str:
+    """Control and format characters (terminal escapes, bidi overrides) as <U+XXXX>: a server's text is shown on a
+    terminal and in a dialog, where they could hide or fake what the user reads."""
+    return "".join(f"<U+{ord(c):04X}>" if unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs") else c for c in text)
 
 
 def render_content(result: mcp_types.CallToolResult, limit: int = MAX_RESULT_CHARS) -> str:
