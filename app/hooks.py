@@ -17,5 +17,6 @@ class Hooks(QObject):
     permission_will_ask = Signal(object)  # the PermissionDialog, about to be shown (the self-test answers it)
     permission_did_answer = Signal(object, object)  # the PermissionRequest and the user's Answer
     grants_did_change = Signal()  # a stored grant was added or revoked
+    mcp_servers_did_change = Signal()  # an MCP server was added, removed or imported (mcp.json changed)
     main_window_will_show = Signal()
     api_server_did_change = Signal(str)  # the local API server started ("http://…") or stopped (""), or why not

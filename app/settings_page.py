@@ -1,5 +1,6 @@
 """Settings and models: the models EdgeMind can use (bundled, added GGUF files, Ollama, OpenAI-compatible endpoints),
-tool grants, threads, cache sizes and clearing, data folder, safety, start-up; saved to `<data>/settings.toml`."""
+tool grants, MCP servers, threads, cache sizes and clearing, data folder, safety, start-up; saved to
+`<data>/settings.toml` (MCP servers to `<data>/mcp.json`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from edgemind.core.settings import SETTINGS, load_settings, save_settings
 
 from .context import AppContext
 from .grants_page import GrantsPage
+from .mcp_page import McpPage
 
 # Keys this page edits: those declared with gui=True; ranges, help and env names come from the same declaration.
 KEYS = tuple(name for name, spec in SETTINGS.items() if spec.gui)
@@ -188,8 +190,14 @@ class SettingsPage(QWidget):
         self.grants = GrantsPage(self.ctx)
         grants_layout.addWidget(self.grants)
 
+        mcp_box = QGroupBox("MCP servers (tools from other programs)")
+        mcp_layout = QVBoxLayout(mcp_box)
+        self.mcp = McpPage(self.ctx)
+        mcp_layout.addWidget(self.mcp)
+
         layout.addWidget(models_box)
         layout.addWidget(grants_box)
+        layout.addWidget(mcp_box)
         layout.addWidget(gen_box)
         layout.addWidget(cache_box)
         layout.addWidget(app_box)

@@ -28,7 +28,8 @@ _OPEN_TO_OTHERS = 0o077
 # Files EdgeMind's own code writes directly in the data folder (SQLite gives -wal and -shm the database's own mode):
 # the only ones touched in a shared folder.
 _OWN_FILES = frozenset({"edgemind.db", "edgemind.db-wal", "edgemind.db-shm", "cache.db", "cache.db-wal", "cache.db-shm",
-                        "api_key", "audit.key", "settings.toml", "remote_keys.json"})
+                        "api_key", "audit.key", "settings.toml", "remote_keys.json", "mcp.json",
+                        "mcp_secrets.json"})
 _MARKER = ".private"  # Windows: the ACL was set (checking an ACL needs more than a stat)
 
 

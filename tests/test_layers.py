@@ -79,6 +79,7 @@ SHELL_IMPORTS = {
     "edgemind.core.tools.calls": "the function-calling wire format the API translates (pure parsing, no state)",
     "edgemind.core.hardware": "facts about the machine (doctor, bench), no engine state",
     "edgemind.core.data_folder": "files only the user can read: the API key file, crash logs, the folder itself",
+    "edgemind.core.mcp.service": "MCP server configuration (add, list, remove, import): a file, no engine state",
     "edgemind.app.*": "the GUI's own modules",
     "edgemind.core.cli.*": "the CLI's own modules",
     "edgemind.core.api.*": "the API server: the CLI serves it, the GUI starts it in the background",

@@ -29,6 +29,7 @@ from .chat import ChatSession
 from .crash_watch import last_crash, watch
 from .doctor import format_report, run_doctor
 from .interrupts import ctrl_c_cancels
+from .mcp_command import add_command as add_mcp_command
 from .settings_command import add_command as add_settings_command
 from .tools import add_commands as add_tool_commands
 from .tools import parse_grants, terminal_ask
@@ -572,6 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings_command(sub)
 
     add_tool_commands(sub, _positive_int)
+    add_mcp_command(sub)
     add_bench_command(sub, _positive_int)
     return p
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 from ..errors import EdgeMindError
+from ..secret_store import is_reference
+from .secrets import Field, McpSecrets, secret_id
 
 CONFIG_FILE = "mcp.json"
 MAX_FILE_BYTES = 1_000_000  # a config of hundreds of servers is a few KB; more is not a config file
@@ -69,7 +71,12 @@ def _text(value: object, where: str, what: str) -> str:
     return value
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token: what an HTTP header name may be
+
+
 def _string_map(value: object, where: str, what: str) -> dict[str, str]:
+    """`env` or `headers`: names and values that can be passed on as they are (an `=` in a variable name, or a line
+    break in a header, would be cut or injected by the OS or the HTTP client, so both are refused here)."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -77,23 +84,41 @@ def _string_map(value: object, where: str, what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, item in value.items():
         key = _text(key, where, f"a name in {what}")
-        if not key:
-            raise McpConfigError(f"{where}: {what} has an empty name")
-        out[key] = _text(item, where, f"{what}.{key}")
+        text = _text(item, where, f"{what}.{key}")
+        if what == "headers":
+            if not _HEADER_NAME.fullmatch(key):
+                raise McpConfigError(f"{where}: headers: {key!r} is not a valid HTTP header name")
+            if "\r" in text or "\n" in text:
+                raise McpConfigError(f"{where}: headers.{key} contains a line break")
+        elif not key or "=" in key:
+            raise McpConfigError(f"{where}: env: {key!r} is not a valid variable name (empty, or with =)")
+        out[key] = text
     return out
 
 
 def check_url(url: str, where: str) -> str:
-    """An http(s) URL with a host, or McpConfigError: anything else (file:, javascript:, a bare path) is refused."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise McpConfigError(f"{where}: url {url!r} is not an http:// or https:// address with a host")
-    return url.strip()
+    """An http(s) URL with a host and no credentials in it, or McpConfigError: anything else (file:, javascript:, a
+    bare path, spaces or control characters) is refused."""
+    url = url.strip()
+    bad = McpConfigError(f"{where}: url {url!r} is not an http:// or https:// address with a host")
+    try:
+        parts = urlsplit(url)
+        host, credentials = parts.hostname, (parts.username, parts.password)
+        _ = parts.port  # a malformed port raises here
+    except ValueError:  # a malformed port or IPv6 address
+        raise bad from None
+    if parts.scheme not in ("http", "https") or not host or any(ord(c) < 33 for c in url):
+        raise bad
+    if credentials != (None, None):
+        # mcp.json is a plain file: a credential belongs in a header, which goes to the keyring
+        raise McpConfigError(f"{where}: url has a user name or password in it; give it as a header instead "
+                             "(e.g. Authorization), which EdgeMind keeps in the OS keyring")
+    return url
 
 
 def parse_server(name: str, obj: object, where: str) -> McpServerConfig:
     """One entry of `mcpServers`, validated; `name` is normalised (see normalise_name)."""
-    here = f"{where}: server {name!r}"
+    here = f"{where}: server {name!r}" if where else f"server {name!r}"
     if not isinstance(obj, Mapping):
         raise McpConfigError(f"{here} must be an object, not {type(obj).__name__}")
     command, url = obj.get("command"), obj.get("url")
@@ -152,9 +177,36 @@ def read_json_file(path: Path) -> object:
         raise McpConfigError(f"{path} is not valid JSON ({exc})") from None
 
 
-def load_servers(home: Path) -> list[McpServerConfig]:
-    """The servers of `<home>/mcp.json`; [] when there is no such file; McpConfigError when it is damaged."""
+def read_stored(home: Path) -> list[McpServerConfig]:
+    """The servers of `<home>/mcp.json` as stored: secret values are still references (`edgemind-secret:...`).
+    Enough to list them (masked) without asking the keyring; [] when there is no file."""
     path = home / CONFIG_FILE
     if not path.exists():
         return []
     return parse_servers(read_json_file(path), str(path))
+
+
+def resolve_secrets(server: McpServerConfig, secrets: McpSecrets, where: str) -> McpServerConfig:
+    """`server` with each secret reference replaced by its value; McpConfigError names the one that is missing."""
+    def resolved(field_name: Field, values: Mapping[str, str]) -> dict[str, str]:
+        out = {}
+        for key, value in values.items():
+            if is_reference(value):
+                found = secrets.load(secret_id(server.name, field_name, key), value)
+                if found is None:
+                    raise McpConfigError(
+                        f"{where}: server {server.name!r}: {field_name}.{key} is kept in the "
+                        f"{value.removeprefix('edgemind-secret:')} store, which no longer has it; add the server "
+                        "again with its value (edgemind mcp add ... --replace)")
+                value = found
+            out[key] = value
+        return out
+    return replace(server, env=resolved("env", server.env), headers=resolved("headers", server.headers))
+
+
+def load_servers(home: Path, secrets: McpSecrets | None = None) -> list[McpServerConfig]:
+    """The servers of `<home>/mcp.json` with their secrets resolved (from the OS keyring or mcp_secrets.json);
+    [] when there is no such file; McpConfigError when it is damaged or a secret is missing. Never writes."""
+    store = secrets or McpSecrets(home)
+    where = str(home / CONFIG_FILE)
+    return [resolve_secrets(server, store, where) for server in read_stored(home)]

@@ -69,6 +69,7 @@ SECRET_PATH_PATTERNS: list[str] = [
     _S + r"audit\.key$",
     _S + r"api_key$",
     _S + r"remote_keys\.json$",  # remote servers' API keys where no OS keyring works
+    _S + r"mcp_secrets\.json$",  # MCP servers' env/headers secrets where no OS keyring works
     _S + r"audit\.anchor(\.next)?$",
 ]
 
