@@ -9,7 +9,8 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..mcp.config import McpConfigError, load_servers
+from ..mcp.config import McpConfigError
+from ..mcp.service import McpServers
 from ..mcp.tools import McpToolSource
 from ..settings import Settings
 from ..storage.anchor import ANCHOR_FILE, LOCK_FILE, Anchor, AnchorStore, FileAnchorStore, KeyringAnchorStore
@@ -51,7 +52,7 @@ def add_mcp_tools(registry: ToolRegistry, settings: Settings, refresh: str = "no
     """The configured MCP servers' tools, from their cached definitions (`refresh` "missing"/"all" starts servers to
     list them: see McpToolSource.load). A bad configuration or a broken server is a problem line, never a failure."""
     try:
-        servers = load_servers(settings.home)
+        servers = McpServers.of(settings).load()  # secrets from the store the settings name
     except McpConfigError as exc:
         registry.problems.append(str(exc))
         return
