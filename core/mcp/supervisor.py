@@ -179,8 +179,12 @@ class ServerSupervisor:
         except TimeoutError:
             raise McpServerError(f"MCP server {self.name!r}: tool {tool!r} gave no answer within "
                                  f"{self._timeouts.call_s:g} s") from None
-        except MCPError as exc:  # a JSON-RPC error answer: the server is fine, the call was not
-            raise McpServerError(f"MCP server {self.name!r}: tool {tool!r} failed: {exc}") from None
+        except MCPError as exc:
+            if exc.code != mcp_types.CONNECTION_CLOSED:  # a JSON-RPC error answer: the server is fine, the call not
+                raise McpServerError(f"MCP server {self.name!r}: tool {tool!r} failed: {exc.message}") from None
+            self._failed(f"connection broke during {tool!r} (the server exited?)")
+            self.stop()
+            raise McpServerError(f"MCP server {self.name!r}: {self._last_error}") from None
         except Exception as exc:
             self._failed(f"connection broke during {tool!r}: {type(exc).__name__}: {exc}")
             self.stop()

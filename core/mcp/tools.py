@@ -166,9 +166,13 @@ class McpTools:
     tools: list[Tool] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     supervisors: dict[str, ServerSupervisor] = field(default_factory=dict)
+    sources: list[McpToolSource] = field(default_factory=list)
 
     def add_to(self, registry: ToolRegistry) -> None:
-        """Register each server's tools (a clash with a plugin's name skips that server, with a problem)."""
+        """Register each server's tools (a clash with a plugin's name skips that server, with a problem); a tool
+        found changed at call time is replaced there, so the next call is asked for again."""
+        for source in {id(s): s for s in self.sources}.values():
+            source.registry = registry
         by_server: dict[str, list[Tool]] = {}
         for t in self.tools:
             by_server.setdefault(t.manifest.plugin, []).append(t)
@@ -193,11 +197,12 @@ class McpToolSource:
         self.cache = DefinitionCache(home)
         self.supervisors = {s.name: ServerSupervisor(s, loop, timeouts) for s in self.servers}
         self._timeouts = timeouts
+        self.registry: ToolRegistry | None = None  # where a changed tool is swapped for its new version
 
     def load(self, refresh: str = "none") -> McpTools:
         """`refresh`: "none" (cache only; servers never listed are a problem line), "missing" (start servers with no
         cached listing), "all" (start every server to list it now)."""
-        out = McpTools(supervisors=self.supervisors)
+        out = McpTools(supervisors=self.supervisors, sources=[self])
         listings = self.cache.load()
         for server in self.servers:
             listing = listings.get(server.name)
@@ -266,6 +271,11 @@ class McpToolSource:
             now = live.get(raw)
             if now is None or definition_digest(now) != expected:
                 self.cache.store(server, list(live.values()))
+                if now is not None and self.registry is not None:
+                    try:
+                        self.registry.replace(self.tool_for(server, now, definition))
+                    except ManifestError as exc:
+                        log.warning("%s", exc)
                 what = "; ".join(describe_change(definition, now)) if now is not None else "the tool is gone"
                 raise ToolError(f"MCP server {server!r} changed tool {raw!r} since it was listed ({what[:300]}); "
                                 "not called: the next request asks again, showing the change")

@@ -203,6 +203,14 @@ class ToolRegistry:
         for t in tools:
             self._tools[t.name] = t
 
+    def replace(self, tool: Tool) -> None:
+        """Swap a registered tool for its new version (an MCP server changed a definition): its new manifest hash
+        means stored and session grants of the old one no longer apply."""
+        validate_manifest(tool.manifest)
+        if tool.name not in self._tools:
+            raise ManifestError(f"tool {tool.name!r} is not registered, so it cannot be replaced")
+        self._tools[tool.name] = tool
+
     def close(self) -> None:
         for close in self.closers:
             close()

@@ -4,7 +4,7 @@ The spec is read at each start, so a test changes a tool between two runs by rew
 "record", every JSON-RPC request the server receives is appended to that file before the server sees it, so a test
 can prove that a denied call never arrived. Hostile modes: "garbage" (writes non-JSON-RPC lines on stdout and never
 answers), "crash" (exits at once), "silent" (reads and never answers). Tools may sleep, repeat their result (a huge
-answer), report an error, or declare whatever input schema the spec gives (a malformed one too).
+answer), die mid-call once ("exit_flag"), report an error, or declare whatever input schema the spec gives (a malformed one too).
 
     python tests/mcp_servers/scripted.py SPEC.json [--http PORT]
 """
@@ -56,6 +56,10 @@ def build(spec: dict[str, Any]) -> Server[Any]:
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         t = tools[params.name]
+        flag = Path(t["exit_flag"]) if t.get("exit_flag") else None
+        if flag is not None and flag.exists():  # dies in the middle of a call, once (the flag is used up)
+            flag.unlink()
+            os._exit(1)
         if t.get("sleep"):
             await anyio.sleep(t["sleep"])
         if t.get("result_file"):  # read at each call: a test changes what the tool returns without a restart
