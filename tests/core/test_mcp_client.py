@@ -340,3 +340,22 @@ def test_mcp_tools_are_offered_only_to_prompts_about_them(time_listed: tuple[Pat
     assert offered and set(offered) <= {"mcp__time__get_current_time", "mcp__time__convert_time"}
     assert matching_tools("Write a haiku about the sea.", loaded.tools) == []
     assert matching_tools("Which tool should I use?", loaded.tools) == []
+
+
+def test_opening_a_session_uses_the_cached_definitions_and_starts_no_server(tmp_path: Path,
+                                                                            settings: Settings) -> None:
+    record = tmp_path / "requests.jsonl"
+    config = scripted("lazy", tmp_path, {"record": str(record), "tools": [echo_tool()]})
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (settings.home / "mcp.json").write_text(json.dumps({"mcpServers": {
+        "lazy": {"command": config.command, "args": list(config.args)}}}))
+    McpToolSource([config], settings.home, timeouts=FAST).load("all").close()
+    record.unlink()
+    sessions = sessionmaker(open_database(settings.db_path), expire_on_commit=False)
+    runner = open_tool_runner(settings, sessions, grants=("mcp:lazy",))  # what every host does per session
+    try:
+        assert "mcp__lazy__echo" in runner.registry and not record.exists()  # known, yet never started
+        assert runner.call("mcp__lazy__echo", {"text": "now"}).ok  # the first call starts it
+        assert [r["method"] for r in requests(record)][:1] == ["initialize"] and tool_calls(record) == ["echo"]
+    finally:
+        runner.close()
