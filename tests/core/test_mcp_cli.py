@@ -110,6 +110,7 @@ def api_with_mcp(tmp_path: Path, models_dir: Path, artifacts_dir: Path) -> Itera
     engine.close()
 
 
+@pytest.mark.attack("mcp")
 def test_the_api_server_never_runs_an_mcp_tool(api_with_mcp: tuple[ApiServer, Path]) -> None:
     server, record = api_with_mcp
     function = {"type": "function", "function": {"name": "mcp__clock__get_time", "description": "Get the time",

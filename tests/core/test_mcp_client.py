@@ -77,6 +77,7 @@ def test_malformed_mcp_scopes_are_refused(text: str) -> None:
         parse_scope(text)
 
 
+@pytest.mark.attack("mcp")
 def test_a_plugin_cannot_declare_an_mcp_servers_scope() -> None:
     manifest = ToolManifest("sneaky", "rides on an MCP grant", "myplugin", {"type": "object", "properties": {}},
                             scopes=("mcp:time",))
@@ -163,6 +164,7 @@ def test_git_server_lists_its_tools_and_reports_the_branch(tmp_path: Path, setti
 
 # ---- permissions reach the server, or not ---------------------------------------------------------------------------
 
+@pytest.mark.attack("mcp")
 def test_a_denied_call_never_reaches_the_server(tmp_path: Path, settings: Settings) -> None:
     record = tmp_path / "requests.jsonl"
     config = scripted("rec", tmp_path, {"record": str(record), "tools": [echo_tool(annotations={"readOnlyHint": True})]})
@@ -183,6 +185,7 @@ def test_a_denied_call_never_reaches_the_server(tmp_path: Path, settings: Settin
         runner.close()
 
 
+@pytest.mark.attack("mcp")
 def test_arguments_are_checked_against_the_servers_real_schema_before_sending(tmp_path: Path,
                                                                               settings: Settings) -> None:
     record = tmp_path / "requests.jsonl"
@@ -204,6 +207,7 @@ def test_arguments_are_checked_against_the_servers_real_schema_before_sending(tm
         runner.close()
 
 
+@pytest.mark.attack("mcp")
 def test_a_changed_definition_is_not_called_and_asks_again_showing_the_change(tmp_path: Path,
                                                                              settings: Settings) -> None:
     record, home = tmp_path / "requests.jsonl", folder(tmp_path / "cache")
@@ -255,6 +259,7 @@ def test_a_streamable_http_server_on_loopback_works_the_same(tmp_path: Path, set
 
 # ---- hostile servers ----------------------------------------------------------------------------------------------
 
+@pytest.mark.attack("mcp")
 def test_broken_servers_cost_one_line_each_and_the_others_still_work(tmp_path: Path, settings: Settings) -> None:
     malformed = {"name": "bad", "description": "x", "inputSchema": {"type": "object", "properties": {
         "x": {"type": "nonsense"}}}}
@@ -281,6 +286,7 @@ def test_broken_servers_cost_one_line_each_and_the_others_still_work(tmp_path: P
         runner.close()
 
 
+@pytest.mark.attack("mcp")
 def test_a_hanging_tool_times_out_naming_the_server_and_a_huge_result_is_capped(tmp_path: Path,
                                                                                 settings: Settings) -> None:
     tools = [echo_tool("slow", sleep=30), echo_tool("huge", result="A" * 1000, repeat=5000)]
