@@ -24,6 +24,7 @@ from ..backends.ollama_backend import list_ollama_models
 from ..backends.registry import model_sources
 from ..cache.answers import AnswerCache
 from ..errors import EdgeMindError, StoreError
+from ..mcp.tools import Refresh
 from ..models.integrity import Progress
 from ..models.manifest import ModelSpec
 from ..models.registry import ModelRegistry
@@ -236,7 +237,7 @@ class Tools:
 
     @classmethod
     def open(cls, settings: Settings, *, ask: AskCallback | None = None,
-             grants: Iterable[str | Scope] = (), mcp_refresh: str = "none") -> Tools:
+             grants: Iterable[str | Scope] = (), mcp_refresh: Refresh = "none") -> Tools:
         """Every installed plugin and MCP server, without an engine; `ask` None: only stored grants and `grants` (for
         this process only) hold. `mcp_refresh` "missing"/"all" starts MCP servers to list their tools now."""
         return cls(open_tool_runner(settings, _open_sessions(settings), ask=ask, grants=grants,

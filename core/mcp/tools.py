@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 import mcp_types
@@ -28,6 +28,7 @@ from .supervisor import DEFAULT_TIMEOUTS, LoopThread, McpServerError, ServerSupe
 log = logging.getLogger("edgemind.mcp")
 
 PREFIX = "mcp__"
+Refresh = Literal["none", "missing", "all"]  # which servers a session starts to list their tools (see load)
 MAX_RESULT_CHARS = 6_000  # the same cap as our own tools' results (ToolRunner): ~2k tokens of a 4k context
 MAX_DESCRIPTION_CHARS = 2_000
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")  # what the MCP spec allows; the scope quotes it as it is
@@ -199,7 +200,7 @@ class McpToolSource:
         self._timeouts = timeouts
         self.registry: ToolRegistry | None = None  # where a changed tool is swapped for its new version
 
-    def load(self, refresh: str = "none") -> McpTools:
+    def load(self, refresh: Refresh = "none") -> McpTools:
         """`refresh`: "none" (cache only; servers never listed are a problem line), "missing" (start servers with no
         cached listing), "all" (start every server to list it now)."""
         out = McpTools(supervisors=self.supervisors, sources=[self])

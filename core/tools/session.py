@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..mcp.config import McpConfigError
 from ..mcp.service import McpServers
-from ..mcp.tools import McpToolSource
+from ..mcp.tools import McpToolSource, Refresh
 from ..settings import Settings
 from ..storage.anchor import ANCHOR_FILE, LOCK_FILE, Anchor, AnchorStore, FileAnchorStore, KeyringAnchorStore
 from ..storage.audit import AuditLog, open_key
@@ -48,7 +48,7 @@ def open_audit(settings: Settings, sessions: sessionmaker[Session], *, check: bo
     return audit
 
 
-def add_mcp_tools(registry: ToolRegistry, settings: Settings, refresh: str = "none") -> None:
+def add_mcp_tools(registry: ToolRegistry, settings: Settings, refresh: Refresh = "none") -> None:
     """The configured MCP servers' tools, from their cached definitions (`refresh` "missing"/"all" starts servers to
     list them: see McpToolSource.load). A bad configuration or a broken server is a problem line, never a failure."""
     try:
@@ -65,7 +65,7 @@ def add_mcp_tools(registry: ToolRegistry, settings: Settings, refresh: str = "no
 
 def open_tool_runner(settings: Settings, sessions: sessionmaker[Session], *, ask: AskCallback | None = None,
                      grants: Iterable[str | Scope] = (), registry: ToolRegistry | None = None,
-                     audit: AuditLog | None = None, mcp_refresh: str = "none") -> ToolRunner:
+                     audit: AuditLog | None = None, mcp_refresh: Refresh = "none") -> ToolRunner:
     """A runner over every installed plugin and configured MCP server; `ask` None means nobody can be asked, so
     ungranted calls are denied. Close it (ToolRunner.close) to stop the MCP servers it started."""
     audit = audit or open_audit(settings, sessions)
