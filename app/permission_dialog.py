@@ -53,6 +53,7 @@ SCOPE_MEANINGS = {
     "system.info": "read system information (OS, CPU, memory, disk, battery)",
     "clipboard": "use the clipboard",
     "docs.read": "search your indexed documents",
+    "mcp": "call the MCP server tool(s) {target}",
 }
 
 
@@ -126,6 +127,15 @@ class PermissionDialog(QDialog):
         description.setWordWrap(True)
         layout.addWidget(title)
         layout.addWidget(description)
+        # an MCP server's own claims (read-only...) and what changed in its definition: shown, never deciding
+        shown_notes, hidden_notes = visible("\n".join(r.notes))
+        self.has_hidden_characters |= hidden_notes
+        self.notes_label = QLabel(shown_notes)
+        self.notes_label.setObjectName("notes")
+        self.notes_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.notes_label.setWordWrap(True)
+        self.notes_label.setVisible(bool(r.notes))
+        layout.addWidget(self.notes_label)
 
         layout.addWidget(self._heading("It needs permission to"))
         self.scopes_label = QLabel("\n".join(f"• {describe_scope(s)}" for s in r.scopes) or "• nothing (no scope)")

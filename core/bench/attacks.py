@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 # One per README promise; tests/conftest.py refuses an attack marker naming anything else.
-KINDS = ("prompt-injection", "code-runner", "file-tools", "network", "audit-log", "api", "data-at-rest")
+KINDS = ("prompt-injection", "code-runner", "file-tools", "network", "audit-log", "api", "data-at-rest", "mcp")
 LOG_ENV = "EDGEMIND_ATTACK_LOG"  # tests/conftest.py appends one JSON line per attack test outcome to this file
 RESULT = Path("benchmarks") / "results" / "attacks.json"
 TITLES = {"prompt-injection": "prompt injection (each test: 56 hostile documents)",
           "code-runner": "code runner (`python_run`)", "file-tools": "file tools", "network": "network (`web_fetch`)",
-          "audit-log": "audit log and grants", "api": "local API server", "data-at-rest": "data at rest"}
+          "audit-log": "audit log and grants", "api": "local API server", "data-at-rest": "data at rest",
+          "mcp": "MCP servers' tools (results, definitions)"}
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ def terminal_ask() -> AskCallback | None:
 
     def ask(request: PermissionRequest) -> Answer:
         args = json.dumps(request.arguments, ensure_ascii=False, indent=2)
+        notes = "".join(f"{line}\n" for line in request.notes)
         sys.stderr.write(f"\nedgemind: the {request.plugin} tool `{request.tool}` wants: "
-                         f"{', '.join(request.scopes) or 'no scope'}\narguments:\n{args}\n"
+                         f"{', '.join(request.scopes) or 'no scope'}\n{notes}arguments:\n{args}\n"
                          "allow [o]nce, for this [s]ession, [a]lways, or [D]eny? ")
         sys.stderr.flush()
         try:
@@ -52,17 +53,27 @@ def parse_grants(values: list[str]) -> list[Any]:
         raise EdgeMindError(f"--grant: {exc}") from None
 
 
+def _server(plugin: str) -> str | None:
+    """The MCP server a tool comes from (its plugin is `mcp:<server>`), or None for our own plugins' tools."""
+    return plugin.removeprefix("mcp:") if plugin.startswith("mcp:") else None
+
+
 def cmd_tools_list(args: argparse.Namespace, settings: Settings) -> int:
-    installed = Tools.open(settings)
-    listed = installed.list()
+    installed = Tools.open(settings, mcp_refresh="all")  # lists every MCP server afresh (and caches the listing)
+    try:
+        listed = installed.list()
+    finally:
+        installed.close()
     if args.json:
-        tools = [{"name": t.name, "plugin": t.manifest.plugin, "description": t.manifest.description,
-                  "scopes": list(t.manifest.scopes), "parameters": t.manifest.parameters,
+        tools = [{"name": t.name, "plugin": t.manifest.plugin, "server": _server(t.manifest.plugin),
+                  "description": t.manifest.description, "scopes": list(t.manifest.scopes),
+                  "parameters": t.manifest.parameters, "notes": list(t.notes),
                   "dry_run": t.manifest.dry_run, "manifest_sha256": t.manifest.sha256} for t in listed]
         _print_json({"tools": tools, "problems": installed.problems()})
         return EXIT_OK
     for t in listed:
-        print(f"{t.name:<14} {', '.join(t.manifest.scopes) or '(no scope)':<18} {t.manifest.description}")
+        scopes = ", ".join(t.manifest.scopes) or "(no scope)"
+        print(f"{t.name:<14} {_server(t.manifest.plugin) or '-':<10} {scopes:<18} {t.manifest.description}")
     for problem in installed.problems():
         sys.stderr.write(f"edgemind: warning: {problem}\n")
     return EXIT_OK
@@ -73,8 +84,11 @@ def cmd_tools_run(args: argparse.Namespace, settings: Settings) -> int:
         arguments = json.loads(args.args)
     except json.JSONDecodeError as exc:
         raise EdgeMindError(f"--args is not valid JSON: {exc.msg} at character {exc.pos}") from None
-    tools = Tools.open(settings, ask=terminal_ask(), grants=parse_grants(args.grant))
-    outcome = tools.run(args.name, arguments, dry_run=args.dry_run, raise_if_denied=not args.json)
+    tools = Tools.open(settings, ask=terminal_ask(), grants=parse_grants(args.grant), mcp_refresh="missing")
+    try:
+        outcome = tools.run(args.name, arguments, dry_run=args.dry_run, raise_if_denied=not args.json)
+    finally:
+        tools.close()
     if args.json:
         _print_json({**outcome.as_dict(), "content": outcome.content})
         return EXIT_OK if outcome.ok else EXIT_FAIL

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from ..backends.base import GenerationParams, Message
 from ..errors import ModelError, PromptError
+from ..mcp.offer import matching_tools
 from ..models.manifest import ModelSpec
 from ..models.registry import ModelRegistry
 from ..routing.decision import RouteDecision, Router
@@ -55,7 +56,7 @@ class RoutePlanner:
             raise PromptError("give either earlier messages or a conversation id, not both")
         history = tuple(options.history) if options.history else self.history(request.conversation_id)
         spec = self.runnable(spec, options.backend)
-        tools = self.offered(decision, options)
+        tools = self.offered(decision, options, request.prompt)
         request.plan = Plan(decision, spec, params, system, history, tools)
         return request.plan
 
@@ -70,10 +71,12 @@ class RoutePlanner:
         return tuple(Message(m.role, m.content) for m in self.store.messages(conversation_id)
                      if m.role in ("user", "assistant") and m.content)
 
-    def offered(self, decision: RouteDecision, options: AskOptions) -> tuple[Tool, ...]:
-        """The tools the router offers this prompt (those it needs, core/routing/offers.py), only when the request
-        carries a tool capability (AskOptions.tools)."""
+    def offered(self, decision: RouteDecision, options: AskOptions, prompt: str = "") -> tuple[Tool, ...]:
+        """The tools the router offers this prompt (those it needs, core/routing/offers.py), plus the MCP tools the
+        prompt's words fit (core/mcp/offer.py says why), only when the request carries a tool capability
+        (AskOptions.tools)."""
         if options.tools is None or self.settings.tool_steps == 0:
             return ()
         names = [n for n in decision.tools if n != "web_fetch" or self.settings.web_fetch_enabled]
-        return tuple(options.tools.registry.offered(names))
+        registry = options.tools.registry
+        return tuple(registry.offered(names)) + tuple(matching_tools(prompt, registry.all()))

@@ -24,6 +24,7 @@ from ..backends.ollama_backend import list_ollama_models
 from ..backends.registry import model_sources
 from ..cache.answers import AnswerCache
 from ..errors import EdgeMindError, StoreError
+from ..mcp.tools import Refresh
 from ..models.integrity import Progress
 from ..models.manifest import ModelSpec
 from ..models.registry import ModelRegistry
@@ -236,10 +237,15 @@ class Tools:
 
     @classmethod
     def open(cls, settings: Settings, *, ask: AskCallback | None = None,
-             grants: Iterable[str | Scope] = ()) -> Tools:
-        """Every installed plugin, without an engine; `ask` None: only stored grants and `grants` (for this
-        process only) hold."""
-        return cls(open_tool_runner(settings, _open_sessions(settings), ask=ask, grants=grants))
+             grants: Iterable[str | Scope] = (), mcp_refresh: Refresh = "none") -> Tools:
+        """Every installed plugin and MCP server, without an engine; `ask` None: only stored grants and `grants` (for
+        this process only) hold. `mcp_refresh` "missing"/"all" starts MCP servers to list their tools now."""
+        return cls(open_tool_runner(settings, _open_sessions(settings), ask=ask, grants=grants,
+                                    mcp_refresh=mcp_refresh))
+
+    def close(self) -> None:
+        """Stop the MCP servers this session started."""
+        self._runner.close()
 
     def list(self) -> builtins.list[Tool]:
         return self._runner.registry.all()

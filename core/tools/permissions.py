@@ -48,6 +48,7 @@ class PermissionRequest:
     arguments: dict[str, Any]
     manifest_sha: str
     conversation_id: str | None = None
+    notes: tuple[str, ...] = ()  # shown with the request (MCP annotations, what changed): never decides anything
 
 
 AskCallback = Callable[[PermissionRequest], Answer]
@@ -142,7 +143,7 @@ class PermissionBroker:
                 self._record_denial(tool, scopes, "no_one_to_ask", conversation_id)
                 return Decision(False, "no_one_to_ask", scopes)
             request = PermissionRequest(tool.name, tool.manifest.plugin, tool.manifest.description, scopes,
-                                        dict(arguments), tool.manifest.sha256, conversation_id)
+                                        dict(arguments), tool.manifest.sha256, conversation_id, tool.notes)
             try:
                 answer = self._ask(request)
             except Exception as exc:  # a dialog that crashed or timed out is a "no"

@@ -79,6 +79,9 @@ class Tool:
     manifest: ToolManifest
     # called with validated, scope-canonicalised keyword arguments (plus dry_run=True when previewing)
     function: Callable[..., Any]
+    # lines the user also sees when asked (an MCP server's annotations, what changed in its definition); shown only,
+    # never part of the manifest hash and never a reason to allow anything
+    notes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -107,6 +110,9 @@ def validate_manifest(m: ToolManifest) -> None:
         kind, _, target = template.partition(":")
         if kind not in SCOPE_KINDS:
             raise ManifestError(f"{where}: unknown scope kind {kind!r} in {template!r}")
+        if kind == "mcp" and m.plugin != f"mcp:{target.partition('/')[0]}":
+            # only an MCP server's own tools carry its scope, so a grant of mcp:<server> never covers a plugin
+            raise ManifestError(f"{where}: scope {template!r} belongs to the MCP server's own tools")
         if SCOPE_KINDS[kind]:
             match = _PLACEHOLDER.match(target)
             if match:
@@ -171,6 +177,7 @@ class ToolRegistry:
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
         self._tools: dict[str, Tool] = {}
         self.problems: list[str] = []
+        self.closers: list[Callable[[], None]] = []  # e.g. stopping the MCP servers whose tools are registered
         self.add_plugin("(given)", list(tools))
 
     @classmethod
@@ -195,6 +202,19 @@ class ToolRegistry:
             names.add(t.name)
         for t in tools:
             self._tools[t.name] = t
+
+    def replace(self, tool: Tool) -> None:
+        """Swap a registered tool for its new version (an MCP server changed a definition): its new manifest hash
+        means stored and session grants of the old one no longer apply."""
+        validate_manifest(tool.manifest)
+        if tool.name not in self._tools:
+            raise ManifestError(f"tool {tool.name!r} is not registered, so it cannot be replaced")
+        self._tools[tool.name] = tool
+
+    def close(self) -> None:
+        for close in self.closers:
+            close()
+        self.closers.clear()
 
     def get(self, name: str) -> Tool:
         if name not in self._tools:

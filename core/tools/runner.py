@@ -95,6 +95,10 @@ class ToolRunner:
         self._windows: dict[str, _RateWindow] = {}
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Stop what the tools hold open (MCP servers); a closed runner's MCP tools start their servers again."""
+        self.registry.close()
+
     def check(self, name: str, arguments: Any) -> tuple[Tool, dict[str, Any], list[Scope]]:
         """Validate a proposed call without running it: ToolError names the first problem."""
         tool = self.registry.get(name)

@@ -3,9 +3,10 @@ covers a need.
 
 Paths are compared only after canonicalisation (absolute, symlinks resolved, case folded where the file system
 folds case), so `..`, symlinks and case tricks cannot carry a call outside the granted folder. Never trust a
-scope string that did not pass `parse_scope`. A `net:` grant names a host and may name a port (`net:127.0.0.1:8080`);
-a wildcard (`net:*.example.org`) covers names, never addresses. Where a host resolves is checked when a tool
-connects (addresses.py), since DNS can point a granted name anywhere.
+scope string that did not pass `parse_scope`. An `mcp:` grant names an MCP server (`mcp:time`, every tool of it) or
+one of its tools by the server's own tool name (`mcp:time/get_current_time`). A `net:` grant names a host and may
+name a port (`net:127.0.0.1:8080`); a wildcard (`net:*.example.org`) covers names, never addresses. Where a host
+resolves is checked when a tool connects (addresses.py), since DNS can point a granted name anywhere.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ SCOPE_KINDS: dict[str, str] = {
     "system.info": "",
     "clipboard": "",
     "docs.read": "",
+    "mcp": "server",
 }
 MAX_PATH_CHARS = 1024
+# `<server>` (the configured name, normalised) or `<server>/<tool>` (the tool's own name as the server lists it)
+_MCP_TARGET = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*(/[A-Za-z0-9_.-]{1,128})?$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$")
 
 
@@ -149,6 +153,11 @@ def parse_scope(text: str) -> Scope:
         raise ScopeError(f"scope {kind} needs a {wants}, e.g. {kind}:{example}")
     if wants == "folder":
         return Scope(kind, str(canonical_path(target)))
+    if wants == "server":
+        if not _MCP_TARGET.match(target.strip()):
+            raise ScopeError(f"scope {kind} needs a server name or server/tool, e.g. mcp:time or "
+                             f"mcp:time/get_current_time, not {target.strip()[:80]!r}")
+        return Scope(kind, target.strip())
     checked = _check_host(target)
     host, port = split_host_port(checked)
     if port in (80, 443):  # a URL on its default port needs `net:<host>`, which a grant with a port never covers
@@ -167,6 +176,9 @@ def covers(granted: Scope, needed: Scope) -> bool:
         return True
     if wants == "folder":
         return path_within(Path(needed.target), Path(granted.target))
+    if wants == "server":  # a server grant covers each of its tools; a tool grant only that tool
+        return granted.target == needed.target or ("/" not in granted.target
+                                                   and needed.target.startswith(granted.target + "/"))
     granted_host, granted_port = split_host_port(granted.target)
     needed_host, needed_port = split_host_port(needed.target)
     if granted_port is not None and granted_port != needed_port:

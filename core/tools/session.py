@@ -9,6 +9,9 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..mcp.config import McpConfigError
+from ..mcp.service import McpServers
+from ..mcp.tools import McpToolSource, Refresh
 from ..settings import Settings
 from ..storage.anchor import ANCHOR_FILE, LOCK_FILE, Anchor, AnchorStore, FileAnchorStore, KeyringAnchorStore
 from ..storage.audit import AuditLog, open_key
@@ -45,10 +48,28 @@ def open_audit(settings: Settings, sessions: sessionmaker[Session], *, check: bo
     return audit
 
 
+def add_mcp_tools(registry: ToolRegistry, settings: Settings, refresh: Refresh = "none") -> None:
+    """The configured MCP servers' tools, from their cached definitions (`refresh` "missing"/"all" starts servers to
+    list them: see McpToolSource.load). A bad configuration or a broken server is a problem line, never a failure."""
+    try:
+        servers = McpServers.of(settings).load()  # secrets from the store the settings name
+    except McpConfigError as exc:
+        registry.problems.append(str(exc))
+        return
+    if not servers:
+        return
+    loaded = McpToolSource(servers, settings.home).load(refresh)
+    loaded.add_to(registry)
+    registry.closers.append(loaded.close)
+
+
 def open_tool_runner(settings: Settings, sessions: sessionmaker[Session], *, ask: AskCallback | None = None,
                      grants: Iterable[str | Scope] = (), registry: ToolRegistry | None = None,
-                     audit: AuditLog | None = None) -> ToolRunner:
-    """A runner over every installed plugin; `ask` None means nobody can be asked, so ungranted calls are denied."""
+                     audit: AuditLog | None = None, mcp_refresh: Refresh = "none") -> ToolRunner:
+    """A runner over every installed plugin and configured MCP server; `ask` None means nobody can be asked, so
+    ungranted calls are denied. Close it (ToolRunner.close) to stop the MCP servers it started."""
     audit = audit or open_audit(settings, sessions)
-    registry = registry or ToolRegistry.from_entry_points(plugin_context(settings))
+    if registry is None:
+        registry = ToolRegistry.from_entry_points(plugin_context(settings))
+        add_mcp_tools(registry, settings, mcp_refresh)
     return ToolRunner(registry, PermissionBroker(sessions, audit, ask=ask, preset=grants), audit)

@@ -1,0 +1,125 @@
+"""MCP tools as a user meets them: `edgemind tools list|run` and `edgemind ask` with the real model against the real
+mcp-server-time, the audit log verifying afterwards; the API server never runs one."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from edgemind.core.engine.facade import Engine
+from edgemind.core.mcp.config import load_servers
+from edgemind.core.mcp.tools import McpToolSource
+from edgemind.core.settings import load_settings
+from tests.conftest import DEFAULT, TINY
+from tests.support.api_server import ApiServer
+from tests.support.mcp_peers import BIN, SCRIPTED, echo_tool, mcp_json, requests
+
+TIME = {"time": {"command": str(BIN / "mcp-server-time"), "args": ["--local-timezone", "UTC"]}}
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "edgemind.core.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=300, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def time_env(cli_env: dict[str, str]) -> dict[str, str]:
+    home = Path(cli_env["EDGEMIND_HOME"])
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (home / "mcp.json").write_text(mcp_json(TIME))
+    return cli_env
+
+
+def test_tools_list_shows_each_mcp_tool_with_its_server(time_env: dict[str, str]) -> None:
+    data = json.loads(run(["tools", "list", "--json"], time_env).stdout)
+    tools = {t["name"]: t for t in data["tools"]}
+    assert tools["mcp__time__get_current_time"]["server"] == "time" and tools["calculator"]["server"] is None
+    assert tools["mcp__time__get_current_time"]["scopes"] == ["mcp:time/get_current_time"]
+    text = run(["tools", "list"], time_env).stdout
+    line = next(x for x in text.splitlines() if x.startswith("mcp__time__convert_time"))
+    assert line.split()[1] == "time"
+
+
+def test_tools_run_needs_the_grant_and_the_audit_log_verifies(time_env: dict[str, str]) -> None:
+    args = ["tools", "run", "mcp__time__get_current_time", "--args", '{"timezone": "Asia/Tokyo"}']
+    denied = run(args, time_env)
+    lines = [x for x in denied.stderr.splitlines() if x]
+    assert denied.returncode == 1 and len(lines) == 1 and "permission denied" in lines[0], denied.stderr
+    done = run([*args, "--grant", "mcp:time", "--json"], time_env)
+    out = json.loads(done.stdout)
+    assert done.returncode == 0 and out["decision"] == "allowed:preset", done.stderr
+    assert json.loads(out["content"])["timezone"] == "Asia/Tokyo"
+    assert run(["audit", "verify"], time_env).returncode == 0
+
+
+def test_a_damaged_mcp_config_is_one_warning_and_our_tools_still_work(cli_env: dict[str, str]) -> None:
+    home = Path(cli_env["EDGEMIND_HOME"])
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (home / "mcp.json").write_text("{not json")
+    done = run(["tools", "list", "--json"], cli_env)
+    data = json.loads(done.stdout)
+    assert done.returncode == 0 and "calculator" in {t["name"] for t in data["tools"]}
+    assert any("mcp.json" in p for p in data["problems"])
+
+
+def test_ask_uses_the_time_tool_and_answers_with_the_hour_it_returned(time_env: dict[str, str],
+                                                                      default_model_installed: Path) -> None:
+    env = {**time_env, "EDGEMIND_DEFAULT_MODEL": DEFAULT, "EDGEMIND_MODELS_DIR": str(default_model_installed.parent),
+           "EDGEMIND_CACHE": "0"}
+    assert run(["tools", "list"], env).returncode == 0  # a new server is listed once; `ask` then never waits for it
+    done = run(["ask", "What time is it now in Tokyo? Use the time tool.", "--grant", "mcp:time",
+                "--max-tokens", "60", "--json"], env)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    calls = [c for c in out["tool_calls"] if c["tool"] == "mcp__time__get_current_time" and c["ok"]]
+    assert calls and calls[0]["decision"] == "allowed:preset" and calls[0]["arguments"] == {"timezone": "Asia/Tokyo"}
+    returned = re.search(r"T(\d\d):(\d\d)", calls[0]["result_summary"])
+    assert returned, calls[0]
+    hour, minute = returned.groups()
+    # the model must carry the tool's hour into its answer (the UTC hour, or a made-up one, fails)
+    assert re.search(rf"(?<!\d)0?{int(hour)}:{minute}(?!\d)", out["text"]), (out["text"], hour, minute)
+    assert run(["audit", "verify"], env).returncode == 0
+
+
+# ---- the API server ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def api_with_mcp(tmp_path: Path, models_dir: Path, artifacts_dir: Path) -> Iterator[tuple[ApiServer, Path]]:
+    """An API server over an engine whose data folder configures a recording MCP server (its tools already listed)."""
+    home, record = tmp_path / "home", tmp_path / "requests.jsonl"
+    home.mkdir(mode=0o700)
+    spec = tmp_path / "clock.json"
+    spec.write_text(json.dumps({"record": str(record), "tools": [
+        echo_tool("get_time", "Get the current time in a time zone")]}))
+    (home / "mcp.json").write_text(mcp_json({"clock": {"command": sys.executable, "args": [str(SCRIPTED), str(spec)]}}))
+    settings = load_settings(env={"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(models_dir),
+                                  "EDGEMIND_ARTIFACTS_DIR": str(artifacts_dir), "EDGEMIND_DEFAULT_MODEL": TINY,
+                                  "EDGEMIND_CACHE": "0", "EDGEMIND_AUDIT_KEY_STORE": "file"})
+    McpToolSource(load_servers(home), home).load("all").close()
+    record.unlink()
+    engine = Engine.create(settings)
+    with ApiServer(engine, api_key="test-key-0123456789abcdef") as server:
+        yield server, record
+    engine.close()
+
+
+@pytest.mark.attack("mcp")
+def test_the_api_server_never_runs_an_mcp_tool(api_with_mcp: tuple[ApiServer, Path]) -> None:
+    server, record = api_with_mcp
+    function = {"type": "function", "function": {"name": "mcp__clock__get_time", "description": "Get the time",
+                                                 "parameters": {"type": "object", "properties": {
+                                                     "text": {"type": "string"}}, "required": ["text"]}}}
+    for body in ({"messages": [{"role": "user", "content": "What time is it? Use the time tool get_time."}]},
+                 {"messages": [{"role": "user", "content": "What time is it in Tokyo?"}], "tools": [function],
+                  "tool_choice": "required"}):
+        reply = httpx.post(server.url + "/v1/chat/completions", headers=server.headers, timeout=120,
+                           json={"model": TINY, "max_tokens": 24, "temperature": 0, **body})
+        assert reply.status_code == 200, reply.text
+    assert requests(record) == []  # the server was never even started, let alone called
