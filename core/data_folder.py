@@ -29,7 +29,7 @@ _OPEN_TO_OTHERS = 0o077
 # the only ones touched in a shared folder.
 _OWN_FILES = frozenset({"edgemind.db", "edgemind.db-wal", "edgemind.db-shm", "cache.db", "cache.db-wal", "cache.db-shm",
                         "api_key", "audit.key", "settings.toml", "remote_keys.json", "mcp.json",
-                        "mcp_secrets.json"})
+                        "mcp_secrets.json", "mcp_tools.json", "welcome_seen"})
 _MARKER = ".private"  # Windows: the ACL was set (checking an ACL needs more than a stat)
 
 
