@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ..routing.signals import detect_language
@@ -371,11 +372,23 @@ def prompt_facts(prompt: str) -> Facts:
                  asked=tuple(asked), unit_order=_ordered_unique(units))
 
 
-def swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """Two words trade places: exactly ("5 km to miles" / "5 miles to km") or around a word that stays between
-    them ("Python faster than Java" / "Java faster than Python", "from the desktop to the folder" / "from the folder
-    to the desktop"). Same words, other roles. Moving one word to the other end ("python: reverse a string" /
-    "reverse a string in python") is neither."""
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """Two words both prompts have, in the other order in each: the words between them on either side."""
+
+    exact: bool  # each stands where the other stood ("5 km to miles" / "5 miles to km")
+    between_a: tuple[str, ...]
+    between_b: tuple[str, ...]
+
+    @property
+    def around_a_kept_word(self) -> bool:
+        """A word that stays between them: "Python faster than Java" / "Java faster than Python"."""
+        return bool(set(self.between_a) & set(self.between_b))
+
+
+def crossings(a: Sequence[str], b: Sequence[str]) -> Iterator[Crossing]:
+    """Every pair of shared words that trade places (first occurrences), for the rules that decide which crossings
+    swap roles (swapped here, roles_swapped in semantic_match.py)."""
     pos_a = {w: i for i, w in reversed(list(enumerate(a)))}
     pos_b = {w: i for i, w in reversed(list(enumerate(b)))}
     shared = [w for w in pos_a if w in pos_b]
@@ -383,13 +396,18 @@ def swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
         for y in shared[i + 1:]:
             if (pos_a[x] < pos_a[y]) == (pos_b[x] < pos_b[y]):
                 continue
-            if pos_a[x] == pos_b[y] and pos_a[y] == pos_b[x]:
-                return True
             lo_a, hi_a = sorted((pos_a[x], pos_a[y]))
             lo_b, hi_b = sorted((pos_b[x], pos_b[y]))
-            if set(a[lo_a + 1:hi_a]) & set(b[lo_b + 1:hi_b]):
-                return True
-    return False
+            yield Crossing(pos_a[x] == pos_b[y] and pos_a[y] == pos_b[x], tuple(a[lo_a + 1:hi_a]),
+                           tuple(b[lo_b + 1:hi_b]))
+
+
+def swapped(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Two words trade places: exactly ("5 km to miles" / "5 miles to km") or around a word that stays between
+    them ("Python faster than Java" / "Java faster than Python", "from the desktop to the folder" / "from the folder
+    to the desktop"). Same words, other roles. Moving one word to the other end ("python: reverse a string" /
+    "reverse a string in python") is neither."""
+    return any(c.exact or c.around_a_kept_word for c in crossings(a, b))
 
 
 def disagreement(a: Facts, b: Facts) -> str | None:

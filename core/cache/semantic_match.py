@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .semantic_guard import NEGATING_PREFIXES, POLES, Facts, slot_disagreement
+from .semantic_guard import NEGATING_PREFIXES, POLES, Facts, crossings, slot_disagreement
 
 # Two different words count as one when their word embeddings (each word embedded alone by the MiniLM encoder,
 # unit vectors) reach this cosine; when the two prompts themselves are at least CLOSE_PROMPTS alike, the looser
@@ -169,20 +169,8 @@ ROLE_SPAN = 3
 def roles_swapped(a: Sequence[str], b: Sequence[str]) -> bool:
     """Two words trade places around a word that stays between them, close on both sides: same words, other
     roles. Two words that only trade places ("pandas eat" / "the diet of a panda") are phrasing."""
-    pos_a = {w: i for i, w in reversed(list(enumerate(a)))}
-    pos_b = {w: i for i, w in reversed(list(enumerate(b)))}
-    shared = [w for w in pos_a if w in pos_b]
-    for i, x in enumerate(shared):
-        for y in shared[i + 1:]:
-            if (pos_a[x] < pos_a[y]) == (pos_b[x] < pos_b[y]):
-                continue
-            lo_a, hi_a = sorted((pos_a[x], pos_a[y]))
-            lo_b, hi_b = sorted((pos_b[x], pos_b[y]))
-            if hi_a - lo_a - 1 > ROLE_SPAN or hi_b - lo_b - 1 > ROLE_SPAN:
-                continue
-            if set(a[lo_a + 1:hi_a]) & set(b[lo_b + 1:hi_b]):
-                return True
-    return False
+    return any(c.around_a_kept_word and len(c.between_a) <= ROLE_SPAN and len(c.between_b) <= ROLE_SPAN
+               for c in crossings(a, b))
 
 
 @dataclass(frozen=True, slots=True)
