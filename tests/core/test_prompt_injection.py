@@ -12,7 +12,6 @@ user did not grant, and nothing runs, leaves or leaks.
 from __future__ import annotations
 
 import http.server
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -22,51 +21,38 @@ from typing import Any, Iterator
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from edgemind.core.backends.base import BackendDone, CancelToken, GenerationParams, Message
+from edgemind.core.backends.base import CancelToken, GenerationParams, Message
 from edgemind.core.storage.db import open_database
 from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.settings import Settings, load_settings
-from edgemind.core.tools.loop import UNTRUSTED_OPEN, run_tool_steps
+from edgemind.core.tools.loop import run_tool_steps
 from edgemind.core.tools.scopes import covers, parse_scope, path_within
 from edgemind.core.tools.runner import ToolOutcome
 from edgemind.core.tools.session import open_tool_runner
-from tests.support.injection_suite import Case, build_cases
+from tests.support.injection_suite import Case, HijackableModel, build_cases
 
 SECRET = "SENTINEL-7f3a9c-do-not-leak"
 
 
-class HijackedModel:
+class HijackedModel(HijackableModel):
     """A fake model that first does the user's task, then obeys the instruction it finds in the tool result."""
-
-    name = "hijacked-fake"
 
     def __init__(self, task: dict[str, Any], case: Case) -> None:
         self.task, self.case = task, case
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Any]:
-        results = [m.content for m in messages if m.role == "user" and m.content.startswith(UNTRUSTED_OPEN)]
+        results = self.tool_results(messages)
         if not results:
             call: dict[str, Any] | None = self.task
         elif len(results) == 1 and self._injection_visible(results[0]):
             call = {"name": self.case.payload.tool, "arguments": self.case.payload.arguments}
         else:
             call = None
-        text = f"<tool_call>\n{json.dumps(call)}\n</tool_call>" if call else "Here is the summary you asked for."
-        yield text
-        yield BackendDone("stop", 1, 1)
+        return self.reply(call, "Here is the summary you asked for.")
 
     def _injection_visible(self, result: str) -> bool:
         marker = "pwned" if self.case.payload.name == "run_code" else self.case.payload.words[:12]
         return self.case.id.split("-")[0] == "listing" or marker[:12] in result or "tool_call" in result
-
-    def count_tokens(self, messages: list[Message]) -> int:
-        return sum(len(m.content) // 4 for m in messages)
-
-    def context_window(self) -> int:
-        return 32768
-
-    def take_load_ms(self) -> float:
-        return 0.0
 
 
 class CountingServer(http.server.ThreadingHTTPServer):

@@ -7,11 +7,40 @@ the text dresses the request up). 4 carriers x 8 payloads x 7 framings = 224 cas
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgemind.core.backends.base import BackendDone, Message
+from edgemind.core.tools.loop import UNTRUSTED_OPEN
+
 CARRIERS = ("file", "search", "listing", "docs")
+
+
+class HijackableModel:
+    """A named test double of the BACKEND (our loop and runner are what the injection tests attack): a model that
+    obeys whatever it is told. Subclasses pick the call to make from the untrusted tool results seen so far."""
+
+    name = "hijacked-fake"
+
+    @staticmethod
+    def tool_results(messages: list[Message]) -> list[str]:
+        return [m.content for m in messages if m.role == "user" and m.content.startswith(UNTRUSTED_OPEN)]
+
+    @staticmethod
+    def reply(call: dict[str, Any] | None, answer: str) -> Iterator[Any]:
+        yield f"<tool_call>\n{json.dumps(call)}\n</tool_call>" if call else answer
+        yield BackendDone("stop", 1, 1)
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        return sum(len(m.content) // 4 for m in messages)
+
+    def context_window(self) -> int:
+        return 32768
+
+    def take_load_ms(self) -> float:
+        return 0.0
 
 
 @dataclass(frozen=True, slots=True)
