@@ -237,7 +237,8 @@ def cmd_mcp_switch(args: argparse.Namespace, settings: Settings) -> int:
     server = servers.set_disabled(args.name, args.disabled)
     listed = [] if server.disabled else servers.list_tools([server.name])
     if args.json:
-        _print_json({"name": server.name, "disabled": server.disabled, **_tools_json(listed)})
+        _print_json({"name": server.name, "disabled": server.disabled,
+                     **(_tools_json(listed) if not server.disabled else {})})
     else:
         print(f"{'disabled' if server.disabled else 'enabled'} {server.name}")
         _warn(listed)
