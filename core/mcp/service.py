@@ -22,13 +22,14 @@ from .config import (
     resolve_secrets,
 )
 from .imports import import_file
+from .offer import offers
 from .secrets import MASK, McpSecrets, is_secret
 from .store import Change, masked, remove_server, save_servers, set_disabled
 from .supervisor import DEFAULT_TIMEOUTS, Timeouts
 from .tools import McpToolSource
 
-__all__ = ["MASK", "Change", "McpConfigError", "McpServerConfig", "McpServers", "ServerTools", "is_secret",
-           "normalise_name", "server_from_fields"]
+__all__ = ["MASK", "Change", "McpConfigError", "McpOffer", "McpServerConfig", "McpServers", "ServerTools",
+           "is_secret", "normalise_name", "server_from_fields"]
 
 
 def server_from_fields(name: str, *, command: str | None = None, args: list[str] | tuple[str, ...] = (),
@@ -58,6 +59,18 @@ class ServerTools:
             why = self.problems[0] if self.problems else f"MCP server {self.name!r} could not be listed"
             return f"{why}; it stays configured"
         return f"{self.name}: {self.tools} tool{'' if self.tools == 1 else 's'}"
+
+
+@dataclass(frozen=True, slots=True)
+class McpOffer:
+    """An MCP tool a prompt would be offered (given a tool capability), and why (core/mcp/offer.py)."""
+
+    tool: str
+    server: str
+    why: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"tool": self.tool, "server": self.server, "why": self.why}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +111,17 @@ class McpServers:
 
     def import_file(self, path: Path, *, replace_existing: bool = False) -> Change:
         return import_file(self.home, path, replace_existing=replace_existing, secrets=self.secrets)
+
+    def offers(self, prompt: str) -> tuple[list[McpOffer], list[str]]:
+        """The MCP tools `prompt` would be offered and why, from the cached definitions (no server starts, no
+        secret is read), with the problems met (a server whose tools were never listed cannot be offered)."""
+        stored = [s for s in read_stored(self.home) if not s.disabled]
+        if not stored:
+            return [], []
+        loaded = McpToolSource(stored, self.home).load("none")
+        found = [McpOffer(t.name, t.manifest.plugin.removeprefix("mcp:"), why)
+                 for t, why in offers(prompt, loaded.tools)]
+        return found, loaded.problems
 
     def list_tools(self, names: Iterable[str], timeouts: Timeouts = DEFAULT_TIMEOUTS) -> list[ServerTools]:
         """Start the named (enabled) servers side by side, list their tools into the definitions cache and stop

@@ -156,3 +156,16 @@ def test_the_api_server_never_runs_an_mcp_tool(api_with_mcp: tuple[ApiServer, Pa
                            json={"model": TINY, "max_tokens": 24, "temperature": 0, **body})
         assert reply.status_code == 200, reply.text
     assert requests(record) == []  # the server was never even started, let alone called
+
+
+def test_route_shows_the_mcp_tools_a_prompt_would_be_offered_and_why(cli_env: dict[str, str]) -> None:
+    assert run(["mcp", "add", "time", "--", str(BIN / "mcp-server-time"), "--local-timezone", "UTC"],
+               cli_env).returncode == 0
+    text = run(["route", "What time is it now in Tokyo?"], cli_env)
+    offered = [x.strip() for x in text.stdout.splitlines() if x.strip().startswith("offers mcp__")]
+    assert offered and all("MCP server time; its name shares 'time'" in x for x in offered), text.stdout
+    assert "mcp__time__get_current_time" in text.stdout.splitlines()[0]
+    data = json.loads(run(["route", "What time is it now in Tokyo?", "--json"], cli_env).stdout)
+    assert {o["tool"] for o in data["mcp_tools"]} <= {"mcp__time__get_current_time", "mcp__time__convert_time"}
+    assert data["mcp_tools"] and data["mcp_tools"][0]["server"] == "time" and data["mcp_problems"] == []
+    assert json.loads(run(["route", "Write a haiku about the sea.", "--json"], cli_env).stdout)["mcp_tools"] == []
