@@ -274,7 +274,8 @@ class Grants:
 
     @classmethod
     def open(cls, settings: Settings) -> Grants:
-        return cls(open_tool_runner(settings, _open_sessions(settings)))
+        # MCP tools from the cache only: listing or revoking grants starts no server
+        return cls(open_tool_runner(settings, _open_sessions(settings), mcp_refresh="none"))
 
     @staticmethod
     def parse(scopes: Iterable[str]) -> builtins.list[Scope]:

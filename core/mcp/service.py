@@ -21,6 +21,8 @@ from .config import (
     read_stored,
     resolve_secrets,
 )
+from .definitions import DefinitionCache
+from .health import ServerHealth, check_server
 from .imports import import_file
 from .offer import offers
 from .secrets import MASK, McpSecrets, is_secret
@@ -28,8 +30,8 @@ from .store import Change, masked, remove_server, save_servers, set_disabled
 from .supervisor import DEFAULT_TIMEOUTS, Timeouts
 from .tools import McpToolSource
 
-__all__ = ["MASK", "Change", "McpConfigError", "McpOffer", "McpServerConfig", "McpServers", "ServerTools",
-           "is_secret", "normalise_name", "server_from_fields"]
+__all__ = ["MASK", "Change", "McpConfigError", "McpOffer", "McpServerConfig", "McpServers", "ServerHealth",
+           "ServerTools", "is_secret", "normalise_name", "server_from_fields"]
 
 
 def server_from_fields(name: str, *, command: str | None = None, args: list[str] | tuple[str, ...] = (),
@@ -111,6 +113,11 @@ class McpServers:
 
     def import_file(self, path: Path, *, replace_existing: bool = False) -> Change:
         return import_file(self.home, path, replace_existing=replace_existing, secrets=self.secrets)
+
+    def health(self) -> list[ServerHealth]:
+        """Each configured server as `edgemind doctor` shows it, without starting it or reading a secret."""
+        listings = DefinitionCache(self.home).load()
+        return [check_server(s, listings.get(s.name)) for s in read_stored(self.home)]
 
     def offers(self, prompt: str) -> tuple[list[McpOffer], list[str]]:
         """The MCP tools `prompt` would be offered and why, from the cached definitions (no server starts, no

@@ -169,3 +169,25 @@ def test_route_shows_the_mcp_tools_a_prompt_would_be_offered_and_why(cli_env: di
     assert {o["tool"] for o in data["mcp_tools"]} <= {"mcp__time__get_current_time", "mcp__time__convert_time"}
     assert data["mcp_tools"] and data["mcp_tools"][0]["server"] == "time" and data["mcp_problems"] == []
     assert json.loads(run(["route", "Write a haiku about the sea.", "--json"], cli_env).stdout)["mcp_tools"] == []
+
+
+def test_doctor_lists_each_mcp_server_without_starting_it(cli_env: dict[str, str], tmp_path: Path) -> None:
+    record = tmp_path / "requests.jsonl"
+    spec = tmp_path / "clock.json"
+    spec.write_text(json.dumps({"record": str(record), "tools": [echo_tool()]}))
+    assert run(["mcp", "add", "time", "--", str(BIN / "mcp-server-time")], cli_env).returncode == 0
+    home = Path(cli_env["EDGEMIND_HOME"])
+    servers = json.loads((home / "mcp.json").read_text())["mcpServers"]
+    servers.update({"clock": {"command": sys.executable, "args": [str(SCRIPTED), str(spec)]},
+                    "gone": {"command": "edgemind-no-such-command"},
+                    "near": {"url": "http://127.0.0.1:9/mcp"}, "far": {"url": "https://mcp.example.org/mcp"}})
+    (home / "mcp.json").write_text(json.dumps({"mcpServers": servers}))
+    done = run(["doctor", "--json"], cli_env)
+    rows = {s["name"]: s for s in json.loads(done.stdout)["mcp"]["servers"]}
+    assert rows["time"]["tools_cached"] == 2 and rows["time"]["found"] == str(BIN / "mcp-server-time")
+    assert rows["clock"]["tools_cached"] is None and rows["clock"]["found"] == sys.executable
+    assert rows["gone"]["found"] is None and rows["near"]["loopback"] is True and rows["far"]["loopback"] is False
+    text = [x.strip() for x in run(["doctor"], cli_env).stdout.splitlines() if x.strip().startswith("mcp ")]
+    assert len(text) == 5 and any("gone  stdio  never listed" in x and "NOT FOUND" in x for x in text), text
+    assert any(x.startswith("mcp        far  http") and "REMOTE" in x for x in text), text
+    assert not record.exists()  # doctor never started the server
