@@ -44,11 +44,15 @@ class AppContext(QObject):
         self._ready = threading.Event()
         self._engine_for_workers: Engine | None = None
         self.api_server: Any = None  # core.api.BackgroundServer while the "serve the API" setting is on
+        self._engine_started = False
         self.hooks.engine_did_start.connect(lambda _engine: self.apply_api_server(self.settings.api_server_enabled))
+        self.hooks.mcp_servers_did_change.connect(self.reopen_tools)
 
     # ---- the engine -------------------------------------------------------------------------------------------
     def start_engine(self) -> None:
         """Create the engine in a worker: the window is already up; screens hear `engine_did_start`."""
+        self._engine_started = True
+
         def create() -> Engine:
             from edgemind.core.engine import Engine  # lazy: the window shows before the engine (~1 s) loads
 
@@ -86,6 +90,33 @@ class AppContext(QObject):
         if engine is None:
             raise EdgeMindError(f"the engine could not start: {self.engine_error}")
         return engine
+
+    # ---- the tools ------------------------------------------------------------------------------------------------
+    def reopen_tools(self) -> None:
+        """The MCP configuration changed: stop the servers the old tool runner started and open a new runner over the
+        new configuration (in a worker, after the engine started; before that, the engine's start opens it)."""
+        if not self._engine_started:
+            return
+
+        def reopen() -> None:
+            engine = self.engine_in_worker()
+            old, self.tool_runner = self.tool_runner, None
+            if old is not None:
+                old.close()
+            try:
+                self.tool_runner = engine.open_tools(ask=self.permissions)
+                self.tools_error = None
+            except Exception as exc:  # a broken plugin set costs the tools, not the app
+                log.warning("tools are not available: %s", exc)
+                self.tools_error = str(exc) or exc.__class__.__name__
+
+        self.ops.run("reopen tools", reopen)
+
+    def close_tools(self) -> None:
+        """Stop every MCP server the app's tool runner started (on quit; a later call would start them again)."""
+        runner, self.tool_runner = self.tool_runner, None
+        if runner is not None:
+            runner.close()
 
     # ---- the local API server -----------------------------------------------------------------------------------
     def apply_api_server(self, enabled: bool) -> None:
@@ -131,6 +162,7 @@ class AppContext(QObject):
             self.api_server = None
         self.permissions.deny_all()
         self.ops.shutdown()
+        self.close_tools()  # after the workers: no tool call is in flight any more
         engine = self._engine_for_workers
         if engine is not None:
             engine.close()

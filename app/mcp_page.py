@@ -28,7 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from edgemind.core.mcp.service import Change, McpConfigError, McpServerConfig, McpServers, server_from_fields
+from edgemind.core.mcp.service import (
+    Change,
+    McpConfigError,
+    McpServerConfig,
+    McpServers,
+    ServerTools,
+    server_from_fields,
+)
 
 from .context import AppContext
 
@@ -105,6 +112,7 @@ class McpServerDialog(QDialog):
 
 class McpPage(QWidget):
     servers_did_load = Signal(object)  # the rows shown (or the error): tests wait on it
+    tools_did_list = Signal(object)  # the ServerTools of servers just added or imported, listed in a worker
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -190,6 +198,27 @@ class McpPage(QWidget):
         self._just_done = what
         self.ctx.hooks.mcp_servers_did_change.emit()  # this page refreshes too
 
+    def _saved(self, change: Change) -> None:
+        """Show what was saved, then list the new servers' tools in a worker (a server's start may take a while, so
+        not on the store's lane); the configuration change is announced once they are listed, so the app's tools
+        reopen knowing them."""
+        names = [*change.added, *change.replaced]
+        if not names:
+            self._changed(_summary(change))
+            return
+        saved = _summary(change)
+        self._just_done = f"{saved} Listing their tools…" if len(names) > 1 else f"{saved} Listing its tools…"
+        self.refresh()
+        servers = self.servers
+        self.ctx.ops.submit("list MCP tools", lambda _cancel, _emit: servers.list_tools(names), lane="external",
+                            on_done=lambda listed: self._listed(saved, listed),
+                            on_error=lambda exc: self._listed(saved, exc))
+
+    def _listed(self, saved: str, listed: list[ServerTools] | Exception) -> None:
+        lines = [str(listed)] if isinstance(listed, Exception) else [t.line() for t in listed]
+        self._changed(" ".join([saved, *(f"{line}." for line in lines)]))
+        self.tools_did_list.emit(listed)
+
     def _sync_buttons(self) -> None:
         self.remove_button.setEnabled(bool(self.selected_names()))
         self.switch_button.setEnabled(bool(self.selected_names()))
@@ -211,7 +240,7 @@ class McpPage(QWidget):
             return
         servers, replace = self.servers, dialog.replace.isChecked()
         self.ctx.ops.run("add MCP server", lambda: servers.add(server, replace_existing=replace),
-                         lambda change: self._changed(_summary(change)), self._failed)
+                         self._saved, self._failed)
 
     def import_file(self, path: str | None = None) -> None:
         if not path:
@@ -220,7 +249,7 @@ class McpPage(QWidget):
             servers, replace = self.servers, self.import_replace.isChecked()
             self.ctx.ops.run("import MCP servers",
                              lambda: servers.import_file(Path(path), replace_existing=replace),
-                             lambda change: self._changed(_summary(change)), self._failed)
+                             self._saved, self._failed)
 
     def switch_selected(self) -> None:
         """Each selected server off if it was on, on if it was off."""

@@ -2,7 +2,8 @@
 
 Like Anki's CollectionOp/QueryOp: a screen says what to run and which slots get the events, the result or the error;
 it never writes its own threading, and never calls the engine on the GUI thread. Two lanes: `run` (store queries and
-writes, one at a time, in order) and `stream` (generations; the model pool's lock serialises model use).
+writes, one at a time, in order), `stream` (generations; the model pool's lock serialises model use) and `external`
+(waiting on other programs, such as an MCP server's start: never holds up the store's lane).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class Operations(QObject):
         self._queries.setMaxThreadCount(1)  # store work in order, never two writers from the app at once
         self._streams = QThreadPool(self)
         self._streams.setMaxThreadCount(2)  # a chat answer and a quick ask may both be in flight
+        self._external = QThreadPool(self)
+        self._external.setMaxThreadCount(2)
         self._live: dict[Op, _Relay] = {}
         self._closing = False
 
@@ -110,7 +113,8 @@ class Operations(QObject):
 
         relay.done.connect(lambda result: finish(on_done, result))
         relay.failed.connect(lambda exc: finish(on_error, exc))
-        (self._streams if lane == "stream" else self._queries).start(_Job(fn, op, relay))
+        pool = {"stream": self._streams, "external": self._external}.get(lane, self._queries)
+        pool.start(_Job(fn, op, relay))
         return op
 
     # ---- the seam for dialogs a worker must wait on (the permission dialog) -------------------------------------
@@ -151,6 +155,7 @@ class Operations(QObject):
             op.cancel()
         self._streams.waitForDone(wait_ms)
         self._queries.waitForDone(wait_ms)
+        self._external.waitForDone(wait_ms)
         QCoreApplication.processEvents()
 
 

@@ -16,6 +16,7 @@ from ..data_folder import describe_privacy
 from ..engine import Models, Tools
 from ..errors import EdgeMindError
 from ..hardware import hardware_profile
+from ..mcp.service import McpConfigError, McpServers
 from ..settings import Settings
 from ..tools.confined import level as file_confinement
 
@@ -143,7 +144,11 @@ def _code_runner(settings: Settings) -> dict[str, Any]:
     """The isolation level python_run gets here, from the tool's own dry run (which runs nothing): the plugin layer
     owns the sandbox, so doctor asks the tool instead of importing it."""
     try:
-        tool = next((t for t in Tools.open(settings).list() if t.name == "python_run"), None)
+        tools = Tools.open(settings, mcp_refresh="none")  # doctor never starts an MCP server
+        try:
+            tool = next((t for t in tools.list() if t.name == "python_run"), None)
+        finally:
+            tools.close()
         if tool is None:
             return {"installed": False, "isolation": None}
         preview = str(tool.function(code="", dry_run=True))
@@ -151,6 +156,14 @@ def _code_runner(settings: Settings) -> dict[str, Any]:
         return {"installed": True, "isolation": None, "error": str(exc)}
     _, _, isolation = preview.partition("isolation: ")
     return {"installed": True, "isolation": isolation or None, "weaker": "WEAKER ISOLATION" in isolation}
+
+
+def _mcp(settings: Settings) -> dict[str, Any]:
+    """The configured MCP servers, one row each, checked without starting any (core/mcp/health.py)."""
+    try:
+        return {"servers": [h.as_dict() | {"line": h.line()} for h in McpServers.of(settings).health()]}
+    except McpConfigError as exc:
+        return {"servers": [], "error": str(exc)}
 
 
 def run_doctor(settings: Settings) -> dict[str, Any]:
@@ -179,6 +192,7 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
         "ollama": _ollama(settings),
         "file_tools": {"confinement": files.name, "detail": files.detail},
         "code_runner": _code_runner(settings),
+        "mcp": _mcp(settings),
     }
 
 
@@ -193,6 +207,14 @@ def _code_runner_line(c: dict[str, Any]) -> str:
     if not c["installed"]:
         return "python_run not installed"
     return f"isolation {c['isolation']}" if c["isolation"] else f"UNKNOWN isolation: {c.get('error', '?')}"
+
+
+def _mcp_lines(m: dict[str, Any]) -> list[str]:
+    if "error" in m:
+        return [f"  mcp        {m['error']}"]
+    if not m["servers"]:
+        return ["  mcp        no servers configured (edgemind mcp add)"]
+    return [f"  mcp        {s['line']}" for s in m["servers"]]
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -220,6 +242,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"  ollama     {ollama}",
         f"  file tools {r['file_tools']['confinement']}: {r['file_tools']['detail']}",
         f"  code runs  {_code_runner_line(r['code_runner'])}",
+        *_mcp_lines(r["mcp"]),
         "  models",
     ]
     for m in r["models"]:

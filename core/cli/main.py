@@ -24,6 +24,7 @@ from ..data_folder import append_private, private_folder, secure_data_folder
 from ..engine import AskOptions, CacheAdmin, Conversations, Engine, Models, review_code
 from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
+from ..mcp.service import McpServers
 from ..settings import Settings, load_settings, with_overrides
 from .chat import ChatSession
 from .crash_watch import last_crash, watch
@@ -332,16 +333,21 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
                       f"tools: {', '.join(decision.tools) or 'none'}")
         return EXIT_OK
     decision = router.route(args.prompt, args.model)
+    mcp, problems = McpServers.of(settings).offers(args.prompt)  # cached definitions only: no server starts
     if args.json:
-        _print_json(decision.as_dict())
+        _print_json({**decision.as_dict(), "mcp_tools": [o.as_dict() for o in mcp], "mcp_problems": problems})
     else:
-        tools = ", ".join(decision.tools) or "none"
+        tools = ", ".join([*decision.tools, *(o.tool for o in mcp)]) or "none"
         print(f"{decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; tools: {tools}; "
               f"{decision.reason}")
         for tool, why in decision.tools_why:
             print(f"  offers {tool}: {why}")
+        for offer in mcp:
+            print(f"  offers {offer.tool}: MCP server {offer.server}; {offer.why}")
         for tool, why in decision.tools_left_out:
             print(f"  not {tool}: {why}")
+        for problem in problems:
+            sys.stderr.write(f"edgemind: warning: {problem}\n")
     return EXIT_OK
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..mcp.service import Change, McpConfigError, McpServers, server_from_fields
+from ..mcp.service import Change, McpConfigError, McpServers, ServerTools, server_from_fields
 from ..settings import Settings
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -141,13 +141,35 @@ def _pairs(values: list[str], option: str, *, from_environment: bool) -> dict[st
     return out
 
 
+def _tools_json(listed: list[ServerTools]) -> dict[str, Any]:
+    """`tools`: each listed server's tool count (null: it could not start); `warnings`: one line per problem."""
+    warnings = [w for t in listed for w in ([t.line()] if t.tools is None else list(t.problems))]
+    return {"tools": {t.name: t.tools for t in listed}, "warnings": warnings}
+
+
+def _warn(listed: list[ServerTools]) -> None:
+    """`time: 2 tools` on stdout; a server that could not be listed is one warning line on stderr."""
+    for t in listed:
+        if t.tools is None:
+            sys.stderr.write(f"edgemind: warning: {t.line()}\n")
+        else:
+            print(t.line())
+            for problem in t.problems:
+                sys.stderr.write(f"edgemind: warning: {problem}\n")
+
+
 def _report(change: Change, args: argparse.Namespace, servers: McpServers) -> None:
+    """What was saved, then each new server's tools, listed now so the next session knows them (a server that
+    cannot start is a warning: it stays configured and is tried again when a session needs it)."""
+    listed = servers.list_tools([*change.added, *change.replaced])
     if args.json:
         _print_json({"added": list(change.added), "replaced": list(change.replaced),
-                     "skipped": [{"name": n, "reason": r} for n, r in change.skipped], "file": str(servers.file)})
+                     "skipped": [{"name": n, "reason": r} for n, r in change.skipped], "file": str(servers.file),
+                     **_tools_json(listed)})
         return
     for line in change.lines() or ["nothing to import: the file names no server"]:
         print(line)
+    _warn(listed)
 
 
 @_bad_input_exits_2
@@ -211,11 +233,15 @@ def cmd_mcp_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 @_bad_input_exits_2
 def cmd_mcp_switch(args: argparse.Namespace, settings: Settings) -> int:
-    server = McpServers.of(settings).set_disabled(args.name, args.disabled)
+    servers = McpServers.of(settings)
+    server = servers.set_disabled(args.name, args.disabled)
+    listed = [] if server.disabled else servers.list_tools([server.name])
     if args.json:
-        _print_json({"name": server.name, "disabled": server.disabled})
+        _print_json({"name": server.name, "disabled": server.disabled,
+                     **(_tools_json(listed) if not server.disabled else {})})
     else:
         print(f"{'disabled' if server.disabled else 'enabled'} {server.name}")
+        _warn(listed)
     return EXIT_OK
 
 

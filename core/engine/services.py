@@ -237,9 +237,10 @@ class Tools:
 
     @classmethod
     def open(cls, settings: Settings, *, ask: AskCallback | None = None,
-             grants: Iterable[str | Scope] = (), mcp_refresh: Refresh = "none") -> Tools:
+             grants: Iterable[str | Scope] = (), mcp_refresh: Refresh = "missing") -> Tools:
         """Every installed plugin and MCP server, without an engine; `ask` None: only stored grants and `grants` (for
-        this process only) hold. `mcp_refresh` "missing"/"all" starts MCP servers to list their tools now."""
+        this process only) hold. `mcp_refresh`: which MCP servers are started to list their tools now (see
+        add_mcp_tools)."""
         return cls(open_tool_runner(settings, _open_sessions(settings), ask=ask, grants=grants,
                                     mcp_refresh=mcp_refresh))
 
@@ -273,7 +274,8 @@ class Grants:
 
     @classmethod
     def open(cls, settings: Settings) -> Grants:
-        return cls(open_tool_runner(settings, _open_sessions(settings)))
+        # MCP tools from the cache only: listing or revoking grants starts no server
+        return cls(open_tool_runner(settings, _open_sessions(settings), mcp_refresh="none"))
 
     @staticmethod
     def parse(scopes: Iterable[str]) -> builtins.list[Scope]:

@@ -31,16 +31,27 @@ def _words(text: str) -> set[str]:
     return out
 
 
-def _score(prompt_words: set[str], tool: Tool) -> int:
+def _score(prompt_words: set[str], tool: Tool) -> tuple[int, str]:
+    """How well `tool` fits (0: not at all) and why, in words a user can check against the prompt."""
     name_words = _words(tool.name.replace("_", " ")) | _words(tool.manifest.plugin.replace("_", " "))
-    strong = len(prompt_words & name_words)
-    weak = len(prompt_words & (_words(tool.manifest.description) - name_words))
-    return 2 * strong + weak if strong or weak >= 2 else 0
+    strong = sorted(prompt_words & name_words)
+    weak = sorted(prompt_words & (_words(tool.manifest.description) - name_words))
+    if not strong and len(weak) < 2:
+        return 0, ""
+    why = [f"its name shares {', '.join(map(repr, strong))}" if strong else "",
+           f"its description shares {', '.join(map(repr, weak))}" if weak else ""]
+    return 2 * len(strong) + len(weak), " and ".join(w for w in why if w) + " with the prompt"
+
+
+def offers(prompt: str, tools: Iterable[Tool], limit: int = MAX_OFFERED) -> list[tuple[Tool, str]]:
+    """The MCP tools (names starting `mcp__`) that fit `prompt`, best first, each with why; ties keep the
+    registry's order."""
+    words = _words(prompt)
+    scored = [(score, i, t, why) for i, t in enumerate(tools)
+              if t.name.startswith("mcp__") for score, why in (_score(words, t),) if score > 0]
+    return [(t, why) for _, _, t, why in sorted(scored, key=lambda x: (-x[0], x[1]))[:limit]]
 
 
 def matching_tools(prompt: str, tools: Iterable[Tool], limit: int = MAX_OFFERED) -> list[Tool]:
-    """The MCP tools (names starting `mcp__`) that fit `prompt`, best first; ties keep the registry's order."""
-    words = _words(prompt)
-    scored = [(score, i, t) for i, t in enumerate(tools)
-              if t.name.startswith("mcp__") and (score := _score(words, t)) > 0]
-    return [t for _, _, t in sorted(scored, key=lambda x: (-x[0], x[1]))[:limit]]
+    """The MCP tools that fit `prompt`, best first (see offers)."""
+    return [t for t, _ in offers(prompt, tools, limit)]

@@ -237,7 +237,8 @@ class ServerSupervisor:
         self._last_error = reason
         self._failures += 1
         self._retry_at = self._clock() + min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self._failures - 1))
-        log.warning("MCP server %r: %s", self.name, reason)
+        # info, not warning: every failure also reaches the caller as McpServerError, which each shell shows once
+        log.info("MCP server %r: %s", self.name, reason)
 
     async def _own(self, ready: concurrent.futures.Future[list[dict[str, Any]]], holder: dict[str, Any]) -> None:
         """The task that owns the connection (the SDK's contexts must be entered and left in one task)."""

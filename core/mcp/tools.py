@@ -13,6 +13,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -168,6 +169,7 @@ class McpTools:
     problems: list[str] = field(default_factory=list)
     supervisors: dict[str, ServerSupervisor] = field(default_factory=dict)
     sources: list[McpToolSource] = field(default_factory=list)
+    unlisted: list[str] = field(default_factory=list)  # servers asked to list their tools now that could not
 
     def add_to(self, registry: ToolRegistry) -> None:
         """Register each server's tools (a clash with a plugin's name skips that server, with a problem); a tool
@@ -202,23 +204,40 @@ class McpToolSource:
 
     def load(self, refresh: Refresh = "none") -> McpTools:
         """`refresh`: "none" (cache only; servers never listed are a problem line), "missing" (start servers with no
-        cached listing), "all" (start every server to list it now)."""
+        cached listing), "all" (start every server to list it now). Servers are started side by side, so a session
+        waits at most one start timeout however many servers it lists."""
         out = McpTools(supervisors=self.supervisors, sources=[self])
         listings = self.cache.load()
+        wanted = [s.name for s in self.servers
+                  if refresh == "all" or (refresh == "missing" and s.name not in listings)]
+        for name, fresh in self._list_now(wanted).items():
+            if isinstance(fresh, McpServerError):
+                out.problems.append(str(fresh))
+                out.unlisted.append(name)
+            else:  # stored one by one: the cache file is rewritten whole
+                listings[name] = self.cache.store(name, fresh)
         for server in self.servers:
             listing = listings.get(server.name)
-            if refresh == "all" or (refresh == "missing" and listing is None):
-                try:
-                    listing = self.cache.store(server.name, self.supervisors[server.name].tools())
-                except McpServerError as exc:
-                    out.problems.append(str(exc))
-                    if listing is None:
-                        continue
             if listing is None:
-                out.problems.append(f"MCP server {server.name!r}: its tools are not known yet; "
-                                    "`edgemind tools list` starts it once and lists them")
+                if server.name not in wanted:
+                    out.problems.append(f"MCP server {server.name!r}: its tools are not known yet; a tool session "
+                                        "or `edgemind tools list` starts it once to list them")
                 continue
             out.tools.extend(self._tools_of(server.name, listing, out.problems))
+        return out
+
+    def _list_now(self, names: list[str]) -> dict[str, list[dict[str, Any]] | McpServerError]:
+        """Each named server's live listing (or why not), the servers started in parallel threads."""
+        if not names:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(8, len(names)), thread_name_prefix="mcp-list") as pool:
+            futures = {name: pool.submit(self.supervisors[name].tools) for name in names}
+        out: dict[str, list[dict[str, Any]] | McpServerError] = {}
+        for name, future in futures.items():
+            try:
+                out[name] = future.result()
+            except McpServerError as exc:
+                out[name] = exc
         return out
 
     def _tools_of(self, server: str, listing: ServerListing, problems: list[str]) -> list[Tool]:

@@ -48,9 +48,12 @@ def open_audit(settings: Settings, sessions: sessionmaker[Session], *, check: bo
     return audit
 
 
-def add_mcp_tools(registry: ToolRegistry, settings: Settings, refresh: Refresh = "none") -> None:
-    """The configured MCP servers' tools, from their cached definitions (`refresh` "missing"/"all" starts servers to
-    list them: see McpToolSource.load). A bad configuration or a broken server is a problem line, never a failure."""
+def add_mcp_tools(registry: ToolRegistry, settings: Settings, refresh: Refresh = "missing") -> None:
+    """The configured MCP servers' tools, from their cached definitions. A server never listed yet is started now to
+    list it ("missing": its first need, bounded by the start timeout), so a server just added works in the first
+    session; one with cached definitions is not started until a call needs it ("all" lists every server afresh,
+    "none" only reads the cache: see McpToolSource.load). A bad configuration or a broken server is a problem line,
+    never a failure."""
     try:
         servers = McpServers.of(settings).load()  # secrets from the store the settings name
     except McpConfigError as exc:
@@ -65,7 +68,7 @@ def add_mcp_tools(registry: ToolRegistry, settings: Settings, refresh: Refresh =
 
 def open_tool_runner(settings: Settings, sessions: sessionmaker[Session], *, ask: AskCallback | None = None,
                      grants: Iterable[str | Scope] = (), registry: ToolRegistry | None = None,
-                     audit: AuditLog | None = None, mcp_refresh: Refresh = "none") -> ToolRunner:
+                     audit: AuditLog | None = None, mcp_refresh: Refresh = "missing") -> ToolRunner:
     """A runner over every installed plugin and configured MCP server; `ask` None means nobody can be asked, so
     ungranted calls are denied. Close it (ToolRunner.close) to stop the MCP servers it started."""
     audit = audit or open_audit(settings, sessions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +12,11 @@ from edgemind.app.context import AppContext
 from edgemind.app.mcp_page import McpPage, McpServerDialog
 from edgemind.app.settings_page import SettingsPage
 from edgemind.core.mcp.config import load_servers
+from edgemind.core.mcp.definitions import CACHE_FILE
 from edgemind.core.mcp.service import McpServers, server_from_fields
 from edgemind.core.settings import Settings, load_settings
 from tests.keyring_standin import StandInOSKeyring, stand_in_keyring
+from tests.support.mcp_peers import BIN
 
 FILES = Path(__file__).resolve().parents[1] / "core" / "mcp_files"
 SECRET = "ghp_pageSecret0123456789"
@@ -137,3 +140,21 @@ def test_switching_a_server_off_and_on(qtbot, page: McpPage) -> None:
     with qtbot.waitSignal(page.servers_did_load, timeout=10_000):
         page.switch_selected()
     assert cells(page)[0][0] == "time" and not load_servers(page.ctx.settings.home)[0].disabled
+
+
+def test_adding_a_server_lists_its_tools_in_a_worker_and_a_broken_one_is_one_line(qtbot, page: McpPage) -> None:
+    dialog = McpServerDialog(http=False, parent=page)
+    dialog.name.setText("time")
+    dialog.command.setText(shlex.join([str(BIN / "mcp-server-time"), "--local-timezone", "UTC"]))
+    with qtbot.waitSignal(page.tools_did_list, timeout=60_000) as listed:
+        page.add(http=False, dialog=dialog)
+    assert [(t.name, t.tools) for t in listed.args[0]] == [("time", 2)]
+    qtbot.waitUntil(lambda: "time: 2 tools." in page.note.text(), timeout=10_000)
+    assert "get_current_time" in (page.ctx.settings.home / CACHE_FILE).read_text(encoding="utf-8")
+    broken = McpServerDialog(http=False, parent=page)
+    broken.name.setText("broken")
+    broken.command.setText("edgemind-no-such-command")
+    with qtbot.waitSignal(page.tools_did_list, timeout=60_000):
+        page.add(http=False, dialog=broken)
+    qtbot.waitUntil(lambda: "'broken' could not start" in page.note.text(), timeout=10_000)
+    assert "\n" not in page.note.text() and [r[0] for r in cells(page)] == ["time", "broken"]

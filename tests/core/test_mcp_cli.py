@@ -73,7 +73,8 @@ def test_ask_uses_the_time_tool_and_answers_with_the_hour_it_returned(time_env: 
                                                                       default_model_installed: Path) -> None:
     env = {**time_env, "EDGEMIND_DEFAULT_MODEL": DEFAULT, "EDGEMIND_MODELS_DIR": str(default_model_installed.parent),
            "EDGEMIND_CACHE": "0"}
-    assert run(["tools", "list"], env).returncode == 0  # a new server is listed once; `ask` then never waits for it
+    # no `tools list` first: a server whose tools were never listed is listed when the session opens
+    assert not (Path(env["EDGEMIND_HOME"]) / "mcp_tools.json").exists()
     done = run(["ask", "What time is it now in Tokyo? Use the time tool.", "--grant", "mcp:time",
                 "--max-tokens", "60", "--json"], env)
     assert done.returncode == 0, done.stderr
@@ -86,6 +87,38 @@ def test_ask_uses_the_time_tool_and_answers_with_the_hour_it_returned(time_env: 
     # the model must carry the tool's hour into its answer (the UTC hour, or a made-up one, fails)
     assert re.search(rf"(?<!\d)0?{int(hour)}:{minute}(?!\d)", out["text"]), (out["text"], hour, minute)
     assert run(["audit", "verify"], env).returncode == 0
+
+
+# ---- saving a server lists its tools -------------------------------------------------------------------------------
+
+def test_mcp_add_lists_the_new_servers_tools_and_tools_run_then_works(cli_env: dict[str, str]) -> None:
+    added = run(["mcp", "add", "time", "--", str(BIN / "mcp-server-time"), "--local-timezone", "UTC"], cli_env)
+    assert added.returncode == 0 and added.stdout.splitlines() == ["added time", "time: 2 tools"], added
+    assert "get_current_time" in (Path(cli_env["EDGEMIND_HOME"]) / "mcp_tools.json").read_text()
+    done = run(["tools", "run", "mcp__time__get_current_time", "--args", '{"timezone": "Asia/Tokyo"}',
+                "--grant", "mcp:time", "--json"], cli_env)
+    assert done.returncode == 0 and json.loads(json.loads(done.stdout)["content"])["timezone"] == "Asia/Tokyo"
+
+
+def test_a_server_that_cannot_start_is_one_warning_naming_it_and_stays_configured(cli_env: dict[str, str]) -> None:
+    added = run(["mcp", "add", "broken", "--", "edgemind-no-such-command"], cli_env)
+    lines = [x for x in added.stderr.splitlines() if x]
+    assert added.returncode == 0 and added.stdout.splitlines() == ["added broken"], added
+    assert len(lines) == 1 and "'broken'" in lines[0] and "command not found" in lines[0], lines
+    shown = json.loads(run(["mcp", "list", "--json"], cli_env).stdout)
+    assert [s["name"] for s in shown["servers"]] == ["broken"]
+
+
+def test_mcp_import_and_enable_list_the_servers_tools(cli_env: dict[str, str], tmp_path: Path) -> None:
+    other = tmp_path / "claude_desktop_config.json"
+    other.write_text(mcp_json({**TIME, "gone": {"command": "edgemind-no-such-command"}}))
+    imported = json.loads(run(["mcp", "import", str(other), "--json"], cli_env).stdout)
+    assert imported["tools"] == {"time": 2, "gone": None}
+    assert len(imported["warnings"]) == 1 and "'gone'" in imported["warnings"][0]
+    assert run(["mcp", "disable", "time"], cli_env).returncode == 0
+    (Path(cli_env["EDGEMIND_HOME"]) / "mcp_tools.json").unlink()
+    enabled = run(["mcp", "enable", "time"], cli_env)
+    assert enabled.stdout.splitlines() == ["enabled time", "time: 2 tools"], enabled
 
 
 # ---- the API server ---------------------------------------------------------------------------------------------
@@ -123,3 +156,38 @@ def test_the_api_server_never_runs_an_mcp_tool(api_with_mcp: tuple[ApiServer, Pa
                            json={"model": TINY, "max_tokens": 24, "temperature": 0, **body})
         assert reply.status_code == 200, reply.text
     assert requests(record) == []  # the server was never even started, let alone called
+
+
+def test_route_shows_the_mcp_tools_a_prompt_would_be_offered_and_why(cli_env: dict[str, str]) -> None:
+    assert run(["mcp", "add", "time", "--", str(BIN / "mcp-server-time"), "--local-timezone", "UTC"],
+               cli_env).returncode == 0
+    text = run(["route", "What time is it now in Tokyo?"], cli_env)
+    offered = [x.strip() for x in text.stdout.splitlines() if x.strip().startswith("offers mcp__")]
+    assert offered and all("MCP server time; its name shares 'time'" in x for x in offered), text.stdout
+    assert "mcp__time__get_current_time" in text.stdout.splitlines()[0]
+    data = json.loads(run(["route", "What time is it now in Tokyo?", "--json"], cli_env).stdout)
+    assert {o["tool"] for o in data["mcp_tools"]} <= {"mcp__time__get_current_time", "mcp__time__convert_time"}
+    assert data["mcp_tools"] and data["mcp_tools"][0]["server"] == "time" and data["mcp_problems"] == []
+    assert json.loads(run(["route", "Write a haiku about the sea.", "--json"], cli_env).stdout)["mcp_tools"] == []
+
+
+def test_doctor_lists_each_mcp_server_without_starting_it(cli_env: dict[str, str], tmp_path: Path) -> None:
+    record = tmp_path / "requests.jsonl"
+    spec = tmp_path / "clock.json"
+    spec.write_text(json.dumps({"record": str(record), "tools": [echo_tool()]}))
+    assert run(["mcp", "add", "time", "--", str(BIN / "mcp-server-time")], cli_env).returncode == 0
+    home = Path(cli_env["EDGEMIND_HOME"])
+    servers = json.loads((home / "mcp.json").read_text())["mcpServers"]
+    servers.update({"clock": {"command": sys.executable, "args": [str(SCRIPTED), str(spec)]},
+                    "gone": {"command": "edgemind-no-such-command"},
+                    "near": {"url": "http://127.0.0.1:9/mcp"}, "far": {"url": "https://mcp.example.org/mcp"}})
+    (home / "mcp.json").write_text(json.dumps({"mcpServers": servers}))
+    done = run(["doctor", "--json"], cli_env)
+    rows = {s["name"]: s for s in json.loads(done.stdout)["mcp"]["servers"]}
+    assert rows["time"]["tools_cached"] == 2 and rows["time"]["found"] == str(BIN / "mcp-server-time")
+    assert rows["clock"]["tools_cached"] is None and rows["clock"]["found"] == sys.executable
+    assert rows["gone"]["found"] is None and rows["near"]["loopback"] is True and rows["far"]["loopback"] is False
+    text = [x.strip() for x in run(["doctor"], cli_env).stdout.splitlines() if x.strip().startswith("mcp ")]
+    assert len(text) == 5 and any("gone  stdio  never listed" in x and "NOT FOUND" in x for x in text), text
+    assert any(x.startswith("mcp        far  http") and "REMOTE" in x for x in text), text
+    assert not record.exists()  # doctor never started the server

@@ -365,3 +365,29 @@ def test_opening_a_session_uses_the_cached_definitions_and_starts_no_server(tmp_
         assert [r["method"] for r in requests(record)][:1] == ["initialize"] and tool_calls(record) == ["echo"]
     finally:
         runner.close()
+
+
+def test_opening_a_session_lists_a_server_never_listed_and_a_broken_one_is_one_problem(tmp_path: Path,
+                                                                                     settings: Settings) -> None:
+    record = tmp_path / "requests.jsonl"
+    fresh = scripted("fresh", tmp_path, {"record": str(record), "tools": [echo_tool()]})
+    broken = scripted("broken", tmp_path, {"mode": "crash"})
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (settings.home / "mcp.json").write_text(json.dumps({"mcpServers": {
+        s.name: {"command": s.command, "args": list(s.args)} for s in (fresh, broken)}}))
+    sessions = sessionmaker(open_database(settings.db_path), expire_on_commit=False)
+    runner = open_tool_runner(settings, sessions, grants=("mcp:fresh",))  # no `tools list` before
+    try:
+        assert "mcp__fresh__echo" in runner.registry
+        assert [r["method"] for r in requests(record)][:1] == ["initialize"]
+        problems = [p for p in runner.registry.problems if "broken" in p]
+        assert len(problems) == 1 and "could not start" in problems[0], runner.registry.problems
+        assert runner.call("mcp__fresh__echo", {"text": "now"}).ok
+    finally:
+        runner.close()
+    record.unlink()
+    again = open_tool_runner(settings, sessions)  # now cached: known without starting it
+    try:
+        assert "mcp__fresh__echo" in again.registry and not record.exists()
+    finally:
+        again.close()

@@ -1,0 +1,61 @@
+"""The desktop app stops the MCP servers its tools started: when the MCP configuration changes (the new
+configuration is opened instead) and when the app quits. Checked on the real server processes' ids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psutil
+
+from edgemind.app.context import AppContext
+from edgemind.core.mcp.definitions import CACHE_FILE
+from edgemind.core.settings import Settings
+from tests.support.mcp_peers import echo_tool, scripted
+
+
+def server_pids(spec: Path) -> list[int]:
+    """Our running child processes that serve `spec` (the scripted server takes it as its first argument)."""
+    out = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if str(spec) in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                out.append(child.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_the_app_stops_its_mcp_servers_when_their_configuration_changes_and_when_it_quits(
+        qtbot, settings: Settings, tmp_path: Path) -> None:
+    config = scripted("clock", tmp_path, {"tools": [echo_tool("get_time", "Get the current time")]})
+    spec = tmp_path / "clock.json"
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (settings.home / "mcp.json").write_text(json.dumps({"mcpServers": {
+        "clock": {"command": config.command, "args": list(config.args)}}}))
+    ctx = AppContext(settings)
+    try:
+        ctx.start_engine()  # its tools list the never-listed server, which keeps running for the session's calls
+        qtbot.waitUntil(lambda: ctx.engine is not None or ctx.engine_error is not None, timeout=120_000)
+        assert ctx.engine is not None, ctx.engine_error
+        assert ctx.tool_runner is not None and "mcp__clock__get_time" in ctx.tool_runner.registry
+        first = server_pids(spec)
+        assert len(first) == 1
+
+        (settings.home / CACHE_FILE).unlink()  # so the new runner lists the server again: a second process
+        old = ctx.tool_runner
+        ctx.hooks.mcp_servers_did_change.emit()
+        qtbot.waitUntil(lambda: ctx.tool_runner is not None and ctx.tool_runner is not old, timeout=30_000)
+        qtbot.waitUntil(lambda: not alive(first[0]), timeout=15_000)
+        second = server_pids(spec)
+        assert len(second) == 1 and second != first
+    finally:
+        ctx.shutdown()
+    assert not alive(second[0])
