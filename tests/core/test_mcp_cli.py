@@ -84,8 +84,10 @@ def test_ask_uses_the_time_tool_and_answers_with_the_hour_it_returned(time_env: 
     returned = re.search(r"T(\d\d):(\d\d)", calls[0]["result_summary"])
     assert returned, calls[0]
     hour, minute = returned.groups()
-    # the model must carry the tool's hour into its answer (the UTC hour, or a made-up one, fails)
-    assert re.search(rf"(?<!\d)0?{int(hour)}:{minute}(?!\d)", out["text"]), (out["text"], hour, minute)
+    # the model must carry the tool's time into its answer, on a 24- or 12-hour clock (the UTC hour, or a made-up
+    # one, fails)
+    hours = {int(hour), int(hour) % 12 or 12}
+    assert any(re.search(rf"(?<!\d)0?{h}:{minute}(?!\d)", out["text"]) for h in hours), (out["text"], hour, minute)
     assert run(["audit", "verify"], env).returncode == 0
 
 
