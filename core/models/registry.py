@@ -218,12 +218,15 @@ class ModelRegistry:
             if s.get(UserModelRow, model_id) is not None:
                 raise ModelError(f"a model with id {model_id!r} already exists; pick another with --id")
 
-    def add_gguf(self, path: Path, model_id: str | None = None, progress: Progress | None = None) -> ModelSpec:
+    def add_gguf(self, path: Path, model_id: str | None = None, progress: Progress | None = None,
+                 verified_sha256: str | None = None) -> ModelSpec:
+        """Register a GGUF file; `verified_sha256`: its hash, just checked by the caller (a pull), so a 2 GB file is
+        not hashed twice."""
         path = Path(path).expanduser().resolve()
         model_id = model_id or re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-").lower() or "model"
         self._check_new_id(model_id)
         header = check_gguf(path, model_id)
-        sha = sha256_file(path, progress, f"hashing {path.name}")
+        sha = verified_sha256 or sha256_file(path, progress, f"hashing {path.name}")
         row = UserModelRow(
             id=model_id, backend="llama_cpp", path=str(path), sha256=sha, size_bytes=path.stat().st_size,
             context_length=header.context_length or 0, family=header.architecture or "",
