@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from edgemind.core.models.catalog import CatalogEntry, find_entry, load_catalog,
 from edgemind.core.models.download import part_path
 from edgemind.core.models.pull import PullOutcome, pulled_path
 from edgemind.core.settings import Settings, load_settings
-from tests.core.test_cli import edgemind
+from tests.core.test_cli import EDGEMIND, edgemind
 from tests.support.hub_mirror import hub_mirror
 
 TINY_FILE = "smollm2-135m-instruct-q4_1.gguf"
@@ -211,3 +213,22 @@ def test_a_file_already_in_place_with_another_hash_is_refused(settings: Settings
     dest.write_bytes(bytes(tiny.stat().st_size))
     with pytest.raises(ModelIntegrityError, match="is not the pinned tiny-pull"):
         _pull(settings, entry, "http://127.0.0.1:9")
+
+
+def test_ctrl_c_stops_a_pull_keeps_the_part_file_and_says_how_to_resume(
+        cli_env: dict[str, str], pull_env: dict[str, str], tmp_path: Path, tiny: Path) -> None:
+    catalog = _catalog(tmp_path, tiny.stat().st_size)
+    part = Path(pull_env["EDGEMIND_MODELS_DIR"]) / "hub" / "tiny-pull.gguf.part"
+    with hub_mirror({URL_PATH: tiny}, mode="slow") as (base, _):
+        env = dict(cli_env, **pull_env, EDGEMIND_MODEL_HUB_URL=base)
+        proc = subprocess.Popen([*EDGEMIND, "models", "pull", "tiny-pull", "--catalog", str(catalog)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not (part.exists() and part.stat().st_size > 4_000_000) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "run the same command to resume" in err and "Traceback" not in err
+    assert 4_000_000 <= part.stat().st_size < tiny.stat().st_size
+    assert not (part.parent / "tiny-pull.gguf").exists()

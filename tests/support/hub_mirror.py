@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 @dataclass
 class MirrorState:
     files: dict[str, Path]  # URL path -> file served
-    mode: str = "ok"  # ok | drop_once | drop_always | wrong_bytes | no_range
+    mode: str = "ok"  # ok | drop_once | drop_always | wrong_bytes | no_range | slow
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
     drops: int = 0
 
@@ -56,6 +57,11 @@ def _handler(state: MirrorState) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
                 self.close_connection = True
+                return
+            if state.mode == "slow":  # 1 MB every 50 ms: a pull that is still running when the user stops it
+                for i in range(0, len(body), 1 << 20):
+                    self.wfile.write(body[i:i + (1 << 20)])
+                    time.sleep(0.05)
                 return
             self.wfile.write(body)
 
