@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, ModelIntegrityError, ModelNotFound
+from ..errors import ConfigError, ModelError, ModelIntegrityError, ModelNotFound
 from .catalog import CatalogEntry
 from .download import Pin, download
 from .integrity import Progress, sha256_file
@@ -42,6 +42,9 @@ def pull(registry: ModelRegistry, entry: CatalogEntry, hub_url: str, models_dir:
     except ModelNotFound:
         known = None
     if known is not None:
+        if known.sha256 != entry.sha256:
+            raise ModelError(f"a model with id {entry.id!r} is already registered and is not this catalogue file; "
+                             f"remove it first (`edgemind models remove {entry.id}`)")
         if known.path is not None and known.path.exists():
             return PullOutcome(known, "installed")
         registry.remove(entry.id)  # registered, but its file is gone: pull it again

@@ -15,7 +15,7 @@ import pytest
 
 from edgemind.core.cli.pull_command import hub_url
 from edgemind.core.engine import Models
-from edgemind.core.errors import ConfigError, DownloadError, ModelIntegrityError, ModelNotFound
+from edgemind.core.errors import ConfigError, DownloadError, ModelError, ModelIntegrityError, ModelNotFound
 from edgemind.core.models.catalog import CatalogEntry, find_entry, load_catalog, parse_catalog
 from edgemind.core.models.download import part_path
 from edgemind.core.models.pull import PullOutcome, pulled_path
@@ -232,3 +232,22 @@ def test_ctrl_c_stops_a_pull_keeps_the_part_file_and_says_how_to_resume(
     assert "run the same command to resume" in err and "Traceback" not in err
     assert 4_000_000 <= part.stat().st_size < tiny.stat().st_size
     assert not (part.parent / "tiny-pull.gguf").exists()
+
+
+def test_a_resume_follows_the_hubs_redirect_and_keeps_its_range(
+        settings: Settings, entry: CatalogEntry, tiny: Path) -> None:
+    with hub_mirror({URL_PATH: tiny}, mode="drop_once") as (base, state):
+        state.redirect = True
+        outcome = _pull(settings, entry, base)
+    half = tiny.stat().st_size // 2
+    assert state.requests == [(URL_PATH, None), ("/cdn" + URL_PATH, None),
+                              (URL_PATH, f"bytes={half}-"), ("/cdn" + URL_PATH, f"bytes={half}-")]
+    assert outcome.spec.path is not None and outcome.spec.path.read_bytes() == tiny.read_bytes()
+
+
+def test_an_id_already_taken_by_another_file_is_refused_not_reported_installed(
+        settings: Settings, entry: CatalogEntry, tiny_copy: Path) -> None:
+    tiny_copy.write_bytes(tiny_copy.read_bytes()[:-1] + b"x")  # another file, still GGUF
+    Models.open(settings).add_gguf(tiny_copy, "tiny-pull")
+    with pytest.raises(ModelError, match="already registered and is not this catalogue file"):
+        _pull(settings, entry, "http://127.0.0.1:9")

@@ -19,6 +19,7 @@ class MirrorState:
     mode: str = "ok"  # ok | drop_once | drop_always | wrong_bytes | no_range | slow
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
     drops: int = 0
+    redirect: bool = False  # answer /resolve/ paths with a 302 to /cdn/..., as huggingface.co does
 
 
 def _handler(state: MirrorState) -> type[BaseHTTPRequestHandler]:
@@ -28,7 +29,13 @@ def _handler(state: MirrorState) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             state.requests.append((self.path, self.headers.get("Range")))
-            source = state.files.get(self.path)
+            if state.redirect and not self.path.startswith("/cdn/"):  # the hub answers with a redirect to its CDN
+                self.send_response(302)
+                self.send_header("Location", "/cdn" + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            source = state.files.get(self.path.removeprefix("/cdn") if state.redirect else self.path)
             if source is None:
                 self.send_error(404)
                 return
