@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError, ModelNotFound
 
+PULLED_FOLDER = "hub"  # under the models folder: files `models pull` fetched, which EdgeMind owns and may delete
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _REV_RE = re.compile(r"^[0-9a-f]{40}$")

@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import DownloadError, ModelIntegrityError
@@ -96,13 +97,28 @@ def download(url: str, dest: Path, pin: Pin, progress: Progress | None = None, *
     return Fetched(dest, resumed_from, pin.size_bytes - resumed_from)
 
 
+class NoDowngrade(urllib.request.HTTPRedirectHandler):
+    """Follows the hub's redirects to its CDN (the Range header goes along) but never from https to plain http, where
+    anyone on the path could swap the bytes (the hash would catch it, after a wasted download)."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        if urlsplit(req.full_url).scheme == "https" and urlsplit(newurl).scheme != "https":
+            raise DownloadError(f"{urlsplit(req.full_url).netloc} redirected the download to a non-https address "
+                                f"({urlsplit(newurl).netloc}); refused")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(NoDowngrade())
+
+
 def _open(url: str, start: int, timeout: float) -> http.client.HTTPResponse:
     headers = {"User-Agent": "edgemind-model-pull", "Accept-Encoding": "identity"}
     if start:
         headers["Range"] = f"bytes={start}-"
     host = urlsplit(url).netloc
     try:
-        response: http.client.HTTPResponse = urllib.request.urlopen(  # the caller allows http(s) only
+        response: http.client.HTTPResponse = _OPENER.open(  # the caller allows http(s) only
             urllib.request.Request(url, headers=headers), timeout=timeout)
         return response
     except urllib.error.HTTPError as exc:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, ModelError, ModelIntegrityError, ModelNotFound
-from .catalog import CatalogEntry
+from .catalog import PULLED_FOLDER, CatalogEntry
 from .download import Pin, download
 from .integrity import Progress, sha256_file
 from .manifest import ModelSpec
@@ -29,7 +29,7 @@ class PullOutcome:
 
 def pulled_path(models_dir: Path, entry: CatalogEntry) -> Path:
     """Where a pulled file lives: its hub file name under `<models>/hub/`, apart from the bundled files."""
-    return models_dir / "hub" / entry.file
+    return models_dir / PULLED_FOLDER / entry.file
 
 
 def pull(registry: ModelRegistry, entry: CatalogEntry, hub_url: str, models_dir: Path,

@@ -22,6 +22,7 @@ from ..errors import ModelError, ModelIntegrityError, ModelNotFound
 from ..settings import Settings
 from ..storage.schema import Base
 from .bundled import install_bundled
+from .catalog import PULLED_FOLDER
 from .integrity import Progress, check_gguf, check_size_and_hash, fingerprint, sha256_file
 from .manifest import LOCAL_BACKENDS, ModelSpec, load_bundled_manifest
 from .remote_keys import RemoteKeys, is_reference
@@ -270,7 +271,8 @@ class ModelRegistry:
                     "OS keyring" if self._keys.where == "keyring" else f"0600 file in {self._settings.home}")
 
     def remove(self, model_id: str) -> str:
-        """Forget a user model (its file stays where it is); for a bundled model, delete the installed copy."""
+        """Forget a user model (its file stays where it is, unless `models pull` fetched it); for a bundled model,
+        delete the installed copy."""
         spec = self.get(model_id)
         if spec.bundled:
             if spec.path and spec.path.exists():
@@ -284,4 +286,8 @@ class ModelRegistry:
             if row is not None:
                 self._keys.forget(model_id, row.api_key)
                 s.delete(row)
+        pulled = (self._settings.models_dir / PULLED_FOLDER).resolve()
+        if spec.path is not None and spec.path.resolve().parent == pulled and spec.path.exists():
+            spec.path.unlink()  # a file `models pull` fetched is ours; one the user added stays theirs
+            return f"removed {model_id} and deleted its pulled file {spec.path}"
         return f"removed {model_id} (its file, if any, was left in place)"

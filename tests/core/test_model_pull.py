@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from edgemind.core.cli.pull_command import hub_url
 from edgemind.core.engine import Models
 from edgemind.core.errors import ConfigError, DownloadError, ModelError, ModelIntegrityError, ModelNotFound
 from edgemind.core.models.catalog import CatalogEntry, find_entry, load_catalog, parse_catalog
-from edgemind.core.models.download import part_path
+from edgemind.core.models.download import NoDowngrade, part_path
 from edgemind.core.models.pull import PullOutcome, pulled_path
 from edgemind.core.settings import Settings, load_settings
 from tests.core.test_cli import EDGEMIND, edgemind
@@ -251,3 +252,22 @@ def test_an_id_already_taken_by_another_file_is_refused_not_reported_installed(
     Models.open(settings).add_gguf(tiny_copy, "tiny-pull")
     with pytest.raises(ModelError, match="already registered and is not this catalogue file"):
         _pull(settings, entry, "http://127.0.0.1:9")
+
+
+def test_removing_a_pulled_model_deletes_its_file_but_an_added_file_stays(
+        settings: Settings, entry: CatalogEntry, tiny: Path, tiny_copy: Path) -> None:
+    with hub_mirror({URL_PATH: tiny}) as (base, _):
+        pulled = _pull(settings, entry, base).spec.path
+    models = Models.open(settings)
+    added = models.add_gguf(tiny_copy, "added-by-hand")
+    assert pulled is not None and "deleted its pulled file" in models.remove("tiny-pull")
+    assert not pulled.exists()
+    assert "left in place" in models.remove(added.id) and tiny_copy.exists()
+
+
+def test_a_redirect_from_https_to_plain_http_is_refused() -> None:
+    request = urllib.request.Request("https://huggingface.co/a/b/resolve/" + REV + "/m.gguf")
+    with pytest.raises(DownloadError, match="redirected the download to a non-https address"):
+        NoDowngrade().redirect_request(request, None, 302, "Found", {}, "http://cdn.example/m.gguf")
+    followed = NoDowngrade().redirect_request(request, None, 302, "Found", {}, "https://cdn.example/m.gguf")
+    assert followed is not None and followed.full_url == "https://cdn.example/m.gguf"
