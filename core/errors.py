@@ -34,6 +34,12 @@ class ModelIntegrityError(ModelError):
     kind = "model_integrity"
 
 
+class DownloadError(ModelError):
+    """A model pull failed before a verified file was installed: hub unreachable, not found, stopped, no disk space."""
+
+    kind = "download"
+
+
 class BackendUnavailable(EdgeMindError):
     """A backend's server or library is not there (Ollama down, OpenAI endpoint unreachable)."""
 

@@ -31,6 +31,7 @@ from .crash_watch import last_crash, watch
 from .doctor import format_report, run_doctor
 from .interrupts import ctrl_c_cancels
 from .mcp_command import add_command as add_mcp_command
+from .pull_command import add_commands as add_pull_commands
 from .settings_command import add_command as add_settings_command
 from .tools import add_commands as add_tool_commands
 from .tools import parse_grants, terminal_ask
@@ -524,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     mi = msub.add_parser("install", help="install the bundled models into the data folder now")
     mi.add_argument("--json", action="store_true")
     mi.set_defaults(func=cmd_models_install)
+    add_pull_commands(msub)
 
     history = sub.add_parser("history", help="list, show, search, export and delete conversations")
     history.add_argument("action", choices=["list", "show", "search", "export", "delete"])

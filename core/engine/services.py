@@ -25,8 +25,11 @@ from ..backends.registry import model_sources
 from ..cache.answers import AnswerCache
 from ..errors import EdgeMindError, StoreError
 from ..mcp.tools import Refresh
+from ..models.catalog import CatalogEntry, find_entry, load_catalog
+from ..models.download import part_path
 from ..models.integrity import Progress
 from ..models.manifest import ModelSpec
+from ..models.pull import PullOutcome, pull, pulled_path
 from ..models.registry import ModelRegistry
 from ..settings import Settings
 from ..storage.audit import EVENT_KINDS, AuditEntry, AuditLog, VerifyResult
@@ -179,6 +182,26 @@ class Models:
     def add_openai(self, endpoint: str, remote_model: str, api_key: str | None = None,
                    model_id: str | None = None) -> ModelSpec:
         return self._registry.add_openai(endpoint, remote_model, api_key, model_id)
+
+    @staticmethod
+    def catalog(path: Path | None = None) -> builtins.list[CatalogEntry]:
+        """The models `pull` can download: the shipped catalogue, or the TOML file at `path`."""
+        return load_catalog(path)
+
+    @staticmethod
+    def catalog_entry(model_id: str, path: Path | None = None) -> CatalogEntry:
+        """One catalogue entry; ModelNotFound names the ids there are."""
+        return find_entry(load_catalog(path), model_id)
+
+    @staticmethod
+    def partial_pull(entry: CatalogEntry, models_dir: Path) -> Path:
+        """Where an unfinished pull of `entry` keeps its bytes (the next pull resumes from it)."""
+        return part_path(pulled_path(models_dir, entry))
+
+    def pull(self, entry: CatalogEntry, hub_url: str, models_dir: Path, progress: Progress | None = None,
+             timeout: float = 60.0) -> PullOutcome:
+        """Download a catalogue model from the hub (resuming a partial file), verify its pin, register it."""
+        return pull(self._registry, entry, hub_url, models_dir, progress, timeout)
 
     def remove(self, model_id: str) -> str:
         """Forget a user-added model; returns a line saying what was done."""

@@ -22,6 +22,7 @@ from ..errors import ModelError, ModelIntegrityError, ModelNotFound
 from ..settings import Settings
 from ..storage.schema import Base
 from .bundled import install_bundled
+from .catalog import PULLED_FOLDER
 from .integrity import Progress, check_gguf, check_size_and_hash, fingerprint, sha256_file
 from .manifest import LOCAL_BACKENDS, ModelSpec, load_bundled_manifest
 from .remote_keys import RemoteKeys, is_reference
@@ -218,12 +219,15 @@ class ModelRegistry:
             if s.get(UserModelRow, model_id) is not None:
                 raise ModelError(f"a model with id {model_id!r} already exists; pick another with --id")
 
-    def add_gguf(self, path: Path, model_id: str | None = None, progress: Progress | None = None) -> ModelSpec:
+    def add_gguf(self, path: Path, model_id: str | None = None, progress: Progress | None = None,
+                 verified_sha256: str | None = None) -> ModelSpec:
+        """Register a GGUF file; `verified_sha256`: its hash, just checked by the caller (a pull), so a 2 GB file is
+        not hashed twice."""
         path = Path(path).expanduser().resolve()
         model_id = model_id or re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-").lower() or "model"
         self._check_new_id(model_id)
         header = check_gguf(path, model_id)
-        sha = sha256_file(path, progress, f"hashing {path.name}")
+        sha = verified_sha256 or sha256_file(path, progress, f"hashing {path.name}")
         row = UserModelRow(
             id=model_id, backend="llama_cpp", path=str(path), sha256=sha, size_bytes=path.stat().st_size,
             context_length=header.context_length or 0, family=header.architecture or "",
@@ -267,7 +271,8 @@ class ModelRegistry:
                     "OS keyring" if self._keys.where == "keyring" else f"0600 file in {self._settings.home}")
 
     def remove(self, model_id: str) -> str:
-        """Forget a user model (its file stays where it is); for a bundled model, delete the installed copy."""
+        """Forget a user model (its file stays where it is, unless `models pull` fetched it); for a bundled model,
+        delete the installed copy."""
         spec = self.get(model_id)
         if spec.bundled:
             if spec.path and spec.path.exists():
@@ -281,4 +286,8 @@ class ModelRegistry:
             if row is not None:
                 self._keys.forget(model_id, row.api_key)
                 s.delete(row)
+        pulled = (self._settings.models_dir / PULLED_FOLDER).resolve()
+        if spec.path is not None and spec.path.resolve().parent == pulled and spec.path.exists():
+            spec.path.unlink()  # a file `models pull` fetched is ours; one the user added stays theirs
+            return f"removed {model_id} and deleted its pulled file {spec.path}"
         return f"removed {model_id} (its file, if any, was left in place)"

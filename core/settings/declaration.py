@@ -64,6 +64,10 @@ class Settings:
     ollama_api_key: str | None = setting(
         None, help="Key for an Ollama-compatible server behind one (such as another EdgeMind); Ollama has none",
         env="EDGEMIND_OLLAMA_API_KEY", expected="a non-empty key", secret=True)
+    model_hub_url: str = setting(
+        "https://huggingface.co", help="Where `edgemind models pull` downloads catalogue models from (the Hugging "
+        "Face hub or a mirror of it; HF_ENDPOINT also sets it)", env="EDGEMIND_MODEL_HUB_URL",
+        check=lambda v: v.startswith(_URL), expected="an http(s) URL")
     request_timeout_seconds: float = setting(
         60.0, help="How long a request to a model server, or a wait for a busy model, may take",
         check=lambda v: v > 0, expected="a number of seconds > 0")
