@@ -20,7 +20,8 @@ from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.engine.generation import NO_ANSWER
 from edgemind.core.tools.answer_guard import CallFilter, looks_like_call
 from edgemind.core.tools.loop import call_key, closing_instruction, latest_question
-from edgemind.core.tools.math_setup import foreign_numbers, parse_setup
+from edgemind.core.tools.math_setup import check_setup, foreign_numbers, parse_setup
+from edgemind.core.tools.unit_facts import unit_facts
 from edgemind.core.tools.runner import ToolOutcome
 from tests.support.engines import default_model_settings
 
@@ -107,6 +108,29 @@ def test_a_call_with_its_own_result_appended_is_the_same_call(first: dict[str, s
 def test_an_expression_may_use_only_the_questions_numbers_and_known_factors(
         expression: str, question: str, foreign: list[str]) -> None:
     assert foreign_numbers(expression, question) == foreign
+
+
+@pytest.mark.parametrize("question, facts", [
+    ("How many milliseconds are in 12 minutes?", ["1 minute = 60000 milliseconds"]),
+    ("Walking at 5 km/h, how far do you get in 90 minutes?", ["1 hour = 60 minutes"]),
+    ("How many ounces are in a kilogram?", ["1 kilogram = 35.2739619496 ounces"]),
+    ("What is 30 degrees Celsius in Fahrenheit?", ["degrees Fahrenheit = degrees Celsius * 9 / 5 + 32"]),
+    ("What is 17% of 2350?", []),
+])
+def test_the_unit_facts_are_exact_factors_between_the_units_named(question: str, facts: list[str]) -> None:
+    assert unit_facts(question) == facts
+
+
+@pytest.mark.parametrize("expression, question, wrong", [
+    ("12 * 60000", "How many milliseconds are in 12 minutes?", None),
+    ("60 * 60", "How many milliseconds are in 12 minutes?", "leaves out 12"),  # a given quantity dropped
+    ("3 * 150", "Walking at 3 km/h, how many km do you cover in 150 minutes?", "converts nothing"),
+    ("3 * 150 / 60", "Walking at 3 km/h, how many km do you cover in 150 minutes?", None),
+    ("3 * 86400 * 17", "How many seconds are there in 3 days?", "17"),
+])
+def test_a_setup_is_sent_back_naming_what_is_wrong(expression: str, question: str, wrong: str | None) -> None:
+    problem = check_setup(expression, question)
+    assert (problem is None) if wrong is None else (problem is not None and wrong in problem)
 
 
 def test_a_setup_keeps_the_expression_and_drops_a_result_written_after_it() -> None:
