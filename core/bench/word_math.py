@@ -103,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             for config in configs:
                 label = "bare" if config == "bare" else args.label
                 print(f"== {label} on {len(items)} {args.split} problems", file=sys.stderr)
+                commit = _commit()  # the code measured: taken before the run, so later edits do not relabel it
                 column = measure(engine, items, tools=config == "engine",
                                  progress=lambda m: print(m, file=sys.stderr, flush=True))
-                column["commit"] = _commit()
+                column["commit"] = commit
                 columns[label] = column
                 print(f"{label}: {column['correct']}/{column['total']} right, median {column['median_ms']} ms",
                       file=sys.stderr)
