@@ -157,7 +157,8 @@ def closing_instruction(question: str, outcomes: Sequence[ToolOutcome]) -> str:
     for o in failed:
         why = "was not allowed" if o.decision.startswith("denied") else "failed"
         lines.append(f"The call to {o.tool} {why}, so you do not have what it would have returned: do not make up "
-                     "its content. If my question needs it, say plainly that you could not get it and why.")
+                     "its content. If my question needs it, say plainly that you could not get it and why; if it "
+                     "does not, answer from what you know.")
     lines.append("Do not call another function and do not write a function call.")
     return "\n".join(lines)
 

