@@ -324,6 +324,7 @@ def _word_problems(path: Path, root: Path, data: dict[str, Any]) -> str:
            "columns offer its tools (the calculator), each measured at the commit shown. Latency: the whole "
            "request, tool steps included. Goals: >= 90% right and >= 3x the bare model.\n",
            _table(["configuration", "right", "accuracy", "vs bare", "median latency", "commit"], rows), "",
+           *[f"- `{label}`: {col['note']}" for label, col in configs.items() if col.get("note")], "",
            _source(path, root, " ".join(data.get("command", []))
                    + " --json benchmarks/results/word_problems.json"), ""]
     return "\n".join(out)
