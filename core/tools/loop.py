@@ -233,6 +233,7 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
     instruction = tools_instruction(tools)
     probing = replace(params, temperature=0.0, max_tokens=PROPOSAL_MAX_TOKENS, stop=("</tool_call>",),
                       json_schema=None)
+    offered = {t.name for t in tools}
     evaluator = next((t for t in tools if t.name == math_setup), None)
     if evaluator is not None and has_numbers(question) and step < max_steps:
         expression = _setup_call(backend, convo, instruction, probing, cancel, question)
@@ -250,6 +251,9 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
         if kind == "text":
             break  # the model answers in words: the engine streams that answer
         proposal = parse_call(text) if kind == "call" else None
+        if proposal is not None and proposal[0] not in offered:  # a made-up tool name ("calculate", "printer")
+            log.info("model called %r, which is not offered; asking again under the call grammar", proposal[0])
+            proposal = None
         if proposal is None:  # it meant to call but wrote no usable call: ask again under the call grammar
             retry = replace(probing, json_schema=call_schema(function_specs(tools), allow_reply=False), stop=())
             proposal = parse_call(_generate(backend, _with_instruction(convo, instruction), retry, cancel))

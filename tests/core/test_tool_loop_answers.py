@@ -21,8 +21,8 @@ from edgemind.core.engine.generation import NO_ANSWER
 from edgemind.core.tools.answer_guard import CallFilter, looks_like_call
 from edgemind.core.tools.loop import call_key, closing_instruction, latest_question
 from edgemind.core.tools.math_setup import check_setup, foreign_numbers, parse_setup
-from edgemind.core.tools.unit_facts import unit_facts
 from edgemind.core.tools.runner import ToolOutcome
+from edgemind.core.tools.unit_facts import unit_facts
 from tests.support.engines import default_model_settings
 
 
@@ -193,3 +193,34 @@ def test_a_call_written_as_the_answer_is_asked_again_without_tools_and_never_sho
     assert result.text == expected
     final = "".join(m.content for m in backend.requests[-1])
     assert "<tool_call>" not in final and "# Tools" not in final  # the retry saw no call markup and no tools
+
+
+class NameInventingBackend(CallWritingBackend):
+    """The BACKEND only, standing in for a model that calls a tool by a made-up name ("calculate") unless a grammar
+    holds it to the offered names, and answers "42" when told to answer."""
+
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+        self.requests.append(list(messages))
+        if params.json_schema is not None:
+            text = '{"name": "calculator", "arguments": {"expression": "6 * 7"}}'
+        elif "Now answer my latest question" in messages[-1].content:
+            text = "42"
+        else:
+            text = '<tool_call>\n{"name": "calculate", "arguments": {"expression": "6 * 7"}}\n</tool_call>'
+        yield text
+        yield BackendDone("stop", 1, 10)
+
+
+@pytest.mark.default_model
+def test_a_call_to_a_tool_that_is_not_offered_is_asked_again_under_the_grammar(
+        default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
+    backend = NameInventingBackend(None)
+    settings = default_model_settings(tmp_path, default_model_installed.parent, artifacts_dir)
+    engine = Engine.create(settings, factories={"llama_cpp": lambda *a, **k: backend,
+                                                "onnx_int4": lambda *a, **k: backend})
+    try:
+        result = engine.ask("What is 6 * 7?", AskOptions(max_tokens=40, store=False, tools=engine.open_tools()))
+    finally:
+        engine.close()
+    assert [(c["tool"], c["ok"]) for c in result.tool_calls] == [("calculator", True)], result.tool_calls
+    assert result.text == "42"
