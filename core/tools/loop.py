@@ -271,6 +271,15 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
                       _closed(_in_words(convo), question, outcomes))
 
 
+def _from_latest_turn(convo: list[Message]) -> list[Message]:
+    """The system text and the latest user turn with its calls and results: earlier turns are left out of the answer
+    after tools (the calls were made with them in view), because with them there the 0.5B model answered turn 1
+    again about half the time even when told which question to answer."""
+    last_user = max((i for i, m in enumerate(convo) if m.role == "user" and not m.content.startswith(UNTRUSTED_OPEN)),
+                    default=0)
+    return [m for m in convo[:last_user] if m.role == "system"] + convo[last_user:]
+
+
 def _in_words(convo: list[Message]) -> list[Message]:
     """The conversation without the call markup: each result stays (it names its function and what happened), the
     message that proposed it goes (a small model asked again copies whatever call layout or sentence it sees)."""
@@ -278,5 +287,13 @@ def _in_words(convo: list[Message]) -> list[Message]:
 
 
 def _closed(convo: list[Message], question: str, outcomes: list[ToolOutcome]) -> list[Message]:
-    """The conversation for the final answer: after any call, the closing instruction names the question."""
-    return [*convo, Message("user", closing_instruction(question, outcomes))] if outcomes else convo
+    """The conversation for the final answer: after any call, the closing instruction names the question, in the
+    same message as the last result (a small model answers the message nearest the end; a separate one after the
+    result still let it answer an earlier turn)."""
+    if not outcomes:
+        return convo
+    convo = _from_latest_turn(convo)
+    closing = closing_instruction(question, outcomes)
+    if convo and convo[-1].role == "user":
+        return [*convo[:-1], Message("user", f"{convo[-1].content}\n\n{closing}")]
+    return [*convo, Message("user", closing)]
