@@ -374,6 +374,30 @@ def _semantic_cache(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _word_problems(path: Path, root: Path, data: dict[str, Any]) -> str:
+    configs = data.get("configs", {})
+    bare = configs.get("bare", {}).get("accuracy")
+    rows = []
+    for label, col in configs.items():
+        accuracy = col.get("accuracy")
+        vs_bare = f"{accuracy / bare:.1f}x" if bare and accuracy is not None and label != "bare" else ""
+        rows.append([f"`{label}`", f"{col.get('correct')}/{col.get('total')}",
+                     f"{accuracy:.0%}" if accuracy is not None else "?", vs_bare,
+                     fmt(col.get("median_ms"), "ms"), f"`{col.get('commit', '?')}`"])
+    out = ["## Arithmetic word problems: the model alone against the engine with its tools\n",
+           f"{data.get('problems', '?')} problems of the `{data.get('split', '?')}` split (units, percentages, "
+           "rates, money, dates, factorials; exact answers computed in code, never used to tune prompts), "
+           f"model `{data.get('model', '?')}`, greedy, at most {data.get('max_tokens', '?')} answer tokens, on "
+           f"{data.get('machine', '?')}. `bare`: the same model through the engine with no tools; the engine "
+           "columns offer its tools (the calculator), each measured at the commit shown. Latency: the whole "
+           "request, tool steps included. Goals: >= 90% right and >= 3x the bare model.\n",
+           _table(["configuration", "right", "accuracy", "vs bare", "median latency", "commit"], rows), "",
+           *[f"- `{label}`: {col['note']}" for label, col in configs.items() if col.get("note")], "",
+           _source(path, root, " ".join(data.get("command", []))
+                   + " --json benchmarks/results/word_problems.json"), ""]
+    return "\n".join(out)
+
+
 def _other(path: Path, root: Path, data: Any) -> str:
     """A results file no renderer knows: named, with its recorded command and top-level numbers, so it is never
     silently left off the page."""
@@ -406,6 +430,8 @@ def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
         return _tool_offers
     if path.name == "semantic_cache.json":
         return _semantic_cache
+    if path.name == "word_problems.json":
+        return _word_problems
     return _other
 
 

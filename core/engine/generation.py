@@ -6,10 +6,21 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 from contextlib import closing
+from dataclasses import dataclass
 
+from ..backends.base import Message
 from ..events import BackendDone, Event, Metrics, Token
+from ..tools.answer_guard import CallFilter
 from ..tools.loop import LoopResult, run_tool_steps
 from .request import Generated, Request
+
+# Said when the model, asked twice, only wrote a function call: the call is never shown as the answer.
+NO_ANSWER = "I could not write an answer to this without calling a tool again; please rephrase or ask without tools."
+
+
+@dataclass(slots=True)
+class _Shown:
+    first_at: float | None = None  # when the first answer text was shown (time to first token)
 
 
 class Generation:
@@ -20,6 +31,7 @@ class Generation:
         plan, backend = request.planned, request.backend
         assert backend is not None, "the context stage picks the backend"
         runner = request.options.tools
+        shown = _Shown()
         if plan.tools and runner is not None:  # tools are planned only for a request that carries a runner
             names = {t.name for t in plan.tools}
             # docs: search the user's documents first and answer from them (a small model forgets to ask)
@@ -28,25 +40,55 @@ class Generation:
             loop: LoopResult = yield from run_tool_steps(
                 backend, request.messages, plan.params, [] if prefetch else list(plan.tools), runner,
                 max_steps=self.tool_steps, conversation_id=request.conversation_id, cancel=request.cancel,
-                prefetch=prefetch, call_first=plan.decision.intent == "action")
+                prefetch=prefetch, call_first=plan.decision.intent == "action",
+                math_setup="calculator" if plan.decision.intent == "math" and "calculator" in names else None)
             request.messages = loop.messages
             request.tool_calls = tuple(o.as_dict() for o in loop.outcomes)
-        first_at: float | None = None
-        done: BackendDone | None = None
-        with closing(backend.stream(request.messages, plan.params, request.cancel)) as chunks:
-            for chunk in chunks:
-                if isinstance(chunk, BackendDone):
-                    done = chunk
-                    break
-                if first_at is None:
-                    first_at = time.perf_counter()
-                request.pieces.append(chunk)
-                yield Token(chunk)
+            done = yield from self._guarded(request, loop, shown)
+        else:
+            done = yield from self._stream(request, request.messages, None, shown)
         ended = time.perf_counter()
         done = done or BackendDone("stop", len(request.pieces), 0)
         if request.cancel.cancelled:
             done = BackendDone("cancelled", done.tokens, done.prompt_tokens)
-        request.generated = Generated(done, first_at, ended)
+        request.generated = Generated(done, shown.first_at, ended)
+
+    def _guarded(self, request: Request, loop: LoopResult,
+                 shown: _Shown) -> Generator[Event, None, BackendDone | None]:
+        """The answer after tool steps, with any function call the model writes held back and dropped: when it wrote
+        nothing but a call, it is asked once more from the conversation told in words, without the tools."""
+        guard = CallFilter()
+        done = yield from self._stream(request, request.messages, guard, shown)
+        if guard.dropped and not guard.shown.strip() and not request.cancel.cancelled:
+            guard = CallFilter()
+            request.messages = loop.plain
+            done = yield from self._stream(request, loop.plain, guard, shown)
+            if guard.dropped and not guard.shown.strip():
+                yield from self._emit(request, NO_ANSWER, shown)
+        return done
+
+    def _stream(self, request: Request, messages: list[Message],
+                guard: CallFilter | None, shown: _Shown) -> Generator[Event, None, BackendDone | None]:
+        backend, done = request.backend, None
+        assert backend is not None
+        with closing(backend.stream(messages, request.planned.params, request.cancel)) as chunks:
+            for chunk in chunks:
+                if isinstance(chunk, BackendDone):
+                    done = chunk
+                    break
+                yield from self._emit(request, guard.feed(chunk) if guard else chunk, shown)
+        if guard is not None:
+            yield from self._emit(request, guard.finish(), shown)
+        return done
+
+    @staticmethod
+    def _emit(request: Request, text: str, shown: _Shown) -> Generator[Event, None, None]:
+        if not text:
+            return
+        if shown.first_at is None:
+            shown.first_at = time.perf_counter()
+        request.pieces.append(text)
+        yield Token(text)
 
 
 def generation_metrics(request: Request) -> Metrics:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..backends.base import Backend, BackendDone, CancelToken, GenerationParams, Message
 from ..events import ToolCall, ToolResult
 from .calls import FunctionSpec, call_schema
+from .math_setup import SETUP_SCHEMA, check_setup, has_numbers, parse_setup, setup_instruction
 from .registry import Tool
 from .runner import ToolOutcome, ToolRunner
 
@@ -31,6 +33,9 @@ UNTRUSTED_CLOSE = "END OF TOOL RESULT>>>"
 class LoopResult:
     messages: list[Message]  # the conversation for the final answer, tool results included
     outcomes: list[ToolOutcome]
+    # The same conversation without the tool instructions and the call markup: what the answer is asked from again
+    # when the model wrote a call instead of an answer (a small model copies the call layout it sees).
+    plain: list[Message] = field(default_factory=list)
 
 
 def function_specs(tools: list[Tool]) -> list[FunctionSpec]:
@@ -134,19 +139,81 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]] | None:
     return name, args if isinstance(args, dict) else {"_": args}
 
 
+def latest_question(messages: Sequence[Message]) -> str:
+    """The question being asked: the last user turn (in a chat, turn 1 is an older question, not this one)."""
+    return next((m.content for m in reversed(messages) if m.role == "user"), "")
+
+
+def closing_instruction(question: str, outcomes: Sequence[ToolOutcome]) -> str:
+    """What the model is told after its calls: answer *this* question from what the calls returned, and where a call
+    failed or was refused, say so instead of making up what it would have returned."""
+    quoted = " ".join(question.split())
+    if len(quoted) > 400:
+        quoted = quoted[:400] + "…"
+    lines = [f"Now answer my latest question, in plain words: \"{quoted}\""]
+    failed = [o for o in outcomes if not o.ok]
+    if any(o.ok for o in outcomes):
+        lines.append("Use the function results above where they help, and state the result you got.")
+    for o in failed:
+        why = "was not allowed" if o.decision.startswith("denied") else "failed"
+        lines.append(f"The call to {o.tool} {why}, so you do not have what it would have returned: do not make up "
+                     "its content. If my question needs it, say plainly that you could not get it and why; if it "
+                     "does not, answer from what you know.")
+    lines.append("Do not call another function and do not write a function call.")
+    return "\n".join(lines)
+
+
+_RESULT_TAIL = re.compile(r"\s*=\s*[^=]*$")
+
+
+def call_key(name: str, args: dict[str, Any]) -> str:
+    """A call's identity for repeat detection: `(372 / 4) = 93` is the call `(372 / 4)` again with its own result
+    appended, and whitespace does not make a call new."""
+    def norm(value: Any) -> Any:
+        if isinstance(value, str):
+            return "".join(_RESULT_TAIL.sub("", value).split()) if "=" in value and "==" not in value \
+                else "".join(value.split())
+        return value
+    return json.dumps([name, {k: norm(v) for k, v in args.items()}], sort_keys=True, default=str)
+
+
+def _setup_call(backend: Backend, convo: list[Message], instruction: str, params: GenerationParams,
+                cancel: CancelToken, question: str) -> str | None:
+    """The expression of a checked problem set-up (one retry when it uses numbers from nowhere), or None."""
+    asked = _with_instruction(convo, instruction + "\n\n" + setup_instruction(question))
+    form = replace(params, json_schema=SETUP_SCHEMA, stop=())
+    for attempt in range(2):
+        text = _generate(backend, asked, form, cancel)
+        setup = parse_setup(text)
+        if setup is None:
+            return None
+        problem = check_setup(setup.expression, question)
+        if problem is None:
+            return setup.expression
+        log.info("set-up %r rejected: %s", setup.expression, problem)
+        if attempt == 0:
+            asked = [*asked, Message("assistant", text), Message("user", problem)]
+    return None
+
+
 def run_tool_steps(backend: Backend, messages: list[Message], params: GenerationParams, tools: list[Tool],
                    runner: ToolRunner, *, max_steps: int, conversation_id: str | None,
                    cancel: CancelToken, prefetch: Sequence[tuple[str, dict[str, Any]]] = (),
-                   call_first: bool = False) -> Generator[ToolCall | ToolResult, None, LoopResult]:
+                   call_first: bool = False,
+                   math_setup: str | None = None) -> Generator[ToolCall | ToolResult, None, LoopResult]:
     """Yield ToolCall/ToolResult events; return (as the generator's value) the LoopResult for the final answer.
 
     `prefetch` calls run before the model is asked (the docs intent searches the user's documents first).
     `call_first`: the request is an action, so the first step is a call under the call grammar (a small model
     otherwise tends to describe what it would do instead of doing it).
+    `math_setup`: the name of an offered tool that evaluates an expression (its first parameter): when the question
+    states numbers, the model first sets the problem up under a grammar (math_setup.py) and that checked expression
+    is the first call.
     """
     convo = list(messages)
     outcomes: list[ToolOutcome] = []
     seen: set[str] = set()
+    question = latest_question(messages)
 
     def run(step: int, name: str, args: dict[str, Any]) -> Iterator[ToolCall | ToolResult]:
         yield ToolCall(name, args, step)
@@ -162,11 +229,20 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
         step += 1
         yield from run(step, name, args)
     if not tools or max_steps <= 0:
-        return LoopResult(convo, outcomes)
+        return LoopResult(_closed(convo, question, outcomes), outcomes, _closed(_in_words(convo), question, outcomes))
     instruction = tools_instruction(tools)
     probing = replace(params, temperature=0.0, max_tokens=PROPOSAL_MAX_TOKENS, stop=("</tool_call>",),
                       json_schema=None)
-    while step < max_steps and not cancel.cancelled:
+    offered = {t.name for t in tools}
+    evaluator = next((t for t in tools if t.name == math_setup), None)
+    if evaluator is not None and has_numbers(question) and step < max_steps:
+        expression = _setup_call(backend, convo, instruction, probing, cancel, question)
+        argument = next(iter(evaluator.manifest.parameters.get("properties", {})), None)
+        if expression is not None and argument is not None:
+            step += 1
+            seen.add(call_key(evaluator.name, {argument: expression}))
+            yield from run(step, evaluator.name, {argument: expression})
+    while step < max_steps and not cancel.cancelled and not any(o.ok and o.tool == math_setup for o in outcomes):
         # an action keeps calling under the grammar until a call worked (a failed call's error says what to fix),
         # unless the user said no: then the model explains instead of trying other tools
         forced = call_first and not any(o.ok or o.decision.startswith("denied") for o in outcomes)
@@ -175,21 +251,49 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
         if kind == "text":
             break  # the model answers in words: the engine streams that answer
         proposal = parse_call(text) if kind == "call" else None
+        if proposal is not None and proposal[0] not in offered:  # a made-up tool name ("calculate", "printer")
+            log.info("model called %r, which is not offered; asking again under the call grammar", proposal[0])
+            proposal = None
         if proposal is None:  # it meant to call but wrote no usable call: ask again under the call grammar
             retry = replace(probing, json_schema=call_schema(function_specs(tools), allow_reply=False), stop=())
             proposal = parse_call(_generate(backend, _with_instruction(convo, instruction), retry, cancel))
         if proposal is None:
             break
-        key = json.dumps(proposal, sort_keys=True, default=str)
-        if key in seen:  # the same call again: small models loop; what it returned is already in context
+        key = call_key(*proposal)
+        if key in seen:  # the same call again (or with its result appended): what it returned is already in context
             log.info("model repeated %s; answering with what it has", proposal[0])
             break
         seen.add(key)
         step += 1
         yield from run(step, *proposal)
     # The same system text as the probes, so llama.cpp reuses their evaluated prefix for the answer.
-    final = _with_instruction(convo, instruction)
-    if outcomes:
-        final.append(Message("user", "Now answer my original question in plain words, using the function results "
-                                     "above where they help. Do not call another function."))
-    return LoopResult(final, outcomes)
+    return LoopResult(_closed(_with_instruction(convo, instruction), question, outcomes), outcomes,
+                      _closed(_in_words(convo), question, outcomes))
+
+
+def _from_latest_turn(convo: list[Message]) -> list[Message]:
+    """The system text and the latest user turn with its calls and results: earlier turns are left out of the answer
+    after tools (the calls were made with them in view), because with them there the 0.5B model answered turn 1
+    again about half the time even when told which question to answer."""
+    last_user = max((i for i, m in enumerate(convo) if m.role == "user" and not m.content.startswith(UNTRUSTED_OPEN)),
+                    default=0)
+    return [m for m in convo[:last_user] if m.role == "system"] + convo[last_user:]
+
+
+def _in_words(convo: list[Message]) -> list[Message]:
+    """The conversation without the call markup: each result stays (it names its function and what happened), the
+    message that proposed it goes (a small model asked again copies whatever call layout or sentence it sees)."""
+    return [m for m in convo if not (m.role == "assistant" and "<tool_call>" in m.content)]
+
+
+def _closed(convo: list[Message], question: str, outcomes: list[ToolOutcome]) -> list[Message]:
+    """The conversation for the final answer: after any call, the closing instruction names the question, in the
+    same message as the last result (a small model answers the message nearest the end; a separate one after the
+    result still let it answer an earlier turn)."""
+    if not outcomes:
+        return convo
+    convo = _from_latest_turn(convo)
+    closing = closing_instruction(question, outcomes)
+    if convo and convo[-1].role == "user":
+        return [*convo[:-1], Message("user", f"{convo[-1].content}\n\n{closing}")]
+    return [*convo, Message("user", closing)]

@@ -1,0 +1,252 @@
+"""Arithmetic word problems with exact answers computed in code: a held-out split that no prompt is tuned on and a
+small dev split for iterating, with different templates (not only different numbers) in each.
+
+Every answer is a `Fraction` computed from the same numbers the prompt states, so no expected value is typed by
+hand; a problem whose answer equals a number in its own prompt is redrawn (a model echoing the prompt must not pass).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+SPLITS = ("heldout", "dev")
+_SEEDS = {"heldout": 20261205, "dev": 7}
+_PER_TEMPLATE = {"heldout": 3, "dev": 2}
+_MONTHS = ("January", "March", "May", "July", "August", "October", "December")
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+@dataclass(frozen=True, slots=True)
+class WordProblem:
+    id: str
+    split: str
+    category: str  # units | percent | rates | money | dates | factorial | other
+    prompt: str
+    answer: Fraction
+
+    def answer_text(self) -> str:
+        """The exact answer as a short decimal (rounded to 4 places when it does not terminate)."""
+        value = float(self.answer)
+        return str(int(value)) if self.answer.denominator == 1 else f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+Template = Callable[[random.Random], tuple[str, Fraction]]
+F = Fraction
+
+
+def _money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+# ---- held-out templates (never read while writing prompts) --------------------------------------------------
+
+def _h_seconds_in_days(r: random.Random) -> tuple[str, Fraction]:
+    d = r.randint(2, 9)
+    return f"How many seconds are there in {d} days?", F(d * 24 * 3600)
+
+
+def _h_minutes(r: random.Random) -> tuple[str, Fraction]:
+    h, m = r.randint(2, 9), r.randint(5, 55)
+    return f"How many minutes are there in {h} hours and {m} minutes?", F(h * 60 + m)
+
+
+def _h_grams(r: random.Random) -> tuple[str, Fraction]:
+    g = r.randint(3, 95) * 50
+    return f"A recipe needs {g} grams of flour. How many kilograms is that?", F(g, 1000)
+
+
+def _h_hours_in_weeks(r: random.Random) -> tuple[str, Fraction]:
+    w = r.randint(2, 12)
+    return f"How many hours are there in {w} weeks?", F(w * 7 * 24)
+
+
+def _h_inches(r: random.Random) -> tuple[str, Fraction]:
+    ft = r.randint(3, 40)
+    return f"A board is {ft} feet long. How many inches long is it?", F(ft * 12)
+
+
+def _h_celsius(r: random.Random) -> tuple[str, Fraction]:
+    c = r.randint(2, 45) * 5
+    return f"What is {c} degrees Celsius in degrees Fahrenheit?", F(c) * F(9, 5) + 32
+
+
+def _h_percent_of(r: random.Random) -> tuple[str, Fraction]:
+    p, n = r.randint(3, 95), r.randint(12, 480) * 25
+    return f"What is {p}% of {n}?", F(p, 100) * n
+
+
+def _h_sale(r: random.Random) -> tuple[str, Fraction]:
+    price, p = r.randint(20, 300), r.choice((10, 15, 20, 25, 30, 35, 40))
+    return (f"A jacket costs ${price} and is on sale for {p}% off. What is the sale price in dollars?",
+            F(price) * (1 - F(p, 100)))
+
+
+def _h_growth(r: random.Random) -> tuple[str, Fraction]:
+    n, p = r.randint(12, 90) * 100, r.randint(2, 19)
+    return f"A town of {n} people grows by {p}%. What is its new population?", F(n) * (1 + F(p, 100))
+
+
+def _h_share(r: random.Random) -> tuple[str, Fraction]:
+    b = r.choice((20, 25, 40, 50, 80))
+    a = r.randint(3, b - 2)
+    return f"{a} out of {b} students passed the test. What percentage of the students passed?", F(a, b) * 100
+
+
+def _h_distance(r: random.Random) -> tuple[str, Fraction]:
+    v, t = r.randint(35, 120), r.randint(2, 9)
+    return f"A car drives at {v} km per hour for {t} hours. How many kilometers does it travel?", F(v * t)
+
+
+def _h_speed(r: random.Random) -> tuple[str, Fraction]:
+    t = r.randint(2, 8)
+    d = t * r.randint(30, 95)
+    return f"A train covers {d} miles in {t} hours. What is its average speed in miles per hour?", F(d, t)
+
+
+def _h_printer(r: random.Random) -> tuple[str, Fraction]:
+    rate, h = r.randint(12, 45), r.randint(2, 6)
+    return f"A printer prints {rate} pages per minute. How many pages does it print in {h} hours?", F(rate * h * 60)
+
+
+def _h_tank(r: random.Random) -> tuple[str, Fraction]:
+    rate = r.randint(4, 25)
+    cap = rate * r.randint(6, 60)
+    return (f"A tap fills a tank at {rate} liters per minute. How many minutes does it take to fill a {cap} liter "
+            "tank?", F(cap, rate))
+
+
+def _h_notebooks(r: random.Random) -> tuple[str, Fraction]:
+    cents, n = r.randint(105, 899), r.randint(3, 24)
+    return f"A notebook costs ${_money(cents)}. How much do {n} notebooks cost in dollars?", F(cents * n, 100)
+
+
+def _h_change(r: random.Random) -> tuple[str, Fraction]:
+    a, b = r.randint(150, 2400), r.randint(150, 2400)
+    bill = 5000 if a + b < 5000 else 10000
+    return (f"I pay with a ${bill // 100} bill for two items costing ${_money(a)} and ${_money(b)}. How much change "
+            "do I get in dollars?", F(bill - a - b, 100))
+
+
+def _h_wages(r: random.Random) -> tuple[str, Fraction]:
+    w, h, k = r.randint(12, 45), r.randint(15, 40), r.randint(2, 8)
+    return (f"A worker earns ${w} per hour and works {h} hours a week. How much does she earn in {k} weeks, in "
+            "dollars?", F(w * h * k))
+
+
+def _h_days(r: random.Random) -> tuple[str, Fraction]:
+    w, d = r.randint(2, 20), r.randint(1, 6)
+    return f"How many days are there in {w} weeks and {d} days?", F(w * 7 + d)
+
+
+def _h_same_month(r: random.Random) -> tuple[str, Fraction]:
+    month, a = r.choice(_MONTHS), r.randint(1, 12)
+    b = r.randint(a + 5, 31)
+    return (f"How many days pass from {month} {a} to {month} {b} of the same year?", F(b - a))
+
+
+def _h_factorial_ratio(r: random.Random) -> tuple[str, Fraction]:
+    n = r.randint(9, 18)
+    m = n - r.choice((2, 3))
+    ratio = F(1)
+    for k in range(m + 1, n + 1):
+        ratio *= k
+    return f"What is {n}! divided by {m}!?", ratio
+
+
+HELDOUT: tuple[Template, ...] = (
+    _h_seconds_in_days, _h_minutes, _h_grams, _h_hours_in_weeks, _h_inches, _h_celsius, _h_percent_of, _h_sale,
+    _h_growth, _h_share, _h_distance, _h_speed, _h_printer, _h_tank, _h_notebooks, _h_change, _h_wages, _h_days,
+    _h_same_month, _h_factorial_ratio,
+)
+_CATEGORY = {
+    "seconds_in_days": "units", "minutes": "units", "grams": "units", "hours_in_weeks": "units", "inches": "units",
+    "celsius": "units", "percent_of": "percent", "sale": "percent", "growth": "percent", "share": "percent",
+    "distance": "rates", "speed": "rates", "printer": "rates", "tank": "rates", "notebooks": "money",
+    "change": "money", "wages": "money", "days": "dates", "same_month": "dates", "factorial_ratio": "factorial",
+    # dev
+    "ms": "units", "tip": "percent", "walk": "rates", "tickets": "money", "leap": "dates", "fact": "factorial",
+    "avg": "other",
+}
+
+
+# ---- dev templates (for iterating on prompts; different wording and quantities) -------------------------------
+
+def _d_ms(r: random.Random) -> tuple[str, Fraction]:
+    m = r.randint(2, 30)
+    return f"How many milliseconds are in {m} minutes?", F(m * 60 * 1000)
+
+
+def _d_tip(r: random.Random) -> tuple[str, Fraction]:
+    bill, p = r.randint(20, 160), r.choice((12, 15, 18, 20))
+    return f"Dinner costs ${bill}. What is a {p}% tip on it, in dollars?", F(bill * p, 100)
+
+
+def _d_walk(r: random.Random) -> tuple[str, Fraction]:
+    v, minutes = r.randint(3, 6), r.choice((30, 90, 150))
+    return f"Walking at {v} km/h, how many km do you cover in {minutes} minutes?", F(v * minutes, 60)
+
+
+def _d_tickets(r: random.Random) -> tuple[str, Fraction]:
+    a, c, na, nc = r.randint(9, 20), r.randint(4, 8), r.randint(2, 4), r.randint(2, 5)
+    return (f"Adult tickets cost ${a} and child tickets ${c}. What do {na} adults and {nc} children pay in total?",
+            F(a * na + c * nc))
+
+
+def _d_leap(r: random.Random) -> tuple[str, Fraction]:
+    y = r.randint(2, 9)
+    return f"How many days are there in {y} leap years?", F(366 * y)
+
+
+def _d_fact(r: random.Random) -> tuple[str, Fraction]:
+    n = r.randint(6, 10)
+    value = F(1)
+    for k in range(2, n + 1):
+        value *= k
+    return f"Compute {n} factorial.", value
+
+
+def _d_avg(r: random.Random) -> tuple[str, Fraction]:
+    a, b = r.randint(40, 99), r.randint(40, 99)
+    c = r.randint(40, 99)
+    return f"What is the average of {a}, {b} and {c}?", F(a + b + c, 3)
+
+
+DEV: tuple[Template, ...] = (_d_ms, _d_tip, _d_walk, _d_tickets, _d_leap, _d_fact, _d_avg)
+
+
+def numbers_in(text: str) -> list[Fraction]:
+    """Every number written in `text` (thousands separators dropped), exactly."""
+    found = []
+    for token in _NUMBER.findall(text):
+        try:
+            found.append(F(token.replace(",", "")))
+        except (ValueError, ZeroDivisionError):
+            continue
+    return found
+
+
+def problems(split: str) -> list[WordProblem]:
+    """The split's problems, the same on every run (seeded), each with its exact answer."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    rng = random.Random(_SEEDS[split])
+    out: list[WordProblem] = []
+    for template in HELDOUT if split == "heldout" else DEV:
+        name = template.__name__[3:]
+        for i in range(_PER_TEMPLATE[split]):
+            prompt, answer = template(rng)
+            while answer in numbers_in(prompt) or any(p.prompt == prompt for p in out):
+                prompt, answer = template(rng)
+            out.append(WordProblem(f"{split}-{name}-{i}", split, _CATEGORY[name], prompt, answer))
+    return out
+
+
+def is_correct(answer: str, expected: Fraction) -> bool:
+    """True when the answer states the expected value: any number in it equal to it, allowing rounding to cents
+    (or to 4 significant places for large values)."""
+    tolerance = max(F(51, 10_000), abs(expected) / 10_000)
+    return any(abs(n - expected) <= tolerance for n in numbers_in(answer))

@@ -1,0 +1,60 @@
+"""Keeps a tool call out of an answer: a final answer that starts writing a call (`<tool_call>`, a bare
+`{"name": ...}` object, a ```json fence holding one) is held back, and a call is dropped, never shown to the user.
+
+Text before a call streams as it comes; only the few characters that could be the start of a call are held back,
+so an ordinary answer streams unchanged. JSON that is not a call (a user asked for JSON) is let through at the end.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# What a call starts with in the layouts small models write (the loop's parse_call reads all of them).
+_STARTS = ("<tool_call>", "```json", '{"name"', '{"tool"')
+_CALL_NAME = re.compile(r'"(?:name|tool)"\s*:\s*"[A-Za-z0-9_-]{1,64}"')
+
+
+def looks_like_call(text: str) -> bool:
+    """True when `text` holds a function call in any layout a model writes (or the closing tag of one)."""
+    return "<tool_call>" in text or "</tool_call>" in text or (
+        _CALL_NAME.search(text) is not None and ('"arguments"' in text or '"parameters"' in text))
+
+
+@dataclass(slots=True)
+class CallFilter:
+    """Feed it the answer's chunks; it returns the text safe to show and holds back anything that may be a call."""
+
+    _held: str = ""
+    _holding: bool = False  # a call may have started: keep everything from there until the end
+    dropped: bool = False  # a call was cut out of the answer
+    shown: str = ""  # everything returned so far
+
+    def feed(self, chunk: str) -> str:
+        self._held += chunk
+        if self._holding:
+            return ""
+        starts = [i for i in (self._held.find(s) for s in _STARTS) if i >= 0]
+        if not self.shown.strip() and self._held.lstrip()[:1] in ("{", "`"):  # opens with JSON or a fence
+            starts.append(0)
+        if starts:
+            cut = min(starts)
+            out, self._held, self._holding = self._held[:cut], self._held[cut:], True
+            return self._show(out)
+        # keep back a tail that could still grow into one of the starts
+        keep = max((n for s in _STARTS for n in range(1, len(s)) if self._held.endswith(s[:n])), default=0)
+        out = self._held[:len(self._held) - keep]
+        self._held = self._held[len(self._held) - keep:]
+        return self._show(out)
+
+    def finish(self) -> str:
+        """The held text, unless it is a call (then it is dropped and `dropped` is set)."""
+        held, self._held, self._holding = self._held, "", False
+        if looks_like_call(held):
+            self.dropped = True
+            return ""
+        return self._show(held)
+
+    def _show(self, text: str) -> str:
+        self.shown += text
+        return text

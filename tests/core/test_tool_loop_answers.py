@@ -1,0 +1,226 @@
+"""The tool loop's parts that need no model: the call guard, the closing instruction, repeat detection and the
+arithmetic set-up check; and the engine's retry when a model writes a call as its answer. The behaviour with the
+real model is in test_tool_loop_chat.py.
+
+The real model cannot be made to write a call as its final answer on demand, so `CallWritingBackend` stands in for
+the BACKEND only (the model is not what is under test there; the router, loop, guard, runner and engine are real).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from edgemind.core.backends.base import BackendDone, CancelToken, Chunk, GenerationParams, Message
+from edgemind.core.engine.facade import AskOptions, Engine
+from edgemind.core.engine.generation import NO_ANSWER
+from edgemind.core.tools.answer_guard import CallFilter, looks_like_call
+from edgemind.core.tools.loop import call_key, closing_instruction, latest_question
+from edgemind.core.tools.math_setup import check_setup, foreign_numbers, parse_setup
+from edgemind.core.tools.runner import ToolOutcome
+from edgemind.core.tools.unit_facts import unit_facts
+from tests.support.engines import default_model_settings
+
+
+@pytest.fixture
+def notes() -> Path:
+    folder = Path(tempfile.gettempdir()) / "notes"  # a fixed, plain name: the route does not change with it
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    (folder / "plan.txt").write_text("Launch checklist.\nThe code word is PAPAYA-42.\n")
+    return folder
+
+
+def _filtered(chunks: Sequence[str]) -> tuple[str, bool]:
+    guard = CallFilter()
+    shown = "".join(guard.feed(c) for c in chunks) + guard.finish()
+    return shown, guard.dropped
+
+
+@pytest.mark.parametrize("chunks", [
+    ['{"name": "docs', '_search", "arguments": {"query": "Hamlet"}}'],
+    ["<tool", "_call>\n", '{"name": "calculator", "arguments": {"expression": "2+2"}}', "\n</tool_call>"],
+    ["```json\n", '{"name": "files_read", "arguments": {"path": "/tmp/a"}}\n```'],
+])
+def test_an_answer_that_is_a_call_is_never_shown(chunks: list[str]) -> None:
+    assert _filtered(chunks) == ("", True)
+
+
+def test_a_call_after_some_words_is_cut_and_the_words_stay() -> None:
+    shown, dropped = _filtered(["The plot is tragic. ", "<tool_", 'call>{"name": "docs_search", "arguments": {}}'])
+    assert shown == "The plot is tragic. " and dropped
+
+
+@pytest.mark.parametrize("chunks", [
+    ["Hamlet, prince of Denmark, ", "avenges his father."],
+    ['{"city": "Paris", ', '"population": 2100000}'],  # JSON the user asked for is not a call
+    ["Use braces: { and } in C."],
+])
+def test_ordinary_answers_pass_unchanged(chunks: list[str]) -> None:
+    assert _filtered(chunks) == ("".join(chunks), False)
+
+
+def test_calls_are_recognised_in_the_layouts_models_write() -> None:
+    assert looks_like_call('{"name": "calculator", "arguments": {"expression": "1"}}')
+    assert looks_like_call("</tool_call>")
+    assert not looks_like_call('{"name": "Ada", "age": 36}')
+
+
+def test_the_question_is_the_latest_user_turn() -> None:
+    convo = [Message("system", "s"), Message("user", "first question"), Message("assistant", "first answer"),
+             Message("user", "third turn question")]
+    assert latest_question(convo) == "third turn question"
+
+
+def test_the_closing_instruction_names_the_latest_question_and_a_refused_call() -> None:
+    denied = ToolOutcome("files_read", {"path": "/x"}, "denied:nobody_to_ask", False, "denied")
+    text = closing_instruction("What does /x say?", [denied])
+    assert '"What does /x say?"' in text and "original" not in text
+    assert "files_read was not allowed" in text and "do not make up" in text
+    ok = ToolOutcome("calculator", {"expression": "2"}, "allowed:no_scope", True, "2 = 2")
+    assert "was not allowed" not in closing_instruction("q", [ok]) and "failed" not in closing_instruction("q", [ok])
+
+
+@pytest.mark.parametrize("first, again", [
+    ({"expression": "(372 / 4)"}, {"expression": "(372 / 4) = 93"}),
+    ({"expression": "372/4"}, {"expression": "372 / 4"}),
+])
+def test_a_call_with_its_own_result_appended_is_the_same_call(first: dict[str, str], again: dict[str, str]) -> None:
+    assert call_key("calculator", first) == call_key("calculator", again)
+    assert call_key("calculator", first) != call_key("calculator", {"expression": "372 / 5"})
+
+
+@pytest.mark.parametrize("expression, question, foreign", [
+    ("3 * 24 * 3600", "How many seconds are there in 3 days?", []),
+    ("3 * 28", "How many seconds are there in 3 days?", []),  # 28 days in February: a known factor, not caught
+    ("3 * 86400 * 17", "How many seconds are there in 3 days?", ["17"]),
+    ("(17 * 23) + sqrt(144)", "How many ounces are in a kilogram?", ["17", "23", "144"]),
+    ("7600 * 1.12", "A town of 7600 people grows by 12%. What is its new population?", []),
+    ("266 * 0.75", "A jacket costs $266 and is on sale for 25% off.", []),
+    ("18 * 17", "What is 18! divided by 16!?", []),
+    ("30 * 9 / 5 + 32", "What is 30 degrees Celsius in Fahrenheit?", []),
+    ("1 + 54", "What is 30 degrees Celsius in Fahrenheit?", ["54"]),
+])
+def test_an_expression_may_use_only_the_questions_numbers_and_known_factors(
+        expression: str, question: str, foreign: list[str]) -> None:
+    assert foreign_numbers(expression, question) == foreign
+
+
+@pytest.mark.parametrize("question, facts", [
+    ("How many milliseconds are in 12 minutes?", ["1 minute = 60000 milliseconds"]),
+    ("Walking at 5 km/h, how far do you get in 90 minutes?", ["1 hour = 60 minutes"]),
+    ("How many ounces are in a kilogram?", ["1 kilogram = 35.2739619496 ounces"]),
+    ("What is 30 degrees Celsius in Fahrenheit?", ["degrees Fahrenheit = degrees Celsius * 9 / 5 + 32"]),
+    ("What is 17% of 2350?", []),
+])
+def test_the_unit_facts_are_exact_factors_between_the_units_named(question: str, facts: list[str]) -> None:
+    assert unit_facts(question) == facts
+
+
+@pytest.mark.parametrize("expression, question, wrong", [
+    ("12 * 60000", "How many milliseconds are in 12 minutes?", None),
+    ("60 * 60", "How many milliseconds are in 12 minutes?", "leaves out 12"),  # a given quantity dropped
+    ("3 * 150", "Walking at 3 km/h, how many km do you cover in 150 minutes?", "converts nothing"),
+    ("3 * 150 / 60", "Walking at 3 km/h, how many km do you cover in 150 minutes?", None),
+    ("3 * 86400 * 17", "How many seconds are there in 3 days?", "17"),
+])
+def test_a_setup_is_sent_back_naming_what_is_wrong(expression: str, question: str, wrong: str | None) -> None:
+    problem = check_setup(expression, question)
+    assert (problem is None) if wrong is None else (problem is not None and wrong in problem)
+
+
+def test_a_setup_keeps_the_expression_and_drops_a_result_written_after_it() -> None:
+    setup = parse_setup('{"quantities": [{"value": 372, "unit": "m"}], "expression": "(372 / 4) = 93"}')
+    assert setup is not None and setup.expression == "(372 / 4)" and setup.quantities == (("372", "m"),)
+    assert parse_setup('{"quantities": [], "expression": "= 93"}') is None
+    assert parse_setup('{"quantities": [], "expr') is None
+
+
+class CallWritingBackend:
+    """The BACKEND only, standing in for a model that writes a tool call as its final answer (the real model cannot
+    be made to on demand): it writes a call whenever the conversation shows tools or call markup, else `answer`
+    (None: a call every time)."""
+
+    name = "call-writer"
+
+    def __init__(self, answer: str | None) -> None:
+        self.answer = answer
+        self.requests: list[list[Message]] = []
+
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+        self.requests.append(list(messages))
+        markup = any("<tool_call>" in m.content or "# Tools" in m.content for m in messages)
+        text = CALL if markup or self.answer is None else self.answer
+        for i in range(0, len(text), 5):
+            yield text[i:i + 5]
+        yield BackendDone("stop", len(text) // 5 + 1, 10)
+
+    def count_tokens(self, messages: list[Message]) -> int | None:
+        return None
+
+    def context_window(self) -> int | None:
+        return 4096
+
+    def take_load_ms(self) -> float:
+        return 0.0
+
+
+CALL = '<tool_call>\n{"name": "files_read", "arguments": {"path": "/tmp/notes/plan.txt"}}\n</tool_call>'
+
+
+@pytest.mark.default_model
+@pytest.mark.parametrize("answer, expected", [
+    ("I was not allowed to read that file.", "I was not allowed to read that file."),
+    (None, NO_ANSWER),
+])
+def test_a_call_written_as_the_answer_is_asked_again_without_tools_and_never_shown(
+        answer: str | None, expected: str, default_model_installed: Path, artifacts_dir: Path, tmp_path: Path,
+        notes: Path) -> None:
+    backend = CallWritingBackend(answer)
+    settings = default_model_settings(tmp_path, default_model_installed.parent, artifacts_dir)
+    engine = Engine.create(settings, factories={"llama_cpp": lambda *a, **k: backend,
+                                                "onnx_int4": lambda *a, **k: backend})
+    try:
+        result = engine.ask(f"Read the file {notes / 'plan.txt'} and tell me the code word in it.",
+                            AskOptions(max_tokens=80, store=False, tools=engine.open_tools(ask=None)))
+    finally:
+        engine.close()
+    assert result.tool_calls, "the route offered no tool: the loop did not run"
+    assert result.text == expected
+    final = "".join(m.content for m in backend.requests[-1])
+    assert "<tool_call>" not in final and "# Tools" not in final  # the retry saw no call markup and no tools
+
+
+class NameInventingBackend(CallWritingBackend):
+    """The BACKEND only, standing in for a model that calls a tool by a made-up name ("calculate") unless a grammar
+    holds it to the offered names, and answers "42" when told to answer."""
+
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+        self.requests.append(list(messages))
+        if params.json_schema is not None:
+            text = '{"name": "calculator", "arguments": {"expression": "6 * 7"}}'
+        elif "Now answer my latest question" in messages[-1].content:
+            text = "42"
+        else:
+            text = '<tool_call>\n{"name": "calculate", "arguments": {"expression": "6 * 7"}}\n</tool_call>'
+        yield text
+        yield BackendDone("stop", 1, 10)
+
+
+@pytest.mark.default_model
+def test_a_call_to_a_tool_that_is_not_offered_is_asked_again_under_the_grammar(
+        default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
+    backend = NameInventingBackend(None)
+    settings = default_model_settings(tmp_path, default_model_installed.parent, artifacts_dir)
+    engine = Engine.create(settings, factories={"llama_cpp": lambda *a, **k: backend,
+                                                "onnx_int4": lambda *a, **k: backend})
+    try:
+        result = engine.ask("What is 6 * 7?", AskOptions(max_tokens=40, store=False, tools=engine.open_tools()))
+    finally:
+        engine.close()
+    assert [(c["tool"], c["ok"]) for c in result.tool_calls] == [("calculator", True)], result.tool_calls
+    assert result.text == "42"

@@ -1,0 +1,79 @@
+"""The tool loop with the real bundled Qwen model in a chat: the answer after a tool is about the latest turn, a
+refused call is reported rather than invented, a summary of a known work is never a printed call, and a word problem
+is set up from the question and calculated once."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edgemind.core.engine.facade import AskOptions, Engine
+from edgemind.core.tools.answer_guard import looks_like_call
+from tests.support.engines import default_model_settings
+
+
+@pytest.fixture(scope="module")
+def qwen(default_model_installed: Path, artifacts_dir: Path,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    home = tmp_path_factory.mktemp("tool-answers")
+    engine = Engine.create(default_model_settings(home, default_model_installed.parent, artifacts_dir))
+    engine.summarize_in_background = False
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def notes() -> Path:
+    folder = Path(tempfile.gettempdir()) / "notes"  # a fixed, plain name: the route does not change with it
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    (folder / "plan.txt").write_text("Launch checklist.\nThe code word is PAPAYA-42.\n")
+    return folder
+
+
+@pytest.mark.default_model
+def test_in_a_chat_the_answer_after_a_tool_is_about_the_latest_turn(qwen: Engine) -> None:
+    tools = qwen.open_tools(ask=None)
+    first = qwen.ask("What is the capital of France?", AskOptions(max_tokens=30, tools=tools))
+    assert "Paris" in first.text
+    convo = first.conversation_id
+    qwen.ask("Thanks! Name one famous museum there.", AskOptions(max_tokens=30, tools=tools, conversation_id=convo))
+    third = qwen.ask("What is 1234 * 5678 + 91?", AskOptions(max_tokens=40, tools=tools, conversation_id=convo))
+    assert any(c["tool"] == "calculator" and c["ok"] for c in third.tool_calls), third.tool_calls
+    assert "7006743" in third.text.replace(",", "")  # from the tool result: the model alone gets this wrong
+    assert "Paris" not in third.text and first.text.strip() not in third.text
+
+
+@pytest.mark.default_model
+def test_a_refused_read_is_reported_not_invented(qwen: Engine, notes: Path) -> None:
+    nobody = qwen.open_tools(ask=None)  # nobody to ask, nothing granted: the read is refused
+    result = qwen.ask(f"Read the file {notes / 'plan.txt'} and tell me what it says.",
+                      AskOptions(max_tokens=60, store=False, tools=nobody))
+    assert result.tool_calls and all(not c["ok"] for c in result.tool_calls), result.tool_calls
+    text = result.text.lower()
+    assert "papaya" not in text and "launch checklist" not in text
+    assert any(w in text for w in ("not allowed", "could not", "couldn't", "unable", "cannot", "can't", "denied",
+                                   "permission", "not able")), result.text
+
+
+@pytest.mark.default_model
+def test_a_summary_of_a_known_work_is_never_a_printed_call(qwen: Engine) -> None:
+    result = qwen.ask("Summarize the plot of Hamlet in two sentences.",
+                      AskOptions(max_tokens=80, store=False, tools=qwen.open_tools(ask=None)))
+    assert result.text.strip() and not looks_like_call(result.text), result.text
+    assert '"arguments"' not in result.text and '"name"' not in result.text, result.text
+
+
+@pytest.mark.default_model
+def test_a_word_problem_is_set_up_from_the_question_and_calculated(qwen: Engine) -> None:
+    result = qwen.ask("How many milliseconds are in 12 minutes?",  # from the dev split, not a held-out template
+                      AskOptions(max_tokens=60, store=False, use_cache=False, tools=qwen.open_tools()))
+    calls = [c for c in result.tool_calls if c["tool"] == "calculator"]
+    assert len(calls) == 1 and calls[0]["ok"], result.tool_calls  # one call: no re-call with the result appended
+    assert "720000" in result.text.replace(",", ""), result.text
+
+
