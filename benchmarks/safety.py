@@ -1,6 +1,7 @@
 """Safety guardrails on the unseen splits (held-out; blind, written by a separate author who never saw the other
 files; and the fresh blind split with its XSTest-style over-refusal set, written for issue 17 before any change):
-harmful refused and benign refused, overall and per category, p50/p95 latency per check, and the same for a naive keyword blocklist in the same run (it shows the over-refusal problem).
+harmful refused and benign refused, overall and per category, p50/p95 latency per check, and the same for a naive
+keyword blocklist in the same run (it shows the over-refusal problem).
 The figures are computed by edgemind.core.bench.safety_rates, as in `edgemind bench`; this script adds the
 blocklist baseline and cross-validation.
 
