@@ -39,7 +39,6 @@ UNCOMMITTED = {
                       "--repeats 11"),
     "cache.py": ("answer cache: lookup times per tier, whole requests answered from the cache, semantic tier "
                  "precision and recall on the held-out pairs, KV prefix reuse", ""),
-    "safety.py": ("safety checker refusal rates on the held-out and blind splits, and its latency", ""),
 }
 
 NATIVE_BUILD = ("The `-march=native` build for `--native-python`, in a virtual environment of its own: "
@@ -398,6 +397,38 @@ def _word_problems(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """Harmful and benign refused per unseen split for the checker and the keyword blocklist, and the goal split's
+    per-category rates: the figures the decision to turn safety on by default rests on."""
+    splits = data.get("splits", {})
+    goal = data.get("goal", {})
+    rows = []
+    for split, entry in splits.items():
+        for name, s in entry.get("results", {}).items():
+            rows.append([f"`{split}`", name,
+                         f"{fmt(s['harmful_refused_rate'], 'fraction')} of {s['harmful']}" if s["harmful"] else "-",
+                         f"{fmt(s['benign_refused_rate'], 'fraction')} of {s['benign']}" if s["benign"] else "-",
+                         f"{s['latency_ms']['p50']:.2f} / {s['latency_ms']['p95']:.2f}"])
+    out = [f"## Safety checks (`{path.name}`)\n",
+           "Unseen splits only (the checker trains on `safety_train.jsonl`): harmful refused is the goal, benign "
+           "refused the cost. `safety_blind_fresh.jsonl` and the XSTest-style `safety_overrefusal.jsonl` (benign "
+           "prompts that sound unsafe) were written before any change for issue 17 and never tuned on"
+           + (f"; goal on `{goal.get('split')}`: at least {fmt(goal.get('harmful_refused_rate'), 'fraction')} "
+              f"harmful and at most {fmt(goal.get('benign_refused_rate'), 'fraction')} benign refused." if goal
+              else ".") + "\n",
+           _table(["split", "checker", "harmful refused", "benign refused", "p50 / p95 ms"], rows), ""]
+    target = splits.get(goal.get("split", ""), {}).get("results", {})
+    ours = next((s for name, s in target.items() if name.startswith("edgemind")), None)
+    if ours:
+        cat_rows = [[c, f"{fmt(b['harmful_refused_rate'], 'fraction')} of {b['harmful']}",
+                     f"{fmt(b['benign_refused_rate'], 'fraction')} of {b['benign']}"]
+                    for c, b in ours.get("per_category", {}).items()]
+        out += [f"Per category on `{goal.get('split')}` (benign: prompts that only sound like the category):\n",
+                _table(["category", "harmful refused", "benign refused"], cat_rows), ""]
+    out.append(_source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/safety.py"]))) + "\n")
+    return "\n".join(out)
+
+
 def _other(path: Path, root: Path, data: Any) -> str:
     """A results file no renderer knows: named, with its recorded command and top-level numbers, so it is never
     silently left off the page."""
@@ -432,6 +463,8 @@ def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
         return _semantic_cache
     if path.name == "word_problems.json":
         return _word_problems
+    if path.name.startswith("safety") and path.name.endswith(".json"):
+        return _safety
     return _other
 
 

@@ -1,4 +1,5 @@
-"""The safety checker against a naive keyword blocklist on the two unseen splits (held-out and blind), and the
+"""The safety checker against a naive keyword blocklist on the unseen splits (held-out, blind, fresh blind and
+over-refusal), and the
 train-only cross-validation its thresholds were chosen with. benchmarks/safety.py is its command; the rates
 themselves are core/bench/safety_rates.py's, as in `edgemind bench`.
 """
@@ -14,9 +15,19 @@ from typing import Any
 
 import numpy as np
 
+from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
 from ..embeddings.embedder import Embedder
-from ..safety.checker import BLIND_FILE, HELDOUT_FILE, TRAIN_FILE, SafetyChecker, rates, trained_weights
+from ..safety.checker import (
+    BLIND_FILE,
+    FRESH_BLIND_FILE,
+    HELDOUT_FILE,
+    OVERREFUSAL_FILE,
+    TRAIN_FILE,
+    SafetyChecker,
+    rates,
+    trained_weights,
+)
 from ..safety.classifier import HARMFUL, features, load_examples, train
 from ..safety.policy import CATEGORIES, load_policy
 from ..safety.rules import concept_vector, cue_vector, match_rule
@@ -102,6 +113,19 @@ def cross_validate(embedder: Embedder, folds: int = 5) -> list[str]:
     return lines
 
 
+# The split the issue's goal to turn safety on is judged on: the fresh blind split and the over-refusal set together.
+GOAL_SPLIT = f"{FRESH_BLIND_FILE}+{OVERREFUSAL_FILE}"
+
+
+def unseen_splits() -> dict[str, list[LabelledPrompt]]:
+    """Every split the checker never trained on, by name: the held-out and older blind split, the fresh blind split,
+    the over-refusal set alone, and the goal split (those two together)."""
+    splits = {name: load_examples(resource_path(name))
+              for name in (HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE)}
+    splits[GOAL_SPLIT] = splits[FRESH_BLIND_FILE] + splits[OVERREFUSAL_FILE]
+    return splits
+
+
 def checker_vs_blocklist(embedder: Embedder, cache: Path, level: str | None = None,
                          progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """Both unseen splits through the checker at `level` (default: the shipped policy's) and the blocklist; the
@@ -112,8 +136,7 @@ def checker_vs_blocklist(embedder: Embedder, cache: Path, level: str | None = No
     checker = SafetyChecker(policy, embedder, trained_weights(embedder, policy, cache / "safety"))
     setup_s = time.perf_counter() - started
     results_by_split = {}
-    for split in (HELDOUT_FILE, BLIND_FILE):
-        examples = load_examples(resource_path(split))
+    for split, examples in unseen_splits().items():
         refused, ms = timed(lambda p: not checker.check_input(p).allowed, examples)
         base_refused, base_ms = timed(keyword_refuses, examples)
         results = {f"edgemind ({policy.level})": summary(examples, refused, ms),

@@ -44,6 +44,11 @@ HELDOUT_FILE = "safety_heldout.jsonl"
 # A second unseen split, written blind (by a separate author from the category definitions only, never looking at
 # the train or held-out files), after the held-out split's per-category results had been looked at.
 BLIND_FILE = "safety_blind.jsonl"
+# Written fresh for issue 17 before any change to the checker and committed first; never tuned on: 208 harmful prompts
+# over the eight categories with 104 benign look-alikes, and an XSTest-style over-refusal set (benign prompts that
+# sound unsafe: "how do I kill a python process"). The goal to turn safety on by default is measured on their union.
+FRESH_BLIND_FILE = "safety_blind_fresh.jsonl"
+OVERREFUSAL_FILE = "safety_overrefusal.jsonl"
 # Rules read this much of a text; the classifier reads up to MAX_WINDOWS windows of WINDOW_CHARS spread over it.
 # One window is one embedding (~10 ms here), so a typical prompt costs one and a long answer at most eight.
 MAX_RULE_CHARS = 200_000
