@@ -39,7 +39,9 @@ def test_the_answer_survives_a_restart_in_l2(settings: Settings) -> None:
 def test_whitespace_differences_hit_but_other_words_do_not(engine: Engine) -> None:
     engine.ask("Name a colour.", OPTS)
     assert engine.ask("  Name   a colour. ", OPTS).cache == "l1"
-    assert engine.ask("Name a color.", OPTS).cache == "miss"
+    # another spelling is no exact hit (the semantic tier may serve it: "color" is "colour"); another word misses
+    assert engine.ask("Name a color.", OPTS).cache in ("miss", "semantic")
+    assert engine.ask("Name a fruit.", OPTS).cache == "miss"
     # case is part of the exact key; the same words in another case are the semantic tier's to serve
     assert engine.ask("name a colour.", OPTS).cache == "semantic"
 
