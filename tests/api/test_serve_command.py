@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+from tests.support.signals import default_ctrl_c
 
 EDGEMIND = [sys.executable, "-m", "edgemind.core.cli"]
 
@@ -39,7 +40,8 @@ def test_serve_generates_a_private_key_and_answers_with_it(cli_env: dict[str, st
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {k: v for k, v in cli_env.items() if k != "EDGEMIND_API_KEY"}
-    proc = subprocess.Popen(EDGEMIND + ["serve", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(EDGEMIND + ["serve", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_ctrl_c)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

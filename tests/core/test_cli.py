@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DEFAULT, TINY
+from tests.support.signals import default_ctrl_c
 
 EDGEMIND = [sys.executable, "-m", "edgemind.core.cli"]
 
@@ -170,7 +171,8 @@ def test_ollama_down_is_one_line(cli_env: dict[str, str]) -> None:
 
 def test_ctrl_c_stops_the_answer_and_keeps_what_was_written(cli_env: dict[str, str], home: Path) -> None:
     proc = subprocess.Popen([*EDGEMIND, "ask", "Write a very long story about the sea.", "--max-tokens", "1500"],
-                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_ctrl_c)
     assert proc.stdout is not None
     first = proc.stdout.read(20)  # wait until the answer is streaming
     time.sleep(0.2)

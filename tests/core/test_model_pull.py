@@ -23,6 +23,7 @@ from edgemind.core.models.pull import PullOutcome, pulled_path
 from edgemind.core.settings import Settings, load_settings
 from tests.core.test_cli import EDGEMIND, edgemind
 from tests.support.hub_mirror import hub_mirror
+from tests.support.signals import default_ctrl_c
 
 TINY_FILE = "smollm2-135m-instruct-q4_1.gguf"
 TINY_SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
@@ -223,7 +224,7 @@ def test_ctrl_c_stops_a_pull_keeps_the_part_file_and_says_how_to_resume(
     with hub_mirror({URL_PATH: tiny}, mode="slow") as (base, _):
         env = dict(cli_env, **pull_env, EDGEMIND_MODEL_HUB_URL=base)
         proc = subprocess.Popen([*EDGEMIND, "models", "pull", "tiny-pull", "--catalog", str(catalog)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_ctrl_c)
         deadline = time.monotonic() + 60
         while not (part.exists() and part.stat().st_size > 4_000_000) and time.monotonic() < deadline:
             time.sleep(0.05)

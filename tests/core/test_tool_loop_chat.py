@@ -35,6 +35,7 @@ def notes() -> Path:
     return folder
 
 
+@pytest.mark.slow  # three real-model turns, and the one most likely to flake (the 0.5B model's turn-3 call varies)
 @pytest.mark.default_model
 def test_in_a_chat_the_answer_after_a_tool_is_about_the_latest_turn(qwen: Engine) -> None:
     tools = qwen.open_tools(ask=None)
@@ -68,6 +69,7 @@ def test_a_summary_of_a_known_work_is_never_a_printed_call(qwen: Engine) -> None
     assert '"arguments"' not in result.text and '"name"' not in result.text, result.text
 
 
+@pytest.mark.slow  # one problem, and the model sets about half of them up wrong (docs/benchmarks.md): a coin flip in CI
 @pytest.mark.default_model
 def test_a_word_problem_is_set_up_from_the_question_and_calculated(qwen: Engine) -> None:
     result = qwen.ask("How many milliseconds are in 12 minutes?",  # from the dev split, not a held-out template
