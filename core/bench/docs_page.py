@@ -417,6 +417,8 @@ def _hybrid_trainer(path: Path, root: Path, data: dict[str, Any]) -> str:
                          f"{col.get('backward_passes')}",
                          "" if plain else f"{100 * col.get('backward_saved', 0):.0f}%",
                          f"{col.get('final_loss')}", f"{100 * col.get('test_accuracy', 0):.1f}%",
+                         "" if plain else (f"{col.get('plain_same_backward_loss')}, "
+                                           f"{100 * col.get('plain_same_backward_accuracy', 0):.1f}%"),
                          f"{col.get('divergences')}", "" if reduction is None else f"{100 * reduction:.0f}%",
                          verdict])
     vsa = data.get("vsa", {})
@@ -431,7 +433,8 @@ def _hybrid_trainer(path: Path, root: Path, data: dict[str, Any]) -> str:
            + ", ".join(f"{_aggressive_allowed(e)} {t} runs" for t, e in data.get("tasks", {}).items())
            + f"). The preset these numbers justify as the default: `{data.get('justified_default', '?')}`.\n",
            _table(["task", "trainer", "wall", "CPU", "CPU speed-up", "backward passes", "saved", "final loss",
-                   "accuracy", "divergences", "error reduction", "design claim"], rows), "",
+                   "accuracy", "plain stopped at as many backward passes: loss, accuracy", "divergences",
+                   "error reduction", "design claim"], rows), "",
            f"VSA compression of the {vsa.get('source', '?')} ({vsa.get('values', '?')} values): ratio against the "
            "relative reconstruction error (1.0 is as far off as sending nothing). `ternary-only` is plain AbsMean "
            "ternary quantization, the baseline VSA has to beat.\n",

@@ -53,6 +53,9 @@ def run_one(task: str, trainer_name: str, seed: int, steps: int, lr: float, data
         "corrections": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(report.corrections).items()},
     }
     if isinstance(trainer, HybridTrainer):
+        # The question behind "fewer backward passes": does predicting beat simply stopping at as many real steps?
+        short = run_one(task, "plain", seed, report.backward_passes, lr, data)
+        row["plain_same_backward"] = {"final_loss": short["final_loss"], "test_accuracy": short["test_accuracy"]}
         try:
             trainer.use_preset("aggressive")
             row["aggressive"] = "allowed"
@@ -86,6 +89,10 @@ def summarize_task(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "divergences": sum(r["divergences"] for r in rows),
             "mean_error_reduction": _median_reduction(rows),
         }
+        if name != "plain":
+            entry["plain_same_backward_loss"] = statistics.median(r["plain_same_backward"]["final_loss"] for r in rows)
+            entry["plain_same_backward_accuracy"] = statistics.median(
+                r["plain_same_backward"]["test_accuracy"] for r in rows)
         if name != "plain":
             saved = entry["backward_saved"]
             entry["speedup"] = round(_median(plain, "seconds") / entry["seconds"], 2) if entry["seconds"] else None

@@ -12,7 +12,8 @@ def run(backward: int, loss: float, accuracy: float, divergences: int = 0, reduc
         str, Any]:
     return {"seconds": backward / 100, "cpu_seconds": backward / 100, "backward_passes": backward,
             "backward_saved": 1 - backward / 100, "final_loss": loss, "test_accuracy": accuracy,
-            "divergences": divergences, "corrections": {"mean": reduction}}
+            "divergences": divergences, "corrections": {"mean": reduction},
+            "plain_same_backward": {"final_loss": 2 * loss, "test_accuracy": accuracy - 0.01}}
 
 
 def test_a_preset_that_loses_accuracy_or_diverges_does_not_hold_the_claim() -> None:
