@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 from ..errors import TuneUnavailable
 
 INSTALL_LINE = "tuning needs the optional training stack: pip install 'edgemind[tune]'"
 
 
 def require_torch() -> None:
-    """Raise TuneUnavailable, with the install line, when torch is missing."""
-    if importlib.util.find_spec("torch") is None:
-        raise TuneUnavailable(f"{INSTALL_LINE} (missing: torch)")
+    """Raise TuneUnavailable, with the install line, when torch is missing (or cannot be imported)."""
+    try:
+        import torch  # noqa: F401  # third-party, optional extra: the trainers import it next anyway
+    except ImportError as exc:
+        raise TuneUnavailable(f"{INSTALL_LINE} (missing: torch)") from exc

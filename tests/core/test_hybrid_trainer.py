@@ -4,6 +4,7 @@ it back to full training at once, aggressive refused below 95% measured error re
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -141,3 +142,15 @@ def test_bad_settings_are_one_line_errors() -> None:
         preset("fast")
     with pytest.raises(TrainingRefused, match="confidence_threshold"):
         replace(preset("conservative"), confidence_threshold=1.5)
+
+
+def test_a_missing_training_stack_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgemind.core.errors import TuneUnavailable
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # what an install without the [tune] extra looks like to import
+    with pytest.raises(TuneUnavailable, match=r"pip install 'edgemind\[tune\]' \(missing: torch\)"):
+        HybridTrainer(object(), object(), cross_entropy)
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(TuneUnavailable, match="missing: scikit-learn"):
+        load_digits()
