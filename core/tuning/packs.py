@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import re
 import tempfile
 from collections.abc import Sequence
@@ -37,6 +38,10 @@ SUFFIX = ".empack"
 # An adapter becomes a model id and a folder name: no separators, nothing a shell or a path would read specially.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+# Text from a pack is printed on the user's terminal: only plain characters, so no escape sequence gets through.
+_MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+_DATE_RE = re.compile(r"^[0-9][0-9T:+. Z-]{0,39}$")
+_KINDS = ("tune", "distill", "pack")
 _FIGURE_DEPTH = 4
 
 
@@ -121,6 +126,7 @@ def export_pack(store: AdapterStore, names: Sequence[str], out: Path, signer: Si
     adapters: list[PackAdapter] = []
     files: dict[str, Path] = {}
     bases: set[tuple[str, str]] = set()
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     for name in dict.fromkeys(names):
         record = _stored(store, name)
         path = store.path(name)
@@ -133,12 +139,13 @@ def export_pack(store: AdapterStore, names: Sequence[str], out: Path, signer: Si
         bases.add((record.base_model, record.base_sha256))
         adapters.append(PackAdapter(
             name=name, file=member, sha256=sha, size_bytes=size, rank=int(record.rank), alpha=float(record.alpha),
-            kind=str(record.kind), created=str(record.created), data_summary=figures_only(record.data_summary),
+            kind=record.kind, created=record.created if _DATE_RE.match(record.created) else now,
+            data_summary=figures_only(record.data_summary),
             evaluation=figures_only(record.evaluation)))
     if len(bases) > 1:
         raise PackError("the adapters were tuned on different base models; export them as separate packs")
     (base_model, base_sha256), = bases
-    manifest = PackManifest(created=datetime.now(UTC).isoformat(timespec="seconds"), base_model=base_model,
+    manifest = PackManifest(created=now, base_model=base_model,
                             base_sha256=base_sha256, signer_key=signer.public_key, adapters=tuple(adapters))
     body = (json.dumps(manifest.as_dict(), indent=1, sort_keys=True) + "\n").encode("utf-8")
     write_archive(out, {MANIFEST: body, SIGNATURE: signer.sign(body)}, files)
@@ -164,14 +171,14 @@ def figures_only(value: Any, depth: int = 0) -> dict[str, Any]:
     for key, item in value.items():
         if not isinstance(key, str) or len(key) > 64:
             continue
-        if isinstance(item, bool) or (isinstance(item, (int, float)) and item == item):
+        if isinstance(item, bool) or (isinstance(item, (int, float)) and math.isfinite(item)):
             kept[key] = item
         elif isinstance(item, dict):
             nested = figures_only(item, depth + 1)
             if nested:
                 kept[key] = nested
         elif isinstance(item, list) and item and len(item) <= 64 and all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) for x in item):
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in item):
             kept[key] = list(item)
     return kept
 
@@ -205,7 +212,7 @@ def _open(path: Path, workdir: Path) -> _Opened:
         for number, adapter in enumerate(manifest.adapters):
             member = members.get(adapter.file)
             if member is None:
-                raise PackError(f"pack refused: {adapter.file} is listed in the manifest but missing (damaged)")
+                raise PackError(f"pack refused: {adapter.file!r} is listed in the manifest but missing (damaged)")
             files[adapter.name] = _extract_checked(archive, member, adapter, workdir / f"{number}.gguf")
     return _Opened(manifest, files)
 
@@ -270,9 +277,19 @@ def _manifest_from(data: dict[str, Any]) -> PackManifest:
     sha = _field(base, "sha256", str, "base_model.")
     if not _SHA_RE.match(sha):
         raise PackError("pack refused: the base model's SHA-256 is not 64 hex digits")
+    base_id = _field(base, "id", str, "base_model.")
+    if not _MODEL_ID_RE.match(base_id):
+        raise PackError("pack refused: the base model id is not a model id (letters, digits, . _ - : /)")
     return PackManifest(
-        created=str(_field(data, "created", str, ""))[:40], base_model=_field(base, "id", str, "base_model.")[:128],
-        base_sha256=sha, signer_key=public_key_from(signer.get("public_key")), adapters=adapters)
+        created=_date(data, ""), base_model=base_id, base_sha256=sha,
+        signer_key=public_key_from(signer.get("public_key")), adapters=adapters)
+
+
+def _date(data: dict[str, Any], where: str) -> str:
+    created = _field(data, "created", str, where)
+    if not _DATE_RE.match(created):
+        raise PackError(f"pack refused: {where}created is not a date")
+    return str(created)
 
 
 def _adapter_from(entry: Any, number: int) -> PackAdapter:
@@ -290,10 +307,12 @@ def _adapter_from(entry: Any, number: int) -> PackAdapter:
     alpha = _field(entry, "alpha", (int, float), where)
     if not 0 < rank <= 4096 or not 0 < alpha <= 1e6:
         raise PackError(f"pack refused: {where}rank or alpha is out of range")
+    kind = _field(entry, "kind", str, where)
+    if kind not in _KINDS:
+        raise PackError(f"pack refused: {where}kind is not one of {', '.join(_KINDS)}")
     return PackAdapter(
         name=name, file=_field(entry, "file", str, where), sha256=sha, size_bytes=size, rank=rank,
-        alpha=float(alpha), kind=str(_field(entry, "kind", str, where))[:16],
-        created=str(_field(entry, "created", str, where))[:40],
+        alpha=float(alpha), kind=kind, created=_date(entry, where),
         data_summary=figures_only(entry.get("data_summary")), evaluation=figures_only(entry.get("evaluation")))
 
 

@@ -429,3 +429,32 @@ def test_a_deeply_nested_manifest_is_refused_as_damaged(other: Settings, pack: P
     members = members_of(pack)
     members[MANIFEST] = b"[" * 200_000 + b"]" * 200_000
     refused(other, rezip(tmp_path / "j.empack", list(members.items())), "manifest is not JSON", trust_signer=True)
+
+
+@ATTACK
+@pytest.mark.parametrize("field", ["base-model-id", "created", "kind"])
+def test_terminal_escapes_in_a_signed_manifest_are_refused(other: Settings, pack: Path, tmp_path: Path,
+                                                           field: str) -> None:
+    # `pack inspect` prints these: an escape sequence could rewrite what the user reads before trusting a signer
+    def hostile(m: dict) -> None:
+        if field == "base-model-id":
+            m["base_model"]["id"] = "smollm2\x1b[2J\x1b[1;1Hsigned by you"
+        elif field == "created":
+            m["created"] = "2026\x1b]0;owned\x07"
+        else:
+            m["adapters"][0]["kind"] = "tune\x1b[8m"
+    path = resigned(pack, tmp_path / "e.empack", hostile)
+    refused(other, path, "model id|not a date|kind is not one of", trust_signer=True)
+    with pytest.raises(PackError) as caught:
+        Packs.open(other).inspect(path)
+    assert "\x1b" not in str(caught.value)
+
+
+@ATTACK
+@pytest.mark.parametrize("dropped", ["adapter", "signature"])
+def test_a_pack_missing_a_signed_member_or_its_signature_is_refused(other: Settings, pack: Path, tmp_path: Path,
+                                                                    dropped: str) -> None:
+    members = members_of(pack)
+    del members[adapter_member(members) if dropped == "adapter" else SIGNATURE]
+    refused(other, rezip(tmp_path / "m.empack", list(members.items())), "missing|has no manifest.sig",
+            trust_signer=True)
