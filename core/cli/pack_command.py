@@ -115,7 +115,10 @@ def cmd_pack_import(args: argparse.Namespace, settings: Settings) -> int:
         info = packs.inspect(args.file)  # first import of a signer on a terminal: ask, as --trust would
         if not info.trusted:
             print(_describe(info))
-            answer = input(f"trust packs signed by {info.manifest.fingerprint}? [y/N] ").strip().lower()
+            try:
+                answer = input(f"trust packs signed by {info.manifest.fingerprint}? [y/N] ").strip().lower()
+            except EOFError:  # the terminal closed its input: no answer is no
+                answer = ""
             trust_signer = answer in ("y", "yes")
     done = packs.import_pack(args.file, rename=args.name, trust_signer=trust_signer)
     if args.json:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import stat
 import struct
 import subprocess
@@ -458,3 +459,25 @@ def test_a_pack_missing_a_signed_member_or_its_signature_is_refused(other: Setti
     del members[adapter_member(members) if dropped == "adapter" else SIGNATURE]
     refused(other, rezip(tmp_path / "m.empack", list(members.items())), "missing|has no manifest.sig",
             trust_signer=True)
+
+
+def test_a_first_import_on_a_terminal_asks_before_trusting_the_signer(cli_env: dict[str, str], pack: Path,
+                                                                      tmp_path: Path) -> None:
+    pty = pytest.importorskip("pty", reason="pseudo-terminals are POSIX")
+    other_env = {**cli_env, "EDGEMIND_HOME": str(tmp_path / "asked")}
+
+    def answer(text: bytes) -> subprocess.CompletedProcess[str]:
+        leader, follower = pty.openpty()  # stdin is a terminal: the command asks instead of refusing at once
+        try:
+            os.write(leader, text)
+            return subprocess.run([*EDGEMIND, "pack", "import", str(pack)], stdin=follower, capture_output=True,
+                                  text=True, env=other_env, timeout=120)
+        finally:
+            os.close(leader)
+            os.close(follower)
+
+    declined = answer(b"n\n")
+    assert declined.returncode == 2 and "trust packs signed by ed25519:" in declined.stdout, declined.stdout
+    assert "--trust" in declined.stderr and not (tmp_path / "asked" / "adapters").exists()
+    accepted = answer(b"y\n")
+    assert accepted.returncode == 0 and "trusted from now on" in accepted.stdout, accepted.stderr
