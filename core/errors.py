@@ -74,6 +74,13 @@ class AuditError(EdgeMindError):
     kind = "audit"
 
 
+class PackError(EdgeMindError):
+    """A personalization pack was refused: damaged, tampered, unsafe, for another base model, or from an unknown
+    signer. Nothing was written."""
+
+    kind = "pack"
+
+
 class TuneError(EdgeMindError):
     """A tuning run cannot start or go on: not enough memory, a base model transformers cannot read."""
 
