@@ -52,6 +52,12 @@ class PromptError(EdgeMindError):
     kind = "bad_prompt"
 
 
+class DistillError(EdgeMindError):
+    """Distillation cannot run as asked: it is turned off, there is nothing to learn from, a bad option."""
+
+    kind = "distill"
+
+
 class StoreError(EdgeMindError):
     """The conversation database cannot be opened or written."""
 
