@@ -113,7 +113,8 @@ class BackgroundDistiller:
         with self._lock:
             old = self._status
             new = replace(old, **changes)
-            if new.state != old.state:
+            # the idle countdown changes at every poll: only what a user would want to read back is kept
+            if new.state != old.state or (new.reason != old.reason and not new.reason.startswith("idle for")):
                 new = replace(new, history=(old.history + (f"{new.state}: {new.reason}",))[-50:])
                 log.info("distillation %s (%s)", new.state, new.reason)
             self._status = new

@@ -201,3 +201,21 @@ class Verifiers:
         if verifier is None:
             raise DistillError(f"no verifier for {check.kind!r} checks (have: {', '.join(self._by_kind)})")
         return verifier.verify(prompt, check, answer)
+
+
+class _ToolsLike(Protocol):
+    def run(self, name: str, arguments: Any, *, dry_run: bool = False,
+            raise_if_denied: bool = False) -> Any: ...
+
+
+def tool_runner(tools: _ToolsLike) -> RunTool:
+    """`RunTool` over the engine's Tools service: every call checked, granted and audited as the tool loop's are. A
+    denied call (no code.exec grant for the code runner) is a DistillError naming it, not a failed answer."""
+    def run(name: str, arguments: dict[str, Any]) -> tuple[bool, str]:
+        outcome = tools.run(name, arguments)
+        if str(outcome.decision).startswith("denied"):
+            scopes = " ".join(outcome.scopes)
+            raise DistillError(f"{name}: permission denied; grant it with `edgemind tools grant {name} {scopes}`")
+        return bool(outcome.ok), str(outcome.content)
+
+    return run
