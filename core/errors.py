@@ -80,6 +80,30 @@ class AuditError(EdgeMindError):
     kind = "audit"
 
 
+class TuneError(EdgeMindError):
+    """A tuning run cannot start or go on: not enough memory, a base model transformers cannot read."""
+
+    kind = "tune"
+
+
+class TuneUnavailable(TuneError):
+    """The optional training stack (torch, transformers, peft, gguf) is not installed."""
+
+    kind = "tune_unavailable"
+
+
+class TuneDataError(TuneError):
+    """The training data is unusable: a missing file, a line that is not JSON, a wrong shape, too few examples."""
+
+    kind = "tune_data"
+
+
+class TuneCancelled(TuneError):
+    """The user stopped a tuning run; its checkpoint is kept, and the same command resumes from it."""
+
+    kind = "tune_cancelled"
+
+
 def error_for_kind(kind: str, message: str) -> EdgeMindError:
     """Rebuild the exception an error event stands for (events cross threads and processes as plain data)."""
     classes = [EdgeMindError]
