@@ -28,6 +28,7 @@ from ..mcp.service import McpServers
 from ..settings import Settings, load_settings, with_overrides
 from .chat import ChatSession
 from .crash_watch import last_crash, watch
+from .distill_command import add_command as add_distill_command
 from .doctor import format_report, run_doctor
 from .interrupts import ctrl_c_cancels
 from .mcp_command import add_command as add_mcp_command
@@ -587,6 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_tool_commands(sub, _positive_int)
     add_mcp_command(sub)
+    add_distill_command(sub)
     add_bench_command(sub, _positive_int)
     return p
 

@@ -3,13 +3,17 @@ and an exact paired test on the prompts where they differ (McNemar's exact test,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import comb
 from typing import Any
 
+from ...errors import DistillError
 from .checks import Check
 from .verifiers import Generate, Verifiers
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +39,7 @@ class Paired:
         if not d:
             return 1.0
         low = min(self.tuned_only, self.base_only)
-        return min(1.0, 2 * sum(comb(d, i) for i in range(0, low + 1)) / 2**d)
+        return min(1.0, 2 * sum(comb(d, i) for i in range(low + 1)) / 2**d)
 
     def as_dict(self) -> dict[str, Any]:
         return {"n": self.n, "base_passed": self.base_passed, "tuned_passed": self.tuned_passed,
@@ -71,6 +75,10 @@ def compare(items: Sequence[tuple[str, Check]], base: Generate, tuned: Generate,
             break
         b = base([("user", prompt)], seed)
         t = tuned([("user", prompt)], seed)
-        attempts.append(Attempt(prompt, check.kind, b, verifiers.verify(prompt, check, b).passed,
-                                t, verifiers.verify(prompt, check, t).passed))
+        try:
+            b_passed, t_passed = verifiers.verify(prompt, check, b).passed, verifiers.verify(prompt, check, t).passed
+        except DistillError as exc:  # cannot be checked here (no grant for the code runner…): not counted
+            log.info("held-out prompt left out of the comparison: %s", exc)
+            continue
+        attempts.append(Attempt(prompt, check.kind, b, b_passed, t, t_passed))
     return paired([a.base_passed for a in attempts], [a.tuned_passed for a in attempts]), attempts

@@ -100,7 +100,12 @@ class DistillJob:
                 continue
             if should_pause():
                 return False
-            result = self._teacher.teach(item.prompt, item.check)
+            try:
+                result = self._teacher.teach(item.prompt, item.check)
+            except DistillError as exc:  # this prompt cannot be checked (no grant for the code runner…): skip it
+                self._append({"key": key, "kind": item.check.kind, "answer": None, "passed_samples": 0,
+                              "reason": str(exc)[:200]})
+                continue
             self._append({"key": key, "kind": item.check.kind, "answer": result.answer if result else None,
                           "passed_samples": result.passed_samples if result else 0,
                           "reason": result.verdict.reason if result else "no sample passed"})
@@ -110,7 +115,7 @@ class DistillJob:
         items = [(i.prompt, i.check) for i in self._plan.split.heldout]
         result, attempts = compare(items, self._students(self._plan.student), self._students(self._plan.out_name),
                                    self._verifiers, stopped=should_pause)
-        if len(attempts) < len(items):
+        if should_pause():
             return None  # paused: evaluated again in full next time (answers are cheap next to the tune)
         taught = self.taught()
         kinds: dict[str, int] = {}

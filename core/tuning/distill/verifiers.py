@@ -107,7 +107,7 @@ class JsonVerifier:
     def verify(self, prompt: str, check: Check, answer: str) -> Verdict:
         try:
             value = json.loads(json_text(answer))
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             return Verdict(False, 0.0, f"not JSON ({exc.msg})")
         try:
             jsonschema.validate(value, dict(check.schema))
