@@ -397,6 +397,36 @@ def _word_problems(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _distill(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """Distillation: held-out pass rates of the base and the distilled student, the paired test, the tune's
+    no-regression guard, and how long the whole run took."""
+    report = data.get("report", {})
+    held, tune, summary = report.get("heldout", {}), report.get("tune", {}), report.get("data_summary", {})
+    rows = [[f"`{kind}`", str(r["n"]), str(r["base_passed"]), str(r["tuned_passed"])]
+            for kind, r in report.get("by_kind", {}).items()]
+    rows.append(["all", str(held.get("n")),
+                 f"{held.get('base_passed')} ({fmt(held.get('base_pass_rate'), 'fraction')})",
+                 f"{held.get('tuned_passed')} ({fmt(held.get('tuned_pass_rate'), 'fraction')})"])
+    teacher = data.get("teacher_pass", {})
+    out = ["## Distillation: the student with its adapter against the base student\n",
+           f"`{data.get('teacher')}` teaches `{data.get('student')}` on {data.get('tasks')} generated tasks "
+           "(arithmetic checked by the calculator, JSON by a schema, tiny Python functions by their tests in the "
+           f"sandboxed code runner); the newest {summary.get('heldout')} are held out. The teacher sampled "
+           f"{data.get('k')} answers per training prompt at temperature {data.get('temperature')}: "
+           f"{teacher.get('with_a_passing_sample')} of {teacher.get('prompts')} prompts had a passing one "
+           f"({teacher.get('passing_samples')} of {teacher.get('samples')} samples passed). Rank-{data.get('rank')} "
+           f"LoRA, {tune.get('steps')} steps; both students answer greedily, on {data.get('machine')}, "
+           f"{data.get('threads')} thread(s).\n",
+           _table(["check", "held-out", "base student passed", "distilled passed"], rows), "",
+           f"Paired: {held.get('tuned_only')} held-out tasks only the distilled student passed, "
+           f"{held.get('base_only')} only the base did; sign test p = {held.get('sign_test_p_one_sided')} "
+           f"(one-sided), McNemar p = {held.get('mcnemar_p_two_sided')} (two-sided). General-text perplexity "
+           f"after/before: {tune.get('general_ratio')} (limit {tune.get('regression_limit')}: "
+           f"{tune.get('no_regression')}). Whole run: {data.get('timings', {}).get('total_s')} s.\n",
+           _source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/distill.py"])[1:])), ""]
+    return "\n".join(out)
+
+
 def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
     """Harmful and benign refused per unseen split for the checker and the keyword blocklist, and the goal split's
     per-category rates: the figures the decision to turn safety on by default rests on."""
@@ -463,6 +493,8 @@ def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
         return _semantic_cache
     if path.name == "word_problems.json":
         return _word_problems
+    if path.name == "distill.json":
+        return _distill
     if path.name.startswith("safety") and path.name.endswith(".json"):
         return _safety
     return _other
