@@ -35,6 +35,7 @@ from .pull_command import add_commands as add_pull_commands
 from .settings_command import add_command as add_settings_command
 from .tools import add_commands as add_tool_commands
 from .tools import parse_grants, terminal_ask
+from .tune_command import add_command as add_tune_command
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -588,6 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tool_commands(sub, _positive_int)
     add_mcp_command(sub)
     add_bench_command(sub, _positive_int)
+    add_tune_command(sub)
     return p
 
 
