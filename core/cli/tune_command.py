@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends.base import CancelToken
-from ..engine.services import Models
+from ..engine import Models
 from ..errors import TuneCancelled, TuneDataError
 from ..settings import Settings
 from ..tuning.data import read_jsonl, split
