@@ -163,7 +163,7 @@ def _peft_loras(peft_model: Any, adapter: str | None) -> Iterator[tuple[str, np.
             continue
         found = _MODULE.search(name)
         if found is None:
-            raise AdapterMismatch(f"the LoRA on {name} has no llama.cpp tensor (only q/k/v/o/gate/up/down are exported)")
+            raise AdapterMismatch(f"the LoRA on {name} has no llama.cpp tensor (only q/k/v/o/gate/up/down export)")
         layer, part = found.groups()
         a = module.lora_A[which].weight.detach().float().cpu().numpy()
         b = module.lora_B[which].weight.detach().float().cpu().numpy()
