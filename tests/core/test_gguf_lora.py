@@ -102,8 +102,8 @@ def _small_llama(**overrides: Any) -> Any:
     _stack()
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = dict(vocab_size=256, hidden_size=576, intermediate_size=1536, num_hidden_layers=1,
-                  num_attention_heads=9, num_key_value_heads=3)
+    config: dict[str, Any] = {"vocab_size": 256, "hidden_size": 576, "intermediate_size": 1536,
+                              "num_hidden_layers": 1, "num_attention_heads": 9, "num_key_value_heads": 3}
     config.update(overrides)
     return LlamaForCausalLM(LlamaConfig(**config))
 
