@@ -34,6 +34,12 @@ class ModelIntegrityError(ModelError):
     kind = "model_integrity"
 
 
+class AdapterMismatch(ModelError):
+    """A LoRA adapter does not fit the model it is meant for: another architecture, other shapes, another scaling."""
+
+    kind = "adapter_mismatch"
+
+
 class DownloadError(ModelError):
     """A model pull failed before a verified file was installed: hub unreachable, not found, stopped, no disk space."""
 

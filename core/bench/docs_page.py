@@ -459,6 +459,40 @@ def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _lora_agreement(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """Logit agreement of llama.cpp + our exported GGUF LoRA with transformers + PEFT, per base model and q/k layout:
+    the proof that an exported adapter means in llama.cpp what it meant where it was trained."""
+    cfg = data.get("settings", {})
+    rows = []
+    for run in data.get("models", []):
+        for layout, by_base in run.get("layouts", {}).items():
+            for kind in ("float32", "shipped"):
+                fig = by_base.get(kind)
+                if not fig:
+                    continue
+                rows.append([f"`{run['file']}` ({run['arch']})",
+                             "exported" if layout == "exported" else "other q/k layout (wrong)",
+                             "float32 copy" if kind == "float32" else "shipped quantized",
+                             f"{fig['correlation']:.5f}", f"{fig['delta_correlation']:.5f}",
+                             f"{fig['max_abs_diff']:.3f}", f"{fig['base_correlation']:.5f}",
+                             f"{fig['adapter_shift']:.4f}"])
+    goal = data.get("goal", {}).get("correlation")
+    tokens = {fig.get("tokens") for run in data.get("models", []) for by_base in run.get("layouts", {}).values()
+              for fig in by_base.values() if isinstance(fig, dict)}
+    out = [f"## GGUF LoRA export: llama.cpp against transformers + PEFT (`{path.name}`)\n",
+           f"A seeded rank-{cfg.get('rank', '?')} LoRA (alpha {cfg.get('alpha', '?')}, random B with std "
+           f"{cfg.get('b_std', '?')}) on all seven projections, exported as GGUF and run by llama.cpp on the same "
+           f"prompt ({', '.join(str(t) for t in sorted(tokens, key=str))} tokens) as transformers + PEFT; "
+           "Pearson r over every position's logits. `delta r`: r of the "
+           "adapter's own effect (adapted minus base logits) across the runtimes; `base r`: the two bases alone "
+           "(llama.cpp's quantized matmuls round activations to 8 bits); `shift`: 1 - r of base and adapted logits, "
+           "how far the adapter moves them. On the float32 copy of the base only the export's error is left"
+           + (f"; goal: r >= {goal}." if goal else ".") + "\n",
+           _table(["model", "adapter", "base", "r", "delta r", "max abs diff", "base r", "shift"], rows), "",
+           _source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/lora_agreement.py"]))) + "\n"]
+    return "\n".join(out)
+
+
 def _other(path: Path, root: Path, data: Any) -> str:
     """A results file no renderer knows: named, with its recorded command and top-level numbers, so it is never
     silently left off the page."""
@@ -495,6 +529,8 @@ def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
         return _word_problems
     if path.name == "distill.json":
         return _distill
+    if path.name == "lora_agreement.json":
+        return _lora_agreement
     if path.name.startswith("safety") and path.name.endswith(".json"):
         return _safety
     return _other

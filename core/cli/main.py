@@ -36,6 +36,7 @@ from .pull_command import add_commands as add_pull_commands
 from .settings_command import add_command as add_settings_command
 from .tools import add_commands as add_tool_commands
 from .tools import parse_grants, terminal_ask
+from .tune_command import add_command as add_tune_command
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -590,6 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_mcp_command(sub)
     add_distill_command(sub)
     add_bench_command(sub, _positive_int)
+    add_tune_command(sub)
     return p
 
 

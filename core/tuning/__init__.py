@@ -1,5 +1,5 @@
-"""Personalization: LoRA tuning of a local GGUF model on the user's data, its export and its adapters.
+"""Personalization: LoRA tuning on the user's data, its GGUF export, distillation and packs (optional `[tune]` stack).
 
-The training stack (torch, transformers, peft, gguf) is the optional `[tune]` extra: modules here import it only
-inside functions, so EdgeMind without it still imports this package and says in one line what to install.
+Nothing here imports torch, transformers or peft at module level: `edgemind` must work without them; a missing
+stack is one line (TuneUnavailable) naming the extra to install.
 """

@@ -10,6 +10,7 @@ import contextlib
 import importlib.util
 import io
 import logging
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +42,34 @@ def require_stack() -> None:
         raise TuneUnavailable(f"{INSTALL_LINE} (missing: {', '.join(missing)})")
 
 
+def _unshadow_kernels() -> None:
+    """Import Hugging Face's `kernels` (a transformers dependency) before transformers looks for it.
+
+    Run from a clone (pytest, `python -m edgemind...`), the clone's root is on sys.path and its `kernels/` folder
+    (our edgemind.kernels) answers to the top-level name `kernels`: transformers then fails on import. Importing
+    the real package first, with the clone's root out of the path for that one import, settles the name."""
+    if "kernels" in sys.modules:
+        return
+    spec = importlib.util.find_spec("kernels")
+    if spec is None or spec.origin is None:
+        return
+    ours = Path(__file__).resolve().parents[2] / "kernels"
+    if not Path(spec.origin).resolve().is_relative_to(ours):
+        return
+    saved = list(sys.path)
+    sys.path[:] = [p for p in saved if Path(p or ".").resolve() != ours.parent]
+    try:
+        importlib.import_module("kernels")
+    except ImportError:  # no real package either: transformers will then treat hub kernels as absent
+        sys.modules.pop("kernels", None)
+    finally:
+        sys.path[:] = saved
+
+
 def load_base(gguf_path: Path) -> Base:
     """The GGUF file dequantized into a float32 transformers model: LoRA trains against the weights llama.cpp runs."""
     require_stack()
+    _unshadow_kernels()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -70,6 +96,7 @@ def load_base(gguf_path: Path) -> Base:
 def lora_config(rank: int = 8, alpha: float = 16) -> Any:
     """The LoRA shape every EdgeMind adapter uses (the GGUF exporter relies on these module names)."""
     require_stack()
+    _unshadow_kernels()
     from peft import LoraConfig
 
     return LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",

@@ -13,6 +13,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -155,7 +156,9 @@ def tune(request: TuneRequest, progress: Progress | None = None, cancel: Cancel 
 
     from peft import get_peft_model
 
-    model = get_peft_model(base.model, lora_config(request.rank, request.lora_alpha))
+    with warnings.catch_warnings():  # peft calls a transformers API deprecated in 5.x: not the user's concern
+        warnings.simplefilter("ignore", FutureWarning)
+        model = get_peft_model(base.model, lora_config(request.rank, request.lora_alpha))
     try:
         return _run(request, model, base, train_enc, held_enc, general_enc, plan, show, cancel, export)
     finally:
