@@ -35,6 +35,8 @@ def add_command(sub: Any) -> None:
     run.add_argument("--heldout", type=float, default=0.25, help="the newest fraction of prompts held out (0.25)")
     run.add_argument("--no-judge", action="store_true",
                      help="only prompts a calculator, schema or tests can check (the teacher judges no others)")
+    run.add_argument("--background", action="store_true",
+                     help="work only while the computer is idle and on AC power, pausing whenever it is in use")
     run.add_argument("--json", action="store_true", help="print the report as one JSON object")
     run.set_defaults(func=cmd_distill_run)
 
@@ -86,7 +88,9 @@ def cmd_distill_run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         distillation = Distillation(engine, tools, split, options, settings.home / "distill" / options.out_name,
                                     progress=show)
-        report = distillation.run()
+        report = distillation.run_in_background() if args.background else distillation.run()
+        if report is not None:
+            report["adapter_file"] = str(distillation.register(report))
     finally:
         tools.close()
         engine.close()
@@ -98,5 +102,5 @@ def cmd_distill_run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         held = report["heldout"]
         print(f"\nheld-out prompts: {held['n']}; passed untuned {held['base_passed']}, tuned {held['tuned_passed']} "
-              f"(sign test p = {held['sign_test_p_one_sided']})")
+              f"(sign test p = {held['sign_test_p_one_sided']}); ask it as `edgemind ask --model {args.out} ...`")
     return EXIT_OK
