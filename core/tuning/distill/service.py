@@ -105,9 +105,9 @@ class Distillation:
     def run(self, should_pause: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
         return self.job.run(should_pause)
 
-    def background(self, probes: Probes | None = None, policy: Policy = Policy()) -> BackgroundDistiller:
+    def background(self, probes: Probes | None = None, policy: Policy | None = None) -> BackgroundDistiller:
         """The scheduler the GUI runs in a worker thread: its `status` to show, its `stop()` for the Stop button."""
-        return BackgroundDistiller(self.job.mini_epoch, probes or psutil_probes(), policy)
+        return BackgroundDistiller(self.job.mini_epoch, probes or psutil_probes(), policy or Policy())
 
     def run_in_background(self) -> dict[str, Any] | None:
         """Mini-epochs while the machine is idle and on AC power until done (Ctrl-C stops it, progress kept)."""
