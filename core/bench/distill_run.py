@@ -106,13 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=None, help="keep the work here (resumes a killed run)")
     ap.add_argument("--json", dest="json_out", type=Path, default=None)
     args = ap.parse_args(argv)
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="edgemind-distill-") as tmp:
         result = run(args, args.workdir or Path(tmp))
+    result["timings"]["wall_clock_s"] = round(time.monotonic() - started, 1)  # engine start and model loads too
     result.update({"kind": "distill", "teacher": args.teacher, "student": args.student, "tasks": args.tasks,
                    "heldout_fraction": args.heldout, "k": args.k, "steps": args.steps, "rank": args.rank,
                    "lr": args.lr, "seed": args.seed, "temperature": args.temperature, "threads": args.threads,
                    "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores",
-                   "command": [".venv/bin/python", "benchmarks/distill.py", "--json",
+                   "command": [".venv/bin/python", "benchmarks/distill.py", "--tasks", str(args.tasks), "--heldout",
+                               str(args.heldout), "--k", str(args.k), "--steps", str(args.steps), "--json",
                                "benchmarks/results/distill.json"]})
     held = result["report"]["heldout"]
     print(f"held-out {held['n']}: base {held['base_passed']}, tuned {held['tuned_passed']} (tuned only "

@@ -422,7 +422,8 @@ def _distill(path: Path, root: Path, data: dict[str, Any]) -> str:
            f"{held.get('base_only')} only the base did; sign test p = {held.get('sign_test_p_one_sided')} "
            f"(one-sided), McNemar p = {held.get('mcnemar_p_two_sided')} (two-sided). General-text perplexity "
            f"after/before: {tune.get('general_ratio')} (limit {tune.get('regression_limit')}: "
-           f"{tune.get('no_regression')}). Whole run: {data.get('timings', {}).get('total_s')} s.\n",
+           f"{tune.get('no_regression')}). Teaching, tuning and evaluating took "
+           f"{data.get('timings', {}).get('total_s')} s (model loads not included).\n",
            _source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/distill.py"])[1:])), ""]
     return "\n".join(out)
 
