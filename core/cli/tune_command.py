@@ -11,16 +11,19 @@ import argparse
 import json
 import math
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..backends.base import CancelToken
 from ..engine import Models
-from ..errors import TuneCancelled, TuneDataError
+from ..errors import ModelNotFound, TuneCancelled, TuneDataError
 from ..settings import Settings
-from ..tuning.data import read_jsonl, split
+from ..tuning.data import Example, read_jsonl, split
+from ..tuning.gguf_lora import export_lora
 from ..tuning.memory import check_fits, plan_memory
+from ..tuning.registration import adapter_manifest, data_summary
 from ..tuning.stack import require_stack
 from ..tuning.trainer import TuneProgress, TuneReport, TuneRequest, tune
 from .interrupts import ctrl_c_cancels
@@ -42,14 +45,17 @@ def add_command(sub: Any) -> None:
                                                                          "(default 60)")
     p.add_argument("--lr", type=_learning_rate, default=3e-4, help="learning rate (default 0.0003)")
     p.add_argument("--out", help="the adapter's name, its model id afterwards (default: MODEL-tuned)")
+    p.add_argument("--checkpoint-every", type=_int_in(1, 100_000), default=10, metavar="N",
+                   help="save a checkpoint every N steps, to resume from after a stop (default 10)")
     p.add_argument("--threads", type=_int_in(1, 256), help="CPU threads for training (default: torch's choice)")
     p.add_argument("--json", action="store_true", help="print one JSON report object at the end")
     p.set_defaults(func=cmd_tune)
 
 
 def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
+    models = Models.open(settings)
     try:
-        request = _request(args, settings)
+        request = _request(args, settings, models)
     except TuneDataError as exc:
         return _fail(args, exc, EXIT_BAD_INPUT)
     plan = plan_memory(request.base_path, request.rank, request.max_tokens)
@@ -58,29 +64,44 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
     cancel = CancelToken()
     try:
         with ctrl_c_cancels(cancel):
-            report = tune(request, progress=_progress_printer(), cancel=cancel)
+            report = tune(request, progress=_progress_printer(), cancel=cancel, export=export_lora)
     except TuneCancelled as exc:
         return _fail(args, exc, EXIT_INTERRUPTED)
+    assert report.adapter_path is not None  # tune() exports whenever it is given an exporter
+    manifest = adapter_manifest(report, report.adapter_path, models.get(request.model_id).sha256,
+                                data_summary(request.examples, report))
+    spec = models.add_adapter(manifest, report.adapter_path, move=True)
+    # the tune is done and its adapter registered: its checkpoints would only let a rerun train it again
+    shutil.rmtree(request.workdir, ignore_errors=True)
     if args.json:
-        sys.stdout.write(json.dumps(report.as_dict(), default=str) + "\n")
+        sys.stdout.write(json.dumps(dict(report.as_dict(), adapter_path=str(spec.adapter), model=spec.id,
+                                         checkpoint=None), default=str) + "\n")
     else:
-        sys.stdout.write(format_report(report))
+        sys.stdout.write(format_report(report) + f"adapter: `edgemind ask --model {spec.id} ...` "
+                                                 f"({spec.adapter})\n")
     return EXIT_OK
 
 
-def _request(args: argparse.Namespace, settings: Settings) -> TuneRequest:
+def _request(args: argparse.Namespace, settings: Settings, models: Models) -> TuneRequest:
     require_stack()
-    examples = read_jsonl(Path(args.data).expanduser())
+    examples: list[Example] = read_jsonl(Path(args.data).expanduser())
     split(examples)  # too few examples is bad input: refuse it before the model loads
     out = args.out or f"{args.model}-tuned"
     if not NAME.match(out):
         raise TuneDataError(f"--out {out!r}: use 1-64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit")
-    models = Models.open(settings)
     spec = models.get(args.model)
+    if spec.adapter is not None:
+        raise TuneDataError(f"{spec.id!r} is a tuned adapter; tune its base model {spec.base_model!r} instead")
+    try:
+        models.get(out)
+    except ModelNotFound:
+        pass
+    else:
+        raise TuneDataError(f"a model named {out!r} already exists; pick another --out")
     path = models.prepare(spec)
     return TuneRequest(model_id=spec.id, base_path=path, examples=tuple(examples), rank=args.rank,
                        steps=args.steps, lr=args.lr, out_name=out, workdir=settings.home / TUNING_FOLDER / out,
-                       threads=args.threads)
+                       checkpoint_every=args.checkpoint_every, threads=args.threads)
 
 
 def format_report(report: TuneReport) -> str:
@@ -93,7 +114,6 @@ def format_report(report: TuneReport) -> str:
         f"held-out loss {hb.loss:.3f} -> {ha.loss:.3f}, perplexity {hb.perplexity:.2f} -> {ha.perplexity:.2f}",
         f"general text perplexity {gb.perplexity:.2f} -> {ga.perplexity:.2f} ({report.general_ratio:.3f}x; "
         f"no-regression guard <= 1.05x: {'pass' if report.no_regression else 'FAIL'})",
-        f"checkpoint: {report.checkpoint}",
     ]) + "\n"
 
 

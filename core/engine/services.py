@@ -25,6 +25,7 @@ from ..backends.registry import model_sources
 from ..cache.answers import AnswerCache
 from ..errors import EdgeMindError, StoreError
 from ..mcp.tools import Refresh
+from ..models.adapters import AdapterManifest
 from ..models.catalog import CatalogEntry, find_entry, load_catalog
 from ..models.download import part_path
 from ..models.integrity import Progress
@@ -193,6 +194,10 @@ class Models:
     def add_openai(self, endpoint: str, remote_model: str, api_key: str | None = None,
                    model_id: str | None = None) -> ModelSpec:
         return self._registry.add_openai(endpoint, remote_model, api_key, model_id)
+
+    def add_adapter(self, manifest: AdapterManifest, gguf_file: Path, *, move: bool = False) -> ModelSpec:
+        """A tuned LoRA adapter as a model of its own (its id is the manifest's name), pinned by SHA-256."""
+        return self._registry.add_adapter(manifest, gguf_file, move=move)
 
     @staticmethod
     def catalog(path: Path | None = None) -> builtins.list[CatalogEntry]:
