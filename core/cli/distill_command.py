@@ -9,11 +9,13 @@ import json
 import sys
 from typing import Any
 
+from ..backends.base import CancelToken
 from ..engine import Conversations, Engine, Tools
 from ..errors import DistillError
 from ..settings import Settings
 from ..tuning.distill.collect import collect, split_newest
 from ..tuning.distill.service import Distillation, DistillOptions
+from .interrupts import ctrl_c_cancels
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -88,7 +90,12 @@ def cmd_distill_run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         distillation = Distillation(engine, tools, split, options, settings.home / "distill" / options.out_name,
                                     progress=show)
-        report = distillation.run_in_background() if args.background else distillation.run()
+        cancel = CancelToken()
+        with ctrl_c_cancels(cancel):  # Ctrl-C pauses: what is taught and the tune's checkpoint are kept
+            def stopped() -> bool:
+                return cancel.cancelled
+
+            report = distillation.run_in_background(stopped) if args.background else distillation.run(stopped)
         if report is not None:
             report["adapter_file"] = str(distillation.register(report))
     finally:

@@ -81,3 +81,28 @@ def test_nothing_to_learn_from_and_the_setting_off_are_one_line(cli_env: dict[st
                     "at least 2 answered prompts, found 0")
     _one_line_error(run(["distill", "run", "--student", "smollm2-135m-instruct"], {**cli_env, "EDGEMIND_DISTILL": "0"}),
                     2, "distill_enabled = false")
+
+
+@pytest.mark.slow
+def test_distill_run_teaches_tunes_evaluates_and_registers_the_adapter(cli_env: dict[str, str], run: Any,
+                                                                        default_model_installed: Any) -> None:
+    """The real command on the real models: Qwen teaches SmolLM2 from stored answered prompts; the adapter is a model
+    of its own afterwards, with the evaluation in its manifest."""
+    pytest.importorskip("torch")
+    from edgemind.core.engine import Models
+    from edgemind.core.tuning.distill.tasks import generate_tasks
+
+    store = ConversationStore(open_registry(load_settings(env=cli_env))[1])
+    for task in generate_tasks(12):
+        if task.check.kind != "code":  # no code.exec grant in this data folder: those would be skipped anyway
+            conv = store.new_conversation(first_message=task.prompt)
+            store.add_message(conv, "assistant", "an earlier answer")
+    result = run(["distill", "run", "--student", "smollm2-135m-instruct", "--teacher", "qwen2.5-coder-0.5b-instruct",
+                  "--k", "1", "--steps", "4", "--heldout", "0.25", "--no-judge", "--out", "mine", "--json"], cli_env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["heldout"]["n"] == 2 and report["tune"]["steps"] == 4
+    spec = Models.open(load_settings(env=cli_env)).get("mine")
+    assert spec.base_model == "smollm2-135m-instruct" and spec.adapter is not None and spec.adapter.is_file()
+    again = run(["distill", "run", "--student", "smollm2-135m-instruct", "--out", "mine"], cli_env)
+    assert again.returncode == 1 and "already exists" in again.stderr

@@ -5,6 +5,8 @@ student's tune, the paired evaluation, in a work folder that makes a killed or p
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +67,14 @@ class DistillOptions:
 ADAPTER_GGUF = "adapter.gguf"
 
 
+def _stop_when(stopped: Callable[[], bool], distiller: BackgroundDistiller) -> None:
+    while distiller.status.state not in ("done", "stopped", "error"):
+        if stopped():
+            distiller.stop()
+            return
+        time.sleep(0.5)
+
+
 class Distillation:
     """One run's parts over an engine; `job` for the background scheduler (BackgroundDistiller(job.mini_epoch,
     psutil_probes())), `run` in the foreground, `register` to make the adapter a model of its own."""
@@ -83,6 +93,7 @@ class Distillation:
         judge = engine_generator(engine, options.teacher, temperature=0.0, max_tokens=8) if options.judge else None
         self.verifiers = Verifiers.standard(tool_runner(tools), judge=judge)
         teacher = Teacher(teacher_gen, self.verifiers, k=options.k, seed=options.seed)
+        self._models = engine.models
         self._student: ModelSpec = engine.models.get(options.student)
         student_path = engine.models.prepare(self._student)
         self._base = load_base(student_path)
@@ -109,9 +120,12 @@ class Distillation:
         """The scheduler the GUI runs in a worker thread: its `status` to show, its `stop()` for the Stop button."""
         return BackgroundDistiller(self.job.mini_epoch, probes or psutil_probes(), policy or Policy())
 
-    def run_in_background(self) -> dict[str, Any] | None:
-        """Mini-epochs while the machine is idle and on AC power until done (Ctrl-C stops it, progress kept)."""
-        status = self.background().run()
+    def run_in_background(self, stopped: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
+        """Mini-epochs while the machine is idle and on AC power until done or `stopped()` (progress kept)."""
+        distiller = self.background()
+        watcher = threading.Thread(target=_stop_when, args=(stopped, distiller), daemon=True)
+        watcher.start()
+        status = distiller.run()
         if status.state == "error":
             raise DistillError(f"distillation failed: {status.reason}")
         return status.last_evaluation if status.state == "done" else None
@@ -131,4 +145,6 @@ class Distillation:
             data_summary=dict(report.get("data_summary", {})),
             evaluation={"heldout": report.get("heldout"), "general_ratio": tune.get("general_ratio"),
                         "no_regression": tune.get("no_regression")})
-        return self._adapters.save(manifest, self._gguf)
+        spec = self._models.add_adapter(manifest, self._gguf)
+        assert spec.adapter is not None  # an adapter model always has its file
+        return spec.adapter
