@@ -17,7 +17,7 @@ from ..tuning.distill.collect import collect, split_newest
 from ..tuning.distill.service import Distillation, DistillOptions
 from .interrupts import ctrl_c_cancels
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 
 
 def add_command(sub: Any) -> None:
@@ -103,7 +103,7 @@ def cmd_distill_run(args: argparse.Namespace, settings: Settings) -> int:
         engine.close()
     if report is None:
         sys.stderr.write("edgemind: distillation paused; run the same command again to resume\n")
-        return EXIT_OK
+        return EXIT_INTERRUPTED
     if args.json:
         _print_json(report)
     else:

@@ -84,6 +84,7 @@ def test_nothing_to_learn_from_and_the_setting_off_are_one_line(cli_env: dict[st
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # two models on a busy 2-core machine
 def test_distill_run_teaches_tunes_evaluates_and_registers_the_adapter(cli_env: dict[str, str], run: Any,
                                                                         default_model_installed: Any) -> None:
     """The real command on the real models: Qwen teaches SmolLM2 from stored answered prompts; the adapter is a model

@@ -74,6 +74,7 @@ def test_a_line_cut_short_by_a_kill_is_taught_again(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # two models on a busy 2-core machine
 def test_distillation_end_to_end_on_the_real_models(tmp_path: Path, default_model_installed: Path,
                                                     env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("torch")
