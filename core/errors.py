@@ -110,6 +110,13 @@ class TuneCancelled(TuneError):
     kind = "tune_cancelled"
 
 
+class PackError(EdgeMindError):
+    """A personalization pack was refused: damaged, tampered, unsafe, for another base model, or from an unknown
+    signer. Nothing was written."""
+
+    kind = "pack"
+
+
 def error_for_kind(kind: str, message: str) -> EdgeMindError:
     """Rebuild the exception an error event stands for (events cross threads and processes as plain data)."""
     classes = [EdgeMindError]

@@ -32,6 +32,7 @@ from .distill_command import add_command as add_distill_command
 from .doctor import format_report, run_doctor
 from .interrupts import ctrl_c_cancels
 from .mcp_command import add_command as add_mcp_command
+from .pack_command import add_command as add_pack_command
 from .pull_command import add_commands as add_pull_commands
 from .settings_command import add_command as add_settings_command
 from .tools import add_commands as add_tool_commands
@@ -590,6 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tool_commands(sub, _positive_int)
     add_mcp_command(sub)
     add_distill_command(sub)
+    add_pack_command(sub)
     add_bench_command(sub, _positive_int)
     add_tune_command(sub)
     return p
