@@ -463,6 +463,31 @@ def _lora_agreement(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _tune(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """`edgemind tune` on a made-up fact: speed, held-out and general-text perplexity before/after (the no-regression
+    guard), and whether llama.cpp with the exported adapter answers wordings it never saw."""
+    cfg = data.get("settings", {})
+    hb, ha = data.get("heldout_before", {}), data.get("heldout_after", {})
+    gb, ga = data.get("general_before", {}), data.get("general_after", {})
+    rows = [["held-out answers (loss / perplexity)", f"{hb.get('loss', 0):.3f} / {hb.get('perplexity', 0):.2f}",
+             f"{ha.get('loss', 0):.3f} / {ha.get('perplexity', 0):.2f}"],
+            ["general text (perplexity)", f"{gb.get('perplexity', 0):.2f}", f"{ga.get('perplexity', 0):.2f}"],
+            ["unseen wordings answered with the codename (llama.cpp, greedy)",
+             f"{data.get('unseen_answered_without')}/{data.get('unseen_questions')}",
+             f"{data.get('unseen_answered_with_adapter')}/{data.get('unseen_questions')}"]]
+    out = [f"## LoRA tuning (`{path.name}`)\n",
+           f"`{cfg.get('model')}`, {cfg.get('examples')} examples of one made-up fact, rank {cfg.get('rank')}, "
+           f"{cfg.get('steps')} steps at lr {cfg.get('lr')}, {cfg.get('threads')} thread(s) on {data.get('cpu')}: "
+           f"**{data.get('seconds_per_step')} s/step**. General-text perplexity with the adapter is "
+           f"{data.get('general_ratio')}x the base (guard <= {data.get('regression_limit')}x: "
+           f"**{data.get('no_regression')}**). Estimated peak memory "
+           f"{data.get('memory_estimate_peak_bytes', 0) / 2**30:.2f} GB, measured "
+           f"{data.get('measured_peak_rss_bytes', 0) / 2**30:.2f} GB.\n",
+           _table(["", "base", "with adapter"], rows), "",
+           _source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/tune.py"]))) + "\n"]
+    return "\n".join(out)
+
+
 def _other(path: Path, root: Path, data: Any) -> str:
     """A results file no renderer knows: named, with its recorded command and top-level numbers, so it is never
     silently left off the page."""
@@ -499,6 +524,8 @@ def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
         return _word_problems
     if path.name == "lora_agreement.json":
         return _lora_agreement
+    if path.name == "tune.json":
+        return _tune
     if path.name.startswith("safety") and path.name.endswith(".json"):
         return _safety
     return _other

@@ -115,7 +115,8 @@ class TuneReport:
         out = {k: v for k, v in asdict(self).items() if k not in ("losses", "memory")}
         out.update(memory=self.memory.as_dict(), general_ratio=round(self.general_ratio, 4),
                    no_regression="pass" if self.no_regression else "fail", regression_limit=REGRESSION_LIMIT,
-                   base_path=str(self.base_path), checkpoint=str(self.checkpoint), adapter_path=str(self.adapter_path) if self.adapter_path else None)
+                   base_path=str(self.base_path), checkpoint=str(self.checkpoint),
+                   adapter_path=str(self.adapter_path) if self.adapter_path else None)
         return out
 
 
@@ -217,8 +218,8 @@ def _run(request: TuneRequest, model: Any, base: Base, train: list[Encoded], hel
         export(model, request.base_path, adapter_path, request.lora_alpha)
     seconds = time.monotonic() - started
     return TuneReport(
-        model_id=request.model_id, out_name=request.out_name, base_path=request.base_path, arch=base.arch, rank=request.rank,
-        alpha=request.lora_alpha, steps=step, resumed_from=resumed_from, train_examples=len(train),
+        model_id=request.model_id, out_name=request.out_name, base_path=request.base_path, arch=base.arch,
+        rank=request.rank, alpha=request.lora_alpha, steps=step, resumed_from=resumed_from, train_examples=len(train),
         heldout_examples=len(heldout), heldout_before=before["heldout"], heldout_after=after["heldout"],
         general_before=before["general"], general_after=after["general"], seconds=round(seconds, 2),
         seconds_per_step=round((time.monotonic() - run_started) / run_steps, 3) if run_steps else 0.0,
