@@ -39,6 +39,9 @@ GGUF_NAMES = {
 # rotary halves interleaved per head). transformers undoes it on load, so a LoRA trained there must redo it on export.
 QK_PERMUTED = {"llama": True, "qwen2": False}
 
+# The same line as the training stack's own check (core/tuning/stack.py): `gguf` ships with the `[tune]` extra only.
+INSTALL_LINE = "tuning needs the optional training stack: pip install 'edgemind[tune]'"
+
 _MODULE = re.compile(r"(?:^|\.)layers\.(\d+)\.(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)$")
 
 
@@ -92,7 +95,7 @@ def read_base_layout(base_gguf: Path) -> BaseLayout:
 # gguf's reader parses the whole vocabulary (~5 s for a 49k-token model): read each base file once per process.
 @functools.lru_cache(maxsize=8)
 def _layout(path: str, size: int, mtime_ns: int) -> BaseLayout:
-    import gguf
+    gguf = import_gguf()
 
     base_gguf = Path(path)
     try:
@@ -107,6 +110,15 @@ def _layout(path: str, size: int, mtime_ns: int) -> BaseLayout:
     shapes = {t.name: (int(t.shape[0]), int(t.shape[1])) for t in reader.tensors if len(t.shape) == 2}
     return BaseLayout(arch=arch, n_head=int(n_head), n_head_kv=int(n_head_kv.contents()) if n_head_kv else int(n_head),
                       shapes=shapes)
+
+
+def import_gguf() -> ModuleType:
+    """The `gguf` package, or one line saying how to install it (it is not part of the default install)."""
+    try:
+        import gguf
+    except ImportError as exc:
+        raise ModelError(f"{INSTALL_LINE} (missing: gguf)") from exc
+    return gguf
 
 
 def _field(reader: Any, key: str, path: Path) -> Any:
@@ -205,7 +217,7 @@ def export_lora(peft_model: Any, base_gguf: Path, out: Path, alpha: float, *, pe
                 adapter: str | None = None) -> None:
     """Write `peft_model`'s LoRA as a GGUF adapter for `base_gguf` at `out` (float32 tensors: a rank-8 adapter of the
     135M model is ~5 MB, and exact). Raises AdapterMismatch before writing anything when it does not fit the base."""
-    import gguf
+    gguf = import_gguf()
 
     layout = read_base_layout(base_gguf)
     check_arch(peft_model, layout)
