@@ -70,13 +70,16 @@ def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, n
     header = read_gguf_header(path)
     model_ctx = header.context_length or spec.context_length or context_cap
     n_ctx = min(context_cap, model_ctx)
+    # A tuned adapter (checked against its pin by the registry's prepare) is applied by llama.cpp at load.
+    lora = {"lora_path": str(spec.adapter)} if spec.adapter is not None else {}
     try:
         llm = llama_cpp.Llama(
             model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512,
-            n_gpu_layers=native.gpu_layers(key), verbose=False,
+            n_gpu_layers=native.gpu_layers(key), verbose=False, **lora,
         )
     except (ValueError, RuntimeError, OSError) as exc:
-        raise ModelError(f"llama.cpp could not load model {spec.id!r} from {path.name}: {exc}") from None
+        what = f"{path.name} with adapter {spec.adapter.name}" if spec.adapter is not None else path.name
+        raise ModelError(f"llama.cpp could not load model {spec.id!r} from {what}: {exc}") from None
     template = ChatTemplate(
         header.chat_template, bos_token=_token_text(llm, llm.token_bos()), eos_token=_token_text(llm, llm.token_eos()),
         model_id=spec.id,

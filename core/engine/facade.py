@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..backends.base import Backend, CancelToken
 from ..backends.llama_cpp_backend import LoadedLlama
-from ..backends.llama_native import FALLING_BACK, ModelCheck, NativeGuard, failure_line, model_key
+from ..backends.llama_native import FALLING_BACK, ModelCheck, NativeCodeError, NativeGuard, failure_line, model_key
 from ..backends.model_pool import ModelPool
 from ..backends.registry import backend_factories
 from ..cache.answers import AnswerCache
@@ -201,6 +201,10 @@ class Engine:
     def local_spec(self, spec: ModelSpec, asked: str | None = None) -> ModelSpec:
         """A local GGUF runs on llama_cpp or onnx_int4: the request's --backend, else the `local_backend` setting."""
         wanted = asked or self.settings.local_backend
+        if spec.adapter is not None:
+            if asked is not None and asked != "llama_cpp":
+                raise ModelError(f"model {spec.id!r} is a LoRA adapter; it runs on llama_cpp only, not {asked}")
+            return spec
         if spec.backend in LOCAL_BACKENDS and wanted in LOCAL_BACKENDS and spec.backend != wanted:
             return replace(spec, backend=wanted)
         return spec
@@ -213,6 +217,9 @@ class Engine:
         if spec.backend != "llama_cpp" or asked is not None:
             return spec
         check = self._native_check(spec)
+        if check.variant is None and spec.adapter is not None:
+            raise NativeCodeError(failure_line(spec.path.name if spec.path else spec.id, check,
+                                               then="a LoRA adapter runs on llama.cpp only"))
         if check.variant is None:
             log.warning("%s", failure_line(spec.path.name if spec.path else spec.id, check, then=FALLING_BACK))
             return replace(spec, backend="onnx_int4")

@@ -39,6 +39,10 @@ class ModelSpec:
     endpoint: str | None = None
     remote_model: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    # A LoRA adapter run on top of `base_model`'s file (path/sha256 are the base's; the adapter has its own pin).
+    adapter: Path | None = None
+    adapter_sha256: str | None = None
+    base_model: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The `models list --json` shape; never includes the API key."""
@@ -54,6 +58,8 @@ class ModelSpec:
             "roles": list(self.roles),
             "endpoint": self.endpoint,
             "remote_model": self.remote_model,
+            "adapter": str(self.adapter) if self.adapter else None,
+            "base_model": self.base_model,
         }
 
 

@@ -21,6 +21,7 @@ from edgemind.kernels.gguf_header import GGUFHeader
 from ..errors import ModelError, ModelIntegrityError, ModelNotFound
 from ..settings import Settings
 from ..storage.schema import Base
+from .adapters import AdapterManifest, AdapterStore, is_adapter_name
 from .bundled import install_bundled
 from .catalog import PULLED_FOLDER
 from .integrity import Progress, check_gguf, check_size_and_hash, fingerprint, sha256_file
@@ -82,7 +83,8 @@ def _file_changed(path: Path) -> ModelIntegrityError:
 class ModelRegistry:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session],
                  ollama_lister: Callable[..., list[str]] | None = None,
-                 sources: Mapping[str, ModelSource] | None = None, keys: RemoteKeys | None = None) -> None:
+                 sources: Mapping[str, ModelSource] | None = None, keys: RemoteKeys | None = None,
+                 adapters: AdapterStore | None = None) -> None:
         """`sources`: live model sources by name (`model_sources()` finds the installed ones). Unless it names one,
         "ollama" is the configured Ollama server, listed by `ollama_lister` (without one, `ollama:NAME` ids still
         resolve but none are listed)."""
@@ -97,6 +99,7 @@ class ModelRegistry:
         self._prepared: set[tuple[str, int, int, int, int]] = set()
         # Remote models' keys: the OS keyring (or a 0600 file), never the database; audit_key_store says which.
         self._keys = keys or RemoteKeys(settings.home, settings.audit_key_store)
+        self.adapters = adapters or AdapterStore(settings.home)
         self._move_plain_keys()
 
     # ---- listing and lookup -------------------------------------------------------------------------------------
@@ -106,6 +109,25 @@ class ModelRegistry:
     def user_models(self) -> list[ModelSpec]:
         with self._sessions() as s:
             return [_row_to_spec(r) for r in s.scalars(select(UserModelRow).order_by(UserModelRow.added_at))]
+
+    def adapter_models(self) -> list[ModelSpec]:
+        """Tuned adapters, each a model of its own on its base's file; one whose base is gone is not listed."""
+        specs = []
+        for manifest in self.adapters.list():
+            try:
+                specs.append(self._adapter_spec(manifest))
+            except ModelError as exc:
+                log.debug("adapter %s not listed: %s", manifest.name, exc)
+        return specs
+
+    def _adapter_spec(self, manifest: AdapterManifest) -> ModelSpec:
+        base = self.get(manifest.base_model)
+        if base.adapter is not None or base.backend not in LOCAL_BACKENDS or base.path is None:
+            raise ModelError(f"adapter {manifest.name!r}: its base {manifest.base_model!r} is not a local GGUF model")
+        # never `bundled`: removing an adapter must not take its base's installed copy with it
+        return replace(base, id=manifest.name, backend="llama_cpp", roles=("chat",), bundled=False, sources=(),
+                       adapter=self.adapters.path(
+            manifest.name), adapter_sha256=manifest.adapter_sha256, base_model=base.id)
 
     def live_models(self, source: str | None = None) -> list[ModelSpec]:
         """Models of the live sources (or of one); a source that does not answer lists none (not an error for a
@@ -125,7 +147,7 @@ class ModelRegistry:
 
     def list_models(self, *, include_ollama: bool = True) -> list[ModelSpec]:
         """Bundled and user models, and (include_ollama) those of every live source, Ollama's and any other."""
-        models = self.bundled() + self.user_models()
+        models = self.bundled() + self.user_models() + self.adapter_models()
         return models + (self.live_models() if include_ollama else [])
 
     def get(self, model_id: str | None) -> ModelSpec:
@@ -136,10 +158,13 @@ class ModelRegistry:
             row = s.get(UserModelRow, model_id)
             if row is not None:
                 return _row_to_spec(row, self._keys.load(row.id, row.api_key))
+        adapter = self.adapters.get(model_id) if is_adapter_name(model_id) else None
+        if adapter is not None:
+            return self._adapter_spec(adapter)
         source, _, name = model_id.partition(":")
         if name and source in self._sources:
             return self._sources[source].spec(self._settings, name)
-        known = ", ".join(m.id for m in self.bundled() + self.user_models())
+        known = ", ".join(m.id for m in self.bundled() + self.user_models() + self.adapter_models())
         live = ", ".join(f"{n}:NAME" for n in sorted(self._sources))
         raise ModelNotFound(f"unknown model {model_id!r}; known models: {known} (live models as {live})")
 
@@ -148,6 +173,8 @@ class ModelRegistry:
         """Return a local file that is whole, GGUF and matches its pin; install bundled models on first use."""
         if spec.backend not in LOCAL_BACKENDS or spec.path is None:
             raise ModelError(f"model {spec.id!r} is served by {spec.backend}; it has no local file")
+        if spec.adapter is not None:
+            return self._prepare_adapter(spec, progress)
         if spec.bundled and not spec.path.exists():
             log.info("installing bundled model %s into %s", spec.id, spec.path)
             install_bundled(spec, progress)
@@ -164,9 +191,47 @@ class ModelRegistry:
         self._prepared.add(stamp)
         return spec.path
 
+    def _prepare_adapter(self, spec: ModelSpec, progress: Progress | None) -> Path:
+        """The base file through the usual gate, then the adapter file against its pin (a few MB: hashed once per
+        change of the file, like the base)."""
+        if spec.base_model is None or spec.adapter is None:
+            raise ModelError(f"adapter {spec.id!r} names no base model")
+        path = self.prepare(self.get(spec.base_model), progress)
+        if not spec.adapter.is_file():
+            raise ModelIntegrityError(f"adapter {spec.id!r}: file {spec.adapter} is missing")
+        stat = spec.adapter.stat()
+        stamp = (f"{spec.adapter}|{spec.adapter_sha256}", stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+        if stamp not in self._prepared:
+            if sha256_file(spec.adapter) != spec.adapter_sha256:
+                raise ModelIntegrityError(
+                    f"adapter {spec.id!r}: {spec.adapter} does not match its SHA-256; remove it and tune or import it "
+                    "again")
+            check_gguf(spec.adapter, spec.id)
+            self._prepared.add(stamp)
+        return path
+
+    def add_adapter(self, manifest: AdapterManifest, gguf_file: Path, *, move: bool = False) -> ModelSpec:
+        """Register a tuned adapter under its own model id; its base must be installed here with the same bytes it
+        was tuned on."""
+        self._check_new_id(manifest.name)
+        base = self.get(manifest.base_model)
+        if base.adapter is not None or base.backend not in LOCAL_BACKENDS or base.path is None:
+            raise ModelError(f"adapter {manifest.name!r}: base {manifest.base_model!r} is not a local GGUF model")
+        if base.sha256 and base.sha256 != manifest.base_sha256:
+            raise ModelError(f"adapter {manifest.name!r} was made for another file of {base.id!r} "
+                             f"(SHA-256 {manifest.base_sha256[:12]}…, installed {base.sha256[:12]}…)")
+        self.adapters.save(manifest, gguf_file, move=move)
+        return self.get(manifest.name)
+
     def verify(self, model_id: str, progress: Progress | None = None) -> ModelSpec:
         """Full check (header and hash, never the cached stamp); raise ModelIntegrityError if it fails."""
         spec = self.get(model_id)
+        if spec.adapter is not None and spec.base_model is not None:
+            self.verify(spec.base_model, progress)
+            if not spec.adapter.is_file() or sha256_file(spec.adapter, progress) != spec.adapter_sha256:
+                raise ModelIntegrityError(f"adapter {spec.id!r}: {spec.adapter} is missing or does not match its "
+                                          "SHA-256")
+            return spec
         if spec.backend != "llama_cpp" or spec.path is None:
             raise ModelError(f"model {spec.id!r} is remote ({spec.backend}); there is no file to verify")
         if spec.bundled and not spec.path.exists():
@@ -216,8 +281,9 @@ class ModelRegistry:
         if model_id in self._bundled or (colon and source in self._sources):
             raise ModelError(f"model id {model_id!r} is reserved; pick another with --id")
         with self._sessions() as s:
-            if s.get(UserModelRow, model_id) is not None:
-                raise ModelError(f"a model with id {model_id!r} already exists; pick another with --id")
+            taken = s.get(UserModelRow, model_id) is not None
+        if taken or (is_adapter_name(model_id) and self.adapters.get(model_id) is not None):
+            raise ModelError(f"a model with id {model_id!r} already exists; pick another with --id")
 
     def add_gguf(self, path: Path, model_id: str | None = None, progress: Progress | None = None,
                  verified_sha256: str | None = None) -> ModelSpec:
@@ -281,6 +347,9 @@ class ModelRegistry:
             return f"bundled model {model_id} is not installed; nothing to remove"
         if spec.backend == "ollama":
             raise ModelError(f"{model_id} lives on the Ollama server; remove it there with `ollama rm`")
+        if spec.adapter is not None:
+            self.adapters.remove(model_id)
+            return f"removed adapter {model_id} and deleted its files (its base {spec.base_model} stays)"
         with self._sessions.begin() as s:
             row = s.get(UserModelRow, model_id)
             if row is not None:
