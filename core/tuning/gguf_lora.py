@@ -42,6 +42,8 @@ QK_PERMUTED = {"llama": True, "qwen2": False}
 # The same line as the training stack's own check (core/tuning/stack.py): `gguf` ships with the `[tune]` extra only.
 INSTALL_LINE = "tuning needs the optional training stack: pip install 'edgemind[tune]'"
 
+GGML_TYPE_F32 = 0  # ggml's type id for float32 (llama.cpp's KV cache type)
+
 _MODULE = re.compile(r"(?:^|\.)layers\.(\d+)\.(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)$")
 
 
@@ -243,18 +245,20 @@ def export_lora(peft_model: Any, base_gguf: Path, out: Path, alpha: float, *, pe
 
 
 def compare_logits(base_gguf: Path, adapter_gguf: Path, peft_model: Any, prompt: str, *,
-                   llama: ModuleType | None = None, threads: int = 2) -> LogitAgreement:
+                   llama: ModuleType | None = None, threads: int = 2, kv_float32: bool = False) -> LogitAgreement:
     """Run `prompt` through llama.cpp (base, then base + adapter) and through transformers (adapter disabled, then
     enabled) on the same token ids, and say how closely the two runtimes agree.
 
     `llama` is the `llama_cpp` module to use (one whose CPU code was checked for this machine); by default the one
-    already loaded in this process, if any.
+    already loaded in this process, if any. `kv_float32` keeps llama.cpp's keys and values in float32 instead of its
+    default float16: a strong adapter on Qwen2 (whose q/k/v carry biases) pushes them past float16's range, and the
+    runtimes then part for a reason that is not the export (measured r 0.967 in float16, 0.9999999 in float32).
     """
     import torch
 
     module = llama if llama is not None else _llama_module()
-    tokens, base_cpp = _llama_logits(module, base_gguf, None, prompt, threads)
-    _, adapted_cpp = _llama_logits(module, base_gguf, adapter_gguf, prompt, threads)
+    tokens, base_cpp = _llama_logits(module, base_gguf, None, prompt, threads, kv_float32)
+    _, adapted_cpp = _llama_logits(module, base_gguf, adapter_gguf, prompt, threads, kv_float32)
     ids = torch.tensor([tokens], dtype=torch.long)
     peft_model.eval()
     with torch.no_grad():
@@ -277,14 +281,16 @@ def _llama_module() -> ModuleType:
     return import_llama(None)
 
 
-def _llama_logits(llama: ModuleType, base: Path, adapter: Path | None, prompt: str,
-                  threads: int) -> tuple[list[int], np.ndarray]:
+def _llama_logits(llama: ModuleType, base: Path, adapter: Path | None, prompt: str, threads: int,
+                  kv_float32: bool) -> tuple[list[int], np.ndarray]:
     """Token ids of `prompt` (llama.cpp's tokenizer, with BOS as the model wants it) and the logits at every one."""
     kwargs: dict[str, Any] = {"lora_path": str(adapter)} if adapter is not None else {}
+    if kv_float32:
+        kwargs.update(type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32)
     try:
         llm = llama.Llama(model_path=str(base), n_ctx=512, logits_all=True, verbose=False, n_threads=threads,
                           **kwargs)
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:
         raise AdapterMismatch(f"llama.cpp refused {adapter.name if adapter else base.name}: {exc}") from exc
     try:
         tokens = llm.tokenize(prompt.encode("utf-8"))
