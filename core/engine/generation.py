@@ -11,11 +11,22 @@ from dataclasses import dataclass
 from ..backends.base import Message
 from ..events import BackendDone, Event, Metrics, Token
 from ..tools.answer_guard import CallFilter
-from ..tools.loop import LoopResult, run_tool_steps
+from ..tools.loop import LoopResult, closing_instruction, latest_question, run_tool_steps
 from .request import Generated, Request
 
 # Said when the model, asked twice, only wrote a function call: the call is never shown as the answer.
 NO_ANSWER = "I could not write an answer to this without calling a tool again; please rephrase or ask without tools."
+
+
+def no_answer(loop: LoopResult) -> str:
+    """What is said when the model, asked twice, wrote only a call or copied its instructions: where a call failed,
+    that failure in plain words (what the user can act on), else NO_ANSWER."""
+    failed = [o for o in loop.outcomes if not o.ok]
+    if not failed:
+        return NO_ANSWER
+    last = failed[-1]
+    how = "was not allowed" if last.decision.startswith("denied") else f"failed: {last.summary}"
+    return f"I could not get an answer: the {last.tool} call {how}. Please rephrase the question or ask it in parts."
 
 
 @dataclass(slots=True)
@@ -57,14 +68,16 @@ class Generation:
                  shown: _Shown) -> Generator[Event, None, BackendDone | None]:
         """The answer after tool steps, with any function call the model writes held back and dropped: when it wrote
         nothing but a call, it is asked once more from the conversation told in words, without the tools."""
-        guard = CallFilter()
+        echoes = tuple(closing_instruction(latest_question(request.messages), loop.outcomes).splitlines()
+                       ) if loop.outcomes else ()
+        guard = CallFilter(echoes=echoes)
         done = yield from self._stream(request, request.messages, guard, shown)
         if guard.dropped and not guard.shown.strip() and not request.cancel.cancelled:
-            guard = CallFilter()
+            guard = CallFilter(echoes=echoes)
             request.messages = loop.plain
             done = yield from self._stream(request, loop.plain, guard, shown)
             if guard.dropped and not guard.shown.strip():
-                yield from self._emit(request, NO_ANSWER, shown)
+                yield from self._emit(request, no_answer(loop), shown)
         return done
 
     def _stream(self, request: Request, messages: list[Message],

@@ -3,6 +3,9 @@
 
 Text before a call streams as it comes; only the few characters that could be the start of a call are held back,
 so an ordinary answer streams unchanged. JSON that is not a call (a user asked for JSON) is let through at the end.
+
+An answer that opens by copying one of the instructions it was given (`echoes`: a small model, told "the call to
+calculator failed, so do not make up its content", writes that sentence back as its answer) is dropped the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 
 # What a call starts with in the layouts small models write (the loop's parse_call reads all of them).
 _STARTS = ("<tool_call>", "```json", '{"name"', '{"tool"')
+_ECHO_CHARS = 40  # an opening this long that matches an instruction word for word is a copy, not an answer
 _CALL_NAME = re.compile(r'"(?:name|tool)"\s*:\s*"[A-Za-z0-9_-]{1,64}"')
 
 
@@ -25,15 +29,25 @@ def looks_like_call(text: str) -> bool:
 class CallFilter:
     """Feed it the answer's chunks; it returns the text safe to show and holds back anything that may be a call."""
 
+    echoes: tuple[str, ...] = ()  # instructions the answer must not open by copying
     _held: str = ""
     _holding: bool = False  # a call may have started: keep everything from there until the end
-    dropped: bool = False  # a call was cut out of the answer
+    _echoing: bool = False  # the answer opened with a copied instruction: drop it whole
+    dropped: bool = False  # a call (or a copied instruction) was cut out of the answer
     shown: str = ""  # everything returned so far
 
     def feed(self, chunk: str) -> str:
         self._held += chunk
         if self._holding:
             return ""
+        if self.echoes and not self.shown:
+            opening = _plain(self._held)
+            copies = [e for e in map(_plain, self.echoes) if e.startswith(opening[:_ECHO_CHARS])]
+            if copies and len(opening) < _ECHO_CHARS:
+                return ""  # may still turn out to be a copy
+            if copies:
+                self._holding = self._echoing = True
+                return ""
         starts = [i for i in (self._held.find(s) for s in _STARTS) if i >= 0]
         if not self.shown.strip() and self._held.lstrip()[:1] in ("{", "`"):  # opens with JSON or a fence
             starts.append(0)
@@ -48,9 +62,12 @@ class CallFilter:
         return self._show(out)
 
     def finish(self) -> str:
-        """The held text, unless it is a call (then it is dropped and `dropped` is set)."""
+        """The held text, unless it is a call or a copied instruction (then it is dropped and `dropped` is set)."""
         held, self._held, self._holding = self._held, "", False
-        if looks_like_call(held):
+        opening = _plain(held)
+        copied = bool(self.echoes) and not self.shown and len(opening) >= _ECHO_CHARS // 2 and any(
+            e.startswith(opening) for e in map(_plain, self.echoes))
+        if self._echoing or copied or looks_like_call(held):
             self.dropped = True
             return ""
         return self._show(held)
@@ -58,3 +75,7 @@ class CallFilter:
     def _show(self, text: str) -> str:
         self.shown += text
         return text
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split()).lower()

@@ -297,6 +297,8 @@ def _postfix_factorials(text: str) -> str:
     return text
 
 
+# a currency sign on an amount ("$215 * 0.9", "50€"): money is a plain number to the arithmetic
+_CURRENCY = re.compile(r"[$€£¥](?=\s*[\d.(])|(?<=[\d.])\s*[€£¥$](?![\w$€£¥])")
 # n% where no operand follows the % is a percentage ("17% of 2350", "17% * 2350", "2350 * 17%"); "7 % 3" stays modulo
 _PERCENT = re.compile(r"%(?=\s*(?:$|[-+*/)^,]|of\b))", re.IGNORECASE)
 _OF = re.compile(r"(?<=/100\))\s*of\b", re.IGNORECASE)
@@ -306,6 +308,7 @@ def compute(expression: str) -> Number:
     """The value of an arithmetic expression (no units)."""
     cleaned = (expression.replace("^", "**").replace("×", "*").replace("÷", "/").replace("−", "-")
                .replace("\u00b7", "*").strip())
+    cleaned = _CURRENCY.sub("", cleaned)
     cleaned = _OF.sub(" *", _PERCENT.sub("/100)", _percent_operands(cleaned)))
     cleaned = _postfix_factorials(cleaned)
     try:

@@ -17,7 +17,6 @@ import pytest
 
 from edgemind.core.backends.base import BackendDone, CancelToken, Chunk, GenerationParams, Message
 from edgemind.core.engine.facade import AskOptions, Engine
-from edgemind.core.engine.generation import NO_ANSWER
 from edgemind.core.tools.answer_guard import CallFilter, looks_like_call
 from edgemind.core.tools.loop import call_key, closing_instruction, latest_question
 from edgemind.core.tools.math_setup import check_setup, foreign_numbers, parse_setup
@@ -62,6 +61,32 @@ def test_a_call_after_some_words_is_cut_and_the_words_stay() -> None:
 ])
 def test_ordinary_answers_pass_unchanged(chunks: list[str]) -> None:
     assert _filtered(chunks) == ("".join(chunks), False)
+
+
+FAILED_CALC = ToolOutcome("calculator", {"expression": "5 feet * 12 inches"}, "error", False,
+                          "calculator: 'feet' is a unit")
+CLOSING = closing_instruction("A board is 5 feet long. How many inches long is it?", [FAILED_CALC])
+
+
+def _echo_filtered(chunks: Sequence[str]) -> tuple[str, bool]:
+    guard = CallFilter(echoes=tuple(CLOSING.splitlines()))
+    shown = "".join(guard.feed(c) for c in chunks) + guard.finish()
+    return shown, guard.dropped
+
+
+def test_an_answer_that_copies_its_instructions_is_dropped_not_shown() -> None:
+    copied = next(line for line in CLOSING.splitlines() if line.startswith("The call to calculator failed"))
+    assert _echo_filtered([copied[i:i + 7] for i in range(0, len(copied), 7)]) == ("", True)
+    assert _echo_filtered(["Do not call another function and do not write a function call."]) == ("", True)
+
+
+@pytest.mark.parametrize("chunks", [
+    ["The board is 60 inches long."],
+    ["The call ", "took a while, but 5 feet is 60 inches."],  # opens like an instruction, then answers
+    ["60"],
+])
+def test_an_answer_that_only_starts_like_an_instruction_is_shown_whole(chunks: list[str]) -> None:
+    assert _echo_filtered(chunks) == ("".join(chunks), False)
 
 
 def test_calls_are_recognised_in_the_layouts_models_write() -> None:
@@ -175,7 +200,9 @@ CALL = '<tool_call>\n{"name": "files_read", "arguments": {"path": "/tmp/notes/pl
 @pytest.mark.default_model
 @pytest.mark.parametrize("answer, expected", [
     ("I was not allowed to read that file.", "I was not allowed to read that file."),
-    (None, NO_ANSWER),
+    # asked twice, it only wrote a call: the refused call is said plainly, never the call
+    (None, "I could not get an answer: the files_read call was not allowed. Please rephrase the question or ask it "
+           "in parts."),
 ])
 def test_a_call_written_as_the_answer_is_asked_again_without_tools_and_never_shown(
         answer: str | None, expected: str, default_model_installed: Path, artifacts_dir: Path, tmp_path: Path,
@@ -193,6 +220,37 @@ def test_a_call_written_as_the_answer_is_asked_again_without_tools_and_never_sho
     assert result.text == expected
     final = "".join(m.content for m in backend.requests[-1])
     assert "<tool_call>" not in final and "# Tools" not in final  # the retry saw no call markup and no tools
+
+
+class InstructionCopyingBackend(CallWritingBackend):
+    """The BACKEND only, standing in for a model that, told a call failed or was refused, writes back the sentence
+    that told it so instead of answering (seen with the 0.5B model on word problems)."""
+
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+        self.requests.append(list(messages))
+        last = messages[-1].content
+        copied = next((line for line in last.splitlines() if line.startswith("The call to")), None)
+        text = CALL if copied is None else copied
+        for i in range(0, len(text), 5):
+            yield text[i:i + 5]
+        yield BackendDone("stop", len(text) // 5 + 1, 10)
+
+
+@pytest.mark.default_model
+def test_a_copied_instruction_is_never_the_answer_the_failed_call_is_said_plainly(
+        default_model_installed: Path, artifacts_dir: Path, tmp_path: Path, notes: Path) -> None:
+    backend = InstructionCopyingBackend(None)
+    settings = default_model_settings(tmp_path, default_model_installed.parent, artifacts_dir)
+    engine = Engine.create(settings, factories={"llama_cpp": lambda *a, **k: backend,
+                                                "onnx_int4": lambda *a, **k: backend})
+    try:
+        result = engine.ask(f"Read the file {notes / 'plan.txt'} and tell me the code word in it.",
+                            AskOptions(max_tokens=80, store=False, tools=engine.open_tools(ask=None)))
+    finally:
+        engine.close()
+    assert result.tool_calls and not result.tool_calls[0]["ok"]
+    assert "The call to" not in result.text and "do not make up" not in result.text
+    assert result.text.startswith("I could not get an answer: the files_read call ")
 
 
 class NameInventingBackend(CallWritingBackend):

@@ -95,6 +95,9 @@ def test_irrational_functions_and_constants_give_floats() -> None:
     ("17% of 2350", "17% of 2350 = 399.5"),  # n% is a percentage when no operand follows the %
     ("2350 * 17%", "2350 * 17% = 399.5"),
     ("7 % 3", "7 % 3 = 1"),  # and the remainder when one does
+    ("$215 * (1 - 0.10)", "$215 * (1 - 0.10) = 193.5"),  # an amount of money is a plain number
+    ("$50 - ($2.13 + $1.59)", "$50 - ($2.13 + $1.59) = 46.28"),
+    ("12.50€ * 3", "12.50€ * 3 = 37.5"),
 ])
 def test_the_result_line_is_exact_or_says_it_is_rounded(expression: str, line: str) -> None:
     assert calculate(expression) == line
