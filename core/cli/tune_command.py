@@ -67,6 +67,8 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
             report = tune(request, progress=_progress_printer(), cancel=cancel, export=export_lora)
     except TuneCancelled as exc:
         return _fail(args, exc, EXIT_INTERRUPTED)
+    except TuneDataError as exc:  # an example over the token limit shows once the tokenizer is loaded
+        return _fail(args, exc, EXIT_BAD_INPUT)
     assert report.adapter_path is not None  # tune() exports whenever it is given an exporter
     manifest = adapter_manifest(report, report.adapter_path, models.get(request.model_id).sha256,
                                 data_summary(request.examples, report))
