@@ -28,7 +28,7 @@ from edgemind.core.backends.llama_native import NativeGuard, import_llama, model
 from edgemind.core.hardware import cpu_name
 from edgemind.core.tuning.data import Example
 from edgemind.core.tuning.gguf_lora import export_lora
-from edgemind.core.tuning.trainer import REGRESSION_LIMIT, TuneProgress, TuneRequest, tune
+from edgemind.core.tuning.trainer import REGRESSION_LIMIT, TuneProgress, TuneRequest, default_steps, tune
 
 MODEL_FILE = "smollm2-135m-instruct-q4_1.gguf"
 PACKAGES = ("torch", "transformers", "peft", "gguf", "llama-cpp-python")
@@ -67,13 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     models = Path(os.environ.get("EDGEMIND_MODELS_DIR") or Path(os.environ.get("EDGEMIND_HOME", "~")) / "models")
     ap.add_argument("--model", type=Path, default=models.expanduser() / MODEL_FILE)
-    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--steps", type=int, help="default: what `edgemind tune` picks for these examples")
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     examples = tuple(Example.from_prompt(q, ANSWER) for q in QUESTIONS)
+    steps = args.steps or default_steps(len(examples))
     started = time.monotonic()
 
     def show(p: TuneProgress) -> None:
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         request = TuneRequest(model_id=args.model.stem, base_path=args.model, examples=examples, rank=args.rank,
-                              steps=args.steps, lr=args.lr, out_name="bench", workdir=Path(tmp) / "work",
+                              steps=steps, lr=args.lr, out_name="bench", workdir=Path(tmp) / "work",
                               threads=args.threads)
         report = tune(request, progress=show, export=export_lora)
         peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpu": cpu_name(),
         "versions": {name: _version(name) for name in PACKAGES},
-        "settings": {"model": args.model.name, "steps": args.steps, "lr": args.lr, "rank": args.rank,
+        "settings": {"model": args.model.name, "steps": steps, "lr": args.lr, "rank": args.rank,
                      "alpha": report.alpha, "threads": args.threads, "examples": len(examples)},
         "seconds_per_step": report.seconds_per_step,
         "train_seconds": round(report.seconds_per_step * report.steps, 1),

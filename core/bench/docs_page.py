@@ -526,7 +526,7 @@ def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
         return _word_problems
     if path.name == "lora_agreement.json":
         return _lora_agreement
-    if path.name == "tune.json":
+    if path.name.startswith("tune") and path.name.endswith(".json"):
         return _tune
     if path.name.startswith("safety") and path.name.endswith(".json"):
         return _safety
