@@ -461,36 +461,63 @@ def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
 
 
 def _lora_agreement(path: Path, root: Path, data: dict[str, Any]) -> str:
-    """Logit agreement of llama.cpp + our exported GGUF LoRA with transformers + PEFT, per base model and q/k layout:
-    the proof that an exported adapter means in llama.cpp what it meant where it was trained."""
+    """Logit agreement of llama.cpp + our exported GGUF LoRA with transformers + PEFT, per base model, adapter
+    strength and q/k layout: the proof that an exported adapter means in llama.cpp what it meant in training."""
     cfg = data.get("settings", {})
     rows = []
+    tokens = set()
     for run in data.get("models", []):
-        for layout, by_base in run.get("layouts", {}).items():
-            for kind in ("float32", "shipped"):
-                fig = by_base.get(kind)
-                if not fig:
-                    continue
-                rows.append([f"`{run['file']}` ({run['arch']})",
-                             "exported" if layout == "exported" else "other q/k layout (wrong)",
-                             "float32 copy" if kind == "float32" else "shipped quantized",
-                             f"{fig['correlation']:.5f}", f"{fig['delta_correlation']:.5f}",
-                             f"{fig['max_abs_diff']:.3f}", f"{fig['base_correlation']:.5f}",
-                             f"{fig['adapter_shift']:.4f}"])
+        for strength in run.get("strengths", []):
+            for layout, by_base in strength.get("layouts", {}).items():
+                for kind in ("float32", "shipped"):
+                    fig = by_base.get(kind)
+                    if not fig:
+                        continue
+                    tokens.add(fig.get("tokens"))
+                    rows.append([f"`{run['file']}` ({run['arch']})", str(strength.get("b_std")),
+                                 "exported" if layout == "exported" else "other q/k layout (wrong)",
+                                 "float32 copy, float32 KV" if kind == "float32" else "shipped file, as served",
+                                 f"{fig['correlation']:.5f}", f"{fig['delta_correlation']:.5f}",
+                                 f"{fig['max_abs_diff']:.3f}", f"{fig['base_correlation']:.5f}",
+                                 f"{fig['adapter_shift']:.4f}"])
     goal = data.get("goal", {}).get("correlation")
-    tokens = {fig.get("tokens") for run in data.get("models", []) for by_base in run.get("layouts", {}).values()
-              for fig in by_base.values() if isinstance(fig, dict)}
     out = [f"## GGUF LoRA export: llama.cpp against transformers + PEFT (`{path.name}`)\n",
-           f"A seeded rank-{cfg.get('rank', '?')} LoRA (alpha {cfg.get('alpha', '?')}, random B with std "
-           f"{cfg.get('b_std', '?')}) on all seven projections, exported as GGUF and run by llama.cpp on the same "
-           f"prompt ({', '.join(str(t) for t in sorted(tokens, key=str))} tokens) as transformers + PEFT; "
-           "Pearson r over every position's logits. `delta r`: r of the "
-           "adapter's own effect (adapted minus base logits) across the runtimes; `base r`: the two bases alone "
-           "(llama.cpp's quantized matmuls round activations to 8 bits); `shift`: 1 - r of base and adapted logits, "
-           "how far the adapter moves them. On the float32 copy of the base only the export's error is left"
-           + (f"; goal: r >= {goal}." if goal else ".") + "\n",
-           _table(["model", "adapter", "base", "r", "delta r", "max abs diff", "base r", "shift"], rows), "",
+           f"A seeded rank-{cfg.get('rank', '?')} LoRA (alpha {cfg.get('alpha', '?')}, random B of the standard "
+           f"deviation in the table) on all seven projections, exported as GGUF and run by llama.cpp on the same "
+           f"prompt ({', '.join(str(t) for t in sorted(tokens, key=str))} tokens) as transformers + PEFT; Pearson r "
+           "over every position's logits. `delta r`: r of the adapter's own effect (adapted minus base logits) "
+           "across the runtimes; `base r`: the two bases alone (llama.cpp's quantized matmuls round activations to "
+           "8 bits); `shift`: 1 - r of base and adapted logits, how far the adapter moves them. The float32 rows "
+           "leave only the export's error; the shipped rows add llama.cpp's quantized matmuls and float16 KV cache"
+           + (f". Goal: r >= {goal}." if goal else ".") + "\n",
+           _table(["model", "B std", "adapter", "llama.cpp base", "r", "delta r", "max abs diff", "base r", "shift"],
+                  rows), "",
            _source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/lora_agreement.py"]))) + "\n"]
+    return "\n".join(out)
+
+
+def _tune(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """`edgemind tune` on a made-up fact: speed, held-out and general-text perplexity before/after (the no-regression
+    guard), and whether llama.cpp with the exported adapter answers wordings it never saw."""
+    cfg = data.get("settings", {})
+    hb, ha = data.get("heldout_before", {}), data.get("heldout_after", {})
+    gb, ga = data.get("general_before", {}), data.get("general_after", {})
+    rows = [["held-out answers (loss / perplexity)", f"{hb.get('loss', 0):.3f} / {hb.get('perplexity', 0):.2f}",
+             f"{ha.get('loss', 0):.3f} / {ha.get('perplexity', 0):.2f}"],
+            ["general text (perplexity)", f"{gb.get('perplexity', 0):.2f}", f"{ga.get('perplexity', 0):.2f}"],
+            ["unseen wordings answered with the codename (llama.cpp, greedy)",
+             f"{data.get('unseen_answered_without')}/{data.get('unseen_questions')}",
+             f"{data.get('unseen_answered_with_adapter')}/{data.get('unseen_questions')}"]]
+    out = [f"## LoRA tuning (`{path.name}`)\n",
+           f"`{cfg.get('model')}`, {cfg.get('examples')} examples of one made-up fact, rank {cfg.get('rank')}, "
+           f"{cfg.get('steps')} steps at lr {cfg.get('lr')}, {cfg.get('threads')} thread(s) on {data.get('cpu')}: "
+           f"**{data.get('seconds_per_step')} s/step**. General-text perplexity with the adapter is "
+           f"{data.get('general_ratio')}x the base (guard <= {data.get('regression_limit')}x: "
+           f"**{data.get('no_regression')}**). Estimated peak memory "
+           f"{data.get('memory_estimate_peak_bytes', 0) / 2**30:.2f} GB, measured "
+           f"{data.get('measured_peak_rss_bytes', 0) / 2**30:.2f} GB.\n",
+           _table(["", "base", "with adapter"], rows), "",
+           _source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/tune.py"]))) + "\n"]
     return "\n".join(out)
 
 
@@ -532,6 +559,8 @@ def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
         return _distill
     if path.name == "lora_agreement.json":
         return _lora_agreement
+    if path.name.startswith("tune") and path.name.endswith(".json"):
+        return _tune
     if path.name.startswith("safety") and path.name.endswith(".json"):
         return _safety
     return _other

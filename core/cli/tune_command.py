@@ -25,7 +25,7 @@ from ..tuning.gguf_lora import export_lora
 from ..tuning.memory import check_fits, plan_memory
 from ..tuning.registration import adapter_manifest, data_summary
 from ..tuning.stack import require_stack
-from ..tuning.trainer import TuneProgress, TuneReport, TuneRequest, tune
+from ..tuning.trainer import TuneProgress, TuneReport, TuneRequest, default_steps, tune
 from .interrupts import ctrl_c_cancels
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -41,8 +41,8 @@ def add_command(sub: Any) -> None:
     p.add_argument("--model", required=True, help="the local GGUF model to tune (see `edgemind models list`)")
     p.add_argument("--data", required=True, help="training examples, JSONL")
     p.add_argument("--rank", type=_int_in(1, 256), default=8, help="LoRA rank (default 8)")
-    p.add_argument("--steps", type=_int_in(1, 100_000), default=60, help="training steps, one example each "
-                                                                         "(default 60)")
+    p.add_argument("--steps", type=_int_in(1, 100_000), help="training steps, one example each (default: three "
+                                                             "passes over the examples, 20 to 300)")
     p.add_argument("--lr", type=_learning_rate, default=3e-4, help="learning rate (default 0.0003)")
     p.add_argument("--out", help="the adapter's name, its model id afterwards (default: MODEL-tuned)")
     p.add_argument("--checkpoint-every", type=_int_in(1, 100_000), default=10, metavar="N",
@@ -67,6 +67,8 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
             report = tune(request, progress=_progress_printer(), cancel=cancel, export=export_lora)
     except TuneCancelled as exc:
         return _fail(args, exc, EXIT_INTERRUPTED)
+    except TuneDataError as exc:  # an example over the token limit shows once the tokenizer is loaded
+        return _fail(args, exc, EXIT_BAD_INPUT)
     assert report.adapter_path is not None  # tune() exports whenever it is given an exporter
     manifest = adapter_manifest(report, report.adapter_path, models.get(request.model_id).sha256,
                                 data_summary(request.examples, report))
@@ -100,7 +102,7 @@ def _request(args: argparse.Namespace, settings: Settings, models: Models) -> Tu
         raise TuneDataError(f"a model named {out!r} already exists; pick another --out")
     path = models.prepare(spec)
     return TuneRequest(model_id=spec.id, base_path=path, examples=tuple(examples), rank=args.rank,
-                       steps=args.steps, lr=args.lr, out_name=out, workdir=settings.home / TUNING_FOLDER / out,
+                       steps=args.steps or default_steps(len(examples)), lr=args.lr, out_name=out, workdir=settings.home / TUNING_FOLDER / out,
                        checkpoint_every=args.checkpoint_every, threads=args.threads)
 
 

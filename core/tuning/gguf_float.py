@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
+from .gguf_lora import import_gguf
 
 # Keys GGUFWriter writes itself (or that describe the file, not the model): copying them would duplicate them.
 _OWN_KEYS = {"general.architecture", "general.file_type"}
@@ -24,8 +25,9 @@ def float_copy(src: Path, out: Path) -> Path:
     An existing `out` is reused: the copy is large (4 bytes a weight) and depends only on `src`'s contents, so callers
     name it after the source's hash or keep it in a temporary folder.
     """
-    import gguf
     import numpy as np
+
+    gguf = import_gguf()
 
     if out.exists():
         return out

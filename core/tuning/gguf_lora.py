@@ -39,6 +39,11 @@ GGUF_NAMES = {
 # rotary halves interleaved per head). transformers undoes it on load, so a LoRA trained there must redo it on export.
 QK_PERMUTED = {"llama": True, "qwen2": False}
 
+# The same line as the training stack's own check (core/tuning/stack.py): `gguf` ships with the `[tune]` extra only.
+INSTALL_LINE = "tuning needs the optional training stack: pip install 'edgemind[tune]'"
+
+GGML_TYPE_F32 = 0  # ggml's type id for float32 (llama.cpp's KV cache type)
+
 _MODULE = re.compile(r"(?:^|\.)layers\.(\d+)\.(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)$")
 
 
@@ -92,7 +97,7 @@ def read_base_layout(base_gguf: Path) -> BaseLayout:
 # gguf's reader parses the whole vocabulary (~5 s for a 49k-token model): read each base file once per process.
 @functools.lru_cache(maxsize=8)
 def _layout(path: str, size: int, mtime_ns: int) -> BaseLayout:
-    import gguf
+    gguf = import_gguf()
 
     base_gguf = Path(path)
     try:
@@ -107,6 +112,15 @@ def _layout(path: str, size: int, mtime_ns: int) -> BaseLayout:
     shapes = {t.name: (int(t.shape[0]), int(t.shape[1])) for t in reader.tensors if len(t.shape) == 2}
     return BaseLayout(arch=arch, n_head=int(n_head), n_head_kv=int(n_head_kv.contents()) if n_head_kv else int(n_head),
                       shapes=shapes)
+
+
+def import_gguf() -> ModuleType:
+    """The `gguf` package, or one line saying how to install it (it is not part of the default install)."""
+    try:
+        import gguf
+    except ImportError as exc:
+        raise ModelError(f"{INSTALL_LINE} (missing: gguf)") from exc
+    return gguf
 
 
 def _field(reader: Any, key: str, path: Path) -> Any:
@@ -205,7 +219,7 @@ def export_lora(peft_model: Any, base_gguf: Path, out: Path, alpha: float, *, pe
                 adapter: str | None = None) -> None:
     """Write `peft_model`'s LoRA as a GGUF adapter for `base_gguf` at `out` (float32 tensors: a rank-8 adapter of the
     135M model is ~5 MB, and exact). Raises AdapterMismatch before writing anything when it does not fit the base."""
-    import gguf
+    gguf = import_gguf()
 
     layout = read_base_layout(base_gguf)
     check_arch(peft_model, layout)
@@ -231,18 +245,20 @@ def export_lora(peft_model: Any, base_gguf: Path, out: Path, alpha: float, *, pe
 
 
 def compare_logits(base_gguf: Path, adapter_gguf: Path, peft_model: Any, prompt: str, *,
-                   llama: ModuleType | None = None, threads: int = 2) -> LogitAgreement:
+                   llama: ModuleType | None = None, threads: int = 2, kv_float32: bool = False) -> LogitAgreement:
     """Run `prompt` through llama.cpp (base, then base + adapter) and through transformers (adapter disabled, then
     enabled) on the same token ids, and say how closely the two runtimes agree.
 
     `llama` is the `llama_cpp` module to use (one whose CPU code was checked for this machine); by default the one
-    already loaded in this process, if any.
+    already loaded in this process, if any. `kv_float32` keeps llama.cpp's keys and values in float32 instead of its
+    default float16: a strong adapter on Qwen2 (whose q/k/v carry biases) pushes them past float16's range, and the
+    runtimes then part for a reason that is not the export (measured r 0.967 in float16, 0.9999999 in float32).
     """
     import torch
 
     module = llama if llama is not None else _llama_module()
-    tokens, base_cpp = _llama_logits(module, base_gguf, None, prompt, threads)
-    _, adapted_cpp = _llama_logits(module, base_gguf, adapter_gguf, prompt, threads)
+    tokens, base_cpp = _llama_logits(module, base_gguf, None, prompt, threads, kv_float32)
+    _, adapted_cpp = _llama_logits(module, base_gguf, adapter_gguf, prompt, threads, kv_float32)
     ids = torch.tensor([tokens], dtype=torch.long)
     peft_model.eval()
     with torch.no_grad():
@@ -265,14 +281,16 @@ def _llama_module() -> ModuleType:
     return import_llama(None)
 
 
-def _llama_logits(llama: ModuleType, base: Path, adapter: Path | None, prompt: str,
-                  threads: int) -> tuple[list[int], np.ndarray]:
+def _llama_logits(llama: ModuleType, base: Path, adapter: Path | None, prompt: str, threads: int,
+                  kv_float32: bool) -> tuple[list[int], np.ndarray]:
     """Token ids of `prompt` (llama.cpp's tokenizer, with BOS as the model wants it) and the logits at every one."""
     kwargs: dict[str, Any] = {"lora_path": str(adapter)} if adapter is not None else {}
+    if kv_float32:
+        kwargs.update(type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32)
     try:
         llm = llama.Llama(model_path=str(base), n_ctx=512, logits_all=True, verbose=False, n_threads=threads,
                           **kwargs)
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:
         raise AdapterMismatch(f"llama.cpp refused {adapter.name if adapter else base.name}: {exc}") from exc
     try:
         tokens = llm.tokenize(prompt.encode("utf-8"))

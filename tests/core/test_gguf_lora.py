@@ -2,8 +2,8 @@
 
 A LoRA with random non-zero B (seeded) moves the logits far; the runtimes must then agree to r >= 0.999 on the full
 logits and on the adapter's own effect. The agreement is measured on a float32 copy of the base (the weights
-transformers computes with), because llama.cpp's quantized matmuls alone put the two bases ~0.999 apart; the shipped
-quantized base is checked too, with the margin that costs. Model answers are not compared: a wrong q/k layout can
+transformers computes with) and a float32 KV cache, because llama.cpp's quantized matmuls alone put the two bases
+~0.999 apart and a strong adapter on Qwen2 overflows a float16 cache; the shipped quantized base is checked too. Model answers are not compared: a wrong q/k layout can
 still give a plausible answer.
 """
 
@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 
 from edgemind.core.errors import AdapterMismatch, EdgeMindError, ModelError
+from edgemind.core.tuning.gguf_float import float_copy
+from edgemind.core.tuning.gguf_lora import compare_logits, export_lora
 
 TINY_FILE = "smollm2-135m-instruct-q4_1.gguf"
 PROMPT = "The capital of France is Paris. The capital of Japan is"
@@ -48,6 +50,7 @@ def _stack() -> tuple[Any, Any]:
         import transformers.modeling_utils  # noqa: F401  (pulls in the real `kernels` while the path is clean)
 
         peft = pytest.importorskip("peft")
+        pytest.importorskip("gguf")
     torch.set_num_threads(1)
     return torch, peft
 
@@ -81,7 +84,6 @@ def tiny_path(models_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def tiny_float(tiny_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     _stack()
-    from edgemind.core.tuning.gguf_float import float_copy
 
     return float_copy(tiny_path, tmp_path_factory.mktemp("float") / "smollm2-f32.gguf")
 
@@ -110,11 +112,10 @@ def _small_llama(**overrides: Any) -> Any:
 
 def test_llama_adapter_in_llama_cpp_matches_peft_logits(tiny_lora: Any, tiny_path: Path, tiny_float: Path,
                                                         tiny_llama: ModuleType, tmp_path: Path) -> None:
-    from edgemind.core.tuning.gguf_lora import compare_logits, export_lora
 
     adapter = tmp_path / "adapter.gguf"
     export_lora(tiny_lora, tiny_path, adapter, alpha=16.0)
-    got = compare_logits(tiny_float, adapter, tiny_lora, PROMPT, llama=tiny_llama)
+    got = compare_logits(tiny_float, adapter, tiny_lora, PROMPT, llama=tiny_llama, kv_float32=True)
     assert got.base_correlation >= 0.9999, got  # same weights in both runtimes: any gap below is the adapter's
     # the adapter moves the logits far more than the 0.001 the runtimes may disagree by
     assert got.adapter_shift > 0.02, got
@@ -125,11 +126,10 @@ def test_llama_adapter_in_llama_cpp_matches_peft_logits(tiny_lora: Any, tiny_pat
 def test_llama_adapter_without_the_qk_permutation_disagrees(tiny_lora: Any, tiny_path: Path, tiny_float: Path,
                                                             tiny_llama: ModuleType, tmp_path: Path) -> None:
     """The same adapter with q/k rows in Hugging Face order: llama.cpp loads it, and its logits drift."""
-    from edgemind.core.tuning.gguf_lora import compare_logits, export_lora
 
     adapter = tmp_path / "unpermuted.gguf"
     export_lora(tiny_lora, tiny_path, adapter, alpha=16.0, permute_qk=False)
-    got = compare_logits(tiny_float, adapter, tiny_lora, PROMPT, llama=tiny_llama)
+    got = compare_logits(tiny_float, adapter, tiny_lora, PROMPT, llama=tiny_llama, kv_float32=True)
     assert got.correlation < 0.999, got
     assert got.delta_correlation < 0.99, got
 
@@ -139,7 +139,6 @@ def test_llama_adapter_on_the_shipped_quantized_base_agrees_with_peft(
         tiny_lora: Any, tiny_path: Path, tiny_llama: ModuleType, tmp_path: Path) -> None:
     """On the Q4_1 file users run (bases ~0.999 apart by llama.cpp's 8-bit activations alone) the adapted logits
     still agree to 0.999, and the unpermuted export's do not (measured 0.9996 against 0.996)."""
-    from edgemind.core.tuning.gguf_lora import compare_logits, export_lora
 
     right, wrong = tmp_path / "right.gguf", tmp_path / "wrong.gguf"
     export_lora(tiny_lora, tiny_path, right, alpha=16.0)
@@ -156,15 +155,13 @@ def test_llama_adapter_on_the_shipped_quantized_base_agrees_with_peft(
 def test_qwen2_adapter_in_llama_cpp_matches_peft_logits(default_model_installed: Path, tmp_path: Path,
                                                          llama_cpp_for: Callable[[Path], ModuleType]) -> None:
     """Qwen2 keeps q/k in Hugging Face order (no permutation); the 0.5B model's float copy is ~2 GB, so slow."""
-    from edgemind.core.tuning.gguf_float import float_copy
-    from edgemind.core.tuning.gguf_lora import compare_logits, export_lora
 
     base = default_model_installed
-    model = _peft(_load(base), b_std=0.05)
+    model = _peft(_load(base))
     adapter = tmp_path / "adapter.gguf"
     export_lora(model, base, adapter, alpha=16.0)
     reference = float_copy(base, tmp_path / "qwen-f32.gguf")
-    got = compare_logits(reference, adapter, model, PROMPT, llama=llama_cpp_for(base))
+    got = compare_logits(reference, adapter, model, PROMPT, llama=llama_cpp_for(base), kv_float32=True)
     assert got.base_correlation >= 0.9999, got
     assert got.adapter_shift > 0.02, got
     assert got.correlation >= 0.999, got
@@ -175,7 +172,6 @@ def test_exported_adapter_has_llama_cpp_metadata_and_tensor_layout(tiny_path: Pa
     _stack()
     import gguf
 
-    from edgemind.core.tuning.gguf_lora import export_lora
 
     model = _peft(_small_llama(), rank=4, alpha=8.0)
     out = tmp_path / "a.gguf"
@@ -200,7 +196,6 @@ def test_qk_permutation_is_llama_cpps_row_order(tiny_path: Path, tmp_path: Path)
     _stack()
     import gguf
 
-    from edgemind.core.tuning.gguf_lora import export_lora
 
     model = _peft(_small_llama(), rank=4, alpha=8.0)
     export_lora(model, tiny_path, tmp_path / "a.gguf", alpha=8.0)
@@ -216,7 +211,6 @@ def test_qk_permutation_is_llama_cpps_row_order(tiny_path: Path, tmp_path: Path)
 
 
 def test_export_refuses_an_adapter_trained_on_other_shapes(tiny_path: Path, tmp_path: Path) -> None:
-    from edgemind.core.tuning.gguf_lora import export_lora
 
     model = _peft(_small_llama(hidden_size=512, num_attention_heads=8, num_key_value_heads=4))
     with pytest.raises(AdapterMismatch, match="trained on another model") as err:
@@ -229,7 +223,6 @@ def test_export_refuses_an_adapter_of_another_architecture(tiny_path: Path, tmp_
     _stack()
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from edgemind.core.tuning.gguf_lora import export_lora
 
     qwen = Qwen2ForCausalLM(Qwen2Config(vocab_size=256, hidden_size=576, intermediate_size=1536, num_hidden_layers=1,
                                         num_attention_heads=9, num_key_value_heads=3))
@@ -239,7 +232,6 @@ def test_export_refuses_an_adapter_of_another_architecture(tiny_path: Path, tmp_
 
 def test_export_refuses_a_scaling_llama_cpp_would_not_apply(tiny_path: Path, tmp_path: Path) -> None:
     """rsLoRA scales by alpha/sqrt(rank); llama.cpp by alpha/rank: the file would mean another adapter."""
-    from edgemind.core.tuning.gguf_lora import export_lora
 
     model = _peft(_small_llama(), use_rslora=True)
     with pytest.raises(AdapterMismatch, match="alpha/rank"):
@@ -249,7 +241,6 @@ def test_export_refuses_a_scaling_llama_cpp_would_not_apply(tiny_path: Path, tmp
 
 
 def test_export_refuses_a_base_that_is_not_gguf(tmp_path: Path) -> None:
-    from edgemind.core.tuning.gguf_lora import export_lora
 
     fake = tmp_path / "model.gguf"
     fake.write_bytes(b"not a model at all" * 10)

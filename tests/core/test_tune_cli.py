@@ -124,6 +124,7 @@ def wait_for(path: Path, child: subprocess.Popen[str], timeout: float = 240) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # two model loads and an answer: minutes on a busy 2-core machine
 @pytest.mark.parametrize("stop", ["kill", "ctrl-c"])
 def test_a_killed_or_stopped_tune_resumes_from_its_checkpoint(cli_env: dict[str, str], tmp_path: Path,
                                                               stop: str) -> None:
