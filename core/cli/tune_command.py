@@ -102,7 +102,8 @@ def _request(args: argparse.Namespace, settings: Settings, models: Models) -> Tu
         raise TuneDataError(f"a model named {out!r} already exists; pick another --out")
     path = models.prepare(spec)
     return TuneRequest(model_id=spec.id, base_path=path, examples=tuple(examples), rank=args.rank,
-                       steps=args.steps or default_steps(len(examples)), lr=args.lr, out_name=out, workdir=settings.home / TUNING_FOLDER / out,
+                       steps=args.steps or default_steps(len(examples)), lr=args.lr, out_name=out,
+                       workdir=settings.home / TUNING_FOLDER / out,
                        checkpoint_every=args.checkpoint_every, threads=args.threads)
 
 
