@@ -2,7 +2,7 @@
 """Set up EdgeMind from a clone with nothing but Python 3.11+, then start it or run its tests.
 
     python3 bootstrap.py                 # set up, then start EdgeMind (desktop app, or terminal chat without a display)
-    python3 bootstrap.py test [ARGS...]  # set up with the test extras, then run pytest ARGS
+    python3 bootstrap.py test [ARGS...]  # set up with the test and tune extras, then run pytest ARGS
     python3 bootstrap.py setup           # set up only
 
 Setting up means: a virtual environment in `.venv`; llama.cpp built portable (runtime CPU dispatch, never
@@ -174,7 +174,7 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "start"
     try:
         if command == "test":
-            setup("test")
+            setup("test,tune")  # the tuning tests need the optional training stack
             os.chdir(ROOT)
             return subprocess.call([str(venv_python()), "-m", "pytest", *argv[1:]])
         if command == "setup":

@@ -34,6 +34,12 @@ class ModelIntegrityError(ModelError):
     kind = "model_integrity"
 
 
+class AdapterMismatch(ModelError):
+    """A LoRA adapter does not fit the model it is meant for: another architecture, other shapes, another scaling."""
+
+    kind = "adapter_mismatch"
+
+
 class DownloadError(ModelError):
     """A model pull failed before a verified file was installed: hub unreachable, not found, stopped, no disk space."""
 
@@ -50,6 +56,12 @@ class PromptError(EdgeMindError):
     """The request itself is unusable: empty prompt, prompt that cannot fit the context."""
 
     kind = "bad_prompt"
+
+
+class DistillError(EdgeMindError):
+    """Distillation cannot run as asked: it is turned off, there is nothing to learn from, a bad option."""
+
+    kind = "distill"
 
 
 class StoreError(EdgeMindError):
@@ -72,6 +84,30 @@ class AuditError(EdgeMindError):
     """The audit log cannot be trusted or used: a missing key, a rollback, an anchor that does not match."""
 
     kind = "audit"
+
+
+class TuneError(EdgeMindError):
+    """A tuning run cannot start or go on: not enough memory, a base model transformers cannot read."""
+
+    kind = "tune"
+
+
+class TuneUnavailable(TuneError):
+    """The optional training stack (torch, transformers, peft, gguf) is not installed."""
+
+    kind = "tune_unavailable"
+
+
+class TuneDataError(TuneError):
+    """The training data is unusable: a missing file, a line that is not JSON, a wrong shape, too few examples."""
+
+    kind = "tune_data"
+
+
+class TuneCancelled(TuneError):
+    """The user stopped a tuning run; its checkpoint is kept, and the same command resumes from it."""
+
+    kind = "tune_cancelled"
 
 
 class PackError(EdgeMindError):

@@ -84,6 +84,7 @@ SHELL_IMPORTS = {
     "edgemind.core.cli.*": "the CLI's own modules",
     "edgemind.core.api.*": "the API server: the CLI serves it, the GUI starts it in the background",
     "edgemind.core.bench.*": "measurement code: `edgemind bench` and the GUI's bench page run it",
+    "edgemind.core.tuning.*": "personalization (tune, distill, packs): training runs and adapter files, no engine state",
 }
 # Each a shell module that does a component's job with the component itself, where no engine runs at all.
 SHELL_IMPORT_EXCEPTIONS = {

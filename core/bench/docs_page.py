@@ -443,6 +443,37 @@ def _hybrid_trainer(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _distill(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """Distillation: held-out pass rates of the base and the distilled student, the paired test, the tune's
+    no-regression guard, and how long the whole run took."""
+    report = data.get("report", {})
+    held, tune, summary = report.get("heldout", {}), report.get("tune", {}), report.get("data_summary", {})
+    rows = [[f"`{kind}`", str(r["n"]), str(r["base_passed"]), str(r["tuned_passed"])]
+            for kind, r in report.get("by_kind", {}).items()]
+    rows.append(["all", str(held.get("n")),
+                 f"{held.get('base_passed')} ({fmt(held.get('base_pass_rate'), 'fraction')})",
+                 f"{held.get('tuned_passed')} ({fmt(held.get('tuned_pass_rate'), 'fraction')})"])
+    teacher = data.get("teacher_pass", {})
+    out = ["## Distillation: the student with its adapter against the base student\n",
+           f"`{data.get('teacher')}` teaches `{data.get('student')}` on {data.get('tasks')} generated tasks "
+           "(arithmetic checked by the calculator, JSON by a schema, tiny Python functions by their tests in the "
+           f"sandboxed code runner); the newest {summary.get('heldout')} are held out. The teacher sampled "
+           f"{data.get('k')} answers per training prompt at temperature {data.get('temperature')}: "
+           f"{teacher.get('with_a_passing_sample')} of {teacher.get('prompts')} prompts had a passing one "
+           f"({teacher.get('passing_samples')} of {teacher.get('samples')} samples passed). Rank-{data.get('rank')} "
+           f"LoRA, {tune.get('steps')} steps; both students answer greedily, on {data.get('machine')}, "
+           f"{data.get('threads')} thread(s).\n",
+           _table(["check", "held-out", "base student passed", "distilled passed"], rows), "",
+           f"Paired: {held.get('tuned_only')} held-out tasks only the distilled student passed, "
+           f"{held.get('base_only')} only the base did; sign test p = {held.get('sign_test_p_one_sided')} "
+           f"(one-sided), McNemar p = {held.get('mcnemar_p_two_sided')} (two-sided). General-text perplexity "
+           f"after/before: {tune.get('general_ratio')} (limit {tune.get('regression_limit')}: "
+           f"{tune.get('no_regression')}). Teaching, tuning and evaluating took "
+           f"{data.get('timings', {}).get('total_s')} s (model loads not included).\n",
+           _source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/distill.py"])[1:])), ""]
+    return "\n".join(out)
+
+
 def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
     """Harmful and benign refused per unseen split for the checker and the keyword blocklist, and the goal split's
     per-category rates: the figures the decision to turn safety on by default rests on."""
@@ -475,6 +506,67 @@ def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _lora_agreement(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """Logit agreement of llama.cpp + our exported GGUF LoRA with transformers + PEFT, per base model, adapter
+    strength and q/k layout: the proof that an exported adapter means in llama.cpp what it meant in training."""
+    cfg = data.get("settings", {})
+    rows = []
+    tokens = set()
+    for run in data.get("models", []):
+        for strength in run.get("strengths", []):
+            for layout, by_base in strength.get("layouts", {}).items():
+                for kind in ("float32", "shipped"):
+                    fig = by_base.get(kind)
+                    if not fig:
+                        continue
+                    tokens.add(fig.get("tokens"))
+                    rows.append([f"`{run['file']}` ({run['arch']})", str(strength.get("b_std")),
+                                 "exported" if layout == "exported" else "other q/k layout (wrong)",
+                                 "float32 copy, float32 KV" if kind == "float32" else "shipped file, as served",
+                                 f"{fig['correlation']:.5f}", f"{fig['delta_correlation']:.5f}",
+                                 f"{fig['max_abs_diff']:.3f}", f"{fig['base_correlation']:.5f}",
+                                 f"{fig['adapter_shift']:.4f}"])
+    goal = data.get("goal", {}).get("correlation")
+    out = [f"## GGUF LoRA export: llama.cpp against transformers + PEFT (`{path.name}`)\n",
+           f"A seeded rank-{cfg.get('rank', '?')} LoRA (alpha {cfg.get('alpha', '?')}, random B of the standard "
+           f"deviation in the table) on all seven projections, exported as GGUF and run by llama.cpp on the same "
+           f"prompt ({', '.join(str(t) for t in sorted(tokens, key=str))} tokens) as transformers + PEFT; Pearson r "
+           "over every position's logits. `delta r`: r of the adapter's own effect (adapted minus base logits) "
+           "across the runtimes; `base r`: the two bases alone (llama.cpp's quantized matmuls round activations to "
+           "8 bits); `shift`: 1 - r of base and adapted logits, how far the adapter moves them. The float32 rows "
+           "leave only the export's error; the shipped rows add llama.cpp's quantized matmuls and float16 KV cache"
+           + (f". Goal: r >= {goal}." if goal else ".") + "\n",
+           _table(["model", "B std", "adapter", "llama.cpp base", "r", "delta r", "max abs diff", "base r", "shift"],
+                  rows), "",
+           _source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/lora_agreement.py"]))) + "\n"]
+    return "\n".join(out)
+
+
+def _tune(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """`edgemind tune` on a made-up fact: speed, held-out and general-text perplexity before/after (the no-regression
+    guard), and whether llama.cpp with the exported adapter answers wordings it never saw."""
+    cfg = data.get("settings", {})
+    hb, ha = data.get("heldout_before", {}), data.get("heldout_after", {})
+    gb, ga = data.get("general_before", {}), data.get("general_after", {})
+    rows = [["held-out answers (loss / perplexity)", f"{hb.get('loss', 0):.3f} / {hb.get('perplexity', 0):.2f}",
+             f"{ha.get('loss', 0):.3f} / {ha.get('perplexity', 0):.2f}"],
+            ["general text (perplexity)", f"{gb.get('perplexity', 0):.2f}", f"{ga.get('perplexity', 0):.2f}"],
+            ["unseen wordings answered with the codename (llama.cpp, greedy)",
+             f"{data.get('unseen_answered_without')}/{data.get('unseen_questions')}",
+             f"{data.get('unseen_answered_with_adapter')}/{data.get('unseen_questions')}"]]
+    out = [f"## LoRA tuning (`{path.name}`)\n",
+           f"`{cfg.get('model')}`, {cfg.get('examples')} examples of one made-up fact, rank {cfg.get('rank')}, "
+           f"{cfg.get('steps')} steps at lr {cfg.get('lr')}, {cfg.get('threads')} thread(s) on {data.get('cpu')}: "
+           f"**{data.get('seconds_per_step')} s/step**. General-text perplexity with the adapter is "
+           f"{data.get('general_ratio')}x the base (guard <= {data.get('regression_limit')}x: "
+           f"**{data.get('no_regression')}**). Estimated peak memory "
+           f"{data.get('memory_estimate_peak_bytes', 0) / 2**30:.2f} GB, measured "
+           f"{data.get('measured_peak_rss_bytes', 0) / 2**30:.2f} GB.\n",
+           _table(["", "base", "with adapter"], rows), "",
+           _source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/tune.py"]))) + "\n"]
+    return "\n".join(out)
+
+
 def _other(path: Path, root: Path, data: Any) -> str:
     """A results file no renderer knows: named, with its recorded command and top-level numbers, so it is never
     silently left off the page."""
@@ -488,32 +580,24 @@ def _other(path: Path, root: Path, data: Any) -> str:
                           f"{f'`{command}`' if command else 'not recorded in the file'}", ""])
 
 
+# Each results file's renderer by its exact name, else by the first prefix its name starts with.
+_BY_NAME: dict[str, Callable[[Path, Path, Any], str]] = {
+    "report.json": _bench_report, "api_load.json": _api_load, "int4_kernels.json": _int4_kernels,
+    "native_cpu.json": _native_cpu, "engine_vs_raw.json": _engine_vs_raw, "attacks.json": _attacks,
+    "tool_offers.json": _tool_offers, "semantic_cache.json": _semantic_cache, "word_problems.json": _word_problems,
+    "distill.json": _distill, "lora_agreement.json": _lora_agreement, "hybrid_trainer.json": _hybrid_trainer,
+}
+_BY_PREFIX: tuple[tuple[str, Callable[[Path, Path, Any], str]], ...] = (
+    ("onnx_vs_llama", _onnx_vs_llama), ("tune", _tune), ("safety", _safety),
+)
+
+
 def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
-    if path.name == "report.json":
-        return _bench_report
-    if path.name == "api_load.json":
-        return _api_load
-    if path.name == "int4_kernels.json":
-        return _int4_kernels
-    if path.name == "native_cpu.json":
-        return _native_cpu
-    if path.name.startswith("onnx_vs_llama"):
-        return _onnx_vs_llama
-    if path.name == "engine_vs_raw.json":
-        return _engine_vs_raw
-    if path.name == "attacks.json":
-        return _attacks
-    if path.name == "tool_offers.json":
-        return _tool_offers
-    if path.name == "semantic_cache.json":
-        return _semantic_cache
-    if path.name == "word_problems.json":
-        return _word_problems
-    if path.name.startswith("safety") and path.name.endswith(".json"):
-        return _safety
-    if path.name == "hybrid_trainer.json":
-        return _hybrid_trainer
-    return _other
+    named = _BY_NAME.get(path.name)
+    if named is not None:
+        return named
+    return next((render for prefix, render in _BY_PREFIX
+                 if path.name.startswith(prefix) and path.suffix == ".json"), _other)
 
 
 # ---- the page ----------------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ..mcp.service import McpServers
 from ..settings import Settings, load_settings, with_overrides
 from .chat import ChatSession
 from .crash_watch import last_crash, watch
+from .distill_command import add_command as add_distill_command
 from .doctor import format_report, run_doctor
 from .interrupts import ctrl_c_cancels
 from .mcp_command import add_command as add_mcp_command
@@ -36,6 +37,7 @@ from .pull_command import add_commands as add_pull_commands
 from .settings_command import add_command as add_settings_command
 from .tools import add_commands as add_tool_commands
 from .tools import parse_grants, terminal_ask
+from .tune_command import add_command as add_tune_command
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -588,8 +590,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_tool_commands(sub, _positive_int)
     add_mcp_command(sub)
+    add_distill_command(sub)
     add_pack_command(sub)
     add_bench_command(sub, _positive_int)
+    add_tune_command(sub)
     return p
 
 

@@ -25,6 +25,7 @@ from ..backends.registry import model_sources
 from ..cache.answers import AnswerCache
 from ..errors import EdgeMindError, StoreError
 from ..mcp.tools import Refresh
+from ..models.adapters import AdapterManifest
 from ..models.catalog import CatalogEntry, find_entry, load_catalog
 from ..models.download import part_path
 from ..models.integrity import Progress
@@ -33,7 +34,7 @@ from ..models.pull import PullOutcome, pull, pulled_path
 from ..models.registry import ModelRegistry
 from ..settings import Settings
 from ..storage.audit import EVENT_KINDS, AuditEntry, AuditLog, VerifyResult
-from ..storage.conversations import ConversationInfo, ConversationStore, SearchHit, StoredMessage
+from ..storage.conversations import ConversationInfo, ConversationStore, QAPair, SearchHit, StoredMessage
 from ..storage.db import open_database
 from ..tools.permissions import Answer, AskCallback, GrantInfo, PermissionRequest
 from ..tools.registry import Tool
@@ -146,6 +147,17 @@ class Conversations:
         """A fact kept in mind in every conversation (or in one); returns its id."""
         return self._store.remember(fact, conversation_id)
 
+    def exclude_from_distillation(self, conversation_id: str, excluded: bool = True) -> None:
+        """Keep a conversation's prompts and answers out of distillation (False: let them back in)."""
+        self._store.set_distill_excluded(conversation_id, excluded)
+
+    def excluded_from_distillation(self, conversation_id: str) -> bool:
+        return self._store.distill_excluded(conversation_id)
+
+    def answered_prompts(self, limit: int = 10_000) -> builtins.list[QAPair]:
+        """The user's answered prompts that distillation may learn from (excluded conversations left out)."""
+        return self._store.answered_prompts(limit)
+
 
 class Models:
     """The models the engine can run: list, look up, install, add and remove; unload what is resident."""
@@ -182,6 +194,10 @@ class Models:
     def add_openai(self, endpoint: str, remote_model: str, api_key: str | None = None,
                    model_id: str | None = None) -> ModelSpec:
         return self._registry.add_openai(endpoint, remote_model, api_key, model_id)
+
+    def add_adapter(self, manifest: AdapterManifest, gguf_file: Path, *, move: bool = False) -> ModelSpec:
+        """A tuned LoRA adapter as a model of its own (its id is the manifest's name), pinned by SHA-256."""
+        return self._registry.add_adapter(manifest, gguf_file, move=move)
 
     @staticmethod
     def catalog(path: Path | None = None) -> builtins.list[CatalogEntry]:

@@ -1,4 +1,5 @@
-"""Personalization: LoRA tuning, distillation and the packs that carry adapters between users (issue 20).
+"""Personalization: LoRA tuning on the user's data, its GGUF export, distillation and packs (optional `[tune]` stack).
 
-Never imports Qt or the shells; the training stack (torch, transformers, peft) only inside functions.
+Nothing here imports torch, transformers or peft at module level: `edgemind` must work without them; a missing
+stack is one line (TuneUnavailable) naming the extra to install.
 """

@@ -1,0 +1,187 @@
+"""LoRA tuning on the tiny model (SmolLM2-135M): it learns a made-up fact, keeps general text, resumes after a stop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("torch")
+
+from edgemind.core.errors import TuneCancelled, TuneUnavailable  # noqa: E402
+from edgemind.core.tuning.data import IGNORE, Example, encode, read_jsonl  # noqa: E402
+from edgemind.core.tuning.stack import Base, load_base, require_stack  # noqa: E402
+from edgemind.core.tuning.trainer import (  # noqa: E402
+    CHECKPOINT,
+    REGRESSION_LIMIT,
+    TuneProgress,
+    TuneRequest,
+    evaluate,
+    tune,
+)
+from edgemind.core.tuning.gguf_lora import export_lora  # noqa: E402
+from edgemind.core.tuning.trainer import Evaluation, TuneReport  # noqa: E402
+from tests.support.tune_facts import ANSWER, CODENAME, UNSEEN_QUESTION, write_fact_data  # noqa: E402
+
+TINY_FILE = "smollm2-135m-instruct-q4_1.gguf"
+
+
+@pytest.fixture(scope="module")
+def tiny_path(models_dir: Path) -> Path:
+    return models_dir / TINY_FILE
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tiny_path: Path) -> Iterator[Base]:
+    """The 135M model in transformers, loaded once (about 20 s): every tune here leaves it as it found it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield load_base(tiny_path)
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def fact_examples(tmp_path_factory: pytest.TempPathFactory) -> tuple[Example, ...]:
+    return tuple(read_jsonl(write_fact_data(tmp_path_factory.mktemp("facts") / "facts.jsonl")))
+
+
+def request(tiny_path: Path, examples: tuple[Example, ...], workdir: Path, **overrides: Any) -> TuneRequest:
+    fields: dict[str, Any] = {"steps": 20, "lr": 3e-4, "checkpoint_every": 5, "threads": 1}
+    fields.update(overrides)
+    return TuneRequest(model_id="smollm2-135m-instruct", base_path=tiny_path, examples=examples,
+                       out_name="facts", workdir=workdir, **fields)
+
+
+def test_a_missing_training_package_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "peft", None)  # how Python marks a module as not importable
+    with pytest.raises(TuneUnavailable) as caught:
+        require_stack()
+    assert str(caught.value) == ("tuning needs the optional training stack: pip install 'edgemind[tune]' "
+                                 "(missing: peft)")
+
+
+def test_only_the_answer_and_its_end_of_turn_are_learned(tiny_base: Base) -> None:
+    encoded = encode(Example.from_prompt("What is our codename?", ANSWER), tiny_base.tokenizer, 512)
+    learned = [t for t, label in zip(encoded.input_ids, encoded.labels) if label != IGNORE]
+    assert learned == [label for label in encoded.labels if label != IGNORE]
+    text = tiny_base.tokenizer.decode(learned)
+    assert text.startswith(ANSWER) and "<|im_end|>" in text and "codename?" not in text
+    prompt = tiny_base.tokenizer.decode(encoded.input_ids[:len(encoded.input_ids) - len(learned)])
+    assert prompt.endswith("<|im_start|>assistant\n") and "What is our codename?" in prompt
+
+
+@dataclass
+class FactTune:
+    report: TuneReport
+    progress: list[TuneProgress]
+    probe_before: Evaluation  # the shared base model on a probe, before and after the tune
+    probe_after: Evaluation
+    lora_modules_left: list[str]
+
+
+@pytest.fixture(scope="module")
+def fact_tune(tiny_path: Path, tiny_base: Base, fact_examples: tuple[Example, ...],
+              tmp_path_factory: pytest.TempPathFactory) -> FactTune:
+    """One real tune (20 steps, about 30 s on one thread) with its GGUF export, shared by the tests that read it."""
+    probe = [encode(Example.from_prompt("Who are you?", f"I am {CODENAME}."), tiny_base.tokenizer, 128)]
+    probe_before = evaluate(tiny_base.model, probe)
+    seen: list[TuneProgress] = []
+    workdir = tmp_path_factory.mktemp("fact-tune")
+    report = tune(request(tiny_path, fact_examples, workdir), progress=seen.append, base=tiny_base,
+                  export=export_lora)
+    left = [name for name, _ in tiny_base.model.named_modules() if "lora" in name]
+    return FactTune(report, seen, probe_before, evaluate(tiny_base.model, probe), left)
+
+
+def test_a_tune_learns_a_made_up_fact_and_keeps_general_text(fact_tune: FactTune) -> None:
+    """The held-out wordings (never trained on) get much likelier, and the general text's perplexity stays within
+    the no-regression guard (a learning rate of 1e-3 overfits the one answer and fails this)."""
+    report, seen = fact_tune.report, fact_tune.progress
+    assert report.steps == 20 and report.resumed_from == 0 and report.heldout_examples >= 1
+    assert report.heldout_before.loss > 1.5  # the base model does not know the codename
+    assert report.heldout_after.loss < report.heldout_before.loss / 3
+    assert report.general_after.tokens > 500
+    assert report.general_ratio <= REGRESSION_LIMIT and report.no_regression
+    assert report.as_dict()["no_regression"] == "pass"
+    steps = [p for p in seen if p.phase == "training"]
+    assert [p.step for p in steps] == list(range(1, 21)) and steps[-1].eta_s == 0
+
+
+def greedy_answer(llama: Any, model: Path, question: str, adapter: Path | None = None) -> str:
+    options: dict[str, Any] = {"lora_path": str(adapter)} if adapter else {}
+    llm = llama.Llama(model_path=str(model), n_ctx=512, n_threads=1, seed=0, verbose=False, **options)
+    try:
+        out = llm.create_chat_completion([{"role": "user", "content": question}], temperature=0.0, max_tokens=24)
+        return str(out["choices"][0]["message"]["content"])
+    finally:
+        llm.close()
+
+
+def test_the_tuned_fact_is_answered_through_llama_cpp_with_the_adapter_and_not_without(
+        fact_tune: FactTune, tiny_path: Path, llama_cpp_for: Any) -> None:
+    """The headline: the exported GGUF adapter, loaded by llama.cpp as EdgeMind runs it, answers a wording of the
+    question it was never trained on with the made-up codename; the same model without it does not know it."""
+    report = fact_tune.report
+    assert report.adapter_path is not None and report.adapter_path.is_file()
+    llama = llama_cpp_for(tiny_path)
+    without = greedy_answer(llama, tiny_path, UNSEEN_QUESTION)
+    with_adapter = greedy_answer(llama, tiny_path, UNSEEN_QUESTION, report.adapter_path)
+    assert CODENAME not in without, without
+    assert CODENAME in with_adapter, with_adapter
+
+
+def test_the_shared_base_model_is_left_as_it_was(fact_tune: FactTune) -> None:
+    """A caller's loaded model (the tests' shared one, distillation's) comes back without LoRA layers, unchanged."""
+    assert fact_tune.probe_after == fact_tune.probe_before
+    assert fact_tune.lora_modules_left == []
+
+
+class StopAt:
+    """A user pressing Stop once step `at` is done (the CLI's Ctrl-C sets the same kind of token)."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.cancelled = at, False
+
+    def __call__(self, p: TuneProgress) -> None:
+        if p.phase == "training" and p.step >= self.at:
+            self.cancelled = True
+
+
+def test_a_stopped_tune_keeps_its_checkpoint_and_the_same_request_resumes_from_it(
+        tiny_path: Path, tiny_base: Base, fact_examples: tuple[Example, ...], tmp_path: Path) -> None:
+    req = request(tiny_path, fact_examples, tmp_path, steps=6, checkpoint_every=3)
+    stop = StopAt(4)
+    with pytest.raises(TuneCancelled, match="stopped at step 4 of 6"):
+        tune(req, progress=stop, cancel=stop, base=tiny_base)
+    assert (tmp_path / CHECKPOINT).is_file()
+    resumed = tune(req, base=tiny_base)
+    assert (resumed.resumed_from, resumed.steps, len(resumed.losses)) == (4, 6, 6)
+
+
+@pytest.mark.slow
+def test_a_resumed_tune_trains_exactly_as_an_uninterrupted_one(
+        tiny_path: Path, tiny_base: Base, fact_examples: tuple[Example, ...], tmp_path: Path) -> None:
+    """Same data order and optimizer state after the resume: the losses after it match a run never stopped."""
+    req = request(tiny_path, fact_examples, tmp_path / "stopped", steps=8)
+    stop = StopAt(5)
+    with pytest.raises(TuneCancelled):
+        tune(req, progress=stop, cancel=stop, base=tiny_base)
+    resumed = tune(req, base=tiny_base)
+    whole = tune(request(tiny_path, fact_examples, tmp_path / "whole", steps=8), base=tiny_base)
+    assert resumed.resumed_from == 5
+    assert resumed.losses == pytest.approx(whole.losses, rel=1e-3)
+    assert resumed.heldout_before == whole.heldout_before
+
+
+@pytest.mark.slow
+def test_a_checkpoint_made_for_other_data_is_not_resumed(
+        tiny_path: Path, tiny_base: Base, fact_examples: tuple[Example, ...], tmp_path: Path) -> None:
+    tune(request(tiny_path, fact_examples, tmp_path, steps=2, checkpoint_every=1), base=tiny_base)
+    other = fact_examples[:-1] + (Example.from_prompt("What is 2+2?", "4"),)
+    report = tune(request(tiny_path, other, tmp_path, steps=2), base=tiny_base)
+    assert report.resumed_from == 0
