@@ -31,6 +31,7 @@ from .crash_watch import last_crash, watch
 from .doctor import format_report, run_doctor
 from .interrupts import ctrl_c_cancels
 from .mcp_command import add_command as add_mcp_command
+from .pack_command import add_command as add_pack_command
 from .pull_command import add_commands as add_pull_commands
 from .settings_command import add_command as add_settings_command
 from .tools import add_commands as add_tool_commands
@@ -587,6 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_tool_commands(sub, _positive_int)
     add_mcp_command(sub)
+    add_pack_command(sub)
     add_bench_command(sub, _positive_int)
     return p
 

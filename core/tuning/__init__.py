@@ -1,4 +1,5 @@
-"""Personalization: LoRA tuning on the user's data, its GGUF export, distillation and packs (optional `[tune]` stack).
+"""Personalization: LoRA tuning, its GGUF export, distillation and the packs that carry adapters between users
+(issue 20).
 
-Nothing here imports torch, transformers or peft at module level: `edgemind` must work without them.
+Never imports Qt or the shells; the training stack (torch, transformers, peft, gguf) only inside functions.
 """
