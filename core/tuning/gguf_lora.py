@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AdapterMismatch, ModelError
+from ..errors import AdapterMismatch, ModelError, TuneUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def import_gguf() -> ModuleType:
     try:
         import gguf
     except ImportError as exc:
-        raise ModelError(f"{INSTALL_LINE} (missing: gguf)") from exc
+        raise TuneUnavailable(f"{INSTALL_LINE} (missing: gguf)") from exc
     return gguf
 
 
