@@ -21,7 +21,7 @@ from edgemind.kernels.gguf_header import GGUFHeader
 from ..errors import ModelError, ModelIntegrityError, ModelNotFound
 from ..settings import Settings
 from ..storage.schema import Base
-from .adapters import AdapterManifest, AdapterStore, is_adapter_name
+from .adapters import AdapterManifest, AdapterStore, check_adapter_fits, is_adapter_name
 from .bundled import install_bundled
 from .catalog import PULLED_FOLDER
 from .integrity import Progress, check_gguf, check_size_and_hash, fingerprint, sha256_file
@@ -206,7 +206,7 @@ class ModelRegistry:
                 raise ModelIntegrityError(
                     f"adapter {spec.id!r}: {spec.adapter} does not match its SHA-256; remove it and tune or import it "
                     "again")
-            check_gguf(spec.adapter, spec.id)
+            check_adapter_fits(check_gguf(spec.adapter, spec.id), check_gguf(path, spec.base_model), spec.id)
             self._prepared.add(stamp)
         return path
 
@@ -220,6 +220,8 @@ class ModelRegistry:
         if base.sha256 and base.sha256 != manifest.base_sha256:
             raise ModelError(f"adapter {manifest.name!r} was made for another file of {base.id!r} "
                              f"(SHA-256 {manifest.base_sha256[:12]}…, installed {base.sha256[:12]}…)")
+        base_file = self.prepare(base)
+        check_adapter_fits(check_gguf(gguf_file, manifest.name), check_gguf(base_file, base.id), manifest.name)
         self.adapters.save(manifest, gguf_file, move=move)
         return self.get(manifest.name)
 

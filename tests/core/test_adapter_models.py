@@ -112,3 +112,18 @@ def test_a_damaged_manifest_is_left_out_of_the_list_and_named_when_asked_for(eng
     assert "broken" not in {m.id for m in engine.registry.list_models(include_ollama=False)}
     with pytest.raises(ModelError, match="adapter 'broken'"):
         engine.registry.get("broken")
+
+
+def test_an_adapter_that_does_not_fit_its_base_is_refused_before_llama_cpp_loads_it(
+        engine: Engine, base_file: Path, default_model_installed: Path, tmp_path: Path) -> None:
+    """llama-cpp-python reports an adapter llama.cpp rejected as loaded and then crashes on the first decode: the
+    registry must refuse it from the headers first, with one line."""
+    foreign = write_lora(tmp_path / "qwen.gguf", default_model_installed)  # made for the Qwen2 model
+    manifest = manifest_for(engine, "foreign", foreign)
+    with pytest.raises(ModelError, match="for a qwen2 model; its base is llama"):
+        engine.registry.add_adapter(manifest, foreign)
+    engine.registry.adapters.save(manifest, foreign)  # put in the folder by hand, past the registry's check
+    with pytest.raises(ModelError, match="for a qwen2 model; its base is llama"):
+        engine.registry.prepare(engine.registry.get("foreign"))
+    with pytest.raises(ModelError, match="adapter 'foreign'"):
+        engine.ask("Hi", replace(GREEDY, model="foreign"))
