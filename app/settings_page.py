@@ -54,6 +54,8 @@ def _spin(key: str, **options: Any) -> QSpinBox:
 def _source(spec: Any) -> str:
     if spec.bundled:
         return "bundled"
+    if getattr(spec, "adapter", None) is not None:
+        return f"tuned adapter on {spec.base_model}"
     return {"llama_cpp": "GGUF file", "ollama": "Ollama", "openai": "OpenAI-compatible"}.get(spec.backend, spec.backend)
 
 
@@ -295,7 +297,7 @@ class SettingsPage(QWidget):
         self.models_table.setRowCount(len(models))
         for row, m in enumerate(models):
             size = f"{m.size_bytes / 1e6:,.0f} MB" if m.size_bytes else "–"
-            where = str(m.path) if m.path else (m.endpoint or "")
+            where = str(m.adapter or m.path) if m.path else (m.endpoint or "")
             for col, text in enumerate((m.id, _source(m), size, where)):
                 self.models_table.setItem(row, col, QTableWidgetItem(text))
             if self.default_model.findText(m.id) < 0:

@@ -58,6 +58,12 @@ class PromptError(EdgeMindError):
     kind = "bad_prompt"
 
 
+class DistillError(EdgeMindError):
+    """Distillation cannot run as asked: it is turned off, there is nothing to learn from, a bad option."""
+
+    kind = "distill"
+
+
 class StoreError(EdgeMindError):
     """The conversation database cannot be opened or written."""
 
@@ -104,6 +110,25 @@ class TuneCancelled(TuneError):
     kind = "tune_cancelled"
 
 
+class PackError(EdgeMindError):
+    """A personalization pack was refused: damaged, tampered, unsafe, for another base model, or from an unknown
+    signer. Nothing was written."""
+
+    kind = "pack"
+
+
+class TuneError(EdgeMindError):
+    """A tuning run cannot start or go on: not enough memory, a base model transformers cannot read."""
+
+    kind = "tune"
+
+
+class TuneUnavailable(TuneError):
+    """The optional training stack (torch, transformers, peft, gguf) is not installed."""
+
+    kind = "tune_unavailable"
+
+
 def error_for_kind(kind: str, message: str) -> EdgeMindError:
     """Rebuild the exception an error event stands for (events cross threads and processes as plain data)."""
     classes = [EdgeMindError]
@@ -113,3 +138,10 @@ def error_for_kind(kind: str, message: str) -> EdgeMindError:
             return cls(message)
         classes.extend(cls.__subclasses__())
     return EdgeMindError(message)
+
+
+class TrainingRefused(TuneError):
+    """A training setting the current run has not earned or cannot use: the aggressive hybrid preset before its
+    corrections are measured accurate enough, an unknown preset, a setting out of range."""
+
+    kind = "training_refused"

@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 # One per README promise; tests/conftest.py refuses an attack marker naming anything else.
-KINDS = ("prompt-injection", "code-runner", "file-tools", "network", "audit-log", "api", "data-at-rest", "mcp")
+KINDS = ("prompt-injection", "code-runner", "file-tools", "network", "audit-log", "api", "data-at-rest", "mcp", "packs")
 LOG_ENV = "EDGEMIND_ATTACK_LOG"  # tests/conftest.py appends one JSON line per attack test outcome to this file
 RESULT = Path("benchmarks") / "results" / "attacks.json"
 TITLES = {"prompt-injection": "prompt injection (each test: 56 hostile documents)",
           "code-runner": "code runner (`python_run`)", "file-tools": "file tools", "network": "network (`web_fetch`)",
           "audit-log": "audit log and grants", "api": "local API server", "data-at-rest": "data at rest",
-          "mcp": "MCP servers' tools (results, definitions)"}
+          "mcp": "MCP servers' tools (results, definitions)",
+          "packs": "personalization packs (`pack import`)"}
 
 
 @dataclass(frozen=True)

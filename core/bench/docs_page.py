@@ -397,6 +397,83 @@ def _word_problems(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _aggressive_allowed(task: dict[str, Any]) -> int:
+    """How many of a task's hybrid runs measured corrections good enough (>= 95%) to be allowed aggressive."""
+    return sum(c.get("aggressive_allowed_runs", 0) for n, c in task.get("summary", {}).items() if n != "plain")
+
+
+def _hybrid_trainer(path: Path, root: Path, data: dict[str, Any]) -> str:
+    rows = []
+    for task, entry in data.get("tasks", {}).items():
+        for name, col in entry.get("summary", {}).items():
+            plain = name == "plain"
+            reduction = col.get("mean_error_reduction")
+            verdict = "" if plain else ("holds" if col.get("claim_holds") else "does not hold: " + ", ".join(
+                why for why, failed in (("fewer than 52% backward passes saved", not col.get("claim_backward_cut")),
+                                        ("accuracy more than 2 points lower", not col.get("accuracy_within_2pts")),
+                                        ("divergences", not col.get("zero_divergences"))) if failed))
+            rows.append([f"{task} ({entry.get('steps', '?')} steps)", f"`{name}`", f"{col.get('seconds', 0):.2f} s",
+                         f"{col.get('cpu_seconds', 0):.2f} s", "" if plain else f"{col.get('cpu_speedup')}x",
+                         f"{col.get('backward_passes')}",
+                         "" if plain else f"{100 * col.get('backward_saved', 0):.0f}%",
+                         f"{col.get('final_loss')}", f"{100 * col.get('test_accuracy', 0):.1f}%",
+                         "" if plain else (f"{col.get('plain_same_backward_loss')}, "
+                                           f"{100 * col.get('plain_same_backward_accuracy', 0):.1f}%"),
+                         f"{col.get('divergences')}", "" if reduction is None else f"{100 * reduction:.0f}%",
+                         verdict])
+    vsa = data.get("vsa", {})
+    vsa_rows = [[f"`{p['method']}`", f"{p['dim']}", f"{p['ratio']}", f"{p['error']}"] for p in vsa.get("points", [])]
+    out = ["## Hybrid trainer: predicted steps against plain training at equal steps\n",
+           f"Medians over {data.get('seeds', '?')} seeds; {data.get('optimizer', '?')}, learning rate "
+           f"{data.get('lr', '?')}, on {data.get('machine', '?')}, commit `{data.get('commit', '?')}`. The design "
+           "claims 52-78% fewer backward passes at the same final loss; a preset's row says whether that held here "
+           "(accuracy: held-out test images; loss: training set). Wall-clock moves with the neighbours on a shared "
+           "machine: the speed-up is the CPU time's, of the one torch thread. Error reduction: the mean share of "
+           "prediction error the corrections removed (the aggressive preset needs 95%; it was allowed in "
+           + ", ".join(f"{_aggressive_allowed(e)} {t} runs" for t, e in data.get("tasks", {}).items())
+           + f"). The preset these numbers justify as the default: `{data.get('justified_default', '?')}`.\n",
+           _table(["task", "trainer", "wall", "CPU", "CPU speed-up", "backward passes", "saved", "final loss",
+                   "accuracy", "plain stopped at as many backward passes: loss, accuracy", "divergences",
+                   "error reduction", "design claim"], rows), "",
+           f"VSA compression of the {vsa.get('source', '?')} ({vsa.get('values', '?')} values): ratio against the "
+           "relative reconstruction error (1.0 is as far off as sending nothing). `ternary-only` is plain AbsMean "
+           "ternary quantization, the baseline VSA has to beat.\n",
+           _table(["method", "hypervector dimension", "compression ratio", "reconstruction error"], vsa_rows), "",
+           _source(path, root, " ".join(data.get("command", []))), ""]
+    return "\n".join(out)
+
+
+def _distill(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """Distillation: held-out pass rates of the base and the distilled student, the paired test, the tune's
+    no-regression guard, and how long the whole run took."""
+    report = data.get("report", {})
+    held, tune, summary = report.get("heldout", {}), report.get("tune", {}), report.get("data_summary", {})
+    rows = [[f"`{kind}`", str(r["n"]), str(r["base_passed"]), str(r["tuned_passed"])]
+            for kind, r in report.get("by_kind", {}).items()]
+    rows.append(["all", str(held.get("n")),
+                 f"{held.get('base_passed')} ({fmt(held.get('base_pass_rate'), 'fraction')})",
+                 f"{held.get('tuned_passed')} ({fmt(held.get('tuned_pass_rate'), 'fraction')})"])
+    teacher = data.get("teacher_pass", {})
+    out = ["## Distillation: the student with its adapter against the base student\n",
+           f"`{data.get('teacher')}` teaches `{data.get('student')}` on {data.get('tasks')} generated tasks "
+           "(arithmetic checked by the calculator, JSON by a schema, tiny Python functions by their tests in the "
+           f"sandboxed code runner); the newest {summary.get('heldout')} are held out. The teacher sampled "
+           f"{data.get('k')} answers per training prompt at temperature {data.get('temperature')}: "
+           f"{teacher.get('with_a_passing_sample')} of {teacher.get('prompts')} prompts had a passing one "
+           f"({teacher.get('passing_samples')} of {teacher.get('samples')} samples passed). Rank-{data.get('rank')} "
+           f"LoRA, {tune.get('steps')} steps; both students answer greedily, on {data.get('machine')}, "
+           f"{data.get('threads')} thread(s).\n",
+           _table(["check", "held-out", "base student passed", "distilled passed"], rows), "",
+           f"Paired: {held.get('tuned_only')} held-out tasks only the distilled student passed, "
+           f"{held.get('base_only')} only the base did; sign test p = {held.get('sign_test_p_one_sided')} "
+           f"(one-sided), McNemar p = {held.get('mcnemar_p_two_sided')} (two-sided). General-text perplexity "
+           f"after/before: {tune.get('general_ratio')} (limit {tune.get('regression_limit')}: "
+           f"{tune.get('no_regression')}). Teaching, tuning and evaluating took "
+           f"{data.get('timings', {}).get('total_s')} s (model loads not included).\n",
+           _source(path, root, f"{PY} " + " ".join(data.get("command", ["benchmarks/distill.py"])[1:])), ""]
+    return "\n".join(out)
+
+
 def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
     """Harmful and benign refused per unseen split for the checker and the keyword blocklist, and the goal split's
     per-category rates: the figures the decision to turn safety on by default rests on."""
@@ -503,34 +580,24 @@ def _other(path: Path, root: Path, data: Any) -> str:
                           f"{f'`{command}`' if command else 'not recorded in the file'}", ""])
 
 
+# Each results file's renderer by its exact name, else by the first prefix its name starts with.
+_BY_NAME: dict[str, Callable[[Path, Path, Any], str]] = {
+    "report.json": _bench_report, "api_load.json": _api_load, "int4_kernels.json": _int4_kernels,
+    "native_cpu.json": _native_cpu, "engine_vs_raw.json": _engine_vs_raw, "attacks.json": _attacks,
+    "tool_offers.json": _tool_offers, "semantic_cache.json": _semantic_cache, "word_problems.json": _word_problems,
+    "distill.json": _distill, "lora_agreement.json": _lora_agreement, "hybrid_trainer.json": _hybrid_trainer,
+}
+_BY_PREFIX: tuple[tuple[str, Callable[[Path, Path, Any], str]], ...] = (
+    ("onnx_vs_llama", _onnx_vs_llama), ("tune", _tune), ("safety", _safety),
+)
+
+
 def _renderer(path: Path) -> Callable[[Path, Path, Any], str]:
-    if path.name == "report.json":
-        return _bench_report
-    if path.name == "api_load.json":
-        return _api_load
-    if path.name == "int4_kernels.json":
-        return _int4_kernels
-    if path.name == "native_cpu.json":
-        return _native_cpu
-    if path.name.startswith("onnx_vs_llama"):
-        return _onnx_vs_llama
-    if path.name == "engine_vs_raw.json":
-        return _engine_vs_raw
-    if path.name == "attacks.json":
-        return _attacks
-    if path.name == "tool_offers.json":
-        return _tool_offers
-    if path.name == "semantic_cache.json":
-        return _semantic_cache
-    if path.name == "word_problems.json":
-        return _word_problems
-    if path.name == "lora_agreement.json":
-        return _lora_agreement
-    if path.name.startswith("tune") and path.name.endswith(".json"):
-        return _tune
-    if path.name.startswith("safety") and path.name.endswith(".json"):
-        return _safety
-    return _other
+    named = _BY_NAME.get(path.name)
+    if named is not None:
+        return named
+    return next((render for prefix, render in _BY_PREFIX
+                 if path.name.startswith(prefix) and path.suffix == ".json"), _other)
 
 
 # ---- the page ----------------------------------------------------------------------------------------------------

@@ -28,9 +28,11 @@ from ..mcp.service import McpServers
 from ..settings import Settings, load_settings, with_overrides
 from .chat import ChatSession
 from .crash_watch import last_crash, watch
+from .distill_command import add_command as add_distill_command
 from .doctor import format_report, run_doctor
 from .interrupts import ctrl_c_cancels
 from .mcp_command import add_command as add_mcp_command
+from .pack_command import add_command as add_pack_command
 from .pull_command import add_commands as add_pull_commands
 from .settings_command import add_command as add_settings_command
 from .tools import add_commands as add_tool_commands
@@ -588,6 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_tool_commands(sub, _positive_int)
     add_mcp_command(sub)
+    add_distill_command(sub)
+    add_pack_command(sub)
     add_bench_command(sub, _positive_int)
     add_tune_command(sub)
     return p

@@ -16,6 +16,7 @@ from ..tools.runner import (
     ToolRunner,  # a shell's tool capability: Engine.open_tools returns it, AskOptions.tools takes it
 )
 from .facade import AskOptions, AskResult, Engine
+from .packs import Packs
 from .review import review_code
 from .services import (
     Answer,
@@ -31,5 +32,5 @@ from .services import (
 )
 
 __all__ = ["Answer", "AskCallback", "AskOptions", "AskResult", "AuditTrail", "CacheAdmin", "Conversations", "Engine",
-           "Grants", "Models", "PermissionRequest", "ToolRunner", "Tools", "open_registry",
+           "Grants", "Models", "Packs", "PermissionRequest", "ToolRunner", "Tools", "open_registry",
            "review_code"]

@@ -34,7 +34,7 @@ from ..models.pull import PullOutcome, pull, pulled_path
 from ..models.registry import ModelRegistry
 from ..settings import Settings
 from ..storage.audit import EVENT_KINDS, AuditEntry, AuditLog, VerifyResult
-from ..storage.conversations import ConversationInfo, ConversationStore, SearchHit, StoredMessage
+from ..storage.conversations import ConversationInfo, ConversationStore, QAPair, SearchHit, StoredMessage
 from ..storage.db import open_database
 from ..tools.permissions import Answer, AskCallback, GrantInfo, PermissionRequest
 from ..tools.registry import Tool
@@ -146,6 +146,17 @@ class Conversations:
     def remember(self, fact: str, conversation_id: str | None = None) -> int:
         """A fact kept in mind in every conversation (or in one); returns its id."""
         return self._store.remember(fact, conversation_id)
+
+    def exclude_from_distillation(self, conversation_id: str, excluded: bool = True) -> None:
+        """Keep a conversation's prompts and answers out of distillation (False: let them back in)."""
+        self._store.set_distill_excluded(conversation_id, excluded)
+
+    def excluded_from_distillation(self, conversation_id: str) -> bool:
+        return self._store.distill_excluded(conversation_id)
+
+    def answered_prompts(self, limit: int = 10_000) -> builtins.list[QAPair]:
+        """The user's answered prompts that distillation may learn from (excluded conversations left out)."""
+        return self._store.answered_prompts(limit)
 
 
 class Models:

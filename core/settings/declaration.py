@@ -91,6 +91,9 @@ class Settings:
     prefix_cache_mb: int = setting(
         64, help="llama.cpp KV snapshots of recent system prompts, per loaded model", minimum=0, maximum=65_536,
         what="a number of megabytes", zero="off")
+    distill_enabled: bool = setting(
+        True, help="Distillation may learn from your answered prompts (conversations you excluded never)",
+        env="EDGEMIND_DISTILL", gui=True)
     # off by default until the checker meets its goals: it still refuses some ordinary prompts (see README)
     safety_enabled: bool = setting(
         False, help="Check prompts and answers for harmful content (experimental, see Safety checks)",

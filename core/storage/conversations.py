@@ -13,7 +13,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, DateTime, ForeignKey, Integer, String, Text, delete, func, select, text
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    delete,
+    false,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -45,6 +58,8 @@ class ConversationRow(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # the user kept this conversation out of distillation: none of its turns ever becomes training data
+    distill_excluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class MessageRow(Base):
@@ -108,6 +123,18 @@ class StoredMessage:
     status: str
     created_at: datetime
     tool_calls: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QAPair:
+    """One answered prompt: a user message and the complete assistant answer that followed it."""
+
+    conversation_id: str
+    prompt_id: int
+    prompt: str
+    answer: str
+    model: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +316,43 @@ class ConversationStore:
             return row.id
 
         return self._write(write)
+
+    def set_distill_excluded(self, conversation_id: str, excluded: bool) -> None:
+        """Keep a conversation out of distillation (or let it back in)."""
+        def write(s: Session) -> None:
+            conv = s.get(ConversationRow, conversation_id)
+            if conv is None:
+                raise StoreError(f"no conversation {conversation_id!r}")
+            conv.distill_excluded = excluded
+
+        self._write(write)
+
+    def distill_excluded(self, conversation_id: str) -> bool:
+        with self._sessions() as s:
+            conv = s.get(ConversationRow, conversation_id)
+            if conv is None:
+                raise StoreError(f"no conversation {conversation_id!r}")
+            return conv.distill_excluded
+
+    def answered_prompts(self, limit: int = 10_000) -> list[QAPair]:
+        """User prompts each followed directly by a complete assistant answer, from conversations not excluded from
+        distillation, oldest first (the newest `limit`). A cancelled or failed answer is not an answer to learn from."""
+        with self._sessions() as s:
+            rows = s.execute(
+                select(MessageRow.conversation_id, MessageRow.id, MessageRow.role, MessageRow.content,
+                       MessageRow.model, MessageRow.status, MessageRow.created_at)
+                .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
+                .where(ConversationRow.distill_excluded.is_(False))
+                .order_by(MessageRow.conversation_id, MessageRow.id)
+            ).all()
+        pairs: list[QAPair] = []
+        for before, after in zip(rows, rows[1:], strict=False):
+            if (before.conversation_id == after.conversation_id and before.role == "user"
+                    and after.role == "assistant" and after.status == "complete" and after.content.strip()):
+                pairs.append(QAPair(before.conversation_id, before.id, before.content, after.content, after.model,
+                                    before.created_at))
+        pairs.sort(key=lambda p: p.prompt_id)
+        return pairs[-limit:] if limit > 0 else []
 
     def memories(self, conversation_id: str | None) -> list[str]:
         """Facts for this conversation plus the ones remembered for every conversation."""

@@ -1,0 +1,20 @@
+"""The hybrid trainer against the plain one at equal steps (digits MLP and CNN, presets, >= 3 seeds) and VSA gradient
+compression; needs the `[tune]` extra.
+
+    .venv/bin/python benchmarks/hybrid_trainer.py --json benchmarks/results/hybrid_trainer.json
+    .venv/bin/python benchmarks/hybrid_trainer.py --seeds 1 --mlp-steps 100 --cnn-steps 30     # while iterating
+"""
+
+from __future__ import annotations
+
+import sys
+
+from edgemind.core.bench.hybrid_training import main
+from edgemind.core.errors import EdgeMindError
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except EdgeMindError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
