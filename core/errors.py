@@ -117,18 +117,6 @@ class PackError(EdgeMindError):
     kind = "pack"
 
 
-class TuneError(EdgeMindError):
-    """A tuning run cannot start or go on: not enough memory, a base model transformers cannot read."""
-
-    kind = "tune"
-
-
-class TuneUnavailable(TuneError):
-    """The optional training stack (torch, transformers, peft, gguf) is not installed."""
-
-    kind = "tune_unavailable"
-
-
 def error_for_kind(kind: str, message: str) -> EdgeMindError:
     """Rebuild the exception an error event stands for (events cross threads and processes as plain data)."""
     classes = [EdgeMindError]
