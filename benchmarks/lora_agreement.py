@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     models = Path(os.environ.get("EDGEMIND_MODELS_DIR") or Path(os.environ.get("EDGEMIND_HOME", "~")) / "models")
     ap.add_argument("--model", type=Path, action="append", help="a base GGUF (default: the two bundled models)")
     ap.add_argument("--rank", type=int, default=8)
-    ap.add_argument("--alpha", type=float, default=16.0)
+    ap.add_argument("--alpha", type=int, default=16)
     ap.add_argument("--b-std", type=float, action="append",
                     help=f"standard deviation of the random LoRA B, repeatable (default: {B_STDS})")
     ap.add_argument("--seed", type=int, default=0)

@@ -29,7 +29,7 @@ GOAL = {"correlation": 0.999}
 B_STDS = (0.05, 0.1)
 
 
-def random_lora(model: Any, *, rank: int, alpha: float, seed: int) -> Any:
+def random_lora(model: Any, *, rank: int, alpha: int, seed: int) -> Any:
     """`model` wrapped in a LoRA on all seven projections, A from PEFT's own (seeded) init; B is set by `set_random_b`.
     """
     import peft
@@ -53,7 +53,7 @@ def set_random_b(lora: Any, *, b_std: float, seed: int) -> None:
             weight.data = torch.randn(weight.shape, generator=gen) * b_std
 
 
-def measure(base: Path, llama: ModuleType, *, rank: int = 8, alpha: float = 16.0, b_stds: tuple[float, ...] = B_STDS,
+def measure(base: Path, llama: ModuleType, *, rank: int = 8, alpha: int = 16, b_stds: tuple[float, ...] = B_STDS,
             seed: int = 0, prompt: str = PROMPT, workdir: Path | None = None,
             progress: Callable[[str], None] = log.info) -> dict[str, Any]:
     """Agreement figures for one base GGUF: per B strength, per q/k layout, on the float32 copy with a float32 KV
@@ -86,5 +86,5 @@ def measure(base: Path, llama: ModuleType, *, rank: int = 8, alpha: float = 16.0
     return {"file": base.name, "arch": arch, "qk_permuted_by_llama_cpp": needed, "strengths": strengths}
 
 
-def settings(*, rank: int, alpha: float, b_stds: tuple[float, ...], seed: int, prompt: str) -> dict[str, Any]:
+def settings(*, rank: int, alpha: int, b_stds: tuple[float, ...], seed: int, prompt: str) -> dict[str, Any]:
     return {"rank": rank, "alpha": alpha, "b_std": list(b_stds), "seed": seed, "prompt": prompt}

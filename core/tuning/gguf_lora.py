@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AdapterMismatch, ModelError
+from ..errors import AdapterMismatch, ModelError, TuneUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def import_gguf() -> ModuleType:
     try:
         import gguf
     except ImportError as exc:
-        raise ModelError(f"{INSTALL_LINE} (missing: gguf)") from exc
+        raise TuneUnavailable(f"{INSTALL_LINE} (missing: gguf)") from exc
     return gguf
 
 
@@ -244,6 +244,36 @@ def export_lora(peft_model: Any, base_gguf: Path, out: Path, alpha: float, *, pe
     log.info("wrote a %s LoRA adapter (%d weights) to %s", layout.arch, len(pairs), out)
 
 
+def check_adapter_file(adapter_gguf: Path, base_gguf: Path) -> None:
+    """Refuse, in one line, a GGUF LoRA file that does not fit `base_gguf`, before llama.cpp sees it.
+
+    llama-cpp-python 0.3.36 reports an adapter llama.cpp rejected (another architecture) as loaded, and the first
+    decode then crashes the process (measured here: SIGSEGV), so a foreign adapter must never reach it.
+    """
+    gguf = import_gguf()
+    layout = read_base_layout(base_gguf)
+    try:
+        reader = gguf.GGUFReader(adapter_gguf)
+    except (OSError, ValueError) as exc:
+        raise AdapterMismatch(f"cannot read the adapter {adapter_gguf.name} as GGUF: {exc}") from exc
+    fields = {key: reader.fields[key].contents() for key in ("general.type", "adapter.type", "general.architecture")
+              if key in reader.fields}
+    if fields.get("general.type") != "adapter" or fields.get("adapter.type") != "lora":
+        raise AdapterMismatch(f"{adapter_gguf.name} is not a GGUF LoRA adapter")
+    if fields.get("general.architecture") != layout.arch:
+        raise AdapterMismatch(f"{adapter_gguf.name} is an adapter for a {fields.get('general.architecture')} model, "
+                              f"{base_gguf.name} is {layout.arch}")
+    tensors = {t.name: (int(t.shape[0]), int(t.shape[1])) for t in reader.tensors if len(t.shape) == 2}
+    for name, (a_in, a_rank) in tensors.items():
+        if not name.endswith(".lora_a"):
+            continue
+        weight = name.removesuffix(".lora_a")
+        b_rank, b_out = tensors.get(weight + ".lora_b", (-1, -1))
+        if (a_in, b_out) != layout.shapes.get(weight) or a_rank != b_rank:
+            raise AdapterMismatch(f"{adapter_gguf.name} does not fit {base_gguf.name}: its {weight} has another "
+                                  "shape (made for another model)")
+
+
 def compare_logits(base_gguf: Path, adapter_gguf: Path, peft_model: Any, prompt: str, *,
                    llama: ModuleType | None = None, threads: int = 2, kv_float32: bool = False) -> LogitAgreement:
     """Run `prompt` through llama.cpp (base, then base + adapter) and through transformers (adapter disabled, then
@@ -256,6 +286,7 @@ def compare_logits(base_gguf: Path, adapter_gguf: Path, peft_model: Any, prompt:
     """
     import torch
 
+    check_adapter_file(adapter_gguf, base_gguf)
     module = llama if llama is not None else _llama_module()
     tokens, base_cpp = _llama_logits(module, base_gguf, None, prompt, threads, kv_float32)
     _, adapted_cpp = _llama_logits(module, base_gguf, adapter_gguf, prompt, threads, kv_float32)

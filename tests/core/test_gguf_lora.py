@@ -3,8 +3,8 @@
 A LoRA with random non-zero B (seeded) moves the logits far; the runtimes must then agree to r >= 0.999 on the full
 logits and on the adapter's own effect. The agreement is measured on a float32 copy of the base (the weights
 transformers computes with) and a float32 KV cache, because llama.cpp's quantized matmuls alone put the two bases
-~0.999 apart and a strong adapter on Qwen2 overflows a float16 cache; the shipped quantized base is checked too. Model answers are not compared: a wrong q/k layout can
-still give a plausible answer.
+~0.999 apart and a strong adapter on Qwen2 overflows a float16 cache; the shipped quantized base is checked too.
+Model answers are not compared: a wrong q/k layout can still give a plausible answer.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 
 from edgemind.core.errors import AdapterMismatch, EdgeMindError, ModelError
 from edgemind.core.tuning.gguf_float import float_copy
-from edgemind.core.tuning.gguf_lora import compare_logits, export_lora
+from edgemind.core.tuning.gguf_lora import check_adapter_file, compare_logits, export_lora
 
 TINY_FILE = "smollm2-135m-instruct-q4_1.gguf"
 PROMPT = "The capital of France is Paris. The capital of Japan is"
@@ -152,6 +152,7 @@ def test_llama_adapter_on_the_shipped_quantized_base_agrees_with_peft(
 
 @pytest.mark.slow
 @pytest.mark.default_model
+@pytest.mark.timeout(900)  # ~4 min on a busy 2-core machine: a 2 GB float copy and a 0.5B model
 def test_qwen2_adapter_in_llama_cpp_matches_peft_logits(default_model_installed: Path, tmp_path: Path,
                                                          llama_cpp_for: Callable[[Path], ModuleType]) -> None:
     """Qwen2 keeps q/k in Hugging Face order (no permutation); the 0.5B model's float copy is ~2 GB, so slow."""
@@ -249,3 +250,40 @@ def test_export_refuses_a_base_that_is_not_gguf(tmp_path: Path) -> None:
     assert isinstance(err.value, EdgeMindError) and "model.gguf" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(ModelError, match="cannot be read"):
         export_lora(_peft(_small_llama()), tmp_path / "missing.gguf", tmp_path / "a.gguf", alpha=16.0)
+
+
+@pytest.mark.default_model
+def test_an_adapter_for_another_architecture_is_refused_before_llama_cpp_loads_it(
+        tiny_path: Path, default_model_installed: Path, tmp_path: Path,
+        llama_cpp_for: Callable[[Path], ModuleType]) -> None:
+    """A llama adapter handed to the Qwen2 base is refused before llama.cpp sees it (llama-cpp-python 0.3.36 reports
+    llama.cpp's refusal as a loaded adapter, and the first decode then crashes the process)."""
+    adapter = tmp_path / "a.gguf"
+    export_lora(_peft(_small_llama()), tiny_path, adapter, alpha=16.0)
+    with pytest.raises(AdapterMismatch, match="a.gguf is an adapter for a llama model, .* is qwen2") as err:
+        compare_logits(default_model_installed, adapter, None, PROMPT, llama=llama_cpp_for(default_model_installed))
+    assert "\n" not in str(err.value)
+
+
+def test_an_adapter_file_with_other_shapes_or_no_adapter_keys_is_refused(tiny_path: Path, tmp_path: Path) -> None:
+    _stack()
+    import gguf
+
+    def write(out: Path, *, n_in: int, kind: str = "adapter") -> Path:
+        writer = gguf.GGUFWriter(out, arch="llama")
+        writer.add_string("general.type", kind)
+        writer.add_string("adapter.type", "lora")
+        writer.add_float32("adapter.lora.alpha", 8.0)
+        writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, n_in), np.float32))
+        writer.add_tensor("blk.0.attn_q.weight.lora_b", np.zeros((576, 4), np.float32))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        return out
+
+    check_adapter_file(write(tmp_path / "fits.gguf", n_in=576), tiny_path)
+    with pytest.raises(AdapterMismatch, match="wide.gguf does not fit .*blk.0.attn_q.weight"):
+        check_adapter_file(write(tmp_path / "wide.gguf", n_in=512), tiny_path)
+    with pytest.raises(AdapterMismatch, match="not a GGUF LoRA adapter"):
+        check_adapter_file(write(tmp_path / "model.gguf", n_in=576, kind="model"), tiny_path)
