@@ -8,8 +8,6 @@ the BACKEND only (the model is not what is under test there; the router, loop, g
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -23,15 +21,6 @@ from edgemind.core.tools.math_setup import check_setup, foreign_numbers, parse_s
 from edgemind.core.tools.runner import ToolOutcome
 from edgemind.core.tools.unit_facts import unit_facts
 from tests.support.engines import default_model_settings
-
-
-@pytest.fixture
-def notes() -> Path:
-    folder = Path(tempfile.gettempdir()) / "notes"  # a fixed, plain name: the route does not change with it
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir()
-    (folder / "plan.txt").write_text("Launch checklist.\nThe code word is PAPAYA-42.\n")
-    return folder
 
 
 def _filtered(chunks: Sequence[str]) -> tuple[str, bool]:

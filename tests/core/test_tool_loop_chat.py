@@ -4,8 +4,6 @@ is set up from the question and calculated once."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,15 +22,6 @@ def qwen(default_model_installed: Path, artifacts_dir: Path,
     engine.summarize_in_background = False
     yield engine
     engine.close()
-
-
-@pytest.fixture
-def notes() -> Path:
-    folder = Path(tempfile.gettempdir()) / "notes"  # a fixed, plain name: the route does not change with it
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir()
-    (folder / "plan.txt").write_text("Launch checklist.\nThe code word is PAPAYA-42.\n")
-    return folder
 
 
 @pytest.mark.slow  # three real-model turns, and the one most likely to flake (the 0.5B model's turn-3 call varies)
