@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -58,13 +56,9 @@ def test_arithmetic_goes_through_the_calculator_and_the_answer_uses_its_result(q
 
 
 @pytest.mark.default_model
-def test_a_granted_file_is_read_and_an_ungranted_one_is_not(qwen: Engine) -> None:
-    # a plain, fixed path: pytest's test-named folders read as code, and a random name made the route (and so
-    # whether a tool is offered) change from run to run
-    notes = Path(tempfile.gettempdir()) / "notes"
-    shutil.rmtree(notes, ignore_errors=True)
-    notes.mkdir()
-    (notes / "plan.txt").write_text("Launch checklist.\nThe code word is PAPAYA-42.\n")
+def test_a_granted_file_is_read_and_an_ungranted_one_is_not(qwen: Engine, notes: Path) -> None:
+    # `notes` is a plain, fixed path: pytest's test-named folders read as code, and a random name made the route (and
+    # so whether a tool is offered) change from run to run
     prompt = f"Read the file {notes / 'plan.txt'} and tell me the code word in it."
 
     nobody = qwen.open_tools(ask=None)  # nobody to ask, nothing granted
