@@ -58,8 +58,10 @@ class AppContext(QObject):
 
             engine = Engine.create(self.settings)
             try:
-                # called in the generation worker; the dialog runs on the GUI thread and the worker waits for it
-                self.tool_runner = engine.open_tools(ask=self.permissions)
+                # called in the generation worker; the dialog runs on the GUI thread and the worker waits for it.
+                # Cached MCP definitions only: a server never listed would hold the engine's start for up to its
+                # start timeout; it is listed just after, in the background (reopen_tools)
+                self.tool_runner = engine.open_tools(ask=self.permissions, mcp_refresh="none")
             except Exception as exc:  # a broken plugin set costs the tools, not the app
                 log.warning("tools are not available: %s", exc)
                 self.tools_error = str(exc) or exc.__class__.__name__
@@ -68,6 +70,8 @@ class AppContext(QObject):
         def started(engine: Engine) -> None:
             self.engine = engine
             self.hooks.engine_did_start.emit(engine)
+            if self.tool_runner is not None and self.tool_runner.registry.problems:
+                self.reopen_tools()  # e.g. an MCP server whose tools were never listed: start it to list them
 
         def failed(exc: Exception) -> None:
             self.engine_error = str(exc) or exc.__class__.__name__
@@ -99,16 +103,18 @@ class AppContext(QObject):
             return
 
         def reopen() -> None:
+            # the new runner is opened before the old one is closed: a request in between keeps its tools
             engine = self.engine_in_worker()
-            old, self.tool_runner = self.tool_runner, None
-            if old is not None:
-                old.close()
             try:
-                self.tool_runner = engine.open_tools(ask=self.permissions)
+                new: ToolRunner | None = engine.open_tools(ask=self.permissions)
                 self.tools_error = None
             except Exception as exc:  # a broken plugin set costs the tools, not the app
                 log.warning("tools are not available: %s", exc)
                 self.tools_error = str(exc) or exc.__class__.__name__
+                new = None
+            old, self.tool_runner = self.tool_runner, new
+            if old is not None:
+                old.close()
 
         self.ops.run("reopen tools", reopen)
 

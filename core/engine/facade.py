@@ -25,6 +25,7 @@ from ..context.builder import ContextBuilder
 from ..context.memory import ConversationMemory, Summarizer
 from ..errors import EdgeMindError, ModelError, error_for_kind
 from ..events import Done, Error, Event, Route, Token
+from ..mcp.tools import Refresh
 from ..models.integrity import Progress
 from ..models.manifest import LOCAL_BACKENDS, ModelSpec
 from ..models.registry import ModelRegistry
@@ -171,12 +172,15 @@ class Engine:
         spec = self.registry.get(self.router.unsure_model)  # an unknown id fails here, naming it, not on some prompt
         self.router.judge = ModelJudge(spec.id, lambda: self.backend_for(self.runnable_spec(spec)).stream)
 
-    def open_tools(self, ask: AskCallback | None = None, grants: Iterable[str | Scope] = ()) -> ToolRunner:
+    def open_tools(self, ask: AskCallback | None = None, grants: Iterable[str | Scope] = (),
+                   mcp_refresh: Refresh = "missing") -> ToolRunner:
         """A tool capability for one shell: every installed tool over this engine's database and audit log, asking
         through `ask` (None: nobody can be asked, so only stored grants and `grants` hold). The engine keeps no
         reference to it: a request runs tools only when its AskOptions.tools carries this runner, so a shell that
-        never passes one (the API server) never runs a tool or opens another shell's permission dialog."""
-        return open_tool_runner(self.settings, self.sessions, ask=ask, grants=grants, audit=self.audit)
+        never passes one (the API server) never runs a tool or opens another shell's permission dialog. `mcp_refresh`:
+        which MCP servers are started now to list their tools (McpToolSource.load)."""
+        return open_tool_runner(self.settings, self.sessions, ask=ask, grants=grants, audit=self.audit,
+                                mcp_refresh=mcp_refresh)
 
     def close(self) -> None:
         self.summarizer.join(timeout=120)

@@ -42,10 +42,11 @@ def test_the_app_stops_its_mcp_servers_when_their_configuration_changes_and_when
         "clock": {"command": config.command, "args": list(config.args)}}}))
     ctx = AppContext(settings)
     try:
-        ctx.start_engine()  # its tools list the never-listed server, which keeps running for the session's calls
+        ctx.start_engine()  # then its tools list the never-listed server, which keeps running for the session's calls
         qtbot.waitUntil(lambda: ctx.engine is not None or ctx.engine_error is not None, timeout=120_000)
         assert ctx.engine is not None, ctx.engine_error
-        assert ctx.tool_runner is not None and "mcp__clock__get_time" in ctx.tool_runner.registry
+        qtbot.waitUntil(lambda: ctx.tool_runner is not None and "mcp__clock__get_time" in ctx.tool_runner.registry,
+                        timeout=30_000)
         first = server_pids(spec)
         assert len(first) == 1
 
@@ -59,3 +60,26 @@ def test_the_app_stops_its_mcp_servers_when_their_configuration_changes_and_when
     finally:
         ctx.shutdown()
     assert not alive(second[0])
+
+
+def test_a_server_that_never_answers_does_not_hold_the_engines_start(qtbot, settings: Settings, tmp_path: Path) -> None:
+    """A never-listed server is started to list its tools after the engine is up: one that never answers costs its
+    tools (after the 30 s start timeout), never the app's first answer."""
+    config = scripted("mute", tmp_path, {"mode": "silent"})
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (settings.home / "mcp.json").write_text(json.dumps({"mcpServers": {
+        "mute": {"command": config.command, "args": list(config.args)}}}))
+    ctx = AppContext(settings)
+    try:
+        ctx.start_engine()
+        qtbot.waitUntil(lambda: ctx.engine is not None or ctx.engine_error is not None, timeout=120_000)
+        assert ctx.engine is not None, ctx.engine_error
+        first = ctx.tool_runner
+        assert first is not None and "calculator" in first.registry
+        # the runner the engine started with never tried the server (a try would have waited for its timeout)
+        assert any("'mute': its tools are not known yet" in p for p in first.registry.problems), first.registry.problems
+        # the listing runs after the start, in the background, and ends in a problem line, not a failure
+        qtbot.waitUntil(lambda: ctx.tool_runner is not None and ctx.tool_runner is not first, timeout=90_000)
+        assert any("mute" in p and "not known yet" not in p for p in ctx.tool_runner.registry.problems)
+    finally:
+        ctx.shutdown()
