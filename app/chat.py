@@ -264,6 +264,10 @@ class ChatPane(QWidget):
                          self._show_error)
 
     def _show_sidebar_menu(self, conversation_id: str, excluded: bool, at: Any) -> None:
+        self.sidebar_menu(conversation_id, excluded).exec(at)
+
+    def sidebar_menu(self, conversation_id: str, excluded: bool) -> QMenu:
+        """A conversation's context menu; `excluded`: whether it is kept out of learning now (the check mark)."""
         menu = QMenu(self)
         menu.addAction("Rename…", lambda: self.rename_conversation(conversation_id))
         menu.addAction("Delete…", lambda: self.delete_conversation(conversation_id))
@@ -273,7 +277,7 @@ class ChatPane(QWidget):
         learn.setChecked(excluded)
         learn.setToolTip("Distillation never learns from this conversation's answers")
         learn.toggled.connect(lambda on: self.exclude_from_learning(conversation_id, on))
-        menu.exec(at)
+        return menu
 
     def exclude_from_learning(self, conversation_id: str, excluded: bool = True) -> None:
         """Keep a conversation out of distillation (or let it back in), as `edgemind distill exclude` does."""

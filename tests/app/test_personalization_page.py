@@ -250,3 +250,35 @@ def test_evaluation_text_reads_nested_figures() -> None:
     assert evaluation_text({"heldout": {"n": 4, "p": 0.0625, "note": "x"}, "ok": False}) == \
         "heldout.n=4, heldout.p=0.0625, ok=no"
     assert evaluation_text({}) == "–"
+
+
+def test_a_conversation_is_excluded_from_learning_from_its_menu(qtbot, gui) -> None:  # type: ignore[no-untyped-def]
+    store = gui.ctx.engine.store
+    kept = store.new_conversation(first_message="What is 2 + 3?")
+    store.add_message(kept, "assistant", "5")
+    private = store.new_conversation(first_message="My private question")
+    store.add_message(private, "assistant", "A private answer")
+    chat = gui.window.chat
+    menu = chat.sidebar_menu(private, excluded=False)
+    learn = next(a for a in menu.actions() if a.text() == "Exclude from learning")
+    assert learn.isCheckable() and not learn.isChecked()
+    with qtbot.waitSignal(chat.learning_did_change, timeout=10_000):
+        learn.trigger()
+    assert store.distill_excluded(private) and not store.distill_excluded(kept)
+    assert [p.conversation_id for p in gui.ctx.engine.conversations.answered_prompts()] == [kept]
+    assert next(a for a in chat.sidebar_menu(private, excluded=True).actions()
+                if a.text() == "Exclude from learning").isChecked()
+    with qtbot.waitSignal(chat.learning_did_change, timeout=10_000):
+        chat.exclude_from_learning(private, False)  # unchecked again: it may be learnt from
+    assert not store.distill_excluded(private)
+
+
+def test_the_settings_page_holds_the_group_and_saves_learning_from_answers(qtbot, gui) -> None:  # type: ignore[no-untyped-def]
+    page = gui.window.settings_page
+    assert page.personalization.distill_enabled is page.distill_enabled
+    assert page.distill_enabled.isChecked()  # on by default
+    page.distill_enabled.setChecked(False)
+    with qtbot.waitSignal(page.settings_did_save, timeout=10_000):
+        page.save()
+    assert load_settings(env={"EDGEMIND_HOME": str(gui.ctx.settings.home)}).distill_enabled is False
+    assert gui.ctx.settings.distill_enabled is False  # applies now: a background run started next learns nothing
