@@ -30,10 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from edgemind.core.engine.packs import Packs
-from edgemind.core.engine.services import open_registry
-from edgemind.core.models.adapters import AdapterManifest
-from edgemind.core.models.registry import ModelRegistry
+from edgemind.core.engine import Models, Packs
 from edgemind.core.settings import SETTINGS
 from edgemind.core.tuning.packs import PackInfo
 
@@ -81,14 +78,14 @@ def evaluation_text(evaluation: dict[str, Any]) -> str:
     return ", ".join(figures[:_FIGURES_SHOWN]) + (f" (+{more} more)" if more > 0 else "") if figures else "–"
 
 
-def adapter_rows(registry: ModelRegistry) -> list[AdapterRow]:
-    """The registry's adapter models (an adapter whose base is gone is not a model, so not listed), with their
-    manifests' figures."""
+def adapter_rows(models: Models) -> list[AdapterRow]:
+    """The adapter models (an adapter whose base is gone is not a model, so not listed), with their manifests'
+    figures."""
     rows = []
-    for spec in registry.list_models(include_ollama=False):
+    for spec in models.list(include_ollama=False):
         if spec.adapter is None:
             continue
-        manifest: AdapterManifest | None = registry.adapters.get(spec.id)
+        manifest = models.adapter(spec.id)
         if manifest is None:
             continue
         rows.append(AdapterRow(spec.id, manifest.base_model, manifest.kind, manifest.created[:19].replace("T", " "),
@@ -123,7 +120,7 @@ class PersonalizationPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.rows: list[AdapterRow] = []
-        self._registry: ModelRegistry | None = None
+        self._models: Models | None = None
         self._run_factory = run_factory or engine_run_factory(ctx)
         self._confirm_trust = confirm_trust or (lambda info: ask_trust(self, info))
         self._slot: RunSlot | None = None
@@ -192,12 +189,12 @@ class PersonalizationPage(QWidget):
         self.refresh()
 
     # ---- the adapters -----------------------------------------------------------------------------------------
-    def _registry_in_worker(self) -> ModelRegistry:
-        """The data folder's registry, opened once in a worker (the store's lane: one at a time). Adapters live in
-        files, so the engine's registry sees the same ones."""
-        if self._registry is None:
-            self._registry = open_registry(self.ctx.settings)[0]
-        return self._registry
+    def _models_in_worker(self) -> Models:
+        """The data folder's models, opened once in a worker (the store's lane: one at a time), without a model
+        loaded. Adapters live in files, so the engine sees the same ones."""
+        if self._models is None:
+            self._models = Models.open(self.ctx.settings)
+        return self._models
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
@@ -205,10 +202,9 @@ class PersonalizationPage(QWidget):
 
     def refresh(self) -> None:
         def listed() -> tuple[list[AdapterRow], list[str]]:
-            registry = self._registry_in_worker()
-            local = [m.id for m in registry.list_models(include_ollama=False)
-                     if m.backend == "llama_cpp" and m.adapter is None]
-            return adapter_rows(registry), local
+            models = self._models_in_worker()
+            local = [m.id for m in models.list(include_ollama=False) if m.backend == "llama_cpp" and m.adapter is None]
+            return adapter_rows(models), local
 
         self.ctx.ops.run("list adapters", listed, self._fill, self._failed)
 
@@ -268,12 +264,13 @@ class PersonalizationPage(QWidget):
         names = self.selected_names()
         if names:
             self.ctx.ops.run("remove adapter",
-                             lambda: [self._registry_in_worker().remove(n) for n in names],
+                             lambda: [self._models_in_worker().remove(n) for n in names],
                              lambda _done: self._changed(f"Removed {', '.join(names)}."), self._failed)
 
     # ---- packs ------------------------------------------------------------------------------------------------
     def _packs(self) -> Packs:
-        return Packs(self.ctx.settings, self._registry_in_worker())
+        """Opened for each pack step, in its worker: the service opens the data folder's registry itself."""
+        return Packs.open(self.ctx.settings)
 
     def export_pack(self, path: str | None = None) -> None:
         """Export the selected adapters to `path` (or where a save dialog says, which already asked about replacing
