@@ -125,6 +125,7 @@ class PersonalizationPage(QWidget):
         self._confirm_trust = confirm_trust or (lambda info: ask_trust(self, info))
         self._slot: RunSlot | None = None
         self._shown_state = ""
+        self._just_done = ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
 
@@ -219,10 +220,10 @@ class PersonalizationPage(QWidget):
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
         self._fill_models(local)
-        if not self.note.text():
-            self.note.setText(f"{len(rows)} tuned adapter{'s' if len(rows) != 1 else ''}: each is a model of its "
-                              "own in the model picker." if rows else
-                              "No tuned adapters yet: `edgemind tune`, distillation or a pack adds one.")
+        listed = (f"{len(rows)} tuned adapter{'s' if len(rows) != 1 else ''}: each is a model of its own in the "
+                  "model picker." if rows else "No tuned adapters yet: `edgemind tune`, distillation or a pack adds one.")
+        self.note.setText(f"{self._just_done} {listed}".strip())
+        self._just_done = ""
         self._sync_buttons()
         self.adapters_did_load.emit(rows)
 
@@ -246,6 +247,7 @@ class PersonalizationPage(QWidget):
 
     def _changed(self, what: str) -> None:
         self.note.setText(what)
+        self._just_done = what  # kept in front of the listing the refresh shows
         self.ctx.hooks.models_did_change.emit()  # this page refreshes too, as do the model lists
 
     def _sync_buttons(self) -> None:

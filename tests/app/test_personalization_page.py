@@ -102,6 +102,7 @@ def test_the_table_lists_a_registered_adapter_with_its_figures(qtbot, page: Pers
     assert row[:3] == ["my-style", TINY, "tune"]
     assert row[3][:4].isdigit()  # the date it was created
     assert "heldout.loss_after=1.5" in row[4] and "no_regression=yes" in row[4]
+    assert page.note.text().startswith("1 tuned adapter:")
     assert TINY in page.student.currentText() or page.student.count() >= 1
     page.resize(900, 420)
     shot(page, "personalization-page")
@@ -115,6 +116,7 @@ def test_remove_takes_the_adapter_out_of_the_models(qtbot, page: Personalization
     with qtbot.waitSignal(page.adapters_did_load, timeout=30_000):
         page.remove_selected()  # the page refreshes itself once removed
     assert names(page) == []
+    assert page.note.text().startswith("Removed gone-soon. No tuned adapters yet")
     assert AdapterStore(page.ctx.settings.home).get("gone-soon") is None
     assert "gone-soon" not in [m.id for m in Models.open(page.ctx.settings).list(include_ollama=False)]
 
@@ -282,3 +284,10 @@ def test_the_settings_page_holds_the_group_and_saves_learning_from_answers(qtbot
         page.save()
     assert load_settings(env={"EDGEMIND_HOME": str(gui.ctx.settings.home)}).distill_enabled is False
     assert gui.ctx.settings.distill_enabled is False  # applies now: a background run started next learns nothing
+    personal = page.personalization
+    with qtbot.waitSignal(personal.distill_did_change, timeout=30_000,
+                          check_params_cb=lambda state: state == "error"):
+        personal.start_distillation()  # the real run, built over the app's engine: refused before any model loads
+    assert personal.distill_status.text() == ("Distillation not started: distillation is turned off "
+                                              "(setting distill_enabled = false)")
+    assert personal.start_button.isEnabled()
