@@ -204,8 +204,10 @@ class PersonalizationPage(QWidget):
     def refresh(self) -> None:
         def listed() -> tuple[list[AdapterRow], list[str]]:
             models = self._models_in_worker()
-            local = [m.id for m in models.list(include_ollama=False) if m.backend == "llama_cpp" and m.adapter is None]
-            return adapter_rows(models), local
+            local = sorted((m for m in models.list(include_ollama=False)
+                            if m.backend == "llama_cpp" and m.adapter is None),
+                           key=lambda m: (m.size_bytes or 0, m.id))  # smallest first: the usual student
+            return adapter_rows(models), [m.id for m in local]
 
         self.ctx.ops.run("list adapters", listed, self._fill, self._failed)
 
@@ -221,7 +223,8 @@ class PersonalizationPage(QWidget):
         self.table.resizeColumnsToContents()
         self._fill_models(local)
         listed = (f"{len(rows)} tuned adapter{'s' if len(rows) != 1 else ''}: each is a model of its own in the "
-                  "model picker." if rows else "No tuned adapters yet: `edgemind tune`, distillation or a pack adds one.")
+                  "model picker." if rows else
+                  "No tuned adapters yet: `edgemind tune`, distillation or a pack adds one.")
         self.note.setText(f"{self._just_done} {listed}".strip())
         self._just_done = ""
         self._sync_buttons()
@@ -237,7 +240,7 @@ class PersonalizationPage(QWidget):
             elif preferred in local:
                 combo.setCurrentText(preferred)
             elif combo is self.student and local:
-                # the model that is not the teacher, or the first: a student is usually the smaller one
+                # the smallest model that is not the teacher (the list is smallest first)
                 others = [m for m in local if m != self.teacher.currentText()]
                 combo.setCurrentText((others or local)[0])
 
