@@ -54,6 +54,7 @@ class Composer(QPlainTextEdit):
 
 class ChatPane(QWidget):
     answer_did_finish = Signal(object)  # the Done (or Error) event of an answer: tests and the self-test wait on it
+    learning_did_change = Signal(str, bool)  # a conversation was kept out of learning (True) or let back in
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -255,10 +256,35 @@ class ChatPane(QWidget):
         conversation_id = item.data(Qt.ItemDataRole.UserRole) if item else None
         if not conversation_id:
             return
+        at = self.conversation_list.mapToGlobal(pos)
+        # whether it is kept out of learning is in the store: asked in a worker, then the menu shows
+        self.ctx.ops.run("read conversation",
+                         lambda: self.ctx.engine_in_worker().conversations.excluded_from_distillation(conversation_id),
+                         lambda excluded: self._show_sidebar_menu(conversation_id, bool(excluded), at),
+                         self._show_error)
+
+    def _show_sidebar_menu(self, conversation_id: str, excluded: bool, at: Any) -> None:
+        self.sidebar_menu(conversation_id, excluded).exec(at)
+
+    def sidebar_menu(self, conversation_id: str, excluded: bool) -> QMenu:
+        """A conversation's context menu; `excluded`: whether it is kept out of learning now (the check mark)."""
         menu = QMenu(self)
         menu.addAction("Rename…", lambda: self.rename_conversation(conversation_id))
         menu.addAction("Delete…", lambda: self.delete_conversation(conversation_id))
-        menu.exec(self.conversation_list.mapToGlobal(pos))
+        menu.addSeparator()
+        learn = menu.addAction("Exclude from learning")
+        learn.setCheckable(True)
+        learn.setChecked(excluded)
+        learn.setToolTip("Distillation never learns from this conversation's answers")
+        learn.toggled.connect(lambda on: self.exclude_from_learning(conversation_id, on))
+        return menu
+
+    def exclude_from_learning(self, conversation_id: str, excluded: bool = True) -> None:
+        """Keep a conversation out of distillation (or let it back in), as `edgemind distill exclude` does."""
+        self.ctx.ops.run("exclude from learning",
+                         lambda: self.ctx.engine_in_worker().conversations.exclude_from_distillation(
+                             conversation_id, excluded),
+                         lambda _r: self.learning_did_change.emit(conversation_id, excluded), self._show_error)
 
     def rename_conversation(self, conversation_id: str, title: str | None = None) -> None:
         if title is None:

@@ -162,6 +162,7 @@ class AppContext(QObject):
 
     # ---- closing ----------------------------------------------------------------------------------------------
     def shutdown(self) -> None:
+        self.hooks.app_will_close.emit()  # background work (distillation) stops before the workers are waited on
         self.watchdog.stop()
         if self.api_server is not None:
             self.api_server.stop()

@@ -22,4 +22,6 @@ class Hooks(QObject):
     main_window_will_show = Signal()
     answer_did_progress = Signal(str, int)  # a surface ("chat", "quick ask") is generating: tokens so far
     answer_did_end = Signal(str, object)  # that surface's answer ended: its Done event, or the error
+    models_did_change = Signal()  # a model or adapter was added or removed (e.g. a pack imported)
+    app_will_close = Signal()  # the app is shutting down: stop background work (emitted before the workers wait)
     api_server_did_change = Signal(str)  # the local API server started ("http://…") or stopped (""), or why not

@@ -38,6 +38,7 @@ from edgemind.core.settings import SETTINGS, load_settings, save_settings
 from .context import AppContext
 from .grants_page import GrantsPage
 from .mcp_page import McpPage
+from .personalization_page import PersonalizationPage
 from .wheel_guard import guard_wheel
 
 # Keys this page edits: those declared with gui=True; ranges, help and env names come from the same declaration.
@@ -88,6 +89,7 @@ class SettingsPage(QWidget):
         self._build()
         self.load(ctx.settings)
         ctx.hooks.engine_did_start.connect(self._engine_started)
+        ctx.hooks.models_did_change.connect(self.refresh_models)
 
     def _engine_started(self, _engine: object) -> None:
         self.refresh_models()
@@ -198,7 +200,14 @@ class SettingsPage(QWidget):
         self.mcp = McpPage(self.ctx)
         mcp_layout.addWidget(self.mcp)
 
+        personal_box = QGroupBox("Personalization (tuned adapters, packs, learning from your answers)")
+        personal_layout = QVBoxLayout(personal_box)
+        self.personalization = PersonalizationPage(self.ctx)
+        personal_layout.addWidget(self.personalization)
+        self.distill_enabled = self.personalization.distill_enabled  # a setting this page saves
+
         layout.addWidget(models_box)
+        layout.addWidget(personal_box)
         layout.addWidget(grants_box)
         layout.addWidget(mcp_box)
         layout.addWidget(gen_box)
@@ -233,6 +242,7 @@ class SettingsPage(QWidget):
         self.max_tokens.setValue(settings.max_tokens)
         self.router_enabled.setChecked(settings.router_enabled)
         self.safety_enabled.setChecked(settings.safety_enabled)
+        self.distill_enabled.setChecked(settings.distill_enabled)
         self.cache_enabled.setChecked(settings.cache_enabled)
         self.cache_memory_entries.setValue(settings.cache_memory_entries)
         self.cache_disk_mb.setValue(settings.cache_disk_mb)
@@ -251,6 +261,7 @@ class SettingsPage(QWidget):
             "cache_disk_mb": self.cache_disk_mb.value(), "cache_ttl_seconds": int(ttl) if ttl.is_integer() else ttl,
             "close_to_tray": self.close_to_tray.isChecked(), "start_in_tray": self.start_in_tray.isChecked(),
             "api_server_enabled": self.api_server_enabled.isChecked(),
+            "distill_enabled": self.distill_enabled.isChecked(),
         }
 
     def save(self) -> None:
@@ -268,11 +279,12 @@ class SettingsPage(QWidget):
         specs = {k: SETTINGS[k] for k in KEYS}
         overridden = [f"{k} ({s.env})" for k, s in specs.items() if s.env and os.environ.get(s.env)]
         note = f" Set in the environment, so not in effect: {', '.join(overridden)}." if overridden else ""
-        self.status.setText(f"Saved to {path}. Close to tray and the API server apply now; the rest when EdgeMind "
-                            f"starts next.{note}")
+        self.status.setText(f"Saved to {path}. Close to tray, the API server and learning from your answers apply "
+                            f"now; the rest when EdgeMind starts next.{note}")
         self.ctx.settings = replace(self.ctx.settings, close_to_tray=settings.close_to_tray,
                                     start_in_tray=settings.start_in_tray,
-                                    api_server_enabled=settings.api_server_enabled)
+                                    api_server_enabled=settings.api_server_enabled,
+                                    distill_enabled=settings.distill_enabled)
         self.ctx.apply_api_server(settings.api_server_enabled)
         self.settings_did_save.emit(settings)
         self.ctx.hooks.settings_did_save.emit(settings)
@@ -332,7 +344,7 @@ class SettingsPage(QWidget):
 
     def _model_changed(self, message: str) -> None:
         self.models_note.setText(message)
-        self.refresh_models()
+        self.ctx.hooks.models_did_change.emit()  # this table refreshes, and the adapters' table
 
     def _model_failed(self, exc: Exception) -> None:
         self.models_note.setText(f"Not done: {exc}")

@@ -25,7 +25,7 @@ from ..backends.registry import model_sources
 from ..cache.answers import AnswerCache
 from ..errors import EdgeMindError, StoreError
 from ..mcp.tools import Refresh
-from ..models.adapters import AdapterManifest
+from ..models.adapters import AdapterManifest, is_adapter_name
 from ..models.catalog import CatalogEntry, find_entry, load_catalog
 from ..models.download import part_path
 from ..models.integrity import Progress
@@ -194,6 +194,11 @@ class Models:
     def add_openai(self, endpoint: str, remote_model: str, api_key: str | None = None,
                    model_id: str | None = None) -> ModelSpec:
         return self._registry.add_openai(endpoint, remote_model, api_key, model_id)
+
+    def adapter(self, model_id: str) -> AdapterManifest | None:
+        """The manifest of the adapter model `model_id` (its base, kind, data summary and evaluation figures), None
+        when it is not an adapter: what a shell shows about a tuned model without reaching into the registry."""
+        return self._registry.adapters.get(model_id) if is_adapter_name(model_id) else None
 
     def add_adapter(self, manifest: AdapterManifest, gguf_file: Path, *, move: bool = False) -> ModelSpec:
         """A tuned LoRA adapter as a model of its own (its id is the manifest's name), pinned by SHA-256."""
