@@ -185,11 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         "command": [".venv/bin/python", "benchmarks/hybrid_trainer.py", *(argv if argv is not None else sys.argv[1:])],
         "commit": _commit(),
         "machine": f"{hardware.cpu} ({hardware.physical_cores} cores), {args.threads} torch thread(s)",
-        "seeds": args.seeds, "lr": args.lr, "optimizer": "Adam, full batch (the 1,347 training images)",
-        "claim": {"backward_saved": list(CLAIM), "accuracy_tolerance": ACCURACY_TOLERANCE},
     }
     if args.digits:
-        result.update(tasks=tasks, justified_default=justified_default(tasks),
+        result.update(seeds=args.seeds, lr=args.lr, optimizer="Adam, full batch (the 1,347 training images)",
+                      claim={"backward_saved": list(CLAIM), "accuracy_tolerance": ACCURACY_TOLERANCE}, tasks=tasks,
+                      justified_default=justified_default(tasks),
                       vsa=vsa_curve(load_digits(0), 50, args.lr))
     if args.lora_steps:
         from .hybrid_lora import lora_task  # lazy: loads transformers and the model only when asked for
