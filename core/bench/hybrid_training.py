@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"loss {runs[name][-1]['final_loss']}, accuracy {runs[name][-1]['test_accuracy']}",
                       file=sys.stderr)
         tasks[task] = {"steps": steps, "summary": summarize_task(runs), "runs": runs}
-    result = {
+    result: dict[str, Any] = {
         "command": [".venv/bin/python", "benchmarks/hybrid_trainer.py", *(argv if argv is not None else sys.argv[1:])],
         "commit": _commit(),
         "machine": f"{hardware.cpu} ({hardware.physical_cores} cores), {args.threads} torch thread(s)",
