@@ -137,7 +137,19 @@ def format_report(report: TuneReport) -> str:
         f"held-out loss {hb.loss:.3f} -> {ha.loss:.3f}, perplexity {hb.perplexity:.2f} -> {ha.perplexity:.2f}",
         f"general text perplexity {gb.perplexity:.2f} -> {ga.perplexity:.2f} ({report.general_ratio:.3f}x; "
         f"no-regression guard <= 1.05x: {'pass' if report.no_regression else 'FAIL'})",
-    ]) + "\n"
+    ] + _trainer_line(report)) + "\n"
+
+
+def _trainer_line(report: TuneReport) -> list[str]:
+    """For a hybrid tune: how many backward passes it ran, and how well its corrections did."""
+    t = report.training
+    if t.trainer != "hybrid":
+        return []
+    summary = t.correction_summary
+    reduction = ("no correction measured" if summary.mean is None else
+                 f"corrections removed {summary.mean:.0%} of the prediction error ({summary.count} measured)")
+    return [f"hybrid trainer ({t.preset}): {t.backward_passes} backward passes for {report.steps} steps, "
+            f"{t.predicted_steps} predicted, {t.divergences} divergences; {reduction}"]
 
 
 def _progress_printer() -> Any:

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from edgemind.core.cli.tune_command import format_report  # noqa: E402
 from edgemind.core.errors import TrainingRefused, TuneCancelled, TuneDataError, TuneUnavailable  # noqa: E402
 from edgemind.core.tuning.data import IGNORE, Example, encode, read_jsonl  # noqa: E402
 from edgemind.core.tuning.stack import Base, load_base, require_stack  # noqa: E402
@@ -211,6 +212,8 @@ def test_a_hybrid_tune_skips_backward_passes_and_still_learns(
     assert isinstance(figures["divergences"], int) and isinstance(figures["final_loss"], float)
     assert report.heldout_after.loss < report.heldout_before.loss / 3
     assert sum(math.isnan(x) for x in report.losses) > 0  # predicted steps computed no loss, and say so
+    assert (f"hybrid trainer (conservative): {figures['backward_passes']} backward passes for 27 steps"
+            in format_report(report))
 
 
 @pytest.mark.slow
