@@ -443,6 +443,37 @@ def _hybrid_trainer(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _hybrid_lora(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """The hybrid trainer's third task: `edgemind tune`'s LoRA loop on the 135M model, plain against each preset."""
+    lora = data.get("lora", {})
+    rows = []
+    for name, col in lora.get("summary", {}).items():
+        plain = name == "plain"
+        reduction = col.get("mean_error_reduction")
+        verdict = "" if plain else ("holds" if col.get("claim_holds") else "does not hold: " + ", ".join(
+            why for why, failed in (("fewer than 52% backward passes saved", not col.get("claim_backward_cut")),
+                                    ("held-out loss more than 2% higher", not col.get("heldout_within_2pct")),
+                                    ("divergences", not col.get("zero_divergences"))) if failed))
+        rows.append([f"`{name}`", f"{col.get('train_seconds', 0):.1f} s", "" if plain else f"{col.get('speedup')}x",
+                     f"{col.get('backward_passes')}",
+                     "" if plain else f"{100 * col.get('backward_saved', 0):.0f}%",
+                     f"{col.get('heldout_before')} -> {col.get('heldout_after')}",
+                     "" if plain else f"{col.get('plain_same_backward_heldout')}",
+                     f"{col.get('general_ratio')}x", f"{col.get('divergences')}",
+                     "" if reduction is None else f"{100 * reduction:.0f}% ({col.get('corrections')})", verdict])
+    out = ["## Hybrid trainer on the LoRA tune: `edgemind tune --trainer hybrid` against plain\n",
+           f"`{lora.get('model', '?')}`, {lora.get('steps', '?')} steps, seed {lora.get('seed', '?')} (one run per "
+           f"trainer), learning rate {lora.get('lr', '?')}; data: {lora.get('data', '?')}; on "
+           f"{data.get('machine', '?')}, commit `{data.get('commit', '?')}`. Quality is the held-out loss (wordings "
+           "never trained on) before -> after; general: the no-regression guard's perplexity ratio on text not "
+           "tuned on. Training time is the tune loop's alone (wall-clock, a shared machine).\n",
+           _table(["trainer", "training", "speed-up", "backward passes", "saved", "held-out loss",
+                   "plain stopped at as many backward passes: held-out loss", "general", "divergences",
+                   "error reduction (corrections)", "design claim"], rows), "",
+           _source(path, root, " ".join(data.get("command", []))), ""]
+    return "\n".join(out)
+
+
 def _distill(path: Path, root: Path, data: dict[str, Any]) -> str:
     """Distillation: held-out pass rates of the base and the distilled student, the paired test, the tune's
     no-regression guard, and how long the whole run took."""
@@ -586,6 +617,7 @@ _BY_NAME: dict[str, Callable[[Path, Path, Any], str]] = {
     "native_cpu.json": _native_cpu, "engine_vs_raw.json": _engine_vs_raw, "attacks.json": _attacks,
     "tool_offers.json": _tool_offers, "semantic_cache.json": _semantic_cache, "word_problems.json": _word_problems,
     "distill.json": _distill, "lora_agreement.json": _lora_agreement, "hybrid_trainer.json": _hybrid_trainer,
+    "hybrid_trainer_lora.json": _hybrid_lora,
 }
 _BY_PREFIX: tuple[tuple[str, Callable[[Path, Path, Any], str]], ...] = (
     ("onnx_vs_llama", _onnx_vs_llama), ("tune", _tune), ("safety", _safety),

@@ -156,15 +156,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cnn-steps", type=int, default=100)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: comparable on a shared machine)")
+    parser.add_argument("--lora-steps", type=int, default=0, metavar="N",
+                        help="add the third task: LoRA-tune the 135M model N steps per trainer (0: off; minutes)")
+    parser.add_argument("--lora-model", type=Path, help="the SmolLM2-135M GGUF file --lora-steps tunes")
+    parser.add_argument("--digits", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the MLP and CNN tasks (--no-digits: only the LoRA task)")
     parser.add_argument("--json", type=Path, help="write the result here")
     args = parser.parse_args(argv)
+    if args.lora_steps and (args.lora_model is None or not args.lora_model.is_file()):
+        parser.error("--lora-steps needs --lora-model: the SmolLM2-135M GGUF file")
     require_torch()
     import torch  # third-party, optional extra
 
     torch.set_num_threads(args.threads)
     hardware = hardware_profile()
     tasks: dict[str, dict[str, Any]] = {}
-    for task, steps in (("mlp", args.mlp_steps), ("cnn", args.cnn_steps)):
+    for task, steps in (("mlp", args.mlp_steps), ("cnn", args.cnn_steps)) if args.digits else ():
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in ("plain", *PRESETS)}
         for seed in range(args.seeds):
             data = load_digits(seed)
@@ -174,15 +181,20 @@ def main(argv: list[str] | None = None) -> int:
                       f"loss {runs[name][-1]['final_loss']}, accuracy {runs[name][-1]['test_accuracy']}",
                       file=sys.stderr)
         tasks[task] = {"steps": steps, "summary": summarize_task(runs), "runs": runs}
-    result = {
+    result: dict[str, Any] = {
         "command": [".venv/bin/python", "benchmarks/hybrid_trainer.py", *(argv if argv is not None else sys.argv[1:])],
         "commit": _commit(),
         "machine": f"{hardware.cpu} ({hardware.physical_cores} cores), {args.threads} torch thread(s)",
-        "seeds": args.seeds, "lr": args.lr, "optimizer": "Adam, full batch (the 1,347 training images)",
-        "claim": {"backward_saved": list(CLAIM), "accuracy_tolerance": ACCURACY_TOLERANCE},
-        "tasks": tasks, "justified_default": justified_default(tasks),
-        "vsa": vsa_curve(load_digits(0), 50, args.lr),
     }
+    if args.digits:
+        result.update(seeds=args.seeds, lr=args.lr, optimizer="Adam, full batch (the 1,347 training images)",
+                      claim={"backward_saved": list(CLAIM), "accuracy_tolerance": ACCURACY_TOLERANCE}, tasks=tasks,
+                      justified_default=justified_default(tasks),
+                      vsa=vsa_curve(load_digits(0), 50, args.lr))
+    if args.lora_steps:
+        from .hybrid_lora import lora_task  # lazy: loads transformers and the model only when asked for
+
+        result["lora"] = lora_task(args.lora_model, args.lora_steps, PRESETS)
     text = json.dumps(result, indent=1)
     if args.json:
         args.json.write_text(text + "\n", encoding="utf-8")

@@ -18,14 +18,23 @@ from typing import Any
 
 from ..backends.base import CancelToken
 from ..engine import Models
-from ..errors import ModelNotFound, TuneCancelled, TuneDataError
+from ..errors import ModelNotFound, TrainingRefused, TuneCancelled, TuneDataError
 from ..settings import Settings
 from ..tuning.data import Example, read_jsonl, split
 from ..tuning.gguf_lora import export_lora
 from ..tuning.memory import check_fits, plan_memory
 from ..tuning.registration import adapter_manifest, data_summary
 from ..tuning.stack import require_stack
-from ..tuning.trainer import TuneProgress, TuneReport, TuneRequest, default_steps, tune
+from ..tuning.trainer import (
+    HYBRID_PRESETS,
+    TRAINERS,
+    TuneProgress,
+    TuneReport,
+    TuneRequest,
+    check_trainer,
+    default_steps,
+    tune,
+)
 from .interrupts import ctrl_c_cancels
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -48,6 +57,12 @@ def add_command(sub: Any) -> None:
     p.add_argument("--checkpoint-every", type=_int_in(1, 100_000), default=10, metavar="N",
                    help="save a checkpoint every N steps, to resume from after a stop (default 10)")
     p.add_argument("--threads", type=_int_in(1, 256), help="CPU threads for training (default: torch's choice)")
+    p.add_argument("--trainer", choices=TRAINERS, default="plain",
+                   help="plain: a backward pass every step (default); hybrid: predicted steps between real ones, "
+                        "fewer backward passes (see the report's backward_passes)")
+    p.add_argument("--preset", metavar="NAME",
+                   help=f"the hybrid trainer's preset: {', '.join(HYBRID_PRESETS)} (default conservative; aggressive "
+                        f"is refused until a run's corrections earn it)")
     p.add_argument("--json", action="store_true", help="print one JSON report object at the end")
     p.set_defaults(func=cmd_tune)
 
@@ -56,7 +71,7 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
     models = Models.open(settings)
     try:
         request = _request(args, settings, models)
-    except TuneDataError as exc:
+    except (TuneDataError, TrainingRefused) as exc:
         return _fail(args, exc, EXIT_BAD_INPUT)
     plan = plan_memory(request.base_path, request.rank, request.max_tokens)
     sys.stderr.write(f"edgemind: tune {request.model_id} -> {request.out_name}: {plan.line()}\n")
@@ -85,6 +100,10 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _request(args: argparse.Namespace, settings: Settings, models: Models) -> TuneRequest:
+    if args.preset is not None and args.trainer != "hybrid":
+        raise TuneDataError(f"--preset {args.preset} is a hybrid trainer setting: add --trainer hybrid")
+    preset = args.preset or "conservative"
+    check_trainer(args.trainer, preset)
     require_stack()
     examples: list[Example] = read_jsonl(Path(args.data).expanduser())
     split(examples)  # too few examples is bad input: refuse it before the model loads
@@ -104,7 +123,8 @@ def _request(args: argparse.Namespace, settings: Settings, models: Models) -> Tu
     return TuneRequest(model_id=spec.id, base_path=path, examples=tuple(examples), rank=args.rank,
                        steps=args.steps or default_steps(len(examples)), lr=args.lr, out_name=out,
                        workdir=settings.home / TUNING_FOLDER / out,
-                       checkpoint_every=args.checkpoint_every, threads=args.threads)
+                       checkpoint_every=args.checkpoint_every, threads=args.threads, trainer=args.trainer,
+                       preset=preset)
 
 
 def format_report(report: TuneReport) -> str:
@@ -117,7 +137,19 @@ def format_report(report: TuneReport) -> str:
         f"held-out loss {hb.loss:.3f} -> {ha.loss:.3f}, perplexity {hb.perplexity:.2f} -> {ha.perplexity:.2f}",
         f"general text perplexity {gb.perplexity:.2f} -> {ga.perplexity:.2f} ({report.general_ratio:.3f}x; "
         f"no-regression guard <= 1.05x: {'pass' if report.no_regression else 'FAIL'})",
-    ]) + "\n"
+    ] + _trainer_line(report)) + "\n"
+
+
+def _trainer_line(report: TuneReport) -> list[str]:
+    """For a hybrid tune: how many backward passes it ran, and how well its corrections did."""
+    t = report.training
+    if t.trainer != "hybrid":
+        return []
+    summary = t.correction_summary
+    reduction = ("no correction measured" if summary.mean is None else
+                 f"corrections removed {summary.mean:.0%} of the prediction error ({summary.count} measured)")
+    return [f"hybrid trainer ({t.preset}): {t.backward_passes} backward passes for {report.steps} steps, "
+            f"{t.predicted_steps} predicted, {t.divergences} divergences; {reduction}"]
 
 
 def _progress_printer() -> Any:
@@ -142,7 +174,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def _fail(args: argparse.Namespace, exc: TuneDataError | TuneCancelled, code: int) -> int:
+def _fail(args: argparse.Namespace, exc: TuneDataError | TrainingRefused | TuneCancelled, code: int) -> int:
     if args.json:
         sys.stdout.write(json.dumps({"error": str(exc), "kind": exc.kind}) + "\n")
     sys.stderr.write(f"edgemind: {'stopped' if code == EXIT_INTERRUPTED else 'error'}: {exc}\n")

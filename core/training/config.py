@@ -54,3 +54,15 @@ def preset(name: str) -> HybridConfig:
     if name not in PRESETS:
         raise TrainingRefused(f"unknown hybrid preset {name!r}: choose {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+def startable(name: str) -> HybridConfig:
+    """The named preset a run may start with: aggressive is refused, since it is only earned mid-run by measured
+    corrections (HybridTrainer.use_preset), and a run that has not started has measured none."""
+    config = preset(name)
+    if config.preset == "aggressive":
+        raise TrainingRefused(
+            f"the aggressive preset needs a measured mean correction error reduction of at least "
+            f"{AGGRESSIVE_MIN_REDUCTION:.0%} in this run, and none is measured yet: start conservative and call "
+            f"use_preset('aggressive') once the run's corrections earn it")
+    return config

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import TrainingRefused
 from .accuracy import CorrectionRecord, CorrectionSummary, error_reduction, summarize
-from .config import AGGRESSIVE_MIN_REDUCTION, HybridConfig, preset
+from .config import AGGRESSIVE_MIN_REDUCTION, HybridConfig, preset, startable
 from .dynamics import DeltaModel, relative_error
 from .stack import require_torch
 
@@ -79,10 +79,7 @@ class HybridTrainer:
         require_torch()
         config = config or preset("conservative")
         if config.preset == "aggressive":
-            raise TrainingRefused(
-                f"the aggressive preset needs a measured mean correction error reduction of at least "
-                f"{AGGRESSIVE_MIN_REDUCTION:.0%} in this run, and none is measured yet: start conservative and call "
-                f"use_preset('aggressive') once the run's corrections earn it")
+            startable(config.preset)  # raises: aggressive is earned mid-run, never a starting point
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn

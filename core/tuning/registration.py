@@ -27,7 +27,7 @@ def data_summary(examples: Sequence[Example], report: TuneReport) -> dict[str, A
 def evaluation(report: TuneReport) -> dict[str, Any]:
     figures = report.as_dict()
     keys = ("heldout_before", "heldout_after", "general_before", "general_after", "general_ratio", "no_regression",
-            "steps", "seconds_per_step", "arch")
+            "steps", "seconds_per_step", "arch", "trainer", "preset", "backward_passes")
     return {key: figures[key] for key in keys}
 
 

@@ -21,6 +21,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import TuneCancelled, TuneDataError, TuneError
+from ..training.accuracy import CorrectionRecord, CorrectionSummary, summarize
+from ..training.config import PRESETS, startable
+from ..training.hybrid import HybridTrainer, StepRecord
+from ..training.plain import PlainTrainer
 from .data import IGNORE, Encoded, Example, encode, split
 from .memory import MemoryPlan, check_fits, plan_memory
 from .stack import Base, load_base, lora_config, require_stack
@@ -34,6 +38,8 @@ REGRESSION_LIMIT = 1.05  # the adapter may cost at most 5% perplexity on text it
 # Three passes over the training examples: on the 135M model and ten wordings of one fact, 20 steps at lr 3e-4 learn
 # it within the guard (general text 1.01x) while 60 overfit (1.075x: benchmarks/tune.py --steps 60).
 EPOCHS, MIN_STEPS, MAX_STEPS = 3, 20, 300
+TRAINERS = ("plain", "hybrid")  # core/training/: every step a backward pass, or predicted steps between real ones
+HYBRID_PRESETS = tuple(PRESETS)
 
 
 def default_steps(examples: int, heldout_fraction: float = 0.15) -> int:
@@ -65,6 +71,8 @@ class TuneRequest:
     max_tokens: int = 512
     checkpoint_every: int = 10
     threads: int | None = None  # torch's intra-op threads; None leaves torch's default
+    trainer: str = "plain"  # one of TRAINERS
+    preset: str = "conservative"  # the hybrid trainer's preset (core/training/config.py); plain ignores it
 
     @property
     def lora_alpha(self) -> float:
@@ -90,6 +98,32 @@ class Evaluation:
 
 
 @dataclass(frozen=True, slots=True)
+class TrainerCounts:
+    """What the step trainer did over the whole tune, a resumed one included: `backward_passes` of `steps` updates
+    came from a real gradient (all of them for plain), the rest were predicted by the hybrid trainer."""
+
+    trainer: str = "plain"
+    preset: str | None = None
+    backward_passes: int = 0
+    forward_passes: int = 0
+    predicted_steps: int = 0
+    divergences: int = 0
+    final_loss: float | None = None  # the training loss of the last step that computed one
+    corrections: tuple[CorrectionRecord, ...] = ()
+
+    @property
+    def correction_summary(self) -> CorrectionSummary:
+        return summarize(self.corrections)
+
+    def as_dict(self) -> dict[str, Any]:
+        summary = self.correction_summary
+        return {"trainer": self.trainer, "preset": self.preset, "backward_passes": self.backward_passes,
+                "forward_passes": self.forward_passes, "predicted_steps": self.predicted_steps,
+                "divergences": self.divergences, "final_loss": self.final_loss,
+                "mean_error_reduction": summary.mean, "corrections": asdict(summary)}
+
+
+@dataclass(frozen=True, slots=True)
 class TuneReport:
     model_id: str
     out_name: str
@@ -110,7 +144,8 @@ class TuneReport:
     memory: MemoryPlan
     checkpoint: Path
     adapter_path: Path | None = None
-    losses: tuple[float, ...] = field(default=(), repr=False)
+    losses: tuple[float, ...] = field(default=(), repr=False)  # per step; NaN where a predicted step computed none
+    training: TrainerCounts = TrainerCounts()
 
     @property
     def general_ratio(self) -> float:
@@ -121,7 +156,8 @@ class TuneReport:
         return self.general_ratio <= REGRESSION_LIMIT
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k not in ("losses", "memory")}
+        out = {k: v for k, v in asdict(self).items() if k not in ("losses", "memory", "training")}
+        out.update(self.training.as_dict())
         out.update(memory=self.memory.as_dict(), general_ratio=round(self.general_ratio, 4),
                    no_regression="pass" if self.no_regression else "fail", regression_limit=REGRESSION_LIMIT,
                    base_path=str(self.base_path), checkpoint=str(self.checkpoint),
@@ -194,29 +230,42 @@ def _run(request: TuneRequest, model: Any, base: Base, train: list[Encoded], hel
         before = {k: Evaluation(**v) for k, v in state["before"].items()}
         losses: list[float] = list(state["losses"])
         step = int(state["step"])
+        prior = _counts_from(state.get("trainer"), request, step)
         log.info("resuming %s from step %d", request.out_name, step)
     else:
         show(TuneProgress("measuring"))
         with model.disable_adapter():
             before = {"heldout": evaluate(model, heldout), "general": evaluate(model, general)}
         losses, step = [], 0
+        prior = TrainerCounts(request.trainer, _preset_of(request))
     resumed_from = step
+    # A hybrid trainer's dynamics model and phase are not checkpointed: a resumed hybrid tune starts its trainer
+    # afresh (warm-up full steps first) from the checkpointed weights, and adds its counts to the saved ones.
+    trainer = _step_trainer(request, model, optimizer)
     order = _order(len(train), request.seed)
     run_started, run_steps = time.monotonic(), 0
+    shown = next((x for x in reversed(losses) if not math.isnan(x)), math.nan)
     model.train()
     while step < request.steps:
         if cancel is not None and cancel.cancelled:
-            _save_checkpoint(path, model, optimizer, step, losses, before, fingerprint)
+            _save_checkpoint(path, model, optimizer, step, losses, before, fingerprint,
+                             _counts(prior, trainer, resumed_from))
             raise TuneCancelled(f"tuning stopped at step {step} of {request.steps}; the checkpoint is kept in "
                                 f"{request.workdir}: run the same command again to resume")
-        loss = _train_step(model, optimizer, train[order(step)])
+        done = trainer.step(train[order(step)])
+        computed = done.loss if isinstance(done, StepRecord) else done
+        if computed is not None:
+            shown = loss = round(computed, 5)
+        else:
+            loss = math.nan  # a predicted step without a loss check: no loss was computed
         losses.append(loss)
         step += 1
         run_steps += 1
         per_step = (time.monotonic() - run_started) / run_steps
-        show(TuneProgress("training", step, request.steps, loss, per_step * (request.steps - step)))
+        show(TuneProgress("training", step, request.steps, shown, per_step * (request.steps - step)))
         if step % request.checkpoint_every == 0 or step == request.steps:
-            _save_checkpoint(path, model, optimizer, step, losses, before, fingerprint)
+            _save_checkpoint(path, model, optimizer, step, losses, before, fingerprint,
+                             _counts(prior, trainer, resumed_from))
     model.eval()
     show(TuneProgress("measuring", step, request.steps))
     after = {"heldout": evaluate(model, heldout), "general": evaluate(model, general)}
@@ -232,7 +281,8 @@ def _run(request: TuneRequest, model: Any, base: Base, train: list[Encoded], hel
         heldout_examples=len(heldout), heldout_before=before["heldout"], heldout_after=after["heldout"],
         general_before=before["general"], general_after=after["general"], seconds=round(seconds, 2),
         seconds_per_step=round((time.monotonic() - run_started) / run_steps, 3) if run_steps else 0.0,
-        memory=plan, checkpoint=path, adapter_path=adapter_path, losses=tuple(losses))
+        memory=plan, checkpoint=path, adapter_path=adapter_path, losses=tuple(losses),
+        training=_counts(prior, trainer, resumed_from))
 
 
 def evaluate(model: Any, examples: Sequence[Encoded]) -> Evaluation:
@@ -262,12 +312,43 @@ def _loss(model: Any, example: Encoded) -> tuple[Any, int]:
     return loss, n
 
 
-def _train_step(model: Any, optimizer: Any, example: Encoded) -> float:
-    optimizer.zero_grad(set_to_none=True)
-    loss, _ = _loss(model, example)
-    loss.backward()
-    optimizer.step()
-    return round(float(loss.detach()), 5)
+def _example_loss(model: Any, example: Encoded) -> Any:
+    """The step trainers' loss function: the mean cross-entropy over the example's answer tokens."""
+    return _loss(model, example)[0]
+
+
+def _step_trainer(request: TuneRequest, model: Any, optimizer: Any) -> PlainTrainer | HybridTrainer:
+    """The trainer each step goes through: both have the same step()/report() surface (core/training/)."""
+    if request.trainer == "hybrid":
+        return HybridTrainer(model, optimizer, _example_loss, startable(request.preset))
+    return PlainTrainer(model, optimizer, _example_loss)
+
+
+def _preset_of(request: TuneRequest) -> str | None:
+    return request.preset if request.trainer == "hybrid" else None
+
+
+def _counts(prior: TrainerCounts, trainer: PlainTrainer | HybridTrainer, offset: int) -> TrainerCounts:
+    """The counts before this run's resume point plus this run's; correction steps are numbered over the tune."""
+    report = trainer.report()
+    mine = trainer.corrections if isinstance(trainer, HybridTrainer) else []
+    shifted = tuple(CorrectionRecord(r.step + offset, r.prediction_error, r.corrected_error, r.error_reduction)
+                    for r in mine)
+    last = report.last_loss if report.last_loss is not None else prior.final_loss
+    return TrainerCounts(
+        trainer=prior.trainer, preset=prior.preset, backward_passes=prior.backward_passes + report.backward_passes,
+        forward_passes=prior.forward_passes + report.forward_passes,
+        predicted_steps=prior.predicted_steps + report.predicted_steps,
+        divergences=prior.divergences + report.divergences,
+        final_loss=round(last, 5) if last is not None else None, corrections=prior.corrections + shifted)
+
+
+def _counts_from(saved: dict[str, Any] | None, request: TuneRequest, step: int) -> TrainerCounts:
+    """The counts a checkpoint kept; a checkpoint from before they were kept is a plain run's: a backward a step."""
+    if saved is None:
+        return TrainerCounts("plain", None, backward_passes=step, forward_passes=step)
+    records = tuple(CorrectionRecord(**r) for r in saved.pop("corrections"))
+    return TrainerCounts(**saved, corrections=records)
 
 
 def _order(count: int, seed: int) -> Callable[[int], int]:
@@ -298,8 +379,18 @@ def _check_request(request: TuneRequest) -> None:
         raise TuneDataError(f"steps {request.steps} must be at least 1")
     if not 0.0 < request.lr < 1.0:
         raise TuneDataError(f"learning rate {request.lr} must be between 0 and 1")
+    check_trainer(request.trainer, request.preset)
     if not request.base_path.is_file():
         raise TuneError(f"base model file {request.base_path} does not exist")
+
+
+def check_trainer(trainer: str, preset: str) -> None:
+    """Refuse an unknown trainer, or a hybrid preset no run may start with (unknown, or aggressive before its
+    corrections earn it: the trainer's own rule), in one line and before any model loads."""
+    if trainer not in TRAINERS:
+        raise TuneDataError(f"unknown trainer {trainer!r}: choose {' or '.join(TRAINERS)}")
+    if trainer == "hybrid":
+        startable(preset)
 
 
 def _fingerprint(request: TuneRequest) -> str:
@@ -308,6 +399,8 @@ def _fingerprint(request: TuneRequest) -> str:
     what = {"base": [request.base_path.name, stat.st_size], "rank": request.rank, "alpha": request.lora_alpha,
             "lr": request.lr, "seed": request.seed, "heldout": request.heldout_fraction,
             "examples": [[e.chat(), e.answer] for e in request.examples]}
+    if request.trainer != "plain":  # a plain checkpoint keeps its fingerprint from before trainers were chosen
+        what["trainer"] = [request.trainer, request.preset]
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
 
 
@@ -326,13 +419,15 @@ def _lora_weights(model: Any, weights: dict[str, Any] | None = None) -> dict[str
 
 
 def _save_checkpoint(path: Path, model: Any, optimizer: Any, step: int, losses: list[float],
-                     before: dict[str, Evaluation], fingerprint: str) -> None:
+                     before: dict[str, Evaluation], fingerprint: str, counts: TrainerCounts) -> None:
     """Written to a temporary file and renamed: a kill mid-write leaves the previous checkpoint whole."""
     import torch
 
+    trainer = {k: v for k, v in asdict(counts).items() if k != "corrections"}
+    trainer["corrections"] = [asdict(r) for r in counts.corrections]
     state = {"version": 1, "fingerprint": fingerprint, "step": step, "losses": losses,
              "before": {k: asdict(v) for k, v in before.items()}, "lora": _lora_weights(model),
-             "optimizer": optimizer.state_dict()}
+             "optimizer": optimizer.state_dict(), "trainer": trainer}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)

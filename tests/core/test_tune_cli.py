@@ -24,7 +24,8 @@ EDGEMIND = [sys.executable, "-m", "edgemind.core.cli"]
 REPORT_KEYS = {"model_id", "out_name", "model", "arch", "rank", "alpha", "steps", "resumed_from", "train_examples",
                "heldout_examples", "heldout_before", "heldout_after", "general_before", "general_after",
                "general_ratio", "no_regression", "regression_limit", "seconds", "seconds_per_step", "memory",
-               "adapter_path", "checkpoint", "base_path"}
+               "adapter_path", "checkpoint", "base_path", "trainer", "preset", "backward_passes", "forward_passes",
+               "predicted_steps", "divergences", "final_loss", "mean_error_reduction", "corrections"}
 
 
 @pytest.fixture
@@ -83,6 +84,22 @@ def test_bad_options_and_names_are_one_line_with_exit_2(capsys: pytest.CaptureFi
 
 
 @pytest.mark.usefixtures("in_process")
+@pytest.mark.parametrize("args, says", [
+    (("--trainer", "fast"), "--trainer: invalid choice: 'fast'"),
+    (("--preset", "balanced"), "--preset balanced is a hybrid trainer setting: add --trainer hybrid"),
+    (("--trainer", "hybrid", "--preset", "reckless"), "unknown hybrid preset 'reckless': choose conservative, "
+                                                      "balanced, aggressive"),
+    (("--trainer", "hybrid", "--preset", "aggressive"), "the aggressive preset needs a measured mean correction "
+                                                        "error reduction of at least 95% in this run"),
+])
+def test_trainer_and_preset_mistakes_are_one_line_with_exit_2_before_any_model_loads(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, args: tuple[str, ...], says: str) -> None:
+    code, out, err = run(capsys, "--data", str(write_fact_data(tmp_path / "facts.jsonl")), *args)
+    assert (code, out) == (2, "")
+    one_line(err, says)
+
+
+@pytest.mark.usefixtures("in_process")
 def test_without_the_training_stack_the_command_names_the_extra(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # how Python marks a package as not importable
@@ -107,6 +124,7 @@ def test_a_real_tune_prints_its_json_report_and_registers_its_adapter_as_a_model
     report = json.loads(out)
     assert set(report) == REPORT_KEYS
     assert (report["model"], report["steps"], report["rank"], report["heldout_examples"]) == ("facts", 2, 8, 2)
+    assert (report["trainer"], report["backward_passes"], report["predicted_steps"]) == ("plain", 2, 0)
     assert report["no_regression"] in ("pass", "fail") and report["memory"]["peak_bytes"] > 0
     assert "estimated peak" in err and "edgemind: tune step 2/2, loss" in err and "left" in err
     assert Path(report["adapter_path"]).is_file()

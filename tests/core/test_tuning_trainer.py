@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from edgemind.core.errors import TuneCancelled, TuneUnavailable  # noqa: E402
+from edgemind.core.cli.tune_command import format_report  # noqa: E402
+from edgemind.core.errors import TrainingRefused, TuneCancelled, TuneDataError, TuneUnavailable  # noqa: E402
 from edgemind.core.tuning.data import IGNORE, Example, encode, read_jsonl  # noqa: E402
 from edgemind.core.tuning.stack import Base, load_base, require_stack  # noqa: E402
 from edgemind.core.tuning.trainer import (  # noqa: E402
@@ -161,6 +163,7 @@ def test_a_stopped_tune_keeps_its_checkpoint_and_the_same_request_resumes_from_i
     assert (tmp_path / CHECKPOINT).is_file()
     resumed = tune(req, base=tiny_base)
     assert (resumed.resumed_from, resumed.steps, len(resumed.losses)) == (4, 6, 6)
+    assert (resumed.training.trainer, resumed.training.backward_passes) == ("plain", 6)  # 4 saved + 2 after
 
 
 @pytest.mark.slow
@@ -185,3 +188,54 @@ def test_a_checkpoint_made_for_other_data_is_not_resumed(
     other = fact_examples[:-1] + (Example.from_prompt("What is 2+2?", "4"),)
     report = tune(request(tiny_path, other, tmp_path, steps=2), base=tiny_base)
     assert report.resumed_from == 0
+
+
+def test_a_plain_tune_reports_a_backward_pass_every_step_and_no_corrections(fact_tune: FactTune) -> None:
+    report = fact_tune.report.as_dict()
+    assert (report["trainer"], report["steps"], report["backward_passes"], report["predicted_steps"]) == \
+        ("plain", 20, 20, 0)
+    assert (report["divergences"], report["mean_error_reduction"], report["corrections"]["count"]) == (0, None, 0)
+    assert report["final_loss"] == fact_tune.report.losses[-1]
+
+
+def test_a_hybrid_tune_skips_backward_passes_and_still_learns(
+        tiny_path: Path, tiny_base: Base, fact_examples: tuple[Example, ...], tmp_path: Path) -> None:
+    """27 steps through HybridTrainer (conservative: 10 warm-up steps, 15 predicted ones, then the two steps of a
+    correction): fewer backward passes than steps, a measured correction, and the fact still learned (about 35 s on
+    a busy 2-core machine, most of it the before/after measurements)."""
+    report = tune(request(tiny_path, fact_examples, tmp_path, steps=27, trainer="hybrid"), base=tiny_base)
+    figures = report.as_dict()
+    assert figures["trainer"] == "hybrid" and figures["preset"] == "conservative"
+    assert figures["backward_passes"] < figures["steps"] == 27
+    assert figures["backward_passes"] + figures["predicted_steps"] == 27
+    assert figures["corrections"]["count"] >= 1 and isinstance(figures["mean_error_reduction"], float)
+    assert isinstance(figures["divergences"], int) and isinstance(figures["final_loss"], float)
+    assert report.heldout_after.loss < report.heldout_before.loss / 3
+    assert sum(math.isnan(x) for x in report.losses) > 0  # predicted steps computed no loss, and say so
+    assert (f"hybrid trainer (conservative): {figures['backward_passes']} backward passes for 27 steps"
+            in format_report(report))
+
+
+@pytest.mark.slow
+def test_a_stopped_hybrid_tune_resumes_with_its_counts_kept(
+        tiny_path: Path, tiny_base: Base, fact_examples: tuple[Example, ...], tmp_path: Path) -> None:
+    """The trainer's dynamics model is not checkpointed: the resumed run warms up afresh, and the counts before the
+    stop are added to the ones after it."""
+    req = request(tiny_path, fact_examples, tmp_path, steps=30, trainer="hybrid", checkpoint_every=5)
+    stop = StopAt(15)
+    with pytest.raises(TuneCancelled, match="stopped at step 15 of 30"):
+        tune(req, progress=stop, cancel=stop, base=tiny_base)
+    resumed = tune(req, base=tiny_base)
+    counts = resumed.training
+    assert (resumed.resumed_from, resumed.steps, len(resumed.losses)) == (15, 30, 30)
+    assert counts.backward_passes + counts.predicted_steps == 30
+    assert counts.backward_passes >= 15 - 5 + 10  # before the stop: 10 warm-up steps; after it: 10 again
+
+
+def test_a_hybrid_tune_refuses_the_aggressive_preset_before_loading_anything(
+        tiny_path: Path, fact_examples: tuple[Example, ...], tmp_path: Path) -> None:
+    with pytest.raises(TrainingRefused, match="aggressive preset needs a measured mean correction error reduction"):
+        tune(request(tiny_path, fact_examples, tmp_path, trainer="hybrid", preset="aggressive"))
+    with pytest.raises(TuneDataError, match="unknown trainer 'fast': choose plain or hybrid"):
+        tune(request(tiny_path, fact_examples, tmp_path, trainer="fast"))
+    assert list(tmp_path.iterdir()) == []
