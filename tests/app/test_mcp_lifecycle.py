@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import psutil
+import pytest
 
 from edgemind.app.context import AppContext
 from edgemind.core.mcp.definitions import CACHE_FILE
@@ -62,6 +63,7 @@ def test_the_app_stops_its_mcp_servers_when_their_configuration_changes_and_when
     assert not alive(second[0])
 
 
+@pytest.mark.slow  # ~30 s: it waits out the silent server's start timeout
 def test_a_server_that_never_answers_does_not_hold_the_engines_start(qtbot, settings: Settings, tmp_path: Path) -> None:
     """A never-listed server is started to list its tools after the engine is up: one that never answers costs its
     tools (after the 30 s start timeout), never the app's first answer."""

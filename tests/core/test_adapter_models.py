@@ -115,10 +115,10 @@ def test_a_damaged_manifest_is_left_out_of_the_list_and_named_when_asked_for(eng
 
 
 def test_an_adapter_that_does_not_fit_its_base_is_refused_before_llama_cpp_loads_it(
-        engine: Engine, base_file: Path, default_model_installed: Path, tmp_path: Path) -> None:
+        engine: Engine, base_file: Path, tmp_path: Path) -> None:
     """llama-cpp-python reports an adapter llama.cpp rejected as loaded and then crashes on the first decode: the
     registry must refuse it from the headers first, with one line."""
-    foreign = write_lora(tmp_path / "qwen.gguf", default_model_installed)  # made for the Qwen2 model
+    foreign = write_lora(tmp_path / "qwen.gguf", base_file, arch="qwen2")  # claims another architecture
     manifest = manifest_for(engine, "foreign", foreign)
     with pytest.raises(ModelError, match="for a qwen2 model; its base is llama"):
         engine.registry.add_adapter(manifest, foreign)
@@ -127,3 +127,7 @@ def test_an_adapter_that_does_not_fit_its_base_is_refused_before_llama_cpp_loads
         engine.registry.prepare(engine.registry.get("foreign"))
     with pytest.raises(ModelError, match="adapter 'foreign'"):
         engine.ask("Hi", replace(GREEDY, model="foreign"))
+    wrong = write_lora(tmp_path / "narrow.gguf", base_file, targets=("attn_k",))  # k's shape under q's name
+    wrong.write_bytes(wrong.read_bytes().replace(b"attn_k", b"attn_q"))
+    with pytest.raises(ModelError, match="does not fit its base: blk.0.attn_q.weight has another shape"):
+        engine.registry.add_adapter(manifest_for(engine, "narrow", wrong), wrong)

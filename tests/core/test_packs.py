@@ -124,6 +124,7 @@ def test_a_pack_round_trips_into_another_data_folder(settings: Settings, other: 
     assert [a.name for a in store.list()] == ["my-style", "my-style-2"]
 
 
+@pytest.mark.slow  # ~40-100 s: loads the model twice; adapters answering through llama.cpp are in test_adapter_models
 def test_an_imported_pack_answers_by_its_name_through_llama_cpp(other: Settings, pack: Path) -> None:
     import_into(other, pack, trust_signer=True)
     engine = Engine.create(other)

@@ -114,6 +114,7 @@ def tune_child(env: dict[str, str], data: Path, *args: str) -> subprocess.Popen[
                             preexec_fn=default_ctrl_c)
 
 
+@pytest.mark.slow  # ~50 s: a whole tune in a child process; the in-process tune tests cover the training
 def test_a_real_tune_prints_its_json_report_and_registers_its_adapter_as_a_model(
         cli_env: dict[str, str], tmp_path: Path) -> None:
     pytest.importorskip("torch")

@@ -10,14 +10,14 @@ import numpy as np
 
 def write_lora(out: Path, base_gguf: Path, *, rank: int = 4, scale: float = 0.05, zero_b: bool = False,
                layers: tuple[int, ...] = (0, 1), targets: tuple[str, ...] = ("attn_q", "attn_v"),
-               alpha: float = 8.0, seed: int = 0) -> Path:
+               alpha: float = 8.0, seed: int = 0, arch: str | None = None) -> Path:
     """Write an adapter for `base_gguf` on `targets` in `layers`: lora_a is [rank, in] and lora_b [out, rank] in
-    numpy order (llama.cpp checks them against the base tensor's shape)."""
+    numpy order (llama.cpp checks them against the base tensor's shape). `arch`: claim another architecture."""
     import gguf  # the test extra ships it
 
     reader = gguf.GGUFReader(str(base_gguf))
     field = reader.fields["general.architecture"]
-    arch = bytes(field.parts[field.data[0]]).decode()
+    arch = arch or bytes(field.parts[field.data[0]]).decode()
     shapes = {t.name: [int(n) for n in t.shape] for t in reader.tensors}  # GGUF order: [in, out]
     rng = np.random.default_rng(seed)
     writer = gguf.GGUFWriter(str(out), arch)
