@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from edgemind.core.backends.base import BackendDone, CancelToken, Chunk, GenerationParams, Message
-from edgemind.core.engine.facade import AskOptions, Engine
+from edgemind.core.engine.facade import AskOptions, AskResult, Engine
+from edgemind.core.settings import Settings
 from edgemind.core.tools.answer_guard import CallFilter, looks_like_call
 from edgemind.core.tools.loop import call_key, closing_instruction, latest_question
 from edgemind.core.tools.math_setup import check_setup, foreign_numbers, parse_setup
@@ -183,6 +184,17 @@ class CallWritingBackend:
         return 0.0
 
 
+def ask_for_the_code_word(backend: CallWritingBackend, settings: Settings, notes: Path) -> AskResult:
+    """The real engine (router, loop, guard, runner) over `backend`, asked to read a note with nothing granted."""
+    engine = Engine.create(settings, factories={"llama_cpp": lambda *a, **k: backend,
+                                                "onnx_int4": lambda *a, **k: backend})
+    try:
+        return engine.ask(f"Read the file {notes / 'plan.txt'} and tell me the code word in it.",
+                          AskOptions(max_tokens=80, store=False, tools=engine.open_tools(ask=None)))
+    finally:
+        engine.close()
+
+
 CALL = '<tool_call>\n{"name": "files_read", "arguments": {"path": "/tmp/notes/plan.txt"}}\n</tool_call>'
 
 
@@ -197,14 +209,8 @@ def test_a_call_written_as_the_answer_is_asked_again_without_tools_and_never_sho
         answer: str | None, expected: str, default_model_installed: Path, artifacts_dir: Path, tmp_path: Path,
         notes: Path) -> None:
     backend = CallWritingBackend(answer)
-    settings = default_model_settings(tmp_path, default_model_installed.parent, artifacts_dir)
-    engine = Engine.create(settings, factories={"llama_cpp": lambda *a, **k: backend,
-                                                "onnx_int4": lambda *a, **k: backend})
-    try:
-        result = engine.ask(f"Read the file {notes / 'plan.txt'} and tell me the code word in it.",
-                            AskOptions(max_tokens=80, store=False, tools=engine.open_tools(ask=None)))
-    finally:
-        engine.close()
+    result = ask_for_the_code_word(backend, default_model_settings(tmp_path, default_model_installed.parent,
+                                                                   artifacts_dir), notes)
     assert result.tool_calls, "the route offered no tool: the loop did not run"
     assert result.text == expected
     final = "".join(m.content for m in backend.requests[-1])
@@ -229,14 +235,8 @@ class InstructionCopyingBackend(CallWritingBackend):
 def test_a_copied_instruction_is_never_the_answer_the_failed_call_is_said_plainly(
         default_model_installed: Path, artifacts_dir: Path, tmp_path: Path, notes: Path) -> None:
     backend = InstructionCopyingBackend(None)
-    settings = default_model_settings(tmp_path, default_model_installed.parent, artifacts_dir)
-    engine = Engine.create(settings, factories={"llama_cpp": lambda *a, **k: backend,
-                                                "onnx_int4": lambda *a, **k: backend})
-    try:
-        result = engine.ask(f"Read the file {notes / 'plan.txt'} and tell me the code word in it.",
-                            AskOptions(max_tokens=80, store=False, tools=engine.open_tools(ask=None)))
-    finally:
-        engine.close()
+    result = ask_for_the_code_word(backend, default_model_settings(tmp_path, default_model_installed.parent,
+                                                                   artifacts_dir), notes)
     assert result.tool_calls and not result.tool_calls[0]["ok"]
     assert "The call to" not in result.text and "do not make up" not in result.text
     assert result.text.startswith("I could not get an answer: the files_read call ")
