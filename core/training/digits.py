@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import TuneUnavailable
-from .stack import INSTALL_LINE, require_torch
+from .stack import require_torch, unavailable
 
 TASKS = ("mlp", "cnn")
 
@@ -28,7 +27,7 @@ def load_digits(seed: int = 0, test_fraction: float = 0.25) -> Digits:
     try:
         from sklearn.datasets import load_digits as sklearn_digits  # third-party, optional extra
     except ImportError as exc:
-        raise TuneUnavailable(f"{INSTALL_LINE} (missing: scikit-learn)") from exc
+        raise unavailable("scikit-learn") from exc
     import torch  # third-party, optional extra
 
     data = sklearn_digits()

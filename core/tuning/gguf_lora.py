@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AdapterMismatch, ModelError, TuneUnavailable
+from ..errors import AdapterMismatch, ModelError
+from ..training.stack import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ GGUF_NAMES = {
 QK_PERMUTED = {"llama": True, "qwen2": False}
 
 # The same line as the training stack's own check (core/tuning/stack.py): `gguf` ships with the `[tune]` extra only.
-INSTALL_LINE = "tuning needs the optional training stack: pip install 'edgemind[tune]'"
 
 GGML_TYPE_F32 = 0  # ggml's type id for float32 (llama.cpp's KV cache type)
 
@@ -119,7 +119,7 @@ def import_gguf() -> ModuleType:
     try:
         import gguf
     except ImportError as exc:
-        raise TuneUnavailable(f"{INSTALL_LINE} (missing: gguf)") from exc
+        raise unavailable("gguf") from exc
     return gguf
 
 

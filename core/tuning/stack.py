@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import TuneError, TuneUnavailable
+from ..errors import TuneError
+from ..training.stack import unavailable
 
 log = logging.getLogger(__name__)
 
-INSTALL_LINE = "tuning needs the optional training stack: pip install 'edgemind[tune]'"
 STACK_MODULES = ("torch", "transformers", "peft", "gguf")
 # Every linear layer of a Llama/Qwen2 block: attention and MLP both, so a new fact has room to land.
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -39,7 +39,7 @@ def require_stack() -> None:
     """Raise TuneUnavailable, with the install line, when a package of the training stack is missing."""
     missing = [name for name in STACK_MODULES if importlib.util.find_spec(name) is None]
     if missing:
-        raise TuneUnavailable(f"{INSTALL_LINE} (missing: {', '.join(missing)})")
+        raise unavailable(*missing)
 
 
 def _unshadow_kernels() -> None:
