@@ -133,3 +133,10 @@ class TrainingRefused(TuneError):
     corrections are measured accurate enough, an unknown preset, a setting out of range."""
 
     kind = "training_refused"
+
+
+class ChatSettingsError(EdgeMindError):
+    """A chat's settings or a saved preset cannot be used as given: a temperature out of range, an empty or unknown
+    preset name, a system prompt too long to keep."""
+
+    kind = "chat_settings"

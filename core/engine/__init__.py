@@ -12,12 +12,17 @@ A request's stages, in order (`facade.Engine.stream` sequences them over one `re
 
 from __future__ import annotations
 
+from ..storage.chat_settings import (
+    ChatSettings,  # a chat's own model, temperature, system prompt and tools switch (plain data with its checks)
+    Preset,
+)
 from ..tools.runner import (
     ToolRunner,  # a shell's tool capability: Engine.open_tools returns it, AskOptions.tools takes it
 )
 from .facade import AskOptions, AskResult, Engine
 from .packs import Packs
 from .review import review_code
+from .route_plan import chat_options
 from .services import (
     Answer,
     AskCallback,
@@ -27,10 +32,11 @@ from .services import (
     Grants,
     Models,
     PermissionRequest,
+    Presets,
     Tools,
     open_registry,
 )
 
-__all__ = ["Answer", "AskCallback", "AskOptions", "AskResult", "AuditTrail", "CacheAdmin", "Conversations", "Engine",
-           "Grants", "Models", "Packs", "PermissionRequest", "ToolRunner", "Tools", "open_registry",
-           "review_code"]
+__all__ = ["Answer", "AskCallback", "AskOptions", "AskResult", "AuditTrail", "CacheAdmin", "ChatSettings",
+           "Conversations", "Engine", "Grants", "Models", "Packs", "PermissionRequest", "Preset", "Presets",
+           "ToolRunner", "Tools", "chat_options", "open_registry", "review_code"]

@@ -34,6 +34,7 @@ from ..routing.judge import ModelJudge
 from ..safety.verdict import Safety
 from ..settings import Settings
 from ..storage.audit import AuditLog
+from ..storage.chat_settings import PresetStore
 from ..storage.conversations import ConversationStore
 from ..tools.permissions import AskCallback
 from ..tools.runner import ToolRunner
@@ -47,7 +48,7 @@ from .output_check import OutputCheck
 from .recording import Recorder
 from .request import AskOptions, Request
 from .route_plan import RoutePlanner
-from .services import AuditTrail, CacheAdmin, Conversations, Models, open_registry
+from .services import AuditTrail, CacheAdmin, Conversations, Models, Presets, open_registry
 
 log = logging.getLogger(__name__)
 # The options of a request that names none (frozen, so one instance serves every call).
@@ -117,6 +118,7 @@ class Engine:
         self.recorder = Recorder(store, audit, self.summarizer)
         # The narrow services the shells use (services.py); the attributes above are the engine's own.
         self.conversations = Conversations(store, cache)
+        self.presets = Presets(PresetStore(store.sessions))
         self.models = Models(registry, pool)
         self.cache_admin = CacheAdmin(cache, settings)
         self.audit_log = AuditTrail(audit)

@@ -24,6 +24,13 @@ REFUSAL = "I can't help with that."
 WITHHELD = "This answer was withheld by the safety check."
 
 
+def sent_system(request: Request) -> str:
+    """The system message the backend was sent (the plan's system prompt with any remembered facts or summary the
+    context added); on a cache hit, where nothing was sent, the plan's system prompt."""
+    first = request.messages[0] if request.messages else None
+    return first.content if first is not None and first.role == "system" else request.planned.system
+
+
 class Recorder:
     def __init__(self, store: ConversationStore, audit: AuditLog | None, summarizer: Summarizer) -> None:
         self.store = store
@@ -119,7 +126,11 @@ class Recorder:
             self.audit.record("route", {
                 "intent": d.intent, "model": plan.spec.id, "confidence": round(float(d.confidence), 3),
                 "reason": str(d.reason)[:200], "tools_offered": list(d.tools), "tool_calls": len(request.tool_calls),
-                "cache": cache, "prompt_sha": digest(request.prompt)}, conversation_id=request.conversation_id)
+                "cache": cache, "prompt_sha": digest(request.prompt),
+                # what the model was told and how it sampled, so a chat's settings can be checked after the fact
+                # (the system prompt as a digest: it may be private)
+                "temperature": plan.params.temperature, "system_sha": digest(sent_system(request))},
+                conversation_id=request.conversation_id)
         except EdgeMindError as exc:
             log.warning("could not write the audit log: %s", exc)
 

@@ -34,6 +34,7 @@ from ..models.pull import PullOutcome, pull, pulled_path
 from ..models.registry import ModelRegistry
 from ..settings import Settings
 from ..storage.audit import EVENT_KINDS, AuditEntry, AuditLog, VerifyResult
+from ..storage.chat_settings import ChatSettings, Preset, PresetStore
 from ..storage.conversations import ConversationInfo, ConversationStore, QAPair, SearchHit, StoredMessage
 from ..storage.db import open_database
 from ..tools.permissions import Answer, AskCallback, GrantInfo, PermissionRequest
@@ -44,7 +45,7 @@ from ..tools.session import open_audit, open_tool_runner
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AuditTrail", "CacheAdmin", "Conversations", "Grants", "Models", "Tools", "open_registry",
+__all__ = ["AuditTrail", "CacheAdmin", "Conversations", "Grants", "Models", "Presets", "Tools", "open_registry",
            # the vocabulary of a host's ask callback (Tools.open, Engine.open_tools)
            "Answer", "AskCallback", "PermissionRequest"]
 
@@ -154,9 +155,50 @@ class Conversations:
     def excluded_from_distillation(self, conversation_id: str) -> bool:
         return self._store.distill_excluded(conversation_id)
 
+    def start(self, settings: ChatSettings) -> str:
+        """A new, empty conversation with its own settings (checked first), for a shell that sets them before the
+        first question; its title comes from that question."""
+        return self._store.new_conversation(settings=settings)
+
+    def chat_settings(self, conversation_id: str) -> ChatSettings:
+        """The conversation's settings as stored; `ChatSettings.usable` says what can no longer be used."""
+        return self._store.chat_settings(conversation_id)
+
+    def set_chat_settings(self, conversation_id: str, settings: ChatSettings) -> ChatSettings:
+        """Store a conversation's settings; every later request of it runs with them (a bad value: one line, and
+        nothing is written). Returns them as stored."""
+        return self._store.set_chat_settings(conversation_id, settings)
+
     def answered_prompts(self, limit: int = 10_000) -> builtins.list[QAPair]:
         """The user's answered prompts that distillation may learn from (excluded conversations left out)."""
         return self._store.answered_prompts(limit)
+
+
+class Presets:
+    """Saved chat presets: a name and the settings it gives a chat (model, temperature, system prompt, tools)."""
+
+    def __init__(self, store: PresetStore) -> None:
+        self._store = store
+
+    @classmethod
+    def open(cls, settings: Settings) -> Presets:
+        """Over the data folder's database, without an engine."""
+        return cls(PresetStore(_open_sessions(settings)))
+
+    def list(self) -> builtins.list[Preset]:
+        """By name."""
+        return self._store.all()
+
+    def get(self, name: str) -> Preset:
+        """The preset called `name`; an unknown name is one line listing the saved ones."""
+        return self._store.get(name)
+
+    def save(self, name: str, settings: ChatSettings) -> Preset:
+        """Save (or replace) a preset; a bad value is refused in one line and nothing is written."""
+        return self._store.save(name, settings)
+
+    def delete(self, name: str) -> None:
+        self._store.delete(name)
 
 
 class Models:

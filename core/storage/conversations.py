@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -26,11 +27,13 @@ from sqlalchemy import (
     func,
     select,
     text,
+    true,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from ..errors import StoreError
+from .chat_settings import MAX_MODEL_ID_CHARS, ChatSettings
 from .db import rowcount
 from .schema import Base
 
@@ -60,6 +63,11 @@ class ConversationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     # the user kept this conversation out of distillation: none of its turns ever becomes training data
     distill_excluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the chat's own settings (chat_settings.py); NULL: the router's or the routed intent's choice
+    chat_model: Mapped[str | None] = mapped_column(String(MAX_MODEL_ID_CHARS), nullable=True)
+    chat_temperature: Mapped[float | None] = mapped_column(Float, nullable=True)
+    chat_system_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    chat_tools: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class MessageRow(Base):
@@ -150,6 +158,11 @@ class ConversationStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The database's sessions, for the other stores over the same file (presets)."""
+        return self._sessions
+
     def _write(self, fn: Callable[[Session], T]) -> T:
         try:
             with self._sessions.begin() as s:
@@ -157,13 +170,18 @@ class ConversationStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"could not write to the conversation database: {exc.__class__.__name__}") from None
 
-    def new_conversation(self, title: str = "", first_message: str | None = None) -> str:
-        """Create a conversation, with its first user message in the same transaction (one commit, not two)."""
+    def new_conversation(self, title: str = "", first_message: str | None = None,
+                         settings: ChatSettings | None = None) -> str:
+        """Create a conversation (with its own settings, when given), with its first user message in the same
+        transaction (one commit, not two)."""
         conv_id = uuid.uuid4().hex
+        chat = (settings or ChatSettings()).checked()
 
         def write(s: Session) -> None:
             title_text = title or " ".join((first_message or "").split())[:80]
-            s.add(ConversationRow(id=conv_id, title=title_text[:200]))
+            s.add(ConversationRow(id=conv_id, title=title_text[:200], chat_model=chat.model,
+                                  chat_temperature=chat.temperature, chat_system_prompt=chat.system_prompt,
+                                  chat_tools=chat.tools))
             if first_message is not None:
                 s.flush()
                 s.add(MessageRow(conversation_id=conv_id, role="user", content=first_message))
@@ -333,6 +351,29 @@ class ConversationStore:
             if conv is None:
                 raise StoreError(f"no conversation {conversation_id!r}")
             return conv.distill_excluded
+
+    def chat_settings(self, conversation_id: str) -> ChatSettings:
+        """The conversation's settings as stored (unchecked: `ChatSettings.usable` says what can no longer be used)."""
+        with self._sessions() as s:
+            conv = s.get(ConversationRow, conversation_id)
+            if conv is None:
+                raise StoreError(f"no conversation {conversation_id!r}")
+            return ChatSettings(conv.chat_model, conv.chat_temperature, conv.chat_system_prompt,
+                                True if conv.chat_tools is None else conv.chat_tools)
+
+    def set_chat_settings(self, conversation_id: str, settings: ChatSettings) -> ChatSettings:
+        """Store the conversation's settings, checked first (a bad value is refused, nothing is written)."""
+        chat = settings.checked()
+
+        def write(s: Session) -> None:
+            conv = s.get(ConversationRow, conversation_id)
+            if conv is None:
+                raise StoreError(f"no conversation {conversation_id!r}")
+            conv.chat_model, conv.chat_temperature = chat.model, chat.temperature
+            conv.chat_system_prompt, conv.chat_tools = chat.system_prompt, chat.tools
+
+        self._write(write)
+        return chat
 
     def answered_prompts(self, limit: int = 10_000) -> list[QAPair]:
         """User prompts each followed directly by a complete assistant answer, from conversations not excluded from

@@ -9,7 +9,7 @@ from sqlalchemy import MetaData
 # Importing a module declares its tables on Base.metadata.
 from ..models import registry  # noqa: F401  (user_models, model_verifications)
 from ..tools import permissions  # noqa: F401  (grants)
-from . import audit, conversations  # noqa: F401  (audit log; conversations, messages, summaries)
+from . import audit, chat_settings, conversations  # noqa: F401  (audit log; presets; conversations, messages)
 from .schema import Base
 
 metadata: MetaData = Base.metadata
