@@ -4,6 +4,7 @@ conversation, the composer (Enter sends, Shift+Enter newline), Stop, Regenerate 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -26,6 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from edgemind.core.engine import AskOptions, ChatSettings, chat_options
+from edgemind.core.errors import EdgeMindError
+
+from .chat_settings_dialog import ChatSettingsDialog
 from .context import AppContext
 from .empty_state import EmptyState
 from .message_view import MessageWidget, error_widget
@@ -55,6 +60,7 @@ class Composer(QPlainTextEdit):
 class ChatPane(QWidget):
     answer_did_finish = Signal(object)  # the Done (or Error) event of an answer: tests and the self-test wait on it
     learning_did_change = Signal(str, bool)  # a conversation was kept out of learning (True) or let back in
+    chat_settings_did_change = Signal(object)  # the chat's settings (a ChatSettings), once shown and stored
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +70,10 @@ class ChatPane(QWidget):
         self.answering: MessageWidget | None = None
         self.editing: MessageWidget | None = None
         self.messages: list[MessageWidget] = []
+        # This chat's settings and the lines saying what fell back to its default when it was opened (a removed model)
+        self.chat_settings = ChatSettings()
+        self.chat_notes: tuple[str, ...] = ()
+        self.settings_dialog: ChatSettingsDialog | None = None
         self._tokens = 0  # tokens of the answer in flight, for the status line
         self._outcome: Any = None  # the answer's Done or Error event, told to the status line when it ends
         self._search_timer = QTimer(self, singleShot=True, interval=200)
@@ -109,9 +119,14 @@ class ChatPane(QWidget):
         self.model_picker.setToolTip("Which model answers: Auto lets the router choose by intent")
         self.model_picker.addItem(AUTO, None)
         self.model_picker.setMinimumWidth(220)
+        self.model_picker.currentIndexChanged.connect(self._picker_changed)
+        self.settings_button = QPushButton("Chat settings…")
+        self.settings_button.setToolTip("This chat's model, temperature, system prompt and tools, and saved presets")
+        self.settings_button.clicked.connect(self.open_chat_settings)
         top.addWidget(self.title, 1)
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_picker)
+        top.addWidget(self.settings_button)
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -181,12 +196,13 @@ class ChatPane(QWidget):
 
     def _set_models(self, ids: list[str]) -> None:
         chosen = self.model_picker.currentData()
+        self.model_picker.blockSignals(True)  # refilling the list is no choice of the user's
         self.model_picker.clear()
         self.model_picker.addItem(AUTO, None)
         for model_id in ids:
             self.model_picker.addItem(model_id, model_id)
-        index = self.model_picker.findData(chosen)
-        self.model_picker.setCurrentIndex(max(index, 0))
+        self.choose_model(chosen)
+        self.model_picker.blockSignals(False)
 
     def chosen_model(self) -> str | None:
         return self.model_picker.currentData()
@@ -197,6 +213,70 @@ class ChatPane(QWidget):
             self.model_picker.addItem(model_id or AUTO, model_id)
             index = self.model_picker.count() - 1
         self.model_picker.setCurrentIndex(index)
+
+    # ---- this chat's settings ---------------------------------------------------------------------------------
+    def current_settings(self) -> ChatSettings:
+        """This chat's settings, the defaults when none were set."""
+        return self.chat_settings
+
+    def _picker_changed(self, _index: int) -> None:
+        """The model picker is this chat's model setting, in the top bar for quick access."""
+        chat = self.current_settings()
+        if chat.model != self.model_picker.currentData():
+            self.apply_chat_settings(replace(chat, model=self.model_picker.currentData()))
+
+    def _show_settings(self, chat: ChatSettings, notes: tuple[str, ...] = ()) -> None:
+        self.chat_settings, self.chat_notes = chat, notes
+        self.model_picker.blockSignals(True)
+        self.choose_model(chat.model)
+        self.model_picker.blockSignals(False)
+        self.settings_button.setText("Chat settings…" if chat == ChatSettings() else "Chat settings (custom)…")
+        if notes:
+            self.status.setText(" ".join(notes))
+
+    def apply_chat_settings(self, chat: ChatSettings) -> None:
+        """Use these settings for this chat's every request from now on, stored with the conversation when it
+        has one (a new chat stores them with its first question). A bad value is one line, and nothing changes."""
+        try:
+            checked = chat.checked()
+        except EdgeMindError as exc:
+            self.status.setText(str(exc))
+            return
+        self._show_settings(checked)
+        conversation_id = self.conversation_id
+        if conversation_id is None:
+            self.chat_settings_did_change.emit(checked)
+            return
+        self.ctx.ops.run("save chat settings",
+                         lambda: self.ctx.engine_in_worker().conversations.set_chat_settings(conversation_id, checked),
+                         lambda stored: self.chat_settings_did_change.emit(stored), self._show_error)
+
+    def open_chat_settings(self) -> ChatSettingsDialog:
+        """Show the Chat settings dialog over this chat (non-modal); Save applies what it holds."""
+        if self.settings_dialog is None:
+            self.settings_dialog = ChatSettingsDialog(self.ctx, self)
+            self.settings_dialog.accepted.connect(lambda: self.apply_chat_settings(self.settings_dialog_value()))
+        dialog = self.settings_dialog
+        dialog.set_models([self.model_picker.itemData(i) for i in range(1, self.model_picker.count())
+                           if self.model_picker.itemData(i)])
+        dialog.set_value(self.current_settings(), self.chat_notes)
+        dialog.preset_status.setText("")
+        dialog.load_presets()
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
+    def settings_dialog_value(self) -> ChatSettings:
+        assert self.settings_dialog is not None
+        return self.settings_dialog.value()
+
+    def ask_options(self, conversation_id: str | None, *, use_cache: bool = True,
+                    chat: ChatSettings | None = None) -> AskOptions:
+        """The AskOptions of this chat's next request: its settings (`chat`, else the current ones) over the chat
+        window's own (its tool capability, offered only while the chat's tools are on)."""
+        return chat_options(chat if chat is not None else self.current_settings(),
+                            AskOptions(conversation_id=conversation_id, use_cache=use_cache,
+                                       tools=self.ctx.tool_runner))
 
     # ---- sidebar ----------------------------------------------------------------------------------------------
     def refresh_sidebar(self) -> None:
@@ -317,11 +397,14 @@ class ChatPane(QWidget):
         self.ctx.hooks.conversations_did_change.emit()
 
     # ---- the conversation -------------------------------------------------------------------------------------
-    def new_chat(self) -> None:
+    def new_chat(self, settings: ChatSettings | None = None) -> None:
+        """An empty chat with the default settings (or these, e.g. a preset's); they are stored with its first
+        question."""
         self.stop()
         self.conversation_id = None
         self._clear_view()
         self.title.setText("New conversation")
+        self._show_settings(settings if settings is not None else ChatSettings())
         self.composer.setFocus()
 
     def _clear_view(self) -> None:
@@ -343,16 +426,27 @@ class ChatPane(QWidget):
     def open_conversation(self, conversation_id: str) -> None:
         self.stop()
 
-        def load() -> tuple[Any, list[Any]]:
-            conversations = self.ctx.engine_in_worker().conversations
-            return conversations.get(conversation_id), conversations.messages(conversation_id)
+        def load() -> tuple[Any, list[Any], tuple[Any, tuple[str, ...]]]:
+            engine = self.ctx.engine_in_worker()
+            conversations = engine.conversations
+
+            def has_model(model_id: str) -> bool:
+                try:
+                    engine.models.get(model_id)
+                except EdgeMindError:
+                    return False
+                return True
+
+            settings = conversations.chat_settings(conversation_id).usable(has_model)
+            return conversations.get(conversation_id), conversations.messages(conversation_id), settings
 
         self.ctx.ops.run("open conversation", load, self._show_conversation, self._show_error)
 
-    def _show_conversation(self, loaded: tuple[Any, list[Any]]) -> None:
-        info, messages = loaded
+    def _show_conversation(self, loaded: tuple[Any, list[Any], tuple[Any, tuple[str, ...]]]) -> None:
+        info, messages, (chat, notes) = loaded
         self._clear_view()
         self.conversation_id = info.id
+        self._show_settings(chat, notes)
         self.title.setText(info.title or "Untitled")
         for m in messages:
             if m.role in ("user", "assistant"):
@@ -407,18 +501,17 @@ class ChatPane(QWidget):
         self._add(answer)
         self.answering = answer
         conversation_id = self.conversation_id
-        model = self.chosen_model()
+        chat = self.current_settings()
 
         def events(cancel: Any) -> Any:
-            from edgemind.core.engine import AskOptions  # lazy: the window shows before the engine (~1 s) loads
-
             engine = self.ctx.engine_in_worker()
             if truncate_from is not None and conversation_id:
                 engine.conversations.truncate(conversation_id, truncate_from)
-            # the chat window is where the user can be asked: its requests carry the app's tool capability
-            options = AskOptions(model=model, conversation_id=conversation_id, use_cache=use_cache,
-                                 tools=self.ctx.tool_runner)
-            yield from engine.stream(prompt, options, cancel)
+            # a new chat is created with its settings, so they stay with it (and apply when it is reopened)
+            continuing = conversation_id or engine.conversations.start(chat)
+            # the chat window is where the user can be asked: its requests carry the app's tool capability (while
+            # the chat's tools are on)
+            yield from engine.stream(prompt, self.ask_options(continuing, use_cache=use_cache, chat=chat), cancel)
 
         self._tokens, self._outcome = 0, None
         self.current = self.ctx.ops.stream("answer", events, lambda e: self._on_event(answer, e),
