@@ -16,6 +16,7 @@ from . import theme
 from .context import AppContext
 from .gc_guard import GuiThreadCollector
 from .main_window import MainWindow
+from .quick_app import run_quick
 from .quick_ask import QuickAsk
 from .self_test import run_self_test
 from .tray import Tray, app_icon
@@ -79,7 +80,12 @@ def build(settings: Settings, *, show: bool = True) -> App:
     return app
 
 
-def run(settings: Settings, *, self_test: bool = False, screenshot: Path | None = None) -> int:
+def run(settings: Settings, *, self_test: bool = False, screenshot: Path | None = None,
+        quick: str | None = None) -> int:
+    """The `edgemind.gui` entry point: the app, its self-test, or (`quick`: the prompt, possibly empty) only the
+    quick-ask popup, as `edgemind quick` opens it."""
+    if quick is not None:
+        _exit_now(run_quick(settings, quick))
     if not os.environ.get("QT_QPA_PLATFORM") and sys.platform.startswith("linux") and not (
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a self-test on a machine without a screen

@@ -1,4 +1,6 @@
-"""The quick-ask popup: a small frameless window that streams a short answer, with "Continue in chat"."""
+"""The quick-ask popup: a small frameless window that streams a short answer, with "Continue in chat" (inside the
+app), or alone as `edgemind quick` (standalone: a normal top-level window the desktop gives focus, no main window to
+continue in; the answer is kept in the history)."""
 
 from __future__ import annotations
 
@@ -18,11 +20,14 @@ SURFACE = "quick ask"  # how the status line names this surface
 
 class QuickAsk(QWidget):
     answer_did_finish = Signal(object)
+    dismissed = Signal()  # closed by the user (Esc, ×): `edgemind quick` ends its process on it
 
-    def __init__(self, ctx: AppContext) -> None:
-        super().__init__(None, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint |
-                         Qt.WindowType.WindowStaysOnTopHint)
+    def __init__(self, ctx: AppContext, *, standalone: bool = False) -> None:
+        # a Tool window belongs to the app's main window; alone, a window manager may never give one focus
+        kind = Qt.WindowType.Window if standalone else Qt.WindowType.Tool
+        super().__init__(None, kind | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint)
         self.ctx = ctx
+        self.standalone = standalone
         self.setWindowTitle("EdgeMind quick ask")
         self.current: Op | None = None
         self.conversation_id: str | None = None
@@ -64,7 +69,9 @@ class QuickAsk(QWidget):
         self.continue_button = QPushButton("Continue in chat")
         self.continue_button.setEnabled(False)
         self.continue_button.clicked.connect(self.continue_in_chat)
-        self.hint = QLabel("Esc closes")
+        if standalone:
+            self.continue_button.hide()
+        self.hint = QLabel(self.idle_hint())
         self.hint.setObjectName("hint")
         foot = QHBoxLayout()
         foot.addWidget(self.hint, 1)
@@ -75,6 +82,9 @@ class QuickAsk(QWidget):
         layout.addLayout(foot)
         ctx.hooks.quick_ask_will_open.connect(self.open_with)
         self.resize(440, 300)
+
+    def idle_hint(self) -> str:
+        return "Kept in your history · Esc closes" if self.standalone else "Esc closes"
 
     def open_with(self, prompt: str) -> None:
         """Show the popup with a prompt typed in, for the user to send (or edit) with Enter."""
@@ -102,6 +112,7 @@ class QuickAsk(QWidget):
         if self.current is not None:
             self.current.cancel()
         self.hide()
+        self.dismissed.emit()
 
     def ask(self, prompt: str | None = None) -> None:
         prompt = (prompt if prompt is not None else self.input.text()).strip()
@@ -159,7 +170,7 @@ class QuickAsk(QWidget):
             self.answer.flush()
             self.answer_did_finish.emit(exc)
         self.ctx.hooks.answer_did_end.emit(SURFACE, exc if exc is not None else self._outcome)
-        self.hint.setText("Esc closes")
+        self.hint.setText(self.idle_hint())
         self.continue_button.setEnabled(self.conversation_id is not None)
         self.ctx.hooks.conversations_did_change.emit()
 

@@ -1,9 +1,11 @@
 """The tray icon and its menu (Quick ask, Open EdgeMind, Pause models, Quit), and the global quick-ask hotkey
-(Ctrl+Alt+Space through RegisterHotKey, on Windows only: other platforms have no such system-wide API for us)."""
+(Ctrl+Alt+Space through RegisterHotKey, on Windows only; elsewhere the desktop's keyboard settings run
+`edgemind quick`, and hotkey.py says so in one line)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +15,7 @@ from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from .context import AppContext
+from .hotkey import hotkey_note
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,10 @@ class Tray(QObject):
         else:
             log.info("no system tray on this desktop: closing the window quits EdgeMind")
         self.hotkey = WindowsHotkey.install(quick_ask) if sys.platform == "win32" else None
+        self.hotkey_note = hotkey_note(sys.platform, os.environ)
+        if self.hotkey_note:
+            log.info("%s", self.hotkey_note)
+        self.quick_action.setToolTip(self.hotkey_note or ("Ctrl+Alt+Space anywhere" if self.hotkey else ""))
 
     def _paused(self, paused: bool) -> None:
         self.pause_action.blockSignals(True)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..backends.base import CancelToken
-from ..engine import AskOptions, Engine, ToolRunner
+from ..engine import AskOptions, ChatSettings, Engine, ToolRunner, chat_options
 from ..errors import EdgeMindError
 from ..events import Done, Error, Token, ToolCall, ToolResult
 from .interrupts import ctrl_c_cancels
@@ -28,9 +28,13 @@ Ctrl-C stops an answer; the part already written is kept."""
 
 class ChatSession:
     def __init__(self, engine: Engine, *, model: str | None = None, out: TextIO = sys.stdout,
-                 read_line: Callable[[str], str] = input, tools: ToolRunner | None = None) -> None:
+                 read_line: Callable[[str], str] = input, tools: ToolRunner | None = None,
+                 preset: ChatSettings | None = None) -> None:
         self.engine = engine
-        self.model = model
+        # a preset's settings: each new conversation is created with them (so they stay with it), and every
+        # question carries them; --model and /model win over its model
+        self.preset = preset
+        self.model = model or (preset.model if preset is not None else None)
         self.tools = tools  # the terminal's tool capability, passed with every question (None: no tools)
         self.out = out
         self.read_line = read_line
@@ -71,7 +75,11 @@ class ChatSession:
                 self.answer(line, cancel)
 
     def answer(self, prompt: str, cancel: CancelToken) -> None:
+        if self.preset is not None and self.conversation_id is None:
+            self.conversation_id = self.engine.conversations.start(self.preset)
         options = AskOptions(model=self.model, conversation_id=self.conversation_id, tools=self.tools)
+        if self.preset is not None:
+            options = chat_options(self.preset, options)
         self.out.write("edgemind> ")
         for event in self.engine.stream(prompt, options, cancel):
             if isinstance(event, Token):

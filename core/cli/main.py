@@ -21,8 +21,8 @@ from ..backends.base import CancelToken
 from ..backends.llama_smoke import main as native_check
 from ..bench.command import add_command as add_bench_command
 from ..data_folder import append_private, private_folder, secure_data_folder
-from ..engine import AskOptions, CacheAdmin, Conversations, Engine, Models, review_code
-from ..errors import EdgeMindError, error_for_kind
+from ..engine import AskOptions, CacheAdmin, Conversations, Engine, Models, chat_options, review_code
+from ..errors import ChatSettingsError, EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
 from ..mcp.service import McpServers
 from ..settings import Settings, load_settings, with_overrides
@@ -33,6 +33,8 @@ from .doctor import format_report, run_doctor
 from .interrupts import ctrl_c_cancels
 from .mcp_command import add_command as add_mcp_command
 from .pack_command import add_command as add_pack_command
+from .presets_command import add_command as add_presets_command
+from .presets_command import preset_settings
 from .pull_command import add_commands as add_pull_commands
 from .settings_command import add_command as add_settings_command
 from .tools import add_commands as add_tool_commands
@@ -114,10 +116,13 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed, system_prompt=args.system, conversation_id=args.conversation, stop=tuple(args.stop),
         use_cache=not args.no_cache,
     )
+    preset = preset_settings(settings, args.preset) if args.preset else None
     engine = _engine(settings)
     engine.summarize_in_background = False  # a one-shot command must not wait for a summary before exiting
     if not args.no_tools:  # the terminal's tool capability, for this one question
         options = replace(options, tools=engine.open_tools(ask=terminal_ask(), grants=parse_grants(args.grant)))
+    if preset is not None:  # under the options given on the command line, which win (`--temperature 0`)
+        options = chat_options(preset, options)
     cancel = CancelToken()
     text: list[str] = []
     route: Route | None = None
@@ -158,9 +163,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    preset = preset_settings(settings, args.preset) if getattr(args, "preset", None) else None
     engine = _engine(settings)
     try:
-        return ChatSession(engine, model=args.model, out=sys.stdout, tools=engine.open_tools(ask=terminal_ask())).run()
+        return ChatSession(engine, model=args.model, out=sys.stdout, tools=engine.open_tools(ask=terminal_ask()),
+                           preset=preset).run()
     finally:
         engine.close()
 
@@ -461,11 +468,25 @@ def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
     return int(run(settings, self_test=args.self_test, screenshot=screenshot) or 0)
 
 
+def _has_display() -> bool:
+    return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def cmd_quick(args: argparse.Namespace, settings: Settings) -> int:
+    """Only the quick-ask popup (the command a desktop's keyboard shortcut runs); the process ends when it closes."""
+    # QT_QPA_PLATFORM set by the user (offscreen, vnc...) is a display of its choosing
+    if not (_has_display() or os.environ.get("QT_QPA_PLATFORM")):
+        raise EdgeMindError("no display here: `edgemind quick` opens a window on the desktop; in a terminal, "
+                            "use `edgemind ask PROMPT`")
+    run = _gui_entry_point()
+    if run is None:
+        raise EdgeMindError("the desktop app is not installed (no `edgemind.gui` entry point); reinstall EdgeMind")
+    return int(run(settings, quick=" ".join(args.prompt)) or 0)
+
+
 def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     """No subcommand: the GUI where a display and a GUI plugin exist, else the terminal chat."""
-    has_display = sys.platform in ("win32", "darwin") or bool(
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    run = _gui_entry_point() if has_display else None
+    run = _gui_entry_point() if _has_display() else None
     if run is not None:
         return int(run(settings) or 0)
     args.model = None
@@ -496,11 +517,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--grant", action="append", default=[], metavar="SCOPE",
                      help="let tools use SCOPE for this run, e.g. fs.read:~/notes or code.exec (repeatable)")
     ask.add_argument("--no-tools", action="store_true", help="answer without offering any tool")
+    ask.add_argument("--preset", metavar="NAME",
+                     help="use a saved preset's model, temperature, system prompt and tools (options given here win)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.set_defaults(func=cmd_ask)
 
     chat = sub.add_parser("chat", help="terminal chat with streaming answers")
     chat.add_argument("--model", help="model id to start with")
+    chat.add_argument("--preset", metavar="NAME",
+                      help="start with a saved preset's settings; new conversations keep them (`edgemind presets`)")
     chat.set_defaults(func=cmd_chat)
 
     models = sub.add_parser("models", help="list, add, remove and verify models")
@@ -583,6 +608,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="start in the tray without the window (how the installer's start-with-Windows runs it)")
     gui.set_defaults(func=cmd_gui)
 
+    quick = sub.add_parser("quick", help="open only the quick-ask popup (bind this to a key in your desktop's "
+                           "keyboard settings); it answers, and exits when closed")
+    quick.add_argument("prompt", nargs="*", help="a question to answer at once (none: type it in the popup)")
+    quick.set_defaults(func=cmd_quick)
+
     doctor = sub.add_parser("doctor", help="hardware, execution providers, models and data folder health")
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=cmd_doctor)
@@ -592,6 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_mcp_command(sub)
     add_distill_command(sub)
     add_pack_command(sub)
+    add_presets_command(sub, _temperature)
     add_bench_command(sub, _positive_int)
     add_tune_command(sub)
     return p
@@ -617,6 +648,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _watch_native_crashes(settings.home)
         return args.func(args, settings)
     except UsageError as exc:
+        sys.stderr.write(f"edgemind: error: {exc}\n")
+        return EXIT_USAGE
+    except ChatSettingsError as exc:  # an unknown preset, a value out of range: bad input, like a bad option
+        if getattr(args, "json", False):
+            _print_json({"error": str(exc), "kind": exc.kind})
         sys.stderr.write(f"edgemind: error: {exc}\n")
         return EXIT_USAGE
     except EdgeMindError as exc:
