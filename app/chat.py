@@ -274,9 +274,10 @@ class ChatPane(QWidget):
                     chat: ChatSettings | None = None) -> AskOptions:
         """The AskOptions of this chat's next request: its settings (`chat`, else the current ones) over the chat
         window's own (its tool capability, offered only while the chat's tools are on)."""
-        return chat_options(chat if chat is not None else self.current_settings(),
-                            AskOptions(conversation_id=conversation_id, use_cache=use_cache,
-                                       tools=self.ctx.tool_runner))
+        chat = chat if chat is not None else self.current_settings()
+        return chat_options(chat, AskOptions(conversation_id=conversation_id, use_cache=use_cache,
+                                             tools=self.ctx.tool_runner,
+                                             new_chat=chat if conversation_id is None else None))
 
     # ---- sidebar ----------------------------------------------------------------------------------------------
     def refresh_sidebar(self) -> None:
@@ -507,11 +508,10 @@ class ChatPane(QWidget):
             engine = self.ctx.engine_in_worker()
             if truncate_from is not None and conversation_id:
                 engine.conversations.truncate(conversation_id, truncate_from)
-            # a new chat is created with its settings, so they stay with it (and apply when it is reopened)
-            continuing = conversation_id or engine.conversations.start(chat)
             # the chat window is where the user can be asked: its requests carry the app's tool capability (while
-            # the chat's tools are on)
-            yield from engine.stream(prompt, self.ask_options(continuing, use_cache=use_cache, chat=chat), cancel)
+            # the chat's tools are on); a new chat is stored with its settings, so they apply when it is reopened
+            yield from engine.stream(prompt, self.ask_options(conversation_id, use_cache=use_cache, chat=chat),
+                                     cancel)
 
         self._tokens, self._outcome = 0, None
         self.current = self.ctx.ops.stream("answer", events, lambda e: self._on_event(answer, e),

@@ -11,10 +11,11 @@ QUICK_COMMAND = "edgemind quick"
 def hotkey_note(platform: str, environ: Mapping[str, str]) -> str | None:
     """None where EdgeMind registers the hotkey itself (Windows); else the line that says how to get one.
 
-    Wayland gives no application a system-wide key grab, by design. On X11 one is possible (XGrabKey), but not with
-    what EdgeMind ships: it would take a new native dependency for what every X11 desktop's keyboard settings
-    already do with a command. macOS needs an accessibility permission and a Carbon or AppKit binding we have not
-    built or tested on a Mac."""
+    Wayland gives no application a system-wide key grab, by design. On X11 one is possible (XGrabKey on the root
+    window, through python-xlib or libX11 by ctypes), but it is left out: a grab another program holds is reported
+    through Xlib's process-wide error handler, which by default ends the process, so it needs testing on a real X
+    server, which this project's checks do not have; every X11 desktop's keyboard settings bind a command already.
+    macOS needs an accessibility permission and a Carbon or AppKit binding not built or tested on a Mac."""
     if platform == "win32":
         return None
     if platform == "darwin":

@@ -75,9 +75,8 @@ class ChatSession:
                 self.answer(line, cancel)
 
     def answer(self, prompt: str, cancel: CancelToken) -> None:
-        if self.preset is not None and self.conversation_id is None:
-            self.conversation_id = self.engine.conversations.start(self.preset)
-        options = AskOptions(model=self.model, conversation_id=self.conversation_id, tools=self.tools)
+        options = AskOptions(model=self.model, conversation_id=self.conversation_id, tools=self.tools,
+                             new_chat=self.preset if self.conversation_id is None else None)
         if self.preset is not None:
             options = chat_options(self.preset, options)
         self.out.write("edgemind> ")

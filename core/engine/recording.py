@@ -45,7 +45,8 @@ class Recorder:
         if not request.options.store:
             return
         if request.conversation_id is None:
-            request.conversation_id = self.store.new_conversation(first_message=request.prompt)
+            request.conversation_id = self.store.new_conversation(first_message=request.prompt,
+                                                                  settings=request.options.new_chat)
         else:
             self.store.add_message(request.conversation_id, "user", request.prompt)
 

@@ -12,6 +12,7 @@ from ..cache.answers import CachedAnswer
 from ..events import BackendDone, Route
 from ..models.manifest import ModelSpec
 from ..routing.decision import RouteDecision
+from ..storage.chat_settings import ChatSettings
 from ..tools.registry import Tool
 from ..tools.runner import ToolRunner
 
@@ -37,6 +38,9 @@ class AskOptions:
     history: tuple[Message, ...] = ()
     # Constrain the answer to JSON valid against this schema (GenerationParams.json_schema).
     json_schema: dict[str, Any] | None = None
+    # The settings a conversation this request creates is stored with (a new chat's, or a preset's, chosen before
+    # its first question), in the same write as its first message; a continued conversation keeps its own.
+    new_chat: ChatSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from edgemind.core.engine import AskOptions, ChatSettings, Engine, Presets, chat_options
 from edgemind.core.engine.request import Request
-from edgemind.core.errors import ChatSettingsError
+from edgemind.core.errors import ChatSettingsError, ModelNotFound
 from edgemind.core.settings import Settings
 from edgemind.core.storage.audit import digest
 from edgemind.core.storage.conversations import ConversationStore
@@ -143,3 +143,16 @@ def test_a_chat_with_tools_off_is_offered_none_and_a_removed_model_falls_back(en
         assert result.model == TINY and _route(engine, gone)["model"] == TINY
     finally:
         runner.close()
+
+
+def test_a_new_chats_settings_are_stored_with_its_first_question_and_a_failed_one_leaves_nothing(
+        engine: Engine) -> None:
+    chat = ChatSettings(temperature=0.2, system_prompt=PIRATE)
+    with pytest.raises(ModelNotFound, match="unknown model 'nope'"):
+        engine.ask("Name a colour.", chat_options(ChatSettings(model="nope"), AskOptions(
+            max_tokens=4, new_chat=ChatSettings(model="nope"))))
+    assert engine.conversations.list() == []  # no empty conversation is left behind by a request that failed
+    result = engine.ask("Name a colour.", chat_options(chat, AskOptions(max_tokens=4, new_chat=chat)))
+    assert result.conversation_id is not None
+    assert engine.conversations.chat_settings(result.conversation_id) == chat
+    assert [m.role for m in engine.conversations.messages(result.conversation_id)] == ["user", "assistant"]
