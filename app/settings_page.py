@@ -136,12 +136,14 @@ class SettingsPage(QWidget):
         self.context_length = _spin("context_length", singleStep=1024)
         self.max_tokens = _spin("max_tokens", singleStep=64)
         self.router_enabled = QCheckBox("Choose the model by intent (router)")
+        self.route_to_strongest = QCheckBox("Send math and code to the strongest installed model")
         self.safety_enabled = QCheckBox("Check prompts and answers for harmful content (experimental, see README)")
         gen.addRow("Default model", self.default_model)
         gen.addRow("Threads", self.threads)
         gen.addRow("Context length", self.context_length)
         gen.addRow("Longest answer (tokens)", self.max_tokens)
         gen.addRow(self.router_enabled)
+        gen.addRow(self.route_to_strongest)
         gen.addRow(self.safety_enabled)
 
         cache_box = QGroupBox("Answer cache")
@@ -241,6 +243,7 @@ class SettingsPage(QWidget):
         self.context_length.setValue(settings.context_length)
         self.max_tokens.setValue(settings.max_tokens)
         self.router_enabled.setChecked(settings.router_enabled)
+        self.route_to_strongest.setChecked(settings.route_to_strongest)
         self.safety_enabled.setChecked(settings.safety_enabled)
         self.distill_enabled.setChecked(settings.distill_enabled)
         self.cache_enabled.setChecked(settings.cache_enabled)
@@ -257,6 +260,7 @@ class SettingsPage(QWidget):
             "default_model": self.default_model.currentText().strip(), "threads": self.threads.value(),
             "context_length": self.context_length.value(), "max_tokens": self.max_tokens.value(),
             "router_enabled": self.router_enabled.isChecked(), "safety_enabled": self.safety_enabled.isChecked(),
+            "route_to_strongest": self.route_to_strongest.isChecked(),
             "cache_enabled": self.cache_enabled.isChecked(), "cache_memory_entries": self.cache_memory_entries.value(),
             "cache_disk_mb": self.cache_disk_mb.value(), "cache_ttl_seconds": int(ttl) if ttl.is_integer() else ttl,
             "close_to_tray": self.close_to_tray.isChecked(), "start_in_tray": self.start_in_tray.isChecked(),

@@ -10,6 +10,10 @@ class EdgeMindError(Exception):
     """Base class: the message is one line a user can read and act on."""
 
     kind = "error"
+    # What the command line exits with (0 is success): 1 a failure, 2 bad input the user can correct, 130 stopped by
+    # the user. `headline` is the word before the message on stderr.
+    exit_code = 1
+    headline = "error"
 
     def __str__(self) -> str:
         # One line, always: a multi-line message would break the CLI contract.
@@ -62,6 +66,7 @@ class DistillError(EdgeMindError):
     """Distillation cannot run as asked: it is turned off, there is nothing to learn from, a bad option."""
 
     kind = "distill"
+    exit_code = 2
 
 
 class StoreError(EdgeMindError):
@@ -102,12 +107,15 @@ class TuneDataError(TuneError):
     """The training data is unusable: a missing file, a line that is not JSON, a wrong shape, too few examples."""
 
     kind = "tune_data"
+    exit_code = 2
 
 
 class TuneCancelled(TuneError):
     """The user stopped a tuning run; its checkpoint is kept, and the same command resumes from it."""
 
     kind = "tune_cancelled"
+    exit_code = 130
+    headline = "stopped"
 
 
 class PackError(EdgeMindError):
@@ -115,6 +123,7 @@ class PackError(EdgeMindError):
     signer. Nothing was written."""
 
     kind = "pack"
+    exit_code = 2
 
 
 def error_for_kind(kind: str, message: str) -> EdgeMindError:
@@ -133,6 +142,7 @@ class TrainingRefused(TuneError):
     corrections are measured accurate enough, an unknown preset, a setting out of range."""
 
     kind = "training_refused"
+    exit_code = 2
 
 
 class ChatSettingsError(EdgeMindError):
@@ -140,3 +150,4 @@ class ChatSettingsError(EdgeMindError):
     preset name, a system prompt too long to keep."""
 
     kind = "chat_settings"
+    exit_code = 2

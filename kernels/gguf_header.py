@@ -6,6 +6,7 @@ template and context length. Metadata is untrusted: sizes are bounded so a hosti
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,11 @@ class GGUFHeader:
     def name(self) -> str | None:
         value = self.metadata.get("general.name")
         return value if isinstance(value, str) else None
+
+    @property
+    def parameter_count(self) -> int:
+        """The weights the file holds, counted from its tensor table (a name's "1.5B" can be rounded or absent)."""
+        return sum(math.prod(t.dims) for t in self.tensors)
 
 
 class _Reader:

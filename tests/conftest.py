@@ -106,6 +106,9 @@ def env(home: Path, models_dir: Path, artifacts_dir: Path) -> dict[str, str]:
     """Environment for a test: its own data folder, the shared installed models and artifacts, the tiny model."""
     return {"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(models_dir),
             "EDGEMIND_ARTIFACTS_DIR": str(artifacts_dir), "EDGEMIND_DEFAULT_MODEL": TINY,
+            # the tiny default with the 0.5B model installed too: math would go to the bigger model in some tests
+            # and not others; tests/core/test_strongest_model.py turns it on
+            "EDGEMIND_ROUTE_TO_STRONGEST": "0",
             # the audit seal key in a 0600 file: tests must never touch the OS keyring of whoever runs them
             "EDGEMIND_AUDIT_KEY_STORE": "file"}
 

@@ -5,19 +5,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from ..backends.base import CancelToken
 from ..engine import Conversations, Engine, Tools
-from ..errors import DistillError
 from ..settings import Settings
 from ..tuning.distill.collect import collect, split_newest
 from ..tuning.distill.service import Distillation, DistillOptions
 from .interrupts import ctrl_c_cancels
-
-EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
+from .output import EXIT_INTERRUPTED, EXIT_OK, print_json
 
 
 def add_command(sub: Any) -> None:
@@ -50,21 +47,12 @@ def add_command(sub: Any) -> None:
         sw.set_defaults(func=cmd_distill_exclude, excluded=excluded)
 
 
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
-
-
-def _bad(message: str) -> int:
-    sys.stderr.write(f"edgemind: error: {message}\n")
-    return EXIT_BAD_INPUT
-
-
 def cmd_distill_exclude(args: argparse.Namespace, settings: Settings) -> int:
     conversations = Conversations.open(settings)
     conversation_id = conversations.resolve(args.conversation)
     conversations.exclude_from_distillation(conversation_id, args.excluded)
     if args.json:
-        _print_json({"conversation": conversation_id, "excluded": args.excluded})
+        print_json({"conversation": conversation_id, "excluded": args.excluded})
     else:
         print(f"{conversation_id}: {'excluded from' if args.excluded else 'included in'} distillation")
     return EXIT_OK
@@ -74,12 +62,9 @@ def cmd_distill_run(args: argparse.Namespace, settings: Settings) -> int:
     options = DistillOptions(teacher=args.teacher or settings.default_model, student=args.student,
                              out_name=args.out, k=args.k, steps=args.steps, rank=args.rank, judge=not args.no_judge,
                              threads=settings.threads)
-    try:
-        options.check()
-        split = split_newest(collect(Conversations.open(settings).answered_prompts(),
-                                     enabled=settings.distill_enabled), args.heldout)
-    except DistillError as exc:
-        return _bad(str(exc))
+    options.check()
+    split = split_newest(collect(Conversations.open(settings).answered_prompts(), enabled=settings.distill_enabled),
+                         args.heldout)
 
     def show(p: Any) -> None:  # a TuneProgress
         if not args.json:
@@ -105,7 +90,7 @@ def cmd_distill_run(args: argparse.Namespace, settings: Settings) -> int:
         sys.stderr.write("edgemind: distillation paused; run the same command again to resume\n")
         return EXIT_INTERRUPTED
     if args.json:
-        _print_json(report)
+        print_json(report)
     else:
         held = report["heldout"]
         print(f"\nheld-out prompts: {held['n']}; passed untuned {held['base_passed']}, tuned {held['tuned_passed']} "

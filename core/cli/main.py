@@ -22,7 +22,7 @@ from ..backends.llama_smoke import main as native_check
 from ..bench.command import add_command as add_bench_command
 from ..data_folder import append_private, private_folder, secure_data_folder
 from ..engine import AskOptions, CacheAdmin, Conversations, Engine, Models, chat_options, review_code
-from ..errors import ChatSettingsError, EdgeMindError, error_for_kind
+from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
 from ..mcp.service import McpServers
 from ..settings import Settings, load_settings, with_overrides
@@ -32,6 +32,7 @@ from .distill_command import add_command as add_distill_command
 from .doctor import format_report, run_doctor
 from .interrupts import ctrl_c_cancels
 from .mcp_command import add_command as add_mcp_command
+from .output import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, print_json
 from .pack_command import add_command as add_pack_command
 from .presets_command import add_command as add_presets_command
 from .presets_command import preset_settings
@@ -40,8 +41,6 @@ from .settings_command import add_command as add_settings_command
 from .tools import add_commands as add_tool_commands
 from .tools import parse_grants, terminal_ask
 from .tune_command import add_command as add_tune_command
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
@@ -74,11 +73,6 @@ def _temperature(text: str) -> float:
 
 
 # ---- output helpers ----------------------------------------------------------------------------------------------
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
-    sys.stdout.flush()
-
-
 def _progress_printer() -> Callable[[str, int, int], None]:
     """Install/verify progress on stderr: a live percentage on a terminal, one line per step otherwise."""
     last: dict[str, int] = {}
@@ -144,7 +138,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                     assert route is not None
                     m = event.metrics
                     if args.json:
-                        _print_json({
+                        print_json({
                             "text": "".join(text), "model": route.model, "backend": route.backend,
                             "intent": route.intent, "cache": event.cache, "ttft_ms": m.ttft_ms, "tokens": m.tokens,
                             "tok_s": m.tok_s, "prompt_tokens": m.prompt_tokens, "load_ms": m.load_ms,
@@ -181,7 +175,7 @@ def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
         row["default"] = m.id == settings.default_model
         rows.append(row)
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     else:
         for r in rows:
             size = f"{r['size_bytes'] / 1e6:,.0f} MB" if r["size_bytes"] else "-"
@@ -206,7 +200,7 @@ def cmd_models_add(args: argparse.Namespace, settings: Settings) -> int:
             raise UsageError("give the path of a GGUF file, or --openai-url URL --remote-model NAME")
         spec = models.add_gguf(Path(args.path), args.id, _progress_printer())
     if args.json:
-        _print_json(spec.as_dict())
+        print_json(spec.as_dict())
     else:
         print(f"added {spec.id} ({spec.backend})")
     return EXIT_OK
@@ -215,7 +209,7 @@ def cmd_models_add(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_models_remove(args: argparse.Namespace, settings: Settings) -> int:
     message = Models.open(settings).remove(args.id)
     if args.json:
-        _print_json({"id": args.id, "message": message})
+        print_json({"id": args.id, "message": message})
     else:
         print(message)
     return EXIT_OK
@@ -233,7 +227,7 @@ def cmd_models_verify(args: argparse.Namespace, settings: Settings) -> int:
             failed += 1
             results.append({"id": model_id, "ok": False, "error": str(exc)})
     if args.json:
-        _print_json({"ok": failed == 0, "models": results})
+        print_json({"ok": failed == 0, "models": results})
     else:
         for r in results:
             print(f"{r['id']}: " + ("ok" if r["ok"] else f"FAILED: {r['error']}"))
@@ -249,7 +243,7 @@ def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
         if not args.json:
             print(f"{spec.id}: ready at {spec.path}")
     if args.json:
-        _print_json({"installed": [s.id for s in models.bundled()]})
+        print_json({"installed": [s.id for s in models.bundled()]})
     return EXIT_OK
 
 
@@ -264,7 +258,7 @@ def cmd_cache(args: argparse.Namespace, settings: Settings) -> int:
                 f"{result['bytes'] / 1e6:.2f} MB of {result['max_bytes'] / 1e6:.0f} MB, "
                 f"{result['hits']} hits; {'enabled' if settings.cache_enabled else 'disabled'}; {result['path']}")
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         print(text)
     return EXIT_OK
@@ -290,7 +284,7 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "list":
         infos = conversations.list(limit=args.limit)
         if args.json:
-            _print_json([{"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat(),
+            print_json([{"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat(),
                           "messages": c.message_count} for c in infos])
             return EXIT_OK
         for c in infos:
@@ -300,7 +294,7 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "search":
         hits = conversations.search(args.target or "", limit=args.limit)
         if args.json:
-            _print_json([{"conversation_id": h.conversation_id, "title": h.title, "message_id": h.message_id,
+            print_json([{"conversation_id": h.conversation_id, "title": h.title, "message_id": h.message_id,
                           "role": h.role, "snippet": h.snippet} for h in hits])
         for h in [] if args.json else hits:
             print(f"{h.conversation_id[:8]}  {h.title[:40]:<40}  {h.role}: {h.snippet}")
@@ -310,7 +304,7 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
         removed = conversations.delete(conversation_id)
         result = {"deleted": conversation_id, **removed}
         if args.json:
-            _print_json(result)
+            print_json(result)
         else:
             print(f"deleted conversation {conversation_id[:8]}: {removed['messages']} messages, "
                   f"{removed['cached_answers']} cached answers")
@@ -338,7 +332,7 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
     if args.batch:
         for line, decision in router.route_batch(Path(args.batch)):
             if args.json:
-                _print_json({"line": line, **decision.as_dict()})
+                print_json({"line": line, **decision.as_dict()})
             else:
                 print(f"{line}: {decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; "
                       f"tools: {', '.join(decision.tools) or 'none'}")
@@ -346,7 +340,7 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
     decision = router.route(args.prompt, args.model)
     mcp, problems = McpServers.of(settings).offers(args.prompt)  # cached definitions only: no server starts
     if args.json:
-        _print_json({**decision.as_dict(), "mcp_tools": [o.as_dict() for o in mcp], "mcp_problems": problems})
+        print_json({**decision.as_dict(), "mcp_tools": [o.as_dict() for o in mcp], "mcp_problems": problems})
     else:
         tools = ", ".join([*decision.tools, *(o.tool for o in mcp)]) or "none"
         print(f"{decision.intent} ({decision.confidence:.2f}) -> {decision.model_id}; tools: {tools}; "
@@ -373,14 +367,14 @@ def cmd_safety_check(args: argparse.Namespace, settings: Settings) -> int:
     if args.batch:
         for line, v in checker.check_batch(Path(args.batch)):
             if args.json:
-                _print_json({"line": line, "allowed": v.allowed, "category": v.category, "reason": v.reason,
+                print_json({"line": line, "allowed": v.allowed, "category": v.category, "reason": v.reason,
                              "score": v.score})
             else:
                 print(f"{line}: {'allowed' if v.allowed else 'refused'} {v.category or ''} ({v.reason})")
         return EXIT_OK
     v = (checker.check_output if args.output else checker.check_input)(args.prompt)
     if args.json:
-        _print_json(v.as_dict())
+        print_json(v.as_dict())
     else:
         print(("allowed" if v.allowed else f"refused: {v.category}") + f" ({v.reason})")
         if v.message:
@@ -391,7 +385,7 @@ def cmd_safety_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     report = run_doctor(settings)
     if args.json:
-        _print_json(report)
+        print_json(report)
     else:
         print(format_report(report))
     return EXIT_OK if report["ok"] else EXIT_FAIL
@@ -439,7 +433,7 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         engine.close()
     if args.json:
-        _print_json(result.as_dict())
+        print_json(result.as_dict())
     else:
         for f in result.findings:
             tail = f" (suggestion: {f.suggestion})" if f.suggestion else ""
@@ -650,16 +644,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"edgemind: error: {exc}\n")
         return EXIT_USAGE
-    except ChatSettingsError as exc:  # an unknown preset, a value out of range: bad input, like a bad option
-        if getattr(args, "json", False):
-            _print_json({"error": str(exc), "kind": exc.kind})
-        sys.stderr.write(f"edgemind: error: {exc}\n")
-        return EXIT_USAGE
     except EdgeMindError as exc:
         if getattr(args, "json", False):
-            _print_json({"error": str(exc), "kind": exc.kind})
-        sys.stderr.write(f"edgemind: error: {exc}\n")
-        return EXIT_FAIL
+            print_json({"error": str(exc), "kind": exc.kind})
+        sys.stderr.write(f"edgemind: {exc.headline}: {exc}\n")
+        return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("\nedgemind: interrupted\n")
         return EXIT_INTERRUPTED

@@ -7,20 +7,15 @@ exits 2 with one line and writes nothing; secrets are never printed.
 from __future__ import annotations
 
 import argparse
-import functools
-import json
 import os
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 from ..mcp.service import Change, McpConfigError, McpServers, ServerTools, server_from_fields
 from ..settings import Settings
-
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
-Command = Callable[[argparse.Namespace, Settings], int]
+from .output import EXIT_OK, print_json
 
 
 def add_command(sub: Any) -> None:
@@ -107,24 +102,6 @@ def _add_arguments(args: argparse.Namespace) -> argparse.Namespace:
         json=args.json or later.json)
 
 
-def _bad_input_exits_2(command: Command) -> Command:
-    """The CLI's one-line error, with exit 2: a malformed server or file is a usage problem, not a failure."""
-    @functools.wraps(command)
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        try:
-            return command(args, settings)
-        except McpConfigError as exc:
-            if args.json:
-                _print_json({"error": str(exc), "kind": exc.kind})
-            sys.stderr.write(f"edgemind: error: {exc}\n")
-            return EXIT_BAD_INPUT
-    return run
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-
-
 def _pairs(values: list[str], option: str, *, from_environment: bool) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in values:
@@ -163,7 +140,7 @@ def _report(change: Change, args: argparse.Namespace, servers: McpServers) -> No
     cannot start is a warning: it stays configured and is tried again when a session needs it)."""
     listed = servers.list_tools([*change.added, *change.replaced])
     if args.json:
-        _print_json({"added": list(change.added), "replaced": list(change.replaced),
+        print_json({"added": list(change.added), "replaced": list(change.replaced),
                      "skipped": [{"name": n, "reason": r} for n, r in change.skipped], "file": str(servers.file),
                      **_tools_json(listed)})
         return
@@ -172,7 +149,6 @@ def _report(change: Change, args: argparse.Namespace, servers: McpServers) -> No
     _warn(listed)
 
 
-@_bad_input_exits_2
 def cmd_mcp_add(args: argparse.Namespace, settings: Settings) -> int:
     before = args.rest[:args.rest.index("--")] if "--" in args.rest else args.rest
     args.json = args.json or "--json" in before  # an error below still answers in JSON when asked to
@@ -207,12 +183,11 @@ def _line(row: dict[str, Any]) -> str:
     return f"{row['name']}  {row['transport']}  {target}" + (f"  [{extra}]" if extra else "") + flag
 
 
-@_bad_input_exits_2
 def cmd_mcp_list(args: argparse.Namespace, settings: Settings) -> int:
     servers = McpServers.of(settings)
     rows = servers.shown()
     if args.json:
-        _print_json({"file": str(servers.file), "servers": rows})
+        print_json({"file": str(servers.file), "servers": rows})
         return EXIT_OK
     if not rows:
         print("no MCP servers; add one with `edgemind mcp add NAME -- COMMAND` or `edgemind mcp import FILE`")
@@ -221,23 +196,21 @@ def cmd_mcp_list(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-@_bad_input_exits_2
 def cmd_mcp_remove(args: argparse.Namespace, settings: Settings) -> int:
     gone = McpServers.of(settings).remove(args.name)
     if args.json:
-        _print_json({"removed": gone.name})
+        print_json({"removed": gone.name})
     else:
         print(f"removed {gone.name}")
     return EXIT_OK
 
 
-@_bad_input_exits_2
 def cmd_mcp_switch(args: argparse.Namespace, settings: Settings) -> int:
     servers = McpServers.of(settings)
     server = servers.set_disabled(args.name, args.disabled)
     listed = [] if server.disabled else servers.list_tools([server.name])
     if args.json:
-        _print_json({"name": server.name, "disabled": server.disabled,
+        print_json({"name": server.name, "disabled": server.disabled,
                      **(_tools_json(listed) if not server.disabled else {})})
     else:
         print(f"{'disabled' if server.disabled else 'enabled'} {server.name}")
@@ -245,7 +218,6 @@ def cmd_mcp_switch(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-@_bad_input_exits_2
 def cmd_mcp_import(args: argparse.Namespace, settings: Settings) -> int:
     servers = McpServers.of(settings)
     _report(servers.import_file(args.file, replace_existing=args.replace), args, servers)

@@ -6,19 +6,14 @@ Thin: core/tuning/packs.py does the work. A refused pack exits 2 with one line a
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..engine import Packs
-from ..errors import PackError
 from ..settings import Settings
-
-EXIT_OK, EXIT_REFUSED = 0, 2
-Command = Callable[[argparse.Namespace, Settings], int]
+from .output import EXIT_OK, print_json
 
 
 def add_command(sub: Any) -> None:
@@ -55,42 +50,21 @@ def add_command(sub: Any) -> None:
     key.set_defaults(func=cmd_pack_key)
 
 
-def _refusals_exit_2(command: Command) -> Command:
-    """A refused pack is bad input: one line, exit 2 (and the JSON error object with --json)."""
-    @functools.wraps(command)
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        try:
-            return command(args, settings)
-        except PackError as exc:
-            if args.json:
-                _print_json({"error": str(exc), "kind": exc.kind})
-            sys.stderr.write(f"edgemind: error: {exc}\n")
-            return EXIT_REFUSED
-    return run
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
-@_refusals_exit_2
 def cmd_pack_export(args: argparse.Namespace, settings: Settings) -> int:
     out = args.out or Path(f"{args.names[0]}{Packs.suffix}")
     manifest = Packs.open(settings).export(args.names, out, overwrite=args.force)
     if args.json:
-        _print_json({**manifest.as_dict(), "file": str(out)})
+        print_json({**manifest.as_dict(), "file": str(out)})
     else:
         print(f"wrote {out}: {', '.join(a.name for a in manifest.adapters)} for {manifest.base_model}, "
               f"signed by {manifest.fingerprint}")
     return EXIT_OK
 
 
-@_refusals_exit_2
 def cmd_pack_inspect(args: argparse.Namespace, settings: Settings) -> int:
     info = Packs.open(settings).inspect(args.file)
     if args.json:
-        _print_json(info.as_dict())
+        print_json(info.as_dict())
     else:
         print(_describe(info))
     return EXIT_OK
@@ -107,7 +81,6 @@ def _describe(info: Any) -> str:
     return "\n".join(lines)
 
 
-@_refusals_exit_2
 def cmd_pack_import(args: argparse.Namespace, settings: Settings) -> int:
     packs = Packs.open(settings)
     trust_signer = bool(args.trust)
@@ -122,7 +95,7 @@ def cmd_pack_import(args: argparse.Namespace, settings: Settings) -> int:
             trust_signer = answer in ("y", "yes")
     done = packs.import_pack(args.file, rename=args.name, trust_signer=trust_signer)
     if args.json:
-        _print_json(done.as_dict())
+        print_json(done.as_dict())
     else:
         trusted = f"; signer {done.fingerprint} is trusted from now on" if done.newly_trusted else ""
         print(f"imported {', '.join(done.names)} (base {done.base_model}); use it with --model "
@@ -133,7 +106,7 @@ def cmd_pack_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_pack_key(args: argparse.Namespace, settings: Settings) -> int:
     fingerprint = Packs.open(settings).fingerprint()
     if args.json:
-        _print_json({"fingerprint": fingerprint})
+        print_json({"fingerprint": fingerprint})
     else:
         print(fingerprint)
     return EXIT_OK

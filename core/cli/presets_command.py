@@ -12,6 +12,7 @@ from typing import Any
 from ..engine import ChatSettings, Models, Preset, Presets
 from ..errors import ModelNotFound
 from ..settings import Settings
+from .output import EXIT_OK, print_json
 
 
 def add_command(sub: Any, temperature: Any) -> None:
@@ -71,30 +72,26 @@ def _line(preset: Preset) -> str:
             f"tools {'on' if c.tools else 'off'}")
 
 
-def _print(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-
-
 def cmd_presets_list(args: argparse.Namespace, settings: Settings) -> int:
     presets = Presets.open(settings).list()
     if args.json:
-        _print([_row(p) for p in presets])
+        print_json([_row(p) for p in presets])
     elif not presets:
         print("no presets saved yet (save one with `edgemind presets save NAME ...` or in the chat window)")
     for p in [] if args.json else presets:
         print(_line(p))
-    return 0
+    return EXIT_OK
 
 
 def cmd_presets_show(args: argparse.Namespace, settings: Settings) -> int:
     preset = Presets.open(settings).get(args.name)
     if args.json:
-        _print(_row(preset))
+        print_json(_row(preset))
     else:
         print(_line(preset))
         if preset.settings.system_prompt:
             print(preset.settings.system_prompt)
-    return 0
+    return EXIT_OK
 
 
 def cmd_presets_save(args: argparse.Namespace, settings: Settings) -> int:
@@ -102,16 +99,16 @@ def cmd_presets_save(args: argparse.Namespace, settings: Settings) -> int:
     preset = Presets.open(settings).save(args.name, ChatSettings(model, args.temperature, args.system,
                                                                  tools=not args.no_tools))
     if args.json:
-        _print(_row(preset))
+        print_json(_row(preset))
     else:
         print(f"saved {_line(preset)}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_presets_delete(args: argparse.Namespace, settings: Settings) -> int:
     Presets.open(settings).delete(args.name)
     if args.json:
-        _print({"deleted": args.name})
+        print_json({"deleted": args.name})
     else:
         print(f"deleted preset {args.name!r}")
-    return 0
+    return EXIT_OK

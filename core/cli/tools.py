@@ -15,14 +15,10 @@ from typing import Any
 from ..engine import Answer, AskCallback, AuditTrail, Grants, PermissionRequest, Tools
 from ..errors import EdgeMindError
 from ..settings import Settings
+from .output import EXIT_FAIL, EXIT_OK, print_json
 
-EXIT_OK, EXIT_FAIL = 0, 1
 _ANSWERS = {"o": Answer.ONCE, "once": Answer.ONCE, "s": Answer.SESSION, "session": Answer.SESSION,
             "a": Answer.ALWAYS, "always": Answer.ALWAYS, "d": Answer.DENY, "deny": Answer.DENY, "": Answer.DENY}
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
 
 
 def terminal_ask() -> AskCallback | None:
@@ -69,7 +65,7 @@ def cmd_tools_list(args: argparse.Namespace, settings: Settings) -> int:
                   "description": t.manifest.description, "scopes": list(t.manifest.scopes),
                   "parameters": t.manifest.parameters, "notes": list(t.notes),
                   "dry_run": t.manifest.dry_run, "manifest_sha256": t.manifest.sha256} for t in listed]
-        _print_json({"tools": tools, "problems": installed.problems()})
+        print_json({"tools": tools, "problems": installed.problems()})
         return EXIT_OK
     for t in listed:
         scopes = ", ".join(t.manifest.scopes) or "(no scope)"
@@ -90,7 +86,7 @@ def cmd_tools_run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         tools.close()
     if args.json:
-        _print_json({**outcome.as_dict(), "content": outcome.content})
+        print_json({**outcome.as_dict(), "content": outcome.content})
         return EXIT_OK if outcome.ok else EXIT_FAIL
     if not outcome.ok:
         raise EdgeMindError(outcome.content.removeprefix("error: "))
@@ -101,7 +97,7 @@ def cmd_tools_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_tools_grants(args: argparse.Namespace, settings: Settings) -> int:
     grants = Grants.open(settings).list()
     if args.json:
-        _print_json({"grants": [g.as_dict() for g in grants]})
+        print_json({"grants": [g.as_dict() for g in grants]})
     elif not grants:
         print("no stored grants (tools ask before they act)")
     for g in grants if not args.json else ():
@@ -121,7 +117,7 @@ def cmd_tools_revoke(args: argparse.Namespace, settings: Settings) -> int:
         raise EdgeMindError("give one of: a grant ID, --tool NAME, or --all")
     removed = Grants.open(settings).revoke(grant_id=args.id, tool=args.tool)
     if args.json:
-        _print_json({"removed": removed})
+        print_json({"removed": removed})
     else:
         print(f"revoked {removed} grant(s)")
     return EXIT_OK
@@ -132,7 +128,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "verify":
         result = audit.verify()
         if args.json:
-            _print_json(result.as_dict())
+            print_json(result.as_dict())
         elif result.ok:
             print(f"audit log intact: {result.rows} rows, chain and seal verified")
         elif result.note:
@@ -145,7 +141,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "accept":
         result = audit.accept()
         if args.json:
-            _print_json(result.as_dict())
+            print_json(result.as_dict())
         else:
             print(f"audit log re-anchored at its {result.rows} rows; the acceptance is row {result.rows} of the log")
         return EXIT_OK
@@ -162,7 +158,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     entries = audit.entries(kind=args.kind, tool=args.tool, limit=args.limit, newest_first=True)[::-1]
     if args.json:
-        _print_json({"entries": [e.as_dict() for e in entries]})
+        print_json({"entries": [e.as_dict() for e in entries]})
         return EXIT_OK
     for e in entries:
         detail = json.dumps(e.detail, ensure_ascii=False)

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..backends.base import CancelToken
 from ..engine import Models
-from ..errors import ModelNotFound, TrainingRefused, TuneCancelled, TuneDataError
+from ..errors import ModelNotFound, TuneDataError
 from ..settings import Settings
 from ..tuning.data import Example, read_jsonl, split
 from ..tuning.gguf_lora import export_lora
@@ -36,8 +36,8 @@ from ..tuning.trainer import (
     tune,
 )
 from .interrupts import ctrl_c_cancels
+from .output import EXIT_OK
 
-EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 TUNING_FOLDER = "tuning"  # <data>/tuning/<out>/: checkpoints of a tune, kept so the same command can resume
 
@@ -69,21 +69,13 @@ def add_command(sub: Any) -> None:
 
 def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
     models = Models.open(settings)
-    try:
-        request = _request(args, settings, models)
-    except (TuneDataError, TrainingRefused) as exc:
-        return _fail(args, exc, EXIT_BAD_INPUT)
+    request = _request(args, settings, models)
     plan = plan_memory(request.base_path, request.rank, request.max_tokens)
     sys.stderr.write(f"edgemind: tune {request.model_id} -> {request.out_name}: {plan.line()}\n")
     check_fits(plan)
     cancel = CancelToken()
-    try:
-        with ctrl_c_cancels(cancel):
-            report = tune(request, progress=_progress_printer(), cancel=cancel, export=export_lora)
-    except TuneCancelled as exc:
-        return _fail(args, exc, EXIT_INTERRUPTED)
-    except TuneDataError as exc:  # an example over the token limit shows once the tokenizer is loaded
-        return _fail(args, exc, EXIT_BAD_INPUT)
+    with ctrl_c_cancels(cancel):  # a stop is TuneCancelled: "stopped", exit 130, the checkpoint kept
+        report = tune(request, progress=_progress_printer(), cancel=cancel, export=export_lora)
     assert report.adapter_path is not None  # tune() exports whenever it is given an exporter
     manifest = adapter_manifest(report, report.adapter_path, models.get(request.model_id).sha256,
                                 data_summary(request.examples, report))
@@ -172,13 +164,6 @@ def _progress_printer() -> Any:
 def _duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
-
-
-def _fail(args: argparse.Namespace, exc: TuneDataError | TrainingRefused | TuneCancelled, code: int) -> int:
-    if args.json:
-        sys.stdout.write(json.dumps({"error": str(exc), "kind": exc.kind}) + "\n")
-    sys.stderr.write(f"edgemind: {'stopped' if code == EXIT_INTERRUPTED else 'error'}: {exc}\n")
-    return code
 
 
 def _int_in(low: int, high: int) -> Any:

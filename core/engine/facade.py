@@ -29,7 +29,8 @@ from ..mcp.tools import Refresh
 from ..models.integrity import Progress
 from ..models.manifest import LOCAL_BACKENDS, ModelSpec
 from ..models.registry import ModelRegistry
-from ..routing.decision import DefaultRouter, EmbeddingRouter, JudgedRouter, PromptEmbedder, Router
+from ..models.strength import StrongestModel
+from ..routing.decision import DefaultRouter, EmbeddingRouter, EscalatingRouter, JudgedRouter, PromptEmbedder, Router
 from ..routing.judge import ModelJudge
 from ..safety.verdict import Safety
 from ..settings import Settings
@@ -165,6 +166,7 @@ class Engine:
         engine.sessions = sessions
         engine.conversations.finish_deletions()  # a `history delete` a killed process left half done
         engine._attach_router_judge()
+        engine._attach_strongest_model()
         return engine
 
     def _attach_router_judge(self) -> None:
@@ -173,6 +175,14 @@ class Engine:
             return
         spec = self.registry.get(self.router.unsure_model)  # an unknown id fails here, naming it, not on some prompt
         self.router.judge = ModelJudge(spec.id, lambda: self.backend_for(self.runnable_spec(spec)).stream)
+
+    def _attach_strongest_model(self) -> None:
+        """What a policy's `model = "strongest"` means: the installed local model with the most parameters, when it
+        has more than the default and fits in memory (models/strength.py)."""
+        if isinstance(self.router, EscalatingRouter) and self.settings.route_to_strongest:
+            registry = self.registry
+            self.router.strongest = StrongestModel(lambda: registry.bundled() + registry.user_models(),
+                                                   lambda: self.settings.default_model)
 
     def open_tools(self, ask: AskCallback | None = None, grants: Iterable[str | Scope] = (),
                    mcp_refresh: Refresh = "missing") -> ToolRunner:

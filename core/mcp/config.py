@@ -27,6 +27,7 @@ class McpConfigError(EdgeMindError):
     """An MCP configuration (ours or one being imported) that cannot be used: the message names server and field."""
 
     kind = "mcp_config"
+    exit_code = 2
 
 
 @dataclass(frozen=True, slots=True)

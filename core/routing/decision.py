@@ -17,6 +17,9 @@ DEFAULT_SYSTEM_PROMPT = ("You are EdgeMind, a helpful assistant running locally 
 
 # `judge(prompt, candidates) -> intent | None`: settles a prompt the router is unsure about (routing.judge.ModelJudge).
 Judge = Callable[[str, Sequence[str]], "str | None"]
+# `strongest() -> (model id, why) | None`: the installed model stronger than the default that a policy's "strongest"
+# means, or None when there is none (models.strength.StrongestModel).
+Strongest = Callable[[], "tuple[str, str] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,14 @@ class JudgedRouter(Router, Protocol):
 
     @property
     def unsure_model(self) -> str: ...
+
+
+@runtime_checkable
+class EscalatingRouter(Router, Protocol):
+    """A router whose policy may send an intent to the strongest installed model; the engine attaches what finds it
+    as `strongest` (None: the default model answers those intents too)."""
+
+    strongest: Strongest | None
 
 
 class PromptEmbedder(Protocol):

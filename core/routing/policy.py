@@ -19,6 +19,7 @@ from .signals import INTENTS
 POLICY_FILE = "router_policy.toml"
 WHAT = "router policy"
 DEFAULT_MODEL = "default"  # in a policy: "the configured default model"
+STRONGEST_MODEL = "strongest"  # in a policy: "the strongest installed model" (the default when none is stronger)
 _TOP_KEYS = ("router", "intents")
 _ROUTER_KEYS = ("confidence_threshold", "fallback_intent", "unsure_model", "offer_tools")
 # "when_needed": an intent's tools only when the prompt shows it needs them (core/routing/offers.py);
@@ -107,7 +108,7 @@ def _check_intent_key(src: PolicySource, where: str, key: str, value: Any) -> No
     if key not in _INTENT_KEYS:
         raise config_error(src, where, f"unknown key; known: {', '.join(_INTENT_KEYS)}")
     if key in ("model", "system_prompt") and not (isinstance(value, str) and value.strip()):
-        hint = ' (a model id, or "default")' if key == "model" else ""
+        hint = ' (a model id, "default" or "strongest")' if key == "model" else ""
         raise config_error(src, where, f"must be a non-empty string{hint}")
     if key == "tools" and not (isinstance(value, list) and all(isinstance(t, str) and t.strip() for t in value)):
         raise config_error(src, where, 'must be an array of tool names, e.g. ["calculator"] (or [] for none)')

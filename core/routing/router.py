@@ -23,9 +23,9 @@ from ..errors import ConfigError, PromptError
 from ..safety.checker import bundled_embedder_version, read_batch, readable
 from ..settings import Settings
 from .classifier import IntentModel, load_examples, load_model, model_key, save_model, train
-from .decision import Judge, RouteDecision
+from .decision import Judge, RouteDecision, Strongest
 from .offers import ToolOffer, offer_tools
-from .policy import DEFAULT_MODEL, POLICY_FILE, RouterPolicy, load_router_policy
+from .policy import DEFAULT_MODEL, POLICY_FILE, STRONGEST_MODEL, RouterPolicy, load_router_policy
 from .signals import INTENTS, Signals, extract_signals, head_and_tail
 
 log = logging.getLogger("edgemind.router")
@@ -102,6 +102,8 @@ class IntentRouter:
         self.default_model = default_model
         # settles unsure prompts when the policy names an `unsure_model` (engine.Engine.create attaches it)
         self.judge: Judge | None = None
+        # finds the strongest installed model for intents whose policy model is "strongest" (attached likewise)
+        self.strongest: Strongest | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, embedder: RouterEmbedder | None = None,
@@ -174,7 +176,12 @@ class IntentRouter:
             reason = f"{offer.note}: {reason}"
         intent = offer.intent
         chosen = self.policy.intents[intent]
-        model = chosen.model if chosen.model != DEFAULT_MODEL else self.default_model
+        model = chosen.model if chosen.model not in (DEFAULT_MODEL, STRONGEST_MODEL) else self.default_model
+        if chosen.model == STRONGEST_MODEL and not requested_model:
+            stronger = self.strongest() if self.strongest is not None else None
+            if stronger is not None:
+                model, why = stronger
+                reason += f"; {intent} goes to the strongest installed model, {model}: {why}"
         if requested_model:
             model, reason = requested_model, reason + "; model chosen by the user"
         decision = RouteDecision(

@@ -100,6 +100,9 @@ class Settings:
         env="EDGEMIND_SAFETY", gui=True)
     router_enabled: bool = setting(
         True, help="Choose the model by the prompt's intent", env="EDGEMIND_ROUTER", gui=True)
+    route_to_strongest: bool = setting(
+        True, help="Send math and code to the strongest installed model when one is bigger than the default",
+        env="EDGEMIND_ROUTE_TO_STRONGEST", gui=True)
     web_fetch_enabled: bool = setting(
         False, help="The web_fetch tool; even when on, each host needs its own `net:<host>` grant",
         env="EDGEMIND_WEB_FETCH")
