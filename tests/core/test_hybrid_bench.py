@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from edgemind.core.bench.hybrid_lora import aggressive_row, summarize_lora
+from edgemind.core.bench.hybrid_table import justified_default as table_default
+from edgemind.core.bench.hybrid_table import preset_rows
 from edgemind.core.bench.hybrid_training import justified_default, summarize_task
 from edgemind.core.bench.hybrid_vsa import curve, expected_float_error, helps
 from edgemind.core.training import summarize
@@ -116,3 +118,34 @@ def test_vsa_helps_only_when_a_compressed_tune_kept_the_heldout_loss() -> None:
     assert "30.0x plain's" in helps([], worse) and "neither memory" in helps([], worse)
     kept = helps([], [trained("vsa-float", 2, 1.0), trained("vsa-float", 16, 1.01)])
     assert kept.startswith("vsa-float bundling 16 chunks (32.0x smaller) kept the held-out loss")
+
+
+def test_the_preset_table_judges_every_task_and_names_the_default_the_numbers_justify() -> None:
+    digits = {"seeds": 3, "tasks": {"mlp": {"steps": 300, "summary": summarize_task({
+        "plain": [run(100, 0.01, 0.97, reduction=None)] * 3,
+        "conservative": [run(40, 0.02, 0.96)] * 3,
+        "balanced": [run(30, 0.5, 0.90)] * 3,
+    })}}}
+    lora_summary = summarize_lora({
+        "plain": [lora(20, 0.010)] * 3,
+        "conservative": [lora(10, 0.0101, 12, 0.6, "refused: x")] * 3,
+        "balanced": [lora(10, 0.3, 12, 0.6, "refused: x")] * 3,
+    })
+    runs = {"plain": [lora(20, 0.01)], "conservative": [lora(10, 0.01, 12, 0.6, "refused: x")] * 3,
+            "balanced": [lora(10, 0.3, 12, 0.6, "refused: x")] * 3}
+    result = {"lora": {"steps": 40, "seeds": 3, "summary": lora_summary, "aggressive": aggressive_row(runs, "x")}}
+    rows = preset_rows(digits, result)
+    table = {(r.task.split(" (")[0], r.preset): r for r in rows}
+    assert table[("digits MLP", "conservative")].verdict == "holds"
+    assert table[("digits MLP", "balanced")].verdict == "does not hold: accuracy > 2 pts lower"
+    assert table[("digits MLP", "conservative")].quality == "loss 2.0x, accuracy -1.0 pts"
+    assert table[("LoRA 135M", "conservative")].verdict == "holds"
+    assert table[("LoRA 135M", "conservative")].speedup == "2.0x wall"
+    assert table[("LoRA 135M", "balanced")].quality == "held-out loss 30.0x"
+    assert table[("LoRA 135M", "aggressive")].verdict.startswith("refused in all 6 runs")
+    assert table[("digits MLP", "aggressive")].verdict.startswith("refused in all 6 runs")
+    assert table_default(rows) == "conservative"
+    # one task where conservative loses quality, and no preset is left: plain
+    lora_summary["conservative"]["heldout_within_2pct"] = False
+    assert table_default(preset_rows(digits, result)) == "plain"
+    assert table_default(preset_rows(None, None)) == "plain"
