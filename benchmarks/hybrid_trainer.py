@@ -4,9 +4,10 @@ compression; needs the `[tune]` extra.
     .venv/bin/python benchmarks/hybrid_trainer.py --json benchmarks/results/hybrid_trainer.json
     .venv/bin/python benchmarks/hybrid_trainer.py --seeds 1 --mlp-steps 100 --cnn-steps 30     # while iterating
 
-The third task, the LoRA tune of the 135M model (one seed, minutes; MODEL: its GGUF file):
+The third task, the LoRA tune of the 135M model over 3 seeds, and VSA compression of its real gradients with short
+tunes that apply the compressed gradient (about 10 minutes on one thread; MODEL: its GGUF file):
 
-    .venv/bin/python benchmarks/hybrid_trainer.py --no-digits --lora-steps 40 --lora-model MODEL \\
+    .venv/bin/python benchmarks/hybrid_trainer.py --no-digits --lora-steps 40 --lora-vsa --lora-model MODEL \\
         --json benchmarks/results/hybrid_trainer_lora.json
 """
 

@@ -159,12 +159,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lora-steps", type=int, default=0, metavar="N",
                         help="add the third task: LoRA-tune the 135M model N steps per trainer (0: off; minutes)")
     parser.add_argument("--lora-model", type=Path, help="the SmolLM2-135M GGUF file --lora-steps tunes")
+    parser.add_argument("--lora-seeds", type=int, default=3, help="seeds of the LoRA task (each ~1.5 min)")
+    parser.add_argument("--lora-vsa", action="store_true",
+                        help="with --lora-steps: VSA compression of the LoRA gradients, and tunes applying it")
     parser.add_argument("--digits", action=argparse.BooleanOptionalAction, default=True,
                         help="run the MLP and CNN tasks (--no-digits: only the LoRA task)")
     parser.add_argument("--json", type=Path, help="write the result here")
     args = parser.parse_args(argv)
     if args.lora_steps and (args.lora_model is None or not args.lora_model.is_file()):
         parser.error("--lora-steps needs --lora-model: the SmolLM2-135M GGUF file")
+    if args.lora_vsa and not args.lora_steps:
+        parser.error("--lora-vsa needs --lora-steps N (the length of its tunes)")
+    if args.seeds < 1 or args.lora_seeds < 1:
+        parser.error("--seeds and --lora-seeds must be at least 1")
     require_torch()
     import torch  # third-party, optional extra
 
@@ -192,9 +199,15 @@ def main(argv: list[str] | None = None) -> int:
                       justified_default=justified_default(tasks),
                       vsa=vsa_curve(load_digits(0), 50, args.lr))
     if args.lora_steps:
-        from .hybrid_lora import lora_task  # lazy: loads transformers and the model only when asked for
+        from ..tuning.stack import load_base  # lazy: loads transformers and the model only when asked for
+        from .hybrid_lora import lora_task  # lazy: needs the tuning stack, only when asked for
 
-        result["lora"] = lora_task(args.lora_model, args.lora_steps, PRESETS)
+        base = load_base(args.lora_model)
+        result["lora"] = lora_task(args.lora_model, args.lora_steps, PRESETS, args.lora_seeds, base=base)
+        if args.lora_vsa:
+            from .hybrid_vsa import vsa_lora  # lazy: needs the tuning stack, only when asked for
+
+            result["lora_vsa"] = vsa_lora(base, args.lora_model, args.lora_steps)
     text = json.dumps(result, indent=1)
     if args.json:
         args.json.write_text(text + "\n", encoding="utf-8")

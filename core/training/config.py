@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import TrainingRefused
+from .accuracy import CorrectionSummary
 
 # The design's bar: aggressive prediction only when corrections remove at least 95% of the prediction error.
 AGGRESSIVE_MIN_REDUCTION = 0.95
@@ -66,3 +67,16 @@ def startable(name: str) -> HybridConfig:
             f"{AGGRESSIVE_MIN_REDUCTION:.0%} in this run, and none is measured yet: start conservative and call "
             f"use_preset('aggressive') once the run's corrections earn it")
     return config
+
+
+def aggressive_refusal(summary: CorrectionSummary) -> str | None:
+    """Why a run with these measured corrections may not switch to the aggressive preset; None when it may. The one
+    rule HybridTrainer.use_preset enforces and the benchmarks report, so a row saying "refused" is the trainer's own
+    verdict."""
+    if summary.mean is None:
+        return "the aggressive preset needs measured corrections, and this run has none yet"
+    if summary.mean < AGGRESSIVE_MIN_REDUCTION:
+        return (f"the aggressive preset needs a mean correction error reduction of at least "
+                f"{AGGRESSIVE_MIN_REDUCTION:.0%}; this run measured {summary.mean:.1%} over {summary.count} "
+                f"corrections")
+    return None

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import TrainingRefused
 from .accuracy import CorrectionRecord, CorrectionSummary, error_reduction, summarize
-from .config import AGGRESSIVE_MIN_REDUCTION, HybridConfig, preset, startable
+from .config import HybridConfig, aggressive_refusal, preset, startable
 from .dynamics import DeltaModel, relative_error
 from .stack import require_torch
 
@@ -125,14 +125,9 @@ class HybridTrainer:
         """Switch preset mid-run; aggressive only when this run's mean correction error reduction is >= 95%."""
         config = preset(name)
         if name == "aggressive":
-            summary = self.correction_summary()
-            if summary.mean is None:
-                raise TrainingRefused("the aggressive preset needs measured corrections, and this run has none yet")
-            if summary.mean < AGGRESSIVE_MIN_REDUCTION:
-                raise TrainingRefused(
-                    f"the aggressive preset needs a mean correction error reduction of at least "
-                    f"{AGGRESSIVE_MIN_REDUCTION:.0%}; this run measured {summary.mean:.1%} over "
-                    f"{summary.count} corrections")
+            refusal = aggressive_refusal(self.correction_summary())
+            if refusal is not None:
+                raise TrainingRefused(refusal)
         self.config = config
         self._decide(f"preset {name}")
 

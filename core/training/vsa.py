@@ -51,6 +51,7 @@ class CompressionPoint:
     dim: int
     ratio: float
     error: float
+    cosine: float = 1.0  # of the reconstruction with the original: the direction an optimizer step follows
 
 
 def keys(chunks: int, dim: int, seed: int) -> np.ndarray:
@@ -96,17 +97,43 @@ def relative_error(original: np.ndarray, reconstruction: np.ndarray) -> float:
     return diff / norm if norm else diff
 
 
+def cosine_similarity(original: np.ndarray, reconstruction: np.ndarray) -> float:
+    """cos(original, reconstruction): 1 for the same direction, ~0 for noise; 0 when either vector is zero."""
+    a = np.asarray(original, dtype=np.float64).reshape(-1)
+    b = np.asarray(reconstruction, dtype=np.float64).reshape(-1)
+    norms = float(np.linalg.norm(a)) * float(np.linalg.norm(b))
+    return float(a @ b) / norms if norms else 0.0
+
+
+METHODS = ("vsa-float", "vsa-ternary", "ternary-only")
+
+
+def round_trip(vector: np.ndarray, method: str, dim: int, seed: int = 0) -> tuple[np.ndarray, float]:
+    """What the receiver of `vector` compressed by `method` gets back, and the compression ratio. `dim` is the
+    hypervector dimension (the chunk size) of the VSA methods; ternary-only ignores it."""
+    flat = np.asarray(vector, dtype=np.float64).reshape(-1)
+    if method == "ternary-only":
+        if flat.size == 0:
+            raise TuneError("cannot encode an empty vector")
+        trits, scale = quantize_ternary(flat)
+        bits = 8 * len(pack_trits(trits).data) + FLOAT_BITS
+        return dequantize_ternary(trits, scale).astype(np.float32), FLOAT_BITS * flat.size / bits
+    if method not in METHODS:
+        raise TuneError(f"unknown compression method {method!r}: choose {', '.join(METHODS)}")
+    hv = encode(flat, dim, seed=seed, ternary=method == "vsa-ternary")
+    return decode(hv), hv.compression_ratio
+
+
 def compression_curve(vector: np.ndarray, dims: list[int], seed: int = 0) -> list[CompressionPoint]:
     """Ratio and reconstruction error for each dimension, float and ternary, and plain ternary as the baseline."""
     flat = np.asarray(vector, dtype=np.float64).reshape(-1)
     points = []
     for dim in dims:
-        for ternary in (False, True):
-            hv = encode(flat, dim, seed=seed, ternary=ternary)
-            points.append(CompressionPoint("vsa-ternary" if ternary else "vsa-float", dim, hv.compression_ratio,
-                                           relative_error(flat, decode(hv))))
-    trits, scale = quantize_ternary(flat)
-    baseline_bits = 8 * len(pack_trits(trits).data) + FLOAT_BITS
-    points.append(CompressionPoint("ternary-only", flat.size, FLOAT_BITS * flat.size / baseline_bits,
-                                   relative_error(flat, dequantize_ternary(trits, scale))))
+        for method in ("vsa-float", "vsa-ternary"):
+            back, ratio = round_trip(flat, method, dim, seed)
+            points.append(CompressionPoint(method, dim, ratio, relative_error(flat, back),
+                                           cosine_similarity(flat, back)))
+    back, ratio = round_trip(flat, "ternary-only", flat.size)
+    points.append(CompressionPoint("ternary-only", flat.size, ratio, relative_error(flat, back),
+                                   cosine_similarity(flat, back)))
     return points

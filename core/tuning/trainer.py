@@ -24,7 +24,7 @@ from ..errors import TuneCancelled, TuneDataError, TuneError
 from ..training.accuracy import CorrectionRecord, CorrectionSummary, summarize
 from ..training.config import PRESETS, startable
 from ..training.hybrid import HybridTrainer, StepRecord
-from ..training.plain import PlainTrainer
+from ..training.plain import GradientFn, PlainTrainer
 from .data import IGNORE, Encoded, Example, encode, split
 from .memory import MemoryPlan, check_fits, plan_memory
 from .stack import Base, load_base, lora_config, require_stack
@@ -176,11 +176,14 @@ def general_text() -> str:
 
 
 def tune(request: TuneRequest, progress: Progress | None = None, cancel: Cancel | None = None, *,
-         base: Base | None = None, export: Exporter | None = None) -> TuneReport:
+         base: Base | None = None, export: Exporter | None = None,
+         gradient: GradientFn | None = None) -> TuneReport:
     """Train a LoRA adapter on request.examples and measure it; resume from the work folder's checkpoint if any.
 
     `base` lets a caller reuse a loaded model (it is left as it was found); `export` writes the GGUF adapter to
-    <workdir>/adapter.gguf when given. Raises TuneCancelled (checkpoint saved) when `cancel` is set mid-run."""
+    <workdir>/adapter.gguf when given; `gradient` (plain trainer only) sees, and may replace, each step's flat
+    gradient: how the benchmarks measure compressed gradients on the real tune. Raises TuneCancelled (checkpoint
+    saved) when `cancel` is set mid-run."""
     require_stack()
     import torch
 
@@ -207,7 +210,7 @@ def tune(request: TuneRequest, progress: Progress | None = None, cancel: Cancel 
         warnings.simplefilter("ignore", FutureWarning)
         model = get_peft_model(base.model, lora_config(request.rank, request.lora_alpha))
     try:
-        return _run(request, model, base, train_enc, held_enc, general_enc, plan, show, cancel, export)
+        return _run(request, model, base, train_enc, held_enc, general_enc, plan, show, cancel, export, gradient)
     finally:
         model.unload()  # takes the LoRA layers out again: a caller's shared base model is as it was
         base.model.eval()
@@ -215,7 +218,7 @@ def tune(request: TuneRequest, progress: Progress | None = None, cancel: Cancel 
 
 def _run(request: TuneRequest, model: Any, base: Base, train: list[Encoded], heldout: list[Encoded],
          general: list[Encoded], plan: MemoryPlan, show: Progress, cancel: Cancel | None,
-         export: Exporter | None) -> TuneReport:
+         export: Exporter | None, gradient: GradientFn | None = None) -> TuneReport:
     import torch
 
     started = time.monotonic()
@@ -241,7 +244,7 @@ def _run(request: TuneRequest, model: Any, base: Base, train: list[Encoded], hel
     resumed_from = step
     # A hybrid trainer's dynamics model and phase are not checkpointed: a resumed hybrid tune starts its trainer
     # afresh (warm-up full steps first) from the checkpointed weights, and adds its counts to the saved ones.
-    trainer = _step_trainer(request, model, optimizer)
+    trainer = _step_trainer(request, model, optimizer, gradient)
     order = _order(len(train), request.seed)
     run_started, run_steps = time.monotonic(), 0
     shown = next((x for x in reversed(losses) if not math.isnan(x)), math.nan)
@@ -317,11 +320,12 @@ def _example_loss(model: Any, example: Encoded) -> Any:
     return _loss(model, example)[0]
 
 
-def _step_trainer(request: TuneRequest, model: Any, optimizer: Any) -> PlainTrainer | HybridTrainer:
+def _step_trainer(request: TuneRequest, model: Any, optimizer: Any,
+                  gradient: GradientFn | None = None) -> PlainTrainer | HybridTrainer:
     """The trainer each step goes through: both have the same step()/report() surface (core/training/)."""
     if request.trainer == "hybrid":
         return HybridTrainer(model, optimizer, _example_loss, startable(request.preset))
-    return PlainTrainer(model, optimizer, _example_loss)
+    return PlainTrainer(model, optimizer, _example_loss, gradient)
 
 
 def _preset_of(request: TuneRequest) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from edgemind.core.errors import TrainingRefused
+from edgemind.core.errors import TrainingRefused, TuneError
 from edgemind.core.training import HybridTrainer, PlainTrainer, error_reduction, preset, summarize
 from edgemind.core.training.accuracy import CorrectionRecord
 
@@ -154,3 +154,29 @@ def test_a_missing_training_stack_is_one_line_naming_the_extra(monkeypatch: pyte
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(TuneUnavailable, match="missing: scikit-learn"):
         load_digits()
+
+
+def test_a_plain_trainers_gradient_function_sees_the_real_gradient_and_replaces_it(digits: Any) -> None:
+    batch = (digits.train_x, digits.train_y)
+    seen: list[tuple[int, Any]] = []
+
+    def probe(step: int, flat: Any) -> Any:
+        seen.append((step, flat.copy()))
+        return flat
+
+    runs = []
+    for gradient in (None, probe, lambda _step, flat: flat * 0):
+        model = build_model("mlp", seed=0)
+        plain = PlainTrainer(model, torch.optim.Adam(model.parameters(), lr=0.01), cross_entropy, gradient)
+        for _ in range(3):
+            plain.step(batch)
+        runs.append(torch.nn.utils.parameters_to_vector(model.parameters()).detach())
+    assert torch.equal(runs[0], runs[1])  # the probe only watched
+    assert [step for step, _ in seen] == [1, 2, 3] and seen[0][1].size == runs[0].numel()
+    assert not torch.equal(runs[0], runs[2])
+    fresh = torch.nn.utils.parameters_to_vector(build_model("mlp", seed=0).parameters()).detach()
+    assert torch.equal(runs[2], fresh)  # a zero gradient moved nothing: what was applied is what the function gave
+    model = build_model("mlp", seed=0)
+    short = PlainTrainer(model, torch.optim.Adam(model.parameters()), cross_entropy, lambda _s, flat: flat[:-1])
+    with pytest.raises(TuneError, match="returned 4809 values for 4810"):
+        short.step(batch)

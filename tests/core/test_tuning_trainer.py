@@ -239,3 +239,17 @@ def test_a_hybrid_tune_refuses_the_aggressive_preset_before_loading_anything(
     with pytest.raises(TuneDataError, match="unknown trainer 'fast': choose plain or hybrid"):
         tune(request(tiny_path, fact_examples, tmp_path, trainer="fast"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_tunes_gradient_function_decides_what_each_step_applies(
+        tiny_base: Base, tiny_path: Path, fact_examples: tuple[Example, ...], tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+
+    def nothing(step: int, flat: Any) -> Any:
+        seen.append((step, int(flat.size)))
+        return flat * 0
+
+    report = tune(request(tiny_path, fact_examples, tmp_path, steps=3), base=tiny_base, gradient=nothing)
+    trainable = 30 * 8 * (576 + 576 + 576 + 192 + 576 + 192 + 576 + 576 + 2 * (576 + 1536) + 1536 + 576)
+    assert seen == [(1, trainable), (2, trainable), (3, trainable)]  # every LoRA value of the 135M model, each step
+    assert report.heldout_after.loss == report.heldout_before.loss  # zero gradients: Adam moved nothing
