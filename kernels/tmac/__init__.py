@@ -44,3 +44,26 @@ def isas() -> list[str]:
 def selected_isa() -> str | None:
     """The path calls take now: EDGEMIND_TMAC_ISA if set, else the fastest in isas(); None when not built."""
     return str(_lut.selected_isa()) if _lut is not None else None
+
+
+def status() -> dict[str, object]:
+    """What `edgemind doctor` reports: built or not (and why), the paths this CPU offers, the one calls take."""
+    if _lut is None:
+        return {"available": False, "isas": [], "selected": None, "error": _WHY}
+    try:
+        selected: str | None = selected_isa()
+        problem = None
+    except ValueError as exc:  # EDGEMIND_TMAC_ISA names a path this CPU lacks
+        selected, problem = None, str(exc)
+    out: dict[str, object] = {"available": True, "isas": isas(), "selected": selected}
+    if problem:
+        out["error"] = problem
+    return out
+
+
+def status_line(s: dict[str, object]) -> str:
+    """status() in one line: 'avx512 (this CPU: scalar, avx2, avx512)' or 'NOT BUILT: <why>'."""
+    if not s["available"]:
+        return f"NOT BUILT: {s['error']}"
+    offered = ", ".join(str(i) for i in s["isas"]) if isinstance(s["isas"], list) else "?"
+    return f"{s['selected'] or 'ERROR: ' + str(s.get('error'))} (this CPU: {offered})"

@@ -116,11 +116,12 @@ static void tile_scalar(const Problem *P, int64_t t, int64_t mi) {
     int pos_byte[32][4], pos_high[32][4];
     for (int r = 0; r < rows; r++)
         for (int p = 0; p < P->bits; p++) nib_pos(P->bits, r, p, &pos_byte[r][p], &pos_high[r][p]);
-    for (int64_t c = 0; c < n_chunks; c++) {
-        const int64_t blk = c / chunks_per_block;
+    /* blk = c / chunks_per_block and cc = c % chunks_per_block, kept without dividing */
+    for (int64_t c = 0, blk = 0, cc = 0; c < n_chunks;
+         c++, cc = (cc + 1 == chunks_per_block) ? 0 : cc + 1, blk += (cc == 0)) {
         const uint8_t *rec = P->w + (t * (P->k / P->block) + blk) * P->tile_bytes_per_block;
         const uint16_t *d16 = (const uint16_t *)rec;
-        const uint8_t *groups = rec + rows * 2 * (1 + P->has_min) + (c % chunks_per_block) * (CHUNK / GROUP) * 16;
+        const uint8_t *groups = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * 16;
         const float s = P->scales[mi * n_chunks + c];
         const int32_t z15 = P->zero * P->c15[mi * n_chunks + c];
         for (int r = 0; r < rows; r++) {
@@ -176,12 +177,13 @@ static void tile_avx2(const Problem *P, int64_t t, int64_t mi) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i w12 = _mm256_set1_epi16(0x0201), w48 = _mm256_set1_epi16(0x0804);
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (int64_t c = 0; c < n_chunks; c++) {
-        const int64_t blk = c / chunks_per_block;
+    /* blk = c / chunks_per_block and cc = c % chunks_per_block, kept without dividing */
+    for (int64_t c = 0, blk = 0, cc = 0; c < n_chunks;
+         c++, cc = (cc + 1 == chunks_per_block) ? 0 : cc + 1, blk += (cc == 0)) {
         const uint8_t *rec = P->w + (t * (P->k / P->block) + blk) * P->tile_bytes_per_block;
         const uint16_t *d16 = (const uint16_t *)rec;
         const uint16_t *m16 = P->has_min ? d16 + rows : NULL;
-        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + (c % chunks_per_block) * (CHUNK / GROUP) * 16;
+        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * 16;
         const int8_t *T = tab + c * (CHUNK / GROUP) * TABLE;
         __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
         for (int j = 0; j < CHUNK / GROUP; j += 2) {
@@ -223,12 +225,13 @@ static void tile_avx512(const Problem *P, int64_t t, int64_t mi) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     const __m512i w12 = _mm512_set1_epi16(0x0201), w48 = _mm512_set1_epi16(0x0804);
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (int64_t c = 0; c < n_chunks; c++) {
-        const int64_t blk = c / chunks_per_block;
+    /* blk = c / chunks_per_block and cc = c % chunks_per_block, kept without dividing */
+    for (int64_t c = 0, blk = 0, cc = 0; c < n_chunks;
+         c++, cc = (cc + 1 == chunks_per_block) ? 0 : cc + 1, blk += (cc == 0)) {
         const uint8_t *rec = P->w + (t * (P->k / P->block) + blk) * P->tile_bytes_per_block;
         const uint16_t *d16 = (const uint16_t *)rec;
         const uint16_t *m16 = P->has_min ? d16 + rows : NULL;
-        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + (c % chunks_per_block) * (CHUNK / GROUP) * 16;
+        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * 16;
         const int8_t *T = tab + c * (CHUNK / GROUP) * TABLE;
         __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
         for (int j = 0; j < CHUNK / GROUP; j += 4) {
@@ -314,11 +317,12 @@ static void tile_neon(const Problem *P, int64_t t, int64_t mi) {
     const int8_t *tab = P->tables + mi * (P->k / GROUP) * TABLE;
     const uint8x16_t low4 = vdupq_n_u8(0x0F);
     float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
-    for (int64_t c = 0; c < n_chunks; c++) {
-        const int64_t blk = c / chunks_per_block;
+    /* blk = c / chunks_per_block and cc = c % chunks_per_block, kept without dividing */
+    for (int64_t c = 0, blk = 0, cc = 0; c < n_chunks;
+         c++, cc = (cc + 1 == chunks_per_block) ? 0 : cc + 1, blk += (cc == 0)) {
         const uint8_t *rec = P->w + (t * (P->k / P->block) + blk) * P->tile_bytes_per_block;
         const uint16_t *d16 = (const uint16_t *)rec;
-        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + (c % chunks_per_block) * (CHUNK / GROUP) * 16;
+        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * 16;
         const int8_t *T = tab + c * (CHUNK / GROUP) * TABLE;
         int16x8_t a0 = vdupq_n_s16(0), a1 = vdupq_n_s16(0);
         for (int j = 0; j < CHUNK / GROUP; j++) {

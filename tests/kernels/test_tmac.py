@@ -210,3 +210,12 @@ def test_the_extension_is_built_where_a_compiler_is() -> None:
     assert "scalar" in tmac.isas()
     if os.uname().machine == "x86_64":
         assert tmac.isas()[0] == "scalar" and set(tmac.isas()) <= {"scalar", "avx2", "avx512"}
+
+
+def test_doctor_line_says_which_path_runs_or_why_none() -> None:
+    assert tmac.status_line({"available": False, "isas": [], "selected": None, "error": "no compiler"}) == \
+        "NOT BUILT: no compiler"
+    line = tmac.status_line({"available": True, "isas": ["scalar", "avx2"], "selected": "avx2"})
+    assert line == "avx2 (this CPU: scalar, avx2)"
+    s = tmac.status()
+    assert s["available"] == tmac.available() and (s["selected"] in s["isas"] if s["available"] else s["error"])
