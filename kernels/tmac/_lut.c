@@ -93,17 +93,27 @@ typedef struct {
     int isa;
 } Problem;
 
-static int tile_rows(int bits) { return 32 / bits; }
+/* Rows per tile: one group of a tile is 64 bytes, 4 lanes of 16 (one SIMD lane each), 128 nibbles = rows x planes. */
+static int tile_rows(int bits) { return 128 / bits; }
+#define GROUP_BYTES 64
 
-/* Where (row r of a tile, plane p) sits among a group's 32 nibbles: byte index and high (1) or low (0) nibble.
- * 4-bit: a row's planes 0,1 are the low nibbles of bytes 2r, 2r+1 and planes 2,3 their high nibbles, so one
- * maddubs with multipliers (1,2) and one with (4,8) sum a row's four lookups into one int16. 2-bit: rows 0-7 in
- * the low nibbles (bytes 2r, 2r+1 = planes 0, 1), rows 8-15 in the high ones. 1-bit: byte r low (rows 0-15), high
- * (rows 16-31). */
+/* Where (row r of a tile, plane p) sits among a group's 128 nibbles: byte index (0-63) and high (1) or low (0)
+ * nibble. Lane l of the 64 bytes holds rows 8l..8l+7 of each 32-row slice, so the int16 a lane's multiply-add
+ * yields is in row order and no lane is ever reduced into another:
+ *   4-bit (32 rows): planes 0,1 in the low nibbles of bytes 2s, 2s+1 of lane r/8 (s = r % 8), planes 2,3 in their
+ *     high nibbles -- one maddubs with multipliers (1,2) and one with (4,8) sum a row's four lookups into one int16;
+ *   2-bit (64 rows): rows 0-31 in low nibbles (bytes 2s, 2s+1 = planes 0, 1), rows 32-63 in high ones;
+ *   1-bit (128 rows): rows 0-31 in the low nibbles of even bytes, 32-63 of odd bytes, 64-127 likewise in the high
+ *     nibbles (even/odd bytes of an int16 are split apart by shifts). */
 static void nib_pos(int bits, int r, int p, int *byte, int *high) {
-    if (bits == 4) { *byte = 2 * r + (p & 1); *high = p >> 1; }
-    else if (bits == 2) { *byte = 2 * (r & 7) + p; *high = r >> 3; }
-    else { *byte = r & 15; *high = r >> 4; }
+    if (bits == 4) { *byte = (r >> 3) * 16 + 2 * (r & 7) + (p & 1); *high = p >> 1; }
+    else if (bits == 2) { const int i = r & 31; *byte = (i >> 3) * 16 + 2 * (i & 7) + p; *high = r >> 5; }
+    else { const int i = r & 31; *byte = (i >> 3) * 16 + 2 * (i & 7) + ((r >> 5) & 1); *high = r >> 6; }
+}
+
+/* One (tile, block) record: scales, (mins,) then the groups. */
+static const uint8_t *record(const Problem *P, int64_t t, int64_t blk) {
+    return P->w + (t * (P->k / P->block) + blk) * P->tile_bytes_per_block;
 }
 
 /* ------------------------------------------------------------------------------------------ scalar */
@@ -112,23 +122,23 @@ static void tile_scalar(const Problem *P, int64_t t, int64_t mi) {
     const int rows = tile_rows(P->bits);
     const int64_t n_chunks = P->k / CHUNK, n = P->n_tiles * rows, chunks_per_block = P->block / CHUNK;
     const int8_t *tab = P->tables + mi * (P->k / GROUP) * TABLE;
-    float acc[32] = {0};
-    int pos_byte[32][4], pos_high[32][4];
+    float acc[128] = {0};
+    int pos_byte[128][4], pos_high[128][4];
     for (int r = 0; r < rows; r++)
         for (int p = 0; p < P->bits; p++) nib_pos(P->bits, r, p, &pos_byte[r][p], &pos_high[r][p]);
     /* blk = c / chunks_per_block and cc = c % chunks_per_block, kept without dividing */
     for (int64_t c = 0, blk = 0, cc = 0; c < n_chunks;
          c++, cc = (cc + 1 == chunks_per_block) ? 0 : cc + 1, blk += (cc == 0)) {
-        const uint8_t *rec = P->w + (t * (P->k / P->block) + blk) * P->tile_bytes_per_block;
+        const uint8_t *rec = record(P, t, blk);
         const uint16_t *d16 = (const uint16_t *)rec;
-        const uint8_t *groups = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * 16;
+        const uint8_t *groups = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * GROUP_BYTES;
         const float s = P->scales[mi * n_chunks + c];
         const int32_t z15 = P->zero * P->c15[mi * n_chunks + c];
         for (int r = 0; r < rows; r++) {
             int32_t R = 0;
             for (int j = 0; j < CHUNK / GROUP; j++) {
                 const int8_t *T = tab + (c * (CHUNK / GROUP) + j) * TABLE;
-                const uint8_t *g = groups + j * 16;
+                const uint8_t *g = groups + j * GROUP_BYTES;
                 for (int p = 0; p < P->bits; p++) {
                     const uint8_t b = g[pos_byte[r][p]];
                     R += (int32_t)T[pos_high[r][p] ? (b >> 4) : (b & 15)] * (1 << p);
@@ -136,11 +146,9 @@ static void tile_scalar(const Problem *P, int64_t t, int64_t mi) {
             }
             R -= z15;
             if (P->ints) P->ints[(mi * n + t * rows + r) * n_chunks + c] = R;
-            float d;
             uint16_t h;
             memcpy(&h, d16 + r, 2);
-            d = fp16_to_fp32(h);
-            acc[r] += d * s * (float)R;
+            acc[r] += fp16_to_fp32(h) * s * (float)R;
             if (P->has_min) {
                 memcpy(&h, d16 + rows + r, 2);
                 acc[r] += fp16_to_fp32(h) * P->xsum[mi * n_chunks + c];
@@ -150,118 +158,165 @@ static void tile_scalar(const Problem *P, int64_t t, int64_t mi) {
     for (int r = 0; r < rows; r++) P->y[mi * n + t * rows + r] = acc[r];
 }
 
+/* Store int32 chunk values of `count` consecutive rows from a SIMD register spilled to `vals` (tests only). */
+static void store_ints(const Problem *P, const int32_t *vals, int count, int64_t mi, int64_t t, int row0,
+                       int64_t c) {
+    const int64_t n_chunks = P->k / CHUNK, n = P->n_tiles * tile_rows(P->bits);
+    for (int r = 0; r < count; r++) P->ints[(mi * n + t * tile_rows(P->bits) + row0 + r) * n_chunks + c] = vals[r];
+}
+
 /* ------------------------------------------------------------------------------------------- AVX2 */
 #ifdef TMAC_X86
 
-/* The 8 int32 chunk values -> ints (if asked) and acc += d * s * R (+ m * xsum), for 8 rows. */
+/* int16 sums of rows row0..row0+15 (in order) -> acc[row0/8], acc[row0/8 + 1] += d * s * (R - zero*c15) (+ m*xsum) */
 TMAC_TARGET("avx2,fma,f16c")
-static inline __m256 finish8_avx2(__m256i R, const uint16_t *d16, const uint16_t *m16, float s,
-                                  float xsum, __m256 acc, int32_t *ints_row0, int64_t n_chunks) {
-    if (ints_row0) {
-        int32_t tmp[8];
-        _mm256_storeu_si256((__m256i *)tmp, R);
-        for (int r = 0; r < 8; r++) ints_row0[r * n_chunks] = tmp[r];
+static inline void finish16_avx2(const Problem *P, __m256i a, int row0, const uint16_t *d16, float s, float xs,
+                                 __m256i z15, __m256 *acc, int64_t mi, int64_t t, int64_t c) {
+    const int rows = tile_rows(P->bits);
+    const __m256 sv = _mm256_set1_ps(s);
+    for (int h = 0; h < 2; h++) {
+        const __m128i part = h ? _mm256_extracti128_si256(a, 1) : _mm256_castsi256_si128(a);
+        const __m256i R = _mm256_sub_epi32(_mm256_cvtepi16_epi32(part), z15);
+        const int r0 = row0 + 8 * h;
+        if (P->ints) {
+            int32_t tmp[8];
+            _mm256_storeu_si256((__m256i *)tmp, R);
+            store_ints(P, tmp, 8, mi, t, r0, c);
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(d16 + r0)));
+        __m256 v = _mm256_fmadd_ps(_mm256_mul_ps(d, sv), _mm256_cvtepi32_ps(R), acc[r0 / 8]);
+        if (P->has_min)
+            v = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(d16 + rows + r0))),
+                                _mm256_set1_ps(xs), v);
+        acc[r0 / 8] = v;
     }
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d16));
-    acc = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(s)), _mm256_cvtepi32_ps(R), acc);
-    if (m16) acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)m16)), _mm256_set1_ps(xsum), acc);
-    return acc;
 }
 
 TMAC_TARGET("avx2,fma,f16c")
-static void tile_avx2(const Problem *P, int64_t t, int64_t mi) {
-    const int rows = tile_rows(P->bits);
-    if (P->bits == 1) { tile_scalar(P, t, mi); return; }
+static inline void tile_avx2_bits(const Problem *P, int64_t t, int64_t mi, const int bits) {
+    const int rows = tile_rows(bits), n_acc = bits == 4 ? 1 : bits == 2 ? 2 : 4;
     const int64_t n_chunks = P->k / CHUNK, n = P->n_tiles * rows, chunks_per_block = P->block / CHUNK;
     const int8_t *tab = P->tables + mi * (P->k / GROUP) * TABLE;
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i w12 = _mm256_set1_epi16(0x0201), w48 = _mm256_set1_epi16(0x0804);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    /* blk = c / chunks_per_block and cc = c % chunks_per_block, kept without dividing */
+    __m256 acc[16];
+    for (int i = 0; i < rows / 8; i++) acc[i] = _mm256_setzero_ps();
     for (int64_t c = 0, blk = 0, cc = 0; c < n_chunks;
          c++, cc = (cc + 1 == chunks_per_block) ? 0 : cc + 1, blk += (cc == 0)) {
-        const uint8_t *rec = P->w + (t * (P->k / P->block) + blk) * P->tile_bytes_per_block;
+        const uint8_t *rec = record(P, t, blk);
         const uint16_t *d16 = (const uint16_t *)rec;
-        const uint16_t *m16 = P->has_min ? d16 + rows : NULL;
-        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * 16;
+        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * GROUP_BYTES;
         const int8_t *T = tab + c * (CHUNK / GROUP) * TABLE;
-        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
-        for (int j = 0; j < CHUNK / GROUP; j += 2) {
-            const __m256i tv = _mm256_loadu_si256((const __m256i *)(T + j * TABLE));
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(g + j * 16));
-            const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-            const __m256i la = _mm256_shuffle_epi8(tv, lo), lb = _mm256_shuffle_epi8(tv, hi);
-            if (P->bits == 4) {
-                a0 = _mm256_add_epi16(a0, _mm256_add_epi16(_mm256_maddubs_epi16(w12, la), _mm256_maddubs_epi16(w48, lb)));
-            } else {
-                a0 = _mm256_add_epi16(a0, _mm256_maddubs_epi16(w12, la));
-                a1 = _mm256_add_epi16(a1, _mm256_maddubs_epi16(w12, lb));
+        __m256i a[2][4]; /* [half of the 64 bytes][32-row slice] */
+        for (int h = 0; h < 2; h++)
+            for (int q = 0; q < n_acc; q++) a[h][q] = _mm256_setzero_si256();
+        for (int j = 0; j < CHUNK / GROUP; j++) {
+            const __m256i tv = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(T + j * TABLE)));
+            for (int h = 0; h < 2; h++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(g + j * GROUP_BYTES + 32 * h));
+                const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+                const __m256i la = _mm256_shuffle_epi8(tv, lo), lb = _mm256_shuffle_epi8(tv, hi);
+                if (bits == 4) {
+                    a[h][0] = _mm256_add_epi16(a[h][0], _mm256_add_epi16(_mm256_maddubs_epi16(w12, la),
+                                                                         _mm256_maddubs_epi16(w48, lb)));
+                } else if (bits == 2) {
+                    a[h][0] = _mm256_add_epi16(a[h][0], _mm256_maddubs_epi16(w12, la));
+                    a[h][1] = _mm256_add_epi16(a[h][1], _mm256_maddubs_epi16(w12, lb));
+                } else {
+                    a[h][0] = _mm256_add_epi16(a[h][0], _mm256_srai_epi16(_mm256_slli_epi16(la, 8), 8));
+                    a[h][1] = _mm256_add_epi16(a[h][1], _mm256_srai_epi16(la, 8));
+                    a[h][2] = _mm256_add_epi16(a[h][2], _mm256_srai_epi16(_mm256_slli_epi16(lb, 8), 8));
+                    a[h][3] = _mm256_add_epi16(a[h][3], _mm256_srai_epi16(lb, 8));
+                }
             }
         }
-        const float s = P->scales[mi * n_chunks + c], xs = P->xsum ? P->xsum[mi * n_chunks + c] : 0.0f;
+        const float s = P->scales[mi * n_chunks + c], xs = P->has_min ? P->xsum[mi * n_chunks + c] : 0.0f;
         const __m256i z15 = _mm256_set1_epi32(P->zero * P->c15[mi * n_chunks + c]);
-        int32_t *ints0 = P->ints ? P->ints + (mi * n + t * rows) * n_chunks + c : NULL;
-        const __m128i s0 = _mm_add_epi16(_mm256_castsi256_si128(a0), _mm256_extracti128_si256(a0, 1));
-        acc0 = finish8_avx2(_mm256_sub_epi32(_mm256_cvtepi16_epi32(s0), z15), d16, m16, s, xs, acc0, ints0,
-                            n_chunks);
-        if (P->bits == 2) {
-            const __m128i s1 = _mm_add_epi16(_mm256_castsi256_si128(a1), _mm256_extracti128_si256(a1, 1));
-            acc1 = finish8_avx2(_mm256_sub_epi32(_mm256_cvtepi16_epi32(s1), z15), d16 + 8, m16 ? m16 + 8 : NULL,
-                                s, xs, acc1, ints0 ? ints0 + 8 * n_chunks : NULL, n_chunks);
-        }
+        for (int q = 0; q < n_acc; q++)
+            for (int h = 0; h < 2; h++) finish16_avx2(P, a[h][q], 32 * q + 16 * h, d16, s, xs, z15, acc, mi, t, c);
     }
-    _mm256_storeu_ps(P->y + mi * n + t * rows, acc0);
-    if (P->bits == 2) _mm256_storeu_ps(P->y + mi * n + t * rows + 8, acc1);
+    for (int i = 0; i < rows / 8; i++) _mm256_storeu_ps(P->y + mi * n + t * rows + 8 * i, acc[i]);
+}
+
+TMAC_TARGET("avx2,fma,f16c")
+static void tile_avx2(const Problem *P, int64_t t, int64_t mi) {
+    if (P->bits == 4) tile_avx2_bits(P, t, mi, 4);
+    else if (P->bits == 2) tile_avx2_bits(P, t, mi, 2);
+    else tile_avx2_bits(P, t, mi, 1);
 }
 
 /* ----------------------------------------------------------------------------------------- AVX-512 */
 
 TMAC_TARGET("avx512f,avx512bw,avx2,fma,f16c")
-static void tile_avx512(const Problem *P, int64_t t, int64_t mi) {
+static inline void finish32_avx512(const Problem *P, __m512i a, int row0, const uint16_t *d16, float s, float xs,
+                                   __m512i z15, __m512 *acc, int64_t mi, int64_t t, int64_t c) {
     const int rows = tile_rows(P->bits);
-    if (P->bits == 1) { tile_scalar(P, t, mi); return; }
+    const __m512 sv = _mm512_set1_ps(s);
+    for (int h = 0; h < 2; h++) {
+        const __m256i part = h ? _mm512_extracti64x4_epi64(a, 1) : _mm512_castsi512_si256(a);
+        const __m512i R = _mm512_sub_epi32(_mm512_cvtepi16_epi32(part), z15);
+        const int r0 = row0 + 16 * h;
+        if (P->ints) {
+            int32_t tmp[16];
+            _mm512_storeu_si512((void *)tmp, R);
+            store_ints(P, tmp, 16, mi, t, r0, c);
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(d16 + r0)));
+        __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(d, sv), _mm512_cvtepi32_ps(R), acc[r0 / 16]);
+        if (P->has_min)
+            v = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(d16 + rows + r0))),
+                                _mm512_set1_ps(xs), v);
+        acc[r0 / 16] = v;
+    }
+}
+
+TMAC_TARGET("avx512f,avx512bw,avx2,fma,f16c")
+static inline void tile_avx512_bits(const Problem *P, int64_t t, int64_t mi, const int bits) {
+    const int rows = tile_rows(bits), n_acc = bits == 4 ? 1 : bits == 2 ? 2 : 4;
     const int64_t n_chunks = P->k / CHUNK, n = P->n_tiles * rows, chunks_per_block = P->block / CHUNK;
     const int8_t *tab = P->tables + mi * (P->k / GROUP) * TABLE;
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     const __m512i w12 = _mm512_set1_epi16(0x0201), w48 = _mm512_set1_epi16(0x0804);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    /* blk = c / chunks_per_block and cc = c % chunks_per_block, kept without dividing */
+    __m512 acc[8];
+    for (int i = 0; i < rows / 16; i++) acc[i] = _mm512_setzero_ps();
     for (int64_t c = 0, blk = 0, cc = 0; c < n_chunks;
          c++, cc = (cc + 1 == chunks_per_block) ? 0 : cc + 1, blk += (cc == 0)) {
-        const uint8_t *rec = P->w + (t * (P->k / P->block) + blk) * P->tile_bytes_per_block;
+        const uint8_t *rec = record(P, t, blk);
         const uint16_t *d16 = (const uint16_t *)rec;
-        const uint16_t *m16 = P->has_min ? d16 + rows : NULL;
-        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * 16;
+        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * GROUP_BYTES;
         const int8_t *T = tab + c * (CHUNK / GROUP) * TABLE;
-        __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
-        for (int j = 0; j < CHUNK / GROUP; j += 4) {
-            const __m512i tv = _mm512_loadu_si512((const void *)(T + j * TABLE));
-            const __m512i v = _mm512_loadu_si512((const void *)(g + j * 16));
+        __m512i a[4];
+        for (int q = 0; q < n_acc; q++) a[q] = _mm512_setzero_si512();
+        for (int j = 0; j < CHUNK / GROUP; j++) {
+            const __m512i tv = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(T + j * TABLE)));
+            const __m512i v = _mm512_loadu_si512((const void *)(g + j * GROUP_BYTES));
             const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
             const __m512i la = _mm512_shuffle_epi8(tv, lo), lb = _mm512_shuffle_epi8(tv, hi);
-            if (P->bits == 4) {
-                a0 = _mm512_add_epi16(a0, _mm512_add_epi16(_mm512_maddubs_epi16(w12, la), _mm512_maddubs_epi16(w48, lb)));
+            if (bits == 4) {
+                a[0] = _mm512_add_epi16(a[0], _mm512_add_epi16(_mm512_maddubs_epi16(w12, la),
+                                                               _mm512_maddubs_epi16(w48, lb)));
+            } else if (bits == 2) {
+                a[0] = _mm512_add_epi16(a[0], _mm512_maddubs_epi16(w12, la));
+                a[1] = _mm512_add_epi16(a[1], _mm512_maddubs_epi16(w12, lb));
             } else {
-                a0 = _mm512_add_epi16(a0, _mm512_maddubs_epi16(w12, la));
-                a1 = _mm512_add_epi16(a1, _mm512_maddubs_epi16(w12, lb));
+                a[0] = _mm512_add_epi16(a[0], _mm512_srai_epi16(_mm512_slli_epi16(la, 8), 8));
+                a[1] = _mm512_add_epi16(a[1], _mm512_srai_epi16(la, 8));
+                a[2] = _mm512_add_epi16(a[2], _mm512_srai_epi16(_mm512_slli_epi16(lb, 8), 8));
+                a[3] = _mm512_add_epi16(a[3], _mm512_srai_epi16(lb, 8));
             }
         }
-        const float s = P->scales[mi * n_chunks + c], xs = P->xsum ? P->xsum[mi * n_chunks + c] : 0.0f;
-        const __m256i z15 = _mm256_set1_epi32(P->zero * P->c15[mi * n_chunks + c]);
-        int32_t *ints0 = P->ints ? P->ints + (mi * n + t * rows) * n_chunks + c : NULL;
-        const __m256i h0 = _mm256_add_epi16(_mm512_castsi512_si256(a0), _mm512_extracti64x4_epi64(a0, 1));
-        const __m128i s0 = _mm_add_epi16(_mm256_castsi256_si128(h0), _mm256_extracti128_si256(h0, 1));
-        acc0 = finish8_avx2(_mm256_sub_epi32(_mm256_cvtepi16_epi32(s0), z15), d16, m16, s, xs, acc0, ints0,
-                            n_chunks);
-        if (P->bits == 2) {
-            const __m256i h1 = _mm256_add_epi16(_mm512_castsi512_si256(a1), _mm512_extracti64x4_epi64(a1, 1));
-            const __m128i s1 = _mm_add_epi16(_mm256_castsi256_si128(h1), _mm256_extracti128_si256(h1, 1));
-            acc1 = finish8_avx2(_mm256_sub_epi32(_mm256_cvtepi16_epi32(s1), z15), d16 + 8, m16 ? m16 + 8 : NULL,
-                                s, xs, acc1, ints0 ? ints0 + 8 * n_chunks : NULL, n_chunks);
-        }
+        const float s = P->scales[mi * n_chunks + c], xs = P->has_min ? P->xsum[mi * n_chunks + c] : 0.0f;
+        const __m512i z15 = _mm512_set1_epi32(P->zero * P->c15[mi * n_chunks + c]);
+        for (int q = 0; q < n_acc; q++) finish32_avx512(P, a[q], 32 * q, d16, s, xs, z15, acc, mi, t, c);
     }
-    _mm256_storeu_ps(P->y + mi * n + t * rows, acc0);
-    if (P->bits == 2) _mm256_storeu_ps(P->y + mi * n + t * rows + 8, acc1);
+    for (int i = 0; i < rows / 16; i++) _mm512_storeu_ps(P->y + mi * n + t * rows + 16 * i, acc[i]);
+}
+
+TMAC_TARGET("avx512f,avx512bw,avx2,fma,f16c")
+static void tile_avx512(const Problem *P, int64_t t, int64_t mi) {
+    if (P->bits == 4) tile_avx512_bits(P, t, mi, 4);
+    else if (P->bits == 2) tile_avx512_bits(P, t, mi, 2);
+    else tile_avx512_bits(P, t, mi, 1);
 }
 
 static int cpu_has_avx2(void) {
@@ -302,66 +357,65 @@ static int cpu_has_avx512(void) {
 
 /* --------------------------------------------------------------------------------------------- NEON */
 #ifdef TMAC_NEON
-/* Sum of a row's lookups: bytes (2r, 2r+1) of `v` times (m0, m1), as 8 int16 (no maddubs on NEON: split the
- * halves of each int16 lane with arithmetic shifts). */
-static inline int16x8_t pair_sum(int8x16_t v, int m0_shift, int m1_shift) {
-    const int16x8_t v16 = vreinterpretq_s16_s8(v);
-    const int16x8_t even = vshrq_n_s16(vshlq_n_s16(v16, 8), 8), odd = vshrq_n_s16(v16, 8);
-    return vaddq_s16(vshlq_s16(even, vdupq_n_s16((int16_t)m0_shift)), vshlq_s16(odd, vdupq_n_s16((int16_t)m1_shift)));
-}
+/* Bytes (2s, 2s+1) of a 16-byte lookup vector as two int16x8 (no maddubs on NEON: split each int16 lane's halves
+ * with arithmetic shifts). */
+static inline int16x8_t even_bytes(int8x16_t v) { return vshrq_n_s16(vshlq_n_s16(vreinterpretq_s16_s8(v), 8), 8); }
+static inline int16x8_t odd_bytes(int8x16_t v) { return vshrq_n_s16(vreinterpretq_s16_s8(v), 8); }
 
 static void tile_neon(const Problem *P, int64_t t, int64_t mi) {
-    const int rows = tile_rows(P->bits);
-    if (P->bits == 1) { tile_scalar(P, t, mi); return; }
+    const int bits = P->bits, rows = tile_rows(bits);
     const int64_t n_chunks = P->k / CHUNK, n = P->n_tiles * rows, chunks_per_block = P->block / CHUNK;
     const int8_t *tab = P->tables + mi * (P->k / GROUP) * TABLE;
     const uint8x16_t low4 = vdupq_n_u8(0x0F);
-    float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
-    /* blk = c / chunks_per_block and cc = c % chunks_per_block, kept without dividing */
+    float32x4_t acc[32];
+    for (int i = 0; i < rows / 4; i++) acc[i] = vdupq_n_f32(0.0f);
     for (int64_t c = 0, blk = 0, cc = 0; c < n_chunks;
          c++, cc = (cc + 1 == chunks_per_block) ? 0 : cc + 1, blk += (cc == 0)) {
-        const uint8_t *rec = P->w + (t * (P->k / P->block) + blk) * P->tile_bytes_per_block;
+        const uint8_t *rec = record(P, t, blk);
         const uint16_t *d16 = (const uint16_t *)rec;
-        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * 16;
+        const uint8_t *g = rec + rows * 2 * (1 + P->has_min) + cc * (CHUNK / GROUP) * GROUP_BYTES;
         const int8_t *T = tab + c * (CHUNK / GROUP) * TABLE;
-        int16x8_t a0 = vdupq_n_s16(0), a1 = vdupq_n_s16(0);
+        int16x8_t a[16]; /* rows 8i..8i+7 */
+        for (int i = 0; i < rows / 8; i++) a[i] = vdupq_n_s16(0);
         for (int j = 0; j < CHUNK / GROUP; j++) {
             const int8x16_t tv = vld1q_s8(T + j * TABLE);
-            const uint8x16_t v = vld1q_u8(g + j * 16);
-            const int8x16_t la = vqtbl1q_s8(tv, vandq_u8(v, low4)), lb = vqtbl1q_s8(tv, vshrq_n_u8(v, 4));
-            if (P->bits == 4) {
-                a0 = vaddq_s16(a0, vaddq_s16(pair_sum(la, 0, 1), pair_sum(lb, 2, 3)));
-            } else {
-                a0 = vaddq_s16(a0, pair_sum(la, 0, 1));
-                a1 = vaddq_s16(a1, pair_sum(lb, 0, 1));
+            for (int l = 0; l < 4; l++) {
+                const uint8x16_t v = vld1q_u8(g + j * GROUP_BYTES + 16 * l);
+                const int8x16_t la = vqtbl1q_s8(tv, vandq_u8(v, low4)), lb = vqtbl1q_s8(tv, vshrq_n_u8(v, 4));
+                if (bits == 4) {
+                    const int16x8_t sum = vaddq_s16(vaddq_s16(even_bytes(la), vshlq_n_s16(odd_bytes(la), 1)),
+                                                    vaddq_s16(vshlq_n_s16(even_bytes(lb), 2),
+                                                              vshlq_n_s16(odd_bytes(lb), 3)));
+                    a[l] = vaddq_s16(a[l], sum);
+                } else if (bits == 2) {
+                    a[l] = vaddq_s16(a[l], vaddq_s16(even_bytes(la), vshlq_n_s16(odd_bytes(la), 1)));
+                    a[4 + l] = vaddq_s16(a[4 + l], vaddq_s16(even_bytes(lb), vshlq_n_s16(odd_bytes(lb), 1)));
+                } else {
+                    a[l] = vaddq_s16(a[l], even_bytes(la));
+                    a[4 + l] = vaddq_s16(a[4 + l], odd_bytes(la));
+                    a[8 + l] = vaddq_s16(a[8 + l], even_bytes(lb));
+                    a[12 + l] = vaddq_s16(a[12 + l], odd_bytes(lb));
+                }
             }
         }
-        const float s = P->scales[mi * n_chunks + c], xs = P->xsum ? P->xsum[mi * n_chunks + c] : 0.0f;
+        const float s = P->scales[mi * n_chunks + c], xs = P->has_min ? P->xsum[mi * n_chunks + c] : 0.0f;
         const int32x4_t z15 = vdupq_n_s32(P->zero * P->c15[mi * n_chunks + c]);
-        const int16x8_t parts[2] = {a0, a1};
-        for (int h = 0; h < (P->bits == 2 ? 2 : 1); h++) {
-            int32x4_t R[2] = {vsubq_s32(vmovl_s16(vget_low_s16(parts[h])), z15),
-                              vsubq_s32(vmovl_s16(vget_high_s16(parts[h])), z15)};
-            for (int q = 0; q < 2; q++) {
-                const int r0 = h * 8 + q * 4;
-                if (P->ints) {
-                    int32_t tmp[4];
-                    vst1q_s32(tmp, R[q]);
-                    for (int r = 0; r < 4; r++) P->ints[(mi * n + t * rows + r0 + r) * n_chunks + c] = tmp[r];
-                }
-                float d[4], m[4];
-                for (int r = 0; r < 4; r++) {
-                    uint16_t hh;
-                    memcpy(&hh, d16 + r0 + r, 2);
-                    d[r] = fp16_to_fp32(hh) * s;
-                    m[r] = 0.0f;
-                    if (P->has_min) { memcpy(&hh, d16 + rows + r0 + r, 2); m[r] = fp16_to_fp32(hh) * xs; }
-                }
-                acc[h * 2 + q] = vaddq_f32(vmlaq_f32(acc[h * 2 + q], vld1q_f32(d), vcvtq_f32_s32(R[q])), vld1q_f32(m));
+        for (int i = 0; i < rows / 4; i++) {
+            const int16x8_t part = a[i / 2];
+            const int32x4_t R = vsubq_s32(vmovl_s16((i & 1) ? vget_high_s16(part) : vget_low_s16(part)), z15);
+            if (P->ints) {
+                int32_t tmp[4];
+                vst1q_s32(tmp, R);
+                store_ints(P, tmp, 4, mi, t, 4 * i, c);
             }
+            const float32x4_t d = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(d16 + 4 * i)));
+            float32x4_t v = vmlaq_f32(acc[i], vmulq_n_f32(d, s), vcvtq_f32_s32(R));
+            if (P->has_min)
+                v = vmlaq_n_f32(v, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(d16 + rows + 4 * i))), xs);
+            acc[i] = v;
         }
     }
-    for (int q = 0; q < (P->bits == 2 ? 4 : 2); q++) vst1q_f32(P->y + mi * n + t * rows + q * 4, acc[q]);
+    for (int i = 0; i < rows / 4; i++) vst1q_f32(P->y + mi * n + t * rows + 4 * i, acc[i]);
 }
 #endif /* TMAC_NEON */
 
@@ -666,7 +720,7 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
     P.block = block;
     P.m = m;
     P.isa = isa;
-    P.tile_bytes_per_block = rows * 2 * (1 + has_min) + (block / GROUP) * 16;
+    P.tile_bytes_per_block = rows * 2 * (1 + has_min) + (block / GROUP) * GROUP_BYTES;
     Views v = {.count = 0};
     P.w = view(&v, wo, P.n_tiles * (k / block) * P.tile_bytes_per_block, 0, "weights");
     P.tables = P.w ? view(&v, tqo, m * k / GROUP * TABLE, 0, "tables") : NULL;

@@ -1,8 +1,8 @@
 """T-MAC weight layout: b-bit codes as b one-bit planes, four weights of a plane forming one 4-bit table index.
 
 The C kernels (kernels/tmac/_lut.c) read this byte stream as it lies, so its shape is the contract between them and
-us. Rows come in tiles of 32 / bits rows; per tile and per scale block of `block` weights the stream holds the
-tile's fp16 scales d, then (Q4_1-style) its fp16 mins m, then block / 4 groups of 16 bytes: 32 nibbles, each the
+us. Rows come in tiles of 128 / bits rows; per tile and per scale block of `block` weights the stream holds the
+tile's fp16 scales d, then (Q4_1-style) its fp16 mins m, then block / 4 groups of 64 bytes: 128 nibbles, each the
 index (bit i = plane bit of weight 4j + i) of one (row, plane). The scales stay the fp16 values llama.cpp stores, so a
 layout built from a GGUF tensor dequantizes to exactly the floats kernels/dequant.py gives (w = d * (q - zero) + m).
 """
@@ -22,26 +22,33 @@ BITS = (1, 2, 4)
 
 
 def tile_rows(bits: int) -> int:
-    """Rows per tile: a group's 16 bytes hold 32 nibbles, one per (row, plane)."""
-    return 32 // bits
+    """Rows per tile: a group of a tile is 64 bytes (4 SIMD lanes of 16), 128 nibbles, one per (row, plane)."""
+    return 128 // bits
+
+
+GROUP_BYTES = 64
 
 
 def nibble_positions(bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """(byte, high) arrays of shape (rows, bits): where row r's plane p index sits in a group's 16 bytes.
+    """(byte, high) arrays of shape (rows, bits): where row r's plane p index sits in a group's 64 bytes.
 
-    Chosen so one multiply-add of adjacent bytes sums a row's lookups: 4-bit rows keep planes 0/1 in the low nibbles
-    of bytes 2r/2r+1 and planes 2/3 in their high nibbles; 2-bit rows 0-7 use low nibbles, rows 8-15 high ones;
-    1-bit row r is byte r % 16, high nibble for rows 16-31. Same as nib_pos() in _lut.c.
+    Lane l (bytes 16l..16l+15) holds rows 8l..8l+7 of each 32-row slice, so one multiply-add of adjacent bytes sums
+    a row's lookups in row order and lanes are never reduced into each other: 4-bit rows keep planes 0/1 in the low
+    nibbles of bytes 2s/2s+1 (s = r % 8) and planes 2/3 in their high nibbles; 2-bit rows 0-31 use low nibbles, rows
+    32-63 high ones (bytes 2s/2s+1 = planes 0/1); 1-bit rows 0-31 the low nibbles of even bytes, 32-63 of odd
+    bytes, 64-127 likewise in the high nibbles. Same as nib_pos() in _lut.c.
     """
     rows = tile_rows(bits)
     r = np.arange(rows).reshape(-1, 1)
     p = np.arange(bits).reshape(1, -1)
+    i = r & 31
+    slot = (i >> 3) * 16 + 2 * (i & 7)
     if bits == 4:
-        byte, high = 2 * r + (p & 1), np.broadcast_to(p >> 1, (rows, bits))
+        byte, high = (r >> 3) * 16 + 2 * (r & 7) + (p & 1), np.broadcast_to(p >> 1, (rows, bits))
     elif bits == 2:
-        byte, high = 2 * (r & 7) + p, np.broadcast_to(r >> 3, (rows, bits))
+        byte, high = slot + p, np.broadcast_to(r >> 5, (rows, bits))
     else:
-        byte, high = np.broadcast_to(r & 15, (rows, bits)), np.broadcast_to(r >> 4, (rows, bits))
+        byte, high = np.broadcast_to(slot + ((r >> 5) & 1), (rows, bits)), np.broadcast_to(r >> 6, (rows, bits))
     return np.ascontiguousarray(byte), np.ascontiguousarray(high)
 
 
@@ -65,7 +72,7 @@ class TmacWeights:
     @property
     def record_bytes(self) -> int:
         """Bytes of one (tile, block) record: scales (+ mins) then the groups."""
-        return tile_rows(self.bits) * 2 * (1 + self.has_min) + self.block // GROUP * 16
+        return tile_rows(self.bits) * 2 * (1 + self.has_min) + self.block // GROUP * GROUP_BYTES
 
     @property
     def nbytes(self) -> int:
@@ -107,7 +114,7 @@ def pack(codes: np.ndarray, d: np.ndarray, m: np.ndarray | None = None, *, bits:
     # index of plane p for (row, group): bit i is plane p of weight 4j + i
     w4 = q.reshape(n_tiles, rows, groups, GROUP)
     weights_of_bit = (np.uint8(1) << np.arange(GROUP, dtype=np.uint8))
-    body = np.zeros((n_tiles, groups, 16), dtype=np.uint8)
+    body = np.zeros((n_tiles, groups, GROUP_BYTES), dtype=np.uint8)
     byte, high = nibble_positions(bits)
     for p in range(bits):
         idx = (((w4 >> np.uint8(p)) & np.uint8(1)) * weights_of_bit).sum(axis=3, dtype=np.uint8)  # (tiles, rows, G)
@@ -116,7 +123,7 @@ def pack(codes: np.ndarray, d: np.ndarray, m: np.ndarray | None = None, *, bits:
     scales = [_tile_halves(d, n_pad, rows)]
     if m is not None:
         scales.append(_tile_halves(np.asarray(m, dtype=np.float16), n_pad, rows))
-    body = body.reshape(n_tiles, n_blocks, block // GROUP * 16)
+    body = body.reshape(n_tiles, n_blocks, block // GROUP * GROUP_BYTES)
     data = np.concatenate([*scales, body], axis=2).reshape(-1)
     return TmacWeights(bits=bits, block=block, zero=zero, has_min=m is not None, n=n, k=k, data=data)
 
@@ -142,7 +149,7 @@ def unpack(w: TmacWeights) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
 
     d = halves(0)
     m = halves(head) if w.has_min else None
-    body = rec[:, :, head * (1 + w.has_min):].reshape(n_tiles, w.k // GROUP, 16)
+    body = rec[:, :, head * (1 + w.has_min):].reshape(n_tiles, w.k // GROUP, GROUP_BYTES)
     byte, high = nibble_positions(w.bits)
     codes = np.zeros((n_tiles, rows, w.k // GROUP, GROUP), dtype=np.uint8)
     for r in range(rows):
