@@ -156,7 +156,7 @@ def run_tmac_microbench(shapes: Sequence[tuple[int, int] | tuple[int, int, str]]
             LUT1: _lut_call(ws.lut[LUT1], x, threads, None),
             NUMPY: _numpy_call(ws.q4_0, n, k, x),
         }
-        per_copy = {name: copies for name in calls}
+        per_copy = dict.fromkeys(calls, copies)
         per_copy[NUMPY] = 1
         for isa in simd:  # each SIMD path of the 4-bit kernel, forced, so the report says which one wins here
             calls[f"{LUT4}@{isa}"] = _lut_call(ws.lut[LUT4], x, threads, isa)
