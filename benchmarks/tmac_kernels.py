@@ -42,9 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     bw = measure_bandwidth()
     print(f"measured bandwidth: read {bw.read_gbs:.1f} GB/s, copy {bw.copy_gbs:.1f} GB/s")
     try:
-        rows = [row for threads in args.threads
-                for row in run_tmac_microbench(shapes, threads=threads, repeats=args.repeats, read_gbs=bw.read_gbs,
-                                               stream_bytes=args.stream_mb * 2**20)]
+        rows = run_tmac_microbench(shapes, threads=args.threads, repeats=args.repeats, read_gbs=bw.read_gbs,
+                                   stream_bytes=args.stream_mb * 2**20)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

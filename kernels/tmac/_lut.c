@@ -14,7 +14,8 @@
  * and the output is y = sum_c d * s_c * R_c (+ m * xsum_c): integer accumulation, fp32 scale at the end.
  *
  * ISA paths: scalar (always), AVX2 (+FMA, F16C) and AVX-512BW on x86-64, picked at run time by cpuid; NEON on
- * aarch64. EDGEMIND_TMAC_ISA=scalar|avx2|avx512|neon forces one (tests use it to cover every path). Threads: a
+ * aarch64 (AVX2 is the x86 default, see best_isa()). EDGEMIND_TMAC_ISA=scalar|avx2|avx512|neon forces one (tests use it
+ * to cover every path). Threads: a
  * persistent pool that sleeps on a condition variable between calls (pthreads on POSIX, Win32 elsewhere).
  */
 #define PY_SSIZE_T_CLEAN
@@ -435,9 +436,13 @@ static int isa_supported(int isa) {
     }
 }
 
+/* The default path. AVX2 before AVX-512: the 512-bit byte shuffle the lookups live on issues on one port where the
+ * 256-bit one has two, and benchmarks/tmac_kernels.py measured the AVX2 path as fast or faster on our shapes
+ * (EDGEMIND_TMAC_ISA=avx512 still picks it). */
 static int best_isa(void) {
-    for (int isa = ISA_NEON; isa > ISA_SCALAR; isa--)
-        if (isa_supported(isa)) return isa;
+    static const int order[] = {ISA_NEON, ISA_AVX2, ISA_AVX512};
+    for (int i = 0; i < 3; i++)
+        if (isa_supported(order[i])) return order[i];
     return ISA_SCALAR;
 }
 
