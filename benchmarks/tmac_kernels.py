@@ -1,6 +1,6 @@
 """T-MAC lookup-table GEMV (our C kernels) against onnxruntime MatMulNBits, memory bandwidth and numpy.
 
-    .venv/bin/python benchmarks/tmac_kernels.py [--repeats 9] [--threads 1 2] [--shapes KxN ...] [--out FILE.json]
+    .venv/bin/python benchmarks/tmac_kernels.py [--repeats 7] [--threads 1 2] [--shapes KxN ...] [--out FILE.json]
 
 For each (K, N) of Qwen2.5-0.5B and SmolLM2-135M (the LM head only with --shapes 896x151936): the 4-bit LUT kernel
 on the same Q4_0-style weights as MatMulNBits (accuracy_level 0 and 4), the 2-bit (ternary) and 1-bit kernels on
@@ -24,7 +24,7 @@ from edgemind.kernels.bandwidth import measure_bandwidth
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="one run per thread count")
     ap.add_argument("--stream-mb", type=int, default=STREAM_BYTES // 2**20,
                     help="distinct weight copies per call until a call reads this many MB (0: one cache-warm copy)")
