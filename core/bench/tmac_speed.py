@@ -196,15 +196,15 @@ def _error_vs_ort(ws: _Copies, x: np.ndarray, threads: int) -> float:
 
 def goals(rows: list[TmacRow], stream_bytes: int) -> dict[str, Any]:
     """Per shape: the 4-bit LUT (default path) against the best MatMulNBits and bandwidth, and 2-bit vs 4-bit."""
-    per_shape = []
+    per_shape: list[dict[str, Any]] = []
     for r in rows:
         if r.kernel != LUT4:
             continue
         same = {x.kernel: x for x in rows if (x.k, x.n, x.threads) == (r.k, r.n, r.threads)}
-        streamed = r.weight_bytes * r.copies >= stream_bytes
+        from_memory = r.weight_bytes * r.copies >= stream_bytes
         low2 = same[LUT2].speedup_vs_ort / r.speedup_vs_ort
         per_shape.append({
-            "label": r.label, "k": r.k, "n": r.n, "threads": r.threads, "streamed": streamed,
+            "label": r.label, "k": r.k, "n": r.n, "threads": r.threads, "streamed": from_memory,
             "lut4_vs_ort": round(r.speedup_vs_ort, 2), "lut4_bandwidth_fraction": round(r.bandwidth_fraction, 3),
             "lut2_vs_lut4": round(low2, 2), "lut1_vs_lut4": round(same[LUT1].speedup_vs_ort / r.speedup_vs_ort, 2),
             "lut4_vs_numpy": round(same[NUMPY].median_us / r.median_us, 1),
