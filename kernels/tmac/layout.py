@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dequant import Q4_0, Q4_1, type_name
+from ..dequant import Q4_0, Q4_1, TQ1_0, TQ2_0, tq1_0_codes, tq2_0_codes, type_name
 from ..gguf_header import GGML_BLOCK_SIZES, GGUFFormatError
 
 CHUNK = 32  # activations per table scale: the unit of integer accumulation
@@ -179,17 +179,22 @@ def _nibbles_32(qs: np.ndarray) -> np.ndarray:
 
 
 def from_gguf(raw: np.ndarray, ggml_type: int, shape: tuple[int, ...]) -> TmacWeights:
-    """A GGUF tensor's bytes (numpy shape (n, k)) -> the layout, exactly: Q4_0 (zero 8) and Q4_1 (with mins)."""
+    """A GGUF tensor's bytes (numpy shape (n, k)) -> the layout, exactly: Q4_0 (4-bit, zero 8), Q4_1 (4-bit with
+    mins), and the ternary TQ2_0/TQ1_0 (2-bit planes, zero 1, one scale per 256)."""
     if len(shape) != 2:
         raise GGUFFormatError(f"T-MAC takes 2-D weight matrices, got shape {shape}")
     n, k = (int(v) for v in shape)
-    if ggml_type not in (Q4_0, Q4_1):
-        raise GGUFFormatError(f"no exact T-MAC layout for {type_name(ggml_type)} tensors (supported: Q4_0, Q4_1)")
+    if ggml_type not in (Q4_0, Q4_1, TQ1_0, TQ2_0):
+        raise GGUFFormatError(f"no exact T-MAC layout for {type_name(ggml_type)} tensors "
+                              "(supported: Q4_0, Q4_1, TQ1_0, TQ2_0)")
     block, block_bytes = GGML_BLOCK_SIZES[ggml_type]
     flat = np.ascontiguousarray(raw).reshape(-1).view(np.uint8)
     if k % block or flat.size != n * k // block * block_bytes:
         raise GGUFFormatError(f"{type_name(ggml_type)} tensor of shape {shape} does not match its {flat.size:,} bytes")
     blocks = flat.reshape(n * k // block, block_bytes)
+    if ggml_type in (TQ1_0, TQ2_0):
+        q, d16 = (tq2_0_codes if ggml_type == TQ2_0 else tq1_0_codes)(blocks)
+        return pack(q.reshape(n, k), d16.reshape(n, k // block), bits=2, block=block, zero=1)
     d = blocks[:, 0:2].copy().view(np.float16).reshape(n, k // block)
     if ggml_type == Q4_0:
         codes = _nibbles_32(blocks[:, 2:]).reshape(n, k)

@@ -88,6 +88,19 @@ def test_q4_0_blocks_convert_exactly() -> None:
     np.testing.assert_array_equal(layout.dequantize(w), dequant.dequantize(raw, dequant.Q4_0, (40, 256)))
 
 
+@pytest.mark.parametrize("type_name", ["TQ2_0", "TQ1_0"])
+def test_ternary_blocks_convert_exactly(type_name: str) -> None:
+    qtype = gguf.GGMLQuantizationType[type_name]
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal((40, 512)) * rng.uniform(0.01, 3, (40, 1))).astype(np.float32)
+    x[2] = 0.0
+    raw = gguf.quants.quantize(x, qtype)
+    w = layout.from_gguf(raw, int(qtype), (40, 512))
+    assert (w.bits, w.zero, w.block, w.n_padded) == (2, 1, 256, 64)
+    np.testing.assert_array_equal(layout.dequantize(w), dequant.dequantize(raw, int(qtype), (40, 512)))
+    np.testing.assert_array_equal(layout.dequantize(w), gguf.quants.dequantize(raw, qtype))
+
+
 @pytest.mark.parametrize("bits", [1, 2, 4])
 def test_pack_and_unpack_round_trip_with_padding(bits: int) -> None:
     rng = np.random.default_rng(bits)
@@ -101,7 +114,7 @@ def test_pack_and_unpack_round_trip_with_padding(bits: int) -> None:
 
 
 def test_layout_refuses_what_it_cannot_hold_exactly() -> None:
-    with pytest.raises(GGUFFormatError, match="no exact T-MAC layout for Q8_0"):
+    with pytest.raises(GGUFFormatError, match=r"no exact T-MAC layout for Q8_0 tensors \(supported: Q4_0, Q4_1, TQ1_0"):
         layout.from_gguf(np.zeros(34, np.uint8), dequant.Q8_0, (1, 32))
     with pytest.raises(ValueError, match="past the 2-bit range"):
         layout.pack(np.full((8, 32), 4, np.uint8), np.ones((8, 1), np.float16), bits=2, block=32)
