@@ -18,8 +18,14 @@
  * to cover every path). Threads: a
  * persistent pool that sleeps on a condition variable between calls (pthreads on POSIX, Win32 elsewhere).
  */
+#ifndef TMAC_STANDALONE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#define TMAC_ERROR(...) PyErr_Format(PyExc_ValueError, __VA_ARGS__)
+#else /* compiled into tests/kernels/tmac_harness.c (no Python: cross-compiled and run under qemu) */
+#include <stdio.h>
+#define TMAC_ERROR(...) fprintf(stderr, __VA_ARGS__)
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -453,14 +459,14 @@ static int chosen_isa(void) {
     for (int isa = 0; isa < 4; isa++) {
         if (strcmp(forced, ISA_NAMES[isa]) == 0) {
             if (!isa_supported(isa)) {
-                PyErr_Format(PyExc_ValueError, "EDGEMIND_TMAC_ISA=%s: this CPU (or build) has no %s path", forced,
+                TMAC_ERROR("EDGEMIND_TMAC_ISA=%s: this CPU (or build) has no %s path", forced,
                              forced);
                 return -1;
             }
             return isa;
         }
     }
-    PyErr_Format(PyExc_ValueError, "EDGEMIND_TMAC_ISA=%s is not one of scalar, avx2, avx512, neon", forced);
+    TMAC_ERROR("EDGEMIND_TMAC_ISA=%s is not one of scalar, avx2, avx512, neon", forced);
     return -1;
 }
 
@@ -678,6 +684,7 @@ static void build_tables_one_avx2(const float *x, int64_t k, int8_t *tq, float *
 #endif
 
 /* --------------------------------------------------------------------------------------- Python edge */
+#ifndef TMAC_STANDALONE
 
 typedef struct {
     Py_buffer views[8];
@@ -838,3 +845,4 @@ PyMODINIT_FUNC PyInit__lut(void) {
     }
     return PyModule_Create(&module);
 }
+#endif /* TMAC_STANDALONE */
