@@ -536,6 +536,20 @@ static Pool pool;
 static tmac_mutex pool_call_lock; /* one job at a time across Python threads */
 static int pool_ready = 0;
 
+static void pool_init(void) {
+    memset(&pool, 0, sizeof pool);
+    mutex_init(&pool.lock);
+    mutex_init(&pool_call_lock);
+    cond_init(&pool.wake);
+    cond_init(&pool.done);
+}
+
+#ifndef _WIN32
+/* A forked child has only the thread that forked: forget the parent's workers (and any lock state they held) so
+ * the next call starts a fresh pool instead of waiting for threads that do not exist. */
+static void pool_after_fork_in_child(void) { pool_init(); }
+#endif
+
 static void share_range(const Problem *P, int share, int shares, int64_t *t0, int64_t *t1) {
     *t0 = P->n_tiles * share / shares;
     *t1 = P->n_tiles * (share + 1) / shares;
@@ -837,10 +851,10 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lut", "T-MAC lookup
 
 PyMODINIT_FUNC PyInit__lut(void) {
     if (!pool_ready) {
-        mutex_init(&pool.lock);
-        mutex_init(&pool_call_lock);
-        cond_init(&pool.wake);
-        cond_init(&pool.done);
+        pool_init();
+#ifndef _WIN32
+        pthread_atfork(NULL, NULL, pool_after_fork_in_child);
+#endif
         pool_ready = 1;
     }
     return PyModule_Create(&module);

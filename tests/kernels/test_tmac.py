@@ -232,3 +232,35 @@ def test_doctor_line_says_which_path_runs_or_why_none() -> None:
     assert line == "avx2 (this CPU: scalar, avx2)"
     s = tmac.status()
     assert s["available"] == tmac.available() and (s["selected"] in s["isas"] if s["available"] else s["error"])
+
+
+FORK_THEN_RUN = r"""
+import os, sys
+import numpy as np
+from edgemind.kernels.tmac import layout, ops
+rng = np.random.default_rng(0)
+w = layout.pack(rng.integers(0, 16, (256, 64)).astype(np.uint8), np.ones((256, 2), np.float16), bits=4, block=32)
+x = rng.standard_normal(64).astype(np.float32)
+before = ops.gemv(w, x, threads=2)  # starts the worker pool in the parent
+pid = os.fork()
+if pid == 0:  # the child has none of the parent's threads: the pool must start afresh, not wait for ghosts
+    os._exit(0 if ops.gemv(w, x, threads=2).tobytes() == before.tobytes() else 3)
+import signal, time
+for _ in range(300):  # a child stuck waiting for ghost workers is killed, not left behind
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        sys.exit(os.waitstatus_to_exitcode(status))
+    time.sleep(0.1)
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+sys.exit("the forked child hung in the kernels' thread pool")
+"""
+
+
+@needs_build
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this OS")
+def test_a_forked_child_runs_the_threaded_kernels() -> None:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", FORK_THEN_RUN], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
