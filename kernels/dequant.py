@@ -1,4 +1,4 @@
-"""Vectorized numpy dequantization of ggml tensor blocks (F32/F16/BF16, Q4_0..Q8_0, Q4_K/Q5_K/Q6_K) to float32.
+"""Vectorized numpy dequantization of ggml tensor blocks (F32/F16/BF16, Q4_0..Q8_0, K-quants, TQ1_0/TQ2_0) to fp32.
 
 The reference for layout and arithmetic is ggml's `dequantize_row_*`; results are bit-exact with the `gguf` package
 (checked in the tests). Whole tensors are decoded a slab of rows at a time so temporaries stay small; there is never
@@ -14,6 +14,7 @@ import numpy as np
 from .gguf_header import GGML_BLOCK_SIZES, GGML_TYPE_NAMES, GGUFFormatError
 
 F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, BF16 = 0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 30
+TQ1_0, TQ2_0 = 34, 35  # llama.cpp's ternary types (BitNet b1.58): w = d * (q - 1), one fp16 scale per 256
 QK_K = 256
 # Elements decoded per slab: bounds the int/float temporaries (a few times this many bytes x 4) for huge tensors
 # such as a 151936 x 896 token embedding.
@@ -126,9 +127,51 @@ def _q6_k(blocks: np.ndarray) -> np.ndarray:
     return ((d * scales)[:, :, None] * q).reshape(n, QK_K)
 
 
+_POW3_5 = np.array([1, 3, 9, 27, 81], dtype=np.uint8)
+_POW3_4 = np.array([1, 3, 9, 27], dtype=np.uint8)
+_CRUMBS = np.array([0, 2, 4, 6], dtype=np.uint8)
+
+
+def tq2_0_codes(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TQ2_0 super-blocks (n, 66) -> ternary codes (n, 256) in 0..2 (w = d * (q - 1)) and d (n, 1) as float16.
+
+    Bytes 0-63 hold four 2-bit codes each: element 128h + 32l + m is bits 2l..2l+1 of byte 32h + m.
+    """
+    n = blocks.shape[0]
+    q = (blocks[:, :64].reshape(n, 2, 1, 32) >> _CRUMBS.reshape(1, 1, 4, 1)) & np.uint8(3)
+    return q.reshape(n, QK_K), blocks[:, 64:66].copy().view(np.float16)
+
+
+def tq1_0_codes(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TQ1_0 super-blocks (n, 54) -> ternary codes (n, 256) in 0..2 and d (n, 1) as float16.
+
+    Five codes per byte in base 3 as a fixed-point fraction: multiplying by 3^i (mod 256) brings code i to the top,
+    and (byte * 3) >> 8 reads it. 32 + 16 bytes of five codes, then 4 bytes of four; d last.
+    """
+    n = blocks.shape[0]
+    qs0 = (blocks[:, :32].reshape(n, 1, 32) * _POW3_5.reshape(1, 5, 1)).reshape(n, 160)
+    qs1 = (blocks[:, 32:48].reshape(n, 1, 16) * _POW3_5.reshape(1, 5, 1)).reshape(n, 80)
+    qh = (blocks[:, 48:52].reshape(n, 1, 4) * _POW3_4.reshape(1, 4, 1)).reshape(n, 16)
+    q = (np.concatenate([qs0, qs1, qh], axis=1).astype(np.uint16) * np.uint16(3)) >> np.uint16(8)
+    return q.astype(np.uint8), blocks[:, 52:54].copy().view(np.float16)
+
+
+def _ternary(codes: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    q, d = codes
+    return d.astype(np.float32) * (q.astype(np.int8) - np.int8(1)).astype(np.float32)
+
+
+def _tq1_0(blocks: np.ndarray) -> np.ndarray:
+    return _ternary(tq1_0_codes(blocks))
+
+
+def _tq2_0(blocks: np.ndarray) -> np.ndarray:
+    return _ternary(tq2_0_codes(blocks))
+
+
 _DECODERS: dict[int, Callable[[np.ndarray], np.ndarray]] = {
     F32: _f32, F16: _f16_blocks, BF16: _bf16, Q4_0: _q4_0, Q4_1: _q4_1, Q5_0: _q5_0, Q5_1: _q5_1, Q8_0: _q8_0,
-    Q4_K: _q4_k, Q5_K: _q5_k, Q6_K: _q6_k,
+    Q4_K: _q4_k, Q5_K: _q5_k, Q6_K: _q6_k, TQ1_0: _tq1_0, TQ2_0: _tq2_0,
 }
 SUPPORTED_TYPES: frozenset[int] = frozenset(_DECODERS)
 

@@ -95,6 +95,7 @@ SHELL_IMPORT_EXCEPTIONS = {
     ("core/cli/doctor.py", "edgemind.core.backends.onnx_int4_backend"): "doctor: execution providers",
     ("core/cli/doctor.py", "edgemind.core.backends.onnx_model_cache"): "doctor: the ONNX cache folder's health",
     ("core/cli/doctor.py", "edgemind.core.backends.ollama_backend"): "doctor: is an Ollama server reachable",
+    ("core/cli/doctor.py", "edgemind.kernels.tmac"): "doctor: are our C kernels built, and which ISA path runs",
     ("core/cli/doctor.py", "edgemind.core.tools.confined"): "doctor: how strongly this OS lets file tools confine opens",
     ("core/api/app.py", "edgemind.core.embeddings.embedder"): "/v1/embeddings serves the shared encoder itself",
     ("app/permission_dialog.py", "edgemind.plugins.builtin.sandbox"): "a code.exec grant names the code runner's "

@@ -95,3 +95,33 @@ def test_the_wheel_ships_its_data_files(wheel_dir: Path) -> None:
     for name in ("models.json", "router_policy.toml", "safety_policy.toml", "router_train.jsonl"):
         assert (resources / name).is_file(), f"{name} missing from the wheel"
     assert (wheel_dir / "edgemind" / "core" / "storage" / "migrations" / "script.py.mako").is_file()
+
+
+CHECK_TMAC = r"""
+import json, sys
+wheel_dir = sys.argv[1]
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path_hooks[:] = [h for h in sys.path_hooks if "editable" not in repr(h).lower()]
+sys.path = [p for p in sys.path if "__editable__" not in p]
+sys.path.insert(0, wheel_dir)
+sys.path_importer_cache.clear()
+from edgemind.kernels import tmac
+print(json.dumps({"available": tmac.available(), "why": tmac.why_unavailable(),
+                  "file": getattr(tmac._lut, "__file__", None)}))
+"""
+
+
+def test_the_wheel_carries_the_built_tmac_kernels(wheel_dir: Path) -> None:
+    """The C extension is optional for users, not for CI: on Linux with a compiler the wheel must hold it built, so
+    a broken build cannot hide behind the kernel tests' skips."""
+    import shutil
+
+    if not sys.platform.startswith("linux") or not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler here: the extension is optional")
+    built = list((wheel_dir / "edgemind" / "kernels" / "tmac").glob("_lut*.so"))
+    assert built, "the wheel has no edgemind/kernels/tmac/_lut*.so: the optional extension failed to build"
+    done = subprocess.run([sys.executable, "-c", CHECK_TMAC, str(wheel_dir)], capture_output=True, text=True,
+                          check=True)
+    found = json.loads(done.stdout)
+    assert found["available"], found["why"]
+    assert str(found["file"]).startswith(str(wheel_dir))

@@ -172,6 +172,20 @@ def _bound_call(session: ort.InferenceSession, x: np.ndarray, n: int) -> Callabl
     return call
 
 
+def matmulnbits_call(copies: list[MatMulNBitsWeights], x: np.ndarray, *, accuracy_level: int,
+                     threads: int) -> Callable[[], None]:
+    """One bound call running MatMulNBits on each weight copy in turn (outputs preallocated); the session lives as
+    long as the returned function. For other benchmarks that race a kernel against onnxruntime's (tmac_speed)."""
+    bench = _int4_bench(copies, accuracy_level, threads)
+    call = _bound_call(bench.session, x, copies[0].N)
+
+    def run() -> None:
+        _ = bench  # keep the session and its weight arrays alive with the call
+        call()
+
+    return run
+
+
 def _calls_per_sample(call: Callable[[], None]) -> int:
     t0 = time.perf_counter()
     call()

@@ -10,6 +10,9 @@ import sys
 from importlib import metadata
 from typing import Any
 
+from edgemind.kernels.tmac import status as tmac_status
+from edgemind.kernels.tmac import status_line as tmac_line
+
 from ..backends.llama_native import NativeGuard, model_key
 from ..backends.ollama_backend import list_ollama_models
 from ..data_folder import describe_privacy
@@ -186,6 +189,7 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
         "llama_cpp": llama,
         "execution_providers": providers,
         "onnx_int4": _onnx_int4(settings),
+        "tmac_kernels": tmac_status(),
         "data_folder": {"path": str(home), "exists": home.exists(), "writable": writable,
                         "free_bytes": disk.free, "database": database, "privacy": describe_privacy(home)},
         "models": models,
@@ -235,6 +239,7 @@ def format_report(r: dict[str, Any]) -> str:
         *_llama_lines(r["llama_cpp"]),
         f"  providers  {ep.get('error') or ', '.join(ep['providers']) or ep.get('note', 'none')}",
         f"  onnx_int4  {_onnx_line(r['onnx_int4'])}",
+        f"  tmac       {tmac_line(r['tmac_kernels'])}",
         f"  data       {df['path']} ({'writable' if df['writable'] else 'not writable yet'}, "
         f"{df['free_bytes'] / 2**30:.1f} GiB free disk)",
         f"  privacy    {df['privacy']}",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from edgemind.kernels import tmac
 from tests.conftest import DEFAULT, TINY
 from tests.support.signals import default_ctrl_c
 
@@ -213,6 +214,9 @@ def test_doctor_reports_hardware_models_and_data(cli_env: dict[str, str]) -> Non
     onnx = report["onnx_int4"]
     assert onnx["provider"] in ("CPUExecutionProvider", "DmlExecutionProvider")
     assert onnx["cache_folder"].endswith("onnx") and onnx["cached_models"] == 0
+    kernels = report["tmac_kernels"]  # our C kernels: built (and which ISA path runs) or one line saying why not
+    assert kernels["available"] == tmac.available()
+    assert kernels["selected"] in kernels["isas"] if kernels["available"] else kernels["error"]
     runner = report["code_runner"]  # the level python_run gets here, named (the weaker ones say so)
     assert runner["installed"] and runner["isolation"].split(" (")[0] in (
         "namespaces", "bwrap", "sandbox-exec", "job object", "process only")

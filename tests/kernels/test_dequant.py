@@ -70,7 +70,7 @@ def test_the_big_token_embedding_is_decoded_in_slabs_exactly(models_dir: Path) -
         np.testing.assert_array_equal(ours[rows], ref)
 
 
-@pytest.mark.parametrize("type_name", ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "BF16"])
+@pytest.mark.parametrize("type_name", ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "BF16", "TQ1_0", "TQ2_0"])
 def test_blocks_made_by_the_reference_quantizer_are_bit_exact(type_name: str) -> None:
     qtype = gguf.GGMLQuantizationType[type_name]
     rng = np.random.default_rng(7)
