@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from .review_findings import SEVERITIES, Finding
 
@@ -80,13 +81,23 @@ class FindingMerger:
         line_text = self.source.get(new.line, "") + " " + self.source.get(old.line, "")
         return bool(_topic(new, line_text) & _topic(old, line_text))
 
+    def _repeats_a_fact(self, new: Finding) -> bool:
+        """A model claim that restates an analyzer's message (most of its words), wherever the model anchored it:
+        told the facts, a small model often echoes them back on some other line."""
+        said = _topic(replace(new, suggestion=""), "")
+        for old in self._accepted:
+            fact = _topic(replace(old, suggestion=""), "") if old.from_analyzer else set()
+            if len(fact) >= 3 and len(fact & said) >= 2 * len(fact) / 3:
+                return True
+        return False
+
     def add(self, finding: Finding) -> bool:
         """Keep the finding if it is new; True when kept."""
         if not finding.from_analyzer:
             text = f"{finding.message} {finding.suggestion}"
             if is_filler(text) or denies_a_problem(finding.message):
                 return False
-            if any(self._same_meaning(finding, old) for old in self._accepted):
+            if any(self._same_meaning(finding, old) for old in self._accepted) or self._repeats_a_fact(finding):
                 return False
         elif any(old.source == finding.source and old.line == finding.line and old.message == finding.message
                  for old in self._accepted):

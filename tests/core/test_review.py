@@ -1,0 +1,233 @@
+"""Code review: the analyzers on real ruff and our AST checks, the merge of analyzer facts with model claims, and the
+streaming order (analyzer findings before the model's first token), on the real engine with the bundled models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edgemind.core.engine import Engine
+from edgemind.core.engine.review import review_code
+from edgemind.core.engine.review_analyzers import analyze
+from edgemind.core.engine.review_findings import Finding
+from edgemind.core.engine.review_merge import FindingMerger
+from edgemind.core.errors import PromptError
+
+from ..conftest import DEFAULT
+
+EDGEMIND = [sys.executable, "-m", "edgemind.core.cli"]
+
+MUTABLE_DEFAULT = '''def collect(item, into=[]):
+    into.append(item)
+    return into
+
+
+def total(values):
+    result = 0
+    for i in range(len(values) + 1):
+        result += values[i]
+    return result
+'''
+
+
+def sources(findings: list[Finding] | tuple[Finding, ...]) -> dict[str, int]:
+    return {f.source: f.line for f in findings}
+
+
+# ---- analyzers ---------------------------------------------------------------------------------------------------
+def test_a_mutable_default_gets_ruff_b006_at_its_line_and_the_off_by_one_our_ast_check() -> None:
+    report = analyze(MUTABLE_DEFAULT, "collect.py")
+    found = sources(report.findings)
+    assert found.get("ruff:B006") == 1, report
+    assert found.get("edgemind:ast") == 8, report
+    assert any(r.startswith("ruff 0.17.5") for r in report.ran) and "edgemind:ast" in report.ran
+    assert report.notes == ()
+
+
+def test_a_syntax_error_is_one_finding_not_a_crash() -> None:
+    report = analyze("def broken(:\n    return 1\n\nprint(broken()\n", "broken.py")
+    assert len(report.findings) == 1, report.findings
+    (only,) = report.findings
+    assert (only.line, only.source, only.severity) == (1, "python:syntax", "error")
+    assert only.message.startswith("Syntax error")
+
+
+@pytest.mark.parametrize("ruff", [None, ["/nonexistent/bin/ruff"]])
+def test_ruff_missing_is_one_line_and_the_review_goes_on(ruff: list[str] | None) -> None:
+    report = analyze(MUTABLE_DEFAULT, "collect.py", ruff=ruff)
+    assert len(report.notes) == 1 and "\n" not in report.notes[0] and "pip install ruff==0.17.5" in report.notes[0]
+    assert not any(f.source.startswith("ruff:") for f in report.findings)
+    assert sources(report.findings).get("edgemind:ast") == 8  # our own checks still ran
+    assert not any(r.startswith("ruff") for r in report.ran)
+
+
+def test_a_ruff_that_fails_is_one_line() -> None:
+    report = analyze(MUTABLE_DEFAULT, "collect.py", ruff=[sys.executable, "-c", "import sys; sys.exit(2)"])
+    assert len(report.notes) == 1 and report.notes[0].startswith("ruff failed (exit 2")
+
+
+def test_other_languages_get_no_analyzer_and_say_so() -> None:
+    report = analyze("function f(a) { return a == null; }\n", "f.js")
+    assert report.findings == () and report.ran == ()
+    assert report.notes == ("no analyzer for this language here: the model reviewed it alone",)
+
+
+AST_CASES = '''def median(xs):
+    mid = len(xs) / 2
+    return xs[mid]
+
+
+def last(xs):
+    return xs[len(xs)]
+
+
+def find(xs, x):
+    i = 0
+    while i <= len(xs):
+        if xs[i] == x:
+            return i
+        i += 1
+    if x == None:
+        return -1
+
+
+def load(path):
+    try:
+        return open(path).read()
+    except Exception:
+        pass
+
+
+def build(xs):
+    out = []
+    for x in xs:
+        out.append(x)
+
+
+def use(xs):
+    return build(xs)
+
+
+def cuts(word):
+    return [word[:i] for i in range(len(word) + 1)]
+'''
+
+
+def test_our_ast_checks_find_the_shape_of_each_bug_and_not_its_legitimate_look_alike() -> None:
+    report = analyze(AST_CASES, "cases.py", ruff=None)
+    lines = sorted(f.line for f in report.findings)
+    # /2 as an index (2), xs[len(xs)] (7), `<= len` indexing (12), == None (16), swallowed (23), build never
+    # returns but use() takes its result (30); `range(len(word) + 1)` over cut positions (38) is fine
+    assert lines == [2, 7, 12, 16, 23, 30], [(f.line, f.message) for f in report.findings]
+
+
+# ---- merge -------------------------------------------------------------------------------------------------------
+EVAL_SOURCE = {1: "import sys", 2: "", 3: "def run(text):", 4: "    return eval(text)", 5: "", 6: "x = run(sys.argv[1])"}
+EVAL_FACT = Finding(4, "error", "Use of possibly insecure function; consider using `ast.literal_eval`", "", "ruff:S307")
+
+
+def test_an_analyzer_fact_wins_over_a_model_claim_that_denies_it_on_its_line() -> None:
+    merger = FindingMerger(EVAL_SOURCE)
+    assert merger.add(EVAL_FACT)
+    assert not merger.add(Finding(4, "info", "Using `eval` here is safe because the input is trusted."))
+    assert not merger.add(Finding(4, "error", "`eval(text)` runs arbitrary code: it is unsafe on user input."))
+    assert merger.findings == [EVAL_FACT]
+
+
+def test_the_model_never_contradicts_itself_on_one_line_and_filler_is_not_a_finding() -> None:
+    merger = FindingMerger(EVAL_SOURCE)
+    assert merger.add(Finding(6, "error", "`sys.argv[1]` raises IndexError when no argument is given."))
+    assert not merger.add(Finding(6, "info", "This line looks good and is correct."))
+    assert not merger.add(Finding(6, "warning", "Missing check of the argument count."))
+    assert not merger.add(Finding(3, "info", "Consider adding comments and a docstring to `run`."))
+    assert not merger.add(Finding(1, "info", "The code is well-written; no bugs found."))
+    assert [f.line for f in merger.findings] == [6]
+
+
+def test_a_denial_is_told_apart_from_a_fix_that_mentions_safety() -> None:
+    merger = FindingMerger(EVAL_SOURCE)
+    kept = Finding(4, "error", "`eval` is unsafe: use `ast.literal_eval`, which is safe for literals.")
+    assert merger.add(kept)
+    assert merger.findings == [kept]
+
+
+def test_a_model_finding_one_line_off_that_says_the_same_as_a_fact_is_a_duplicate_and_another_topic_is_not() -> None:
+    merger = FindingMerger(EVAL_SOURCE)
+    merger.add(EVAL_FACT)
+    assert not merger.add(Finding(3, "error", "Insecure use of eval: prefer ast.literal_eval."))
+    assert merger.add(Finding(3, "warning", "`run` has no type hints on its parameter and raises on a blank string."))
+    assert [f.source for f in merger.findings] == ["model", "ruff:S307"]
+
+
+def test_a_model_finding_that_repeats_a_fact_elsewhere_is_a_duplicate() -> None:
+    merger = FindingMerger({1: "def f(x, acc=[]):", 2: "    acc.append(x)", 3: "    return acc", 9: "y = 1"})
+    merger.add(Finding(1, "warning", "Do not use mutable data structures for argument defaults",
+                       "Replace with `None`; initialize within function", "ruff:B006"))
+    assert not merger.add(Finding(9, "warning", "2. **Do not Use Mutable Data Structures for Argument Defaults:**"))
+
+
+# ---- running a review ----------------------------------------------------------------------------------------------
+def test_the_analyzers_alone_need_no_model(engine: Engine) -> None:
+    result = review_code(engine, MUTABLE_DEFAULT, path="collect.py", use_model=False)
+    assert [(f.line, f.source) for f in result.findings] == [(1, "ruff:B006"), (8, "edgemind:ast")]
+    assert result.chunks == 0 and result.model == ""
+    assert result.as_dict()["findings"][0]["source"] == "ruff:B006"
+    with pytest.raises(PromptError):
+        review_code(engine, "   \n", path="empty.py", use_model=False)
+
+
+def test_analyzer_findings_reach_the_caller_before_the_model_writes_a_token(engine: Engine) -> None:
+    events: list[tuple[str, str]] = []
+    result = review_code(engine, MUTABLE_DEFAULT, path="collect.py", max_tokens=48,
+                         on_analyzers=lambda r: events.append(("analyzers", ",".join(r.ran))),
+                         on_finding=lambda f: events.append(("finding", f.source)),
+                         on_token=lambda t: events.append(("token", t)))
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "analyzers" and "ruff" in events[0][1]
+    first_token = kinds.index("token")
+    assert [s for k, s in events[:first_token] if k == "finding"] == ["ruff:B006", "edgemind:ast"]
+    assert all(s == "model" for k, s in events[first_token:] if k == "finding")
+    streamed = [s for k, s in events if k == "finding"]
+    assert sorted(streamed) == sorted(f.source for f in result.findings)  # every kept finding was streamed once
+
+
+# ---- the CLI -----------------------------------------------------------------------------------------------------
+def test_the_cli_prints_analyzer_findings_before_the_model_has_answered(cli_env: dict[str, str],
+                                                                        tmp_path: Path) -> None:
+    target = tmp_path / "collect.py"
+    target.write_text(MUTABLE_DEFAULT, encoding="utf-8")
+    proc = subprocess.Popen([*EDGEMIND, "review", str(target)], env=cli_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        still_running = proc.poll() is None  # the model has not even loaded: the line came as it was found
+        rest, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert first.startswith(f"{target}:1: warning:") and first.rstrip().endswith("[ruff:B006]"), first
+    assert still_running
+    lines = [first.rstrip(), *rest.splitlines()]
+    tags = [line.rsplit("[", 1)[-1].rstrip("]") for line in lines if line.endswith("]")]
+    assert tags[:2] == ["ruff:B006", "edgemind:ast"] and all(t == "model" for t in tags[2:]), lines
+    assert "edgemind: analyzers: ruff 0.17.5, edgemind:ast" in err
+    assert proc.returncode == 0, err
+
+
+def test_the_cli_json_names_each_findings_source(cli_env: dict[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "broken.py"
+    target.write_text("def broken(:\n    pass\n", encoding="utf-8")
+    proc = subprocess.run([*EDGEMIND, "review", str(target), "--json", "--no-model"], env=cli_env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [(f["line"], f["source"]) for f in data["findings"]] == [(1, "python:syntax")]
+    assert data["analyzers"] and data["notes"] == []
+
+
+# ---- the real code model ------------------------------------------------------------------------------------------
+STATS = Path(__file__).resolve().parents[2] / "benchmarks" / "review_bugs" / "stats.py"
+
