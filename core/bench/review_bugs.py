@@ -74,7 +74,10 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(engine: Engine, root: Path, names: list[str], configs: list[str], model: str,
-        progress: Callable[[str], None] = lambda _m: None) -> dict[str, dict[str, Any]]:
+        progress: Callable[[str], None] = lambda _m: None,
+        after_file: Callable[[dict[str, dict[str, Any]]], None] = lambda _c: None) -> dict[str, dict[str, Any]]:
+    """Review each file in each configuration; after_file gets the columns so far (a long run on a busy machine
+    keeps what it measured when it is stopped)."""
     manifest = load_manifest(root)
     rows: dict[str, list[dict[str, Any]]] = {c: [] for c in (*configs, *(["model_before"] if "model" in configs
                                                                           else []))}
@@ -96,7 +99,22 @@ def run(engine: Engine, root: Path, names: list[str], configs: list[str], model:
             if config == "model":  # the review as it was: the same answer, parsed as before, nothing filtered
                 before = parse_findings(result.raw, 1, len(code.splitlines()), dict(enumerate(code.splitlines(), 1)))
                 rows["model_before"].append({"file": name, "seconds": seconds, **score(before, planted)})
+        after_file({config: _summary(r) for config, r in rows.items()})
     return {config: _summary(r) for config, r in rows.items()}
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from runs over disjoint sets of files (run side by side), summaries recomputed from the items."""
+    items: dict[str, dict[str, dict[str, Any]]] = {}
+    for part in parts:
+        for config, col in part.get("configs", {}).items():
+            for item in col.get("items", []):
+                items.setdefault(config, {})[item["file"]] = item
+    merged = dict(parts[0])
+    merged["configs"] = {c: _summary([rows[n] for n in sorted(rows)]) for c, rows in items.items()}
+    merged["files"] = len({n for rows in items.values() for n in rows})
+    merged["complete"] = all(p.get("complete") for p in parts)
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,9 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated: {', '.join(CONFIGS)}")
     ap.add_argument("--files", default="", help="comma-separated file names (default: all in the manifest)")
     ap.add_argument("--model", default=MODEL, help=f"the reviewing model (default {MODEL})")
-    ap.add_argument("--json", dest="json_out", type=Path, default=None, help="write the result here")
+    ap.add_argument("--json", dest="json_out", type=Path, default=None,
+                    help="write the result here (after every file, so a stopped run keeps what it measured)")
+    ap.add_argument("--merge", nargs="+", type=Path, default=None,
+                    help="instead of running: merge these results (runs over different --files) into --json")
     args = ap.parse_args(argv)
     root = Path(__file__).resolve().parents[2]
+    if args.merge:
+        if not args.json_out:
+            ap.error("--merge needs --json")
+        merged = merge([json.loads(p.read_text(encoding="utf-8")) for p in args.merge])
+        merged["command"] = [".venv/bin/python", "benchmarks/review_bugs.py"]
+        _write(args.json_out, merged)
+        return 0
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     if not configs or any(c not in CONFIGS for c in configs):
         ap.error(f"--configs takes {', '.join(CONFIGS)}; got {args.configs!r}")
@@ -122,25 +150,32 @@ def main(argv: list[str] | None = None) -> int:
         env.setdefault("EDGEMIND_HOME", tmp)
         env["EDGEMIND_CACHE"] = "0"
         settings = load_settings(env=env)
+        head = {"kind": "review_bugs", "model": args.model, "commit": commit, "threads": settings.effective_threads,
+                "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores",
+                "near_lines": NEAR, "goal": {"recall": 0.9, "false_per_file": 1.0},
+                "command": [".venv/bin/python", "benchmarks/review_bugs.py"]
+                + (["--configs", args.configs] if args.configs != ",".join(CONFIGS) else [])
+                + (["--files", args.files] if args.files else [])}
+
+        def save(columns: dict[str, dict[str, Any]], complete: bool = False) -> None:
+            if args.json_out:
+                files = max((c["files"] for c in columns.values()), default=0)
+                _write(args.json_out, {**head, "files": files, "complete": complete, "configs": columns})
+
         engine = Engine.create(settings)
         engine.summarize_in_background = False
         try:
             columns = run(engine, root, names, configs, args.model,
-                          progress=lambda m: print(m, file=sys.stderr, flush=True))
+                          progress=lambda m: print(m, file=sys.stderr, flush=True), after_file=save)
         finally:
             engine.close()
-    result = {"kind": "review_bugs", "model": args.model, "commit": commit, "threads": settings.effective_threads,
-              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores",
-              "files": len(names), "near_lines": NEAR, "goal": {"recall": 0.9, "false_per_file": 1.0},
-              "command": [".venv/bin/python", "benchmarks/review_bugs.py"]
-              + (["--configs", args.configs] if args.configs != ",".join(CONFIGS) else [])
-              + (["--files", args.files] if args.files else []),
-              "configs": columns}
+    save(columns, complete=True)
     for label, col in columns.items():
         print(f"{label:>16}: recall {col['found']}/{col['planted']} ({col['recall']:.0%}), "
               f"{col['false_per_file']} false findings per file, {col['seconds_per_file']} s per file")
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {args.json_out}")
     return 0
+
+
+def _write(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

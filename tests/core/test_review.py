@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from edgemind.core.bench.docs_page import render
+from edgemind.core.bench.review_bugs import load_manifest, score
 from edgemind.core.engine import Engine
 from edgemind.core.engine.review import review_code
 from edgemind.core.engine.review_analyzers import analyze
 from edgemind.core.engine.review_findings import Finding
 from edgemind.core.engine.review_merge import FindingMerger
 from edgemind.core.errors import PromptError
+from edgemind.core.settings import load_settings
 
 from ..conftest import DEFAULT
 
@@ -231,3 +234,52 @@ def test_the_cli_json_names_each_findings_source(cli_env: dict[str, str], tmp_pa
 # ---- the real code model ------------------------------------------------------------------------------------------
 STATS = Path(__file__).resolve().parents[2] / "benchmarks" / "review_bugs" / "stats.py"
 
+
+
+def test_the_planted_off_by_one_is_found_by_the_review_with_the_real_code_model(
+        env: dict[str, str], default_model_installed: Path) -> None:
+    code = "\n".join(STATS.read_text(encoding="utf-8").splitlines()[:8]) + "\n"  # the docstring and mean()
+    assert "range(len(values) + 1)" in code.splitlines()[5]
+    engine = Engine.create(load_settings(env={**env, "EDGEMIND_DEFAULT_MODEL": DEFAULT}))
+    engine.summarize_in_background = False
+    try:
+        result = review_code(engine, code, path="stats.py", max_tokens=320)
+    finally:
+        engine.close()
+    assert result.model == DEFAULT and result.chunks == 1 and result.raw.strip()
+    at_six = [f for f in result.findings if abs(f.line - 6) <= 1]
+    assert at_six and at_six[0].severity == "error", result
+    # one finding per line at most from the model, and none that clears the line the analyzer flagged
+    model_lines = [f.line for f in result.findings if f.source == "model"]
+    assert len(model_lines) == len(set(model_lines)) and 6 not in model_lines, result
+
+
+# ---- the benchmark's scoring and its page ----------------------------------------------------------------------------
+def test_the_planted_bug_files_match_their_manifest_and_the_analyzers_find_the_mechanical_ones() -> None:
+    root = STATS.parents[2]
+    manifest = load_manifest(root)
+    assert len(manifest) >= 10
+    for name, bugs in manifest.items():
+        lines = (root / "benchmarks" / "review_bugs" / name).read_text(encoding="utf-8").splitlines()
+        assert 15 <= len(lines) <= 60 and 2 <= len(bugs) <= 4, name
+        assert all(1 <= b["line"] <= len(lines) and lines[b["line"] - 1].strip() for b in bugs), name
+        assert not any("#" in line and "bug" in line.lower() for line in lines), f"{name} hints at its bugs"
+    report = analyze((root / "benchmarks" / "review_bugs" / "stats.py").read_text(encoding="utf-8"), "stats.py")
+    assert score(report.findings, manifest["stats.py"])["found"] >= 3
+
+
+def test_scoring_counts_a_finding_within_one_line_and_the_page_renders_the_table(tmp_path: Path) -> None:
+    planted = [{"line": 5, "kind": "off-by-one"}, {"line": 20, "kind": "wrong-comparison"}]
+    scored = score([Finding(6, "error", "x", "", "edgemind:ast"), Finding(12, "info", "y")], planted)
+    assert (scored["found"], scored["false"], [b["kind"] for b in scored["missed"]]) == (1, 1, ["wrong-comparison"])
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    column = {"found": 1, "planted": 2, "recall": 0.5, "false_per_file": 1.0, "max_false_in_a_file": 1,
+              "seconds_per_file": 3.5, "items": [{"file": "a.py", **scored}]}
+    (results / "review_bugs.json").write_text(json.dumps({
+        "kind": "review_bugs", "model": DEFAULT, "files": 1, "configs": {"analyzers+model": column},
+        "command": [".venv/bin/python", "benchmarks/review_bugs.py"]}), encoding="utf-8")
+    page = render(tmp_path)
+    assert "## Code review on planted bugs" in page
+    assert "| `analyzers+model` | analyzers first, then the model told their findings (as shipped) | 1/2 | 50% | 1.0 | 1 " \
+           "| 3.5 s | wrong-comparison |" in page
