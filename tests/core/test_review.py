@@ -4,6 +4,7 @@ streaming order (analyzer findings before the model's first token), on the real 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +15,14 @@ from edgemind.core.bench.docs_page import render
 from edgemind.core.bench.review_bugs import load_manifest, score
 from edgemind.core.engine import Engine
 from edgemind.core.engine.review import review_code
-from edgemind.core.engine.review_analyzers import analyze
+from edgemind.core.engine.review_analyzers import RUFF_PIN, analyze
 from edgemind.core.engine.review_findings import Finding
 from edgemind.core.engine.review_merge import FindingMerger
 from edgemind.core.errors import PromptError
 from edgemind.core.settings import load_settings
 
 from ..conftest import DEFAULT
+from tests.support.signals import default_ctrl_c
 
 EDGEMIND = [sys.executable, "-m", "edgemind.core.cli"]
 
@@ -199,25 +201,28 @@ def test_analyzer_findings_reach_the_caller_before_the_model_writes_a_token(engi
 
 
 # ---- the CLI -----------------------------------------------------------------------------------------------------
-def test_the_cli_prints_analyzer_findings_before_the_model_has_answered(cli_env: dict[str, str],
-                                                                        tmp_path: Path) -> None:
+def test_the_cli_prints_analyzer_findings_before_the_model_has_answered_and_ctrl_c_keeps_them(
+        cli_env: dict[str, str], tmp_path: Path) -> None:
     target = tmp_path / "collect.py"
     target.write_text(MUTABLE_DEFAULT, encoding="utf-8")
     proc = subprocess.Popen([*EDGEMIND, "review", str(target)], env=cli_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_ctrl_c)
     try:
-        first = proc.stdout.readline() if proc.stdout else ""
-        still_running = proc.poll() is None  # the model has not even loaded: the line came as it was found
-        rest, err = proc.communicate(timeout=300)
+        assert proc.stdout is not None and proc.stderr is not None
+        shown = [proc.stdout.readline(), proc.stdout.readline()]
+        still_running = proc.poll() is None  # the model has not answered yet: these came as they were found
+        proc.send_signal(signal.SIGINT)  # and stopping the model keeps them
+        rest = proc.stdout.read()  # through the same buffered reader (communicate() would skip what it holds)
+        err = proc.stderr.read()  # a few lines: it cannot fill the pipe while stdout is read
+        proc.wait(timeout=120)
     finally:
         proc.kill()
-    assert first.startswith(f"{target}:1: warning:") and first.rstrip().endswith("[ruff:B006]"), first
     assert still_running
-    lines = [first.rstrip(), *rest.splitlines()]
-    tags = [line.rsplit("[", 1)[-1].rstrip("]") for line in lines if line.endswith("]")]
-    assert tags[:2] == ["ruff:B006", "edgemind:ast"] and all(t == "model" for t in tags[2:]), lines
-    assert "edgemind: analyzers: ruff 0.17.5, edgemind:ast" in err
-    assert proc.returncode == 0, err
+    assert shown[0].startswith(f"{target}:1: warning:") and shown[0].rstrip().endswith("[ruff:B006]"), shown
+    assert shown[1].startswith(f"{target}:8: error: Off-by-one") and shown[1].rstrip().endswith("[edgemind:ast]")
+    assert all(line.endswith("[model]") for line in rest.splitlines()), rest  # anything after is the model's
+    assert "edgemind: analyzers: ruff 0.17.5, edgemind:ast" in err and "Traceback" not in err
+    assert proc.returncode == 130 and err.rstrip().endswith("edgemind: stopped; findings so far were printed"), err
 
 
 def test_the_cli_json_names_each_findings_source(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -283,3 +288,9 @@ def test_scoring_counts_a_finding_within_one_line_and_the_page_renders_the_table
     assert "## Code review on planted bugs" in page
     assert "| `analyzers+model` | analyzers first, then the model told their findings (as shipped) | 1/2 | 50% | 1.0 | 1 " \
            "| 3.5 s | wrong-comparison |" in page
+
+
+def test_the_ruff_the_review_asks_for_is_the_one_edgemind_depends_on() -> None:
+    pyproject = (STATS.parents[2] / "pyproject.toml").read_text(encoding="utf-8")
+    dependencies = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+    assert f'"{RUFF_PIN}"' in dependencies
