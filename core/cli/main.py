@@ -21,9 +21,7 @@ from ..backends.base import CancelToken
 from ..backends.llama_smoke import main as native_check
 from ..bench.command import add_command as add_bench_command
 from ..data_folder import append_private, private_folder, secure_data_folder
-from ..engine import AskOptions, CacheAdmin, Conversations, Engine, Models, review_code
-from ..engine.review_analyzers import AnalyzerReport
-from ..engine.review_findings import Finding
+from ..engine import AnalyzerReport, AskOptions, CacheAdmin, Conversations, Engine, Finding, Models, review_code
 from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
 from ..mcp.service import McpServers

@@ -18,6 +18,8 @@ from ..tools.runner import (
 from .facade import AskOptions, AskResult, Engine
 from .packs import Packs
 from .review import review_code
+from .review_analyzers import AnalyzerReport
+from .review_findings import Finding
 from .services import (
     Answer,
     AskCallback,
@@ -31,6 +33,6 @@ from .services import (
     open_registry,
 )
 
-__all__ = ["Answer", "AskCallback", "AskOptions", "AskResult", "AuditTrail", "CacheAdmin", "Conversations", "Engine",
-           "Grants", "Models", "Packs", "PermissionRequest", "ToolRunner", "Tools", "open_registry",
-           "review_code"]
+__all__ = ["AnalyzerReport", "Answer", "AskCallback", "AskOptions", "AskResult", "AuditTrail", "CacheAdmin",
+           "Conversations", "Engine", "Finding", "Grants", "Models", "Packs", "PermissionRequest", "ToolRunner",
+           "Tools", "open_registry", "review_code"]
