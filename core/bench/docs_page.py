@@ -420,13 +420,13 @@ def _review_bugs(path: Path, root: Path, data: dict[str, Any]) -> str:
     out = ["## Code review on planted bugs: the model alone against analyzers and the model\n",
            f"{data.get('files', '?')} small Python files with 2-4 planted bugs each (`benchmarks/review_bugs/`, lines "
            "in its `manifest.json`), reviewed by "
-           f"`{data.get('model', '?')}` ({data.get('threads', '?')} thread(s)) on {data.get('machine', '?')} at "
+           f"`{data.get('model', '?')}` ({data.get('threads', '?')} CPU thread) on {data.get('machine', '?')} at "
            f"commit `{data.get('commit', '?')}`. A planted bug is found when a finding lies within "
            f"+-{data.get('near_lines', 1)} line of it; any other finding is a false one (even a real, unplanted "
            f"problem). Goals: recall >= {goal.get('recall', 0.9):.0%}, <= {goal.get('false_per_file', 1)} false "
            "finding per file. Seconds: the whole review of one file, on a machine shared with other work.\n",
            _table(["configuration", "what", "found", "recall", "false per file", "most false in a file",
-                   "seconds per file", "bug kinds missed"], rows), "",
+                   "seconds per file", "kinds missed (in any file)"], rows), "",
            _source(path, root, " ".join(data.get("command", ["benchmarks/review_bugs.py"]))
                    + " --json benchmarks/results/review_bugs.json"), ""]
     return "\n".join(out)
