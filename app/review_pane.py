@@ -1,5 +1,6 @@
-"""The code-review pane: open a file or paste code or a diff, review it with the code model (`core.review`), see the
-findings next to the highlighted source, and ask about a finding in the chat."""
+"""The code-review pane: open a file or paste code or a diff, review it (`core.engine.review`: the analyzers, then the
+code model), see the findings fill in next to the highlighted source as they are found, and ask about one in the chat.
+"""
 
 from __future__ import annotations
 
@@ -150,6 +151,7 @@ class _Gutter(QWidget):
 
 class ReviewPane(QWidget):
     review_did_finish = Signal(object)  # the ReviewResult, or the exception
+    finding_did_arrive = Signal(object)  # each Finding as the review streams it (analyzers' first, then the model's)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -168,7 +170,8 @@ class ReviewPane(QWidget):
         self.paste_button.setToolTip("Replace the code with the clipboard (code or a diff)")
         self.paste_button.clicked.connect(lambda: self.set_code(QGuiApplication.clipboard().text(), None))
         self.review_button = QPushButton("Review")
-        self.review_button.setToolTip("Review with the code model (Ctrl+Enter)")
+        self.review_button.setToolTip("Review with the analyzers (Python: ruff and AST checks), then the code model "
+                                      "(Ctrl+Enter)")
         self.review_button.setShortcut("Ctrl+Return")
         self.review_button.clicked.connect(self.review)
         self.stop_button = QPushButton("Stop")
@@ -194,7 +197,11 @@ class ReviewPane(QWidget):
         right_layout.setContentsMargins(0, 0, 0, 0)
         self.summary = QLabel("Findings")
         self.summary.setObjectName("who")
+        self.analyzers = QLabel("")
+        self.analyzers.setObjectName("hint")
+        self.analyzers.setWordWrap(True)
         right_layout.addWidget(self.summary)
+        right_layout.addWidget(self.analyzers)
         right_layout.addWidget(self.findings_list, 1)
         right_layout.addWidget(self.detail)
         right_layout.addWidget(self.ask_button)
@@ -235,6 +242,7 @@ class ReviewPane(QWidget):
     def _clear_findings(self) -> None:
         self.findings = []
         self.findings_list.clear()
+        self.analyzers.setText("")
         self.source.setExtraSelections([])
         self.detail.setText("Findings appear here after a review.")
         self.ask_button.setEnabled(False)
@@ -257,12 +265,22 @@ class ReviewPane(QWidget):
             from edgemind.core.engine import review_code  # lazy: the window shows before the engine (~1 s) loads
 
             return review_code(self.ctx.engine_in_worker(), code, path=Path(path).name if path else None,
-                               cancel=cancel, on_token=lambda _t: emit(1))
+                               cancel=cancel, on_token=lambda _t: emit(("token", None)),
+                               on_finding=lambda f: emit(("finding", f)),
+                               on_analyzers=lambda report: emit(("analyzers", report)))
 
-        def progress(_n: int) -> None:
-            tokens[0] += 1
-            if tokens[0] % 10 == 0:
-                self.summary.setText(f"Reviewing… ({tokens[0]} tokens read from the model)")
+        def progress(event: tuple[str, Any]) -> None:
+            kind, value = event
+            if kind == "finding":
+                self._add_finding(value)
+                self.finding_did_arrive.emit(value)
+            elif kind == "analyzers":
+                self._show_analyzers(value.ran, value.notes)
+            else:
+                tokens[0] += 1
+                if tokens[0] % 10 == 0:
+                    self.summary.setText(f"Reviewing… {len(self.findings)} finding(s) so far "
+                                         f"({tokens[0]} tokens read from the model)")
 
         self.current = self.ctx.ops.submit("review", work, lane="stream", on_event=progress,
                                            on_done=self._show_result, on_error=self._show_failure)
@@ -283,19 +301,30 @@ class ReviewPane(QWidget):
         self.summary.setText(f"Review failed: {exc}")
         self.review_did_finish.emit(exc)
 
+    def _show_analyzers(self, ran: tuple[str, ...], notes: tuple[str, ...]) -> None:
+        text = f"Analyzers: {', '.join(ran)}" if ran else "Analyzers: none"
+        self.analyzers.setText("\n".join([text, *notes]))
+
+    def _add_finding(self, f: Any) -> None:
+        self.findings.append(f)
+        item = QListWidgetItem(f"Line {f.line} · {f.severity} · {f.source}\n{f.message}")
+        item.setForeground(QColor(theme.current().severity_color(f.severity)))
+        item.setToolTip(f.suggestion or f.message)
+        self.findings_list.addItem(item)
+        if len(self.findings) == 1:
+            self.findings_list.setCurrentRow(0)
+
     def _show_result(self, result: Any) -> None:
         self._done()
-        self.findings = list(result.findings)
-        for f in self.findings:
-            item = QListWidgetItem(f"Line {f.line} · {f.severity}\n{f.message}")
-            item.setForeground(QColor(theme.current().severity_color(f.severity)))
-            item.setToolTip(f.suggestion or f.message)
-            self.findings_list.addItem(item)
+        self.findings = []
+        self.findings_list.clear()
+        for f in result.findings:  # the final list, in line order (they streamed in the order they were found)
+            self._add_finding(f)
+        self._show_analyzers(result.analyzers, result.notes)
         stopped = " (stopped)" if result.cancelled else ""
-        self.summary.setText(f"{len(self.findings)} finding(s) in {result.lines} lines by {result.model}{stopped}"
-                             if self.findings else f"No findings by {result.model}{stopped}.")
-        if self.findings:
-            self.findings_list.setCurrentRow(0)
+        by = ", ".join([*result.analyzers, *([result.model] if result.model else [])]) or "nothing"
+        self.summary.setText(f"{len(self.findings)} finding(s) in {result.lines} lines by {by}{stopped}"
+                             if self.findings else f"No findings by {by}{stopped}.")
         self.review_did_finish.emit(result)
 
     def show_finding(self, row: int) -> None:
@@ -313,7 +342,7 @@ class ReviewPane(QWidget):
         first, last = max(1, f.line - 3), min(len(lines), f.line + 3)
         excerpt = "\n".join(f"{n}: {lines[n - 1]}" for n in range(first, last + 1))
         where = f" in {Path(self.path).name}" if self.path else ""
-        return (f"A code review found this at line {f.line}{where} ({f.severity}): {f.message}\n\n"
+        return (f"A code review found this at line {f.line}{where} ({f.severity}, from {f.source}): {f.message}\n\n"
                 f"```\n{excerpt}\n```\n\nIs this a real problem? Explain it and show the fix.")
 
     def ask_about_finding(self) -> None:

@@ -21,7 +21,9 @@ from ..backends.base import CancelToken
 from ..backends.llama_smoke import main as native_check
 from ..bench.command import add_command as add_bench_command
 from ..data_folder import append_private, private_folder, secure_data_folder
-from ..engine import AskOptions, CacheAdmin, Conversations, Engine, Models, chat_options, review_code
+from ..engine import (
+    AnalyzerReport, AskOptions, CacheAdmin, Conversations, Engine, Finding, Models, chat_options, review_code,
+)
 from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
 from ..mcp.service import McpServers
@@ -427,19 +429,28 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     engine.summarize_in_background = False
     cancel = CancelToken()
+
+    def show(f: Finding) -> None:  # as each finding is known: the analyzers' at once, the model's as it writes
+        tail = f" (suggestion: {f.suggestion})" if f.suggestion else ""
+        print(f"{name or '<stdin>'}:{f.line}: {f.severity}: {f.message}{tail} [{f.source}]", flush=True)
+
+    def tell(report: AnalyzerReport) -> None:
+        sys.stderr.write(f"edgemind: analyzers: {', '.join(report.ran) or 'none'}\n")
+        for note in report.notes:
+            sys.stderr.write(f"edgemind: {note}\n")
+        sys.stderr.flush()
+
     try:
         with ctrl_c_cancels(cancel):
-            result = review_code(engine, code, path=name, model=args.model, cancel=cancel)
+            result = review_code(engine, code, path=name, model=args.model, cancel=cancel,
+                                 on_finding=None if args.json else show, on_analyzers=None if args.json else tell,
+                                 use_model=not args.no_model)
     finally:
         engine.close()
     if args.json:
         print_json(result.as_dict())
-    else:
-        for f in result.findings:
-            tail = f" (suggestion: {f.suggestion})" if f.suggestion else ""
-            print(f"{name or '<stdin>'}:{f.line}: {f.severity}: {f.message}{tail}")
-        if not result.findings:
-            print(f"no findings ({result.model}, {result.lines} lines)")
+    elif not result.findings:
+        print(f"no findings ({result.model or 'analyzers only'}, {result.lines} lines)")
     if result.cancelled:
         sys.stderr.write("edgemind: stopped; findings so far were printed\n")
         return EXIT_INTERRUPTED
@@ -591,7 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
     review = sub.add_parser("review", help="review a source file with the code model")
     review.add_argument("file", help="the file to review, or - to read it from stdin")
     review.add_argument("--model", help="model id (default: the default model)")
-    review.add_argument("--json", action="store_true", help="print {findings: [{line, severity, message, suggestion}]}")
+    review.add_argument("--json", action="store_true",
+                        help="print {findings: [{line, severity, message, suggestion, source}]} at the end")
+    review.add_argument("--no-model", action="store_true", help="the analyzers alone (Python: ruff and AST checks)")
     review.set_defaults(func=cmd_review)
 
     gui = sub.add_parser("gui", help="start the desktop app")

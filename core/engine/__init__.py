@@ -22,6 +22,8 @@ from ..tools.runner import (
 from .facade import AskOptions, AskResult, Engine
 from .packs import Packs
 from .review import review_code
+from .review_analyzers import AnalyzerReport
+from .review_findings import Finding
 from .route_plan import chat_options
 from .services import (
     Answer,
@@ -37,6 +39,6 @@ from .services import (
     open_registry,
 )
 
-__all__ = ["Answer", "AskCallback", "AskOptions", "AskResult", "AuditTrail", "CacheAdmin", "ChatSettings",
-           "Conversations", "Engine", "Grants", "Models", "Packs", "PermissionRequest", "Preset", "Presets",
-           "ToolRunner", "Tools", "chat_options", "open_registry", "review_code"]
+__all__ = ["AnalyzerReport", "Answer", "AskCallback", "AskOptions", "AskResult", "AuditTrail", "CacheAdmin",
+           "ChatSettings", "Conversations", "Engine", "Finding", "Grants", "Models", "Packs", "PermissionRequest",
+           "Preset", "Presets", "ToolRunner", "Tools", "chat_options", "open_registry", "review_code"]

@@ -1,8 +1,11 @@
-"""Code review: the code model reads the source and reports findings {line, severity, message, suggestion}.
+"""Code review: real analyzers first (review_analyzers: ruff's bug rules and our AST checks, for Python), then the
+code model, told the analyzers' findings as facts, adds what they cannot see. Findings {line, severity, message,
+suggestion, source} stream out as they are found: the analyzers' at once, the model's as its answer is parsed.
 
 Headless: `edgemind review FILE` and the desktop app's review pane share it. Model output is untrusted text, so the
-findings are parsed leniently (JSON lines, a JSON array, or "Line N: …" prose), validated, and their lines clamped to
-the lines that were reviewed. Never imports Qt.
+findings are parsed leniently (JSON lines, a JSON array, or "Line N: …" prose), validated, their lines clamped to
+the lines that were reviewed, and merged (review_merge) so they never repeat or contradict each other. Never imports
+Qt.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 from ..backends.base import CancelToken
 from ..errors import PromptError, error_for_kind
 from .request import AskOptions
+from .review_analyzers import AnalyzerReport, analyze
+from .review_findings import SEVERITIES, Finding
+from .review_merge import FindingMerger
 
 if TYPE_CHECKING:
     from .facade import Engine
 
-SEVERITIES = ("error", "warning", "info")
 # A 0.5B model keeps about this many lines in view reliably; longer files are reviewed in chunks.
 CHUNK_LINES = 150
 MAX_LINES = 3000
@@ -32,8 +37,8 @@ REVIEW_SYSTEM_PROMPT = "You are a meticulous code reviewer."
 # code with an off-by-one bug; asked to quote the buggy lines and write the corrected code, it finds the bug. So the
 # prompt asks for that, and line numbers come from where the quoted and corrected lines are in the source, never from
 # the model's counting. JSON findings are still understood (a bigger model may answer with them).
-_PROMPT = """Find the bugs in this code{where}. For each bug, quote the buggy line in backticks and explain the fix. \
-Then give the corrected code.
+_PROMPT = """Find the bugs in this code{where}. {facts}For each bug, quote the buggy line in backticks and explain \
+the fix. Then give the corrected code.
 
 ```{lang}
 {code}
@@ -46,15 +51,13 @@ _ERROR_WORDS = re.compile(r"out of range|index ?error|crash|exception|injection|
                           r"off-by-one|off by one|never (closed|returns)", re.I)
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    line: int
-    severity: str
-    message: str
-    suggestion: str = ""
+# The analyzers' findings, told to the model as facts (with the line's text: the model cannot count lines).
+_FACTS = """Static analyzers already found these problems (they are certain; do not repeat them):
+{items}
+Look for other bugs they cannot see, such as logic errors and wrong results. """
+MAX_FACTS = 12
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "severity": self.severity, "message": self.message, "suggestion": self.suggestion}
+__all__ = ["SEVERITIES", "Finding", "ReviewResult", "build_prompt", "parse_findings", "review_code"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +68,23 @@ class ReviewResult:
     chunks: int
     cancelled: bool = False
     raw: str = ""  # the model's own words, for a user who wants to see why a finding was (not) parsed
+    analyzers: tuple[str, ...] = ()  # which analyzers ran ("ruff 0.17.5", "edgemind:ast")
+    notes: tuple[str, ...] = ()  # one line each: an analyzer that could not run, a language with none
 
     def as_dict(self) -> dict[str, Any]:
         return {"findings": [f.as_dict() for f in self.findings], "model": self.model, "lines": self.lines,
-                "chunks": self.chunks, "cancelled": self.cancelled}
+                "chunks": self.chunks, "cancelled": self.cancelled, "analyzers": list(self.analyzers),
+                "notes": list(self.notes)}
 
 
-def build_prompt(lines: list[str], path: str | None = None) -> str:
+def build_prompt(lines: list[str], path: str | None = None, facts: Iterable[Finding] = (), first_line: int = 1) -> str:
+    """The model's prompt for lines first_line.. of the file, with the analyzers' findings on them as facts."""
     where = f" from {path}" if path else ""
     lang = _LANGS.get("." + path.rsplit(".", 1)[-1].lower(), "") if path and "." in path else ""
-    return _PROMPT.format(where=where, lang=lang, code="\n".join(lines))
+    items = [f"- `{lines[f.line - first_line].strip()}`: {f.message}" for f in facts
+             if 0 <= f.line - first_line < len(lines) and lines[f.line - first_line].strip()][:MAX_FACTS]
+    told = _FACTS.format(items="\n".join(items)) if items else ""
+    return _PROMPT.format(where=where, facts=told, lang=lang, code="\n".join(lines))
 
 
 # ---- parsing untrusted model output ----------------------------------------------------------------------------
@@ -321,10 +331,46 @@ def parse_findings(text: str, first_line: int, last_line: int,
 
 
 # ---- running a review ------------------------------------------------------------------------------------------
+_FENCE_LINE = re.compile(r"^\s*```", re.M)
+
+
+def _settled(answer: str) -> str:
+    """The part of a streaming answer that will not change its parse: up to the last blank line outside a code block
+    (a paragraph that is still being written, or a half-written corrected copy, could move a finding)."""
+    cut = answer.rfind("\n\n")
+    while cut > 0 and len(_FENCE_LINE.findall(answer[:cut])) % 2:
+        cut = answer.rfind("\n\n", 0, cut)
+    return answer[:cut] if cut > 0 else ""
+
+
+def _ask_model(engine: Engine, prompt: str, options: AskOptions, cancel: CancelToken,
+               on_token: Callable[[str], None] | None, on_settled: Callable[[str], None]) -> str:
+    pieces: list[str] = []
+    settled = 0
+    for event in engine.stream(prompt, options, cancel):
+        if event.type == "token":
+            pieces.append(event.text)
+            if on_token:
+                on_token(event.text)
+            if "\n" in event.text:
+                text = _settled("".join(pieces))
+                if len(text) > settled:
+                    settled = len(text)
+                    on_settled(text)
+        elif event.type == "error":
+            raise error_for_kind(event.kind, event.message)
+    return "".join(pieces)
+
+
 def review_code(engine: Engine, code: str, *, path: str | None = None, model: str | None = None,
                 cancel: CancelToken | None = None, on_token: Callable[[str], None] | None = None,
+                on_finding: Callable[[Finding], None] | None = None,
+                on_analyzers: Callable[[AnalyzerReport], None] | None = None,
+                analyzers: Callable[[str, str | None], AnalyzerReport] | None = analyze, use_model: bool = True,
                 chunk_lines: int = CHUNK_LINES, max_tokens: int = 640) -> ReviewResult:
-    """Review `code` with the code model (by default the configured default model); raise EdgeMindError on failure."""
+    """Review `code`: the analyzers, then the code model (by default the configured default model); raise
+    EdgeMindError on failure. Each kept finding reaches on_finding as soon as it is known (analyzers' before the model
+    starts); `analyzers=None` is the model alone, `use_model=False` the analyzers alone."""
     if "\x00" in code:
         raise PromptError("this looks like a binary file; review needs text")
     lines = code.splitlines()
@@ -333,14 +379,24 @@ def review_code(engine: Engine, code: str, *, path: str | None = None, model: st
     if len(lines) > MAX_LINES:
         raise PromptError(f"the code has {len(lines):,} lines; review takes at most {MAX_LINES:,} at a time")
     cancel = cancel or CancelToken()
-    model_id = engine.registry.get(model).id
+    model_id = engine.registry.get(model).id if use_model else ""
     source = dict(enumerate(lines, start=1))
-    findings: list[Finding] = []
+    report = analyzers(code, path) if analyzers is not None else AnalyzerReport()
+    if on_analyzers:
+        on_analyzers(report)
+    merger = FindingMerger(source)
+
+    def keep(found: Iterable[Finding]) -> None:
+        for f in merger.add_all(found):
+            if on_finding:
+                on_finding(f)
+
+    keep(report.findings)
     raw: list[str] = []
     chunks = 0
     options = AskOptions(model=model_id, temperature=0.0, max_tokens=max_tokens, system_prompt=REVIEW_SYSTEM_PROMPT,
                          store=False)
-    for first in range(1, len(lines) + 1, chunk_lines):
+    for first in range(1, len(lines) + 1, chunk_lines) if use_model else ():
         if cancel.cancelled:
             break
         part = lines[first - 1: first - 1 + chunk_lines]
@@ -348,16 +404,14 @@ def review_code(engine: Engine, code: str, *, path: str | None = None, model: st
         if not any(line.strip() for line in part):
             continue
         chunks += 1
-        pieces: list[str] = []
-        for event in engine.stream(build_prompt(part, path), options, cancel):
-            if event.type == "token":
-                pieces.append(event.text)
-                if on_token:
-                    on_token(event.text)
-            elif event.type == "error":
-                raise error_for_kind(event.kind, event.message)
-        answer = "".join(pieces)
+        facts = [f for f in report.findings if first <= f.line <= last]
+        prompt = build_prompt(part, path, facts, first)
+
+        def parse(text: str, a: int = first, b: int = last) -> None:
+            keep(parse_findings(text, a, b, source))
+
+        answer = _ask_model(engine, prompt, options, cancel, on_token, parse)
         raw.append(answer)
-        findings.extend(parse_findings(answer, first, last, source))
-    return ReviewResult(tuple(findings), model_id, len(lines), chunks, cancelled=cancel.cancelled,
-                        raw="\n".join(raw))
+        parse(answer)
+    return ReviewResult(tuple(merger.findings), model_id, len(lines), chunks, cancelled=cancel.cancelled,
+                        raw="\n".join(raw), analyzers=report.ran, notes=report.notes)

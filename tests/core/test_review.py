@@ -1,0 +1,296 @@
+"""Code review: the analyzers on real ruff and our AST checks, the merge of analyzer facts with model claims, and the
+streaming order (analyzer findings before the model's first token), on the real engine with the bundled models."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edgemind.core.bench.docs_page import render
+from edgemind.core.bench.review_bugs import load_manifest, score
+from edgemind.core.engine import Engine
+from edgemind.core.engine.review import review_code
+from edgemind.core.engine.review_analyzers import RUFF_PIN, analyze
+from edgemind.core.engine.review_findings import Finding
+from edgemind.core.engine.review_merge import FindingMerger
+from edgemind.core.errors import PromptError
+from edgemind.core.settings import load_settings
+
+from ..conftest import DEFAULT
+from tests.support.signals import default_ctrl_c
+
+EDGEMIND = [sys.executable, "-m", "edgemind.core.cli"]
+
+MUTABLE_DEFAULT = '''def collect(item, into=[]):
+    into.append(item)
+    return into
+
+
+def total(values):
+    result = 0
+    for i in range(len(values) + 1):
+        result += values[i]
+    return result
+'''
+
+
+def sources(findings: list[Finding] | tuple[Finding, ...]) -> dict[str, int]:
+    return {f.source: f.line for f in findings}
+
+
+# ---- analyzers ---------------------------------------------------------------------------------------------------
+def test_a_mutable_default_gets_ruff_b006_at_its_line_and_the_off_by_one_our_ast_check() -> None:
+    report = analyze(MUTABLE_DEFAULT, "collect.py")
+    found = sources(report.findings)
+    assert found.get("ruff:B006") == 1, report
+    assert found.get("edgemind:ast") == 8, report
+    assert any(r.startswith("ruff 0.17.5") for r in report.ran) and "edgemind:ast" in report.ran
+    assert report.notes == ()
+
+
+def test_a_syntax_error_is_one_finding_not_a_crash() -> None:
+    report = analyze("def broken(:\n    return 1\n\nprint(broken()\n", "broken.py")
+    assert len(report.findings) == 1, report.findings
+    (only,) = report.findings
+    assert (only.line, only.source, only.severity) == (1, "python:syntax", "error")
+    assert only.message.startswith("Syntax error")
+
+
+@pytest.mark.parametrize("ruff", [None, ["/nonexistent/bin/ruff"]])
+def test_ruff_missing_is_one_line_and_the_review_goes_on(ruff: list[str] | None) -> None:
+    report = analyze(MUTABLE_DEFAULT, "collect.py", ruff=ruff)
+    assert len(report.notes) == 1 and "\n" not in report.notes[0] and "pip install ruff==0.17.5" in report.notes[0]
+    assert not any(f.source.startswith("ruff:") for f in report.findings)
+    assert sources(report.findings).get("edgemind:ast") == 8  # our own checks still ran
+    assert not any(r.startswith("ruff") for r in report.ran)
+
+
+def test_a_ruff_that_fails_is_one_line() -> None:
+    report = analyze(MUTABLE_DEFAULT, "collect.py", ruff=[sys.executable, "-c", "import sys; sys.exit(2)"])
+    assert len(report.notes) == 1 and report.notes[0].startswith("ruff failed (exit 2")
+
+
+def test_other_languages_get_no_analyzer_and_say_so() -> None:
+    report = analyze("function f(a) { return a == null; }\n", "f.js")
+    assert report.findings == () and report.ran == ()
+    assert report.notes == ("no analyzer for this language here: the model reviewed it alone",)
+
+
+AST_CASES = '''def median(xs):
+    mid = len(xs) / 2
+    return xs[mid]
+
+
+def last(xs):
+    return xs[len(xs)]
+
+
+def find(xs, x):
+    i = 0
+    while i <= len(xs):
+        if xs[i] == x:
+            return i
+        i += 1
+    if x == None:
+        return -1
+
+
+def load(path):
+    try:
+        return open(path).read()
+    except Exception:
+        pass
+
+
+def build(xs):
+    out = []
+    for x in xs:
+        out.append(x)
+
+
+def use(xs):
+    return build(xs)
+
+
+def cuts(word):
+    return [word[:i] for i in range(len(word) + 1)]
+'''
+
+
+def test_our_ast_checks_find_the_shape_of_each_bug_and_not_its_legitimate_look_alike() -> None:
+    report = analyze(AST_CASES, "cases.py", ruff=None)
+    lines = sorted(f.line for f in report.findings)
+    # /2 as an index (2), xs[len(xs)] (7), `<= len` indexing (12), == None (16), swallowed (23), build never
+    # returns but use() takes its result (30); `range(len(word) + 1)` over cut positions (38) is fine
+    assert lines == [2, 7, 12, 16, 23, 30], [(f.line, f.message) for f in report.findings]
+
+
+# ---- merge -------------------------------------------------------------------------------------------------------
+EVAL_SOURCE = {1: "import sys", 2: "", 3: "def run(text):", 4: "    return eval(text)", 5: "", 6: "x = run(sys.argv[1])"}
+EVAL_FACT = Finding(4, "error", "Use of possibly insecure function; consider using `ast.literal_eval`", "", "ruff:S307")
+
+
+def test_an_analyzer_fact_wins_over_a_model_claim_that_denies_it_on_its_line() -> None:
+    merger = FindingMerger(EVAL_SOURCE)
+    assert merger.add(EVAL_FACT)
+    assert not merger.add(Finding(4, "info", "Using `eval` here is safe because the input is trusted."))
+    assert not merger.add(Finding(4, "error", "`eval(text)` runs arbitrary code: it is unsafe on user input."))
+    assert merger.findings == [EVAL_FACT]
+
+
+def test_the_model_never_contradicts_itself_on_one_line_and_filler_is_not_a_finding() -> None:
+    merger = FindingMerger(EVAL_SOURCE)
+    assert merger.add(Finding(6, "error", "`sys.argv[1]` raises IndexError when no argument is given."))
+    assert not merger.add(Finding(6, "info", "This line looks good and is correct."))
+    assert not merger.add(Finding(6, "warning", "Missing check of the argument count."))
+    assert not merger.add(Finding(3, "info", "Consider adding comments and a docstring to `run`."))
+    assert not merger.add(Finding(1, "info", "The code is well-written; no bugs found."))
+    assert [f.line for f in merger.findings] == [6]
+
+
+def test_a_denial_is_told_apart_from_a_fix_that_mentions_safety() -> None:
+    merger = FindingMerger(EVAL_SOURCE)
+    kept = Finding(4, "error", "`eval` is unsafe: use `ast.literal_eval`, which is safe for literals.")
+    assert merger.add(kept)
+    assert merger.findings == [kept]
+
+
+def test_a_model_finding_one_line_off_that_says_the_same_as_a_fact_is_a_duplicate_and_another_topic_is_not() -> None:
+    merger = FindingMerger(EVAL_SOURCE)
+    merger.add(EVAL_FACT)
+    assert not merger.add(Finding(3, "error", "Insecure use of eval: prefer ast.literal_eval."))
+    assert merger.add(Finding(3, "warning", "`run` has no type hints on its parameter and raises on a blank string."))
+    assert [f.source for f in merger.findings] == ["model", "ruff:S307"]
+
+
+def test_a_model_finding_that_repeats_a_fact_elsewhere_is_a_duplicate() -> None:
+    merger = FindingMerger({1: "def f(x, acc=[]):", 2: "    acc.append(x)", 3: "    return acc", 9: "y = 1"})
+    merger.add(Finding(1, "warning", "Do not use mutable data structures for argument defaults",
+                       "Replace with `None`; initialize within function", "ruff:B006"))
+    assert not merger.add(Finding(9, "warning", "2. **Do not Use Mutable Data Structures for Argument Defaults:**"))
+
+
+# ---- running a review ----------------------------------------------------------------------------------------------
+def test_the_analyzers_alone_need_no_model(engine: Engine) -> None:
+    result = review_code(engine, MUTABLE_DEFAULT, path="collect.py", use_model=False)
+    assert [(f.line, f.source) for f in result.findings] == [(1, "ruff:B006"), (8, "edgemind:ast")]
+    assert result.chunks == 0 and result.model == ""
+    assert result.as_dict()["findings"][0]["source"] == "ruff:B006"
+    with pytest.raises(PromptError):
+        review_code(engine, "   \n", path="empty.py", use_model=False)
+
+
+def test_analyzer_findings_reach_the_caller_before_the_model_writes_a_token(engine: Engine) -> None:
+    events: list[tuple[str, str]] = []
+    result = review_code(engine, MUTABLE_DEFAULT, path="collect.py", max_tokens=48,
+                         on_analyzers=lambda r: events.append(("analyzers", ",".join(r.ran))),
+                         on_finding=lambda f: events.append(("finding", f.source)),
+                         on_token=lambda t: events.append(("token", t)))
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "analyzers" and "ruff" in events[0][1]
+    first_token = kinds.index("token")
+    assert [s for k, s in events[:first_token] if k == "finding"] == ["ruff:B006", "edgemind:ast"]
+    assert all(s == "model" for k, s in events[first_token:] if k == "finding")
+    streamed = [s for k, s in events if k == "finding"]
+    assert sorted(streamed) == sorted(f.source for f in result.findings)  # every kept finding was streamed once
+
+
+# ---- the CLI -----------------------------------------------------------------------------------------------------
+def test_the_cli_prints_analyzer_findings_before_the_model_has_answered_and_ctrl_c_keeps_them(
+        cli_env: dict[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "collect.py"
+    target.write_text(MUTABLE_DEFAULT, encoding="utf-8")
+    proc = subprocess.Popen([*EDGEMIND, "review", str(target)], env=cli_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_ctrl_c)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        shown = [proc.stdout.readline(), proc.stdout.readline()]
+        still_running = proc.poll() is None  # the model has not answered yet: these came as they were found
+        proc.send_signal(signal.SIGINT)  # and stopping the model keeps them
+        rest = proc.stdout.read()  # through the same buffered reader (communicate() would skip what it holds)
+        err = proc.stderr.read()  # a few lines: it cannot fill the pipe while stdout is read
+        proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    assert still_running
+    assert shown[0].startswith(f"{target}:1: warning:") and shown[0].rstrip().endswith("[ruff:B006]"), shown
+    assert shown[1].startswith(f"{target}:8: error: Off-by-one") and shown[1].rstrip().endswith("[edgemind:ast]")
+    assert all(line.endswith("[model]") for line in rest.splitlines()), rest  # anything after is the model's
+    assert "edgemind: analyzers: ruff 0.17.5, edgemind:ast" in err and "Traceback" not in err
+    assert proc.returncode == 130 and err.rstrip().endswith("edgemind: stopped; findings so far were printed"), err
+
+
+def test_the_cli_json_names_each_findings_source(cli_env: dict[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "broken.py"
+    target.write_text("def broken(:\n    pass\n", encoding="utf-8")
+    proc = subprocess.run([*EDGEMIND, "review", str(target), "--json", "--no-model"], env=cli_env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [(f["line"], f["source"]) for f in data["findings"]] == [(1, "python:syntax")]
+    assert data["analyzers"] and data["notes"] == []
+
+
+# ---- the real code model ------------------------------------------------------------------------------------------
+STATS = Path(__file__).resolve().parents[2] / "benchmarks" / "review_bugs" / "stats.py"
+
+
+
+def test_the_planted_off_by_one_is_found_by_the_review_with_the_real_code_model(
+        env: dict[str, str], default_model_installed: Path) -> None:
+    code = "\n".join(STATS.read_text(encoding="utf-8").splitlines()[:8]) + "\n"  # the docstring and mean()
+    assert "range(len(values) + 1)" in code.splitlines()[5]
+    engine = Engine.create(load_settings(env={**env, "EDGEMIND_DEFAULT_MODEL": DEFAULT}))
+    engine.summarize_in_background = False
+    try:
+        result = review_code(engine, code, path="stats.py", max_tokens=320)
+    finally:
+        engine.close()
+    assert result.model == DEFAULT and result.chunks == 1 and result.raw.strip()
+    at_six = [f for f in result.findings if abs(f.line - 6) <= 1]
+    assert at_six and at_six[0].severity == "error", result
+    # one finding per line at most from the model, and none that clears the line the analyzer flagged
+    model_lines = [f.line for f in result.findings if f.source == "model"]
+    assert len(model_lines) == len(set(model_lines)) and 6 not in model_lines, result
+
+
+# ---- the benchmark's scoring and its page ----------------------------------------------------------------------------
+def test_the_planted_bug_files_match_their_manifest_and_the_analyzers_find_the_mechanical_ones() -> None:
+    root = STATS.parents[2]
+    manifest = load_manifest(root)
+    assert len(manifest) >= 10
+    for name, bugs in manifest.items():
+        lines = (root / "benchmarks" / "review_bugs" / name).read_text(encoding="utf-8").splitlines()
+        assert 15 <= len(lines) <= 60 and 2 <= len(bugs) <= 4, name
+        assert all(1 <= b["line"] <= len(lines) and lines[b["line"] - 1].strip() for b in bugs), name
+        assert not any("#" in line and "bug" in line.lower() for line in lines), f"{name} hints at its bugs"
+    report = analyze((root / "benchmarks" / "review_bugs" / "stats.py").read_text(encoding="utf-8"), "stats.py")
+    assert score(report.findings, manifest["stats.py"])["found"] >= 3
+
+
+def test_scoring_counts_a_finding_within_one_line_and_the_page_renders_the_table(tmp_path: Path) -> None:
+    planted = [{"line": 5, "kind": "off-by-one"}, {"line": 20, "kind": "wrong-comparison"}]
+    scored = score([Finding(6, "error", "x", "", "edgemind:ast"), Finding(12, "info", "y")], planted)
+    assert (scored["found"], scored["false"], [b["kind"] for b in scored["missed"]]) == (1, 1, ["wrong-comparison"])
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    column = {"found": 1, "planted": 2, "recall": 0.5, "false_per_file": 1.0, "max_false_in_a_file": 1,
+              "seconds_per_file": 3.5, "items": [{"file": "a.py", **scored}]}
+    (results / "review_bugs.json").write_text(json.dumps({
+        "kind": "review_bugs", "model": DEFAULT, "files": 1, "configs": {"analyzers+model": column},
+        "command": [".venv/bin/python", "benchmarks/review_bugs.py"]}), encoding="utf-8")
+    page = render(tmp_path)
+    assert "## Code review on planted bugs" in page
+    assert "| `analyzers+model` | analyzers first, then the model told their findings (as shipped) | 1/2 | 50% | 1.0 | 1 " \
+           "| 3.5 s | wrong-comparison |" in page
+
+
+def test_the_ruff_the_review_asks_for_is_the_one_edgemind_depends_on() -> None:
+    pyproject = (STATS.parents[2] / "pyproject.toml").read_text(encoding="utf-8")
+    dependencies = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+    assert f'"{RUFF_PIN}"' in dependencies
