@@ -22,7 +22,15 @@ from ..backends.llama_smoke import main as native_check
 from ..bench.command import add_command as add_bench_command
 from ..data_folder import append_private, private_folder, secure_data_folder
 from ..engine import (
-    AnalyzerReport, AskOptions, CacheAdmin, Conversations, Engine, Finding, Models, chat_options, review_code,
+    AnalyzerReport,
+    AskOptions,
+    CacheAdmin,
+    Conversations,
+    Engine,
+    Finding,
+    Models,
+    chat_options,
+    review_code,
 )
 from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult

@@ -11,8 +11,10 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,7 +58,11 @@ def is_python(code: str, path: str | None) -> bool:
 
 
 def default_ruff() -> list[str] | None:
-    """The ruff executable that came with EdgeMind (the `ruff` package), else one on PATH, else None."""
+    """The ruff executable that came with EdgeMind (the `ruff` package, or ruff_bin/ in the installed bundle, where
+    no package has a scripts folder), else one on PATH, else None."""
+    bundled = Path(getattr(sys, "_MEIPASS", "")) / "ruff_bin" / ("ruff.exe" if os.name == "nt" else "ruff")
+    if getattr(sys, "frozen", False) and bundled.is_file():
+        return [str(bundled)]
     try:
         return [str(importlib.import_module("ruff.__main__").find_ruff_bin())]
     except (ImportError, FileNotFoundError, AttributeError):
