@@ -17,15 +17,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("app", "core", "plugins", "kernels", "resources")
 
-IMPORT_ALL = r"""
+# Run first by each child below: the editable install maps edgemind.* onto the source tree, so drop its finder and
+# path hooks and put the unpacked wheel (argv[1]) first; only the wheel counts.
+WHEEL_ONLY = r"""
 import importlib, json, sys
 wheel_dir = sys.argv[1]
-# The editable install maps edgemind.* onto the source tree: drop its finder and path hooks so only the wheel counts.
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
 sys.path_hooks[:] = [h for h in sys.path_hooks if "editable" not in repr(h).lower()]
 sys.path = [p for p in sys.path if "__editable__" not in p]
 sys.path.insert(0, wheel_dir)
 sys.path_importer_cache.clear()
+"""
+
+IMPORT_ALL = WHEEL_ONLY + r"""
 failed, outside = {}, []
 for name in json.loads(sys.argv[2]):
     try:
@@ -97,14 +101,7 @@ def test_the_wheel_ships_its_data_files(wheel_dir: Path) -> None:
     assert (wheel_dir / "edgemind" / "core" / "storage" / "migrations" / "script.py.mako").is_file()
 
 
-CHECK_TMAC = r"""
-import json, sys
-wheel_dir = sys.argv[1]
-sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
-sys.path_hooks[:] = [h for h in sys.path_hooks if "editable" not in repr(h).lower()]
-sys.path = [p for p in sys.path if "__editable__" not in p]
-sys.path.insert(0, wheel_dir)
-sys.path_importer_cache.clear()
+CHECK_TMAC = WHEEL_ONLY + r"""
 from edgemind.kernels import tmac
 print(json.dumps({"available": tmac.available(), "why": tmac.why_unavailable(),
                   "file": getattr(tmac._lut, "__file__", None)}))
