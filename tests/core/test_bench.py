@@ -148,6 +148,7 @@ def test_bad_input_is_a_one_line_error_before_anything_is_measured(cli_env: dict
     assert not out.exists() or not (out / "report.json").exists()
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it
 def test_quick_generation_and_cache_on_the_tiny_model_give_a_valid_report(cli_env: dict[str, str],
                                                                            tmp_path: Path) -> None:
     out = tmp_path / "bench"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from edgemind.core.engine import AuditTrail, ChatSettings, Conversations
 from edgemind.core.settings import Settings
 from edgemind.core.storage.audit import digest
@@ -26,6 +28,7 @@ def test_an_unknown_preset_is_bad_input_in_one_line(cli_env: dict[str, str]) -> 
     assert_one_line_error(edgemind(cli_env, "presets", "delete", "nope"), code=2, says="no preset 'nope'")
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it
 def test_ask_with_a_preset_tells_the_model_its_system_prompt_and_the_command_line_wins(
         cli_env: dict[str, str], settings: Settings) -> None:
     saved = edgemind(cli_env, "presets", "save", "Pirate", "--temperature", "0.25", "--system", PIRATE,

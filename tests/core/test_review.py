@@ -241,6 +241,7 @@ STATS = Path(__file__).resolve().parents[2] / "benchmarks" / "review_bugs" / "st
 
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it
 def test_the_planted_off_by_one_is_found_by_the_review_with_the_real_code_model(
         env: dict[str, str], default_model_installed: Path) -> None:
     code = "\n".join(STATS.read_text(encoding="utf-8").splitlines()[:8]) + "\n"  # the docstring and mean()

@@ -198,6 +198,7 @@ def test_a_plain_tune_reports_a_backward_pass_every_step_and_no_corrections(fact
     assert report["final_loss"] == fact_tune.report.losses[-1]
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it
 def test_a_hybrid_tune_skips_backward_passes_and_still_learns(
         tiny_path: Path, tiny_base: Base, fact_examples: tuple[Example, ...], tmp_path: Path) -> None:
     """27 steps through HybridTrainer (conservative: 10 warm-up steps, 15 predicted ones, then the two steps of a
@@ -241,6 +242,7 @@ def test_a_hybrid_tune_refuses_the_aggressive_preset_before_loading_anything(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it
 def test_a_tunes_gradient_function_decides_what_each_step_applies(
         tiny_base: Base, tiny_path: Path, fact_examples: tuple[Example, ...], tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
