@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+from edgemind.core.bench.script import run_script
 from edgemind.core.bench.server_load import measure_server_load
 from edgemind.core.settings import load_settings
 
@@ -45,4 +46,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

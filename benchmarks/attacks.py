@@ -7,9 +7,8 @@ Exits 1 when any attack broke through. The README's attack table and docs/benchm
 
 from __future__ import annotations
 
-import sys
-
 from edgemind.core.bench.attacks import main
+from edgemind.core.bench.script import run_script
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

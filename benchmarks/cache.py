@@ -20,10 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 from edgemind.core.bench.cache_speed import measure_cache_tiers
+from edgemind.core.bench.script import run_script
 from edgemind.core.settings import load_settings
 
 
@@ -48,4 +48,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

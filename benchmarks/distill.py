@@ -7,14 +7,8 @@ adapter against the base student on the newest tasks, held out (paired). Needs t
 
 from __future__ import annotations
 
-import sys
-
 from edgemind.core.bench.distill_run import main
-from edgemind.core.errors import EdgeMindError
+from edgemind.core.bench.script import run_script
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except EdgeMindError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_script(main)

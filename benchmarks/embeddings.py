@@ -38,11 +38,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 from edgemind.core.bench.embedding_speed import EmbeddingBenchOptions, measure_embeddings
+from edgemind.core.bench.script import run_script
 from edgemind.core.hardware import physical_cores
 
 
@@ -77,4 +77,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

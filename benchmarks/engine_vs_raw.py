@@ -68,8 +68,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from edgemind.core.bench.engine_overhead import OverheadOptions, compare_engine_and_raw
+from edgemind.core.bench.script import run_script
 from edgemind.core.bench.timing import NOISY_PCT
-from edgemind.core.errors import EdgeMindError
 from edgemind.core.hardware import physical_cores
 from edgemind.core.settings import DEFAULT_MODEL, load_settings
 
@@ -127,8 +127,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (EdgeMindError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_script(main, also=(RuntimeError,))

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 
+from edgemind.core.bench.script import run_script
 from edgemind.core.settings import load_settings
 
 CHILD = r"""
@@ -87,4 +88,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

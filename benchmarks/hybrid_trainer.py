@@ -13,14 +13,8 @@ tunes that apply the compressed gradient (about 10 minutes on one thread; MODEL:
 
 from __future__ import annotations
 
-import sys
-
 from edgemind.core.bench.hybrid_training import main
-from edgemind.core.errors import EdgeMindError
+from edgemind.core.bench.script import run_script
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except EdgeMindError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_script(main)

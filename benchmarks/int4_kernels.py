@@ -26,6 +26,7 @@ from edgemind.core.bench.kernel_speed import (
     rows_table,
     run_int4_microbench,
 )
+from edgemind.core.bench.script import run_script
 from edgemind.kernels.bandwidth import measure_bandwidth
 
 
@@ -71,4 +72,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from edgemind.core.backends.llama_native import NativeGuard, import_llama, model_key
 from edgemind.core.bench.lora_agreement import B_STDS, GOAL, PROMPT, measure, settings
+from edgemind.core.bench.script import run_script
 from edgemind.core.hardware import cpu_name
 
 DEFAULT_FILES = ("smollm2-135m-instruct-q4_1.gguf", "qwen2.5-coder-0.5b-instruct.gguf")
@@ -86,4 +87,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from edgemind.core.bench.mcp_client import measure_mcp_client
+from edgemind.core.bench.script import run_script
 from edgemind.core.mcp.config import McpServerConfig
 
 
@@ -31,4 +32,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

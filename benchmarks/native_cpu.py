@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from edgemind.core.bench.native_speed import native_report, summary
-from edgemind.core.errors import EdgeMindError
+from edgemind.core.bench.script import run_script
 from edgemind.core.hardware import physical_cores
 
 
@@ -39,14 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.model.is_file():
         ap.error(f"no model at {args.model}; pass --model or set EDGEMIND_MODELS_DIR")
-    try:
-        report = native_report(args.model, threads=args.threads, tokens=args.tokens, repeats=args.repeats,
-                               rounds=args.rounds, variants=[v.strip() for v in args.variants.split(",") if v.strip()],
-                               native_python=args.native_python, contention=not args.skip_contention,
-                               progress=lambda m: print(m, file=sys.stderr, flush=True))
-    except EdgeMindError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    report = native_report(args.model, threads=args.threads, tokens=args.tokens, repeats=args.repeats,
+                           rounds=args.rounds, variants=[v.strip() for v in args.variants.split(",") if v.strip()],
+                           native_python=args.native_python, contention=not args.skip_contention,
+                           progress=lambda m: print(m, file=sys.stderr, flush=True))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
@@ -55,4 +51,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from edgemind.core.bench.onnx_speed import compare_speed
+from edgemind.core.bench.script import run_script
 from edgemind.core.hardware import physical_cores
 
 
@@ -45,4 +46,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -8,14 +8,8 @@ The files and the planted lines are in benchmarks/review_bugs/ (manifest.json).
 
 from __future__ import annotations
 
-import sys
-
 from edgemind.core.bench.review_bugs import main
-from edgemind.core.errors import EdgeMindError
+from edgemind.core.bench.script import run_script
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except EdgeMindError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_script(main)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 from edgemind.core.bench.routing_baselines import cross_validation_report, router_vs_baseline
+from edgemind.core.bench.script import run_script
 from edgemind.core.embeddings.embedder import Embedder
 from edgemind.core.settings import load_settings
 
@@ -52,4 +52,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from edgemind.core.bench.safety_baselines import GOAL_SPLIT, checker_vs_blocklist, cross_validate
+from edgemind.core.bench.script import run_script
 from edgemind.core.embeddings.embedder import Embedder
 
 
@@ -52,4 +53,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

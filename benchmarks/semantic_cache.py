@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from edgemind.core.bench.script import run_script
 from edgemind.core.bench.semantic_pairs import measure_semantic_pairs
 from edgemind.core.embeddings.embedder import Embedder
 from edgemind.core.settings import load_settings
@@ -38,4 +39,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

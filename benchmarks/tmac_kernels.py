@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from edgemind.core.bench.kernel_speed import STREAM_BYTES
+from edgemind.core.bench.script import run_script
 from edgemind.core.bench.tmac_speed import DEFAULT_SHAPES, goals_line, report, rows_table, run_tmac_microbench
 from edgemind.kernels.bandwidth import measure_bandwidth
 
@@ -58,4 +59,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from edgemind.core.backends.llama_native import NativeGuard, import_llama, model_key
+from edgemind.core.bench.script import run_script
 from edgemind.core.hardware import cpu_name
 from edgemind.core.tuning.data import Example
 from edgemind.core.tuning.gguf_lora import export_lora
@@ -123,4 +124,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -8,14 +8,8 @@ The held-out split is the reported one and is never used to tune prompts; the de
 
 from __future__ import annotations
 
-import sys
-
+from edgemind.core.bench.script import run_script
 from edgemind.core.bench.word_math import main
-from edgemind.core.errors import EdgeMindError
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except EdgeMindError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_script(main)

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from edgemind.core.bench.engine_overhead import PROMPTS, fresh_prompts
+from edgemind.core.bench.script import run_script
+from edgemind.core.errors import TrainingRefused, TuneCancelled
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -28,3 +30,30 @@ def test_engine_vs_raw_never_asks_the_same_prompt_twice_in_a_run() -> None:
     asked = [next_prompt() for _ in range(3 * len(PROMPTS) + 1)]
     assert len(set(asked)) == len(asked)
     assert asked[:len(PROMPTS)] == list(PROMPTS)
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py")))
+def test_every_benchmark_script_ends_through_the_one_line_error_runner(script: str) -> None:
+    """A bad path or a missing extra must read as one line with its exit code, as `edgemind` reports it, in every
+    script: a script with its own `__main__` handling drifts (one printed the bare message, one forgot exit codes)."""
+    source = (BENCHMARKS / script).read_text(encoding="utf-8")
+    main_block = source.split('if __name__ == "__main__":', 1)[-1]
+    assert "run_script(main" in main_block
+
+
+def test_the_runner_gives_our_errors_their_headline_and_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    def refused() -> int:
+        raise TrainingRefused("aggressive needs 95% error reduction")
+
+    def stopped() -> int:
+        raise TuneCancelled("stopped at step 3; run the same command to resume")
+
+    for main, code, line in ((refused, 2, "error: aggressive needs 95% error reduction"),
+                             (stopped, 130, "stopped: stopped at step 3; run the same command to resume")):
+        with pytest.raises(SystemExit) as ended:
+            run_script(main)
+        assert ended.value.code == code
+        assert capsys.readouterr().err.strip() == line
+    with pytest.raises(SystemExit) as ended:
+        run_script(lambda: 0)
+    assert ended.value.code == 0
