@@ -13,10 +13,6 @@ Goals from issue 8, for GEMV: >= 3x fp32 and >= 60% of measured bandwidth.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
-from pathlib import Path
 
 from edgemind.core.bench.kernel_speed import (
     MODEL_SHAPES,
@@ -26,8 +22,8 @@ from edgemind.core.bench.kernel_speed import (
     rows_table,
     run_int4_microbench,
 )
+from edgemind.core.bench.microbench_cli import BenchArgumentError, parse_shapes, run_microbench
 from edgemind.core.bench.script import run_script
-from edgemind.kernels.bandwidth import measure_bandwidth
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,33 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="write the rows and the goal summary as JSON here")
     args = ap.parse_args(argv)
     if args.repeats < 1 or args.threads < 1:
-        print("error: --repeats and --threads must be at least 1", file=sys.stderr)
-        return 2
-    shapes: list = list(MODEL_SHAPES)
-    if args.shapes:
-        try:
-            shapes = [tuple(int(v) for v in s.lower().split("x")) for s in args.shapes]
-        except ValueError:
-            print(f"error: shapes must look like 896x4864, got {args.shapes}", file=sys.stderr)
-            return 2
-    started = time.time()
-    bw = measure_bandwidth()
-    print(f"measured bandwidth: read {bw.read_gbs:.1f} GB/s, copy {bw.copy_gbs:.1f} GB/s "
-          f"(median of {bw.repeats}, {bw.buffer_mb} MB buffer)")
-    try:
-        rows = run_int4_microbench(shapes, threads=args.threads, repeats=args.repeats, ms=args.m, block=args.block,
-                                   read_gbs=bw.read_gbs, stream_bytes=args.stream_mb * 2**20)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    command = " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])
-    report = microbench_report(command, bw, rows, args.stream_mb * 2**20, time.time() - started)
-    print(rows_table(rows))
-    print(goals_line(report["goals"]))
-    if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
-    return 0
+        raise BenchArgumentError("--repeats and --threads must be at least 1")
+    shapes = parse_shapes(args.shapes, MODEL_SHAPES)
+    stream = args.stream_mb * 2**20
+    return run_microbench(
+        argv, args.out,
+        measure=lambda read_gbs: run_int4_microbench(shapes, threads=args.threads,
+                                                     repeats=args.repeats, ms=args.m, block=args.block,
+                                                     read_gbs=read_gbs, stream_bytes=stream),
+        build_report=lambda command, bw, rows, seconds: microbench_report(command, bw, rows, stream, seconds),
+        rows_table=rows_table, goals_line=goals_line)
 
 
 if __name__ == "__main__":

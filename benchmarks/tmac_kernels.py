@@ -12,15 +12,11 @@ read bandwidth; 2-bit >= 2x the 4-bit kernel.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
-from pathlib import Path
 
 from edgemind.core.bench.kernel_speed import STREAM_BYTES
+from edgemind.core.bench.microbench_cli import parse_shapes, run_microbench
 from edgemind.core.bench.script import run_script
 from edgemind.core.bench.tmac_speed import DEFAULT_SHAPES, goals_line, report, rows_table, run_tmac_microbench
-from edgemind.kernels.bandwidth import measure_bandwidth
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,30 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shapes", nargs="+", metavar="KxN", help="instead of the bundled models' shapes")
     ap.add_argument("--out", help="write the rows and the goal summary as JSON here")
     args = ap.parse_args(argv)
-    shapes: list = list(DEFAULT_SHAPES)
-    if args.shapes:
-        try:
-            shapes = [tuple(int(v) for v in s.lower().split("x")) for s in args.shapes]
-        except ValueError:
-            print(f"error: shapes must look like 896x4864, got {args.shapes}", file=sys.stderr)
-            return 2
-    started = time.time()
-    bw = measure_bandwidth()
-    print(f"measured bandwidth: read {bw.read_gbs:.1f} GB/s, copy {bw.copy_gbs:.1f} GB/s")
-    try:
-        rows = run_tmac_microbench(shapes, threads=args.threads, repeats=args.repeats, read_gbs=bw.read_gbs,
-                                   stream_bytes=args.stream_mb * 2**20)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    command = " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])
-    result = report(command, bw, rows, args.stream_mb * 2**20, time.time() - started)
-    print(rows_table(rows))
-    print(goals_line(result["goals"]))
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.out}")
-    return 0
+    shapes = parse_shapes(args.shapes, DEFAULT_SHAPES)
+    stream = args.stream_mb * 2**20
+    return run_microbench(
+        argv, args.out,
+        measure=lambda read_gbs: run_tmac_microbench(shapes, threads=args.threads,
+                                                     repeats=args.repeats, read_gbs=read_gbs, stream_bytes=stream),
+        build_report=lambda command, bw, rows, seconds: report(command, bw, rows, stream, seconds),
+        rows_table=rows_table, goals_line=goals_line)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ helpers they share behave as their results rely on. Speed itself is judged only 
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,12 @@ def test_the_runner_gives_our_errors_their_headline_and_exit_code(capsys: pytest
     with pytest.raises(SystemExit) as ended:
         run_script(lambda: 0)
     assert ended.value.code == 0
+
+
+@pytest.mark.parametrize("script", ["int4_kernels.py", "tmac_kernels.py"])
+def test_a_kernel_benchmark_given_a_malformed_shape_says_so_in_one_line_before_measuring(script: str) -> None:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--shapes", "896x", "--repeats", "1"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: shapes must look like 896x4864, got 896x"
+    assert "bandwidth" not in done.stdout  # refused before any measuring
