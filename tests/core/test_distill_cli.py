@@ -106,4 +106,4 @@ def test_distill_run_teaches_tunes_evaluates_and_registers_the_adapter(cli_env: 
     spec = Models.open(load_settings(env=cli_env)).get("mine")
     assert spec.base_model == "smollm2-135m-instruct" and spec.adapter is not None and spec.adapter.is_file()
     again = run(["distill", "run", "--student", "smollm2-135m-instruct", "--out", "mine"], cli_env)
-    assert again.returncode == 1 and "already exists" in again.stderr
+    assert again.returncode == 2 and "already exists" in again.stderr  # a name in use is bad input (exit 2)
