@@ -19,7 +19,8 @@ from .main_window import MainWindow
 from .quick_app import run_quick
 from .quick_ask import QuickAsk
 from .self_test import run_self_test
-from .tray import Tray, app_icon
+from .icon import app_icon
+from .tray import Tray
 
 if TYPE_CHECKING:
     from edgemind.core.settings import Settings

@@ -10,33 +10,15 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication, QObject, QPointF, Qt
-from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication, QObject
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from .context import AppContext
 from .hotkey import hotkey_note
+from .icon import app_icon
 
 log = logging.getLogger(__name__)
-
-
-def app_icon() -> QIcon:
-    """Drawn, not shipped: a round blue mark with an E (no image files to package)."""
-    pixmap = QPixmap(64, 64)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setBrush(QColor("#2f6fde"))
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.drawEllipse(QPointF(32, 32), 30, 30)
-    painter.setPen(QColor("white"))
-    font = QFont()
-    font.setPixelSize(36)
-    font.setBold(True)
-    painter.setFont(font)
-    painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "E")
-    painter.end()
-    return QIcon(pixmap)
 
 
 class Tray(QObject):
