@@ -62,8 +62,7 @@ def highlighted_html(code: str, lang: str) -> str:
         lexer = TextLexer()
     formatter = HtmlFormatter(nowrap=True, noclasses=True, style=theme.current().pygments_style)
     body = highlight(code, lexer, formatter) if code else ""
-    return ("<pre style=\"white-space: pre-wrap; margin: 0; font-family: 'DejaVu Sans Mono', Consolas, Menlo, "
-            f"monospace;\">{body}</pre>")
+    return f"<pre style=\"white-space: pre-wrap; margin: 0; font-family: {theme.MONO};\">{body}</pre>"
 
 
 class CodeBlock(QFrame):
