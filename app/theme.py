@@ -119,12 +119,14 @@ def stylesheet(t: Theme) -> str:
         QWidget {{ font-size: {BODY_PT}pt; }}
         QToolTip {{ background: {t.surface}; color: {t.text}; border: 1px solid {t.border}; padding: 4px; }}
         QPushButton {{ background: {t.button}; color: {t.text}; border: 1px solid {t.border};
-                       border-radius: {RADIUS_SMALL}px; padding: 5px 12px; min-height: 18px; }}
+                       border-radius: {RADIUS_SMALL}px; padding: 5px 12px; }}
         QPushButton:hover {{ border-color: {t.accent}; }}
         QPushButton:pressed {{ background: {t.selection}; }}
         QPushButton:focus {{ border: 1px solid {t.accent}; }}
         QPushButton:default {{ border: 1px solid {t.accent}; }}
         QPushButton:flat {{ border: none; background: transparent; }}
+        QPushButton#closeButton {{ border: none; background: transparent; padding: 0; font-size: 14pt; }}
+        QPushButton#closeButton:hover, QPushButton#closeButton:focus {{ color: {t.accent}; }}
         QPushButton:disabled {{ background: {t.disabled_button}; color: {t.disabled_text}; border-color: {t.border}; }}
         QToolButton {{ color: {t.text}; border: 1px solid transparent; border-radius: {RADIUS_SMALL}px;
                        padding: 2px 6px; }}
@@ -134,6 +136,7 @@ def stylesheet(t: Theme) -> str:
                        border-radius: {RADIUS_SMALL}px; padding: 4px 6px;
                        selection-background-color: {t.highlight}; selection-color: {t.highlighted_text}; }}
         QLineEdit:focus, QPlainTextEdit:focus, QTextEdit:focus {{ border: 1px solid {t.accent}; }}
+        QAbstractSpinBox QLineEdit, QComboBox QLineEdit {{ border: none; padding: 0; background: transparent; }}
         QLineEdit:disabled, QPlainTextEdit:disabled, QTextEdit:disabled {{ background: {t.disabled_button};
                        color: {t.disabled_text}; }}
         QListView, QTreeView, QTableView {{ background: {t.base}; color: {t.text}; border: 1px solid {t.border};
