@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
@@ -113,6 +114,11 @@ def palette(theme: Theme) -> QPalette:
     return result
 
 
+def _resource(name: str) -> str:
+    """A file in edgemind.resources as a style sheet url (forward slashes, also on Windows)."""
+    return str(resources.files("edgemind.resources").joinpath(name)).replace("\\", "/")
+
+
 def stylesheet(t: Theme) -> str:
     """The app's style sheet: object names the widgets set (message, codeBlock, hint...) and the common controls."""
     return f"""
@@ -136,7 +142,20 @@ def stylesheet(t: Theme) -> str:
                        border-radius: {RADIUS_SMALL}px; padding: 4px 6px;
                        selection-background-color: {t.highlight}; selection-color: {t.highlighted_text}; }}
         QLineEdit:focus, QPlainTextEdit:focus, QTextEdit:focus {{ border: 1px solid {t.accent}; }}
-        QAbstractSpinBox QLineEdit, QComboBox QLineEdit {{ border: none; padding: 0; background: transparent; }}
+        QAbstractSpinBox, QComboBox {{ background: {t.base}; color: {t.text}; border: 1px solid {t.border};
+                       border-radius: {RADIUS_SMALL}px; padding: 2px 6px;
+                       selection-background-color: {t.highlight}; selection-color: {t.highlighted_text}; }}
+        QAbstractSpinBox:focus, QComboBox:focus, QComboBox:on {{ border: 1px solid {t.accent}; }}
+        QAbstractSpinBox:disabled, QComboBox:disabled {{ background: {t.disabled_button}; color: {t.disabled_text}; }}
+        QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 18px; border: none; }}
+        QComboBox::drop-down {{ width: 22px; border: none; }}
+        QAbstractSpinBox::up-arrow {{ image: url({_resource("arrow-up.svg")}); width: 10px; height: 8px; }}
+        QAbstractSpinBox::down-arrow, QComboBox::down-arrow {{ image: url({_resource("arrow-down.svg")});
+                       width: 10px; height: 8px; }}
+        QComboBox QAbstractItemView {{ background: {t.base}; color: {t.text}; border: 1px solid {t.border};
+                       selection-background-color: {t.selection}; selection-color: {t.text}; }}
+        QAbstractSpinBox QLineEdit, QComboBox QLineEdit {{ border: none; padding: 0 0 0 4px;
+                       background: transparent; }}
         QLineEdit:disabled, QPlainTextEdit:disabled, QTextEdit:disabled {{ background: {t.disabled_button};
                        color: {t.disabled_text}; }}
         QListView, QTreeView, QTableView {{ background: {t.base}; color: {t.text}; border: 1px solid {t.border};
@@ -196,6 +215,13 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
     app.setStyle("Fusion")
     _current = theme = DARK if (system_prefers_dark(app) if dark is None else dark) else LIGHT
     app.setPalette(palette(theme))
+    # Fusion outlines a check box in the window colour darkened, invisible on a dark window around a dark box: a
+    # box in the button colour stands out in both themes (white in light, as before)
+    boxes = palette(theme)
+    boxes.setColor(QPalette.ColorGroup.Active, QPalette.ColorRole.Base, QColor(theme.button))
+    boxes.setColor(QPalette.ColorGroup.Inactive, QPalette.ColorRole.Base, QColor(theme.button))
+    for kind in ("QCheckBox", "QRadioButton"):
+        app.setPalette(boxes, kind)
     font = QFont(app.font())
     font.setPointSize(BODY_PT)
     app.setFont(font)

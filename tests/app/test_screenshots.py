@@ -174,7 +174,11 @@ def test_every_surface_in_both_themes_is_drawn_themed_and_unclipped(qtbot, gui, 
             window.tabs.setCurrentWidget(chat)
             problems += check_and_save(window, "chat", t, ("window", "base", "surface"))
             window.tabs.setCurrentWidget(window.settings_page)
+            page = window.settings_page
+            page.scroll_area.verticalScrollBar().setValue(0)
             problems += check_and_save(window, "settings", t, ("window", "base"))
+            page.scroll_area.ensureWidgetVisible(page.threads, 0, 200)  # the engine's spin boxes and check boxes
+            problems += check_and_save(window, "settings-engine", t, ("window", "base"))
             window.tabs.setCurrentWidget(review)
             problems += check_and_save(window, "review", t, ("window", "base"))
             problems += check_and_save(gui.quick_ask, "quick-ask", t, ("window",))
@@ -185,6 +189,6 @@ def test_every_surface_in_both_themes_is_drawn_themed_and_unclipped(qtbot, gui, 
     qtbot.waitUntil(lambda: bool(outcomes), timeout=30_000)
     assert not problems, "\n".join(problems)
     names = {p.name for p in OUT.glob("*.png")}
-    for surface in ("welcome", "chat", "settings", "review", "quick-ask", "permission"):
+    for surface in ("welcome", "chat", "settings", "settings-engine", "review", "quick-ask", "permission"):
         assert {f"{surface}-light.png", f"{surface}-dark.png"} <= names
 
