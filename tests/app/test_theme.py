@@ -93,3 +93,74 @@ def test_the_applied_palette_is_the_themes_in_every_group(restore_theme, dark: b
         assert pal.color(group, QPalette.ColorRole.Text).name() == t.text
         assert pal.color(group, QPalette.ColorRole.Link).name() == t.accent
     assert pal.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText).name() == t.disabled_text
+
+
+def test_a_code_block_and_the_reviewed_source_take_the_new_themes_colours_on_a_switch(qtbot, restore_theme) -> None:
+    """Highlighting is baked into HTML (answers) and cached formats (review): both must follow a theme switch, or a
+    dark window shows light-theme code colours (the light style's dark-blue keywords on a near-black block)."""
+    from pygments.styles import get_style_by_name
+    from PySide6.QtGui import QColor
+
+    from edgemind.app.message_view import CodeBlock
+    from edgemind.app.review_pane import SourceView
+
+    app: QApplication = restore_theme
+    theme.apply(app, dark=False)
+    block, source = CodeBlock("python", "def add(a, b):\n    return a + b"), SourceView()
+    for w in (block, source):
+        qtbot.addWidget(w)
+        w.show()
+    source.setPlainText("def add(a, b):\n    return a + b\n")
+    source.highlighter.set_lexer_for("x.py", source.toPlainText())
+
+    def keyword_colour(style: str) -> str:
+        from pygments.token import Keyword
+
+        return "#" + get_style_by_name(style).style_for_token(Keyword)["color"].lower()
+
+    def source_keyword() -> str:
+        layout = source.document().firstBlock().layout()
+        formats = [r.format.foreground().color().name() for r in layout.formats() if r.start == 0]
+        return formats[0] if formats else ""
+
+    assert keyword_colour(theme.LIGHT.pygments_style) in block.body.text().lower()
+    assert source_keyword() == QColor(keyword_colour(theme.LIGHT.pygments_style)).name()
+    theme.apply(app, dark=True)
+    qtbot.waitUntil(lambda: keyword_colour(theme.DARK.pygments_style) in block.body.text().lower(), timeout=2_000)
+    assert keyword_colour(theme.LIGHT.pygments_style) not in block.body.text().lower()
+    qtbot.waitUntil(lambda: source_keyword() == QColor(keyword_colour(theme.DARK.pygments_style)).name(),
+                    timeout=2_000)
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_the_focused_field_and_button_wear_the_accent_ring_and_the_others_do_not(qtbot, restore_theme,
+                                                                                dark: bool) -> None:
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
+
+    app: QApplication = restore_theme
+    t = theme.apply(app, dark=dark)
+    window = QWidget()
+    qtbot.addWidget(window)
+    layout = QVBoxLayout(window)
+    focused, other = QLineEdit("focused"), QLineEdit("other")
+    button = QPushButton("Send")
+    for w in (focused, other, button):
+        layout.addWidget(w)
+    window.show()
+    window.activateWindow()
+    focused.setFocus()
+    qtbot.waitUntil(focused.hasFocus, timeout=2_000)
+
+    def edge_has_accent(w: QWidget) -> bool:
+        image = w.grab().toImage()
+        accent = QColor(t.accent)
+        y = image.height() // 2
+        return any(max(abs(image.pixelColor(x, y).red() - accent.red()),
+                       abs(image.pixelColor(x, y).green() - accent.green()),
+                       abs(image.pixelColor(x, y).blue() - accent.blue())) <= 12 for x in range(3))
+
+    assert edge_has_accent(focused) and not edge_has_accent(other)
+    button.setFocus()
+    qtbot.waitUntil(button.hasFocus, timeout=2_000)
+    assert edge_has_accent(button) and not edge_has_accent(focused)
