@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
@@ -220,8 +221,9 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
     boxes = palette(theme)
     boxes.setColor(QPalette.ColorGroup.Active, QPalette.ColorRole.Base, QColor(theme.button))
     boxes.setColor(QPalette.ColorGroup.Inactive, QPalette.ColorRole.Base, QColor(theme.button))
+    per_class: Any = app.setPalette  # PySide6 takes the class name as str; its stubs say bytes, which it refuses
     for kind in ("QCheckBox", "QRadioButton"):
-        app.setPalette(boxes, kind)
+        per_class(boxes, kind)
     font = QFont(app.font())
     font.setPointSize(BODY_PT)
     app.setFont(font)
