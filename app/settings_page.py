@@ -5,6 +5,7 @@ tool grants, MCP servers, threads, cache sizes and clearing, data folder, safety
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from edgemind.core.settings import SETTINGS, load_settings, save_settings
 
 from .context import AppContext
 from .grants_page import GrantsPage
+from .hotkey import QUICK_COMMAND, hotkey_note
 from .mcp_page import McpPage
 from .personalization_page import PersonalizationPage
 from .wheel_guard import guard_wheel
@@ -191,6 +193,12 @@ class SettingsPage(QWidget):
         app_form.addRow(self.close_to_tray)
         app_form.addRow(self.start_in_tray)
         app_form.addRow("Quick-ask shortcut", self.quick_ask_hotkey)
+        note = hotkey_note(sys.platform, os.environ, self.ctx.settings.quick_ask_hotkey)
+        self.hotkey_hint = QLabel(note or "Opens quick ask from any app while EdgeMind runs (applies at the next "
+                                  f"start). `{QUICK_COMMAND}` opens it too.")
+        self.hotkey_hint.setObjectName("hint")
+        self.hotkey_hint.setWordWrap(True)
+        app_form.addRow(self.hotkey_hint)
         app_form.addRow(self.api_server_enabled)
         app_form.addRow(self.api_server_status)
         app_form.addRow("Data folder", folder_row)

@@ -168,3 +168,22 @@ def test_wayland_is_told_in_one_line_to_bind_edgemind_quick() -> None:
     assert note == ("Wayland lets no app take a global shortcut: bind `edgemind quick` to Ctrl+Alt+Space in your "
                     "desktop's keyboard settings")
     assert hotkey_note("linux", {"DISPLAY": ":0"}) is None and hotkey_note("win32", {}) is None
+
+
+def test_the_settings_page_saves_a_shortcut_and_refuses_a_bad_one_in_one_line(qtbot, ctx, settings) -> None:
+    from edgemind.app.settings_page import SettingsPage
+
+    page = SettingsPage(ctx)
+    qtbot.addWidget(page)
+    assert page.quick_ask_hotkey.text() == DEFAULT_HOTKEY
+    page.quick_ask_hotkey.setText("Ctrl+Hyper+K")
+    page.save()
+    qtbot.waitUntil(lambda: page.status.text().startswith("Not saved"), timeout=10_000)
+    assert "quick_ask_hotkey" in page.status.text() and "\n" not in page.status.text()
+    page.quick_ask_hotkey.setText("Super+Shift+E")
+    saved: list = []
+    page.settings_did_save.connect(saved.append)
+    page.save()
+    qtbot.waitUntil(lambda: bool(saved), timeout=10_000)
+    assert saved[0].quick_ask_hotkey == "Super+Shift+E"
+    assert 'quick_ask_hotkey = "Super+Shift+E"' in (settings.home / "settings.toml").read_text(encoding="utf-8")
