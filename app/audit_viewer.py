@@ -183,8 +183,7 @@ class AuditViewer(QWidget):
         elif result.ok:
             text, color = (f"✔ Intact: {result.rows} row{'s' if result.rows != 1 else ''}; every row links to the "
                            "one before, the keyed seal matches and the head is the one anchored outside the "
-                           "database." + (f" Note: {result.note}" if result.note else "")), (
-                               "#2e7d32" if not t.dark else "#66bb6a")
+                           "database." + (f" Note: {result.note}" if result.note else "")), t.success
         elif result.first_bad_id is None:
             text, color = f"✘ Tampered: {result.problem}", t.error
         else:

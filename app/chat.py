@@ -32,6 +32,7 @@ from edgemind.core.errors import EdgeMindError
 
 from .chat_settings_dialog import ChatSettingsDialog
 from .context import AppContext
+from .elided_label import ElidedLabel
 from .empty_state import EmptyState
 from .message_view import MessageWidget, error_widget
 from .onboarding import EmptyChat, Example
@@ -89,7 +90,7 @@ class ChatPane(QWidget):
     def _build(self) -> None:
         side = QWidget()
         side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.setContentsMargins(0, 0, 6, 0)
         self.new_button = QPushButton("New chat")
         self.new_button.setToolTip("Start a new conversation (Ctrl+N)")
         self.new_button.clicked.connect(self.new_chat)
@@ -111,9 +112,9 @@ class ChatPane(QWidget):
 
         main = QWidget()
         main_layout = QVBoxLayout(main)
-        main_layout.setContentsMargins(0, 0, 0, 0)
+        main_layout.setContentsMargins(6, 0, 0, 0)
         top = QHBoxLayout()
-        self.title = QLabel("New conversation")
+        self.title = ElidedLabel("New conversation", min_width=60)
         self.title.setObjectName("who")
         self.model_picker = QComboBox()
         self.model_picker.setToolTip("Which model answers: Auto lets the router choose by intent")

@@ -15,11 +15,12 @@ from PySide6.QtWidgets import QApplication
 from . import theme
 from .context import AppContext
 from .gc_guard import GuiThreadCollector
+from .icon import app_icon
 from .main_window import MainWindow
 from .quick_app import run_quick
 from .quick_ask import QuickAsk
 from .self_test import run_self_test
-from .tray import Tray, app_icon
+from .tray import Tray
 
 if TYPE_CHECKING:
     from edgemind.core.settings import Settings
@@ -45,7 +46,7 @@ class App:
     def close(self) -> None:
         """Stop work in flight, close the engine and every window (tests and the self-test end with this)."""
         self.ctx.shutdown()
-        self.tray.icon.hide()
+        self.tray.close()
         self.quick_ask.close()
         self.quick_ask.deleteLater()
         self.window.quitting = True

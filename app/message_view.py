@@ -16,11 +16,12 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import TextLexer, get_lexer_by_name, guess_lexer
 from pygments.util import ClassNotFound
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from . import theme
+from .elided_label import ElidedLabel
 
 RENDER_INTERVAL_MS = 40
 _FENCE_OPEN = re.compile(r"^\s*```\s*([\w+#.-]*)\s*$")
@@ -62,8 +63,7 @@ def highlighted_html(code: str, lang: str) -> str:
         lexer = TextLexer()
     formatter = HtmlFormatter(nowrap=True, noclasses=True, style=theme.current().pygments_style)
     body = highlight(code, lexer, formatter) if code else ""
-    return ("<pre style=\"white-space: pre-wrap; margin: 0; font-family: 'DejaVu Sans Mono', Consolas, Menlo, "
-            f"monospace;\">{body}</pre>")
+    return f"<pre style=\"white-space: pre-wrap; margin: 0; font-family: {theme.MONO};\">{body}</pre>"
 
 
 class CodeBlock(QFrame):
@@ -71,6 +71,7 @@ class CodeBlock(QFrame):
         super().__init__(parent)
         self.setObjectName("codeBlock")
         self.lang, self.code = lang, ""
+        self._style = theme.current().pygments_style  # the Pygments style the HTML was rendered with
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 8)
         header = QHBoxLayout()
@@ -95,8 +96,17 @@ class CodeBlock(QFrame):
         if code == self.code and lang == self.lang:
             return
         self.lang, self.code = lang, code
+        self._style = theme.current().pygments_style
         self.lang_label.setText(lang or "code")
         self.body.setText(highlighted_html(code, lang))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        """Re-highlight when the theme changes: the colours are baked into the HTML (light's on a dark block, else)."""
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.StyleChange, QEvent.Type.PaletteChange) and \
+                self._style != theme.current().pygments_style:
+            self._style = theme.current().pygments_style
+            self.body.setText(highlighted_html(self.code, self.lang))
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.code)
@@ -203,10 +213,9 @@ class MessageWidget(QFrame):
         head = QHBoxLayout()
         who = QLabel({"user": "You", "assistant": "EdgeMind", "error": "Error"}.get(role, role))
         who.setObjectName("who")
-        self.badge = QLabel(model or "")
+        # a long badge ends in "…" (whole in its tooltip), never widens the message past the view
+        self.badge = ElidedLabel(model or "")
         self.badge.setObjectName("badge")
-        # a long badge is cut, never widens the message past the view (which would add a sideways scrollbar)
-        self.badge.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         head.addWidget(who)
         head.addWidget(self.badge, 1)
         self.copy_button = QToolButton()

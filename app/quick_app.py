@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QApplication
 from . import theme
 from .context import AppContext
 from .gc_guard import GuiThreadCollector
+from .icon import app_icon
 from .quick_ask import QuickAsk
-from .tray import app_icon
 
 if TYPE_CHECKING:
     from edgemind.core.settings import Settings

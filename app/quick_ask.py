@@ -43,6 +43,7 @@ class QuickAsk(QWidget):
         title = QLabel("Quick ask")
         title.setObjectName("who")
         close = QPushButton("×")
+        close.setObjectName("closeButton")
         close.setFlat(True)
         close.setFixedWidth(28)
         close.setToolTip("Close (Esc)")

@@ -10,7 +10,7 @@ from typing import Any
 from pygments.lexers import TextLexer, get_lexer_for_filename, guess_lexer
 from pygments.styles import get_style_by_name
 from pygments.util import ClassNotFound
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QSyntaxHighlighter, QTextCharFormat, QTextFormat
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -63,6 +63,11 @@ class PygmentsHighlighter(QSyntaxHighlighter):
             self._formats[token] = fmt
         return self._formats[token]
 
+    def restyle(self) -> None:
+        """The theme changed: drop the cached formats (they hold the old theme's colours) and colour again."""
+        self._formats = {}
+        self.rehighlight()
+
     def highlightBlock(self, text: str) -> None:  # noqa: N802
         position = 0
         for token, value in self.lexer.get_tokens(text):
@@ -77,6 +82,7 @@ class SourceView(QPlainTextEdit):
 
     def __init__(self) -> None:
         super().__init__()
+        self._style = theme.current().pygments_style  # the Pygments style the highlighter's formats come from
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         font = QFont("DejaVu Sans Mono")
         font.setStyleHint(QFont.StyleHint.Monospace)
@@ -87,6 +93,12 @@ class SourceView(QPlainTextEdit):
         self.updateRequest.connect(self._scroll_gutter)
         self.setViewportMargins(self.gutter_width(), 0, 0, 0)
         self.highlighter = PygmentsHighlighter(self.document())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.StyleChange and self._style != theme.current().pygments_style:
+            self._style = theme.current().pygments_style
+            self.highlighter.restyle()
 
     def gutter_width(self) -> int:
         return 12 + self.fontMetrics().horizontalAdvance("9") * max(3, len(str(self.blockCount())))
@@ -184,6 +196,9 @@ class ReviewPane(QWidget):
         bar.addWidget(self.where, 1)
         self.source = SourceView()
         self.findings_list = QListWidget()
+        self.findings_list.setWordWrap(True)  # a finding's whole message, wrapped, never cut at the list's edge
+        self.findings_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.findings_list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.findings_list.currentRowChanged.connect(self.show_finding)
         self.detail = QLabel("Findings appear here after a review.")
         self.detail.setWordWrap(True)
@@ -194,7 +209,7 @@ class ReviewPane(QWidget):
         self.ask_button.clicked.connect(self.ask_about_finding)
         right = QWidget()
         right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setContentsMargins(8, 0, 0, 0)
         self.summary = QLabel("Findings")
         self.summary.setObjectName("who")
         self.analyzers = QLabel("")
@@ -213,6 +228,15 @@ class ReviewPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(splitter, 1)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        """Severity colours are set per item: give them the new theme's when it changes."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.StyleChange:
+            for row, f in enumerate(self.findings[:self.findings_list.count()]):
+                item = self.findings_list.item(row)
+                if item is not None:
+                    item.setForeground(QColor(theme.current().severity_color(f.severity)))
 
     # ---- input ------------------------------------------------------------------------------------------------
     def choose_file(self) -> None:
@@ -283,7 +307,7 @@ class ReviewPane(QWidget):
                                          f"({tokens[0]} tokens read from the model)")
 
         self.current = self.ctx.ops.submit("review", work, lane="stream", on_event=progress,
-                                           on_done=self._show_result, on_error=self._show_failure)
+                                           on_done=self.show_result, on_error=self._show_failure)
         self.review_button.setEnabled(False)
         self.stop_button.setEnabled(True)
 
@@ -314,7 +338,8 @@ class ReviewPane(QWidget):
         if len(self.findings) == 1:
             self.findings_list.setCurrentRow(0)
 
-    def _show_result(self, result: Any) -> None:
+    def show_result(self, result: Any) -> None:
+        """Show a finished review's findings in line order (they streamed in the order they were found)."""
         self._done()
         self.findings = []
         self.findings_list.clear()

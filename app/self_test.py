@@ -169,6 +169,7 @@ def run_self_test(app: Any, screenshot: Path | None, timeout_s: float = 300.0) -
         no_tray = "no system tray on this desktop: menu built, not shown"
         checks["tray"] = {"ok": app.tray.actions() == ["Quick ask", "Open EdgeMind", "Pause models", "Quit"],
                           "shown": app.tray.available,
+                          "hotkey": app.tray.hotkey is not None, "hotkey_note": app.tray.hotkey_note,
                           "note": None if app.tray.available else no_tray}
     except Exception as exc:  # the report must come out whatever broke
         checks.setdefault("error", {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"})

@@ -5,6 +5,7 @@ tool grants, MCP servers, threads, cache sizes and clearing, data folder, safety
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from edgemind.core.settings import SETTINGS, load_settings, save_settings
 
 from .context import AppContext
 from .grants_page import GrantsPage
+from .hotkey import QUICK_COMMAND, hotkey_note
 from .mcp_page import McpPage
 from .personalization_page import PersonalizationPage
 from .wheel_guard import guard_wheel
@@ -172,6 +174,9 @@ class SettingsPage(QWidget):
         app_form = QFormLayout(app_box)
         self.close_to_tray = QCheckBox("Closing the window keeps EdgeMind in the tray")
         self.start_in_tray = QCheckBox("Start in the tray, without the window")
+        self.quick_ask_hotkey = QLineEdit()
+        self.quick_ask_hotkey.setToolTip(SETTINGS["quick_ask_hotkey"].help)
+        self.quick_ask_hotkey.setMaximumWidth(240)
         folder_row = QHBoxLayout()
         self.data_folder = QLabel(str(self.ctx.settings.home))
         self.data_folder.setObjectName("hint")
@@ -187,6 +192,13 @@ class SettingsPage(QWidget):
         self.ctx.hooks.api_server_did_change.connect(self._api_server_changed)
         app_form.addRow(self.close_to_tray)
         app_form.addRow(self.start_in_tray)
+        app_form.addRow("Quick-ask shortcut", self.quick_ask_hotkey)
+        note = hotkey_note(sys.platform, os.environ, self.ctx.settings.quick_ask_hotkey)
+        self.hotkey_hint = QLabel(note or "Opens quick ask from any app while EdgeMind runs (applies at the next "
+                                  f"start). `{QUICK_COMMAND}` opens it too.")
+        self.hotkey_hint.setObjectName("hint")
+        self.hotkey_hint.setWordWrap(True)
+        app_form.addRow(self.hotkey_hint)
         app_form.addRow(self.api_server_enabled)
         app_form.addRow(self.api_server_status)
         app_form.addRow("Data folder", folder_row)
@@ -252,6 +264,7 @@ class SettingsPage(QWidget):
         self.cache_ttl_seconds.setValue(float(settings.cache_ttl_seconds))
         self.close_to_tray.setChecked(settings.close_to_tray)
         self.start_in_tray.setChecked(settings.start_in_tray)
+        self.quick_ask_hotkey.setText(settings.quick_ask_hotkey)
         self.api_server_enabled.setChecked(settings.api_server_enabled)
 
     def values(self) -> dict[str, Any]:
@@ -264,6 +277,7 @@ class SettingsPage(QWidget):
             "cache_enabled": self.cache_enabled.isChecked(), "cache_memory_entries": self.cache_memory_entries.value(),
             "cache_disk_mb": self.cache_disk_mb.value(), "cache_ttl_seconds": int(ttl) if ttl.is_integer() else ttl,
             "close_to_tray": self.close_to_tray.isChecked(), "start_in_tray": self.start_in_tray.isChecked(),
+            "quick_ask_hotkey": self.quick_ask_hotkey.text().strip(),
             "api_server_enabled": self.api_server_enabled.isChecked(),
             "distill_enabled": self.distill_enabled.isChecked(),
         }

@@ -1,6 +1,6 @@
-"""The tray icon and its menu (Quick ask, Open EdgeMind, Pause models, Quit), and the global quick-ask hotkey
-(Ctrl+Alt+Space through RegisterHotKey, on Windows only; elsewhere the desktop's keyboard settings run
-`edgemind quick`, and hotkey.py says so in one line)."""
+"""The tray icon and its menu (Quick ask, Open EdgeMind, Pause models, Quit), and the global quick-ask shortcut
+(the `quick_ask_hotkey` setting: RegisterHotKey on Windows, XGrabKey on X11, an AppKit monitor on macOS; on Wayland
+hotkey.py's one line says to bind `edgemind quick` in the desktop's settings)."""
 
 from __future__ import annotations
 
@@ -10,33 +10,17 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication, QObject, QPointF, Qt
-from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication, QObject
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from .context import AppContext
-from .hotkey import hotkey_note
+from .hotkey import HotkeyError, KeyCombo, hotkey_note, mechanism, parse_combo
+from .icon import app_icon
+from .mac_hotkey import MacHotkey
+from .x11_hotkey import X11Hotkey
 
 log = logging.getLogger(__name__)
-
-
-def app_icon() -> QIcon:
-    """Drawn, not shipped: a round blue mark with an E (no image files to package)."""
-    pixmap = QPixmap(64, 64)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setBrush(QColor("#2f6fde"))
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.drawEllipse(QPointF(32, 32), 30, 30)
-    painter.setPen(QColor("white"))
-    font = QFont()
-    font.setPixelSize(36)
-    font.setBold(True)
-    painter.setFont(font)
-    painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "E")
-    painter.end()
-    return QIcon(pixmap)
 
 
 class Tray(QObject):
@@ -68,11 +52,18 @@ class Tray(QObject):
             self.icon.show()
         else:
             log.info("no system tray on this desktop: closing the window quits EdgeMind")
-        self.hotkey = WindowsHotkey.install(quick_ask) if sys.platform == "win32" else None
-        self.hotkey_note = hotkey_note(sys.platform, os.environ)
+        self.hotkey, self.hotkey_note = install_hotkey(ctx.settings.quick_ask_hotkey, quick_ask)
         if self.hotkey_note:
             log.info("%s", self.hotkey_note)
-        self.quick_action.setToolTip(self.hotkey_note or ("Ctrl+Alt+Space anywhere" if self.hotkey else ""))
+        self.quick_action.setToolTip(self.hotkey_note or (f"{ctx.settings.quick_ask_hotkey} anywhere" if self.hotkey
+                                                          else ""))
+
+    def close(self) -> None:
+        """Hide the icon and give the shortcut back to the desktop."""
+        self.icon.hide()
+        if self.hotkey is not None:
+            self.hotkey.uninstall()
+            self.hotkey = None
 
     def _paused(self, paused: bool) -> None:
         self.pause_action.blockSignals(True)
@@ -84,27 +75,61 @@ class Tray(QObject):
         return [a.text() for a in self.menu.actions() if a.text()]
 
 
+def install_hotkey(combo_text: str, callback: Callable[[], None]) -> tuple[Any, str | None]:
+    """(the registered shortcut or None, the one line to log where there is none by design)."""
+    qt_app = QGuiApplication.instance()
+    qt_platform = qt_app.platformName() if isinstance(qt_app, QGuiApplication) else ""
+    kind = mechanism(sys.platform, os.environ, qt_platform)
+    note = hotkey_note(sys.platform, os.environ, combo_text)
+    if kind is None:
+        return None, note
+    try:
+        combo = parse_combo(combo_text)
+    except HotkeyError as exc:
+        return None, str(exc)
+    if kind == "windows":
+        return WindowsHotkey.install(callback, combo), note
+    if kind == "macos":
+        return MacHotkey.install(combo, callback), note
+    return X11Hotkey.install(combo, callback), note
+
+
 class WindowsHotkey(QAbstractNativeEventFilter):
     """Ctrl+Alt+Space anywhere in Windows opens the quick ask (RegisterHotKey, WM_HOTKEY)."""
 
     HOTKEY_ID = 0xED01
     WM_HOTKEY = 0x0312
-    MOD_ALT, MOD_CONTROL, MOD_NOREPEAT, VK_SPACE = 0x0001, 0x0002, 0x4000, 0x20
+    MOD_ALT, MOD_CONTROL, MOD_SHIFT, MOD_WIN, MOD_NOREPEAT = 0x0001, 0x0002, 0x0004, 0x0008, 0x4000
+    VK_SPACE, VK_F1 = 0x20, 0x70
+
+    @classmethod
+    def codes(cls, combo: KeyCombo) -> tuple[int, int]:
+        """(modifiers, virtual-key code) for RegisterHotKey: letters and digits are their upper-case ASCII."""
+        mods = cls.MOD_NOREPEAT
+        for m, bit in (("alt", cls.MOD_ALT), ("ctrl", cls.MOD_CONTROL), ("shift", cls.MOD_SHIFT),
+                       ("super", cls.MOD_WIN)):
+            if m in combo.modifiers:
+                mods |= bit
+        if combo.key == "space":
+            return mods, cls.VK_SPACE
+        if len(combo.key) > 1:
+            return mods, cls.VK_F1 + int(combo.key[1:]) - 1
+        return mods, ord(combo.key.upper())
 
     def __init__(self, callback: Callable[[], None]) -> None:
         super().__init__()
         self.callback = callback
 
     @classmethod
-    def install(cls, callback: Callable[[], None]) -> WindowsHotkey | None:
+    def install(cls, callback: Callable[[], None], combo: KeyCombo) -> WindowsHotkey | None:
         if sys.platform != "win32":
             return None
         import ctypes
 
         user32 = ctypes.windll.user32
-        if not user32.RegisterHotKey(None, cls.HOTKEY_ID, cls.MOD_CONTROL | cls.MOD_ALT | cls.MOD_NOREPEAT,
-                                     cls.VK_SPACE):
-            log.warning("Ctrl+Alt+Space is taken by another program: no global quick-ask hotkey")
+        if not user32.RegisterHotKey(None, cls.HOTKEY_ID, *cls.codes(combo)):
+            log.warning("%s is taken by another program: no global quick-ask shortcut (choose another in Settings)",
+                        combo.label())
             return None
         hotkey = cls(callback)
         instance = QCoreApplication.instance()

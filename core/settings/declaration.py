@@ -6,6 +6,7 @@ Add a setting by adding a field; nothing else lists the keys. Never reads files 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import get_type_hints
@@ -15,6 +16,9 @@ from .spec import KEY, Setting, complete, setting
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 _URL = ("http://", "https://")
+# a global shortcut: one or more modifiers, then a letter, a digit, Space or F1-F12 (app/hotkey.py parses the same)
+_HOTKEY = re.compile(r"((ctrl|control|alt|shift|super|meta|win|cmd)\+)+([a-z0-9]|space|f([1-9]|1[0-2]))",
+                     re.IGNORECASE)
 
 
 def _origins(value: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -136,6 +140,11 @@ class Settings:
         True, help="Desktop app: closing the main window keeps EdgeMind in the tray", gui=True)
     start_in_tray: bool = setting(
         False, help="Desktop app: start hidden in the tray", gui=True)
+    quick_ask_hotkey: str = setting(
+        "Ctrl+Alt+Space", help="Desktop app: the global shortcut that opens quick ask (Windows, macOS, X11; on "
+        "Wayland bind `edgemind quick` in the desktop's keyboard settings)", env="EDGEMIND_QUICK_ASK_HOTKEY",
+        check=lambda v: isinstance(v, str) and _HOTKEY.fullmatch(v.replace(" ", "")) is not None,
+        expected='modifiers and one key joined by +, like "Ctrl+Alt+Space" or "Super+Shift+E"', gui=True)
 
     @property
     def db_path(self) -> Path:

@@ -51,5 +51,6 @@ def test_self_test_passes_and_draws_every_surface_under_xvfb(cli_env: dict[str, 
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["ok"], report
+    assert report["checks"]["tray"]["hotkey"], report["checks"]["tray"]  # on X11 the app grabs its quick-ask key
     shots = [Path(p) for p in report["screenshots"]]
     assert len(shots) >= 6 and all(p.exists() and p.stat().st_size > 4000 for p in shots), shots
