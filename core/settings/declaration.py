@@ -136,6 +136,11 @@ class Settings:
         True, help="Desktop app: closing the main window keeps EdgeMind in the tray", gui=True)
     start_in_tray: bool = setting(
         False, help="Desktop app: start hidden in the tray", gui=True)
+    editor_command: str = setting(
+        "", help="Desktop app: the command that opens a cited document at its line, {path} and {line} filled in "
+        "(e.g. `code --goto {path}:{line}`); empty: the system's default application for the file",
+        env="EDGEMIND_EDITOR_COMMAND", check=lambda v: not v.strip() or "{path}" in v,
+        expected="a command containing {path} (and optionally {line}), or empty")
 
     @property
     def db_path(self) -> Path:
