@@ -49,9 +49,13 @@ class ToolOutcome:
         return first[:160] + ("…" if len(first) > 160 else "")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tool": self.tool, "arguments": self.arguments, "decision": self.decision, "ok": self.ok,
-                "scopes": list(self.scopes), "result_summary": self.summary, "result_sha256": self.result_sha,
-                "duration_ms": round(self.duration_ms, 1)}
+        out = {"tool": self.tool, "arguments": self.arguments, "decision": self.decision, "ok": self.ok,
+               "scopes": list(self.scopes), "result_summary": self.summary, "result_sha256": self.result_sha,
+               "duration_ms": round(self.duration_ms, 1)}
+        if self.sources:  # kept with the message, so a reopened answer links its sources again
+            out["sources"] = [{"path": c.path, "start_line": c.start_line, "end_line": c.end_line, "label": c.label,
+                               "page": c.page} for c in self.sources]
+        return out
 
 
 @dataclass(slots=True)
