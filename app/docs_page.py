@@ -276,6 +276,8 @@ class DocumentsPage(QWidget):
             self.current_label.setText(f"Indexing {item[1]}…")
             if item[2] == "once":
                 self.paused.add(item[1])  # allowed once: this indexing only, the watcher will not read it again
+            else:
+                self.paused.discard(item[1])  # a grant is held (stored, or for this session): watched again
             return
         progress: IndexProgress = item
         self.progress.setRange(0, max(progress.total, 1))
