@@ -132,6 +132,9 @@ class DocumentsPage(QWidget):
         box.addLayout(progress_row)
         box.addWidget(self.current_label)
         self.progress_box.hide()
+        self.errors_title = QLabel("Left out of the index (the rest was indexed):")
+        self.errors_title.setObjectName("hint")
+        self.errors_title.hide()
         self.error_list = QListWidget()
         self.error_list.setMaximumHeight(110)
         self.error_list.setToolTip("Files left out of the index, one line each; the rest was indexed")
@@ -145,6 +148,7 @@ class DocumentsPage(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.empty, 1)
         layout.addWidget(self.progress_box)
+        layout.addWidget(self.errors_title)
         layout.addWidget(self.error_list)
         layout.addWidget(self.status)
         self._sync_buttons()
@@ -251,6 +255,7 @@ class DocumentsPage(QWidget):
         self.errors = []
         self.error_list.clear()
         self.error_list.hide()
+        self.errors_title.hide()
         self.progress.setRange(0, 0)  # busy until the first file is counted (and while the dialog asks)
         self.current_label.setText(f"Asking to read {folder}…" if ask else f"Re-indexing {folder}…")
         self.progress_box.show()
@@ -291,6 +296,7 @@ class DocumentsPage(QWidget):
         if self.error_list.count() < MAX_ERROR_LINES:
             self.error_list.addItem(" ".join(line.split()))
         self.error_list.show()
+        self.errors_title.show()
 
     def _done(self, report: IndexReport) -> None:
         self._end()

@@ -17,7 +17,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import TextLexer, get_lexer_by_name, guess_lexer
 from pygments.util import ClassNotFound
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
@@ -201,7 +201,8 @@ def stored_citations(stored: Any) -> list[Citation]:
 def sources_html(citations: Sequence[Any]) -> str:
     """"Sources: a · b" with one link per citation; a link's target is its index, never a path, and its text is
     escaped (a file's name is the user's, not markup)."""
-    links = [f'<a href="cite:{i}">{html.escape(c.label)}</a>' for i, c in enumerate(citations)]
+    color = theme.current().accent  # set inline: a rich-text label keeps the link colour it was first drawn with
+    links = [f'<a href="cite:{i}" style="color: {color};">{html.escape(c.label)}</a>' for i, c in enumerate(citations)]
     return "Sources: " + " · ".join(links)
 
 
@@ -358,6 +359,11 @@ class MessageWidget(QFrame):
         if self.citations:
             self.sources_label.setText(sources_html(self.citations))
             self.sources_label.show()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.citations:  # the theme changed: links in its colour
+            self.sources_label.setText(sources_html(self.citations))
 
     def _cite(self, href: str) -> None:
         kind, _, index = href.partition(":")

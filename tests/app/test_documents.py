@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QUrl
+from PySide6.QtWidgets import QApplication
+
+from edgemind.app import theme
 
 from edgemind.app.citations import CitationOpener, file_url
 from edgemind.app.docs_page import NO_FOLDERS, document_folders
@@ -20,6 +23,7 @@ from edgemind.core.settings import with_overrides
 GARDEN = ["# Garden diary", ""] + [f"Week {n}: planted a row and wrote down the date." for n in range(1, 36)] + [
     "Tomatoes want at least six hours of direct sunshine a day, so the south-facing bed suits them best."]
 POLL_MS = 150
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots" / "documents"
 
 
 @pytest.fixture
@@ -156,9 +160,33 @@ def test_progress_counts_files_a_broken_one_is_one_line_and_cancel_stops_before_
     qtbot.waitUntil(lambda: row(page, many)[1:3] == ["60", "60"] and row(page, many)[4] == "yes", timeout=10_000)
 
 
+def save_screens(gui: Any, name: str) -> list[Path]:
+    """The Documents page and the chat with the answer, in light and dark, as PNGs kept after the run; each checked
+    to be drawn in its theme (the window's background), so a page that did not follow the theme fails here."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    saved = []
+    try:
+        for dark in (False, True):
+            theme.apply(gui.qt, dark=dark)
+            for tab, widget in (("page", gui.window.documents), ("answer", gui.window)):
+                gui.window.tabs.setCurrentWidget(gui.window.documents if tab == "page" else gui.window.chat)
+                QApplication.processEvents()
+                image = widget.grab().toImage()
+                corner = image.pixelColor(4, image.height() - 4)
+                assert (corner.lightness() < 100) == dark, (tab, dark, corner.name())
+                path = SHOTS / f"{name}-{tab}-{'dark' if dark else 'light'}.png"
+                assert image.save(str(path)), path
+                saved.append(path)
+    finally:
+        theme.apply(gui.qt)
+    return saved
+
+
 def test_an_answer_from_the_documents_links_its_sources_which_open_only_inside_the_folders(
         qtbot, gui, folder: Path, tmp_path: Path) -> None:
+    """Also kept: screenshots of the Documents page (with a left-out file) and of the answer, in both themes."""
     page, chat, asked = gui.window.documents, gui.window.chat, Asked(qtbot, gui)
+    (folder / "scan.pdf").write_bytes(b"%PDF-1.4\nnot really a PDF\n")
     page.add_folder(str(folder))
     asked.dialog(1).always_button.click()
     finished(qtbot, page)
@@ -186,6 +214,8 @@ def test_an_answer_from_the_documents_links_its_sources_which_open_only_inside_t
     answer.sources_label.linkActivated.emit(f"cite:{answer.source_labels().index('garden.md:26-38')}")
     qtbot.waitUntil(lambda: len(opened) == 2, timeout=10_000)
     assert opened[1] == ("gvim", "+26", os.path.realpath(folder / "garden.md"))
+    shots = save_screens(gui, "documents")
+    assert len({p.read_bytes() for p in shots}) == 4
 
     # a source outside the folders (a tool claiming /etc/passwd, or a file in a folder since removed) never opens
     outside = tmp_path / "secret.txt"
