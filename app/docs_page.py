@@ -236,7 +236,8 @@ class DocumentsPage(QWidget):
 
         def removed(files: int) -> None:
             self.status.setText(f"Removed {folder} from Documents ({files} file{'s' if files != 1 else ''} left the "
-                                "index; nothing was deleted).")
+                                "index; nothing was deleted). A stored read grant stays until you revoke it in "
+                                "Settings ▸ Tool grants.")
             self.refresh()
 
         self.ctx.ops.run("remove document folder", lambda: self.library().remove(folder), removed, self._show_error)

@@ -97,7 +97,7 @@ def test_a_folder_is_added_through_one_visible_grant_then_watched_edits_become_s
     assert len(asked.dialogs) == 1, "the grant was asked once"
 
 
-def test_a_denied_folder_is_not_indexed_and_allowed_once_is_not_watched(qtbot, gui, folder: Path,
+def test_a_denied_folder_is_not_indexed_allowed_once_is_not_watched_and_removing_keeps_the_files(qtbot, gui, folder: Path,
                                                                          tmp_path: Path) -> None:
     page, asked = gui.window.documents, Asked(qtbot, gui)
     qtbot.waitUntil(lambda: page.empty.is_empty() and page.empty.message.text() == NO_FOLDERS, timeout=20_000)
@@ -123,6 +123,12 @@ def test_a_denied_folder_is_not_indexed_and_allowed_once_is_not_watched(qtbot, g
     asked.dialog(3).allow_once_button.click()
     assert finished(qtbot, page).indexed == 1
     assert "Albatrosses" in searched(page, "seabirds gliding")
+
+    page.select(str(other))
+    page.remove_selected(confirm=False)  # the index forgets it; the file stays
+    qtbot.waitUntil(lambda: page.empty.is_empty() and page.empty.message.text() == NO_FOLDERS, timeout=10_000)
+    assert "nothing was deleted" in page.status.text() and (other / "penguins.txt").exists()
+    assert "Albatrosses" not in searched(page, "seabirds gliding")
 
 
 def test_progress_counts_files_a_broken_one_is_one_line_and_cancel_stops_before_reading(qtbot, gui,
