@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 # Why a poll and not QFileSystemWatcher: the watcher sees one directory level (every nested folder must be added and
 # re-added as folders come and go), on Linux each one costs an inotify watch from a small per-user budget, and an
-# editor's save-by-rename drops the watch on the file. A stat walk of a 2,000-file folder takes milliseconds.
+# editor's save-by-rename drops the watch on the file. A stat walk of a 2,000-file folder is tens of ms, in a worker.
 WATCH_INTERVAL_MS = 5_000
 NO_FOLDERS = ("No folders yet. Add a folder of notes, papers or code (.md, .txt, .rst, .py, .pdf): EdgeMind indexes "
               "it on this computer and answers questions from it, citing the file and lines. Your files are only "

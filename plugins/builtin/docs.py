@@ -27,7 +27,6 @@ from edgemind.core.tools.registry import PluginContext, Tool, ToolError
 from edgemind.core.tools.scopes import path_within
 from edgemind.core.tools.session import plugin_context
 from edgemind.plugins.builtin.files import text_files
-from edgemind.plugins.builtin.secrets_lines import is_secret
 from edgemind.plugins.sdk import tool
 
 log = logging.getLogger("edgemind.plugins.docs")
@@ -145,22 +144,29 @@ def _lock_for(folder: Path) -> threading.RLock:
 
 
 def snapshot(folder: Path) -> Snapshot:
-    """Size and modification time of every candidate file under `folder` (hidden folders, secrets and other
-    suffixes left out, as the index leaves them): cheap enough to poll, since nothing is read."""
+    """Size and modification time of every candidate file under `folder` (hidden folders and other suffixes left
+    out, as the index leaves them), read from the folder listings alone: cheap enough to poll. Only a change
+    detector: a secret file is in it (the secret list's patterns cost most of a poll), and a change to one starts
+    an indexing pass that still reads nothing the secret list forbids."""
     found: Snapshot = {}
-    for top, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            path = Path(top) / name
-            if name.startswith(".") or path.suffix.lower() not in SUFFIXES or is_secret(str(path)):
+    pending = [os.fspath(folder)]
+    while pending and len(found) < MAX_FILES:
+        top = pending.pop()
+        try:
+            entries = sorted(os.scandir(top), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
             try:
-                st = path.stat()
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif os.path.splitext(entry.name)[1].lower() in SUFFIXES and entry.is_file():
+                    st = entry.stat()
+                    found[entry.path] = [st.st_mtime_ns, st.st_size]
             except OSError:
                 continue
-            found[str(path)] = [st.st_mtime_ns, st.st_size]
-            if len(found) >= MAX_FILES:
-                return found
     return found
 
 

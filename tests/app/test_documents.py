@@ -13,7 +13,6 @@ from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QApplication
 
 from edgemind.app import theme
-
 from edgemind.app.citations import CitationOpener, file_url
 from edgemind.app.docs_page import NO_FOLDERS, document_folders
 from edgemind.app.message_view import MessageWidget
@@ -97,8 +96,8 @@ def test_a_folder_is_added_through_one_visible_grant_then_watched_edits_become_s
     assert len(asked.dialogs) == 1, "the grant was asked once"
 
 
-def test_a_denied_folder_is_not_indexed_allowed_once_is_not_watched_and_removing_keeps_the_files(qtbot, gui, folder: Path,
-                                                                         tmp_path: Path) -> None:
+def test_a_denied_folder_is_not_indexed_allowed_once_is_not_watched_and_removing_keeps_the_files(
+        qtbot, gui, folder: Path, tmp_path: Path) -> None:
     page, asked = gui.window.documents, Asked(qtbot, gui)
     qtbot.waitUntil(lambda: page.empty.is_empty() and page.empty.message.text() == NO_FOLDERS, timeout=20_000)
     page.watch_timer.setInterval(POLL_MS)
@@ -227,7 +226,8 @@ def test_an_answer_from_the_documents_links_its_sources_which_open_only_inside_t
     outside = tmp_path / "secret.txt"
     outside.write_text("not for the model to open\n")
     forged = MessageWidget("assistant", f"See [the file](file://{outside}) and {outside}:1")
-    chat._add(forged)  # noqa: SLF001 (shown as an answer is)
+    qtbot.addWidget(forged)
+    forged.citation_activated.connect(chat.citation_opener.open)  # as the chat connects each answer
     forged.set_tool_result(ToolResult("docs_search", "allowed:always", True, "[]", 1,
                                       sources=(Citation(str(outside), 1, 1, "secret.txt:1-1"),)))
     assert forged.source_labels() == ["secret.txt:1-1"]
