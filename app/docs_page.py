@@ -267,13 +267,15 @@ class DocumentsPage(QWidget):
 
     def _index(self, folder: str, ask: bool, cancel: Any, emit: Any) -> IndexReport:
         """In a worker: the grant (asked through the dialog when `ask`, else only looked up), then the indexing."""
+        if not Path(folder).is_dir():  # said before any question: nothing to grant
+            raise EdgeMindError(f"Not indexed: {folder} is not a folder (or no longer exists).")
         tools = self.ctx.tools_in_worker()
         decision, checked = tools.authorize("docs_index", {"folder": folder}, ask=ask)
         if not decision.allowed:
             raise PermissionRefused(folder, decision.how)
         path = Path(checked["folder"])
         if not path.is_dir():
-            raise EdgeMindError(f"not a folder: {path}")
+            raise EdgeMindError(f"Not indexed: {path} is not a folder.")
         emit(("granted", str(path), decision.how))
         return self.library().index(path, progress=emit, cancelled=lambda: bool(cancel.cancelled))
 

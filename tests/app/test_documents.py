@@ -101,6 +101,9 @@ def test_a_denied_folder_is_not_indexed_allowed_once_is_not_watched_and_removing
     page, asked = gui.window.documents, Asked(qtbot, gui)
     qtbot.waitUntil(lambda: page.empty.is_empty() and page.empty.message.text() == NO_FOLDERS, timeout=20_000)
     page.watch_timer.setInterval(POLL_MS)
+    page.add_folder(str(folder / "car.txt"))  # a file, not a folder: one line, and nothing is asked
+    assert "car.txt is not a folder" in str(finished(qtbot, page)) and "is not a folder" in page.status.text()
+    assert asked.dialogs == [] and page.folders == []
     page.add_folder(str(folder))
     asked.dialog(1).deny_button.click()
     assert "Not indexed" in str(finished(qtbot, page)) and "you denied reading it" in page.status.text()
