@@ -241,6 +241,11 @@ def test_an_answer_from_the_documents_links_its_sources_which_open_only_inside_t
     qtbot.wait(200)
     assert len(refused) == 1 and len(opened) == 2
 
+    chat.new_chat()
+    chat.open_conversation(events[0].conversation_id)  # the sources were stored with the answer
+    qtbot.waitUntil(lambda: len(chat.messages) == 2 and "garden.md:26-38" in chat.messages[-1].source_labels(),
+                    timeout=10_000)
+
 
 def test_the_url_for_the_system_application_is_the_files_own(tmp_path: Path) -> None:
     from edgemind.core.engine import Opening
