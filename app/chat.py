@@ -31,7 +31,9 @@ from edgemind.core.engine import AskOptions, ChatSettings, chat_options
 from edgemind.core.errors import EdgeMindError
 
 from .chat_settings_dialog import ChatSettingsDialog
+from .citations import CitationOpener
 from .context import AppContext
+from .docs_page import document_folders
 from .elided_label import ElidedLabel
 from .empty_state import EmptyState
 from .message_view import MessageWidget, error_widget
@@ -77,9 +79,12 @@ class ChatPane(QWidget):
         self.settings_dialog: ChatSettingsDialog | None = None
         self._tokens = 0  # tokens of the answer in flight, for the status line
         self._outcome: Any = None  # the answer's Done or Error event, told to the status line when it ends
+        # an answer's sources open at their line, only inside the Documents folders (checked in a worker)
+        self.citation_opener = CitationOpener(ctx, lambda: document_folders(ctx), parent=self)
         self._search_timer = QTimer(self, singleShot=True, interval=200)
         self._search_timer.timeout.connect(self.refresh_sidebar)
         self._build()
+        self.citation_opener.did_refuse.connect(self.status.setText)
         ctx.hooks.engine_did_start.connect(self._on_engine)
         ctx.hooks.engine_did_fail.connect(lambda why: self._show_error(f"EdgeMind could not start: {why}"))
         ctx.hooks.engine_did_fail.connect(lambda why: self.history_empty.show_empty(f"No history: {why}"))
@@ -465,6 +470,7 @@ class ChatPane(QWidget):
             self.messages.append(widget)
             widget.edit_requested.connect(self.start_edit)
             widget.regenerate_requested.connect(self.regenerate)
+            widget.citation_activated.connect(lambda citation: self.citation_opener.open(citation))
 
     def _show_error(self, error: Any) -> None:
         """Errors belong in the conversation, where the user is looking, never in a crash."""

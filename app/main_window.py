@@ -1,5 +1,5 @@
-"""The main window: Chat, Code review, Settings, Audit log and Benchmarks tabs, the keyboard shortcuts, and
-close-to-tray."""
+"""The main window: Chat, Code review, Settings, Audit log, Benchmarks and Documents tabs, the keyboard shortcuts,
+and close-to-tray."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .audit_viewer import AuditViewer
 from .bench_page import BenchPage
 from .chat import ChatPane
 from .context import AppContext
+from .docs_page import DocumentsPage
 from .review_pane import ReviewPane
 from .settings_page import SettingsPage
 from .status_line import StatusLine
@@ -31,11 +32,13 @@ class MainWindow(QMainWindow):
         self.settings_page = SettingsPage(ctx)
         self.audit_viewer = AuditViewer(ctx)
         self.bench_page = BenchPage(ctx)
+        self.documents = DocumentsPage(ctx)
         self.tabs.addTab(self.chat, "Chat")
         self.tabs.addTab(self.review, "Code review")
         self.tabs.addTab(self.settings_page, "Settings")
         self.tabs.addTab(self.audit_viewer, "Audit log")
         self.tabs.addTab(self.bench_page, "Benchmarks")
+        self.tabs.addTab(self.documents, "Documents")  # last, so Ctrl+1..5 keep their tabs
         self.setCentralWidget(self.tabs)
         self.engine_status = StatusLine(ctx.hooks)
         self.statusBar().addWidget(self.engine_status, 1)
@@ -47,7 +50,8 @@ class MainWindow(QMainWindow):
                            ("Ctrl+2", lambda: self.tabs.setCurrentIndex(1)),
                            ("Ctrl+3", lambda: self.tabs.setCurrentIndex(2)),
                            ("Ctrl+4", lambda: self.tabs.setCurrentIndex(3)),
-                           ("Ctrl+5", lambda: self.tabs.setCurrentIndex(4))):
+                           ("Ctrl+5", lambda: self.tabs.setCurrentIndex(4)),
+                           ("Ctrl+6", lambda: self.tabs.setCurrentIndex(5))):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.activated.connect(slot)
 
@@ -86,4 +90,4 @@ class MainWindow(QMainWindow):
     def surfaces(self) -> dict[str, Any]:
         return {"chat": self.chat, "review": self.review, "settings": self.settings_page,
                 "grants": self.settings_page.grants, "audit": self.audit_viewer,
-                "bench": self.bench_page}
+                "bench": self.bench_page, "documents": self.documents}

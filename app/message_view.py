@@ -1,7 +1,8 @@
 """How one message looks: Markdown prose, highlighted code blocks with a Copy button, a badge, and actions.
 
 Streaming text is re-rendered at most every 40 ms (not per token), so a long answer never stalls the GUI thread.
-Model output is untrusted: links are shown, never opened by a click.
+Model output is untrusted: links in it are shown, never opened by a click. The only links that open are an answer's
+sources, which come from its tool results (a docs_search's Citations), never from its text.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pygments.util import ClassNotFound
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+
+from edgemind.core.events import Citation
 
 from . import theme
 from .elided_label import ElidedLabel
@@ -193,11 +196,32 @@ def decision_text(decision: str, ok: bool, summary: str) -> str:
     return f"{decision}: {_short(summary, 100)}" if summary else decision
 
 
+def stored_citations(stored: Any) -> list[Citation]:
+    """The Citations kept with a stored tool call (ToolOutcome.as_dict), skipping any that do not read as one."""
+    out = []
+    for item in stored if isinstance(stored, list) else []:
+        try:
+            out.append(Citation(str(item["path"]), int(item["start_line"]), int(item["end_line"]), str(item["label"]),
+                                int(item["page"]) if item.get("page") else None))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def sources_html(citations: Sequence[Any]) -> str:
+    """"Sources: a · b" with one link per citation; a link's target is its index, never a path, and its text is
+    escaped (a file's name is the user's, not markup)."""
+    color = theme.current().accent  # set inline: a rich-text label keeps the link colour it was first drawn with
+    links = [f'<a href="cite:{i}" style="color: {color};">{html.escape(c.label)}</a>' for i, c in enumerate(citations)]
+    return "Sources: " + " · ".join(links)
+
+
 class MessageWidget(QFrame):
     """One turn of the conversation. role: user | assistant | error."""
 
     edit_requested = Signal(object)
     regenerate_requested = Signal(object)
+    citation_activated = Signal(object)  # a Citation from this answer's tool results was clicked
 
     def __init__(self, role: str, text: str = "", *, message_id: int | None = None, model: str | None = None,
                  status: str = "complete", parent: QWidget | None = None) -> None:
@@ -249,6 +273,17 @@ class MessageWidget(QFrame):
         else:
             self.body = RichText(text)
         layout.addWidget(self.body)
+        self.citations: list[Any] = []
+        self.sources_label = QLabel()
+        self.sources_label.setObjectName("sources")
+        self.sources_label.setTextFormat(Qt.TextFormat.RichText)
+        self.sources_label.setWordWrap(True)
+        self.sources_label.setOpenExternalLinks(False)  # a click is ours to check (granted folders), not Qt's
+        self.sources_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                                   | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.sources_label.linkActivated.connect(self._cite)
+        self.sources_label.hide()
+        layout.addWidget(self.sources_label)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(RENDER_INTERVAL_MS)
@@ -319,6 +354,33 @@ class MessageWidget(QFrame):
     def set_tool_result(self, event: Any) -> None:
         line = self.tool_lines.get((event.step, event.tool)) or self._tool_line(event.step, event.tool, {})
         self._finish_tool_line(line, event.decision, event.ok, event.summary)
+        if event.ok and event.sources:
+            self.add_sources(event.sources)
+
+    # ---- sources: links from the tool results, never from the answer's text -----------------------------------
+    def add_sources(self, citations: Sequence[Any]) -> None:
+        """Show these citations as links under the answer (once each, by label, in the order found)."""
+        known = {c.label for c in self.citations}
+        for c in citations:
+            if c.label not in known:
+                known.add(c.label)
+                self.citations.append(c)
+        if self.citations:
+            self.sources_label.setText(sources_html(self.citations))
+            self.sources_label.show()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.citations:  # the theme changed: links in its colour
+            self.sources_label.setText(sources_html(self.citations))
+
+    def _cite(self, href: str) -> None:
+        kind, _, index = href.partition(":")
+        if kind == "cite" and index.isdigit() and int(index) < len(self.citations):
+            self.citation_activated.emit(self.citations[int(index)])
+
+    def source_labels(self) -> list[str]:
+        return [c.label for c in self.citations]
 
     def show_stored_tool_calls(self, calls: Sequence[dict[str, Any]]) -> None:
         """A reopened conversation shows what ran for each answer, as it looked while it streamed."""
@@ -327,6 +389,7 @@ class MessageWidget(QFrame):
             line = self._tool_line(step, str(call.get("tool", "?")), arguments if isinstance(arguments, dict) else {})
             self._finish_tool_line(line, str(call.get("decision", "")), bool(call.get("ok")),
                                    str(call.get("result_summary", "")))
+            self.add_sources(stored_citations(call.get("sources")))
 
     def _finish_tool_line(self, line: QLabel, decision: str, ok: bool, summary: str) -> None:
         line.setText(line.text().removesuffix(" …") + " — " + decision_text(decision, ok, summary))

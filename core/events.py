@@ -65,6 +65,18 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a tool found what it returned (a docs_search hit): set by the tool from its own index, never parsed from
+    model text, so a shell can link to it. Still only a claim: a shell opens it only inside the user's folders."""
+
+    path: str  # the file's real path
+    start_line: int
+    end_line: int
+    label: str  # how the tool cited it to the model: `notes/garden.md:31-36`
+    page: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ToolResult:
     tool: str
     decision: str  # allowed:<how> | denied:<how> | rejected | error
@@ -72,6 +84,7 @@ class ToolResult:
     summary: str
     step: int
     type: Literal["tool_result"] = "tool_result"
+    sources: tuple[Citation, ...] = ()  # the files the result came from, for the shell's links
 
 
 Event = Token | Route | Done | Error | ToolCall | ToolResult

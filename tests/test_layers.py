@@ -100,6 +100,8 @@ SHELL_IMPORT_EXCEPTIONS = {
     ("core/api/app.py", "edgemind.core.embeddings.embedder"): "/v1/embeddings serves the shared encoder itself",
     ("app/permission_dialog.py", "edgemind.plugins.builtin.sandbox"): "a code.exec grant names the code runner's "
     "isolation level, probed by the plugin that owns the sandbox (no engine state)",
+    ("app/docs_page.py", "edgemind.plugins.builtin.docs"): "the Documents page lists, indexes (with progress and "
+    "cancel) and removes folders in the docs plugin's own index, after Tools.authorize asked for the read grant",
 }
 
 

@@ -16,6 +16,11 @@ from ..storage.chat_settings import (
     ChatSettings,  # a chat's own model, temperature, system prompt and tools switch (plain data with its checks)
     Preset,
 )
+from ..tools.citations import (  # links to the files a tool's result came from, opened only inside granted folders
+    CitationError,
+    Opening,
+    opening,
+)
 from ..tools.runner import (
     ToolRunner,  # a shell's tool capability: Engine.open_tools returns it, AskOptions.tools takes it
 )
@@ -40,5 +45,6 @@ from .services import (
 )
 
 __all__ = ["AnalyzerReport", "Answer", "AskCallback", "AskOptions", "AskResult", "AuditTrail", "CacheAdmin",
-           "ChatSettings", "Conversations", "Engine", "Finding", "Grants", "Models", "Packs", "PermissionRequest",
-           "Preset", "Presets", "ToolRunner", "Tools", "chat_options", "open_registry", "review_code"]
+           "ChatSettings", "CitationError", "Conversations", "Engine", "Finding", "Grants", "Models", "Opening",
+           "Packs", "PermissionRequest", "Preset", "Presets", "ToolRunner", "Tools", "chat_options", "opening",
+           "open_registry", "review_code"]

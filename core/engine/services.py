@@ -37,7 +37,7 @@ from ..storage.audit import EVENT_KINDS, AuditEntry, AuditLog, VerifyResult
 from ..storage.chat_settings import ChatSettings, Preset, PresetStore
 from ..storage.conversations import ConversationInfo, ConversationStore, QAPair, SearchHit, StoredMessage
 from ..storage.db import open_database
-from ..tools.permissions import Answer, AskCallback, GrantInfo, PermissionRequest
+from ..tools.permissions import Answer, AskCallback, Decision, GrantInfo, PermissionRequest
 from ..tools.registry import Tool
 from ..tools.runner import ToolOutcome, ToolRunner, ensure_granted
 from ..tools.scopes import Scope, parse_scope
@@ -350,6 +350,12 @@ class Tools:
         `raise_if_denied`."""
         outcome = self._runner.call(name, arguments, dry_run=dry_run)
         return ensure_granted(outcome) if raise_if_denied else outcome
+
+    def authorize(self, name: str, arguments: Any, *, ask: bool = True) -> tuple[Decision, dict[str, Any]]:
+        """Permission for a call the shell runs itself (with progress and cancel, as the Documents page indexes a
+        folder): checked, asked (when `ask`) and audited as a call would be. The decision and the checked
+        arguments (canonical paths: use these, not the raw ones)."""
+        return self._runner.authorize(name, arguments, ask=ask)
 
 
 class Grants:

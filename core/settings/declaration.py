@@ -145,6 +145,11 @@ class Settings:
         "Wayland bind `edgemind quick` in the desktop's keyboard settings)", env="EDGEMIND_QUICK_ASK_HOTKEY",
         check=lambda v: isinstance(v, str) and _HOTKEY.fullmatch(v.replace(" ", "")) is not None,
         expected='modifiers and one key joined by +, like "Ctrl+Alt+Space" or "Super+Shift+E"', gui=True)
+    editor_command: str = setting(
+        "", help="Desktop app: the command that opens a cited document at its line, {path} and {line} filled in "
+        "(e.g. `code --goto {path}:{line}`); empty: the system's default application for the file",
+        env="EDGEMIND_EDITOR_COMMAND", check=lambda v: not v.strip() or "{path}" in v,
+        expected="a command containing {path} (and optionally {line}), or empty")
 
     @property
     def db_path(self) -> Path:

@@ -219,7 +219,7 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
         yield ToolCall(name, args, step)
         outcome = runner.call(name, args, conversation_id=conversation_id)
         outcomes.append(outcome)
-        yield ToolResult(name, outcome.decision, outcome.ok, outcome.summary, step)
+        yield ToolResult(name, outcome.decision, outcome.ok, outcome.summary, step, sources=outcome.sources)
         call = json.dumps({"name": name, "arguments": args}, ensure_ascii=False)
         convo.append(Message("assistant", f"<tool_call>\n{call}\n</tool_call>"))
         convo.append(Message("user", quote_result(outcome)))

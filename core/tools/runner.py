@@ -18,8 +18,10 @@ from typing import Any
 import jsonschema
 
 from ..errors import EdgeMindError
+from ..events import Citation
 from ..storage.audit import AuditLog, digest
-from .permissions import PermissionBroker
+from .citations import Sourced
+from .permissions import Decision, PermissionBroker
 from .registry import PermissionDenied, Tool, ToolError, ToolRegistry
 from .scopes import Scope, ScopeError, need_host, need_path, parse_scope
 
@@ -39,6 +41,7 @@ class ToolOutcome:
     scopes: tuple[str, ...] = ()
     result_sha: str | None = None
     duration_ms: float = 0.0
+    sources: tuple[Citation, ...] = ()  # where the result came from (a docs_search's files), for the shell's links
 
     @property
     def summary(self) -> str:
@@ -46,9 +49,13 @@ class ToolOutcome:
         return first[:160] + ("…" if len(first) > 160 else "")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tool": self.tool, "arguments": self.arguments, "decision": self.decision, "ok": self.ok,
-                "scopes": list(self.scopes), "result_summary": self.summary, "result_sha256": self.result_sha,
-                "duration_ms": round(self.duration_ms, 1)}
+        out = {"tool": self.tool, "arguments": self.arguments, "decision": self.decision, "ok": self.ok,
+               "scopes": list(self.scopes), "result_summary": self.summary, "result_sha256": self.result_sha,
+               "duration_ms": round(self.duration_ms, 1)}
+        if self.sources:  # kept with the message, so a reopened answer links its sources again
+            out["sources"] = [{"path": c.path, "start_line": c.start_line, "end_line": c.end_line, "label": c.label,
+                               "page": c.page} for c in self.sources]
+        return out
 
 
 @dataclass(slots=True)
@@ -162,8 +169,12 @@ class ToolRunner:
         self._audit.record("tool_call", {"arguments_sha": digest(args), "scopes": list(scope_names),
                                          "how": decision.how}, conversation_id=conversation_id, tool=tool.name)
         started = time.perf_counter()
+        sources: tuple[Citation, ...] = ()
         try:
-            content = render_result(self._run_with_timeout(tool, args))
+            value = self._run_with_timeout(tool, args)
+            if isinstance(value, Sourced):  # the model sees the value; the citations go to the shell only
+                value, sources = value.value, tuple(s for s in value.sources if isinstance(s, Citation))
+            content = render_result(value)
             ok = True
         except EdgeMindError as exc:
             content, ok = f"error: {exc}", False
@@ -174,7 +185,23 @@ class ToolRunner:
         self._audit.record("tool_result" if ok else "tool_error",
                            {"result_sha": sha, "chars": len(content), "ok": ok, "duration_ms": round(ms, 1)},
                            conversation_id=conversation_id, tool=tool.name)
-        return ToolOutcome(tool.name, args, f"allowed:{decision.how}", ok, content, scope_names, sha, ms)
+        return ToolOutcome(tool.name, args, f"allowed:{decision.how}", ok, content, scope_names, sha, ms, sources)
+
+    def authorize(self, name: str, arguments: Any, *, ask: bool = True) -> tuple[Decision, dict[str, Any]]:
+        """Decide a call a shell runs itself (the Documents page indexes a folder with progress and cancel), exactly
+        as `call` would: the same checks, the same broker question (`ask`) and audit. Returns the decision and the
+        checked arguments (canonical paths), which are what the shell must use. `ask=False` only looks: a grant
+        held now (stored or for this session), never a question."""
+        tool, args, scopes = self.check(name, arguments)
+        if ask:
+            decision = self.broker.decide(tool, scopes, args)
+        else:
+            how = self.broker.is_granted(tool, scopes)
+            decision = Decision(how is not None, how or "not_granted", tuple(str(s) for s in scopes))
+        if decision.allowed:
+            self._audit.record("tool_call", {"arguments_sha": digest(args), "scopes": list(decision.scopes),
+                                             "how": decision.how, "run_by": "shell"}, tool=tool.name)
+        return decision, args
 
     def _dry_run(self, tool: Tool, args: dict[str, Any], scopes: list[Scope],
                  conversation_id: str | None) -> ToolOutcome:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from edgemind.core.tools.confined import Entry, UnsafePath, inspect, open_folder, read_file, walk
@@ -100,10 +100,12 @@ def files_read(path: str, max_bytes: int = 65_536) -> str:
     return "\n".join(lines) + more
 
 
-def text_files(root: Path, max_bytes: int, wanted: tuple[str, ...] = ()) -> Iterator[tuple[str, Path, bytes]]:
+def text_files(root: Path, max_bytes: int, wanted: tuple[str, ...] = (),
+               on_skip: Callable[[str, str], None] | None = None) -> Iterator[tuple[str, Path, bytes]]:
     """(name relative to root, real path, contents) of every text file under root (or root itself, a file) that is
     no secret, singly linked and at most max_bytes, never leaving root; `wanted` limits the suffixes. Hidden folders
-    are skipped. Shared by files_search and docs_index, so both read exactly what the grant and the list allow."""
+    are skipped. Shared by files_search and docs_index, so both read exactly what the grant and the list allow.
+    `on_skip(name, why)` hears of each wanted file left out because it is too large or could not be read."""
     try:
         top = inspect(root)
     except UnsafePath as exc:
@@ -124,9 +126,13 @@ def text_files(root: Path, max_bytes: int, wanted: tuple[str, ...] = ()) -> Iter
     with opened:
         for folder, entry in walk(opened, lambda e: not e.name.startswith(".") and not is_secret(str(e.path))):
             shown = _shown(root, entry)
-            if shown is None or shown.kind != "file" or shown.links != 1 or shown.size > max_bytes:
+            if shown is None or shown.kind != "file" or shown.links != 1:
                 continue
             if wanted and entry.path.suffix.lower() not in wanted:
+                continue
+            if shown.size > max_bytes:
+                if on_skip is not None:
+                    on_skip(str(entry.path.relative_to(root)), f"larger than {max_bytes:,} bytes")
                 continue
             try:
                 if entry.kind == "file":
@@ -136,7 +142,9 @@ def text_files(root: Path, max_bytes: int, wanted: tuple[str, ...] = ()) -> Iter
                     if target is None:
                         continue
                     real, data = target, read_file(target, max_bytes)
-            except UnsafePath:
+            except UnsafePath as exc:
+                if on_skip is not None:
+                    on_skip(str(entry.path.relative_to(root)), str(exc))
                 continue
             yield str(entry.path.relative_to(root)), real, data
 
