@@ -5,7 +5,8 @@ most MAX_PROMPT_CHARS. Only prompts asked with the same model (and SHA), system 
 checks must both pass: the MiniLM embeddings' cosine similarity reaches a threshold tuned on a labelled set
 (`resources/semantic_cache_pairs.jsonl`), and no guard objects: the key slots must agree exactly (`semantic_guard.py`:
 numbers, negations, names, identifiers, quoted text, language, units, time frames) and every content word must have
-its counterpart, the same word or a synonym by word embedding, in the same roles (`semantic_match.py`). Its rows sit
+its counterpart, the same word, a misspelling of it or a synonym by word embedding, in the same roles, unless it is
+an extra word its prompt asks the same without (`semantic_match.py`). Its rows sit
 in `cache.db`, each tied to the L2 answer it serves. It must never serve an answer to a prompt that means something
 else; when unsure it misses.
 """
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..errors import EdgeMindError
 from .entries import CachedAnswer, CacheRow, SemanticRow, normalize_prompt
 from .semantic_guard import disagreement, prompt_facts
-from .semantic_match import WordVectors, match_disagreement
+from .semantic_match import RULES, MatchRules, WordVectors, match_disagreement
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +95,12 @@ class SemanticIndex:
         self._clock = clock
 
     def lookup(self, scope: str, prompt: str, embedding: np.ndarray,
-               words: WordVectors | None = None) -> SemanticHit | None:
+               words: WordVectors | None = None, rules: MatchRules = RULES) -> SemanticHit | None:
         """The closest earlier answer in this scope that passes the threshold and every guard, or None.
 
         With word vectors (the engine passes the prompt encoder's), a content word may be said in other words
-        (semantic_match.py); without, the guard demands the same content words (semantic_guard.disagreement)."""
+        (semantic_match.py, under `rules`); without, the guard demands the same content words
+        (semantic_guard.disagreement)."""
         facts = prompt_facts(normalize_prompt(prompt))
         query = _vector(embedding)
         try:
@@ -131,7 +133,7 @@ class SemanticIndex:
             try:
                 why = (disagreement(facts, earlier) if words is None
                        else match_disagreement(facts, earlier, words, similarity,
-                                               (normalize_prompt(prompt), prompts.get(key, ""))))
+                                               (normalize_prompt(prompt), prompts.get(key, "")), rules=rules))
             except EdgeMindError as exc:  # the encoder failed on the words: a miss, never a failed request
                 log.warning("semantic word match failed: %s", exc)
                 return None
