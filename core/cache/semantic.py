@@ -81,6 +81,21 @@ def _vector(embedding: np.ndarray) -> np.ndarray:
     return vector
 
 
+def _repaired_vector(text: str, words: WordVectors | None, rules: MatchRules) -> np.ndarray | None:
+    """The embedding of the text with its misspelt words repaired, or None when nothing needs repair (or no
+    speller, or the encoder failed: a search under the spelling as written only)."""
+    if words is None or words.speller is None or not rules.typos:
+        return None
+    fixed = words.speller.repaired(text)
+    if fixed == text:
+        return None
+    try:
+        return _vector(words.sentences([fixed])[0])
+    except (EdgeMindError, ValueError) as exc:
+        log.warning("semantic spelling repair failed: %s", exc)
+        return None
+
+
 class SemanticIndex:
     """Prompt embeddings in the answer cache's SQLite file, searched per scope and guard signature."""
 
@@ -102,7 +117,10 @@ class SemanticIndex:
         (semantic_match.py, under `rules`); without, the guard demands the same content words
         (semantic_guard.disagreement)."""
         facts = prompt_facts(normalize_prompt(prompt))
-        query = _vector(embedding)
+        queries = [_vector(embedding)]
+        repaired = _repaired_vector(normalize_prompt(prompt), words, rules)
+        if repaired is not None:  # searched under both spellings: the stored prompt may be spelt either way
+            queries.append(repaired)
         try:
             with self._sessions() as s:
                 # keys and vectors only: the prompts are read for the few candidates above the threshold
@@ -117,7 +135,7 @@ class SemanticIndex:
                 if not usable:
                     return None
                 matrix = np.frombuffer(b"".join(r[1] for r in usable), dtype=np.float32).reshape(-1, EMBEDDING_DIM)
-                similarities = matrix @ query
+                similarities = np.max(np.stack([matrix @ query for query in queries]), axis=0)
                 order = [int(i) for i in np.argsort(-similarities) if similarities[i] >= self.threshold]
                 if not order:
                     return None
@@ -145,10 +163,13 @@ class SemanticIndex:
                 return SemanticHit(key, answer, similarity, prompts[key])
         return None
 
-    def put(self, key: str, scope: str, prompt: str, embedding: np.ndarray) -> None:
-        """Remember a prompt whose answer was just stored in L2 under `key`."""
+    def put(self, key: str, scope: str, prompt: str, embedding: np.ndarray, words: WordVectors | None = None,
+            rules: MatchRules = RULES) -> None:
+        """Remember a prompt whose answer was just stored in L2 under `key`; with word vectors, the vector kept
+        is that of the prompt with its misspelt words repaired (spelling.py), as lookups search."""
         text = normalize_prompt(prompt)
-        blob = _vector(embedding).tobytes()
+        repaired = _repaired_vector(text, words, rules)
+        blob = (repaired if repaired is not None else _vector(embedding)).tobytes()
         try:
             with self._sessions.begin() as s:
                 if s.get(CacheRow, key) is None:  # the answer was not kept (L2 write failed): nothing to point at

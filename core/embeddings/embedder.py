@@ -122,6 +122,10 @@ class Embedder:
         pieces = self._tokenizer.encode(word.strip(), add_special_tokens=False).tokens
         return len(pieces) == 1 and pieces[0] != "[UNK]"
 
+    def vocabulary(self) -> dict[str, int]:
+        """The encoder's word pieces and their ids (whole words and "##" continuations)."""
+        return dict(self._tokenizer.get_vocab())
+
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Unit vectors, one row per text, in the order given."""
         encodings = self.tokenize(texts)

@@ -99,7 +99,8 @@ class CacheStage:
         self.cache.store(request.key, CachedAnswer(text, plan.spec.id, done.tokens, done.prompt_tokens,
                                                    self.cache.clock()), request.conversation_id)
         if request.semantic is not None:
-            self.cache.semantic.put(request.key, request.semantic.scope, request.prompt, request.semantic.embedding)
+            self.cache.semantic.put(request.key, request.semantic.scope, request.prompt, request.semantic.embedding,
+                                    words=self.words)
 
     def release(self, request: Request) -> None:
         """Wake identical requests waiting for this one: they are served from the cache, or one of them leads."""
