@@ -86,6 +86,7 @@ class LookupLatency:
     before_p90_ms: float  # the slowest tenth: lookups whose candidates reach the word match
     now_p90_ms: float  # (the extra-word and swap checks each cost an encoder call)
     now_new_words_p90_ms: float
+    speller_index_ms: float  # once per process, on the first prompt with a word the vocabulary lacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +153,13 @@ def measure_lookup_latency(embedder: WordEmbedder, stored: list[LabelledPair],
             cache.semantic.put(f"k{i}", "scope", prompt, vector)
         vectors = embedder.embed(probes)
         warm_before, warm_now = WordVectors(embedder), word_vectors(embedder)
+        started = time.perf_counter()
+        if warm_now.speller is not None:
+            warm_now.speller.word("speling")  # the first unknown word in a process builds the speller's index
+        speller_build = time.perf_counter() - started
         for prompt, vector in zip(probes, vectors):
-            cold = word_vectors(embedder)  # none of this prompt's words (or its candidates') embedded yet
+            # none of this prompt's words (or its candidates') embedded yet; the speller's index built already
+            cold = WordVectors(embedder, known=warm_now.known, speller=warm_now.speller)
             started = time.perf_counter()
             cache.semantic.lookup("scope", prompt, vector, words=cold)
             times["fresh"].append(time.perf_counter() - started)
@@ -169,7 +175,7 @@ def measure_lookup_latency(embedder: WordEmbedder, stored: list[LabelledPair],
     median = {name: statistics.median(values) for name, values in times.items()}
     return LookupLatency(len(firsts), len(probes), _ms(median["exact"]), _ms(median["before"]), _ms(median["now"]),
                          _ms(median["fresh"]), _ms(_p90(times["before"])), _ms(_p90(times["now"])),
-                         _ms(_p90(times["fresh"])))
+                         _ms(_p90(times["fresh"])), _ms(speller_build))
 
 
 def measure_semantic_pairs(embedder: WordEmbedder, *, latency: bool = True,
@@ -188,7 +194,7 @@ def measure_semantic_pairs(embedder: WordEmbedder, *, latency: bool = True,
     tuned = WordThresholds(tuned.word, tuned.loose, tuned.close_prompts, tuned.substitution,
                            tune_deletion(development, SHIPPED_THRESHOLD, tuned))
     shipped = WordThresholds()
-    rows = {EXACT: scored_now, BEFORE: {n: with_word_match(s, shipped) for n, s in scored_before.items()},
+    rows = {EXACT: scored_before, BEFORE: {n: with_word_match(s, shipped) for n, s in scored_before.items()},
             NOW: {n: with_word_match(s, shipped) for n, s in scored_now.items()}}
     figures = tuple(_figures(guard, name, rows[guard][name], split, SHIPPED_THRESHOLD)
                     for name, split in SETS for guard in GUARDS)

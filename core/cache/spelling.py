@@ -49,31 +49,36 @@ class Speller:
         self._rank: dict[str, int] = {}
         self._index: dict[str, list[str]] = {}  # a word or a word less one letter -> known words that give it
 
-    def _build(self) -> None:
+    def _ranks(self) -> dict[str, int]:
         with self._lock:
-            if self._rank:
-                return
-            rank = {w: i for w, i in self._vocabulary().items() if w.isalpha() and w.islower() and len(w) >= 3}
-            index: dict[str, list[str]] = {}
-            for word in rank:
-                for key in _deletions(word) | {word}:
-                    index.setdefault(key, []).append(word)
-            self._index, self._rank = index, rank
+            if not self._rank:
+                self._rank = {w: i for w, i in self._vocabulary().items()
+                              if w.isalpha() and w.islower() and len(w) >= 3}
+            return self._rank
 
-    def known(self, word: str) -> bool:
-        self._build()
-        return word in self._rank
+    def _neighbours(self) -> dict[str, list[str]]:
+        """The deletion index, built on the first word that needs it (about half a second: most prompts have no
+        unknown word and never pay it)."""
+        rank = self._ranks()
+        with self._lock:
+            if not self._index:
+                index: dict[str, list[str]] = {}
+                for word in rank:
+                    for key in _deletions(word) | {word}:
+                        index.setdefault(key, []).append(word)
+                self._index = index
+            return self._index
 
     def word(self, word: str) -> str:
         """The known word this one is a misspelling of, or the word itself."""
-        self._build()
-        if len(word) < MIN_LETTERS or not word.isalpha() or not word.islower() or word in self._rank:
+        if len(word) < MIN_LETTERS or not word.isalpha() or not word.islower() or word in self._ranks():
             return word
+        index = self._neighbours()
         limit = 2 if len(word) >= 8 else 1
         keys = _deletions(word) | {word}
         if limit == 2:
             keys |= {d2 for d in _deletions(word) for d2 in _deletions(d)}
-        found = {c for key in keys for c in self._index.get(key, ()) if c[0] == word[0]}
+        found = {c for key in keys for c in index.get(key, ()) if c[0] == word[0]}
         close = [c for c in found if abs(len(c) - len(word)) <= limit and edits(word, c) <= limit]
         return min(close, key=lambda c: (self._rank[c], c)) if close else word
 
