@@ -40,6 +40,7 @@ from edgemind.core.cache.semantic_tuning import (
 from edgemind.core.cache.spelling import Speller, edits
 from edgemind.core.classify.policy_file import resource_path
 from edgemind.core.embeddings.embedder import Embedder
+from edgemind.core.engine.facade import AskOptions, Engine
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,15 @@ def served(tmp_path: Path, embedder: Embedder, words: WordVectors | None, first:
     first_vector, second_vector = embedder.embed([first, second])
     cache.semantic.put("k", "scope", first, first_vector, words=words, rules=rules)
     return cache.semantic.lookup("scope", second, second_vector, words=words, rules=rules) is not None
+
+
+# ---- through the engine: a misspelt repeat is found by its repaired spelling ---------------------------------------
+def test_the_engine_serves_a_misspelt_repeat_from_the_semantic_tier(engine: Engine) -> None:
+    options = AskOptions(temperature=0.0, max_tokens=12)
+    first = engine.ask("Why do we need sleep?", options)
+    again = engine.ask("Why do we need sleap?", options)  # 0.36 alike as written: below any threshold
+    assert (first.cache, again.cache) == ("miss", "semantic") and again.text == first.text
+    assert engine.ask("Why do we need sheep?", options).cache == "miss"  # a real word, another question
 
 
 # ---- each rule: the paraphrase it lets through, the near-miss it must still refuse --------------------------------
