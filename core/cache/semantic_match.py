@@ -6,6 +6,14 @@ boil at" never meets "the boiling point of water". Here a word may be said in ot
 0.87 by the MiniLM encoder), while what a near-miss changes stays a slot that must be equal: numbers, negations
 (also by prefix: "unsafe"), names, units, time frames, opposites, question frames, and the order of the matched
 words (who beat whom). It must never pair two words that name different things; when unsure it refuses.
+
+Issue 17 added (MatchRules; all off is the match as it was, which the benchmark measures beside it, except for the
+texting words semantic_guard.FILLER now skips, "u", "lol", which both read alike): an extra word
+nothing in the other prompt stands in place of ("which currency is *used* in Japan") may go when it narrows nothing
+and the encoder finds its prompt as good as unchanged without it; a word the encoder's vocabulary lacks, one edit
+from a word of the other prompt, is that word misspelt; comparatives and superlatives of opposites never pair
+("warmer" / "colder"), nor comparatives of different scales ("faster" / "cheaper"); request verbs the content
+words skip ("give", "help") still mark who does what to whom.
 """
 
 from __future__ import annotations
