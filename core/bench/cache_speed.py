@@ -23,7 +23,7 @@ from ..backends.pooled import PooledGGUFBackend
 from ..cache.answers import AnswerCache, CachedAnswer, SemanticRow
 from ..cache.semantic import SHIPPED_THRESHOLD
 from ..cache.semantic_guard import prompt_facts
-from ..cache.semantic_match import WordThresholds, WordVectors
+from ..cache.semantic_match import WordThresholds, word_vectors
 from ..cache.semantic_tuning import evaluate, load_pairs, score_pairs, tune_threshold, with_word_match
 from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
 from ..engine import AskOptions, Engine
@@ -146,7 +146,7 @@ def measure_semantic_accuracy(embedder: Any) -> SemanticAccuracy:
     """The labelled pairs: held-out precision, recall, false-hit rate at the shipped threshold (exact guard and
     word match), and the same with the threshold alone (no guards), tuned the same way, as the baseline the guards
     are measured against."""
-    scored = score_pairs(load_pairs(), embedder, WordVectors(embedder))
+    scored = score_pairs(load_pairs(), embedder, word_vectors(embedder))
     result = evaluate(scored, SHIPPED_THRESHOLD, "heldout")
     matched = evaluate(with_word_match(scored, WordThresholds()), SHIPPED_THRESHOLD, "heldout")
     unguarded = [replace(s, guard=None) for s in scored]

@@ -5,7 +5,8 @@ most MAX_PROMPT_CHARS. Only prompts asked with the same model (and SHA), system 
 checks must both pass: the MiniLM embeddings' cosine similarity reaches a threshold tuned on a labelled set
 (`resources/semantic_cache_pairs.jsonl`), and no guard objects: the key slots must agree exactly (`semantic_guard.py`:
 numbers, negations, names, identifiers, quoted text, language, units, time frames) and every content word must have
-its counterpart, the same word or a synonym by word embedding, in the same roles (`semantic_match.py`). Its rows sit
+its counterpart, the same word, a misspelling of it or a synonym by word embedding, in the same roles, unless it is
+an extra word its prompt asks the same without (`semantic_match.py`). Its rows sit
 in `cache.db`, each tied to the L2 answer it serves. It must never serve an answer to a prompt that means something
 else; when unsure it misses.
 """
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..errors import EdgeMindError
 from .entries import CachedAnswer, CacheRow, SemanticRow, normalize_prompt
 from .semantic_guard import disagreement, prompt_facts
-from .semantic_match import WordVectors, match_disagreement
+from .semantic_match import RULES, MatchRules, WordVectors, match_disagreement
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,21 @@ def _vector(embedding: np.ndarray) -> np.ndarray:
     return vector
 
 
+def _repaired_vector(text: str, words: WordVectors | None, rules: MatchRules) -> np.ndarray | None:
+    """The embedding of the text with its misspelt words repaired, or None when nothing needs repair (or no
+    speller, or the encoder failed: a search under the spelling as written only)."""
+    if words is None or words.speller is None or not rules.typos:
+        return None
+    fixed = words.speller.repaired(text)
+    if fixed == text:
+        return None
+    try:
+        return _vector(words.sentences([fixed])[0])
+    except (EdgeMindError, ValueError) as exc:
+        log.warning("semantic spelling repair failed: %s", exc)
+        return None
+
+
 class SemanticIndex:
     """Prompt embeddings in the answer cache's SQLite file, searched per scope and guard signature."""
 
@@ -94,13 +110,17 @@ class SemanticIndex:
         self._clock = clock
 
     def lookup(self, scope: str, prompt: str, embedding: np.ndarray,
-               words: WordVectors | None = None) -> SemanticHit | None:
+               words: WordVectors | None = None, rules: MatchRules = RULES) -> SemanticHit | None:
         """The closest earlier answer in this scope that passes the threshold and every guard, or None.
 
         With word vectors (the engine passes the prompt encoder's), a content word may be said in other words
-        (semantic_match.py); without, the guard demands the same content words (semantic_guard.disagreement)."""
+        (semantic_match.py, under `rules`); without, the guard demands the same content words
+        (semantic_guard.disagreement)."""
         facts = prompt_facts(normalize_prompt(prompt))
-        query = _vector(embedding)
+        queries = [_vector(embedding)]
+        repaired = _repaired_vector(normalize_prompt(prompt), words, rules)
+        if repaired is not None:  # searched under both spellings: the stored prompt may be spelt either way
+            queries.append(repaired)
         try:
             with self._sessions() as s:
                 # keys and vectors only: the prompts are read for the few candidates above the threshold
@@ -115,7 +135,7 @@ class SemanticIndex:
                 if not usable:
                     return None
                 matrix = np.frombuffer(b"".join(r[1] for r in usable), dtype=np.float32).reshape(-1, EMBEDDING_DIM)
-                similarities = matrix @ query
+                similarities = np.max(np.stack([matrix @ query for query in queries]), axis=0)
                 order = [int(i) for i in np.argsort(-similarities) if similarities[i] >= self.threshold]
                 if not order:
                     return None
@@ -131,7 +151,7 @@ class SemanticIndex:
             try:
                 why = (disagreement(facts, earlier) if words is None
                        else match_disagreement(facts, earlier, words, similarity,
-                                               (normalize_prompt(prompt), prompts.get(key, ""))))
+                                               (normalize_prompt(prompt), prompts.get(key, "")), rules=rules))
             except EdgeMindError as exc:  # the encoder failed on the words: a miss, never a failed request
                 log.warning("semantic word match failed: %s", exc)
                 return None
@@ -143,10 +163,13 @@ class SemanticIndex:
                 return SemanticHit(key, answer, similarity, prompts[key])
         return None
 
-    def put(self, key: str, scope: str, prompt: str, embedding: np.ndarray) -> None:
-        """Remember a prompt whose answer was just stored in L2 under `key`."""
+    def put(self, key: str, scope: str, prompt: str, embedding: np.ndarray, words: WordVectors | None = None,
+            rules: MatchRules = RULES) -> None:
+        """Remember a prompt whose answer was just stored in L2 under `key`; with word vectors, the vector kept
+        is that of the prompt with its misspelt words repaired (spelling.py), as lookups search."""
         text = normalize_prompt(prompt)
-        blob = _vector(embedding).tobytes()
+        repaired = _repaired_vector(text, words, rules)
+        blob = (repaired if repaired is not None else _vector(embedding)).tobytes()
         try:
             with self._sessions.begin() as s:
                 if s.get(CacheRow, key) is None:  # the answer was not kept (L2 write failed): nothing to point at

@@ -28,6 +28,7 @@ must ca wo please pls plz kindly hey hi hello ok okay so just also then now well
 what what's whats which who whom whose when where why how how's
 and but if of as
 tell explain describe give say help let let's lets need want know all
+u ur q yo hey sup dude bro lol omg ugh umm um hmm ngl tbh gimme wanna
 exactly actually basically
 there here s t
 der die das den dem des ein eine einen einem einer eines ist sind war waren sein bin bist hat haben hatte kann können

@@ -114,6 +114,18 @@ class Embedder:
                 raise PromptError(f"embed: item {i} is a {type(text).__name__}, not text")
         return self._tokenizer.encode_batch([_clean(t) for t in texts])
 
+    def whole_word(self, word: str) -> bool:
+        """Whether the encoder's vocabulary holds this word as one piece: a word it splits ("captial" -> "cap",
+        "##tial") is rare or misspelt, which the semantic cache's typo rule needs to know."""
+        if not isinstance(word, str) or not word.strip() or len(word) > 64:
+            return False
+        pieces = self._tokenizer.encode(word.strip(), add_special_tokens=False).tokens
+        return len(pieces) == 1 and pieces[0] != "[UNK]"
+
+    def vocabulary(self) -> dict[str, int]:
+        """The encoder's word pieces and their ids (whole words and "##" continuations)."""
+        return dict(self._tokenizer.get_vocab())
+
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Unit vectors, one row per text, in the order given."""
         encodings = self.tokenize(texts)

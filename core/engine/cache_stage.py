@@ -16,7 +16,7 @@ import numpy as np
 from ..backends.base import GenerationParams, Message
 from ..cache.answers import AnswerCache, CachedAnswer, cache_key
 from ..cache.semantic import ineligible, semantic_scope
-from ..cache.semantic_match import WordVectors
+from ..cache.semantic_match import word_vectors
 from ..errors import EdgeMindError
 from ..models.manifest import ModelSpec
 from ..routing.decision import PromptEmbedder
@@ -60,7 +60,7 @@ class CacheStage:
         self.cache = cache
         self.embedder = embedder  # the semantic tier's; None turns the tier off
         # single words by the same encoder, for the semantic tier's synonym match (remembered per process)
-        self.words = WordVectors(embedder) if embedder is not None else None
+        self.words = word_vectors(embedder) if embedder is not None else None
         self.wait_seconds = wait_seconds  # how long an identical request waits for the one that leads
 
     def look_up(self, request: Request) -> CacheHit | None:
@@ -99,7 +99,8 @@ class CacheStage:
         self.cache.store(request.key, CachedAnswer(text, plan.spec.id, done.tokens, done.prompt_tokens,
                                                    self.cache.clock()), request.conversation_id)
         if request.semantic is not None:
-            self.cache.semantic.put(request.key, request.semantic.scope, request.prompt, request.semantic.embedding)
+            self.cache.semantic.put(request.key, request.semantic.scope, request.prompt, request.semantic.embedding,
+                                    words=self.words)
 
     def release(self, request: Request) -> None:
         """Wake identical requests waiting for this one: they are served from the cache, or one of them leads."""

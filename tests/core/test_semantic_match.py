@@ -14,7 +14,7 @@ from edgemind.core.cache.semantic import SHIPPED_THRESHOLD
 from edgemind.core.cache.semantic_guard import prompt_facts
 from edgemind.core.cache.semantic_match import (
     CLOSE_PROMPTS, LOOSE_WORD_THRESHOLD, SUBSTITUTION, WORD_THRESHOLD, WordThresholds, WordVectors,
-    match_disagreement,
+    match_disagreement, word_vectors,
 )
 from edgemind.core.cache.semantic_tuning import (
     PARAPHRASES_FILE, evaluate, load_pairs, score_pairs, tune_word_thresholds, with_word_match,
@@ -45,7 +45,7 @@ def test_the_engine_never_serves_the_boiling_point_in_another_unit(engine: Engin
 # ---- the real cache and encoder, one near-miss of each kind -------------------------------------------------------
 @pytest.fixture(scope="module")
 def words(embedder: Embedder) -> WordVectors:
-    return WordVectors(embedder)
+    return word_vectors(embedder)
 
 
 def served(tmp_path: Path, embedder: Embedder, words: WordVectors, first: str, second: str) -> bool:
@@ -53,7 +53,7 @@ def served(tmp_path: Path, embedder: Embedder, words: WordVectors, first: str, s
     cache = AnswerCache(tmp_path / "cache.db")
     cache.store("k", CachedAnswer("an answer", "m", 2, 5, cache.clock()))
     first_vector, second_vector = embedder.embed([first, second])
-    cache.semantic.put("k", "scope", first, first_vector)
+    cache.semantic.put("k", "scope", first, first_vector, words=words)
     return cache.semantic.lookup("scope", second, second_vector, words=words) is not None
 
 
