@@ -72,7 +72,14 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(model, args.save_model)
             result["saved_model"] = {"path": args.save_model.as_posix(),
                                      "sha256": hashlib.sha256(model.read_bytes()).hexdigest()}
-    result["command"] = " ".join(["ternary_model.py", *(argv if argv is not None else sys.argv[1:])])
+    # the command as the docs print it: the model folder as <models>, no scratch folder
+    words = list(argv if argv is not None else sys.argv[1:])
+    shown: list[str] = []
+    for i, word in enumerate(words):
+        if word == "--work" or (i and words[i - 1] == "--work"):
+            continue
+        shown.append(f"<models>/{Path(word).name}" if i and words[i - 1] == "--smollm" else word)
+    result["command"] = " ".join(["ternary_model.py", *shown])
     ppl = result["perplexity"]
     print(json.dumps({k: round(v["perplexity"], 2) if isinstance(v, dict) else v for k, v in ppl.items()}))
     print(f"ours vs llama.cpp: {result['ours_vs_llama_cpp']}")

@@ -51,19 +51,20 @@ def render(path: Path, root: Path, data: dict[str, Any], table: Any, py: str) ->
         f"of {cfg.get('corpus')}; tokenizer: {cfg.get('tokenizer')}. Held out: {cfg.get('held_out_tokens', 0):,} "
         f"tokens of the topics {', '.join(cfg.get('held_out_topics', []))}. Training took "
         f"{train.get('ternary_qat', {}).get('seconds', 0):.0f} s (QAT) and "
-        f"{train.get('float', {}).get('seconds', 0):.0f} s (fp32) on {cfg.get('train', {}).get('threads')} "
-        "thread(s). Every perplexity below is on the same held-out tokens, in non-overlapping windows of "
-        f"{cfg.get('context')}.\n",
+        f"{train.get('float', {}).get('seconds', 0):.0f} s (fp32), torch with "
+        f"{cfg.get('train', {}).get('threads')} thread, on a shared machine. Every perplexity below is on the same "
+        f"held-out tokens, in non-overlapping windows of {cfg.get('context')}.\n",
         table(["held-out perplexity of", "perplexity", "tokens scored"], ppl_rows), "",
         "Ours against llama.cpp on the same file: "
         + ", ".join(f"{k.upper()} {100 * v:.2f}% apart" for k, v in agree.items())
-        + " (goal: within 1%). Ours runs the ternary matrices through the T-MAC LUT kernels "
-        f"({ppl.get('ours_tmac_tq2_0', {}).get('matrix_path', '?')}); activations are quantized differently on "
+        + " (goal: within 1%). Ours: " + str(ppl.get("ours_tmac_tq2_0", {}).get("matrix_path", "?"))
+        + ", the rest of the forward pass in fp32 numpy; activations are quantized differently on "
         "each path (int8 per token in training, Q8_K per 256 in llama.cpp, int8 tables per 32 in ours).\n",
         table(["format", "file", "bits per matrix weight", "matrices", "embedding, norms, tokenizer"], file_rows), "",
         "llama.cpp greedy decode of the same model in each format (fresh process per run, same threads, ABBA "
-        "order, medians); peak RSS is the whole process (Python, llama.cpp, model). A model this small is bound by "
-        "per-token overhead, not by reading weights, so the formats decode at similar speeds here.\n",
+        "order, medians, one shared 2-core machine); peak RSS is the whole process (Python, llama.cpp, model). At "
+        "this size per-token overhead is a large share of every token, so the ratios say little about a large "
+        "model's.\n",
         table(["format", "decode", "vs F16", "peak RSS"], decode_rows), "",
     ]
     if proj_rows:
