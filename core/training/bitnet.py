@@ -66,7 +66,7 @@ class TinyLlamaConfig:
 class TrainConfig:
     """The QAT run. BitNet trains ternary models with a larger learning rate than float ones."""
 
-    steps: int = 600
+    steps: int = 400
     batch: int = 16
     lr: float = 3e-3
     warmup: int = 30

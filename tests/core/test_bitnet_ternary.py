@@ -126,6 +126,9 @@ def test_qat_training_learns_and_our_lut_forward_runs_what_it_exported(tmp_path:
     assert np.mean(result.losses[-4:]) < result.losses[0] - 0.7  # starts near ln(300) = 5.7
     path = tmp_path / "small.gguf"
     write_gguf(path, SMALL, result.weights, small_vocab)
+    expected = ternary_weights(SMALL, result.weights)
+    with GGUFTensors.open(path) as g:
+        assert all(np.array_equal(g.dequantize(f"blk.0.{m}.weight"), expected[f"blk.0.{m}.weight"]) for m in MATRICES)
     window = [int(t) for t in held[:SMALL.context]]
     ours = LutForward(path)
     assert ("T-MAC" in ours.matrix_path) == tmac.available()
