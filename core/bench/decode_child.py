@@ -51,6 +51,26 @@ def load_variant(variant: str) -> str:
     return path.name.split(".")[0].split("ggml-cpu-")[-1]
 
 
+def peak_rss() -> int | None:
+    """This process's peak resident set in bytes (None where the OS does not say): model, runtime and Python.
+
+    Linux: VmHWM of /proc/self/status, which starts afresh at exec; getrusage's ru_maxrss does not, and would report
+    the parent's peak when that was larger."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS reports bytes, Linux KiB
+
+
 def decode_once(llm: Llama, tokens: list[int], n_new: int) -> float:
     """Greedy decode of n_new tokens after the prompt; returns decode tok/s (the prompt's evaluation excluded)."""
     import llama_cpp
@@ -99,7 +119,7 @@ def main(argv: list[str]) -> int:
                 rival.wait()
     llm.close()
     out = {"ok": True, "variant": name, "threads": args.threads, "tokens": args.tokens,
-           "idle_tok_s": idle, "idle_median": statistics.median(idle)}
+           "idle_tok_s": idle, "idle_median": statistics.median(idle), "peak_rss_bytes": peak_rss()}
     if loaded:
         out.update(loaded_tok_s=loaded, loaded_median=statistics.median(loaded),
                    loaded_share=statistics.median(loaded) / statistics.median(idle))

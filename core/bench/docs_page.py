@@ -20,6 +20,7 @@ from .attacks import figures_table
 from .hybrid_table import HEADERS as PRESET_HEADERS
 from .hybrid_table import justified_default as hybrid_default
 from .hybrid_table import preset_rows
+from .ternary_table import render as render_ternary
 from .timing import NOISY_PCT
 
 PAGE = Path("docs") / "benchmarks.md"
@@ -802,6 +803,11 @@ def _other(path: Path, root: Path, data: Any) -> str:
                           f"{f'`{command}`' if command else 'not recorded in the file'}", ""])
 
 
+def _ternary_model(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """benchmarks/ternary_model.py: the tiny BitNet model in torch, llama.cpp (TQ2_0/TQ1_0) and our T-MAC path."""
+    return render_ternary(path, root, data, _table, PY)
+
+
 # Each results file's renderer by its exact name, else by the first prefix its name starts with.
 _BY_NAME: dict[str, Callable[[Path, Path, Any], str]] = {
     "report.json": _bench_report, "api_load.json": _api_load, "int4_kernels.json": _int4_kernels,
@@ -810,7 +816,7 @@ _BY_NAME: dict[str, Callable[[Path, Path, Any], str]] = {
     "distill.json": _distill, "lora_agreement.json": _lora_agreement, "hybrid_trainer.json": _hybrid_trainer,
     "hybrid_trainer_lora.json": _hybrid_lora, "tmac_kernels.json": _tmac_kernels,
     "review_bugs.json": _review_bugs, "semantic_heldout_first_look.json": _semantic_first_look,
-    "semantic_cache_before_issue17.json": _semantic_before_issue_17,
+    "semantic_cache_before_issue17.json": _semantic_before_issue_17, "ternary_model.json": _ternary_model,
 }
 _BY_PREFIX: tuple[tuple[str, Callable[[Path, Path, Any], str]], ...] = (
     ("onnx_vs_llama", _onnx_vs_llama), ("tune", _tune), ("safety", _safety),
