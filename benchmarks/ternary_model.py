@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 from edgemind.core.backends.llama_native import NativeCodeError, NativeGuard, import_llama, model_key
+from edgemind.core.bench.script import run_script
 from edgemind.core.bench.ternary_model import BenchConfig, run
 from edgemind.core.errors import EdgeMindError
 
@@ -90,4 +91,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)
