@@ -257,6 +257,40 @@ def _tmac_kernels(path: Path, root: Path, data: dict[str, Any]) -> str:
         "", _source(path, root, command), ""])
 
 
+def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """benchmarks/tmac_decode.py: the tmac backend (our C decoder) against llama.cpp end to end, per model."""
+    goals = data.get("goals", {})
+    rows = []
+    for m in data.get("models", []):
+        rss = m.get("rss_mb") or {}
+        layouts = m.get("layouts", {})
+        rows.append([
+            f"`{m.get('model')}` ({layouts.get('tmac', 0)} T-MAC / {layouts.get('int8', 0)} int8 matrices)",
+            str(m.get("threads")),
+            f"{fmt(m.get('tmac_decode_tok_s'), 'tok/s')} vs {fmt(m.get('llama_decode_tok_s'), 'tok/s')} "
+            f"({fmt(m.get('decode_ratio'), 'x')})",
+            f"{m.get('identical_prompts')}/{m.get('prompts')}",
+            f"{fmt(m.get('tmac_jitter_ms'), 'ms')} vs {fmt(m.get('llama_jitter_ms'), 'ms')}",
+            f"{fmt(m.get('tmac_step_p50_ms'), 'ms')} / {fmt(m.get('tmac_step_p99_ms'), 'ms')}",
+            f"{fmt(rss.get('tmac'), 'MiB')} vs {fmt(rss.get('llama'), 'MiB')}" if rss else "n/a",
+        ])
+    machine = data.get("machine", {})
+    agree = next((m.get("agree_tokens") for m in data.get("models", [])), 32)
+    command = f"{PY} benchmarks/{data.get('command', 'tmac_decode.py')}"
+    return "\n".join([
+        "## Our `tmac` backend (C decoder over the T-MAC kernels) against llama.cpp, same GGUF, same threads\n",
+        f"Decode tok/s: medians over repeats in ABBA order after a warm-up of each side (the ratio is tmac / "
+        f"llama.cpp); identical: the first {agree} "
+        "greedy token ids equal on each chat prompt; jitter: p99 - p50 of the decode steps; peak RSS of a fresh "
+        f"process per side. T-MAC path `{data.get('tmac_isa')}`, {machine.get('physical_cores', '?')} cores, read "
+        f"bandwidth {machine.get('memory_read_gbs', '?')} GB/s. Goals of issue 22 (SmolLM2 Q4_1): decode >= "
+        f"{goals.get('speed')}x llama.cpp, >= {goals.get('identical_prompts')}/10 identical, jitter <= "
+        f"{goals.get('jitter_ms')} ms.\n",
+        _table(["model", "threads", "decode tmac vs llama.cpp", "identical", "jitter tmac vs llama.cpp",
+                "tmac step p50 / p99", "peak RSS tmac vs llama.cpp"], rows),
+        "", _source(path, root, command), ""])
+
+
 def _native_cpu(path: Path, root: Path, data: dict[str, Any]) -> str:
     machine = data.get("machine", {})
     variants = data.get("variants", {})
@@ -768,7 +802,7 @@ _BY_NAME: dict[str, Callable[[Path, Path, Any], str]] = {
     "native_cpu.json": _native_cpu, "engine_vs_raw.json": _engine_vs_raw, "attacks.json": _attacks,
     "tool_offers.json": _tool_offers, "semantic_cache.json": _semantic_cache, "word_problems.json": _word_problems,
     "distill.json": _distill, "lora_agreement.json": _lora_agreement, "hybrid_trainer.json": _hybrid_trainer,
-    "hybrid_trainer_lora.json": _hybrid_lora, "tmac_kernels.json": _tmac_kernels,
+    "hybrid_trainer_lora.json": _hybrid_lora, "tmac_kernels.json": _tmac_kernels, "tmac_decode.json": _tmac_decode,
     "review_bugs.json": _review_bugs,
 }
 _BY_PREFIX: tuple[tuple[str, Callable[[Path, Path, Any], str]], ...] = (

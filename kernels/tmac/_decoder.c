@@ -191,6 +191,39 @@ static float q8_row_avx2(const Mat *M, const Act *A, int64_t r) {
     return total;
 }
 
+/* Four rows at once: the activation block and its absolute value are loaded once for all four (the int8 GEMV is
+ * the LM head's and all of a K-quant model's work). Rows r..r+3 -> y[r..r+3]. */
+TMAC_TARGET("avx2,fma,f16c")
+static void q8_rows4_avx2(const Mat *M, const Act *A, int64_t r, float *y) {
+    const int64_t k = M->k, nb = k / M->block, n32 = k / 32;
+    const int8_t *w0 = M->q + r * k;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < n32; b++) {
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
+        const __m256i ax = _mm256_sign_epi8(xv, xv);
+        const float xs = A->xs[b];
+        for (int j = 0; j < 4; j++) {
+            const __m256i wv = _mm256_loadu_si256((const __m256i *)(w0 + j * k + 32 * b));
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv, xv)), ones);
+            const float *s = M->s + (r + j) * nb;
+            const __m256 sv = M->block == 32 ? _mm256_set1_ps(s[b] * xs)
+                : _mm256_setr_ps(s[2 * b] * xs, s[2 * b] * xs, s[2 * b] * xs, s[2 * b] * xs, s[2 * b + 1] * xs,
+                                 s[2 * b + 1] * xs, s[2 * b + 1] * xs, s[2 * b + 1] * xs);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sv, acc[j]);
+        }
+    }
+    for (int j = 0; j < 4; j++) {
+        float total = hsum8(acc[j]);
+        if (M->m) {
+            const float *m = M->m + (r + j) * nb;
+            for (int64_t b = 0; b < nb; b++)
+                total += m[b] * (M->block == 32 ? A->xsum16[2 * b] + A->xsum16[2 * b + 1] : A->xsum16[b]);
+        }
+        y[j] = total;
+    }
+}
+
 TMAC_TARGET("avx2,fma,f16c")
 static float f32_row_avx2(const Mat *M, const Act *A, int64_t r) {
     const float *w = M->f + r * M->k;
@@ -206,7 +239,12 @@ static float f32_row_avx2(const Mat *M, const Act *A, int64_t r) {
 static void rows_units(const void *ctx, int64_t r0, int64_t r1) {
     const RowsJob *J = (const RowsJob *)ctx;
     const Mat *M = J->M;
-    for (int64_t r = r0; r < r1; r++) {
+    int64_t r = r0;
+#ifdef TMAC_X86
+    if (M->kind == MAT_Q8 && (J->isa == ISA_AVX2 || J->isa == ISA_AVX512))
+        for (; r + 4 <= r1; r += 4) q8_rows4_avx2(M, J->A, r, J->y + r);
+#endif
+    for (; r < r1; r++) {
 #ifdef TMAC_X86
         if (J->isa == ISA_AVX2 || J->isa == ISA_AVX512) {
             J->y[r] = M->kind == MAT_Q8 ? q8_row_avx2(M, J->A, r) : f32_row_avx2(M, J->A, r);

@@ -179,3 +179,11 @@ def test_without_the_extension_tmac_is_refused_in_one_line(tmac_env: dict[str, s
     assert refused, proc.stdout + proc.stderr
     assert len(refused) == 1 and "Traceback" not in proc.stderr
     assert "backend_unavailable the tmac backend cannot run: the T-MAC kernels are not built" in refused[0]
+
+
+def test_edgemind_bench_measures_tmac_beside_llama_cpp(tmac_env: dict[str, str]) -> None:
+    from edgemind.core.bench.suite import discover_targets
+
+    targets = discover_targets(load_settings(env=tmac_env), TINY, ("llama_cpp", "tmac"))
+    assert [(t.key, t.backend) for t in targets] == [("llama_cpp", "llama_cpp"), ("tmac", "tmac")]
+    assert targets[1].spec is not None and targets[1].spec.backend == "tmac"
