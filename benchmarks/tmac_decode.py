@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--agree-tokens", type=int, default=32)
     ap.add_argument("--quick", action="store_true", help="1 repeat, 16 tokens, 3 prompts, no RSS: for iterating")
+    ap.add_argument("--no-lut", action="store_true",
+                    help="4-bit matrices on the int8 path too (activations rounded as llama.cpp rounds them)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if not tmac.available():
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{model.name}: {args.threads} threads", file=sys.stderr)
             result = compare_decode(model, data_dir=data, threads=args.threads, new_tokens=tokens, repeats=repeats,
                                     agree_tokens=args.agree_tokens, prompts=prompts, measure_rss=not args.quick,
+                                    lut=not args.no_lut,
                                     progress=lambda m: print("  " + m, file=sys.stderr))
             d = result.as_dict()
             results.append(d)
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["tmac_decode.py", *(argv if argv is not None else sys.argv[1:])])
     out = {"command": command, "seconds": round(time.time() - started, 1), "tmac_isa": tmac.selected_isa(),
            "machine": machine_profile(bandwidth_mb=64, bandwidth_repeats=3), "quick": args.quick,
+           "lut": not args.no_lut,
            "goals": {"speed": SPEED_GOAL, "identical_prompts": AGREE_GOAL, "jitter_ms": JITTER_GOAL_MS},
            "models": results}
     if args.out:

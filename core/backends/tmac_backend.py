@@ -79,16 +79,18 @@ def _token_text(llm: Any, token: int) -> str:
     return "" if token < 0 else llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
 
-def load_tmac(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, native: NativeGuard) -> LoadedTmac:
+def load_tmac(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, native: NativeGuard,
+              lut: bool = True) -> LoadedTmac:
     """Convert the GGUF's weights into the C decoder (once per load) and read its vocabulary with llama.cpp (no
-    llama.cpp kernels run); one-line errors for what cannot be used."""
+    llama.cpp kernels run); one-line errors for what cannot be used. `lut` False puts 4-bit matrices on the int8
+    path too (what benchmarks/tmac_decode.py --no-lut measures)."""
     if not tmac.available():
         raise BackendUnavailable(f"the tmac backend cannot run: {tmac.why_unavailable()}")
     header = read_gguf_header(path)
     model_ctx = header.context_length or spec.context_length or context_cap
     n_ctx = min(context_cap, model_ctx)
     try:
-        decoder = TmacDecoder(path, n_ctx=n_ctx, threads=threads)
+        decoder = TmacDecoder(path, n_ctx=n_ctx, threads=threads, lut=lut)
     except TmacModelError as exc:
         raise ModelError(f"tmac cannot run model {spec.id!r}: {exc}") from None
     except MemoryError:

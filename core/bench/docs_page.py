@@ -276,9 +276,12 @@ def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
         ])
     machine = data.get("machine", {})
     agree = next((m.get("agree_tokens") for m in data.get("models", [])), 32)
-    command = f"{PY} benchmarks/{data.get('command', 'tmac_decode.py')}"
+    # a model given by path is shown in the models folder, as the other renderers show it
+    script = re.sub(r"\S*/(?=[\w.-]+\.gguf)", f"{MODELS}/", str(data.get("command", "tmac_decode.py")))
+    command = f"{PY} benchmarks/{script}"
     return "\n".join([
-        "## Our `tmac` backend (C decoder over the T-MAC kernels) against llama.cpp, same GGUF, same threads\n",
+        "## Our `tmac` backend (C decoder over the T-MAC kernels) against llama.cpp, same GGUF, same threads"
+        + ("" if data.get("lut", True) else ", 4-bit matrices on the int8 path (`--no-lut`)") + "\n",
         f"Decode tok/s: medians over repeats in ABBA order after a warm-up of each side (the ratio is tmac / "
         f"llama.cpp); identical: the first {agree} "
         "greedy token ids equal on each chat prompt; jitter: p99 - p50 of the decode steps; peak RSS of a fresh "
@@ -802,11 +805,11 @@ _BY_NAME: dict[str, Callable[[Path, Path, Any], str]] = {
     "native_cpu.json": _native_cpu, "engine_vs_raw.json": _engine_vs_raw, "attacks.json": _attacks,
     "tool_offers.json": _tool_offers, "semantic_cache.json": _semantic_cache, "word_problems.json": _word_problems,
     "distill.json": _distill, "lora_agreement.json": _lora_agreement, "hybrid_trainer.json": _hybrid_trainer,
-    "hybrid_trainer_lora.json": _hybrid_lora, "tmac_kernels.json": _tmac_kernels, "tmac_decode.json": _tmac_decode,
+    "hybrid_trainer_lora.json": _hybrid_lora, "tmac_kernels.json": _tmac_kernels,
     "review_bugs.json": _review_bugs,
 }
 _BY_PREFIX: tuple[tuple[str, Callable[[Path, Path, Any], str]], ...] = (
-    ("onnx_vs_llama", _onnx_vs_llama), ("tune", _tune), ("safety", _safety),
+    ("onnx_vs_llama", _onnx_vs_llama), ("tune", _tune), ("safety", _safety), ("tmac_decode", _tmac_decode),
 )
 
 
