@@ -28,6 +28,7 @@ class PortableBuildExt(build_ext):
 setup(
     package_dir={f"edgemind.{layer}": layer for layer in LAYERS},
     packages=[f"edgemind.{name}" for name in find_packages(include=[*LAYERS, *(f"{layer}.*" for layer in LAYERS)])],
-    ext_modules=[Extension("edgemind.kernels.tmac._lut", sources=["kernels/tmac/_lut.c"], optional=True)],
+    ext_modules=[Extension("edgemind.kernels.tmac._lut", sources=["kernels/tmac/_lut.c"],
+                           depends=["kernels/tmac/_decoder.c"], optional=True)],
     cmdclass={"build_ext": PortableBuildExt},
 )

@@ -1,5 +1,5 @@
-"""What the local GGUF backends (llama_cpp, onnx_int4) share: the file prepared on first use, one loaded copy in the
-model pool, and the prompt rendered and tokenized once per request."""
+"""What the local GGUF backends (llama_cpp, onnx_int4, tmac) share: the file prepared on first use, one loaded copy in
+the model pool, and the prompt rendered and tokenized once per request."""
 
 from __future__ import annotations
 

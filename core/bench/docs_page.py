@@ -258,6 +258,43 @@ def _tmac_kernels(path: Path, root: Path, data: dict[str, Any]) -> str:
         "", _source(path, root, command), ""])
 
 
+def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
+    """benchmarks/tmac_decode.py: the tmac backend (our C decoder) against llama.cpp end to end, per model."""
+    goals = data.get("goals", {})
+    rows = []
+    for m in data.get("models", []):
+        rss = m.get("rss_mb") or {}
+        layouts = m.get("layouts", {})
+        rows.append([
+            f"`{m.get('model')}` ({layouts.get('tmac', 0)} T-MAC / {layouts.get('int8', 0)} int8 matrices)",
+            str(m.get("threads")),
+            f"{fmt(m.get('tmac_decode_tok_s'), 'tok/s')} vs {fmt(m.get('llama_decode_tok_s'), 'tok/s')} "
+            f"({fmt(m.get('decode_ratio'), 'x')})",
+            f"{m.get('identical_prompts')}/{m.get('prompts')}",
+            f"{fmt(m.get('tmac_jitter_ms'), 'ms')} vs {fmt(m.get('llama_jitter_ms'), 'ms')}",
+            f"{fmt(m.get('tmac_step_p50_ms'), 'ms')} / {fmt(m.get('tmac_step_p99_ms'), 'ms')}",
+            f"{fmt(rss.get('tmac'), 'MiB')} vs {fmt(rss.get('llama'), 'MiB')}" if rss else "n/a",
+        ])
+    machine = data.get("machine", {})
+    agree = next((m.get("agree_tokens") for m in data.get("models", [])), 32)
+    # a model given by path is shown in the models folder, as the other renderers show it
+    script = re.sub(r"\S*/(?=[\w.-]+\.gguf)", f"{MODELS}/", str(data.get("command", "tmac_decode.py")))
+    command = f"{PY} benchmarks/{script}"
+    return "\n".join([
+        "## Our `tmac` backend (C decoder over the T-MAC kernels) against llama.cpp, same GGUF, same threads"
+        + ("" if data.get("lut", True) else ", 4-bit matrices on the int8 path (`--no-lut`)") + "\n",
+        f"Decode tok/s: medians over repeats in ABBA order after a warm-up of each side (the ratio is tmac / "
+        f"llama.cpp); identical: the first {agree} "
+        "greedy token ids equal on each chat prompt; jitter: p99 - p50 of the decode steps; peak RSS of a fresh "
+        f"process per side. T-MAC path `{data.get('tmac_isa')}`, {machine.get('physical_cores', '?')} cores, read "
+        f"bandwidth {machine.get('memory_read_gbs', '?')} GB/s. Goals of issue 22 (SmolLM2 Q4_1): decode >= "
+        f"{goals.get('speed')}x llama.cpp, >= {goals.get('identical_prompts')}/10 identical, jitter <= "
+        f"{goals.get('jitter_ms')} ms.\n",
+        _table(["model", "threads", "decode tmac vs llama.cpp", "identical", "jitter tmac vs llama.cpp",
+                "tmac step p50 / p99", "peak RSS tmac vs llama.cpp"], rows),
+        "", _source(path, root, command), ""])
+
+
 def _native_cpu(path: Path, root: Path, data: dict[str, Any]) -> str:
     machine = data.get("machine", {})
     variants = data.get("variants", {})
@@ -819,7 +856,7 @@ _BY_NAME: dict[str, Callable[[Path, Path, Any], str]] = {
     "semantic_cache_before_issue17.json": _semantic_before_issue_17, "ternary_model.json": _ternary_model,
 }
 _BY_PREFIX: tuple[tuple[str, Callable[[Path, Path, Any], str]], ...] = (
-    ("onnx_vs_llama", _onnx_vs_llama), ("tune", _tune), ("safety", _safety),
+    ("onnx_vs_llama", _onnx_vs_llama), ("tune", _tune), ("safety", _safety), ("tmac_decode", _tmac_decode),
 )
 
 

@@ -125,7 +125,7 @@ def _models(settings: Settings) -> list[dict[str, Any]]:
     rows = []
     for spec in models.list():
         row: dict[str, Any] = {"id": spec.id, "backend": spec.backend, "bundled": spec.bundled}
-        if spec.backend in ("llama_cpp", "onnx_int4") and spec.path is not None:
+        if spec.backend in ("llama_cpp", "onnx_int4", "tmac") and spec.path is not None:
             row["installed"] = spec.path.exists()
             row["size_ok"] = spec.path.exists() and (spec.size_bytes is None
                                                      or spec.path.stat().st_size == spec.size_bytes)
@@ -253,7 +253,7 @@ def format_report(r: dict[str, Any]) -> str:
     for m in r["models"]:
         if "error" in m:
             lines.append(f"    error: {m['error']}")
-        elif m["backend"] in ("llama_cpp", "onnx_int4"):
+        elif m["backend"] in ("llama_cpp", "onnx_int4", "tmac"):
             state = "installed" if m["installed"] else "installed on first use"
             if m["installed"] and not m["size_ok"]:
                 state = "WRONG SIZE (run `edgemind models verify`)"

@@ -516,8 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer one prompt and exit")
     ask.add_argument("prompt", help="the prompt, or - to read it from stdin")
     ask.add_argument("--model", help="model id (see `edgemind models list`)")
-    ask.add_argument("--backend", choices=["llama_cpp", "onnx_int4", "ollama", "openai"],
-                     help="require this backend (a local GGUF model runs on llama_cpp or onnx_int4)")
+    ask.add_argument("--backend", choices=["llama_cpp", "onnx_int4", "tmac", "ollama", "openai"],
+                     help="require this backend (a local GGUF model runs on llama_cpp, onnx_int4 or tmac)")
     ask.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
     ask.add_argument("--temperature", type=_temperature, help="0 for deterministic answers, up to 2")
     ask.add_argument("--seed", type=int, help="sampling seed, for repeatable answers")

@@ -29,11 +29,11 @@ log = logging.getLogger(__name__)
 
 def answer_version(spec: ModelSpec) -> str:
     """What makes a model's answers its own, for every cache tier: the file's SHA (or the remote model), an adapter's
-    SHA, and the backend when the same file runs with other numerics (onnx_int4)."""
+    SHA, and the backend when the same file runs with other numerics (onnx_int4, tmac)."""
     version = spec.sha256 or f"{spec.endpoint}|{spec.remote_model}"
     if spec.adapter_sha256:
         version += f"|lora:{spec.adapter_sha256}"  # the base's file with a tuned adapter answers otherwise
-    return version + "|onnx_int4" if spec.backend == "onnx_int4" else version
+    return version + f"|{spec.backend}" if spec.backend in ("onnx_int4", "tmac") else version
 
 
 def answer_params(params: GenerationParams, tools: Sequence[Tool]) -> dict[str, Any]:

@@ -215,7 +215,8 @@ class Engine:
         return self._backends[key]
 
     def local_spec(self, spec: ModelSpec, asked: str | None = None) -> ModelSpec:
-        """A local GGUF runs on llama_cpp or onnx_int4: the request's --backend, else the `local_backend` setting."""
+        """A local GGUF runs on llama_cpp, onnx_int4 or tmac: the request's --backend, else the `local_backend`
+        setting."""
         wanted = asked or self.settings.local_backend
         if spec.adapter is not None:
             if asked is not None and asked != "llama_cpp":

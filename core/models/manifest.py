@@ -10,9 +10,9 @@ from typing import Any
 
 from ..errors import ConfigError
 
-BACKENDS = ("llama_cpp", "onnx_int4", "ollama", "openai")
-# Backends that run a local GGUF file; the same model can run on either.
-LOCAL_BACKENDS = ("llama_cpp", "onnx_int4")
+BACKENDS = ("llama_cpp", "onnx_int4", "tmac", "ollama", "openai")
+# Backends that run a local GGUF file; the same model can run on any of them.
+LOCAL_BACKENDS = ("llama_cpp", "onnx_int4", "tmac")
 ROLES = ("chat", "code", "tiny")
 
 

@@ -43,8 +43,9 @@ class Settings:
         0, help="CPU threads a local model uses", env="EDGEMIND_THREADS", minimum=0, maximum=512,
         zero="physical cores", gui=True)
     local_backend: str = setting(
-        "llama_cpp", help="Which engine runs local GGUF models: llama.cpp, or our own INT4 decoder on ONNX Runtime",
-        env="EDGEMIND_LOCAL_BACKEND", choices=("llama_cpp", "onnx_int4"))
+        "llama_cpp", help="Which engine runs local GGUF models: llama.cpp, our own INT4 decoder on ONNX Runtime, or "
+        "our own C decoder over the T-MAC kernels (tmac)", env="EDGEMIND_LOCAL_BACKEND",
+        choices=("llama_cpp", "onnx_int4", "tmac"))
     onnx_provider: str = setting(
         "auto", help="onnx_int4's execution provider; auto: DirectML when present, else CPU",
         env="EDGEMIND_ONNX_PROVIDER", choices=("auto", "cpu", "directml"))

@@ -491,9 +491,16 @@ static void run_range(const Problem *P, int64_t t0, int64_t t1) {
 }
 
 /* ------------------------------------------------------------------------------------------ thread pool */
-/* Workers sleep on a condition variable until a job's generation number changes, run their share of tiles, and
- * the last one to finish wakes the caller: no spinning between calls or while waiting. One job at a time (the
- * pool mutex); the caller runs share 0 itself. */
+/* Workers sleep on a condition variable until a job's generation number changes, run their share of the job's
+ * units (tiles of a GEMM, rows of an int8 GEMV, heads of attention), and the last one to finish wakes the caller:
+ * no spinning between calls or while waiting. One job at a time (the pool mutex); the caller runs share 0 itself. */
+
+typedef void (*job_fn)(const void *ctx, int64_t u0, int64_t u1);
+typedef struct {
+    job_fn fn;
+    const void *ctx;
+    int64_t units;
+} Job;
 
 #define MAX_THREADS 64
 
@@ -526,7 +533,7 @@ typedef struct {
     int64_t generation;   /* bumped per job */
     int shares;           /* shares of the current job (caller + workers used) */
     int pending;          /* shares not finished */
-    const Problem *job;
+    const Job *job;
     int quit;
     tmac_thread threads[MAX_THREADS];
     int ids[MAX_THREADS];
@@ -550,9 +557,9 @@ static void pool_init(void) {
 static void pool_after_fork_in_child(void) { pool_init(); }
 #endif
 
-static void share_range(const Problem *P, int share, int shares, int64_t *t0, int64_t *t1) {
-    *t0 = P->n_tiles * share / shares;
-    *t1 = P->n_tiles * (share + 1) / shares;
+static void share_range(const Job *J, int share, int shares, int64_t *t0, int64_t *t1) {
+    *t0 = J->units * share / shares;
+    *t1 = J->units * (share + 1) / shares;
 }
 
 #ifdef _WIN32
@@ -571,12 +578,12 @@ static void *worker_main(void *arg)
         }
         if (pool.quit) break;
         seen = pool.generation;
-        const Problem *P = pool.job;
+        const Job *J = pool.job;
         const int shares = pool.shares;
         mutex_unlock(&pool.lock);
         int64_t t0, t1;
-        share_range(P, id, shares, &t0, &t1);
-        run_range(P, t0, t1);
+        share_range(J, id, shares, &t0, &t1);
+        J->fn(J->ctx, t0, t1);
         mutex_lock(&pool.lock);
         if (--pool.pending == 0) cond_broadcast(&pool.done);
     }
@@ -601,28 +608,35 @@ static int pool_grow(int want) {
     return 0;
 }
 
-static int pool_run(const Problem *P, int threads) {
+static int pool_run_job(const Job *J, int threads) {
     if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if ((int64_t)threads > P->n_tiles) threads = (int)(P->n_tiles > 0 ? P->n_tiles : 1);
-    if (threads <= 1) { run_range(P, 0, P->n_tiles); return 0; }
+    if ((int64_t)threads > J->units) threads = (int)(J->units > 0 ? J->units : 1);
+    if (threads <= 1) { J->fn(J->ctx, 0, J->units); return 0; }
     mutex_lock(&pool_call_lock);
     mutex_lock(&pool.lock);
     if (pool_grow(threads - 1) != 0 && pool.n_workers < threads - 1) threads = pool.n_workers + 1;
-    pool.job = P;
+    pool.job = J;
     pool.shares = threads;
     pool.pending = threads - 1;
     pool.generation++;
     cond_broadcast(&pool.wake);
     mutex_unlock(&pool.lock);
     int64_t t0, t1;
-    share_range(P, 0, threads, &t0, &t1);
-    run_range(P, t0, t1);
+    share_range(J, 0, threads, &t0, &t1);
+    J->fn(J->ctx, t0, t1);
     mutex_lock(&pool.lock);
     while (pool.pending > 0) cond_wait(&pool.done, &pool.lock);
     pool.job = NULL;
     mutex_unlock(&pool.lock);
     mutex_unlock(&pool_call_lock);
     return 0;
+}
+
+static void gemm_units(const void *ctx, int64_t t0, int64_t t1) { run_range((const Problem *)ctx, t0, t1); }
+
+static int pool_run(const Problem *P, int threads) {
+    const Job J = {gemm_units, P, P->n_tiles};
+    return pool_run_job(&J, threads);
 }
 
 /* ----------------------------------------------------------------------------------- activation tables */
@@ -838,11 +852,18 @@ static PyObject *py_selected_isa(PyObject *self, PyObject *noargs) {
     return isa < 0 ? NULL : PyUnicode_FromString(ISA_NAMES[isa]);
 }
 
+#include "_decoder.c" /* the decoder loop over these kernels and this pool */
+
 static PyMethodDef methods[] = {
     {"build_tables", py_build_tables, METH_VARARGS, "Quantized activation tables for m vectors of k floats."},
     {"gemm", py_gemm, METH_VARARGS, "y = W x for m activation vectors from their tables (GIL released)."},
     {"isas", py_isas, METH_NOARGS, "The instruction-set paths this CPU and build can run, slowest first."},
     {"selected_isa", py_selected_isa, METH_NOARGS, "The path a call takes now (EDGEMIND_TMAC_ISA or the best)."},
+    {"decoder_new", py_decoder_new, METH_VARARGS, "A Qwen2/Llama decoder with its KV cache and scratch (capsule)."},
+    {"decoder_set_matrix", py_decoder_set_matrix, METH_VARARGS, "Hand the decoder one weight matrix (kept alive)."},
+    {"decoder_set_vector", py_decoder_set_vector, METH_VARARGS, "Hand the decoder one norm/bias/RoPE vector."},
+    {"decoder_run", py_decoder_run, METH_VARARGS, "Run tokens from a position; logits of the last (GIL released)."},
+    {"decoder_matvec", py_decoder_matvec, METH_VARARGS, "One slot's product alone (tests)."},
     {NULL, NULL, 0, NULL},
 };
 

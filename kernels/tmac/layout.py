@@ -113,13 +113,15 @@ def pack(codes: np.ndarray, d: np.ndarray, m: np.ndarray | None = None, *, bits:
     groups = k // GROUP
     # index of plane p for (row, group): bit i is plane p of weight 4j + i
     w4 = q.reshape(n_tiles, rows, groups, GROUP)
-    weights_of_bit = (np.uint8(1) << np.arange(GROUP, dtype=np.uint8))
     body = np.zeros((n_tiles, groups, GROUP_BYTES), dtype=np.uint8)
     byte, high = nibble_positions(bits)
     for p in range(bits):
-        idx = (((w4 >> np.uint8(p)) & np.uint8(1)) * weights_of_bit).sum(axis=3, dtype=np.uint8)  # (tiles, rows, G)
-        for r in range(rows):
-            body[:, :, byte[r, p]] |= idx[:, r, :] << np.uint8(4 * high[r, p])
+        plane = (w4 >> np.uint8(p)) & np.uint8(1)
+        idx = plane[..., 0] | (plane[..., 1] << 1) | (plane[..., 2] << 2) | (plane[..., 3] << 3)  # (tiles, rows, G)
+        for h in (0, 1):  # the rows whose plane p sits in low (high) nibbles; their bytes are distinct
+            rs = np.flatnonzero(high[:, p] == h)
+            if rs.size:
+                body[:, :, byte[rs, p]] |= (idx[:, rs, :] << np.uint8(4 * h)).transpose(0, 2, 1)
     scales = [_tile_halves(d, n_pad, rows)]
     if m is not None:
         scales.append(_tile_halves(np.asarray(m, dtype=np.float16), n_pad, rows))

@@ -1,0 +1,175 @@
+"""The tmac backend: EdgeMind's own C decoder over the T-MAC lookup-table kernels (kernels/tmac), one call per token.
+
+Shaped as onnx_int4 is: tokens and chat template from the same GGUF through llama.cpp's tokenizer (vocabulary only),
+the same sampler, grammar filter, stop handling and cancel (stream_text). The KV cache lives in the C decoder (one
+per loaded model, n_ctx positions): a new prompt reuses the longest prefix it shares with what the cache holds (the
+last prompt and the answer generated after it), so a conversation's next turn evaluates only the new text. The C
+loop computes a token the same way however a prompt is split, so reuse never changes the text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgemind.kernels import tmac
+from edgemind.kernels.gguf_header import read_gguf_header
+from edgemind.kernels.tmac.decoder import TmacDecoder, TmacModelError
+
+from ..errors import BackendUnavailable, ModelError, PromptError
+from ..events import BackendDone
+from ..models.manifest import ModelSpec
+from .base import CancelToken, Chunk, ChunkStream, GenerationParams, Message
+from .chat_template import ChatTemplate
+from .grammar import GRAMMARS, GrammarFilter, pick_allowed
+from .llama_native import NativeGuard, import_llama, model_key
+from .model_pool import ModelPool
+from .pooled import PooledGGUFBackend, stream_text
+from .prefix_states import common_prefix
+from .sampling import Sampler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class LoadedTmac:
+    decoder: TmacDecoder
+    vocab: Any  # llama_cpp.Llama with vocab_only=True
+    template: ChatTemplate
+    n_ctx: int
+    cached: list[int] = field(default_factory=list)  # tokens whose KV the decoder holds at positions 0..len-1
+    reused: int = 0  # prompt tokens the last request took from the cache (tests and logs read it)
+
+    def tokenize(self, prompt: str) -> list[int]:
+        tokens = self.vocab.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        bos = self.vocab.token_bos()
+        if len(tokens) >= 2 and tokens[0] == bos and tokens[1] == bos:
+            tokens = tokens[1:]
+        return list(tokens)
+
+    def start(self, tokens: list[int]) -> np.ndarray:
+        """Logits after the prompt `tokens`, evaluating only what the cache does not already hold (at least one
+        token, for its logits)."""
+        done = min(common_prefix(self.cached, tokens), len(tokens) - 1)
+        self.reused = done
+        del self.cached[done:]
+        logits = self.decoder.run(tokens[done:], done)
+        self.cached.extend(tokens[done:])
+        return logits
+
+    def feed(self, token: int) -> np.ndarray:
+        logits = self.decoder.run([token], len(self.cached))
+        self.cached.append(token)
+        return logits
+
+    def forget_kv(self) -> None:
+        """The next prompt is evaluated from scratch."""
+        self.cached.clear()
+
+    def close(self) -> None:
+        self.vocab.close()
+
+
+def _token_text(llm: Any, token: int) -> str:
+    return "" if token < 0 else llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
+def load_tmac(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, native: NativeGuard,
+              lut: bool = True) -> LoadedTmac:
+    """Convert the GGUF's weights into the C decoder (once per load) and read its vocabulary with llama.cpp (no
+    llama.cpp kernels run); one-line errors for what cannot be used. `lut` False puts 4-bit matrices on the int8
+    path too (what benchmarks/tmac_decode.py --no-lut measures)."""
+    if not tmac.available():
+        raise BackendUnavailable(f"the tmac backend cannot run: {tmac.why_unavailable()}")
+    header = read_gguf_header(path)
+    model_ctx = header.context_length or spec.context_length or context_cap
+    n_ctx = min(context_cap, model_ctx)
+    try:
+        decoder = TmacDecoder(path, n_ctx=n_ctx, threads=threads, lut=lut)
+    except TmacModelError as exc:
+        raise ModelError(f"tmac cannot run model {spec.id!r}: {exc}") from None
+    except MemoryError:
+        raise ModelError(f"tmac: not enough memory for model {spec.id!r} with a {n_ctx}-token context") from None
+    llama_cpp = import_llama(native.vocabulary_variant(path, model_key(spec.sha256, path)))
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    try:
+        with suppress_stdout_stderr(disable=False):  # a vocabulary-only load warns about its context, unasked
+            vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ModelError(f"llama.cpp could not read the vocabulary of {spec.id!r}: {exc}") from None
+    template = ChatTemplate(header.chat_template, bos_token=_token_text(vocab, vocab.token_bos()),
+                            eos_token=_token_text(vocab, vocab.token_eos()), model_id=spec.id)
+    c = decoder.counts
+    log.info("tmac %s: %d T-MAC, %d int8, %d dense matrices, %d threads, isa %s", spec.id, c.tmac, c.int8, c.dense,
+             threads, tmac.selected_isa())
+    return LoadedTmac(decoder=decoder, vocab=vocab, template=template, n_ctx=decoder.n_ctx)
+
+
+class TmacBackend(PooledGGUFBackend[LoadedTmac]):
+    name = "tmac"
+
+    def __init__(self, spec: ModelSpec, *, pool: ModelPool[Any], prepare: Callable[[ModelSpec], Path], threads: int,
+                 context_cap: int, native: NativeGuard, prefix_cache_bytes: int = 64 * 2**20, **_: Any) -> None:
+        if not tmac.available():
+            raise BackendUnavailable(f"the tmac backend cannot run: {tmac.why_unavailable()}")
+        super().__init__(spec, pool=pool, prepare=prepare, threads=threads, context_cap=context_cap,
+                         prefix_cache_bytes=prefix_cache_bytes)
+        self._native = native
+
+    @property
+    def pool_key(self) -> str:
+        # Its own slot: the same GGUF may also be loaded by llama_cpp or onnx_int4.
+        return f"tmac:{self._spec.id}"
+
+    def _load(self, path: Path) -> LoadedTmac:
+        return load_tmac(self._spec, path, threads=self._threads, context_cap=self._context_cap,
+                         native=self._native)
+
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> ChunkStream:
+        with self._lease() as loaded:
+            tokens = list(self._tokens(loaded, messages))
+            if self._prefix_cache_bytes <= 0:
+                loaded.forget_kv()
+            yield from generate(loaded, tokens, params, cancel, model_id=self._spec.id)
+
+
+def generate(loaded: LoadedTmac, tokens: list[int], params: GenerationParams, cancel: CancelToken, *,
+             model_id: str = "") -> Iterator[Chunk]:
+    """Stream text for a tokenized prompt, then one BackendDone; checks `cancel` before every token."""
+    n_prompt = len(tokens)
+    room = loaded.n_ctx - n_prompt
+    if room <= 0 or n_prompt == 0:
+        raise PromptError(
+            f"the prompt takes {n_prompt} tokens but model {model_id!r} has a {loaded.n_ctx}-token context")
+    max_new = min(params.max_tokens, room)
+    if cancel.cancelled:
+        yield BackendDone("cancelled", 0, n_prompt)
+        return
+    sampler = Sampler(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
+                      repeat_penalty=params.repeat_penalty, seed=params.seed)
+    grammar = None
+    if params.json_schema is not None:
+        grammar = GrammarFilter(loaded.vocab, GRAMMARS.get(params.json_schema), loaded.vocab.n_vocab())
+
+    def picks() -> Iterator[int]:
+        history = list(tokens)
+        logits = loaded.start(tokens)
+        log.debug("tmac KV reuse: %d of %d prompt tokens", loaded.reused, n_prompt)
+        while True:
+            token = pick_allowed(sampler, grammar, logits, history, loaded.vocab.token_eos())
+            yield token  # the next step runs only if the caller asks for another token
+            history.append(token)
+            logits = loaded.feed(token)
+
+    try:
+        yield from stream_text(picks(), llm=loaded.vocab, prompt=tokens, stops=params.stop, cancel=cancel,
+                               max_new=max_new)
+    finally:
+        if grammar is not None:
+            grammar.close()

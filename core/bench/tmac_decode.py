@@ -1,0 +1,223 @@
+"""End-to-end decode of the tmac backend (our C decoder over the T-MAC kernels) against llama.cpp on one GGUF.
+
+Same threads, same prompt tokens, the bare loop a backend runs (prefill, then one token at a time, greedy argmax);
+ABBA order over repeats, medians, ratios taken within the run. Also: greedy agreement (the first `agree_tokens`
+token ids identical on each of the prompts, chat-templated), inter-token jitter (p50/p99 of the decode steps of all
+repeats) and each side's peak RSS, measured in a child process of its own (a process's peak covers all it loaded).
+benchmarks/tmac_decode.py is the thin script; docs_page.py renders the JSON. Library code: no printing.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..backends.base import Message
+from ..backends.llama_cpp_backend import load_llama
+from ..backends.llama_native import NativeGuard
+from ..backends.tmac_backend import load_tmac
+from ..models.manifest import ModelSpec
+
+PROMPT = ("You are a helpful assistant.\nUser: Explain in a few paragraphs how a hash map works, what a collision "
+          "is, and how open addressing differs from chaining.\nAssistant:")
+PROMPTS = (
+    "What is the capital of France?", "Write a Python function that reverses a string.",
+    "Explain what a hash map is.", "List three primary colours.", "What does HTTP stand for?",
+    "Give me a haiku about autumn.", "How many legs does a spider have?", "What is 12 times 7?",
+    "Describe the water cycle briefly.", "Name a famous physicist and one discovery.",
+)
+SPEED_GOAL = 1.2  # issue 22: tmac decode >= 1.2x llama.cpp on SmolLM2 (Q4_1)
+AGREE_GOAL = 9  # ... greedy text identical for 32 tokens on >= 9 of 10 prompts
+JITTER_GOAL_MS = 10.0  # ... inter-token jitter p99 - p50 <= 10 ms
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    ttft_ms: float
+    decode_tok_s: float
+    step_ms: tuple[float, ...]  # each decode step's wall time
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeComparison:
+    model: str
+    threads: int
+    prompt_tokens: int
+    new_tokens: int
+    repeats: int
+    layouts: dict[str, int]  # matrices per tmac layout (tmac/int8/dense)
+    llama: tuple[Run, ...]
+    tmac: tuple[Run, ...]
+    agreement: tuple[tuple[str, int, bool], ...]  # per prompt: tokens agreeing before the first difference, equal
+    agree_tokens: int
+    rss_mb: dict[str, float]
+
+    def summary_dict(self) -> dict[str, Any]:
+        med = statistics.median
+
+        def jitter(runs: tuple[Run, ...]) -> tuple[float, float]:
+            steps = [s for r in runs for s in r.step_ms]
+            return float(np.percentile(steps, 50)), float(np.percentile(steps, 99))
+
+        lp50, lp99 = jitter(self.llama)
+        tp50, tp99 = jitter(self.tmac)
+        llama_tok_s, tmac_tok_s = med(r.decode_tok_s for r in self.llama), med(r.decode_tok_s for r in self.tmac)
+        return {
+            "llama_decode_tok_s": llama_tok_s, "tmac_decode_tok_s": tmac_tok_s,
+            "decode_ratio": tmac_tok_s / llama_tok_s,
+            "llama_ttft_ms": med(r.ttft_ms for r in self.llama), "tmac_ttft_ms": med(r.ttft_ms for r in self.tmac),
+            "llama_step_p50_ms": lp50, "llama_step_p99_ms": lp99, "tmac_step_p50_ms": tp50, "tmac_step_p99_ms": tp99,
+            "tmac_jitter_ms": tp99 - tp50, "llama_jitter_ms": lp99 - lp50,
+            "identical_prompts": sum(1 for _, _, same in self.agreement if same),
+            "prompts": len(self.agreement),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for side in ("llama", "tmac"):  # the per-step times are summarised; the file keeps the runs' figures
+            out[side] = [{"ttft_ms": r.ttft_ms, "decode_tok_s": r.decode_tok_s} for r in getattr(self, side)]
+        out.update(self.summary_dict())
+        return out
+
+
+def _time_loop(first: Callable[[], np.ndarray], step: Callable[[int], np.ndarray], new_tokens: int) -> Run:
+    t0 = time.perf_counter()
+    token = int(np.argmax(first()))
+    t1 = time.perf_counter()
+    steps = []
+    for _ in range(new_tokens - 1):
+        s = time.perf_counter()
+        token = int(np.argmax(step(token)))
+        steps.append((time.perf_counter() - s) * 1000)
+    t2 = time.perf_counter()
+    return Run(ttft_ms=(t1 - t0) * 1000, decode_tok_s=(new_tokens - 1) / (t2 - t1), step_ms=tuple(steps))
+
+
+def _greedy_ids(first: Callable[[], np.ndarray], step: Callable[[int], np.ndarray], n: int) -> list[int]:
+    ids = [int(np.argmax(first()))]
+    while len(ids) < n:
+        ids.append(int(np.argmax(step(ids[-1]))))
+    return ids
+
+
+def compare_decode(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int = 64, repeats: int = 5,
+                   agree_tokens: int = 32, prompts: tuple[str, ...] = PROMPTS, model_id: str = "",
+                   measure_rss: bool = True, lut: bool = True, native: NativeGuard | None = None,
+                   progress: Callable[[str], None] | None = None) -> DecodeComparison:
+    """Load the GGUF in llama.cpp and in tmac once; time `repeats` ABBA pairs of prompt + `new_tokens` greedy
+    tokens (end-of-generation not honoured, so both always make `new_tokens`); then greedy agreement on `prompts`."""
+    say = progress or (lambda _m: None)
+    spec = ModelSpec(id=model_id or gguf.stem, backend="tmac", path=gguf)
+    context = 2048
+    native = native or NativeGuard(data_dir / "cache" / "native", threads=threads)
+    llama = load_llama(spec, gguf, threads=threads, context_cap=context, native=native)
+    ours = load_tmac(spec, gguf, threads=threads, context_cap=context, native=native, lut=lut)
+    tokens = llama.tokenize(PROMPT)
+    if tokens != ours.tokenize(PROMPT):
+        raise AssertionError("the two engines tokenize the prompt differently")
+    llm = llama.llm
+
+    n_vocab = llm.n_vocab()
+
+    def last_logits() -> np.ndarray:
+        # llm.scores is filled only with logits_all (llama-cpp-python 0.3): read the context's last row instead
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))
+
+    def llama_side(prompt: list[int]) -> tuple[Callable[[], np.ndarray], Callable[[int], np.ndarray]]:
+        llm.reset()
+
+        def first() -> np.ndarray:
+            llm.eval(prompt)
+            return last_logits()
+
+        def step(token: int) -> np.ndarray:
+            llm.eval([token])
+            return last_logits()
+
+        return first, step
+
+    def tmac_side(prompt: list[int]) -> tuple[Callable[[], np.ndarray], Callable[[int], np.ndarray]]:
+        ours.forget_kv()
+        return (lambda: ours.start(prompt)), ours.feed
+
+    try:
+        _time_loop(*llama_side(tokens), new_tokens)  # warm-up: first-run allocations and page faults
+        _time_loop(*tmac_side(tokens), new_tokens)
+        lt: list[Run] = []
+        tt: list[Run] = []
+        for r in range(repeats):
+            order = (("llama", llama_side), ("tmac", tmac_side))
+            for name, side in (order if r % 2 == 0 else order[::-1]):
+                (lt if name == "llama" else tt).append(_time_loop(*side(tokens), new_tokens))
+            say(f"repeat {r + 1}/{repeats}: llama.cpp {lt[-1].decode_tok_s:.1f} tok/s, tmac {tt[-1].decode_tok_s:.1f}")
+        agreement = []
+        for prompt in prompts:
+            chat = llama.tokenize(llama.template.render([Message("user", prompt)]))
+            a = _greedy_ids(*llama_side(chat), agree_tokens)
+            b = _greedy_ids(*tmac_side(chat), agree_tokens)
+            common = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), agree_tokens)
+            agreement.append((prompt, common, a == b))
+            say(f"agreement: {prompt!r} {'identical' if a == b else f'parts at token {common}'}")
+        layouts = {"tmac": ours.decoder.counts.tmac, "int8": ours.decoder.counts.int8,
+                   "dense": ours.decoder.counts.dense}
+    finally:
+        llama.close()
+        ours.close()
+    rss = {side: peak_rss_mb(gguf, side, threads, data_dir, lut) for side in ("llama", "tmac")} if measure_rss else {}
+    return DecodeComparison(model=spec.id, threads=threads, prompt_tokens=len(tokens), new_tokens=new_tokens,
+                            repeats=repeats, layouts=layouts, llama=tuple(lt), tmac=tuple(tt),
+                            agreement=tuple(agreement), agree_tokens=agree_tokens, rss_mb=rss)
+
+
+def peak_rss_mb(gguf: Path, side: str, threads: int, data_dir: Path, lut: bool = True) -> float:
+    """Peak resident MB of a fresh process that loads the model on one side and decodes 16 tokens."""
+    done = subprocess.run([sys.executable, "-m", "edgemind.core.bench.tmac_decode", side, str(gguf), str(threads),
+                           str(data_dir), "lut" if lut else "int8"], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"the {side} RSS child failed: {done.stderr.strip().splitlines()[-1:]}")
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mb"])
+
+
+def _rss_child(side: str, gguf: Path, threads: int, data_dir: Path, lut: bool) -> float:
+    spec = ModelSpec(id=gguf.stem, backend=side, path=gguf)
+    native = NativeGuard(data_dir / "cache" / "native", threads=threads)
+    if side == "llama":
+        loaded = load_llama(spec, gguf, threads=threads, context_cap=2048, native=native)
+        tokens = loaded.tokenize(PROMPT)
+        llm = loaded.llm
+        llm.eval(tokens)
+        for _ in range(16):
+            llm.eval([int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))))])
+    else:
+        ours = load_tmac(spec, gguf, threads=threads, context_cap=2048, native=native, lut=lut)
+        logits = ours.start(ours.tokenize(PROMPT))
+        for _ in range(16):
+            logits = ours.feed(int(np.argmax(logits)))
+    return _peak_rss_mb()
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident MiB: VmHWM (Linux; reset by exec, unlike ru_maxrss, which a child started by
+    fork + exec inherits from its parent), else ru_maxrss."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    import resource  # POSIX only
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":  # the RSS child: side gguf threads data_dir lut|int8
+    _side, _gguf, _threads, _data, _layout = sys.argv[1:6]
+    print(json.dumps({"peak_rss_mb": _rss_child(_side, Path(_gguf), int(_threads), Path(_data), _layout == "lut")}))

@@ -1,0 +1,700 @@
+/* The decoder loop of a Qwen2/Llama model over the T-MAC kernels, one token per call (kernels/tmac/decoder.py).
+ *
+ * #included by _lut.c (one extension, one thread pool): Python builds a model object, hands it every matrix in
+ * one of three layouts and every vector, then calls step(token, pos, logits) once per token with the GIL
+ * released. Matrix layouts:
+ *   MAT_TMAC  T-MAC bit planes (_lut.c's layout), exact for Q4_0/Q4_1/TQ1_0/TQ2_0; activations as int8 tables.
+ *   MAT_Q8    int8 codes with one fp32 scale (and optionally one fp32 min) per block of 16 or 32 weights:
+ *             w = s * q (+ m). Exact for Q8_0, Q5_0/Q5_1, Q4_0/Q4_1, Q4_K/Q5_K (block 32), Q6_K (block 16);
+ *             activations quantized to int8 per 32 (as llama.cpp's Q8_0/Q8_K dot products do), AVX2 dot products.
+ *   MAT_F32   dense fp32 rows (F32/F16/BF16 tensors), AVX2 FMA GEMV.
+ * Everything the step needs is allocated once at creation (KV cache of n_ctx positions, fp32; scratch vectors). */
+
+#define MAT_TMAC 0
+#define MAT_Q8 1
+#define MAT_F32 2
+#define SLOT_QKV 0
+#define SLOT_O 1
+#define SLOT_GU 2
+#define SLOT_DOWN 3
+#define N_SLOTS 4
+#define MAX_PARTS 3
+#define VEC_ATTN_NORM 0
+#define VEC_FFN_NORM 1
+#define VEC_QKV_BIAS 2
+#define N_VECS 3
+
+typedef struct {
+    int used, kind;
+    int64_t n, k, out_off;
+    /* MAT_TMAC */
+    int bits, zero, has_min;
+    int64_t block;
+    const uint8_t *w;
+    /* MAT_Q8 (block = 16 or 32) */
+    const int8_t *q;
+    const float *s, *m;
+    /* MAT_F32 */
+    const float *f;
+} Mat;
+
+typedef struct {
+    Mat parts[N_SLOTS][MAX_PARTS];
+    const float *vec[N_VECS];
+} Layer;
+
+/* One activation vector, prepared once for every matrix that reads it. */
+typedef struct {
+    const float *x;
+    int64_t k;
+    int have_tables, have_q8;
+    int8_t *tq;
+    float *tscales, *txsum;
+    int32_t *tc15;
+    int8_t *xq;       /* int8 per 32 */
+    float *xs;        /* scale per 32 */
+    float *xsum16;    /* d * sum of q per 16 (mins) */
+} Act;
+
+typedef struct {
+    int layers, hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, threads, interleaved, isa;
+    float eps;
+    Layer *layer;
+    Mat embed, head;
+    const float *out_norm, *rope_cos, *rope_sin; /* cos/sin [n_ctx][head_dim / 2] */
+    float *kcache, *vcache;                      /* [layers][kv_heads][n_ctx][head_dim] */
+    float *x, *h, *qkv, *att, *tmp, *gu, *act, *scores;
+    Act a;
+    int busy;
+    Py_buffer bufs[512];
+    int n_bufs;
+} Decoder;
+
+/* ------------------------------------------------------------------------------------------ pieces */
+
+static void rms_norm(const float *x, const float *w, float *out, int n, float eps) {
+    double ss = 0.0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    const float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+static void act_reset(Act *A, const float *x, int64_t k) {
+    A->x = x;
+    A->k = k;
+    A->have_tables = A->have_q8 = 0;
+}
+
+static void act_tables(Decoder *D) {
+    Act *A = &D->a;
+    if (A->have_tables) return;
+#ifdef TMAC_X86
+    if (D->isa == ISA_AVX2 || D->isa == ISA_AVX512)
+        build_tables_one_avx2(A->x, A->k, A->tq, A->tscales, A->tc15, A->txsum);
+    else
+#endif
+        build_tables_one(A->x, A->k, A->tq, A->tscales, A->tc15, A->txsum);
+    A->have_tables = 1;
+}
+
+/* int8 per 32 with d = amax / 127 and q = round(x / d), as llama.cpp's quantize_row_q8_0; d * sum(q) per 16. */
+static void act_q8(Decoder *D) {
+    Act *A = &D->a;
+    if (A->have_q8) return;
+    for (int64_t b = 0; b < A->k / 32; b++) {
+        const float *x = A->x + 32 * b;
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+        const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        for (int i = 0; i < 32; i++) A->xq[32 * b + i] = (int8_t)roundf(x[i] * id);
+        A->xs[b] = d;
+        /* Sums of the quantized values, as llama.cpp's Q8_1 keeps them: the mins term then rounds the same activations
+         * as the codes term, so the error is the centred weight (d q + m) times the rounding, not d q with q in 0..15
+         * (SmolLM2 Q4_1: max logit error against float64 0.5-0.9 as llama.cpp's, 1.5-2.7 with exact sums). The
+         * T-MAC tables have no per-activation rounding to match, so their mins term keeps the exact sums. */
+        int32_t s0 = 0, s1 = 0;
+        for (int i = 0; i < 16; i++) { s0 += A->xq[32 * b + i]; s1 += A->xq[32 * b + 16 + i]; }
+        A->xsum16[2 * b] = d * (float)s0;
+        A->xsum16[2 * b + 1] = d * (float)s1;
+    }
+    A->have_q8 = 1;
+}
+
+typedef struct {
+    const Mat *M;
+    const Act *A;
+    float *y;
+    int isa;
+} RowsJob;
+
+static float q8_row_scalar(const Mat *M, const Act *A, int64_t r) {
+    const int64_t k = M->k, nb = k / M->block;
+    const int8_t *w = M->q + r * k;
+    float total = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t dot = 0;
+        for (int64_t i = b * M->block; i < (b + 1) * M->block; i++) dot += (int32_t)w[i] * A->xq[i];
+        total += M->s[r * nb + b] * A->xs[b * M->block / 32] * (float)dot;
+        if (M->m) total += M->m[r * nb + b] * (M->block == 32 ? A->xsum16[2 * b] + A->xsum16[2 * b + 1]
+                                                                : A->xsum16[b]);
+    }
+    return total;
+}
+
+static float f32_row_scalar(const Mat *M, const Act *A, int64_t r) {
+    const float *w = M->f + r * M->k;
+    float total = 0.0f;
+    for (int64_t i = 0; i < M->k; i++) total += w[i] * A->x[i];
+    return total;
+}
+
+#ifdef TMAC_X86
+TMAC_TARGET("avx2,fma,f16c")
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 32 int8 products summed in int32 lanes: lanes 0-3 hold elements 0-15, lanes 4-7 elements 16-31. */
+TMAC_TARGET("avx2,fma,f16c")
+static inline __m256i dot32_avx2(const int8_t *w, const int8_t *x) {
+    const __m256i wv = _mm256_loadu_si256((const __m256i *)w), xv = _mm256_loadu_si256((const __m256i *)x);
+    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+TMAC_TARGET("avx2,fma,f16c")
+static float q8_row_avx2(const Mat *M, const Act *A, int64_t r) {
+    const int64_t k = M->k, nb = k / M->block, n32 = k / 32;
+    const int8_t *w = M->q + r * k;
+    const float *s = M->s + r * nb;
+    __m256 acc = _mm256_setzero_ps();
+    if (M->block == 32) {
+        for (int64_t b = 0; b < n32; b++)
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_avx2(w + 32 * b, A->xq + 32 * b)),
+                                  _mm256_set1_ps(s[b] * A->xs[b]), acc);
+    } else {
+        for (int64_t b = 0; b < n32; b++) {
+            const float s0 = s[2 * b] * A->xs[b], s1 = s[2 * b + 1] * A->xs[b];
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_avx2(w + 32 * b, A->xq + 32 * b)),
+                                  _mm256_setr_ps(s0, s0, s0, s0, s1, s1, s1, s1), acc);
+        }
+    }
+    float total = hsum8(acc);
+    if (M->m) {
+        const float *m = M->m + r * nb;
+        for (int64_t b = 0; b < nb; b++)
+            total += m[b] * (M->block == 32 ? A->xsum16[2 * b] + A->xsum16[2 * b + 1] : A->xsum16[b]);
+    }
+    return total;
+}
+
+/* Four rows at once: the activation block and its absolute value are loaded once for all four (the int8 GEMV is
+ * the LM head's and all of a K-quant model's work). Rows r..r+3 -> y[r..r+3]. */
+TMAC_TARGET("avx2,fma,f16c")
+static void q8_rows4_avx2(const Mat *M, const Act *A, int64_t r, float *y) {
+    const int64_t k = M->k, nb = k / M->block, n32 = k / 32;
+    const int8_t *w0 = M->q + r * k;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < n32; b++) {
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
+        const __m256i ax = _mm256_sign_epi8(xv, xv);
+        const float xs = A->xs[b];
+        for (int j = 0; j < 4; j++) {
+            const __m256i wv = _mm256_loadu_si256((const __m256i *)(w0 + j * k + 32 * b));
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv, xv)), ones);
+            const float *s = M->s + (r + j) * nb;
+            const __m256 sv = M->block == 32 ? _mm256_set1_ps(s[b] * xs)
+                : _mm256_setr_ps(s[2 * b] * xs, s[2 * b] * xs, s[2 * b] * xs, s[2 * b] * xs, s[2 * b + 1] * xs,
+                                 s[2 * b + 1] * xs, s[2 * b + 1] * xs, s[2 * b + 1] * xs);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sv, acc[j]);
+        }
+    }
+    for (int j = 0; j < 4; j++) {
+        float total = hsum8(acc[j]);
+        if (M->m) {
+            const float *m = M->m + (r + j) * nb;
+            for (int64_t b = 0; b < nb; b++)
+                total += m[b] * (M->block == 32 ? A->xsum16[2 * b] + A->xsum16[2 * b + 1] : A->xsum16[b]);
+        }
+        y[j] = total;
+    }
+}
+
+TMAC_TARGET("avx2,fma,f16c")
+static float f32_row_avx2(const Mat *M, const Act *A, int64_t r) {
+    const float *w = M->f + r * M->k;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= M->k; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(A->x + i), acc);
+    float total = hsum8(acc);
+    for (; i < M->k; i++) total += w[i] * A->x[i];
+    return total;
+}
+#endif
+
+static void rows_units(const void *ctx, int64_t r0, int64_t r1) {
+    const RowsJob *J = (const RowsJob *)ctx;
+    const Mat *M = J->M;
+    int64_t r = r0;
+#ifdef TMAC_X86
+    if (M->kind == MAT_Q8 && (J->isa == ISA_AVX2 || J->isa == ISA_AVX512))
+        for (; r + 4 <= r1; r += 4) q8_rows4_avx2(M, J->A, r, J->y + r);
+#endif
+    for (; r < r1; r++) {
+#ifdef TMAC_X86
+        if (J->isa == ISA_AVX2 || J->isa == ISA_AVX512) {
+            J->y[r] = M->kind == MAT_Q8 ? q8_row_avx2(M, J->A, r) : f32_row_avx2(M, J->A, r);
+            continue;
+        }
+#endif
+        J->y[r] = M->kind == MAT_Q8 ? q8_row_scalar(M, J->A, r) : f32_row_scalar(M, J->A, r);
+    }
+}
+
+/* y[out_off : out_off + n] = M x for the prepared activation vector. */
+static void matvec(Decoder *D, const Mat *M, float *y) {
+    if (M->kind == MAT_TMAC) {
+        act_tables(D);
+        Problem P;
+        memset(&P, 0, sizeof P);
+        P.bits = M->bits;
+        P.has_min = M->has_min;
+        P.zero = M->zero;
+        P.n_tiles = M->n / tile_rows(M->bits);
+        P.k = M->k;
+        P.block = M->block;
+        P.m = 1;
+        P.isa = D->isa;
+        P.tile_bytes_per_block = tile_rows(M->bits) * 2 * (1 + M->has_min) + (M->block / GROUP) * GROUP_BYTES;
+        P.w = M->w;
+        P.tables = D->a.tq;
+        P.scales = D->a.tscales;
+        P.c15 = D->a.tc15;
+        P.xsum = D->a.txsum;
+        P.y = y + M->out_off;
+        pool_run(&P, D->threads);
+        return;
+    }
+    if (M->kind == MAT_Q8) act_q8(D);
+    const RowsJob R = {M, &D->a, y + M->out_off, D->isa};
+    const Job J = {rows_units, &R, M->n};
+    pool_run_job(&J, D->threads);
+}
+
+static void slot_matvec(Decoder *D, const Mat *parts, const float *x, int64_t k, float *y) {
+    act_reset(&D->a, x, k);
+    for (int i = 0; i < MAX_PARTS; i++)
+        if (parts[i].used) matvec(D, &parts[i], y);
+}
+
+static void embed_row(const Decoder *D, int token, float *x) {
+    const Mat *E = &D->embed;
+    const int64_t k = E->k;
+    if (E->kind == MAT_F32) { memcpy(x, E->f + (int64_t)token * k, k * sizeof(float)); return; }
+    const int64_t nb = k / E->block;
+    for (int64_t i = 0; i < k; i++) {
+        const int64_t b = (int64_t)token * nb + i / E->block;
+        x[i] = E->s[b] * (float)E->q[(int64_t)token * k + i] + (E->m ? E->m[b] : 0.0f);
+    }
+}
+
+/* Rotate heads in place: llama's GGUF rows rotate adjacent pairs (2i, 2i+1); qwen2's the halves (i, i + dim/2). */
+static void rope(const Decoder *D, float *v, int n_heads, int pos) {
+    const int half = D->head_dim / 2;
+    const float *c = D->rope_cos + (int64_t)pos * half, *s = D->rope_sin + (int64_t)pos * half;
+    for (int h = 0; h < n_heads; h++) {
+        float *x = v + h * D->head_dim;
+        for (int i = 0; i < half; i++) {
+            const int ia = D->interleaved ? 2 * i : i, ib = D->interleaved ? 2 * i + 1 : i + half;
+            const float a = x[ia], b = x[ib];
+            x[ia] = a * c[i] - b * s[i];
+            x[ib] = a * s[i] + b * c[i];
+        }
+    }
+}
+
+typedef struct {
+    const Decoder *D;
+    int layer, pos;
+    const float *q;
+    float *out;
+} AttnJob;
+
+static void attn_units(const void *ctx, int64_t h0, int64_t h1) {
+    const AttnJob *J = (const AttnJob *)ctx;
+    const Decoder *D = J->D;
+    const int hd = D->head_dim, group = D->heads / D->kv_heads, n = J->pos + 1;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int64_t h = h0; h < h1; h++) {
+        const int64_t base = ((int64_t)J->layer * D->kv_heads + h / group) * D->n_ctx * hd;
+        const float *K = D->kcache + base, *V = D->vcache + base, *q = J->q + h * hd;
+        float *sc = D->scores + h * (int64_t)D->n_ctx, mx = -INFINITY;
+        for (int t = 0; t < n; t++) {
+            float dot = 0.0f;
+            for (int i = 0; i < hd; i++) dot += q[i] * K[(int64_t)t * hd + i];
+            sc[t] = dot * scale;
+            if (sc[t] > mx) mx = sc[t];
+        }
+        float sum = 0.0f;
+        for (int t = 0; t < n; t++) { sc[t] = expf(sc[t] - mx); sum += sc[t]; }
+        float *o = J->out + h * hd;
+        for (int i = 0; i < hd; i++) o[i] = 0.0f;
+        for (int t = 0; t < n; t++) {
+            const float p = sc[t] / sum;
+            const float *v = V + (int64_t)t * hd;
+            for (int i = 0; i < hd; i++) o[i] += p * v[i];
+        }
+    }
+}
+
+/* One token at position `pos` (the cache holds positions 0..pos-1); logits written when `logits` is not NULL. */
+static void decoder_step_c(Decoder *D, int token, int pos, float *logits) {
+    const int hd = D->head_dim, qn = D->heads * hd, kvn = D->kv_heads * hd;
+    float *x = D->x;
+    embed_row(D, token, x);
+    for (int l = 0; l < D->layers; l++) {
+        const Layer *L = &D->layer[l];
+        rms_norm(x, L->vec[VEC_ATTN_NORM], D->h, D->hidden, D->eps);
+        slot_matvec(D, L->parts[SLOT_QKV], D->h, D->hidden, D->qkv);
+        if (L->vec[VEC_QKV_BIAS])
+            for (int i = 0; i < qn + 2 * kvn; i++) D->qkv[i] += L->vec[VEC_QKV_BIAS][i];
+        float *q = D->qkv, *k = D->qkv + qn, *v = D->qkv + qn + kvn;
+        rope(D, q, D->heads, pos);
+        rope(D, k, D->kv_heads, pos);
+        for (int g = 0; g < D->kv_heads; g++) {
+            const int64_t at = (((int64_t)l * D->kv_heads + g) * D->n_ctx + pos) * hd;
+            memcpy(D->kcache + at, k + g * hd, hd * sizeof(float));
+            memcpy(D->vcache + at, v + g * hd, hd * sizeof(float));
+        }
+        const AttnJob A = {D, l, pos, q, D->att};
+        const Job J = {attn_units, &A, D->heads};
+        pool_run_job(&J, pos >= 256 ? D->threads : 1); /* short contexts: not worth a wake-up */
+        slot_matvec(D, L->parts[SLOT_O], D->att, qn, D->tmp);
+        for (int i = 0; i < D->hidden; i++) x[i] += D->tmp[i];
+        rms_norm(x, L->vec[VEC_FFN_NORM], D->h, D->hidden, D->eps);
+        slot_matvec(D, L->parts[SLOT_GU], D->h, D->hidden, D->gu);
+        for (int i = 0; i < D->ffn; i++) {
+            const float g = D->gu[i];
+            D->act[i] = g / (1.0f + expf(-g)) * D->gu[D->ffn + i];
+        }
+        slot_matvec(D, L->parts[SLOT_DOWN], D->act, D->ffn, D->tmp);
+        for (int i = 0; i < D->hidden; i++) x[i] += D->tmp[i];
+    }
+    if (!logits) return;
+    rms_norm(x, D->out_norm, D->h, D->hidden, D->eps);
+    act_reset(&D->a, D->h, D->hidden);
+    matvec(D, &D->head, logits);
+}
+
+/* --------------------------------------------------------------------------------------- Python edge */
+
+#define DECODER_CAPSULE "edgemind.tmac.Decoder"
+
+static void decoder_free(PyObject *cap) {
+    Decoder *D = (Decoder *)PyCapsule_GetPointer(cap, DECODER_CAPSULE);
+    if (!D) return;
+    for (int i = 0; i < D->n_bufs; i++) PyBuffer_Release(&D->bufs[i]);
+    free(D->layer);
+    free(D->kcache);
+    free(D->vcache);
+    free(D->x);
+    free(D->a.tq);
+    free(D->a.xq);
+    free(D);
+}
+
+static Decoder *get_decoder(PyObject *cap) {
+    Decoder *D = (Decoder *)PyCapsule_GetPointer(cap, DECODER_CAPSULE);
+    if (D && D->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "this decoder is already running a step in another thread");
+        return NULL;
+    }
+    return D;
+}
+
+/* decoder_new(layers, hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, eps, interleaved, threads) */
+static PyObject *py_decoder_new(PyObject *self, PyObject *args) {
+    int layers, hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, interleaved, threads;
+    float eps;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "iiiiiiiifpi", &layers, &hidden, &heads, &kv_heads, &head_dim, &ffn, &vocab, &n_ctx,
+                          &eps, &interleaved, &threads))
+        return NULL;
+    if (layers < 1 || hidden < 32 || hidden % 32 || heads < 1 || kv_heads < 1 || heads % kv_heads ||
+        head_dim < 2 || head_dim % 2 || ffn < 32 || ffn % 32 || vocab < 1 || n_ctx < 1 || threads < 1 ||
+        heads * head_dim % 32) {
+        PyErr_Format(PyExc_ValueError, "decoder shape not supported (layers=%d hidden=%d heads=%d kv_heads=%d "
+                     "head_dim=%d ffn=%d vocab=%d n_ctx=%d threads=%d; sizes must be multiples of 32)", layers,
+                     hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, threads);
+        return NULL;
+    }
+    const int isa = chosen_isa();
+    if (isa < 0) return NULL;
+    Decoder *D = (Decoder *)calloc(1, sizeof(Decoder));
+    if (!D) return PyErr_NoMemory();
+    D->layers = layers; D->hidden = hidden; D->heads = heads; D->kv_heads = kv_heads; D->head_dim = head_dim;
+    D->ffn = ffn; D->vocab = vocab; D->n_ctx = n_ctx; D->eps = eps; D->interleaved = interleaved;
+    D->threads = threads; D->isa = isa;
+    const int64_t cache = (int64_t)layers * kv_heads * n_ctx * head_dim;
+    const int64_t qkv = (int64_t)(heads + 2 * kv_heads) * head_dim, big = hidden > ffn ? hidden : ffn;
+    const int64_t maxk = big > heads * head_dim ? big : heads * head_dim;
+    D->layer = (Layer *)calloc(layers, sizeof(Layer));
+    D->kcache = (float *)calloc(cache, sizeof(float));
+    D->vcache = (float *)calloc(cache, sizeof(float));
+    /* x, h, qkv, att, tmp, gu, act, scores in one block */
+    const int64_t floats = 2 * (int64_t)hidden + qkv + (int64_t)heads * head_dim + hidden + 2 * (int64_t)ffn + ffn +
+                           (int64_t)heads * n_ctx;
+    D->x = (float *)calloc(floats, sizeof(float));
+    D->a.tq = (int8_t *)malloc(maxk / GROUP * TABLE);
+    D->a.xq = (int8_t *)malloc(maxk + 16 + (maxk / CHUNK) * 4 * 4 + (maxk / 16) * 4);
+    if (!D->layer || !D->kcache || !D->vcache || !D->x || !D->a.tq || !D->a.xq) {
+        PyObject *tmp = PyCapsule_New(D, DECODER_CAPSULE, decoder_free);
+        Py_XDECREF(tmp);
+        return PyErr_NoMemory();
+    }
+    D->h = D->x + hidden; D->qkv = D->h + hidden; D->att = D->qkv + qkv; D->tmp = D->att + heads * head_dim;
+    D->gu = D->tmp + hidden; D->act = D->gu + 2 * ffn; D->scores = D->act + ffn;
+    /* int8 activations, then (4-byte aligned) the per-32 table scales, c15, table xsums, q8 scales, per-16 sums */
+    float *f = (float *)(D->a.xq + ((maxk + 15) / 16) * 16);
+    D->a.tscales = f; D->a.tc15 = (int32_t *)(f + maxk / CHUNK); D->a.txsum = f + 2 * (maxk / CHUNK);
+    D->a.xs = f + 3 * (maxk / CHUNK); D->a.xsum16 = f + 4 * (maxk / CHUNK);
+    return PyCapsule_New(D, DECODER_CAPSULE, decoder_free);
+}
+
+/* Keep a contiguous buffer of exactly `need` bytes for the model's life; NULL with a one-line error otherwise. */
+static const void *keep(Decoder *D, PyObject *obj, Py_ssize_t need, const char *what) {
+    if (obj == Py_None) return NULL;
+    if (D->n_bufs >= (int)(sizeof D->bufs / sizeof D->bufs[0])) {
+        PyErr_SetString(PyExc_ValueError, "too many buffers for one decoder");
+        return NULL;
+    }
+    Py_buffer *b = &D->bufs[D->n_bufs];
+    if (PyObject_GetBuffer(obj, b, PyBUF_C_CONTIGUOUS) != 0) return NULL;
+    if (b->len != need) {
+        PyErr_Format(PyExc_ValueError, "%s has %zd bytes, expected %zd", what, b->len, need);
+        PyBuffer_Release(b);
+        return NULL;
+    }
+    D->n_bufs++;
+    return b->buf;
+}
+
+/* set_matrix(dec, layer (-1: global), slot (global: 0 embed, 1 head), part, out_off, kind, n, k, bits, block, zero,
+ *            has_min, data, scales, mins) */
+static PyObject *py_decoder_set_matrix(PyObject *self, PyObject *args) {
+    PyObject *cap, *data, *so, *mo;
+    int layer, slot, part, kind, bits, zero, has_min;
+    Py_ssize_t out_off, n, k, block;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OiiininninipOOO", &cap, &layer, &slot, &part, &out_off, &kind, &n, &k, &bits,
+                          &block, &zero, &has_min, &data, &so, &mo))
+        return NULL;
+    Decoder *D = get_decoder(cap);
+    if (!D) return NULL;
+    Mat *M;
+    if (layer == -1 && (slot == 0 || slot == 1) && part == 0) M = slot == 0 ? &D->embed : &D->head;
+    else if (layer >= 0 && layer < D->layers && slot >= 0 && slot < N_SLOTS && part >= 0 && part < MAX_PARTS)
+        M = &D->layer[layer].parts[slot][part];
+    else {
+        PyErr_Format(PyExc_ValueError, "no matrix slot layer=%d slot=%d part=%d", layer, slot, part);
+        return NULL;
+    }
+    if (n < 1 || k < 32 || k % 32 || out_off < 0) {
+        PyErr_Format(PyExc_ValueError, "matrix of %zd x %zd at %zd: rows >= 1, columns a multiple of 32", n, k,
+                     out_off);
+        return NULL;
+    }
+    Mat m;
+    memset(&m, 0, sizeof m);
+    m.kind = kind; m.n = n; m.k = k; m.out_off = out_off; m.bits = bits; m.block = block; m.zero = zero;
+    m.has_min = has_min;
+    if (kind == MAT_TMAC) {
+        if ((bits != 1 && bits != 2 && bits != 4) || block < CHUNK || block % CHUNK || k % block ||
+            n % tile_rows(bits) || zero < 0 || zero > 15) {
+            PyErr_Format(PyExc_ValueError, "T-MAC matrix: bad bits=%d block=%zd n=%zd k=%zd", bits, block, n, k);
+            return NULL;
+        }
+        const int64_t rec = tile_rows(bits) * 2 * (1 + has_min) + (block / GROUP) * GROUP_BYTES;
+        m.w = keep(D, data, (n / tile_rows(bits)) * (k / block) * rec, "T-MAC weights");
+        if (!m.w) return NULL;
+    } else if (kind == MAT_Q8) {
+        if ((block != 16 && block != 32) || k % block) {
+            PyErr_Format(PyExc_ValueError, "int8 matrix: block must be 16 or 32, got %zd", block);
+            return NULL;
+        }
+        m.q = keep(D, data, n * k, "int8 codes");
+        m.s = m.q ? keep(D, so, n * (k / block) * 4, "int8 scales") : NULL;
+        if (!m.s) return NULL;
+        if (has_min && !(m.m = keep(D, mo, n * (k / block) * 4, "int8 mins"))) return NULL;
+    } else if (kind == MAT_F32) {
+        if (!(m.f = keep(D, data, n * k * 4, "fp32 weights"))) return NULL;
+    } else {
+        PyErr_Format(PyExc_ValueError, "unknown matrix kind %d", kind);
+        return NULL;
+    }
+    m.used = 1;
+    *M = m;
+    Py_RETURN_NONE;
+}
+
+/* set_vector(dec, layer (-1: global), which, float32 buffer): per layer attn_norm / ffn_norm / qkv bias; global
+ * 0 output norm, 1 rope cos, 2 rope sin. */
+static PyObject *py_decoder_set_vector(PyObject *self, PyObject *args) {
+    PyObject *cap, *obj;
+    int layer, which;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OiiO", &cap, &layer, &which, &obj)) return NULL;
+    Decoder *D = get_decoder(cap);
+    if (!D) return NULL;
+    const int64_t qkv = (int64_t)(D->heads + 2 * D->kv_heads) * D->head_dim;
+    const int64_t rope = (int64_t)D->n_ctx * (D->head_dim / 2);
+    if (layer == -1 && which >= 0 && which <= 2) {
+        const float *v = keep(D, obj, (which == 0 ? D->hidden : rope) * 4, "vector");
+        if (!v) return NULL;
+        if (which == 0) D->out_norm = v; else if (which == 1) D->rope_cos = v; else D->rope_sin = v;
+    } else if (layer >= 0 && layer < D->layers && which >= 0 && which < N_VECS) {
+        const float *v = keep(D, obj, (which == VEC_QKV_BIAS ? qkv : D->hidden) * 4, "vector");
+        if (!v) return NULL;
+        D->layer[layer].vec[which] = v;
+    } else {
+        PyErr_Format(PyExc_ValueError, "no vector slot layer=%d which=%d", layer, which);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* Every piece a step reads is there, with matching shapes; else a one-line error naming the first gap. */
+static int decoder_complete(const Decoder *D) {
+    const int64_t qkv = (int64_t)(D->heads + 2 * D->kv_heads) * D->head_dim, qn = (int64_t)D->heads * D->head_dim;
+    if (!D->embed.used || D->embed.kind == MAT_TMAC || D->embed.k != D->hidden || D->embed.n != D->vocab) {
+        PyErr_SetString(PyExc_ValueError, "decoder: the token embedding is missing or of the wrong shape");
+        return 0;
+    }
+    if (!D->head.used || D->head.k != D->hidden || D->head.n != D->vocab || !D->out_norm || !D->rope_cos ||
+        !D->rope_sin) {
+        PyErr_SetString(PyExc_ValueError, "decoder: the output norm, LM head or RoPE tables are missing");
+        return 0;
+    }
+    const int64_t need_k[N_SLOTS] = {D->hidden, qn, D->hidden, D->ffn};
+    const int64_t need_n[N_SLOTS] = {qkv, D->hidden, 2 * (int64_t)D->ffn, D->hidden};
+    for (int l = 0; l < D->layers; l++) {
+        const Layer *L = &D->layer[l];
+        if (!L->vec[VEC_ATTN_NORM] || !L->vec[VEC_FFN_NORM]) {
+            PyErr_Format(PyExc_ValueError, "decoder: layer %d lacks a norm", l);
+            return 0;
+        }
+        for (int s = 0; s < N_SLOTS; s++) {
+            int64_t rows = 0;
+            for (int p = 0; p < MAX_PARTS; p++) {
+                const Mat *M = &L->parts[s][p];
+                if (!M->used) continue;
+                if (M->k != need_k[s] || M->out_off + M->n > need_n[s]) {
+                    PyErr_Format(PyExc_ValueError, "decoder: layer %d slot %d part %d has the wrong shape", l, s, p);
+                    return 0;
+                }
+                rows += M->n;
+            }
+            if (rows != need_n[s]) {
+                PyErr_Format(PyExc_ValueError, "decoder: layer %d slot %d covers %lld of %lld rows", l, s,
+                             (long long)rows, (long long)need_n[s]);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* run(dec, tokens int32 buffer, pos0, logits float32 [vocab] or None): tokens at positions pos0.. ; logits of the
+ * last one. The GIL is released for the whole run. */
+static PyObject *py_decoder_run(PyObject *self, PyObject *args) {
+    PyObject *cap, *to, *lo;
+    int pos0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOiO", &cap, &to, &pos0, &lo)) return NULL;
+    Decoder *D = get_decoder(cap);
+    if (!D || !decoder_complete(D)) return NULL;
+    Py_buffer tb, lb;
+    if (PyObject_GetBuffer(to, &tb, PyBUF_C_CONTIGUOUS) != 0) return NULL;
+    const int n = (int)(tb.len / 4);
+    const int32_t *tokens = (const int32_t *)tb.buf;
+    if (tb.len % 4 || n < 1 || pos0 < 0 || (int64_t)pos0 + n > D->n_ctx) {
+        PyErr_Format(PyExc_ValueError, "%d tokens at position %d do not fit the %d-position cache", n, pos0,
+                     D->n_ctx);
+        PyBuffer_Release(&tb);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= D->vocab) {
+            PyErr_Format(PyExc_ValueError, "token id %d is outside the vocabulary of %d", tokens[i], D->vocab);
+            PyBuffer_Release(&tb);
+            return NULL;
+        }
+    float *logits = NULL;
+    if (lo != Py_None) {
+        if (PyObject_GetBuffer(lo, &lb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0) { PyBuffer_Release(&tb); return NULL; }
+        if (lb.len != (Py_ssize_t)D->vocab * 4) {
+            PyErr_Format(PyExc_ValueError, "logits has %zd bytes, expected %lld", lb.len, (long long)D->vocab * 4);
+            PyBuffer_Release(&lb);
+            PyBuffer_Release(&tb);
+            return NULL;
+        }
+        logits = (float *)lb.buf;
+    }
+    D->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (int i = 0; i < n; i++) decoder_step_c(D, tokens[i], pos0 + i, i == n - 1 ? logits : NULL);
+    Py_END_ALLOW_THREADS
+    D->busy = 0;
+    if (logits) PyBuffer_Release(&lb);
+    PyBuffer_Release(&tb);
+    Py_RETURN_NONE;
+}
+
+/* matvec(dec, layer, slot, x float32 [k], y float32 [rows]): one slot's product alone, for the tests that hold each
+ * layout to numpy (the step never calls this). */
+static PyObject *py_decoder_matvec(PyObject *self, PyObject *args) {
+    PyObject *cap, *xo, *yo;
+    int layer, slot;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OiiOO", &cap, &layer, &slot, &xo, &yo)) return NULL;
+    Decoder *D = get_decoder(cap);
+    if (!D) return NULL;
+    const Mat *parts;
+    if (layer == -1 && slot == 1) parts = &D->head;
+    else if (layer >= 0 && layer < D->layers && slot >= 0 && slot < N_SLOTS) parts = D->layer[layer].parts[slot];
+    else {
+        PyErr_Format(PyExc_ValueError, "no matrix slot layer=%d slot=%d", layer, slot);
+        return NULL;
+    }
+    if (!parts[0].used) {
+        PyErr_SetString(PyExc_ValueError, "that slot has no matrix");
+        return NULL;
+    }
+    int64_t rows = 0;
+    const int n_parts = layer == -1 ? 1 : MAX_PARTS;
+    for (int p = 0; p < n_parts; p++)
+        if (parts[p].used) rows += parts[p].n;
+    Py_buffer xb, yb;
+    if (PyObject_GetBuffer(xo, &xb, PyBUF_C_CONTIGUOUS) != 0) return NULL;
+    if (PyObject_GetBuffer(yo, &yb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0) { PyBuffer_Release(&xb); return NULL; }
+    if (xb.len != parts[0].k * 4 || yb.len != rows * 4) {
+        PyErr_Format(PyExc_ValueError, "x must be %lld floats and y %lld", (long long)parts[0].k, (long long)rows);
+        PyBuffer_Release(&xb);
+        PyBuffer_Release(&yb);
+        return NULL;
+    }
+    D->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    act_reset(&D->a, (const float *)xb.buf, parts[0].k);
+    for (int p = 0; p < n_parts; p++)
+        if (parts[p].used) matvec(D, &parts[p], (float *)yb.buf);
+    Py_END_ALLOW_THREADS
+    D->busy = 0;
+    PyBuffer_Release(&xb);
+    PyBuffer_Release(&yb);
+    Py_RETURN_NONE;
+}
