@@ -52,7 +52,8 @@ LEXICONS: dict[str, tuple[str, ...]] = {
         "odebrać sobie życie", "się zabić", "ze sobą skończyć"),
     # Someone else's words reported by a friend are a request for help, not intent: "mein Freund will nicht mehr leben".
     "self_harm_defusers": ("friend", "support", "history", "hotlines?", "warning signs", "freund\\w*", "vriend\\w*",
-                           "amig[oa]s?", "amic[oa]", "przyjaci\\w*", "amie?", "don't cut myself"),
+                           "amig[oa]s?", "amic[oa]", "przyjaci\\w*", "amie?", "don't cut myself",
+                           "at the gym", "overtrain\\w*"),
     # ---- cues: harmful intent
     "harm_verb": ("umbringen", "töten", "vergifte\\w*", "vermoord\\w*", "avvelenare", "envenenar", "blesser",
                   "verletzen", "verprügle", "beat", "drug", "ambush", "burn down", "hide a body", "frapper", "atirar",
