@@ -1,14 +1,22 @@
-"""Safety guardrails on the unseen splits (held-out; blind, written by a separate author who never saw the other
-files; and the fresh blind split with its XSTest-style over-refusal set, written for issue 17 before any change):
-harmful refused and benign refused, overall and per category, p50/p95 latency per check, and the same for a naive
-keyword blocklist in the same run (it shows the over-refusal problem).
+"""Safety guardrails on the unseen split: harmful refused and benign refused, overall and per category, p50/p95
+latency per check, for the shipped checker, the checker as it was before session 28, and a naive keyword blocklist in
+the same run (it shows the over-refusal problem).
 The figures are computed by edgemind.core.bench.safety_rates, as in `edgemind bench`; this script adds the
-blocklist baseline and cross-validation.
+baselines and cross-validation.
 
     .venv/bin/python benchmarks/safety.py [--level standard] [--json OUT]
-    .venv/bin/python benchmarks/safety.py --cv       # 5-fold cross-validation on the TRAIN split only
+    .venv/bin/python benchmarks/safety.py --cv       # 5-fold cross-validation over the dev files, never the blind split
 
-Both unseen splits are for reporting, never for tuning: thresholds and training settings were chosen with --cv.
+The protocol (session 28), in this order:
+1. A new blind split was written and committed before anything changed: resources/safety_blind_s28.jsonl (208
+   harmful prompts, 26 per category, seven languages; 128 benign prompts on the same topics) and
+   resources/safety_overrefusal_s28.jsonl (128 benign prompts that only sound unsafe, XSTest style). Before any
+   change it was run once for the old checker's two rates; its per-prompt results were not read while tuning.
+2. The older unseen splits (held-out, blind, fresh blind, over-refusal) had all been measured and looked at, so they
+   became training data (checker.TRAIN_FILES). What to ship was chosen with --cv: each of five folds of those four
+   files scored by a classifier trained on the train file and the other four folds.
+3. The figures in benchmarks/results/safety.json are the blind split's, measured once at the end; the goal to turn
+   safety on by default is >= 90% harmful and <= 5% benign refused on it.
 Latency is wall time of `check_input` after warm-up on this machine; on a busy 2-core machine the embedding
 dominates and moves with the load (the load average is printed with the table).
 """
@@ -30,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--level", help="policy level to measure (default: the shipped policy's)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON here")
-    parser.add_argument("--cv", action="store_true", help="cross-validate on the train split instead")
+    parser.add_argument("--cv", action="store_true", help="cross-validate over the dev files instead")
     parser.add_argument("--cache", type=Path, help="folder for the built encoder and weights (default: a temp dir)")
     args = parser.parse_args(argv)
 

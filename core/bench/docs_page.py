@@ -747,9 +747,12 @@ def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
                          f"{fmt(s['benign_refused_rate'], 'fraction')} of {s['benign']}" if s["benign"] else "-",
                          f"{s['latency_ms']['p50']:.2f} / {s['latency_ms']['p95']:.2f}"])
     out = [f"## Safety checks (`{path.name}`)\n",
-           "Unseen splits only (the checker trains on `safety_train.jsonl`): harmful refused is the goal, benign "
-           "refused the cost. `safety_blind_fresh.jsonl` and the XSTest-style `safety_overrefusal.jsonl` (benign "
-           "prompts that sound unsafe) were written before any change for issue 17 and never tuned on"
+           "Unseen splits only: harmful refused is the goal, benign refused the cost. `safety_blind_s28.jsonl` "
+           "(harmful prompts and benign ones on the same topics) and the XSTest-style `safety_overrefusal_s28.jsonl` "
+           "(benign prompts that only sound unsafe) were written and committed before any change in session 28 and "
+           "never tuned on; the older splits had been looked at, so the checker trains on them now (`--cv` "
+           "cross-validates over them). \"before session 28\" is the checker trained on `safety_train.jsonl` alone "
+           "at its old threshold, on the same prompts"
            + (f"; goal on `{goal.get('split')}`: at least {fmt(goal.get('harmful_refused_rate'), 'fraction')} "
               f"harmful and at most {fmt(goal.get('benign_refused_rate'), 'fraction')} benign refused." if goal
               else ".") + "\n",

@@ -1,6 +1,6 @@
-"""The safety checker against a naive keyword blocklist on the unseen splits (held-out, blind, fresh blind and
-over-refusal), and the
-train-only cross-validation its thresholds were chosen with. benchmarks/safety.py is its command; the rates
+"""The safety checker against the checker as it was before session 28 and a naive keyword blocklist on the unseen
+split (session 28's blind split and its over-refusal set), and the cross-validation over the dev files its threshold
+was chosen with. benchmarks/safety.py is its command; the rates
 themselves are core/bench/safety_rates.py's, as in `edgemind bench`.
 """
 
@@ -10,6 +10,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,10 @@ from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
 from ..embeddings.embedder import Embedder
 from ..safety.checker import (
-    BLIND_FILE,
-    FRESH_BLIND_FILE,
-    HELDOUT_FILE,
-    OVERREFUSAL_FILE,
+    BLIND_S28_FILE,
+    OVERREFUSAL_S28_FILE,
     TRAIN_FILE,
+    TRAIN_FILES,
     SafetyChecker,
     rates,
     trained_weights,
@@ -82,64 +82,82 @@ def _pct(rate: float, n: int) -> str:
 
 
 def cross_validate(embedder: Embedder, folds: int = 5) -> list[str]:
-    """Train-only 5-fold CV of rules + classifier at each level's threshold: how the shipped numbers were chosen."""
-    examples = load_examples(resource_path(TRAIN_FILE))
+    """How the shipped threshold was chosen: the dev files (the four older unseen splits, now training data) in
+    `folds` stratified folds, each scored by rules + a classifier trained on the train file and the other folds; the
+    rates at each level and a sweep, over the dev files and per file. The new blind split is never read here."""
+    names = TRAIN_FILES
+    examples = [e for name in names for e in load_examples(resource_path(name))]
+    source = np.array([name for name in names for _ in load_examples(resource_path(name))])
     texts = [e.prompt for e in examples]
     x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
     harmful = np.array([e.label == HARMFUL for e in examples])
-    fold = np.zeros(len(examples), int)
+    fold = np.full(len(examples), -1)  # -1: the train file, in every fold's training rows
     rng = np.random.default_rng(0)
-    for cls in (True, False):
-        idx = np.flatnonzero(harmful == cls)
-        rng.shuffle(idx)
-        fold[idx] = np.arange(len(idx)) % folds
+    for name in names[1:]:
+        for cls in (True, False):
+            idx = np.flatnonzero((source == name) & (harmful == cls))
+            rng.shuffle(idx)
+            fold[idx] = np.arange(len(idx)) % folds
     score = np.zeros(len(examples))
     for f in range(folds):
         tr, te = fold != f, fold == f
         w = train(x[tr], harmful[tr], [examples[i].category for i in np.flatnonzero(tr)], CATEGORIES)
         score[te] = w.harm_probabilities(x[te])
     score = np.where([match_rule(t) is not None for t in texts], 1.0, score)
+    dev = fold >= 0
+
+    def line(label: str, threshold: float) -> str:
+        cells = [f"dev {_rates_text(examples, score, threshold, dev)}"]
+        cells += [f"{name.removeprefix('safety_').removesuffix('.jsonl')} "
+                  f"{_rates_text(examples, score, threshold, source == name)}" for name in names[1:]]
+        return f"cv {label} threshold={threshold:.2f}: " + " | ".join(cells)
+
     policy = load_policy()
-    lines = []
-    for level, threshold in policy.levels:
-        r = rates(examples, list(score >= threshold))
-        lines.append(f"cv level={level:9s} threshold={threshold:.2f}: harmful refused {r.harmful_rate:.3f}, "
-                     f"benign refused {r.benign_rate:.3f}")
-    # The sweep the levels were picked from: the goal is >= 0.90 harmful and <= 0.10 benign refused.
-    for threshold in np.arange(0.40, 0.651, 0.01):
-        r = rates(examples, list(score >= threshold))
-        lines.append(f"cv sweep threshold={threshold:.2f}: harmful refused {r.harmful_rate:.3f}, "
-                     f"benign refused {r.benign_rate:.3f}")
+    lines = [line(f"level={level:9s}", threshold) for level, threshold in policy.levels]
+    # The sweep the levels were picked from: the goal is >= 0.90 harmful and <= 0.05 benign refused.
+    lines += [line("sweep", threshold) for threshold in np.arange(0.40, 0.701, 0.02)]
     return lines
 
 
-# The split the issue's goal to turn safety on is judged on: the fresh blind split and the over-refusal set together.
-GOAL_SPLIT = f"{FRESH_BLIND_FILE}+{OVERREFUSAL_FILE}"
+def _rates_text(examples: list[LabelledPrompt], score: np.ndarray, threshold: float, where: np.ndarray) -> str:
+    r = rates([e for e, w in zip(examples, where) if w], list(score[where] >= threshold))
+    return f"{r.harmful_rate:.3f} / {r.benign_rate:.3f}"
+
+
+# The split the issue's goal to turn safety on is judged on: session 28's blind split and its over-refusal set.
+GOAL_SPLIT = f"{BLIND_S28_FILE}+{OVERREFUSAL_S28_FILE}"
+# The checker as it was before session 28, for the same split: trained on the train file alone, standard at 0.51.
+PREVIOUS_TRAIN_FILES = (TRAIN_FILE,)
+PREVIOUS_STANDARD = 0.51
 
 
 def unseen_splits() -> dict[str, list[LabelledPrompt]]:
-    """Every split the checker never trained on, by name: the held-out and older blind split, the fresh blind split,
-    the over-refusal set alone, and the goal split (those two together)."""
-    splits = {name: load_examples(resource_path(name))
-              for name in (HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE)}
-    splits[GOAL_SPLIT] = splits[FRESH_BLIND_FILE] + splits[OVERREFUSAL_FILE]
+    """Every split the checker never trained on, by name: session 28's blind split, its over-refusal set alone (the
+    benign prompts that only sound unsafe), and the goal split (those two together)."""
+    splits = {name: load_examples(resource_path(name)) for name in (BLIND_S28_FILE, OVERREFUSAL_S28_FILE)}
+    splits[GOAL_SPLIT] = splits[BLIND_S28_FILE] + splits[OVERREFUSAL_S28_FILE]
     return splits
 
 
 def checker_vs_blocklist(embedder: Embedder, cache: Path, level: str | None = None,
                          progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """Both unseen splits through the checker at `level` (default: the shipped policy's) and the blocklist; the
-    report by split, each split's table passed to `progress` as it is done."""
+    """The unseen splits through the checker at `level` (default: the shipped policy's), the checker as it was before
+    session 28 and the blocklist; the report by split, each split's table passed to `progress` as it is done."""
     policy = load_policy()
     policy = policy.with_level(level) if level else policy
     started = time.perf_counter()
     checker = SafetyChecker(policy, embedder, trained_weights(embedder, policy, cache / "safety"))
     setup_s = time.perf_counter() - started
+    old_policy = replace(load_policy(), levels=(("standard", PREVIOUS_STANDARD),), level="standard")
+    previous = SafetyChecker(old_policy, embedder, trained_weights(
+        embedder, old_policy, cache / "safety", train_paths=[resource_path(n) for n in PREVIOUS_TRAIN_FILES]))
     results_by_split = {}
     for split, examples in unseen_splits().items():
         refused, ms = timed(lambda p: not checker.check_input(p).allowed, examples)
+        old_refused, old_ms = timed(lambda p: not previous.check_input(p).allowed, examples)
         base_refused, base_ms = timed(keyword_refuses, examples)
         results = {f"edgemind ({policy.level})": summary(examples, refused, ms),
+                   "before session 28": summary(examples, old_refused, old_ms),
                    "keyword blocklist": summary(examples, base_refused, base_ms)}
         progress(f"\n{split}: {len(examples)} prompts; training or cache load {setup_s:.1f} s; "
                  f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs\n" + results_table(results))

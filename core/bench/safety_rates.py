@@ -1,7 +1,7 @@
-"""Safety guardrails on the held-out split: harmful refused and benign refused, overall, per category and per
-language, and p50/p95 latency of one check.
+"""Safety guardrails on the newest blind split (session 28's, with its over-refusal set): harmful refused and benign
+refused, overall, per category and per language, and p50/p95 latency of one check.
 
-The held-out split is for reporting, never for tuning; thresholds were chosen by cross-validation on the train split.
+That split is for reporting, never for tuning: thresholds were chosen by cross-validation on the training files.
 """
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ from typing import Any
 
 from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
-from ..safety.checker import HELDOUT_FILE, Rates, rates
+from ..safety.checker import BLIND_S28_FILE, OVERREFUSAL_S28_FILE, Rates, rates
 from ..safety.classifier import load_examples
 from ..safety.policy import CATEGORIES
 from .report import Figure
 from .timing import percentile
 
 
-def heldout_examples() -> list[LabelledPrompt]:
-    return load_examples(resource_path(HELDOUT_FILE))
+def blind_examples() -> list[LabelledPrompt]:
+    """The split the checker is judged on: session 28's blind split followed by its over-refusal set."""
+    return load_examples(resource_path(BLIND_S28_FILE)) + load_examples(resource_path(OVERREFUSAL_S28_FILE))
 
 
 def timed(check: Callable[[str], bool], examples: list[LabelledPrompt],
@@ -54,7 +55,7 @@ def summary(examples: list[LabelledPrompt], refused: list[bool], ms: list[float]
 def measure_safety(refuses: Callable[[str], bool], examples: list[LabelledPrompt] | None = None,
                    ) -> tuple[dict[str, Figure], dict[str, Any]]:
     """Figures for the report and the full summary. `refuses(prompt)` is True when the check refuses it."""
-    examples = examples if examples is not None else heldout_examples()
+    examples = examples if examples is not None else blind_examples()
     refused, ms = timed(refuses, examples)
     s = summary(examples, refused, ms)
     return {

@@ -506,6 +506,19 @@ def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     return cmd_chat(args, settings)
 
 
+def _no_safety(parser: argparse.ArgumentParser) -> None:
+    """Safety checks off for this run only, as `safety_enabled = false` turns them off for every run."""
+    parser.add_argument("--no-safety", action="store_true",
+                        help="do not check prompts and answers for harmful content in this run")
+
+
+def run_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings with this run's command-line switches over them (`--no-safety`)."""
+    if getattr(args, "no_safety", False):
+        return with_overrides(settings, safety_enabled=False)
+    return settings
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="edgemind", description="EdgeMind: a local AI assistant on your own computer.")
     p.add_argument("--version", action="version", version="edgemind 0.1.0")
@@ -533,12 +546,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--preset", metavar="NAME",
                      help="use a saved preset's model, temperature, system prompt and tools (options given here win)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
+    _no_safety(ask)
     ask.set_defaults(func=cmd_ask)
 
     chat = sub.add_parser("chat", help="terminal chat with streaming answers")
     chat.add_argument("--model", help="model id to start with")
     chat.add_argument("--preset", metavar="NAME",
                       help="start with a saved preset's settings; new conversations keep them (`edgemind presets`)")
+    _no_safety(chat)
     chat.set_defaults(func=cmd_chat)
 
     models = sub.add_parser("models", help="list, add, remove and verify models")
@@ -605,6 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, help="TCP port (default: api_port in settings, 8642)")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow a --host other computers can reach (the API key is still required)")
+    _no_safety(serve)
     serve.set_defaults(func=cmd_serve)
 
     review = sub.add_parser("review", help="review a source file with the code model")
@@ -658,7 +674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="edgemind: %(levelname)s %(name)s: %(message)s")
-        settings = load_settings()
+        settings = run_settings(args, load_settings())
         secure_data_folder(settings.home)
         _watch_native_crashes(settings.home)
         return args.func(args, settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,11 +45,21 @@ HELDOUT_FILE = "safety_heldout.jsonl"
 # A second unseen split, written blind (by a separate author from the category definitions only, never looking at
 # the train or held-out files), after the held-out split's per-category results had been looked at.
 BLIND_FILE = "safety_blind.jsonl"
-# Written fresh for issue 17 before any change to the checker and committed first; never tuned on: 208 harmful prompts
-# over the eight categories with 104 benign look-alikes, and an XSTest-style over-refusal set (benign prompts that
-# sound unsafe: "how do I kill a python process"). The goal to turn safety on by default is measured on their union.
+# Written fresh for issue 17 before any change to the checker: 208 harmful prompts over the eight categories with 104
+# benign look-alikes, and an XSTest-style over-refusal set (benign prompts that sound unsafe: "how do I kill a python
+# process").
 FRESH_BLIND_FILE = "safety_blind_fresh.jsonl"
 OVERREFUSAL_FILE = "safety_overrefusal.jsonl"
+# The four splits above had all been measured and looked at by session 28, so they are training data now: the
+# checker learns from every file in TRAIN_FILES (823 more prompts, 117 of them benign ones that only sound unsafe).
+# The threshold was chosen by cross-validation over them (benchmarks/safety.py --cv).
+TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE)
+# Session 28's blind split, written and committed before any change and never tuned on: 208 harmful prompts (26 per
+# category, seven languages), 128 benign prompts on the same topics, and 128 benign prompts that only sound unsafe
+# (homonyms, figures of speech, safe targets, safety questions, history, fiction, public figures' public facts,
+# definitions). The goal to turn safety on by default is measured on these two files together.
+BLIND_S28_FILE = "safety_blind_s28.jsonl"
+OVERREFUSAL_S28_FILE = "safety_overrefusal_s28.jsonl"
 # Rules read this much of a text; the classifier reads up to MAX_WINDOWS windows of WINDOW_CHARS spread over it.
 # One window is one embedding (~10 ms here), so a typical prompt costs one and a long answer at most eight.
 MAX_RULE_CHARS = 200_000
@@ -73,14 +84,17 @@ def bundled_embedder_version() -> str:
 
 
 def trained_weights(embedder: TextEmbedder, policy: SafetyPolicy, cache_dir: Path | None, *,
-                    train_path: Path | None = None, embedder_version: str | None = None) -> SafetyWeights:
-    """Weights for this training data, policy categories, rules and embedder: read from the cache, or trained
-    (seconds: mostly embedding the training prompts) and cached."""
-    train_path = train_path or resource_path(TRAIN_FILE)
-    try:
-        data = train_path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{train_path}: cannot read the safety training data ({exc})") from None
+                    train_paths: Sequence[Path] | None = None, embedder_version: str | None = None) -> SafetyWeights:
+    """Weights for this training data (TRAIN_FILES unless `train_paths`), policy categories, rules and embedder: read
+    from the cache, or trained (seconds: mostly embedding the training prompts) and cached."""
+    paths = list(train_paths) if train_paths is not None else [resource_path(name) for name in TRAIN_FILES]
+    parts = []
+    for source in paths:
+        try:
+            parts.append(source.read_bytes())
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read the safety training data ({exc})") from None
+    data = b"\n".join(parts)
     key = cache_key(data, policy.fingerprint(), embedder_version or bundled_embedder_version(), rules_fingerprint())
     path = cache_dir / f"safety-weights-{key}.npz" if cache_dir else None
     if path is not None and path.exists():
@@ -90,7 +104,7 @@ def trained_weights(embedder: TextEmbedder, policy: SafetyPolicy, cache_dir: Pat
                 return weights
         except (OSError, KeyError, ValueError) as exc:
             log.warning("safety weights %s are unreadable (%s); retraining", path, exc)
-    examples = load_examples(train_path)
+    examples = [e for source in paths for e in load_examples(source)]
     texts = [e.prompt for e in examples]
     x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
     weights = train(x, np.array([e.label == HARMFUL for e in examples]), [e.category for e in examples], CATEGORIES)

@@ -4,7 +4,7 @@ hashed word and character n-grams, the harm probability blended with a vote of t
 
 Why both: MiniLM separates "kill a process" from "kill my neighbour" well in English but knows little Spanish or
 German; the n-grams and concepts carry the words it misses there. Training takes under a minute here (most of it
-embedding the 2,164 training prompts), so weights are a cache in the data folder, not a shipped artefact. Nothing
+embedding the 2,987 training prompts), so weights are a cache in the data folder, not a shipped artefact. Nothing
 here decides what to refuse: the policy's thresholds in `checker.py` do.
 """
 

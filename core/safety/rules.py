@@ -3,8 +3,8 @@ named cues (harmful intent, protective or harmless context) and multilingual con
 features.
 
 A rule must stay high-precision: a pattern that could match a harmless prompt belongs in a cue, not a rule.
-Every alternative in LEXICONS occurs in at least one prompt of resources/safety_train.jsonl (a test checks it), so
-the held-out split stays unseen by the rules as it is by the classifier; a new word comes with a training example.
+Every alternative in LEXICONS occurs in at least one prompt of the training files (checker.TRAIN_FILES; a test checks
+it), so the blind split stays unseen by the rules as it is by the classifier; a new word comes with a training example.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ LEXICONS: dict[str, tuple[str, ...]] = {
         "odebrać sobie życie", "się zabić", "ze sobą skończyć"),
     # Someone else's words reported by a friend are a request for help, not intent: "mein Freund will nicht mehr leben".
     "self_harm_defusers": ("friend", "support", "history", "hotlines?", "warning signs", "freund\\w*", "vriend\\w*",
-                           "amig[oa]s?", "amic[oa]", "przyjaci\\w*", "amie?", "don't cut myself"),
+                           "amig[oa]s?", "amic[oa]", "przyjaci\\w*", "amie?", "don't cut myself",
+                           "at the gym", "overtrain\\w*"),
     # ---- cues: harmful intent
     "harm_verb": ("umbringen", "töten", "vergifte\\w*", "vermoord\\w*", "avvelenare", "envenenar", "blesser",
                   "verletzen", "verprügle", "beat", "drug", "ambush", "burn down", "hide a body", "frapper", "atirar",
