@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from edgemind.core.bench.machine import machine_profile
+from edgemind.core.bench.script import run_script
 from edgemind.core.bench.tmac_decode import AGREE_GOAL, JITTER_GOAL_MS, PROMPTS, SPEED_GOAL, compare_decode
 from edgemind.core.hardware import physical_cores
 from edgemind.kernels import tmac
@@ -83,4 +84,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)
