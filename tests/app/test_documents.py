@@ -22,7 +22,9 @@ from edgemind.core.settings import with_overrides
 GARDEN = ["# Garden diary", ""] + [f"Week {n}: planted a row and wrote down the date." for n in range(1, 36)] + [
     "Tomatoes want at least six hours of direct sunshine a day, so the south-facing bed suits them best."]
 POLL_MS = 150
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots" / "documents"
+# EDGEMIND_SCREENSHOTS_DIR=docs/screenshots puts them beside the other surfaces (docs/screenshots/README.md)
+SHOTS = Path(os.environ.get("EDGEMIND_SCREENSHOTS_DIR") or
+             Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots" / "documents")
 
 
 @pytest.fixture
