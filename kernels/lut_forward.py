@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import tmac
-from .decoder_graph import DecoderConfig, config_from_gguf
+from .decoder_config import DecoderConfig, config_from_gguf
 from .decoder_reference import apply_rope, rms_norm
 from .dequant import Q4_0, Q4_1, TQ1_0, TQ2_0
 from .gguf_tensors import GGUFTensors

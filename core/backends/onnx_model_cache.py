@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from edgemind.kernels.decoder_graph import BuildOptions, UnsupportedModel, build_decoder, config_from_gguf, save_model
+from edgemind.kernels.decoder_config import UnsupportedModel, config_from_gguf
+from edgemind.kernels.decoder_graph import BuildOptions, build_decoder, save_model
 from edgemind.kernels.decoder_weights import DecoderWeights, GGUFError, QuantPolicy
 
 from ..errors import ModelError

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..decoder_graph import DecoderConfig, UnsupportedModel, config_from_gguf, rope_caches
+from ..decoder_config import DecoderConfig, UnsupportedModel, config_from_gguf, rope_caches
 from ..dequant import BF16, F16, F32, Q4_0, Q4_1, TQ1_0, TQ2_0, type_name
 from ..gguf_header import GGUFFormatError
 from ..gguf_tensors import GGUFTensors

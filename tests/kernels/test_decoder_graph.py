@@ -15,8 +15,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from edgemind.kernels.decoder_graph import (BuildOptions, UnsupportedModel, build_decoder, config_from_gguf, kv_names,
-                                            save_model)
+from edgemind.kernels.decoder_config import UnsupportedModel, config_from_gguf
+from edgemind.kernels.decoder_graph import BuildOptions, build_decoder, kv_names, save_model
 from edgemind.kernels.decoder_reference import apply_rope, reference_forward
 from edgemind.kernels.decoder_weights import DecoderWeights, QuantPolicy, fit_int4
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from edgemind.kernels import tmac
-from edgemind.kernels.decoder_graph import config_from_gguf
+from edgemind.kernels.decoder_config import config_from_gguf
 from edgemind.kernels.decoder_reference import reference_forward
 from edgemind.kernels.decoder_weights import DecoderWeights
 from edgemind.kernels.gguf_tensors import GGUFTensors
