@@ -17,18 +17,16 @@ import numpy as np
 from edgemind.kernels.decoder_names import kv_names
 from edgemind.kernels.gguf_header import read_gguf_header
 
-from ..errors import BackendUnavailable, ModelError, PromptError
-from ..events import BackendDone
+from ..errors import BackendUnavailable, ModelError
 from ..models.integrity import sha256_file
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, ChunkStream, GenerationParams, Message
 from .chat_template import ChatTemplate
-from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .llama_native import NativeGuard, import_llama, model_key
 from .model_pool import ModelPool
 from .onnx_prefixes import OnnxPrefixes
-from .pooled import PooledGGUFBackend, stream_text
-from .sampling import Sampler
+from .own_decode import decode_stream
+from .pooled import PooledGGUFBackend
 
 log = logging.getLogger(__name__)
 PROVIDERS = {"cpu": "CPUExecutionProvider", "directml": "DmlExecutionProvider"}
@@ -199,25 +197,13 @@ class OnnxInt4Backend(PooledGGUFBackend[LoadedOnnx]):
 
 def generate(loaded: LoadedOnnx, tokens: list[int], params: GenerationParams, cancel: CancelToken, *,
              model_id: str = "", prefix_len: int = 0) -> Iterator[Chunk]:
-    """Stream text for a tokenized prompt, then one BackendDone; checks `cancel` before every token. The first
-    `prefix_len` tokens are the system prompt (see OnnxPrefixes)."""
+    """Stream text for a tokenized prompt (see own_decode.decode_stream). The first `prefix_len` tokens are the
+    system prompt (see OnnxPrefixes)."""
     n_prompt = len(tokens)
-    room = loaded.n_ctx - n_prompt
-    if room <= 0:
-        raise PromptError(
-            f"the prompt takes {n_prompt} tokens but model {model_id!r} has a {loaded.n_ctx}-token context")
-    max_new = min(params.max_tokens, room)
-    if cancel.cancelled:
-        yield BackendDone("cancelled", 0, n_prompt)
-        return
-    sampler = Sampler(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
-                      repeat_penalty=params.repeat_penalty, seed=params.seed)
-    grammar = None
-    if params.json_schema is not None:
-        grammar = GrammarFilter(loaded.vocab, GRAMMARS.get(params.json_schema), loaded.vocab.n_vocab())
+    cache: Any = None
 
-    def picks() -> Iterator[int]:
-        history = list(tokens)
+    def start() -> np.ndarray:
+        nonlocal cache
         if loaded.prefixes is None:
             done, cache = 0, loaded.empty_cache()
         else:
@@ -226,15 +212,12 @@ def generate(loaded: LoadedOnnx, tokens: list[int], params: GenerationParams, ca
         logits, cache = loaded.step(tokens[done:], cache, n_prompt)
         if loaded.prefixes is not None:
             loaded.prefixes.remember(tokens, cache)
-        while True:
-            token = pick_allowed(sampler, grammar, logits[-1], history, loaded.vocab.token_eos())
-            yield token  # the next step runs only if the caller asks for another token
-            history.append(token)
-            logits, cache = loaded.step([token], cache, len(history))
+        return logits[-1]
 
-    try:
-        yield from stream_text(picks(), llm=loaded.vocab, prompt=tokens, stops=params.stop, cancel=cancel,
-                               max_new=max_new)
-    finally:
-        if grammar is not None:
-            grammar.close()
+    def feed(token: int, length: int) -> np.ndarray:
+        nonlocal cache
+        logits, cache = loaded.step([token], cache, length)
+        return logits[-1]
+
+    return decode_stream(loaded.vocab, loaded.n_ctx, tokens, params, cancel, model_id=model_id, start=start,
+                         feed=feed)

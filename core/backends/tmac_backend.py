@@ -21,17 +21,15 @@ from edgemind.kernels import tmac
 from edgemind.kernels.gguf_header import read_gguf_header
 from edgemind.kernels.tmac.decoder import TmacDecoder, TmacModelError
 
-from ..errors import BackendUnavailable, ModelError, PromptError
-from ..events import BackendDone
+from ..errors import BackendUnavailable, ModelError
 from ..models.manifest import ModelSpec
 from .base import CancelToken, Chunk, ChunkStream, GenerationParams, Message
 from .chat_template import ChatTemplate
-from .grammar import GRAMMARS, GrammarFilter, pick_allowed
 from .llama_native import NativeGuard, import_llama, model_key
 from .model_pool import ModelPool
-from .pooled import PooledGGUFBackend, stream_text
+from .own_decode import decode_stream
+from .pooled import PooledGGUFBackend
 from .prefix_states import common_prefix
-from .sampling import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -141,35 +139,12 @@ class TmacBackend(PooledGGUFBackend[LoadedTmac]):
 
 def generate(loaded: LoadedTmac, tokens: list[int], params: GenerationParams, cancel: CancelToken, *,
              model_id: str = "") -> Iterator[Chunk]:
-    """Stream text for a tokenized prompt, then one BackendDone; checks `cancel` before every token."""
-    n_prompt = len(tokens)
-    room = loaded.n_ctx - n_prompt
-    if room <= 0 or n_prompt == 0:
-        raise PromptError(
-            f"the prompt takes {n_prompt} tokens but model {model_id!r} has a {loaded.n_ctx}-token context")
-    max_new = min(params.max_tokens, room)
-    if cancel.cancelled:
-        yield BackendDone("cancelled", 0, n_prompt)
-        return
-    sampler = Sampler(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
-                      repeat_penalty=params.repeat_penalty, seed=params.seed)
-    grammar = None
-    if params.json_schema is not None:
-        grammar = GrammarFilter(loaded.vocab, GRAMMARS.get(params.json_schema), loaded.vocab.n_vocab())
+    """Stream text for a tokenized prompt (see own_decode.decode_stream), reusing the KV the decoder still holds."""
 
-    def picks() -> Iterator[int]:
-        history = list(tokens)
+    def start() -> np.ndarray:
         logits = loaded.start(tokens)
-        log.debug("tmac KV reuse: %d of %d prompt tokens", loaded.reused, n_prompt)
-        while True:
-            token = pick_allowed(sampler, grammar, logits, history, loaded.vocab.token_eos())
-            yield token  # the next step runs only if the caller asks for another token
-            history.append(token)
-            logits = loaded.feed(token)
+        log.debug("tmac KV reuse: %d of %d prompt tokens", loaded.reused, len(tokens))
+        return logits
 
-    try:
-        yield from stream_text(picks(), llm=loaded.vocab, prompt=tokens, stops=params.stop, cancel=cancel,
-                               max_new=max_new)
-    finally:
-        if grammar is not None:
-            grammar.close()
+    return decode_stream(loaded.vocab, loaded.n_ctx, tokens, params, cancel, model_id=model_id, start=start,
+                         feed=lambda token, _length: loaded.feed(token))
