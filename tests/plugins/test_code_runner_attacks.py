@@ -7,8 +7,10 @@ only a weaker isolation level, the cases that level does not promise are skipped
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -276,3 +278,43 @@ def test_a_snippet_that_kills_itself_is_not_reported_as_a_cpu_limit(level: Isola
                         limits=FAST, level=level)
     assert result.killed is None and result.exit_code == -9 and result.stdout == "bye\n", result
     assert result.render().startswith("exit code: -9\n"), result.render()
+
+
+WATCH_AFTER_EXIT = r"""
+import json, os, signal, sys, time
+from edgemind.plugins.builtin.sandbox.supervisor import watch
+children = []
+for _ in range(70):
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    children.append(pid)
+main = os.fork()
+if main == 0:
+    os._exit(0)
+time.sleep(0.3)  # the main process has ended before the first look: the fast fork bomb's race, made certain
+read, write = os.pipe()
+limits = {"memory_mb": 512, "cpu_s": 5, "max_processes": 64}
+
+def kill_all():
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+watch({"limits": limits, "outcome_fd": write}, main, lambda: list(children), kill_all)
+os.close(write)
+print(os.read(read, 1000).decode())
+"""
+
+
+@pytest.mark.attack("code-runner")
+@pytest.mark.skipif(sys.platform == "win32", reason="the POSIX supervisor; Windows holds the tree in a Job Object")
+def test_a_tree_left_running_by_a_main_process_that_ended_at_once_is_still_held_to_the_process_limit() -> None:
+    """CI once saw the bwrap fork bomb print 300: its main process forked and ended between two of the watchdog's
+    looks, and the watchdog reported the exit without counting the tree the snippet left behind."""
+    done = subprocess.run([sys.executable, "-c", WATCH_AFTER_EXIT], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"killed": "processes"}

@@ -239,8 +239,8 @@ def watch(config: dict[str, Any], main: int, members: Callable[[], list[int]], k
                 break
             if pid == main:
                 status, usage = st, ru
-        if status is not None:
-            break
+        # Counted even when the main process has just ended: a fork bomb that exits at once leaves its children
+        # running, and the tree it left is what the limits are for.
         memory, cpu = 0, 0.0
         children = os.times()
         cpu += children.children_user + children.children_system
@@ -258,7 +258,7 @@ def watch(config: dict[str, Any], main: int, members: Callable[[], list[int]], k
             reason = "processes"
         elif cpu > cpu_limit + 0.5:
             reason = "cpu"
-        if reason:
+        if reason or status is not None:
             break
         time.sleep(POLL_S)
     kill_all()
