@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import onnxruntime
@@ -17,27 +18,29 @@ import pytest
 
 from edgemind.core.backends.base import CancelToken, GenerationParams, Message
 from edgemind.core.backends.llama_native import NativeGuard
-from edgemind.core.backends.onnx_int4_backend import OnnxInt4Backend, choose_provider, load_onnx
+from edgemind.core.backends.onnx_int4_backend import choose_provider, load_onnx
 from edgemind.core.backends.onnx_model_cache import cache_dir, ensure_model
 from edgemind.core.backends.sampling import Sampler
 from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import BackendUnavailable, ModelError, PromptError
-from edgemind.core.events import BackendDone, Done, Route
+from edgemind.core.events import Done, Route
 from edgemind.core.settings import load_settings
 from tests.conftest import DEFAULT, TINY
-from tests.support.streams import run
+from tests.support.streams import (
+    QUESTION,
+    check_cancel_within_one_token,
+    check_max_tokens_ends_with_length,
+    check_stop_sequence_ends_before_it,
+    greedy,
+    run,
+)
 
-QUESTION = [Message("system", "You are a helpful assistant."), Message("user", "Tell me about the sea in a few sentences.")]
 PROMPTS = [
     "What is the capital of France?", "Write a Python function that reverses a string.",
     "Explain what a hash map is.", "List three primary colours.", "What does HTTP stand for?",
     "Give me a haiku about autumn.", "How many legs does a spider have?", "What is 12 times 7?",
     "Describe the water cycle briefly.", "Name a famous physicist and one discovery.",
 ]
-
-
-def greedy(max_tokens: int = 40, stop: tuple[str, ...] = ()) -> GenerationParams:
-    return GenerationParams(max_tokens=max_tokens, temperature=0.0, repeat_penalty=1.0, seed=1, stop=stop)
 
 
 @pytest.fixture(scope="module")
@@ -87,32 +90,15 @@ def test_token_counts_are_exact(backend: Any) -> None:
 
 
 def test_max_tokens_ends_the_answer_with_length(backend: Any) -> None:
-    _, done = run(backend.stream(QUESTION, greedy(5), CancelToken()))
-    assert (done.tokens, done.finish_reason) == (5, "length")
+    check_max_tokens_ends_with_length(backend)
 
 
 def test_a_stop_sequence_ends_the_answer_before_it_is_printed(backend: Any) -> None:
-    full, _ = run(backend.stream(QUESTION, greedy(40), CancelToken()))
-    words = full.split()
-    assert len(words) > 4, full
-    stop = words[3]
-    text, done = run(backend.stream(QUESTION, greedy(40, stop=(stop,)), CancelToken()))
-    assert stop not in text
-    assert full.startswith(text)
-    assert done.finish_reason == "stop"
+    check_stop_sequence_ends_before_it(backend)
 
 
 def test_cancel_stops_within_one_token(backend: Any) -> None:
-    cancel = CancelToken()
-    pieces = []
-    for chunk in backend.stream(QUESTION, greedy(100), cancel):
-        if isinstance(chunk, BackendDone):
-            done = chunk
-            break
-        pieces.append(chunk)
-        cancel.cancel()
-    assert done.finish_reason == "cancelled"
-    assert done.tokens <= 2 and len(pieces) == 1  # a first token may be half a UTF-8 character and print nothing
+    check_cancel_within_one_token(backend)
 
 
 def test_seeded_sampling_repeats_and_differs_by_seed(backend: Any) -> None:

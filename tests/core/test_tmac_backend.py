@@ -8,27 +8,28 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from edgemind.core.backends.base import CancelToken, GenerationParams, Message
 from edgemind.core.engine.facade import AskOptions, Engine
-from edgemind.core.events import BackendDone, Done, Route
+from edgemind.core.events import Done, Route
 from edgemind.core.settings import load_settings
 from edgemind.kernels import tmac
 from tests.conftest import TINY
-from tests.support.streams import run
+from tests.support.streams import (
+    QUESTION,
+    check_cancel_within_one_token,
+    check_stop_sequence_ends_before_it,
+    greedy,
+    run,
+)
 
 pytestmark = pytest.mark.skipif(not tmac.available(), reason="the T-MAC extension is not built here")
-
-QUESTION = [Message("system", "You are a helpful assistant."), Message("user", "Tell me about the sea in a few sentences.")]
-
-
-def greedy(max_tokens: int = 40, stop: tuple[str, ...] = ()) -> GenerationParams:
-    return GenerationParams(max_tokens=max_tokens, temperature=0.0, repeat_penalty=1.0, seed=1, stop=stop)
 
 
 @pytest.fixture(scope="module")
@@ -74,27 +75,11 @@ def test_token_counts_and_the_context_window(backend: Any) -> None:
 
 
 def test_a_stop_sequence_ends_the_answer_before_it_is_printed(backend: Any) -> None:
-    full, _ = run(backend.stream(QUESTION, greedy(40), CancelToken()))
-    words = full.split()
-    assert len(words) > 4, full
-    stop = words[3]
-    text, done = run(backend.stream(QUESTION, greedy(40, stop=(stop,)), CancelToken()))
-    assert stop not in text
-    assert full.startswith(text)
-    assert done.finish_reason == "stop"
+    check_stop_sequence_ends_before_it(backend)
 
 
 def test_cancel_stops_within_one_token(backend: Any) -> None:
-    cancel = CancelToken()
-    pieces = []
-    for chunk in backend.stream(QUESTION, greedy(100), cancel):
-        if isinstance(chunk, BackendDone):
-            done = chunk
-            break
-        pieces.append(chunk)
-        cancel.cancel()
-    assert done.finish_reason == "cancelled"
-    assert done.tokens <= 2 and len(pieces) == 1
+    check_cancel_within_one_token(backend)
 
 
 def test_a_second_turn_reuses_the_first_turns_kv_and_answers_the_same(backend: Any) -> None:
