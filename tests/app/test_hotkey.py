@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,30 +23,18 @@ from edgemind.app.tray import WindowsHotkey
 from edgemind.app.x11_hotkey import X11Hotkey, xlib_missing
 from edgemind.core.errors import ConfigError
 from edgemind.core.settings import Settings, load_settings
+from tests.support.xvfb import NO_XVFB, xvfb
 
-NO_X = ("Xvfb is not installed (apt install xvfb)" if shutil.which("Xvfb") is None else
-        "xdotool is not installed (apt install xdotool)" if shutil.which("xdotool") is None else
-        xlib_missing() if xlib_missing() else
-        "X11 is Linux-only here" if not sys.platform.startswith("linux") else None)
+NO_X = (NO_XVFB or ("xdotool is not installed (apt install xdotool)" if shutil.which("xdotool") is None else
+                   xlib_missing()))
 needs_x = pytest.mark.skipif(NO_X is not None, reason=NO_X or "")
 
 
 @pytest.fixture
 def xserver() -> Iterator[str]:
     """A private Xvfb display (":N"), stopped after the test."""
-    number = next(n for n in range(140, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists()
-                  and not Path(f"/tmp/.X{n}-lock").exists())
-    proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            if Path(f"/tmp/.X11-unix/X{number}").exists():
-                break
-            time.sleep(0.05)
-        yield f":{number}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with xvfb("800x600x24") as display:
+        yield display
 
 
 def press(display: str, keys: str) -> None:
