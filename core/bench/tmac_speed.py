@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from edgemind.core.bench.kernel_speed import MAX_COPIES, MODEL_SHAPES, STREAM_BYTES, matmulnbits_call
+from edgemind.core.bench.kernel_speed import MAX_COPIES, MODEL_SHAPES, STREAM_BYTES, goal_summary, matmulnbits_call
 from edgemind.kernels import dequant, tmac
 from edgemind.kernels.bandwidth import Bandwidth
 from edgemind.kernels.matmulnbits import MatMulNBitsWeights, pack_matmulnbits
@@ -211,15 +211,7 @@ def goals(rows: list[TmacRow], stream_bytes: int) -> dict[str, Any]:
             "speedup_goal_met": r.speedup_vs_ort >= SPEEDUP_GOAL,
             "bandwidth_goal_met": r.bandwidth_fraction >= BANDWIDTH_GOAL,
             "low_bit_goal_met": low2 >= LOW_BIT_GOAL})
-    streamed = [s for s in per_shape if s["streamed"]]
-
-    def count(key: str, among: list[dict[str, Any]]) -> str:
-        return f"{sum(bool(s[key]) for s in among)}/{len(among)}"
-
-    return {"speedup_goal": SPEEDUP_GOAL, "bandwidth_goal": BANDWIDTH_GOAL, "low_bit_goal": LOW_BIT_GOAL,
-            "per_shape": per_shape, "speedup_goal_met_on": count("speedup_goal_met", per_shape),
-            "bandwidth_goal_met_on_streamed": count("bandwidth_goal_met", streamed),
-            "low_bit_goal_met_on": count("low_bit_goal_met", per_shape)}
+    return goal_summary({"speedup": SPEEDUP_GOAL, "bandwidth": BANDWIDTH_GOAL, "low_bit": LOW_BIT_GOAL}, per_shape)
 
 
 def rows_table(rows: list[TmacRow]) -> str:

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from edgemind.core.bench.kernel_speed import FP32, INT4_ACC0, INT4_ACC4, MicrobenchRow, run_int4_microbench
+from edgemind.core.bench.kernel_speed import (
+    FP32,
+    INT4_ACC0,
+    INT4_ACC4,
+    MicrobenchRow,
+    goal_summary,
+    run_int4_microbench,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +43,21 @@ def test_rows_cover_every_kernel_shape_and_m_with_consistent_ratios() -> None:
     # K = 100 pads to 4 blocks of 32: 16 bytes of codes and one fp32 scale per block and column
     assert by_kernel[INT4_ACC0].weight_bytes == by_kernel[INT4_ACC4].weight_bytes == 16 * 4 * (16 + 4)
     assert by_kernel[INT4_ACC0].label == "100x16"
+
+
+def test_the_goal_summary_counts_each_goal_and_the_bandwidth_goal_only_where_weights_streamed() -> None:
+    shapes = [{"label": "a", "streamed": True, "speedup_goal_met": True, "bandwidth_goal_met": False,
+               "low_bit_goal_met": True},
+              {"label": "b", "streamed": False, "speedup_goal_met": True, "bandwidth_goal_met": True,
+               "low_bit_goal_met": False},
+              {"label": "c", "streamed": True, "speedup_goal_met": False, "bandwidth_goal_met": True,
+               "low_bit_goal_met": False}]
+    summary = goal_summary({"speedup": 3.0, "bandwidth": 0.6, "low_bit": 2.0}, shapes)
+    assert (summary["speedup_goal"], summary["bandwidth_goal"], summary["low_bit_goal"]) == (3.0, 0.6, 2.0)
+    assert summary["per_shape"] == shapes
+    # b met the bandwidth goal from cache, not memory: it does not count
+    assert (summary["speedup_goal_met_on"], summary["bandwidth_goal_met_on_streamed"],
+            summary["low_bit_goal_met_on"]) == ("2/3", "1/2", "1/3")
 
 
 def test_bad_options_are_refused() -> None:
