@@ -60,19 +60,21 @@ SETS = ((HELDOUT_FILE, "heldout"), (FIRST_HELDOUT_FILE, "heldout"), (PARAPHRASES
 
 @dataclass(frozen=True, slots=True)
 class GuardFigures:
+    """One guard on one labelled file's split: semantic_tuning's Evaluation (the counts the tests hold the cache to),
+    and what it served of each kind of pair."""
+
     guard: str
     pairs_file: str
     split: str
-    pairs: int
-    hits_expected: int
-    near_misses: int
-    true_hits: int
-    false_hits: int
-    precision: float
-    recall: float
-    false_hit_rate: float
+    evaluation: Evaluation
     served_by_kind: dict[str, str]  # kind -> "served/of that kind" (paraphrase kinds: hits; near-miss kinds: false)
-    false_hit_examples: tuple[tuple[str, str, float], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Flat, as benchmarks/results/semantic_cache.json holds it (docs_page reads it so), rates to 4 places."""
+        e = asdict(self.evaluation)
+        e.update({key: round(e[key], 4) for key in ("precision", "recall", "false_hit_rate")})
+        return {"guard": self.guard, "pairs_file": self.pairs_file, "split": self.split, **e,
+                "served_by_kind": self.served_by_kind}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ class SemanticPairsReport:
     latency: LookupLatency | None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "figures": [f.as_dict() for f in self.figures]}
 
     def summary(self) -> str:
         lines = [f"prompt threshold {self.threshold}, word thresholds {self.word_thresholds} "
@@ -106,8 +108,9 @@ class SemanticPairsReport:
                  f"  {'guard':<27} {'pairs file':<27} {'split':<8} {'pairs':>5} {'precision':>9} {'recall':>7} "
                  f"{'false hits':>10}"]
         for f in self.figures:
-            lines.append(f"  {f.guard:<27} {f.pairs_file:<27} {f.split:<8} {f.pairs:>5} {f.precision:>9.3f} "
-                         f"{f.recall:>7.3f} {f.false_hits:>10}")
+            e = f.evaluation
+            lines.append(f"  {f.guard:<27} {f.pairs_file:<27} {f.split:<8} {e.pairs:>5} {e.precision:>9.3f} "
+                         f"{e.recall:>7.3f} {e.false_hits:>10}")
         if self.latency is not None:
             t = self.latency
             lines.append(f"  lookup over {t.stored} stored prompts, {t.probes} probes (median): exact {t.exact_ms} ms, "
@@ -123,12 +126,11 @@ def _by_kind(rows: list[ScoredPair], threshold: float) -> dict[str, str]:
     return {kind: f"{served[kind]}/{total[kind]}" for kind in sorted(total)}
 
 
-def _figures(guard: str, pairs_file: str, scored: list[ScoredPair], split: str, threshold: float) -> GuardFigures:
-    e: Evaluation = evaluate(scored, threshold, split)
+def guard_figures(guard: str, pairs_file: str, scored: list[ScoredPair], split: str,
+                  threshold: float) -> GuardFigures:
+    """One guard's figures on one split of one file's scored pairs, at the prompts' threshold."""
     rows = [s for s in scored if s.pair.split == split]
-    return GuardFigures(guard, pairs_file, split, e.pairs, e.hits_expected, e.near_misses, e.true_hits, e.false_hits,
-                        round(e.precision, 4), round(e.recall, 4), round(e.false_hit_rate, 4),
-                        _by_kind(rows, threshold), e.false_hit_examples)
+    return GuardFigures(guard, pairs_file, split, evaluate(scored, threshold, split), _by_kind(rows, threshold))
 
 
 def _ms(seconds: float) -> float:
@@ -196,7 +198,7 @@ def measure_semantic_pairs(embedder: WordEmbedder, *, latency: bool = True,
     shipped = WordThresholds()
     rows = {EXACT: scored_before, BEFORE: {n: with_word_match(s, shipped) for n, s in scored_before.items()},
             NOW: {n: with_word_match(s, shipped) for n, s in scored_now.items()}}
-    figures = tuple(_figures(guard, name, rows[guard][name], split, SHIPPED_THRESHOLD)
+    figures = tuple(guard_figures(guard, name, rows[guard][name], split, SHIPPED_THRESHOLD)
                     for name, split in SETS for guard in GUARDS)
     every = [p for rows_ in pairs.values() for p in rows_]
     return SemanticPairsReport(
