@@ -27,6 +27,16 @@ def _billions(parameters: int) -> str:
     return f"{parameters / 1e9:.2f}B" if parameters < 1e9 else f"{parameters / 1e9:.1f}B"
 
 
+def _file_size(path: Path | None) -> int:
+    """The file's size with one stat; 0 when there is no file (a stat that fails says so as well as exists() would)."""
+    if path is None:
+        return 0
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 class StrongestModel:
     """`strongest()` -> (model id, why) | None, for the router (routing.decision.Strongest).
 
@@ -65,7 +75,8 @@ class StrongestModel:
         return count
 
     def fits(self, spec: ModelSpec) -> bool:
-        size = spec.size_bytes or (spec.path.stat().st_size if spec.path is not None and spec.path.exists() else 0)
+        """Whether the model's file (its catalogue size, else the file's own) fits in half the memory."""
+        size = spec.size_bytes or _file_size(spec.path)
         return 0 < size <= self._memory // 2
 
     def __call__(self) -> tuple[str, str] | None:
