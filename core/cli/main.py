@@ -36,6 +36,7 @@ from ..errors import EdgeMindError, error_for_kind
 from ..events import Done, Error, Route, Token, ToolCall, ToolResult
 from ..mcp.service import McpServers
 from ..settings import Settings, load_settings, with_overrides
+from . import arg_types
 from .chat import ChatSession
 from .crash_watch import last_crash, watch
 from .distill_command import add_command as add_distill_command
@@ -62,24 +63,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
-def _temperature(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 2.0:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 2")
-    return value
 
 
 # ---- output helpers ----------------------------------------------------------------------------------------------
@@ -414,16 +399,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0-65535)")
-    return value
-
-
 def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     if args.file == "-":
         code, name = sys.stdin.read(), None
@@ -531,8 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--model", help="model id (see `edgemind models list`)")
     ask.add_argument("--backend", choices=["llama_cpp", "onnx_int4", "tmac", "ollama", "openai"],
                      help="require this backend (a local GGUF model runs on llama_cpp, onnx_int4 or tmac)")
-    ask.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
-    ask.add_argument("--temperature", type=_temperature, help="0 for deterministic answers, up to 2")
+    ask.add_argument("--max-tokens", type=arg_types.positive_int, help="longest answer in tokens")
+    ask.add_argument("--temperature", type=arg_types.temperature, help="0 for deterministic answers, up to 2")
     ask.add_argument("--seed", type=int, help="sampling seed, for repeatable answers")
     ask.add_argument("--system", help="system prompt for this request")
     ask.add_argument("--stop", action="append", default=[], metavar="TEXT",
@@ -586,7 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", help="list, show, search, export and delete conversations")
     history.add_argument("action", choices=["list", "show", "search", "export", "delete"])
     history.add_argument("target", nargs="?", help="conversation id (a unique prefix is enough), or the search query")
-    history.add_argument("--limit", type=_positive_int, default=50)
+    history.add_argument("--limit", type=arg_types.positive_int, default=50)
     history.add_argument("--format", choices=["md", "json"], default="md", help="export format")
     history.add_argument("--out", help="export to this file instead of stdout")
     history.add_argument("--json", action="store_true")
@@ -617,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="OpenAI- and Ollama-compatible API server on this computer")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this computer only)")
-    serve.add_argument("--port", type=_port, help="TCP port (default: api_port in settings, 8642)")
+    serve.add_argument("--port", type=arg_types.port, help="TCP port (default: api_port in settings, 8642)")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow a --host other computers can reach (the API key is still required)")
     _no_safety(serve)
@@ -649,12 +624,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
     add_settings_command(sub)
 
-    add_tool_commands(sub, _positive_int)
+    add_tool_commands(sub, arg_types.positive_int)
     add_mcp_command(sub)
     add_distill_command(sub)
     add_pack_command(sub)
-    add_presets_command(sub, _temperature)
-    add_bench_command(sub, _positive_int)
+    add_presets_command(sub, arg_types.temperature)
+    add_bench_command(sub, arg_types.positive_int)
     add_tune_command(sub)
     return p
 

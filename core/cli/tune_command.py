@@ -35,11 +35,13 @@ from ..tuning.trainer import (
     default_steps,
     tune,
 )
+from .arg_types import bounded, int_in
 from .interrupts import ctrl_c_cancels
 from .output import EXIT_OK
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 TUNING_FOLDER = "tuning"  # <data>/tuning/<out>/: checkpoints of a tune, kept so the same command can resume
+_learning_rate = bounded(float, "a number", lambda v: 0.0 < v < 1.0, "must be between 0 and 1 (e.g. 0.0003)")
 
 
 def add_command(sub: Any) -> None:
@@ -49,14 +51,14 @@ def add_command(sub: Any) -> None:
                                    "are held out to measure the result. Rerun the same command to resume.")
     p.add_argument("--model", required=True, help="the local GGUF model to tune (see `edgemind models list`)")
     p.add_argument("--data", required=True, help="training examples, JSONL")
-    p.add_argument("--rank", type=_int_in(1, 256), default=8, help="LoRA rank (default 8)")
-    p.add_argument("--steps", type=_int_in(1, 100_000), help="training steps, one example each (default: three "
+    p.add_argument("--rank", type=int_in(1, 256), default=8, help="LoRA rank (default 8)")
+    p.add_argument("--steps", type=int_in(1, 100_000), help="training steps, one example each (default: three "
                                                              "passes over the examples, 20 to 300)")
     p.add_argument("--lr", type=_learning_rate, default=3e-4, help="learning rate (default 0.0003)")
     p.add_argument("--out", help="the adapter's name, its model id afterwards (default: MODEL-tuned)")
-    p.add_argument("--checkpoint-every", type=_int_in(1, 100_000), default=10, metavar="N",
+    p.add_argument("--checkpoint-every", type=int_in(1, 100_000), default=10, metavar="N",
                    help="save a checkpoint every N steps, to resume from after a stop (default 10)")
-    p.add_argument("--threads", type=_int_in(1, 256), help="CPU threads for training (default: torch's choice)")
+    p.add_argument("--threads", type=int_in(1, 256), help="CPU threads for training (default: torch's choice)")
     p.add_argument("--trainer", choices=TRAINERS, default="plain",
                    help="plain: a backward pass every step (default); hybrid: predicted steps between real ones, "
                         "fewer backward passes (see the report's backward_passes)")
@@ -165,25 +167,3 @@ def _duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
-
-def _int_in(low: int, high: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} must be between {low} and {high}")
-        return value
-
-    return parse
-
-
-def _learning_rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1 (e.g. 0.0003)")
-    return value
