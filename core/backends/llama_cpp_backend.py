@@ -62,6 +62,14 @@ def _token_text(llm: Any, token: int) -> str:
     return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
 
+def last_logits(llm: Any) -> np.ndarray:
+    """The logits of the token llama.cpp evaluated last, read in place: llama-cpp-python (0.3) no longer copies them
+    into `llm.scores` unless the model was loaded with logits_all, so a row read there is zeros (argmax: token 0)."""
+    import llama_cpp
+
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),))
+
+
 def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, native: NativeGuard) -> LoadedLlama:
     """Load a GGUF with llama.cpp; turn its failures into one-line ModelErrors. `native` checks (once, in a child
     process) that llama.cpp's CPU code runs this model here, and raises NativeCodeError when it does not."""
@@ -144,8 +152,6 @@ def _constrained_tokens(llm: Any, tokens: list[int], params: GenerationParams,
                         grammar: GrammarFilter) -> Generator[int, None, None]:
     """Picked tokens for `tokens`, each within the grammar. Reuses the context's KV for the longest common prefix,
     as `Llama.generate` does (and so what PrefixStates.prepare left there)."""
-    import llama_cpp
-
     n = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
     n = min(n, len(tokens) - 1)  # at least one token evaluated, for fresh logits
     llm.n_tokens = n
@@ -153,11 +159,8 @@ def _constrained_tokens(llm: Any, tokens: list[int], params: GenerationParams,
     sampler = Sampler(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
                       repeat_penalty=params.repeat_penalty, seed=params.seed)
     history = list(tokens)
-    n_vocab = llm.n_vocab()
     while True:
-        # the last evaluated token's logits, read in place (llama-cpp-python no longer copies them into `scores`)
-        row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(n_vocab,))
-        token = pick_allowed(sampler, grammar, row, history, llm.token_eos())
+        token = pick_allowed(sampler, grammar, last_logits(llm), history, llm.token_eos())
         yield token
         history.append(token)
         llm.eval([token])

@@ -8,7 +8,6 @@ benchmarks/onnx_vs_llama.py call `compare_speed`; nothing here decides a verdict
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,15 +19,7 @@ from ..backends.llama_cpp_backend import load_llama
 from ..backends.llama_native import NativeGuard
 from ..backends.onnx_int4_backend import load_onnx
 from ..models.manifest import ModelSpec
-
-PROMPT = ("You are a helpful assistant.\nUser: Explain in a few paragraphs how a hash map works, what a collision "
-          "is, and how open addressing differs from chaining.\nAssistant:")
-
-
-@dataclass(frozen=True, slots=True)
-class SideTiming:
-    ttft_ms: float  # prompt in, first token picked
-    decode_tok_s: float  # tokens after the first, per second
+from .greedy_loop import PROMPT, First, Run, Step, llama_side, time_abba
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +31,8 @@ class SpeedComparison:
     repeats: int
     provider: str
     weights: str
-    llama: tuple[SideTiming, ...]
-    onnx: tuple[SideTiming, ...]
+    llama: tuple[Run, ...]
+    onnx: tuple[Run, ...]
 
     @property
     def decode_ratio(self) -> float:
@@ -57,6 +48,8 @@ class SpeedComparison:
     def as_dict(self) -> dict[str, Any]:
         med = statistics.median
         out = asdict(self)
+        for side in ("llama", "onnx"):  # the per-step times are not kept: the file holds each run's figures
+            out[side] = [r.figures() for r in getattr(self, side)]
         out.update(
             llama_decode_tok_s=med(t.decode_tok_s for t in self.llama),
             onnx_decode_tok_s=med(t.decode_tok_s for t in self.onnx),
@@ -78,16 +71,6 @@ class SpeedComparison:
         ])
 
 
-def _time_loop(first: Callable[[], np.ndarray], step: Callable[[int], np.ndarray], new_tokens: int) -> SideTiming:
-    t0 = time.perf_counter()
-    token = int(np.argmax(first()))
-    t1 = time.perf_counter()
-    for _ in range(new_tokens - 1):
-        token = int(np.argmax(step(token)))
-    t2 = time.perf_counter()
-    return SideTiming(ttft_ms=(t1 - t0) * 1000, decode_tok_s=(new_tokens - 1) / (t2 - t1))
-
-
 def compare_speed(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int = 64, repeats: int = 5,
                   prompt: str = PROMPT, provider: str = "CPUExecutionProvider", weights: str = "accurate",
                   model_id: str = "", native: NativeGuard | None = None,
@@ -105,20 +88,7 @@ def compare_speed(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int =
         raise AssertionError("the two engines tokenize the prompt differently")
     llm = llama.llm
 
-    def run_llama() -> SideTiming:
-        llm.reset()
-
-        def first() -> np.ndarray:
-            llm.eval(tokens)
-            return llm.scores[llm.n_tokens - 1]
-
-        def step(token: int) -> np.ndarray:
-            llm.eval([token])
-            return llm.scores[llm.n_tokens - 1]
-
-        return _time_loop(first, step, new_tokens)
-
-    def run_onnx() -> SideTiming:
+    def onnx_side() -> tuple[First, Step]:
         state: dict[str, Any] = {}
 
         def first() -> np.ndarray:
@@ -131,22 +101,14 @@ def compare_speed(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int =
             logits, state["cache"] = onnx.step([token], state["cache"], state["total"])
             return logits[-1]
 
-        return _time_loop(first, step, new_tokens)
+        return first, step
 
     try:
-        run_llama(), run_onnx()  # warm-up: first-run allocations and page faults are not what we compare
-        lt: list[SideTiming] = []
-        ot: list[SideTiming] = []
-        for r in range(repeats):
-            llama_first = (("llama", run_llama), ("onnx", run_onnx))
-            order = llama_first if r % 2 == 0 else llama_first[::-1]
-            for name, run in order:
-                (lt if name == "llama" else ot).append(run())
-            if progress:
-                progress(f"repeat {r + 1}/{repeats}: llama {lt[-1].decode_tok_s:.1f} tok/s, "
-                         f"onnx {ot[-1].decode_tok_s:.1f} tok/s")
+        runs = time_abba({"llama": lambda: llama_side(llm, tokens), "onnx": onnx_side}, new_tokens, repeats,
+                         progress or (lambda _m: None))
     finally:
         llama.close()
         onnx.close()
     return SpeedComparison(model=spec.id, threads=threads, prompt_tokens=len(tokens), new_tokens=new_tokens,
-                           repeats=repeats, provider=provider, weights=weights, llama=tuple(lt), onnx=tuple(ot))
+                           repeats=repeats, provider=provider, weights=weights, llama=tuple(runs["llama"]),
+                           onnx=tuple(runs["onnx"]))

@@ -13,7 +13,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,13 +21,12 @@ from typing import Any
 import numpy as np
 
 from ..backends.base import Message
-from ..backends.llama_cpp_backend import load_llama
+from ..backends.llama_cpp_backend import last_logits, load_llama
 from ..backends.llama_native import NativeGuard
 from ..backends.tmac_backend import load_tmac
 from ..models.manifest import ModelSpec
+from .greedy_loop import PROMPT, First, Run, Step, greedy_ids, llama_side, time_abba
 
-PROMPT = ("You are a helpful assistant.\nUser: Explain in a few paragraphs how a hash map works, what a collision "
-          "is, and how open addressing differs from chaining.\nAssistant:")
 PROMPTS = (
     "What is the capital of France?", "Write a Python function that reverses a string.",
     "Explain what a hash map is.", "List three primary colours.", "What does HTTP stand for?",
@@ -38,13 +36,6 @@ PROMPTS = (
 SPEED_GOAL = 1.2  # issue 22: tmac decode >= 1.2x llama.cpp on SmolLM2 (Q4_1)
 AGREE_GOAL = 9  # ... greedy text identical for 32 tokens on >= 9 of 10 prompts
 JITTER_GOAL_MS = 10.0  # ... inter-token jitter p99 - p50 <= 10 ms
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    ttft_ms: float
-    decode_tok_s: float
-    step_ms: tuple[float, ...]  # each decode step's wall time
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,29 +75,9 @@ class DecodeComparison:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for side in ("llama", "tmac"):  # the per-step times are summarised; the file keeps the runs' figures
-            out[side] = [{"ttft_ms": r.ttft_ms, "decode_tok_s": r.decode_tok_s} for r in getattr(self, side)]
+            out[side] = [r.figures() for r in getattr(self, side)]
         out.update(self.summary_dict())
         return out
-
-
-def _time_loop(first: Callable[[], np.ndarray], step: Callable[[int], np.ndarray], new_tokens: int) -> Run:
-    t0 = time.perf_counter()
-    token = int(np.argmax(first()))
-    t1 = time.perf_counter()
-    steps = []
-    for _ in range(new_tokens - 1):
-        s = time.perf_counter()
-        token = int(np.argmax(step(token)))
-        steps.append((time.perf_counter() - s) * 1000)
-    t2 = time.perf_counter()
-    return Run(ttft_ms=(t1 - t0) * 1000, decode_tok_s=(new_tokens - 1) / (t2 - t1), step_ms=tuple(steps))
-
-
-def _greedy_ids(first: Callable[[], np.ndarray], step: Callable[[int], np.ndarray], n: int) -> list[int]:
-    ids = [int(np.argmax(first()))]
-    while len(ids) < n:
-        ids.append(int(np.argmax(step(ids[-1]))))
-    return ids
 
 
 def compare_decode(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int = 64, repeats: int = 5,
@@ -126,44 +97,18 @@ def compare_decode(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int 
         raise AssertionError("the two engines tokenize the prompt differently")
     llm = llama.llm
 
-    n_vocab = llm.n_vocab()
-
-    def last_logits() -> np.ndarray:
-        # llm.scores is filled only with logits_all (llama-cpp-python 0.3): read the context's last row instead
-        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))
-
-    def llama_side(prompt: list[int]) -> tuple[Callable[[], np.ndarray], Callable[[int], np.ndarray]]:
-        llm.reset()
-
-        def first() -> np.ndarray:
-            llm.eval(prompt)
-            return last_logits()
-
-        def step(token: int) -> np.ndarray:
-            llm.eval([token])
-            return last_logits()
-
-        return first, step
-
-    def tmac_side(prompt: list[int]) -> tuple[Callable[[], np.ndarray], Callable[[int], np.ndarray]]:
+    def tmac_side(prompt: list[int]) -> tuple[First, Step]:
         ours.forget_kv()
         return (lambda: ours.start(prompt)), ours.feed
 
     try:
-        _time_loop(*llama_side(tokens), new_tokens)  # warm-up: first-run allocations and page faults
-        _time_loop(*tmac_side(tokens), new_tokens)
-        lt: list[Run] = []
-        tt: list[Run] = []
-        for r in range(repeats):
-            order = (("llama", llama_side), ("tmac", tmac_side))
-            for name, side in (order if r % 2 == 0 else order[::-1]):
-                (lt if name == "llama" else tt).append(_time_loop(*side(tokens), new_tokens))
-            say(f"repeat {r + 1}/{repeats}: llama.cpp {lt[-1].decode_tok_s:.1f} tok/s, tmac {tt[-1].decode_tok_s:.1f}")
+        runs = time_abba({"llama.cpp": lambda: llama_side(llm, tokens), "tmac": lambda: tmac_side(tokens)},
+                         new_tokens, repeats, say)
         agreement = []
         for prompt in prompts:
             chat = llama.tokenize(llama.template.render([Message("user", prompt)]))
-            a = _greedy_ids(*llama_side(chat), agree_tokens)
-            b = _greedy_ids(*tmac_side(chat), agree_tokens)
+            a = greedy_ids(*llama_side(llm, chat), agree_tokens)
+            b = greedy_ids(*tmac_side(chat), agree_tokens)
             common = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), agree_tokens)
             agreement.append((prompt, common, a == b))
             say(f"agreement: {prompt!r} {'identical' if a == b else f'parts at token {common}'}")
@@ -174,7 +119,7 @@ def compare_decode(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int 
         ours.close()
     rss = {side: peak_rss_mb(gguf, side, threads, data_dir, lut) for side in ("llama", "tmac")} if measure_rss else {}
     return DecodeComparison(model=spec.id, threads=threads, prompt_tokens=len(tokens), new_tokens=new_tokens,
-                            repeats=repeats, layouts=layouts, llama=tuple(lt), tmac=tuple(tt),
+                            repeats=repeats, layouts=layouts, llama=tuple(runs["llama.cpp"]), tmac=tuple(runs["tmac"]),
                             agreement=tuple(agreement), agree_tokens=agree_tokens, rss_mb=rss)
 
 
@@ -196,7 +141,7 @@ def _rss_child(side: str, gguf: Path, threads: int, data_dir: Path, lut: bool) -
         llm = loaded.llm
         llm.eval(tokens)
         for _ in range(16):
-            llm.eval([int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))))])
+            llm.eval([int(np.argmax(last_logits(llm)))])
     else:
         ours = load_tmac(spec, gguf, threads=threads, context_cap=2048, native=native, lut=lut)
         logits = ours.start(ours.tokenize(PROMPT))
