@@ -94,9 +94,10 @@ class ModelRegistry:
         self._sources: dict[str, ModelSource] = dict(sources or {})
         self._sources.setdefault("ollama", OllamaSource(ollama_lister))
         # Files this process already checked (header, and hash when pinned), by path, size, mtime, inode change time and
-        # inode (an edit that puts size and mtime back still moves the change time): reading a GGUF
-        # header means parsing its whole vocabulary (~0.5 s for the default model), which no request should pay twice.
-        self._prepared: set[tuple[str, int, int, int, int]] = set()
+        # inode (an edit that puts size and mtime back still moves the change time), with the header read: reading a
+        # GGUF header means parsing its whole vocabulary (~0.5 s for the default model), which no request should pay
+        # twice, nor an adapter checked against its base.
+        self._prepared: dict[tuple[str, int, int, int, int], GGUFHeader] = {}
         # Remote models' keys: the OS keyring (or a 0600 file), never the database; audit_key_store says which.
         self._keys = keys or RemoteKeys(settings.home, settings.audit_key_store)
         self.adapters = adapters or AdapterStore(settings.home)
@@ -171,32 +172,39 @@ class ModelRegistry:
     # ---- the gate before use ------------------------------------------------------------------------------------
     def prepare(self, spec: ModelSpec, progress: Progress | None = None) -> Path:
         """Return a local file that is whole, GGUF and matches its pin; install bundled models on first use."""
-        if spec.backend not in LOCAL_BACKENDS or spec.path is None:
-            raise ModelError(f"model {spec.id!r} is served by {spec.backend}; it has no local file")
         if spec.adapter is not None:
             return self._prepare_adapter(spec, progress)
+        return self._prepare_file(spec, progress)[0]
+
+    def _prepare_file(self, spec: ModelSpec, progress: Progress | None = None) -> tuple[Path, GGUFHeader]:
+        """`prepare` for a model's own file, with the header it checked (read once per change of the file)."""
+        if spec.backend not in LOCAL_BACKENDS or spec.path is None:
+            raise ModelError(f"model {spec.id!r} is served by {spec.backend}; it has no local file")
+        installed: GGUFHeader | None = None
         if spec.bundled and not spec.path.exists():
             log.info("installing bundled model %s into %s", spec.id, spec.path)
             install_bundled(spec, progress)
-            self._remember(spec.path, spec.sha256 or "", check_gguf(spec.path, spec.id))
+            installed = check_gguf(spec.path, spec.id)
+            self._remember(spec.path, spec.sha256 or "", installed)
         if not spec.path.exists():
             raise ModelIntegrityError(f"model {spec.id!r}: file {spec.path} is missing")
         stat = spec.path.stat()
         stamp = (f"{spec.path}|{spec.sha256 or ''}", stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-        if stamp in self._prepared:
-            return spec.path
-        header = check_gguf(spec.path, spec.id)
+        known = self._prepared.get(stamp)
+        if known is not None:
+            return spec.path, known
+        header = installed or check_gguf(spec.path, spec.id)
         if spec.sha256:
             self._check_unchanged(spec, header, progress)
-        self._prepared.add(stamp)
-        return spec.path
+        self._prepared[stamp] = header
+        return spec.path, header
 
     def _prepare_adapter(self, spec: ModelSpec, progress: Progress | None) -> Path:
         """The base file through the usual gate, then the adapter file against its pin (a few MB: hashed once per
         change of the file, like the base)."""
         if spec.base_model is None or spec.adapter is None:
             raise ModelError(f"adapter {spec.id!r} names no base model")
-        path = self.prepare(self.get(spec.base_model), progress)
+        path, base_header = self._prepare_file(self.get(spec.base_model), progress)
         if not spec.adapter.is_file():
             raise ModelIntegrityError(f"adapter {spec.id!r}: file {spec.adapter} is missing")
         stat = spec.adapter.stat()
@@ -206,8 +214,9 @@ class ModelRegistry:
                 raise ModelIntegrityError(
                     f"adapter {spec.id!r}: {spec.adapter} does not match its SHA-256; remove it and tune or import it "
                     "again")
-            check_adapter_fits(check_gguf(spec.adapter, spec.id), check_gguf(path, spec.base_model), spec.id)
-            self._prepared.add(stamp)
+            header = check_gguf(spec.adapter, spec.id)
+            check_adapter_fits(header, base_header, spec.id)
+            self._prepared[stamp] = header
         return path
 
     def add_adapter(self, manifest: AdapterManifest, gguf_file: Path, *, move: bool = False) -> ModelSpec:
@@ -220,8 +229,8 @@ class ModelRegistry:
         if base.sha256 and base.sha256 != manifest.base_sha256:
             raise ModelError(f"adapter {manifest.name!r} was made for another file of {base.id!r} "
                              f"(SHA-256 {manifest.base_sha256[:12]}…, installed {base.sha256[:12]}…)")
-        base_file = self.prepare(base)
-        check_adapter_fits(check_gguf(gguf_file, manifest.name), check_gguf(base_file, base.id), manifest.name)
+        _, base_header = self._prepare_file(base)
+        check_adapter_fits(check_gguf(gguf_file, manifest.name), base_header, manifest.name)
         self.adapters.save(manifest, gguf_file, move=move)
         return self.get(manifest.name)
 

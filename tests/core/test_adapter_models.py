@@ -4,16 +4,21 @@ refused with one line when its file was changed or its base is not the file it w
 from __future__ import annotations
 
 import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.engine.cache_stage import answer_version
+from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import ModelError, ModelIntegrityError
-from edgemind.core.models.integrity import sha256_file
 from edgemind.core.models.adapters import AdapterManifest
+from edgemind.core.models.integrity import sha256_file
 from tests.conftest import TINY
 from tests.support.lora_files import write_lora
 
@@ -25,6 +30,29 @@ def manifest_for(engine: Engine, name: str, file: Path) -> AdapterManifest:
     assert base.sha256
     return AdapterManifest(name=name, base_model=TINY, base_sha256=base.sha256, adapter_sha256=sha256_file(file),
                            rank=4, alpha=8.0, data_summary={"examples": 3})
+
+
+_OPENED: list[list[str]] = []  # one list per running `files_opened` block: the paths opened in it
+_HOOK_ADDED = False
+
+
+def _record_open(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and _OPENED and isinstance(args[0], (str, bytes, os.PathLike)):
+        _OPENED[-1].append(os.fsdecode(args[0]))
+
+
+@contextmanager
+def files_opened() -> Iterator[list[str]]:
+    """Every file this process opens inside the block, as the interpreter's own audit event reports it."""
+    global _HOOK_ADDED
+    if not _HOOK_ADDED:
+        sys.addaudithook(_record_open)  # an audit hook stays for the process: added once, idle outside a block
+        _HOOK_ADDED = True
+    _OPENED.append([])
+    try:
+        yield _OPENED[-1]
+    finally:
+        _OPENED.pop()
 
 
 @pytest.fixture
@@ -39,6 +67,18 @@ def test_an_adapter_is_listed_as_its_own_model_on_its_base(engine: Engine, base_
     assert listed["my-helper"].base_model == TINY and listed["my-helper"].path == base_file
     assert spec.adapter is not None and spec.adapter.read_bytes() == file.read_bytes()
     assert spec.as_dict()["base_model"] == TINY
+
+
+def test_adding_an_adapter_to_a_prepared_base_reads_no_byte_of_the_base_again(engine: Engine, base_file: Path,
+                                                                              tmp_path: Path) -> None:
+    """The base's header was read when it was prepared (a whole vocabulary parsed: ~0.5 s for the default model);
+    the adapter is checked against that header, not a second read of the file."""
+    file = write_lora(tmp_path / "a.gguf", base_file, zero_b=True)
+    manifest = manifest_for(engine, "read-once", file)
+    with files_opened() as opened:
+        engine.registry.add_adapter(manifest, file)
+    assert str(file) in opened  # the adapter's own header and hash: the record sees what add_adapter reads
+    assert str(base_file) not in opened
 
 
 def test_the_adapter_changes_the_answer_and_a_zero_adapter_does_not(engine: Engine, base_file: Path,
