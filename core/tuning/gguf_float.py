@@ -8,12 +8,11 @@ benchmarks, never by serving.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from .gguf_lora import import_gguf
+from .gguf_lora import gguf_file, import_gguf
 
 # Keys GGUFWriter writes itself (or that describe the file, not the model): copying them would duplicate them.
 _OWN_KEYS = {"general.architecture", "general.file_type"}
@@ -38,10 +37,7 @@ def float_copy(src: Path, out: Path) -> Path:
     arch_field = reader.fields.get("general.architecture")
     if arch_field is None:
         raise ModelError(f"{src.name} names no architecture in general.architecture")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    writer = gguf.GGUFWriter(partial, arch=str(arch_field.contents()))
-    try:
+    with gguf_file(out, str(arch_field.contents())) as writer:
         for name, field in reader.fields.items():
             if name in _OWN_KEYS or name.startswith("GGUF."):
                 continue
@@ -51,12 +47,6 @@ def float_copy(src: Path, out: Path) -> Path:
             data = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
             shape = tuple(int(d) for d in reversed(tensor.shape))
             writer.add_tensor(tensor.name, np.ascontiguousarray(data, dtype=np.float32).reshape(shape))
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-    finally:
-        writer.close()
-    os.replace(partial, out)
     return out
 
 

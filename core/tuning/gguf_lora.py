@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -123,6 +124,24 @@ def import_gguf() -> ModuleType:
     return gguf
 
 
+@contextmanager
+def gguf_file(out: Path, arch: str) -> Iterator[Any]:
+    """A GGUFWriter for `out`: the block adds metadata and tensors; at its end the file is written under a partial
+    name and only then renamed to `out`, so a failure half-way never leaves a GGUF that llama.cpp would misread."""
+    gguf = import_gguf()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    writer = gguf.GGUFWriter(partial, arch=arch)
+    try:
+        yield writer
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+    finally:
+        writer.close()
+    os.replace(partial, out)
+
+
 def _field(reader: Any, key: str, path: Path) -> Any:
     field = reader.fields.get(key)
     if field is None:
@@ -225,22 +244,13 @@ def export_lora(peft_model: Any, base_gguf: Path, out: Path, alpha: float, *, pe
     check_arch(peft_model, layout)
     check_scaling(peft_model, alpha, adapter)
     pairs = lora_pairs(peft_model, layout, permute_qk=permute_qk, adapter=adapter)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    writer = gguf.GGUFWriter(partial, arch=layout.arch)
-    try:
+    with gguf_file(out, layout.arch) as writer:
         writer.add_type(gguf.GGUFType.ADAPTER)
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(alpha))
         for pair in pairs:
             writer.add_tensor(pair.gguf_name + ".lora_a", pair.a)
             writer.add_tensor(pair.gguf_name + ".lora_b", pair.b)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-    finally:
-        writer.close()
-    os.replace(partial, out)
     log.info("wrote a %s LoRA adapter (%d weights) to %s", layout.arch, len(pairs), out)
 
 
