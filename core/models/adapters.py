@@ -18,7 +18,7 @@ from typing import Any
 from edgemind.kernels.gguf_header import GGUFHeader
 
 from ..data_folder import private_folder, write_private
-from ..errors import ModelError
+from ..errors import AdapterMismatch, ModelError
 from .integrity import sha256_file
 
 ADAPTERS_FOLDER = "adapters"
@@ -90,22 +90,25 @@ def check_name(name: str) -> str:
 
 
 def check_adapter_fits(adapter: GGUFHeader, base: GGUFHeader, name: str) -> None:
-    """Refuse an adapter file that does not fit its base, from the two headers alone: llama-cpp-python reports an
-    adapter llama.cpp rejected (another architecture) as loaded, and the first decode then crashes the process."""
+    """Refuse (AdapterMismatch, one line) an adapter file that does not fit its base, from the two headers alone:
+    llama-cpp-python 0.3.36 reports an adapter llama.cpp rejected (another architecture) as loaded, and the first
+    decode then crashes the process (measured: SIGSEGV), so a foreign adapter must never reach it. The registry checks
+    an adapter with this before it is added or loaded, and tuning before it compares the exported file."""
     if adapter.metadata.get("general.type") != "adapter" or adapter.metadata.get("adapter.type") != "lora":
-        raise ModelError(f"adapter {name!r}: its file is not a GGUF LoRA adapter")
+        raise AdapterMismatch(f"adapter {name!r}: its file is not a GGUF LoRA adapter")
     if adapter.architecture != base.architecture:
-        raise ModelError(f"adapter {name!r} is for a {adapter.architecture} model; its base is {base.architecture}")
+        raise AdapterMismatch(
+            f"adapter {name!r} is for a {adapter.architecture} model; its base is {base.architecture}")
     shapes = {t.name: t.dims for t in base.tensors}
     dims = {t.name: t.dims for t in adapter.tensors}
     pairs = [n.removesuffix(".lora_a") for n in dims if n.endswith(".lora_a")]
     if not pairs or len(pairs) * 2 != len(dims):
-        raise ModelError(f"adapter {name!r}: its tensors are not lora_a/lora_b pairs")
+        raise AdapterMismatch(f"adapter {name!r}: its tensors are not lora_a/lora_b pairs")
     for weight in pairs:
         a, b, w = dims[weight + ".lora_a"], dims.get(weight + ".lora_b"), shapes.get(weight)
         # ggml order: the base weight is [in, out], lora_a [in, rank], lora_b [rank, out]
         if b is None or w is None or len(a) != 2 or len(b) != 2 or len(w) != 2 or (a[0], b[1]) != w or a[1] != b[0]:
-            raise ModelError(f"adapter {name!r} does not fit its base: {weight} has another shape")
+            raise AdapterMismatch(f"adapter {name!r} does not fit its base: {weight} has another shape")
 
 
 class AdapterStore:

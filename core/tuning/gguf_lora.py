@@ -21,7 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from edgemind.kernels.gguf_header import GGUFFormatError, read_gguf_header
+
 from ..errors import AdapterMismatch, ModelError
+from ..models.adapters import check_adapter_fits
+from ..models.integrity import check_gguf
 from ..training.stack import unavailable
 
 log = logging.getLogger(__name__)
@@ -255,33 +259,14 @@ def export_lora(peft_model: Any, base_gguf: Path, out: Path, alpha: float, *, pe
 
 
 def check_adapter_file(adapter_gguf: Path, base_gguf: Path) -> None:
-    """Refuse, in one line, a GGUF LoRA file that does not fit `base_gguf`, before llama.cpp sees it.
-
-    llama-cpp-python 0.3.36 reports an adapter llama.cpp rejected (another architecture) as loaded, and the first
-    decode then crashes the process (measured here: SIGSEGV), so a foreign adapter must never reach it.
-    """
-    gguf = import_gguf()
-    layout = read_base_layout(base_gguf)
+    """Refuse, in one line, a GGUF LoRA file that does not fit `base_gguf`, before llama.cpp sees it: the registry's
+    rules (models.adapters.check_adapter_fits) on the two files' headers."""
+    base = check_gguf(base_gguf, base_gguf.name)
     try:
-        reader = gguf.GGUFReader(adapter_gguf)
-    except (OSError, ValueError) as exc:
+        adapter = read_gguf_header(adapter_gguf)
+    except (GGUFFormatError, OSError) as exc:
         raise AdapterMismatch(f"cannot read the adapter {adapter_gguf.name} as GGUF: {exc}") from exc
-    fields = {key: reader.fields[key].contents() for key in ("general.type", "adapter.type", "general.architecture")
-              if key in reader.fields}
-    if fields.get("general.type") != "adapter" or fields.get("adapter.type") != "lora":
-        raise AdapterMismatch(f"{adapter_gguf.name} is not a GGUF LoRA adapter")
-    if fields.get("general.architecture") != layout.arch:
-        raise AdapterMismatch(f"{adapter_gguf.name} is an adapter for a {fields.get('general.architecture')} model, "
-                              f"{base_gguf.name} is {layout.arch}")
-    tensors = {t.name: (int(t.shape[0]), int(t.shape[1])) for t in reader.tensors if len(t.shape) == 2}
-    for name, (a_in, a_rank) in tensors.items():
-        if not name.endswith(".lora_a"):
-            continue
-        weight = name.removesuffix(".lora_a")
-        b_rank, b_out = tensors.get(weight + ".lora_b", (-1, -1))
-        if (a_in, b_out) != layout.shapes.get(weight) or a_rank != b_rank:
-            raise AdapterMismatch(f"{adapter_gguf.name} does not fit {base_gguf.name}: its {weight} has another "
-                                  "shape (made for another model)")
+    check_adapter_fits(adapter, base, adapter_gguf.name)
 
 
 def compare_logits(base_gguf: Path, adapter_gguf: Path, peft_model: Any, prompt: str, *,
