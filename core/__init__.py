@@ -6,8 +6,9 @@ the engine, SQLAlchemy and llama.cpp: the desktop app shows its window before an
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
+
+from .lazy_exports import lazy_export
 
 __version__ = "0.1.0"
 
@@ -24,8 +25,4 @@ __all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'edgemind.core' has no attribute {name!r}")
-    value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
-    globals()[name] = value
-    return value
+    return lazy_export(__name__, _WHERE, name)

@@ -6,8 +6,9 @@ Names load on first use (PEP 562): the desktop dashboard reads reports without i
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
+
+from ..lazy_exports import lazy_export
 
 _WHERE = {
     "SCHEMA": "report", "BenchError": "report", "Figure": "report", "Goal": "report", "iter_figures": "report",
@@ -20,8 +21,4 @@ __all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'edgemind.core.bench' has no attribute {name!r}")
-    value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
-    globals()[name] = value
-    return value
+    return lazy_export(__name__, _WHERE, name)
