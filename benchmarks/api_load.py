@@ -16,11 +16,9 @@ Needs llama-cpp-python's server extras: pip install -e ".[bench]".
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.bench.server_load import measure_server_load
 from edgemind.core.settings import load_settings
 
@@ -41,7 +39,7 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2))
+        write_result(args.out, report)
     return 0
 
 

@@ -18,12 +18,10 @@ What it measures (medians over repeats; on a busy machine only the ratios mean m
 from __future__ import annotations
 
 import argparse
-import json
 import os
-from pathlib import Path
 
 from edgemind.core.bench.cache_speed import measure_cache_tiers
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.settings import load_settings
 
 
@@ -43,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                                  max_tokens=args.max_tokens, prefix=not args.no_prefix)
     print(report.summary())
     if args.json:
-        Path(args.json).write_text(json.dumps(report.as_dict(), indent=2))
+        write_result(args.json, report.as_dict())
     return 0
 
 

@@ -37,12 +37,11 @@ How to run
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
 from edgemind.core.bench.embedding_speed import EmbeddingBenchOptions, measure_embeddings
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.hardware import physical_cores
 
 
@@ -70,8 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                                           progress=lambda m: print(m, flush=True))
     print(text)
     if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, indent=2))
+        write_result(args.json_out, report)
         print(f"wrote {args.json_out}")
     return 0
 

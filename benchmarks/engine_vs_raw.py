@@ -59,7 +59,6 @@ How to run
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -68,7 +67,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from edgemind.core.bench.engine_overhead import OverheadOptions, compare_engine_and_raw
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.bench.timing import NOISY_PCT
 from edgemind.core.hardware import physical_cores
 from edgemind.core.settings import DEFAULT_MODEL, load_settings
@@ -120,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         run = compare_engine_and_raw(load_settings(env=env), options, lambda m: print(m, file=sys.stderr))
     print(run.text())
     if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(run.as_dict(), indent=2), encoding="utf-8")
+        write_result(args.json_out, run.as_dict())
         print(f"wrote {args.json_out}")
     return 0
 

@@ -13,7 +13,6 @@ on disk, in a temporary folder). Exit status 0 unless something fails.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from edgemind.core.backends.llama_native import NativeGuard, import_llama, model_key
 from edgemind.core.bench.lora_agreement import B_STDS, GOAL, PROMPT, measure, settings
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.hardware import cpu_name
 
 DEFAULT_FILES = ("smollm2-135m-instruct-q4_1.gguf", "qwen2.5-coder-0.5b-instruct.gguf")
@@ -81,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     result["models"] = runs
     result["duration_s"] = round(time.monotonic() - started, 1)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_result(args.out, result)
     return 0
 
 

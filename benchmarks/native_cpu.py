@@ -13,13 +13,12 @@ over repeats in a fresh process, reported as a ratio to a baseline from the same
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 from edgemind.core.bench.native_speed import native_report, summary
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.hardware import physical_cores
 
 
@@ -44,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                            native_python=args.native_python, contention=not args.skip_contention,
                            progress=lambda m: print(m, file=sys.stderr, flush=True))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        write_result(args.out, report)
     print(summary(report))
     return 0
 

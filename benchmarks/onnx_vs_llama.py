@@ -12,14 +12,13 @@ EDGEMIND_HOME is set). Goal: decode ratio >= 1.0. Exit status 0 unless something
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 from edgemind.core.bench.onnx_speed import compare_speed
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.hardware import physical_cores
 
 
@@ -40,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                                repeats=args.repeats, weights=args.weights, progress=lambda m: print(m, file=sys.stderr))
     print(result.summary())
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
+        write_result(args.out, result.as_dict())
     return 0
 
 

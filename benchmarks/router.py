@@ -15,12 +15,11 @@ Goals from the issue: >= 90% held-out accuracy, p95 <= 20 ms.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
 from edgemind.core.bench.routing_baselines import cross_validation_report, router_vs_baseline
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.embeddings.embedder import Embedder
 from edgemind.core.settings import load_settings
 
@@ -46,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                                           unsure_threshold=args.unsure_threshold, progress=print)
         print(text)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        write_result(args.json, report)
     return 0
 
 

@@ -24,13 +24,12 @@ dominates and moves with the load (the load average is printed with the table).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 from edgemind.core.bench.safety_baselines import GOAL_SPLIT, checker_vs_blocklist, cross_validate
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.embeddings.embedder import Embedder
 
 
@@ -49,14 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results_by_split = checker_vs_blocklist(embedder, cache, args.level, progress=print)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         given = argv if argv is not None else sys.argv[1:]
         # --cache only saves time (weights and encoder are keyed by content), so the recorded command leaves it out
         kept = [a for i, a in enumerate(given) if a != "--cache" and (i == 0 or given[i - 1] != "--cache")]
         record = {"command": ["benchmarks/safety.py", *kept],
                   "goal": {"split": GOAL_SPLIT, "harmful_refused_rate": 0.90, "benign_refused_rate": 0.05},
                   "splits": results_by_split}
-        args.json.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        write_result(args.json, record)
     return 0
 
 

@@ -16,11 +16,9 @@ On the same pairs and the same prompt threshold, all in `edgemind.core.bench.sem
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.bench.semantic_pairs import measure_semantic_pairs
 from edgemind.core.embeddings.embedder import Embedder
 from edgemind.core.settings import load_settings
@@ -36,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         data = {"command": ["benchmarks/semantic_cache.py", *(argv if argv is not None else sys.argv[1:])],
                 **report.as_dict()}
-        Path(args.out).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_result(args.out, data)
     return 0
 
 

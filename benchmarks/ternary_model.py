@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 from edgemind.core.backends.llama_native import NativeCodeError, NativeGuard, import_llama, model_key
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.bench.ternary_model import BenchConfig, run
 from edgemind.core.errors import EdgeMindError
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({k: round(v["perplexity"], 2) if isinstance(v, dict) else v for k, v in ppl.items()}))
     print(f"ours vs llama.cpp: {result['ours_vs_llama_cpp']}")
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        write_result(args.out, result)
         print(f"wrote {args.out}")
     return 0
 

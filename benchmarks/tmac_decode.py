@@ -15,7 +15,6 @@ jitter <= 10 ms. Exit status 0 unless something fails.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 from edgemind.core.bench.machine import machine_profile
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.bench.tmac_decode import AGREE_GOAL, JITTER_GOAL_MS, PROMPTS, SPEED_GOAL, compare_decode
 from edgemind.core.hardware import physical_cores
 from edgemind.kernels import tmac
@@ -77,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
            "goals": {"speed": SPEED_GOAL, "identical_prompts": AGREE_GOAL, "jitter_ms": JITTER_GOAL_MS},
            "models": results}
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        write_result(args.out, out)
         print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from edgemind.core.backends.llama_native import NativeGuard, import_llama, model_key
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.hardware import cpu_name
 from edgemind.core.tuning.data import Example
 from edgemind.core.tuning.gguf_lora import export_lora
@@ -118,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps({k: v for k, v in result.items() if k != "answers"}, indent=1))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_result(args.out, result)
     return 0
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .script import write_result
+
 # One per README promise; tests/conftest.py refuses an attack marker naming anything else.
 KINDS = ("prompt-injection", "code-runner", "file-tools", "network", "audit-log", "api", "data-at-rest", "mcp", "packs")
 LOG_ENV = "EDGEMIND_ATTACK_LOG"  # tests/conftest.py appends one JSON line per attack test outcome to this file
@@ -129,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     for nodeid in broke:
         print(f"broke through: {nodeid}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        write_result(args.json, data)
         print(f"wrote {args.json}")
     return 1 if broke else 0
 

@@ -12,7 +12,6 @@ tuned one with the LoRA weights the trainer wrote, so the comparison measures th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -32,6 +31,7 @@ from ..tuning.distill.teacher import Teacher
 from ..tuning.distill.tuning import TuneSettings, trainer_tuner
 from ..tuning.distill.verifiers import Verifiers, tool_runner
 from ..tuning.stack import load_base
+from .script import write_result
 
 TEACHER, STUDENT = "qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"
 
@@ -121,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"held-out {held['n']}: base {held['base_passed']}, tuned {held['tuned_passed']} (tuned only "
           f"{held['tuned_only']}, base only {held['base_only']}, sign test p={held['sign_test_p_one_sided']})")
     if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        write_result(args.json_out, result)
         print(f"wrote {args.json_out}")
     return 0

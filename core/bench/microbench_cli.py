@@ -6,7 +6,6 @@ JSON report; keeping that sequence in one place keeps their reports comparable a
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ from typing import Any
 from edgemind.kernels.bandwidth import Bandwidth, measure_bandwidth
 
 from .report import BenchError
+from .script import write_result
 
 
 class BenchArgumentError(BenchError):
@@ -53,6 +53,6 @@ def run_microbench(argv: Sequence[str] | None, out: str | None, *,
     print(rows_table(rows))
     print(goals_line(result["goals"]))
     if out:
-        Path(out).write_text(json.dumps(result, indent=2) + "\n")
+        write_result(out, result)
         print(f"wrote {out}")
     return 0

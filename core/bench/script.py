@@ -6,9 +6,11 @@ A benchmark is run by hand or from CI with a bad path or a missing extra; the us
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 from ..errors import EdgeMindError
 
@@ -24,3 +26,11 @@ def run_script(main: Callable[[], int], *, also: tuple[type[Exception], ...] = (
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     sys.exit(status)
+
+
+def write_result(path: str | Path, data: Any) -> None:
+    """Write a benchmark's result file the same way for every script (docs_page renders the committed ones): its
+    folder made, JSON with a two-space indent, text as it is (UTF-8), paths and dates as their text, a final newline."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")

@@ -13,7 +13,6 @@ recomputes the committed file's). Goal from issue 17: <= 5% false offers, recall
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from collections import Counter
@@ -26,6 +25,7 @@ from ..classify.json_lines import read_objects
 from ..classify.policy_file import resource_path
 from ..errors import ConfigError
 from ..routing.policy import OFFER_MODES, RouterPolicy, load_router_policy
+from .script import write_result
 
 SPLITS = {"dev": "tool_offers_dev.jsonl", "heldout": "tool_offers_heldout.jsonl"}
 FALSE_OFFER_GOAL = 0.05
@@ -139,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             for e in r["needs_tool"]["missed"]:
                 print(f"[{name}] missed {e['needs']} (offered {e['offered']}): {e['prompt']!r}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_result(args.json, result)
     return 0
 
 

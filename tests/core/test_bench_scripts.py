@@ -4,6 +4,7 @@ helpers they share behave as their results rely on. Speed itself is judged only 
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edgemind.core.bench.engine_overhead import PROMPTS, fresh_prompts
-from edgemind.core.bench.script import run_script
+from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.errors import TrainingRefused, TuneCancelled
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -41,6 +42,22 @@ def test_every_benchmark_script_ends_through_the_one_line_error_runner(script: s
     source = (BENCHMARKS / script).read_text(encoding="utf-8")
     main_block = source.split('if __name__ == "__main__":', 1)[-1]
     assert "run_script(main" in main_block
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py")))
+def test_every_benchmark_script_writes_its_result_through_the_one_writer(script: str) -> None:
+    """The result files docs_page renders are written one way (folder, indent, UTF-8, final newline): a script that
+    writes its own JSON drifts, as they had (no folder made, other indents, no final newline)."""
+    source = (BENCHMARKS / script).read_text(encoding="utf-8")
+    assert "write_text(json.dumps" not in source
+
+
+def test_a_result_file_gets_its_folder_and_keeps_text_as_it_is(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "folder" / "r.json"
+    write_result(out, {"prompt": "café ≥ 2", "file": Path("/x/y.gguf")})
+    text = out.read_text(encoding="utf-8")
+    assert text.endswith("}\n") and "café ≥ 2" in text
+    assert json.loads(text) == {"prompt": "café ≥ 2", "file": "/x/y.gguf"}
 
 
 def test_the_runner_gives_our_errors_their_headline_and_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
