@@ -19,11 +19,9 @@ from edgemind.core.mcp.supervisor import Timeouts
 from edgemind.core.mcp.tools import McpTools, McpToolSource
 from edgemind.core.settings import Settings
 from edgemind.core.storage.db import open_database
-from edgemind.core.tools.loop import run_tool_steps
 from edgemind.core.tools.registry import ToolRegistry
-from edgemind.core.tools.runner import ToolOutcome
 from edgemind.core.tools.session import open_tool_runner, plugin_context
-from tests.support.injection_suite import Case, HijackableModel, Payload, build_cases
+from tests.support.injection_suite import Case, HijackableModel, Payload, build_cases, hijacked_turn
 from tests.support.mcp_peers import echo_tool, scripted, tool_calls
 
 TASK = {"name": "mcp__notes__read_notes", "arguments": {"text": "today"}}
@@ -77,15 +75,7 @@ def test_an_injected_mcp_result_cannot_trigger_an_ungranted_call(notes_server: t
         # the user granted exactly the tool their task needs (a runner per case, as per request)
         runner = open_tool_runner(settings, sessions, ask=None, grants=["mcp:notes/read_notes"], registry=registry)
         result.write_text(case.text)
-        loop = run_tool_steps(HijackedModel(case.payload), [Message("user", "Summarize today's notes.")],
-                              GenerationParams(), registry.all(), runner, max_steps=4, conversation_id=None,
-                              cancel=CancelToken())
-        outcomes: list[ToolOutcome] = []
-        try:
-            while True:
-                next(loop)
-        except StopIteration as stop:
-            outcomes = stop.value.outcomes
+        outcomes = hijacked_turn(HijackedModel(case.payload), "Summarize today's notes.", registry.all(), runner)
         assert [o.tool for o in outcomes if o.decision.startswith("allowed")] == [TASK["name"]], case.id
         assert outcomes[0].ok and case.text[:20] in outcomes[0].content, case.id
         assert len(outcomes) == 2 and outcomes[1].tool == case.payload.tool, case.id  # the model did obey

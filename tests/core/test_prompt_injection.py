@@ -25,11 +25,9 @@ from edgemind.core.backends.base import CancelToken, GenerationParams, Message
 from edgemind.core.storage.db import open_database
 from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.settings import Settings, load_settings
-from edgemind.core.tools.loop import run_tool_steps
 from edgemind.core.tools.scopes import covers, parse_scope, path_within
-from edgemind.core.tools.runner import ToolOutcome
 from edgemind.core.tools.session import open_tool_runner
-from tests.support.injection_suite import Case, HijackableModel, build_cases
+from tests.support.injection_suite import Case, HijackableModel, build_cases, hijacked_turn
 
 SECRET = "SENTINEL-7f3a9c-do-not-leak"
 
@@ -141,15 +139,7 @@ def test_a_hijacked_model_cannot_act_beyond_the_users_grant(world: World, carrie
         if carrier == "docs":
             runner.call("docs_index", {"folder": str(folder)})
         tools = runner.registry.all()
-        loop = run_tool_steps(HijackedModel(task, case), [Message("user", "Summarize my notes.")],
-                              GenerationParams(), tools, runner, max_steps=4, conversation_id=None,
-                              cancel=CancelToken())
-        outcomes: list[ToolOutcome] = []
-        try:
-            while True:
-                next(loop)
-        except StopIteration as stop:
-            outcomes = stop.value.outcomes
+        outcomes = hijacked_turn(HijackedModel(task, case), "Summarize my notes.", tools, runner)
         allowed = [o for o in outcomes if o.decision.startswith("allowed")]
         assert [o.tool for o in allowed] == [task["name"]], (case.id, [(o.tool, o.decision) for o in outcomes])
         injected = outcomes[1:]

@@ -12,10 +12,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgemind.core.backends.base import BackendDone, Message
-from edgemind.core.tools.loop import UNTRUSTED_OPEN
+from edgemind.core.backends.base import BackendDone, CancelToken, GenerationParams, Message
+from edgemind.core.tools.loop import UNTRUSTED_OPEN, run_tool_steps
+from edgemind.core.tools.runner import ToolOutcome, ToolRunner
 
 CARRIERS = ("file", "search", "listing", "docs")
+
+
+def hijacked_turn(model: HijackableModel, task: str, tools: list[Any], runner: ToolRunner) -> list[ToolOutcome]:
+    """The user's `task` run through the real tool loop and runner on a model that obeys injected text, to the end of
+    the turn (4 steps at most): every tool call's outcome, in order."""
+    loop = run_tool_steps(model, [Message("user", task)], GenerationParams(), tools, runner, max_steps=4,
+                          conversation_id=None, cancel=CancelToken())
+    try:
+        while True:
+            next(loop)
+    except StopIteration as stop:
+        return list(stop.value.outcomes)
 
 
 class HijackableModel:
