@@ -3,7 +3,6 @@ engine, stop and cancel, exact token counts, the build cache, bad models, and ag
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -23,14 +22,19 @@ from edgemind.core.backends.onnx_model_cache import cache_dir, ensure_model
 from edgemind.core.backends.sampling import Sampler
 from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.errors import BackendUnavailable, ModelError, PromptError
-from edgemind.core.events import Done, Route
+from edgemind.core.events import Route
 from edgemind.core.settings import load_settings
 from tests.conftest import DEFAULT, TINY
 from tests.support.streams import (
+    INVENT,
     QUESTION,
+    check_a_json_schema_makes_the_answer_that_json,
     check_cancel_within_one_token,
     check_max_tokens_ends_with_length,
     check_stop_sequence_ends_before_it,
+    check_the_engine_streams_an_answer_through,
+    check_token_counts_are_exact,
+    check_without_a_schema_the_answer_is_not_that_json,
     greedy,
     run,
 )
@@ -67,14 +71,7 @@ def backend(onnx_engine: Engine) -> Any:
 
 
 def test_the_engine_streams_an_answer_through_onnx_int4(onnx_engine: Engine) -> None:
-    events = list(onnx_engine.stream("What is the capital of France?",
-                                     AskOptions(max_tokens=16, temperature=0.0, store=False)))
-    route = next(e for e in events if isinstance(e, Route))
-    done = next(e for e in events if isinstance(e, Done))
-    text = "".join(e.text for e in events if getattr(e, "type", "") == "token")
-    assert route.backend == "onnx_int4"
-    assert "Paris" in text
-    assert 0 < done.metrics.tokens <= 16
+    check_the_engine_streams_an_answer_through(onnx_engine, "onnx_int4")
 
 
 def test_backend_option_picks_llama_cpp_for_the_same_model(onnx_engine: Engine) -> None:
@@ -83,10 +80,7 @@ def test_backend_option_picks_llama_cpp_for_the_same_model(onnx_engine: Engine) 
 
 
 def test_token_counts_are_exact(backend: Any) -> None:
-    text, done = run(backend.stream(QUESTION, greedy(30), CancelToken()))
-    assert text.strip()
-    assert 0 < done.tokens <= 30
-    assert done.prompt_tokens == backend.count_tokens(QUESTION)
+    check_token_counts_are_exact(backend)
 
 
 def test_max_tokens_ends_the_answer_with_length(backend: Any) -> None:
@@ -110,38 +104,19 @@ def test_seeded_sampling_repeats_and_differs_by_seed(backend: Any) -> None:
     assert len({sample(7), sample(8), sample(9)}) > 1
 
 
-# No tiny model writes this by itself: an answer to "invent a person" is prose, not a JSON object with a short
-# name, an integer age and a mood from the list. (llama.cpp's schema converter does not enforce numeric ranges,
-# so the schema has none.)
-PERSON = {"type": "object", "additionalProperties": False, "required": ["name", "age", "mood"],
-          "properties": {"name": {"type": "string", "maxLength": 12}, "age": {"type": "integer"},
-                         "mood": {"enum": ["calm", "cheerful", "grumpy"]}}}
-INVENT = [Message("user", "Invent a person.")]
-
-
 @pytest.mark.parametrize("temperature", [0.0, 0.9])
 def test_a_json_schema_constrains_the_answer_to_valid_json(backend: Any, temperature: float) -> None:
-    import jsonschema
-
-    params = GenerationParams(max_tokens=60, temperature=temperature, top_p=0.95, top_k=40, seed=5, json_schema=PERSON)
-    text, done = run(backend.stream(INVENT, params, CancelToken()))
-    jsonschema.validate(json.loads(text), PERSON)
-    assert done.finish_reason == "stop"
+    check_a_json_schema_makes_the_answer_that_json(backend, temperature)
 
 
 def test_without_a_schema_the_same_prompt_is_not_that_json(backend: Any) -> None:
-    """The control for the test above: the constraint, not the prompt, makes the JSON."""
-    import jsonschema
-
-    text, _ = run(backend.stream(INVENT, greedy(60), CancelToken()))
-    with pytest.raises((ValueError, jsonschema.ValidationError)):
-        jsonschema.validate(json.loads(text), PERSON)
+    check_without_a_schema_the_answer_is_not_that_json(backend)
 
 
 def test_a_schema_llama_cpp_cannot_use_is_a_one_line_prompt_error(backend: Any) -> None:
     with pytest.raises(PromptError, match="JSON schema"):
-        run(backend.stream(INVENT, replace(greedy(8), json_schema={"type": "object", "properties": {"x": {"$ref": "#/nope"}}}),
-                           CancelToken()))
+        bad = {"type": "object", "properties": {"x": {"$ref": "#/nope"}}}
+        run(backend.stream(INVENT, replace(greedy(8), json_schema=bad), CancelToken()))
 
 
 def test_the_built_model_is_reused_on_the_next_load(onnx_env: dict[str, str], backend: Any,

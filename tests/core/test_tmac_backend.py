@@ -15,16 +15,20 @@ from typing import Any
 
 import pytest
 
-from edgemind.core.backends.base import CancelToken, GenerationParams, Message
-from edgemind.core.engine.facade import AskOptions, Engine
-from edgemind.core.events import Done, Route
+from edgemind.core.backends.base import CancelToken, Message
+from edgemind.core.engine.facade import Engine
 from edgemind.core.settings import load_settings
 from edgemind.kernels import tmac
 from tests.conftest import TINY
 from tests.support.streams import (
     QUESTION,
+    check_a_json_schema_makes_the_answer_that_json,
     check_cancel_within_one_token,
+    check_max_tokens_ends_with_length,
     check_stop_sequence_ends_before_it,
+    check_the_engine_streams_an_answer_through,
+    check_token_counts_are_exact,
+    check_without_a_schema_the_answer_is_not_that_json,
     greedy,
     run,
 )
@@ -54,24 +58,13 @@ def backend(tmac_engine: Engine) -> Any:
 
 
 def test_the_engine_streams_an_answer_through_tmac(tmac_engine: Engine) -> None:
-    events = list(tmac_engine.stream("What is the capital of France?",
-                                     AskOptions(max_tokens=16, temperature=0.0, store=False)))
-    route = next(e for e in events if isinstance(e, Route))
-    done = next(e for e in events if isinstance(e, Done))
-    text = "".join(e.text for e in events if getattr(e, "type", "") == "token")
-    assert route.backend == "tmac"
-    assert "Paris" in text
-    assert 0 < done.metrics.tokens <= 16
+    check_the_engine_streams_an_answer_through(tmac_engine, "tmac")
 
 
 def test_token_counts_and_the_context_window(backend: Any) -> None:
-    text, done = run(backend.stream(QUESTION, greedy(30), CancelToken()))
-    assert text.strip()
-    assert 0 < done.tokens <= 30
-    assert done.prompt_tokens == backend.count_tokens(QUESTION)
+    check_token_counts_are_exact(backend)
     assert backend.context_window() == 1024
-    _, done = run(backend.stream(QUESTION, greedy(5), CancelToken()))
-    assert (done.tokens, done.finish_reason) == (5, "length")
+    check_max_tokens_ends_with_length(backend)
 
 
 def test_a_stop_sequence_ends_the_answer_before_it_is_printed(backend: Any) -> None:
@@ -97,22 +90,9 @@ def test_a_second_turn_reuses_the_first_turns_kv_and_answers_the_same(backend: A
     assert again == fresh  # reuse changes speed, never the text
 
 
-PERSON = {"type": "object", "additionalProperties": False, "required": ["name", "age", "mood"],
-          "properties": {"name": {"type": "string", "maxLength": 12}, "age": {"type": "integer"},
-                         "mood": {"enum": ["calm", "cheerful", "grumpy"]}}}
-INVENT = [Message("user", "Invent a person.")]
-
-
 def test_a_json_schema_constrains_the_answer_to_valid_json(backend: Any) -> None:
-    import jsonschema
-
-    params = GenerationParams(max_tokens=60, temperature=0.0, seed=5, json_schema=PERSON)
-    text, done = run(backend.stream(INVENT, params, CancelToken()))
-    jsonschema.validate(json.loads(text), PERSON)
-    assert done.finish_reason == "stop"
-    plain, _ = run(backend.stream(INVENT, greedy(60), CancelToken()))
-    with pytest.raises((ValueError, jsonschema.ValidationError)):  # the control: the grammar makes the JSON
-        jsonschema.validate(json.loads(plain), PERSON)
+    check_a_json_schema_makes_the_answer_that_json(backend)
+    check_without_a_schema_the_answer_is_not_that_json(backend)
 
 
 # The acceptance (>= 9 of 10 prompts identical for 32 greedy tokens) is measured by benchmarks/tmac_decode.py;
