@@ -255,8 +255,26 @@ static void rows_units(const void *ctx, int64_t r0, int64_t r1) {
     }
 }
 
+/* Bytes of weights a product reads: what decides whether a second thread pays for its hand-off. */
+static int64_t mat_bytes(const Mat *M) {
+    if (M->kind == MAT_TMAC)
+        return (M->n / tile_rows(M->bits)) * (M->k / M->block) *
+               (tile_rows(M->bits) * 2 * (1 + M->has_min) + (M->block / GROUP) * GROUP_BYTES);
+    if (M->kind == MAT_Q8) return M->n * M->k + M->n * (M->k / M->block) * 4 * (1 + (M->m != NULL));
+    return M->n * M->k * 4;
+}
+
+/* One more thread per MIN_BYTES_PER_THREAD of weights: below that (the tiny ternary model's matrices: 17-100 KB)
+ * handing part of a product to another thread costs about what the part itself does. */
+#define MIN_BYTES_PER_THREAD 65536
+static int threads_for(const Decoder *D, const Mat *M) {
+    const int64_t t = 1 + mat_bytes(M) / MIN_BYTES_PER_THREAD;
+    return t < D->threads ? (int)t : D->threads;
+}
+
 /* y[out_off : out_off + n] = M x for the prepared activation vector. */
 static void matvec(Decoder *D, const Mat *M, float *y) {
+    const int threads = threads_for(D, M);
     if (M->kind == MAT_TMAC) {
         act_tables(D);
         Problem P;
@@ -276,13 +294,15 @@ static void matvec(Decoder *D, const Mat *M, float *y) {
         P.c15 = D->a.tc15;
         P.xsum = D->a.txsum;
         P.y = y + M->out_off;
-        pool_run(&P, D->threads);
+        pool_run(&P, threads);
         return;
     }
     if (M->kind == MAT_Q8) act_q8(D);
     const RowsJob R = {M, &D->a, y + M->out_off, D->isa};
-    const Job J = {rows_units, &R, M->n};
-    pool_run_job(&J, D->threads);
+    /* about eight claims per thread, in whole groups of four rows (q8_rows4_avx2's) */
+    const int64_t grain = ((M->n / (8 * (int64_t)threads) + 3) / 4) * 4;
+    const Job J = {rows_units, &R, M->n, grain};
+    pool_run_job(&J, threads);
 }
 
 static void slot_matvec(Decoder *D, const Mat *parts, const float *x, int64_t k, float *y) {
@@ -371,7 +391,7 @@ static void decoder_step_c(Decoder *D, int token, int pos, float *logits) {
             memcpy(D->vcache + at, v + g * hd, hd * sizeof(float));
         }
         const AttnJob A = {D, l, pos, q, D->att};
-        const Job J = {attn_units, &A, D->heads};
+        const Job J = {attn_units, &A, D->heads, 1};
         pool_run_job(&J, pos >= 256 ? D->threads : 1); /* short contexts: not worth a wake-up */
         slot_matvec(D, L->parts[SLOT_O], D->att, qn, D->tmp);
         for (int i = 0; i < D->hidden; i++) x[i] += D->tmp[i];
