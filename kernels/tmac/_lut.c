@@ -511,7 +511,9 @@ typedef struct {
 } Job;
 
 #define MAX_THREADS 64
+#ifndef POOL_SPIN_NS
 #define POOL_SPIN_NS 100000 /* 0.1 ms: longer than the gaps between one token's jobs, far shorter than a token */
+#endif
 #define UNIT_BITS 40        /* the cursor: job tag in the bits above, next unclaimed unit below */
 #define TAG_MASK ((INT64_C(1) << (62 - UNIT_BITS)) - 1)
 
