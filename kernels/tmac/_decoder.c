@@ -278,9 +278,7 @@ static int64_t mat_bytes(const Mat *M) {
 
 /* One more thread per MIN_BYTES_PER_THREAD of weights: below that (the tiny ternary model's matrices: 17-100 KB)
  * handing part of a product to another thread costs about what the part itself does. */
-#ifndef MIN_BYTES_PER_THREAD
 #define MIN_BYTES_PER_THREAD 65536
-#endif
 static int threads_for(const Decoder *D, const Mat *M) {
     const int64_t t = 1 + mat_bytes(M) / MIN_BYTES_PER_THREAD;
     return t < D->threads ? (int)t : D->threads;

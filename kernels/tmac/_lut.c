@@ -31,7 +31,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
 #define TMAC_X86 1
@@ -495,12 +494,13 @@ static void run_range(const Problem *P, int64_t t0, int64_t t1) {
 /* ------------------------------------------------------------------------------------------ thread pool */
 /* A job is `units` independent pieces (tiles of a GEMM, rows of an int8 GEMV, heads of attention). The caller and
  * the workers claim them `grain` at a time from one atomic cursor until none are left, so a worker that is late
- * (asleep, or its core taken by another process: 2 shared cores) delays nothing: the caller does that part itself
- * and then waits only for pieces a worker has already claimed. A static split made every job as slow as its
- * slowest thread's wake-up (issue 22's inter-token jitter). Between jobs a worker spins at most POOL_SPIN_NS
- * watching for the next one (the jobs of one token come microseconds apart, a condition-variable wake-up costs tens
- * of microseconds on a busy machine), then sleeps on the condition variable: an idle pool uses no CPU. The caller
- * signals the condition variable only when a worker sleeps on it. One job at a time (pool_call_lock). */
+ * (still waking, or its core taken by another process: 2 shared cores) delays nothing: the caller does that part
+ * itself and then waits only for pieces a worker has already claimed. A static split made every job as slow as its
+ * slowest thread's wake-up (issue 22's inter-token jitter). Nobody spins: workers sleep on a condition variable
+ * between jobs, and a caller left waiting for a claimed piece sleeps too. A bounded spin (0.02-0.1 ms, workers and
+ * caller) was measured on SmolLM2 on the shared 2-core machine and made decode slower and the tail longer there
+ * (a spinning thread takes the core the other needs); with claims, a worker's wake-up latency no longer stalls
+ * the caller, which is what a spin would have bought. One job at a time (pool_call_lock). */
 
 typedef void (*job_fn)(const void *ctx, int64_t u0, int64_t u1);
 typedef struct {
@@ -511,9 +511,6 @@ typedef struct {
 } Job;
 
 #define MAX_THREADS 64
-#ifndef POOL_SPIN_NS
-#define POOL_SPIN_NS 100000 /* 0.1 ms: longer than the gaps between one token's jobs, far shorter than a token */
-#endif
 #define UNIT_BITS 40        /* the cursor: job tag in the bits above, next unclaimed unit below */
 #define TAG_MASK ((INT64_C(1) << (62 - UNIT_BITS)) - 1)
 
@@ -532,29 +529,6 @@ static int cas64(volatile int64_t *p, int64_t expected, int64_t desired) {
 }
 static int64_t add64(volatile int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
 #endif
-
-static inline void cpu_relax(void) {
-#if defined(TMAC_X86)
-    _mm_pause();
-#elif defined(TMAC_NEON) && defined(_MSC_VER)
-    __yield();
-#elif defined(TMAC_NEON)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-static int64_t now_ns(void) {
-#ifdef _WIN32
-    LARGE_INTEGER t, f;
-    QueryPerformanceCounter(&t);
-    QueryPerformanceFrequency(&f);
-    return (int64_t)((double)t.QuadPart * 1e9 / (double)f.QuadPart);
-#else
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-#endif
-}
 
 #ifdef _WIN32
 typedef CRITICAL_SECTION tmac_mutex;
@@ -579,14 +553,13 @@ typedef pthread_t tmac_thread;
 #endif
 
 typedef struct {
-    tmac_mutex lock;          /* guards job, helpers, sleepers, caller_waiting, n_workers; generation's writes */
-    tmac_cond wake, done;     /* sleeping workers wait on wake; a sleeping caller on done */
+    tmac_mutex lock;          /* guards job, helpers, caller_waiting, n_workers and generation's writes */
+    tmac_cond wake, done;     /* idle workers wait on wake; a caller left waiting on done */
     int n_workers;            /* threads started besides the caller */
-    int sleepers;             /* workers waiting on wake */
     int caller_waiting;       /* the caller waits on done */
     int helpers;              /* workers the current job may use: ids 1..helpers */
     Job job;                  /* the current job */
-    volatile int64_t generation; /* bumped per job; spinning workers read it without the lock */
+    volatile int64_t generation; /* bumped per job */
     volatile int64_t cursor;     /* (generation & TAG_MASK) << UNIT_BITS | the next unclaimed unit */
     volatile int64_t finished;   /* units of the current job done */
     tmac_thread threads[MAX_THREADS];
@@ -651,17 +624,8 @@ static void *worker_main(void *arg)
     const int id = *(int *)arg; /* 1..n_workers */
     int64_t seen = 0;
     for (;;) {
-        const int64_t until = now_ns() + POOL_SPIN_NS;
-        for (int spins = 1; load64(&pool.generation) == seen; spins++) {
-            cpu_relax();
-            if (spins % 64 == 0 && now_ns() > until) break;
-        }
         mutex_lock(&pool.lock);
-        while (pool.generation == seen) {
-            pool.sleepers++;
-            cond_wait(&pool.wake, &pool.lock);
-            pool.sleepers--;
-        }
+        while (pool.generation == seen) cond_wait(&pool.wake, &pool.lock);
         seen = pool.generation;
         const Job J = pool.job;
         const int used = id <= pool.helpers;
@@ -709,15 +673,10 @@ static int pool_run_job(const Job *job, int threads) {
     store64(&pool.finished, 0);
     store64(&pool.cursor, tag << UNIT_BITS);
     store64(&pool.generation, generation);
-    if (pool.sleepers > 0) cond_broadcast(&pool.wake);
+    cond_broadcast(&pool.wake);
     mutex_unlock(&pool.lock);
     pool_work(&J, tag, 1);
-    /* what is left was claimed by a worker that is running it now: spin briefly, then sleep */
-    const int64_t until = now_ns() + POOL_SPIN_NS;
-    for (int spins = 1; load64(&pool.finished) < J.units; spins++) {
-        cpu_relax();
-        if (spins % 64 == 0 && now_ns() > until) break;
-    }
+    /* what is left was claimed by a worker that is running it now */
     mutex_lock(&pool.lock);
     while (load64(&pool.finished) < J.units) {
         pool.caller_waiting = 1;

@@ -5,6 +5,7 @@
  * every unit of a job once, whatever the threads, grain and timing. Prints "ok N" or the first mismatch. */
 #define TMAC_STANDALONE 1
 #include "../../kernels/tmac/_lut.c"
+#include <time.h>
 
 static uint32_t state = 12345u;
 static uint32_t next_random(void) { state = state * 1664525u + 1013904223u; return state >> 8; }
@@ -68,6 +69,12 @@ typedef struct {
 
 static tmac_thread caller_thread;
 
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void probe_units(const void *ctx, int64_t u0, int64_t u1) {
     const PoolProbe *P = (const PoolProbe *)ctx;
     for (int64_t u = u0; u < u1; u++) {
@@ -78,7 +85,7 @@ static void probe_units(const void *ctx, int64_t u0, int64_t u1) {
             nanosleep(&ms2, NULL);
         }
         const int64_t until = now_ns() + 1000 * (int64_t)P->unit_us;
-        while (now_ns() < until) cpu_relax();
+        while (now_ns() < until) continue;
     }
 }
 
@@ -88,8 +95,8 @@ static double cpu_seconds(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Every unit runs exactly once over many jobs of every size and grain, with the workers spinning (jobs back to
- * back) and asleep (a pause between jobs); the workers take part; an idle pool burns no CPU. 0 when all hold. */
+/* Every unit runs exactly once over many jobs of every size and grain, back to back (workers still busy with the
+ * last job's claims) and after a pause (all asleep); the workers take part; an idle pool burns no CPU. 0 if so. */
 static int check_pool(void) {
     enum { MAXU = 300 };
     int hits[MAXU], by_worker[MAXU], helped = 0;
@@ -108,7 +115,7 @@ static int check_pool(void) {
             }
             helped += by_worker[u];
         }
-        if (job % 10 == 9) {  /* longer than the workers' spin: they go to sleep and must be woken */
+        if (job % 10 == 9) {  /* a pause: the workers are surely asleep and must be woken */
             const struct timespec ms = {0, 1000000};
             nanosleep(&ms, NULL);
         }
@@ -121,7 +128,7 @@ static int check_pool(void) {
     const struct timespec idle = {0, 200000000};
     nanosleep(&idle, NULL);
     const double spent = cpu_seconds() - before;
-    if (spent > 0.02) {  /* three workers, each allowed one 0.1 ms spin before sleeping */
+    if (spent > 0.02) {  /* the workers sleep: nothing should run at all */
         printf("pool: %.1f ms of CPU in 200 ms idle: the workers busy-wait\n", spent * 1000);
         return 1;
     }
