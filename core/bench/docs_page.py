@@ -266,7 +266,8 @@ def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
         rss = m.get("rss_mb") or {}
         layouts = m.get("layouts", {})
         rows.append([
-            f"`{m.get('model')}` ({layouts.get('tmac', 0)} T-MAC / {layouts.get('int8', 0)} int8 matrices)",
+            f"`{m.get('model')}` ({layouts.get('tmac', 0)} T-MAC / {layouts.get('int8', 0)} int8"
+            + (f" / {layouts['dense']} dense" if layouts.get("dense") else "") + " matrices)",
             str(m.get("threads")),
             f"{fmt(m.get('tmac_decode_tok_s'), 'tok/s')} vs {fmt(m.get('llama_decode_tok_s'), 'tok/s')} "
             f"({fmt(m.get('decode_ratio'), 'x')})",
