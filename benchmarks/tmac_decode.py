@@ -39,6 +39,12 @@ BUNDLED = ("smollm2-135m-instruct-q4_1.gguf", "qwen2.5-coder-0.5b-instruct.gguf"
 TERNARY = Path(__file__).resolve().parents[1] / "tests" / "data" / "tiny_ternary_tq2_0.gguf"
 
 
+def _load_average() -> float | None:
+    """The 1-minute load average (runnable threads) where the OS has one: on a shared machine it says how much of
+    the jitter is other people's work."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     models = Path(os.environ.get("EDGEMIND_MODELS_DIR") or Path(os.environ.get("EDGEMIND_HOME", "~")) / "models")
@@ -65,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     repeats, tokens, prompts = (1, 16, PROMPTS[:3]) if args.quick else (args.repeats, args.tokens, PROMPTS)
     started = time.time()
+    load_before = _load_average()
     results = []
     home = os.environ.get("EDGEMIND_HOME")
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"(goal <= {JITTER_GOAL_MS} ms); peak RSS {d['rss_mb']}")
     command = " ".join(["tmac_decode.py", *(argv if argv is not None else sys.argv[1:])])
     out = {"command": command, "seconds": round(time.time() - started, 1), "tmac_isa": tmac.selected_isa(),
+           "load_average": {"start": load_before, "end": _load_average()},
            "machine": machine_profile(bandwidth_mb=64, bandwidth_repeats=3), "quick": args.quick,
            "lut": not args.no_lut,
            "goals": {"speed": SPEED_GOAL, "identical_prompts": AGREE_GOAL, "jitter_ms": JITTER_GOAL_MS,

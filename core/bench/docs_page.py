@@ -288,7 +288,10 @@ def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
         f"llama.cpp); identical: the first {agree} "
         "greedy token ids equal on each chat prompt; jitter: p99 - p50 of the decode steps; peak RSS of a fresh "
         f"process per side. T-MAC path `{data.get('tmac_isa')}`, {machine.get('physical_cores', '?')} cores, read "
-        f"bandwidth {machine.get('memory_read_gbs', '?')} GB/s. Goals of issue 22 (SmolLM2 Q4_1): decode >= "
+        f"bandwidth {machine.get('memory_read_gbs', '?')} GB/s"
+        + (f", 1-minute load average {load['start']} at the start and {load['end']} at the end (other engineers' "
+           "work on the same cores)" if (load := data.get("load_average")) else "")
+        + ". Goals of issue 22 (SmolLM2 Q4_1): decode >= "
         f"{goals.get('speed')}x llama.cpp, >= {goals.get('identical_prompts')}/10 identical, jitter <= "
         f"{goals.get('jitter_ms')} ms"
         + (f"; on the tiny ternary model (TQ2_0) decode >= {goals['ternary_speed']}x" if "ternary_speed" in goals
