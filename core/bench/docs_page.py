@@ -266,13 +266,14 @@ def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
         rss = m.get("rss_mb") or {}
         layouts = m.get("layouts", {})
         rows.append([
-            f"`{m.get('model')}` ({layouts.get('tmac', 0)} T-MAC / {layouts.get('int8', 0)} int8 matrices)",
+            f"`{m.get('model')}` ({layouts.get('tmac', 0)} T-MAC / {layouts.get('int8', 0)} int8"
+            + (f" / {layouts['dense']} dense" if layouts.get("dense") else "") + " matrices)",
             str(m.get("threads")),
             f"{fmt(m.get('tmac_decode_tok_s'), 'tok/s')} vs {fmt(m.get('llama_decode_tok_s'), 'tok/s')} "
             f"({fmt(m.get('decode_ratio'), 'x')})",
             f"{m.get('identical_prompts')}/{m.get('prompts')}",
             f"{fmt(m.get('tmac_jitter_ms'), 'ms')} vs {fmt(m.get('llama_jitter_ms'), 'ms')}",
-            f"{fmt(m.get('tmac_step_p50_ms'), 'ms')} / {fmt(m.get('tmac_step_p99_ms'), 'ms')}",
+            " / ".join(fmt(m[f"tmac_step_{p}_ms"], "ms") for p in ("p50", "p90", "p99") if f"tmac_step_{p}_ms" in m),
             f"{fmt(rss.get('tmac'), 'MiB')} vs {fmt(rss.get('llama'), 'MiB')}" if rss else "n/a",
         ])
     machine = data.get("machine", {})
@@ -287,11 +288,18 @@ def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
         f"llama.cpp); identical: the first {agree} "
         "greedy token ids equal on each chat prompt; jitter: p99 - p50 of the decode steps; peak RSS of a fresh "
         f"process per side. T-MAC path `{data.get('tmac_isa')}`, {machine.get('physical_cores', '?')} cores, read "
-        f"bandwidth {machine.get('memory_read_gbs', '?')} GB/s. Goals of issue 22 (SmolLM2 Q4_1): decode >= "
+        f"bandwidth {machine.get('memory_read_gbs', '?')} GB/s"
+        + (f", 1-minute load average {load['start']} at the start and {load['end']} at the end (other engineers' "
+           "work on the same cores)" if (load := data.get("load_average")) else "")
+        + ". Goals of issue 22 (SmolLM2 Q4_1): decode >= "
         f"{goals.get('speed')}x llama.cpp, >= {goals.get('identical_prompts')}/10 identical, jitter <= "
-        f"{goals.get('jitter_ms')} ms.\n",
+        f"{goals.get('jitter_ms')} ms"
+        + (f"; on the tiny ternary model (TQ2_0) decode >= {goals['ternary_speed']}x" if "ternary_speed" in goals
+           else "") + ".\n",
         _table(["model", "threads", "decode tmac vs llama.cpp", "identical", "jitter tmac vs llama.cpp",
-                "tmac step p50 / p99", "peak RSS tmac vs llama.cpp"], rows),
+                "tmac step " + " / ".join(p for p in ("p50", "p90", "p99")
+                                          if any(f"tmac_step_{p}_ms" in m for m in data.get("models", []))),
+                "peak RSS tmac vs llama.cpp"], rows),
         "", _source(path, root, command), ""])
 
 

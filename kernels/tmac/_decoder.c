@@ -7,12 +7,15 @@
  *   MAT_Q8    int8 codes with one fp32 scale (and optionally one fp32 min) per block of 16 or 32 weights:
  *             w = s * q (+ m). Exact for Q8_0, Q5_0/Q5_1, Q4_0/Q4_1, Q4_K/Q5_K (block 32), Q6_K (block 16);
  *             activations quantized to int8 per 32 (as llama.cpp's Q8_0/Q8_K dot products do), AVX2 dot products.
- *   MAT_F32   dense fp32 rows (F32/F16/BF16 tensors), AVX2 FMA GEMV.
+ *   MAT_F32   dense fp32 rows (F32/BF16 tensors), AVX2 FMA GEMV.
+ *   MAT_F16   dense fp16 rows (F16 tensors: half the bytes of their fp32 copy), widened to fp32 as they are read:
+ *             the same products in the same order as MAT_F32, so the same logits.
  * Everything the step needs is allocated once at creation (KV cache of n_ctx positions, fp32; scratch vectors). */
 
 #define MAT_TMAC 0
 #define MAT_Q8 1
 #define MAT_F32 2
+#define MAT_F16 3
 #define SLOT_QKV 0
 #define SLOT_O 1
 #define SLOT_GU 2
@@ -34,8 +37,9 @@ typedef struct {
     /* MAT_Q8 (block = 16 or 32) */
     const int8_t *q;
     const float *s, *m;
-    /* MAT_F32 */
+    /* MAT_F32 / MAT_F16 */
     const float *f;
+    const uint16_t *h;
 } Mat;
 
 typedef struct {
@@ -141,10 +145,12 @@ static float q8_row_scalar(const Mat *M, const Act *A, int64_t r) {
     return total;
 }
 
-static float f32_row_scalar(const Mat *M, const Act *A, int64_t r) {
-    const float *w = M->f + r * M->k;
+/* One dense row (MAT_F32 or MAT_F16) times x. */
+static float dense_row_scalar(const Mat *M, const Act *A, int64_t r) {
     float total = 0.0f;
-    for (int64_t i = 0; i < M->k; i++) total += w[i] * A->x[i];
+    const float *w = M->f ? M->f + r * M->k : NULL;
+    const uint16_t *h = M->h ? M->h + r * M->k : NULL;
+    for (int64_t i = 0; i < M->k; i++) total += (h ? fp16_to_fp32(h[i]) : w[i]) * A->x[i];
     return total;
 }
 
@@ -225,13 +231,19 @@ static void q8_rows4_avx2(const Mat *M, const Act *A, int64_t r, float *y) {
 }
 
 TMAC_TARGET("avx2,fma,f16c")
-static float f32_row_avx2(const Mat *M, const Act *A, int64_t r) {
-    const float *w = M->f + r * M->k;
+static float dense_row_avx2(const Mat *M, const Act *A, int64_t r) {
+    const float *w = M->f ? M->f + r * M->k : NULL;
+    const uint16_t *h = M->h ? M->h + r * M->k : NULL;
     __m256 acc = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 8 <= M->k; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(A->x + i), acc);
+    if (h)
+        for (; i + 8 <= M->k; i += 8)
+            acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))),
+                                  _mm256_loadu_ps(A->x + i), acc);
+    else
+        for (; i + 8 <= M->k; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(A->x + i), acc);
     float total = hsum8(acc);
-    for (; i < M->k; i++) total += w[i] * A->x[i];
+    for (; i < M->k; i++) total += (h ? fp16_to_fp32(h[i]) : w[i]) * A->x[i];
     return total;
 }
 #endif
@@ -247,16 +259,34 @@ static void rows_units(const void *ctx, int64_t r0, int64_t r1) {
     for (; r < r1; r++) {
 #ifdef TMAC_X86
         if (J->isa == ISA_AVX2 || J->isa == ISA_AVX512) {
-            J->y[r] = M->kind == MAT_Q8 ? q8_row_avx2(M, J->A, r) : f32_row_avx2(M, J->A, r);
+            J->y[r] = M->kind == MAT_Q8 ? q8_row_avx2(M, J->A, r) : dense_row_avx2(M, J->A, r);
             continue;
         }
 #endif
-        J->y[r] = M->kind == MAT_Q8 ? q8_row_scalar(M, J->A, r) : f32_row_scalar(M, J->A, r);
+        J->y[r] = M->kind == MAT_Q8 ? q8_row_scalar(M, J->A, r) : dense_row_scalar(M, J->A, r);
     }
+}
+
+/* Bytes of weights a product reads: what decides whether a second thread pays for its hand-off. */
+static int64_t mat_bytes(const Mat *M) {
+    if (M->kind == MAT_TMAC)
+        return (M->n / tile_rows(M->bits)) * (M->k / M->block) *
+               (tile_rows(M->bits) * 2 * (1 + M->has_min) + (M->block / GROUP) * GROUP_BYTES);
+    if (M->kind == MAT_Q8) return M->n * M->k + M->n * (M->k / M->block) * 4 * (1 + (M->m != NULL));
+    return M->n * M->k * (M->kind == MAT_F16 ? 2 : 4);
+}
+
+/* One more thread per MIN_BYTES_PER_THREAD of weights: below that (the tiny ternary model's matrices: 17-100 KB)
+ * handing part of a product to another thread costs about what the part itself does. */
+#define MIN_BYTES_PER_THREAD 65536
+static int threads_for(const Decoder *D, const Mat *M) {
+    const int64_t t = 1 + mat_bytes(M) / MIN_BYTES_PER_THREAD;
+    return t < D->threads ? (int)t : D->threads;
 }
 
 /* y[out_off : out_off + n] = M x for the prepared activation vector. */
 static void matvec(Decoder *D, const Mat *M, float *y) {
+    const int threads = threads_for(D, M);
     if (M->kind == MAT_TMAC) {
         act_tables(D);
         Problem P;
@@ -276,13 +306,15 @@ static void matvec(Decoder *D, const Mat *M, float *y) {
         P.c15 = D->a.tc15;
         P.xsum = D->a.txsum;
         P.y = y + M->out_off;
-        pool_run(&P, D->threads);
+        pool_run(&P, threads);
         return;
     }
     if (M->kind == MAT_Q8) act_q8(D);
     const RowsJob R = {M, &D->a, y + M->out_off, D->isa};
-    const Job J = {rows_units, &R, M->n};
-    pool_run_job(&J, D->threads);
+    /* about eight claims per thread, in whole groups of four rows (q8_rows4_avx2's) */
+    const int64_t grain = ((M->n / (8 * (int64_t)threads) + 3) / 4) * 4;
+    const Job J = {rows_units, &R, M->n, grain};
+    pool_run_job(&J, threads);
 }
 
 static void slot_matvec(Decoder *D, const Mat *parts, const float *x, int64_t k, float *y) {
@@ -295,6 +327,10 @@ static void embed_row(const Decoder *D, int token, float *x) {
     const Mat *E = &D->embed;
     const int64_t k = E->k;
     if (E->kind == MAT_F32) { memcpy(x, E->f + (int64_t)token * k, k * sizeof(float)); return; }
+    if (E->kind == MAT_F16) {
+        for (int64_t i = 0; i < k; i++) x[i] = fp16_to_fp32(E->h[(int64_t)token * k + i]);
+        return;
+    }
     const int64_t nb = k / E->block;
     for (int64_t i = 0; i < k; i++) {
         const int64_t b = (int64_t)token * nb + i / E->block;
@@ -371,7 +407,7 @@ static void decoder_step_c(Decoder *D, int token, int pos, float *logits) {
             memcpy(D->vcache + at, v + g * hd, hd * sizeof(float));
         }
         const AttnJob A = {D, l, pos, q, D->att};
-        const Job J = {attn_units, &A, D->heads};
+        const Job J = {attn_units, &A, D->heads, 1};
         pool_run_job(&J, pos >= 256 ? D->threads : 1); /* short contexts: not worth a wake-up */
         slot_matvec(D, L->parts[SLOT_O], D->att, qn, D->tmp);
         for (int i = 0; i < D->hidden; i++) x[i] += D->tmp[i];
@@ -532,6 +568,8 @@ static PyObject *py_decoder_set_matrix(PyObject *self, PyObject *args) {
         if (has_min && !(m.m = keep(D, mo, n * (k / block) * 4, "int8 mins"))) return NULL;
     } else if (kind == MAT_F32) {
         if (!(m.f = keep(D, data, n * k * 4, "fp32 weights"))) return NULL;
+    } else if (kind == MAT_F16) {
+        if (!(m.h = keep(D, data, n * k * 2, "fp16 weights"))) return NULL;
     } else {
         PyErr_Format(PyExc_ValueError, "unknown matrix kind %d", kind);
         return NULL;

@@ -16,7 +16,8 @@
  * ISA paths: scalar (always), AVX2 (+FMA, F16C) and AVX-512BW on x86-64, picked at run time by cpuid; NEON on
  * aarch64 (AVX2 is the x86 default, see best_isa()). EDGEMIND_TMAC_ISA=scalar|avx2|avx512|neon forces one (tests use it
  * to cover every path). Threads: a
- * persistent pool that sleeps on a condition variable between calls (pthreads on POSIX, Win32 elsewhere).
+ * persistent pool whose threads claim a job's units from an atomic cursor and sleep on a condition variable once
+ * idle (pthreads on POSIX, Win32 elsewhere; see "thread pool" below).
  */
 #ifndef TMAC_STANDALONE
 #define PY_SSIZE_T_CLEAN
@@ -491,18 +492,43 @@ static void run_range(const Problem *P, int64_t t0, int64_t t1) {
 }
 
 /* ------------------------------------------------------------------------------------------ thread pool */
-/* Workers sleep on a condition variable until a job's generation number changes, run their share of the job's
- * units (tiles of a GEMM, rows of an int8 GEMV, heads of attention), and the last one to finish wakes the caller:
- * no spinning between calls or while waiting. One job at a time (the pool mutex); the caller runs share 0 itself. */
+/* A job is `units` independent pieces (tiles of a GEMM, rows of an int8 GEMV, heads of attention). The caller and
+ * the workers claim them `grain` at a time from one atomic cursor until none are left, so a worker that is late
+ * (still waking, or its core taken by another process: 2 shared cores) delays nothing: the caller does that part
+ * itself and then waits only for pieces a worker has already claimed. A static split made every job as slow as its
+ * slowest thread's wake-up (issue 22's inter-token jitter). Nobody spins: workers sleep on a condition variable
+ * between jobs, and a caller left waiting for a claimed piece sleeps too. A bounded spin (0.02-0.1 ms, workers and
+ * caller) was measured on SmolLM2 on the shared 2-core machine and made decode slower and the tail longer there
+ * (a spinning thread takes the core the other needs); with claims, a worker's wake-up latency no longer stalls
+ * the caller, which is what a spin would have bought. One job at a time (pool_call_lock). */
 
 typedef void (*job_fn)(const void *ctx, int64_t u0, int64_t u1);
 typedef struct {
     job_fn fn;
     const void *ctx;
     int64_t units;
+    int64_t grain; /* units per claim; 0: about eight claims per thread */
 } Job;
 
 #define MAX_THREADS 64
+#define UNIT_BITS 40        /* the cursor: job tag in the bits above, next unclaimed unit below */
+#define TAG_MASK ((INT64_C(1) << (62 - UNIT_BITS)) - 1)
+
+#if defined(_MSC_VER) && !defined(__clang__)
+static int64_t load64(volatile int64_t *p) { return InterlockedCompareExchange64((volatile LONG64 *)p, 0, 0); }
+static void store64(volatile int64_t *p, int64_t v) { InterlockedExchange64((volatile LONG64 *)p, v); }
+static int cas64(volatile int64_t *p, int64_t expected, int64_t desired) {
+    return InterlockedCompareExchange64((volatile LONG64 *)p, desired, expected) == expected;
+}
+static int64_t add64(volatile int64_t *p, int64_t v) { return InterlockedExchangeAdd64((volatile LONG64 *)p, v) + v; }
+#else
+static int64_t load64(volatile int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void store64(volatile int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static int cas64(volatile int64_t *p, int64_t expected, int64_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+static int64_t add64(volatile int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
+#endif
 
 #ifdef _WIN32
 typedef CRITICAL_SECTION tmac_mutex;
@@ -527,14 +553,15 @@ typedef pthread_t tmac_thread;
 #endif
 
 typedef struct {
-    tmac_mutex lock;      /* guards everything below */
-    tmac_cond wake, done; /* workers wait on wake; the caller on done */
-    int n_workers;        /* threads started besides the caller */
-    int64_t generation;   /* bumped per job */
-    int shares;           /* shares of the current job (caller + workers used) */
-    int pending;          /* shares not finished */
-    const Job *job;
-    int quit;
+    tmac_mutex lock;          /* guards job, helpers, caller_waiting, n_workers and generation's writes */
+    tmac_cond wake, done;     /* idle workers wait on wake; a caller left waiting on done */
+    int n_workers;            /* threads started besides the caller */
+    int caller_waiting;       /* the caller waits on done */
+    int helpers;              /* workers the current job may use: ids 1..helpers */
+    Job job;                  /* the current job */
+    volatile int64_t generation; /* bumped per job */
+    volatile int64_t cursor;     /* (generation & TAG_MASK) << UNIT_BITS | the next unclaimed unit */
+    volatile int64_t finished;   /* units of the current job done */
     tmac_thread threads[MAX_THREADS];
     int ids[MAX_THREADS];
 } Pool;
@@ -557,9 +584,35 @@ static void pool_init(void) {
 static void pool_after_fork_in_child(void) { pool_init(); }
 #endif
 
-static void share_range(const Job *J, int share, int shares, int64_t *t0, int64_t *t1) {
-    *t0 = J->units * share / shares;
-    *t1 = J->units * (share + 1) / shares;
+/* Claim the next `grain` units of the job tagged `tag`: 0 once none are left or that job is over. A claim that
+ * succeeds proves the job still runs (its units are not all finished), so its ctx is still alive. A tag repeats
+ * after 2^22 jobs: a worker would have to stall between reading a job and claiming for exactly that many. */
+static int pool_claim(const Job *J, int64_t tag, int64_t *u0, int64_t *u1) {
+    int64_t cur = load64(&pool.cursor);
+    for (;;) {
+        const int64_t next = cur & ((INT64_C(1) << UNIT_BITS) - 1);
+        if ((cur >> UNIT_BITS) != tag || next >= J->units) return 0;
+        const int64_t end = J->units - next > J->grain ? next + J->grain : J->units;
+        if (cas64(&pool.cursor, cur, (tag << UNIT_BITS) | end)) {
+            *u0 = next;
+            *u1 = end;
+            return 1;
+        }
+        cur = load64(&pool.cursor);
+    }
+}
+
+/* Run claims of the job until none are left; the worker that finishes the job's last unit wakes a sleeping caller. */
+static void pool_work(const Job *J, int64_t tag, int is_caller) {
+    int64_t u0, u1;
+    while (pool_claim(J, tag, &u0, &u1)) {
+        J->fn(J->ctx, u0, u1);
+        if (add64(&pool.finished, u1 - u0) == J->units && !is_caller) {
+            mutex_lock(&pool.lock);
+            if (pool.caller_waiting) cond_broadcast(&pool.done);
+            mutex_unlock(&pool.lock);
+        }
+    }
 }
 
 #ifdef _WIN32
@@ -568,27 +621,22 @@ static DWORD WINAPI worker_main(LPVOID arg)
 static void *worker_main(void *arg)
 #endif
 {
-    const int id = *(int *)arg; /* share number: 1..n_workers */
+    const int id = *(int *)arg; /* 1..n_workers */
     int64_t seen = 0;
-    mutex_lock(&pool.lock);
     for (;;) {
-        while (!pool.quit && (pool.generation == seen || id >= pool.shares)) {
-            if (pool.generation != seen) seen = pool.generation; /* a job too small to need this worker */
-            cond_wait(&pool.wake, &pool.lock);
-        }
-        if (pool.quit) break;
-        seen = pool.generation;
-        const Job *J = pool.job;
-        const int shares = pool.shares;
-        mutex_unlock(&pool.lock);
-        int64_t t0, t1;
-        share_range(J, id, shares, &t0, &t1);
-        J->fn(J->ctx, t0, t1);
         mutex_lock(&pool.lock);
-        if (--pool.pending == 0) cond_broadcast(&pool.done);
+        while (pool.generation == seen) cond_wait(&pool.wake, &pool.lock);
+        seen = pool.generation;
+        const Job J = pool.job;
+        const int used = id <= pool.helpers;
+        mutex_unlock(&pool.lock);
+        if (used) pool_work(&J, seen & TAG_MASK, 0);
     }
-    mutex_unlock(&pool.lock);
+#ifdef _WIN32
     return 0;
+#else
+    return NULL;
+#endif
 }
 
 /* Start workers up to `want` (never stops them: a pool of idle sleeping threads costs nothing). */
@@ -608,25 +656,33 @@ static int pool_grow(int want) {
     return 0;
 }
 
-static int pool_run_job(const Job *J, int threads) {
+static int pool_run_job(const Job *job, int threads) {
+    Job J = *job;
     if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if ((int64_t)threads > J->units) threads = (int)(J->units > 0 ? J->units : 1);
-    if (threads <= 1) { J->fn(J->ctx, 0, J->units); return 0; }
+    if (J.grain <= 0) J.grain = J.units / (8 * (int64_t)(threads > 0 ? threads : 1));
+    if (J.grain < 1) J.grain = 1;
+    const int64_t claims = (J.units + J.grain - 1) / J.grain;
+    if ((int64_t)threads > claims) threads = (int)(claims > 0 ? claims : 1);
+    if (threads <= 1 || J.units >= (INT64_C(1) << UNIT_BITS)) { J.fn(J.ctx, 0, J.units); return 0; }
     mutex_lock(&pool_call_lock);
     mutex_lock(&pool.lock);
     if (pool_grow(threads - 1) != 0 && pool.n_workers < threads - 1) threads = pool.n_workers + 1;
+    const int64_t generation = pool.generation + 1, tag = generation & TAG_MASK;
     pool.job = J;
-    pool.shares = threads;
-    pool.pending = threads - 1;
-    pool.generation++;
+    pool.helpers = threads - 1;
+    store64(&pool.finished, 0);
+    store64(&pool.cursor, tag << UNIT_BITS);
+    store64(&pool.generation, generation);
     cond_broadcast(&pool.wake);
     mutex_unlock(&pool.lock);
-    int64_t t0, t1;
-    share_range(J, 0, threads, &t0, &t1);
-    J->fn(J->ctx, t0, t1);
+    pool_work(&J, tag, 1);
+    /* what is left was claimed by a worker that is running it now */
     mutex_lock(&pool.lock);
-    while (pool.pending > 0) cond_wait(&pool.done, &pool.lock);
-    pool.job = NULL;
+    while (load64(&pool.finished) < J.units) {
+        pool.caller_waiting = 1;
+        cond_wait(&pool.done, &pool.lock);
+    }
+    pool.caller_waiting = 0;
     mutex_unlock(&pool.lock);
     mutex_unlock(&pool_call_lock);
     return 0;
@@ -634,8 +690,9 @@ static int pool_run_job(const Job *J, int threads) {
 
 static void gemm_units(const void *ctx, int64_t t0, int64_t t1) { run_range((const Problem *)ctx, t0, t1); }
 
+/* Tiles are claimed one at a time: a tile is 32-128 rows over all of k, already a good share of work. */
 static int pool_run(const Problem *P, int threads) {
-    const Job J = {gemm_units, P, P->n_tiles};
+    const Job J = {gemm_units, P, P->n_tiles, 1};
     return pool_run_job(&J, threads);
 }
 

@@ -2,8 +2,9 @@
 
 Each matrix goes to the most compact layout that holds its GGUF values exactly: T-MAC bit planes for Q4_0, Q4_1,
 TQ1_0 and TQ2_0 (layout.py), int8 blocks with fp32 scales for Q8_0, Q5_x and the K-quants (int8_layout.py), dense
-fp32 for F32/F16/BF16. q/k/v and gate/up are fused into one matrix where their layouts agree (one thread-pool round
-trip instead of three). The C object keeps a reference to every buffer it reads, so nothing here must outlive it.
+fp16 for F16 (the file's own values, widened as read) and fp32 for F32/BF16. q/k/v and gate/up are fused into one
+matrix where their layouts agree (one thread-pool round trip instead of three). The C object keeps a reference to
+every buffer it reads, so nothing here must outlive it.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from .layout import TmacWeights, from_gguf, tile_rows
 
 TMAC_TYPES = frozenset({Q4_0, Q4_1, TQ1_0, TQ2_0})
 DENSE_TYPES = frozenset({F32, F16, BF16})
-MAT_TMAC, MAT_Q8, MAT_F32 = 0, 1, 2
+MAT_TMAC, MAT_Q8, MAT_F32, MAT_F16 = 0, 1, 2, 3
 SLOT_QKV, SLOT_O, SLOT_GU, SLOT_DOWN = 0, 1, 2, 3
 VEC_ATTN_NORM, VEC_FFN_NORM, VEC_QKV_BIAS = 0, 1, 2
 
-Matrix = TmacWeights | Int8Weights | np.ndarray  # ndarray: dense float32 (n, k)
+Matrix = TmacWeights | Int8Weights | np.ndarray  # ndarray: dense float16 or float32 (n, k)
 
 
 class TmacModelError(ValueError):
@@ -117,6 +118,7 @@ class TmacDecoder:
         self._c: Any = lut.decoder_new(cfg.layers, cfg.hidden, cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.ffn,
                                        cfg.vocab, self.n_ctx, cfg.rms_eps, cfg.rope_interleaved, int(threads))
         self.logits = np.zeros(cfg.vocab, np.float32)
+        self._one = np.zeros(1, np.int32)
         embed = self._matrix("token_embd.weight", allow_tmac=False)
         self._set(-1, 0, 0, 0, embed)
         head = embed if cfg.tied_embeddings else self._matrix("output.weight", allow_tmac=False)
@@ -152,6 +154,8 @@ class TmacDecoder:
             return from_gguf(self._file.raw(name), t, info.shape)
         if t in INT8_TYPES:
             return from_gguf_int8(self._file.raw(name), t, info.shape)
+        if t == F16:  # a copy: the file's mapping closes after the build
+            return np.array(self._file.raw(name)).view(np.float16).reshape(info.shape)
         if t in DENSE_TYPES:
             return np.ascontiguousarray(self._file.dequantize(name), dtype=np.float32)
         raise UnsupportedModel(f"tensor {name} is {type_name(t)}, which the tmac decoder has no exact layout for")
@@ -178,8 +182,9 @@ class TmacDecoder:
                                    m.mins is not None, m.q, m.scales, m.mins)
             self.counts = LayoutCounts(self.counts.tmac, self.counts.int8 + 1, self.counts.dense)
         else:
-            lut.decoder_set_matrix(self._c, layer, slot, part, out_off, MAT_F32, m.shape[0], m.shape[1], 32, 32, 0,
-                                   False, np.ascontiguousarray(m, dtype=np.float32), None, None)
+            kind, dtype = (MAT_F16, np.float16) if m.dtype == np.float16 else (MAT_F32, np.float32)
+            lut.decoder_set_matrix(self._c, layer, slot, part, out_off, kind, m.shape[0], m.shape[1], 32, 32, 0,
+                                   False, np.ascontiguousarray(m, dtype=dtype), None, None)
             self.counts = LayoutCounts(self.counts.tmac, self.counts.int8, self.counts.dense + 1)
 
     def run(self, tokens: list[int], pos: int) -> np.ndarray:
@@ -187,5 +192,9 @@ class TmacDecoder:
         after the last one. ValueError (one line) when they do not fit the cache or the vocabulary."""
         if not tokens:
             raise ValueError("no tokens to run")
-        native().decoder_run(self._c, np.asarray(tokens, dtype=np.int32), int(pos), self.logits)
+        if len(tokens) == 1:  # a decode step: no array built per token
+            self._one[0] = tokens[0]
+            native().decoder_run(self._c, self._one, int(pos), self.logits)
+        else:
+            native().decoder_run(self._c, np.asarray(tokens, dtype=np.int32), int(pos), self.logits)
         return self.logits

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -192,6 +193,11 @@ def test_threads_split_rows_without_changing_a_bit() -> None:
     one = ops.gemm(w, x, threads=1)
     for threads in (2, 3, 8, 200):  # more threads than tiles is fine
         assert ops.gemm(w, x, threads=threads).tobytes() == one.tobytes()
+    # back to back (the workers spin between jobs), then after a pause (they sleep and must be woken)
+    for _ in range(50):
+        assert ops.gemm(w, x, threads=2).tobytes() == one.tobytes()
+    time.sleep(0.05)
+    assert ops.gemm(w, x, threads=2).tobytes() == one.tobytes()
 
 
 @needs_build

@@ -28,6 +28,7 @@ from edgemind.kernels.tmac.int8_layout import INT8_TYPES, from_gguf_int8
 pytestmark = pytest.mark.skipif(not tmac.available(), reason="the T-MAC extension is not built here")
 
 TOKENS = [1, 504, 3458, 314, 253, 1345]
+TERNARY = Path(__file__).resolve().parents[1] / "data" / "tiny_ternary_tq2_0.gguf"
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,7 @@ def test_the_first_layers_of_qwen_follow_the_reference(request: pytest.FixtureRe
 
 
 def _gguf(path: Path, arch: str, tensors: dict[str, np.ndarray]) -> Path:
-    """A minimal GGUF v3 (metadata of a 1-layer model, F32 tensors) for the hostile-file tests."""
+    """A minimal GGUF v3 (metadata of a 1-layer model; F16 tensors where the array is float16, else F32)."""
     def s(text: str) -> bytes:
         return struct.pack("<Q", len(text)) + text.encode()
 
@@ -141,8 +142,9 @@ def _gguf(path: Path, arch: str, tensors: dict[str, np.ndarray]) -> Path:
     offset, blobs = 0, []
     for name, arr in tensors.items():
         out += s(name) + struct.pack("<I", arr.ndim) + b"".join(struct.pack("<Q", d) for d in arr.shape[::-1])
-        out += struct.pack("<IQ", 0, offset)
-        blob = np.ascontiguousarray(arr, np.float32).tobytes()
+        half = arr.dtype == np.float16  # GGML type 1 (F16), else 0 (F32)
+        out += struct.pack("<IQ", 1 if half else 0, offset)
+        blob = np.ascontiguousarray(arr, np.float16 if half else np.float32).tobytes()
         blobs.append(blob + b"\0" * (-len(blob) % 32))
         offset += len(blobs[-1])
     out += b"\0" * (-len(out) % 32)
@@ -172,6 +174,39 @@ def test_a_tiny_f32_model_runs_on_the_dense_path(tmp_path: Path) -> None:
         dec.run([100], 3)
     with pytest.raises(ValueError, match="do not fit"):
         dec.run([1], 8)
+
+
+def test_f16_matrices_give_the_logits_of_their_exact_fp32_copy(tmp_path: Path) -> None:
+    """F16 weights stay fp16 in memory (half the bytes) and are widened as read: the same products in the same order
+    as the fp32 copy of the same values, so the logits are identical to the bit."""
+    halves = {n: a.astype(np.float16) if a.ndim == 2 else a for n, a in _tiny_model().items()}
+    as_f32 = TmacDecoder(_gguf(tmp_path / "f32.gguf", "llama", {n: a.astype(np.float32) for n, a in halves.items()}),
+                         n_ctx=8)
+    as_f16 = TmacDecoder(_gguf(tmp_path / "f16.gguf", "llama", halves), n_ctx=8)
+    assert as_f16.counts.dense == as_f32.counts.dense == 6
+    for i, t in enumerate([3, 7, 9, 3]):
+        assert as_f16.run([t], i).tobytes() == as_f32.run([t], i).tobytes(), i
+
+
+@pytest.mark.parametrize("model", ["ternary", "smollm2"])
+def test_logits_are_the_same_whatever_the_threads(model: str, request: pytest.FixtureRequest) -> None:
+    """Every unit of a product (a tile, a row, a head) is computed whole by one thread, whichever claims it, and
+    back-to-back steps keep the workers spinning while a pause puts them to sleep: neither may change a bit."""
+    import time
+
+    path = TERNARY if model == "ternary" else request.getfixturevalue("tiny")
+    prompt = [1, 45, 300, 12, 77, 5, 901, 64]
+    runs = []
+    for threads in (1, 2, 3):
+        dec = TmacDecoder(path, n_ctx=64, threads=threads, max_layers=None if model == "ternary" else 4)
+        logits = [dec.run(prompt, 0).copy()]
+        for i, t in enumerate([5, 9, 400, 33, 2, 18]):
+            if i == 3:
+                time.sleep(0.05)  # longer than the workers spin: they sleep and are woken
+            logits.append(dec.run([t], len(prompt) + i).copy())
+        runs.append(np.stack(logits))
+    assert runs[0].tobytes() == runs[1].tobytes() == runs[2].tobytes()
+    assert np.isfinite(runs[0]).all() and runs[0].std() > 0
 
 
 @pytest.mark.parametrize(("arch", "drop", "message"), [

@@ -1,9 +1,11 @@
 /* Every SIMD path of kernels/tmac/_lut.c against its scalar path, without Python: built natively (x86: AVX2,
  * AVX-512) or cross-compiled for aarch64 and run under qemu (NEON), by tests/kernels/test_tmac_harness.py. The
  * scalar path itself is held bit-exact against the numpy reference by tests/kernels/test_tmac.py, so agreeing with
- * it here carries that over to a path this machine cannot run natively. Prints "ok N" or the first mismatch. */
+ * it here carries that over to a path this machine cannot run natively. Also holds the thread pool to running
+ * every unit of a job once, whatever the threads, grain and timing. Prints "ok N" or the first mismatch. */
 #define TMAC_STANDALONE 1
 #include "../../kernels/tmac/_lut.c"
+#include <time.h>
 
 static uint32_t state = 12345u;
 static uint32_t next_random(void) { state = state * 1664525u + 1013904223u; return state >> 8; }
@@ -56,8 +58,86 @@ static int check(int isa, int bits, int has_min, int zero, int64_t block, int64_
     return bad;
 }
 
+/* ------------------------------------------------------------------------------------- the thread pool */
+/* Each unit of a job bumps its own counter and records whether a worker (not the caller) ran it. */
+typedef struct {
+    int *hits;
+    int *by_worker;
+    int slow_unit;  /* this unit sleeps 2 ms (a worker that lost its core), -1: none */
+    int unit_us;    /* busy work per unit */
+} PoolProbe;
+
+static tmac_thread caller_thread;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void probe_units(const void *ctx, int64_t u0, int64_t u1) {
+    const PoolProbe *P = (const PoolProbe *)ctx;
+    for (int64_t u = u0; u < u1; u++) {
+        __atomic_add_fetch(&P->hits[u], 1, __ATOMIC_RELAXED);
+        if (!pthread_equal(pthread_self(), caller_thread)) P->by_worker[u] = 1;
+        if (u == P->slow_unit) {
+            const struct timespec ms2 = {0, 2000000};
+            nanosleep(&ms2, NULL);
+        }
+        const int64_t until = now_ns() + 1000 * (int64_t)P->unit_us;
+        while (now_ns() < until) continue;
+    }
+}
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Every unit runs exactly once over many jobs of every size and grain, back to back (workers still busy with the
+ * last job's claims) and after a pause (all asleep); the workers take part; an idle pool burns no CPU. 0 if so. */
+static int check_pool(void) {
+    enum { MAXU = 300 };
+    int hits[MAXU], by_worker[MAXU], helped = 0;
+    caller_thread = pthread_self();
+    for (int job = 0; job < 400; job++) {
+        const int units = 1 + (int)(next_random() % MAXU), threads = 1 + job % 4;
+        PoolProbe P = {hits, by_worker, job % 7 == 0 ? (int)(next_random() % units) : -1, job % 3 == 0 ? 20 : 0};
+        memset(hits, 0, sizeof hits);
+        memset(by_worker, 0, sizeof by_worker);
+        const Job J = {probe_units, &P, units, job % 5 == 0 ? 0 : 1 + (int64_t)(next_random() % 9)};
+        pool_run_job(&J, threads);
+        for (int u = 0; u < units; u++) {
+            if (hits[u] != 1) {
+                printf("pool: job %d (%d units, %d threads): unit %d ran %d times\n", job, units, threads, u, hits[u]);
+                return 1;
+            }
+            helped += by_worker[u];
+        }
+        if (job % 10 == 9) {  /* a pause: the workers are surely asleep and must be woken */
+            const struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+    }
+    if (!helped) {
+        printf("pool: no unit of 400 jobs ran on a worker thread\n");
+        return 1;
+    }
+    const double before = cpu_seconds();
+    const struct timespec idle = {0, 200000000};
+    nanosleep(&idle, NULL);
+    const double spent = cpu_seconds() - before;
+    if (spent > 0.02) {  /* the workers sleep: nothing should run at all */
+        printf("pool: %.1f ms of CPU in 200 ms idle: the workers busy-wait\n", spent * 1000);
+        return 1;
+    }
+    return 0;
+}
+
 int main(void) {
     int runs = 0;
+    if (check_pool()) return 1;
     for (int isa = ISA_AVX2; isa <= ISA_NEON; isa++) {
         if (!isa_supported(isa)) continue;
         const int bits_of[3] = {1, 2, 4};
