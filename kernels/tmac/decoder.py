@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..decoder_config import DecoderConfig, UnsupportedModel, config_from_gguf, rope_caches
+from ..decoder_config import DecoderConfig, UnsupportedModel, config_from_gguf
 from ..dequant import BF16, F16, F32, Q4_0, Q4_1, TQ1_0, TQ2_0, type_name
 from ..gguf_header import GGUFFormatError
 from ..gguf_tensors import GGUFTensors
@@ -62,11 +62,11 @@ def _concat(parts: list[Matrix]) -> Matrix | None:
     if isinstance(first, Int8Weights):
         iw = [p for p in parts if isinstance(p, Int8Weights)]
         if len(iw) != len(parts) or any(p.block != first.block or (p.mins is None) != (first.mins is None)
-                                        for p in iw):
+                                        or p.fp16_act != first.fp16_act for p in iw):
             return None
         mins = None if first.mins is None else np.concatenate([p.mins for p in iw if p.mins is not None])
         return Int8Weights(q=np.concatenate([p.q for p in iw]), scales=np.concatenate([p.scales for p in iw]),
-                           mins=mins, block=first.block)
+                           mins=mins, block=first.block, fp16_act=first.fp16_act)
     if all(isinstance(p, np.ndarray) for p in parts):
         return np.concatenate([np.asarray(p) for p in parts])
     return None
@@ -114,17 +114,16 @@ class TmacDecoder:
         self.config: DecoderConfig = cfg
         self.n_ctx = cfg.max_positions
         lut = native()
+        # rope_theta: the C side builds its RoPE tables as llama.cpp does (fp32 angles, cosf/sinf)
         self._c: Any = lut.decoder_new(cfg.layers, cfg.hidden, cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.ffn,
-                                       cfg.vocab, self.n_ctx, cfg.rms_eps, cfg.rope_interleaved, int(threads))
+                                       cfg.vocab, self.n_ctx, cfg.rms_eps, cfg.rope_interleaved, int(threads),
+                                       float(cfg.rope_theta))
         self.logits = np.zeros(cfg.vocab, np.float32)
         embed = self._matrix("token_embd.weight", allow_tmac=False)
         self._set(-1, 0, 0, 0, embed)
         head = embed if cfg.tied_embeddings else self._matrix("output.weight", allow_tmac=False)
         self._set(-1, 1, 0, 0, head)
         lut.decoder_set_vector(self._c, -1, 0, self._vector("output_norm.weight"))
-        cos, sin = rope_caches(cfg)
-        lut.decoder_set_vector(self._c, -1, 1, np.ascontiguousarray(cos))
-        lut.decoder_set_vector(self._c, -1, 2, np.ascontiguousarray(sin))
         for i in range(cfg.layers):
             p = f"blk.{i}"
             lut.decoder_set_vector(self._c, i, VEC_ATTN_NORM, self._vector(f"{p}.attn_norm.weight"))
@@ -175,7 +174,7 @@ class TmacDecoder:
             self.counts = LayoutCounts(self.counts.tmac + 1, self.counts.int8, self.counts.dense)
         elif isinstance(m, Int8Weights):
             lut.decoder_set_matrix(self._c, layer, slot, part, out_off, MAT_Q8, m.n, m.k, 8, m.block, 0,
-                                   m.mins is not None, m.q, m.scales, m.mins)
+                                   m.mins is not None, m.q, m.scales, m.mins, m.fp16_act)
             self.counts = LayoutCounts(self.counts.tmac, self.counts.int8 + 1, self.counts.dense)
         else:
             lut.decoder_set_matrix(self._c, layer, slot, part, out_off, MAT_F32, m.shape[0], m.shape[1], 32, 32, 0,

@@ -43,6 +43,9 @@ class Int8Weights:
     scales: np.ndarray  # float32 (n, k / block)
     mins: np.ndarray | None  # float32 (n, k / block)
     block: int  # 16 or 32
+    # ggml's legacy types (Q4_0/Q4_1/Q5_0/Q5_1/Q8_0): llama.cpp multiplies them with block_q8_0/q8_1 activations,
+    # whose scale and sum are fp16; the decoder rounds them so too and sums in llama.cpp's order (_decoder.c)
+    fp16_act: bool = False
 
     @property
     def n(self) -> int:
@@ -122,6 +125,7 @@ _CONVERT: dict[int, tuple[Callable[[np.ndarray], _Split], int]] = {
     Q4_K: (_q4_k, 32), Q5_K: (_q5_k, 32), Q6_K: (_q6_k, 16),
 }
 INT8_TYPES = frozenset(_CONVERT)
+LEGACY_TYPES = frozenset({Q4_0, Q4_1, Q5_0, Q5_1, Q8_0})  # llama.cpp's Q8_0/Q8_1 activations, not Q8_K
 
 
 def from_gguf_int8(raw: np.ndarray, ggml_type: int, shape: tuple[int, ...]) -> Int8Weights:
@@ -151,4 +155,5 @@ def from_gguf_int8(raw: np.ndarray, ggml_type: int, shape: tuple[int, ...]) -> I
                 mins = np.empty_like(scales)
             mins[start:start + len(part)] = ms
     return Int8Weights(q=q.reshape(n, k), scales=scales.reshape(n, k // sub),
-                       mins=None if mins is None else mins.reshape(n, k // sub), block=sub)
+                       mins=None if mins is None else mins.reshape(n, k // sub), block=sub,
+                       fp16_act=ggml_type in LEGACY_TYPES)
