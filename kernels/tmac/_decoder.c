@@ -67,13 +67,14 @@ typedef struct {
 
 typedef struct {
     int layers, hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, threads, interleaved, isa;
+    int kv_f16;        /* K, V (and q, the probabilities) rounded to fp16 as llama.cpp's default f16 cache holds them */
     float eps;
     Layer *layer;
     Mat embed, head;
     const float *out_norm, *rope_cos, *rope_sin; /* cos/sin [n_ctx][head_dim / 2] */
     float *kcache, *vcache;                      /* [layers][kv_heads][n_ctx][head_dim] */
     float *own_rope;                             /* llama.cpp's tables when built here (rope_cos/sin point in) */
-    float *x, *h, *qkv, *att, *tmp, *gu, *act, *scores;
+    float *x, *h, *qkv, *att, *tmp, *gu, *act, *scores, *qh;
     Act a;
     int busy;
     Py_buffer bufs[512];
@@ -383,11 +384,35 @@ static float dot_f32_ggml(const float *x, const float *y, int n) {
  * probabilities -- done here 8 dims at a time with the 32 partial sums of its accumulators, folded in its order.
  * Positions past n have probability 0 there and add nothing. */
 TMAC_TARGET("avx2,fma,f16c")
+static inline void fp16_round_avx2(const float *x, float *y, int n) {
+    for (int i = 0; i < n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+}
+
+/* llamafile's tinyBLAS (AVX2), what llama.cpp's attention runs on for a batch of tokens: one 8-lane FMA accumulator
+ * over k, then its horizontal sum (hsum8's order). */
+TMAC_TARGET("avx2,fma,f16c")
+static float dot_tiny(const float *x, const float *y, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
+    return hsum8(acc);
+}
+
+/* f16: llama.cpp's f16 cache (K and V already rounded when stored): q and the probabilities are rounded to fp16 as
+ * its mul_mat converts them (ggml_vec_dot_f16 has ggml_vec_dot_f32's shape). batch: the step is one token of a
+ * batch (a prompt): llama.cpp then multiplies with tinyBLAS -- kq only when the cache is f16 (an fp32 kq has a
+ * non-contiguous q and stays on vec_dot), kqv always. qh: hd floats of scratch. */
+TMAC_TARGET("avx2,fma,f16c")
 static void attn_head_ggml(const float *q, const float *K, const float *V, int n, int hd, float scale, float *sc,
-                           float *o) {
+                           float *o, int f16, int batch, float *qh) {
     float mx = -INFINITY;
+    if (f16) {
+        fp16_round_avx2(q, qh, hd);
+        q = qh;
+    }
     for (int t = 0; t < n; t++) {
-        sc[t] = dot_f32_ggml(K + (int64_t)t * hd, q, hd) * scale;
+        const float *k = K + (int64_t)t * hd;
+        sc[t] = (f16 && batch ? dot_tiny(k, q, hd) : dot_f32_ggml(k, q, hd)) * scale;
         if (sc[t] > mx) mx = sc[t];
     }
     const int n8 = (n + 7) & ~7;
@@ -400,6 +425,19 @@ static void attn_head_ggml(const float *q, const float *K, const float *V, int n
     }
     const float inv = (float)(1.0 / sum);
     for (int t = 0; t < n; t++) sc[t] *= inv;
+    if (f16) fp16_round_avx2(sc, sc, n8);
+    if (batch) {
+        for (int i0 = 0; i0 < hd; i0 += 8) {
+            __m256 P[8];
+            for (int j = 0; j < 8; j++) P[j] = _mm256_setzero_ps();
+            for (int t = 0; t < n; t++)
+                P[t & 7] = _mm256_fmadd_ps(_mm256_loadu_ps(V + (int64_t)t * hd + i0), _mm256_set1_ps(sc[t]), P[t & 7]);
+            const __m256 a = _mm256_add_ps(_mm256_add_ps(P[0], P[4]), _mm256_add_ps(P[2], P[6]));
+            const __m256 b = _mm256_add_ps(_mm256_add_ps(P[1], P[5]), _mm256_add_ps(P[3], P[7]));
+            _mm256_storeu_ps(o + i0, _mm256_add_ps(a, b));
+        }
+        return;
+    }
     for (int i0 = 0; i0 < hd; i0 += 8) {
         __m256 P[32];
         for (int j = 0; j < 32; j++) P[j] = _mm256_setzero_ps();
@@ -499,7 +537,7 @@ static void rope(const Decoder *D, float *v, int n_heads, int pos) {
 
 typedef struct {
     const Decoder *D;
-    int layer, pos;
+    int layer, pos, batch;
     const float *q;
     float *out;
 } AttnJob;
@@ -515,7 +553,7 @@ static void attn_units(const void *ctx, int64_t h0, int64_t h1) {
         float *sc = D->scores + h * (int64_t)(D->n_ctx + 8), mx = -INFINITY;
 #ifdef TMAC_X86
         if ((D->isa == ISA_AVX2 || D->isa == ISA_AVX512) && hd % 8 == 0) {
-            attn_head_ggml(q, K, V, n, hd, scale, sc, J->out + h * hd);
+            attn_head_ggml(q, K, V, n, hd, scale, sc, J->out + h * hd, D->kv_f16, J->batch, D->qh + h * hd);
             continue;
         }
 #endif
@@ -538,7 +576,7 @@ static void attn_units(const void *ctx, int64_t h0, int64_t h1) {
 }
 
 /* One token at position `pos` (the cache holds positions 0..pos-1); logits written when `logits` is not NULL. */
-static void decoder_step_c(Decoder *D, int token, int pos, float *logits) {
+static void decoder_step_c(Decoder *D, int token, int pos, float *logits, int batch) {
     const int hd = D->head_dim, qn = D->heads * hd, kvn = D->kv_heads * hd;
     float *x = D->x;
     embed_row(D, token, x);
@@ -555,8 +593,13 @@ static void decoder_step_c(Decoder *D, int token, int pos, float *logits) {
             const int64_t at = (((int64_t)l * D->kv_heads + g) * D->n_ctx + pos) * hd;
             memcpy(D->kcache + at, k + g * hd, hd * sizeof(float));
             memcpy(D->vcache + at, v + g * hd, hd * sizeof(float));
+            if (D->kv_f16)
+                for (int i = 0; i < hd; i++) {
+                    D->kcache[at + i] = fp16_round(D->kcache[at + i]);
+                    D->vcache[at + i] = fp16_round(D->vcache[at + i]);
+                }
         }
-        const AttnJob A = {D, l, pos, q, D->att};
+        const AttnJob A = {D, l, pos, batch, q, D->att};
         const Job J = {attn_units, &A, D->heads};
         pool_run_job(&J, pos >= 256 ? D->threads : 1); /* short contexts: not worth a wake-up */
         slot_matvec(D, L->parts[SLOT_O], D->att, qn, D->tmp);
@@ -608,14 +651,16 @@ static Decoder *get_decoder(PyObject *cap) {
     return D;
 }
 
-/* decoder_new(layers, hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, eps, interleaved, threads[, rope_base]):
- * with rope_base the decoder builds llama.cpp's RoPE tables itself (rope_tables_ggml); else set_vector hands them. */
+/* decoder_new(layers, hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, eps, interleaved, threads[, rope_base,
+ * kv_f16]): with rope_base the decoder builds llama.cpp's RoPE tables itself (rope_tables_ggml), else set_vector
+ * hands them; kv_f16 rounds the cache as llama.cpp's default f16 cache holds it. */
 static PyObject *py_decoder_new(PyObject *self, PyObject *args) {
     int layers, hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, interleaved, threads;
     float eps, rope_base = 0.0f;
+    int kv_f16 = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "iiiiiiiifpi|f", &layers, &hidden, &heads, &kv_heads, &head_dim, &ffn, &vocab, &n_ctx,
-                          &eps, &interleaved, &threads, &rope_base))
+    if (!PyArg_ParseTuple(args, "iiiiiiiifpi|fp", &layers, &hidden, &heads, &kv_heads, &head_dim, &ffn, &vocab, &n_ctx,
+                          &eps, &interleaved, &threads, &rope_base, &kv_f16))
         return NULL;
     if (layers < 1 || hidden < 32 || hidden % 32 || heads < 1 || kv_heads < 1 || heads % kv_heads ||
         head_dim < 2 || head_dim % 2 || ffn < 32 || ffn % 32 || vocab < 1 || n_ctx < 1 || threads < 1 ||
@@ -631,7 +676,7 @@ static PyObject *py_decoder_new(PyObject *self, PyObject *args) {
     if (!D) return PyErr_NoMemory();
     D->layers = layers; D->hidden = hidden; D->heads = heads; D->kv_heads = kv_heads; D->head_dim = head_dim;
     D->ffn = ffn; D->vocab = vocab; D->n_ctx = n_ctx; D->eps = eps; D->interleaved = interleaved;
-    D->threads = threads; D->isa = isa;
+    D->threads = threads; D->isa = isa; D->kv_f16 = kv_f16;
     const int64_t cache = (int64_t)layers * kv_heads * n_ctx * head_dim;
     const int64_t qkv = (int64_t)(heads + 2 * kv_heads) * head_dim, big = hidden > ffn ? hidden : ffn;
     const int64_t maxk = big > heads * head_dim ? big : heads * head_dim;
@@ -640,7 +685,7 @@ static PyObject *py_decoder_new(PyObject *self, PyObject *args) {
     D->vcache = (float *)calloc(cache, sizeof(float));
     /* x, h, qkv, att, tmp, gu, act, scores in one block */
     const int64_t floats = 2 * (int64_t)hidden + qkv + (int64_t)heads * head_dim + hidden + 2 * (int64_t)ffn + ffn +
-                           (int64_t)heads * (n_ctx + 8);
+                           (int64_t)heads * (n_ctx + 8) + (int64_t)heads * head_dim;
     D->x = (float *)calloc(floats, sizeof(float));
     D->a.tq = (int8_t *)malloc(maxk / GROUP * TABLE);
     D->a.xq = (int8_t *)malloc(maxk + 16 + (maxk / CHUNK) * 6 * 4 + (maxk / 16) * 4);
@@ -662,6 +707,7 @@ static PyObject *py_decoder_new(PyObject *self, PyObject *args) {
     }
     D->h = D->x + hidden; D->qkv = D->h + hidden; D->att = D->qkv + qkv; D->tmp = D->att + heads * head_dim;
     D->gu = D->tmp + hidden; D->act = D->gu + 2 * ffn; D->scores = D->act + ffn;
+    D->qh = D->scores + (int64_t)heads * (n_ctx + 8);
     /* int8 activations, then (4-byte aligned) the per-32 table scales, c15, table xsums, q8 scales, per-16 sums,
      * fp16-rounded q8 scales and sums per 32 */
     float *f = (float *)(D->a.xq + ((maxk + 15) / 16) * 16);
@@ -816,13 +862,15 @@ static int decoder_complete(const Decoder *D) {
     return 1;
 }
 
-/* run(dec, tokens int32 buffer, pos0, logits float32 [vocab] or None): tokens at positions pos0.. ; logits of the
- * last one. The GIL is released for the whole run. */
+/* run(dec, tokens int32 buffer, pos0, logits float32 [vocab] or None[, batch]): tokens at positions pos0.. ; logits
+ * of the last one. batch: attention as llama.cpp computes a batch of tokens, in batches of LLAMA_BATCH as it splits
+ * a prompt (a batch of one is a decode step); else every token as a decode step. The GIL is released for the run. */
+#define LLAMA_BATCH 512
 static PyObject *py_decoder_run(PyObject *self, PyObject *args) {
     PyObject *cap, *to, *lo;
-    int pos0;
+    int pos0, batch = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOiO", &cap, &to, &pos0, &lo)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOiO|p", &cap, &to, &pos0, &lo, &batch)) return NULL;
     Decoder *D = get_decoder(cap);
     if (!D || !decoder_complete(D)) return NULL;
     Py_buffer tb, lb;
@@ -854,7 +902,10 @@ static PyObject *py_decoder_run(PyObject *self, PyObject *args) {
     }
     D->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    for (int i = 0; i < n; i++) decoder_step_c(D, tokens[i], pos0 + i, i == n - 1 ? logits : NULL);
+    for (int i = 0; i < n; i++) {
+        const int start = i / LLAMA_BATCH * LLAMA_BATCH, size = n - start < LLAMA_BATCH ? n - start : LLAMA_BATCH;
+        decoder_step_c(D, tokens[i], pos0 + i, i == n - 1 ? logits : NULL, batch && size >= 2);
+    }
     Py_END_ALLOW_THREADS
     D->busy = 0;
     if (logits) PyBuffer_Release(&lb);

@@ -77,9 +77,11 @@ class TmacDecoder:
     (a view of one preallocated float32 vector, overwritten by the next call)."""
 
     def __init__(self, path: str | Path, *, n_ctx: int = 2048, threads: int = 1, lut: bool = True,
-                 max_layers: int | None = None) -> None:
+                 max_layers: int | None = None, kv_f16: bool = False) -> None:
         """`lut` False: the 4-bit types go to int8 blocks too (activations rounded as llama.cpp rounds them, at
-        twice the weight bytes); `max_layers`: only the first layers (tests compare them with the numpy reference)."""
+        twice the weight bytes); `max_layers`: only the first layers (tests compare them with the numpy reference);
+        `kv_f16`: the KV cache rounded to fp16 as llama.cpp's default cache holds it (still fp32 storage)."""
+        self._kv_f16 = kv_f16
         self.path = Path(path)
         self._use_lut = lut
         self._max_layers = max_layers
@@ -117,7 +119,7 @@ class TmacDecoder:
         # rope_theta: the C side builds its RoPE tables as llama.cpp does (fp32 angles, cosf/sinf)
         self._c: Any = lut.decoder_new(cfg.layers, cfg.hidden, cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.ffn,
                                        cfg.vocab, self.n_ctx, cfg.rms_eps, cfg.rope_interleaved, int(threads),
-                                       float(cfg.rope_theta))
+                                       float(cfg.rope_theta), self._kv_f16)
         self.logits = np.zeros(cfg.vocab, np.float32)
         embed = self._matrix("token_embd.weight", allow_tmac=False)
         self._set(-1, 0, 0, 0, embed)
@@ -181,10 +183,12 @@ class TmacDecoder:
                                    False, np.ascontiguousarray(m, dtype=np.float32), None, None)
             self.counts = LayoutCounts(self.counts.tmac, self.counts.int8, self.counts.dense + 1)
 
-    def run(self, tokens: list[int], pos: int) -> np.ndarray:
+    def run(self, tokens: list[int], pos: int, *, batch: bool = False) -> np.ndarray:
         """Feed `tokens` at positions pos, pos+1, ... (the cache keeps what came before pos) and return the logits
-        after the last one. ValueError (one line) when they do not fit the cache or the vocabulary."""
+        after the last one. `batch`: attention summed as llama.cpp sums a batch of tokens (a prompt it evaluates in
+        one call); else as its one-token steps, so any split of the tokens gives the same logits. ValueError (one
+        line) when they do not fit the cache or the vocabulary."""
         if not tokens:
             raise ValueError("no tokens to run")
-        native().decoder_run(self._c, np.asarray(tokens, dtype=np.int32), int(pos), self.logits)
+        native().decoder_run(self._c, np.asarray(tokens, dtype=np.int32), int(pos), self.logits, batch)
         return self.logits
