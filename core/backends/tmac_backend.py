@@ -79,10 +79,13 @@ def _token_text(llm: Any, token: int) -> str:
 
 
 def load_tmac(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, native: NativeGuard,
-              lut: bool = True, kv_f16: bool = False, batch_prompt: bool = False) -> LoadedTmac:
+              lut: bool = True, kv_f16: bool = True, batch_prompt: bool = False) -> LoadedTmac:
     """Convert the GGUF's weights into the C decoder (once per load) and read its vocabulary with llama.cpp (no
     llama.cpp kernels run); one-line errors for what cannot be used. `lut` False puts 4-bit matrices on the int8
-    path too (what benchmarks/tmac_decode.py --no-lut measures)."""
+    path too (what benchmarks/tmac_decode.py --no-lut measures). `kv_f16`: the cache rounded as llama.cpp's default
+    f16 cache holds it (the same text needs the same rounding); `batch_prompt`: a prompt's attention summed as
+    llama.cpp sums a batch -- off here, so that a reused prefix never changes the text (llama.cpp's own sums differ
+    between a batch and one token at a time)."""
     if not tmac.available():
         raise BackendUnavailable(f"the tmac backend cannot run: {tmac.why_unavailable()}")
     header = read_gguf_header(path)

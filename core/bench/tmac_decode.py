@@ -4,6 +4,12 @@ Same threads, same prompt tokens, the bare loop a backend runs (prefill, then on
 ABBA order over repeats, medians, ratios taken within the run. Also: greedy agreement (the first `agree_tokens`
 token ids identical on each of the prompts, chat-templated), inter-token jitter (p50/p99 of the decode steps of all
 repeats) and each side's peak RSS, measured in a child process of its own (a process's peak covers all it loaded).
+
+Agreement is always against llama.cpp as the app loads it (f16 KV cache, no flash attention, a prompt evaluated as
+one batch), in three rows: tmac as the app runs it (T-MAC tables for Q4_0/Q4_1, f16-rounded cache, a prompt one
+token at a time); tmac like for like (every matrix on the int8 path, whose activations round as llama.cpp's Q8_0/Q8_1
+do, and llama.cpp's batch sums for the prompt: on legacy-quant models the same bits); and llama.cpp against itself
+with an fp32 KV cache, the floor: how far a change of rounding alone moves greedy text on that model.
 benchmarks/tmac_decode.py is the thin script; docs_page.py renders the JSON. Library code: no printing.
 """
 
@@ -60,6 +66,9 @@ class DecodeComparison:
     agreement: tuple[tuple[str, int, bool], ...]  # per prompt: tokens agreeing before the first difference, equal
     agree_tokens: int
     rss_mb: dict[str, float]
+    # the same per-prompt rows for tmac like for like (int8 path, batch prompt) and for llama.cpp with an fp32 cache
+    like_for_like: tuple[tuple[str, int, bool], ...] = ()
+    llama_f32_kv: tuple[tuple[str, int, bool], ...] = ()
 
     def summary_dict(self) -> dict[str, Any]:
         med = statistics.median
@@ -79,6 +88,8 @@ class DecodeComparison:
             "tmac_jitter_ms": tp99 - tp50, "llama_jitter_ms": lp99 - lp50,
             "identical_prompts": sum(1 for _, _, same in self.agreement if same),
             "prompts": len(self.agreement),
+            "identical_like_for_like": sum(1 for _, _, same in self.like_for_like if same),
+            "llama_self_identical": sum(1 for _, _, same in self.llama_f32_kv if same),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,6 +120,54 @@ def _greedy_ids(first: Callable[[], np.ndarray], step: Callable[[int], np.ndarra
     return ids
 
 
+Side = Callable[[list[int]], tuple[Callable[[], np.ndarray], Callable[[int], np.ndarray]]]
+
+
+def llama_side(llm: Any) -> Side:
+    """A loaded llama_cpp.Llama as (first, step): the prompt evaluated in one call, as the app's backend does."""
+    n_vocab = llm.n_vocab()
+
+    def last_logits() -> np.ndarray:
+        # llm.scores is filled only with logits_all (llama-cpp-python 0.3): read the context's last row instead
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))
+
+    def side(prompt: list[int]) -> tuple[Callable[[], np.ndarray], Callable[[int], np.ndarray]]:
+        llm.reset()
+
+        def first() -> np.ndarray:
+            llm.eval(prompt)
+            return last_logits()
+
+        def step(token: int) -> np.ndarray:
+            llm.eval([token])
+            return last_logits()
+
+        return first, step
+
+    return side
+
+
+def tmac_side(ours: Any) -> Side:
+    """A LoadedTmac as (first, step), its cache emptied for each prompt."""
+    def side(prompt: list[int]) -> tuple[Callable[[], np.ndarray], Callable[[int], np.ndarray]]:
+        ours.forget_kv()
+        return (lambda: ours.start(prompt)), ours.feed
+
+    return side
+
+
+def agreement(reference: list[list[int]], side: Side, chats: list[list[int]], prompts: tuple[str, ...],
+              n: int) -> tuple[tuple[str, int, bool], ...]:
+    """Per prompt: how many greedy tokens `side` shares with `reference` before the first difference, and whether all
+    `n` are equal."""
+    rows = []
+    for prompt, chat, ref in zip(prompts, chats, reference):
+        ids = _greedy_ids(*side(chat), n)
+        common = next((i for i, (x, y) in enumerate(zip(ref, ids)) if x != y), n)
+        rows.append((prompt, common, ids == ref))
+    return tuple(rows)
+
+
 def compare_decode(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int = 64, repeats: int = 5,
                    agree_tokens: int = 32, prompts: tuple[str, ...] = PROMPTS, model_id: str = "",
                    measure_rss: bool = True, lut: bool = True, native: NativeGuard | None = None,
@@ -124,58 +183,44 @@ def compare_decode(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int 
     tokens = llama.tokenize(PROMPT)
     if tokens != ours.tokenize(PROMPT):
         raise AssertionError("the two engines tokenize the prompt differently")
-    llm = llama.llm
-
-    n_vocab = llm.n_vocab()
-
-    def last_logits() -> np.ndarray:
-        # llm.scores is filled only with logits_all (llama-cpp-python 0.3): read the context's last row instead
-        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))
-
-    def llama_side(prompt: list[int]) -> tuple[Callable[[], np.ndarray], Callable[[int], np.ndarray]]:
-        llm.reset()
-
-        def first() -> np.ndarray:
-            llm.eval(prompt)
-            return last_logits()
-
-        def step(token: int) -> np.ndarray:
-            llm.eval([token])
-            return last_logits()
-
-        return first, step
-
-    def tmac_side(prompt: list[int]) -> tuple[Callable[[], np.ndarray], Callable[[int], np.ndarray]]:
-        ours.forget_kv()
-        return (lambda: ours.start(prompt)), ours.feed
-
+    lside, tside = llama_side(llama.llm), tmac_side(ours)
     try:
-        _time_loop(*llama_side(tokens), new_tokens)  # warm-up: first-run allocations and page faults
-        _time_loop(*tmac_side(tokens), new_tokens)
+        _time_loop(*lside(tokens), new_tokens)  # warm-up: first-run allocations and page faults
+        _time_loop(*tside(tokens), new_tokens)
         lt: list[Run] = []
         tt: list[Run] = []
         for r in range(repeats):
-            order = (("llama", llama_side), ("tmac", tmac_side))
+            order = (("llama", lside), ("tmac", tside))
             for name, side in (order if r % 2 == 0 else order[::-1]):
                 (lt if name == "llama" else tt).append(_time_loop(*side(tokens), new_tokens))
             say(f"repeat {r + 1}/{repeats}: llama.cpp {lt[-1].decode_tok_s:.1f} tok/s, tmac {tt[-1].decode_tok_s:.1f}")
-        agreement = []
-        for prompt in prompts:
-            chat = llama.tokenize(llama.template.render([Message("user", prompt)]))
-            a = _greedy_ids(*llama_side(chat), agree_tokens)
-            b = _greedy_ids(*tmac_side(chat), agree_tokens)
-            common = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), agree_tokens)
-            agreement.append((prompt, common, a == b))
-            say(f"agreement: {prompt!r} {'identical' if a == b else f'parts at token {common}'}")
+        chats = [llama.tokenize(llama.template.render([Message("user", p)])) for p in prompts]
+        reference = [_greedy_ids(*lside(chat), agree_tokens) for chat in chats]
+        agreed = agreement(reference, tside, chats, prompts, agree_tokens)
+        say(f"agreement: {sum(same for *_, same in agreed)}/{len(agreed)} identical")
         layouts = {"tmac": ours.decoder.counts.tmac, "int8": ours.decoder.counts.int8,
                    "dense": ours.decoder.counts.dense}
     finally:
         llama.close()
         ours.close()
+    like = load_tmac(spec, gguf, threads=threads, context_cap=context, native=native, lut=False, kv_f16=True,
+                     batch_prompt=True)
+    try:
+        like_for_like = agreement(reference, tmac_side(like), chats, prompts, agree_tokens)
+    finally:
+        like.close()
+    say(f"like for like (int8 path, batch prompt): {sum(same for *_, same in like_for_like)}/{len(prompts)}")
+    f32 = load_llama(spec, gguf, threads=threads, context_cap=context, native=native, kv_f32=True)
+    try:
+        llama_f32_kv = agreement(reference, llama_side(f32.llm), chats, prompts, agree_tokens)
+    finally:
+        f32.close()
+    say(f"llama.cpp f16 vs f32 KV: {sum(same for *_, same in llama_f32_kv)}/{len(prompts)}")
     rss = {side: peak_rss_mb(gguf, side, threads, data_dir, lut) for side in ("llama", "tmac")} if measure_rss else {}
     return DecodeComparison(model=spec.id, threads=threads, prompt_tokens=len(tokens), new_tokens=new_tokens,
                             repeats=repeats, layouts=layouts, llama=tuple(lt), tmac=tuple(tt),
-                            agreement=tuple(agreement), agree_tokens=agree_tokens, rss_mb=rss)
+                            agreement=agreed, agree_tokens=agree_tokens, rss_mb=rss, like_for_like=like_for_like,
+                            llama_f32_kv=llama_f32_kv)
 
 
 def peak_rss_mb(gguf: Path, side: str, threads: int, data_dir: Path, lut: bool = True) -> float:
