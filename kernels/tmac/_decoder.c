@@ -10,8 +10,11 @@
  *             For the legacy types (fp16_act) the dot product is llama.cpp's ggml_vec_dot_q4_1_q8_1 / q8_0_q8_0
  *             step for step: the activation scale and sum rounded to fp16 as block_q8_1 stores them, the same 8
  *             int32 lanes per block, one FMA per block into 8 float lanes, the mins term summed apart and added
- *             last. The same integers and the same float operations in the same order give the same bits; greedy
- *             text then parts from llama.cpp's only where the rest of the step (attention, norms) rounds apart.
+ *             last. The same integers and the same float operations in the same order give the same bits. Q4_1
+ *             may stay packed as the GGUF's nibbles (packed4), read as ggml_vec_dot_q4_1_q8_1 reads them.
+ *   The rest of the step follows llama.cpp's CPU code too (RMSNorm, RoPE tables, attention, softmax, SwiGLU; see
+ *   each function), so the int8 path on a model of legacy quants gives llama.cpp's logits bit for bit, with its fp32
+ *   or (kv_f16) its default f16 cache, a prompt one token at a time or (batch) as one batch.
  *   MAT_F32   dense fp32 rows (F32/F16/BF16 tensors), AVX2 FMA GEMV.
  * Everything the step needs is allocated once at creation (KV cache of n_ctx positions, fp32; scratch vectors). */
 
@@ -38,6 +41,9 @@ typedef struct {
     const uint8_t *w;
     /* MAT_Q8: block 32, activations as llama.cpp's block_q8_0/q8_1 hold them (fp16 scale and sum) */
     int fp16_act;
+    /* MAT_Q8 with fp16_act: q holds a Q4_1 matrix's nibbles in the GGUF's order (k / 2 bytes a row, element i < 16
+     * of a block in the low nibble of byte i, element 16 + i in its high nibble), codes 0..15 */
+    int packed4;
     /* MAT_Q8 (block = 16 or 32) */
     const int8_t *q;
     const float *s, *m;
@@ -193,6 +199,16 @@ static float q8_row_scalar(const Mat *M, const Act *A, int64_t r) {
     const int64_t k = M->k, nb = k / M->block;
     const int8_t *w = M->q + r * k;
     float total = 0.0f;
+    if (M->packed4) {
+        const uint8_t *pw = (const uint8_t *)M->q + r * (k / 2);
+        for (int64_t b = 0; b < nb; b++) {
+            int32_t dot = 0;
+            for (int i = 0; i < 16; i++)
+                dot += (pw[16 * b + i] & 15) * A->xq[32 * b + i] + (pw[16 * b + i] >> 4) * A->xq[32 * b + 16 + i];
+            total += M->s[r * nb + b] * A->xd16[b] * (float)dot;
+        }
+        return total + q8_mins_fp16(M, A, r);
+    }
     if (M->fp16_act) {
         for (int64_t b = 0; b < nb; b++) {
             int32_t dot = 0;
@@ -233,6 +249,34 @@ static inline __m256i dot32_avx2(const int8_t *w, const int8_t *x) {
     const __m256i wv = _mm256_loadu_si256((const __m256i *)w), xv = _mm256_loadu_si256((const __m256i *)x);
     const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* A block's 32 Q4_1 codes as bytes in element order (ggml's bytes_from_nibbles_32). */
+TMAC_TARGET("avx2,fma,f16c")
+static inline __m256i nibbles32_avx2(const uint8_t *p) {
+    const __m128i lo = _mm_loadu_si128((const __m128i *)p);
+    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), _mm_srli_epi16(lo, 4), 1);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+/* Rows r..r+rows-1 (1 to 4) of a packed Q4_1 matrix: ggml_vec_dot_q4_1_q8_1 (AVX2) step for step -- unsigned codes
+ * times signed activations in int16 pairs, int32 lanes of 4, one FMA per block with d_w * d_x, the mins apart. */
+TMAC_TARGET("avx2,fma,f16c")
+static void q4_rows_avx2(const Mat *M, const Act *A, int64_t r, int rows, float *y) {
+    const int64_t k = M->k, nb = k / 32;
+    const uint8_t *w0 = (const uint8_t *)M->q + r * (k / 2);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
+        const float xd = A->xd16[b];
+        for (int j = 0; j < rows; j++) {
+            const __m256i qx = nibbles32_avx2(w0 + j * (k / 2) + 16 * b);
+            const __m256 xy = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(qx, xv), ones));
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(M->s[(r + j) * nb + b] * xd), xy, acc[j]);
+        }
+    }
+    for (int j = 0; j < rows; j++) y[j] = hsum8(acc[j]) + q8_mins_fp16(M, A, r + j);
 }
 
 TMAC_TARGET("avx2,fma,f16c")
@@ -457,6 +501,10 @@ static void rows_units(const void *ctx, int64_t r0, int64_t r1) {
     const Mat *M = J->M;
     int64_t r = r0;
 #ifdef TMAC_X86
+    if (M->kind == MAT_Q8 && M->packed4 && (J->isa == ISA_AVX2 || J->isa == ISA_AVX512)) {
+        for (; r < r1; r += 4) q4_rows_avx2(M, J->A, r, r1 - r < 4 ? (int)(r1 - r) : 4, J->y + r);
+        return;
+    }
     if (M->kind == MAT_Q8 && (J->isa == ISA_AVX2 || J->isa == ISA_AVX512))
         for (; r + 4 <= r1; r += 4) q8_rows4_avx2(M, J->A, r, J->y + r);
 #endif
@@ -512,9 +560,13 @@ static void embed_row(const Decoder *D, int token, float *x) {
     const int64_t k = E->k;
     if (E->kind == MAT_F32) { memcpy(x, E->f + (int64_t)token * k, k * sizeof(float)); return; }
     const int64_t nb = k / E->block;
+    const uint8_t *pw = (const uint8_t *)E->q + (int64_t)token * (k / 2);
     for (int64_t i = 0; i < k; i++) {
         const int64_t b = (int64_t)token * nb + i / E->block;
-        x[i] = E->s[b] * (float)E->q[(int64_t)token * k + i] + (E->m ? E->m[b] : 0.0f);
+        const int c = i % 32;
+        const float q = E->packed4 ? (float)(c < 16 ? pw[i / 32 * 16 + c] & 15 : pw[i / 32 * 16 + c - 16] >> 4)
+                                   : (float)E->q[(int64_t)token * k + i];
+        x[i] = E->s[b] * q + (E->m ? E->m[b] : 0.0f);
     }
 }
 
@@ -736,14 +788,14 @@ static const void *keep(Decoder *D, PyObject *obj, Py_ssize_t need, const char *
 }
 
 /* set_matrix(dec, layer (-1: global), slot (global: 0 embed, 1 head), part, out_off, kind, n, k, bits, block, zero,
- *            has_min, data, scales, mins, fp16_act) */
+ *            has_min, data, scales, mins, fp16_act, packed4) */
 static PyObject *py_decoder_set_matrix(PyObject *self, PyObject *args) {
     PyObject *cap, *data, *so, *mo;
-    int layer, slot, part, kind, bits, zero, has_min, fp16_act = 0;
+    int layer, slot, part, kind, bits, zero, has_min, fp16_act = 0, packed4 = 0;
     Py_ssize_t out_off, n, k, block;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OiiininninipOOO|p", &cap, &layer, &slot, &part, &out_off, &kind, &n, &k, &bits,
-                          &block, &zero, &has_min, &data, &so, &mo, &fp16_act))
+    if (!PyArg_ParseTuple(args, "OiiininninipOOO|pp", &cap, &layer, &slot, &part, &out_off, &kind, &n, &k, &bits,
+                          &block, &zero, &has_min, &data, &so, &mo, &fp16_act, &packed4))
         return NULL;
     Decoder *D = get_decoder(cap);
     if (!D) return NULL;
@@ -774,13 +826,15 @@ static PyObject *py_decoder_set_matrix(PyObject *self, PyObject *args) {
         m.w = keep(D, data, (n / tile_rows(bits)) * (k / block) * rec, "T-MAC weights");
         if (!m.w) return NULL;
     } else if (kind == MAT_Q8) {
-        if ((block != 16 && block != 32) || k % block || (fp16_act && block != 32)) {
-            PyErr_Format(PyExc_ValueError, "int8 matrix: block must be 16 or 32 (32 with fp16 activations), got %zd",
-                         block);
+        if ((block != 16 && block != 32) || k % block || ((fp16_act || packed4) && block != 32) ||
+            (packed4 && (!fp16_act || !has_min))) {
+            PyErr_Format(PyExc_ValueError, "int8 matrix: block must be 16 or 32 (32 with fp16 activations; packed "
+                         "nibbles are Q4_1's, with mins), got %zd", block);
             return NULL;
         }
         m.fp16_act = fp16_act;
-        m.q = keep(D, data, n * k, "int8 codes");
+        m.packed4 = packed4;
+        m.q = keep(D, data, packed4 ? n * k / 2 : n * k, packed4 ? "Q4_1 nibbles" : "int8 codes");
         m.s = m.q ? keep(D, so, n * (k / block) * 4, "int8 scales") : NULL;
         if (!m.s) return NULL;
         if (has_min && !(m.m = keep(D, mo, n * (k / block) * 4, "int8 mins"))) return NULL;

@@ -1,8 +1,8 @@
 """A Qwen2/Llama GGUF decoder run by the C loop in _decoder.c: weights converted once, then one call per token.
 
 Each matrix goes to the most compact layout that holds its GGUF values exactly: T-MAC bit planes for Q4_0, Q4_1,
-TQ1_0 and TQ2_0 (layout.py), int8 blocks with fp32 scales for Q8_0, Q5_x and the K-quants (int8_layout.py), dense
-fp32 for F32/F16/BF16. q/k/v and gate/up are fused into one matrix where their layouts agree (one thread-pool round
+TQ1_0 and TQ2_0 (layout.py), int8 blocks with fp32 scales for Q8_0, Q5_x and the K-quants (int8_layout.py), Q4_1's
+own nibbles where it does not go to T-MAC (the embedding, `lut=False`), dense fp32 for F32/F16/BF16. q/k/v and gate/up are fused into one matrix where their layouts agree (one thread-pool round
 trip instead of three). The C object keeps a reference to every buffer it reads, so nothing here must outlive it.
 """
 
@@ -19,7 +19,7 @@ from ..dequant import BF16, F16, F32, Q4_0, Q4_1, TQ1_0, TQ2_0, type_name
 from ..gguf_header import GGUFFormatError
 from ..gguf_tensors import GGUFTensors
 from . import native
-from .int8_layout import INT8_TYPES, Int8Weights, from_gguf_int8
+from .int8_layout import INT8_TYPES, Int8Weights, from_gguf_int8, from_gguf_q4_1_packed
 from .layout import TmacWeights, from_gguf, tile_rows
 
 TMAC_TYPES = frozenset({Q4_0, Q4_1, TQ1_0, TQ2_0})
@@ -62,11 +62,11 @@ def _concat(parts: list[Matrix]) -> Matrix | None:
     if isinstance(first, Int8Weights):
         iw = [p for p in parts if isinstance(p, Int8Weights)]
         if len(iw) != len(parts) or any(p.block != first.block or (p.mins is None) != (first.mins is None)
-                                        or p.fp16_act != first.fp16_act for p in iw):
+                                        or p.fp16_act != first.fp16_act or p.packed != first.packed for p in iw):
             return None
         mins = None if first.mins is None else np.concatenate([p.mins for p in iw if p.mins is not None])
         return Int8Weights(q=np.concatenate([p.q for p in iw]), scales=np.concatenate([p.scales for p in iw]),
-                           mins=mins, block=first.block, fp16_act=first.fp16_act)
+                           mins=mins, block=first.block, fp16_act=first.fp16_act, packed=first.packed)
     if all(isinstance(p, np.ndarray) for p in parts):
         return np.concatenate([np.asarray(p) for p in parts])
     return None
@@ -78,8 +78,8 @@ class TmacDecoder:
 
     def __init__(self, path: str | Path, *, n_ctx: int = 2048, threads: int = 1, lut: bool = True,
                  max_layers: int | None = None, kv_f16: bool = False) -> None:
-        """`lut` False: the 4-bit types go to int8 blocks too (activations rounded as llama.cpp rounds them, at
-        twice the weight bytes); `max_layers`: only the first layers (tests compare them with the numpy reference);
+        """`lut` False: the 4-bit types go to the int8 path too (activations rounded as llama.cpp rounds them; Q4_1
+        as the GGUF's own nibbles, Q4_0 as int8 codes at twice its bytes); `max_layers`: only the first layers (tests compare them with the numpy reference);
         `kv_f16`: the KV cache rounded to fp16 as llama.cpp's default cache holds it (still fp32 storage)."""
         self._kv_f16 = kv_f16
         self.path = Path(path)
@@ -151,6 +151,8 @@ class TmacDecoder:
         rows = tile_rows(4 if t in (Q4_0, Q4_1) else 2)
         if allow_tmac and self._use_lut and t in TMAC_TYPES and info.shape[0] % rows == 0:
             return from_gguf(self._file.raw(name), t, info.shape)
+        if t == Q4_1:
+            return from_gguf_q4_1_packed(self._file.raw(name), info.shape)
         if t in INT8_TYPES:
             return from_gguf_int8(self._file.raw(name), t, info.shape)
         if t in DENSE_TYPES:
@@ -176,7 +178,7 @@ class TmacDecoder:
             self.counts = LayoutCounts(self.counts.tmac + 1, self.counts.int8, self.counts.dense)
         elif isinstance(m, Int8Weights):
             lut.decoder_set_matrix(self._c, layer, slot, part, out_off, MAT_Q8, m.n, m.k, 8, m.block, 0,
-                                   m.mins is not None, m.q, m.scales, m.mins, m.fp16_act)
+                                   m.mins is not None, m.q, m.scales, m.mins, m.fp16_act, m.packed)
             self.counts = LayoutCounts(self.counts.tmac, self.counts.int8 + 1, self.counts.dense)
         else:
             lut.decoder_set_matrix(self._c, layer, slot, part, out_off, MAT_F32, m.shape[0], m.shape[1], 32, 32, 0,
