@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 repeat, 16 tokens, 3 prompts, no RSS: for iterating")
     ap.add_argument("--no-lut", action="store_true",
                     help="4-bit matrices on the int8 path too (activations rounded as llama.cpp rounds them)")
+    ap.add_argument("--q4-1-lut", action="store_true",
+                    help="Q4_1 matrices on T-MAC planes (by default they stay the GGUF's nibbles on the int8 path)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if not tmac.available():
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{model.name}: {args.threads} threads", file=sys.stderr)
             result = compare_decode(model, data_dir=data, threads=args.threads, new_tokens=tokens, repeats=repeats,
                                     agree_tokens=args.agree_tokens, prompts=prompts, measure_rss=not args.quick,
-                                    lut=not args.no_lut,
+                                    lut=not args.no_lut, q4_1_lut=args.q4_1_lut,
                                     progress=lambda m: print("  " + m, file=sys.stderr))
             d = result.as_dict()
             results.append(d)
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["tmac_decode.py", *(argv if argv is not None else sys.argv[1:])])
     out = {"command": command, "seconds": round(time.time() - started, 1), "tmac_isa": tmac.selected_isa(),
            "machine": machine_profile(bandwidth_mb=64, bandwidth_repeats=3), "quick": args.quick,
-           "lut": not args.no_lut,
+           "lut": not args.no_lut, "q4_1_lut": args.q4_1_lut,
            "goals": {"speed": SPEED_GOAL, "identical_prompts": AGREE_GOAL, "jitter_ms": JITTER_GOAL_MS},
            "models": results}
     if args.out:

@@ -79,10 +79,11 @@ def _token_text(llm: Any, token: int) -> str:
 
 
 def load_tmac(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, native: NativeGuard,
-              lut: bool = True, kv_f16: bool = True, batch_prompt: bool = False) -> LoadedTmac:
+              lut: bool = True, kv_f16: bool = True, batch_prompt: bool = False,
+              q4_1_lut: bool = False) -> LoadedTmac:
     """Convert the GGUF's weights into the C decoder (once per load) and read its vocabulary with llama.cpp (no
     llama.cpp kernels run); one-line errors for what cannot be used. `lut` False puts 4-bit matrices on the int8
-    path too (what benchmarks/tmac_decode.py --no-lut measures). `kv_f16`: the cache rounded as llama.cpp's default
+    path too (what benchmarks/tmac_decode.py --no-lut measures); `q4_1_lut` puts Q4_1 on T-MAC planes (--q4-1-lut). `kv_f16`: the cache rounded as llama.cpp's default
     f16 cache holds it (the same text needs the same rounding); `batch_prompt`: a prompt's attention summed as
     llama.cpp sums a batch -- off here, so that a reused prefix never changes the text (llama.cpp's own sums differ
     between a batch and one token at a time)."""
@@ -92,7 +93,7 @@ def load_tmac(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, na
     model_ctx = header.context_length or spec.context_length or context_cap
     n_ctx = min(context_cap, model_ctx)
     try:
-        decoder = TmacDecoder(path, n_ctx=n_ctx, threads=threads, lut=lut, kv_f16=kv_f16)
+        decoder = TmacDecoder(path, n_ctx=n_ctx, threads=threads, lut=lut, kv_f16=kv_f16, q4_1_lut=q4_1_lut)
     except TmacModelError as exc:
         raise ModelError(f"tmac cannot run model {spec.id!r}: {exc}") from None
     except MemoryError:

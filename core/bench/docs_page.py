@@ -288,7 +288,8 @@ def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
     command = f"{PY} benchmarks/{script}"
     return "\n".join([
         "## Our `tmac` backend (C decoder over the T-MAC kernels) against llama.cpp, same GGUF, same threads"
-        + ("" if data.get("lut", True) else ", 4-bit matrices on the int8 path (`--no-lut`)") + "\n",
+        + ("" if data.get("lut", True) else ", 4-bit matrices on the int8 path (`--no-lut`)")
+        + (", Q4_1 on T-MAC planes (`--q4-1-lut`)" if data.get("q4_1_lut") else "") + "\n",
         f"Decode tok/s: medians over repeats in ABBA order after a warm-up of each side (the ratio is tmac / "
         f"llama.cpp); identical: the first {agree} greedy token ids equal on each chat prompt to llama.cpp's as the "
         "app loads it (f16 KV cache, no flash attention, the prompt evaluated as one batch), for tmac as the app runs "

@@ -170,7 +170,8 @@ def agreement(reference: list[list[int]], side: Side, chats: list[list[int]], pr
 
 def compare_decode(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int = 64, repeats: int = 5,
                    agree_tokens: int = 32, prompts: tuple[str, ...] = PROMPTS, model_id: str = "",
-                   measure_rss: bool = True, lut: bool = True, native: NativeGuard | None = None,
+                   measure_rss: bool = True, lut: bool = True, q4_1_lut: bool = False,
+                   native: NativeGuard | None = None,
                    progress: Callable[[str], None] | None = None) -> DecodeComparison:
     """Load the GGUF in llama.cpp and in tmac once; time `repeats` ABBA pairs of prompt + `new_tokens` greedy
     tokens (end-of-generation not honoured, so both always make `new_tokens`); then greedy agreement on `prompts`."""
@@ -179,7 +180,7 @@ def compare_decode(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int 
     context = 2048
     native = native or NativeGuard(data_dir / "cache" / "native", threads=threads)
     llama = load_llama(spec, gguf, threads=threads, context_cap=context, native=native)
-    ours = load_tmac(spec, gguf, threads=threads, context_cap=context, native=native, lut=lut)
+    ours = load_tmac(spec, gguf, threads=threads, context_cap=context, native=native, lut=lut, q4_1_lut=q4_1_lut)
     tokens = llama.tokenize(PROMPT)
     if tokens != ours.tokenize(PROMPT):
         raise AssertionError("the two engines tokenize the prompt differently")
@@ -216,23 +217,24 @@ def compare_decode(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int 
     finally:
         f32.close()
     say(f"llama.cpp f16 vs f32 KV: {sum(same for *_, same in llama_f32_kv)}/{len(prompts)}")
-    rss = {side: peak_rss_mb(gguf, side, threads, data_dir, lut) for side in ("llama", "tmac")} if measure_rss else {}
+    layout = "q4_1_lut" if q4_1_lut else "lut" if lut else "int8"
+    rss = {side: peak_rss_mb(gguf, side, threads, data_dir, layout) for side in ("llama", "tmac")} if measure_rss else {}
     return DecodeComparison(model=spec.id, threads=threads, prompt_tokens=len(tokens), new_tokens=new_tokens,
                             repeats=repeats, layouts=layouts, llama=tuple(lt), tmac=tuple(tt),
                             agreement=agreed, agree_tokens=agree_tokens, rss_mb=rss, like_for_like=like_for_like,
                             llama_f32_kv=llama_f32_kv)
 
 
-def peak_rss_mb(gguf: Path, side: str, threads: int, data_dir: Path, lut: bool = True) -> float:
+def peak_rss_mb(gguf: Path, side: str, threads: int, data_dir: Path, layout: str = "lut") -> float:
     """Peak resident MB of a fresh process that loads the model on one side and decodes 16 tokens."""
     done = subprocess.run([sys.executable, "-m", "edgemind.core.bench.tmac_decode", side, str(gguf), str(threads),
-                           str(data_dir), "lut" if lut else "int8"], capture_output=True, text=True, timeout=600)
+                           str(data_dir), layout], capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"the {side} RSS child failed: {done.stderr.strip().splitlines()[-1:]}")
     return float(json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mb"])
 
 
-def _rss_child(side: str, gguf: Path, threads: int, data_dir: Path, lut: bool) -> float:
+def _rss_child(side: str, gguf: Path, threads: int, data_dir: Path, layout: str) -> float:
     spec = ModelSpec(id=gguf.stem, backend=side, path=gguf)
     native = NativeGuard(data_dir / "cache" / "native", threads=threads)
     if side == "llama":
@@ -243,7 +245,8 @@ def _rss_child(side: str, gguf: Path, threads: int, data_dir: Path, lut: bool) -
         for _ in range(16):
             llm.eval([int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))))])
     else:
-        ours = load_tmac(spec, gguf, threads=threads, context_cap=2048, native=native, lut=lut)
+        ours = load_tmac(spec, gguf, threads=threads, context_cap=2048, native=native, lut=layout != "int8",
+                         q4_1_lut=layout == "q4_1_lut")
         logits = ours.start(ours.tokenize(PROMPT))
         for _ in range(16):
             logits = ours.feed(int(np.argmax(logits)))
@@ -263,6 +266,6 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-if __name__ == "__main__":  # the RSS child: side gguf threads data_dir lut|int8
+if __name__ == "__main__":  # the RSS child: side gguf threads data_dir lut|int8|q4_1_lut
     _side, _gguf, _threads, _data, _layout = sys.argv[1:6]
-    print(json.dumps({"peak_rss_mb": _rss_child(_side, Path(_gguf), int(_threads), Path(_data), _layout == "lut")}))
+    print(json.dumps({"peak_rss_mb": _rss_child(_side, Path(_gguf), int(_threads), Path(_data), _layout)}))

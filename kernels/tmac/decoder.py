@@ -2,7 +2,8 @@
 
 Each matrix goes to the most compact layout that holds its GGUF values exactly: T-MAC bit planes for Q4_0, Q4_1,
 TQ1_0 and TQ2_0 (layout.py), int8 blocks with fp32 scales for Q8_0, Q5_x and the K-quants (int8_layout.py), Q4_1's
-own nibbles where it does not go to T-MAC (the embedding, `lut=False`), dense fp32 for F32/F16/BF16. q/k/v and gate/up are fused into one matrix where their layouts agree (one thread-pool round
+own nibbles unless `q4_1_lut` (faster than its T-MAC planes on AVX2 and llama.cpp's bits: see __init__), dense fp32
+for F32/F16/BF16. q/k/v and gate/up are fused into one matrix where their layouts agree (one thread-pool round
 trip instead of three). The C object keeps a reference to every buffer it reads, so nothing here must outlive it.
 """
 
@@ -77,11 +78,14 @@ class TmacDecoder:
     (a view of one preallocated float32 vector, overwritten by the next call)."""
 
     def __init__(self, path: str | Path, *, n_ctx: int = 2048, threads: int = 1, lut: bool = True,
-                 max_layers: int | None = None, kv_f16: bool = False) -> None:
+                 max_layers: int | None = None, kv_f16: bool = False, q4_1_lut: bool = False) -> None:
         """`lut` False: the 4-bit types go to the int8 path too (activations rounded as llama.cpp rounds them; Q4_1
         as the GGUF's own nibbles, Q4_0 as int8 codes at twice its bytes); `max_layers`: only the first layers (tests compare them with the numpy reference);
-        `kv_f16`: the KV cache rounded to fp16 as llama.cpp's default cache holds it (still fp32 storage)."""
+        `kv_f16`: the KV cache rounded to fp16 as llama.cpp's default cache holds it (still fp32 storage);
+        `q4_1_lut`: Q4_1 on T-MAC planes too. Off by default: its packed nibbles on the int8 path give llama.cpp's
+        logits bit for bit and decoded faster than the planes in benchmarks/tmac_decode.py (docs/benchmarks.md)."""
         self._kv_f16 = kv_f16
+        self._q4_1_lut = q4_1_lut
         self.path = Path(path)
         self._use_lut = lut
         self._max_layers = max_layers
@@ -149,7 +153,8 @@ class TmacDecoder:
             raise UnsupportedModel(f"tensor {name} of shape {info.shape} is not a matrix")
         t = info.ggml_type
         rows = tile_rows(4 if t in (Q4_0, Q4_1) else 2)
-        if allow_tmac and self._use_lut and t in TMAC_TYPES and info.shape[0] % rows == 0:
+        if allow_tmac and self._use_lut and t in TMAC_TYPES and (t != Q4_1 or self._q4_1_lut) \
+                and info.shape[0] % rows == 0:
             return from_gguf(self._file.raw(name), t, info.shape)
         if t == Q4_1:
             return from_gguf_q4_1_packed(self._file.raw(name), info.shape)

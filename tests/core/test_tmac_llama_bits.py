@@ -79,9 +79,9 @@ def test_the_int8_path_gives_llama_cpps_logits_bit_for_bit(tiny: Path, tmp_path:
                 same.append(np.array_equal(dec.run([token], pos), logits()))
             return same
 
-        exact = follow(TmacDecoder(tiny, n_ctx=256, threads=2, lut=False, kv_f16=not kv_f32))
+        exact = follow(TmacDecoder(tiny, n_ctx=256, threads=2, kv_f16=not kv_f32))  # Q4_1 packed by default
         assert all(exact), exact
-        control = follow(TmacDecoder(tiny, n_ctx=256, threads=2, lut=True, kv_f16=not kv_f32))
+        control = follow(TmacDecoder(tiny, n_ctx=256, threads=2, q4_1_lut=True, kv_f16=not kv_f32))
         assert not any(control[1:]), control
     finally:
         llama.close()
