@@ -83,7 +83,8 @@ def load_tmac(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, na
               q4_1_lut: bool = False) -> LoadedTmac:
     """Convert the GGUF's weights into the C decoder (once per load) and read its vocabulary with llama.cpp (no
     llama.cpp kernels run); one-line errors for what cannot be used. `lut` False puts 4-bit matrices on the int8
-    path too (what benchmarks/tmac_decode.py --no-lut measures); `q4_1_lut` puts Q4_1 on T-MAC planes (--q4-1-lut). `kv_f16`: the cache rounded as llama.cpp's default
+    path too (what benchmarks/tmac_decode.py --no-lut measures); `q4_1_lut` puts Q4_1 on T-MAC planes
+    (--q4-1-lut). `kv_f16`: the cache rounded as llama.cpp's default
     f16 cache holds it (the same text needs the same rounding); `batch_prompt`: a prompt's attention summed as
     llama.cpp sums a batch -- off here, so that a reused prefix never changes the text (llama.cpp's own sums differ
     between a batch and one token at a time)."""

@@ -218,7 +218,8 @@ def compare_decode(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int 
         f32.close()
     say(f"llama.cpp f16 vs f32 KV: {sum(same for *_, same in llama_f32_kv)}/{len(prompts)}")
     layout = "q4_1_lut" if q4_1_lut else "lut" if lut else "int8"
-    rss = {side: peak_rss_mb(gguf, side, threads, data_dir, layout) for side in ("llama", "tmac")} if measure_rss else {}
+    rss = ({side: peak_rss_mb(gguf, side, threads, data_dir, layout) for side in ("llama", "tmac")}
+           if measure_rss else {})
     return DecodeComparison(model=spec.id, threads=threads, prompt_tokens=len(tokens), new_tokens=new_tokens,
                             repeats=repeats, layouts=layouts, llama=tuple(lt), tmac=tuple(tt),
                             agreement=agreed, agree_tokens=agree_tokens, rss_mb=rss, like_for_like=like_for_like,

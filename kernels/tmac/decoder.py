@@ -80,10 +80,11 @@ class TmacDecoder:
     def __init__(self, path: str | Path, *, n_ctx: int = 2048, threads: int = 1, lut: bool = True,
                  max_layers: int | None = None, kv_f16: bool = False, q4_1_lut: bool = False) -> None:
         """`lut` False: the 4-bit types go to the int8 path too (activations rounded as llama.cpp rounds them; Q4_1
-        as the GGUF's own nibbles, Q4_0 as int8 codes at twice its bytes); `max_layers`: only the first layers (tests compare them with the numpy reference);
-        `kv_f16`: the KV cache rounded to fp16 as llama.cpp's default cache holds it (still fp32 storage);
-        `q4_1_lut`: Q4_1 on T-MAC planes too. Off by default: its packed nibbles on the int8 path give llama.cpp's
-        logits bit for bit and decoded faster than the planes in benchmarks/tmac_decode.py (docs/benchmarks.md)."""
+        as the GGUF's own nibbles, Q4_0 as int8 codes at twice its bytes); `max_layers`: only the first layers
+        (tests compare them with the numpy reference); `kv_f16`: the KV cache rounded to fp16 as llama.cpp's default
+        cache holds it (still fp32 storage); `q4_1_lut`: Q4_1 on T-MAC planes too. Off by default: its packed
+        nibbles on the int8 path give llama.cpp's logits bit for bit, at about 0.8x the planes' decode speed
+        (benchmarks/tmac_decode.py with and without --q4-1-lut, docs/benchmarks.md)."""
         self._kv_f16 = kv_f16
         self._q4_1_lut = q4_1_lut
         self.path = Path(path)
