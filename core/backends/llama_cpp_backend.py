@@ -70,9 +70,12 @@ def last_logits(llm: Any) -> np.ndarray:
     return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),))
 
 
-def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, native: NativeGuard) -> LoadedLlama:
+def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, native: NativeGuard,
+               kv_f32: bool = False, flash_attn: bool = False) -> LoadedLlama:
     """Load a GGUF with llama.cpp; turn its failures into one-line ModelErrors. `native` checks (once, in a child
-    process) that llama.cpp's CPU code runs this model here, and raises NativeCodeError when it does not."""
+    process) that llama.cpp's CPU code runs this model here, and raises NativeCodeError when it does not.
+    `kv_f32` / `flash_attn`: not the app's settings (llama-cpp-python's defaults: fp16 KV cache, no flash attention)
+    but what a benchmark sets to hold llama.cpp's cache in the precision of an engine it is compared with."""
     key = model_key(spec.sha256, path)
     llama_cpp = import_llama(native.variant_for(path, key))
     header = read_gguf_header(path)
@@ -80,10 +83,11 @@ def load_llama(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, n
     n_ctx = min(context_cap, model_ctx)
     # A tuned adapter (checked against its pin by the registry's prepare) is applied by llama.cpp at load.
     lora = {"lora_path": str(spec.adapter)} if spec.adapter is not None else {}
+    kv = {"type_k": llama_cpp.GGML_TYPE_F32, "type_v": llama_cpp.GGML_TYPE_F32} if kv_f32 else {}
     try:
         llm = llama_cpp.Llama(
             model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512,
-            n_gpu_layers=native.gpu_layers(key), verbose=False, **lora,
+            n_gpu_layers=native.gpu_layers(key), verbose=False, flash_attn=flash_attn, **lora, **kv,
         )
     except (ValueError, RuntimeError, OSError) as exc:
         what = f"{path.name} with adapter {spec.adapter.name}" if spec.adapter is not None else path.name

@@ -42,6 +42,7 @@ class LoadedTmac:
     n_ctx: int
     cached: list[int] = field(default_factory=list)  # tokens whose KV the decoder holds at positions 0..len-1
     reused: int = 0  # prompt tokens the last request took from the cache (tests and logs read it)
+    batch_prompt: bool = False  # a prompt's attention summed as llama.cpp sums a batch (TmacDecoder.run)
 
     def tokenize(self, prompt: str) -> list[int]:
         tokens = self.vocab.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
@@ -56,7 +57,7 @@ class LoadedTmac:
         done = min(common_prefix(self.cached, tokens), len(tokens) - 1)
         self.reused = done
         del self.cached[done:]
-        logits = self.decoder.run(tokens[done:], done)
+        logits = self.decoder.run(tokens[done:], done, batch=self.batch_prompt)
         self.cached.extend(tokens[done:])
         return logits
 
@@ -78,17 +79,22 @@ def _token_text(llm: Any, token: int) -> str:
 
 
 def load_tmac(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, native: NativeGuard,
-              lut: bool = True) -> LoadedTmac:
+              lut: bool = True, kv_f16: bool = True, batch_prompt: bool = False,
+              q4_1_lut: bool = False) -> LoadedTmac:
     """Convert the GGUF's weights into the C decoder (once per load) and read its vocabulary with llama.cpp (no
     llama.cpp kernels run); one-line errors for what cannot be used. `lut` False puts 4-bit matrices on the int8
-    path too (what benchmarks/tmac_decode.py --no-lut measures)."""
+    path too (what benchmarks/tmac_decode.py --no-lut measures); `q4_1_lut` puts Q4_1 on T-MAC planes
+    (--q4-1-lut). `kv_f16`: the cache rounded as llama.cpp's default
+    f16 cache holds it (the same text needs the same rounding); `batch_prompt`: a prompt's attention summed as
+    llama.cpp sums a batch -- off here, so that a reused prefix never changes the text (llama.cpp's own sums differ
+    between a batch and one token at a time)."""
     if not tmac.available():
         raise BackendUnavailable(f"the tmac backend cannot run: {tmac.why_unavailable()}")
     header = read_gguf_header(path)
     model_ctx = header.context_length or spec.context_length or context_cap
     n_ctx = min(context_cap, model_ctx)
     try:
-        decoder = TmacDecoder(path, n_ctx=n_ctx, threads=threads, lut=lut)
+        decoder = TmacDecoder(path, n_ctx=n_ctx, threads=threads, lut=lut, kv_f16=kv_f16, q4_1_lut=q4_1_lut)
     except TmacModelError as exc:
         raise ModelError(f"tmac cannot run model {spec.id!r}: {exc}") from None
     except MemoryError:
@@ -106,7 +112,7 @@ def load_tmac(spec: ModelSpec, path: Path, *, threads: int, context_cap: int, na
     c = decoder.counts
     log.info("tmac %s: %d T-MAC, %d int8, %d dense matrices, %d threads, isa %s", spec.id, c.tmac, c.int8, c.dense,
              threads, tmac.selected_isa())
-    return LoadedTmac(decoder=decoder, vocab=vocab, template=template, n_ctx=decoder.n_ctx)
+    return LoadedTmac(decoder=decoder, vocab=vocab, template=template, n_ctx=decoder.n_ctx, batch_prompt=batch_prompt)
 
 
 class TmacBackend(PooledGGUFBackend[LoadedTmac]):

@@ -258,6 +258,11 @@ def _tmac_kernels(path: Path, root: Path, data: dict[str, Any]) -> str:
         "", _source(path, root, command), ""])
 
 
+def _of(m: dict[str, Any], key: str) -> str:
+    """'k/n' for an agreement count a result file holds, 'n/a' for one written before it was measured."""
+    return f"{m[key]}/{m.get('prompts')}" if key in m else "n/a"
+
+
 def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
     """benchmarks/tmac_decode.py: the tmac backend (our C decoder) against llama.cpp end to end, per model."""
     goals = data.get("goals", {})
@@ -272,6 +277,7 @@ def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
             f"{fmt(m.get('tmac_decode_tok_s'), 'tok/s')} vs {fmt(m.get('llama_decode_tok_s'), 'tok/s')} "
             f"({fmt(m.get('decode_ratio'), 'x')})",
             f"{m.get('identical_prompts')}/{m.get('prompts')}",
+            _of(m, "identical_like_for_like"), _of(m, "llama_self_identical"),
             f"{fmt(m.get('tmac_jitter_ms'), 'ms')} vs {fmt(m.get('llama_jitter_ms'), 'ms')}",
             " / ".join(fmt(m[f"tmac_step_{p}_ms"], "ms") for p in ("p50", "p90", "p99") if f"tmac_step_{p}_ms" in m),
             f"{fmt(rss.get('tmac'), 'MiB')} vs {fmt(rss.get('llama'), 'MiB')}" if rss else "n/a",
@@ -283,10 +289,18 @@ def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
     command = f"{PY} benchmarks/{script}"
     return "\n".join([
         "## Our `tmac` backend (C decoder over the T-MAC kernels) against llama.cpp, same GGUF, same threads"
-        + ("" if data.get("lut", True) else ", 4-bit matrices on the int8 path (`--no-lut`)") + "\n",
+        + ("" if data.get("lut", True) else ", 4-bit matrices on the int8 path (`--no-lut`)")
+        + (", Q4_1 on T-MAC planes (`--q4-1-lut`)" if data.get("q4_1_lut") else "") + "\n",
         f"Decode tok/s: medians over repeats in ABBA order after a warm-up of each side (the ratio is tmac / "
-        f"llama.cpp); identical: the first {agree} "
-        "greedy token ids equal on each chat prompt; jitter: p99 - p50 of the decode steps; peak RSS of a fresh "
+        f"llama.cpp); identical: the first {agree} greedy token ids equal on each chat prompt to llama.cpp's as the "
+        "app loads it (f16 KV cache, no flash attention, the prompt evaluated as one batch), for tmac as the app runs "
+        "it (the layouts in the model column -- by default Q4_1 as the GGUF's nibbles on the int8 path, T-MAC planes "
+        "for Q4_0 and ternary types; its cache rounded to f16; the prompt one token at a time); like for like: "
+        "tmac with every matrix on the int8 path (activations rounded as llama.cpp's Q8_0/Q8_1, ggml's order of "
+        "sums) and the prompt summed as llama.cpp sums a batch -- bit-identical logits on a model of legacy quants "
+        "(Q4_0/Q4_1/Q5_0/Q8_0), not on K-quants (llama.cpp's Q8_K activations); llama.cpp vs itself: llama.cpp "
+        "with an fp32 KV cache against its default, the floor of what a change of rounding alone does to greedy "
+        "text on that model; jitter: p99 - p50 of the decode steps; peak RSS of a fresh "
         f"process per side. T-MAC path `{data.get('tmac_isa')}`, {machine.get('physical_cores', '?')} cores, read "
         f"bandwidth {machine.get('memory_read_gbs', '?')} GB/s"
         + (f", 1-minute load average {load['start']} at the start and {load['end']} at the end (other engineers' "
@@ -296,7 +310,8 @@ def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
         f"{goals.get('jitter_ms')} ms"
         + (f"; on the tiny ternary model (TQ2_0) decode >= {goals['ternary_speed']}x" if "ternary_speed" in goals
            else "") + ".\n",
-        _table(["model", "threads", "decode tmac vs llama.cpp", "identical", "jitter tmac vs llama.cpp",
+        _table(["model", "threads", "decode tmac vs llama.cpp", "identical", "identical, like for like",
+                "llama.cpp vs itself (f32 KV)", "jitter tmac vs llama.cpp",
                 "tmac step " + " / ".join(p for p in ("p50", "p90", "p99")
                                           if any(f"tmac_step_{p}_ms" in m for m in data.get("models", []))),
                 "peak RSS tmac vs llama.cpp"], rows),

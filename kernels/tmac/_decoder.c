@@ -6,7 +6,15 @@
  *   MAT_TMAC  T-MAC bit planes (_lut.c's layout), exact for Q4_0/Q4_1/TQ1_0/TQ2_0; activations as int8 tables.
  *   MAT_Q8    int8 codes with one fp32 scale (and optionally one fp32 min) per block of 16 or 32 weights:
  *             w = s * q (+ m). Exact for Q8_0, Q5_0/Q5_1, Q4_0/Q4_1, Q4_K/Q5_K (block 32), Q6_K (block 16);
- *             activations quantized to int8 per 32 (as llama.cpp's Q8_0/Q8_K dot products do), AVX2 dot products.
+ *             activations quantized to int8 per 32 as llama.cpp's quantize_row_q8_0/q8_1 do, AVX2 dot products.
+ *             For the legacy types (fp16_act) the dot product is llama.cpp's ggml_vec_dot_q4_1_q8_1 / q8_0_q8_0
+ *             step for step: the activation scale and sum rounded to fp16 as block_q8_1 stores them, the same 8
+ *             int32 lanes per block, one FMA per block into 8 float lanes, the mins term summed apart and added
+ *             last. The same integers and the same float operations in the same order give the same bits. Q4_1
+ *             may stay packed as the GGUF's nibbles (packed4), read as ggml_vec_dot_q4_1_q8_1 reads them.
+ *   The rest of the step follows llama.cpp's CPU code too (RMSNorm, RoPE tables, attention, softmax, SwiGLU; see
+ *   each function), so the int8 path on a model of legacy quants gives llama.cpp's logits bit for bit, with its fp32
+ *   or (kv_f16) its default f16 cache, a prompt one token at a time or (batch) as one batch.
  *   MAT_F32   dense fp32 rows (F32/BF16 tensors), AVX2 FMA GEMV.
  *   MAT_F16   dense fp16 rows (F16 tensors: half the bytes of their fp32 copy), widened to fp32 as they are read:
  *             the same products in the same order as MAT_F32, so the same logits.
@@ -34,6 +42,11 @@ typedef struct {
     int bits, zero, has_min;
     int64_t block;
     const uint8_t *w;
+    /* MAT_Q8: block 32, activations as llama.cpp's block_q8_0/q8_1 hold them (fp16 scale and sum) */
+    int fp16_act;
+    /* MAT_Q8 with fp16_act: q holds a Q4_1 matrix's nibbles in the GGUF's order (k / 2 bytes a row, element i < 16
+     * of a block in the low nibble of byte i, element 16 + i in its high nibble), codes 0..15 */
+    int packed4;
     /* MAT_Q8 (block = 16 or 32) */
     const int8_t *q;
     const float *s, *m;
@@ -58,16 +71,20 @@ typedef struct {
     int8_t *xq;       /* int8 per 32 */
     float *xs;        /* scale per 32 */
     float *xsum16;    /* d * sum of q per 16 (mins) */
+    float *xd16;      /* scale per 32 rounded to fp16 (block_q8_0/q8_1's d) */
+    float *xs16;      /* fp16 of d * sum of q per 32 (block_q8_1's s) */
 } Act;
 
 typedef struct {
     int layers, hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, threads, interleaved, isa;
+    int kv_f16;        /* K, V (and q, the probabilities) rounded to fp16 as llama.cpp's default f16 cache holds them */
     float eps;
     Layer *layer;
     Mat embed, head;
     const float *out_norm, *rope_cos, *rope_sin; /* cos/sin [n_ctx][head_dim / 2] */
     float *kcache, *vcache;                      /* [layers][kv_heads][n_ctx][head_dim] */
-    float *x, *h, *qkv, *att, *tmp, *gu, *act, *scores;
+    float *own_rope;                             /* llama.cpp's tables when built here (rope_cos/sin point in) */
+    float *x, *h, *qkv, *att, *tmp, *gu, *act, *scores, *qh;
     Act a;
     int busy;
     Py_buffer bufs[512];
@@ -76,11 +93,29 @@ typedef struct {
 
 /* ------------------------------------------------------------------------------------------ pieces */
 
+/* As ggml_compute_forward_rms_norm_f32: fp32 squares summed in double, the mean and the scale in fp32. */
 static void rms_norm(const float *x, const float *w, float *out, int n, float eps) {
     double ss = 0.0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    const float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) ss += (double)(x[i] * x[i]);
+    const float mean = (float)(ss / n);
+    const float scale = 1.0f / sqrtf(mean + eps);
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+/* llama.cpp's RoPE tables (ggml_rope_cache_init without YaRN or frequency factors): the angle of pair i at position
+ * p is p * theta_scale^i accumulated by fp32 multiplications, theta_scale = powf(base, -2 / dims), and cosf/sinf of
+ * it. Float64 angles differ from these by up to p * i * 6e-8 radians (1e-4 at p = 60): far more than fp32 rounding,
+ * enough to part greedy text from llama.cpp's. */
+static void rope_tables_ggml(float *cos_out, float *sin_out, int n_ctx, int half, float base) {
+    const float theta_scale = powf(base, -2.0f / (float)(2 * half));
+    for (int p = 0; p < n_ctx; p++) {
+        float theta = (float)p;
+        for (int i = 0; i < half; i++) {
+            cos_out[(int64_t)p * half + i] = cosf(theta);
+            sin_out[(int64_t)p * half + i] = sinf(theta);
+            theta *= theta_scale;
+        }
+    }
 }
 
 static void act_reset(Act *A, const float *x, int64_t k) {
@@ -101,7 +136,28 @@ static void act_tables(Decoder *D) {
     A->have_tables = 1;
 }
 
-/* int8 per 32 with d = amax / 127 and q = round(x / d), as llama.cpp's quantize_row_q8_0; d * sum(q) per 16. */
+/* f rounded to the nearest fp16 value (ties to even), kept as a float: what llama.cpp keeps of a Q8 block's scale
+ * (GGML_CPU_FP32_TO_FP16 is F16C's round-to-nearest-even). Finite input. */
+static float fp16_round(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    const uint32_t sign = u & 0x80000000u;
+    uint32_t a = u & 0x7fffffffu;
+    float af;
+    memcpy(&af, &a, 4);
+    if (af >= 65520.0f) return sign ? -INFINITY : INFINITY;
+    if (af < 0x1p-14f) { /* fp16 subnormals are the multiples of 2^-24 */
+        const float r = nearbyintf(af * 0x1p24f) * 0x1p-24f;
+        return sign ? -r : r;
+    }
+    a = (a + 0x0fffu + ((a >> 13) & 1u)) & ~0x1fffu; /* keep 10 mantissa bits, ties to even */
+    a |= sign;
+    memcpy(&af, &a, 4);
+    return af;
+}
+
+/* int8 per 32 as llama.cpp's quantize_row_q8_0/q8_1 (x86): d = amax / 127, q = x * (127 / amax) rounded to nearest
+ * even; d * sum(q) per 16 (K-quant mins), and block_q8_1's fp16 d and fp16 d * sum(q) per 32. */
 static void act_q8(Decoder *D) {
     Act *A = &D->a;
     if (A->have_q8) return;
@@ -109,8 +165,8 @@ static void act_q8(Decoder *D) {
         const float *x = A->x + 32 * b;
         float amax = 0.0f;
         for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
-        const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
-        for (int i = 0; i < 32; i++) A->xq[32 * b + i] = (int8_t)roundf(x[i] * id);
+        const float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        for (int i = 0; i < 32; i++) A->xq[32 * b + i] = (int8_t)nearbyintf(x[i] * id);
         A->xs[b] = d;
         /* Sums of the quantized values, as llama.cpp's Q8_1 keeps them: the mins term then rounds the same activations
          * as the codes term, so the error is the centred weight (d q + m) times the rounding, not d q with q in 0..15
@@ -120,6 +176,8 @@ static void act_q8(Decoder *D) {
         for (int i = 0; i < 16; i++) { s0 += A->xq[32 * b + i]; s1 += A->xq[32 * b + 16 + i]; }
         A->xsum16[2 * b] = d * (float)s0;
         A->xsum16[2 * b + 1] = d * (float)s1;
+        A->xd16[b] = fp16_round(d);
+        A->xs16[b] = fp16_round(d * (float)(s0 + s1));
     }
     A->have_q8 = 1;
 }
@@ -131,10 +189,38 @@ typedef struct {
     int isa;
 } RowsJob;
 
+/* The mins term of a legacy-type row as ggml_vec_dot_q4_1_q8_1 sums it: m * s per block, one FMA each (ggml builds
+ * with -ffp-contract=fast), apart from the codes term. */
+static float q8_mins_fp16(const Mat *M, const Act *A, int64_t r) {
+    const int64_t nb = M->k / 32;
+    const float *m = M->m + r * nb;
+    float summs = 0.0f;
+    for (int64_t b = 0; b < nb; b++) summs = fmaf(m[b], A->xs16[b], summs);
+    return summs;
+}
+
 static float q8_row_scalar(const Mat *M, const Act *A, int64_t r) {
     const int64_t k = M->k, nb = k / M->block;
     const int8_t *w = M->q + r * k;
     float total = 0.0f;
+    if (M->packed4) {
+        const uint8_t *pw = (const uint8_t *)M->q + r * (k / 2);
+        for (int64_t b = 0; b < nb; b++) {
+            int32_t dot = 0;
+            for (int i = 0; i < 16; i++)
+                dot += (pw[16 * b + i] & 15) * A->xq[32 * b + i] + (pw[16 * b + i] >> 4) * A->xq[32 * b + 16 + i];
+            total += M->s[r * nb + b] * A->xd16[b] * (float)dot;
+        }
+        return total + q8_mins_fp16(M, A, r);
+    }
+    if (M->fp16_act) {
+        for (int64_t b = 0; b < nb; b++) {
+            int32_t dot = 0;
+            for (int64_t i = 32 * b; i < 32 * (b + 1); i++) dot += (int32_t)w[i] * A->xq[i];
+            total += M->s[r * nb + b] * A->xd16[b] * (float)dot;
+        }
+        return M->m ? total + q8_mins_fp16(M, A, r) : total;
+    }
     for (int64_t b = 0; b < nb; b++) {
         int32_t dot = 0;
         for (int64_t i = b * M->block; i < (b + 1) * M->block; i++) dot += (int32_t)w[i] * A->xq[i];
@@ -171,12 +257,46 @@ static inline __m256i dot32_avx2(const int8_t *w, const int8_t *x) {
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
+/* A block's 32 Q4_1 codes as bytes in element order (ggml's bytes_from_nibbles_32). */
+TMAC_TARGET("avx2,fma,f16c")
+static inline __m256i nibbles32_avx2(const uint8_t *p) {
+    const __m128i lo = _mm_loadu_si128((const __m128i *)p);
+    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), _mm_srli_epi16(lo, 4), 1);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+/* Rows r..r+rows-1 (1 to 4) of a packed Q4_1 matrix: ggml_vec_dot_q4_1_q8_1 (AVX2) step for step -- unsigned codes
+ * times signed activations in int16 pairs, int32 lanes of 4, one FMA per block with d_w * d_x, the mins apart. */
+TMAC_TARGET("avx2,fma,f16c")
+static void q4_rows_avx2(const Mat *M, const Act *A, int64_t r, int rows, float *y) {
+    const int64_t k = M->k, nb = k / 32;
+    const uint8_t *w0 = (const uint8_t *)M->q + r * (k / 2);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
+        const float xd = A->xd16[b];
+        for (int j = 0; j < rows; j++) {
+            const __m256i qx = nibbles32_avx2(w0 + j * (k / 2) + 16 * b);
+            const __m256 xy = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(qx, xv), ones));
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(M->s[(r + j) * nb + b] * xd), xy, acc[j]);
+        }
+    }
+    for (int j = 0; j < rows; j++) y[j] = hsum8(acc[j]) + q8_mins_fp16(M, A, r + j);
+}
+
 TMAC_TARGET("avx2,fma,f16c")
 static float q8_row_avx2(const Mat *M, const Act *A, int64_t r) {
     const int64_t k = M->k, nb = k / M->block, n32 = k / 32;
     const int8_t *w = M->q + r * k;
     const float *s = M->s + r * nb;
     __m256 acc = _mm256_setzero_ps();
+    if (M->fp16_act) {
+        for (int64_t b = 0; b < n32; b++)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(s[b] * A->xd16[b]),
+                                  _mm256_cvtepi32_ps(dot32_avx2(w + 32 * b, A->xq + 32 * b)), acc);
+        return M->m ? hsum8(acc) + q8_mins_fp16(M, A, r) : hsum8(acc);
+    }
     if (M->block == 32) {
         for (int64_t b = 0; b < n32; b++)
             acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_avx2(w + 32 * b, A->xq + 32 * b)),
@@ -208,7 +328,7 @@ static void q8_rows4_avx2(const Mat *M, const Act *A, int64_t r, float *y) {
     for (int64_t b = 0; b < n32; b++) {
         const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
         const __m256i ax = _mm256_sign_epi8(xv, xv);
-        const float xs = A->xs[b];
+        const float xs = M->fp16_act ? A->xd16[b] : A->xs[b];
         for (int j = 0; j < 4; j++) {
             const __m256i wv = _mm256_loadu_si256((const __m256i *)(w0 + j * k + 32 * b));
             const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv, xv)), ones);
@@ -221,6 +341,10 @@ static void q8_rows4_avx2(const Mat *M, const Act *A, int64_t r, float *y) {
     }
     for (int j = 0; j < 4; j++) {
         float total = hsum8(acc[j]);
+        if (M->fp16_act) {
+            y[j] = M->m ? total + q8_mins_fp16(M, A, r + j) : total;
+            continue;
+        }
         if (M->m) {
             const float *m = M->m + (r + j) * nb;
             for (int64_t b = 0; b < nb; b++)
@@ -246,6 +370,142 @@ static float dense_row_avx2(const Mat *M, const Act *A, int64_t r) {
     for (; i < M->k; i++) total += (h ? fp16_to_fp32(h[i]) : w[i]) * A->x[i];
     return total;
 }
+
+/* ggml_v_expf (ggml-cpu/vec.h, AVX2 + FMA) operation for operation: the exponential of llama.cpp's softmax and SiLU.
+ * exp(-inf) is 0, as there. */
+TMAC_TARGET("avx2,fma,f16c")
+static inline __m256 expf8_ggml(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1))));
+    const __m256i c = _mm256_castps_si256(
+        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(126), _CMP_GT_OQ));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    if (!_mm256_movemask_ps(_mm256_castsi256_ps(c))) return _mm256_fmadd_ps(j, k, k);
+    const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                       _mm256_set1_epi32((int)0x82000000u));
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256i d = _mm256_castps_si256(
+        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(192), _CMP_GT_OQ));
+    return _mm256_or_ps(
+        _mm256_and_ps(_mm256_castsi256_ps(d), _mm256_mul_ps(s1, s1)),
+        _mm256_andnot_ps(_mm256_castsi256_ps(d),
+                         _mm256_or_ps(_mm256_and_ps(_mm256_castsi256_ps(c), _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1)),
+                                      _mm256_andnot_ps(_mm256_castsi256_ps(c), _mm256_fmadd_ps(k, j, k)))));
+}
+
+/* ggml_vec_swiglu_f32: silu(g) * u with silu x / (1 + exp(-x)), 8 at a time (n a multiple of 32 here). */
+TMAC_TARGET("avx2,fma,f16c")
+static void swiglu_avx2(const float *g, const float *u, float *out, int n) {
+    for (int i = 0; i < n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 silu = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f),
+                                                           expf8_ggml(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(u + i)));
+    }
+}
+
+/* ggml_vec_dot_f32 (AVX2): four 8-lane FMA accumulators over steps of 32, folded (0+2)+(1+3), the halves added,
+ * two horizontal adds; the rest one by one. */
+TMAC_TARGET("avx2,fma,f16c")
+static float dot_f32_ggml(const float *x, const float *y, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    const int np = n & ~31;
+    for (int i = 0; i < np; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), s3);
+    }
+    s0 = _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    const __m128 t1 = _mm_hadd_ps(t0, t0);
+    float sum = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+    for (int i = np; i < n; i++) sum += x[i] * y[i];
+    return sum;
+}
+
+/* One head's attention as llama.cpp computes it without flash attention over an fp32 cache: kq = K q by
+ * ggml_vec_dot_f32 per position, softmax_ext (kq * scale, max, ggml_v_expf in chunks of 8 whose fp32 sums add up
+ * in double, times (float)(1 / sum)), then each output dim the ggml_vec_dot_f32 of V's column with the
+ * probabilities -- done here 8 dims at a time with the 32 partial sums of its accumulators, folded in its order.
+ * Positions past n have probability 0 there and add nothing. */
+TMAC_TARGET("avx2,fma,f16c")
+static inline void fp16_round_avx2(const float *x, float *y, int n) {
+    for (int i = 0; i < n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+}
+
+/* llamafile's tinyBLAS (AVX2), what llama.cpp's attention runs on for a batch of tokens: one 8-lane FMA accumulator
+ * over k, then its horizontal sum (hsum8's order). */
+TMAC_TARGET("avx2,fma,f16c")
+static float dot_tiny(const float *x, const float *y, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
+    return hsum8(acc);
+}
+
+/* f16: llama.cpp's f16 cache (K and V already rounded when stored): q and the probabilities are rounded to fp16 as
+ * its mul_mat converts them (ggml_vec_dot_f16 has ggml_vec_dot_f32's shape). batch: the step is one token of a
+ * batch (a prompt): llama.cpp then multiplies with tinyBLAS -- kq only when the cache is f16 (an fp32 kq has a
+ * non-contiguous q and stays on vec_dot), kqv always. qh: hd floats of scratch. */
+TMAC_TARGET("avx2,fma,f16c")
+static void attn_head_ggml(const float *q, const float *K, const float *V, int n, int hd, float scale, float *sc,
+                           float *o, int f16, int batch, float *qh) {
+    float mx = -INFINITY;
+    if (f16) {
+        fp16_round_avx2(q, qh, hd);
+        q = qh;
+    }
+    for (int t = 0; t < n; t++) {
+        const float *k = K + (int64_t)t * hd;
+        sc[t] = (f16 && batch ? dot_tiny(k, q, hd) : dot_f32_ggml(k, q, hd)) * scale;
+        if (sc[t] > mx) mx = sc[t];
+    }
+    const int n8 = (n + 7) & ~7;
+    for (int t = n; t < n8; t++) sc[t] = -INFINITY;
+    double sum = 0.0;
+    for (int t = 0; t < n8; t += 8) {
+        const __m256 v = expf8_ggml(_mm256_sub_ps(_mm256_loadu_ps(sc + t), _mm256_set1_ps(mx)));
+        _mm256_storeu_ps(sc + t, v);
+        sum += (double)hsum8(v);
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int t = 0; t < n; t++) sc[t] *= inv;
+    if (f16) fp16_round_avx2(sc, sc, n8);
+    if (batch) {
+        for (int i0 = 0; i0 < hd; i0 += 8) {
+            __m256 P[8];
+            for (int j = 0; j < 8; j++) P[j] = _mm256_setzero_ps();
+            for (int t = 0; t < n; t++)
+                P[t & 7] = _mm256_fmadd_ps(_mm256_loadu_ps(V + (int64_t)t * hd + i0), _mm256_set1_ps(sc[t]), P[t & 7]);
+            const __m256 a = _mm256_add_ps(_mm256_add_ps(P[0], P[4]), _mm256_add_ps(P[2], P[6]));
+            const __m256 b = _mm256_add_ps(_mm256_add_ps(P[1], P[5]), _mm256_add_ps(P[3], P[7]));
+            _mm256_storeu_ps(o + i0, _mm256_add_ps(a, b));
+        }
+        return;
+    }
+    for (int i0 = 0; i0 < hd; i0 += 8) {
+        __m256 P[32];
+        for (int j = 0; j < 32; j++) P[j] = _mm256_setzero_ps();
+        for (int t = 0; t < n; t++)
+            P[t & 31] = _mm256_fmadd_ps(_mm256_loadu_ps(V + (int64_t)t * hd + i0), _mm256_set1_ps(sc[t]), P[t & 31]);
+        __m256 R[8];
+        for (int l = 0; l < 8; l++) R[l] = _mm256_add_ps(_mm256_add_ps(P[l], P[16 + l]), _mm256_add_ps(P[8 + l], P[24 + l]));
+        const __m256 a = _mm256_add_ps(_mm256_add_ps(R[0], R[4]), _mm256_add_ps(R[1], R[5]));
+        const __m256 b = _mm256_add_ps(_mm256_add_ps(R[2], R[6]), _mm256_add_ps(R[3], R[7]));
+        _mm256_storeu_ps(o + i0, _mm256_add_ps(a, b));
+    }
+}
 #endif
 
 static void rows_units(const void *ctx, int64_t r0, int64_t r1) {
@@ -253,6 +513,10 @@ static void rows_units(const void *ctx, int64_t r0, int64_t r1) {
     const Mat *M = J->M;
     int64_t r = r0;
 #ifdef TMAC_X86
+    if (M->kind == MAT_Q8 && M->packed4 && (J->isa == ISA_AVX2 || J->isa == ISA_AVX512)) {
+        for (; r < r1; r += 4) q4_rows_avx2(M, J->A, r, r1 - r < 4 ? (int)(r1 - r) : 4, J->y + r);
+        return;
+    }
     if (M->kind == MAT_Q8 && (J->isa == ISA_AVX2 || J->isa == ISA_AVX512))
         for (; r + 4 <= r1; r += 4) q8_rows4_avx2(M, J->A, r, J->y + r);
 #endif
@@ -332,9 +596,13 @@ static void embed_row(const Decoder *D, int token, float *x) {
         return;
     }
     const int64_t nb = k / E->block;
+    const uint8_t *pw = (const uint8_t *)E->q + (int64_t)token * (k / 2);
     for (int64_t i = 0; i < k; i++) {
         const int64_t b = (int64_t)token * nb + i / E->block;
-        x[i] = E->s[b] * (float)E->q[(int64_t)token * k + i] + (E->m ? E->m[b] : 0.0f);
+        const int c = i % 32;
+        const float q = E->packed4 ? (float)(c < 16 ? pw[i / 32 * 16 + c] & 15 : pw[i / 32 * 16 + c - 16] >> 4)
+                                   : (float)E->q[(int64_t)token * k + i];
+        x[i] = E->s[b] * q + (E->m ? E->m[b] : 0.0f);
     }
 }
 
@@ -347,15 +615,17 @@ static void rope(const Decoder *D, float *v, int n_heads, int pos) {
         for (int i = 0; i < half; i++) {
             const int ia = D->interleaved ? 2 * i : i, ib = D->interleaved ? 2 * i + 1 : i + half;
             const float a = x[ia], b = x[ib];
-            x[ia] = a * c[i] - b * s[i];
-            x[ib] = a * s[i] + b * c[i];
+            /* ggml's rotate_pairs, as GCC contracts it (ggml builds with -ffp-contract=fast): the first product of
+             * each line fused with the rounded second */
+            x[ia] = fmaf(a, c[i], -(b * s[i]));
+            x[ib] = fmaf(a, s[i], b * c[i]);
         }
     }
 }
 
 typedef struct {
     const Decoder *D;
-    int layer, pos;
+    int layer, pos, batch;
     const float *q;
     float *out;
 } AttnJob;
@@ -368,7 +638,13 @@ static void attn_units(const void *ctx, int64_t h0, int64_t h1) {
     for (int64_t h = h0; h < h1; h++) {
         const int64_t base = ((int64_t)J->layer * D->kv_heads + h / group) * D->n_ctx * hd;
         const float *K = D->kcache + base, *V = D->vcache + base, *q = J->q + h * hd;
-        float *sc = D->scores + h * (int64_t)D->n_ctx, mx = -INFINITY;
+        float *sc = D->scores + h * (int64_t)(D->n_ctx + 8), mx = -INFINITY;
+#ifdef TMAC_X86
+        if ((D->isa == ISA_AVX2 || D->isa == ISA_AVX512) && hd % 8 == 0) {
+            attn_head_ggml(q, K, V, n, hd, scale, sc, J->out + h * hd, D->kv_f16, J->batch, D->qh + h * hd);
+            continue;
+        }
+#endif
         for (int t = 0; t < n; t++) {
             float dot = 0.0f;
             for (int i = 0; i < hd; i++) dot += q[i] * K[(int64_t)t * hd + i];
@@ -388,7 +664,7 @@ static void attn_units(const void *ctx, int64_t h0, int64_t h1) {
 }
 
 /* One token at position `pos` (the cache holds positions 0..pos-1); logits written when `logits` is not NULL. */
-static void decoder_step_c(Decoder *D, int token, int pos, float *logits) {
+static void decoder_step_c(Decoder *D, int token, int pos, float *logits, int batch) {
     const int hd = D->head_dim, qn = D->heads * hd, kvn = D->kv_heads * hd;
     float *x = D->x;
     embed_row(D, token, x);
@@ -405,18 +681,28 @@ static void decoder_step_c(Decoder *D, int token, int pos, float *logits) {
             const int64_t at = (((int64_t)l * D->kv_heads + g) * D->n_ctx + pos) * hd;
             memcpy(D->kcache + at, k + g * hd, hd * sizeof(float));
             memcpy(D->vcache + at, v + g * hd, hd * sizeof(float));
+            if (D->kv_f16)
+                for (int i = 0; i < hd; i++) {
+                    D->kcache[at + i] = fp16_round(D->kcache[at + i]);
+                    D->vcache[at + i] = fp16_round(D->vcache[at + i]);
+                }
         }
-        const AttnJob A = {D, l, pos, q, D->att};
+        const AttnJob A = {D, l, pos, batch, q, D->att};
         const Job J = {attn_units, &A, D->heads, 1};
         pool_run_job(&J, pos >= 256 ? D->threads : 1); /* short contexts: not worth a wake-up */
         slot_matvec(D, L->parts[SLOT_O], D->att, qn, D->tmp);
         for (int i = 0; i < D->hidden; i++) x[i] += D->tmp[i];
         rms_norm(x, L->vec[VEC_FFN_NORM], D->h, D->hidden, D->eps);
         slot_matvec(D, L->parts[SLOT_GU], D->h, D->hidden, D->gu);
-        for (int i = 0; i < D->ffn; i++) {
-            const float g = D->gu[i];
-            D->act[i] = g / (1.0f + expf(-g)) * D->gu[D->ffn + i];
-        }
+#ifdef TMAC_X86
+        if (D->isa == ISA_AVX2 || D->isa == ISA_AVX512)
+            swiglu_avx2(D->gu, D->gu + D->ffn, D->act, D->ffn);
+        else
+#endif
+            for (int i = 0; i < D->ffn; i++) {
+                const float g = D->gu[i];
+                D->act[i] = g / (1.0f + expf(-g)) * D->gu[D->ffn + i];
+            }
         slot_matvec(D, L->parts[SLOT_DOWN], D->act, D->ffn, D->tmp);
         for (int i = 0; i < D->hidden; i++) x[i] += D->tmp[i];
     }
@@ -440,6 +726,7 @@ static void decoder_free(PyObject *cap) {
     free(D->x);
     free(D->a.tq);
     free(D->a.xq);
+    free(D->own_rope);
     free(D);
 }
 
@@ -452,13 +739,16 @@ static Decoder *get_decoder(PyObject *cap) {
     return D;
 }
 
-/* decoder_new(layers, hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, eps, interleaved, threads) */
+/* decoder_new(layers, hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, eps, interleaved, threads[, rope_base,
+ * kv_f16]): with rope_base the decoder builds llama.cpp's RoPE tables itself (rope_tables_ggml), else set_vector
+ * hands them; kv_f16 rounds the cache as llama.cpp's default f16 cache holds it. */
 static PyObject *py_decoder_new(PyObject *self, PyObject *args) {
     int layers, hidden, heads, kv_heads, head_dim, ffn, vocab, n_ctx, interleaved, threads;
-    float eps;
+    float eps, rope_base = 0.0f;
+    int kv_f16 = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "iiiiiiiifpi", &layers, &hidden, &heads, &kv_heads, &head_dim, &ffn, &vocab, &n_ctx,
-                          &eps, &interleaved, &threads))
+    if (!PyArg_ParseTuple(args, "iiiiiiiifpi|fp", &layers, &hidden, &heads, &kv_heads, &head_dim, &ffn, &vocab, &n_ctx,
+                          &eps, &interleaved, &threads, &rope_base, &kv_f16))
         return NULL;
     if (layers < 1 || hidden < 32 || hidden % 32 || heads < 1 || kv_heads < 1 || heads % kv_heads ||
         head_dim < 2 || head_dim % 2 || ffn < 32 || ffn % 32 || vocab < 1 || n_ctx < 1 || threads < 1 ||
@@ -474,7 +764,7 @@ static PyObject *py_decoder_new(PyObject *self, PyObject *args) {
     if (!D) return PyErr_NoMemory();
     D->layers = layers; D->hidden = hidden; D->heads = heads; D->kv_heads = kv_heads; D->head_dim = head_dim;
     D->ffn = ffn; D->vocab = vocab; D->n_ctx = n_ctx; D->eps = eps; D->interleaved = interleaved;
-    D->threads = threads; D->isa = isa;
+    D->threads = threads; D->isa = isa; D->kv_f16 = kv_f16;
     const int64_t cache = (int64_t)layers * kv_heads * n_ctx * head_dim;
     const int64_t qkv = (int64_t)(heads + 2 * kv_heads) * head_dim, big = hidden > ffn ? hidden : ffn;
     const int64_t maxk = big > heads * head_dim ? big : heads * head_dim;
@@ -483,21 +773,35 @@ static PyObject *py_decoder_new(PyObject *self, PyObject *args) {
     D->vcache = (float *)calloc(cache, sizeof(float));
     /* x, h, qkv, att, tmp, gu, act, scores in one block */
     const int64_t floats = 2 * (int64_t)hidden + qkv + (int64_t)heads * head_dim + hidden + 2 * (int64_t)ffn + ffn +
-                           (int64_t)heads * n_ctx;
+                           (int64_t)heads * (n_ctx + 8) + (int64_t)heads * head_dim;
     D->x = (float *)calloc(floats, sizeof(float));
     D->a.tq = (int8_t *)malloc(maxk / GROUP * TABLE);
-    D->a.xq = (int8_t *)malloc(maxk + 16 + (maxk / CHUNK) * 4 * 4 + (maxk / 16) * 4);
+    D->a.xq = (int8_t *)malloc(maxk + 16 + (maxk / CHUNK) * 6 * 4 + (maxk / 16) * 4);
     if (!D->layer || !D->kcache || !D->vcache || !D->x || !D->a.tq || !D->a.xq) {
         PyObject *tmp = PyCapsule_New(D, DECODER_CAPSULE, decoder_free);
         Py_XDECREF(tmp);
         return PyErr_NoMemory();
     }
+    if (rope_base > 0.0f) {
+        D->own_rope = (float *)malloc((size_t)n_ctx * head_dim * sizeof(float));
+        if (!D->own_rope) {
+            PyObject *tmp = PyCapsule_New(D, DECODER_CAPSULE, decoder_free);
+            Py_XDECREF(tmp);
+            return PyErr_NoMemory();
+        }
+        rope_tables_ggml(D->own_rope, D->own_rope + (int64_t)n_ctx * (head_dim / 2), n_ctx, head_dim / 2, rope_base);
+        D->rope_cos = D->own_rope;
+        D->rope_sin = D->own_rope + (int64_t)n_ctx * (head_dim / 2);
+    }
     D->h = D->x + hidden; D->qkv = D->h + hidden; D->att = D->qkv + qkv; D->tmp = D->att + heads * head_dim;
     D->gu = D->tmp + hidden; D->act = D->gu + 2 * ffn; D->scores = D->act + ffn;
-    /* int8 activations, then (4-byte aligned) the per-32 table scales, c15, table xsums, q8 scales, per-16 sums */
+    D->qh = D->scores + (int64_t)heads * (n_ctx + 8);
+    /* int8 activations, then (4-byte aligned) the per-32 table scales, c15, table xsums, q8 scales, per-16 sums,
+     * fp16-rounded q8 scales and sums per 32 */
     float *f = (float *)(D->a.xq + ((maxk + 15) / 16) * 16);
     D->a.tscales = f; D->a.tc15 = (int32_t *)(f + maxk / CHUNK); D->a.txsum = f + 2 * (maxk / CHUNK);
     D->a.xs = f + 3 * (maxk / CHUNK); D->a.xsum16 = f + 4 * (maxk / CHUNK);
+    D->a.xd16 = f + 6 * (maxk / CHUNK); D->a.xs16 = f + 7 * (maxk / CHUNK);
     return PyCapsule_New(D, DECODER_CAPSULE, decoder_free);
 }
 
@@ -520,14 +824,14 @@ static const void *keep(Decoder *D, PyObject *obj, Py_ssize_t need, const char *
 }
 
 /* set_matrix(dec, layer (-1: global), slot (global: 0 embed, 1 head), part, out_off, kind, n, k, bits, block, zero,
- *            has_min, data, scales, mins) */
+ *            has_min, data, scales, mins, fp16_act, packed4) */
 static PyObject *py_decoder_set_matrix(PyObject *self, PyObject *args) {
     PyObject *cap, *data, *so, *mo;
-    int layer, slot, part, kind, bits, zero, has_min;
+    int layer, slot, part, kind, bits, zero, has_min, fp16_act = 0, packed4 = 0;
     Py_ssize_t out_off, n, k, block;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OiiininninipOOO", &cap, &layer, &slot, &part, &out_off, &kind, &n, &k, &bits,
-                          &block, &zero, &has_min, &data, &so, &mo))
+    if (!PyArg_ParseTuple(args, "OiiininninipOOO|pp", &cap, &layer, &slot, &part, &out_off, &kind, &n, &k, &bits,
+                          &block, &zero, &has_min, &data, &so, &mo, &fp16_act, &packed4))
         return NULL;
     Decoder *D = get_decoder(cap);
     if (!D) return NULL;
@@ -558,11 +862,15 @@ static PyObject *py_decoder_set_matrix(PyObject *self, PyObject *args) {
         m.w = keep(D, data, (n / tile_rows(bits)) * (k / block) * rec, "T-MAC weights");
         if (!m.w) return NULL;
     } else if (kind == MAT_Q8) {
-        if ((block != 16 && block != 32) || k % block) {
-            PyErr_Format(PyExc_ValueError, "int8 matrix: block must be 16 or 32, got %zd", block);
+        if ((block != 16 && block != 32) || k % block || ((fp16_act || packed4) && block != 32) ||
+            (packed4 && (!fp16_act || !has_min))) {
+            PyErr_Format(PyExc_ValueError, "int8 matrix: block must be 16 or 32 (32 with fp16 activations; packed "
+                         "nibbles are Q4_1's, with mins), got %zd", block);
             return NULL;
         }
-        m.q = keep(D, data, n * k, "int8 codes");
+        m.fp16_act = fp16_act;
+        m.packed4 = packed4;
+        m.q = keep(D, data, packed4 ? n * k / 2 : n * k, packed4 ? "Q4_1 nibbles" : "int8 codes");
         m.s = m.q ? keep(D, so, n * (k / block) * 4, "int8 scales") : NULL;
         if (!m.s) return NULL;
         if (has_min && !(m.m = keep(D, mo, n * (k / block) * 4, "int8 mins"))) return NULL;
@@ -646,13 +954,15 @@ static int decoder_complete(const Decoder *D) {
     return 1;
 }
 
-/* run(dec, tokens int32 buffer, pos0, logits float32 [vocab] or None): tokens at positions pos0.. ; logits of the
- * last one. The GIL is released for the whole run. */
+/* run(dec, tokens int32 buffer, pos0, logits float32 [vocab] or None[, batch]): tokens at positions pos0.. ; logits
+ * of the last one. batch: attention as llama.cpp computes a batch of tokens, in batches of LLAMA_BATCH as it splits
+ * a prompt (a batch of one is a decode step); else every token as a decode step. The GIL is released for the run. */
+#define LLAMA_BATCH 512
 static PyObject *py_decoder_run(PyObject *self, PyObject *args) {
     PyObject *cap, *to, *lo;
-    int pos0;
+    int pos0, batch = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOiO", &cap, &to, &pos0, &lo)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOiO|p", &cap, &to, &pos0, &lo, &batch)) return NULL;
     Decoder *D = get_decoder(cap);
     if (!D || !decoder_complete(D)) return NULL;
     Py_buffer tb, lb;
@@ -684,7 +994,10 @@ static PyObject *py_decoder_run(PyObject *self, PyObject *args) {
     }
     D->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    for (int i = 0; i < n; i++) decoder_step_c(D, tokens[i], pos0 + i, i == n - 1 ? logits : NULL);
+    for (int i = 0; i < n; i++) {
+        const int start = i / LLAMA_BATCH * LLAMA_BATCH, size = n - start < LLAMA_BATCH ? n - start : LLAMA_BATCH;
+        decoder_step_c(D, tokens[i], pos0 + i, i == n - 1 ? logits : NULL, batch && size >= 2);
+    }
     Py_END_ALLOW_THREADS
     D->busy = 0;
     if (logits) PyBuffer_Release(&lb);

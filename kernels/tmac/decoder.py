@@ -1,7 +1,8 @@
 """A Qwen2/Llama GGUF decoder run by the C loop in _decoder.c: weights converted once, then one call per token.
 
 Each matrix goes to the most compact layout that holds its GGUF values exactly: T-MAC bit planes for Q4_0, Q4_1,
-TQ1_0 and TQ2_0 (layout.py), int8 blocks with fp32 scales for Q8_0, Q5_x and the K-quants (int8_layout.py), dense
+TQ1_0 and TQ2_0 (layout.py), int8 blocks with fp32 scales for Q8_0, Q5_x and the K-quants (int8_layout.py), Q4_1's
+own nibbles unless `q4_1_lut` (faster than its T-MAC planes on AVX2 and llama.cpp's bits: see __init__), dense
 fp16 for F16 (the file's own values, widened as read) and fp32 for F32/BF16. q/k/v and gate/up are fused into one
 matrix where their layouts agree (one thread-pool round trip instead of three). The C object keeps a reference to
 every buffer it reads, so nothing here must outlive it.
@@ -15,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from ..decoder_config import DecoderConfig, UnsupportedModel, config_from_gguf, rope_caches
+from ..decoder_config import DecoderConfig, UnsupportedModel, config_from_gguf
 from ..dequant import BF16, F16, F32, Q4_0, Q4_1, TQ1_0, TQ2_0, type_name
 from ..gguf_header import GGUFFormatError
 from ..gguf_tensors import GGUFTensors
 from . import native
-from .int8_layout import INT8_TYPES, Int8Weights, from_gguf_int8
+from .int8_layout import INT8_TYPES, Int8Weights, from_gguf_int8, from_gguf_q4_1_packed
 from .layout import TmacWeights, from_gguf, tile_rows
 
 TMAC_TYPES = frozenset({Q4_0, Q4_1, TQ1_0, TQ2_0})
@@ -63,11 +64,11 @@ def _concat(parts: list[Matrix]) -> Matrix | None:
     if isinstance(first, Int8Weights):
         iw = [p for p in parts if isinstance(p, Int8Weights)]
         if len(iw) != len(parts) or any(p.block != first.block or (p.mins is None) != (first.mins is None)
-                                        for p in iw):
+                                        or p.fp16_act != first.fp16_act or p.packed != first.packed for p in iw):
             return None
         mins = None if first.mins is None else np.concatenate([p.mins for p in iw if p.mins is not None])
         return Int8Weights(q=np.concatenate([p.q for p in iw]), scales=np.concatenate([p.scales for p in iw]),
-                           mins=mins, block=first.block)
+                           mins=mins, block=first.block, fp16_act=first.fp16_act, packed=first.packed)
     if all(isinstance(p, np.ndarray) for p in parts):
         return np.concatenate([np.asarray(p) for p in parts])
     return None
@@ -78,9 +79,15 @@ class TmacDecoder:
     (a view of one preallocated float32 vector, overwritten by the next call)."""
 
     def __init__(self, path: str | Path, *, n_ctx: int = 2048, threads: int = 1, lut: bool = True,
-                 max_layers: int | None = None) -> None:
-        """`lut` False: the 4-bit types go to int8 blocks too (activations rounded as llama.cpp rounds them, at
-        twice the weight bytes); `max_layers`: only the first layers (tests compare them with the numpy reference)."""
+                 max_layers: int | None = None, kv_f16: bool = False, q4_1_lut: bool = False) -> None:
+        """`lut` False: the 4-bit types go to the int8 path too (activations rounded as llama.cpp rounds them; Q4_1
+        as the GGUF's own nibbles, Q4_0 as int8 codes at twice its bytes); `max_layers`: only the first layers
+        (tests compare them with the numpy reference); `kv_f16`: the KV cache rounded to fp16 as llama.cpp's default
+        cache holds it (still fp32 storage); `q4_1_lut`: Q4_1 on T-MAC planes too. Off by default: its packed
+        nibbles on the int8 path give llama.cpp's logits bit for bit, at about 0.8x the planes' decode speed
+        (benchmarks/tmac_decode.py with and without --q4-1-lut, docs/benchmarks.md)."""
+        self._kv_f16 = kv_f16
+        self._q4_1_lut = q4_1_lut
         self.path = Path(path)
         self._use_lut = lut
         self._max_layers = max_layers
@@ -115,8 +122,10 @@ class TmacDecoder:
         self.config: DecoderConfig = cfg
         self.n_ctx = cfg.max_positions
         lut = native()
+        # rope_theta: the C side builds its RoPE tables as llama.cpp does (fp32 angles, cosf/sinf)
         self._c: Any = lut.decoder_new(cfg.layers, cfg.hidden, cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.ffn,
-                                       cfg.vocab, self.n_ctx, cfg.rms_eps, cfg.rope_interleaved, int(threads))
+                                       cfg.vocab, self.n_ctx, cfg.rms_eps, cfg.rope_interleaved, int(threads),
+                                       float(cfg.rope_theta), self._kv_f16)
         self.logits = np.zeros(cfg.vocab, np.float32)
         self._one = np.zeros(1, np.int32)
         embed = self._matrix("token_embd.weight", allow_tmac=False)
@@ -124,9 +133,6 @@ class TmacDecoder:
         head = embed if cfg.tied_embeddings else self._matrix("output.weight", allow_tmac=False)
         self._set(-1, 1, 0, 0, head)
         lut.decoder_set_vector(self._c, -1, 0, self._vector("output_norm.weight"))
-        cos, sin = rope_caches(cfg)
-        lut.decoder_set_vector(self._c, -1, 1, np.ascontiguousarray(cos))
-        lut.decoder_set_vector(self._c, -1, 2, np.ascontiguousarray(sin))
         for i in range(cfg.layers):
             p = f"blk.{i}"
             lut.decoder_set_vector(self._c, i, VEC_ATTN_NORM, self._vector(f"{p}.attn_norm.weight"))
@@ -150,8 +156,11 @@ class TmacDecoder:
             raise UnsupportedModel(f"tensor {name} of shape {info.shape} is not a matrix")
         t = info.ggml_type
         rows = tile_rows(4 if t in (Q4_0, Q4_1) else 2)
-        if allow_tmac and self._use_lut and t in TMAC_TYPES and info.shape[0] % rows == 0:
+        if allow_tmac and self._use_lut and t in TMAC_TYPES and (t != Q4_1 or self._q4_1_lut) \
+                and info.shape[0] % rows == 0:
             return from_gguf(self._file.raw(name), t, info.shape)
+        if t == Q4_1:
+            return from_gguf_q4_1_packed(self._file.raw(name), info.shape)
         if t in INT8_TYPES:
             return from_gguf_int8(self._file.raw(name), t, info.shape)
         if t == F16:  # a copy: the file's mapping closes after the build
@@ -179,7 +188,7 @@ class TmacDecoder:
             self.counts = LayoutCounts(self.counts.tmac + 1, self.counts.int8, self.counts.dense)
         elif isinstance(m, Int8Weights):
             lut.decoder_set_matrix(self._c, layer, slot, part, out_off, MAT_Q8, m.n, m.k, 8, m.block, 0,
-                                   m.mins is not None, m.q, m.scales, m.mins)
+                                   m.mins is not None, m.q, m.scales, m.mins, m.fp16_act, m.packed)
             self.counts = LayoutCounts(self.counts.tmac, self.counts.int8 + 1, self.counts.dense)
         else:
             kind, dtype = (MAT_F16, np.float16) if m.dtype == np.float16 else (MAT_F32, np.float32)
@@ -187,14 +196,16 @@ class TmacDecoder:
                                    False, np.ascontiguousarray(m, dtype=dtype), None, None)
             self.counts = LayoutCounts(self.counts.tmac, self.counts.int8, self.counts.dense + 1)
 
-    def run(self, tokens: list[int], pos: int) -> np.ndarray:
+    def run(self, tokens: list[int], pos: int, *, batch: bool = False) -> np.ndarray:
         """Feed `tokens` at positions pos, pos+1, ... (the cache keeps what came before pos) and return the logits
-        after the last one. ValueError (one line) when they do not fit the cache or the vocabulary."""
+        after the last one. `batch`: attention summed as llama.cpp sums a batch of tokens (a prompt it evaluates in
+        one call); else as its one-token steps, so any split of the tokens gives the same logits. ValueError (one
+        line) when they do not fit the cache or the vocabulary."""
         if not tokens:
             raise ValueError("no tokens to run")
         if len(tokens) == 1:  # a decode step: no array built per token
             self._one[0] = tokens[0]
-            native().decoder_run(self._c, self._one, int(pos), self.logits)
+            native().decoder_run(self._c, self._one, int(pos), self.logits, batch)
         else:
-            native().decoder_run(self._c, np.asarray(tokens, dtype=np.int32), int(pos), self.logits)
+            native().decoder_run(self._c, np.asarray(tokens, dtype=np.int32), int(pos), self.logits, batch)
         return self.logits

@@ -43,6 +43,11 @@ class Int8Weights:
     scales: np.ndarray  # float32 (n, k / block)
     mins: np.ndarray | None  # float32 (n, k / block)
     block: int  # 16 or 32
+    # ggml's legacy types (Q4_0/Q4_1/Q5_0/Q5_1/Q8_0): llama.cpp multiplies them with block_q8_0/q8_1 activations,
+    # whose scale and sum are fp16; the decoder rounds them so too and sums in llama.cpp's order (_decoder.c)
+    fp16_act: bool = False
+    # Q4_1 kept as the GGUF's nibbles: q is uint8 (n, k / 2) in ggml's order, half the bytes of int8 codes
+    packed: bool = False
 
     @property
     def n(self) -> int:
@@ -50,7 +55,7 @@ class Int8Weights:
 
     @property
     def k(self) -> int:
-        return int(self.q.shape[1])
+        return int(self.q.shape[1]) * (2 if self.packed else 1)
 
     @property
     def nbytes(self) -> int:
@@ -58,7 +63,8 @@ class Int8Weights:
 
     def dequantize(self) -> np.ndarray:
         """fp32 (n, k): s * q (+ m), in the order ggml computes it."""
-        q = self.q.astype(np.float32).reshape(self.n, -1, self.block)
+        codes = _nibbles(self.q.reshape(-1, 16)) if self.packed else self.q
+        q = codes.astype(np.float32).reshape(self.n, -1, self.block)
         out = self.scales[:, :, None] * q
         if self.mins is not None:
             out = out + self.mins[:, :, None]
@@ -116,12 +122,25 @@ def _q6_k(b: np.ndarray) -> _Split:
     return q, _f16(b, 208) * b[:, 192:208].view(np.int8).astype(np.float32), None
 
 
+def from_gguf_q4_1_packed(raw: np.ndarray, shape: tuple[int, ...]) -> Int8Weights:
+    """A Q4_1 matrix with its nibbles as the GGUF stores them and fp32 scales and mins: what llama.cpp's own Q4_1 dot
+    product reads (the decoder's packed path gives its bits at its bytes per weight)."""
+    n, k = (int(v) for v in shape)
+    flat = np.ascontiguousarray(raw).reshape(-1).view(np.uint8)
+    if len(shape) != 2 or k % 32 or flat.size != n * k // 32 * 20:
+        raise GGUFFormatError(f"Q4_1 tensor of shape {shape} does not match its {flat.size:,} bytes")
+    blocks = flat.reshape(-1, 20)
+    return Int8Weights(q=np.ascontiguousarray(blocks[:, 4:]).reshape(n, k // 2), scales=_f16(blocks, 0).reshape(n, -1),
+                       mins=_f16(blocks, 2).reshape(n, -1), block=32, fp16_act=True, packed=True)
+
+
 # type -> (converter, our block size)
 _CONVERT: dict[int, tuple[Callable[[np.ndarray], _Split], int]] = {
     Q8_0: (_q8_0, 32), Q4_0: (_q4_0, 32), Q4_1: (_q4_1, 32), Q5_0: (_q5_0, 32), Q5_1: (_q5_1, 32),
     Q4_K: (_q4_k, 32), Q5_K: (_q5_k, 32), Q6_K: (_q6_k, 16),
 }
 INT8_TYPES = frozenset(_CONVERT)
+LEGACY_TYPES = frozenset({Q4_0, Q4_1, Q5_0, Q5_1, Q8_0})  # llama.cpp's Q8_0/Q8_1 activations, not Q8_K
 
 
 def from_gguf_int8(raw: np.ndarray, ggml_type: int, shape: tuple[int, ...]) -> Int8Weights:
@@ -151,4 +170,5 @@ def from_gguf_int8(raw: np.ndarray, ggml_type: int, shape: tuple[int, ...]) -> I
                 mins = np.empty_like(scales)
             mins[start:start + len(part)] = ms
     return Int8Weights(q=q.reshape(n, k), scales=scales.reshape(n, k // sub),
-                       mins=None if mins is None else mins.reshape(n, k // sub), block=sub)
+                       mins=None if mins is None else mins.reshape(n, k // sub), block=sub,
+                       fp16_act=ggml_type in LEGACY_TYPES)

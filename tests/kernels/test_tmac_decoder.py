@@ -60,7 +60,7 @@ def test_each_layout_multiplies_like_numpy(tiny: Path) -> None:
     rng = np.random.default_rng(0)
     with GGUFTensors.open(tiny) as f:
         for lut in (True, False):
-            dec = TmacDecoder(tiny, n_ctx=8, lut=lut, max_layers=1)
+            dec = TmacDecoder(tiny, n_ctx=8, lut=lut, q4_1_lut=lut, max_layers=1)
             assert (dec.counts.tmac > 0) == lut
             for slot, names, k in ((0, ["attn_q", "attn_k", "attn_v"], 576), (2, ["ffn_gate", "ffn_up"], 576),
                                    (3, ["ffn_down"], 1536)):
@@ -76,7 +76,7 @@ def test_logits_follow_the_reference_on_smollm2(tiny: Path) -> None:
     cfg = config_from_gguf(weights.metadata, weights.names, weights.vocab)
     ref = reference_forward(cfg, weights, TOKENS, original=True).logits
     for lut in (True, False):
-        dec = TmacDecoder(tiny, n_ctx=32, lut=lut)
+        dec = TmacDecoder(tiny, n_ctx=32, lut=lut, q4_1_lut=lut)
         errors, agree = [], 0
         for pos, tok in enumerate(TOKENS):
             got = dec.run([tok], pos)
@@ -237,7 +237,7 @@ def test_every_isa_path_gives_the_same_logits(tiny: Path, lut: bool, monkeypatch
     logits = {}
     for isa in ("scalar", tmac.isas()[-1]):
         monkeypatch.setenv("EDGEMIND_TMAC_ISA", isa)
-        dec = TmacDecoder(tiny, n_ctx=8, lut=lut, max_layers=3)
+        dec = TmacDecoder(tiny, n_ctx=8, lut=lut, q4_1_lut=lut, max_layers=3)
         logits[isa] = dec.run(TOKENS[:3], 0).copy()
     a, b = logits.values()
     # The same integer kernels; the fp32 sums differ in order (FMA vs not), which flips the rounding of a few int8
