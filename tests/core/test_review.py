@@ -242,7 +242,7 @@ STATS = Path(__file__).resolve().parents[2] / "benchmarks" / "review_bugs" / "st
 
 
 @pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it
-# a fresh engine on the 0.5B model: 2.5 min on a loaded 2-core machine with 160 tokens (7 min with 320), past 300 s in CI
+# a fresh engine on the 0.5B model: 2.5 min on a loaded 2-core machine with 160 tokens (7 min with 320); CI hit 300 s
 @pytest.mark.timeout(900)
 def test_the_planted_off_by_one_is_found_by_the_review_with_the_real_code_model(
         env: dict[str, str], default_model_installed: Path) -> None:
