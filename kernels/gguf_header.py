@@ -114,6 +114,18 @@ class _Reader:
             raise GGUFFormatError(f"metadata string of {n} bytes does not fit the file")
         return self.read(n).decode("utf-8", errors="replace")
 
+    def skip_strings(self, n: int) -> None:
+        """Walk past `n` strings without decoding them: the tokenizer's vocabulary and merges (~300k strings in a
+        Qwen file) took seconds a parse decoded one by one, and every model load parses the header twice."""
+        f, size, unpack = self._f, self._size, struct.Struct("<Q").unpack
+        for _ in range(n):
+            head = f.read(8)
+            if len(head) != 8:
+                raise GGUFFormatError(f"file is truncated (ended at byte {f.tell()} of a declared header)")
+            length = unpack(head)[0]
+            if length > MAX_STRING_BYTES or f.seek(length, 1) > size:
+                raise GGUFFormatError(f"metadata string of {length} bytes does not fit the file")
+
     def value(self, vtype: int, *, keep: bool) -> Any:
         if vtype in _SCALARS:
             return self.unpack(_SCALARS[vtype])
@@ -130,6 +142,9 @@ class _Reader:
                 if self._f.tell() + n * width > self._size:
                     raise GGUFFormatError("file is truncated inside a metadata array")
                 self._f.seek(n * width, 1)
+                return None
+            if item_type == _STRING and not keep:
+                self.skip_strings(n)
                 return None
             items = [self.value(item_type, keep=keep) for _ in range(n)]
             return items if keep else None

@@ -225,6 +225,9 @@ def test_the_real_model_reading_injected_files_stays_within_the_grant(world: Wor
 
 @pytest.mark.attack("prompt-injection")
 @pytest.mark.slow
+# 224 real-model asks: the default run's 3 took 6.5 min with the engine's start on the loaded 2-core machine, so 300 s
+# (which CI hit) could never hold them; one test still (the committed attack figures name it), with a limit it can meet
+@pytest.mark.timeout(5400)
 @pytest.mark.default_model
 def test_every_case_of_every_carrier_with_the_real_model_stays_within_the_grant(
         world: World, default_model_installed: Path) -> None:

@@ -242,6 +242,8 @@ STATS = Path(__file__).resolve().parents[2] / "benchmarks" / "review_bugs" / "st
 
 
 @pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it
+# a fresh engine on the 0.5B model: 2.5 min on a loaded 2-core machine with 160 tokens (7 min with 320); CI hit 300 s
+@pytest.mark.timeout(900)
 def test_the_planted_off_by_one_is_found_by_the_review_with_the_real_code_model(
         env: dict[str, str], default_model_installed: Path) -> None:
     code = "\n".join(STATS.read_text(encoding="utf-8").splitlines()[:8]) + "\n"  # the docstring and mean()
@@ -249,7 +251,9 @@ def test_the_planted_off_by_one_is_found_by_the_review_with_the_real_code_model(
     engine = Engine.create(load_settings(env={**env, "EDGEMIND_DEFAULT_MODEL": DEFAULT}))
     engine.summarize_in_background = False
     try:
-        result = review_code(engine, code, path="stats.py", max_tokens=320)
+        # 160 tokens hold the model's list of bugs, which quotes the off-by-one line (the merge under test); the
+        # corrected copy that follows adds nothing this test checks
+        result = review_code(engine, code, path="stats.py", max_tokens=160)
     finally:
         engine.close()
     assert result.model == DEFAULT and result.chunks == 1 and result.raw.strip()

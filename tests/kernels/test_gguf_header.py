@@ -121,3 +121,33 @@ def test_random_damage_gives_only_clean_errors(tmp_path: Path, junk: bytes, at: 
         read_gguf_header(p)
     except GGUFFormatError as exc:
         assert "\n" not in str(exc)
+
+
+def _with_vocabulary(path: Path, tokens: list[str]) -> Path:
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_token_list(tokens)
+    w.add_context_length(2048)
+    w.add_tensor("token_embd.weight", np.ones((4, 8), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def test_a_vocabulary_is_walked_past_unread_and_read_whole_when_asked(tmp_path: Path) -> None:
+    tokens = ["<s>", "héllo", "", "x" * 300]
+    path = _with_vocabulary(tmp_path / "v.gguf", tokens)
+    skipped, kept = read_gguf_header(path), read_gguf_header(path, keep_arrays=True)
+    assert "tokenizer.ggml.tokens" not in skipped.metadata and kept.metadata["tokenizer.ggml.tokens"] == tokens
+    assert skipped.context_length == kept.context_length == 2048  # the key after the vocabulary is read right
+    assert skipped.tensor_count == 1 and skipped.data_end == kept.data_end
+
+
+def test_a_vocabulary_string_longer_than_the_file_is_one_clean_error(tmp_path: Path) -> None:
+    path = _with_vocabulary(tmp_path / "v.gguf", ["aaaa", "bbbb"])
+    data = path.read_bytes()
+    at = data.index(b"bbbb") - 8  # the second token's length
+    path.write_bytes(data[:at] + struct.pack("<Q", len(data)) + data[at + 8:])
+    with pytest.raises(GGUFFormatError, match="does not fit the file"):
+        read_gguf_header(path)
