@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if k.startswith("EDGEMIND_")}
     env.setdefault("EDGEMIND_AUDIT_KEY_STORE", "file")
     commit = _commit()
-    kept = _kept_columns(args.json_out, configs, args.bugs) if args.keep else {}
+    kept = kept_columns(args.json_out, configs, args.bugs) if args.keep else {}
     with tempfile.TemporaryDirectory(prefix="edgemind-review-bugs-") as tmp:
         env.setdefault("EDGEMIND_HOME", tmp)
         env["EDGEMIND_CACHE"] = "0"
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _kept_columns(path: Path | None, configs: list[str], bugs: Path) -> dict[str, dict[str, Any]]:
+def kept_columns(path: Path | None, configs: list[str], bugs: Path) -> dict[str, dict[str, Any]]:
     """The columns of an earlier result this run does not re-measure, each labelled with the commit it came from."""
     if path is None or not path.exists():
         raise EdgeMindError("--keep needs an existing --json result to keep columns from")
