@@ -562,7 +562,9 @@ def _review_bugs(path: Path, root: Path, data: dict[str, Any]) -> str:
         rows.append([f"`{label}`", _REVIEW_LABELS.get(label, ""), f"{col.get('found')}/{col.get('planted')}",
                      f"{recall:.0%}" if recall is not None else "?", f"{col.get('false_per_file')}",
                      str(col.get("max_false_in_a_file", "?")), f"{col.get('seconds_per_file')} s",
-                     ", ".join(missed) or "none", f"`{col.get('commit', data.get('commit', '?'))}`"])
+                     ", ".join(missed) or "none",
+                     ", ".join(f"`{c}`" for c in col.get("commits") or [col.get("commit", data.get("commit", "?"))]),
+                     str(col.get("files", "?"))])
     out = [f"## {title}\n",
            f"{data.get('files', '?')} small Python files with 2-4 planted bugs each (`{folder}/`, lines "
            "in its `manifest.json`), reviewed by "
@@ -571,10 +573,11 @@ def _review_bugs(path: Path, root: Path, data: dict[str, Any]) -> str:
            f"+-{data.get('near_lines', 1)} line of it; any other finding is a false one (even a real, unplanted "
            f"problem). Goals: recall >= {goal.get('recall', 0.9):.0%}, <= {goal.get('false_per_file', 1)} false "
            "finding per file. Seconds: the whole review of one file, on a machine shared with other work. Each row "
-           "names the commit it was measured at.\n",
+           "names the commits its files were measured at, and how many files it covers.\n",
            *([seen + "\n"] if seen else []),
            _table(["configuration", "what", "found", "recall", "false per file", "most false in a file",
-                   "seconds per file", "kinds missed (in any file)", "commit"], rows), "",
+                   "seconds per file", "kinds missed (in any file)", "commit", "files"], rows), "",
+           *([data["note"], ""] if data.get("note") else []),
            _source(path, root, " ".join(data.get("command", ["benchmarks/review_bugs.py"]))
                    + f" --json {path.relative_to(root).as_posix()}"), ""]
     return "\n".join(out)

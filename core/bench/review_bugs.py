@@ -111,14 +111,17 @@ def run(engine: Engine, root: Path, names: list[str], configs: list[str], model:
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One result from runs over disjoint sets of files (run side by side), summaries recomputed from the items."""
+    """One result from runs over different files or configurations (run side by side, or some re-measured after a
+    change), summaries recomputed from the items; each column lists the commits its rows were measured at."""
     items: dict[str, dict[str, dict[str, Any]]] = {}
-    for part in parts:
+    for part in parts:  # a later part's row for a file replaces an earlier one's; each row keeps its commit
         for config, col in part.get("configs", {}).items():
             for item in col.get("items", []):
-                items.setdefault(config, {})[item["file"]] = item
+                commit = item.get("commit") or col.get("commit") or part.get("commit", "?")
+                items.setdefault(config, {})[item["file"]] = {**item, "commit": commit}
     merged = dict(parts[0])
-    merged["configs"] = {c: _summary([rows[n] for n in sorted(rows)]) for c, rows in items.items()}
+    merged["configs"] = {c: {**_summary([rows[n] for n in sorted(rows)]),
+                             "commits": sorted({r["commit"] for r in rows.values()})} for c, rows in items.items()}
     merged["files"] = len({n for rows in items.values() for n in rows})
     merged["complete"] = all(p.get("complete") for p in parts)
     return merged
@@ -133,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="write the result here (after every file, so a stopped run keeps what it measured)")
     ap.add_argument("--merge", nargs="+", type=Path, default=None,
                     help="instead of running: merge these results (runs over different --files) into --json")
+    ap.add_argument("--note", default="", help="with --merge: one line saying how the parts were measured")
     ap.add_argument("--set", dest="bugs", type=Path, default=BUGS,
                     help=f"the folder of planted-bug files and their manifest.json (default {BUGS})")
     ap.add_argument("--keep", action="store_true",
@@ -144,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.json_out:
             ap.error("--merge needs --json")
         merged = merge([json.loads(p.read_text(encoding="utf-8")) for p in args.merge])
-        merged["command"] = [".venv/bin/python", "benchmarks/review_bugs.py"]
+        merged["command"] = [".venv/bin/python", "benchmarks/review_bugs.py"] + (
+            ["--set", args.bugs.as_posix()] if args.bugs != BUGS else [])
+        if args.note:
+            merged["note"] = args.note
         _write(args.json_out, merged)
         return 0
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]

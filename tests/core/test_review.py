@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edgemind.core.bench.docs_page import render
-from edgemind.core.bench.review_bugs import kept_columns, load_manifest, score
+from edgemind.core.bench.review_bugs import kept_columns, load_manifest, merge, score
 from edgemind.core.engine import Engine
 from edgemind.core.engine.review import review_code
 from edgemind.core.engine.review_analyzers import RUFF_PIN, analyze
@@ -299,7 +299,7 @@ def test_scoring_counts_a_finding_within_one_line_and_the_page_renders_the_table
     page = render(tmp_path)
     assert "## Code review on planted bugs" in page
     assert "| `analyzers+model` | analyzers first, then the model told their findings (as shipped) | 1/2 | 50% | 1.0 | 1 " \
-           "| 3.5 s | wrong-comparison | `abc1234` |" in page
+           "| 3.5 s | wrong-comparison | `abc1234` | ? |" in page
     held_out = page.split("## Code review on held-out planted bugs", 1)[1]
     assert "never tuned on afterwards" in held_out and "`def5678` |" in held_out
     assert "--set benchmarks/review_bugs_heldout --json benchmarks/results/review_bugs_heldout.json" in held_out
@@ -324,3 +324,17 @@ def test_the_ruff_the_review_asks_for_is_the_one_edgemind_depends_on() -> None:
     pyproject = (STATS.parents[2] / "pyproject.toml").read_text(encoding="utf-8")
     dependencies = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
     assert f'"{RUFF_PIN}"' in dependencies
+
+
+def test_a_merge_replaces_the_rows_re_measured_and_each_column_lists_the_commits_of_its_rows() -> None:
+    def column(rows: list[tuple[str, int]]) -> dict[str, object]:
+        return {"items": [{"file": f, "planted": 2, "found": found, "false": 0, "seconds": 1.0} for f, found in rows]}
+
+    earlier = {"commit": "old1234", "complete": True, "configs": {"model": column([("a.py", 1), ("b.py", 0)]),
+                                                                    "analyzers+model": column([("a.py", 1),
+                                                                                               ("b.py", 0)])}}
+    later = {"commit": "new5678", "complete": True, "configs": {"analyzers+model": column([("b.py", 2)])}}
+    merged = merge([earlier, later])
+    assert merged["configs"]["analyzers+model"]["found"] == 3 and merged["configs"]["model"]["found"] == 1
+    assert merged["configs"]["analyzers+model"]["commits"] == ["new5678", "old1234"]
+    assert merged["configs"]["model"]["commits"] == ["old1234"]

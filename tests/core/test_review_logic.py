@@ -25,16 +25,19 @@ def lines(code: str) -> list[int]:
 # ---- a name that says one extreme, code that keeps the other ------------------------------------------------------
 def test_a_largest_that_replaces_its_value_when_the_new_one_is_smaller_is_reported_with_the_comparison_to_use() -> None:
     found = ours("""\
-        def largest(values):
-            best = values[0]
-            for value in values[1:]:
-                if value < best:
-                    best = value
-            return best
+        def tallest(heights):
+            result = None
+            for h in heights:
+                if result is None or h < result:
+                    result = h
+            for h in heights:
+                if h < result:
+                    result = h
+            return result
         """)
-    assert [f.line for f in found] == [4]
-    assert "`largest`" in found[0].message and "smallest" in found[0].message
-    assert found[0].suggestion == "compare the other way: value > best"
+    assert [f.line for f in found] == [7]
+    assert "`tallest`" in found[0].message and "smallest" in found[0].message
+    assert found[0].suggestion == "compare the other way: h > result"
 
 
 def test_the_held_variable_s_own_name_counts_and_attributes_and_len_of_it_are_the_same_value() -> None:
@@ -177,20 +180,20 @@ def test_a_number_flushed_only_when_an_operator_follows_is_reported_after_the_lo
 
 def test_two_buffers_flushed_together_are_one_finding_and_a_generator_that_yields_is_covered() -> None:
     found = ours("""\
-        def parse_query(query):
-            params = {}
-            key, value, in_value = "", "", False
-            for char in query:
-                if char == "&":
-                    params[key] = value
-                    key, value, in_value = "", "", False
-                elif char == "=":
-                    in_value = True
-                elif in_value:
-                    value += char
+        def parse_headers(text):
+            headers = {}
+            name, val, in_val = "", "", False
+            for ch in text:
+                if ch == ";":
+                    headers[name] = val
+                    name, val, in_val = "", "", False
+                elif ch == ":":
+                    in_val = True
+                elif in_val:
+                    val += ch
                 else:
-                    key += char
-            return params
+                    name += ch
+            return headers
 
 
         def paragraphs(lines):
@@ -203,21 +206,22 @@ def test_two_buffers_flushed_together_are_one_finding_and_a_generator_that_yield
                     current = []
         """)
     assert [f.line for f in found] == [14, 24]
-    assert "`key`, `value`" in found[0].message and "the caller" in found[1].message
+    assert "`name`, `val`" in found[0].message and "the caller" in found[1].message
 
 
 @pytest.mark.parametrize("code", [
     # flushed after the loop
     """\
-    def batches(rows, size):
-        out, batch = [], []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == size:
-                out.append(batch)
-                batch = []
-        if batch:
-            out.append(batch)
+    def records(lines):
+        out, record = [], []
+        for line in lines:
+            if line == "--":
+                out.append(record)
+                record = []
+            else:
+                record.append(line)
+        if record:
+            out.append(record)
         return out
     """,
     # flushed in the loop's else clause
@@ -295,13 +299,14 @@ def test_an_inner_loop_over_the_rows_again_is_reported_with_the_column_count_to_
 @pytest.mark.parametrize("code", [
     # a square input has one size
     """\
-    def symmetric(square):
+    def diagonal_total(square):
         n = len(square)
+        total = 0
         for i in range(n):
             for j in range(n):
-                if square[i][j] != square[j][i]:
-                    return False
-        return True
+                if i == j:
+                    total += square[i][j]
+        return total
     """,
     # each dimension has its own bound
     """\
