@@ -1,5 +1,6 @@
 """EdgeMind's own Python checks for bugs ruff has no rule for: an index that runs one past the end, `== None`, an
-exception swallowed whole, a true division used as an index, the result of a function that never returns one.
+exception swallowed whole, a true division used as an index, the result of a function that never returns one; and
+(review_logic) code that contradicts itself.
 Read-only AST walks: the reviewed code is never run.
 
 Each check looks for the bug's whole shape (the loop variable is used to index the same sequence; the quotient is
@@ -12,6 +13,7 @@ import ast
 from collections.abc import Iterator
 
 from .review_findings import AST_SOURCE, Finding
+from .review_logic import logic_findings
 
 _SWALLOWED_TYPES = {"Exception", "BaseException"}
 
@@ -142,6 +144,6 @@ def _missing_return(tree: ast.AST) -> Iterator[Finding]:
 def ast_findings(tree: ast.AST) -> list[Finding]:
     """Every finding of our own checks on a parsed module, one per (line, message), in line order."""
     found = {(f.line, f.message): f for check in (_off_by_one, _none_comparisons, _swallowed, _float_index,
-                                                                _missing_return)
+                                                                _missing_return, logic_findings)
              for f in check(tree)}
     return sorted(found.values(), key=lambda f: f.line)

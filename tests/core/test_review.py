@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from edgemind.core.bench.docs_page import render
-from edgemind.core.bench.review_bugs import load_manifest, score
+from edgemind.core.bench.review_bugs import kept_columns, load_manifest, merge, score
 from edgemind.core.engine import Engine
 from edgemind.core.engine.review import review_code
 from edgemind.core.engine.review_analyzers import RUFF_PIN, analyze
 from edgemind.core.engine.review_findings import Finding
 from edgemind.core.engine.review_merge import FindingMerger
-from edgemind.core.errors import PromptError
+from edgemind.core.errors import EdgeMindError, PromptError
 from edgemind.core.settings import load_settings
 
 from ..conftest import DEFAULT
@@ -265,15 +265,21 @@ def test_the_planted_off_by_one_is_found_by_the_review_with_the_real_code_model(
 
 
 # ---- the benchmark's scoring and its page ----------------------------------------------------------------------------
-def test_the_planted_bug_files_match_their_manifest_and_the_analyzers_find_the_mechanical_ones() -> None:
+@pytest.mark.parametrize(("folder", "files"), [("review_bugs", 10), ("review_bugs_heldout", 8)])
+def test_the_planted_bug_files_match_their_manifest(folder: str, files: int) -> None:
     root = STATS.parents[2]
-    manifest = load_manifest(root)
-    assert len(manifest) >= 10
+    manifest = load_manifest(root, Path("benchmarks") / folder)
+    assert len(manifest) >= files
     for name, bugs in manifest.items():
-        lines = (root / "benchmarks" / "review_bugs" / name).read_text(encoding="utf-8").splitlines()
+        lines = (root / "benchmarks" / folder / name).read_text(encoding="utf-8").splitlines()
         assert 15 <= len(lines) <= 60 and 2 <= len(bugs) <= 4, name
         assert all(1 <= b["line"] <= len(lines) and lines[b["line"] - 1].strip() for b in bugs), name
         assert not any("#" in line and "bug" in line.lower() for line in lines), f"{name} hints at its bugs"
+
+
+def test_the_analyzers_find_the_mechanical_planted_bugs() -> None:
+    root = STATS.parents[2]
+    manifest = load_manifest(root)
     report = analyze((root / "benchmarks" / "review_bugs" / "stats.py").read_text(encoding="utf-8"), "stats.py")
     assert score(report.findings, manifest["stats.py"])["found"] >= 3
 
@@ -285,17 +291,54 @@ def test_scoring_counts_a_finding_within_one_line_and_the_page_renders_the_table
     results = tmp_path / "benchmarks" / "results"
     results.mkdir(parents=True)
     column = {"found": 1, "planted": 2, "recall": 0.5, "false_per_file": 1.0, "max_false_in_a_file": 1,
-              "seconds_per_file": 3.5, "items": [{"file": "a.py", **scored}]}
+              "seconds_per_file": 3.5, "items": [{"file": "a.py", **scored}], "commit": "abc1234"}
     (results / "review_bugs.json").write_text(json.dumps({
         "kind": "review_bugs", "model": DEFAULT, "files": 1, "configs": {"analyzers+model": column},
         "command": [".venv/bin/python", "benchmarks/review_bugs.py"]}), encoding="utf-8")
+    (results / "review_bugs_heldout.json").write_text(json.dumps({
+        "kind": "review_bugs", "model": DEFAULT, "files": 1, "set": "benchmarks/review_bugs_heldout",
+        "commit": "def5678", "configs": {"analyzers": {**column, "commit": "def5678"}},
+        "command": [".venv/bin/python", "benchmarks/review_bugs.py", "--set", "benchmarks/review_bugs_heldout"]}),
+        encoding="utf-8")
     page = render(tmp_path)
     assert "## Code review on planted bugs" in page
     assert "| `analyzers+model` | analyzers first, then the model told their findings (as shipped) | 1/2 | 50% | 1.0 | 1 " \
-           "| 3.5 s | wrong-comparison |" in page
+           "| 3.5 s | wrong-comparison | `abc1234` | ? |" in page
+    held_out = page.split("## Code review on held-out planted bugs", 1)[1]
+    assert "never tuned on afterwards" in held_out and "`def5678` |" in held_out
+    assert "--set benchmarks/review_bugs_heldout --json benchmarks/results/review_bugs_heldout.json" in held_out
+
+
+def test_keep_re_measures_some_configurations_and_keeps_the_others_with_the_commit_they_came_from(
+        tmp_path: Path) -> None:
+    earlier = tmp_path / "review_bugs.json"
+    earlier.write_text(json.dumps({"commit": "old1234", "configs": {
+        "model": {"found": 1}, "model_before": {"found": 0}, "analyzers": {"found": 2, "commit": "mid5678"}}}),
+        encoding="utf-8")
+    kept = kept_columns(earlier, ["analyzers", "analyzers+model"], Path("benchmarks/review_bugs"))
+    assert kept == {"model": {"found": 1, "commit": "old1234"}, "model_before": {"found": 0, "commit": "old1234"}}
+    assert set(kept_columns(earlier, ["model"], Path("benchmarks/review_bugs"))) == {"analyzers"}
+    with pytest.raises(EdgeMindError, match="measured benchmarks/review_bugs, not benchmarks/review_bugs_heldout"):
+        kept_columns(earlier, ["analyzers"], Path("benchmarks/review_bugs_heldout"))
+    with pytest.raises(EdgeMindError, match="--keep needs an existing --json result"):
+        kept_columns(tmp_path / "missing.json", ["analyzers"], Path("benchmarks/review_bugs"))
 
 
 def test_the_ruff_the_review_asks_for_is_the_one_edgemind_depends_on() -> None:
     pyproject = (STATS.parents[2] / "pyproject.toml").read_text(encoding="utf-8")
     dependencies = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
     assert f'"{RUFF_PIN}"' in dependencies
+
+
+def test_a_merge_replaces_the_rows_re_measured_and_each_column_lists_the_commits_of_its_rows() -> None:
+    def column(rows: list[tuple[str, int]]) -> dict[str, object]:
+        return {"items": [{"file": f, "planted": 2, "found": found, "false": 0, "seconds": 1.0} for f, found in rows]}
+
+    earlier = {"commit": "old1234", "complete": True, "configs": {"model": column([("a.py", 1), ("b.py", 0)]),
+                                                                    "analyzers+model": column([("a.py", 1),
+                                                                                               ("b.py", 0)])}}
+    later = {"commit": "new5678", "complete": True, "configs": {"analyzers+model": column([("b.py", 2)])}}
+    merged = merge([earlier, later])
+    assert merged["configs"]["analyzers+model"]["found"] == 3 and merged["configs"]["model"]["found"] == 1
+    assert merged["configs"]["analyzers+model"]["commits"] == ["new5678", "old1234"]
+    assert merged["configs"]["model"]["commits"] == ["old1234"]
