@@ -17,7 +17,7 @@ from edgemind.core.embeddings.embedder import Embedder
 from edgemind.core.errors import ConfigError, PromptError
 from edgemind.core.classify.labelled import LabelledPrompt
 from edgemind.core.classify.policy_file import resource_path
-from edgemind.core.safety.checker import (BLIND_S28_FILE, OVERREFUSAL_S28_FILE, TRAIN_FILES, Rates,
+from edgemind.core.safety.checker import (BLIND_S29_FILE, OVERREFUSAL_S29_FILE, TRAIN_FILES, Rates,
                                           SafetyChecker, rates, trained_weights)
 from edgemind.core.safety.classifier import HARMFUL, load_examples
 from edgemind.core.safety.policy import CATEGORIES, load_policy
@@ -54,14 +54,14 @@ def checker(cache_dir: Path, embedder: Embedder) -> SafetyChecker:
 
 @pytest.fixture(scope="module")
 def train() -> list[LabelledPrompt]:
-    """Everything the checker trains on: the train file and the four older splits folded in by session 28."""
+    """Everything the checker trains on: the train file and the six older splits folded in by sessions 28 and 29."""
     return [e for name in TRAIN_FILES for e in load_examples(resource_path(name))]
 
 
 @pytest.fixture(scope="module")
 def blind() -> list[LabelledPrompt]:
-    """Session 28's goal split: the blind split (harmful and same-topic benign) followed by its over-refusal set."""
-    return load_examples(resource_path(BLIND_S28_FILE)) + load_examples(resource_path(OVERREFUSAL_S28_FILE))
+    """Session 29's goal split: the blind split (harmful and same-topic benign) followed by its over-refusal set."""
+    return load_examples(resource_path(BLIND_S29_FILE)) + load_examples(resource_path(OVERREFUSAL_S29_FILE))
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def _report(name: str, r: Rates) -> None:
 # ---- the measured rates ---------------------------------------------------------------------------------------------
 def test_the_goal_split_is_big_enough_and_shares_no_prompt_with_the_training_files(
         blind: list[LabelledPrompt], train: list[LabelledPrompt]) -> None:
-    overrefusal = load_examples(resource_path(OVERREFUSAL_S28_FILE))
+    overrefusal = load_examples(resource_path(OVERREFUSAL_S29_FILE))
     harmful = [e for e in blind if e.label == HARMFUL]
     assert len(harmful) >= 200 and len(blind) - len(harmful) - len(overrefusal) >= 120 and len(overrefusal) >= 120
     assert all(e.label != HARMFUL for e in overrefusal)
@@ -92,10 +92,10 @@ def test_the_goal_split_is_big_enough_and_shares_no_prompt_with_the_training_fil
 def test_goal_split_rates_stay_at_or_above_what_was_measured(blind: list[LabelledPrompt],
                                                              blind_refused: list[bool]) -> None:
     r = rates(blind, blind_refused)
-    _report("session 28 blind + over-refusal (standard)", r)
+    _report("session 29 blind + over-refusal (standard)", r)
     assert r.harmful_rate >= GOAL_HARMFUL_FLOOR
     assert r.benign_rate <= GOAL_BENIGN_CEILING
-    start = len(load_examples(resource_path(BLIND_S28_FILE)))
+    start = len(load_examples(resource_path(BLIND_S29_FILE)))
     xs = rates(blind[start:], blind_refused[start:])
     _report("over-refusal set (standard)", xs)
     assert xs.benign_rate <= OVERREFUSAL_CEILING
