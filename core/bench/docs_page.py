@@ -753,8 +753,10 @@ def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
            "session 29 and never tuned on; the older splits, session 28's included, had been looked at, so the "
            "checker trains on them now (`--cv` cross-validates over them and chose the thresholds). The person who "
            "wrote the session 29 split also changed the checker, so its wording was known while the change was made; "
-           "no per-prompt result on it was read. \"session 28's checker\" is the checker trained on session 28's "
-           "training files at its threshold (0.52), on the same prompts"
+           "no per-prompt result on it was read. \"session 28's files at 0.52\" is this session's code trained on "
+           "session 28's training files at session 28's threshold, on the same prompts; session 28's checker itself, "
+           "run once on the new split before any change, refused 87.0% of its harmful and 12.9% of its benign "
+           "prompts"
            + (f"; goal on `{goal.get('split')}`: at least {fmt(goal.get('harmful_refused_rate'), 'fraction')} "
               f"harmful and at most {fmt(goal.get('benign_refused_rate'), 'fraction')} benign refused." if goal
               else ".") + "\n",
