@@ -50,9 +50,9 @@ LEARNING_RATE = 1.0
 # 0.074 against 0.865 / 0.087 for the regression alone): a look-alike the linear model scores high usually has benign
 # twins in the training set. Session 29 (3,450 prompts, session 28's blind split among the dev files) made the vote
 # sharper and heavier: each vote weighs exp(30 x (cosine - best cosine)), so the nearest twins decide, among 10
-# neighbours with a 0.35 share. At 90% of harmful dev prompts refused that refused 7.1% of benign ones, against 9.4%
-# for session 28's vote (5 neighbours weighted by cosine, 0.2 share); 5 or 20 neighbours and sharpness 10 scored
-# between the two.
+# neighbours with a 0.35 share. At 90% of harmful dev prompts refused (one threshold, no per-category shifts) that
+# refused 7.1% of benign ones, against 9.4% for session 28's vote (5 neighbours weighted by cosine, 0.2 share); 5 or
+# 20 neighbours and sharpness 10 scored between the two.
 NEIGHBOURS = 10
 NEIGHBOUR_WEIGHT = 0.35
 NEIGHBOUR_SHARPNESS = 30.0
