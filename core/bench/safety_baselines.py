@@ -1,6 +1,7 @@
-"""The safety checker against session 28's checker and a naive keyword blocklist on the unseen split (session 29's
-blind split and its over-refusal set), and the cross-validation over the dev files its thresholds were chosen with. benchmarks/safety.py is its command; the rates
-themselves are core/bench/safety_rates.py's, as in `edgemind bench`.
+"""The safety checker against session 28's training files and a naive keyword blocklist on the unseen split (session
+29's blind split and its over-refusal set), and the cross-validation over the dev files its thresholds were chosen
+with. benchmarks/safety.py is its command; the rates themselves are core/bench/safety_rates.py's, as in `edgemind
+bench`.
 """
 
 from __future__ import annotations
