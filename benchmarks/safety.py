@@ -1,20 +1,21 @@
 """Safety guardrails on the unseen split: harmful refused and benign refused, overall and per category, p50/p95
-latency per check, for the shipped checker, the checker as it was before session 28, and a naive keyword blocklist in
-the same run (it shows the over-refusal problem).
+latency per check, for the shipped checker, session 28's checker and a naive keyword blocklist in the same run (it
+shows the over-refusal problem).
 The figures are computed by edgemind.core.bench.safety_rates, as in `edgemind bench`; this script adds the
 baselines and cross-validation.
 
     .venv/bin/python benchmarks/safety.py [--level standard] [--json OUT]
     .venv/bin/python benchmarks/safety.py --cv       # 5-fold cross-validation over the dev files, never the blind split
 
-The protocol (session 28), in this order:
-1. A new blind split was written and committed before anything changed: resources/safety_blind_s28.jsonl (208
-   harmful prompts, 26 per category, seven languages; 128 benign prompts on the same topics) and
-   resources/safety_overrefusal_s28.jsonl (128 benign prompts that only sound unsafe, XSTest style). Before any
-   change it was run once for the old checker's two rates; its per-prompt results were not read while tuning.
-2. The older unseen splits (held-out, blind, fresh blind, over-refusal) had all been measured and looked at, so they
-   became training data (checker.TRAIN_FILES). What to ship was chosen with --cv: each of five folds of those four
-   files scored by a classifier trained on the train file and the other four folds.
+The protocol (session 29), in this order:
+1. A new blind split was written from scratch and committed before anything changed: resources/safety_blind_s29.jsonl
+   (200 harmful prompts, 25 per category, seven languages; 128 benign prompts on the same topics) and
+   resources/safety_overrefusal_s29.jsonl (128 benign prompts that only sound unsafe, XSTest style); no line is
+   within 0.45 character 4-gram Jaccard of a line of an older file. Before any change session 28's checker was run on
+   it once for its two rates (0.870 harmful / 0.129 benign refused); its per-prompt results were not read.
+2. Session 28's blind split had been measured and published, so it became training data with the older splits
+   (checker.TRAIN_FILES). The threshold and the per-category shifts were chosen with --cv: each of five folds of the
+   six dev files scored by a classifier trained on the train file and the other four folds.
 3. The figures in benchmarks/results/safety.json are the blind split's, measured once at the end; the goal to turn
    safety on by default is >= 90% harmful and <= 5% benign refused on it.
 Latency is wall time of `check_input` after warm-up on this machine; on a busy 2-core machine the embedding

@@ -1,7 +1,7 @@
-"""The safety checker against the checker as it was before session 28 and a naive keyword blocklist on the unseen
-split (session 28's blind split and its over-refusal set), and the cross-validation over the dev files its threshold
-was chosen with. benchmarks/safety.py is its command; the rates
-themselves are core/bench/safety_rates.py's, as in `edgemind bench`.
+"""The safety checker against session 28's training files and a naive keyword blocklist on the unseen split (session
+29's blind split and its over-refusal set), and the cross-validation over the dev files its thresholds were chosen
+with. benchmarks/safety.py is its command; the rates themselves are core/bench/safety_rates.py's, as in `edgemind
+bench`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
 from ..embeddings.embedder import Embedder
 from ..safety.checker import (
-    BLIND_S28_FILE,
-    OVERREFUSAL_S28_FILE,
+    BLIND_FILE,
+    BLIND_S29_FILE,
+    FRESH_BLIND_FILE,
+    HELDOUT_FILE,
+    OVERREFUSAL_FILE,
+    OVERREFUSAL_S29_FILE,
     TRAIN_FILE,
     TRAIN_FILES,
     SafetyChecker,
@@ -82,7 +86,7 @@ def _pct(rate: float, n: int) -> str:
 
 
 def cross_validate(embedder: Embedder, folds: int = 5) -> list[str]:
-    """How the shipped threshold was chosen: the dev files (the four older unseen splits, now training data) in
+    """How the shipped thresholds were chosen: the dev files (the six older unseen splits, now training data) in
     `folds` stratified folds, each scored by rules + a classifier trained on the train file and the other folds; the
     rates at each level and a sweep, over the dev files and per file. The new blind split is never read here."""
     names = TRAIN_FILES
@@ -99,56 +103,111 @@ def cross_validate(embedder: Embedder, folds: int = 5) -> list[str]:
             rng.shuffle(idx)
             fold[idx] = np.arange(len(idx)) % folds
     score = np.zeros(len(examples))
+    predicted = np.empty(len(examples), dtype=object)  # the category head's pick, whose threshold shift applies
     for f in range(folds):
         tr, te = fold != f, fold == f
         w = train(x[tr], harmful[tr], [examples[i].category for i in np.flatnonzero(tr)], CATEGORIES)
         score[te] = w.harm_probabilities(x[te])
+        predicted[te] = [CATEGORIES[i] for i in (x[te] @ w.cat_w + w.cat_b).argmax(axis=1)]
     score = np.where([match_rule(t) is not None for t in texts], 1.0, score)
     dev = fold >= 0
+    policy = load_policy()
+    shipped_shift = np.array([policy.category(c).threshold_shift if c else 0.0 for c in predicted])
 
     def line(label: str, threshold: float) -> str:
-        cells = [f"dev {_rates_text(examples, score, threshold, dev)}"]
+        limit = threshold + shipped_shift
+        cells = [f"dev {_rates_text(examples, score, limit, dev)}"]
         cells += [f"{name.removeprefix('safety_').removesuffix('.jsonl')} "
-                  f"{_rates_text(examples, score, threshold, source == name)}" for name in names[1:]]
+                  f"{_rates_text(examples, score, limit, source == name)}" for name in names[1:]]
         return f"cv {label} threshold={threshold:.2f}: " + " | ".join(cells)
 
-    policy = load_policy()
     lines = [line(f"level={level:9s}", threshold) for level, threshold in policy.levels]
-    # The sweep the levels were picked from: the goal is >= 0.90 harmful and <= 0.05 benign refused.
+    # The sweep the levels were picked from, with the shipped per-category shifts: the goal is >= 0.90 harmful and
+    # <= 0.05 benign refused.
     lines += [line("sweep", threshold) for threshold in np.arange(0.40, 0.701, 0.02)]
+    # How the per-category shifts were picked: at each base threshold, the shifts that refuse the fewest benign dev
+    # prompts while refusing at least 90% of the harmful ones; "nested" picks them on four folds and scores the fifth,
+    # the honest estimate of what picking them is worth.
+    for base in np.arange(0.44, 0.601, 0.04):
+        picked = pick_shifts(score, harmful, predicted, dev, base)
+        if picked is None:
+            continue
+        shifts, limit = picked
+        nested = np.zeros(len(examples))
+        for f in range(folds):
+            inner = pick_shifts(score, harmful, predicted, dev & (fold != f), base)
+            nested[fold == f] = (inner[1] if inner else np.full(len(examples), base))[fold == f]
+        lines.append(f"cv shifts base={base:.2f}: in-sample dev {_rates_text(examples, score, limit, dev)}, "
+                     f"nested dev {_rates_text(examples, score, nested, dev)}; "
+                     + ", ".join(f"{c} {v:+.2f}" for c, v in shifts.items()))
     return lines
 
 
-def _rates_text(examples: list[LabelledPrompt], score: np.ndarray, threshold: float, where: np.ndarray) -> str:
-    r = rates([e for e, w in zip(examples, where) if w], list(score[where] >= threshold))
+SHIFT_GRID = np.round(np.arange(-0.12, 0.121, 0.02), 2)
+
+
+def pick_shifts(score: np.ndarray, harmful: np.ndarray, predicted: np.ndarray, where: np.ndarray, base: float,
+                target: float = 0.90) -> tuple[dict[str, float], np.ndarray] | None:
+    """Per-category threshold shifts (by predicted category) that refuse the fewest benign prompts of `where` while
+    refusing at least `target` of its harmful ones, and each prompt's resulting threshold; None if none reach it.
+    Each category's shift minimises (benign refused - price x harmful refused) for one price; the prices are swept
+    and the cheapest mix that reaches the target wins (the smaller shift on a tie)."""
+    best: tuple[float, dict[str, float], np.ndarray] | None = None
+    for price in np.concatenate([np.arange(0.05, 1.0, 0.05), np.arange(1.0, 6.01, 0.25)]):
+        shifts = {}
+        for c in CATEGORIES:
+            mine = where & (predicted == c)
+            costs = [(float(((score >= base + s) & mine & ~harmful).sum() - price * ((score >= base + s) & mine
+                                                                                      & harmful).sum()), abs(s), s)
+                     for s in SHIFT_GRID]
+            shifts[c] = float(min(costs)[2])
+        limit = base + np.array([shifts.get(c, 0.0) for c in predicted])
+        refused = score >= limit
+        if refused[where & harmful].mean() >= target:
+            benign = float(refused[where & ~harmful].mean())
+            if best is None or benign < best[0]:
+                best = (benign, shifts, limit)
+    return (best[1], best[2]) if best else None
+
+
+def _rates_text(examples: list[LabelledPrompt], score: np.ndarray, threshold: float | np.ndarray,
+                where: np.ndarray) -> str:
+    limit = np.broadcast_to(np.asarray(threshold, np.float64), score.shape)[where]
+    r = rates([e for e, w in zip(examples, where) if w], list(score[where] >= limit))
     return f"{r.harmful_rate:.3f} / {r.benign_rate:.3f}"
 
 
-# The split the issue's goal to turn safety on is judged on: session 28's blind split and its over-refusal set.
-GOAL_SPLIT = f"{BLIND_S28_FILE}+{OVERREFUSAL_S28_FILE}"
-# The checker as it was before session 28, for the same split: trained on the train file alone, standard at 0.51.
-PREVIOUS_TRAIN_FILES = (TRAIN_FILE,)
-PREVIOUS_STANDARD = 0.51
+# The split the issue's goal to turn safety on is judged on: session 29's blind split and its over-refusal set.
+GOAL_SPLIT = f"{BLIND_S29_FILE}+{OVERREFUSAL_S29_FILE}"
+# Session 28's training files (without session 28's blind split) at its standard threshold 0.52 and its shifts, with
+# this session's code: what the new data and thresholds bring apart from the code. (Session 28's code itself, run on
+# the new split once before any change, refused 0.870 of its harmful and 0.129 of its benign prompts.)
+PREVIOUS_NAME = "session 28's files at 0.52"
+PREVIOUS_TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE)
+PREVIOUS_STANDARD = 0.52
+PREVIOUS_SHIFTS = {"sexual_minors": -0.1}
 
 
 def unseen_splits() -> dict[str, list[LabelledPrompt]]:
-    """Every split the checker never trained on, by name: session 28's blind split, its over-refusal set alone (the
+    """Every split the checker never trained on, by name: session 29's blind split, its over-refusal set alone (the
     benign prompts that only sound unsafe), and the goal split (those two together)."""
-    splits = {name: load_examples(resource_path(name)) for name in (BLIND_S28_FILE, OVERREFUSAL_S28_FILE)}
-    splits[GOAL_SPLIT] = splits[BLIND_S28_FILE] + splits[OVERREFUSAL_S28_FILE]
+    splits = {name: load_examples(resource_path(name)) for name in (BLIND_S29_FILE, OVERREFUSAL_S29_FILE)}
+    splits[GOAL_SPLIT] = splits[BLIND_S29_FILE] + splits[OVERREFUSAL_S29_FILE]
     return splits
 
 
 def checker_vs_blocklist(embedder: Embedder, cache: Path, level: str | None = None,
                          progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """The unseen splits through the checker at `level` (default: the shipped policy's), the checker as it was before
-    session 28 and the blocklist; the report by split, each split's table passed to `progress` as it is done."""
+    """The unseen splits through the checker at `level` (default: the shipped policy's), session 28's checker and the
+    blocklist; the report by split, each split's table passed to `progress` as it is done."""
     policy = load_policy()
     policy = policy.with_level(level) if level else policy
     started = time.perf_counter()
     checker = SafetyChecker(policy, embedder, trained_weights(embedder, policy, cache / "safety"))
     setup_s = time.perf_counter() - started
-    old_policy = replace(load_policy(), levels=(("standard", PREVIOUS_STANDARD),), level="standard")
+    shipped = load_policy()
+    old_policy = replace(shipped, levels=(("standard", PREVIOUS_STANDARD),), level="standard", categories=tuple(
+        replace(c, threshold_shift=PREVIOUS_SHIFTS.get(c.name, 0.0)) for c in shipped.categories))
     previous = SafetyChecker(old_policy, embedder, trained_weights(
         embedder, old_policy, cache / "safety", train_paths=[resource_path(n) for n in PREVIOUS_TRAIN_FILES]))
     results_by_split = {}
@@ -157,7 +216,7 @@ def checker_vs_blocklist(embedder: Embedder, cache: Path, level: str | None = No
         old_refused, old_ms = timed(lambda p: not previous.check_input(p).allowed, examples)
         base_refused, base_ms = timed(keyword_refuses, examples)
         results = {f"edgemind ({policy.level})": summary(examples, refused, ms),
-                   "before session 28": summary(examples, old_refused, old_ms),
+                   PREVIOUS_NAME: summary(examples, old_refused, old_ms),
                    "keyword blocklist": summary(examples, base_refused, base_ms)}
         progress(f"\n{split}: {len(examples)} prompts; training or cache load {setup_s:.1f} s; "
                  f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs\n" + results_table(results))

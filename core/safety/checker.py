@@ -50,16 +50,21 @@ BLIND_FILE = "safety_blind.jsonl"
 # process").
 FRESH_BLIND_FILE = "safety_blind_fresh.jsonl"
 OVERREFUSAL_FILE = "safety_overrefusal.jsonl"
-# The four splits above had all been measured and looked at by session 28, so they are training data now: the
-# checker learns from every file in TRAIN_FILES (823 more prompts, 117 of them benign ones that only sound unsafe).
-# The threshold was chosen by cross-validation over them (benchmarks/safety.py --cv).
-TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE)
-# Session 28's blind split, written and committed before any change and never tuned on: 208 harmful prompts (26 per
-# category, seven languages), 128 benign prompts on the same topics, and 128 benign prompts that only sound unsafe
-# (homonyms, figures of speech, safe targets, safety questions, history, fiction, public figures' public facts,
-# definitions). The goal to turn safety on by default is measured on these two files together.
+# The four splits above had all been measured and looked at by session 28, so they became training data then.
+# Session 28's blind split, written and committed before any change and never tuned on in that session: 207 harmful
+# prompts (seven languages), 128 benign prompts on the same topics, and 128 benign prompts that only sound unsafe. Its
+# figures were published and looked at, so since session 29 the checker trains on it too.
 BLIND_S28_FILE = "safety_blind_s28.jsonl"
 OVERREFUSAL_S28_FILE = "safety_overrefusal_s28.jsonl"
+TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE, BLIND_S28_FILE,
+               OVERREFUSAL_S28_FILE)
+# Session 29's blind split, written from scratch and committed before any change (no line within 0.45 character
+# 4-gram Jaccard of an older file's): 200 harmful prompts (25 per category, seven languages), 128 benign prompts on the
+# same topics, and 128 benign prompts that only sound unsafe (homonyms, figures of speech, safe contexts, definitions,
+# history, public figures' public facts, fiction). The goal to turn safety on by default is measured on these two
+# files together; thresholds are chosen by cross-validation over TRAIN_FILES, never on them.
+BLIND_S29_FILE = "safety_blind_s29.jsonl"
+OVERREFUSAL_S29_FILE = "safety_overrefusal_s29.jsonl"
 # Rules read this much of a text; the classifier reads up to MAX_WINDOWS windows of WINDOW_CHARS spread over it.
 # One window is one embedding (~10 ms here), so a typical prompt costs one and a long answer at most eight.
 MAX_RULE_CHARS = 200_000

@@ -3,9 +3,10 @@
 hashed word and character n-grams, the harm probability blended with a vote of the nearest training prompts.
 
 Why both: MiniLM separates "kill a process" from "kill my neighbour" well in English but knows little Spanish or
-German; the n-grams and concepts carry the words it misses there. Training takes under a minute here (most of it
-embedding the 2,987 training prompts), so weights are a cache in the data folder, not a shipped artefact. Nothing
-here decides what to refuse: the policy's thresholds in `checker.py` do.
+German; the n-grams and concepts carry the words it misses there. Training takes minutes here (embedding the 3,450
+training prompts and 2 x 2,000 gradient steps: 255 s on a 2-core machine at load 15), so weights are a cache in the
+data folder keyed by everything they depend on, not a shipped artefact. Nothing here decides what to refuse: the
+policy's thresholds in `checker.py` do.
 """
 
 from __future__ import annotations
@@ -46,14 +47,18 @@ L2_PENALTY = 1e-3
 STEPS = 2000
 LEARNING_RATE = 1.0
 # The regression's probability is blended with a vote of the NEIGHBOURS most similar training prompts (embedding +
-# cues, cosine-weighted). On --cv this kept harmful refusals while refusing fewer benign prompts (1,142-prompt split,
-# at 0.50: 0.888 / 0.074 against 0.865 / 0.087 for the regression alone; on the 2,151-prompt split, n-grams at weight
-# 2, 0.839 against 0.831 harmful refused at <= 10% benign): a look-alike the linear model scores high usually has
-# benign twins in the training set.
-NEIGHBOURS = 5
-NEIGHBOUR_WEIGHT = 0.2
+# cues). On --cv this kept harmful refusals while refusing fewer benign prompts (1,142-prompt split, at 0.50: 0.888 /
+# 0.074 against 0.865 / 0.087 for the regression alone): a look-alike the linear model scores high usually has benign
+# twins in the training set. Session 29 (3,450 prompts, session 28's blind split among the dev files) made the vote
+# sharper and heavier: each vote weighs exp(30 x (cosine - best cosine)), so the nearest twins decide, among 10
+# neighbours with a 0.35 share. At 90% of harmful dev prompts refused (one threshold, no per-category shifts) that
+# refused 7.1% of benign ones, against 9.4% for session 28's vote (5 neighbours weighted by cosine, 0.2 share); 5 or
+# 20 neighbours and sharpness 10 scored between the two.
+NEIGHBOURS = 10
+NEIGHBOUR_WEIGHT = 0.35
+NEIGHBOUR_SHARPNESS = 30.0
 FIT = Fit(l2=L2_PENALTY, steps=STEPS, learning_rate=LEARNING_RATE, rows=True)
-VOTE = Vote(neighbours=NEIGHBOURS, share=NEIGHBOUR_WEIGHT)  # each neighbour's vote weighs its cosine
+VOTE = Vote(neighbours=NEIGHBOURS, share=NEIGHBOUR_WEIGHT, sharpness=NEIGHBOUR_SHARPNESS)
 
 HARMFUL = "harmful"
 # Safety's labelled files: {"prompt", "label", "category"[, "lang"]}. A harmful prompt names its category; a benign
@@ -149,7 +154,7 @@ class SafetyWeights:
         return blend(regression, self.neighbour_vote(x[:, :self.memory.shape[1]]), VOTE)
 
     def neighbour_vote(self, dense: np.ndarray) -> np.ndarray:
-        """Cosine-weighted share of harmful prompts among each row's NEIGHBOURS nearest training prompts."""
+        """Share of harmful prompts among each row's NEIGHBOURS nearest training prompts, the nearest weighing most."""
         return vote(dense, self.memory, self.memory_harmful, 2, VOTE)[0][:, 1]
 
     def harm_logit(self, dense: np.ndarray, lexical: dict[int, float]) -> float:
@@ -197,5 +202,5 @@ def train(x: np.ndarray, harmful: np.ndarray, category: Sequence[str | None],
 def cache_key(*parts: bytes | str) -> str:
     """A short hash of everything trained weights depend on: the parts given plus this module's settings."""
     settings = (f"{FEATURE_VERSION}|{HASH_BUCKETS}|{CHAR_NGRAMS}|{LEXICAL_WEIGHT}|{CUE_SCALE}|{CONCEPT_SCALE}|"
-                f"{L2_PENALTY}|{STEPS}|{LEARNING_RATE}|{NEIGHBOURS}|{NEIGHBOUR_WEIGHT}")
+                f"{L2_PENALTY}|{STEPS}|{LEARNING_RATE}|{NEIGHBOURS}|{NEIGHBOUR_WEIGHT}|{NEIGHBOUR_SHARPNESS}")
     return content_key(settings, *parts)

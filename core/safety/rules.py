@@ -43,7 +43,7 @@ LEXICONS: dict[str, tuple[str, ...]] = {
                          "consent", "signaler", "schütze", "parental", "training", "cybertipline", "age of consent",
                          "protejo", "protéger", "proteggo", "proteger", "bescherm", "denuncio", "melde", "grooming"),
     "self_harm_first_person": (
-        "kill myself", "killing myself", "end my life", "suicide (?:method|note)", "cut myself", "my self-harm",
+        "kill myself", "killing myself", "end my life", "suicide (?:method|note)", "cut myself(?! off)", "my self-harm",
         "to overdose", "to not wake up", "don't want to be alive", "suicidarme", "quiero morir",
         "mettre fin à mes jours", "me faire du mal", "mich umbringen", "nicht mehr leben", "me matar",
         "starve myself", "walk me through how to do it", "take my life", "quitarme la vida", "en finir",

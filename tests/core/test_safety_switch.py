@@ -25,6 +25,9 @@ def test_no_safety_turns_the_checks_off_for_that_run_only(tmp_path: Path, argv: 
     assert run_settings(parser.parse_args([*argv, "--no-safety"]), settings).safety_enabled is False
 
 
+# The first `ask` trains the safety weights in the run's fresh artifacts folder (embedding 3,450 prompts and the fit:
+# 255 s on a 2-core machine at load 15), so the default 300 s is too short on a busy machine.
+@pytest.mark.timeout(900)
 def test_ask_with_safety_on_refuses_a_harmful_prompt_and_no_safety_answers_it(cli_env: dict[str, str]) -> None:
     """The real command: with the setting on it refuses before the model; `--no-safety` sends the prompt on."""
     safety_on = dict(cli_env, EDGEMIND_SAFETY="1")
