@@ -188,7 +188,7 @@ def _setup_call(backend: Backend, convo: list[Message], instruction: str, params
     or names it did not define, unless `retry` is off), or None."""
     asked = _with_instruction(convo, instruction + "\n\n" + setup_instruction(question))
     form = replace(params, json_schema=SETUP_SCHEMA, stop=())
-    for attempt in range(2 if retry else 1):
+    for _attempt in range(2 if retry else 1):
         text = _generate(backend, asked, form, cancel)
         setup = parse_setup(text)
         if setup is None:
