@@ -534,17 +534,22 @@ def _word_problems(path: Path, root: Path, data: dict[str, Any]) -> str:
         rows.append([f"`{label}`", f"{col.get('correct')}/{col.get('total')}",
                      f"{accuracy:.0%}" if accuracy is not None else "?", vs_bare,
                      fmt(col.get("median_ms"), "ms"), f"`{col.get('commit', '?')}`"])
-    out = ["## Arithmetic word problems: the model alone against the engine with its tools\n",
+    heldout = data.get("split") == "heldout"
+    title = ("the model alone against the engine with its tools" if heldout
+             else f"the `{data.get('split', '?')}` split (read while changing the set-up)")
+    out = [f"## Arithmetic word problems: {title}\n",
            f"{data.get('problems', '?')} problems of the `{data.get('split', '?')}` split (units, percentages, "
-           "rates, money, dates, factorials; exact answers computed in code, never used to tune prompts), "
-           f"model `{data.get('model', '?')}`, greedy, at most {data.get('max_tokens', '?')} answer tokens, on "
+           "rates, money, dates, factorials; exact answers computed in code, "
+           + ("never used to tune prompts), " if heldout else "its failures read while changing the set-up and "
+              "the prompts: these figures show what was tuned on, the held-out split above what carries over), ")
+           + f"model `{data.get('model', '?')}`, greedy, at most {data.get('max_tokens', '?')} answer tokens, on "
            f"{data.get('machine', '?')}. `bare`: the same model through the engine with no tools; the engine "
            "columns offer its tools (the calculator), each measured at the commit shown. Latency: the whole "
            "request, tool steps included. Goals: >= 90% right and >= 3x the bare model.\n",
            _table(["configuration", "right", "accuracy", "vs bare", "median latency", "commit"], rows), "",
            *[f"- `{label}`: {col['note']}" for label, col in configs.items() if col.get("note")], "",
            _source(path, root, " ".join(data.get("command", []))
-                   + " --json benchmarks/results/word_problems.json"), ""]
+                   + f" --json {path.relative_to(root).as_posix()}"), ""]
     return "\n".join(out)
 
 
@@ -911,6 +916,7 @@ _BY_NAME: dict[str, Callable[[Path, Path, Any], str]] = {
 }
 _BY_PREFIX: tuple[tuple[str, Callable[[Path, Path, Any], str]], ...] = (
     ("onnx_vs_llama", _onnx_vs_llama), ("tune", _tune), ("safety", _safety), ("tmac_decode", _tmac_decode),
+    ("word_problems", _word_problems),
 )
 
 

@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", default="bare,engine", help="comma-separated: bare, engine (default both)")
     ap.add_argument("--label", default="engine",
                     help="the column name for the engine configuration (e.g. engine_before for a run on older code)")
+    ap.add_argument("--note", default=None,
+                    help="a line saying what the engine column measured (shown under the table in docs/benchmarks.md)")
     ap.add_argument("--json", dest="json_out", type=Path, default=None,
                     help="merge the columns into this result file (other labels in it are kept)")
     args = ap.parse_args(argv)
@@ -107,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                 column = measure(engine, items, tools=config == "engine",
                                  progress=lambda m: print(m, file=sys.stderr, flush=True))
                 column["commit"] = commit
+                if args.note and config == "engine":
+                    column["note"] = args.note
                 columns[label] = column
                 print(f"{label}: {column['correct']}/{column['total']} right, median {column['median_ms']} ms",
                       file=sys.stderr)

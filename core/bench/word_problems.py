@@ -169,7 +169,9 @@ _CATEGORY = {
     "change": "money", "wages": "money", "days": "dates", "same_month": "dates", "factorial_ratio": "factorial",
     # dev
     "ms": "units", "tip": "percent", "walk": "rates", "tickets": "money", "leap": "dates", "fact": "factorial",
-    "avg": "other",
+    "avg": "other", "movie": "units", "bottles": "units", "raise": "percent", "exam": "percent",
+    "cyclist": "rates", "pump": "rates", "apples": "money", "split": "money", "plan": "money", "weeks": "dates",
+    "area": "other", "reading": "other",
 }
 
 
@@ -215,7 +217,77 @@ def _d_avg(r: random.Random) -> tuple[str, Fraction]:
     return f"What is the average of {a}, {b} and {c}?", F(a + b + c, 3)
 
 
-DEV: tuple[Template, ...] = (_d_ms, _d_tip, _d_walk, _d_tickets, _d_leap, _d_fact, _d_avg)
+# Added in session 29 (before the set-up changes they measure): more dev problems to learn from, again with wordings
+# and quantities of their own.
+
+def _d_movie(r: random.Random) -> tuple[str, Fraction]:
+    m = r.choice((75, 90, 105, 135, 150, 165))
+    return f"A movie lasts {m} minutes. How many hours is that?", F(m, 60)
+
+
+def _d_bottles(r: random.Random) -> tuple[str, Fraction]:
+    ml, n = r.choice((250, 330, 500, 750)), r.randint(3, 12)
+    return f"A bottle holds {ml} milliliters. How many liters do {n} bottles hold?", F(ml * n, 1000)
+
+
+def _d_raise(r: random.Random) -> tuple[str, Fraction]:
+    old, p = r.randint(8, 60) * 10, r.choice((5, 10, 15, 20, 30))
+    return (f"A bike's price went up from ${old} to ${old * (100 + p) // 100}. By what percent did the price rise?",
+            F(p))
+
+
+def _d_exam(r: random.Random) -> tuple[str, Fraction]:
+    n, p = r.choice((40, 60, 80, 120)), r.choice((35, 45, 65, 85))
+    return f"An exam has {n} questions and Lena got {p}% of them right. How many questions did she get right?", \
+        F(n * p, 100)
+
+
+def _d_cyclist(r: random.Random) -> tuple[str, Fraction]:
+    d, m = r.randint(4, 20), r.choice((20, 30, 40, 48))
+    return f"A cyclist rides {d} km in {m} minutes. What is her speed in km per hour?", F(d * 60, m)
+
+
+def _d_pump(r: random.Random) -> tuple[str, Fraction]:
+    rate, m = r.randint(2, 9) * 60, r.choice((15, 20, 45, 50))
+    return f"A pump moves {rate} gallons per hour. How many gallons does it move in {m} minutes?", F(rate * m, 60)
+
+
+def _d_apples(r: random.Random) -> tuple[str, Fraction]:
+    cents, g = r.randint(150, 600), r.choice((250, 500, 750, 1500))
+    return f"Apples cost ${_money(cents)} per kilogram. How much do {g} grams of apples cost in dollars?", \
+        F(cents * g, 100 * 1000)
+
+
+def _d_split(r: random.Random) -> tuple[str, Fraction]:
+    n = r.randint(3, 8)
+    bill = n * r.randint(900, 4500)
+    return f"{n} friends split a restaurant bill of ${_money(bill)} equally. How much does each one pay?", \
+        F(bill, 100 * n)
+
+
+def _d_plan(r: random.Random) -> tuple[str, Fraction]:
+    m, y = r.randint(15, 70), r.randint(2, 5)
+    return f"A phone plan costs ${m} a month. How much does it cost over {y} years, in dollars?", F(m * 12 * y)
+
+
+def _d_weeks(r: random.Random) -> tuple[str, Fraction]:
+    w = r.randint(3, 30)
+    return f"A holiday lasts {w * 7} days. How many weeks is that?", F(w)
+
+
+def _d_area(r: random.Random) -> tuple[str, Fraction]:
+    a, b = r.randint(4, 30), r.randint(3, 25)
+    return f"A garden is {a} meters long and {b} meters wide. What is its area in square meters?", F(a * b)
+
+
+def _d_reading(r: random.Random) -> tuple[str, Fraction]:
+    per, days = r.randint(12, 40), r.randint(6, 25)
+    return f"Tom reads {per} pages a day. How many days does he need for a book of {per * days} pages?", F(days)
+
+
+DEV: tuple[Template, ...] = (_d_ms, _d_tip, _d_walk, _d_tickets, _d_leap, _d_fact, _d_avg, _d_movie, _d_bottles,
+                             _d_raise, _d_exam, _d_cyclist, _d_pump, _d_apples, _d_split, _d_plan, _d_weeks,
+                             _d_area, _d_reading)
 
 
 def numbers_in(text: str) -> list[Fraction]:

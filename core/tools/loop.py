@@ -11,20 +11,25 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..backends.base import Backend, BackendDone, CancelToken, GenerationParams, Message
 from ..events import ToolCall, ToolResult
 from .calls import FunctionSpec, call_schema
-from .math_setup import SETUP_SCHEMA, check_setup, has_numbers, parse_setup, setup_instruction
+from .math_setup import SETUP_SCHEMA, has_numbers, parse_setup, settle, setup_instruction
 from .registry import Tool
 from .runner import ToolOutcome, ToolRunner
 
 log = logging.getLogger("edgemind.tool_loop")
 
 PROPOSAL_MAX_TOKENS = 256
+# Self-consistency for a math set-up: the greedy set-up and up to SETUP_SAMPLES - 1 sampled ones (fixed seeds, so a
+# question gets the same answer on every run) each go to the calculator, and the value most of them reach is taken;
+# drawing stops as soon as one value has a majority of SETUP_SAMPLES.
+SETUP_SAMPLES = 3
+SETUP_TEMPERATURE = 0.7
 UNTRUSTED_OPEN = "<<<UNTRUSTED TOOL RESULT"
 UNTRUSTED_CLOSE = "END OF TOOL RESULT>>>"
 
@@ -178,46 +183,77 @@ def call_key(name: str, args: dict[str, Any]) -> str:
 
 
 def _setup_call(backend: Backend, convo: list[Message], instruction: str, params: GenerationParams,
-                cancel: CancelToken, question: str) -> str | None:
-    """The expression of a checked problem set-up (one retry when it uses numbers from nowhere), or None."""
+                cancel: CancelToken, question: str, *, retry: bool = True) -> str | None:
+    """The expression of a checked problem set-up, its numbers put in (one retry when it uses numbers from nowhere
+    or names it did not define, unless `retry` is off), or None."""
     asked = _with_instruction(convo, instruction + "\n\n" + setup_instruction(question))
     form = replace(params, json_schema=SETUP_SCHEMA, stop=())
-    for attempt in range(2):
+    for _attempt in range(2 if retry else 1):
         text = _generate(backend, asked, form, cancel)
         setup = parse_setup(text)
         if setup is None:
             return None
-        problem = check_setup(setup.expression, question)
-        if problem is None:
-            return setup.expression
-        log.info("set-up %r rejected: %s", setup.expression, problem)
-        if attempt == 0:
-            asked = [*asked, Message("assistant", text), Message("user", problem)]
+        settled = settle(setup, question)
+        if settled.problem is None:
+            return settled.expression
+        log.info("set-up %r (%r) rejected: %s", setup.expression, settled.expression, settled.problem)
+        asked = [*asked, Message("assistant", text), Message("user", settled.problem)]
     return None
+
+
+def _voted_setup(backend: Backend, convo: list[Message], instruction: str, params: GenerationParams,
+                 cancel: CancelToken, question: str, evaluate: Callable[[str], ToolOutcome],
+                 samples: int) -> tuple[str, ToolOutcome] | None:
+    """The set-up whose calculated value most set-ups agree on: the greedy one first (it wins a tie), then sampled
+    ones until a value has a majority of `samples`. Each distinct expression is calculated once, through the runner."""
+    need = samples // 2 + 1
+    votes: dict[str, list[tuple[str, ToolOutcome]]] = {}
+    calculated: dict[str, ToolOutcome] = {}
+    for i in range(samples):
+        if cancel.cancelled:
+            break
+        drawn = params if i == 0 else replace(params, temperature=SETUP_TEMPERATURE, seed=i)
+        expression = _setup_call(backend, convo, instruction, drawn, cancel, question, retry=i == 0)
+        if expression is None:
+            continue
+        if expression not in calculated:
+            calculated[expression] = evaluate(expression)
+        outcome = calculated[expression]
+        if not outcome.ok:
+            continue
+        value = outcome.content.removeprefix(expression).strip()
+        votes.setdefault(value, []).append((expression, outcome))
+        if len(votes[value]) >= need:
+            break
+    if not votes:
+        return None
+    return max(votes.values(), key=len)[0]
 
 
 def run_tool_steps(backend: Backend, messages: list[Message], params: GenerationParams, tools: list[Tool],
                    runner: ToolRunner, *, max_steps: int, conversation_id: str | None,
                    cancel: CancelToken, prefetch: Sequence[tuple[str, dict[str, Any]]] = (),
                    call_first: bool = False,
-                   math_setup: str | None = None) -> Generator[ToolCall | ToolResult, None, LoopResult]:
+                   math_setup: str | None = None,
+                   setup_samples: int = SETUP_SAMPLES) -> Generator[ToolCall | ToolResult, None, LoopResult]:
     """Yield ToolCall/ToolResult events; return (as the generator's value) the LoopResult for the final answer.
 
     `prefetch` calls run before the model is asked (the docs intent searches the user's documents first).
     `call_first`: the request is an action, so the first step is a call under the call grammar (a small model
     otherwise tends to describe what it would do instead of doing it).
     `math_setup`: the name of an offered tool that evaluates an expression (its first parameter): when the question
-    states numbers, the model first sets the problem up under a grammar (math_setup.py) and that checked expression
-    is the first call.
+    states numbers, the model first sets the problem up under a grammar (math_setup.py), `setup_samples` times at
+    most (self-consistency, see _voted_setup), and the checked expression most of them agree on is the first call.
     """
     convo = list(messages)
     outcomes: list[ToolOutcome] = []
     seen: set[str] = set()
     question = latest_question(messages)
 
-    def run(step: int, name: str, args: dict[str, Any]) -> Iterator[ToolCall | ToolResult]:
+    def run(step: int, name: str, args: dict[str, Any],
+            done: ToolOutcome | None = None) -> Iterator[ToolCall | ToolResult]:
         yield ToolCall(name, args, step)
-        outcome = runner.call(name, args, conversation_id=conversation_id)
+        outcome = done or runner.call(name, args, conversation_id=conversation_id)
         outcomes.append(outcome)
         yield ToolResult(name, outcome.decision, outcome.ok, outcome.summary, step, sources=outcome.sources)
         call = json.dumps({"name": name, "arguments": args}, ensure_ascii=False)
@@ -235,13 +271,19 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
                       json_schema=None)
     offered = {t.name for t in tools}
     evaluator = next((t for t in tools if t.name == math_setup), None)
-    if evaluator is not None and has_numbers(question) and step < max_steps:
-        expression = _setup_call(backend, convo, instruction, probing, cancel, question)
-        argument = next(iter(evaluator.manifest.parameters.get("properties", {})), None)
-        if expression is not None and argument is not None:
+    argument = next(iter(evaluator.manifest.parameters.get("properties", {})), None) if evaluator else None
+    if evaluator is not None and argument is not None and has_numbers(question) and step < max_steps:
+        tool_name, parameter = evaluator.name, argument
+
+        def evaluate(expression: str) -> ToolOutcome:
+            return runner.call(tool_name, {parameter: expression}, conversation_id=conversation_id)
+
+        chosen = _voted_setup(backend, convo, instruction, probing, cancel, question, evaluate, setup_samples)
+        if chosen is not None:
+            expression, outcome = chosen
             step += 1
-            seen.add(call_key(evaluator.name, {argument: expression}))
-            yield from run(step, evaluator.name, {argument: expression})
+            seen.add(call_key(tool_name, {parameter: expression}))
+            yield from run(step, tool_name, {parameter: expression}, outcome)
     while step < max_steps and not cancel.cancelled and not any(o.ok and o.tool == math_setup for o in outcomes):
         # an action keeps calling under the grammar until a call worked (a failed call's error says what to fix),
         # unless the user said no: then the model explains instead of trying other tools

@@ -1,19 +1,24 @@
 """Problem set-up for arithmetic: the model fills a small JSON form under a grammar (the quantities the question
-gives, with units, then one expression) and the expression is checked against the question before it is calculated.
+gives, each named, with units; then one expression over those names) and the code puts the numbers in, normalises
+the expression and checks it against the question before it is calculated.
 
 Why: a small model calls the calculator readily but sets problems up wrong ("seconds in 3 days" became `3 * 28`).
-Naming the quantities first makes it read them off the question, and an expression that uses a number which is
-neither in the question nor a common unit factor is sent back once with that number named. Nothing here runs a tool.
+Naming the quantities first makes it read them off the question; writing the expression over the names
+(`minutes / minutes_per_hour`) leaves it to choose operations, while the digits and the unit factors come from
+the code. An expression that uses a number which is neither in the question nor a unit factor, or a name that is
+neither a quantity nor a factor, is sent back once with it named. Nothing here runs a tool.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
-from .unit_facts import conversion_factors, factor_numbers, unit_facts
+from .unit_facts import conversion_factors, factor_numbers, named_factor, named_facts, unit_facts, unit_sizes
 
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 _EXPR_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")  # in an expression a comma separates arguments
@@ -30,8 +35,10 @@ SETUP_SCHEMA: dict[str, object] = {
     "type": "object",
     "properties": {
         "quantities": {"type": "array", "maxItems": 6, "items": {
-            "type": "object", "properties": {"value": {"type": "number"}, "unit": {"type": "string", "maxLength": 24}},
-            "required": ["value", "unit"], "additionalProperties": False}},
+            "type": "object", "properties": {
+                "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"},
+                "value": {"type": "number"}, "unit": {"type": "string", "maxLength": 24}},
+            "required": ["name", "value", "unit"], "additionalProperties": False}},
         "asked": {"type": "string", "maxLength": 80},
         "expression": {"type": "string", "maxLength": 160},
     },
@@ -40,25 +47,49 @@ SETUP_SCHEMA: dict[str, object] = {
 
 SETUP_INSTRUCTION = (
     "# Set-up\n\nBefore anything is calculated, set the problem up as JSON. In \"quantities\" list each number the "
-    "user's question gives, with its unit. In \"asked\" say what the question asks for, with its unit. In "
-    "\"expression\" write one arithmetic expression (numbers, + - * / ** "
-    "and parentheses) that computes what the question asks from those quantities, with any unit conversion written "
-    "out as a factor (60 minutes in an hour, 24 hours in a day, 7 days in a week, 1000 grams in a kilogram, "
-    "a percentage divided by 100). Write only the expression, never its result."
-)
+    "user's question gives: a short snake_case \"name\" saying what it counts, its \"value\" (a plain number, "
+    "without $ or % signs) and its \"unit\". In \"asked\" say what the question asks for, with its unit. In "
+    "\"expression\" write one arithmetic expression over those names (+ - * / ** and parentheses) that computes "
+    "what the question asks. Convert units with the unit factors by their names (minutes_per_hour, "
+    "grams_per_kilogram, days_per_week...); a percentage p is p / 100 of the whole. Write only the expression, "
+    "never its result."
+)  # no worked example: with one, the 0.5B model copied its numbers ("4 vans") into dev set-ups
 
 
 def setup_instruction(question: str) -> str:
-    """The set-up instruction, with the exact conversion factors between the units the question names."""
-    facts = unit_facts(question)
-    return SETUP_INSTRUCTION + ("\n\nUnit facts for this question:\n" + "\n".join(f"- {f}" for f in facts)
+    """The set-up instruction, with the exact conversion factors between the units the question names, by name."""
+    facts = named_facts(question) + unit_facts(question)[len(conversion_factors(question)):]
+    return SETUP_INSTRUCTION + ("\n\nUnit factors for this question:\n" + "\n".join(f"- {f}" for f in facts)
                                 if facts else "")
 
 
 @dataclass(frozen=True, slots=True)
+class Quantity:
+    name: str
+    value: str  # the number as the model wrote it, as a plain decimal
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetUp:
-    quantities: tuple[tuple[str, str], ...]  # (value, unit) as the model wrote them
+    quantities: tuple[Quantity, ...]
+    expression: str  # as the model wrote it: names and numbers, any result after an `=` dropped
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A set-up made ready for the calculator: the expression with the numbers in, and what is wrong with it (None
+    when nothing is)."""
     expression: str
+    problem: str | None
+
+
+def _plain_number(value: object) -> str | None:
+    """A JSON number as plain decimal digits (never `1e-05`), so the check and the calculator read the same number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def parse_setup(text: str) -> SetUp | None:
@@ -71,11 +102,92 @@ def parse_setup(text: str) -> SetUp | None:
     if not isinstance(data, dict) or not isinstance(data.get("expression"), str):
         return None
     expression = data["expression"].split("=")[0].strip()
-    if not expression or not _EXPR_NUMBER.search(expression):
+    if not expression or not re.search(r"[\w(]", expression):
         return None
-    quantities = tuple((str(q.get("value")), str(q.get("unit"))) for q in data.get("quantities") or []
-                       if isinstance(q, dict))
-    return SetUp(quantities, expression)
+    quantities = []
+    for q in data.get("quantities") or []:
+        if not isinstance(q, dict):
+            continue
+        value = _plain_number(q.get("value"))
+        if value is not None:
+            quantities.append(Quantity(str(q.get("name") or ""), value, str(q.get("unit") or "")))
+    return SetUp(tuple(quantities), expression)
+
+
+# an identifier that is not a function being called ("sqrt(" stays for the calculator)
+_NAME = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")
+_KEPT_NAMES = frozenset({"pi", "e", "tau", "of"})  # the calculator's constants, and "17% of 2350"
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d*,)")
+_TIMES_SPACED = re.compile(r"(?<=[\w)])\s+[xX×]\s+(?=[\w(])")
+_TIMES_GLUED = re.compile(r"(?<=[\d)])[xX×](?=[\d(])")
+_CURRENCY = re.compile(r"[$€£¥]")
+
+
+def normalise_expression(expression: str) -> str:
+    """The expression in the calculator's plain notation: currency signs dropped, thousands separators removed
+    (`2,400`; not where a function takes arguments, `max(1,200)`), `x` and `×` as `*`, `÷` as `/`, `^` as `**`,
+    dashes as minus. A small model writes money and products the way the question does."""
+    text = _CURRENCY.sub("", expression)
+    if not re.search(r"[A-Za-z_]\s*\(", text):
+        text = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), text)
+    text = _TIMES_GLUED.sub("*", _TIMES_SPACED.sub(" * ", text))
+    for old, new in (("×", "*"), ("·", "*"), ("÷", "/"), ("−", "-"), ("–", "-"), ("^", "**")):
+        text = text.replace(old, new)
+    return " ".join(text.split())
+
+
+def settle(setup: SetUp, question: str) -> Settled:
+    """The set-up's expression with each quantity's name and each unit factor's name replaced by its number,
+    normalised, and checked against the question."""
+    values = {q.name.lower(): q.value for q in setup.quantities if q.name}
+    unknown: list[str] = []
+
+    def number_for(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.lower() in values:
+            value = values[name.lower()]
+            return f"({value})" if value.startswith("-") else value
+        factor = named_factor(name)
+        if factor is not None:
+            return factor
+        if name not in _KEPT_NAMES:
+            unknown.append(name)
+        return name
+
+    expression = _as_stated(normalise_expression(_NAME.sub(number_for, normalise_expression(setup.expression))),
+                            question)
+    if unknown:
+        return Settled(expression, unknown_note(unknown, [q.name for q in setup.quantities if q.name]))
+    if not _EXPR_NUMBER.search(expression):
+        return Settled(expression, "Your expression has no numbers in it. Set the problem up again.")
+    return Settled(expression, check_setup(expression, question))
+
+
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent\b)", re.IGNORECASE)
+
+
+_DIVIDED = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?=\s*\)?\s*/\s*100(?![\d.]))")
+
+
+def _as_stated(expression: str, question: str) -> str:
+    """The expression with a percentage the model wrote as a fraction (0.12 for the question's 12%) and then divided
+    by 100 again (`0.12 / 100`, from `tip / 100` with tip 0.12) put back as the question states it (12)."""
+    percents = {Fraction(p) for p in _PERCENT.findall(question)}
+
+    def stated(match: re.Match[str]) -> str:
+        value = Fraction(match.group(1))
+        return _plain_number(float(value * 100)) or match.group(1) if (
+            value * 100 in percents and value not in percents) else match.group(1)
+
+    return _DIVIDED.sub(stated, expression) if percents else expression
+
+
+def unknown_note(unknown: list[str], names: list[str]) -> str:
+    """What the model is told when its expression used names it did not define."""
+    known = f" (yours are {', '.join(names)})" if names else ""
+    return (f"Your expression uses {', '.join(dict.fromkeys(unknown))}, which is neither one of your quantities' "
+            f"names{known} nor a unit factor given. Set the problem up again, writing the expression over your "
+            "quantities' names and the unit factors.")
 
 
 def _numbers(text: str) -> list[Fraction]:
@@ -85,7 +197,7 @@ def _numbers(text: str) -> list[Fraction]:
 def allowed_numbers(question: str) -> set[Fraction]:
     """The numbers an expression for `question` may use: the question's own, the forms a percentage takes in a
     calculation (p/100, 1 ± p/100, 100 ± p), the factors of a factorial it names, and the known unit factors."""
-    allowed = set(KNOWN_FACTORS) | factor_numbers(question)
+    allowed = set(KNOWN_FACTORS) | factor_numbers(question) | unit_sizes()
     for n in _numbers(question):
         allowed |= {n, n / 100, 1 + n / 100, 1 - n / 100, 100 - n, 100 + n}
     for match in _FACTORIAL.finditer(question):

@@ -1,4 +1,5 @@
-"""Exact conversion factors between the units a question names, stated to the model before it sets a problem up.
+"""Exact conversion factors between the units a question names, stated to the model before it sets a problem up,
+and named (`minutes_per_hour`) so that a set-up can use a factor by its name and the code supplies the number.
 
 Why: a small model writes `60 * 60` for "milliseconds in 12 minutes"; told "1 minute = 60000 milliseconds" it
 writes `12 * 60000`. The factors come from this table (exact by definition), never from the model, and the set-up
@@ -49,6 +50,17 @@ UNITS = (
     _unit("liter", "liters", "volume", "1", r"(?<!milli)\blit(er|re)s?\b"),
     _unit("gallon", "gallons", "volume", "3.785411784", r"\bgallons?\b"),
 )
+# Calendar counts that are no fixed number of seconds apart (a month, a year) but that a set-up names all the same.
+CALENDAR = {"months_per_year": Fraction(12), "weeks_per_year": Fraction(52), "days_per_year": Fraction(365),
+            "days_per_leap_year": Fraction(366)}
+_SHORT = {"ms": "millisecond", "sec": "second", "secs": "second", "min": "minute", "mins": "minute", "hr": "hour",
+          "hrs": "hour", "mm": "millimeter", "cm": "centimeter", "km": "kilometer", "ft": "foot", "mg": "milligram",
+          "g": "gram", "kg": "kilogram", "oz": "ounce", "lb": "pound", "lbs": "pound", "ml": "milliliter",
+          "metre": "meter", "metres": "meter", "litre": "liter", "litres": "liter"}
+_BY_NAME = {n: u for u in UNITS for n in (u.name, u.plural)}
+_BY_NAME |= {short: _BY_NAME[long] for short, long in _SHORT.items()}
+# `<unit>_per_<unit>` and the ways a model words the same name ("seconds_in_a_day", "hours_per_days")
+_FACTOR_NAME = re.compile(r"([a-z]+)_(?:per|in|in_a|in_an|in_one|each)_([a-z]+)")
 _CELSIUS = re.compile(r"celsius|°\s?c\b|\bdegc\b", re.IGNORECASE)
 _FAHRENHEIT = re.compile(r"fahrenheit|°\s?f\b|\bdegf\b", re.IGNORECASE)
 
@@ -84,6 +96,48 @@ def unit_facts(question: str) -> list[str]:
     if _CELSIUS.search(question) and _FAHRENHEIT.search(question):
         lines.append("degrees Fahrenheit = degrees Celsius * 9 / 5 + 32")
     return lines
+
+
+def factor_name(big: Unit, small: Unit) -> str:
+    """The name a set-up uses for how many `small` make one `big`: `minutes_per_hour`."""
+    return f"{small.plural}_per_{big.name}"
+
+
+def named_factor(name: str) -> str | None:
+    """The exact number a factor name stands for, written as it goes into an expression (`minutes_per_hour` is
+    "60", `hours_per_minute` "(60 / 3600)"), from the unit table or the calendar; None for any other name. A factor
+    that is no terminating decimal is written as the quotient of the two unit sizes, so it stays exact."""
+    key = name.lower()
+    if key in CALENDAR:
+        return _decimal(CALENDAR[key])
+    match = _FACTOR_NAME.fullmatch(key)
+    if match is None:
+        return None
+    part, whole = _BY_NAME.get(match.group(1)), _BY_NAME.get(match.group(2))
+    if part is None or whole is None or part.dimension != whole.dimension:
+        return None
+    ratio = whole.size / part.size
+    if _terminates(ratio):
+        return _decimal(ratio)
+    return f"({_decimal(whole.size)} / {_decimal(part.size)})"
+
+
+def _terminates(value: Fraction) -> bool:
+    d = value.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    return d == 1
+
+
+def unit_sizes() -> set[Fraction]:
+    """Every unit's size in its dimension's base unit: a factor written as a quotient of two sizes uses these."""
+    return {u.size for u in UNITS}
+
+
+def named_facts(question: str) -> list[str]:
+    """The factors between the units the question names, as names a set-up may use: "minutes_per_hour = 60"."""
+    return [f"{factor_name(big, small)} = {_decimal(ratio)}" for big, small, ratio in conversion_factors(question)]
 
 
 def factor_numbers(question: str) -> set[Fraction]:

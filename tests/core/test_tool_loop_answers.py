@@ -18,7 +18,7 @@ from edgemind.core.engine.facade import AskOptions, AskResult, Engine
 from edgemind.core.settings import Settings
 from edgemind.core.tools.answer_guard import CallFilter, looks_like_call
 from edgemind.core.tools.loop import call_key, closing_instruction, latest_question
-from edgemind.core.tools.math_setup import check_setup, foreign_numbers, parse_setup
+from edgemind.core.tools.math_setup import Quantity, check_setup, foreign_numbers, parse_setup
 from edgemind.core.tools.runner import ToolOutcome
 from edgemind.core.tools.unit_facts import unit_facts
 from tests.support.engines import default_model_settings
@@ -149,8 +149,8 @@ def test_a_setup_is_sent_back_naming_what_is_wrong(expression: str, question: st
 
 
 def test_a_setup_keeps_the_expression_and_drops_a_result_written_after_it() -> None:
-    setup = parse_setup('{"quantities": [{"value": 372, "unit": "m"}], "expression": "(372 / 4) = 93"}')
-    assert setup is not None and setup.expression == "(372 / 4)" and setup.quantities == (("372", "m"),)
+    setup = parse_setup('{"quantities": [{"name": "d", "value": 372, "unit": "m"}], "expression": "(d / 4) = 93"}')
+    assert setup is not None and setup.expression == "(d / 4)" and setup.quantities == (Quantity("d", "372", "m"),)
     assert parse_setup('{"quantities": [], "expression": "= 93"}') is None
     assert parse_setup('{"quantities": [], "expr') is None
 

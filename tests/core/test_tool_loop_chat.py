@@ -1,8 +1,8 @@
 """The tool loop with the real bundled Qwen model in a chat: the answer after a tool is about the latest turn, a
 refused call is reported rather than invented, a summary of a known work is never a printed call, and a word problem
-is set up from the question's own numbers, calculated once, and answered with the calculator's result. Whether the
-0.5B model sets a problem up RIGHT is a coin flip per problem (about half, docs/benchmarks.md): that is measured by
-benchmarks/word_problems.py over 60 held-out problems, not asserted on one here."""
+is set up from the question's own numbers (over named quantities and unit factors), calculated once, and answered with
+the calculator's result. Whether the 0.5B model sets a problem up RIGHT varies per problem (docs/benchmarks.md): that
+is measured by benchmarks/word_problems.py over 60 held-out problems, not asserted on one here."""
 
 from __future__ import annotations
 

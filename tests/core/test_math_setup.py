@@ -1,0 +1,170 @@
+"""The math set-up's parts that need no model: normalising an expression the way a small model writes it, the names
+of quantities and unit factors replaced by their numbers, and the vote between sampled set-ups (over a backend
+that writes given set-ups; the runner, the calculator and the loop are real). The set-up with the real model is in
+test_tool_loop_chat.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from edgemind.core.backends.base import BackendDone, CancelToken, Chunk, GenerationParams, Message
+from edgemind.core.engine.facade import AskOptions, Engine
+from edgemind.core.tools.math_setup import normalise_expression, parse_setup, settle, setup_instruction
+from edgemind.core.tools.unit_facts import named_factor
+from edgemind.plugins.builtin.arithmetic import evaluate
+from tests.support.engines import default_model_settings
+
+
+@pytest.mark.parametrize("written, plain", [
+    ("$2,400 * 35%", "2400 * 35%"),
+    ("12 x 4.5", "12 * 4.5"),
+    ("12x4", "12*4"),
+    ("(3 + 4) × 2", "(3 + 4) * 2"),
+    ("120 * (1 − 25 / 100)", "120 * (1 - 25 / 100)"),
+    ("900 ÷ 4", "900 / 4"),
+    ("1.5^2", "1.5**2"),
+    ("2,400,000 / 3", "2400000 / 3"),
+    ("max(1,200)", "max(1,200)"),  # a comma between a function's arguments is no thousands separator
+    ("box_count * 3", "box_count * 3"),  # an x inside a name stays
+])
+def test_an_expression_is_normalised_to_the_calculators_notation(written: str, plain: str) -> None:
+    assert normalise_expression(written) == plain
+
+
+def _form(quantities: dict[str, float], expression: str) -> str:
+    return json.dumps({"quantities": [{"name": k, "value": v, "unit": "u"} for k, v in quantities.items()],
+                       "asked": "it", "expression": expression})
+
+
+@pytest.mark.parametrize("question, quantities, expression, value", [
+    ("Walking at 5 km/h, how many km do you cover in 150 minutes?", {"speed": 5, "minutes": 150},
+     "speed * minutes / minutes_per_hour", Fraction(25, 2)),
+    ("How many seconds are there in 3 days?", {"days": 3}, "days * seconds_per_day", Fraction(259200)),
+    ("How many seconds are there in 3 days?", {"days": 3}, "days * hours_per_day * seconds_in_an_hour",
+     Fraction(259200)),
+    ("A bottle holds 250 ml. How many liters do 6 bottles hold?", {"ml": 250, "bottles": 6},
+     "ml * bottles / milliliters_per_liter", Fraction(3, 2)),
+    ("Apples cost $4.49 per kilogram. How much do 750 grams cost?", {"price": 4.49, "grams": 750},
+     "price * grams / grams_per_kilogram", Fraction(449 * 750, 100_000)),
+    ("How many hours is 150 minutes?", {"minutes": 150}, "minutes * hours_per_minute", Fraction(5, 2)),
+    ("A phone plan costs $26 a month. What does it cost over 3 years?", {"monthly": 26, "years": 3},
+     "monthly * months_per_year * years", Fraction(936)),
+])
+def test_names_are_replaced_by_their_numbers_exactly(question: str, quantities: dict[str, float], expression: str,
+                                                      value: Fraction) -> None:
+    setup = parse_setup(_form(quantities, expression))
+    assert setup is not None
+    settled = settle(setup, question)
+    assert settled.problem is None, settled.problem
+    assert evaluate(settled.expression) == value
+
+
+@pytest.mark.parametrize("quantities, expression, wrong", [
+    ({"speed": 5}, "speed * mins / 60", "mins"),  # a name it never defined
+    ({"speed": 5, "minutes": 17}, "speed * minutes / 60", "17"),  # a value the question does not give
+    ({"speed": 5, "minutes": 150}, "speed * minutes", "converts nothing"),
+    ({"speed": 5, "minutes": 150}, "minutes / minutes_per_hour", "leaves out 5"),
+])
+def test_a_named_setup_is_sent_back_naming_what_is_wrong(quantities: dict[str, float], expression: str,
+                                                         wrong: str) -> None:
+    setup = parse_setup(_form(quantities, expression))
+    assert setup is not None
+    problem = settle(setup, "Walking at 5 km/h, how many km do you cover in 150 minutes?").problem
+    assert problem is not None and wrong in problem
+
+
+def test_a_factor_name_between_different_kinds_of_unit_is_no_factor() -> None:
+    assert named_factor("grams_per_hour") is None and named_factor("apples_per_box") is None
+    assert evaluate(named_factor("ounces_per_kilogram") or "") * Fraction("28.349523125") == 1000  # exact
+
+
+def test_the_instruction_names_the_factors_between_the_questions_units() -> None:
+    text = setup_instruction("How many milliseconds are in 12 minutes?")
+    assert "milliseconds_per_minute = 60000" in text
+    assert "milliseconds_per_minute" not in setup_instruction("What is 17% of 2350?")
+
+
+class SetupWritingBackend:
+    """The BACKEND only, standing in for a model whose greedy set-up is wrong and whose sampled set-ups mostly agree
+    on the right one (the real model cannot be made to do that on demand); it answers with the last result."""
+
+    name = "setup-writer"
+
+    def __init__(self, greedy: str, sampled: dict[int, str]) -> None:
+        self.greedy, self.sampled = greedy, sampled
+        self.forms: list[GenerationParams] = []
+
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+        if params.json_schema is not None and "quantities" in params.json_schema.get("properties", {}):
+            self.forms.append(params)
+            expression = self.greedy if params.temperature == 0 else self.sampled[params.seed or 0]
+            text = _form({"minutes": 150}, expression)
+        else:
+            text = messages[-1].content.split("=")[-1].split()[0] if "=" in messages[-1].content else "no idea"
+        yield text
+        yield BackendDone("stop", 1, 10)
+
+    def count_tokens(self, messages: list[Message]) -> int | None:
+        return None
+
+    def context_window(self) -> int | None:
+        return 4096
+
+    def take_load_ms(self) -> float:
+        return 0.0
+
+
+def _ask(backend: SetupWritingBackend, settings_dir: Path, model: Path, artifacts: Path) -> tuple[str, list[str]]:
+    engine = Engine.create(default_model_settings(settings_dir, model.parent, artifacts),
+                           factories={"llama_cpp": lambda *a, **k: backend, "onnx_int4": lambda *a, **k: backend})
+    try:
+        result = engine.ask("A movie lasts 150 minutes. How many hours is that?",
+                            AskOptions(max_tokens=40, store=False, use_cache=False, tools=engine.open_tools()))
+    finally:
+        engine.close()
+    return result.text, [c["arguments"]["expression"] for c in result.tool_calls]
+
+
+@pytest.mark.default_model
+def test_the_value_most_sampled_setups_reach_is_taken_over_the_greedy_one(
+        default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
+    backend = SetupWritingBackend("minutes * minutes_per_hour", {1: "minutes / minutes_per_hour",
+                                                                 2: "minutes / 60"})
+    text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
+    assert calls == ["150 / 60"] and "2.5" in text  # two of three set-ups reach 2.5: the first of them is called
+    assert [(p.temperature, p.seed) for p in backend.forms[1:]] == [(0.7, 1), (0.7, 2)]  # fixed seeds: repeatable
+
+
+@pytest.mark.default_model
+def test_sampling_stops_once_a_value_has_a_majority(
+        default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
+    backend = SetupWritingBackend("minutes / minutes_per_hour", {1: "minutes / 60", 2: "minutes * 60"})
+    text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
+    assert calls == ["150 / 60"] and "2.5" in text
+    assert len(backend.forms) == 2  # greedy and one sample agreed: the third was never drawn
+
+
+@pytest.mark.parametrize("tip, expression, value", [
+    (0.12, "bill * tip / 100", Fraction(456, 100)),  # 12% written as 0.12, then divided by 100 again
+    (0.12, "bill * (tip / 100)", Fraction(456, 100)),
+    (12, "bill * tip / 100", Fraction(456, 100)),
+    (0.12, "bill * tip", Fraction(456, 100)),  # a fraction used as one stays
+])
+def test_a_percentage_divided_by_100_twice_is_read_as_the_question_states_it(tip: float, expression: str,
+                                                                              value: Fraction) -> None:
+    setup = parse_setup(_form({"bill": 38, "tip": tip}, expression))
+    assert setup is not None
+    settled = settle(setup, "Dinner costs $38. What is a 12% tip on it, in dollars?")
+    assert settled.problem is None and evaluate(settled.expression) == value
+
+
+def test_a_percentage_written_as_a_fraction_in_the_expression_and_divided_again_is_read_as_stated() -> None:
+    setup = parse_setup(_form({"bill": 38}, "bill * (0.12 / 100)"))
+    assert setup is not None
+    assert evaluate(settle(setup, "Dinner costs $38. What is a 12% tip on it, in dollars?").expression) \
+        == Fraction(456, 100)
