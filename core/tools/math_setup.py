@@ -52,8 +52,11 @@ SETUP_INSTRUCTION = (
     "\"expression\" write one arithmetic expression over those names (+ - * / ** and parentheses) that computes "
     "what the question asks. Convert units with the unit factors by their names (minutes_per_hour, "
     "grams_per_kilogram, days_per_week...); a percentage p is p / 100 of the whole. Write only the expression, "
-    "never its result."
-)  # no worked example: with one, the 0.5B model copied its numbers ("4 vans") into dev set-ups
+    "never its result.\n\nExample: \"A crate holds 24 cans and a van carries 15 crates. How many cans do 4 vans "
+    "carry?\" is set up as {\"quantities\": [{\"name\": \"cans_per_crate\", \"value\": 24, \"unit\": \"cans\"}, "
+    "{\"name\": \"crates_per_van\", \"value\": 15, \"unit\": \"crates\"}, {\"name\": \"vans\", \"value\": 4, "
+    "\"unit\": \"vans\"}], \"asked\": \"cans in 4 vans\", \"expression\": \"cans_per_crate * crates_per_van * vans\"}"
+)
 
 
 def setup_instruction(question: str) -> str:
@@ -154,32 +157,12 @@ def settle(setup: SetUp, question: str) -> Settled:
             unknown.append(name)
         return name
 
-    expression = _as_stated(normalise_expression(_NAME.sub(number_for, normalise_expression(setup.expression))),
-                            question)
+    expression = normalise_expression(_NAME.sub(number_for, normalise_expression(setup.expression)))
     if unknown:
         return Settled(expression, unknown_note(unknown, [q.name for q in setup.quantities if q.name]))
     if not _EXPR_NUMBER.search(expression):
         return Settled(expression, "Your expression has no numbers in it. Set the problem up again.")
     return Settled(expression, check_setup(expression, question))
-
-
-_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent\b)", re.IGNORECASE)
-
-
-_DIVIDED = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?=\s*\)?\s*/\s*100(?![\d.]))")
-
-
-def _as_stated(expression: str, question: str) -> str:
-    """The expression with a percentage the model wrote as a fraction (0.12 for the question's 12%) and then divided
-    by 100 again (`0.12 / 100`, from `tip / 100` with tip 0.12) put back as the question states it (12)."""
-    percents = {Fraction(p) for p in _PERCENT.findall(question)}
-
-    def stated(match: re.Match[str]) -> str:
-        value = Fraction(match.group(1))
-        return _plain_number(float(value * 100)) or match.group(1) if (
-            value * 100 in percents and value not in percents) else match.group(1)
-
-    return _DIVIDED.sub(stated, expression) if percents else expression
 
 
 def unknown_note(unknown: list[str], names: list[str]) -> str:

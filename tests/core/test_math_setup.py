@@ -147,24 +147,3 @@ def test_sampling_stops_once_a_value_has_a_majority(
     text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
     assert calls == ["150 / 60"] and "2.5" in text
     assert len(backend.forms) == 2  # greedy and one sample agreed: the third was never drawn
-
-
-@pytest.mark.parametrize("tip, expression, value", [
-    (0.12, "bill * tip / 100", Fraction(456, 100)),  # 12% written as 0.12, then divided by 100 again
-    (0.12, "bill * (tip / 100)", Fraction(456, 100)),
-    (12, "bill * tip / 100", Fraction(456, 100)),
-    (0.12, "bill * tip", Fraction(456, 100)),  # a fraction used as one stays
-])
-def test_a_percentage_divided_by_100_twice_is_read_as_the_question_states_it(tip: float, expression: str,
-                                                                              value: Fraction) -> None:
-    setup = parse_setup(_form({"bill": 38, "tip": tip}, expression))
-    assert setup is not None
-    settled = settle(setup, "Dinner costs $38. What is a 12% tip on it, in dollars?")
-    assert settled.problem is None and evaluate(settled.expression) == value
-
-
-def test_a_percentage_written_as_a_fraction_in_the_expression_and_divided_again_is_read_as_stated() -> None:
-    setup = parse_setup(_form({"bill": 38}, "bill * (0.12 / 100)"))
-    assert setup is not None
-    assert evaluate(settle(setup, "Dinner costs $38. What is a 12% tip on it, in dollars?").expression) \
-        == Fraction(456, 100)
