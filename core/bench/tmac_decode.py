@@ -30,6 +30,7 @@ from ..backends.base import Message
 from ..backends.llama_cpp_backend import last_logits, load_llama
 from ..backends.llama_native import NativeGuard
 from ..backends.tmac_backend import load_tmac
+from ..errors import ModelError
 from ..models.manifest import ModelSpec
 from .greedy_loop import PROMPT, First, Run, Step, greedy_ids, llama_side, time_abba
 
@@ -59,7 +60,7 @@ class DecodeComparison:
     agree_tokens: int
     rss_mb: dict[str, float]
     # the same per-prompt rows for tmac like for like (int8 path, batch prompt) and for llama.cpp with an fp32 cache
-    like_for_like: tuple[tuple[str, int, bool], ...] = ()
+    like_for_like: tuple[tuple[str, int, bool], ...] | None = ()  # None: no int8 layout holds its matrices (ternary)
     llama_f32_kv: tuple[tuple[str, int, bool], ...] = ()
 
     def summary_dict(self) -> dict[str, Any]:
@@ -82,8 +83,9 @@ class DecodeComparison:
             "tmac_jitter_ms": tp99 - tp50, "llama_jitter_ms": lp99 - lp50,
             "identical_prompts": sum(1 for _, _, same in self.agreement if same),
             "prompts": len(self.agreement),
-            "identical_like_for_like": sum(1 for _, _, same in self.like_for_like if same),
             "llama_self_identical": sum(1 for _, _, same in self.llama_f32_kv if same),
+            **({"identical_like_for_like": sum(1 for _, _, same in self.like_for_like if same)}
+               if self.like_for_like is not None else {}),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -152,13 +154,18 @@ def compare_decode(gguf: Path, *, data_dir: Path, threads: int, new_tokens: int 
     finally:
         llama.close()
         ours.close()
-    like = load_tmac(spec, gguf, threads=threads, context_cap=context, native=native, lut=False, kv_f16=True,
-                     batch_prompt=True)
+    like_for_like: tuple[tuple[str, int, bool], ...] | None = None
     try:
-        like_for_like = agreement(reference, tmac_side(like), chats, prompts, agree_tokens)
-    finally:
-        like.close()
-    say(f"like for like (int8 path, batch prompt): {sum(same for *_, same in like_for_like)}/{len(prompts)}")
+        like = load_tmac(spec, gguf, threads=threads, context_cap=context, native=native, lut=False, kv_f16=True,
+                         batch_prompt=True)
+    except ModelError as exc:  # ternary matrices: T-MAC planes are their only exact layout, so no int8 row
+        say(f"like for like: not measured ({exc})")
+    else:
+        try:
+            like_for_like = agreement(reference, tmac_side(like), chats, prompts, agree_tokens)
+        finally:
+            like.close()
+        say(f"like for like (int8 path, batch prompt): {sum(same for *_, same in like_for_like)}/{len(prompts)}")
     f32 = load_llama(spec, gguf, threads=threads, context_cap=context, native=native, kv_f32=True)
     try:
         llama_f32_kv = agreement(reference, llama_on(f32.llm), chats, prompts, agree_tokens)
