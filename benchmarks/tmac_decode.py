@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{d['tmac_decode_tok_s']:.1f} tok/s ({d['decode_ratio']:.2f}x, goal >= {SPEED_GOAL}x on SmolLM2, "
                   f"{TERNARY_SPEED_GOAL}x on the ternary model); identical "
                   f"{d['identical_prompts']}/{d['prompts']} over {args.agree_tokens} tokens (goal >= {AGREE_GOAL}/10), "
-                  f"like for like {d['identical_like_for_like']}/{d['prompts']}, llama.cpp f16 vs f32 KV "
+                  f"like for like {d.get('identical_like_for_like', 'n/a')} of {d['prompts']}, llama.cpp f16 vs f32 KV "
                   f"{d['llama_self_identical']}/{d['prompts']};"
                   f" jitter p99-p50 tmac {d['tmac_jitter_ms']:.1f} ms, llama.cpp {d['llama_jitter_ms']:.1f} ms "
                   f"(goal <= {JITTER_GOAL_MS} ms); peak RSS {d['rss_mb']}")
