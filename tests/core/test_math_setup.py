@@ -18,6 +18,7 @@ from edgemind.core.tools.math_setup import normalise_expression, parse_setup, se
 from edgemind.core.tools.unit_facts import named_factor
 from edgemind.plugins.builtin.arithmetic import evaluate
 from tests.support.engines import default_model_settings
+from tests.support.stand_in_backend import StandInBackend
 
 
 @pytest.mark.parametrize("written, plain", [
@@ -89,7 +90,7 @@ def test_the_instruction_names_the_factors_between_the_questions_units() -> None
     assert "milliseconds_per_minute" not in setup_instruction("What is 17% of 2350?")
 
 
-class SetupWritingBackend:
+class SetupWritingBackend(StandInBackend):
     """The BACKEND only, standing in for a model whose greedy set-up is wrong and whose sampled set-ups mostly agree
     on the right one (the real model cannot be made to do that on demand); it answers with the last result."""
 
@@ -108,15 +109,6 @@ class SetupWritingBackend:
             text = messages[-1].content.split("=")[-1].split()[0] if "=" in messages[-1].content else "no idea"
         yield text
         yield BackendDone("stop", 1, 10)
-
-    def count_tokens(self, messages: list[Message]) -> int | None:
-        return None
-
-    def context_window(self) -> int | None:
-        return 4096
-
-    def take_load_ms(self) -> float:
-        return 0.0
 
 
 def _ask(backend: SetupWritingBackend, settings_dir: Path, model: Path, artifacts: Path) -> tuple[str, list[str]]:

@@ -22,6 +22,7 @@ from edgemind.core.tools.math_setup import Quantity, check_setup, foreign_number
 from edgemind.core.tools.runner import ToolOutcome
 from edgemind.core.tools.unit_facts import unit_facts
 from tests.support.engines import default_model_settings
+from tests.support.stand_in_backend import StandInBackend
 
 
 def _filtered(chunks: Sequence[str]) -> tuple[str, bool]:
@@ -155,7 +156,7 @@ def test_a_setup_keeps_the_expression_and_drops_a_result_written_after_it() -> N
     assert parse_setup('{"quantities": [], "expr') is None
 
 
-class CallWritingBackend:
+class CallWritingBackend(StandInBackend):
     """The BACKEND only, standing in for a model that writes a tool call as its final answer (the real model cannot
     be made to on demand): it writes a call whenever the conversation shows tools or call markup, else `answer`
     (None: a call every time)."""
@@ -173,15 +174,6 @@ class CallWritingBackend:
         for i in range(0, len(text), 5):
             yield text[i:i + 5]
         yield BackendDone("stop", len(text) // 5 + 1, 10)
-
-    def count_tokens(self, messages: list[Message]) -> int | None:
-        return None
-
-    def context_window(self) -> int | None:
-        return 4096
-
-    def take_load_ms(self) -> float:
-        return 0.0
 
 
 def ask_for_the_code_word(backend: CallWritingBackend, settings: Settings, notes: Path) -> AskResult:
