@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import subprocess
@@ -70,6 +71,26 @@ def cpu_features() -> tuple[str, ...]:
             elif key.strip() == "hw.optional.avx512f" and value.strip() == "1":
                 found.add("avx512f")
     return tuple(f for f in _FEATURES if f in found)
+
+
+def has_vnni(features: tuple[str, ...] | None = None) -> bool:
+    """Whether the CPU multiplies u8 by s8 without saturating (AVX512-VNNI or AVX-VNNI), which decides how the
+    embedding encoder stores its int8 weights.
+
+    Windows' feature API cannot tell VNNI, so numpy's own CPUID probe (it names AVX512VNNI, not AVX-VNNI) fills in.
+    A CPU we cannot tell counts as without: that choice is exact everywhere, only slower."""
+    found = set(cpu_features() if features is None else features)
+    if found & {"avx512_vnni", "avx_vnni"}:
+        return True
+    if features is not None:
+        return False
+    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):  # numpy 2, numpy 1
+        try:
+            probed = getattr(importlib.import_module(module), "__cpu_features__", {})
+        except ImportError:
+            continue
+        return bool(probed.get("AVX512VNNI"))
+    return False
 
 
 @dataclass(frozen=True, slots=True)

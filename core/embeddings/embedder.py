@@ -17,7 +17,7 @@ from edgemind.kernels.bert_io import INPUTS, OUTPUT
 from ..errors import ModelError, ModelIntegrityError, PromptError
 from ..hardware import physical_cores
 from ..settings import Settings
-from .model_files import VARIANT, prepare_encoder
+from .model_files import prepare_encoder
 
 EMBEDDING_DIM = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model: longer texts are truncated, as there
@@ -72,9 +72,9 @@ class Embedder:
     """One resident encoder: `embed(texts)` -> (n, 384) float32 unit vectors. Thread-safe."""
 
     def __init__(self, cache_dir: Path, *, archive: Path | None = None, threads: int | None = None,
-                 variant: str = VARIANT, tokens_per_run: int | None = TOKENS_PER_RUN) -> None:
+                 variant: str | None = None, tokens_per_run: int | None = TOKENS_PER_RUN) -> None:
         """cache_dir holds the built encoder; archive overrides the weights package's model.zip (tests);
-        variant picks another graph (embedding_model.VARIANTS) and tokens_per_run=None runs each batch whole
+        variant picks another graph (model_files.VARIANTS) and tokens_per_run=None runs each batch whole
         (benchmarks compare them)."""
         self._tokens_per_run = tokens_per_run
         prepared = prepare_encoder(Path(cache_dir), archive, variant)

