@@ -37,6 +37,11 @@ LOOSE_FLOOR = 0.65  # the loose word threshold never goes below this, whatever t
 SUBSTITUTION_MARGIN = 0.05  # above the near-miss of the tuning split least changed by swapping its word in
 DELETION_MARGIN = 0.03  # above the near-miss of the development pairs least changed by dropping its extra words
 DELETION_FLOOR = 0.90  # the extra-word threshold never goes below this, whatever the data allow
+# A near-miss this close below the prompt threshold counts as reaching it: the same pair scores a little differently
+# on another CPU (float kernels differ), so it can reach the word match there. Measured: "How do cats communicate?" /
+# "... dogs ..." scored 0.8000 on an AVX-512 machine and 0.79984 on an AVX2-only one, which moved the word threshold
+# from 0.77 to 0.73.
+CPU_NOISE = 0.002
 # Never tune below this: with every near-miss of the tuning split stopped by a guard, the data would allow any
 # threshold, and unrelated prompts that happen to pass every guard ("what is X" / "what is Y") must still miss.
 THRESHOLD_FLOOR = 0.80
@@ -129,19 +134,19 @@ def _ceil(value: float) -> float:
 
 
 def tune_word_thresholds(scored: Sequence[ScoredPair], threshold: float) -> WordThresholds:
-    """The word match's thresholds from the tuning split's near-misses that reach it (above the prompt threshold,
-    no slot or role objection): the word threshold a margin above their closest word pair; the loose one is
+    """The word match's thresholds from the tuning split's near-misses that reach it (above the prompt threshold less
+    CPU_NOISE, no slot or role objection): the word threshold a margin above their closest word pair; the loose one is
     LOOSE_FLOOR, and prompts count as close a margin above the most alike of those near-misses whose closest word
     pair comes within a margin of it. Held-out pairs are ignored."""
     reaching = [(s.similarity, s.alignment.weakest) for s in scored
                 if s.pair.split == "tune" and s.pair.label == "miss" and s.alignment is not None
-                and s.similarity >= threshold and s.alignment.refusal is None and s.alignment.weakest < 1.0]
+                and s.similarity >= threshold - CPU_NOISE and s.alignment.refusal is None and s.alignment.weakest < 1.0]
     word = min(1.0, _ceil(max((w for _, w in reaching), default=0.0) + WORD_MARGIN))
     loose = min(LOOSE_FLOOR, word)
     risky = [sim for sim, w in reaching if w >= loose - WORD_MARGIN]
     close = min(1.0, _ceil(max(risky, default=threshold) + CLOSE_MARGIN))
     swaps = [p.substitution for s in scored if s.pair.split == "tune" and s.pair.label == "miss"
-             and s.alignment is not None and s.similarity >= threshold and s.alignment.refusal is None
+             and s.alignment is not None and s.similarity >= threshold - CPU_NOISE and s.alignment.refusal is None
              for p in s.alignment.pairs]
     substitution = min(1.0, _ceil(max(swaps, default=0.0) + SUBSTITUTION_MARGIN))
     return WordThresholds(word=word, loose=loose, close_prompts=close, substitution=substitution)
@@ -155,7 +160,7 @@ def tune_deletion(scored: Sequence[ScoredPair], threshold: float, thresholds: Wo
     critical = []
     for s in scored:
         found = s.alignment
-        if s.pair.label != "miss" or found is None or s.similarity < threshold or found.refusal is not None:
+        if s.pair.label != "miss" or found is None or s.similarity < threshold - CPU_NOISE or found.refusal is not None:
             continue
         if refusal(found, s.similarity, replace(thresholds, deletion=-1.0)) is not None:
             continue  # refused whatever the extra words' threshold
