@@ -6,16 +6,20 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..backends.base import Message
+from ..backends.base import GenerationParams, Message
 from ..events import BackendDone, Event, Metrics, Token
 from ..tools.answer_guard import CallFilter
 from ..tools.loop import LoopResult, closing_instruction, latest_question, run_tool_steps
 from .request import Generated, Request
 
-# Said when the model, asked twice, only wrote a function call: the call is never shown as the answer.
-NO_ANSWER = "I could not write an answer to this without calling a tool again; please rephrase or ask without tools."
+# Said when the model, asked twice, only wrote a function call or copied what it was told: neither is shown.
+NO_ANSWER = "I could not write an answer to this from the tool results; please rephrase or ask without tools."
+# The second try samples at least this warm: a greedy answer that was only a call or a copy is a loop the model is
+# stuck in, and the same prompt greedy again often falls into it again (the 0.5B model copied a question twice).
+RETRY_TEMPERATURE = 0.7
+RETRY_SEED = 1
 
 
 def no_answer(loop: LoopResult) -> str:
@@ -53,9 +57,10 @@ class Generation:
                 max_steps=self.tool_steps, conversation_id=request.conversation_id, cancel=request.cancel,
                 prefetch=prefetch, call_first=plan.decision.intent == "action",
                 math_setup="calculator" if plan.decision.intent == "math" and "calculator" in names else None)
+            question = latest_question(request.messages)  # before the loop's conversation replaces them
             request.messages = loop.messages
             request.tool_calls = tuple(o.as_dict() for o in loop.outcomes)
-            done = yield from self._guarded(request, loop, shown)
+            done = yield from self._guarded(request, loop, question, shown)
         else:
             done = yield from self._stream(request, request.messages, None, shown)
         ended = time.perf_counter()
@@ -64,27 +69,32 @@ class Generation:
             done = BackendDone("cancelled", done.tokens, done.prompt_tokens)
         request.generated = Generated(done, shown.first_at, ended)
 
-    def _guarded(self, request: Request, loop: LoopResult,
+    def _guarded(self, request: Request, loop: LoopResult, question: str,
                  shown: _Shown) -> Generator[Event, None, BackendDone | None]:
         """The answer after tool steps, with any function call the model writes held back and dropped: when it wrote
-        nothing but a call, it is asked once more from the conversation told in words, without the tools."""
-        echoes = tuple(closing_instruction(latest_question(request.messages), loop.outcomes).splitlines()
-                       ) if loop.outcomes else ()
+        nothing but a call (or a copy of the question or its instructions), it is asked once more from the
+        conversation told in words, without the tools, sampling (RETRY_TEMPERATURE)."""
+        # The question itself is an echo too: after reading a file, the 0.5B model sometimes answered with the
+        # question copied word for word (on an AVX2 CPU, where its numbers differ a little).
+        echoes = (*closing_instruction(question, loop.outcomes).splitlines(), question) if loop.outcomes else ()
         guard = CallFilter(echoes=echoes)
         done = yield from self._stream(request, request.messages, guard, shown)
         if guard.dropped and not guard.shown.strip() and not request.cancel.cancelled:
             guard = CallFilter(echoes=echoes)
             request.messages = loop.plain
-            done = yield from self._stream(request, loop.plain, guard, shown)
+            params = request.planned.params
+            retry = replace(params, temperature=max(params.temperature, RETRY_TEMPERATURE),
+                            seed=params.seed if params.seed is not None else RETRY_SEED)
+            done = yield from self._stream(request, loop.plain, guard, shown, retry)
             if guard.dropped and not guard.shown.strip():
                 yield from self._emit(request, no_answer(loop), shown)
         return done
 
-    def _stream(self, request: Request, messages: list[Message],
-                guard: CallFilter | None, shown: _Shown) -> Generator[Event, None, BackendDone | None]:
+    def _stream(self, request: Request, messages: list[Message], guard: CallFilter | None, shown: _Shown,
+                params: GenerationParams | None = None) -> Generator[Event, None, BackendDone | None]:
         backend, done = request.backend, None
         assert backend is not None
-        with closing(backend.stream(messages, request.planned.params, request.cancel)) as chunks:
+        with closing(backend.stream(messages, params or request.planned.params, request.cancel)) as chunks:
             for chunk in chunks:
                 if isinstance(chunk, BackendDone):
                     done = chunk

@@ -234,6 +234,39 @@ def test_a_copied_instruction_is_never_the_answer_the_failed_call_is_said_plainl
     assert result.text.startswith("I could not get an answer: the files_read call ")
 
 
+class QuestionCopyingBackend(CallWritingBackend):
+    """The BACKEND only, standing in for a model that, told to answer after its call, writes the question back
+    word for word when decoding greedily (seen with the 0.5B model after reading a file, on an AVX2 CPU) and answers
+    when it samples."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.params: list[GenerationParams] = []
+
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+        self.requests.append(list(messages))
+        self.params.append(params)
+        question = next(m.content for m in messages if m.role == "user")
+        if "Now answer my latest question" not in messages[-1].content:
+            text = CALL
+        else:
+            text = question if params.temperature < 0.5 else "I was not allowed to read that file."
+        for i in range(0, len(text), 5):
+            yield text[i:i + 5]
+        yield BackendDone("stop", len(text) // 5 + 1, 10)
+
+
+@pytest.mark.default_model
+def test_a_copied_question_is_never_the_answer_the_model_is_asked_again_sampling(
+        default_model_installed: Path, artifacts_dir: Path, tmp_path: Path, notes: Path) -> None:
+    backend = QuestionCopyingBackend()
+    result = ask_for_the_code_word(backend, default_model_settings(tmp_path, default_model_installed.parent,
+                                                                   artifacts_dir), notes)
+    assert result.tool_calls, "the route offered no tool: the loop did not run"
+    assert result.text == "I was not allowed to read that file."
+    assert backend.params[-2].temperature < 0.5 <= backend.params[-1].temperature  # greedy first, then sampled
+
+
 class NameInventingBackend(CallWritingBackend):
     """The BACKEND only, standing in for a model that calls a tool by a made-up name ("calculate") unless a grammar
     holds it to the offered names, and answers "42" when told to answer."""
