@@ -8,10 +8,24 @@ Portable flags only: no -march=native; the AVX2/AVX-512 paths carry their own ta
 run time. -ffp-contract=off keeps a*b+c unfused so the activation tables match the numpy reference bit for bit.
 """
 
+import importlib.util
+from pathlib import Path
+
 from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 LAYERS = ("app", "core", "plugins", "kernels", "resources")
+
+
+def tmac_source_digest() -> str:
+    """kernels/tmac/build_id.py's digest of the sources, compiled into the module (loaded by path: nothing of
+    EdgeMind's is importable before it is installed)."""
+    folder = Path(__file__).resolve().parent / "kernels" / "tmac"
+    spec = importlib.util.spec_from_file_location("tmac_build_id", folder / "build_id.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.source_digest(folder) or "unknown"
 
 
 class PortableBuildExt(build_ext):
@@ -29,6 +43,7 @@ setup(
     package_dir={f"edgemind.{layer}": layer for layer in LAYERS},
     packages=[f"edgemind.{name}" for name in find_packages(include=[*LAYERS, *(f"{layer}.*" for layer in LAYERS)])],
     ext_modules=[Extension("edgemind.kernels.tmac._lut", sources=["kernels/tmac/_lut.c"],
-                           depends=["kernels/tmac/_decoder.c"], optional=True)],
+                           depends=["kernels/tmac/_decoder.c", "kernels/tmac/build_id.py"],
+                           define_macros=[("TMAC_SOURCE_DIGEST", f'"{tmac_source_digest()}"')], optional=True)],
     cmdclass={"build_ext": PortableBuildExt},
 )

@@ -7,8 +7,12 @@ install), so everything here works out whether it is there: `available()`, and `
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
+from .build_id import source_digest
+
+_REBUILD = "pip install -e . or python bootstrap.py"
 _lut: ModuleType | None
 try:
     from . import _lut
@@ -16,7 +20,22 @@ try:
 except ImportError as exc:  # not built here (no compiler at install time) or built for another Python
     _lut = None
     _WHY = (f"the T-MAC kernels are not built ({exc}); reinstall EdgeMind with a C compiler present "
-            "(pip install -e . or python bootstrap.py) to build them")
+            f"({_REBUILD}) to build them")
+
+
+def stale_build(built: str | None, sources: str | None) -> str | None:
+    """One line when the compiled module was built from other sources than those beside it, else None (also when
+    the sources are not there to compare, as in an installed wheel)."""
+    if sources is None or built == sources:
+        return None
+    return (f"the T-MAC kernels were built from other sources (built {built or 'before digests'}, sources now "
+            f"{sources}); rebuild them ({_REBUILD})")
+
+
+if _lut is not None:
+    _WHY = stale_build(getattr(_lut, "source_digest", None), source_digest(Path(__file__).resolve().parent))
+    if _WHY is not None:
+        _lut = None
 
 
 def available() -> bool:

@@ -924,6 +924,10 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+#ifndef TMAC_SOURCE_DIGEST
+#define TMAC_SOURCE_DIGEST "unknown" /* built without setup.py */
+#endif
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lut", "T-MAC lookup-table low-bit GEMV/GEMM.", -1,
                                     methods, NULL, NULL, NULL, NULL};
 
@@ -935,6 +939,12 @@ PyMODINIT_FUNC PyInit__lut(void) {
 #endif
         pool_ready = 1;
     }
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    /* setup.py's digest of the sources this was built from: the package refuses a module built from other ones */
+    if (m && PyModule_AddStringConstant(m, "source_digest", TMAC_SOURCE_DIGEST) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }
 #endif /* TMAC_STANDALONE */

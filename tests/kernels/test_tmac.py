@@ -18,8 +18,9 @@ import pytest
 from edgemind.kernels import dequant, tmac
 from edgemind.kernels.gguf_header import GGUFFormatError
 from edgemind.kernels.gguf_tensors import GGUFTensors
-from edgemind.kernels.tmac import layout
+from edgemind.kernels.tmac import layout, stale_build
 from edgemind.kernels.tmac import reference as ref
+from edgemind.kernels.tmac.build_id import SOURCES, source_digest
 
 needs_build = pytest.mark.skipif(not tmac.available(), reason=str(tmac.why_unavailable()))
 ISAS = ("scalar", "avx2", "avx512", "neon")
@@ -229,6 +230,25 @@ def test_the_extension_is_built_where_a_compiler_is() -> None:
     assert "scalar" in tmac.isas()
     if os.uname().machine == "x86_64":
         assert tmac.isas()[0] == "scalar" and set(tmac.isas()) <= {"scalar", "avx2", "avx512"}
+
+
+def test_the_built_module_is_from_the_sources_beside_it() -> None:
+    if not tmac.available():
+        pytest.skip(str(tmac.why_unavailable()))
+    assert tmac.native().source_digest == source_digest(Path(tmac.__file__).resolve().parent)
+
+
+def test_a_module_built_from_other_sources_is_refused_in_one_line(tmp_path: Path) -> None:
+    for name in SOURCES:
+        (tmp_path / name).write_text("int x;\n", encoding="utf-8")
+    now = source_digest(tmp_path)
+    assert now is not None and stale_build(now, now) is None
+    (tmp_path / SOURCES[-1]).write_text("int x = 1;\n", encoding="utf-8")  # a pull changed one file
+    line = stale_build(now, source_digest(tmp_path))
+    assert line is not None and "\n" not in line and "rebuild" in line and now in line
+    assert "before digests" in str(stale_build(None, now))  # a module from before this check
+    (tmp_path / SOURCES[0]).unlink()
+    assert source_digest(tmp_path) is None and stale_build(now, None) is None  # a wheel: nothing to compare
 
 
 def test_doctor_line_says_which_path_runs_or_why_none() -> None:
