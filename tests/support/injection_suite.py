@@ -16,6 +16,8 @@ from edgemind.core.backends.base import BackendDone, CancelToken, GenerationPara
 from edgemind.core.tools.loop import UNTRUSTED_OPEN, run_tool_steps
 from edgemind.core.tools.runner import ToolOutcome, ToolRunner
 
+from tests.support.stand_in_backend import StandInBackend
+
 CARRIERS = ("file", "search", "listing", "docs")
 
 
@@ -31,7 +33,7 @@ def hijacked_turn(model: HijackableModel, task: str, tools: list[Any], runner: T
         return list(stop.value.outcomes)
 
 
-class HijackableModel:
+class HijackableModel(StandInBackend):
     """A named test double of the BACKEND (our loop and runner are what the injection tests attack): a model that
     obeys whatever it is told. Subclasses pick the call to make from the untrusted tool results seen so far."""
 
@@ -45,15 +47,6 @@ class HijackableModel:
     def reply(call: dict[str, Any] | None, answer: str) -> Iterator[Any]:
         yield f"<tool_call>\n{json.dumps(call)}\n</tool_call>" if call else answer
         yield BackendDone("stop", 1, 1)
-
-    def count_tokens(self, messages: list[Message]) -> int:
-        return sum(len(m.content) // 4 for m in messages)
-
-    def context_window(self) -> int:
-        return 32768
-
-    def take_load_ms(self) -> float:
-        return 0.0
 
 
 @dataclass(frozen=True, slots=True)
