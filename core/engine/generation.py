@@ -12,6 +12,7 @@ from ..backends.base import GenerationParams, Message
 from ..events import BackendDone, Event, Metrics, Token
 from ..tools.answer_guard import CallFilter
 from ..tools.loop import LoopResult, closing_instruction, latest_question, run_tool_steps
+from ..tools.math_answer import calculated_result, states_result
 from .request import Generated, Request
 
 # Said when the model, asked twice, only wrote a function call or copied what it was told: neither is shown.
@@ -36,6 +37,9 @@ def no_answer(loop: LoopResult) -> str:
 @dataclass(slots=True)
 class _Shown:
     first_at: float | None = None  # when the first answer text was shown (time to first token)
+    # when the answer's first chunk came from the model: decode speed is measured from there, also for an answer
+    # held back until it was whole
+    decode_from: float | None = None
 
 
 class Generation:
@@ -67,41 +71,65 @@ class Generation:
         done = done or BackendDone("stop", len(request.pieces), 0)
         if request.cancel.cancelled:
             done = BackendDone("cancelled", done.tokens, done.prompt_tokens)
-        request.generated = Generated(done, shown.first_at, ended)
+        request.generated = Generated(done, shown.first_at, ended, shown.decode_from or shown.first_at)
 
     def _guarded(self, request: Request, loop: LoopResult, question: str,
                  shown: _Shown) -> Generator[Event, None, BackendDone | None]:
         """The answer after tool steps, with any function call the model writes held back and dropped: when it wrote
         nothing but a call (or a copy of the question or its instructions), it is asked once more from the
-        conversation told in words, without the tools, sampling (RETRY_TEMPERATURE)."""
+        conversation told in words, without the tools, sampling (RETRY_TEMPERATURE). A math answer after a
+        calculation is held until it is whole and shown only if it states the calculated result (math_answer.py);
+        when the second try does not either, the calculation is the answer."""
         # The question itself is an echo too: after reading a file, the 0.5B model sometimes answered with the
         # question copied word for word (on an AVX2 CPU, where its numbers differ a little).
         echoes = (*closing_instruction(question, loop.outcomes).splitlines(), question) if loop.outcomes else ()
+        result = calculated_result(loop.outcomes) if request.planned.decision.intent == "math" else None
+
+        def answered(guard: CallFilter) -> bool:
+            if result is not None:
+                return states_result(guard.shown, result)
+            return not (guard.dropped and not guard.shown.strip())
+
         guard = CallFilter(echoes=echoes)
-        done = yield from self._stream(request, request.messages, guard, shown)
-        if guard.dropped and not guard.shown.strip() and not request.cancel.cancelled:
+        done = yield from self._stream(request, request.messages, guard, shown, held=result is not None)
+        if not answered(guard) and not request.cancel.cancelled:
             guard = CallFilter(echoes=echoes)
             request.messages = loop.plain
             params = request.planned.params
             retry = replace(params, temperature=max(params.temperature, RETRY_TEMPERATURE),
                             seed=params.seed if params.seed is not None else RETRY_SEED)
-            done = yield from self._stream(request, loop.plain, guard, shown, retry)
-            if guard.dropped and not guard.shown.strip():
-                yield from self._emit(request, no_answer(loop), shown)
+            done = yield from self._stream(request, loop.plain, guard, shown, retry, held=result is not None)
+            if not answered(guard):
+                fallback = result.line if result is not None else no_answer(loop)
+                yield from self._emit(request, fallback, shown)
+                return done
+        if result is not None:
+            yield from self._emit(request, guard.shown, shown)
         return done
 
     def _stream(self, request: Request, messages: list[Message], guard: CallFilter | None, shown: _Shown,
-                params: GenerationParams | None = None) -> Generator[Event, None, BackendDone | None]:
+                params: GenerationParams | None = None, *,
+                held: bool = False) -> Generator[Event, None, BackendDone | None]:
+        """Stream the model's answer through `guard`; `held` keeps it in the guard (guard.shown) instead of showing
+        it, for the caller to check first."""
         backend, done = request.backend, None
         assert backend is not None
+
+        def show(text: str) -> Generator[Event, None, None]:
+            if not held:
+                yield from self._emit(request, text, shown)
+
+        shown.decode_from = None  # a second try's speed is its own
         with closing(backend.stream(messages, params or request.planned.params, request.cancel)) as chunks:
             for chunk in chunks:
                 if isinstance(chunk, BackendDone):
                     done = chunk
                     break
-                yield from self._emit(request, guard.feed(chunk) if guard else chunk, shown)
+                if shown.decode_from is None:
+                    shown.decode_from = time.perf_counter()
+                yield from show(guard.feed(chunk) if guard else chunk)
         if guard is not None:
-            yield from self._emit(request, guard.finish(), shown)
+            yield from show(guard.finish())
         return done
 
     @staticmethod
@@ -120,7 +148,8 @@ def generation_metrics(request: Request) -> Metrics:
     assert generated is not None and backend is not None
     done, first_at, ended, started = generated.done, generated.first_at, generated.ended, request.started
     ttft = ((first_at or ended) - started) * 1000
-    decode_s = ended - first_at if first_at else 0.0
+    decode_from = generated.decode_from
+    decode_s = ended - decode_from if decode_from else 0.0
     # tok/s over the decode phase: tokens after the first, over the time after the first.
     tok_s = (done.tokens - 1) / decode_s if done.tokens > 1 and decode_s > 0 else 0.0
     return Metrics(

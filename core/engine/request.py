@@ -79,8 +79,9 @@ class Generated:
     """How generation ended, with the times the metrics are measured from."""
 
     done: BackendDone
-    first_at: float | None
+    first_at: float | None  # the first text shown
     ended: float
+    decode_from: float | None = None  # the model's first chunk of the answer shown (decode speed starts there)
 
 
 @dataclass(slots=True)

@@ -139,3 +139,36 @@ def test_sampling_stops_once_a_value_has_a_majority(
     text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
     assert calls == ["150 / 60"] and "2.5" in text
     assert len(backend.forms) == 2  # greedy and one sample agreed: the third was never drawn
+
+
+class WrongNumberBackend(SetupWritingBackend):
+    """The BACKEND only, standing in for a model that sets the problem up right, then answers with another number
+    than the calculator's (seen with the 0.5B model: 17% of 2350 calculated as 399.5, answered "58.6"); sampling, it
+    answers `sampled_answer`."""
+
+    def __init__(self, sampled_answer: str) -> None:
+        super().__init__("minutes / minutes_per_hour", {1: "minutes / 60", 2: "minutes / 60"})
+        self.sampled_answer = sampled_answer
+        self.answers: list[GenerationParams] = []
+
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+        if params.json_schema is not None:
+            yield from super().stream(messages, params, cancel)
+            return
+        self.answers.append(params)
+        yield "That is 58.6 hours." if params.temperature < 0.5 else self.sampled_answer
+        yield BackendDone("stop", 6, 10)
+
+
+@pytest.mark.default_model
+@pytest.mark.parametrize("sampled_answer, shown", [
+    ("That is 2.50 hours.", "That is 2.50 hours."),  # the second try states the result: it is the answer
+    ("About 3 hours.", "150 / 60 = 2.5"),  # it does not either: the calculation is the answer
+])
+def test_an_answer_that_contradicts_the_calculation_is_never_shown(
+        sampled_answer: str, shown: str, default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
+    backend = WrongNumberBackend(sampled_answer)
+    text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
+    assert calls == ["150 / 60"]
+    assert text == shown and "58.6" not in text
+    assert [p.temperature >= 0.5 for p in backend.answers] == [False, True]
