@@ -1,21 +1,23 @@
 """Safety guardrails on the unseen split: harmful refused and benign refused, overall and per category, p50/p95
-latency per check, for the shipped checker, session 28's checker and a naive keyword blocklist in the same run (it
-shows the over-refusal problem).
+latency per check, for the shipped checker, session 29's training files and a naive keyword blocklist in the same run
+(it shows the over-refusal problem).
 The figures are computed by edgemind.core.bench.safety_rates, as in `edgemind bench`; this script adds the
 baselines and cross-validation.
 
     .venv/bin/python benchmarks/safety.py [--level standard] [--json OUT]
     .venv/bin/python benchmarks/safety.py --cv       # 5-fold cross-validation over the dev files, never the blind split
 
-The protocol (session 29), in this order:
-1. A new blind split was written from scratch and committed before anything changed: resources/safety_blind_s29.jsonl
+The protocol (session 30), in this order:
+1. A new blind split was written from scratch and committed before anything changed: resources/safety_blind_s30.jsonl
    (200 harmful prompts, 25 per category, seven languages; 128 benign prompts on the same topics) and
-   resources/safety_overrefusal_s29.jsonl (128 benign prompts that only sound unsafe, XSTest style); no line is
-   within 0.45 character 4-gram Jaccard of a line of an older file. Before any change session 28's checker was run on
-   it once for its two rates (0.870 harmful / 0.129 benign refused); its per-prompt results were not read.
-2. Session 28's blind split had been measured and published, so it became training data with the older splits
-   (checker.TRAIN_FILES). The threshold and the per-category shifts were chosen with --cv: each of five folds of the
-   six dev files scored by a classifier trained on the train file and the other four folds.
+   resources/safety_overrefusal_s30.jsonl (128 benign prompts that only sound unsafe, XSTest style), checked against
+   every older file for copies and paraphrases (word-set Jaccard and shared word 4-grams; 184 drafts rewritten).
+   Before any change session 29's checker was run on it once for its two rates (0.965 harmful / 0.125 benign
+   refused); its per-prompt results were not read.
+2. Session 29's blind split had been measured and published, so it became training data with the older splits
+   (checker.TRAIN_FILES). Why benign dev prompts were refused was read off their out-of-fold scores; the benign-intent
+   stage (rules.benign_frame) and its threshold shift, and the threshold, were chosen with --cv: each of five folds of
+   the eight dev files scored by a classifier trained on the train file and the other four folds.
 3. The figures in benchmarks/results/safety.json are the blind split's, measured once at the end; the goal to turn
    safety on by default is >= 90% harmful and <= 5% benign refused on it.
 Latency is wall time of `check_input` after warm-up on this machine; on a busy 2-core machine the embedding

@@ -799,16 +799,17 @@ def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
                          f"{fmt(s['benign_refused_rate'], 'fraction')} of {s['benign']}" if s["benign"] else "-",
                          f"{s['latency_ms']['p50']:.2f} / {s['latency_ms']['p95']:.2f}"])
     out = [f"## Safety checks (`{path.name}`)\n",
-           "Unseen splits only: harmful refused is the goal, benign refused the cost. `safety_blind_s29.jsonl` "
-           "(harmful prompts and benign ones on the same topics) and the XSTest-style `safety_overrefusal_s29.jsonl` "
+           "Unseen splits only: harmful refused is the goal, benign refused the cost. `safety_blind_s30.jsonl` "
+           "(harmful prompts and benign ones on the same topics) and the XSTest-style `safety_overrefusal_s30.jsonl` "
            "(benign prompts that only sound unsafe) were written from scratch and committed before any change in "
-           "session 29 and never tuned on; the older splits, session 28's included, had been looked at, so the "
-           "checker trains on them now (`--cv` cross-validates over them and chose the thresholds). The person who "
-           "wrote the session 29 split also changed the checker, so its wording was known while the change was made; "
-           "no per-prompt result on it was read. \"session 28's files at 0.52\" is this session's code trained on "
-           "session 28's training files at session 28's threshold, on the same prompts; session 28's checker itself, "
-           "run once on the new split before any change, refused 87.0% of its harmful and 12.9% of its benign "
-           "prompts"
+           "session 30 and never tuned on; the older splits, sessions 28's and 29's included, had been looked at, so "
+           "the checker trains on them now (`--cv` cross-validates over them and chose the thresholds and the "
+           "benign-intent stage's shift). The person who wrote the session 30 split also wrote the benign-intent "
+           "stage's words (read off the seen splits' refusals), so its wording was known while the change was made; "
+           "no per-prompt result on it was read. \"session 29's files at 0.54\" is this session's code (the "
+           "benign-intent stage included) trained on session 29's training files at session 29's threshold, on the "
+           "same prompts; session 29's checker itself, run once on the new split before any change, refused 96.5% "
+           "of its harmful and 12.5% of its benign prompts"
            + (f"; goal on `{goal.get('split')}`: at least {fmt(goal.get('harmful_refused_rate'), 'fraction')} "
               f"harmful and at most {fmt(goal.get('benign_refused_rate'), 'fraction')} benign refused." if goal
               else ".") + "\n",

@@ -1,5 +1,5 @@
-"""The safety checker against session 28's training files and a naive keyword blocklist on the unseen split (session
-29's blind split and its over-refusal set), and the cross-validation over the dev files its thresholds were chosen
+"""The safety checker against session 29's training files and a naive keyword blocklist on the unseen split (session
+30's blind split and its over-refusal set), and the cross-validation over the dev files its thresholds were chosen
 with. benchmarks/safety.py is its command; the rates themselves are core/bench/safety_rates.py's, as in `edgemind
 bench`.
 """
@@ -21,11 +21,13 @@ from ..classify.policy_file import resource_path
 from ..embeddings.embedder import Embedder
 from ..safety.checker import (
     BLIND_FILE,
-    BLIND_S29_FILE,
+    BLIND_S28_FILE,
+    BLIND_S30_FILE,
     FRESH_BLIND_FILE,
     HELDOUT_FILE,
     OVERREFUSAL_FILE,
-    OVERREFUSAL_S29_FILE,
+    OVERREFUSAL_S28_FILE,
+    OVERREFUSAL_S30_FILE,
     TRAIN_FILE,
     TRAIN_FILES,
     SafetyChecker,
@@ -34,7 +36,7 @@ from ..safety.checker import (
 )
 from ..safety.classifier import HARMFUL, features, load_examples, train
 from ..safety.policy import CATEGORIES, load_policy
-from ..safety.rules import concept_vector, cue_vector, match_rule
+from ..safety.rules import benign_frame, concept_vector, cue_vector, match_rule
 from .safety_rates import summary, timed
 
 # The baseline a quick implementation would ship: block any prompt with a scary word, in the same languages.
@@ -86,7 +88,7 @@ def _pct(rate: float, n: int) -> str:
 
 
 def cross_validate(embedder: Embedder, folds: int = 5) -> list[str]:
-    """How the shipped thresholds were chosen: the dev files (the six older unseen splits, now training data) in
+    """How the shipped thresholds were chosen: the dev files (the eight older unseen splits, now training data) in
     `folds` stratified folds, each scored by rules + a classifier trained on the train file and the other folds; the
     rates at each level and a sweep, over the dev files and per file. The new blind split is never read here."""
     names = TRAIN_FILES
@@ -112,7 +114,9 @@ def cross_validate(embedder: Embedder, folds: int = 5) -> list[str]:
     score = np.where([match_rule(t) is not None for t in texts], 1.0, score)
     dev = fold >= 0
     policy = load_policy()
+    # the category's shift plus the benign-intent stage's for a prompt it finds framed as benign, as check_input does
     shipped_shift = np.array([policy.category(c).threshold_shift if c else 0.0 for c in predicted])
+    shipped_shift += policy.benign_frame_shift * np.array([benign_frame(t) for t in texts])
 
     def line(label: str, threshold: float) -> str:
         limit = threshold + shipped_shift
@@ -177,28 +181,29 @@ def _rates_text(examples: list[LabelledPrompt], score: np.ndarray, threshold: fl
     return f"{r.harmful_rate:.3f} / {r.benign_rate:.3f}"
 
 
-# The split the issue's goal to turn safety on is judged on: session 29's blind split and its over-refusal set.
-GOAL_SPLIT = f"{BLIND_S29_FILE}+{OVERREFUSAL_S29_FILE}"
-# Session 28's training files (without session 28's blind split) at its standard threshold 0.52 and its shifts, with
-# this session's code: what the new data and thresholds bring apart from the code. (Session 28's code itself, run on
-# the new split once before any change, refused 0.870 of its harmful and 0.129 of its benign prompts.)
-PREVIOUS_NAME = "session 28's files at 0.52"
-PREVIOUS_TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE)
-PREVIOUS_STANDARD = 0.52
+# The split the issue's goal to turn safety on is judged on: session 30's blind split and its over-refusal set.
+GOAL_SPLIT = f"{BLIND_S30_FILE}+{OVERREFUSAL_S30_FILE}"
+# Session 29's training files (without session 29's blind split) at its standard threshold 0.54 and its shifts, with
+# this session's code: what the new data and thresholds bring apart from the code. (Session 29's checker itself, run
+# on the new split once before any change, is quoted in docs/benchmarks.md.)
+PREVIOUS_NAME = "session 29's files at 0.54"
+PREVIOUS_TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE, BLIND_S28_FILE,
+                        OVERREFUSAL_S28_FILE)
+PREVIOUS_STANDARD = 0.54
 PREVIOUS_SHIFTS = {"sexual_minors": -0.1}
 
 
 def unseen_splits() -> dict[str, list[LabelledPrompt]]:
-    """Every split the checker never trained on, by name: session 29's blind split, its over-refusal set alone (the
+    """Every split the checker never trained on, by name: session 30's blind split, its over-refusal set alone (the
     benign prompts that only sound unsafe), and the goal split (those two together)."""
-    splits = {name: load_examples(resource_path(name)) for name in (BLIND_S29_FILE, OVERREFUSAL_S29_FILE)}
-    splits[GOAL_SPLIT] = splits[BLIND_S29_FILE] + splits[OVERREFUSAL_S29_FILE]
+    splits = {name: load_examples(resource_path(name)) for name in (BLIND_S30_FILE, OVERREFUSAL_S30_FILE)}
+    splits[GOAL_SPLIT] = splits[BLIND_S30_FILE] + splits[OVERREFUSAL_S30_FILE]
     return splits
 
 
 def checker_vs_blocklist(embedder: Embedder, cache: Path, level: str | None = None,
                          progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """The unseen splits through the checker at `level` (default: the shipped policy's), session 28's checker and the
+    """The unseen splits through the checker at `level` (default: the shipped policy's), session 29's checker and the
     blocklist; the report by split, each split's table passed to `progress` as it is done."""
     policy = load_policy()
     policy = policy.with_level(level) if level else policy

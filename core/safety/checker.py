@@ -35,7 +35,7 @@ from .classifier import (
     train,
 )
 from .policy import CATEGORIES, POLICY_FILE, SafetyPolicy, load_policy
-from .rules import concept_vector, cue_vector, match_rule, rules_fingerprint
+from .rules import benign_frame, concept_vector, cue_vector, match_rule, rules_fingerprint
 from .verdict import Verdict
 
 log = logging.getLogger("edgemind.safety")
@@ -51,20 +51,23 @@ BLIND_FILE = "safety_blind.jsonl"
 FRESH_BLIND_FILE = "safety_blind_fresh.jsonl"
 OVERREFUSAL_FILE = "safety_overrefusal.jsonl"
 # The four splits above had all been measured and looked at by session 28, so they became training data then.
-# Session 28's blind split, written and committed before any change and never tuned on in that session: 207 harmful
-# prompts (seven languages), 128 benign prompts on the same topics, and 128 benign prompts that only sound unsafe. Its
-# figures were published and looked at, so since session 29 the checker trains on it too.
+# Session 28's and session 29's blind splits, each written and committed before any change and never tuned on in its
+# session: about 200 harmful prompts (seven languages), 128 benign prompts on the same topics, and 128 benign prompts
+# that only sound unsafe. Their figures were published and looked at, so the checker trains on them in later sessions.
 BLIND_S28_FILE = "safety_blind_s28.jsonl"
 OVERREFUSAL_S28_FILE = "safety_overrefusal_s28.jsonl"
-TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE, BLIND_S28_FILE,
-               OVERREFUSAL_S28_FILE)
-# Session 29's blind split, written from scratch and committed before any change (no line within 0.45 character
-# 4-gram Jaccard of an older file's): 200 harmful prompts (25 per category, seven languages), 128 benign prompts on the
-# same topics, and 128 benign prompts that only sound unsafe (homonyms, figures of speech, safe contexts, definitions,
-# history, public figures' public facts, fiction). The goal to turn safety on by default is measured on these two
-# files together; thresholds are chosen by cross-validation over TRAIN_FILES, never on them.
 BLIND_S29_FILE = "safety_blind_s29.jsonl"
 OVERREFUSAL_S29_FILE = "safety_overrefusal_s29.jsonl"
+TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE, BLIND_S28_FILE,
+               OVERREFUSAL_S28_FILE, BLIND_S29_FILE, OVERREFUSAL_S29_FILE)
+# Session 30's blind split, written from scratch and committed before any change (an overlap check against every older
+# file: no line within 0.45 word-set Jaccard or sharing four word 4-grams with an older line, bar three generic
+# phrasings): 200 harmful prompts (25 per category, seven languages), 128 benign prompts on the same topics, and 128
+# benign prompts that only sound unsafe (homonyms, figures of speech, safe contexts, definitions, history, public
+# figures' public facts, fiction). The goal to turn safety on by default is measured on these two files together;
+# thresholds are chosen by cross-validation over TRAIN_FILES, never on them.
+BLIND_S30_FILE = "safety_blind_s30.jsonl"
+OVERREFUSAL_S30_FILE = "safety_overrefusal_s30.jsonl"
 # Rules read this much of a text; the classifier reads up to MAX_WINDOWS windows of WINDOW_CHARS spread over it.
 # One window is one embedding (~10 ms here), so a typical prompt costs one and a long answer at most eight.
 MAX_RULE_CHARS = 200_000
@@ -146,7 +149,8 @@ def windows(text: str) -> list[str]:
 
 
 class SafetyChecker:
-    """Rules, then the classifier, then the policy's threshold for the category; one instance per process."""
+    """Rules, then the classifier, then the policy's threshold for the category (raised for an input the benign-intent
+    stage, rules.benign_frame, finds framed as protective, educational or figurative); one instance per process."""
 
     def __init__(self, policy: SafetyPolicy, embedder: TextEmbedder, weights: SafetyWeights) -> None:
         self.policy = policy
@@ -185,6 +189,7 @@ class SafetyChecker:
         rule = match_rule(clean[:MAX_RULE_CHARS])
         if rule is not None:
             return self._refuse(text, rule.category, f"rule: {rule.name}", 1.0, output)
+        framed = not output and benign_frame(clean[:MAX_RULE_CHARS])
         pieces = windows(clean)
         vectors = self.embedder.embed(pieces)
         best = (-1.0, "", 0.0)  # (score, category, threshold) of the window most likely harmful
@@ -192,14 +197,15 @@ class SafetyChecker:
             dense, lexical = dense_part(vector, cue_vector(piece), concept_vector(piece)), lexical_indices(piece)
             score = self.weights.harm_probability(dense, lexical)
             category = self.weights.categories[int(np.argmax(self.weights.category_probs(dense, lexical)))]
-            threshold = self.policy.threshold(category, output=output)
+            threshold = self.policy.threshold(category, output=output, benign_frame=framed)
             if score - threshold > best[0] - best[2]:
                 best = (float(score), category, threshold)
         score, category, threshold = best
         if score >= threshold:
             return self._refuse(text, category, f"classifier: {score:.2f} >= {threshold:.2f} ({category})", score,
                                 output)
-        return Verdict(True, None, f"classifier: {score:.2f} < {threshold:.2f}", round(score, 4), None)
+        frame = " (framed as benign)" if framed else ""
+        return Verdict(True, None, f"classifier: {score:.2f} < {threshold:.2f}{frame}", round(score, 4), None)
 
     def _refuse(self, text: str, category: str, reason: str, score: float, output: bool) -> Verdict:
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

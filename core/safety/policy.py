@@ -21,7 +21,7 @@ CATEGORIES = ("violence_weapons", "self_harm", "sexual_minors", "malware_intrusi
               "privacy_doxxing", "dangerous_chemistry_biology")
 ACTIONS = ("refuse", "support")
 
-_TOP_KEYS = {"level", "levels", "output", "messages", "help_resources", "categories"}
+_TOP_KEYS = {"level", "levels", "output", "benign_frame", "messages", "help_resources", "categories"}
 _CATEGORY_KEYS = {"description": str, "action": str, "message": str, "threshold_shift": float}
 _RESOURCE_KEYS = ("name", "region", "contact")
 
@@ -54,6 +54,7 @@ class SafetyPolicy:
     support: str
     help_resources: tuple[HelpResource, ...]
     categories: tuple[CategoryPolicy, ...]
+    benign_frame_shift: float = 0.0  # added to an input's threshold when rules.benign_frame(text) holds
 
     def category(self, name: str) -> CategoryPolicy:
         return next(c for c in self.categories if c.name == name)
@@ -62,9 +63,11 @@ class SafetyPolicy:
     def base_threshold(self) -> float:
         return dict(self.levels)[self.level]
 
-    def threshold(self, category: str, *, output: bool = False) -> float:
-        """Probability of harm at or above which a text in this category is refused."""
+    def threshold(self, category: str, *, output: bool = False, benign_frame: bool = False) -> float:
+        """Probability of harm at or above which a text in this category is refused; an input framed as benign
+        (rules.benign_frame) gets the benign-frame shift, an answer never does."""
         value = self.base_threshold + self.category(category).threshold_shift + (self.output_shift if output else 0)
+        value += self.benign_frame_shift if benign_frame and not output else 0
         return min(max(value, 0.01), 0.99)
 
     def message(self, category: str) -> str:
@@ -110,7 +113,7 @@ def _check(data: Mapping[str, Any], src: PolicySource) -> None:
             raise config_error(src, key, f"unknown key; known: {', '.join(sorted(_TOP_KEYS))}")
     if "level" in data and not isinstance(data["level"], str):
         raise config_error(src, "level", "must be the name of a level, e.g. \"standard\"")
-    for table in ("levels", "output", "messages", "categories"):
+    for table in ("levels", "output", "benign_frame", "messages", "categories"):
         if table in data and not isinstance(data[table], dict):
             raise config_error(src, table, "must be a table")
     for name, value in data.get("levels", {}).items():
@@ -121,6 +124,11 @@ def _check(data: Mapping[str, Any], src: PolicySource) -> None:
             raise config_error(src, f"output.{key}", "unknown key; known: threshold_shift")
         if not is_number(value) or not -0.5 <= value <= 0.5:
             raise config_error(src, "output.threshold_shift", f"{value!r} is not a number from -0.5 to 0.5")
+    for key, value in data.get("benign_frame", {}).items():
+        if key != "threshold_shift":
+            raise config_error(src, f"benign_frame.{key}", "unknown key; known: threshold_shift")
+        if not is_number(value) or not 0 <= value <= 0.5:
+            raise config_error(src, "benign_frame.threshold_shift", f"{value!r} is not a number from 0 to 0.5")
     for key, value in data.get("messages", {}).items():
         if key not in ("refusal", "support"):
             raise config_error(src, f"messages.{key}", "unknown key; known: refusal, support")
@@ -174,4 +182,5 @@ def _build(data: Mapping[str, Any]) -> SafetyPolicy:
         refusal=need("refusal", messages, "messages.refusal"), support=need("support", messages, "messages.support"),
         help_resources=tuple(HelpResource(**entry) for entry in need("help_resources", data, "[[help_resources]]")),
         categories=tuple(categories),
+        benign_frame_shift=float(data.get("benign_frame", {}).get("threshold_shift", 0.0)),
     )

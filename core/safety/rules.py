@@ -105,6 +105,26 @@ LEXICONS: dict[str, tuple[str, ...]] = {
                         "chess", "elden ring", "counter-strike", "novel", "screenplay", "story", "scene", "fantasy",
                         "comedy", "time", "knuckles", "hair", "basketball", "free throw", "knife", "haiku", "recipe",
                         "movie", "marvel", "time-lapse", "lights", "roast battle", "trash"),
+    # ---- the benign-intent stage (`benign_frame`): framings under which most refused benign dev prompts were asked.
+    # Session 30 read why benign prompts of the seen splits were refused (out-of-fold scores of --cv): most asked what
+    # to do as the one at risk or how to protect someone ("what should I do", "how do I report", "which settings block
+    # strangers"), asked about symptoms, treatment or history, or used a violent word as a figure of speech ("I'm
+    # dying to", "slay the judges", "bleed the radiators"). Each alternative comes from such a seen prompt.
+    "benign_intent": (
+        "what (?:should|can|do) (?:i|we) do", "what steps", "where do i start", "get help",
+        "how (?:do|can|should) (?:i|we) (?:report|protect|warn|stop|block|spot|recogni[sz]e|tell if|know if|check|"
+        "document|prevent|step in|help|talk to|teach|explain|show)",
+        "legally", "settings", "teach (?:my |our |the )?(?:kids?|children|child|son|daughter|twins|students?)",
+        "talk to my", "without scaring", "protect\\w*", "pickpocket-proof", "pirate-proof", "warning signs",
+        "symptoms", "treated", "affects? the (?:human )?body", "what happened", "statistics",
+        "i'm studying", "qué hago", "qué hacer", "síntomas", "se trata", "que faire", "que dois-je faire",
+        "à qui je m'adresse", "quels réglages", "comment parler", "was soll ich", "ab welchem alter",
+        "come faccio a scoprire", "hoe leg ik", "jak zabezpieczyć"),
+    "figurative": (
+        "killed me", "could die", "dying to", "i'm dying", "slay", "absolutely (?:kill|murder)",
+        "bomb (?:a |an |the |my )?(?:\\w+ )?(?:exam|test)", "beat or fold", "cheat (?:death|on my diet)",
+        "bleed the radiators", "cut myself off", "matar (?:las horas|a fome)", "tuer une tâche", "zombie cocktail",
+        "boss fight"),
 }
 
 
@@ -310,6 +330,23 @@ _CUE_PATTERNS: dict[str, re.Pattern[str]] = {
 CUE_NAMES: tuple[str, ...] = tuple(_CUE_PATTERNS)
 _CONCEPT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(r"\b(?:" + "|".join(alternatives) + r")(?!\w)") for alternatives in CONCEPTS.values())
+
+
+# The benign-intent stage: a text framed as protection, help-seeking, study or a figure of speech, with none of the
+# harmful-intent cues below, gets the policy's `[benign_frame] threshold_shift` on its input threshold. The harmful
+# cues keep "how do I protect myself while I poison her" and "what should I do so nobody finds out" out of it.
+_BENIGN_FRAME = re.compile(r"\b(?:" + "|".join(LEXICONS["benign_intent"] + LEXICONS["figurative"]) + r")(?!\w)")
+HARMFUL_INTENT_CUES = ("harm_to_person", "covert", "mass_harm", "self_harm_means", "others_account", "illicit_gain",
+                       "dehumanise")
+
+
+def benign_frame(text: str) -> bool:
+    """True when the text is framed as protective, help-seeking, educational or figurative and carries no cue of
+    harmful intent (see HARMFUL_INTENT_CUES)."""
+    folded = normalise(text)
+    if not _BENIGN_FRAME.search(folded):
+        return False
+    return not any(_CUE_PATTERNS[name].search(folded) for name in HARMFUL_INTENT_CUES)
 
 
 def match_rule(text: str) -> Rule | None:
