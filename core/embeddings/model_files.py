@@ -41,10 +41,11 @@ ENCODER_REVISION = 5
 VARIANTS = ("standard", "fused", "int8", "int8-u8")
 VARIANT = "int8"
 # The app runs int8 on every CPU, so that a text gets the same vector (and the router and semantic cache the same
-# answer) on every machine: "int8" and "int8-u8" compute the same integers. Measured with benchmarks/embeddings.py:
-# on 2 Zen 4 cores (VNNI) int8 is 1.22x / 1.24x the fused float32 graph on ~13-piece sentences at batch 1 / 32,
-# 1.26x / 1.48x at 256 pieces; on 2 AVX2-only AMD EPYC cores int8-u8 is 1.05x float32 for one sentence, 0.86x / 0.80x
-# for 32 sentences / 4 texts of 256 pieces. Worst cosine against the float32 reference 0.9995 over 40 varied texts
+# answer) on every machine: "int8" and "int8-u8" compute the same integers. On 2 Zen 4 cores (VNNI), measured with
+# benchmarks/embeddings.py, int8 is 1.22x / 1.24x the fused float32 graph on ~13-piece sentences at batch 1 / 32,
+# 1.26x / 1.48x at 256 pieces. On 2 AVX2-only AMD EPYC cores (session 30, the three graphs' sessions run in turn,
+# medians, not yet a benchmarks/embeddings.py run) int8-u8 was 1.05x float32 for one 13-piece sentence, 0.86x for 32
+# of them and 0.80x for 4 texts of 256 pieces: the price of the same vectors everywhere on such CPUs. Worst cosine against the float32 reference 0.9995 over 40 varied texts
 # (the empty text), typically 0.9998.
 
 
