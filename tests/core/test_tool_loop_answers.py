@@ -167,13 +167,18 @@ class CallWritingBackend(StandInBackend):
         self.answer = answer
         self.requests: list[list[Message]] = []
 
+    @staticmethod
+    def write(text: str) -> Iterator[Chunk]:
+        """`text` streamed in pieces of 5 characters, as a model streams tokens, then done."""
+        for i in range(0, len(text), 5):
+            yield text[i:i + 5]
+        yield BackendDone("stop", len(text) // 5 + 1, 10)
+
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
         self.requests.append(list(messages))
         markup = any("<tool_call>" in m.content or "# Tools" in m.content for m in messages)
         text = CALL if markup or self.answer is None else self.answer
-        for i in range(0, len(text), 5):
-            yield text[i:i + 5]
-        yield BackendDone("stop", len(text) // 5 + 1, 10)
+        yield from self.write(text)
 
 
 def ask_for_the_code_word(backend: CallWritingBackend, settings: Settings, notes: Path) -> AskResult:
@@ -218,9 +223,7 @@ class InstructionCopyingBackend(CallWritingBackend):
         last = messages[-1].content
         copied = next((line for line in last.splitlines() if line.startswith("The call to")), None)
         text = CALL if copied is None else copied
-        for i in range(0, len(text), 5):
-            yield text[i:i + 5]
-        yield BackendDone("stop", len(text) // 5 + 1, 10)
+        yield from self.write(text)
 
 
 @pytest.mark.default_model
@@ -251,9 +254,7 @@ class QuestionCopyingBackend(CallWritingBackend):
             text = CALL
         else:
             text = question if params.temperature < 0.5 else "I was not allowed to read that file."
-        for i in range(0, len(text), 5):
-            yield text[i:i + 5]
-        yield BackendDone("stop", len(text) // 5 + 1, 10)
+        yield from self.write(text)
 
 
 @pytest.mark.default_model
