@@ -568,14 +568,16 @@ _REVIEW_SETS = {
         "Code review on planted bugs: the model alone against analyzers and the model", ""),
     "benchmarks/review_bugs_heldout": (
         "Code review on held-out planted bugs (issue 18): seen since session 30",
-        "Written and committed before session 29's checks for code that contradicts itself (a name against its "
-        "comparison, a fraction made with `//`, a buffer not flushed after its loop, a nested loop repeating the outer "
-        "bound), and held out from them. Session 30 then used it, with the first set, as DEVELOPMENT data for its "
-        "checks of conditions and bounds (a range test joined with `or`, a shadowed `if` rung, a slice one short of "
-        "its count, max against a cap, crossed defaults, ...): its rows from then on are seen figures, and `benchmarks/review_bugs_heldout2/` "
-        "(below) is the held-out set. Measured while still held out (session 29, commit `6694f1a`): 13/25 (52%) in "
-        "both configurations, 0.12 (`analyzers`) and 0.62 (`analyzers+model`) false findings per file. Each file holds correct look-alikes (a "
-        "`lightest` using `<`, meant floor divisions, loops that flush) so false findings show."),
+        "Written and committed before session 29's checks for code that contradicts itself (a name against "
+        "its comparison, a fraction made with `//`, a buffer not flushed after its loop, a nested loop "
+        "repeating the outer bound), and held out from them. Session 30 then used it, with the first set, as "
+        "DEVELOPMENT data for its checks of conditions and bounds (a range test joined with `or`, a shadowed "
+        "`if` rung, a slice one short of its count, max against a cap, crossed defaults, ...): its rows from "
+        "then on are seen figures, and `benchmarks/review_bugs_heldout2/` (below) is the held-out set. "
+        "Measured while still held out (session 29, commit `6694f1a`): 13/25 (52%) in both configurations, "
+        "0.12 (`analyzers`) and 0.62 (`analyzers+model`) false findings per file. Each file holds correct "
+        "look-alikes (a `lightest` using `<`, meant floor divisions, loops that flush) so false findings "
+        "show."),
     "benchmarks/review_bugs_heldout2": (
         "Code review on held-out planted bugs, set 2 (issue 18, session 30)",
         "Written and committed (its own commit, before any check it measures) at the start of session 30, in domains "
