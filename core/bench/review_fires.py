@@ -4,7 +4,8 @@ planted). Counts each check's findings per corpus and lists where each fired, so
 
 Corpora: the Python standard library of the running interpreter, EdgeMind's own code, and a fixed list of installed
 packages. The first two were read while the checks were written (their fires changed the checks); the packages were
-run only after, so theirs are the fresh figures. Folders named test/tests are skipped (tests hold bugs on purpose).
+run only after, so theirs are the fresh figures. Folders named test/tests are skipped (tests hold bugs on purpose),
+and site-packages inside the stdlib folder (installed packages are not the stdlib).
 
     .venv/bin/python benchmarks/review_fires.py --json benchmarks/results/review_fires.json
 """
@@ -31,7 +32,7 @@ MODULES: tuple[tuple[str, tuple[Callable[[ast.AST], Iterator[Finding]], ...]], .
     ("review_bounds", review_bounds.CHECKS))
 PACKAGES = ("aiohttp", "alembic", "attr", "click", "dateutil", "filelock", "fsspec", "git", "httpx",
             "huggingface_hub", "hypothesis", "jinja2", "jsonschema")
-SKIPPED_FOLDERS = frozenset({"test", "tests"})
+SKIPPED_FOLDERS = frozenset({"test", "tests", "site-packages"})  # site-packages: not the stdlib
 
 
 def check_name(module: str, check: Callable[..., Any]) -> str:
