@@ -1,6 +1,7 @@
 """EdgeMind's own Python checks for bugs ruff has no rule for: an index that runs one past the end, `== None`, an
 exception swallowed whole, a true division used as an index, the result of a function that never returns one; and
-(review_logic) code that contradicts itself.
+code that contradicts itself (review_logic), conditions that cannot mean what they say (review_conditions), bounds and
+values that disagree with their neighbours (review_bounds).
 Read-only AST walks: the reviewed code is never run.
 
 Each check looks for the bug's whole shape (the loop variable is used to index the same sequence; the quotient is
@@ -12,6 +13,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from .review_bounds import bounds_findings
+from .review_conditions import condition_findings
 from .review_findings import AST_SOURCE, Finding
 from .review_logic import logic_findings
 
@@ -144,6 +147,7 @@ def _missing_return(tree: ast.AST) -> Iterator[Finding]:
 def ast_findings(tree: ast.AST) -> list[Finding]:
     """Every finding of our own checks on a parsed module, one per (line, message), in line order."""
     found = {(f.line, f.message): f for check in (_off_by_one, _none_comparisons, _swallowed, _float_index,
-                                                                _missing_return, logic_findings)
+                                                                _missing_return, logic_findings,
+                                                                condition_findings, bounds_findings)
              for f in check(tree)}
     return sorted(found.values(), key=lambda f: f.line)

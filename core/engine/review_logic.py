@@ -25,7 +25,7 @@ _MIN_WORDS = frozenset({"min", "minimum", "smallest", "lowest", "low", "least", 
 # Quotients that are fractions by nature: computed with `//` they lose everything after the point.
 _FRACTION_WORDS = frozenset({"mean", "average", "avg", "ratio", "fraction", "proportion", "percent", "percentage",
                              "pct", "rate"})
-_WORD = re.compile(r"[a-z]+|[A-Z][a-z]*")
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 _GROW_METHODS = frozenset({"append", "extend", "add", "insert", "update", "write"})
 _HAND_ON_METHODS = frozenset({"append", "extend", "add", "insert", "update", "put", "write", "appendleft"})
 _DIMENSION_PARAMS = frozenset({"rows", "cols", "columns", "height", "width", "nrows", "ncols", "n_rows", "n_cols",
@@ -35,7 +35,7 @@ _Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 def _words(name: str) -> set[str]:
-    """`lowest_reading` -> {lowest, reading}; `maxValue` -> {max, value}."""
+    """`lowest_reading` -> {lowest, reading}; `maxValue` -> {max, value}; `MAX_WEIGHT` -> {max, weight}."""
     return {w.lower() for w in _WORD.findall(name)}
 
 

@@ -300,13 +300,19 @@ def test_scoring_counts_a_finding_within_one_line_and_the_page_renders_the_table
         "commit": "def5678", "configs": {"analyzers": {**column, "commit": "def5678"}},
         "command": [".venv/bin/python", "benchmarks/review_bugs.py", "--set", "benchmarks/review_bugs_heldout"]}),
         encoding="utf-8")
+    (results / "review_bugs_heldout2.json").write_text(json.dumps({
+        "kind": "review_bugs", "model": DEFAULT, "files": 1, "set": "benchmarks/review_bugs_heldout2",
+        "commit": "fed9876", "configs": {"analyzers": {**column, "commit": "fed9876"}},
+        "command": [".venv/bin/python", "benchmarks/review_bugs.py", "--set", "benchmarks/review_bugs_heldout2"]}),
+        encoding="utf-8")
     page = render(tmp_path)
     assert "## Code review on planted bugs" in page
     assert "| `analyzers+model` | analyzers first, then the model told their findings (as shipped) | 1/2 | 50% | 1.0 | 1 " \
            "| 3.5 s | wrong-comparison | `abc1234` | ? |" in page
-    held_out = page.split("## Code review on held-out planted bugs", 1)[1]
-    assert "never tuned on afterwards" in held_out and "`def5678` |" in held_out
+    held_out, second = page.split("## Code review on held-out planted bugs", 2)[1:]
+    assert "seen since session 30" in held_out and "DEVELOPMENT data" in held_out and "`def5678` |" in held_out
     assert "--set benchmarks/review_bugs_heldout --json benchmarks/results/review_bugs_heldout.json" in held_out
+    assert "set 2" in second and "none was tuned on after" in second and "`fed9876` |" in second
 
 
 def test_keep_re_measures_some_configurations_and_keeps_the_others_with_the_commit_they_came_from(
