@@ -45,8 +45,8 @@ VARIANT = "int8"
 # benchmarks/embeddings.py, int8 is 1.22x / 1.24x the fused float32 graph on ~13-piece sentences at batch 1 / 32,
 # 1.26x / 1.48x at 256 pieces. On 2 AVX2-only AMD EPYC cores (session 30, the three graphs' sessions run in turn,
 # medians, not yet a benchmarks/embeddings.py run) int8-u8 was 1.05x float32 for one 13-piece sentence, 0.86x for 32
-# of them and 0.80x for 4 texts of 256 pieces: the price of the same vectors everywhere on such CPUs. Worst cosine against the float32 reference 0.9995 over 40 varied texts
-# (the empty text), typically 0.9998.
+# of them and 0.80x for 4 texts of 256 pieces: the price of the same vectors everywhere on such CPUs. Worst cosine
+# against the float32 reference 0.9995 over 40 varied texts (the empty text), typically 0.9998.
 
 
 def graph_variant(variant: str, vnni: bool | None = None) -> str:
