@@ -14,7 +14,7 @@ import ast
 from collections.abc import Iterator
 
 from .review_findings import AST_SOURCE, Finding
-from .review_logic import _functions, _own_nodes, _reads, _statements, _words
+from .review_logic import _functions, _indexes, _len_of, _own_nodes, _reads, _statements, _words
 
 _Function = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -120,16 +120,14 @@ def _stops_short(tree: ast.AST) -> Iterator[Finding]:
             continue
         arg = node.iter.args[0]
         if not (isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Sub) and isinstance(arg.right, ast.Constant)
-                and arg.right.value == 1 and isinstance(arg.left, ast.Call) and isinstance(arg.left.func, ast.Name)
-                and arg.left.func.id == "len" and len(arg.left.args) == 1):
+                and arg.right.value == 1):
             continue
-        seq, var = ast.unparse(arg.left.args[0]), node.target.id
-        body = [n for stmt in node.body for n in ast.walk(stmt)]
-        reads_own = any(isinstance(n, ast.Subscript) and ast.unparse(n.value) == seq and isinstance(n.slice, ast.Name)
-                        and n.slice.id == var for n in body)
+        seq, var = _len_of(arg.left), node.target.id
+        if seq is None:
+            continue
         neighbour = any(isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Add, ast.Sub)) and _reads(n, var)
-                        for n in body)
-        if reads_own and not neighbour:
+                        for stmt in node.body for n in ast.walk(stmt))
+        if _indexes(node.body, seq, var) and not neighbour:
             yield Finding(node.lineno, "error", f"`range(len({seq}) - 1)` stops before the last element, and the "
                           f"body reads only `{seq}[{var}]` (no `{var} + 1`): the last one is skipped.",
                           f"use range(len({seq}))", AST_SOURCE)

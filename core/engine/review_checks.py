@@ -16,17 +16,9 @@ from collections.abc import Iterator
 from .review_bounds import bounds_findings
 from .review_conditions import condition_findings
 from .review_findings import AST_SOURCE, Finding
-from .review_logic import logic_findings
+from .review_logic import _indexes, _len_of, logic_findings
 
 _SWALLOWED_TYPES = {"Exception", "BaseException"}
-
-
-def _len_of(node: ast.AST) -> str | None:
-    """`X` when node is `len(X)` for a plain name or attribute X (as source text), else None."""
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len"
-            and len(node.args) == 1 and not node.keywords):
-        return ast.unparse(node.args[0])
-    return None
 
 
 def _len_plus_one(node: ast.AST) -> str | None:
@@ -34,16 +26,6 @@ def _len_plus_one(node: ast.AST) -> str | None:
             and node.right.value == 1):
         return _len_of(node.left)
     return None
-
-
-def _indexes(body: list[ast.stmt], seq: str, var: str) -> bool:
-    """Whether the statements read `seq[var]` (the sequence indexed by the loop variable itself)."""
-    for stmt in body:
-        for node in ast.walk(stmt):
-            if (isinstance(node, ast.Subscript) and ast.unparse(node.value) == seq
-                    and isinstance(node.slice, ast.Name) and node.slice.id == var):
-                return True
-    return False
 
 
 def _off_by_one(tree: ast.AST) -> Iterator[Finding]:

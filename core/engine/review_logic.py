@@ -352,12 +352,22 @@ def _range_bound(loop: ast.For) -> str | None:
     return None
 
 
-def _len_of(value: ast.AST) -> str | None:
-    """`X` (as text) for `len(X)`, else None."""
-    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "len"
-            and len(value.args) == 1):
-        return ast.unparse(value.args[0])
+def _len_of(node: ast.AST) -> str | None:
+    """`X` when node is `len(X)` for a plain name or attribute X (as source text), else None."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len"
+            and len(node.args) == 1 and not node.keywords):
+        return ast.unparse(node.args[0])
     return None
+
+
+def _indexes(body: list[ast.stmt], seq: str, var: str) -> bool:
+    """Whether the statements read `seq[var]` (the sequence indexed by the loop variable itself)."""
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if (isinstance(node, ast.Subscript) and ast.unparse(node.value) == seq
+                    and isinstance(node.slice, ast.Name) and node.slice.id == var):
+                return True
+    return False
 
 
 def _paired_sizes(func: _Function) -> dict[str, set[str]]:
