@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-import ollama
-
 from ..errors import BackendUnavailable, ModelNotFound
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
@@ -20,6 +17,8 @@ def _auth(api_key: str | None) -> dict[str, str]:
 
 def list_ollama_models(host: str, timeout: float = 1.0, api_key: str | None = None) -> list[str]:
     """Names of the models an Ollama server has; raises if none answers (the registry treats that as 'none')."""
+    import ollama  # here and below, not at the top: the client and its pydantic types cost ~0.3 s at every start
+
     listing = ollama.Client(host=host, timeout=timeout, headers=_auth(api_key)).list()
     return [m.model for m in listing.models if m.model]
 
@@ -37,6 +36,8 @@ class OllamaBackend:
     def __init__(self, spec: ModelSpec, *, timeout: float = 60.0, **_: Any) -> None:
         self._spec = spec
         self._host = spec.endpoint or "http://127.0.0.1:11434"
+        import ollama
+
         self._client = ollama.Client(host=self._host, timeout=timeout, headers=_auth(spec.api_key))
         self._load_ms = 0.0
 
@@ -51,6 +52,9 @@ class OllamaBackend:
         return None
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> ChunkStream:
+        import httpx
+        import ollama
+
         options: dict[str, Any] = {
             "temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
             "repeat_penalty": params.repeat_penalty, "num_predict": params.max_tokens,

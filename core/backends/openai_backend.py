@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import openai
-
 from ..errors import BackendUnavailable, ModelNotFound
 from ..events import BackendDone
 from ..models.manifest import ModelSpec
@@ -21,6 +19,8 @@ class OpenAIBackend:
     def __init__(self, spec: ModelSpec, *, timeout: float = 60.0, **_: Any) -> None:
         self._spec = spec
         self._url = spec.endpoint or ""
+        import openai  # here and in stream(), not at the top: the client costs ~0.5 s at every start otherwise
+
         # Local servers often need no key; the client insists on a non-empty one.
         self._client = openai.OpenAI(base_url=self._url, api_key=spec.api_key or "no-key", max_retries=0,
                                      timeout=timeout)
@@ -35,6 +35,8 @@ class OpenAIBackend:
         return None
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> ChunkStream:
+        import openai
+
         produced, prompt_tokens, finish = 0, 0, "length"
         try:
             # one dict: the SDK's overloads type each message by its role, and ours come as plain strings

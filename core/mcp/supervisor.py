@@ -18,17 +18,15 @@ import weakref
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TextIO, TypeVar
-
-import httpx2
-import mcp_types
-from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from ..errors import EdgeMindError
 from .config import McpServerConfig
+
+if TYPE_CHECKING:  # the SDK itself is imported where a server starts: it costs ~0.75 s, and most runs use none
+    import httpx2
+    import mcp_types
+    from mcp.client.session import ClientSession
 
 log = logging.getLogger("edgemind.mcp")
 T = TypeVar("T")
@@ -172,6 +170,9 @@ class ServerSupervisor:
 
     def call(self, tool: str, arguments: dict[str, Any]) -> mcp_types.CallToolResult:
         """One tools/call; McpServerError on a timeout or a broken connection (the next need restarts it)."""
+        import mcp_types
+        from mcp.shared.exceptions import MCPError
+
         with self._lock:
             session = self._ensure_started()
         try:
@@ -242,6 +243,9 @@ class ServerSupervisor:
 
     async def _own(self, ready: concurrent.futures.Future[list[dict[str, Any]]], holder: dict[str, Any]) -> None:
         """The task that owns the connection (the SDK's contexts must be entered and left in one task)."""
+        import mcp_types
+        from mcp.client.session import ClientSession
+
         holder["stop"] = stop = asyncio.Event()
         pump = _StderrPump(self.name) if self.config.transport == "stdio" else None
 
@@ -275,16 +279,22 @@ class ServerSupervisor:
     def _transport(self, pump: _StderrPump | None) -> Any:
         c = self.config
         if c.transport == "http":
+            import httpx2
+
             assert c.url is not None
             client = httpx2.AsyncClient(headers=dict(c.headers),
                                         timeout=httpx2.Timeout(self._timeouts.start_s, read=self._timeouts.call_s))
             return _http(c.url, client)
         assert c.command is not None and pump is not None
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+
         params = StdioServerParameters(command=c.command, args=list(c.args), env=dict(c.env) or None, cwd=c.cwd)
         return stdio_client(params, errlog=pump.writer)
 
 
 def _http(url: str, client: httpx2.AsyncClient) -> Any:
+    from mcp.client.streamable_http import streamable_http_client
+
     @asynccontextmanager
     async def connect() -> Any:
         async with client, streamable_http_client(url, http_client=client) as streams:
@@ -298,6 +308,8 @@ async def _set(event: asyncio.Event) -> None:
 
 
 async def _list_tools(session: ClientSession) -> list[dict[str, Any]]:
+    import mcp_types
+
     tools: list[dict[str, Any]] = []
     cursor: str | None = None
     for _ in range(MAX_LIST_PAGES):

@@ -16,15 +16,17 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import jsonschema
-import mcp_types
 
 from ..tools.registry import ManifestError, Tool, ToolError, ToolManifest, ToolRegistry, validate_manifest
 from .config import McpServerConfig
 from .definitions import DefinitionCache, ServerListing, definition_digest, definition_of, describe_change
 from .supervisor import DEFAULT_TIMEOUTS, LoopThread, McpServerError, ServerSupervisor, Timeouts
+
+if TYPE_CHECKING:
+    import mcp_types  # imported by render_content: the SDK's types cost ~0.2 s at every start otherwise
 
 log = logging.getLogger("edgemind.mcp")
 
@@ -132,6 +134,8 @@ def _visible(text: str) -> str:
 def render_content(result: mcp_types.CallToolResult, limit: int = MAX_RESULT_CHARS) -> str:
     """MCP content as text for the model: text as is, resources by their text, images/audio/binary as placeholders;
     cut at `limit` characters with a note saying how much was left out."""
+    import mcp_types
+
     parts: list[str] = []
     size = 0
     for item in result.content:
