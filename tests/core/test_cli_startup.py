@@ -1,12 +1,11 @@
-"""The command starts without loading clients a run does not use: the MCP SDK (its pydantic types) and the Ollama
-client cost about a second at every start together, which every `edgemind` call and shortcut paid."""
+"""The command starts without loading clients a run does not use: the MCP SDK (its pydantic types) and the OpenAI and
+Ollama clients cost over a second at every start together, which every `edgemind` call and shortcut paid."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,15 @@ import pytest
 from tests.support.mcp_peers import BIN, mcp_json
 
 TIME = {"time": {"command": str(BIN / "mcp-server-time"), "args": ["--local-timezone", "UTC"]}}
-UNUSED_CLIENTS = ("mcp", "mcp_types", "httpx2", "ollama")
-
 # runs the real command's main() in a fresh interpreter, then reports which of the clients it had imported
 PROBE = """
 import json, sys
 from edgemind.core.cli.main import main
 code = main(sys.argv[1:])
-sys.stderr.write("\\nloaded:" + json.dumps(sorted({m.split(".")[0] for m in sys.modules} & set(%r))) + "\\n")
+clients = {"mcp", "mcp_types", "httpx2", "ollama", "openai"}
+sys.stderr.write("\\nloaded:" + json.dumps(sorted({m.split(".")[0] for m in sys.modules} & clients)) + "\\n")
 sys.exit(code)
-""" % (UNUSED_CLIENTS,)
+"""
 
 
 def loaded_clients(env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
