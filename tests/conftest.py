@@ -71,8 +71,15 @@ def default_model_installed(models_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built encoders and trained classifier weights, shared by the run (each is keyed by what it was built from)."""
-    return tmp_path_factory.mktemp("artifacts")
+    """Built encoders and trained classifier weights, shared by the run (each is keyed by what it was built from),
+    by every xdist worker too: the app builds each once even when processes start together (core/storage/file_lock.py),
+    so the second worker reads the safety weights the first trained (~60 s each) instead of training them again."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's own folder, above the workers' gw0, gw1, ...
+    path = base / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

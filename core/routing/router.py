@@ -22,6 +22,7 @@ from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
 from ..errors import ConfigError, PromptError
 from ..safety.checker import bundled_embedder_version, read_batch, readable
 from ..settings import Settings
+from ..storage.file_lock import built_once
 from .classifier import IntentModel, load_examples, load_model, model_key, save_model, train
 from .decision import Judge, RouteDecision, Strongest
 from .offers import ToolOffer, offer_tools
@@ -62,20 +63,18 @@ def trained_model(embedder: RouterEmbedder, policy: RouterPolicy, cache_dir: Pat
     version = f"{embedder_version or bundled_embedder_version()}|{EMBED_PIECES}/{EMBED_TAIL_PIECES} pieces"
     key = model_key(data, sorted(policy.intents), version)
     path = cache_dir / f"intent-model-{key}.npz" if cache_dir else None
-    model = load_model(path) if path is not None else None
-    if model is not None:
-        log.debug("router model loaded from %s", path)
+
+    def build() -> IntentModel:
+        started = time.perf_counter()
+        examples = load_examples(train_path)
+        embeddings = embedder.embed([embedding_text(embedder, e.prompt) for e in examples])
+        embedded = time.perf_counter()
+        model = train(examples, embeddings)
+        log.info("router model trained on %d prompts in %.2f s (embedding %.2f s, fitting %.2f s)", len(examples),
+                 time.perf_counter() - started, embedded - started, time.perf_counter() - embedded)
         return model
-    started = time.perf_counter()
-    examples = load_examples(train_path)
-    embeddings = embedder.embed([embedding_text(embedder, e.prompt) for e in examples])
-    embedded = time.perf_counter()
-    model = train(examples, embeddings)
-    log.info("router model trained on %d prompts in %.2f s (embedding %.2f s, fitting %.2f s)", len(examples),
-             time.perf_counter() - started, embedded - started, time.perf_counter() - embedded)
-    if path is not None:
-        save_model(path, model)
-    return model
+
+    return built_once(path, load_model, build, save_model)
 
 
 def embedding_text(embedder: RouterEmbedder, text: str) -> str:

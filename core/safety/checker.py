@@ -23,6 +23,7 @@ from ..embeddings.embedder import embeddings_cache_dir, shared_embedder
 from ..embeddings.model_files import ENCODER_REVISION, MODEL_ID, WEIGHTS
 from ..errors import ConfigError, PromptError
 from ..settings import Settings
+from ..storage.file_lock import built_once
 from .classifier import (
     HARMFUL,
     SafetyWeights,
@@ -105,23 +106,32 @@ def trained_weights(embedder: TextEmbedder, policy: SafetyPolicy, cache_dir: Pat
     data = b"\n".join(parts)
     key = cache_key(data, policy.fingerprint(), embedder_version or bundled_embedder_version(), rules_fingerprint())
     path = cache_dir / f"safety-weights-{key}.npz" if cache_dir else None
-    if path is not None and path.exists():
-        try:
-            weights = SafetyWeights.load(path)
-            if weights.categories == CATEGORIES:
-                return weights
-        except (OSError, KeyError, ValueError) as exc:
-            log.warning("safety weights %s are unreadable (%s); retraining", path, exc)
-    examples = [e for source in paths for e in load_examples(source)]
-    texts = [e.prompt for e in examples]
-    x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
-    weights = train(x, np.array([e.label == HARMFUL for e in examples]), [e.category for e in examples], CATEGORIES)
-    if path is not None:
-        try:
-            weights.save(path)
-        except OSError as exc:  # a read-only data folder only costs a retrain per start
-            log.warning("cannot cache safety weights in %s (%s)", path.parent, exc)
-    return weights
+
+    def build() -> SafetyWeights:
+        examples = [e for source in paths for e in load_examples(source)]
+        texts = [e.prompt for e in examples]
+        x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
+        return train(x, np.array([e.label == HARMFUL for e in examples]), [e.category for e in examples], CATEGORIES)
+
+    return built_once(path, _cached_weights, build, _cache_weights)
+
+
+def _cached_weights(path: Path) -> SafetyWeights | None:
+    if not path.exists():
+        return None
+    try:
+        weights = SafetyWeights.load(path)
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("safety weights %s are unreadable (%s); retraining", path, exc)
+        return None
+    return weights if weights.categories == CATEGORIES else None
+
+
+def _cache_weights(path: Path, weights: SafetyWeights) -> None:
+    try:
+        weights.save(path)
+    except OSError as exc:  # a read-only data folder only costs a retrain per start
+        log.warning("cannot cache safety weights in %s (%s)", path.parent, exc)
 
 
 # ---- the checker ----------------------------------------------------------------------------------------------------

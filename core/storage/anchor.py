@@ -13,7 +13,6 @@ import hmac
 import json
 import logging
 import os
-import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from typing import Any, Protocol
 
 from ..data_folder import write_private
 from ..errors import AuditError
+from .file_lock import lock_file, unlock_file
 
 log = logging.getLogger("edgemind.audit")
 
@@ -221,45 +221,12 @@ class Anchor:
             finally:
                 self._depth -= 1
                 if self._depth == 0 and self._fd is not None:
-                    _unlock_file(self._fd)
+                    unlock_file(self._fd)
                     self._fd = None
 
 
 def _lock_file(path: Path) -> int:
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        return lock_file(path)
     except OSError as exc:
         raise AuditError(f"cannot open the audit lock {path}: {exc.strerror or exc}") from None
-    try:
-        if sys.platform == "win32":
-            import msvcrt  # Windows only
-
-            while True:
-                try:  # LK_LOCK itself gives up after 10 tries a second apart: keep waiting, as flock does
-                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:
-                    continue
-        else:
-            import fcntl  # POSIX only
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _unlock_file(fd: int) -> None:
-    try:
-        if sys.platform == "win32":
-            import msvcrt  # Windows only
-
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl  # POSIX only
-
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)

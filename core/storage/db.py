@@ -44,7 +44,8 @@ _REVISION_LINE = re.compile(r'^(down_revision|revision)\s*=\s*(?:"([^"]+)"|None)
 def head_revision() -> str | None:
     """The newest migration, read from the revision scripts' own `revision =` lines (None if they cannot be read):
     a database already there opens without importing Alembic, which costs ~0.5 s at every start."""
-    revisions, parents = set(), set()
+    revisions: set[str] = set()
+    parents: set[str] = set()
     try:
         for script in VERSIONS.glob("*.py"):
             for kind, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8")):

@@ -35,22 +35,11 @@ OVERREFUSAL_CEILING = 0.10
 
 
 @pytest.fixture(scope="module")
-def cache_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """pytest's own cache folder when it is on: the encoder build and the trained weights are keyed by content, so
-    reusing them across runs is safe and keeps this file under 30 s after the first run."""
-    cache = getattr(request.config, "cache", None)
-    return Path(cache.mkdir("edgemind-safety")) if cache else tmp_path_factory.mktemp("edgemind-safety")
-
-
-@pytest.fixture(scope="module")
-def embedder(cache_dir: Path) -> Embedder:
-    return Embedder(cache_dir / "embeddings")
-
-
-@pytest.fixture(scope="module")
-def checker(cache_dir: Path, embedder: Embedder) -> SafetyChecker:
+def checker(artifacts_dir: Path, embedder: Embedder) -> SafetyChecker:
+    """Trained where the app's own checker is (the run's artifacts): the engine and CLI tests then read these
+    weights instead of training them again."""
     policy = load_policy()
-    return SafetyChecker(policy, embedder, trained_weights(embedder, policy, cache_dir / "weights"))
+    return SafetyChecker(policy, embedder, trained_weights(embedder, policy, artifacts_dir / "safety"))
 
 
 @pytest.fixture(scope="module")
