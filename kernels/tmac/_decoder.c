@@ -53,6 +53,10 @@ typedef struct {
     /* MAT_F32 / MAT_F16 */
     const float *f;
     const uint16_t *h;
+    /* MAT_Q8 of a legacy type (fp16_act, block 32) with rows a multiple of 4: the rows repacked in groups of four
+     * (g4_repack), q, s and m unused. own: the allocation to free (NULL where g is shared: a tied LM head) */
+    const uint8_t *g;
+    uint8_t *own;
 } Mat;
 
 typedef struct {
@@ -182,6 +186,95 @@ static void act_q8(Decoder *D) {
     A->have_q8 = 1;
 }
 
+/* ------------------------------------------------------------------ legacy int8 rows in groups of four */
+
+/* A legacy-type matrix (Q4_1 nibbles, or int8 codes of Q8_0/Q5_0/Q4_0) is repacked at load into groups of four rows,
+ * one record per group and block of 32, groups one after another: one weight stream a product reads front to back,
+ * one activation load shared by four rows, and the four rows' scales (and mins) side by side, so the mins term of
+ * four rows is one 4-lane FMA per block -- lane j the same fmaf chain ggml_vec_dot_q4_1_q8_1 runs for row j. The
+ * integer sums and every float operation of a row are those of the row-by-row kernels, so are the logits.
+ *   Q4_1 (packed4), 96 bytes: rows 0|1 then rows 2|3, 32 bytes a pair, byte e = code of element e of the pair's first
+ *        row in the low nibble, of its second row in the high nibble; then 4 fp32 scales, 4 fp32 mins.
+ *   int8 codes, 144 bytes: rows 0..3, 32 codes each; then 4 fp32 scales. */
+#define G4_ROWS 4
+static int64_t g4_record(const Mat *M) { return M->packed4 ? 96 : 144; }
+
+static int g4_eligible(int packed4, int fp16_act, int has_min, int64_t block, int64_t n) {
+    return fp16_act && block == 32 && n % G4_ROWS == 0 && (packed4 ? has_min : !has_min);
+}
+
+static const uint8_t *g4_rec(const Mat *M, int64_t r, int64_t b) {
+    return M->g + ((r / G4_ROWS) * (M->k / 32) + b) * g4_record(M);
+}
+
+/* Code of element i of row r (0..15 for Q4_1, else int8) in any Q8 layout. */
+static int mat_code(const Mat *M, int64_t r, int64_t i) {
+    const int e = (int)(i % 32);
+    if (M->g) {
+        const uint8_t *rec = g4_rec(M, r, i / 32);
+        const int j = (int)(r % G4_ROWS);
+        if (!M->packed4) return (int8_t)rec[32 * j + e];
+        const uint8_t byte = rec[32 * (j / 2) + e];
+        return j % 2 ? byte >> 4 : byte & 15;
+    }
+    if (M->packed4) {
+        const uint8_t *pw = (const uint8_t *)M->q + r * (M->k / 2) + i / 32 * 16;
+        return e < 16 ? pw[e] & 15 : pw[e - 16] >> 4;
+    }
+    return M->q[r * M->k + i];
+}
+
+static float mat_scale(const Mat *M, int64_t r, int64_t b) {
+    if (!M->g) return M->s[r * (M->k / M->block) + b];
+    float v;
+    memcpy(&v, g4_rec(M, r, b) + (M->packed4 ? 64 : 128) + 4 * (r % G4_ROWS), 4);
+    return v;
+}
+
+/* The min of block b of row r; 0 for a matrix without mins. */
+static float mat_min(const Mat *M, int64_t r, int64_t b) {
+    if (!M->g) return M->m ? M->m[r * (M->k / M->block) + b] : 0.0f;
+    if (!M->packed4) return 0.0f;
+    float v;
+    memcpy(&v, g4_rec(M, r, b) + 80 + 4 * (r % G4_ROWS), 4);
+    return v;
+}
+
+static int mat_has_min(const Mat *M) { return M->g ? M->packed4 : M->m != NULL; }
+
+/* The group layout of a matrix given as q (packed Q4_1 nibbles or int8 codes), s and m (fp32 per block); NULL when
+ * out of memory. *raw receives the allocation to free (the records start 64-byte aligned inside it). */
+static uint8_t *g4_repack(const Mat *M, const uint8_t *q, const float *s, const float *m, uint8_t **raw) {
+    const int64_t nb = M->k / 32, rec = g4_record(M), groups = M->n / G4_ROWS;
+    *raw = (uint8_t *)calloc(1, (size_t)(groups * nb * rec + 64));
+    if (!*raw) return NULL;
+    uint8_t *out = *raw + (64 - (uintptr_t)*raw % 64) % 64;
+    Mat src = *M;
+    src.g = NULL;
+    src.q = (const int8_t *)q;
+    src.s = s;
+    src.m = m;
+    for (int64_t gi = 0; gi < groups; gi++)
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *o = out + (gi * nb + b) * rec;
+            for (int j = 0; j < G4_ROWS; j++) {
+                const int64_t r = gi * G4_ROWS + j;
+                for (int e = 0; e < 32; e++) {
+                    const int c = mat_code(&src, r, 32 * b + e);
+                    if (M->packed4) o[32 * (j / 2) + e] |= (uint8_t)(j % 2 ? c << 4 : c);
+                    else o[32 * j + e] = (uint8_t)(int8_t)c;
+                }
+                const float sc = s[r * nb + b];
+                memcpy(o + (M->packed4 ? 64 : 128) + 4 * j, &sc, 4);
+                if (M->packed4) {
+                    const float mn = m[r * nb + b];
+                    memcpy(o + 80 + 4 * j, &mn, 4);
+                }
+            }
+        }
+    return out;
+}
+
 typedef struct {
     const Mat *M;
     const Act *A;
@@ -193,9 +286,8 @@ typedef struct {
  * with -ffp-contract=fast), apart from the codes term. */
 static float q8_mins_fp16(const Mat *M, const Act *A, int64_t r) {
     const int64_t nb = M->k / 32;
-    const float *m = M->m + r * nb;
     float summs = 0.0f;
-    for (int64_t b = 0; b < nb; b++) summs = fmaf(m[b], A->xs16[b], summs);
+    for (int64_t b = 0; b < nb; b++) summs = fmaf(mat_min(M, r, b), A->xs16[b], summs);
     return summs;
 }
 
@@ -203,15 +295,13 @@ static float q8_row_scalar(const Mat *M, const Act *A, int64_t r) {
     const int64_t k = M->k, nb = k / M->block;
     const int8_t *w = M->q + r * k;
     float total = 0.0f;
-    if (M->packed4) {
-        const uint8_t *pw = (const uint8_t *)M->q + r * (k / 2);
+    if (M->packed4 || M->g) { /* the legacy types (fp16_act), any layout */
         for (int64_t b = 0; b < nb; b++) {
             int32_t dot = 0;
-            for (int i = 0; i < 16; i++)
-                dot += (pw[16 * b + i] & 15) * A->xq[32 * b + i] + (pw[16 * b + i] >> 4) * A->xq[32 * b + 16 + i];
-            total += M->s[r * nb + b] * A->xd16[b] * (float)dot;
+            for (int i = 0; i < 32; i++) dot += mat_code(M, r, 32 * b + i) * A->xq[32 * b + i];
+            total += mat_scale(M, r, b) * A->xd16[b] * (float)dot;
         }
-        return total + q8_mins_fp16(M, A, r);
+        return mat_has_min(M) ? total + q8_mins_fp16(M, A, r) : total;
     }
     if (M->fp16_act) {
         for (int64_t b = 0; b < nb; b++) {
@@ -351,6 +441,82 @@ static void q8_rows4_avx2(const Mat *M, const Act *A, int64_t r, float *y) {
                 total += m[b] * (M->block == 32 ? A->xsum16[2 * b] + A->xsum16[2 * b + 1] : A->xsum16[b]);
         }
         y[j] = total;
+    }
+}
+
+/* The four hsum8s of a group at once, each in hsum8's order: (lo + hi), then (lanes 0 + 2) + (lanes 1 + 3). */
+TMAC_TARGET("avx2,fma,f16c")
+static inline __m128 hsum8_x4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+    const __m128 t1 = _mm_add_ps(_mm256_castps256_ps128(a1), _mm256_extractf128_ps(a1, 1));
+    const __m128 t2 = _mm_add_ps(_mm256_castps256_ps128(a2), _mm256_extractf128_ps(a2, 1));
+    const __m128 t3 = _mm_add_ps(_mm256_castps256_ps128(a3), _mm256_extractf128_ps(a3, 1));
+    /* [t0[0]+t0[2], t1[0]+t1[2], t0[1]+t0[3], t1[1]+t1[3]] and the same of t2, t3 */
+    const __m128 u01 = _mm_add_ps(_mm_unpacklo_ps(t0, t1), _mm_unpackhi_ps(t0, t1));
+    const __m128 u23 = _mm_add_ps(_mm_unpacklo_ps(t2, t3), _mm_unpackhi_ps(t2, t3));
+    return _mm_add_ps(_mm_movelh_ps(u01, u23), _mm_movehl_ps(u23, u01));
+}
+
+/* Groups g0..g1-1 of a Q4_1 matrix in the group layout: per row q4_rows_avx2's operations (ggml_vec_dot_q4_1_q8_1),
+ * the nibbles of two rows from one load. */
+TMAC_TARGET("avx2,fma,f16c")
+static void q4_groups_avx2(const Mat *M, const Act *A, int64_t g0, int64_t g1, float *y) {
+    const int64_t nb = M->k / 32;
+    const __m256i ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(0x0F);
+    for (int64_t gi = g0; gi < g1; gi++) {
+        const uint8_t *rec = M->g + gi * nb * 96;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        __m128 summs = _mm_setzero_ps();
+        for (int64_t b = 0; b < nb; b++, rec += 96) {
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
+            const __m256 xd = _mm256_set1_ps(A->xd16[b]);
+            const __m256i v01 = _mm256_load_si256((const __m256i *)rec);
+            const __m256i v23 = _mm256_load_si256((const __m256i *)(rec + 32));
+            const __m256i q0 = _mm256_and_si256(v01, low), q1 = _mm256_and_si256(_mm256_srli_epi16(v01, 4), low);
+            const __m256i q2 = _mm256_and_si256(v23, low), q3 = _mm256_and_si256(_mm256_srli_epi16(v23, 4), low);
+            const float *sc = (const float *)(rec + 64);
+            acc0 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_broadcast_ss(sc), xd),
+                                   _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q0, xv), ones)), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_broadcast_ss(sc + 1), xd),
+                                   _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q1, xv), ones)), acc1);
+            acc2 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_broadcast_ss(sc + 2), xd),
+                                   _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q2, xv), ones)), acc2);
+            acc3 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_broadcast_ss(sc + 3), xd),
+                                   _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q3, xv), ones)), acc3);
+            summs = _mm_fmadd_ps(_mm_load_ps((const float *)(rec + 80)), _mm_set1_ps(A->xs16[b]), summs);
+        }
+        _mm_storeu_ps(y + 4 * gi, _mm_add_ps(hsum8_x4(acc0, acc1, acc2, acc3), summs));
+    }
+}
+
+/* Groups g0..g1-1 of an int8-code matrix (Q8_0, Q5_0, Q4_0) in the group layout: per row q8_rows4_avx2's operations
+ * (ggml_vec_dot_q8_0_q8_0 / q5_0_q8_0). */
+TMAC_TARGET("avx2,fma,f16c")
+static void q8_groups_avx2(const Mat *M, const Act *A, int64_t g0, int64_t g1, float *y) {
+    const int64_t nb = M->k / 32;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t gi = g0; gi < g1; gi++) {
+        const uint8_t *rec = M->g + gi * nb * 144;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (int64_t b = 0; b < nb; b++, rec += 144) {
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
+            const __m256i ax = _mm256_sign_epi8(xv, xv);
+            const __m256 xd = _mm256_set1_ps(A->xd16[b]);
+            const float *sc = (const float *)(rec + 128);
+#define G4_Q8_ROW(j, acc)                                                                                             \
+    acc = _mm256_fmadd_ps(                                                                                            \
+        _mm256_mul_ps(_mm256_broadcast_ss(sc + j), xd),                                                               \
+        _mm256_cvtepi32_ps(_mm256_madd_epi16(                                                                         \
+            _mm256_maddubs_epi16(ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(rec + 32 * j)), xv)),     \
+            ones)),                                                                                                   \
+        acc)
+            G4_Q8_ROW(0, acc0);
+            G4_Q8_ROW(1, acc1);
+            G4_Q8_ROW(2, acc2);
+            G4_Q8_ROW(3, acc3);
+#undef G4_Q8_ROW
+        }
+        _mm_storeu_ps(y + 4 * gi, hsum8_x4(acc0, acc1, acc2, acc3));
     }
 }
 
@@ -512,6 +678,16 @@ static void rows_units(const void *ctx, int64_t r0, int64_t r1) {
     const RowsJob *J = (const RowsJob *)ctx;
     const Mat *M = J->M;
     int64_t r = r0;
+    if (M->g) { /* units are groups of four rows */
+#ifdef TMAC_X86
+        if (J->isa == ISA_AVX2 || J->isa == ISA_AVX512) {
+            (M->packed4 ? q4_groups_avx2 : q8_groups_avx2)(M, J->A, r0, r1, J->y);
+            return;
+        }
+#endif
+        for (r = r0 * G4_ROWS; r < r1 * G4_ROWS; r++) J->y[r] = q8_row_scalar(M, J->A, r);
+        return;
+    }
 #ifdef TMAC_X86
     if (M->kind == MAT_Q8 && M->packed4 && (J->isa == ISA_AVX2 || J->isa == ISA_AVX512)) {
         for (; r < r1; r += 4) q4_rows_avx2(M, J->A, r, r1 - r < 4 ? (int)(r1 - r) : 4, J->y + r);
@@ -536,6 +712,7 @@ static int64_t mat_bytes(const Mat *M) {
     if (M->kind == MAT_TMAC)
         return (M->n / tile_rows(M->bits)) * (M->k / M->block) *
                (tile_rows(M->bits) * 2 * (1 + M->has_min) + (M->block / GROUP) * GROUP_BYTES);
+    if (M->kind == MAT_Q8 && M->g) return M->n / G4_ROWS * (M->k / 32) * g4_record(M);
     if (M->kind == MAT_Q8) return M->n * M->k + M->n * (M->k / M->block) * 4 * (1 + (M->m != NULL));
     return M->n * M->k * (M->kind == MAT_F16 ? 2 : 4);
 }
@@ -575,9 +752,9 @@ static void matvec(Decoder *D, const Mat *M, float *y) {
     }
     if (M->kind == MAT_Q8) act_q8(D);
     const RowsJob R = {M, &D->a, y + M->out_off, D->isa};
-    /* about eight claims per thread, in whole groups of four rows (q8_rows4_avx2's) */
-    const int64_t grain = ((M->n / (8 * (int64_t)threads) + 3) / 4) * 4;
-    const Job J = {rows_units, &R, M->n, grain};
+    /* about eight claims per thread, in whole groups of four rows (q8_rows4_avx2's; the group layout's units) */
+    const int64_t grain = M->g ? 0 : ((M->n / (8 * (int64_t)threads) + 3) / 4) * 4;
+    const Job J = {rows_units, &R, M->g ? M->n / G4_ROWS : M->n, grain};
     pool_run_job(&J, threads);
 }
 
@@ -595,14 +772,9 @@ static void embed_row(const Decoder *D, int token, float *x) {
         for (int64_t i = 0; i < k; i++) x[i] = fp16_to_fp32(E->h[(int64_t)token * k + i]);
         return;
     }
-    const int64_t nb = k / E->block;
-    const uint8_t *pw = (const uint8_t *)E->q + (int64_t)token * (k / 2);
     for (int64_t i = 0; i < k; i++) {
-        const int64_t b = (int64_t)token * nb + i / E->block;
-        const int c = i % 32;
-        const float q = E->packed4 ? (float)(c < 16 ? pw[i / 32 * 16 + c] & 15 : pw[i / 32 * 16 + c - 16] >> 4)
-                                   : (float)E->q[(int64_t)token * k + i];
-        x[i] = E->s[b] * q + (E->m ? E->m[b] : 0.0f);
+        const int64_t b = i / E->block;
+        x[i] = mat_scale(E, token, b) * (float)mat_code(E, token, i) + mat_min(E, token, b);
     }
 }
 
@@ -720,6 +892,12 @@ static void decoder_free(PyObject *cap) {
     Decoder *D = (Decoder *)PyCapsule_GetPointer(cap, DECODER_CAPSULE);
     if (!D) return;
     for (int i = 0; i < D->n_bufs; i++) PyBuffer_Release(&D->bufs[i]);
+    if (D->layer)
+        for (int l = 0; l < D->layers; l++)
+            for (int s = 0; s < N_SLOTS; s++)
+                for (int p = 0; p < MAX_PARTS; p++) free(D->layer[l].parts[s][p].own);
+    free(D->embed.own);
+    free(D->head.own);
     free(D->layer);
     free(D->kcache);
     free(D->vcache);
@@ -823,6 +1001,50 @@ static const void *keep(Decoder *D, PyObject *obj, Py_ssize_t need, const char *
     return b->buf;
 }
 
+/* Check a buffer's size, without keeping it: 1, or 0 with a one-line error (the buffer then released). */
+static int borrow(PyObject *obj, Py_ssize_t need, const char *what, Py_buffer *b) {
+    if (PyObject_GetBuffer(obj, b, PyBUF_C_CONTIGUOUS) != 0) return 0;
+    if (b->len == need) return 1;
+    PyErr_Format(PyExc_ValueError, "%s has %zd bytes, expected %zd", what, b->len, need);
+    PyBuffer_Release(b);
+    return 0;
+}
+
+/* m (its shape and flags set) in the group layout, repacked from the caller's q / scales / mins, which are not kept.
+ * A global matrix (embedding, LM head) whose records equal the other's shares them (a tied head). 1, or 0 with a
+ * one-line error. */
+static int set_g4(Decoder *D, Mat *m, const Mat *slot, PyObject *data, PyObject *so, PyObject *mo) {
+    Py_buffer qb, sb, mb;
+    const int64_t n = m->n, k = m->k;
+    if (!borrow(data, m->packed4 ? n * k / 2 : n * k, m->packed4 ? "Q4_1 nibbles" : "int8 codes", &qb)) return 0;
+    if (!borrow(so, n * (k / 32) * 4, "int8 scales", &sb)) { PyBuffer_Release(&qb); return 0; }
+    if (m->packed4 && !borrow(mo, n * (k / 32) * 4, "int8 mins", &mb)) {
+        PyBuffer_Release(&qb);
+        PyBuffer_Release(&sb);
+        return 0;
+    }
+    uint8_t *raw;
+    m->g = g4_repack(m, (const uint8_t *)qb.buf, (const float *)sb.buf, m->packed4 ? (const float *)mb.buf : NULL,
+                     &raw);
+    m->own = raw;
+    PyBuffer_Release(&qb);
+    PyBuffer_Release(&sb);
+    if (m->packed4) PyBuffer_Release(&mb);
+    if (!m->g) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    const Mat *other = slot == &D->embed ? &D->head : slot == &D->head ? &D->embed : NULL;
+    if (other && other->used && other->g && other->kind == MAT_Q8 && other->packed4 == m->packed4 &&
+        other->n == n && other->k == k &&
+        memcmp(other->g, m->g, (size_t)(n / G4_ROWS * (k / 32) * g4_record(m))) == 0) {
+        free(m->own);
+        m->own = NULL;
+        m->g = other->g;
+    }
+    return 1;
+}
+
 /* set_matrix(dec, layer (-1: global), slot (global: 0 embed, 1 head), part, out_off, kind, n, k, bits, block, zero,
  *            has_min, data, scales, mins, fp16_act, packed4) */
 static PyObject *py_decoder_set_matrix(PyObject *self, PyObject *args) {
@@ -870,6 +1092,10 @@ static PyObject *py_decoder_set_matrix(PyObject *self, PyObject *args) {
         }
         m.fp16_act = fp16_act;
         m.packed4 = packed4;
+        if (g4_eligible(packed4, fp16_act, has_min, block, n)) {
+            if (!set_g4(D, &m, M, data, so, mo)) return NULL;
+            goto done;
+        }
         m.q = keep(D, data, packed4 ? n * k / 2 : n * k, packed4 ? "Q4_1 nibbles" : "int8 codes");
         m.s = m.q ? keep(D, so, n * (k / block) * 4, "int8 scales") : NULL;
         if (!m.s) return NULL;
@@ -882,7 +1108,13 @@ static PyObject *py_decoder_set_matrix(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "unknown matrix kind %d", kind);
         return NULL;
     }
+done:
     m.used = 1;
+    if (M->own) { /* a slot set again: its old records go, or pass to the other global matrix sharing them */
+        Mat *other = M == &D->embed ? &D->head : M == &D->head ? &D->embed : NULL;
+        if (other && other->g == M->g && !other->own) other->own = M->own;
+        else free(M->own);
+    }
     *M = m;
     Py_RETURN_NONE;
 }
