@@ -197,6 +197,9 @@ static void act_q8(Decoder *D) {
  *        row in the low nibble, of its second row in the high nibble; then 4 fp32 scales, 4 fp32 mins.
  *   int8 codes, 144 bytes: rows 0..3, 32 codes each; then 4 fp32 scales. */
 #define G4_ROWS 4
+#ifndef G4_PREFETCH
+#define G4_PREFETCH 2048
+#endif
 static int64_t g4_record(const Mat *M) { return M->packed4 ? 96 : 144; }
 
 static int g4_eligible(int packed4, int fp16_act, int has_min, int64_t block, int64_t n) {
@@ -468,6 +471,8 @@ static void q4_groups_avx2(const Mat *M, const Act *A, int64_t g0, int64_t g1, f
         __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         __m128 summs = _mm_setzero_ps();
         for (int64_t b = 0; b < nb; b++, rec += 96) {
+            _mm_prefetch((const char *)(rec + G4_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(rec + G4_PREFETCH + 64), _MM_HINT_T0);
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
             const __m256 xd = _mm256_set1_ps(A->xd16[b]);
             const __m256i v01 = _mm256_load_si256((const __m256i *)rec);
@@ -499,6 +504,9 @@ static void q8_groups_avx2(const Mat *M, const Act *A, int64_t g0, int64_t g1, f
         const uint8_t *rec = M->g + gi * nb * 144;
         __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         for (int64_t b = 0; b < nb; b++, rec += 144) {
+            _mm_prefetch((const char *)(rec + G4_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(rec + G4_PREFETCH + 64), _MM_HINT_T0);
+            _mm_prefetch((const char *)(rec + G4_PREFETCH + 128), _MM_HINT_T0);
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
             const __m256i ax = _mm256_sign_epi8(xv, xv);
             const __m256 xd = _mm256_set1_ps(A->xd16[b]);
@@ -657,6 +665,41 @@ static void attn_head_ggml(const float *q, const float *K, const float *V, int n
             const __m256 a = _mm256_add_ps(_mm256_add_ps(P[0], P[4]), _mm256_add_ps(P[2], P[6]));
             const __m256 b = _mm256_add_ps(_mm256_add_ps(P[1], P[5]), _mm256_add_ps(P[3], P[7]));
             _mm256_storeu_ps(o + i0, _mm256_add_ps(a, b));
+        }
+        return;
+    }
+    if (hd % 64 == 0) {
+        /* the same 32 partial sums per dim, each a chain over t = c, c + 32, ... in order: a class at a time, 64 dims
+         * in eight registers (indexing 32 accumulators by t & 31 keeps them in memory, a load and a store each) */
+        float P[32][64];
+        for (int i0 = 0; i0 < hd; i0 += 64) {
+            for (int c = 0; c < 32; c++) {
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+                for (int t = c; t < n; t += 32) {
+                    const float *v = V + (int64_t)t * hd + i0;
+                    const __m256 p = _mm256_set1_ps(sc[t]);
+                    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v), p, a0);
+                    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8), p, a1);
+                    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 16), p, a2);
+                    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 24), p, a3);
+                    a4 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 32), p, a4);
+                    a5 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 40), p, a5);
+                    a6 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 48), p, a6);
+                    a7 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 56), p, a7);
+                }
+                _mm256_storeu_ps(P[c], a0); _mm256_storeu_ps(P[c] + 8, a1); _mm256_storeu_ps(P[c] + 16, a2);
+                _mm256_storeu_ps(P[c] + 24, a3); _mm256_storeu_ps(P[c] + 32, a4); _mm256_storeu_ps(P[c] + 40, a5);
+                _mm256_storeu_ps(P[c] + 48, a6); _mm256_storeu_ps(P[c] + 56, a7);
+            }
+            for (int d = 0; d < 64; d += 8) {
+                __m256 R[8];
+                for (int l = 0; l < 8; l++)
+                    R[l] = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(P[l] + d), _mm256_loadu_ps(P[16 + l] + d)),
+                                         _mm256_add_ps(_mm256_loadu_ps(P[8 + l] + d), _mm256_loadu_ps(P[24 + l] + d)));
+                const __m256 a = _mm256_add_ps(_mm256_add_ps(R[0], R[4]), _mm256_add_ps(R[1], R[5]));
+                const __m256 b = _mm256_add_ps(_mm256_add_ps(R[2], R[6]), _mm256_add_ps(R[3], R[7]));
+                _mm256_storeu_ps(o + i0 + d, _mm256_add_ps(a, b));
+            }
         }
         return;
     }
