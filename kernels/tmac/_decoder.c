@@ -162,15 +162,48 @@ static float fp16_round(float f) {
 
 /* int8 per 32 as llama.cpp's quantize_row_q8_0/q8_1 (x86): d = amax / 127, q = x * (127 / amax) rounded to nearest
  * even; d * sum(q) per 16 (K-quant mins), and block_q8_1's fp16 d and fp16 d * sum(q) per 32. */
+#ifdef TMAC_X86
+/* The amax and the codes of block b as quantize_row_q8_1's AVX2 code finds them (a max is exact in any order; x * id
+ * rounded to nearest even, as nearbyintf): the scalar loop's values. */
+TMAC_TARGET("avx2,fma,f16c")
+static float q8_block_avx2(const float *x, int8_t *q) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16),
+                 v3 = _mm256_loadu_ps(x + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    const __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    return amax;
+}
+#endif
+
 static void act_q8(Decoder *D) {
     Act *A = &D->a;
     if (A->have_q8) return;
     for (int64_t b = 0; b < A->k / 32; b++) {
         const float *x = A->x + 32 * b;
         float amax = 0.0f;
-        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
-        const float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        for (int i = 0; i < 32; i++) A->xq[32 * b + i] = (int8_t)nearbyintf(x[i] * id);
+#ifdef TMAC_X86
+        if (D->isa == ISA_AVX2 || D->isa == ISA_AVX512)
+            amax = q8_block_avx2(x, A->xq + 32 * b);
+        else
+#endif
+        {
+            for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+            const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+            for (int i = 0; i < 32; i++) A->xq[32 * b + i] = (int8_t)nearbyintf(x[i] * id);
+        }
+        const float d = amax / 127.0f;
         A->xs[b] = d;
         /* Sums of the quantized values, as llama.cpp's Q8_1 keeps them: the mins term then rounds the same activations
          * as the codes term, so the error is the centred weight (d q + m) times the rounding, not d q with q in 0..15
