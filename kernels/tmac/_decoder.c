@@ -226,14 +226,16 @@ static void act_q8(Decoder *D) {
  * one activation load shared by four rows, and the four rows' scales (and mins) side by side, so the mins term of
  * four rows is one 4-lane FMA per block -- lane j the same fmaf chain ggml_vec_dot_q4_1_q8_1 runs for row j. The
  * integer sums and every float operation of a row are those of the row-by-row kernels, so are the logits.
- *   Q4_1 (packed4), 96 bytes: rows 0|1 then rows 2|3, 32 bytes a pair, byte e = code of element e of the pair's first
- *        row in the low nibble, of its second row in the high nibble; then 4 fp32 scales, 4 fp32 mins.
- *   int8 codes, 144 bytes: rows 0..3, 32 codes each; then 4 fp32 scales. */
+ *   Q4_1 (packed4), 80 bytes: rows 0|1 then rows 2|3, 32 bytes a pair, byte e = code of element e of the pair's first
+ *        row in the low nibble, of its second row in the high nibble; then 4 fp16 scales, 4 fp16 mins.
+ *   int8 codes, 136 bytes: rows 0..3, 32 codes each; then 4 fp16 scales.
+ * fp16 as the GGUF holds them (the product reads fewer bytes: it waits on memory); a matrix whose fp32 scales or mins
+ * are not all fp16 values keeps the row layout. */
 #define G4_ROWS 4
 #ifndef G4_PREFETCH
 #define G4_PREFETCH 2048
 #endif
-static int64_t g4_record(const Mat *M) { return M->packed4 ? 96 : 144; }
+static int64_t g4_record(const Mat *M) { return M->packed4 ? 80 : 136; }
 
 static int g4_eligible(int packed4, int fp16_act, int has_min, int64_t block, int64_t n) {
     return fp16_act && block == 32 && n % G4_ROWS == 0 && (packed4 ? has_min : !has_min);
@@ -262,21 +264,41 @@ static int mat_code(const Mat *M, int64_t r, int64_t i) {
 
 static float mat_scale(const Mat *M, int64_t r, int64_t b) {
     if (!M->g) return M->s[r * (M->k / M->block) + b];
-    float v;
-    memcpy(&v, g4_rec(M, r, b) + (M->packed4 ? 64 : 128) + 4 * (r % G4_ROWS), 4);
-    return v;
+    uint16_t h;
+    memcpy(&h, g4_rec(M, r, b) + (M->packed4 ? 64 : 128) + 2 * (r % G4_ROWS), 2);
+    return fp16_to_fp32(h);
 }
 
 /* The min of block b of row r; 0 for a matrix without mins. */
 static float mat_min(const Mat *M, int64_t r, int64_t b) {
     if (!M->g) return M->m ? M->m[r * (M->k / M->block) + b] : 0.0f;
     if (!M->packed4) return 0.0f;
-    float v;
-    memcpy(&v, g4_rec(M, r, b) + 80 + 4 * (r % G4_ROWS), 4);
-    return v;
+    uint16_t h;
+    memcpy(&h, g4_rec(M, r, b) + 72 + 2 * (r % G4_ROWS), 2);
+    return fp16_to_fp32(h);
 }
 
 static int mat_has_min(const Mat *M) { return M->g ? M->packed4 : M->m != NULL; }
+
+/* The fp16 bits of f, which is an fp16 value (g4_fp16_exact checked it): finite, normal or subnormal. */
+static uint16_t fp32_to_fp16_exact(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    const float a = fabsf(f);
+    if (a == 0.0f) return sign;
+    if (a < 0x1p-14f) return (uint16_t)(sign | (uint16_t)(a * 0x1p24f)); /* subnormal: a multiple of 2^-24 */
+    const uint32_t e = ((u >> 23) & 0xFFu) - 127 + 15;
+    return (uint16_t)(sign | (e << 10) | ((u >> 13) & 0x3FFu));
+}
+
+/* Whether all n values are fp16 values (what a GGUF's scales and mins are): the group layout stores them so. */
+static int g4_fp16_exact(const float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i]) || fabsf(v[i]) > 65504.0f || fp16_to_fp32(fp32_to_fp16_exact(v[i])) != v[i])
+            return 0;
+    return 1;
+}
 
 /* The group layout of a matrix given as q (packed Q4_1 nibbles or int8 codes), s and m (fp32 per block); NULL when
  * out of memory. *raw receives the allocation to free (the records start 64-byte aligned inside it). */
@@ -300,11 +322,11 @@ static uint8_t *g4_repack(const Mat *M, const uint8_t *q, const float *s, const 
                     if (M->packed4) o[32 * (j / 2) + e] |= (uint8_t)(j % 2 ? c << 4 : c);
                     else o[32 * j + e] = (uint8_t)(int8_t)c;
                 }
-                const float sc = s[r * nb + b];
-                memcpy(o + (M->packed4 ? 64 : 128) + 4 * j, &sc, 4);
+                const uint16_t sc = fp32_to_fp16_exact(s[r * nb + b]);
+                memcpy(o + (M->packed4 ? 64 : 128) + 2 * j, &sc, 2);
                 if (M->packed4) {
-                    const float mn = m[r * nb + b];
-                    memcpy(o + 80 + 4 * j, &mn, 4);
+                    const uint16_t mn = fp32_to_fp16_exact(m[r * nb + b]);
+                    memcpy(o + 72 + 2 * j, &mn, 2);
                 }
             }
         }
@@ -493,6 +515,14 @@ static inline __m128 hsum8_x4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     return _mm_add_ps(_mm_movelh_ps(u01, u23), _mm_movehl_ps(u23, u01));
 }
 
+/* The four fp16 scales at p times the activation block's fp16-rounded scale (four fp32 products, as d_w * d_x per row),
+ * in both halves. */
+TMAC_TARGET("avx2,fma,f16c")
+static inline __m256 g4_scales4(const uint8_t *p, float xd) {
+    const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)p)), _mm_set1_ps(xd));
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(d), d, 1);
+}
+
 /* Groups g0..g1-1 of a Q4_1 matrix in the group layout: per row q4_rows_avx2's operations (ggml_vec_dot_q4_1_q8_1),
  * the nibbles of two rows from one load. */
 TMAC_TARGET("avx2,fma,f16c")
@@ -500,28 +530,29 @@ static void q4_groups_avx2(const Mat *M, const Act *A, int64_t g0, int64_t g1, f
     const int64_t nb = M->k / 32;
     const __m256i ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(0x0F);
     for (int64_t gi = g0; gi < g1; gi++) {
-        const uint8_t *rec = M->g + gi * nb * 96;
+        const uint8_t *rec = M->g + gi * nb * 80;
         __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         __m128 summs = _mm_setzero_ps();
-        for (int64_t b = 0; b < nb; b++, rec += 96) {
+        for (int64_t b = 0; b < nb; b++, rec += 80) {
             _mm_prefetch((const char *)(rec + G4_PREFETCH), _MM_HINT_T0);
             _mm_prefetch((const char *)(rec + G4_PREFETCH + 64), _MM_HINT_T0);
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
-            const __m256 xd = _mm256_set1_ps(A->xd16[b]);
-            const __m256i v01 = _mm256_load_si256((const __m256i *)rec);
-            const __m256i v23 = _mm256_load_si256((const __m256i *)(rec + 32));
+            const __m256i v01 = _mm256_loadu_si256((const __m256i *)rec);
+            const __m256i v23 = _mm256_loadu_si256((const __m256i *)(rec + 32));
             const __m256i q0 = _mm256_and_si256(v01, low), q1 = _mm256_and_si256(_mm256_srli_epi16(v01, 4), low);
             const __m256i q2 = _mm256_and_si256(v23, low), q3 = _mm256_and_si256(_mm256_srli_epi16(v23, 4), low);
-            const float *sc = (const float *)(rec + 64);
-            acc0 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_broadcast_ss(sc), xd),
+            /* the four rows' d_w * d_x, each then in all eight lanes */
+            const __m256 dd = g4_scales4(rec + 64, A->xd16[b]);
+            acc0 = _mm256_fmadd_ps(_mm256_permute_ps(dd, 0x00),
                                    _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q0, xv), ones)), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_broadcast_ss(sc + 1), xd),
+            acc1 = _mm256_fmadd_ps(_mm256_permute_ps(dd, 0x55),
                                    _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q1, xv), ones)), acc1);
-            acc2 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_broadcast_ss(sc + 2), xd),
+            acc2 = _mm256_fmadd_ps(_mm256_permute_ps(dd, 0xAA),
                                    _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q2, xv), ones)), acc2);
-            acc3 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_broadcast_ss(sc + 3), xd),
+            acc3 = _mm256_fmadd_ps(_mm256_permute_ps(dd, 0xFF),
                                    _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q3, xv), ones)), acc3);
-            summs = _mm_fmadd_ps(_mm_load_ps((const float *)(rec + 80)), _mm_set1_ps(A->xs16[b]), summs);
+            summs = _mm_fmadd_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(rec + 72))), _mm_set1_ps(A->xs16[b]),
+                                 summs);
         }
         _mm_storeu_ps(y + 4 * gi, _mm_add_ps(hsum8_x4(acc0, acc1, acc2, acc3), summs));
     }
@@ -534,19 +565,18 @@ static void q8_groups_avx2(const Mat *M, const Act *A, int64_t g0, int64_t g1, f
     const int64_t nb = M->k / 32;
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t gi = g0; gi < g1; gi++) {
-        const uint8_t *rec = M->g + gi * nb * 144;
+        const uint8_t *rec = M->g + gi * nb * 136;
         __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        for (int64_t b = 0; b < nb; b++, rec += 144) {
+        for (int64_t b = 0; b < nb; b++, rec += 136) {
             _mm_prefetch((const char *)(rec + G4_PREFETCH), _MM_HINT_T0);
             _mm_prefetch((const char *)(rec + G4_PREFETCH + 64), _MM_HINT_T0);
             _mm_prefetch((const char *)(rec + G4_PREFETCH + 128), _MM_HINT_T0);
             const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
             const __m256i ax = _mm256_sign_epi8(xv, xv);
-            const __m256 xd = _mm256_set1_ps(A->xd16[b]);
-            const float *sc = (const float *)(rec + 128);
+            const __m256 dd = g4_scales4(rec + 128, A->xd16[b]);
 #define G4_Q8_ROW(j, acc)                                                                                             \
     acc = _mm256_fmadd_ps(                                                                                            \
-        _mm256_mul_ps(_mm256_broadcast_ss(sc + j), xd),                                                               \
+        _mm256_permute_ps(dd, 0x55 * j),                                                                              \
         _mm256_cvtepi32_ps(_mm256_madd_epi16(                                                                         \
             _mm256_maddubs_epi16(ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(rec + 32 * j)), xv)),     \
             ones)),                                                                                                   \
@@ -1087,8 +1117,8 @@ static int borrow(PyObject *obj, Py_ssize_t need, const char *what, Py_buffer *b
 }
 
 /* m (its shape and flags set) in the group layout, repacked from the caller's q / scales / mins, which are not kept.
- * A global matrix (embedding, LM head) whose records equal the other's shares them (a tied head). 1, or 0 with a
- * one-line error. */
+ * A global matrix (embedding, LM head) whose records equal the other's shares them (a tied head). 1; -1 when a scale
+ * or min is not an fp16 value (the row layout then); 0 with a one-line error. */
 static int set_g4(Decoder *D, Mat *m, const Mat *slot, PyObject *data, PyObject *so, PyObject *mo) {
     Py_buffer qb, sb, mb;
     const int64_t n = m->n, k = m->k;
@@ -1098,6 +1128,13 @@ static int set_g4(Decoder *D, Mat *m, const Mat *slot, PyObject *data, PyObject 
         PyBuffer_Release(&qb);
         PyBuffer_Release(&sb);
         return 0;
+    }
+    if (!g4_fp16_exact((const float *)sb.buf, n * (k / 32)) ||
+        (m->packed4 && !g4_fp16_exact((const float *)mb.buf, n * (k / 32)))) {
+        PyBuffer_Release(&qb);
+        PyBuffer_Release(&sb);
+        if (m->packed4) PyBuffer_Release(&mb);
+        return -1;
     }
     uint8_t *raw;
     m->g = g4_repack(m, (const uint8_t *)qb.buf, (const float *)sb.buf, m->packed4 ? (const float *)mb.buf : NULL,
@@ -1169,8 +1206,9 @@ static PyObject *py_decoder_set_matrix(PyObject *self, PyObject *args) {
         m.fp16_act = fp16_act;
         m.packed4 = packed4;
         if (g4_eligible(packed4, fp16_act, has_min, block, n)) {
-            if (!set_g4(D, &m, M, data, so, mo)) return NULL;
-            goto done;
+            const int got = set_g4(D, &m, M, data, so, mo);
+            if (got == 0) return NULL;
+            if (got == 1) goto done;
         }
         m.q = keep(D, data, packed4 ? n * k / 2 : n * k, packed4 ? "Q4_1 nibbles" : "int8 codes");
         m.s = m.q ? keep(D, so, n * (k / block) * 4, "int8 scales") : NULL;
