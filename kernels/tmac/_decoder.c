@@ -1371,6 +1371,12 @@ static PyObject *py_decoder_matvec(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "that slot has no matrix");
         return NULL;
     }
+    const int64_t maxk = D->hidden > D->ffn ? D->hidden : D->ffn;
+    if (parts[0].k > maxk && parts[0].k > (int64_t)D->heads * D->head_dim) {
+        PyErr_Format(PyExc_ValueError, "a matrix of %lld columns is wider than this decoder's vectors",
+                     (long long)parts[0].k);
+        return NULL;
+    }
     int64_t rows = 0;
     const int n_parts = layer == -1 ? 1 : MAX_PARTS;
     for (int p = 0; p < n_parts; p++)
