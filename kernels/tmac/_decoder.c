@@ -230,15 +230,20 @@ static void act_q8(Decoder *D) {
  *        row in the low nibble, of its second row in the high nibble; then 4 fp16 scales, 4 fp16 mins.
  *   int8 codes, 136 bytes: rows 0..3, 32 codes each; then 4 fp16 scales.
  * fp16 as the GGUF holds them (the product reads fewer bytes: it waits on memory); a matrix whose fp32 scales or mins
- * are not all fp16 values keeps the row layout. */
+ * are not all fp16 values keeps the row layout.
+ *   K-quant int8 codes (not fp16_act: Q8_K-style activations), 160 bytes: rows 0..3, 32 codes each; then fp32 scales,
+ *        block 32: rows 0..3 and (with mins) their 4 fp32 mins; block 16: the first 16's of rows 0..3, then the second
+ *        16's. The mins term is summed after the codes term, block by block, as q8_rows4_avx2 sums it. */
 #define G4_ROWS 4
 #ifndef G4_PREFETCH
 #define G4_PREFETCH 2048
 #endif
-static int64_t g4_record(const Mat *M) { return M->packed4 ? 80 : 136; }
+static int64_t g4_record(const Mat *M) { return M->packed4 ? 80 : M->fp16_act ? 136 : 160; }
 
 static int g4_eligible(int packed4, int fp16_act, int has_min, int64_t block, int64_t n) {
-    return fp16_act && block == 32 && n % G4_ROWS == 0 && (packed4 ? has_min : !has_min);
+    if (n % G4_ROWS) return 0;
+    if (!fp16_act) return !packed4 && (block == 32 || !has_min);
+    return block == 32 && (packed4 ? has_min : !has_min);
 }
 
 static const uint8_t *g4_rec(const Mat *M, int64_t r, int64_t b) {
@@ -262,8 +267,14 @@ static int mat_code(const Mat *M, int64_t r, int64_t i) {
     return M->q[r * M->k + i];
 }
 
+/* Scale of block b (of M->block weights) of row r. */
 static float mat_scale(const Mat *M, int64_t r, int64_t b) {
     if (!M->g) return M->s[r * (M->k / M->block) + b];
+    if (!M->fp16_act) {
+        float v;
+        memcpy(&v, g4_rec(M, r, b * M->block / 32) + 128 + (M->block == 16 ? 16 * (b % 2) : 0) + 4 * (r % G4_ROWS), 4);
+        return v;
+    }
     uint16_t h;
     memcpy(&h, g4_rec(M, r, b) + (M->packed4 ? 64 : 128) + 2 * (r % G4_ROWS), 2);
     return fp16_to_fp32(h);
@@ -272,13 +283,18 @@ static float mat_scale(const Mat *M, int64_t r, int64_t b) {
 /* The min of block b of row r; 0 for a matrix without mins. */
 static float mat_min(const Mat *M, int64_t r, int64_t b) {
     if (!M->g) return M->m ? M->m[r * (M->k / M->block) + b] : 0.0f;
-    if (!M->packed4) return 0.0f;
+    if (!M->has_min) return 0.0f;
+    if (!M->packed4) {
+        float v;
+        memcpy(&v, g4_rec(M, r, b) + 144 + 4 * (r % G4_ROWS), 4);
+        return v;
+    }
     uint16_t h;
     memcpy(&h, g4_rec(M, r, b) + 72 + 2 * (r % G4_ROWS), 2);
     return fp16_to_fp32(h);
 }
 
-static int mat_has_min(const Mat *M) { return M->g ? M->packed4 : M->m != NULL; }
+static int mat_has_min(const Mat *M) { return M->g ? M->has_min : M->m != NULL; }
 
 /* The fp16 bits of f, which is an fp16 value (g4_fp16_exact checked it): finite, normal or subnormal. */
 static uint16_t fp32_to_fp16_exact(float f) {
@@ -300,36 +316,53 @@ static int g4_fp16_exact(const float *v, int64_t n) {
     return 1;
 }
 
-/* The group layout of a matrix given as q (packed Q4_1 nibbles or int8 codes), s and m (fp32 per block); NULL when
- * out of memory. *raw receives the allocation to free (the records start 64-byte aligned inside it). */
-static uint8_t *g4_repack(const Mat *M, const uint8_t *q, const float *s, const float *m, uint8_t **raw) {
-    const int64_t nb = M->k / 32, rec = g4_record(M), groups = M->n / G4_ROWS;
-    *raw = (uint8_t *)calloc(1, (size_t)(groups * nb * rec + 64));
+/* Record (gi, b) of the group layout, from src (the matrix in the row layout) into o (zeroed, g4_record bytes). */
+static void g4_fill(const Mat *src, int64_t gi, int64_t b, uint8_t *o) {
+    const int64_t nb = src->k / 32;
+    for (int j = 0; j < G4_ROWS; j++) {
+        const int64_t r = gi * G4_ROWS + j;
+        for (int e = 0; e < 32; e++) {
+            const int c = mat_code(src, r, 32 * b + e);
+            if (src->packed4) o[32 * (j / 2) + e] |= (uint8_t)(j % 2 ? c << 4 : c);
+            else o[32 * j + e] = (uint8_t)(int8_t)c;
+        }
+        if (!src->fp16_act) { /* fp32 scales (and mins) per block of src->block */
+            const int64_t per = 32 / src->block, nsub = src->k / src->block;
+            for (int64_t h = 0; h < per; h++) memcpy(o + 128 + 16 * h + 4 * j, &src->s[r * nsub + per * b + h], 4);
+            if (src->has_min) memcpy(o + 144 + 4 * j, &src->m[r * nsub + b], 4);
+            continue;
+        }
+        const uint16_t sc = fp32_to_fp16_exact(src->s[r * nb + b]);
+        memcpy(o + (src->packed4 ? 64 : 128) + 2 * j, &sc, 2);
+        if (src->packed4) {
+            const uint16_t mn = fp32_to_fp16_exact(src->m[r * nb + b]);
+            memcpy(o + 72 + 2 * j, &mn, 2);
+        }
+    }
+}
+
+/* Whether other's records are those src would be repacked to (a tied LM head: the embedding's records serve). */
+static int g4_same(const Mat *src, const Mat *other) {
+    uint8_t rec[160];
+    const int64_t nb = src->k / 32, size = g4_record(src);
+    for (int64_t gi = 0; gi < src->n / G4_ROWS; gi++)
+        for (int64_t b = 0; b < nb; b++) {
+            memset(rec, 0, sizeof rec);
+            g4_fill(src, gi, b, rec);
+            if (memcmp(rec, other->g + (gi * nb + b) * size, (size_t)size) != 0) return 0;
+        }
+    return 1;
+}
+
+/* The group layout of src (the matrix in the row layout); NULL when out of memory. *raw receives the allocation to
+ * free (the records start 64-byte aligned inside it). */
+static uint8_t *g4_repack(const Mat *src, uint8_t **raw) {
+    const int64_t nb = src->k / 32, size = g4_record(src);
+    *raw = (uint8_t *)calloc(1, (size_t)(src->n / G4_ROWS * nb * size + 64));
     if (!*raw) return NULL;
     uint8_t *out = *raw + (64 - (uintptr_t)*raw % 64) % 64;
-    Mat src = *M;
-    src.g = NULL;
-    src.q = (const int8_t *)q;
-    src.s = s;
-    src.m = m;
-    for (int64_t gi = 0; gi < groups; gi++)
-        for (int64_t b = 0; b < nb; b++) {
-            uint8_t *o = out + (gi * nb + b) * rec;
-            for (int j = 0; j < G4_ROWS; j++) {
-                const int64_t r = gi * G4_ROWS + j;
-                for (int e = 0; e < 32; e++) {
-                    const int c = mat_code(&src, r, 32 * b + e);
-                    if (M->packed4) o[32 * (j / 2) + e] |= (uint8_t)(j % 2 ? c << 4 : c);
-                    else o[32 * j + e] = (uint8_t)(int8_t)c;
-                }
-                const uint16_t sc = fp32_to_fp16_exact(s[r * nb + b]);
-                memcpy(o + (M->packed4 ? 64 : 128) + 2 * j, &sc, 2);
-                if (M->packed4) {
-                    const uint16_t mn = fp32_to_fp16_exact(m[r * nb + b]);
-                    memcpy(o + 72 + 2 * j, &mn, 2);
-                }
-            }
-        }
+    for (int64_t gi = 0; gi < src->n / G4_ROWS; gi++)
+        for (int64_t b = 0; b < nb; b++) g4_fill(src, gi, b, out + (gi * nb + b) * size);
     return out;
 }
 
@@ -353,7 +386,7 @@ static float q8_row_scalar(const Mat *M, const Act *A, int64_t r) {
     const int64_t k = M->k, nb = k / M->block;
     const int8_t *w = M->q + r * k;
     float total = 0.0f;
-    if (M->packed4 || M->g) { /* the legacy types (fp16_act), any layout */
+    if (M->fp16_act && (M->packed4 || M->g)) { /* the legacy types, any layout */
         for (int64_t b = 0; b < nb; b++) {
             int32_t dot = 0;
             for (int i = 0; i < 32; i++) dot += mat_code(M, r, 32 * b + i) * A->xq[32 * b + i];
@@ -371,10 +404,10 @@ static float q8_row_scalar(const Mat *M, const Act *A, int64_t r) {
     }
     for (int64_t b = 0; b < nb; b++) {
         int32_t dot = 0;
-        for (int64_t i = b * M->block; i < (b + 1) * M->block; i++) dot += (int32_t)w[i] * A->xq[i];
-        total += M->s[r * nb + b] * A->xs[b * M->block / 32] * (float)dot;
-        if (M->m) total += M->m[r * nb + b] * (M->block == 32 ? A->xsum16[2 * b] + A->xsum16[2 * b + 1]
-                                                                : A->xsum16[b]);
+        for (int64_t i = b * M->block; i < (b + 1) * M->block; i++) dot += mat_code(M, r, i) * A->xq[i];
+        total += mat_scale(M, r, b) * A->xs[b * M->block / 32] * (float)dot;
+        if (mat_has_min(M))
+            total += mat_min(M, r, b) * (M->block == 32 ? A->xsum16[2 * b] + A->xsum16[2 * b + 1] : A->xsum16[b]);
     }
     return total;
 }
@@ -591,6 +624,51 @@ static void q8_groups_avx2(const Mat *M, const Act *A, int64_t g0, int64_t g1, f
     }
 }
 
+/* Groups g0..g1-1 of a K-quant int8 matrix (block 32 with or without mins, or block 16) in the group layout: per row
+ * q8_rows4_avx2's operations -- d_w * d_x per block (or per 16), one FMA per block into 8 lanes, the horizontal sum,
+ * then the mins term added block by block. */
+TMAC_TARGET("avx2,fma,f16c")
+static void qk_groups_avx2(const Mat *M, const Act *A, int64_t g0, int64_t g1, float *y) {
+    const int64_t nb = M->k / 32;
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int b16 = M->block == 16;
+    for (int64_t gi = g0; gi < g1; gi++) {
+        const uint8_t *rec = M->g + gi * nb * 160;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (int64_t b = 0; b < nb; b++, rec += 160) {
+            _mm_prefetch((const char *)(rec + G4_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(rec + G4_PREFETCH + 64), _MM_HINT_T0);
+            _mm_prefetch((const char *)(rec + G4_PREFETCH + 128), _MM_HINT_T0);
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
+            const __m256i ax = _mm256_sign_epi8(xv, xv);
+            /* lanes 0-3: the (first 16's) scales of rows 0..3 times d_x; lanes 4-7 the second 16's (block 16) or
+             * the same again (block 32) */
+            const __m128 d4 = _mm_mul_ps(_mm_loadu_ps((const float *)(rec + 128)), _mm_set1_ps(A->xs[b]));
+            const __m256 dd = b16 ? _mm256_mul_ps(_mm256_loadu_ps((const float *)(rec + 128)), _mm256_set1_ps(A->xs[b]))
+                                  : _mm256_insertf128_ps(_mm256_castps128_ps256(d4), d4, 1);
+#define GK_ROW(j, acc)                                                                                                \
+    acc = _mm256_fmadd_ps(                                                                                            \
+        _mm256_cvtepi32_ps(_mm256_madd_epi16(                                                                         \
+            _mm256_maddubs_epi16(ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(rec + 32 * j)), xv)),     \
+            ones)),                                                                                                   \
+        _mm256_permute_ps(dd, 0x55 * j), acc)
+            GK_ROW(0, acc0);
+            GK_ROW(1, acc1);
+            GK_ROW(2, acc2);
+            GK_ROW(3, acc3);
+#undef GK_ROW
+        }
+        __m128 total = hsum8_x4(acc0, acc1, acc2, acc3);
+        if (M->has_min) {
+            rec = M->g + gi * nb * 160;
+            for (int64_t b = 0; b < nb; b++, rec += 160)
+                total = _mm_add_ps(total, _mm_mul_ps(_mm_loadu_ps((const float *)(rec + 144)),
+                                                     _mm_set1_ps(A->xsum16[2 * b] + A->xsum16[2 * b + 1])));
+        }
+        _mm_storeu_ps(y + 4 * gi, total);
+    }
+}
+
 TMAC_TARGET("avx2,fma,f16c")
 static float dense_row_avx2(const Mat *M, const Act *A, int64_t r) {
     const float *w = M->f ? M->f + r * M->k : NULL;
@@ -787,7 +865,7 @@ static void rows_units(const void *ctx, int64_t r0, int64_t r1) {
     if (M->g) { /* units are groups of four rows */
 #ifdef TMAC_X86
         if (J->isa == ISA_AVX2 || J->isa == ISA_AVX512) {
-            (M->packed4 ? q4_groups_avx2 : q8_groups_avx2)(M, J->A, r0, r1, J->y);
+            (M->packed4 ? q4_groups_avx2 : M->fp16_act ? q8_groups_avx2 : qk_groups_avx2)(M, J->A, r0, r1, J->y);
             return;
         }
 #endif
@@ -1123,37 +1201,40 @@ static int set_g4(Decoder *D, Mat *m, const Mat *slot, PyObject *data, PyObject 
     Py_buffer qb, sb, mb;
     const int64_t n = m->n, k = m->k;
     if (!borrow(data, m->packed4 ? n * k / 2 : n * k, m->packed4 ? "Q4_1 nibbles" : "int8 codes", &qb)) return 0;
-    if (!borrow(so, n * (k / 32) * 4, "int8 scales", &sb)) { PyBuffer_Release(&qb); return 0; }
-    if (m->packed4 && !borrow(mo, n * (k / 32) * 4, "int8 mins", &mb)) {
+    if (!borrow(so, n * (k / m->block) * 4, "int8 scales", &sb)) { PyBuffer_Release(&qb); return 0; }
+    if (m->has_min && !borrow(mo, n * (k / m->block) * 4, "int8 mins", &mb)) {
         PyBuffer_Release(&qb);
         PyBuffer_Release(&sb);
         return 0;
     }
-    if (!g4_fp16_exact((const float *)sb.buf, n * (k / 32)) ||
-        (m->packed4 && !g4_fp16_exact((const float *)mb.buf, n * (k / 32)))) {
+    if (m->fp16_act && (!g4_fp16_exact((const float *)sb.buf, n * (k / 32)) ||
+                        (m->has_min && !g4_fp16_exact((const float *)mb.buf, n * (k / 32))))) {
         PyBuffer_Release(&qb);
         PyBuffer_Release(&sb);
-        if (m->packed4) PyBuffer_Release(&mb);
+        if (m->has_min) PyBuffer_Release(&mb);
         return -1;
     }
-    uint8_t *raw;
-    m->g = g4_repack(m, (const uint8_t *)qb.buf, (const float *)sb.buf, m->packed4 ? (const float *)mb.buf : NULL,
-                     &raw);
-    m->own = raw;
+    Mat src = *m; /* the caller's buffers in the row layout */
+    src.q = (const int8_t *)qb.buf;
+    src.s = (const float *)sb.buf;
+    src.m = m->has_min ? (const float *)mb.buf : NULL;
+    const Mat *other = slot == &D->embed ? &D->head : slot == &D->head ? &D->embed : NULL;
+    if (other && other->used && other->g && other->kind == MAT_Q8 && other->packed4 == m->packed4 &&
+        other->fp16_act == m->fp16_act && other->block == m->block && other->has_min == m->has_min &&
+        other->n == n && other->k == k && g4_same(&src, other)) {
+        m->g = other->g;
+        m->own = NULL;
+    } else {
+        uint8_t *raw;
+        m->g = g4_repack(&src, &raw);
+        m->own = raw;
+    }
     PyBuffer_Release(&qb);
     PyBuffer_Release(&sb);
-    if (m->packed4) PyBuffer_Release(&mb);
+    if (m->has_min) PyBuffer_Release(&mb);
     if (!m->g) {
         PyErr_NoMemory();
         return 0;
-    }
-    const Mat *other = slot == &D->embed ? &D->head : slot == &D->head ? &D->embed : NULL;
-    if (other && other->used && other->g && other->kind == MAT_Q8 && other->packed4 == m->packed4 &&
-        other->n == n && other->k == k &&
-        memcmp(other->g, m->g, (size_t)(n / G4_ROWS * (k / 32) * g4_record(m))) == 0) {
-        free(m->own);
-        m->own = NULL;
-        m->g = other->g;
     }
     return 1;
 }

@@ -247,37 +247,42 @@ def test_every_isa_path_gives_the_same_logits(tiny: Path, lut: bool, monkeypatch
     assert np.argmax(a) == np.argmax(b)
 
 
-@pytest.mark.parametrize("packed", [True, False], ids=["q4_1-nibbles", "q8_0-codes"])
+# (packed Q4_1 nibbles, fp16 activations as llama.cpp's legacy types, block, mins)
+GROUP_KINDS = {"q4_1-nibbles": (True, True, 32, True), "q8_0-codes": (False, True, 32, False),
+               "q4_k-codes": (False, False, 32, True), "q6_k-codes": (False, False, 16, False)}
+
+
+@pytest.mark.parametrize("kind", list(GROUP_KINDS))
 @pytest.mark.parametrize("isa", ["scalar", "best"])
-def test_rows_in_groups_of_four_give_the_row_layouts_bits(packed: bool, isa: str,
+def test_rows_in_groups_of_four_give_the_row_layouts_bits(kind: str, isa: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """A legacy-type matrix whose rows are a multiple of 4 is repacked in groups of four rows (_decoder.c g4_repack);
+    """An int8-path matrix whose rows are a multiple of 4 is repacked in groups of four rows (_decoder.c g4_repack);
     any other keeps the row layout. The same 7 rows both ways (8 rows, then the first 7 alone) must give the same
-    bits: the group kernels promise ggml's float operations row for row, not only close values."""
-    if isa == "best":
-        monkeypatch.setenv("EDGEMIND_TMAC_ISA", tmac.isas()[-1])
-    else:
-        monkeypatch.setenv("EDGEMIND_TMAC_ISA", "scalar")
+    bits: the group kernels promise the row kernels' float operations row for row (llama.cpp's, for the legacy
+    types), not only close values."""
+    packed, fp16_act, block, has_min = GROUP_KINDS[kind]
+    monkeypatch.setenv("EDGEMIND_TMAC_ISA", tmac.isas()[-1] if isa == "best" else "scalar")
     rng = np.random.default_rng(7)
     n, k = 8, 96
     lut = tmac.native()
     dec = lut.decoder_new(1, k, 3, 1, 32, k, 8, 4, 1e-5, False, 1)
-    # fp16 scales and mins, as a GGUF holds them
-    scales = rng.uniform(0.001, 0.02, (n, k // 32)).astype(np.float16).astype(np.float32)
-    mins = -rng.uniform(0.01, 0.1, (n, k // 32)).astype(np.float16).astype(np.float32) if packed else None
+    # legacy types: fp16 scales and mins, as a GGUF holds them; K-quants: fp32 products d * sc
+    scales = rng.uniform(0.001, 0.02, (n, k // block)).astype(np.float16 if fp16_act else np.float32)
+    scales = scales.astype(np.float32)
+    mins = -rng.uniform(0.01, 0.1, (n, k // block)).astype(np.float16).astype(np.float32) if has_min else None
     if packed:
         q = rng.integers(0, 256, (n, k // 2), dtype=np.uint8)
         codes = np.concatenate([q.reshape(n, -1, 16) & 15, q.reshape(n, -1, 16) >> 4], axis=2).reshape(n, k)
     else:
         q = rng.integers(-127, 128, (n, k), dtype=np.int8)
         codes = q.astype(np.int64)
-    w = (scales.repeat(32, axis=1) * codes + (0 if mins is None else mins.repeat(32, axis=1))).astype(np.float64)
+    w = (scales.repeat(block, axis=1) * codes + (0 if mins is None else mins.repeat(block, axis=1)))
     for part, rows, off in ((0, n, 0), (1, n - 1, n)):
-        lut.decoder_set_matrix(dec, 0, 0, part, off, 1, rows, k, 8, 32, 0, packed, np.ascontiguousarray(q[:rows]),
-                               np.ascontiguousarray(scales[:rows]),
-                               None if mins is None else np.ascontiguousarray(mins[:rows]), True, packed)
+        lut.decoder_set_matrix(dec, 0, 0, part, off, 1, rows, k, 8, block, 0, has_min,
+                               np.ascontiguousarray(q[:rows]), np.ascontiguousarray(scales[:rows]),
+                               None if mins is None else np.ascontiguousarray(mins[:rows]), fp16_act, packed)
     x = rng.standard_normal(k).astype(np.float32)
     y = np.zeros(2 * n - 1, np.float32)
     lut.decoder_matvec(dec, 0, 0, x, y)
     assert np.array_equal(y[:n - 1], y[n:])
-    assert rel_rms(y[:n], w @ x) < 0.02  # int8 activations
+    assert rel_rms(y[:n], w.astype(np.float64) @ x) < 0.02  # int8 activations
