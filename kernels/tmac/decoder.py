@@ -128,10 +128,15 @@ class TmacDecoder:
                                        float(cfg.rope_theta), self._kv_f16)
         self.logits = np.zeros(cfg.vocab, np.float32)
         self._one = np.zeros(1, np.int32)
+        # one converted matrix alive at a time: the C side repacks most into its own records, and the vocabulary's
+        # two (151936 x 896 on Qwen) are the largest temporaries of a load
         embed = self._matrix("token_embd.weight", allow_tmac=False)
         self._set(-1, 0, 0, 0, embed)
-        head = embed if cfg.tied_embeddings else self._matrix("output.weight", allow_tmac=False)
-        self._set(-1, 1, 0, 0, head)
+        if not cfg.tied_embeddings:
+            del embed
+            embed = self._matrix("output.weight", allow_tmac=False)
+        self._set(-1, 1, 0, 0, embed)
+        del embed
         lut.decoder_set_vector(self._c, -1, 0, self._vector("output_norm.weight"))
         for i in range(cfg.layers):
             p = f"blk.{i}"
