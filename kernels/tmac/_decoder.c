@@ -57,6 +57,7 @@ typedef struct {
      * (g4_repack), q, s and m unused. own: the allocation to free (NULL where g is shared: a tied LM head) */
     const uint8_t *g;
     uint8_t *own;
+    int q5; /* group layout of int8 codes all in -16..15 (Q5_0, Q4_0): 5 bits a code */
 } Mat;
 
 typedef struct {
@@ -229,6 +230,9 @@ static void act_q8(Decoder *D) {
  *   Q4_1 (packed4), 80 bytes: rows 0|1 then rows 2|3, 32 bytes a pair, byte e = code of element e of the pair's first
  *        row in the low nibble, of its second row in the high nibble; then 4 fp16 scales, 4 fp16 mins.
  *   int8 codes, 136 bytes: rows 0..3, 32 codes each; then 4 fp16 scales.
+ *   int8 codes all in -16..15 (Q5_0, Q4_0; q5), 88 bytes: the low 4 bits of code + 16 paired as Q4_1's nibbles; then
+ *        16 bytes of fifth bits, byte e holding row j's of element e in bit j and of element 16 + e in bit 4 + j;
+ *        then 4 fp16 scales. The integer sums are the same (u - 16) x summed as u x - 16 x.
  * fp16 as the GGUF holds them (the product reads fewer bytes: it waits on memory); a matrix whose fp32 scales or mins
  * are not all fp16 values keeps the row layout.
  *   K-quant int8 codes (not fp16_act: Q8_K-style activations), 160 bytes: rows 0..3, 32 codes each; then fp32 scales,
@@ -238,7 +242,7 @@ static void act_q8(Decoder *D) {
 #ifndef G4_PREFETCH
 #define G4_PREFETCH 2048
 #endif
-static int64_t g4_record(const Mat *M) { return M->packed4 ? 80 : M->fp16_act ? 136 : 160; }
+static int64_t g4_record(const Mat *M) { return M->packed4 ? 80 : M->q5 ? 88 : M->fp16_act ? 136 : 160; }
 
 static int g4_eligible(int packed4, int fp16_act, int has_min, int64_t block, int64_t n) {
     if (n % G4_ROWS) return 0;
@@ -256,6 +260,11 @@ static int mat_code(const Mat *M, int64_t r, int64_t i) {
     if (M->g) {
         const uint8_t *rec = g4_rec(M, r, i / 32);
         const int j = (int)(r % G4_ROWS);
+        if (M->q5) {
+            const uint8_t byte = rec[32 * (j / 2) + e];
+            const int lo = j % 2 ? byte >> 4 : byte & 15, hi = (rec[64 + e % 16] >> (j + (e >= 16 ? 4 : 0))) & 1;
+            return (lo | hi << 4) - 16;
+        }
         if (!M->packed4) return (int8_t)rec[32 * j + e];
         const uint8_t byte = rec[32 * (j / 2) + e];
         return j % 2 ? byte >> 4 : byte & 15;
@@ -276,7 +285,7 @@ static float mat_scale(const Mat *M, int64_t r, int64_t b) {
         return v;
     }
     uint16_t h;
-    memcpy(&h, g4_rec(M, r, b) + (M->packed4 ? 64 : 128) + 2 * (r % G4_ROWS), 2);
+    memcpy(&h, g4_rec(M, r, b) + (M->packed4 ? 64 : M->q5 ? 80 : 128) + 2 * (r % G4_ROWS), 2);
     return fp16_to_fp32(h);
 }
 
@@ -324,7 +333,11 @@ static void g4_fill(const Mat *src, int64_t gi, int64_t b, uint8_t *o) {
         for (int e = 0; e < 32; e++) {
             const int c = mat_code(src, r, 32 * b + e);
             if (src->packed4) o[32 * (j / 2) + e] |= (uint8_t)(j % 2 ? c << 4 : c);
-            else o[32 * j + e] = (uint8_t)(int8_t)c;
+            else if (src->q5) {
+                const int u = c + 16;
+                o[32 * (j / 2) + e] |= (uint8_t)(j % 2 ? (u & 15) << 4 : u & 15);
+                o[64 + e % 16] |= (uint8_t)((u >> 4) << (j + (e >= 16 ? 4 : 0)));
+            } else o[32 * j + e] = (uint8_t)(int8_t)c;
         }
         if (!src->fp16_act) { /* fp32 scales (and mins) per block of src->block */
             const int64_t per = 32 / src->block, nsub = src->k / src->block;
@@ -333,7 +346,7 @@ static void g4_fill(const Mat *src, int64_t gi, int64_t b, uint8_t *o) {
             continue;
         }
         const uint16_t sc = fp32_to_fp16_exact(src->s[r * nb + b]);
-        memcpy(o + (src->packed4 ? 64 : 128) + 2 * j, &sc, 2);
+        memcpy(o + (src->packed4 ? 64 : src->q5 ? 80 : 128) + 2 * j, &sc, 2);
         if (src->packed4) {
             const uint16_t mn = fp32_to_fp16_exact(src->m[r * nb + b]);
             memcpy(o + 72 + 2 * j, &mn, 2);
@@ -624,6 +637,48 @@ static void q8_groups_avx2(const Mat *M, const Act *A, int64_t g0, int64_t g1, f
     }
 }
 
+/* Groups g0..g1-1 of a Q5_0 (or Q4_0) matrix in the 5-bit group layout: per row q8_groups_avx2's operations
+ * (ggml_vec_dot_q5_0_q8_0), the same int32 lanes computed as u x - 16 x with u = code + 16 in 0..31. */
+TMAC_TARGET("avx2,fma,f16c")
+static void q5_groups_avx2(const Mat *M, const Act *A, int64_t g0, int64_t g1, float *y) {
+    const int64_t nb = M->k / 32;
+    const __m256i ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+    const __m256i one8 = _mm256_set1_epi8(1), halves = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+    for (int64_t gi = g0; gi < g1; gi++) {
+        const uint8_t *rec = M->g + gi * nb * 88;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (int64_t b = 0; b < nb; b++, rec += 88) {
+            _mm_prefetch((const char *)(rec + G4_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(rec + G4_PREFETCH + 64), _MM_HINT_T0);
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(A->xq + 32 * b));
+            /* 16 times the sum of each int32 lane's four activations */
+            const __m256i x16 = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(one8, xv), ones), 4);
+            const __m256i v01 = _mm256_loadu_si256((const __m256i *)rec);
+            const __m256i v23 = _mm256_loadu_si256((const __m256i *)(rec + 32));
+            /* fifth bits: row j's in bit j of every byte, elements 0-15 in the low half, 16-31 in the high half */
+            const __m256i hb = _mm256_srlv_epi32(
+                _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(rec + 64))), halves);
+            const __m256i u0 = _mm256_or_si256(_mm256_and_si256(v01, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
+            const __m256i u1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v01, 4), low),
+                                               _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
+            const __m256i u2 = _mm256_or_si256(_mm256_and_si256(v23, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), bit4));
+            const __m256i u3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v23, 4), low),
+                                               _mm256_and_si256(_mm256_slli_epi16(hb, 1), bit4));
+            const __m256 dd = g4_scales4(rec + 80, A->xd16[b]);
+#define G5_ROW(u, j, acc)                                                                                             \
+    acc = _mm256_fmadd_ps(                                                                                            \
+        _mm256_permute_ps(dd, 0x55 * j),                                                                              \
+        _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(u, xv), ones), x16)), acc)
+            G5_ROW(u0, 0, acc0);
+            G5_ROW(u1, 1, acc1);
+            G5_ROW(u2, 2, acc2);
+            G5_ROW(u3, 3, acc3);
+#undef G5_ROW
+        }
+        _mm_storeu_ps(y + 4 * gi, hsum8_x4(acc0, acc1, acc2, acc3));
+    }
+}
+
 /* Groups g0..g1-1 of a K-quant int8 matrix (block 32 with or without mins, or block 16) in the group layout: per row
  * q8_rows4_avx2's operations -- d_w * d_x per block (or per 16), one FMA per block into 8 lanes, the horizontal sum,
  * then the mins term added block by block. */
@@ -865,7 +920,8 @@ static void rows_units(const void *ctx, int64_t r0, int64_t r1) {
     if (M->g) { /* units are groups of four rows */
 #ifdef TMAC_X86
         if (J->isa == ISA_AVX2 || J->isa == ISA_AVX512) {
-            (M->packed4 ? q4_groups_avx2 : M->fp16_act ? q8_groups_avx2 : qk_groups_avx2)(M, J->A, r0, r1, J->y);
+            (M->packed4 ? q4_groups_avx2 : M->q5 ? q5_groups_avx2 : M->fp16_act ? q8_groups_avx2 : qk_groups_avx2)(
+                M, J->A, r0, r1, J->y);
             return;
         }
 #endif
@@ -1214,6 +1270,11 @@ static int set_g4(Decoder *D, Mat *m, const Mat *slot, PyObject *data, PyObject 
         if (m->has_min) PyBuffer_Release(&mb);
         return -1;
     }
+    if (m->fp16_act && !m->packed4 && !m->has_min) { /* 5 bits a code where they all fit */
+        const int8_t *c = (const int8_t *)qb.buf;
+        m->q5 = 1;
+        for (int64_t i = 0; i < n * k && m->q5; i++) m->q5 = c[i] >= -16 && c[i] <= 15;
+    }
     Mat src = *m; /* the caller's buffers in the row layout */
     src.q = (const int8_t *)qb.buf;
     src.s = (const float *)sb.buf;
@@ -1221,6 +1282,7 @@ static int set_g4(Decoder *D, Mat *m, const Mat *slot, PyObject *data, PyObject 
     const Mat *other = slot == &D->embed ? &D->head : slot == &D->head ? &D->embed : NULL;
     if (other && other->used && other->g && other->kind == MAT_Q8 && other->packed4 == m->packed4 &&
         other->fp16_act == m->fp16_act && other->block == m->block && other->has_min == m->has_min &&
+        other->q5 == m->q5 &&
         other->n == n && other->k == k && g4_same(&src, other)) {
         m->g = other->g;
         m->own = NULL;

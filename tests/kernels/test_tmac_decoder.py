@@ -247,9 +247,10 @@ def test_every_isa_path_gives_the_same_logits(tiny: Path, lut: bool, monkeypatch
     assert np.argmax(a) == np.argmax(b)
 
 
-# (packed Q4_1 nibbles, fp16 activations as llama.cpp's legacy types, block, mins)
-GROUP_KINDS = {"q4_1-nibbles": (True, True, 32, True), "q8_0-codes": (False, True, 32, False),
-               "q4_k-codes": (False, False, 32, True), "q6_k-codes": (False, False, 16, False)}
+# (packed Q4_1 nibbles, fp16 activations as llama.cpp's legacy types, block, mins, code range)
+GROUP_KINDS = {"q4_1-nibbles": (True, True, 32, True, 16), "q8_0-codes": (False, True, 32, False, 127),
+               "q5_0-codes": (False, True, 32, False, 16), "q4_k-codes": (False, False, 32, True, 127),
+               "q6_k-codes": (False, False, 16, False, 32)}
 
 
 @pytest.mark.parametrize("kind", list(GROUP_KINDS))
@@ -257,10 +258,10 @@ GROUP_KINDS = {"q4_1-nibbles": (True, True, 32, True), "q8_0-codes": (False, Tru
 def test_rows_in_groups_of_four_give_the_row_layouts_bits(kind: str, isa: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """An int8-path matrix whose rows are a multiple of 4 is repacked in groups of four rows (_decoder.c g4_repack);
-    any other keeps the row layout. The same 7 rows both ways (8 rows, then the first 7 alone) must give the same
+    any other keeps the row layout (Q5_0's codes then 5 bits each). The same 7 rows both ways (8 rows, then the first 7 alone) must give the same
     bits: the group kernels promise the row kernels' float operations row for row (llama.cpp's, for the legacy
     types), not only close values."""
-    packed, fp16_act, block, has_min = GROUP_KINDS[kind]
+    packed, fp16_act, block, has_min, span = GROUP_KINDS[kind]
     monkeypatch.setenv("EDGEMIND_TMAC_ISA", tmac.isas()[-1] if isa == "best" else "scalar")
     rng = np.random.default_rng(7)
     n, k = 8, 96
@@ -274,7 +275,7 @@ def test_rows_in_groups_of_four_give_the_row_layouts_bits(kind: str, isa: str,
         q = rng.integers(0, 256, (n, k // 2), dtype=np.uint8)
         codes = np.concatenate([q.reshape(n, -1, 16) & 15, q.reshape(n, -1, 16) >> 4], axis=2).reshape(n, k)
     else:
-        q = rng.integers(-127, 128, (n, k), dtype=np.int8)
+        q = rng.integers(-span, span, (n, k), dtype=np.int8)  # Q5_0's -16..15: 5 bits a code in the groups
         codes = q.astype(np.int64)
     w = (scales.repeat(block, axis=1) * codes + (0 if mins is None else mins.repeat(block, axis=1)))
     for part, rows, off in ((0, n, 0), (1, n - 1, n)):
