@@ -11,7 +11,9 @@
  *             step for step: the activation scale and sum rounded to fp16 as block_q8_1 stores them, the same 8
  *             int32 lanes per block, one FMA per block into 8 float lanes, the mins term summed apart and added
  *             last. The same integers and the same float operations in the same order give the same bits. Q4_1
- *             may stay packed as the GGUF's nibbles (packed4), read as ggml_vec_dot_q4_1_q8_1 reads them.
+ *             may stay packed as the GGUF's nibbles (packed4), read as ggml_vec_dot_q4_1_q8_1 reads them. A matrix
+ *             of rows a multiple of 4 is repacked at load into records of four rows per block (g4_repack: one
+ *             stream, prefetched; Q5_0/Q4_0 codes at 5 bits), each row's operations unchanged.
  *   The rest of the step follows llama.cpp's CPU code too (RMSNorm, RoPE tables, attention, softmax, SwiGLU; see
  *   each function), so the int8 path on a model of legacy quants gives llama.cpp's logits bit for bit, with its fp32
  *   or (kv_f16) its default f16 cache, a prompt one token at a time or (batch) as one batch.
