@@ -55,8 +55,8 @@ typedef struct {
     /* MAT_F32 / MAT_F16 */
     const float *f;
     const uint16_t *h;
-    /* MAT_Q8 of a legacy type (fp16_act, block 32) with rows a multiple of 4: the rows repacked in groups of four
-     * (g4_repack), q, s and m unused. own: the allocation to free (NULL where g is shared: a tied LM head) */
+    /* MAT_Q8 with rows a multiple of 4 (g4_eligible): the rows repacked in groups of four (g4_repack), q, s and m
+     * unused. own: the allocation to free (NULL where g is shared: a tied LM head) */
     const uint8_t *g;
     uint8_t *own;
     int q5; /* group layout of int8 codes all in -16..15 (Q5_0, Q4_0): 5 bits a code */
@@ -163,8 +163,6 @@ static float fp16_round(float f) {
     return af;
 }
 
-/* int8 per 32 as llama.cpp's quantize_row_q8_0/q8_1 (x86): d = amax / 127, q = x * (127 / amax) rounded to nearest
- * even; d * sum(q) per 16 (K-quant mins), and block_q8_1's fp16 d and fp16 d * sum(q) per 32. */
 #ifdef TMAC_X86
 /* The amax and the codes of block b as quantize_row_q8_1's AVX2 code finds them (a max is exact in any order; x * id
  * rounded to nearest even, as nearbyintf): the scalar loop's values. */
@@ -180,16 +178,18 @@ static float q8_block_avx2(const float *x, int8_t *q) {
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
     const float amax = _mm_cvtss_f32(m4);
     const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
-    const __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    const __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    const __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    const __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#define Q8_ROUND(v) \
+    _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+    const __m256i i0 = Q8_ROUND(v0), i1 = Q8_ROUND(v1), i2 = Q8_ROUND(v2), i3 = Q8_ROUND(v3);
+#undef Q8_ROUND
     const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
     _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
     return amax;
 }
 #endif
 
+/* int8 per 32 as llama.cpp's quantize_row_q8_0/q8_1 (x86): d = amax / 127, q = x * (127 / amax) rounded to nearest
+ * even; d * sum(q) per 16 (K-quant mins), and block_q8_1's fp16 d and fp16 d * sum(q) per 32. */
 static void act_q8(Decoder *D) {
     Act *A = &D->a;
     if (A->have_q8) return;
@@ -222,24 +222,25 @@ static void act_q8(Decoder *D) {
     A->have_q8 = 1;
 }
 
-/* ------------------------------------------------------------------ legacy int8 rows in groups of four */
+/* ---------------------------------------------------------------------- int8-path rows in groups of four */
 
-/* A legacy-type matrix (Q4_1 nibbles, or int8 codes of Q8_0/Q5_0/Q4_0) is repacked at load into groups of four rows,
- * one record per group and block of 32, groups one after another: one weight stream a product reads front to back,
- * one activation load shared by four rows, and the four rows' scales (and mins) side by side, so the mins term of
- * four rows is one 4-lane FMA per block -- lane j the same fmaf chain ggml_vec_dot_q4_1_q8_1 runs for row j. The
- * integer sums and every float operation of a row are those of the row-by-row kernels, so are the logits.
+/* An int8-path matrix (Q4_1 nibbles; int8 codes of Q8_0/Q5_0/Q4_0 or of the K-quants) is repacked at load into
+ * groups of four rows, one record per group and block of 32, groups one after another: one weight stream a product
+ * reads front to back (prefetched), one activation load shared by four rows, and the four rows' scales (and mins) side
+ * by side, so the Q4_1 mins term of four rows is one 4-lane FMA per block -- lane j the same fmaf chain
+ * ggml_vec_dot_q4_1_q8_1 runs for row j. The integer sums and every float operation of a row are those of the
+ * row-by-row kernels, so are the logits.
  *   Q4_1 (packed4), 80 bytes: rows 0|1 then rows 2|3, 32 bytes a pair, byte e = code of element e of the pair's first
  *        row in the low nibble, of its second row in the high nibble; then 4 fp16 scales, 4 fp16 mins.
  *   int8 codes, 136 bytes: rows 0..3, 32 codes each; then 4 fp16 scales.
  *   int8 codes all in -16..15 (Q5_0, Q4_0; q5), 88 bytes: the low 4 bits of code + 16 paired as Q4_1's nibbles; then
  *        16 bytes of fifth bits, byte e holding row j's of element e in bit j and of element 16 + e in bit 4 + j;
  *        then 4 fp16 scales. The integer sums are the same (u - 16) x summed as u x - 16 x.
- * fp16 as the GGUF holds them (the product reads fewer bytes: it waits on memory); a matrix whose fp32 scales or mins
- * are not all fp16 values keeps the row layout.
  *   K-quant int8 codes (not fp16_act: Q8_K-style activations), 160 bytes: rows 0..3, 32 codes each; then fp32 scales,
  *        block 32: rows 0..3 and (with mins) their 4 fp32 mins; block 16: the first 16's of rows 0..3, then the second
- *        16's. The mins term is summed after the codes term, block by block, as q8_rows4_avx2 sums it. */
+ *        16's. The mins term is summed after the codes term, block by block, as q8_rows4_avx2 sums it.
+ * The legacy types' scales and mins are fp16 as the GGUF holds them (the product reads fewer bytes: it waits on
+ * memory); such a matrix whose fp32 scales or mins are not all fp16 values keeps the row layout. */
 #define G4_ROWS 4
 #ifndef G4_PREFETCH
 #define G4_PREFETCH 2048
@@ -399,7 +400,6 @@ static float q8_mins_fp16(const Mat *M, const Act *A, int64_t r) {
 
 static float q8_row_scalar(const Mat *M, const Act *A, int64_t r) {
     const int64_t k = M->k, nb = k / M->block;
-    const int8_t *w = M->q + r * k;
     float total = 0.0f;
     if (M->fp16_act && (M->packed4 || M->g)) { /* the legacy types, any layout */
         for (int64_t b = 0; b < nb; b++) {
@@ -410,6 +410,7 @@ static float q8_row_scalar(const Mat *M, const Act *A, int64_t r) {
         return mat_has_min(M) ? total + q8_mins_fp16(M, A, r) : total;
     }
     if (M->fp16_act) {
+        const int8_t *w = M->q + r * k;
         for (int64_t b = 0; b < nb; b++) {
             int32_t dot = 0;
             for (int64_t i = 32 * b; i < 32 * (b + 1); i++) dot += (int32_t)w[i] * A->xq[i];
@@ -680,10 +681,12 @@ static void q5_groups_avx2(const Mat *M, const Act *A, int64_t g0, int64_t g1, f
             /* fifth bits: row j's in bit j of every byte, elements 0-15 in the low half, 16-31 in the high half */
             const __m256i hb = _mm256_srlv_epi32(
                 _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(rec + 64))), halves);
-            const __m256i u0 = _mm256_or_si256(_mm256_and_si256(v01, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
+            const __m256i u0 = _mm256_or_si256(_mm256_and_si256(v01, low),
+                                               _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
             const __m256i u1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v01, 4), low),
                                                _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
-            const __m256i u2 = _mm256_or_si256(_mm256_and_si256(v23, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), bit4));
+            const __m256i u2 = _mm256_or_si256(_mm256_and_si256(v23, low),
+                                               _mm256_and_si256(_mm256_slli_epi16(hb, 2), bit4));
             const __m256i u3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v23, 4), low),
                                                _mm256_and_si256(_mm256_slli_epi16(hb, 1), bit4));
             const __m256 dd = g4_scales4(rec + 80, A->xd16[b]);

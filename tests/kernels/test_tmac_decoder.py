@@ -257,10 +257,10 @@ GROUP_KINDS = {"q4_1-nibbles": (True, True, 32, True, 16), "q8_0-codes": (False,
 @pytest.mark.parametrize("isa", ["scalar", "best"])
 def test_rows_in_groups_of_four_give_the_row_layouts_bits(kind: str, isa: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """An int8-path matrix whose rows are a multiple of 4 is repacked in groups of four rows (_decoder.c g4_repack);
-    any other keeps the row layout (Q5_0's codes then 5 bits each). The same 7 rows both ways (8 rows, then the first 7 alone) must give the same
-    bits: the group kernels promise the row kernels' float operations row for row (llama.cpp's, for the legacy
-    types), not only close values."""
+    """An int8-path matrix whose rows are a multiple of 4 is repacked in groups of four rows (_decoder.c g4_repack;
+    Q5_0's codes then at 5 bits); any other keeps the row layout. The same 7 rows both ways (8 rows, then the first 7
+    alone) must give the same bits: the group kernels promise the row kernels' float operations row for row
+    (llama.cpp's, for the legacy types), not only close values."""
     packed, fp16_act, block, has_min, span = GROUP_KINDS[kind]
     monkeypatch.setenv("EDGEMIND_TMAC_ISA", tmac.isas()[-1] if isa == "best" else "scalar")
     rng = np.random.default_rng(7)
