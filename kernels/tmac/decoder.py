@@ -83,9 +83,10 @@ class TmacDecoder:
         """`lut` False: the 4-bit types go to the int8 path too (activations rounded as llama.cpp rounds them; Q4_1
         as the GGUF's own nibbles, Q4_0 as int8 codes at twice its bytes); `max_layers`: only the first layers
         (tests compare them with the numpy reference); `kv_f16`: the KV cache rounded to fp16 as llama.cpp's default
-        cache holds it (still fp32 storage); `q4_1_lut`: Q4_1 on T-MAC planes too. Off by default: its packed
-        nibbles on the int8 path give llama.cpp's logits bit for bit, at about 0.8x the planes' decode speed
-        (benchmarks/tmac_decode.py with and without --q4-1-lut, docs/benchmarks.md)."""
+        cache holds it (still fp32 storage); `q4_1_lut`: Q4_1 on T-MAC planes too. Off by default: its nibbles on
+        the int8 path (repacked in groups of four rows by the C side) give llama.cpp's logits bit for bit, and
+        faster than the planes (SmolLM2, 1 thread, AVX2: 6.9 against 8.5 ms a token; benchmarks/tmac_decode.py
+        with and without --q4-1-lut)."""
         self._kv_f16 = kv_f16
         self._q4_1_lut = q4_1_lut
         self.path = Path(path)
@@ -128,10 +129,15 @@ class TmacDecoder:
                                        float(cfg.rope_theta), self._kv_f16)
         self.logits = np.zeros(cfg.vocab, np.float32)
         self._one = np.zeros(1, np.int32)
+        # one converted matrix alive at a time: the C side repacks most into its own records, and the vocabulary's
+        # two (151936 x 896 on Qwen) are the largest temporaries of a load
         embed = self._matrix("token_embd.weight", allow_tmac=False)
         self._set(-1, 0, 0, 0, embed)
-        head = embed if cfg.tied_embeddings else self._matrix("output.weight", allow_tmac=False)
-        self._set(-1, 1, 0, 0, head)
+        if not cfg.tied_embeddings:
+            del embed
+            embed = self._matrix("output.weight", allow_tmac=False)
+        self._set(-1, 1, 0, 0, embed)
+        del embed
         lut.decoder_set_vector(self._c, -1, 0, self._vector("output_norm.weight"))
         for i in range(cfg.layers):
             p = f"blk.{i}"

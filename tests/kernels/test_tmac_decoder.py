@@ -245,3 +245,45 @@ def test_every_isa_path_gives_the_same_logits(tiny: Path, lut: bool, monkeypatch
     # on the int8 path). A wrong scalar kernel is off by 30% or more.
     assert rel_rms(a, b) < 0.03
     assert np.argmax(a) == np.argmax(b)
+
+
+# (packed Q4_1 nibbles, fp16 activations as llama.cpp's legacy types, block, mins, code range)
+GROUP_KINDS = {"q4_1-nibbles": (True, True, 32, True, 16), "q8_0-codes": (False, True, 32, False, 127),
+               "q5_0-codes": (False, True, 32, False, 16), "q4_k-codes": (False, False, 32, True, 127),
+               "q6_k-codes": (False, False, 16, False, 32)}
+
+
+@pytest.mark.parametrize("kind", list(GROUP_KINDS))
+@pytest.mark.parametrize("isa", ["scalar", "best"])
+def test_rows_in_groups_of_four_give_the_row_layouts_bits(kind: str, isa: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """An int8-path matrix whose rows are a multiple of 4 is repacked in groups of four rows (_decoder.c g4_repack;
+    Q5_0's codes then at 5 bits); any other keeps the row layout. The same 7 rows both ways (8 rows, then the first 7
+    alone) must give the same bits: the group kernels promise the row kernels' float operations row for row
+    (llama.cpp's, for the legacy types), not only close values."""
+    packed, fp16_act, block, has_min, span = GROUP_KINDS[kind]
+    monkeypatch.setenv("EDGEMIND_TMAC_ISA", tmac.isas()[-1] if isa == "best" else "scalar")
+    rng = np.random.default_rng(7)
+    n, k = 8, 96
+    lut = tmac.native()
+    dec = lut.decoder_new(1, k, 3, 1, 32, k, 8, 4, 1e-5, False, 1)
+    # legacy types: fp16 scales and mins, as a GGUF holds them; K-quants: fp32 products d * sc
+    scales = rng.uniform(0.001, 0.02, (n, k // block)).astype(np.float16 if fp16_act else np.float32)
+    scales = scales.astype(np.float32)
+    mins = -rng.uniform(0.01, 0.1, (n, k // block)).astype(np.float16).astype(np.float32) if has_min else None
+    if packed:
+        q = rng.integers(0, 256, (n, k // 2), dtype=np.uint8)
+        codes = np.concatenate([q.reshape(n, -1, 16) & 15, q.reshape(n, -1, 16) >> 4], axis=2).reshape(n, k)
+    else:
+        q = rng.integers(-span, span, (n, k), dtype=np.int8)  # Q5_0's -16..15: 5 bits a code in the groups
+        codes = q.astype(np.int64)
+    w = (scales.repeat(block, axis=1) * codes + (0 if mins is None else mins.repeat(block, axis=1)))
+    for part, rows, off in ((0, n, 0), (1, n - 1, n)):
+        lut.decoder_set_matrix(dec, 0, 0, part, off, 1, rows, k, 8, block, 0, has_min,
+                               np.ascontiguousarray(q[:rows]), np.ascontiguousarray(scales[:rows]),
+                               None if mins is None else np.ascontiguousarray(mins[:rows]), fp16_act, packed)
+    x = rng.standard_normal(k).astype(np.float32)
+    y = np.zeros(2 * n - 1, np.float32)
+    lut.decoder_matvec(dec, 0, 0, x, y)
+    assert np.array_equal(y[:n - 1], y[n:])
+    assert rel_rms(y[:n], w.astype(np.float64) @ x) < 0.02  # int8 activations
