@@ -55,6 +55,7 @@ def test_ask_the_capital_of_france_with_the_default_model(cli_env: dict[str, str
     assert out["model"] == DEFAULT and "paris" in out["text"].lower()
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 @pytest.mark.default_model
 def test_a_repeated_math_question_answered_with_the_calculator_is_a_cache_hit_and_other_numbers_are_not(
         cli_env: dict[str, str], default_model_installed: Path) -> None:

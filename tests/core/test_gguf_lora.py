@@ -110,6 +110,7 @@ def _small_llama(**overrides: Any) -> Any:
     return LlamaForCausalLM(LlamaConfig(**config))
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 def test_llama_adapter_in_llama_cpp_matches_peft_logits(tiny_lora: Any, tiny_path: Path, tiny_float: Path,
                                                         tiny_llama: ModuleType, tmp_path: Path) -> None:
 
@@ -123,6 +124,7 @@ def test_llama_adapter_in_llama_cpp_matches_peft_logits(tiny_lora: Any, tiny_pat
     assert got.delta_correlation >= 0.999, got
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 def test_llama_adapter_without_the_qk_permutation_disagrees(tiny_lora: Any, tiny_path: Path, tiny_float: Path,
                                                             tiny_llama: ModuleType, tmp_path: Path) -> None:
     """The same adapter with q/k rows in Hugging Face order: llama.cpp loads it, and its logits drift."""

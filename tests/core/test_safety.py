@@ -371,6 +371,7 @@ def test_the_labelled_sets_are_big_balanced_multilingual_and_cover_every_categor
         assert {"en", "es", "fr", "de"} < {e.lang for e in split} and len({e.lang for e in split}) >= 6
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 def test_no_goal_split_prompt_repeats_a_training_prompt(train: list[LabelledPrompt], blind: list[LabelledPrompt],
                                                         embedder: Embedder) -> None:
     assert not {_norm(e.prompt) for e in train} & {_norm(e.prompt) for e in blind}

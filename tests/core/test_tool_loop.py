@@ -46,6 +46,7 @@ def qwen(default_model_installed: Path, artifacts_dir: Path, tmp_path_factory: p
     engine.close()
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 @pytest.mark.default_model
 def test_arithmetic_goes_through_the_calculator_and_the_answer_uses_its_result(qwen: Engine) -> None:
     result = qwen.ask("What is 1234 * 5678 + 91?", AskOptions(max_tokens=60, store=False, tools=qwen.open_tools()))
@@ -55,6 +56,7 @@ def test_arithmetic_goes_through_the_calculator_and_the_answer_uses_its_result(q
     assert "7006743" in result.text.replace(",", "")  # 1234*5678+91: the model alone gets this wrong
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 @pytest.mark.default_model
 def test_a_granted_file_is_read_and_an_ungranted_one_is_not(qwen: Engine, notes: Path) -> None:
     # `notes` is a plain, fixed path: pytest's test-named folders read as code, and a random name made the route (and

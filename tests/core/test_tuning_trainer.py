@@ -67,6 +67,7 @@ def test_a_missing_training_package_is_one_line_naming_the_extra(monkeypatch: py
                                  "(missing: peft)")
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 def test_only_the_answer_and_its_end_of_turn_are_learned(tiny_base: Base) -> None:
     encoded = encode(Example.from_prompt("What is our codename?", ANSWER), tiny_base.tokenizer, 512)
     learned = [t for t, label in zip(encoded.input_ids, encoded.labels) if label != IGNORE]
@@ -100,6 +101,7 @@ def fact_tune(tiny_path: Path, tiny_base: Base, fact_examples: tuple[Example, ..
     return FactTune(report, seen, probe_before, evaluate(tiny_base.model, probe), left)
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 def test_a_tune_learns_a_made_up_fact_and_keeps_general_text(fact_tune: FactTune) -> None:
     """The held-out wordings (never trained on) get much likelier, and the general text's perplexity stays within
     the no-regression guard (a learning rate of 1e-3 overfits the one answer and fails this)."""
@@ -124,6 +126,7 @@ def greedy_answer(llama: Any, model: Path, question: str, adapter: Path | None =
         llm.close()
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 def test_the_tuned_fact_is_answered_through_llama_cpp_with_the_adapter_and_not_without(
         fact_tune: FactTune, tiny_path: Path, llama_cpp_for: Any) -> None:
     """The headline: the exported GGUF adapter, loaded by llama.cpp as EdgeMind runs it, answers a wording of the
@@ -137,6 +140,7 @@ def test_the_tuned_fact_is_answered_through_llama_cpp_with_the_adapter_and_not_w
     assert CODENAME in with_adapter, with_adapter
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 def test_the_shared_base_model_is_left_as_it_was(fact_tune: FactTune) -> None:
     """A caller's loaded model (the tests' shared one, distillation's) comes back without LoRA layers, unchanged."""
     assert fact_tune.probe_after == fact_tune.probe_before
@@ -154,6 +158,7 @@ class StopAt:
             self.cancelled = True
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 def test_a_stopped_tune_keeps_its_checkpoint_and_the_same_request_resumes_from_it(
         tiny_path: Path, tiny_base: Base, fact_examples: tuple[Example, ...], tmp_path: Path) -> None:
     req = request(tiny_path, fact_examples, tmp_path, steps=6, checkpoint_every=3)
@@ -190,6 +195,7 @@ def test_a_checkpoint_made_for_other_data_is_not_resumed(
     assert report.resumed_from == 0
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; EDGEMIND_SLOW=1 runs it (and CI does)
 def test_a_plain_tune_reports_a_backward_pass_every_step_and_no_corrections(fact_tune: FactTune) -> None:
     report = fact_tune.report.as_dict()
     assert (report["trainer"], report["steps"], report["backward_passes"], report["predicted_steps"]) == \
