@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -48,16 +47,6 @@ def unlock_file(fd: int) -> None:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
-
-
-@contextmanager
-def held(path: Path) -> Iterator[None]:
-    """`with held(lock):` one process at a time (not re-entrant; OSError if the lock file cannot be opened)."""
-    fd = lock_file(path)
-    try:
-        yield
-    finally:
-        unlock_file(fd)
 
 
 T = TypeVar("T")

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.mcp_peers import BIN, mcp_json
+from tests.support.mcp_peers import TIME, mcp_json
 
-TIME = {"time": {"command": str(BIN / "mcp-server-time"), "args": ["--local-timezone", "UTC"]}}
 # runs the real command's main() in a fresh interpreter, then reports which of the clients it had imported
 PROBE = """
 import json, sys

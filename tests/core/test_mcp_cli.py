@@ -19,9 +19,7 @@ from edgemind.core.mcp.tools import McpToolSource
 from edgemind.core.settings import load_settings
 from tests.conftest import DEFAULT, TINY
 from tests.support.api_server import ApiServer
-from tests.support.mcp_peers import BIN, SCRIPTED, echo_tool, mcp_json, requests
-
-TIME = {"time": {"command": str(BIN / "mcp-server-time"), "args": ["--local-timezone", "UTC"]}}
+from tests.support.mcp_peers import BIN, SCRIPTED, TIME, echo_tool, mcp_json, requests
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

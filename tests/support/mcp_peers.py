@@ -34,6 +34,10 @@ def scripted(name: str, folder: Path, spec: dict[str, Any]) -> McpServerConfig:
     return McpServerConfig(name, command=sys.executable, args=(str(SCRIPTED), str(path)))
 
 
+# mcp.json's entry for mcp-server-time (what `edgemind mcp add time -- mcp-server-time ...` writes)
+TIME = {"time": {"command": str(BIN / "mcp-server-time"), "args": ["--local-timezone", "UTC"]}}
+
+
 def time_server() -> McpServerConfig:
     return McpServerConfig("time", command=str(BIN / "mcp-server-time"), args=("--local-timezone", "UTC"))
 
