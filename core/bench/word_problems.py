@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-SPLITS = ("heldout", "dev")
-_SEEDS = {"heldout": 20261205, "dev": 7}
-_PER_TEMPLATE = {"heldout": 3, "dev": 2}
+SPLITS = ("heldout", "heldout2", "dev")
+_SEEDS = {"heldout": 20261205, "heldout2": 20261206, "dev": 7}
+_PER_TEMPLATE = {"heldout": 3, "heldout2": 3, "dev": 2}
 _MONTHS = ("January", "March", "May", "July", "August", "October", "December")
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
@@ -167,12 +167,139 @@ _CATEGORY = {
     "celsius": "units", "percent_of": "percent", "sale": "percent", "growth": "percent", "share": "percent",
     "distance": "rates", "speed": "rates", "printer": "rates", "tank": "rates", "notebooks": "money",
     "change": "money", "wages": "money", "days": "dates", "same_month": "dates", "factorial_ratio": "factorial",
+    # second held-out
+    "centimeters": "units", "ounces": "units", "pool": "units", "fahrenheit": "units", "tax": "percent",
+    "battery": "percent", "deposit": "percent", "flight": "rates", "faucet": "rates", "machine": "rates",
+    "laps": "rates", "pencils": "money", "taxi": "money", "gift": "money", "salary": "money", "meeting": "dates",
+    "march_april": "dates", "years": "dates", "arrangements": "factorial", "rectangle": "other",
     # dev
     "ms": "units", "tip": "percent", "walk": "rates", "tickets": "money", "leap": "dates", "fact": "factorial",
     "avg": "other", "movie": "units", "bottles": "units", "raise": "percent", "exam": "percent",
     "cyclist": "rates", "pump": "rates", "apples": "money", "split": "money", "plan": "money", "weeks": "dates",
     "area": "other", "reading": "other",
 }
+
+
+# ---- second held-out templates (session 32): written and committed before the change they measure, new wordings,
+# quantities and kinds of problem (a cross-month date span, a fixed fee plus a rate, arrangements) ----------------
+
+def _h2_centimeters(r: random.Random) -> tuple[str, Fraction]:
+    m, cm = r.randint(2, 9), r.randint(5, 95)
+    return f"How many centimeters are in {m} meters and {cm} centimeters?", F(m * 100 + cm)
+
+
+def _h2_ounces(r: random.Random) -> tuple[str, Fraction]:
+    lb = r.randint(3, 25)
+    return f"A parcel weighs {lb} pounds. How many ounces is that?", F(lb * 16)
+
+
+def _h2_pool(r: random.Random) -> tuple[str, Fraction]:
+    m3 = r.randint(12, 90)
+    return f"A swimming pool holds {m3} cubic meters of water. How many liters is that?", F(m3 * 1000)
+
+
+def _h2_fahrenheit(r: random.Random) -> tuple[str, Fraction]:
+    k = r.randint(2, 20)
+    return f"What is {32 + 9 * k} degrees Fahrenheit in degrees Celsius?", F(5 * k)
+
+
+def _h2_tax(r: random.Random) -> tuple[str, Fraction]:
+    price, p = r.randint(20, 400), r.choice((5, 6, 8, 10, 12, 15))
+    return (f"A shop adds {p}% sales tax to a bill of ${price}. What is the total in dollars?",
+            F(price) * (1 + F(p, 100)))
+
+
+def _h2_battery(r: random.Random) -> tuple[str, Fraction]:
+    p, cap = r.choice((15, 35, 45, 60, 85)), r.choice((3000, 4000, 4500, 5000))
+    return f"A phone battery holds {cap} mAh and is {p}% charged. How many mAh does it hold now?", F(p * cap, 100)
+
+
+def _h2_deposit(r: random.Random) -> tuple[str, Fraction]:
+    price, p = r.randint(40, 300) * 100, r.choice((10, 15, 20, 25))
+    return (f"A car costs ${price}. After a {p}% deposit is paid, how many dollars are still owed?",
+            F(price) * (1 - F(p, 100)))
+
+
+def _h2_flight(r: random.Random) -> tuple[str, Fraction]:
+    v, t = r.choice((600, 750, 800, 850, 900)), r.randint(2, 9)
+    return f"A plane flies at {v} km per hour. How many hours does a {v * t} km flight take?", F(t)
+
+
+def _h2_faucet(r: random.Random) -> tuple[str, Fraction]:
+    ml, h = r.randint(5, 40), r.randint(2, 12)
+    return (f"A leaking faucet drips {ml} milliliters per minute. How many liters does it waste in {h} hours?",
+            F(ml * 60 * h, 1000))
+
+
+def _h2_machine(r: random.Random) -> tuple[str, Fraction]:
+    n, h, d = r.randint(20, 90), r.randint(6, 16), r.randint(2, 6)
+    return (f"A machine makes {n} bolts per hour and runs {h} hours a day. How many bolts does it make in {d} days?",
+            F(n * h * d))
+
+
+def _h2_laps(r: random.Random) -> tuple[str, Fraction]:
+    laps, m = r.randint(5, 30), r.choice((200, 250, 400))
+    return f"A runner completes {laps} laps of a {m} meter track. How many kilometers does she run?", F(laps * m, 1000)
+
+
+def _h2_pencils(r: random.Random) -> tuple[str, Fraction]:
+    k, cents, j = r.choice((6, 8, 10, 12)), r.randint(150, 600), r.randint(2, 9)
+    return (f"Pencils are sold in packs of {k} for ${_money(cents)} a pack. How much do {k * j} pencils cost in "
+            "dollars?", F(cents * j, 100))
+
+
+def _h2_taxi(r: random.Random) -> tuple[str, Fraction]:
+    base, per, km = r.randint(250, 600), r.randint(110, 290), r.randint(3, 25)
+    return (f"A taxi charges ${_money(base)} plus ${_money(per)} per kilometer. What does a {km} km ride cost in "
+            "dollars?", F(base + per * km, 100))
+
+
+def _h2_gift(r: random.Random) -> tuple[str, Fraction]:
+    a, b, c = r.randint(500, 4000), r.randint(500, 4000), r.randint(500, 4000)
+    return (f"Three friends chip in ${_money(a)}, ${_money(b)} and ${_money(c)} for a gift. How much did the gift "
+            "cost in dollars?", F(a + b + c, 100))
+
+
+def _h2_salary(r: random.Random) -> tuple[str, Fraction]:
+    s = r.randint(2000, 7000) * 12
+    return f"An annual salary of ${s} is paid in equal monthly amounts. How much is each payment in dollars?", F(s, 12)
+
+
+def _h2_meeting(r: random.Random) -> tuple[str, Fraction]:
+    a = r.randint(8, 13)
+    b = r.randint(a + 1, a + 4)
+    return f"A meeting starts at {a}:00 and ends at {b}:30. How many minutes does it last?", F((b - a) * 60 + 30)
+
+
+def _h2_march_april(r: random.Random) -> tuple[str, Fraction]:
+    a, b = r.randint(10, 28), r.randint(2, 25)
+    return f"How many days are there from March {a} to April {b}?", F(31 - a + b)
+
+
+def _h2_years(r: random.Random) -> tuple[str, Fraction]:
+    n, m = r.randint(2, 6), r.randint(2, 3)
+    return f"How many days are in {n} ordinary years and {m} leap years?", F(365 * n + 366 * m)
+
+
+def _h2_arrangements(r: random.Random) -> tuple[str, Fraction]:
+    n = r.randint(5, 9)
+    value = F(1)
+    for k in range(2, n + 1):
+        value *= k
+    return f"In how many different orders can {n} books stand on a shelf?", value
+
+
+def _h2_rectangle(r: random.Random) -> tuple[str, Fraction]:
+    w, length = r.randint(3, 20), r.randint(21, 60)
+    return (f"A rectangle has a perimeter of {2 * (w + length)} cm and a width of {w} cm. What is its length in cm?",
+            F(length))
+
+
+HELDOUT2: tuple[Template, ...] = (
+    _h2_centimeters, _h2_ounces, _h2_pool, _h2_fahrenheit, _h2_tax, _h2_battery, _h2_deposit, _h2_flight, _h2_faucet,
+    _h2_machine, _h2_laps, _h2_pencils, _h2_taxi, _h2_gift, _h2_salary, _h2_meeting, _h2_march_april, _h2_years,
+    _h2_arrangements, _h2_rectangle,
+)
 
 
 # ---- dev templates (for iterating on prompts; different wording and quantities) -------------------------------
@@ -307,8 +434,8 @@ def problems(split: str) -> list[WordProblem]:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     rng = random.Random(_SEEDS[split])
     out: list[WordProblem] = []
-    for template in HELDOUT if split == "heldout" else DEV:
-        name = template.__name__[3:]
+    for template in {"heldout": HELDOUT, "heldout2": HELDOUT2}.get(split, DEV):
+        name = template.__name__.split("_", 2)[2]
         for i in range(_PER_TEMPLATE[split]):
             prompt, answer = template(rng)
             while answer in numbers_in(prompt) or any(p.prompt == prompt for p in out):
