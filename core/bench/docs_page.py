@@ -533,7 +533,9 @@ _WORD_SPLITS = {
     "heldout2": ("the model alone against the engine with its tools (second held-out split)",
                  "20 templates of new kinds written and committed in session 32 before the change measured in "
                  "`engine_s32`, by the person who then wrote that change; `engine_before` and `bare` ran once on "
-                 "it before any change, and no per-problem result was read while changing"),
+                 "it before any change; two lines of that run's progress log (two `engine_before` misses, a gift "
+                 "and a salary problem) were seen by accident, no other per-problem result was read while "
+                 "changing, and nothing was changed for those two"),
 }
 
 
