@@ -7,6 +7,7 @@ hand; a problem whose answer equals a number in its own prompt is redrawn (a mod
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Callable
@@ -283,10 +284,7 @@ def _h2_years(r: random.Random) -> tuple[str, Fraction]:
 
 def _h2_arrangements(r: random.Random) -> tuple[str, Fraction]:
     n = r.randint(5, 9)
-    value = F(1)
-    for k in range(2, n + 1):
-        value *= k
-    return f"In how many different orders can {n} books stand on a shelf?", value
+    return f"In how many different orders can {n} books stand on a shelf?", F(math.factorial(n))
 
 
 def _h2_rectangle(r: random.Random) -> tuple[str, Fraction]:
@@ -332,10 +330,7 @@ def _d_leap(r: random.Random) -> tuple[str, Fraction]:
 
 def _d_fact(r: random.Random) -> tuple[str, Fraction]:
     n = r.randint(6, 10)
-    value = F(1)
-    for k in range(2, n + 1):
-        value *= k
-    return f"Compute {n} factorial.", value
+    return f"Compute {n} factorial.", F(math.factorial(n))
 
 
 def _d_avg(r: random.Random) -> tuple[str, Fraction]:
