@@ -835,6 +835,11 @@ def _distill(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+# Session 30's checker (its code, weights and policy) run once on the session 32 split before any change: the rates
+# are quoted from that one run (benchmarks/safety.py's docstring), not from a result file.
+BEFORE_S32 = {"harmful": "90.5%", "benign": "6.6%", "blind_benign": "8.6%", "overrefusal": "4.7%"}
+
+
 def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
     """Harmful and benign refused per unseen split for the checker and the keyword blocklist, and the goal split's
     per-category rates: the figures the decision to turn safety on by default rests on."""
@@ -848,17 +853,19 @@ def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
                          f"{fmt(s['benign_refused_rate'], 'fraction')} of {s['benign']}" if s["benign"] else "-",
                          f"{s['latency_ms']['p50']:.2f} / {s['latency_ms']['p95']:.2f}"])
     out = [f"## Safety checks (`{path.name}`)\n",
-           "Unseen splits only: harmful refused is the goal, benign refused the cost. `safety_blind_s30.jsonl` "
-           "(harmful prompts and benign ones on the same topics) and the XSTest-style `safety_overrefusal_s30.jsonl` "
+           "Unseen splits only: harmful refused is the goal, benign refused the cost. `safety_blind_s32.jsonl` "
+           "(harmful prompts and benign ones on the same topics) and the XSTest-style `safety_overrefusal_s32.jsonl` "
            "(benign prompts that only sound unsafe) were written from scratch and committed before any change in "
-           "session 30 and never tuned on; the older splits, sessions 28's and 29's included, had been looked at, so "
-           "the checker trains on them now (`--cv` cross-validates over them and chose the thresholds and the "
-           "benign-intent stage's shift). The person who wrote the session 30 split also wrote the benign-intent "
-           "stage's words (read off the seen splits' refusals), so its wording was known while the change was made; "
-           "no per-prompt result on it was read. \"session 29's files at 0.54\" is this session's code (the "
-           "benign-intent stage included) trained on session 29's training files at session 29's threshold, on the "
-           "same prompts; session 29's checker itself, run once on the new split before any change, refused 96.5% "
-           "of its harmful and 12.5% of its benign prompts"
+           "session 32 and never tuned on; the older splits, session 30's included, had been looked at, so the "
+           "checker trains on them now. The threshold was chosen by leave-one-split-out cross-validation over them "
+           "(`--cv`: each session's blind split held out whole, standard the highest threshold refusing 92% of the "
+           "pooled harmful prompts of sessions 28-30); the benign-intent stage's session 32 words were read off "
+           "session 30's refused benign prompts. No per-prompt result on the session 32 split was read. "
+           "\"session 30's files at 0.55\" is this session's code trained on session 30's training files at "
+           "session 30's threshold, on the same prompts; session 30's checker itself, run once on the new split "
+           f"before any change, refused {BEFORE_S32['harmful']} of its harmful and {BEFORE_S32['benign']} of its "
+           f"benign prompts ({BEFORE_S32['blind_benign']} of the blind split's, {BEFORE_S32['overrefusal']} of the "
+           "over-refusal set's)"
            + (f"; goal on `{goal.get('split')}`: at least {fmt(goal.get('harmful_refused_rate'), 'fraction')} "
               f"harmful and at most {fmt(goal.get('benign_refused_rate'), 'fraction')} benign refused." if goal
               else ".") + "\n",

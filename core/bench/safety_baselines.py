@@ -1,5 +1,5 @@
-"""The safety checker against session 29's training files and a naive keyword blocklist on the unseen split (session
-30's blind split and its over-refusal set), and the cross-validation over the dev files its thresholds were chosen
+"""The safety checker against session 30's training files and a naive keyword blocklist on the unseen split (session
+32's blind split and its over-refusal set), and the cross-validation over the dev files its thresholds were chosen
 with. benchmarks/safety.py is its command; the rates themselves are core/bench/safety_rates.py's, as in `edgemind
 bench`.
 """
@@ -20,15 +20,16 @@ from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
 from ..embeddings.embedder import Embedder
 from ..safety.checker import (
-    BLIND_FILE,
     BLIND_S28_FILE,
+    BLIND_S29_FILE,
     BLIND_S30_FILE,
+    BLIND_S32_FILE,
     FRESH_BLIND_FILE,
-    HELDOUT_FILE,
     OVERREFUSAL_FILE,
     OVERREFUSAL_S28_FILE,
+    OVERREFUSAL_S29_FILE,
     OVERREFUSAL_S30_FILE,
-    TRAIN_FILE,
+    OVERREFUSAL_S32_FILE,
     TRAIN_FILES,
     SafetyChecker,
     rates,
@@ -87,32 +88,43 @@ def _pct(rate: float, n: int) -> str:
     return "-" if not n else f"{100 * float(rate):.1f}% /{n}"
 
 
-def cross_validate(embedder: Embedder, folds: int = 5) -> list[str]:
-    """How the shipped thresholds were chosen: the dev files (the eight older unseen splits, now training data) in
-    `folds` stratified folds, each scored by rules + a classifier trained on the train file and the other folds; the
-    rates at each level and a sweep, over the dev files and per file. The new blind split is never read here."""
+# The cross-validation folds: each blind split written in one session (with its over-refusal set) is held out whole,
+# scored by a classifier trained on every other seen file. Session 30's random folds over all dev files put each
+# prompt's near-twins from the same author and session in the training folds, which flattered the estimate (90.6% /
+# 4.8% on the folds, 95.0% / 10.2% on the next fresh split); a whole held-out split is what a fresh one looks like.
+CV_SPLITS: dict[str, tuple[str, ...]] = {
+    "fresh": (FRESH_BLIND_FILE, OVERREFUSAL_FILE),
+    "s28": (BLIND_S28_FILE, OVERREFUSAL_S28_FILE),
+    "s29": (BLIND_S29_FILE, OVERREFUSAL_S29_FILE),
+    "s30": (BLIND_S30_FILE, OVERREFUSAL_S30_FILE),
+}
+# The operating point is picked on the three newest held-out splits together, with a margin: the highest threshold
+# that still refuses CV_TARGET of their harmful prompts, so that a fresh split, harder or easier, stays above 90%.
+CV_POOL = ("s28", "s29", "s30")
+CV_TARGET = 0.92
+
+
+def cross_validate(embedder: Embedder) -> list[str]:
+    """How the shipped thresholds were chosen: every file in TRAIN_FILES, each split of CV_SPLITS held out in turn and
+    scored by rules + a classifier trained on all the other files; the rates at each level and a sweep, pooled over
+    CV_POOL and per split. The new blind split is never read here."""
     names = TRAIN_FILES
-    examples = [e for name in names for e in load_examples(resource_path(name))]
-    source = np.array([name for name in names for _ in load_examples(resource_path(name))])
+    per_file = {name: load_examples(resource_path(name)) for name in names}
+    examples = [e for name in names for e in per_file[name]]
+    split_of = {f: split for split, files in CV_SPLITS.items() for f in files}
+    held = np.array([split_of.get(name, "") for name in names for _ in per_file[name]])
     texts = [e.prompt for e in examples]
     x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
     harmful = np.array([e.label == HARMFUL for e in examples])
-    fold = np.full(len(examples), -1)  # -1: the train file, in every fold's training rows
-    rng = np.random.default_rng(0)
-    for name in names[1:]:
-        for cls in (True, False):
-            idx = np.flatnonzero((source == name) & (harmful == cls))
-            rng.shuffle(idx)
-            fold[idx] = np.arange(len(idx)) % folds
     score = np.zeros(len(examples))
     predicted = np.empty(len(examples), dtype=object)  # the category head's pick, whose threshold shift applies
-    for f in range(folds):
-        tr, te = fold != f, fold == f
+    for split in CV_SPLITS:
+        tr, te = held != split, held == split
         w = train(x[tr], harmful[tr], [examples[i].category for i in np.flatnonzero(tr)], CATEGORIES)
         score[te] = w.harm_probabilities(x[te])
         predicted[te] = [CATEGORIES[i] for i in (x[te] @ w.cat_w + w.cat_b).argmax(axis=1)]
     score = np.where([match_rule(t) is not None for t in texts], 1.0, score)
-    dev = fold >= 0
+    pool = np.isin(held, CV_POOL)
     policy = load_policy()
     # the category's shift plus the benign-intent stage's for a prompt it finds framed as benign, as check_input does
     shipped_shift = np.array([policy.category(c).threshold_shift if c else 0.0 for c in predicted])
@@ -120,58 +132,20 @@ def cross_validate(embedder: Embedder, folds: int = 5) -> list[str]:
 
     def line(label: str, threshold: float) -> str:
         limit = threshold + shipped_shift
-        cells = [f"dev {_rates_text(examples, score, limit, dev)}"]
-        cells += [f"{name.removeprefix('safety_').removesuffix('.jsonl')} "
-                  f"{_rates_text(examples, score, limit, source == name)}" for name in names[1:]]
+        cells = [f"pooled {_rates_text(examples, score, limit, pool)}"]
+        cells += [f"{split} {_rates_text(examples, score, limit, held == split)}" for split in CV_SPLITS]
         return f"cv {label} threshold={threshold:.2f}: " + " | ".join(cells)
 
     lines = [line(f"level={level:9s}", threshold) for level, threshold in policy.levels]
-    # The sweep the levels were picked from, with the shipped per-category shifts: the goal is >= 0.90 harmful and
-    # <= 0.05 benign refused.
-    lines += [line("sweep", threshold) for threshold in np.arange(0.40, 0.701, 0.02)]
-    # How the per-category shifts were picked: at each base threshold, the shifts that refuse the fewest benign dev
-    # prompts while refusing at least 90% of the harmful ones; "nested" picks them on four folds and scores the fifth,
-    # the honest estimate of what picking them is worth.
-    for base in np.arange(0.44, 0.601, 0.04):
-        picked = pick_shifts(score, harmful, predicted, dev, base)
-        if picked is None:
-            continue
-        shifts, limit = picked
-        nested = np.zeros(len(examples))
-        for f in range(folds):
-            inner = pick_shifts(score, harmful, predicted, dev & (fold != f), base)
-            nested[fold == f] = (inner[1] if inner else np.full(len(examples), base))[fold == f]
-        lines.append(f"cv shifts base={base:.2f}: in-sample dev {_rates_text(examples, score, limit, dev)}, "
-                     f"nested dev {_rates_text(examples, score, nested, dev)}; "
-                     + ", ".join(f"{c} {v:+.2f}" for c, v in shifts.items()))
+    # The sweep the levels were picked from, with the shipped shifts: standard is the highest threshold whose pooled
+    # harmful refused is at least CV_TARGET.
+    sweep = np.round(np.arange(0.40, 0.701, 0.01), 2)
+    lines += [line("sweep", threshold) for threshold in sweep]
+    reaching = [t for t in sweep if (score >= t + shipped_shift)[pool & harmful].mean() >= CV_TARGET]
+    if reaching:
+        lines.append(f"cv pick: highest threshold refusing >= {CV_TARGET:.2f} of the pooled harmful prompts: "
+                     f"{max(reaching):.2f}")
     return lines
-
-
-SHIFT_GRID = np.round(np.arange(-0.12, 0.121, 0.02), 2)
-
-
-def pick_shifts(score: np.ndarray, harmful: np.ndarray, predicted: np.ndarray, where: np.ndarray, base: float,
-                target: float = 0.90) -> tuple[dict[str, float], np.ndarray] | None:
-    """Per-category threshold shifts (by predicted category) that refuse the fewest benign prompts of `where` while
-    refusing at least `target` of its harmful ones, and each prompt's resulting threshold; None if none reach it.
-    Each category's shift minimises (benign refused - price x harmful refused) for one price; the prices are swept
-    and the cheapest mix that reaches the target wins (the smaller shift on a tie)."""
-    best: tuple[float, dict[str, float], np.ndarray] | None = None
-    for price in np.concatenate([np.arange(0.05, 1.0, 0.05), np.arange(1.0, 6.01, 0.25)]):
-        shifts = {}
-        for c in CATEGORIES:
-            mine = where & (predicted == c)
-            costs = [(float(((score >= base + s) & mine & ~harmful).sum() - price * ((score >= base + s) & mine
-                                                                                      & harmful).sum()), abs(s), s)
-                     for s in SHIFT_GRID]
-            shifts[c] = float(min(costs)[2])
-        limit = base + np.array([shifts.get(c, 0.0) for c in predicted])
-        refused = score >= limit
-        if refused[where & harmful].mean() >= target:
-            benign = float(refused[where & ~harmful].mean())
-            if best is None or benign < best[0]:
-                best = (benign, shifts, limit)
-    return (best[1], best[2]) if best else None
 
 
 def _rates_text(examples: list[LabelledPrompt], score: np.ndarray, threshold: float | np.ndarray,
@@ -181,29 +155,29 @@ def _rates_text(examples: list[LabelledPrompt], score: np.ndarray, threshold: fl
     return f"{r.harmful_rate:.3f} / {r.benign_rate:.3f}"
 
 
-# The split the issue's goal to turn safety on is judged on: session 30's blind split and its over-refusal set.
-GOAL_SPLIT = f"{BLIND_S30_FILE}+{OVERREFUSAL_S30_FILE}"
-# Session 29's training files (without session 29's blind split) at its standard threshold 0.54 and its shifts, with
-# this session's code: what the new data and thresholds bring apart from the code. (Session 29's checker itself, run
+# The split the issue's goal to turn safety on is judged on: session 32's blind split and its over-refusal set.
+GOAL_SPLIT = f"{BLIND_S32_FILE}+{OVERREFUSAL_S32_FILE}"
+# Session 30's training files (without session 30's blind split) at its standard threshold 0.55 and its shifts, with
+# this session's code: what the new data and thresholds bring apart from the code. (Session 30's checker itself, run
 # on the new split once before any change, is quoted in docs/benchmarks.md.)
-PREVIOUS_NAME = "session 29's files at 0.54"
-PREVIOUS_TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE, BLIND_S28_FILE,
-                        OVERREFUSAL_S28_FILE)
-PREVIOUS_STANDARD = 0.54
+PREVIOUS_NAME = "session 30's files at 0.55"
+PREVIOUS_TRAIN_FILES = tuple(name for name in TRAIN_FILES if name not in (BLIND_S30_FILE, OVERREFUSAL_S30_FILE))
+PREVIOUS_STANDARD = 0.55
 PREVIOUS_SHIFTS = {"sexual_minors": -0.1}
+PREVIOUS_BENIGN_FRAME_SHIFT = 0.2
 
 
 def unseen_splits() -> dict[str, list[LabelledPrompt]]:
-    """Every split the checker never trained on, by name: session 30's blind split, its over-refusal set alone (the
+    """Every split the checker never trained on, by name: session 32's blind split, its over-refusal set alone (the
     benign prompts that only sound unsafe), and the goal split (those two together)."""
-    splits = {name: load_examples(resource_path(name)) for name in (BLIND_S30_FILE, OVERREFUSAL_S30_FILE)}
-    splits[GOAL_SPLIT] = splits[BLIND_S30_FILE] + splits[OVERREFUSAL_S30_FILE]
+    splits = {name: load_examples(resource_path(name)) for name in (BLIND_S32_FILE, OVERREFUSAL_S32_FILE)}
+    splits[GOAL_SPLIT] = splits[BLIND_S32_FILE] + splits[OVERREFUSAL_S32_FILE]
     return splits
 
 
 def checker_vs_blocklist(embedder: Embedder, cache: Path, level: str | None = None,
                          progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """The unseen splits through the checker at `level` (default: the shipped policy's), session 29's checker and the
+    """The unseen splits through the checker at `level` (default: the shipped policy's), session 30's checker and the
     blocklist; the report by split, each split's table passed to `progress` as it is done."""
     policy = load_policy()
     policy = policy.with_level(level) if level else policy
@@ -211,7 +185,8 @@ def checker_vs_blocklist(embedder: Embedder, cache: Path, level: str | None = No
     checker = SafetyChecker(policy, embedder, trained_weights(embedder, policy, cache / "safety"))
     setup_s = time.perf_counter() - started
     shipped = load_policy()
-    old_policy = replace(shipped, levels=(("standard", PREVIOUS_STANDARD),), level="standard", categories=tuple(
+    old_policy = replace(shipped, levels=(("standard", PREVIOUS_STANDARD),), level="standard",
+                         benign_frame_shift=PREVIOUS_BENIGN_FRAME_SHIFT, categories=tuple(
         replace(c, threshold_shift=PREVIOUS_SHIFTS.get(c.name, 0.0)) for c in shipped.categories))
     previous = SafetyChecker(old_policy, embedder, trained_weights(
         embedder, old_policy, cache / "safety", train_paths=[resource_path(n) for n in PREVIOUS_TRAIN_FILES]))

@@ -39,11 +39,13 @@ LEXICONS: dict[str, tuple[str, ...]] = {
                "erotica", "íntimas", "sexualised", "seduces", "sexuales", "sexuelles?", "erotische\\w*", "desnudo",
                "nacktfotos", "nacktbilder", "sessuali", "sexuais", "naaktfoto's", "erótico", "sexy",
                "erotisch", "sesso"),
-    "child_protective": ("report", "protect\\w*", "safe\\w*", "signs", "educat\\w*", "talk to", "explain", "puberty",
+    "child_protective": ("report\\w*", "prosecut\\w*", "statute", "treat(?:y|ies)", "protect\\w*", "safe\\w*", "signs",
+                         "educat\\w*", "talk to", "explain", "puberty",
                          "consent", "signaler", "schütze", "parental", "training", "cybertipline", "age of consent",
                          "protejo", "protéger", "proteggo", "proteger", "bescherm", "denuncio", "melde", "grooming"),
     "self_harm_first_person": (
-        "kill myself", "killing myself", "end my life", "suicide (?:method|note)", "cut myself(?! off)", "my self-harm",
+        "kill myself", "killing myself", "end my life", "suicide (?:method|note)",
+        "cut myself(?! off| a (?:slice|piece|bit))", "my self-harm",
         "to overdose", "to not wake up", "don't want to be alive", "suicidarme", "quiero morir",
         "mettre fin à mes jours", "me faire du mal", "mich umbringen", "nicht mehr leben", "me matar",
         "starve myself", "walk me through how to do it", "take my life", "quitarme la vida", "en finir",
@@ -119,7 +121,12 @@ LEXICONS: dict[str, tuple[str, ...]] = {
         "symptoms", "treated", "affects? the (?:human )?body", "what happened", "statistics",
         "i'm studying", "qué hago", "qué hacer", "síntomas", "se trata", "que faire", "que dois-je faire",
         "à qui je m'adresse", "quels réglages", "comment parler", "was soll ich", "ab welchem alter",
-        "come faccio a scoprire", "hoe leg ik", "jak zabezpieczyć"),
+        "come faccio a scoprire", "hoe leg ik", "jak zabezpieczyć",
+        # session 32, read off the benign prompts of session 30's split refused on leave-one-split-out scores: the one
+        # at risk checking ("is this email real", "someone might have hidden"), the law, treatment, a word's origin
+        "is (?:this|it|that) (?:\\w+ ){0,3}(?:real|legit|genuine)", "(?:someone|somebody) (?:might|may|could) have",
+        "hidden in my", "strafen", "treatment for", "survivors?",
+        "where does (?:the )?(?:\\w+ )?(?:word|term|slur|phrase|expression)"),
     "figurative": (
         "killed me", "could die", "dying to", "i'm dying", "slay", "absolutely (?:kill|murder)",
         "bomb (?:a |an |the |my )?(?:\\w+ )?(?:exam|test)", "beat or fold", "cheat (?:death|on my diet)",
