@@ -257,6 +257,7 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
     convo = list(messages)
     outcomes: list[ToolOutcome] = []
     seen: set[str] = set()
+    rejected: set[int] = set()  # ids of the messages of direct calls the set-up check sent back
     question = latest_question(messages)
 
     def run(step: int, name: str, args: dict[str, Any],
@@ -321,9 +322,14 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
         if problem:  # the set-up check holds for a call written directly too; nothing runs, the model hears why
             log.info("call %r rejected: %s", proposal[1], problem)
             call = json.dumps({"name": proposal[0], "arguments": proposal[1]}, ensure_ascii=False)
-            convo.extend([Message("assistant", f"<tool_call>\n{call}\n</tool_call>"), Message("user", problem)])
+            exchange = [Message("assistant", f"<tool_call>\n{call}\n</tool_call>"), Message("user", problem)]
+            rejected.update(id(m) for m in exchange)
+            convo.extend(exchange)
             continue
         yield from run(step, *proposal)
+    # A rejected call and what the model was told about it are left out of the answer: with the note last, the model
+    # answered with the note ("Your expression leaves out 12, 00, ...").
+    convo = [m for m in convo if id(m) not in rejected]
     # The same system text as the probes, so llama.cpp reuses their evaluated prefix for the answer.
     return LoopResult(_closed(_with_instruction(convo, instruction), question, outcomes), outcomes,
                       _closed(_in_words(convo), question, outcomes))

@@ -257,6 +257,8 @@ def unused_numbers(expression: str, question: str) -> list[str]:
     missing = [d.name for d in dates_in(question) if not {Fraction(d.day_number), Fraction(d.day)} & used]
     for raw in _NUMBER.findall(without_dates(question)):
         n = Fraction(raw.replace(",", ""))
+        if n == 0:  # a zero ("9:00") is nothing a set-up must use
+            continue
         if n in used or n in factorials or any(n / 100 == u or 1 + n / 100 == u or 1 - n / 100 == u or 100 - n == u
                                                for u in used):
             continue

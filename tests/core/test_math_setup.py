@@ -14,6 +14,7 @@ import pytest
 
 from edgemind.core.backends.base import BackendDone, CancelToken, Chunk, GenerationParams, Message
 from edgemind.core.engine.facade import AskOptions, Engine
+from edgemind.core.tools.loop import PROPOSAL_MAX_TOKENS
 from edgemind.core.tools.math_setup import normalise_expression, parse_setup, settle, setup_instruction
 from edgemind.core.tools.unit_facts import named_factor
 from edgemind.plugins.builtin.arithmetic import evaluate
@@ -206,6 +207,8 @@ def test_unit_names_dates_and_stated_rates_settle_to_the_right_value(
      "27 * 5 * 60 / 60 / 60 * 60 / 60 * 60", "uses 60 over and over"),
     ("A town of 8400 people grows by 2%. What is its new population?", "1.02 / 100 * 8400", "1.02 is already"),
     ("How many days pass from March 7 to March 28 of the same year?", "31 - 28", "leaves out march_7"),
+    ("A meeting starts at 9:00 and ends at 13:30. How many minutes does it last?", "13 - 9",
+     "leaves out 30, which"),  # and not the zeros of 9:00
 ])
 def test_a_setup_that_converts_nothing_divides_a_percentage_twice_or_skips_a_date_is_sent_back(
         question: str, expression: str, wrong: str) -> None:
@@ -219,3 +222,41 @@ def test_the_instruction_gives_the_questions_dates_as_day_numbers() -> None:
     text = setup_instruction("How many days pass from October 12 to October 20 of the same year?")
     assert "october_12 = 285" in text and "october_20 = 293" in text
     assert "Dates in this question" not in setup_instruction("What is 12% of 20?")
+
+
+class DirectCallBackend(StandInBackend):
+    """The BACKEND only, standing in for a model whose set-up form is unreadable and which then writes the calculator
+    call itself with a number the question does not give; it records what it is asked to answer from."""
+
+    name = "direct-caller"
+
+    def __init__(self) -> None:
+        self.answer_prompts: list[list[Message]] = []
+
+    def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
+        if params.json_schema is not None and "quantities" in params.json_schema.get("properties", {}):
+            yield "not a form"
+        elif params.max_tokens == PROPOSAL_MAX_TOKENS:
+            yield '<tool_call>\n{"name": "calculator", "arguments": {"expression": "150 / 60 * 100"}}\n</tool_call>'
+        else:
+            self.answer_prompts.append(list(messages))
+            yield "About two and a half hours."
+        yield BackendDone("stop", 1, 10)
+
+
+@pytest.mark.default_model
+def test_a_direct_call_the_check_rejects_never_runs_and_its_note_is_not_what_the_model_answers_from(
+        default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
+    backend = DirectCallBackend()
+    engine = Engine.create(default_model_settings(tmp_path, default_model_installed.parent, artifacts_dir),
+                           factories={"llama_cpp": lambda *a, **k: backend, "onnx_int4": lambda *a, **k: backend})
+    try:
+        result = engine.ask("A movie lasts 150 minutes. How many hours is that?",
+                            AskOptions(max_tokens=40, store=False, use_cache=False, tools=engine.open_tools()))
+    finally:
+        engine.close()
+    assert result.tool_calls == []  # 100: no percentage in the question
+    assert backend.answer_prompts, "the model was never asked to answer"
+    final = backend.answer_prompts[-1]
+    assert not any("which the question does not give" in m.content for m in final)
+    assert final[-1].role == "user" and "150 minutes" in final[-1].content
