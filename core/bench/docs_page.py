@@ -525,6 +525,20 @@ def _semantic_first_look(path: Path, root: Path, data: dict[str, Any]) -> str:
         f"`{str(data.get('commit', ''))[:12]}`\n"])
 
 
+# What was seen of each split before the code it measures: (title, what was seen).
+_WORD_SPLITS = {
+    "heldout": ("the first held-out split (seen since session 32)",
+                "never used to tune prompts up to session 31; in session 32 its eleven failures were read to design "
+                "the set-up checks, so from the column `engine_s32` on it is development data"),
+    "heldout2": ("the model alone against the engine with its tools (second held-out split)",
+                 "20 templates of new kinds written and committed in session 32 before the change measured in "
+                 "`engine_s32`, by the person who then wrote that change; `engine_before` and `bare` ran once on "
+                 "it before any change; two lines of that run's progress log (two `engine_before` misses, a gift "
+                 "and a salary problem) were seen by accident, no other per-problem result was read while "
+                 "changing, and nothing was changed for those two"),
+}
+
+
 def _word_problems(path: Path, root: Path, data: dict[str, Any]) -> str:
     configs = data.get("configs", {})
     bare = configs.get("bare", {}).get("accuracy")
@@ -535,14 +549,14 @@ def _word_problems(path: Path, root: Path, data: dict[str, Any]) -> str:
         rows.append([f"`{label}`", f"{col.get('correct')}/{col.get('total')}",
                      f"{accuracy:.0%}" if accuracy is not None else "?", vs_bare,
                      fmt(col.get("median_ms"), "ms"), f"`{col.get('commit', '?')}`"])
-    heldout = data.get("split") == "heldout"
-    title = ("the model alone against the engine with its tools" if heldout
-             else f"the `{data.get('split', '?')}` split (read while changing the set-up)")
+    split = str(data.get("split", "?"))
+    title, seen = _WORD_SPLITS.get(split, (f"the `{split}` split (read while changing the set-up)",
+                                           "its failures read while changing the set-up and the prompts: these "
+                                           "figures show what was tuned on, the held-out split shows what carries "
+                                           "over"))
     out = [f"## Arithmetic word problems: {title}\n",
-           f"{data.get('problems', '?')} problems of the `{data.get('split', '?')}` split (units, percentages, "
-           "rates, money, dates, factorials; exact answers computed in code, "
-           + ("never used to tune prompts), " if heldout else "its failures read while changing the set-up and "
-              "the prompts: these figures show what was tuned on, the held-out split above what carries over), ")
+           f"{data.get('problems', '?')} problems of the `{split}` split (units, percentages, rates, money, dates, "
+           f"factorials; exact answers computed in code; {seen}), "
            + f"model `{data.get('model', '?')}`, greedy, at most {data.get('max_tokens', '?')} answer tokens, on "
            f"{data.get('machine', '?')}. `bare`: the same model through the engine with no tools; the engine "
            "columns offer its tools (the calculator), each measured at the commit shown. Latency: the whole "

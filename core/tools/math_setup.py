@@ -18,18 +18,38 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from .unit_facts import conversion_factors, factor_numbers, named_factor, named_facts, unit_facts, unit_sizes
+from .date_facts import date_facts, dates_in, named_date, without_dates
+from .unit_facts import (
+    conversion_factors,
+    fact_line,
+    factor_numbers,
+    named_factor,
+    named_facts,
+    stated_pairs,
+    unit_facts,
+    unit_named,
+)
 
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 _EXPR_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")  # in an expression a comma separates arguments
 _FACTORIAL = re.compile(r"(\d+)\s*(?:!|factorial)")
-# Factors a correct set-up may bring in without the question stating them: time, calendar, metric and imperial
-# units, percentages, temperature (9/5, 32, 273.15), doubling and halving.
-KNOWN_FACTORS = frozenset(Fraction(x) for x in (
-    "0.5", "1", "2", "3", "4", "5", "7", "9", "10", "12", "16", "24", "28", "30", "31", "32", "36", "52", "60", "100",
-    "360", "365", "366", "1000", "1024", "3600", "86400", "604800", "1000000", "1.8", "273.15", "2.54", "0.0254",
-    "0.3048", "0.9144", "1.609344", "1609.344", "0.45359237", "453.59237", "2.2046226218", "28.349523125", "16",
-    "3.785411784", "0.946352946", "0.621371", "39.37"))
+# Numbers any set-up may bring in without the question stating them: doubling, halving, a third, a quarter...
+GENERIC_FACTORS = frozenset(Fraction(x) for x in ("0.5", "1", "2", "3", "4", "5", "10"))
+# Numbers a set-up may bring in only when the question speaks of what they convert: `/ 100` in a question without a
+# percentage ("162 miles in 3 hours" set up as `(162 / 3) / 100`) or `* 60` in one that names minutes only ("7
+# liters per minute, a 294 liter tank" as `294 / 7 * 60`) are the set-up's mistakes, not factors.
+CONTEXT_FACTORS: tuple[tuple[re.Pattern[str], frozenset[Fraction]], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), frozenset(Fraction(x) for x in numbers)) for pattern, numbers in (
+        (r"%|\bper ?cent", ("100",)),
+        (r"celsius|fahrenheit|kelvin|°", ("9", "5", "1.8", "32", "273.15")),
+        (r"\bmonth", ("12", "28", "29", "30", "31")),  # see also MONTH_LENGTHS
+        (r"\byears?\b|\bannual|\byearly", ("12", "52", "365", "366")),
+        (r"\bweeks?\b|\bweekly", ("7",)),
+        (r"\bdozens?\b", ("12",)),
+        (r"\bdecades?\b", ("10",)),
+        (r"\bcentur", ("100",)),
+        (r"\bcents?\b", ("100",)),
+    ))
 
 SETUP_SCHEMA: dict[str, object] = {
     "type": "object",
@@ -65,8 +85,10 @@ SETUP_INSTRUCTION = (
 def setup_instruction(question: str) -> str:
     """The set-up instruction, with the exact conversion factors between the units the question names, by name."""
     facts = named_facts(question) + unit_facts(question)[len(conversion_factors(question)):]
-    return SETUP_INSTRUCTION + ("\n\nUnit factors for this question:\n" + "\n".join(f"- {f}" for f in facts)
-                                if facts else "")
+    dates = date_facts(question)
+    return (SETUP_INSTRUCTION
+            + ("\n\nUnit factors for this question:\n" + "\n".join(f"- {f}" for f in facts) if facts else "")
+            + ("\n\nDates in this question, by name:\n" + "\n".join(f"- {f}" for f in dates) if dates else ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,16 +168,20 @@ def settle(setup: SetUp, question: str) -> Settled:
     """The set-up's expression with each quantity's name and each unit factor's name replaced by its number,
     normalised, and checked against the question."""
     values = {q.name.lower(): q.value for q in setup.quantities if q.name}
+    by_unit = _values_by_unit(setup.quantities)
     unknown: list[str] = []
 
     def number_for(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name.lower() in values:
-            value = values[name.lower()]
+        value = values.get(name.lower()) or by_unit.get(name.lower())
+        if value is not None:
             return f"({value})" if value.startswith("-") else value
         factor = named_factor(name)
         if factor is not None:
             return factor
+        day = named_date(name, question)
+        if day is not None:
+            return str(day)
         if name not in _KEPT_NAMES:
             unknown.append(name)
         return name
@@ -166,6 +192,22 @@ def settle(setup: SetUp, question: str) -> Settled:
     if not _EXPR_NUMBER.search(expression):
         return Settled(expression, "Your expression has no numbers in it. Set the problem up again.")
     return Settled(expression, check_setup(expression, question))
+
+
+def _values_by_unit(quantities: tuple[Quantity, ...]) -> dict[str, str]:
+    """A quantity's value under its unit's names, where it is the only quantity in that unit: the model names its
+    quantities `distance` and `time` and then writes `miles / hours`."""
+    found: dict[str, list[str]] = {}
+    for q in quantities:
+        unit = unit_named(q.unit)
+        if unit is not None:
+            found.setdefault(unit.name, []).append(q.value)
+    out: dict[str, str] = {}
+    for q in quantities:
+        unit = unit_named(q.unit)
+        if unit is not None and len(found[unit.name]) == 1:
+            out |= {q.unit.strip().lower(): q.value, unit.name: q.value, unit.plural: q.value}
+    return out
 
 
 def unknown_note(unknown: list[str], names: list[str]) -> str:
@@ -183,12 +225,22 @@ def _numbers(text: str) -> list[Fraction]:
 def allowed_numbers(question: str) -> set[Fraction]:
     """The numbers an expression for `question` may use: the question's own, the forms a percentage takes in a
     calculation (p/100, 1 ± p/100, 100 ± p), the factors of a factorial it names, and the known unit factors."""
-    allowed = set(KNOWN_FACTORS) | factor_numbers(question) | unit_sizes()
+    allowed = set(GENERIC_FACTORS) | factor_numbers(question) | {Fraction(d.day_number) for d in dates_in(question)}
+    for pattern, numbers in CONTEXT_FACTORS:
+        if pattern.search(question):
+            allowed |= numbers
+    percent = _PERCENT.search(question) is not None
+    if dates_in(question):
+        allowed |= MONTH_LENGTHS
     for n in _numbers(question):
-        allowed |= {n, n / 100, 1 + n / 100, 1 - n / 100, 100 - n, 100 + n}
+        allowed |= {n, n / 100, 1 + n / 100, 1 - n / 100, 100 - n, 100 + n} if percent else {n}
     for match in _FACTORIAL.finditer(question):
         allowed |= {Fraction(k) for k in range(1, min(int(match.group(1)), 1000) + 1)}
     return allowed
+
+
+_PERCENT = CONTEXT_FACTORS[0][0]
+MONTH_LENGTHS = frozenset(Fraction(n) for n in (28, 29, 30, 31))  # a question naming dates may count across months
 
 
 def foreign_numbers(expression: str, question: str) -> list[str]:
@@ -202,8 +254,8 @@ def unused_numbers(expression: str, question: str) -> list[str]:
     milliseconds" written as `60 * 60`). A factorial's argument counts as used by any of its factors."""
     used = {Fraction(raw) for raw in _EXPR_NUMBER.findall(expression)}
     factorials = {Fraction(m.group(1)) for m in _FACTORIAL.finditer(question)}
-    missing = []
-    for raw in _NUMBER.findall(question):
+    missing = [d.name for d in dates_in(question) if not {Fraction(d.day_number), Fraction(d.day)} & used]
+    for raw in _NUMBER.findall(without_dates(question)):
         n = Fraction(raw.replace(",", ""))
         if n in used or n in factorials or any(n / 100 == u or 1 + n / 100 == u or 1 - n / 100 == u or 100 - n == u
                                                for u in used):
@@ -212,14 +264,47 @@ def unused_numbers(expression: str, question: str) -> list[str]:
     return missing
 
 
+def repeated_factors(expression: str, question: str) -> list[str]:
+    """Factors the question does not give that the expression uses more than twice (`27 * 5 * 60 / 60 / 60 * 60 ...`,
+    a small model looping inside its expression); seconds in days uses 60 twice at most (`3 * 24 * 60 * 60`)."""
+    given = set(_numbers(question))
+    counts: dict[str, int] = {}
+    for raw in _EXPR_NUMBER.findall(expression):
+        if Fraction(raw) not in given:
+            counts[raw] = counts.get(raw, 0) + 1
+    return [raw for raw, n in counts.items() if n > 2]
+
+
+_OVER_100 = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*/\s*100(?![\d.])")
+
+
+def percent_divided_twice(expression: str, question: str) -> str | None:
+    """A percentage the expression divides by 100 after writing it as a fraction already: `1.02 / 100 * 8400` for a
+    2% growth (1.02 is 1 + 2/100). Returns that number as written, or None."""
+    if _PERCENT.search(question) is None:
+        return None
+    given = set(_numbers(question))
+    as_fractions = {f for n in given for f in (n / 100, 1 + n / 100, 1 - n / 100)} - given
+    return next((m.group(1) for m in _OVER_100.finditer(expression) if Fraction(m.group(1)) in as_fractions), None)
+
+
 def check_setup(expression: str, question: str) -> str | None:
     """What is wrong with the expression as a set-up of the question, said to the model; None when nothing is."""
     foreign = foreign_numbers(expression, question)
     if foreign:
         return retry_note(foreign)
-    pairs = conversion_factors(question)
+    repeated = repeated_factors(expression, question)
+    if repeated:
+        return (f"Your expression uses {', '.join(repeated)} over and over. Set the problem up again with each unit "
+                "converted once.")
+    twice = percent_divided_twice(expression, question)
+    if twice is not None:
+        return (f"In your expression {twice} is already a percentage taken as a fraction; dividing it by 100 again "
+                "makes the result 100 times too small. Set the problem up again.")
+    stated = stated_pairs(question)
+    pairs = [p for p in conversion_factors(question) if frozenset((p[0].name, p[1].name)) not in stated]
     if pairs and all(Fraction(raw) in set(_numbers(question)) for raw in _EXPR_NUMBER.findall(expression)):
-        facts = "; ".join(unit_facts(question))
+        facts = "; ".join(fact_line(*pair) for pair in pairs)
         return (f"My question mixes units ({facts}), but your expression converts nothing. Set the problem up "
                 "again, converting with those factors.")
     unused = unused_numbers(expression, question)

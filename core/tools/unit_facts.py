@@ -92,10 +92,15 @@ def conversion_factors(question: str) -> list[tuple[Unit, Unit, Fraction]]:
 
 def unit_facts(question: str) -> list[str]:
     """One line per conversion the question may need, e.g. "1 minute = 60000 milliseconds"."""
-    lines = [f"1 {big.name} = {_decimal(ratio)} {small.plural}" for big, small, ratio in conversion_factors(question)]
+    lines = [fact_line(big, small, ratio) for big, small, ratio in conversion_factors(question)]
     if _CELSIUS.search(question) and _FAHRENHEIT.search(question):
         lines.append("degrees Fahrenheit = degrees Celsius * 9 / 5 + 32")
     return lines
+
+
+def fact_line(big: Unit, small: Unit, ratio: Fraction) -> str:
+    """"1 minute = 60000 milliseconds"."""
+    return f"1 {big.name} = {_decimal(ratio)} {small.plural}"
 
 
 def factor_name(big: Unit, small: Unit) -> str:
@@ -141,10 +146,43 @@ def named_facts(question: str) -> list[str]:
 
 
 def factor_numbers(question: str) -> set[Fraction]:
-    """The factors unit_facts states, as exact numbers (with their reciprocals): the set-up check accepts them."""
+    """The numbers a set-up may use to convert between the units the question names: for each kind of unit it names
+    two of, the factors between every unit of the table from the smallest to the largest it names (seconds in 3 days
+    may go through hours and minutes: 24 and 60), with their reciprocals and the units' sizes (a factor written as a
+    quotient of two sizes). Nothing for a kind it names one unit of: "liters per minute" and "minutes" need no 60."""
     out: set[Fraction] = set()
-    for _big, _small, ratio in conversion_factors(question):
-        out |= {ratio, 1 / ratio}
-        if ratio.denominator != 1:
-            out.add(Fraction(_decimal(ratio)))
+    named = units_in(question)
+    for dimension in {u.dimension for u in named}:
+        sizes = [u.size for u in named if u.dimension == dimension]
+        if len(sizes) < 2:
+            continue
+        between = [u.size for u in UNITS if u.dimension == dimension and min(sizes) <= u.size <= max(sizes)]
+        for a in between:
+            out.add(a)
+            for b in between:
+                if a > b:
+                    ratio = a / b
+                    out |= {ratio, 1 / ratio}
+                    if ratio.denominator != 1:
+                        out.add(Fraction(_decimal(ratio)))
+    return out
+
+
+def unit_named(word: str) -> Unit | None:
+    """The unit a word names ("miles", "hrs", "kg"), or None."""
+    return _BY_NAME.get(word.strip().lower())
+
+
+# "16 hours a week", "3 meals per day": a number of one unit for each of another
+_RATE = re.compile(r"\d[\d,.]*\s+([a-z]+)\s+(?:a|an|per|each|every)\s+([a-z]+)", re.IGNORECASE)
+
+
+def stated_pairs(question: str) -> set[frozenset[str]]:
+    """The pairs of units the question itself links by a rate ("works 16 hours a week": hour and week), by name: the
+    set-up then needs no factor between them (a wage over weeks is hourly pay * hours a week * weeks)."""
+    out: set[frozenset[str]] = set()
+    for a, b in _RATE.findall(question):
+        ua, ub = unit_named(a), unit_named(b)
+        if ua is not None and ub is not None and ua != ub and ua.dimension == ub.dimension:
+            out.add(frozenset((ua.name, ub.name)))
     return out

@@ -172,3 +172,50 @@ def test_an_answer_that_contradicts_the_calculation_is_never_shown(
     assert calls == ["150 / 60"]
     assert text == shown and "58.6" not in text
     assert [p.temperature >= 0.5 for p in backend.answers] == [False, True]
+
+
+@pytest.mark.parametrize("question, quantities, units, expression, value", [
+    # the model names its quantities and then writes their units
+    ("A train covers 162 miles in 3 hours. What is its average speed in miles per hour?",
+     {"distance": 162, "time": 3}, {"distance": "miles", "time": "hours"}, "miles / hours", Fraction(54)),
+    # dates are day numbers from the calendar
+    ("How many days pass from October 12 to October 20 of the same year?", {}, {}, "October_20 - October_12",
+     Fraction(8)),
+    ("How many days are there from December 28 to January 3?", {}, {}, "january_3 - december_28", Fraction(6)),
+    ("How many days pass from March 7 to March 28 of the same year?", {}, {}, "28 - 7", Fraction(21)),
+    ("How many days are there from February 20, 2024 to March 1, 2024?", {}, {},
+     "march_1_2024 - february_20_2024", Fraction(10)),  # a leap year
+    # a rate the question states links its units: no factor is missing
+    ("A worker earns $17 per hour and works 16 hours a week. How much does she earn in 7 weeks, in dollars?",
+     {"wage": 17, "hours": 16, "weeks": 7}, {}, "wage * hours * weeks", Fraction(1904)),
+])
+def test_unit_names_dates_and_stated_rates_settle_to_the_right_value(
+        question: str, quantities: dict[str, float], units: dict[str, str], expression: str, value: Fraction) -> None:
+    form = {"quantities": [{"name": k, "value": v, "unit": units.get(k, "u")} for k, v in quantities.items()],
+            "asked": "it", "expression": expression}
+    setup = parse_setup(json.dumps(form))
+    assert setup is not None
+    settled = settle(setup, question)
+    assert settled.problem is None, settled.problem
+    assert evaluate(settled.expression) == value
+
+
+@pytest.mark.parametrize("question, expression, wrong", [
+    ("A printer prints 27 pages per minute. How many pages does it print in 5 hours?", "27 * 5", "converts nothing"),
+    ("A printer prints 27 pages per minute. How many pages does it print in 5 hours?",
+     "27 * 5 * 60 / 60 / 60 * 60 / 60 * 60", "uses 60 over and over"),
+    ("A town of 8400 people grows by 2%. What is its new population?", "1.02 / 100 * 8400", "1.02 is already"),
+    ("How many days pass from March 7 to March 28 of the same year?", "31 - 28", "leaves out march_7"),
+])
+def test_a_setup_that_converts_nothing_divides_a_percentage_twice_or_skips_a_date_is_sent_back(
+        question: str, expression: str, wrong: str) -> None:
+    setup = parse_setup(json.dumps({"quantities": [], "asked": "it", "expression": expression}))
+    assert setup is not None
+    problem = settle(setup, question).problem
+    assert problem is not None and wrong in problem, problem
+
+
+def test_the_instruction_gives_the_questions_dates_as_day_numbers() -> None:
+    text = setup_instruction("How many days pass from October 12 to October 20 of the same year?")
+    assert "october_12 = 285" in text and "october_20 = 293" in text
+    assert "Dates in this question" not in setup_instruction("What is 12% of 20?")

@@ -112,7 +112,14 @@ def test_a_call_with_its_own_result_appended_is_the_same_call(first: dict[str, s
 
 @pytest.mark.parametrize("expression, question, foreign", [
     ("3 * 24 * 3600", "How many seconds are there in 3 days?", []),
-    ("3 * 28", "How many seconds are there in 3 days?", []),  # 28 days in February: a known factor, not caught
+    ("3 * 28", "How many seconds are there in 3 days?", ["28"]),  # days in February: only where months are spoken of
+    ("3 * 24 * 60 * 60", "How many seconds are there in 3 days?", []),  # through hours and minutes
+    ("294 / 7 * 60", "A tap fills a tank at 7 liters per minute. How many minutes does it take to fill a 294 liter "
+     "tank?", ["60"]),  # only minutes named: nothing to convert
+    ("(162 / 3) / 100", "A train covers 162 miles in 3 hours. What is its average speed in miles per hour?",
+     ["100"]),  # no percentage in the question
+    ("7600 * (1 + 12 / 100)", "A town of 7600 people grows by 12%. What is its new population?", []),
+    ("26 * 12", "A phone plan costs $26 a month. What does it cost over a year?", []),
     ("3 * 86400 * 17", "How many seconds are there in 3 days?", ["17"]),
     ("(17 * 23) + sqrt(144)", "How many ounces are in a kilogram?", ["17", "23", "144"]),
     ("7600 * 1.12", "A town of 7600 people grows by 12%. What is its new population?", []),
