@@ -535,7 +535,9 @@ _WORD_SPLITS = {
                  "`engine_s32`, by the person who then wrote that change; `engine_before` and `bare` ran once on "
                  "it before any change; two lines of that run's progress log (two `engine_before` misses, a gift "
                  "and a salary problem) were seen by accident, no other per-problem result was read while "
-                 "changing, and nothing was changed for those two"),
+                 "changing, and nothing was changed for those two; after the `engine_s32` run its failures were "
+                 "read (for the next change: a cubic meter, clock times, Fahrenheit to Celsius), so any later "
+                 "column is a seen figure"),
 }
 
 
