@@ -112,7 +112,7 @@ class SetupWritingBackend(StandInBackend):
         yield BackendDone("stop", 1, 10)
 
 
-def _ask(backend: SetupWritingBackend, settings_dir: Path, model: Path, artifacts: Path) -> tuple[str, list[str]]:
+def _ask(backend: StandInBackend, settings_dir: Path, model: Path, artifacts: Path) -> tuple[str, list[str]]:
     engine = Engine.create(default_model_settings(settings_dir, model.parent, artifacts),
                            factories={"llama_cpp": lambda *a, **k: backend, "onnx_int4": lambda *a, **k: backend})
     try:
@@ -248,14 +248,8 @@ class DirectCallBackend(StandInBackend):
 def test_a_direct_call_the_check_rejects_never_runs_and_its_note_is_not_what_the_model_answers_from(
         default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
     backend = DirectCallBackend()
-    engine = Engine.create(default_model_settings(tmp_path, default_model_installed.parent, artifacts_dir),
-                           factories={"llama_cpp": lambda *a, **k: backend, "onnx_int4": lambda *a, **k: backend})
-    try:
-        result = engine.ask("A movie lasts 150 minutes. How many hours is that?",
-                            AskOptions(max_tokens=40, store=False, use_cache=False, tools=engine.open_tools()))
-    finally:
-        engine.close()
-    assert result.tool_calls == []  # 100: no percentage in the question
+    _text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
+    assert calls == []  # 100: no percentage in the question
     assert backend.answer_prompts, "the model was never asked to answer"
     final = backend.answer_prompts[-1]
     assert not any("which the question does not give" in m.content for m in final)
