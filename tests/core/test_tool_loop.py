@@ -76,6 +76,7 @@ def test_a_granted_file_is_read_and_an_ungranted_one_is_not(qwen: Engine, notes:
     assert "PAPAYA-42" in granted.text
 
 
+@pytest.mark.slow  # a whole real-model tool loop (math set-up voting included); the default run stays under 15 minutes
 @pytest.mark.default_model
 def test_every_call_and_the_route_are_in_the_audit_log(qwen: Engine) -> None:
     before = len(qwen.audit.entries())
@@ -85,6 +86,7 @@ def test_every_call_and_the_route_are_in_the_audit_log(qwen: Engine) -> None:
     assert qwen.audit.verify().ok
 
 
+@pytest.mark.slow  # a whole real-model tool loop (math set-up voting included); the default run stays under 15 minutes
 @pytest.mark.default_model
 def test_a_stored_answer_keeps_its_tool_calls_for_history_and_export(qwen: Engine, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:

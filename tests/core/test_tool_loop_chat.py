@@ -44,6 +44,7 @@ def test_in_a_chat_the_answer_after_a_tool_is_about_the_latest_turn(qwen: Engine
     assert "Paris" not in third.text and first.text.strip() not in third.text
 
 
+@pytest.mark.slow  # a whole real-model tool loop (a refused call, then the answer); the default run stays under 15 minutes
 @pytest.mark.default_model
 def test_a_refused_read_is_reported_not_invented(qwen: Engine, notes: Path) -> None:
     nobody = qwen.open_tools(ask=None)  # nobody to ask, nothing granted: the read is refused
