@@ -225,21 +225,28 @@ def _numbers(text: str) -> list[Fraction]:
 def allowed_numbers(question: str) -> set[Fraction]:
     """The numbers an expression for `question` may use: the question's own, the forms a percentage takes in a
     calculation (p/100, 1 ± p/100, 100 ± p), the factors of a factorial it names, and the known unit factors."""
-    allowed = set(GENERIC_FACTORS) | factor_numbers(question) | {Fraction(d.day_number) for d in dates_in(question)}
+    dates = dates_in(question)
+    allowed = set(GENERIC_FACTORS) | factor_numbers(question) | {Fraction(d.day_number) for d in dates}
     for pattern, numbers in CONTEXT_FACTORS:
         if pattern.search(question):
             allowed |= numbers
     percent = _PERCENT.search(question) is not None
-    if dates_in(question):
+    if dates:
         allowed |= MONTH_LENGTHS
     for n in _numbers(question):
-        allowed |= {n, n / 100, 1 + n / 100, 1 - n / 100, 100 - n, 100 + n} if percent else {n}
+        allowed |= {n, *_as_fractions(n), 100 - n, 100 + n} if percent else {n}
     for match in _FACTORIAL.finditer(question):
         allowed |= {Fraction(k) for k in range(1, min(int(match.group(1)), 1000) + 1)}
     return allowed
 
 
 _PERCENT = CONTEXT_FACTORS[0][0]
+
+
+def _as_fractions(p: Fraction) -> tuple[Fraction, Fraction, Fraction]:
+    """The forms a percentage p takes as a fraction in a calculation: p/100 of the whole, 1 + p/100, 1 - p/100."""
+    return p / 100, 1 + p / 100, 1 - p / 100
+
 MONTH_LENGTHS = frozenset(Fraction(n) for n in (28, 29, 30, 31))  # a question naming dates may count across months
 
 
@@ -259,8 +266,7 @@ def unused_numbers(expression: str, question: str) -> list[str]:
         n = Fraction(raw.replace(",", ""))
         if n == 0:  # a zero ("9:00") is nothing a set-up must use
             continue
-        if n in used or n in factorials or any(n / 100 == u or 1 + n / 100 == u or 1 - n / 100 == u or 100 - n == u
-                                               for u in used):
+        if n in used or n in factorials or {*_as_fractions(n), 100 - n} & used:
             continue
         missing.append(raw.replace(",", ""))
     return missing
@@ -286,7 +292,7 @@ def percent_divided_twice(expression: str, question: str) -> str | None:
     if _PERCENT.search(question) is None:
         return None
     given = set(_numbers(question))
-    as_fractions = {f for n in given for f in (n / 100, 1 + n / 100, 1 - n / 100)} - given
+    as_fractions = {f for n in given for f in _as_fractions(n)} - given
     return next((m.group(1) for m in _OVER_100.finditer(expression) if Fraction(m.group(1)) in as_fractions), None)
 
 
