@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from edgemind.core.hardware import physical_cores
 from edgemind.core.settings import Settings, load_settings
+
+
+def worker_threads() -> int:
+    """The cores this test process may use: its share when pytest-xdist runs several workers side by side. Each
+    llama.cpp context otherwise takes every core, and two workers then run twice as many busy threads as there are
+    cores."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return max(1, physical_cores() // max(1, workers))
 
 
 def default_model_settings(home: Path, models_dir: Path, artifacts_dir: Path, **env: str) -> Settings:
@@ -12,4 +22,5 @@ def default_model_settings(home: Path, models_dir: Path, artifacts_dir: Path, **
     OS keyring of whoever runs the tests) and the answer cache off, so each ask is a real generation."""
     return load_settings(env={"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(models_dir),
                               "EDGEMIND_ARTIFACTS_DIR": str(artifacts_dir), "EDGEMIND_AUDIT_KEY_STORE": "file",
-                              "EDGEMIND_CACHE": "0", **env})
+                              "EDGEMIND_CACHE": "0",
+                              "EDGEMIND_THREADS": str(worker_threads()), **env})
