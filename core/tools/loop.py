@@ -26,6 +26,7 @@ from .math_setup import (
     parse_setup,
     settle,
     setup_instruction,
+    written_expression,
 )
 from .registry import Tool
 from .runner import ToolOutcome, ToolRunner
@@ -289,7 +290,11 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
         def evaluate(expression: str) -> ToolOutcome:
             return runner.call(tool_name, {parameter: expression}, conversation_id=conversation_id)
 
-        chosen = _voted_setup(backend, convo, instruction, probing, cancel, question, evaluate, setup_samples)
+        written = written_expression(question)
+        if written is not None:  # the user wrote the expression out: it is calculated as written, with no set-up
+            log.info("the question writes out %r: calculated as written", written)
+        chosen = ((written, evaluate(written)) if written is not None
+                  else _voted_setup(backend, convo, instruction, probing, cancel, question, evaluate, setup_samples))
         if chosen is not None:
             expression, outcome = chosen
             step += 1

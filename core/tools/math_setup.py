@@ -327,6 +327,31 @@ def has_numbers(question: str) -> bool:
     return _NUMBER.search(question) is not None
 
 
+# A run of numbers, operators and brackets the user typed: "1234 * 5678 + 91", "(17 + 3) × 4", "2^10"
+_WRITTEN_RUN = re.compile(r"[-−(]*\d[\d\s.,+\-*/^×÷−()]*[\d)]|[-−(]*\d")
+_SPACED_TIMES = re.compile(r"(?<=[\d)])\s+[xX]\s+(?=[\d(])")
+# Unmistakably arithmetic: "12/25/2024" and "2024-01-05" are dates, "555-1234" a phone number, so a slash or a dash
+# counts only with spaces around it
+_ARITHMETIC = re.compile(r"[+*^×÷()]|\s[-−/]\s")
+
+
+def written_expression(question: str) -> str | None:
+    """The expression the question writes out, when it is the whole of what the question gives: "What is 1234 * 5678
+    + 91?" needs no set-up by the model (three generations on a laptop) but the calculator on exactly that. None when
+    a number stands outside the expression ("12 * 7, rounded to 2 places"), when more than one run of arithmetic is
+    written, or when the run is not unmistakably arithmetic (dates, phone numbers, a lone number)."""
+    text = _SPACED_TIMES.sub(" * ", question)
+    runs = [m for m in _WRITTEN_RUN.finditer(text) if _NUMBER.search(m.group())]
+    if len(runs) != 1:
+        return None
+    run = runs[0].group().strip().rstrip(",.")
+    if not _ARITHMETIC.search(run) or run.count("(") != run.count(")"):
+        return None
+    if _NUMBER.search(text[: runs[0].start()] + " " + text[runs[0].end():]):
+        return None
+    return normalise_expression(run)
+
+
 def retry_note(foreign: list[str]) -> str:
     """What the model is told when its expression used numbers from nowhere."""
     return (f"Your expression uses {', '.join(foreign)}, which the question does not give and which is not a unit "

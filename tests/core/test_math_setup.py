@@ -15,7 +15,13 @@ import pytest
 from edgemind.core.backends.base import BackendDone, CancelToken, Chunk, GenerationParams, Message
 from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.tools.loop import PROPOSAL_MAX_TOKENS
-from edgemind.core.tools.math_setup import normalise_expression, parse_setup, settle, setup_instruction
+from edgemind.core.tools.math_setup import (
+    normalise_expression,
+    parse_setup,
+    settle,
+    setup_instruction,
+    written_expression,
+)
 from edgemind.core.tools.unit_facts import named_factor
 from edgemind.plugins.builtin.arithmetic import evaluate
 from tests.support.engines import default_model_settings
@@ -112,11 +118,12 @@ class SetupWritingBackend(StandInBackend):
         yield BackendDone("stop", 1, 10)
 
 
-def _ask(backend: StandInBackend, settings_dir: Path, model: Path, artifacts: Path) -> tuple[str, list[str]]:
+def _ask(backend: StandInBackend, settings_dir: Path, model: Path, artifacts: Path,
+         question: str = "A movie lasts 150 minutes. How many hours is that?") -> tuple[str, list[str]]:
     engine = Engine.create(default_model_settings(settings_dir, model.parent, artifacts),
                            factories={"llama_cpp": lambda *a, **k: backend, "onnx_int4": lambda *a, **k: backend})
     try:
-        result = engine.ask("A movie lasts 150 minutes. How many hours is that?",
+        result = engine.ask(question,
                             AskOptions(max_tokens=40, store=False, use_cache=False, tools=engine.open_tools()))
     finally:
         engine.close()
@@ -140,6 +147,38 @@ def test_sampling_stops_once_a_value_has_a_majority(
     text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
     assert calls == ["150 / 60"] and "2.5" in text
     assert len(backend.forms) == 2  # greedy and one sample agreed: the third was never drawn
+
+
+@pytest.mark.parametrize("question, expression", [
+    ("What is 1234 * 5678 + 91?", "1234 * 5678 + 91"),
+    ("Calculate (17 + 3) × 4.", "(17 + 3) * 4"),
+    ("What is 12 x 4?", "12 * 4"),
+    ("what's 2^10", "2**10"),
+    ("Compute 7 - 2", "7 - 2"),
+    ("What is 1,234 * 5?", "1234 * 5"),
+    ("What is 12 * 7, rounded to 2 decimals?", None),  # a number outside the expression: the model sets it up
+    ("What is 3 + 4? And 5 * 6?", None),  # two expressions
+    ("What day of the week is 12/25/2024?", None),  # a date, not a division
+    ("Is 2024-01-05 a Friday?", None),
+    ("Call 555-1234 and ask for 2 tickets.", None),
+    ("What is 10/4", None),  # a slash without spaces may be a date: the set-up decides
+    ("What is 17% of 2350?", None),
+    ("What is 15!/13!?", None),
+    ("How many seconds are in 3 days?", None),
+    ("What is (2 + 3", None),
+])
+def test_an_expression_the_question_writes_out_is_found_only_when_it_is_all_the_question_gives(
+        question: str, expression: str | None) -> None:
+    assert written_expression(question) == expression
+
+
+@pytest.mark.default_model
+def test_a_written_out_expression_is_calculated_as_written_without_a_set_up(
+        default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
+    backend = SetupWritingBackend("minutes * 60", {1: "minutes * 60", 2: "minutes * 60"})  # set-ups that would be wrong
+    text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir, "What is 1234 * 5678 + 91?")
+    assert calls == ["1234 * 5678 + 91"] and "7006743" in text
+    assert backend.forms == []  # no set-up was asked of the model
 
 
 class WrongNumberBackend(SetupWritingBackend):

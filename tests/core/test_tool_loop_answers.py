@@ -299,7 +299,7 @@ def test_a_call_to_a_tool_that_is_not_offered_is_asked_again_under_the_grammar(
     engine = Engine.create(settings, factories={"llama_cpp": lambda *a, **k: backend,
                                                 "onnx_int4": lambda *a, **k: backend})
     try:
-        result = engine.ask("What is 6 * 7?", AskOptions(max_tokens=40, store=False, tools=engine.open_tools()))
+        result = engine.ask("What is six times seven?", AskOptions(max_tokens=40, store=False, tools=engine.open_tools()))
     finally:
         engine.close()
     assert [(c["tool"], c["ok"]) for c in result.tool_calls] == [("calculator", True)], result.tool_calls
