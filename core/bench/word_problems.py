@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-SPLITS = ("heldout", "heldout2", "dev")
-_SEEDS = {"heldout": 20261205, "heldout2": 20261206, "dev": 7}
-_PER_TEMPLATE = {"heldout": 3, "heldout2": 3, "dev": 2}
+SPLITS = ("heldout", "heldout2", "heldout3", "dev")
+_SEEDS = {"heldout": 20261205, "heldout2": 20261206, "heldout3": 20261207, "dev": 7}
+_PER_TEMPLATE = {"heldout": 3, "heldout2": 3, "heldout3": 3, "dev": 2}
 _MONTHS = ("January", "March", "May", "July", "August", "October", "December")
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
@@ -173,6 +173,12 @@ _CATEGORY = {
     "battery": "percent", "deposit": "percent", "flight": "rates", "faucet": "rates", "machine": "rates",
     "laps": "rates", "pencils": "money", "taxi": "money", "gift": "money", "salary": "money", "meeting": "dates",
     "march_april": "dates", "years": "dates", "arrangements": "factorial", "rectangle": "other",
+    # third held-out
+    "yards": "units", "hours_and_minutes": "units", "kilometers": "units", "tons": "units", "absent": "percent",
+    "what_percent": "percent", "interest": "percent", "fuel": "rates", "heartbeats": "rates", "download": "rates",
+    "recipe": "rates", "eggs": "money", "gym": "money", "euros": "money", "day_of_year": "dates",
+    "months": "dates", "officers": "factorial", "handshakes": "factorial", "average_sum": "other",
+    "square_side": "other",
     # dev
     "ms": "units", "tip": "percent", "walk": "rates", "tickets": "money", "leap": "dates", "fact": "factorial",
     "avg": "other", "movie": "units", "bottles": "units", "raise": "percent", "exam": "percent",
@@ -297,6 +303,127 @@ HELDOUT2: tuple[Template, ...] = (
     _h2_centimeters, _h2_ounces, _h2_pool, _h2_fahrenheit, _h2_tax, _h2_battery, _h2_deposit, _h2_flight, _h2_faucet,
     _h2_machine, _h2_laps, _h2_pencils, _h2_taxi, _h2_gift, _h2_salary, _h2_meeting, _h2_march_april, _h2_years,
     _h2_arrangements, _h2_rectangle,
+)
+
+
+# ---- third held-out templates (session 33): written and committed before the change they measure; kinds no earlier
+# split has (a day of the year, simple interest, a rate per 100 km, a proportion of a recipe, choices of two people
+# in order, handshakes, a square's side from its area) -----------------------------------------------------------
+
+def _h3_yards(r: random.Random) -> tuple[str, Fraction]:
+    y = r.randint(4, 60)
+    return f"A fabric roll is {y} yards long. How many feet of fabric is that?", F(y * 3)
+
+
+def _h3_hours_and_minutes(r: random.Random) -> tuple[str, Fraction]:
+    h, m = r.randint(2, 9), r.randint(5, 55)
+    return f"A hike took {h} hours and {m} minutes. How many minutes is that in all?", F(h * 60 + m)
+
+
+def _h3_kilometers(r: random.Random) -> tuple[str, Fraction]:
+    km = r.randint(3, 40) + F(r.choice((0, 2, 5, 8)), 10)
+    shown = f"{float(km):g}"
+    return f"A running route is {shown} kilometers long. How many meters is it?", km * 1000
+
+
+def _h3_tons(r: random.Random) -> tuple[str, Fraction]:
+    t = r.randint(2, 30)
+    return f"A truck carries {t} metric tons of sand. How many kilograms of sand is that?", F(t * 1000)
+
+
+def _h3_absent(r: random.Random) -> tuple[str, Fraction]:
+    n, p = r.choice((20, 25, 40, 50)), r.choice((10, 20, 40, 60))
+    return f"A class has {n} students and {p}% of them are absent today. How many students are present?", \
+        F(n * (100 - p), 100)
+
+
+def _h3_what_percent(r: random.Random) -> tuple[str, Fraction]:
+    n = r.choice((40, 50, 80, 200, 250))
+    k = n * r.choice((3, 6, 7, 9)) // 10
+    return f"{k} of the {n} seats on a bus are taken. What percent of the seats are taken?", F(k * 100, n)
+
+
+def _h3_interest(r: random.Random) -> tuple[str, Fraction]:
+    p, rate, y = r.randint(5, 40) * 100, r.choice((2, 3, 4, 5, 6)), r.randint(2, 7)
+    return (f"A loan of ${p} charges {rate}% simple interest per year. How much interest is owed after {y} years, "
+            "in dollars?", F(p * rate * y, 100))
+
+
+def _h3_fuel(r: random.Random) -> tuple[str, Fraction]:
+    per, d = r.choice((5, 6, 7, 8)), r.choice((250, 350, 420, 600, 750))
+    return f"A car uses {per} liters of fuel per 100 km. How many liters does it need for {d} km?", F(per * d, 100)
+
+
+def _h3_heartbeats(r: random.Random) -> tuple[str, Fraction]:
+    b, h = r.randint(60, 85), r.randint(2, 6)
+    return f"A resting heart beats {b} times a minute. How many times does it beat in {h} hours?", F(b * 60 * h)
+
+
+def _h3_download(r: random.Random) -> tuple[str, Fraction]:
+    speed, gb = r.choice((4, 5, 8, 10, 20, 25)), r.randint(2, 12)
+    return (f"A file of {gb} gigabytes downloads at {speed} megabytes per second. How many seconds does it take, "
+            "with 1 gigabyte = 1000 megabytes?", F(gb * 1000, speed))
+
+
+def _h3_recipe(r: random.Random) -> tuple[str, Fraction]:
+    s, g, s2 = r.choice((4, 6, 8)), r.randint(3, 12) * 50, r.choice((2, 3, 10, 12))
+    return f"A recipe for {s} people uses {g} grams of flour. How many grams of flour are needed for {s2} people?", \
+        F(g * s2, s)
+
+
+def _h3_eggs(r: random.Random) -> tuple[str, Fraction]:
+    cents, n = r.randint(240, 540), r.choice((18, 30, 36, 42, 60))
+    return f"Eggs cost ${_money(cents)} a dozen. How much do {n} eggs cost, in dollars?", F(cents * n, 100 * 12)
+
+
+def _h3_gym(r: random.Random) -> tuple[str, Fraction]:
+    fee, month = r.randint(20, 80), r.randint(15, 45)
+    return (f"A gym charges a ${fee} joining fee and ${month} a month. What does the first year cost in dollars, "
+            "joining fee included?", F(fee + 12 * month))
+
+
+def _h3_euros(r: random.Random) -> tuple[str, Fraction]:
+    rate, e = F(r.randint(105, 125), 100), r.randint(30, 400)
+    return f"One euro buys {float(rate):.2f} US dollars. How many dollars does {e} euros buy?", rate * e
+
+
+def _h3_day_of_year(r: random.Random) -> tuple[str, Fraction]:
+    d = r.randint(2, 30)
+    return f"In a year that is not a leap year, March {d} is which day of the year (January 1 is day 1)?", \
+        F(31 + 28 + d)
+
+
+def _h3_months(r: random.Random) -> tuple[str, Fraction]:
+    y, m = r.randint(2, 9), r.randint(1, 11)
+    return f"A lease runs for {y} years and {m} months. How many months is that?", F(y * 12 + m)
+
+
+def _h3_officers(r: random.Random) -> tuple[str, Fraction]:
+    n = r.randint(6, 20)
+    return (f"A club with {n} members elects a president and a vice president (two different people). In how many "
+            "ways can it do that?", F(n * (n - 1)))
+
+
+def _h3_handshakes(r: random.Random) -> tuple[str, Fraction]:
+    n = r.randint(5, 25)
+    return f"{n} people meet and each shakes hands once with each of the others. How many handshakes are there?", \
+        F(n * (n - 1), 2)
+
+
+def _h3_average_sum(r: random.Random) -> tuple[str, Fraction]:
+    k, avg = r.randint(4, 9), r.randint(12, 90)
+    return f"The average of {k} test scores is {avg}. What is the sum of the scores?", F(k * avg)
+
+
+def _h3_square_side(r: random.Random) -> tuple[str, Fraction]:
+    side = r.randint(6, 40)
+    return f"A square field has an area of {side * side} square meters. How long is one side, in meters?", F(side)
+
+
+HELDOUT3: tuple[Template, ...] = (
+    _h3_yards, _h3_hours_and_minutes, _h3_kilometers, _h3_tons, _h3_absent, _h3_what_percent, _h3_interest, _h3_fuel,
+    _h3_heartbeats, _h3_download, _h3_recipe, _h3_eggs, _h3_gym, _h3_euros, _h3_day_of_year, _h3_months,
+    _h3_officers, _h3_handshakes, _h3_average_sum, _h3_square_side,
 )
 
 
@@ -429,7 +556,7 @@ def problems(split: str) -> list[WordProblem]:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     rng = random.Random(_SEEDS[split])
     out: list[WordProblem] = []
-    for template in {"heldout": HELDOUT, "heldout2": HELDOUT2}.get(split, DEV):
+    for template in {"heldout": HELDOUT, "heldout2": HELDOUT2, "heldout3": HELDOUT3}.get(split, DEV):
         name = template.__name__.split("_", 2)[2]
         for i in range(_PER_TEMPLATE[split]):
             prompt, answer = template(rng)
