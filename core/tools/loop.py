@@ -331,7 +331,7 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
             rejected.update(id(m) for m in exchange)
             convo.extend(exchange)
             continue
-        yield from run(step, *proposal)
+        yield from run(step, *_in_calculator_notation(proposal, math_setup, argument))
     # A rejected call and what the model was told about it are left out of the answer: with the note last, the model
     # answered with the note ("Your expression leaves out 12, 00, ...").
     convo = [m for m in convo if id(m) not in rejected]
@@ -351,6 +351,16 @@ def _unchecked_expression(proposal: tuple[str, dict[str, Any]], tool: str | None
     if not isinstance(expression, str):
         return None
     return check_setup(normalise_expression(expression), question)
+
+
+def _in_calculator_notation(proposal: tuple[str, dict[str, Any]], tool: str | None,
+                            argument: str | None) -> tuple[str, dict[str, Any]]:
+    """A direct call to the expression tool with its expression as the set-ups go (units after numbers dropped,
+    `4500 km / 900 km/h` as `4500 / 900`): the checked expression is the one that runs."""
+    name, args = proposal
+    if argument is None or name != tool or not isinstance(args.get(argument), str):
+        return proposal
+    return name, {**args, argument: normalise_expression(args[argument])}
 
 
 def _from_latest_turn(convo: list[Message]) -> list[Message]:

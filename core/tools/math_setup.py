@@ -11,18 +11,21 @@ neither a quantity nor a factor, is sent back once with it named. Nothing here r
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from .date_facts import date_facts, dates_in, named_date, without_dates
+from .date_facts import MINUTES_PER_DAY, date_facts, dates_in, named_date, time_facts, times_in, without_dates
 from .unit_facts import (
     conversion_factors,
     fact_line,
     factor_numbers,
+    given_temperature,
     named_factor,
     named_facts,
     stated_pairs,
@@ -85,10 +88,11 @@ SETUP_INSTRUCTION = (
 def setup_instruction(question: str) -> str:
     """The set-up instruction, with the exact conversion factors between the units the question names, by name."""
     facts = named_facts(question) + unit_facts(question)[len(conversion_factors(question)):]
-    dates = date_facts(question)
+    moments = date_facts(question) + time_facts(question)
     return (SETUP_INSTRUCTION
             + ("\n\nUnit factors for this question:\n" + "\n".join(f"- {f}" for f in facts) if facts else "")
-            + ("\n\nDates in this question, by name:\n" + "\n".join(f"- {f}" for f in dates) if dates else ""))
+            + ("\n\nDates and times in this question, by name:\n" + "\n".join(f"- {f}" for f in moments)
+               if moments else ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +155,24 @@ _TIMES_GLUED = re.compile(r"(?<=[\d)])[xX×](?=[\d(])")
 _CURRENCY = re.compile(r"[$€£¥]")
 
 
+_UNIT_AFTER_NUMBER = re.compile(r"(?<=[\d)])\s*([A-Za-z]+(?:\s*/\s*[A-Za-z]+)?)\b(?!\s*[(_])")
+_RATE_UNITS = frozenset({"h", "mph", "kph", "kmh"})
+
+
+def _is_unit(words: str) -> bool:
+    return all(unit_named(w) is not None or w.strip().lower() in _RATE_UNITS for w in words.split("/"))
+
+
 def normalise_expression(expression: str) -> str:
     """The expression in the calculator's plain notation: currency signs dropped, thousands separators removed
     (`2,400`; not where a function takes arguments, `max(1,200)`), `x` and `×` as `*`, `÷` as `/`, `^` as `**`,
-    dashes as minus. A small model writes money and products the way the question does."""
+    dashes as minus, and units written after numbers dropped (`4500 km / 900 km/h`). A small model writes money,
+    products and quantities the way the question does."""
     text = _CURRENCY.sub("", expression)
     if not re.search(r"[A-Za-z_]\s*\(", text):
         text = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), text)
     text = _TIMES_GLUED.sub("*", _TIMES_SPACED.sub(" * ", text))
+    text = _UNIT_AFTER_NUMBER.sub(lambda m: "" if _is_unit(m.group(1)) else m.group(), text)
     for old, new in (("×", "*"), ("·", "*"), ("÷", "/"), ("−", "-"), ("–", "-"), ("^", "**")):
         text = text.replace(old, new)
     return " ".join(text.split())
@@ -233,6 +247,9 @@ def allowed_numbers(question: str) -> set[Fraction]:
     percent = _PERCENT.search(question) is not None
     if dates:
         allowed |= MONTH_LENGTHS
+    times = times_in(question)
+    if times:
+        allowed |= CLOCK_FACTORS | {Fraction(t.minute) for t in times}
     for n in _numbers(question):
         allowed |= {n, *_as_fractions(n), 100 - n, 100 + n} if percent else {n}
     for match in _FACTORIAL.finditer(question):
@@ -248,6 +265,8 @@ def _as_fractions(p: Fraction) -> tuple[Fraction, Fraction, Fraction]:
     return p / 100, 1 + p / 100, 1 - p / 100
 
 MONTH_LENGTHS = frozenset(Fraction(n) for n in (28, 29, 30, 31))  # a question naming dates may count across months
+# a question naming clock times may count in hours and minutes, across noon or midnight
+CLOCK_FACTORS = frozenset(Fraction(n) for n in (12, 24, 60, MINUTES_PER_DAY // 2, MINUTES_PER_DAY))
 
 
 def foreign_numbers(expression: str, question: str) -> list[str]:
@@ -262,6 +281,8 @@ def unused_numbers(expression: str, question: str) -> list[str]:
     used = {Fraction(raw) for raw in _EXPR_NUMBER.findall(expression)}
     factorials = {Fraction(m.group(1)) for m in _FACTORIAL.finditer(question)}
     missing = [d.name for d in dates_in(question) if not {Fraction(d.day_number), Fraction(d.day)} & used]
+    missing += [t.name for t in times_in(question)  # as a minute of the day, or as its hour and minutes
+                if Fraction(t.minute) not in used and not (t.hour in used and (t.past == 0 or t.past in used))]
     for raw in _NUMBER.findall(without_dates(question)):
         n = Fraction(raw.replace(",", ""))
         if n == 0:  # a zero ("9:00") is nothing a set-up must use
@@ -296,6 +317,113 @@ def percent_divided_twice(expression: str, question: str) -> str | None:
     return next((m.group(1) for m in _OVER_100.finditer(expression) if Fraction(m.group(1)) in as_fractions), None)
 
 
+def exact_value(expression: str) -> Fraction | None:
+    """The exact value of a plain arithmetic expression (numbers, + - * / **, parentheses); None for anything else
+    (a function, a factorial, a name) or an undefined one."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return None
+
+    def value(node: ast.AST) -> Fraction:
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return Fraction(str(node.value))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = value(node.operand)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp) and type(node.op) in _EXACT_OPS:
+            left, right = value(node.left), value(node.right)
+            if isinstance(node.op, ast.Pow) and (right.denominator != 1 or abs(right) > 64):
+                raise ValueError("not a small whole power")
+            return _EXACT_OPS[type(node.op)](left, right)
+        raise ValueError("not plain arithmetic")
+
+    try:
+        return value(tree.body)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+
+
+_EXACT_OPS: dict[type[ast.operator], Callable[[Fraction, Fraction], Fraction]] = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** int(b),
+}
+
+
+def span_backwards(expression: str, question: str) -> str | None:
+    """What is wrong when the expression uses the numbers of a question's two dates (or two clock times) and does not
+    count from the earlier to the later: its value must grow with the later one and shrink with the earlier one.
+    `74 - 2 + 107 - 2` for the days from March 15 to April 17 adds both day numbers."""
+    spans = (("days", [(d.name, d.text, d.day_number) for d in dates_in(question)]),
+             ("minutes", [(t.name, t.text, t.minute) for t in times_in(question)]))
+    for what, mentions in spans:
+        if len(mentions) != 2 or mentions[0][2] == mentions[1][2]:
+            continue
+        (early, early_text, early_n), (late, late_text, late_n) = mentions
+        base = exact_value(expression)
+        slopes = [_slope(expression, n, base) for n in (early_n, late_n)] if base is not None else []
+        if len(slopes) == 2 and slopes[0] is not None and slopes[1] is not None and not slopes[0] < 0 < slopes[1]:
+            return (f"Your expression does not count the {what} from {early_text} to {late_text}: that is {late} - "
+                    f"{early} ({late_n} - {early_n}), the later number minus the earlier one. Set the problem up "
+                    "again.")
+    return None
+
+
+def temperature_backwards(expression: str, question: str) -> str | None:
+    """What is wrong when the expression converts the question's temperature the wrong way (140 degrees Fahrenheit
+    to Celsius as `140 * 9 / 5 + 32`): a change of one degree in the given scale is 5/9 of a degree Celsius or 9/5
+    of a degree Fahrenheit in the other."""
+    given = given_temperature(question)
+    base = exact_value(expression)
+    if given is None or base is None or given[0].denominator != 1:
+        return None
+    degrees, scale = given
+    slope = _slope(expression, int(degrees), base)
+    if slope is None or slope == (Fraction(5, 9) if scale == "f" else Fraction(9, 5)):
+        return None
+    formula = f"({degrees} - 32) * 5 / 9" if scale == "f" else f"{degrees} * 9 / 5 + 32"
+    source, target = ("Fahrenheit", "Celsius") if scale == "f" else ("Celsius", "Fahrenheit")
+    return (f"Your expression does not convert {degrees} degrees {source} to {target}: that is {formula}. Set the "
+            "problem up again.")
+
+
+_ASKED_UNIT = re.compile(r"\bhow many ([a-z]+)\b", re.IGNORECASE)
+
+
+def converted_twice(expression: str, question: str) -> str | None:
+    """What is wrong when a number the question gives in the unit it asks for is multiplied by a conversion factor
+    ("how many centimeters are in 3 meters and 39 centimeters" as `3 * 100 + 39 * 100`): it is in that unit already."""
+    asked_words = _ASKED_UNIT.findall(question)
+    asked = unit_named(asked_words[0]) if asked_words else None
+    base = exact_value(expression)
+    if asked is None or base is None:
+        return None
+    factors = {ratio for _big, _small, ratio in conversion_factors(question)}
+    factors |= {1 / f for f in factors}
+    for match in _NUMBER.finditer(question):
+        following = question[match.end():].split()
+        if not following or unit_named(following[0].strip(".,?!;:")) != asked or "," in match.group():
+            continue
+        number = Fraction(match.group())
+        if number.denominator != 1:
+            continue
+        slope = _slope(expression, int(number), base)
+        if slope is not None and abs(slope) in factors:
+            return (f"Your expression converts {match.group()} {following[0].strip('.,?!;:')} again, but it is in "
+                    f"{asked.plural} already, the unit my question asks for. Set the problem up again.")
+    return None
+
+
+def _slope(expression: str, number: int, base: Fraction) -> Fraction | None:
+    """How the expression's value moves when `number` (wherever it is written) grows by one; None if it is not
+    written."""
+    pattern = re.compile(rf"(?<![\w.]){number}(?![\w.])")
+    if pattern.search(expression) is None:
+        return None
+    moved = exact_value(pattern.sub(str(number + 1), expression))
+    return None if moved is None else moved - base
+
+
 def check_setup(expression: str, question: str) -> str | None:
     """What is wrong with the expression as a set-up of the question, said to the model; None when nothing is."""
     foreign = foreign_numbers(expression, question)
@@ -309,6 +437,10 @@ def check_setup(expression: str, question: str) -> str | None:
     if twice is not None:
         return (f"In your expression {twice} is already a percentage taken as a fraction; dividing it by 100 again "
                 "makes the result 100 times too small. Set the problem up again.")
+    backwards = (span_backwards(expression, question) or temperature_backwards(expression, question)
+                 or converted_twice(expression, question))
+    if backwards is not None:
+        return backwards
     stated = stated_pairs(question)
     pairs = [p for p in conversion_factors(question) if frozenset((p[0].name, p[1].name)) not in stated]
     if pairs and all(Fraction(raw) in set(_numbers(question)) for raw in _EXPR_NUMBER.findall(expression)):

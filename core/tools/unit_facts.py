@@ -34,8 +34,8 @@ UNITS = (
     _unit("day", "days", "time", "86400", r"\bdays?\b"),
     _unit("week", "weeks", "time", "604800", r"\bweeks?\b"),
     _unit("millimeter", "millimeters", "length", "0.001", r"\bmillimet|\bmm\b"),
-    _unit("centimeter", "centimeters", "length", "0.01", r"\bcentimet|\bcm\b"),
-    _unit("meter", "meters", "length", "1", r"(?<!kilo)(?<!centi)(?<!milli)\bmet(er|re)s?\b"),
+    _unit("centimeter", "centimeters", "length", "0.01", r"(?<!cubic )\bcentimet|\bcm\b(?![3³])"),
+    _unit("meter", "meters", "length", "1", r"(?<!kilo)(?<!centi)(?<!milli)(?<!cubic )\bmet(er|re)s?\b"),
     _unit("kilometer", "kilometers", "length", "1000", r"\bkilomet|\bkm\b|\bkm/h\b"),
     _unit("inch", "inches", "length", "0.0254", r"\binch(es)?\b"),
     _unit("foot", "feet", "length", "0.3048", r"\bfeet\b|\bfoot\b|\bft\b"),
@@ -49,6 +49,8 @@ UNITS = (
     _unit("milliliter", "milliliters", "volume", "0.001", r"\bmillilit|\bml\b"),
     _unit("liter", "liters", "volume", "1", r"(?<!milli)\blit(er|re)s?\b"),
     _unit("gallon", "gallons", "volume", "3.785411784", r"\bgallons?\b"),
+    _unit("cubic centimeter", "cubic centimeters", "volume", "0.001", r"\bcubic centimet|\bcm[3³]|\bcc\b"),
+    _unit("cubic meter", "cubic meters", "volume", "1000", r"\bcubic met(er|re)s?\b|\bm[3³]"),
 )
 # Calendar counts that are no fixed number of seconds apart (a month, a year) but that a set-up names all the same.
 CALENDAR = {"months_per_year": Fraction(12), "weeks_per_year": Fraction(52), "days_per_year": Fraction(365),
@@ -57,12 +59,15 @@ _SHORT = {"ms": "millisecond", "sec": "second", "secs": "second", "min": "minute
           "hrs": "hour", "mm": "millimeter", "cm": "centimeter", "km": "kilometer", "ft": "foot", "mg": "milligram",
           "g": "gram", "kg": "kilogram", "oz": "ounce", "lb": "pound", "lbs": "pound", "ml": "milliliter",
           "metre": "meter", "metres": "meter", "litre": "liter", "litres": "liter"}
-_BY_NAME = {n: u for u in UNITS for n in (u.name, u.plural)}
+_BY_NAME = {n: u for u in UNITS for n in (u.name, u.plural, u.name.replace(" ", "_"), u.plural.replace(" ", "_"))}
 _BY_NAME |= {short: _BY_NAME[long] for short, long in _SHORT.items()}
 # `<unit>_per_<unit>` and the ways a model words the same name ("seconds_in_a_day", "hours_per_days")
-_FACTOR_NAME = re.compile(r"([a-z]+)_(?:per|in|in_a|in_an|in_one|each)_([a-z]+)")
+_FACTOR_NAME = re.compile(r"((?:cubic_)?[a-z]+)_(?:per|in|in_a|in_an|in_one|each)_((?:cubic_)?[a-z]+)")
 _CELSIUS = re.compile(r"celsius|°\s?c\b|\bdegc\b", re.IGNORECASE)
 _FAHRENHEIT = re.compile(r"fahrenheit|°\s?f\b|\bdegf\b", re.IGNORECASE)
+_GIVEN_DEGREES = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)\s*(?:°\s?|degrees?\s+|deg\s*)?(celsius|fahrenheit|c\b|f\b)",
+                            re.IGNORECASE)
+_LEAP = re.compile(r"\bleap\b", re.IGNORECASE)
 
 
 def _decimal(value: Fraction) -> str:
@@ -94,8 +99,25 @@ def unit_facts(question: str) -> list[str]:
     """One line per conversion the question may need, e.g. "1 minute = 60000 milliseconds"."""
     lines = [fact_line(big, small, ratio) for big, small, ratio in conversion_factors(question)]
     if _CELSIUS.search(question) and _FAHRENHEIT.search(question):
-        lines.append("degrees Fahrenheit = degrees Celsius * 9 / 5 + 32")
+        # the formula in the direction the question asks, from the scale its number is in; both when it cannot be told
+        # (given the Celsius-to-Fahrenheit formula alone, the 0.5B model used it for 140 degrees Fahrenheit too)
+        given = {m.group(2)[0].lower() for m in _GIVEN_DEGREES.finditer(question)}
+        if given != {"c"}:
+            lines.append("degrees Celsius = (degrees Fahrenheit - 32) * 5 / 9")
+        if given != {"f"}:
+            lines.append("degrees Fahrenheit = degrees Celsius * 9 / 5 + 32")
+    if _LEAP.search(question):
+        lines.append("1 leap year = 366 days (days_per_leap_year); 1 ordinary year = 365 days (days_per_year)")
     return lines
+
+
+def given_temperature(question: str) -> tuple[Fraction, str] | None:
+    """The one temperature a question converts, and its scale ("c" or "f"), when it names both scales and gives a
+    number in one of them; None otherwise."""
+    if not (_CELSIUS.search(question) and _FAHRENHEIT.search(question)):
+        return None
+    found = {(Fraction(m.group(1)), m.group(2)[0].lower()) for m in _GIVEN_DEGREES.finditer(question)}
+    return found.pop() if len(found) == 1 else None
 
 
 def fact_line(big: Unit, small: Unit, ratio: Fraction) -> str:
@@ -105,7 +127,7 @@ def fact_line(big: Unit, small: Unit, ratio: Fraction) -> str:
 
 def factor_name(big: Unit, small: Unit) -> str:
     """The name a set-up uses for how many `small` make one `big`: `minutes_per_hour`."""
-    return f"{small.plural}_per_{big.name}"
+    return f"{small.plural}_per_{big.name}".replace(" ", "_")
 
 
 def named_factor(name: str) -> str | None:

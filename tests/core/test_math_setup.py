@@ -16,6 +16,7 @@ from edgemind.core.backends.base import BackendDone, CancelToken, Chunk, Generat
 from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.tools.loop import PROPOSAL_MAX_TOKENS
 from edgemind.core.tools.math_setup import (
+    check_setup,
     normalise_expression,
     parse_setup,
     settle,
@@ -247,7 +248,7 @@ def test_unit_names_dates_and_stated_rates_settle_to_the_right_value(
     ("A town of 8400 people grows by 2%. What is its new population?", "1.02 / 100 * 8400", "1.02 is already"),
     ("How many days pass from March 7 to March 28 of the same year?", "31 - 28", "leaves out march_7"),
     ("A meeting starts at 9:00 and ends at 13:30. How many minutes does it last?", "13 - 9",
-     "leaves out 30, which"),  # and not the zeros of 9:00
+     "leaves out time_13_30, which"),  # the half hour; and not the zeros of 9:00
 ])
 def test_a_setup_that_converts_nothing_divides_a_percentage_twice_or_skips_a_date_is_sent_back(
         question: str, expression: str, wrong: str) -> None:
@@ -260,7 +261,7 @@ def test_a_setup_that_converts_nothing_divides_a_percentage_twice_or_skips_a_dat
 def test_the_instruction_gives_the_questions_dates_as_day_numbers() -> None:
     text = setup_instruction("How many days pass from October 12 to October 20 of the same year?")
     assert "october_12 = 285" in text and "october_20 = 293" in text
-    assert "Dates in this question" not in setup_instruction("What is 12% of 20?")
+    assert "Dates and times in this question" not in setup_instruction("What is 12% of 20?")
 
 
 class DirectCallBackend(StandInBackend):
@@ -269,14 +270,16 @@ class DirectCallBackend(StandInBackend):
 
     name = "direct-caller"
 
-    def __init__(self) -> None:
+    def __init__(self, expression: str = "150 / 60 * 100") -> None:
+        self.expression = expression
         self.answer_prompts: list[list[Message]] = []
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
         if params.json_schema is not None and "quantities" in params.json_schema.get("properties", {}):
             yield "not a form"
         elif params.max_tokens == PROPOSAL_MAX_TOKENS:
-            yield '<tool_call>\n{"name": "calculator", "arguments": {"expression": "150 / 60 * 100"}}\n</tool_call>'
+            call = json.dumps({"name": "calculator", "arguments": {"expression": self.expression}})
+            yield f"<tool_call>\n{call}\n</tool_call>"
         else:
             self.answer_prompts.append(list(messages))
             yield "About two and a half hours."
@@ -293,3 +296,71 @@ def test_a_direct_call_the_check_rejects_never_runs_and_its_note_is_not_what_the
     final = backend.answer_prompts[-1]
     assert not any("which the question does not give" in m.content for m in final)
     assert final[-1].role == "user" and "150 minutes" in final[-1].content
+
+
+@pytest.mark.default_model
+def test_a_direct_call_with_units_in_its_expression_runs_without_them(
+        default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
+    backend = DirectCallBackend("150 minutes / 60 minutes/hour")  # the calculator refuses unit words
+    _text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
+    assert calls == ["150 / 60"]
+
+
+@pytest.mark.parametrize("question, expression, wrong", [
+    # two dates or two clock times: the later one's number minus the earlier one's
+    ("How many days are there from March 15 to April 17?", "74 - 2 + 107 - 2", "april_17 - march_15 (107 - 74)"),
+    ("How many days are there from March 15 to April 17?", "74 - 107", "the later number minus the earlier"),
+    ("A meeting starts at 9:00 and ends at 12:30. How many minutes does it last?", "540 + 750",
+     "time_12_30 - time_9_00"),
+    # a temperature converted the other way
+    ("What is 140 degrees Fahrenheit in degrees Celsius?", "140 * 9 / 5 + 32", "that is (140 - 32) * 5 / 9"),
+    ("What is 30 degrees Celsius in Fahrenheit?", "(30 - 32) * 5 / 9", "that is 30 * 9 / 5 + 32"),
+    # a number already in the unit asked for, converted again
+    ("How many centimeters are in 3 meters and 39 centimeters?", "3 * 100 + 39 * 100", "converts 39 centimeters"),
+    ("How many centimeters are in 3 meters and 39 centimeters?", "(3 + 39) * 100", "in centimeters already"),
+])
+def test_a_span_counted_backwards_a_temperature_converted_the_wrong_way_or_a_unit_converted_twice_is_sent_back(
+        question: str, expression: str, wrong: str) -> None:
+    problem = check_setup(expression, question)
+    assert problem is not None and wrong in problem, problem
+
+
+@pytest.mark.parametrize("question, expression", [
+    ("How many days are there from March 15 to April 17?", "107 - 74"),
+    ("How many days are there from March 15 to April 17?", "(31 - 15) + 17"),  # day-of-month numbers: no day numbers
+    ("A meeting starts at 9:00 and ends at 12:30. How many minutes does it last?", "750 - 540"),
+    ("A meeting starts at 9:00 and ends at 12:30. How many minutes does it last?", "(12 - 9) * 60 + 30"),
+    ("What is 140 degrees Fahrenheit in degrees Celsius?", "(140 - 32) / 1.8"),
+    ("What is 30 degrees Celsius in Fahrenheit?", "30 * 1.8 + 32"),
+    ("How many centimeters are in 3 meters and 39 centimeters?", "3 * 100 + 39"),
+    ("A swimming pool holds 51 cubic meters of water. How many liters is that?", "51 * 1000"),
+])
+def test_the_right_set_ups_of_those_questions_pass(question: str, expression: str) -> None:
+    assert check_setup(expression, question) is None
+
+
+@pytest.mark.parametrize("question, line", [
+    ("What is 140 degrees Fahrenheit in degrees Celsius?", "degrees Celsius = (degrees Fahrenheit - 32) * 5 / 9"),
+    ("How many degrees Fahrenheit is 30 °C?", "degrees Fahrenheit = degrees Celsius * 9 / 5 + 32"),
+    ("A swimming pool holds 51 cubic meters of water. How many liters is that?", "liters_per_cubic_meter = 1000"),
+    ("How many days are in 4 ordinary years and 2 leap years?", "1 leap year = 366 days"),
+    ("A meeting starts at 9:00 and ends at 12:30. How many minutes?", "time_12_30 = 750 (minute of the day"),
+    ("The shop is open from 10 pm to 2 a.m. How many hours?", "time_2_00 = 1560"),  # past midnight: the next day
+])
+def test_the_instruction_states_the_facts_the_question_needs(question: str, line: str) -> None:
+    assert line in setup_instruction(question)
+
+
+def test_the_other_temperature_formula_is_not_offered() -> None:
+    assert "degrees Fahrenheit = degrees Celsius" not in setup_instruction("What is 140 degrees Fahrenheit in "
+                                                                           "degrees Celsius?")
+
+
+@pytest.mark.parametrize("written, plain", [
+    ("4500 km / 900 km/h", "4500 / 900"),
+    ("3 days * 24 hours", "3 * 24"),
+    ("2 pi * 3", "2 pi * 3"),  # not a unit
+    ("10 * minutes_per_hour", "10 * minutes_per_hour"),
+])
+def test_units_written_after_numbers_are_dropped(written: str, plain: str) -> None:
+    assert normalise_expression(written) == plain
