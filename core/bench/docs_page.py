@@ -538,6 +538,15 @@ _WORD_SPLITS = {
                  "changing, and nothing was changed for those two; after the `engine_s32` run its failures were "
                  "read (for the next change: a cubic meter, clock times, Fahrenheit to Celsius), so any later "
                  "column is a seen figure"),
+    "heldout3": ("the model alone against the engine with its tools (third held-out split)",
+                 "20 templates of kinds no earlier split has, written and committed in session 33 (commit "
+                 "`6661c56`) before the change measured in `engine_s33`, by the person who then wrote that change; "
+                 "the change was designed from the second split's failures only (clock times, a span counted "
+                 "backwards, Fahrenheit to Celsius, a cubic meter, a unit converted twice) and adds no unit or fact "
+                 "for this split's kinds (no tons, no day-of-year count); `bare` and `engine_before` ran once on it "
+                 "before the change; two lines of the `bare` run's progress log (the bare model wrong on a seats "
+                 "percentage and on simple interest) were seen by accident, nothing was changed for them, and no "
+                 "other per-problem result of it was read before the `engine_s33` run"),
 }
 
 

@@ -40,9 +40,13 @@ def test_no_committed_attack_broke_through() -> None:
 
 
 def test_the_committed_pass_ran_every_attack_test_there_is() -> None:
-    # the figures are reproduced by their command only if the committed file names exactly the attack tests of today
+    # the figures are reproduced by their command only if the committed file names exactly the attack tests of today.
+    # Collected from the test files that mention an attack at all (a marker is written, or imported, by that word):
+    # collecting all 147 files took 25 s of the default run.
+    files = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "tests").rglob("test_*.py"))
+             if "attack" in p.read_text(encoding="utf-8").lower()]
     proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                           "-m", "attack", "tests"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                           "-m", "attack", *files], cwd=ROOT, capture_output=True, text=True, timeout=300)
     collected = sorted(line for line in proc.stdout.splitlines() if "::" in line)
     assert collected, proc.stdout + proc.stderr
     assert collected == committed()["tests"], ("attack tests changed since the committed pass: rerun "
