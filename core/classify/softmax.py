@@ -89,9 +89,11 @@ def fit_softmax(x: Rows, labels: np.ndarray, classes: int, fit: Fit) -> tuple[np
     """Weights (columns, classes) and bias (classes,) of multinomial logistic regression with an L2 penalty, fitted
     by full-batch gradient descent on rows `x` labelled 0..classes-1. Convex, so the result does not depend on a seed;
     float32 out. SplitRows need `fit.rows`: the column solver reads plain arrays (routing's few hundred columns)."""
-    if isinstance(x, SplitRows) and not fit.rows:
+    if fit.rows:
+        return _fit_in_rows(x, labels, classes, fit)
+    if isinstance(x, SplitRows):
         raise ValueError("SplitRows are fitted in the span of the rows: use Fit(rows=True)")
-    return _fit_in_rows(x, labels, classes, fit) if fit.rows else _fit_in_columns(x, labels, classes, fit)
+    return _fit_in_columns(x, labels, classes, fit)
 
 
 def _fit_in_columns(x: np.ndarray, labels: np.ndarray, classes: int, fit: Fit) -> tuple[np.ndarray, np.ndarray]:

@@ -112,7 +112,9 @@ def lexical_indices(text: str) -> dict[int, float]:
 
 def lexical_matrix(texts: Sequence[str]) -> sparse.csr_matrix:
     """Each text's lexical_indices as one sparse row over HASH_BUCKETS columns (a few hundred filled of 32,768)."""
-    indptr, indices, values = [0], [], []
+    indptr: list[int] = [0]
+    indices: list[int] = []
+    values: list[float] = []
     for text in texts:
         grams = lexical_indices(text)
         indices.extend(grams)
