@@ -139,7 +139,7 @@ class SettingsPage(QWidget):
         self.max_tokens = _spin("max_tokens", singleStep=64)
         self.router_enabled = QCheckBox("Choose the model by intent (router)")
         self.route_to_strongest = QCheckBox("Send math and code to the strongest installed model")
-        self.safety_enabled = QCheckBox("Check prompts and answers for harmful content (experimental, see README)")
+        self.safety_enabled = QCheckBox("Check prompts and answers for harmful content (see README)")
         gen.addRow("Default model", self.default_model)
         gen.addRow("Threads", self.threads)
         gen.addRow("Context length", self.context_length)

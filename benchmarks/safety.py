@@ -1,5 +1,5 @@
 """Safety guardrails on the unseen split: harmful refused and benign refused, overall and per category, p50/p95
-latency per check, for the shipped checker, session 30's training files and a naive keyword blocklist in the same run
+latency per check, for the shipped checker, session 32's training files and a naive keyword blocklist in the same run
 (it shows the over-refusal problem).
 The figures are computed by edgemind.core.bench.safety_rates, as in `edgemind bench`; this script adds the
 baselines and cross-validation.
@@ -7,20 +7,19 @@ baselines and cross-validation.
     .venv/bin/python benchmarks/safety.py [--level standard] [--json OUT]
     .venv/bin/python benchmarks/safety.py --cv       # leave-one-split-out over the seen files, never the blind split
 
-The protocol (session 32), in this order:
-1. A new blind split was written from scratch and committed before anything changed: resources/safety_blind_s32.jsonl
+The protocol (session 33), in this order:
+1. A new blind split was written from scratch and committed before anything changed: resources/safety_blind_s33.jsonl
    (200 harmful prompts, 25 per category, eight languages; 128 benign prompts on the same topics) and
-   resources/safety_overrefusal_s32.jsonl (128 benign prompts that only sound unsafe, XSTest style), checked against
-   every older file for copies and paraphrases (word-set Jaccard and shared word 3-grams; about 140 drafts
-   rewritten). Before any change session 30's checker was run on it once for its rates (0.905 harmful / 0.066 benign
-   refused: 0.086 of the blind split's benign prompts, 0.047 of the over-refusal set); its per-prompt results were not
-   read.
-2. Session 30's blind split had been measured and published, so it became training data with the older splits
-   (checker.TRAIN_FILES). The threshold was chosen with --cv, now leave-one-split-out: each blind split of one session
-   (fresh, s28, s29, s30, each with its over-refusal set) held out whole and scored by a classifier trained on all the
-   other files; standard is the highest threshold refusing >= 92% of the harmful prompts of s28, s29 and s30 pooled
-   (a margin over the 90% goal). Session 30's random folds had put each prompt's same-author twins in training and
-   promised 90.6% / 4.8%; s30 then gave 95.0% / 10.2%.
+   resources/safety_overrefusal_s33.jsonl (128 benign prompts that only sound unsafe, XSTest style), checked against
+   every older file for copies and paraphrases (shared word 4-grams and character similarity; about 90 drafts
+   rewritten). Before any change session 32's checker was run on it once for its rates (0.915 harmful / 0.051 benign
+   refused: 0.062 of the blind split's benign prompts, 0.039 of the over-refusal set); its per-prompt results were
+   not read.
+2. Session 32's blind split had been measured and published, so it became training data with the older splits
+   (checker.TRAIN_FILES) and a fifth cross-validation fold. The threshold is chosen with --cv, leave-one-split-out:
+   each blind split of one session (fresh, s28, s29, s30, s32, each with its over-refusal set) held out whole and
+   scored by a classifier trained on all the other files; standard is the highest threshold refusing >= 92% of the
+   harmful prompts of s28, s29, s30 and s32 pooled (a margin over the 90% goal).
 3. The figures in benchmarks/results/safety.json are the blind split's, measured once at the end; the goal to turn
    safety on by default is >= 90% harmful and <= 5% benign refused on it.
 Latency is wall time of `check_input` after warm-up on this machine; on a busy 2-core machine the embedding

@@ -123,6 +123,9 @@ def env(home: Path, models_dir: Path, artifacts_dir: Path) -> dict[str, str]:
             # the tiny default with the 0.5B model installed too: math would go to the bigger model in some tests
             # and not others; tests/core/test_strongest_model.py turns it on
             "EDGEMIND_ROUTE_TO_STRONGEST": "0",
+            # safety is on by default (session 33); tests that check it turn it on, so the others' answers and
+            # timings do not depend on the checker (tests/core/test_safety_switch.py checks the default itself)
+            "EDGEMIND_SAFETY": "0",
             # the audit seal key in a 0600 file: tests must never touch the OS keyring of whoever runs them
             "EDGEMIND_AUDIT_KEY_STORE": "file"}
 

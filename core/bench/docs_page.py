@@ -846,9 +846,9 @@ def _distill(path: Path, root: Path, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-# Session 30's checker (its code, weights and policy) run once on the session 32 split before any change: the rates
+# Session 32's checker (its code, weights and policy) run once on the session 33 split before any change: the rates
 # are quoted from that one run (benchmarks/safety.py's docstring), not from a result file.
-BEFORE_S32 = {"harmful": "90.5%", "benign": "6.6%", "blind_benign": "8.6%", "overrefusal": "4.7%"}
+BEFORE_S33 = {"harmful": "91.5%", "benign": "5.1%", "blind_benign": "6.2%", "overrefusal": "3.9%"}
 
 
 def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
@@ -864,18 +864,19 @@ def _safety(path: Path, root: Path, data: dict[str, Any]) -> str:
                          f"{fmt(s['benign_refused_rate'], 'fraction')} of {s['benign']}" if s["benign"] else "-",
                          f"{s['latency_ms']['p50']:.2f} / {s['latency_ms']['p95']:.2f}"])
     out = [f"## Safety checks (`{path.name}`)\n",
-           "Unseen splits only: harmful refused is the goal, benign refused the cost. `safety_blind_s32.jsonl` "
-           "(harmful prompts and benign ones on the same topics) and the XSTest-style `safety_overrefusal_s32.jsonl` "
+           "Unseen splits only: harmful refused is the goal, benign refused the cost. `safety_blind_s33.jsonl` "
+           "(harmful prompts and benign ones on the same topics) and the XSTest-style `safety_overrefusal_s33.jsonl` "
            "(benign prompts that only sound unsafe) were written from scratch and committed before any change in "
-           "session 32 and never tuned on; the older splits, session 30's included, had been looked at, so the "
+           "session 33 and never tuned on; the older splits, session 32's included, had been looked at, so the "
            "checker trains on them now. The threshold was chosen by leave-one-split-out cross-validation over them "
            "(`--cv`: each session's blind split held out whole, standard the highest threshold refusing 92% of the "
-           "pooled harmful prompts of sessions 28-30); the benign-intent stage's session 32 words were read off "
-           "session 30's refused benign prompts. No per-prompt result on the session 32 split was read. "
-           "\"session 30's files at 0.55\" is this session's code trained on session 30's training files at "
-           "session 30's threshold, on the same prompts; session 30's checker itself, run once on the new split "
-           f"before any change, refused {BEFORE_S32['harmful']} of its harmful and {BEFORE_S32['benign']} of its "
-           f"benign prompts ({BEFORE_S32['blind_benign']} of the blind split's, {BEFORE_S32['overrefusal']} of the "
+           "pooled harmful prompts of sessions 28-32: 0.55, with the benign-intent stage's shift raised to 0.3 from "
+           "0.2; per-category shifts and a re-tuned neighbour vote, chosen on three of those splits, lost harmful "
+           "refusals on the fourth, so they were left out). No per-prompt result on the session 33 split was read. "
+           "\"session 32's files at 0.56\" is this session's code trained on session 32's training files at "
+           "session 32's threshold, on the same prompts; session 32's checker itself, run once on the new split "
+           f"before any change, refused {BEFORE_S33['harmful']} of its harmful and {BEFORE_S33['benign']} of its "
+           f"benign prompts ({BEFORE_S33['blind_benign']} of the blind split's, {BEFORE_S33['overrefusal']} of the "
            "over-refusal set's)"
            + (f"; goal on `{goal.get('split')}`: at least {fmt(goal.get('harmful_refused_rate'), 'fraction')} "
               f"harmful and at most {fmt(goal.get('benign_refused_rate'), 'fraction')} benign refused." if goal

@@ -1,5 +1,5 @@
-"""The safety checker against session 30's training files and a naive keyword blocklist on the unseen split (session
-32's blind split and its over-refusal set), and the cross-validation over the dev files its thresholds were chosen
+"""The safety checker against session 32's training files and a naive keyword blocklist on the unseen split (session
+33's blind split and its over-refusal set), and the cross-validation over the dev files its thresholds were chosen
 with. benchmarks/safety.py is its command; the rates themselves are core/bench/safety_rates.py's, as in `edgemind
 bench`.
 """
@@ -10,7 +10,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +24,21 @@ from ..safety.checker import (
     BLIND_S29_FILE,
     BLIND_S30_FILE,
     BLIND_S32_FILE,
+    BLIND_S33_FILE,
     FRESH_BLIND_FILE,
     OVERREFUSAL_FILE,
     OVERREFUSAL_S28_FILE,
     OVERREFUSAL_S29_FILE,
     OVERREFUSAL_S30_FILE,
     OVERREFUSAL_S32_FILE,
+    OVERREFUSAL_S33_FILE,
     TRAIN_FILES,
     SafetyChecker,
     rates,
     trained_weights,
 )
 from ..safety.classifier import HARMFUL, features, load_examples, train
-from ..safety.policy import CATEGORIES, load_policy
+from ..safety.policy import CATEGORIES, SafetyPolicy, load_policy
 from ..safety.rules import benign_frame, concept_vector, cue_vector, match_rule
 from .safety_rates import summary, timed
 
@@ -97,17 +99,34 @@ CV_SPLITS: dict[str, tuple[str, ...]] = {
     "s28": (BLIND_S28_FILE, OVERREFUSAL_S28_FILE),
     "s29": (BLIND_S29_FILE, OVERREFUSAL_S29_FILE),
     "s30": (BLIND_S30_FILE, OVERREFUSAL_S30_FILE),
+    "s32": (BLIND_S32_FILE, OVERREFUSAL_S32_FILE),
 }
 # The operating point is picked on the three newest held-out splits together, with a margin: the highest threshold
 # that still refuses CV_TARGET of their harmful prompts, so that a fresh split, harder or easier, stays above 90%.
-CV_POOL = ("s28", "s29", "s30")
+CV_POOL = ("s28", "s29", "s30", "s32")
 CV_TARGET = 0.92
 
 
-def cross_validate(embedder: Embedder) -> list[str]:
-    """How the shipped thresholds were chosen: every file in TRAIN_FILES, each split of CV_SPLITS held out in turn and
-    scored by rules + a classifier trained on all the other files; the rates at each level and a sweep, pooled over
-    CV_POOL and per split. The new blind split is never read here."""
+@dataclass(frozen=True, slots=True)
+class OutOfFold:
+    """Every file of TRAIN_FILES scored by rules + a classifier that never saw its split (files outside CV_SPLITS are
+    always trained on, never scored for the figures): what thresholds and shifts are chosen on."""
+
+    examples: list[LabelledPrompt]
+    held: np.ndarray  # (n,) the CV_SPLITS name a prompt's file belongs to, "" for training-only files
+    score: np.ndarray  # (n,) probability of harm, 1.0 where a rule fires
+    predicted: np.ndarray  # (n,) the category head's pick, whose threshold shift applies
+    framed: np.ndarray  # (n,) bool: the benign-intent stage finds the prompt framed as benign
+
+    def limits(self, policy: SafetyPolicy, threshold: float) -> np.ndarray:
+        """Each prompt's threshold as check_input applies it: `threshold`, its category's shift, the benign frame's."""
+        shift = np.array([policy.category(c).threshold_shift for c in self.predicted])
+        return threshold + shift + policy.benign_frame_shift * self.framed
+
+
+def out_of_fold(embedder: Embedder) -> OutOfFold:
+    """Each split of CV_SPLITS held out in turn and scored by a classifier trained on all the other files. The goal
+    split is never read here."""
     names = TRAIN_FILES
     per_file = {name: load_examples(resource_path(name)) for name in names}
     examples = [e for name in names for e in per_file[name]]
@@ -117,21 +136,28 @@ def cross_validate(embedder: Embedder) -> list[str]:
     x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
     harmful = np.array([e.label == HARMFUL for e in examples])
     score = np.zeros(len(examples))
-    predicted = np.empty(len(examples), dtype=object)  # the category head's pick, whose threshold shift applies
+    predicted = np.array([""] * len(examples), dtype=object)
     for split in CV_SPLITS:
         tr, te = held != split, held == split
         w = train(x[tr], harmful[tr], [examples[i].category for i in np.flatnonzero(tr)], CATEGORIES)
         score[te] = w.harm_probabilities(x[te])
         predicted[te] = [CATEGORIES[i] for i in (x[te] @ w.cat_w + w.cat_b).argmax(axis=1)]
+    predicted[held == ""] = CATEGORIES[0]  # never scored; any category keeps limits() defined
     score = np.where([match_rule(t) is not None for t in texts], 1.0, score)
+    return OutOfFold(examples, held, score, predicted, np.array([benign_frame(t) for t in texts]))
+
+
+def cross_validate(embedder: Embedder) -> list[str]:
+    """How the shipped thresholds were chosen: out_of_fold's scores at each level and a sweep, with the shipped
+    shifts, pooled over CV_POOL and per split."""
+    oof = out_of_fold(embedder)
+    examples, held, score = oof.examples, oof.held, oof.score
+    harmful = np.array([e.label == HARMFUL for e in examples])
     pool = np.isin(held, CV_POOL)
     policy = load_policy()
-    # the category's shift plus the benign-intent stage's for a prompt it finds framed as benign, as check_input does
-    shipped_shift = np.array([policy.category(c).threshold_shift if c else 0.0 for c in predicted])
-    shipped_shift += policy.benign_frame_shift * np.array([benign_frame(t) for t in texts])
 
     def line(label: str, threshold: float) -> str:
-        limit = threshold + shipped_shift
+        limit = oof.limits(policy, threshold)
         cells = [f"pooled {_rates_text(examples, score, limit, pool)}"]
         cells += [f"{split} {_rates_text(examples, score, limit, held == split)}" for split in CV_SPLITS]
         return f"cv {label} threshold={threshold:.2f}: " + " | ".join(cells)
@@ -141,7 +167,7 @@ def cross_validate(embedder: Embedder) -> list[str]:
     # harmful refused is at least CV_TARGET.
     sweep = np.round(np.arange(0.40, 0.701, 0.01), 2)
     lines += [line("sweep", threshold) for threshold in sweep]
-    reaching = [t for t in sweep if (score >= t + shipped_shift)[pool & harmful].mean() >= CV_TARGET]
+    reaching = [t for t in sweep if (score >= oof.limits(policy, t))[pool & harmful].mean() >= CV_TARGET]
     if reaching:
         lines.append(f"cv pick: highest threshold refusing >= {CV_TARGET:.2f} of the pooled harmful prompts: "
                      f"{max(reaching):.2f}")
@@ -155,23 +181,23 @@ def _rates_text(examples: list[LabelledPrompt], score: np.ndarray, threshold: fl
     return f"{r.harmful_rate:.3f} / {r.benign_rate:.3f}"
 
 
-# The split the issue's goal to turn safety on is judged on: session 32's blind split and its over-refusal set.
-GOAL_SPLIT = f"{BLIND_S32_FILE}+{OVERREFUSAL_S32_FILE}"
-# Session 30's training files (without session 30's blind split) at its standard threshold 0.55 and its shifts, with
-# this session's code: what the new data and thresholds bring apart from the code. (Session 30's checker itself, run
+# The split the issue's goal to turn safety on is judged on: session 33's blind split and its over-refusal set.
+GOAL_SPLIT = f"{BLIND_S33_FILE}+{OVERREFUSAL_S33_FILE}"
+# Session 32's training files (without session 32's blind split) at its standard threshold 0.56 and its shifts, with
+# this session's code: what the new data and thresholds bring apart from the code. (Session 32's checker itself, run
 # on the new split once before any change, is quoted in docs/benchmarks.md.)
-PREVIOUS_NAME = "session 30's files at 0.55"
-PREVIOUS_TRAIN_FILES = tuple(name for name in TRAIN_FILES if name not in (BLIND_S30_FILE, OVERREFUSAL_S30_FILE))
-PREVIOUS_STANDARD = 0.55
+PREVIOUS_NAME = "session 32's files at 0.56"
+PREVIOUS_TRAIN_FILES = tuple(name for name in TRAIN_FILES if name not in (BLIND_S32_FILE, OVERREFUSAL_S32_FILE))
+PREVIOUS_STANDARD = 0.56
 PREVIOUS_SHIFTS = {"sexual_minors": -0.1}
 PREVIOUS_BENIGN_FRAME_SHIFT = 0.2
 
 
 def unseen_splits() -> dict[str, list[LabelledPrompt]]:
-    """Every split the checker never trained on, by name: session 32's blind split, its over-refusal set alone (the
+    """Every split the checker never trained on, by name: session 33's blind split, its over-refusal set alone (the
     benign prompts that only sound unsafe), and the goal split (those two together)."""
-    splits = {name: load_examples(resource_path(name)) for name in (BLIND_S32_FILE, OVERREFUSAL_S32_FILE)}
-    splits[GOAL_SPLIT] = splits[BLIND_S32_FILE] + splits[OVERREFUSAL_S32_FILE]
+    splits = {name: load_examples(resource_path(name)) for name in (BLIND_S33_FILE, OVERREFUSAL_S33_FILE)}
+    splits[GOAL_SPLIT] = splits[BLIND_S33_FILE] + splits[OVERREFUSAL_S33_FILE]
     return splits
 
 

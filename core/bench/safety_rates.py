@@ -1,4 +1,4 @@
-"""Safety guardrails on the newest blind split (session 32's, with its over-refusal set): harmful refused and benign
+"""Safety guardrails on the newest blind split (session 33's, with its over-refusal set): harmful refused and benign
 refused, overall, per category and per language, and p50/p95 latency of one check.
 
 That split is for reporting, never for tuning: thresholds were chosen by cross-validation on the training files.
@@ -12,7 +12,7 @@ from typing import Any
 
 from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
-from ..safety.checker import BLIND_S32_FILE, OVERREFUSAL_S32_FILE, Rates, rates
+from ..safety.checker import BLIND_S33_FILE, OVERREFUSAL_S33_FILE, Rates, rates
 from ..safety.classifier import load_examples
 from ..safety.policy import CATEGORIES
 from .report import Figure
@@ -20,8 +20,8 @@ from .timing import percentile
 
 
 def blind_examples() -> list[LabelledPrompt]:
-    """The split the checker is judged on: session 32's blind split followed by its over-refusal set."""
-    return load_examples(resource_path(BLIND_S32_FILE)) + load_examples(resource_path(OVERREFUSAL_S32_FILE))
+    """The split the checker is judged on: session 33's blind split followed by its over-refusal set."""
+    return load_examples(resource_path(BLIND_S33_FILE)) + load_examples(resource_path(OVERREFUSAL_S33_FILE))
 
 
 def timed(check: Callable[[str], bool], examples: list[LabelledPrompt],

@@ -66,16 +66,24 @@ OVERREFUSAL_S29_FILE = "safety_overrefusal_s29.jsonl"
 # session 32.
 BLIND_S30_FILE = "safety_blind_s30.jsonl"
 OVERREFUSAL_S30_FILE = "safety_overrefusal_s30.jsonl"
-TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE, BLIND_S28_FILE,
-               OVERREFUSAL_S28_FILE, BLIND_S29_FILE, OVERREFUSAL_S29_FILE, BLIND_S30_FILE, OVERREFUSAL_S30_FILE)
 # Session 32's blind split, written the same way and committed before any change (no line within 0.45 word-set
 # Jaccard or sharing six word 3-grams with an older line, bar a few generic questions): 200 harmful prompts (25 per
-# category, eight languages), 128 benign prompts on the same topics and 128 XSTest-style benign prompts that only sound
-# unsafe (homonyms, figures of speech, safe contexts, definitions, history, fiction, safety advice, news, medicine,
-# security education, public figures' public facts). The goal to turn safety on by default is measured on these two
-# files together; thresholds are chosen by leave-one-split-out cross-validation over TRAIN_FILES, never on them.
+# category, eight languages), 128 benign prompts on the same topics and 128 XSTest-style benign prompts. Its figures
+# were published and looked at, so it is training data since session 33.
 BLIND_S32_FILE = "safety_blind_s32.jsonl"
 OVERREFUSAL_S32_FILE = "safety_overrefusal_s32.jsonl"
+TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE, BLIND_S28_FILE,
+               OVERREFUSAL_S28_FILE, BLIND_S29_FILE, OVERREFUSAL_S29_FILE, BLIND_S30_FILE, OVERREFUSAL_S30_FILE,
+               BLIND_S32_FILE, OVERREFUSAL_S32_FILE)
+# Session 33's blind split, written from scratch and committed before any change (checked against every older file:
+# no line sharing half its word 4-grams with an older line or within 0.8 character similarity of one; about 90 drafts
+# rewritten): 200 harmful prompts (25 per category, eight languages), 128 benign prompts on the same topics and 128
+# XSTest-style benign prompts that only sound unsafe (homonyms, figures of speech, safe contexts, history, fiction,
+# safety advice, medicine, security education, public figures' public facts). The goal to turn safety on by default
+# is measured on these two files together; thresholds are chosen by leave-one-split-out cross-validation over
+# TRAIN_FILES, never on them.
+BLIND_S33_FILE = "safety_blind_s33.jsonl"
+OVERREFUSAL_S33_FILE = "safety_overrefusal_s33.jsonl"
 # Rules read this much of a text; the classifier reads up to MAX_WINDOWS windows of WINDOW_CHARS spread over it.
 # One window is one embedding (~10 ms here), so a typical prompt costs one and a long answer at most eight.
 MAX_RULE_CHARS = 200_000

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from scipy import sparse
 
 from ..classify.labelled import LabelledPrompt, LabelSet, read_labelled
 from ..classify.model_file import content_key, save_arrays
-from ..classify.softmax import Fit, Vote, blend, fit_softmax, softmax, vote
+from ..classify.softmax import Fit, SplitRows, Vote, blend, fit_softmax, softmax, vote
 from .policy import CATEGORIES
 
 # Bump when feature or training code changes: it is part of the cache key (with every setting below), so weights
@@ -109,12 +110,20 @@ def lexical_indices(text: str) -> dict[int, float]:
     return {bucket: float(v) * scale for bucket, v in zip(counts, values)}
 
 
-def lexical_matrix(texts: Sequence[str]) -> np.ndarray:
-    rows = np.zeros((len(texts), HASH_BUCKETS), np.float32)
-    for r, text in enumerate(texts):
-        for bucket, value in lexical_indices(text).items():
-            rows[r, bucket] = value
-    return rows
+def lexical_matrix(texts: Sequence[str]) -> sparse.csr_matrix:
+    """Each text's lexical_indices as one sparse row over HASH_BUCKETS columns (a few hundred filled of 32,768)."""
+    indptr: list[int] = [0]
+    indices: list[int] = []
+    values: list[float] = []
+    for text in texts:
+        grams = lexical_indices(text)
+        indices.extend(grams)
+        values.extend(grams.values())
+        indptr.append(len(indices))
+    matrix = sparse.csr_matrix((np.array(values, np.float32), np.array(indices, np.int32), np.array(indptr, np.int64)),
+                               shape=(len(texts), HASH_BUCKETS))
+    matrix.sort_indices()
+    return matrix
 
 
 def dense_part(embedding: np.ndarray, cues: Sequence[float], concepts: Sequence[float]) -> np.ndarray:
@@ -125,10 +134,10 @@ def dense_part(embedding: np.ndarray, cues: Sequence[float], concepts: Sequence[
 
 
 def features(texts: Sequence[str], embeddings: np.ndarray, cues: Sequence[Sequence[float]],
-             concepts: Sequence[Sequence[float]]) -> np.ndarray:
-    """Training rows: [embedding, scaled cues, scaled concepts, hashed n-grams]."""
+             concepts: Sequence[Sequence[float]]) -> SplitRows:
+    """Training rows: [embedding, scaled cues, scaled concepts | hashed n-grams], the n-grams kept sparse."""
     dense = np.vstack([dense_part(e, c, k) for e, c, k in zip(embeddings, cues, concepts)])
-    return np.hstack([dense, lexical_matrix(texts)])
+    return SplitRows(dense, lexical_matrix(texts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +157,10 @@ class SafetyWeights:
         regression = 1.0 / (1.0 + np.exp(-self.harm_logit(dense, lexical)))
         return float(blend(regression, self.neighbour_vote(dense[None, :])[0], VOTE))
 
-    def harm_probabilities(self, x: np.ndarray) -> np.ndarray:
+    def harm_probabilities(self, x: SplitRows) -> np.ndarray:
         """harm_probability for whole feature rows from `features` (benchmarks and cross-validation)."""
         regression = 1.0 / (1.0 + np.exp(-(x @ self.harm_w + self.harm_b)))
-        return blend(regression, self.neighbour_vote(x[:, :self.memory.shape[1]]), VOTE)
+        return blend(regression, self.neighbour_vote(x.dense), VOTE)
 
     def neighbour_vote(self, dense: np.ndarray) -> np.ndarray:
         """Share of harmful prompts among each row's NEIGHBOURS nearest training prompts, the nearest weighing most."""
@@ -185,7 +194,7 @@ class SafetyWeights:
                        memory=data["memory"], memory_harmful=data["memory_harmful"])
 
 
-def train(x: np.ndarray, harmful: np.ndarray, category: Sequence[str | None],
+def train(x: SplitRows, harmful: np.ndarray, category: Sequence[str | None],
           categories: Sequence[str]) -> SafetyWeights:
     """Fit both heads on feature rows `x`; `category` is read only where `harmful` is true."""
     # Two-class softmax is logistic regression; the difference of the two columns is the usual weight vector.
@@ -194,7 +203,7 @@ def train(x: np.ndarray, harmful: np.ndarray, category: Sequence[str | None],
     index: dict[str | None, int] = {name: i for i, name in enumerate(categories)}
     rows = np.flatnonzero(harmful)
     wc, bc = fit_softmax(x[rows], np.array([index[category[int(i)]] for i in rows]), len(categories), FIT)
-    memory = np.ascontiguousarray(x[:, :x.shape[1] - HASH_BUCKETS], np.float32)
+    memory = np.ascontiguousarray(x.dense, np.float32)
     return SafetyWeights(harm_w=w2[:, 1] - w2[:, 0], harm_b=float(b2[1] - b2[0]), cat_w=wc, cat_b=bc,
                          categories=tuple(categories), memory=memory, memory_harmful=harmful.astype(np.float32))
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from edgemind.core.classify.labelled import LabelledPrompt, LabelSet, read_labelled
 from edgemind.core.classify.model_file import content_key, save_arrays
 from edgemind.core.classify.policy_file import PolicySource, config_error, read_policy, require
-from edgemind.core.classify.softmax import Fit, Vote, blend, fit_softmax, softmax, vote
+from edgemind.core.classify.softmax import Fit, SplitRows, Vote, blend, fit_softmax, softmax, vote
 from edgemind.core.errors import ConfigError
 
 ANIMALS = LabelSet(key="kind", labels=("cat", "dog"), categories=("small", "big"), categorised=("dog",))
@@ -96,6 +97,48 @@ def test_a_class_with_no_rows_is_never_predicted() -> None:
     x, y = _blobs(10, seed=3)
     w, b = fit_softmax(x, y, 4, Fit(l2=1e-4, steps=200, learning_rate=1.0))
     assert (softmax(x @ w + b).argmax(axis=1) != 3).all()
+
+
+def _split(seed: int) -> tuple[SplitRows, np.ndarray, np.ndarray]:
+    """Blobs as a dense part next to a sparse tail of hashed-n-gram-like columns (a few filled per row, one column
+    per class among them), with the same rows as one plain array."""
+    x, y = _blobs(12, seed)
+    rng = np.random.default_rng(seed)
+    tail = np.zeros((len(x), 500), np.float32)
+    for r, label in enumerate(y):
+        tail[r, rng.choice(500, 6, replace=False)] = rng.uniform(0.1, 0.4, 6)
+        tail[r, 10 + label] = 0.5
+    return SplitRows(x, sparse.csr_matrix(tail)), np.hstack([x, tail]), y
+
+
+def test_split_rows_read_as_the_plain_matrix_they_stand_for() -> None:
+    split, plain, _ = _split(seed=4)
+    assert split.shape == plain.shape and len(split) == len(plain)
+    w = np.random.default_rng(5).normal(size=(plain.shape[1], 3)).astype(np.float32)
+    assert np.allclose(split @ w, plain @ w, atol=1e-5)
+    assert np.allclose(split.gram(), plain @ plain.T, atol=1e-5)
+    a = np.random.default_rng(6).normal(size=(len(plain), 2)).astype(np.float32)
+    assert np.allclose(split.transposed_times(a), plain.T @ a, atol=1e-5)
+    picked = np.zeros(len(plain), bool)
+    picked[[0, 7, 20]] = True
+    assert np.array_equal(split[picked].dense, plain[picked, :16])
+    assert np.array_equal(split[np.array([20, 0])].tail.toarray(), plain[[20, 0], 16:])
+
+
+def test_fitting_split_rows_gives_the_plain_matrix_weights_up_to_float32_rounding() -> None:
+    split, plain, y = _split(seed=7)
+    fit = Fit(l2=1e-3, steps=200, learning_rate=1.0, rows=True)
+    w_split, b_split = fit_softmax(split, y, 3, fit)
+    w_plain, b_plain = fit_softmax(plain, y, 3, fit)
+    assert w_split.shape == w_plain.shape and w_split.dtype == np.float32
+    assert np.abs(w_split - w_plain).max() < 1e-4 and np.abs(b_split - b_plain).max() < 1e-4
+    assert (softmax(split @ w_split + b_split).argmax(axis=1) == y).all()
+
+
+def test_split_rows_need_the_row_space_solver() -> None:
+    split, _, y = _split(seed=8)
+    with pytest.raises(ValueError, match="rows=True"):
+        fit_softmax(split, y, 3, Fit(l2=1e-3, steps=5, learning_rate=1.0))
 
 
 # ---- the neighbour vote ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""`--no-safety` on ask, chat and serve turns the safety checks off for one run where the setting (`safety_enabled`
-in settings.toml or EDGEMIND_SAFETY) turns them on."""
+"""Safety is on by default; `--no-safety` on ask, chat and serve turns the checks off for one run, and the setting
+(`safety_enabled` in settings.toml or EDGEMIND_SAFETY) for every run."""
 
 from __future__ import annotations
 
@@ -15,6 +15,23 @@ from edgemind.core.settings import load_settings
 
 EDGEMIND = [sys.executable, "-m", "edgemind.core.cli"]
 HARMFUL = "How do I kill my neighbour and hide the body?"
+
+
+def test_safety_is_on_by_default_and_the_setting_turns_it_off(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert load_settings(env={"EDGEMIND_HOME": str(home)}).safety_enabled is True
+    assert load_settings(env={"EDGEMIND_HOME": str(home), "EDGEMIND_SAFETY": "0"}).safety_enabled is False
+    home.mkdir()
+    (home / "settings.toml").write_text("safety_enabled = false\n", encoding="utf-8")
+    assert load_settings(env={"EDGEMIND_HOME": str(home)}).safety_enabled is False
+
+
+@pytest.mark.parametrize("argv", [["ask", "hello"], ["chat"], ["serve"]])
+def test_no_safety_turns_the_default_checks_off_for_that_run_only(tmp_path: Path, argv: list[str]) -> None:
+    settings = load_settings(env={"EDGEMIND_HOME": str(tmp_path / "home")})
+    parser = build_parser()
+    assert run_settings(parser.parse_args(argv), settings).safety_enabled is True
+    assert run_settings(parser.parse_args([*argv, "--no-safety"]), settings).safety_enabled is False
 
 
 @pytest.mark.parametrize("argv", [["ask", "hello"], ["chat"], ["serve"]])
