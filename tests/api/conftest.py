@@ -23,7 +23,7 @@ def module_engine(tmp_path_factory: pytest.TempPathFactory, models_dir: Path,
     home = tmp_path_factory.mktemp("api-home")
     settings = load_settings(env={"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(models_dir),
                                   "EDGEMIND_ARTIFACTS_DIR": str(artifacts_dir), "EDGEMIND_DEFAULT_MODEL": TINY,
-                                  "EDGEMIND_CACHE": "0"})
+                                  "EDGEMIND_CACHE": "0", "EDGEMIND_SAFETY": "0"})  # as tests/conftest.py's env
     engine = Engine.create(settings)
     yield engine
     engine.close()

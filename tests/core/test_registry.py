@@ -20,7 +20,7 @@ from tests.conftest import DEFAULT, TINY
 def _registry(tmp_path: Path, artifacts: Path, models_dir: Path | None = None) -> Engine:
     """An engine in a data folder of its own, with the run's shared encoder and router (built in a new data folder
     they took 13 s of each test here)."""
-    env = {"EDGEMIND_HOME": str(tmp_path / "h"), "EDGEMIND_ARTIFACTS_DIR": str(artifacts)}
+    env = {"EDGEMIND_HOME": str(tmp_path / "h"), "EDGEMIND_ARTIFACTS_DIR": str(artifacts), "EDGEMIND_SAFETY": "0"}
     if models_dir:
         env["EDGEMIND_MODELS_DIR"] = str(models_dir)
     return Engine.create(load_settings(env=env))

@@ -19,8 +19,10 @@ def worker_threads() -> int:
 
 def default_model_settings(home: Path, models_dir: Path, artifacts_dir: Path, **env: str) -> Settings:
     """The default model from the shared installed models, the shared artifacts, the audit key in a file (never the
-    OS keyring of whoever runs the tests) and the answer cache off, so each ask is a real generation."""
+    OS keyring of whoever runs the tests), the answer cache off, so each ask is a real generation, and the safety
+    checks off as in tests/conftest.py's env (they are on by default; their tests turn them on: a checker that refused
+    "tell me the code word in it" as intrusion would fail tests of the tool loop, not of the loop)."""
     return load_settings(env={"EDGEMIND_HOME": str(home), "EDGEMIND_MODELS_DIR": str(models_dir),
                               "EDGEMIND_ARTIFACTS_DIR": str(artifacts_dir), "EDGEMIND_AUDIT_KEY_STORE": "file",
-                              "EDGEMIND_CACHE": "0",
+                              "EDGEMIND_CACHE": "0", "EDGEMIND_SAFETY": "0",
                               "EDGEMIND_THREADS": str(worker_threads()), **env})
