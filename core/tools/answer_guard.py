@@ -1,5 +1,6 @@
 """Keeps a tool call out of an answer: a final answer that starts writing a call (`<tool_call>`, a bare
-`{"name": ...}` object, a ```json fence holding one) is held back, and a call is dropped, never shown to the user.
+`{"name": ...}` object, a ```json fence or any other tag holding one) is held back, and a call is dropped, never
+shown to the user.
 
 Text before a call streams as it comes; only the few characters that could be the start of a call are held back,
 so an ordinary answer streams unchanged. JSON that is not a call (a user asked for JSON) is let through at the end.
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 # What a call starts with in the layouts small models write (the loop's parse_call reads all of them).
 _STARTS = ("<tool_call>", "```json", '{"name"', '{"tool"')
 _ECHO_CHARS = 40  # an opening this long that matches an instruction word for word is a copy, not an answer
-_CALL_NAME = re.compile(r'"(?:name|tool)"\s*:\s*"[A-Za-z0-9_-]{1,64}"')
+# any name: the 0.5B model also wrote `"name": "March 6 is which day of the year"` with its arguments
+_CALL_NAME = re.compile(r'"(?:name|tool)"\s*:\s*"[^"\n]{1,120}"')
 
 
 def looks_like_call(text: str) -> bool:
@@ -49,7 +51,8 @@ class CallFilter:
                 self._holding = self._echoing = True
                 return ""
         starts = [i for i in (self._held.find(s) for s in _STARTS) if i >= 0]
-        if not self.shown.strip() and self._held.lstrip()[:1] in ("{", "`"):  # opens with JSON or a fence
+        # opens with JSON, a fence or markup (`<json>{"name": ...}</json>`): held to the end, shown there unless a call
+        if not self.shown.strip() and self._held.lstrip()[:1] in ("{", "`", "<"):
             starts.append(0)
         if starts:
             cut = min(starts)

@@ -35,6 +35,8 @@ def _filtered(chunks: Sequence[str]) -> tuple[str, bool]:
     ['{"name": "docs', '_search", "arguments": {"query": "Hamlet"}}'],
     ["<tool", "_call>\n", '{"name": "calculator", "arguments": {"expression": "2+2"}}', "\n</tool_call>"],
     ["```json\n", '{"name": "files_read", "arguments": {"path": "/tmp/a"}}\n```'],
+    # seen on the word problems' third held-out split: another tag, and a sentence for a name
+    ["<json>\n{\n", '  "name": "March 6 is which day of the year",\n', '  "arguments": {"expression": "3 + 6"}\n}\n</json>'],
 ])
 def test_an_answer_that_is_a_call_is_never_shown(chunks: list[str]) -> None:
     assert _filtered(chunks) == ("", True)
@@ -49,6 +51,8 @@ def test_a_call_after_some_words_is_cut_and_the_words_stay() -> None:
     ["Hamlet, prince of Denmark, ", "avenges his father."],
     ['{"city": "Paris", ', '"population": 2100000}'],  # JSON the user asked for is not a call
     ["Use braces: { and } in C."],
+    ["<b>Paris</b> is ", "the capital of France."],  # markup that is no call is shown (at the end)
+    ["<!DOCTYPE html>\n<html>", '<body>{"name": "x"}</body></html>'],  # a name but no arguments: no call
 ])
 def test_ordinary_answers_pass_unchanged(chunks: list[str]) -> None:
     assert _filtered(chunks) == ("".join(chunks), False)
