@@ -356,13 +356,15 @@ def span_backwards(expression: str, question: str) -> str | None:
     `74 - 2 + 107 - 2` for the days from March 15 to April 17 adds both day numbers."""
     spans = (("days", [(d.name, d.text, d.day_number) for d in dates_in(question)]),
              ("minutes", [(t.name, t.text, t.minute) for t in times_in(question)]))
+    base = exact_value(expression)
+    if base is None:
+        return None
     for what, mentions in spans:
         if len(mentions) != 2 or mentions[0][2] == mentions[1][2]:
             continue
         (early, early_text, early_n), (late, late_text, late_n) = mentions
-        base = exact_value(expression)
-        slopes = [_slope(expression, n, base) for n in (early_n, late_n)] if base is not None else []
-        if len(slopes) == 2 and slopes[0] is not None and slopes[1] is not None and not slopes[0] < 0 < slopes[1]:
+        slopes = [_slope(expression, n, base) for n in (early_n, late_n)]
+        if slopes[0] is not None and slopes[1] is not None and not slopes[0] < 0 < slopes[1]:
             return (f"Your expression does not count the {what} from {early_text} to {late_text}: that is {late} - "
                     f"{early} ({late_n} - {early_n}), the later number minus the earlier one. Set the problem up "
                     "again.")
