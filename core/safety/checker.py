@@ -107,10 +107,13 @@ def bundled_embedder_version() -> str:
     return f"{MODEL_ID}:{WEIGHTS.sha256}:{ENCODER_REVISION}"
 
 
-def trained_weights(embedder: TextEmbedder, policy: SafetyPolicy, cache_dir: Path | None, *,
-                    train_paths: Sequence[Path] | None = None, embedder_version: str | None = None) -> SafetyWeights:
-    """Weights for this training data (TRAIN_FILES unless `train_paths`), policy categories, rules and embedder: read
-    from the cache, or trained (seconds: mostly embedding the training prompts) and cached."""
+SHIPPED_PREFIX = "safety-weights-"
+
+
+def weights_key(policy: SafetyPolicy, *, train_paths: Sequence[Path] | None = None,
+                embedder_version: str | None = None) -> tuple[str, list[Path]]:
+    """The cache key of the weights this training data (TRAIN_FILES unless `train_paths`), policy categories, rules
+    and embedder give, and the data files it read."""
     paths = list(train_paths) if train_paths is not None else [resource_path(name) for name in TRAIN_FILES]
     parts = []
     for source in paths:
@@ -119,16 +122,34 @@ def trained_weights(embedder: TextEmbedder, policy: SafetyPolicy, cache_dir: Pat
         except OSError as exc:
             raise ConfigError(f"{source}: cannot read the safety training data ({exc})") from None
     data = b"\n".join(parts)
-    key = cache_key(data, policy.fingerprint(), embedder_version or bundled_embedder_version(), rules_fingerprint())
-    path = cache_dir / f"safety-weights-{key}.npz" if cache_dir else None
+    return cache_key(data, policy.fingerprint(), embedder_version or bundled_embedder_version(),
+                     rules_fingerprint()), paths
 
-    def build() -> SafetyWeights:
-        examples = [e for source in paths for e in load_examples(source)]
-        texts = [e.prompt for e in examples]
-        x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
-        return train(x, np.array([e.label == HARMFUL for e in examples]), [e.category for e in examples], CATEGORIES)
 
-    return built_once(path, _cached_weights, build, _cache_weights)
+def shipped_weights_path(key: str) -> Path:
+    """Where the package ships weights trained on its own data (written by `python -m edgemind.core.safety.ship`):
+    with them a fresh install answers its first request without a minute of training."""
+    return resource_path(f"{SHIPPED_PREFIX}{key}.npz")
+
+
+def train_weights(embedder: TextEmbedder, paths: Sequence[Path]) -> SafetyWeights:
+    """Train on the labelled prompts in `paths` (about a minute on 2 cores for TRAIN_FILES: mostly embedding)."""
+    examples = [e for source in paths for e in load_examples(source)]
+    texts = [e.prompt for e in examples]
+    x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
+    return train(x, np.array([e.label == HARMFUL for e in examples]), [e.category for e in examples], CATEGORIES)
+
+
+def trained_weights(embedder: TextEmbedder, policy: SafetyPolicy, cache_dir: Path | None, *,
+                    train_paths: Sequence[Path] | None = None, embedder_version: str | None = None) -> SafetyWeights:
+    """Weights for this training data, policy categories, rules and embedder (see weights_key): the package's own when
+    it ships them for this key, else read from the cache, else trained and cached."""
+    key, paths = weights_key(policy, train_paths=train_paths, embedder_version=embedder_version)
+    shipped = _cached_weights(shipped_weights_path(key))
+    if shipped is not None:
+        return shipped
+    path = cache_dir / f"{SHIPPED_PREFIX}{key}.npz" if cache_dir else None
+    return built_once(path, _cached_weights, lambda: train_weights(embedder, paths), _cache_weights)
 
 
 def _cached_weights(path: Path) -> SafetyWeights | None:

@@ -180,11 +180,11 @@ class SafetyWeights:
             logits = logits + np.fromiter(lexical.values(), np.float32) @ self.cat_w[buckets]
         return softmax(logits[None, :])[0]
 
-    def save(self, path: Path) -> None:
-        """Atomically; OSError is the caller's."""
+    def save(self, path: Path, *, stale: str | None = None) -> None:
+        """Atomically, removing the files next to it that match `stale`; OSError is the caller's."""
         save_arrays(path, {"harm_w": self.harm_w, "harm_b": np.array(self.harm_b), "cat_w": self.cat_w,
                            "cat_b": self.cat_b, "categories": np.array(self.categories), "memory": self.memory,
-                           "memory_harmful": self.memory_harmful})
+                           "memory_harmful": self.memory_harmful}, stale=stale)
 
     @classmethod
     def load(cls, path: Path) -> SafetyWeights:

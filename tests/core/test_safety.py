@@ -13,13 +13,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgemind.core.embeddings.embedder import Embedder
-from edgemind.core.errors import ConfigError, PromptError
 from edgemind.core.classify.labelled import LabelledPrompt
 from edgemind.core.classify.policy_file import resource_path
-from edgemind.core.safety.checker import (BLIND_S33_FILE, OVERREFUSAL_S33_FILE, TRAIN_FILES, Rates,
-                                          SafetyChecker, rates, trained_weights)
-from edgemind.core.safety.classifier import HARMFUL, load_examples
+from edgemind.core.embeddings.embedder import Embedder
+from edgemind.core.errors import ConfigError, PromptError
+from edgemind.core.safety.checker import (
+    BLIND_S33_FILE,
+    OVERREFUSAL_S33_FILE,
+    SHIPPED_PREFIX,
+    TRAIN_FILES,
+    Rates,
+    SafetyChecker,
+    rates,
+    shipped_weights_path,
+    train_weights,
+    trained_weights,
+    weights_key,
+)
+from edgemind.core.safety.classifier import HARMFUL, SafetyWeights, load_examples
 from edgemind.core.safety.policy import CATEGORIES, load_policy
 from edgemind.core.safety.rules import CONCEPTS, LEXICONS, benign_frame, match_rule, unattested
 
@@ -353,6 +364,37 @@ def test_trained_weights_are_cached_by_content_and_read_back(embedder: Embedder,
     trained_weights(embedder, policy, tmp_path / "cache", train_paths=[small])
     assert len(list((tmp_path / "cache").glob("safety-weights-*.npz"))) == 2  # new data, new key
     assert cached.exists()
+
+
+def test_the_package_ships_weights_trained_on_its_own_data() -> None:
+    """Without them a fresh install spends its first request training (about a minute on 2 cores). A change to the
+    data, rules, categories or embedder changes the key: then this fails until the weights are trained again."""
+    key, _ = weights_key(load_policy())
+    shipped = shipped_weights_path(key)
+    assert shipped.exists(), f"no shipped safety weights for key {key}: run python -m edgemind.core.safety.ship"
+    assert [p.name for p in shipped.parent.glob(f"{SHIPPED_PREFIX}*.npz")] == [shipped.name]  # no stale copies
+
+
+def test_shipped_weights_are_read_instead_of_training(embedder: Embedder, tmp_path: Path) -> None:
+    policy = load_policy()
+    weights = trained_weights(embedder, policy, tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()  # nothing trained, nothing cached
+    shipped = SafetyWeights.load(shipped_weights_path(weights_key(policy)[0]))
+    assert np.array_equal(weights.harm_w, shipped.harm_w) and np.array_equal(weights.memory, shipped.memory)
+
+
+@pytest.mark.slow
+def test_shipped_weights_are_what_training_on_the_data_gives(embedder: Embedder) -> None:
+    """Trained again on this machine's CPU: the shipped file holds what the committed data teaches, up to the float
+    rounding another CPU's embeddings bring."""
+    policy = load_policy()
+    key, paths = weights_key(policy)
+    shipped = SafetyWeights.load(shipped_weights_path(key))
+    fresh = train_weights(embedder, paths)
+    assert fresh.categories == shipped.categories
+    assert np.allclose(fresh.memory, shipped.memory, atol=1e-4)
+    assert np.allclose(fresh.harm_w, shipped.harm_w, atol=1e-3) and abs(fresh.harm_b - shipped.harm_b) < 1e-3
+    assert np.allclose(fresh.cat_w, shipped.cat_w, atol=1e-3)
 
 
 # ---- the labelled data ----------------------------------------------------------------------------------------------
