@@ -15,9 +15,8 @@ import re
 from collections.abc import Callable
 from fractions import Fraction
 
-from edgemind.core.tools.registry import ToolError
-
 from .number_text import describe
+from .registry import ToolError
 
 Number = Fraction | float  # Fraction: exact; float: after an irrational function or constant
 

@@ -11,16 +11,16 @@ neither a quantity nor a factor, is sent back once with it named. Nothing here r
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+from .arithmetic import evaluate
 from .date_facts import MINUTES_PER_DAY, date_facts, dates_in, named_date, time_facts, times_in, without_dates
+from .registry import ToolError
 from .unit_facts import (
     conversion_factors,
     fact_line,
@@ -318,36 +318,13 @@ def percent_divided_twice(expression: str, question: str) -> str | None:
 
 
 def exact_value(expression: str) -> Fraction | None:
-    """The exact value of a plain arithmetic expression (numbers, + - * / **, parentheses); None for anything else
-    (a function, a factorial, a name) or an undefined one."""
+    """The exact value of an arithmetic expression as the calculator reads it; None where it is rounded (an irrational
+    function), undefined or not arithmetic."""
     try:
-        tree = ast.parse(expression, mode="eval")
-    except SyntaxError:
+        value = evaluate(expression)
+    except ToolError:
         return None
-
-    def value(node: ast.AST) -> Fraction:
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return Fraction(str(node.value))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            inner = value(node.operand)
-            return -inner if isinstance(node.op, ast.USub) else inner
-        if isinstance(node, ast.BinOp) and type(node.op) in _EXACT_OPS:
-            left, right = value(node.left), value(node.right)
-            if isinstance(node.op, ast.Pow) and (right.denominator != 1 or abs(right) > 64):
-                raise ValueError("not a small whole power")
-            return _EXACT_OPS[type(node.op)](left, right)
-        raise ValueError("not plain arithmetic")
-
-    try:
-        return value(tree.body)
-    except (ValueError, ZeroDivisionError, OverflowError):
-        return None
-
-
-_EXACT_OPS: dict[type[ast.operator], Callable[[Fraction, Fraction], Fraction]] = {
-    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** int(b),
-}
+    return value if isinstance(value, Fraction) else None
 
 
 def span_backwards(expression: str, question: str) -> str | None:

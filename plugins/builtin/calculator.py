@@ -1,6 +1,6 @@
 """The calculator tool: one expression in, one result line out, exact where the numbers allow ("= 399.5") and
 marked "≈" where they are rounded. `<number> <unit> to <unit>` converts units with the exact table in units.py.
-The arithmetic itself (arithmetic.py) never calls eval.
+The arithmetic itself (core/tools/arithmetic.py, which the math set-up checks share) never calls eval.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from edgemind.core.tools.arithmetic import CONSTANTS, FUNCTION_NAMES, MAX_CHARS, Number, checked, compute, evaluate
+from edgemind.core.tools.number_text import describe
 from edgemind.core.tools.registry import ToolError
 from edgemind.plugins.sdk import tool
 
-from .arithmetic import CONSTANTS, FUNCTION_NAMES, MAX_CHARS, Number, checked, compute, evaluate
-from .number_text import describe
 from .units import Unit, convert, find_unit, unit
 
 __all__ = ["MAX_CHARS", "TOOLS", "calculate", "calculator", "evaluate", "split_conversion"]

@@ -14,6 +14,7 @@ import pytest
 
 from edgemind.core.backends.base import BackendDone, CancelToken, Chunk, GenerationParams, Message
 from edgemind.core.engine.facade import AskOptions, Engine
+from edgemind.core.tools.arithmetic import evaluate
 from edgemind.core.tools.loop import PROPOSAL_MAX_TOKENS
 from edgemind.core.tools.math_setup import (
     check_setup,
@@ -24,7 +25,6 @@ from edgemind.core.tools.math_setup import (
     written_expression,
 )
 from edgemind.core.tools.unit_facts import named_factor
-from edgemind.plugins.builtin.arithmetic import evaluate
 from tests.support.engines import default_model_settings
 from tests.support.stand_in_backend import StandInBackend
 

@@ -14,10 +14,11 @@ from sqlalchemy.orm import sessionmaker
 
 from edgemind.core.settings import Settings
 from edgemind.core.storage.db import open_database
+from edgemind.core.tools import arithmetic, number_text
 from edgemind.core.tools.registry import ToolError
 from edgemind.core.tools.runner import ToolRunner
 from edgemind.core.tools.session import open_tool_runner
-from edgemind.plugins.builtin import arithmetic, calculator, number_text, units
+from edgemind.plugins.builtin import calculator, units
 from edgemind.plugins.builtin.calculator import MAX_CHARS, calculate, evaluate
 
 
