@@ -80,7 +80,7 @@ def default_model_installed(models_dir: Path) -> Path:
 def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Built encoders and trained classifier weights, shared by the run (each is keyed by what it was built from),
     by every xdist worker too: the app builds each once even when processes start together (core/storage/file_lock.py),
-    so the second worker reads the safety weights the first trained (~60 s each) instead of training them again."""
+    so the second worker reads the encoder and router weights the first built instead of building them again."""
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent  # the run's own folder, above the workers' gw0, gw1, ...
