@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-SPLITS = ("heldout", "heldout2", "heldout3", "dev")
-_SEEDS = {"heldout": 20261205, "heldout2": 20261206, "heldout3": 20261207, "dev": 7}
-_PER_TEMPLATE = {"heldout": 3, "heldout2": 3, "heldout3": 3, "dev": 2}
+SPLITS = ("heldout", "heldout2", "heldout3", "heldout4", "dev")
+_SEEDS = {"heldout": 20261205, "heldout2": 20261206, "heldout3": 20261207, "heldout4": 20261208, "dev": 7}
+_PER_TEMPLATE = {"heldout": 3, "heldout2": 3, "heldout3": 3, "heldout4": 3, "dev": 2}
 _MONTHS = ("January", "March", "May", "July", "August", "October", "December")
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
@@ -179,6 +179,12 @@ _CATEGORY = {
     "recipe": "rates", "eggs": "money", "gym": "money", "euros": "money", "day_of_year": "dates",
     "months": "dates", "officers": "factorial", "handshakes": "factorial", "average_sum": "other",
     "square_side": "other",
+    # fourth held-out
+    "gallons": "units", "pounds_ounces": "units", "bottles_liters": "units", "hours_days": "units",
+    "percent_rise": "percent", "discount_tax": "percent", "profit": "percent", "tip_split": "money",
+    "battery_price": "money", "savings": "money", "two_pipes": "rates", "pace": "rates", "speed_meters": "rates",
+    "average_speed": "rates", "inclusive_days": "dates", "age": "dates", "ratio": "other", "fence": "other",
+    "triangle": "other", "consecutive": "other",
     # dev
     "ms": "units", "tip": "percent", "walk": "rates", "tickets": "money", "leap": "dates", "fact": "factorial",
     "avg": "other", "movie": "units", "bottles": "units", "raise": "percent", "exam": "percent",
@@ -427,6 +433,136 @@ HELDOUT3: tuple[Template, ...] = (
 )
 
 
+# ---- fourth held-out templates (session 34): written and committed before the change they measure, on kinds no
+# earlier split has (quarts, pounds and ounces, a percent rise, a discount then tax, profit on cost, two pipes
+# together, a pace, km/h as meters a minute, an average speed over two legs, days counted inclusively, an age, a
+# ratio, a fence, a triangle, consecutive numbers) -----------------------------------------------------------------
+
+def _h4_gallons(r: random.Random) -> tuple[str, Fraction]:
+    g = r.randint(3, 25)
+    return f"A water jug holds {g} gallons. How many quarts does it hold?", F(g * 4)
+
+
+def _h4_pounds_ounces(r: random.Random) -> tuple[str, Fraction]:
+    lb, oz = r.randint(5, 11), r.randint(1, 15)
+    return f"A newborn weighs {lb} pounds {oz} ounces. What is that weight in ounces only?", F(lb * 16 + oz)
+
+
+def _h4_bottles_liters(r: random.Random) -> tuple[str, Fraction]:
+    ml, n = r.choice((250, 330, 500, 750)), r.randint(4, 24)
+    return f"Each bottle holds {ml} milliliters of juice. How many liters do {n} bottles hold altogether?", \
+        F(ml * n, 1000)
+
+
+def _h4_hours_days(r: random.Random) -> tuple[str, Fraction]:
+    d = r.randint(3, 20)
+    return f"A server ran without a restart for {d * 24} hours. How many days is that?", F(d)
+
+
+def _h4_percent_rise(r: random.Random) -> tuple[str, Fraction]:
+    old = r.choice((20, 40, 50, 80, 120, 200))
+    new = old + old * r.choice((5, 10, 15, 25, 30)) // 100
+    return f"The price of a ticket went up from ${old} to ${new}. By what percent did it go up?", \
+        F((new - old) * 100, old)
+
+
+def _h4_discount_tax(r: random.Random) -> tuple[str, Fraction]:
+    price, off, tax = r.randint(4, 20) * 10, r.choice((10, 20, 25)), r.choice((5, 8, 10))
+    return (f"A jacket costs ${price}. It is {off}% off, and then {tax}% sales tax is added to the reduced price. "
+            "What is the final price in dollars?", F(price * (100 - off) * (100 + tax), 10_000))
+
+
+def _h4_profit(r: random.Random) -> tuple[str, Fraction]:
+    cost = r.choice((20, 40, 50, 80, 125))
+    sale = cost + cost * r.choice((10, 20, 30, 60)) // 100
+    return (f"A shop buys a lamp for ${cost} and sells it for ${sale}. What is the profit as a percent of the cost?",
+            F((sale - cost) * 100, cost))
+
+
+def _h4_tip_split(r: random.Random) -> tuple[str, Fraction]:
+    n, bill, tip = r.randint(2, 6), r.randint(40, 180), r.choice((10, 15, 20))
+    return (f"A dinner bill is ${bill}. A {tip}% tip is added and the total is split equally among {n} people. How "
+            "much does each person pay, in dollars?", F(bill * (100 + tip), 100 * n))
+
+
+def _h4_battery_price(r: random.Random) -> tuple[str, Fraction]:
+    n, cents = r.choice((4, 6, 8, 12)), r.randint(5, 30) * 12
+    return f"A pack of {n} batteries costs ${_money(cents)}. What does one battery cost, in dollars?", \
+        F(cents, 100 * n)
+
+
+def _h4_savings(r: random.Random) -> tuple[str, Fraction]:
+    per, weeks = r.randint(3, 12) * 5, r.randint(6, 30)
+    return f"Maria saves ${per} every week. How many weeks does it take her to save ${per * weeks}?", F(weeks)
+
+
+def _h4_two_pipes(r: random.Random) -> tuple[str, Fraction]:
+    a, b = r.choice(((2, 3), (3, 6), (4, 12), (6, 12), (5, 20), (10, 15)))
+    return (f"One pipe fills a tank in {a} hours and another fills it in {b} hours. How many hours do they take "
+            "together?", F(a * b, a + b))
+
+
+def _h4_pace(r: random.Random) -> tuple[str, Fraction]:
+    pace, km = r.choice((4, 5, 6, 7)), r.choice((5, 10, 12, 15, 21))
+    return f"A runner keeps a pace of {pace} minutes per kilometer. How many minutes does a {km} km run take?", \
+        F(pace * km)
+
+
+def _h4_speed_meters(r: random.Random) -> tuple[str, Fraction]:
+    kmh = r.choice((6, 12, 18, 30, 36, 48, 54))
+    return f"A boat moves at {kmh} km per hour. How many meters does it cover in one minute?", F(kmh * 1000, 60)
+
+
+def _h4_average_speed(r: random.Random) -> tuple[str, Fraction]:
+    a, ha, b, hb = r.randint(20, 60), r.randint(2, 4), r.randint(20, 60), r.randint(2, 4)
+    return (f"A cyclist rides {a} km in {ha} hours, then {b} km in {hb} hours. What is the average speed over the "
+            "whole ride, in km per hour?", F(a + b, ha + hb))
+
+
+def _h4_inclusive_days(r: random.Random) -> tuple[str, Fraction]:
+    start = r.randint(1, 12)
+    end = start + r.randint(5, 16)
+    return (f"A festival runs from June {start} to June {end}, both days included. On how many days is it open?",
+            F(end - start + 1))
+
+
+def _h4_age(r: random.Random) -> tuple[str, Fraction]:
+    born, year = r.randint(1950, 2005), r.randint(2030, 2060)
+    return f"Anna was born in {born}. How old is she on her birthday in {year}?", F(year - born)
+
+
+def _h4_ratio(r: random.Random) -> tuple[str, Fraction]:
+    a, b = r.choice(((2, 3), (3, 5), (1, 4), (4, 5), (3, 7)))
+    total = (a + b) * r.randint(3, 12)
+    return f"Red and blue marbles in a bag are in the ratio {a}:{b}. There are {total} marbles. How many are red?", \
+        F(total * a, a + b)
+
+
+def _h4_fence(r: random.Random) -> tuple[str, Fraction]:
+    length, width = r.randint(8, 40), r.randint(5, 30)
+    return (f"A rectangular yard is {length} meters long and {width} meters wide. How many meters of fence go all "
+            "the way around it?", F(2 * (length + width)))
+
+
+def _h4_triangle(r: random.Random) -> tuple[str, Fraction]:
+    base, height = r.randint(4, 30), r.randint(3, 25)
+    return f"A triangle has a base of {base} cm and a height of {height} cm. What is its area in square cm?", \
+        F(base * height, 2)
+
+
+def _h4_consecutive(r: random.Random) -> tuple[str, Fraction]:
+    first = r.randint(10, 90)
+    return (f"Three consecutive whole numbers add up to {3 * first + 3}. What is the largest of them?",
+            F(first + 2))
+
+
+HELDOUT4: tuple[Template, ...] = (
+    _h4_gallons, _h4_pounds_ounces, _h4_bottles_liters, _h4_hours_days, _h4_percent_rise, _h4_discount_tax,
+    _h4_profit, _h4_tip_split, _h4_battery_price, _h4_savings, _h4_two_pipes, _h4_pace, _h4_speed_meters,
+    _h4_average_speed, _h4_inclusive_days, _h4_age, _h4_ratio, _h4_fence, _h4_triangle, _h4_consecutive,
+)
+
+
 # ---- dev templates (for iterating on prompts; different wording and quantities) -------------------------------
 
 def _d_ms(r: random.Random) -> tuple[str, Fraction]:
@@ -556,7 +692,8 @@ def problems(split: str) -> list[WordProblem]:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     rng = random.Random(_SEEDS[split])
     out: list[WordProblem] = []
-    for template in {"heldout": HELDOUT, "heldout2": HELDOUT2, "heldout3": HELDOUT3}.get(split, DEV):
+    templates = {"heldout": HELDOUT, "heldout2": HELDOUT2, "heldout3": HELDOUT3, "heldout4": HELDOUT4}
+    for template in templates.get(split, DEV):
         name = template.__name__.split("_", 2)[2]
         for i in range(_PER_TEMPLATE[split]):
             prompt, answer = template(rng)
