@@ -20,6 +20,7 @@ from fractions import Fraction
 
 from .arithmetic import evaluate
 from .date_facts import MINUTES_PER_DAY, date_facts, dates_in, named_date, time_facts, times_in, without_dates
+from .formula_facts import formula_facts
 from .registry import ToolError
 from .unit_facts import (
     conversion_factors,
@@ -86,11 +87,13 @@ SETUP_INSTRUCTION = (
 
 
 def setup_instruction(question: str) -> str:
-    """The set-up instruction, with the exact conversion factors between the units the question names, by name."""
-    facts = named_facts(question) + unit_facts(question)[len(conversion_factors(question)):]
+    """The set-up instruction, with the exact conversion factors between the units the question names, by name, and
+    the formulas its words call for (formula_facts.py)."""
+    facts = named_facts(question) + unit_facts(question)[len(conversion_factors(question)):] + formula_facts(question)
     moments = date_facts(question) + time_facts(question)
     return (SETUP_INSTRUCTION
-            + ("\n\nUnit factors for this question:\n" + "\n".join(f"- {f}" for f in facts) if facts else "")
+            + ("\n\nUnit factors and formulas for this question:\n" + "\n".join(f"- {f}" for f in facts)
+               if facts else "")
             + ("\n\nDates and times in this question, by name:\n" + "\n".join(f"- {f}" for f in moments)
                if moments else ""))
 

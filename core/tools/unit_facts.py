@@ -46,28 +46,43 @@ UNITS = (
     _unit("kilogram", "kilograms", "mass", "1000", r"\bkilogram|\bkg\b|\bkilos?\b"),
     _unit("ounce", "ounces", "mass", "28.349523125", r"\bounces?\b|\boz\b"),
     _unit("pound", "pounds", "mass", "453.59237", r"\bpounds?\b|\blbs?\b"),
+    _unit("metric ton", "metric tons", "mass", "1000000", r"\bmetric tons?\b|\btonnes?\b"),
     _unit("milliliter", "milliliters", "volume", "0.001", r"\bmillilit|\bml\b"),
     _unit("liter", "liters", "volume", "1", r"(?<!milli)\blit(er|re)s?\b"),
     _unit("gallon", "gallons", "volume", "3.785411784", r"\bgallons?\b"),
     _unit("cubic centimeter", "cubic centimeters", "volume", "0.001", r"\bcubic centimet|\bcm[3³]|\bcc\b"),
     _unit("cubic meter", "cubic meters", "volume", "1000", r"\bcubic met(er|re)s?\b|\bm[3³]"),
+    # decimal (SI) sizes, as storage makers and download speeds count; the binary ones have their own names
+    _unit("byte", "bytes", "data", "1", r"(?<!kilo)(?<!mega)(?<!giga)(?<!tera)\bbytes?\b"),
+    _unit("kilobyte", "kilobytes", "data", "1000", r"\bkilobytes?\b|\bkB\b"),
+    _unit("megabyte", "megabytes", "data", "1000000", r"\bmegabytes?\b|\bMB\b"),
+    _unit("gigabyte", "gigabytes", "data", "1000000000", r"\bgigabytes?\b|\bGB\b"),
+    _unit("terabyte", "terabytes", "data", "1000000000000", r"\bterabytes?\b|\bTB\b"),
+    _unit("kibibyte", "kibibytes", "data", "1024", r"\bkibibytes?\b|\bKiB\b"),
+    _unit("mebibyte", "mebibytes", "data", "1048576", r"\bmebibytes?\b|\bMiB\b"),
+    _unit("gibibyte", "gibibytes", "data", "1073741824", r"\bgibibytes?\b|\bGiB\b"),
 )
-# Calendar counts that are no fixed number of seconds apart (a month, a year) but that a set-up names all the same.
-CALENDAR = {"months_per_year": Fraction(12), "weeks_per_year": Fraction(52), "days_per_year": Fraction(365),
-            "days_per_leap_year": Fraction(366)}
+# Counts a set-up names that are no unit of the table: calendar spans no fixed number of seconds apart (a month, a
+# year) and counting words (a dozen).
+NAMED_COUNTS = {"months_per_year": Fraction(12), "weeks_per_year": Fraction(52), "days_per_year": Fraction(365),
+                "days_per_leap_year": Fraction(366), "items_per_dozen": Fraction(12)}
 _SHORT = {"ms": "millisecond", "sec": "second", "secs": "second", "min": "minute", "mins": "minute", "hr": "hour",
           "hrs": "hour", "mm": "millimeter", "cm": "centimeter", "km": "kilometer", "ft": "foot", "mg": "milligram",
           "g": "gram", "kg": "kilogram", "oz": "ounce", "lb": "pound", "lbs": "pound", "ml": "milliliter",
-          "metre": "meter", "metres": "meter", "litre": "liter", "litres": "liter"}
+          "metre": "meter", "metres": "meter", "litre": "liter", "litres": "liter", "tonne": "metric ton",
+          "tonnes": "metric ton", "kb": "kilobyte", "mb": "megabyte", "gb": "gigabyte", "tb": "terabyte",
+          "kib": "kibibyte", "mib": "mebibyte", "gib": "gibibyte"}
 _BY_NAME = {n: u for u in UNITS for n in (u.name, u.plural, u.name.replace(" ", "_"), u.plural.replace(" ", "_"))}
 _BY_NAME |= {short: _BY_NAME[long] for short, long in _SHORT.items()}
 # `<unit>_per_<unit>` and the ways a model words the same name ("seconds_in_a_day", "hours_per_days")
-_FACTOR_NAME = re.compile(r"((?:cubic_)?[a-z]+)_(?:per|in|in_a|in_an|in_one|each)_((?:cubic_)?[a-z]+)")
+_FACTOR_NAME = re.compile(r"((?:cubic_|metric_)?[a-z]+)_(?:per|in|in_a|in_an|in_one|each)_((?:cubic_|metric_)?[a-z]+)")
 _CELSIUS = re.compile(r"celsius|°\s?c\b|\bdegc\b", re.IGNORECASE)
 _FAHRENHEIT = re.compile(r"fahrenheit|°\s?f\b|\bdegf\b", re.IGNORECASE)
 _GIVEN_DEGREES = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)\s*(?:°\s?|degrees?\s+|deg\s*)?(celsius|fahrenheit|c\b|f\b)",
                             re.IGNORECASE)
 _LEAP = re.compile(r"\bleap\b", re.IGNORECASE)
+_DOZEN = re.compile(r"\bdozens?\b", re.IGNORECASE)
+_YEARS_AND_MONTHS = re.compile(r"\byears?\b.*\bmonths?\b|\bmonths?\b.*\byears?\b", re.IGNORECASE | re.DOTALL)
 
 
 def _decimal(value: Fraction) -> str:
@@ -108,6 +123,10 @@ def unit_facts(question: str) -> list[str]:
             lines.append("degrees Fahrenheit = degrees Celsius * 9 / 5 + 32")
     if _LEAP.search(question):
         lines.append("1 leap year = 366 days (days_per_leap_year); 1 ordinary year = 365 days (days_per_year)")
+    if _YEARS_AND_MONTHS.search(question):
+        lines.append("1 year = 12 months (months_per_year)")
+    if _DOZEN.search(question):
+        lines.append("1 dozen = 12 items (items_per_dozen); a price per dozen is that price / 12 per item")
     return lines
 
 
@@ -135,8 +154,8 @@ def named_factor(name: str) -> str | None:
     "60", `hours_per_minute` "(60 / 3600)"), from the unit table or the calendar; None for any other name. A factor
     that is no terminating decimal is written as the quotient of the two unit sizes, so it stays exact."""
     key = name.lower()
-    if key in CALENDAR:
-        return _decimal(CALENDAR[key])
+    if key in NAMED_COUNTS:
+        return _decimal(NAMED_COUNTS[key])
     match = _FACTOR_NAME.fullmatch(key)
     if match is None:
         return None

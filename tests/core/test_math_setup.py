@@ -229,6 +229,15 @@ def test_an_answer_that_contradicts_the_calculation_is_never_shown(
     # a rate the question states links its units: no factor is missing
     ("A worker earns $17 per hour and works 16 hours a week. How much does she earn in 7 weeks, in dollars?",
      {"wage": 17, "hours": 16, "weeks": 7}, {}, "wage * hours * weeks", Fraction(1904)),
+    # metric tons, data sizes and a dozen are in the table by name
+    ("A barge carries 7 tonnes of gravel. How many kilograms is that?", {"load": 7}, {},
+     "load * kilograms_per_metric_ton", Fraction(7000)),
+    ("A 3 GB video arrives at 6 MB per second. How many seconds does it take?", {"size": 3, "rate": 6}, {},
+     "size * megabytes_per_gigabyte / rate", Fraction(500)),
+    ("A 2 GiB image is copied in pieces of 512 MiB. How many pieces are there?", {"image": 2, "piece": 512}, {},
+     "image * mebibytes_per_gibibyte / piece", Fraction(4)),
+    ("Bagels cost $9 a dozen. What do 30 bagels cost, in dollars?", {"price": 9, "bagels": 30}, {},
+     "price / items_per_dozen * bagels", Fraction(45, 2)),
 ])
 def test_unit_names_dates_and_stated_rates_settle_to_the_right_value(
         question: str, quantities: dict[str, float], units: dict[str, str], expression: str, value: Fraction) -> None:
@@ -239,6 +248,24 @@ def test_unit_names_dates_and_stated_rates_settle_to_the_right_value(
     settled = settle(setup, question)
     assert settled.problem is None, settled.problem
     assert evaluate(settled.expression) == value
+
+
+@pytest.mark.parametrize("question, formula", [
+    ("Eight friends meet and each shakes hands once with every other friend. How many handshakes?",
+     "n * (n - 1) / 2"),
+    ("A team of 11 picks a captain and a vice-captain. In how many ways can it do that?", "n * (n - 1)"),
+    ("The average of 5 parcels' weights is 14 kg. What do they weigh together?", "= their average *"),
+    ("A deposit of $500 earns 3% simple interest a year. How much interest after 4 years?", "never compounded"),
+    ("A lease of 2 years and 5 months: how many months?", "1 year = 12 months (months_per_year)"),
+    ("Rolls cost $6 a dozen. What does one roll cost?", "items_per_dozen"),
+])
+def test_the_set_up_offers_the_formula_the_question_calls_for(question: str, formula: str) -> None:
+    assert formula in setup_instruction(question)
+
+
+def test_a_question_that_calls_for_no_formula_gets_none() -> None:
+    instruction = setup_instruction("What is 15% of 80 apples?")
+    assert "formulas for this question" not in instruction and "n * (n - 1)" not in instruction
 
 
 @pytest.mark.parametrize("question, expression, wrong", [
