@@ -6,7 +6,8 @@
  *   MAT_TMAC  T-MAC bit planes (_lut.c's layout), exact for Q4_0/Q4_1/TQ1_0/TQ2_0; activations as int8 tables.
  *   MAT_Q8    int8 codes with one fp32 scale (and optionally one fp32 min) per block of 16 or 32 weights:
  *             w = s * q (+ m). Exact for Q8_0, Q5_0/Q5_1, Q4_0/Q4_1, Q4_K/Q5_K (block 32), Q6_K (block 16);
- *             activations quantized to int8 per 32 as llama.cpp's quantize_row_q8_0/q8_1 do, AVX2 dot products.
+ *             activations quantized to int8 per 32 as llama.cpp's quantize_row_q8_0/q8_1 do (the K-quants: per
+ *             256 as its quantize_row_q8_K does, act_q8k), AVX2 dot products.
  *             For the legacy types (fp16_act) the dot product is llama.cpp's ggml_vec_dot_q4_1_q8_1 / q8_0_q8_0
  *             step for step: the activation scale and sum rounded to fp16 as block_q8_1 stores them, the same 8
  *             int32 lanes per block, one FMA per block into 8 float lanes, the mins term summed apart and added
