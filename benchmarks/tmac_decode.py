@@ -3,8 +3,10 @@
 How to run
     .venv/bin/python benchmarks/tmac_decode.py --threads 1 2 --out benchmarks/results/tmac_decode.json
     .venv/bin/python benchmarks/tmac_decode.py --quick            (one repeat, 16 tokens, 3 prompts, no RSS)
-    (models: the bundled SmolLM2 Q4_1 and Qwen2.5-Coder-0.5B in EDGEMIND_MODELS_DIR or <EDGEMIND_HOME>/models and
-    the tiny ternary TQ2_0 model of tests/data, or --models PATH...)
+    (models: the bundled SmolLM2 Q4_1 and Qwen2.5-Coder-0.5B in EDGEMIND_MODELS_DIR or <EDGEMIND_HOME>/models, the
+    Qwen file requantized to 4-bit and 8-bit by llama.cpp's own quantizer (--requantize q4_1 q8_0, the default; made
+    once into <EDGEMIND_HOME or a temporary folder>/cache/requantized, never committed; below the shipped Q5_0 file in
+    quality, since requantized from it) and the tiny ternary TQ2_0 model of tests/data, or --models PATH...)
 
 Per model and thread count: same threads on both sides, ABBA order over repeats after one warm-up each, medians;
 greedy agreement = the first 32 token ids identical on each of 10 chat prompts to llama.cpp's (as the app loads it),
@@ -24,6 +26,7 @@ import time
 from pathlib import Path
 
 from edgemind.core.bench.machine import machine_profile
+from edgemind.core.bench.requantize import FTYPES, RequantizeError, requantize
 from edgemind.core.bench.script import run_script, write_result
 from edgemind.core.bench.tmac_decode import (
     AGREE_GOAL,
@@ -50,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     models = Path(os.environ.get("EDGEMIND_MODELS_DIR") or Path(os.environ.get("EDGEMIND_HOME", "~")) / "models")
     ap.add_argument("--models", type=Path, nargs="+", default=[*(models.expanduser() / m for m in BUNDLED), TERNARY])
+    ap.add_argument("--requantize", nargs="*", choices=sorted(FTYPES), default=["q4_1", "q8_0"],
+                    help="also the --requantize-source file requantized to these types by llama.cpp (none: no kinds)")
+    ap.add_argument("--requantize-source", type=Path, default=models.expanduser() / BUNDLED[1],
+                    help="the GGUF the requantized rows derive from (default: the bundled Qwen2.5-Coder file)")
     ap.add_argument("--threads", type=int, nargs="+", default=[physical_cores()],
                     help="one row per model and thread count (both sides run with the same)")
     ap.add_argument("--tokens", type=int, default=64, help="decode tokens per timed run")
@@ -65,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     if not tmac.available():
         print(f"error: {tmac.why_unavailable()}", file=sys.stderr)
         return 2
-    missing = [str(m) for m in args.models if not m.is_file()]
+    missing = [str(m) for m in [*args.models, *([args.requantize_source] if args.requantize else [])]
+               if not m.is_file()]
     if missing:
         print(f"error: no model file at {missing[0]}", file=sys.stderr)
         return 2
@@ -79,7 +87,18 @@ def main(argv: list[str] | None = None) -> int:
     home = os.environ.get("EDGEMIND_HOME")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(home).expanduser() if home else Path(tmp)
-        for model, threads in ((m, t) for m in args.models for t in args.threads):
+        derived = []
+        for kind in args.requantize:
+            print(f"requantizing {args.requantize_source.name} to {kind} (llama.cpp's quantizer)", file=sys.stderr)
+            try:
+                derived.append(requantize(args.requantize_source, kind, data / "cache" / "requantized",
+                                          threads=max(args.threads)))
+            except RequantizeError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+        at = next((i + 1 for i, m in enumerate(args.models) if m == args.requantize_source), len(args.models))
+        models_run = [*args.models[:at], *derived, *args.models[at:]]
+        for model, threads in ((m, t) for m in models_run for t in args.threads):
             print(f"{model.name}: {threads} threads", file=sys.stderr)
             result = compare_decode(model, data_dir=data, threads=threads, new_tokens=tokens, repeats=repeats,
                                     agree_tokens=args.agree_tokens, prompts=prompts, measure_rss=not args.quick,
@@ -100,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
            "load_average": {"start": load_before, "end": _load_average()},
            "machine": machine_profile(bandwidth_mb=64, bandwidth_repeats=3), "quick": args.quick,
            "lut": not args.no_lut, "q4_1_lut": args.q4_1_lut,
+           "requantized": {"source": args.requantize_source.name, "types": args.requantize,
+                           "how": "llama_model_quantize with allow_requantize, from the shipped file"},
            "goals": {"speed": SPEED_GOAL, "identical_prompts": AGREE_GOAL, "jitter_ms": JITTER_GOAL_MS,
                      "ternary_speed": TERNARY_SPEED_GOAL},
            "models": results}

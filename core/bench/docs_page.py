@@ -263,6 +263,17 @@ def _of(m: dict[str, Any], key: str) -> str:
     return f"{m[key]}/{m.get('prompts')}" if key in m else "n/a"
 
 
+def _requantized_note(req: dict[str, Any] | None) -> str:
+    """What the `-requant-<type>` rows are: only one Qwen file ships, so its 4-bit and 8-bit forms are derived."""
+    if not req or not req.get("types"):
+        return ""
+    kinds = " and ".join(f"`-requant-{t}`" for t in req["types"])
+    return (f" The {kinds} rows are `{req.get('source')}` requantized to those types by llama.cpp's own quantizer "
+            "(`llama_model_quantize` with `allow_requantize`, at benchmark time into a work folder, never committed): "
+            "every weight rounded twice, so their quality is below the shipped file's (mostly Q5_0); they measure "
+            "speed and agreement on the same file on both sides, not the model.")
+
+
 def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
     """benchmarks/tmac_decode.py: the tmac backend (our C decoder) against llama.cpp end to end, per model."""
     goals = data.get("goals", {})
@@ -298,8 +309,9 @@ def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
         "for Q4_0 and ternary types; its cache rounded to f16; the prompt one token at a time); like for like: "
         "tmac with every matrix on the int8 path (activations rounded as llama.cpp's Q8_0/Q8_1, ggml's order of "
         "sums) and the prompt summed as llama.cpp sums a batch -- bit-identical logits on a model of legacy quants "
-        "(Q4_0/Q4_1/Q5_0/Q8_0), not on K-quants (llama.cpp's Q8_K activations), n/a on a ternary model (only T-MAC "
-        "planes hold its matrices exactly); llama.cpp vs itself: llama.cpp "
+        "(Q4_0/Q4_1/Q5_0/Q8_0), not on K-quants (they read llama.cpp's Q8_K activations, one scale per 256: the "
+        "same integers, but its float sums in another order), n/a on a ternary model (only T-MAC planes hold its "
+        "matrices exactly); llama.cpp vs itself: llama.cpp "
         "with an fp32 KV cache against its default, the floor of what a change of rounding alone does to greedy "
         "text on that model; jitter: p99 - p50 of the decode steps; peak RSS of a fresh "
         f"process per side. T-MAC path `{data.get('tmac_isa')}`, {machine.get('physical_cores', '?')} cores, read "
@@ -310,7 +322,7 @@ def _tmac_decode(path: Path, root: Path, data: dict[str, Any]) -> str:
         f"{goals.get('speed')}x llama.cpp, >= {goals.get('identical_prompts')}/10 identical, jitter <= "
         f"{goals.get('jitter_ms')} ms"
         + (f"; on the tiny ternary model (TQ2_0) decode >= {goals['ternary_speed']}x" if "ternary_speed" in goals
-           else "") + ".\n",
+           else "") + "." + _requantized_note(data.get("requantized")) + "\n",
         _table(["model", "threads", "decode tmac vs llama.cpp", "identical", "identical, like for like",
                 "llama.cpp vs itself (f32 KV)", "jitter tmac vs llama.cpp",
                 "tmac step " + " / ".join(p for p in ("p50", "p90", "p99")

@@ -6,7 +6,8 @@
  *   MAT_TMAC  T-MAC bit planes (_lut.c's layout), exact for Q4_0/Q4_1/TQ1_0/TQ2_0; activations as int8 tables.
  *   MAT_Q8    int8 codes with one fp32 scale (and optionally one fp32 min) per block of 16 or 32 weights:
  *             w = s * q (+ m). Exact for Q8_0, Q5_0/Q5_1, Q4_0/Q4_1, Q4_K/Q5_K (block 32), Q6_K (block 16);
- *             activations quantized to int8 per 32 as llama.cpp's quantize_row_q8_0/q8_1 do, AVX2 dot products.
+ *             activations quantized to int8 per 32 as llama.cpp's quantize_row_q8_0/q8_1 do (the K-quants: per
+ *             256 as its quantize_row_q8_K does, act_q8k), AVX2 dot products.
  *             For the legacy types (fp16_act) the dot product is llama.cpp's ggml_vec_dot_q4_1_q8_1 / q8_0_q8_0
  *             step for step: the activation scale and sum rounded to fp16 as block_q8_1 stores them, the same 8
  *             int32 lanes per block, one FMA per block into 8 float lanes, the mins term summed apart and added
@@ -80,6 +81,10 @@ typedef struct {
     float *xsum16;    /* d * sum of q per 16 (mins) */
     float *xd16;      /* scale per 32 rounded to fp16 (block_q8_0/q8_1's d) */
     float *xs16;      /* fp16 of d * sum of q per 32 (block_q8_1's s) */
+    /* the K-quants' activations (block_q8_K: one scale per 256), in the per-32 / per-16 shape of xs / xsum16 */
+    int have_q8k;
+    int8_t *kq;
+    float *ks, *ksum16;
 } Act;
 
 typedef struct {
@@ -128,7 +133,7 @@ static void rope_tables_ggml(float *cos_out, float *sin_out, int n_ctx, int half
 static void act_reset(Act *A, const float *x, int64_t k) {
     A->x = x;
     A->k = k;
-    A->have_tables = A->have_q8 = 0;
+    A->have_tables = A->have_q8 = A->have_q8k = 0;
 }
 
 static void act_tables(Decoder *D) {
@@ -220,6 +225,43 @@ static void act_q8(Decoder *D) {
         A->xs16[b] = fp16_round(d * (float)(s0 + s1));
     }
     A->have_q8 = 1;
+}
+
+/* The K-quants' activations as llama.cpp's quantize_row_q8_K makes them (x86 runs its reference code): one scale
+ * per 256 from the signed value of largest magnitude, iscale = -127 / max, q = iscale * x rounded to nearest even and
+ * capped at 127, d = 1 / iscale, and the sums of q per 16 (bsums). ggml_vec_dot_q4_K_q8_K / q6_K_q8_K multiply those
+ * codes: with act_q8's per-32 codes (finer, but other integers) the logits of a model with K-quant matrices part from
+ * llama.cpp's (Qwen2.5-Coder's Q4_K/Q6_K ffn_down). Stored as act_q8 stores its own -- d repeated per 32 in ks,
+ * d * bsum per 16 in ksum16 -- so the K-quant kernels read them unchanged. */
+static void act_q8k(Decoder *D) {
+    Act *A = &D->a;
+    if (A->have_q8k) return;
+    for (int64_t b = 0; b < A->k / 256; b++) {
+        const float *x = A->x + 256 * b;
+        int8_t *q = A->kq + 256 * b;
+        float max = 0.0f, amax = 0.0f;
+        for (int i = 0; i < 256; i++) {
+            const float ax = fabsf(x[i]);
+            if (ax > amax) { amax = ax; max = x[i]; }
+        }
+        float d = 0.0f;
+        if (amax == 0.0f) memset(q, 0, 256);
+        else {
+            const float iscale = -127.0f / max;
+            for (int i = 0; i < 256; i++) {
+                const int v = (int)nearbyintf(iscale * x[i]);
+                q[i] = (int8_t)(v < 127 ? v : 127);
+            }
+            d = 1.0f / iscale;
+        }
+        for (int j = 0; j < 8; j++) A->ks[8 * b + j] = d;
+        for (int j = 0; j < 16; j++) {
+            int32_t sum = 0;
+            for (int i = 0; i < 16; i++) sum += q[16 * j + i];
+            A->ksum16[16 * b + j] = d * (float)sum;
+        }
+    }
+    A->have_q8k = 1;
 }
 
 /* ---------------------------------------------------------------------- int8-path rows in groups of four */
@@ -969,8 +1011,18 @@ static void matvec(Decoder *D, const Mat *M, float *y) {
         pool_run(&P, threads);
         return;
     }
-    if (M->kind == MAT_Q8) act_q8(D);
-    const RowsJob R = {M, &D->a, y + M->out_off, D->isa};
+    /* a K-quant matrix (not fp16_act; k a multiple of 256 as its super-blocks are) reads block_q8_K activations */
+    Act K;
+    const Act *A = &D->a;
+    if (M->kind == MAT_Q8 && !M->fp16_act && M->k % 256 == 0) {
+        act_q8k(D);
+        K = D->a;
+        K.xq = K.kq;
+        K.xs = K.ks;
+        K.xsum16 = K.ksum16;
+        A = &K;
+    } else if (M->kind == MAT_Q8) act_q8(D);
+    const RowsJob R = {M, A, y + M->out_off, D->isa};
     /* about eight claims per thread, in whole groups of four rows (q8_rows4_avx2's; the group layout's units) */
     const int64_t grain = M->g ? 0 : ((M->n / (8 * (int64_t)threads) + 3) / 4) * 4;
     const Job J = {rows_units, &R, M->g ? M->n / G4_ROWS : M->n, grain};
@@ -1123,6 +1175,7 @@ static void decoder_free(PyObject *cap) {
     free(D->x);
     free(D->a.tq);
     free(D->a.xq);
+    free(D->a.kq);
     free(D->own_rope);
     free(D);
 }
@@ -1174,7 +1227,10 @@ static PyObject *py_decoder_new(PyObject *self, PyObject *args) {
     D->x = (float *)calloc(floats, sizeof(float));
     D->a.tq = (int8_t *)malloc(maxk / GROUP * TABLE);
     D->a.xq = (int8_t *)malloc(maxk + 16 + (maxk / CHUNK) * 6 * 4 + (maxk / 16) * 4);
-    if (!D->layer || !D->kcache || !D->vcache || !D->x || !D->a.tq || !D->a.xq) {
+    /* K-quant codes (maxk rounded up to 256), then d per 32 and d * bsum per 16 */
+    const int64_t maxk256 = (maxk + 255) / 256 * 256;
+    D->a.kq = (int8_t *)malloc(maxk256 + maxk256 / 32 * 4 + maxk256 / 16 * 4);
+    if (!D->layer || !D->kcache || !D->vcache || !D->x || !D->a.tq || !D->a.xq || !D->a.kq) {
         PyObject *tmp = PyCapsule_New(D, DECODER_CAPSULE, decoder_free);
         Py_XDECREF(tmp);
         return PyErr_NoMemory();
@@ -1199,6 +1255,8 @@ static PyObject *py_decoder_new(PyObject *self, PyObject *args) {
     D->a.tscales = f; D->a.tc15 = (int32_t *)(f + maxk / CHUNK); D->a.txsum = f + 2 * (maxk / CHUNK);
     D->a.xs = f + 3 * (maxk / CHUNK); D->a.xsum16 = f + 4 * (maxk / CHUNK);
     D->a.xd16 = f + 6 * (maxk / CHUNK); D->a.xs16 = f + 7 * (maxk / CHUNK);
+    D->a.ks = (float *)(D->a.kq + maxk256);
+    D->a.ksum16 = D->a.ks + maxk256 / 32;
     return PyCapsule_New(D, DECODER_CAPSULE, decoder_free);
 }
 

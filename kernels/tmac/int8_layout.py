@@ -3,8 +3,9 @@
 w = s * q (+ m) with int8 codes q, one fp32 scale s (and optionally one fp32 min m) per block of 16 or 32 weights.
 Every ggml type below is a special case of that, so the conversion is exact: the floats a row dequantizes to are
 the ones kernels/dequant.py (ggml's dequantize_row_*) gives. The decoder's C loop reads it with int8 dot products
-(activations quantized to int8 per 32, as llama.cpp's vec_dot does for these types). K-quants keep their sub-block
-scales as fp32 products d * sc, which is how ggml computes them too.
+(activations quantized to int8 as llama.cpp's vec_dot does for these types: per 32 for the legacy types, per 256 as
+block_q8_K for the K-quants). K-quants keep their sub-block scales as fp32 products d * sc, which is how ggml computes
+them too.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ import pytest
 from edgemind.core.backends.base import Message
 from edgemind.core.backends.llama_cpp_backend import load_llama
 from edgemind.core.backends.llama_native import NativeGuard, loaded_variant
+from edgemind.core.backends.tmac_backend import load_tmac
+from edgemind.core.bench.greedy_loop import greedy_ids
+from edgemind.core.bench.tmac_decode import llama_on, tmac_side
 from edgemind.core.models.manifest import ModelSpec
 from edgemind.kernels import tmac
 from edgemind.kernels.dequant import Q4_1
@@ -85,3 +88,25 @@ def test_the_int8_path_gives_llama_cpps_logits_bit_for_bit(tiny: Path, tmp_path:
         assert not any(control[1:]), control
     finally:
         llama.close()
+
+
+@pytest.mark.default_model
+def test_qwens_k_quant_model_gives_llama_cpps_greedy_text(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The shipped Qwen2.5-Coder file: Q5_0/Q8_0 matrices, and Q4_K/Q6_K ffn_down, whose dot products llama.cpp
+    takes with block_q8_K activations (one scale per 256). With the legacy per-32 activations there, this prompt's
+    greedy answer parted from llama.cpp's at its fourth token (benchmarks/results/tmac_decode.json before the
+    change: 7 of 10 prompts identical); with Q8_K's, all 32 tokens are llama.cpp's."""
+    path = request.getfixturevalue("default_model_installed")
+    spec = ModelSpec(id="qwen2.5-coder-0.5b-instruct", backend="tmac", path=path)
+    native = NativeGuard(tmp_path / "native", threads=2)
+    llama = load_llama(spec, path, threads=2, context_cap=256, native=native)
+    ours = load_tmac(spec, path, threads=2, context_cap=256, native=native)
+    try:
+        prompt = "Write a Python function that reverses a string."
+        chat = llama.tokenize(llama.template.render([Message("user", prompt)]))
+        want = greedy_ids(*llama_on(llama.llm)(chat), 32)
+        got = greedy_ids(*tmac_side(ours)(chat), 32)
+        assert got == want
+    finally:
+        llama.close()
+        ours.close()

@@ -253,18 +253,13 @@ GROUP_KINDS = {"q4_1-nibbles": (True, True, 32, True, 16), "q8_0-codes": (False,
                "q6_k-codes": (False, False, 16, False, 32)}
 
 
-@pytest.mark.parametrize("kind", list(GROUP_KINDS))
-@pytest.mark.parametrize("isa", ["scalar", "best"])
-def test_rows_in_groups_of_four_give_the_row_layouts_bits(kind: str, isa: str,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """An int8-path matrix whose rows are a multiple of 4 is repacked in groups of four rows (_decoder.c g4_repack;
-    Q5_0's codes then at 5 bits); any other keeps the row layout. The same 7 rows both ways (8 rows, then the first 7
-    alone) must give the same bits: the group kernels promise the row kernels' float operations row for row
-    (llama.cpp's, for the legacy types), not only close values."""
+def _group_matvec(kind: str, isa: str, k: int, rng: np.random.Generator, x_spread: float,
+                  monkeypatch: pytest.MonkeyPatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """8 random rows of `kind` in one slot twice -- all 8 (groups of four rows), then the first 7 alone (the row
+    layout) -- times a random x: (y of 15 rows, the 8 rows' exact float64 weights, x)."""
     packed, fp16_act, block, has_min, span = GROUP_KINDS[kind]
     monkeypatch.setenv("EDGEMIND_TMAC_ISA", tmac.isas()[-1] if isa == "best" else "scalar")
-    rng = np.random.default_rng(7)
-    n, k = 8, 96
+    n = 8
     lut = tmac.native()
     dec = lut.decoder_new(1, k, 3, 1, 32, k, 8, 4, 1e-5, False, 1)
     # legacy types: fp16 scales and mins, as a GGUF holds them; K-quants: fp32 products d * sc
@@ -282,8 +277,55 @@ def test_rows_in_groups_of_four_give_the_row_layouts_bits(kind: str, isa: str,
         lut.decoder_set_matrix(dec, 0, 0, part, off, 1, rows, k, 8, block, 0, has_min,
                                np.ascontiguousarray(q[:rows]), np.ascontiguousarray(scales[:rows]),
                                None if mins is None else np.ascontiguousarray(mins[:rows]), fp16_act, packed)
-    x = rng.standard_normal(k).astype(np.float32)
+    x = (rng.standard_normal(k) * (rng.uniform(1 / x_spread, x_spread, k) if x_spread > 1 else 1)).astype(np.float32)
     y = np.zeros(2 * n - 1, np.float32)
     lut.decoder_matvec(dec, 0, 0, x, y)
-    assert np.array_equal(y[:n - 1], y[n:])
-    assert rel_rms(y[:n], w.astype(np.float64) @ x) < 0.02  # int8 activations
+    return y, w.astype(np.float64), x
+
+
+@pytest.mark.parametrize("kind", list(GROUP_KINDS))
+@pytest.mark.parametrize("isa", ["scalar", "best"])
+def test_rows_in_groups_of_four_give_the_row_layouts_bits(kind: str, isa: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """An int8-path matrix whose rows are a multiple of 4 is repacked in groups of four rows (_decoder.c g4_repack;
+    Q5_0's codes then at 5 bits); any other keeps the row layout. The same 7 rows both ways (8 rows, then the first 7
+    alone) must give the same bits: the group kernels promise the row kernels' float operations row for row
+    (llama.cpp's, for the legacy types), not only close values."""
+    y, w, x = _group_matvec(kind, isa, 96, np.random.default_rng(7), 1.0, monkeypatch)
+    assert np.array_equal(y[:7], y[8:])
+    assert rel_rms(y[:8], w @ x) < 0.02  # int8 activations
+
+
+def _q8_k(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """llama.cpp's quantize_row_q8_K in numpy (float32 steps): per 256, the signed value of largest magnitude (the
+    first such), iscale = -127 / max, codes iscale * x rounded to nearest even and capped at 127, d = 1 / iscale."""
+    codes, scales = [], []
+    for block in x.reshape(-1, 256):
+        top = block[int(np.argmax(np.abs(block)))]
+        iscale = np.float32(-127.0) / top
+        codes.append(np.minimum(np.rint(iscale * block), 127).astype(np.int64))
+        scales.append(float(np.float32(1.0) / iscale))
+    return np.concatenate(codes), np.repeat(scales, 256)
+
+
+def _q8_per_32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The legacy types' activations (quantize_row_q8_0): one scale per 32."""
+    blocks = x.reshape(-1, 32)
+    d = np.abs(blocks).max(axis=1) / np.float32(127)
+    codes = np.rint(blocks * (np.float32(127) / np.abs(blocks).max(axis=1))[:, None]).astype(np.int64)
+    return codes.reshape(-1), np.repeat(d.astype(np.float64), 32)
+
+
+@pytest.mark.parametrize("kind", ["q4_k-codes", "q6_k-codes"])
+@pytest.mark.parametrize("isa", ["scalar", "best"])
+def test_k_quant_matrices_multiply_llama_cpps_q8_k_activations(kind: str, isa: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """ggml_vec_dot_q4_K_q8_K / q6_K_q8_K multiply the K-quants' codes with block_q8_K activations (one scale per
+    256), not the per-32 ones of the legacy types: the integer sums differ, and with them the logits (Qwen2.5-Coder's
+    Q4_K/Q6_K ffn_down parted 3 of 10 greedy answers from llama.cpp's). The C result must be the Q8_K product up to
+    fp32 summation order; the per-32 product is the control, which it must not be."""
+    y, w, x = _group_matvec(kind, isa, 512, np.random.default_rng(11), 3.0, monkeypatch)
+    assert np.array_equal(y[:7], y[8:])
+    want, per_32 = w @ np.prod(_q8_k(x), axis=0), w @ np.prod(_q8_per_32(x), axis=0)  # codes x scale
+    assert rel_rms(y[:8], want) < 2e-6
+    assert rel_rms(per_32, want) > 1e-4  # the other rounding is far outside that bound
