@@ -29,7 +29,8 @@ _QUOTED = re.compile(r"`([^`]+)`")
 _SIGNATURE = re.compile(r"\b(default|parameter|argument|signature|decorator|base class|inherit)", re.I)
 _CHANGE = re.compile(r"^(add before this line|change to): ", re.I)
 # How a prose paragraph names the function it is about: `name`, **name**, "name function/method".
-_NAMED = r"`{name}(?:\(\))?`|\*\*`?{name}`?(?:\(\))?(?: (?:function|method))?\*\*|\b{name}(?:\(\))? (?:function|method)\b"
+_NAMED = (r"`{name}(?:\(\))?`|\*\*`?{name}`?(?:\(\))?(?: (?:function|method))?\*\*|"
+          r"\b{name}(?:\(\))? (?:function|method)\b")
 
 
 def only_documentation(lines: list[str]) -> bool:

@@ -199,7 +199,7 @@ def test_a_walk_through_the_file_pinned_to_def_lines_is_not_a_finding_and_a_sign
 
 def test_a_claim_about_one_function_pinned_into_another_is_dropped_unless_the_line_uses_it() -> None:
     merger = FindingMerger(GEOMETRY)
-    assert not merger.add(Finding(5, "error", "The `distance` function is incorrect: it should not take a square root."))
+    assert not merger.add(Finding(5, "error", "The `distance` function is incorrect: it takes a square root."))
     uses = Finding(8, "error", "`distance` is compared with `min`, which is right, but the key ignores ties.")
     assert merger.add(uses)
     own = Finding(5, "error", "In `scale` the y coordinate is not scaled: use `origin[1] + (y - origin[1]) * factor`.")
@@ -211,7 +211,8 @@ def test_a_corrected_copy_that_only_adds_documentation_is_not_a_finding() -> Non
     merger = FindingMerger(GEOMETRY)
     assert not merger.add(Finding(2, "warning", "The corrected code adds a line here.",
                                   'add before this line: """Return the distance between a and b."""'))
-    assert not merger.add(Finding(5, "warning", "The corrected code adds a line here.", "add before this line: # scale"))
+    assert not merger.add(Finding(5, "warning", "The corrected code adds a line here.",
+                                  "add before this line: # scale"))
     fix = Finding(5, "warning", "The corrected code changes this line.",
                   "change to: return [(origin[0] + (x - origin[0]) * factor, origin[1] + (y - origin[1]) * factor)]")
     assert merger.add(fix)
