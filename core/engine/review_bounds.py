@@ -133,7 +133,7 @@ def _stops_short(tree: ast.AST) -> Iterator[Finding]:
                           f"use range(len({seq}))", AST_SOURCE)
 
 
-_CAP_WORDS = frozenset({"cap", "ceiling", "limit", "upper", "maximum", "max"})
+_CAP_WORDS = frozenset({"cap", "capacity", "ceiling", "limit", "upper", "maximum", "max"})
 _FLOOR_WORDS = frozenset({"lower", "minimum", "min"})  # not "floor": `min(LOOSE_FLOOR, x)` caps at a floor value
 
 
