@@ -470,8 +470,9 @@ def _overwritten_totals(tree: ast.AST) -> Iterator[Finding]:
     for func in _functions(tree):
         for block in _blocks(func.body):
             for i, loop in enumerate(block):
-                if not isinstance(loop, ast.For) or i == 0:
-                    continue
+                if not isinstance(loop, ast.For) or i == 0 or any(
+                        isinstance(n, (ast.Break, ast.Continue, ast.Return)) for n in _statements(loop.body)):
+                    continue  # a pass that can be skipped or end the loop keeps a chosen value, not the last
                 started = {name for stmt in block[:i] for name, value in _assigned_pairs(stmt) if _zero(value)}
                 after = block[i + 1:]
                 per_item = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}

@@ -17,13 +17,16 @@ import ast
 from collections.abc import Iterator
 
 from .review_findings import AST_SOURCE, Finding
-from .review_logic import _functions, _own_nodes, _words
+from .review_logic import _functions, _is_empty, _own_nodes, _words
 
 _HEAD_IS_LARGEST = frozenset({"top", "most", "highest", "largest", "biggest", "greatest", "popular"})
 _HEAD_IS_SMALLEST = frozenset({"bottom", "least", "lowest", "smallest", "fewest", "cheapest"})
 _SOME_WORDS = frozenset({"has", "any", "contains", "some"})
 _EVERY_WORDS = frozenset({"all", "every", "each"})
-_CHAR_CLASSES = frozenset({"upper", "lower", "digit", "alpha", "space", "title", "alnum", "numeric", "decimal"})
+# Character classes by the name word and the str method that tests them; digit, numeric and decimal are one class
+# here (they differ only outside ASCII), alnum is left out (it holds alpha and digit).
+_CHAR_CLASSES = {"upper": "upper", "lower": "lower", "digit": "digit", "numeric": "digit", "decimal": "digit",
+                 "alpha": "alpha", "space": "space", "title": "title"}
 
 
 def _descending(call: ast.Call) -> bool | None:
@@ -69,6 +72,15 @@ def _head_slices(tree: ast.AST) -> Iterator[Finding]:
                           f"slice keeps the {keeps}.", f"sort with reverse={not descending}", AST_SOURCE)
 
 
+def _over(call: ast.Call, names: set[str]) -> bool:
+    """Whether `any(...)`/`all(...)` runs over one of `names` (`all(t.x for t in tracks)`): a collection of items
+    handed in, not the parts of one object (`has_safe_repr(value)` asking all its parts is a property of the whole)."""
+    arg = call.args[0] if len(call.args) == 1 else None
+    if isinstance(arg, (ast.GeneratorExp, ast.ListComp, ast.SetComp)):
+        arg = arg.generators[0].iter
+    return isinstance(arg, ast.Name) and arg.id in names
+
+
 def _quantifier_names(tree: ast.AST) -> Iterator[Finding]:
     for func in _functions(tree):
         words = _words(func.name)
@@ -76,9 +88,12 @@ def _quantifier_names(tree: ast.AST) -> Iterator[Finding]:
         if some == every:
             continue
         wrong = "all" if some else "any"
+        plural = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]
+                  if len(a.arg) > 3 and a.arg.endswith("s") and not a.arg.endswith("ss")}
         for node in _own_nodes(func):
             if (isinstance(node, ast.Return) and isinstance(node.value, ast.Call)
-                    and isinstance(node.value.func, ast.Name) and node.value.func.id == wrong):
+                    and isinstance(node.value.func, ast.Name) and node.value.func.id == wrong
+                    and _over(node.value, plural)):
                 right = "any" if wrong == "all" else "all"
                 yield Finding(node.lineno, "warning", f"`{func.name}` asks whether {'some' if some else 'every'} "
                               f"item qualifies, but `{wrong}(...)` asks whether {'every' if some else 'some'} one "
@@ -87,24 +102,24 @@ def _quantifier_names(tree: ast.AST) -> Iterator[Finding]:
 
 def _character_classes(tree: ast.AST) -> Iterator[Finding]:
     for func in _functions(tree):
-        named = _words(func.name) & _CHAR_CLASSES
+        named = {_CHAR_CLASSES[w] for w in _words(func.name) if w in _CHAR_CLASSES}
         if len(named) != 1:
             continue
         want = next(iter(named))
-        tests = [n for n in _own_nodes(func) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                 and n.func.attr.startswith("is") and n.func.attr[2:] in _CHAR_CLASSES]
-        if tests and all(t.func.attr != f"is{want}" for t in tests if isinstance(t.func, ast.Attribute)):
-            first = tests[0]
-            assert isinstance(first.func, ast.Attribute)
+        tests = [(n, _CHAR_CLASSES[n.func.attr[2:]]) for n in _own_nodes(func) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Attribute) and n.func.attr[:2] == "is" and n.func.attr[2:] in _CHAR_CLASSES]
+        if tests and all(tested != want for _, tested in tests):
+            first, tested = min(tests, key=lambda t: t[0].lineno)
             yield Finding(first.lineno, "error", f"`{func.name}` is about {want} characters, but its test "
-                          f"`{ast.unparse(first)}` checks {first.func.attr[2:]} ones.",
-                          f"use .is{want}()", AST_SOURCE)
+                          f"`{ast.unparse(first)}` checks {tested} ones.", f"use .is{want}()", AST_SOURCE)
 
 
 def _read_from(value: ast.AST) -> str | None:
     """`D[K]` as text for `D.get(K, ...)` or `D[K]`, else None."""
     if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "get"
             and value.args and not isinstance(value.args[0], ast.Starred)):
+        if len(value.args) > 1 and _is_empty(value.args[1]):
+            return None  # `d[k] = d.get(k, {})` stores a new container for later: the setdefault idiom
         return f"{ast.unparse(value.func.value)}[{ast.unparse(value.args[0])}]"
     if isinstance(value, ast.Subscript) and not isinstance(value.slice, ast.Slice):
         return ast.unparse(value)
@@ -112,7 +127,8 @@ def _read_from(value: ast.AST) -> str | None:
 
 
 def _unchanged_write_backs(tree: ast.AST) -> Iterator[Finding]:
-    """`n = d.get(k, 0)` ... `d[k] = n` with `n` not changed between: the update the read was for is missing."""
+    """`n = d.get(k, 0)` then `d[k] = n`, with neither `n` nor `d` used between: the update the read was for is
+    missing. (`lookup = d.get(k, {})`, filled, then stored back is the setdefault idiom: `lookup` is used between.)"""
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if not isinstance(body, list):
@@ -127,9 +143,10 @@ def _unchanged_write_backs(tree: ast.AST) -> Iterator[Finding]:
                                   f"from `{ast.unparse(target)}`, unchanged: the update is missing.",
                                   f"{ast.unparse(target)} = {stmt.value.id} + 1 (or the change meant)", AST_SOURCE)
                     continue
-            changed = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-            for name in changed:
-                read.pop(name, None)
+            touched = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+            for name, slot in list(read.items()):  # the local or the container used again: no longer the same value
+                if name in touched or slot.split("[", 1)[0].split(".", 1)[0] in touched:
+                    del read[name]
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 slot = _read_from(stmt.value)
                 if slot is not None:

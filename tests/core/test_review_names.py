@@ -54,6 +54,15 @@ def test_has_with_all_and_all_with_any_are_reported_and_the_matching_quantifiers
 
         def any_empty(rows):
             return any(not row for row in rows)
+
+
+        def has_safe_repr(value):
+            return all(has_safe_repr(item) for item in value)
+
+
+        class Strategy:
+            def has_reusable_values(self):
+                return all(e.reusable for e in self.elements)
         """)
     assert [(f.line, f.suggestion) for f in found] == [(2, "use any(...)"), (6, "use all(...)")]
 
@@ -70,6 +79,10 @@ def test_a_character_test_for_another_class_than_the_name_says_is_reported() -> 
 
         def count_lower(text):
             return sum(1 for c in text if c.islower() or c.isspace())
+
+
+        def parse_decimal(text):
+            return int(text) if text.isdigit() else None
         """)
     assert [(f.line, f.suggestion) for f in found] == [(2, "use .isupper()")]
 
@@ -90,7 +103,17 @@ def test_a_value_written_back_unchanged_is_reported_and_an_updated_one_is_not() 
             for name in names:
                 total = seen[name]
                 seen[name] = total + 1
+            for name in names:
+                handlers = seen.get(name, {})
+                seen[name] = handlers
             return out
         """)
     assert [f.line for f in found] == [6]
     assert "unchanged" in found[0].message
+
+
+def test_the_larger_of_a_floor_and_a_limit_is_no_clamp() -> None:
+    assert not ours("""\
+        def size_floor(min_size, validator):
+            return max(min_size, validator.limit_value)
+        """)
