@@ -148,9 +148,9 @@ def _unchanged_write_backs(tree: ast.AST) -> Iterator[Finding]:
                 if name in touched or slot.split("[", 1)[0].split(".", 1)[0] in touched:
                     del read[name]
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                slot = _read_from(stmt.value)
-                if slot is not None:
-                    read[stmt.targets[0].id] = slot
+                source = _read_from(stmt.value)
+                if source is not None:
+                    read[stmt.targets[0].id] = source
 
 
 CHECKS = (_head_slices, _quantifier_names, _character_classes, _unchanged_write_backs)
