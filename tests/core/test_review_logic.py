@@ -336,36 +336,19 @@ def test_a_nested_loop_whose_bound_is_right_is_not_reported(code: str) -> None:
 
 # ---- session 34: a superlative of the measure compared, a total over a count, a total overwritten ------------------
 def test_a_superlative_of_the_compared_measure_says_which_extreme_and_another_measure_says_nothing() -> None:
-    code = """\
-        def brightness(colour):
-            return sum(colour)
-
-
-        def brightest(palette):
+    keep = """
+        def {name}(palette):
             best = palette[0]
             for colour in palette:
-                if brightness(*colour) < brightness(*best):
-                    best = colour
-            return best
-
-
-        def darkest(palette):
-            best = palette[0]
-            for colour in palette:
-                if brightness(*colour) < brightness(*best):
-                    best = colour
-            return best
-
-
-        def warmest(palette):
-            best = palette[0]
-            for colour in palette:
-                if brightness(*colour) > brightness(*best):
+                if brightness(*colour) {op} brightness(*best):
                     best = colour
             return best
         """
+    code = "def brightness(colour):\n    return sum(colour)\n" + "".join(
+        textwrap.dedent(keep).format(name=name, op=op) for name, op in (("brightest", "<"), ("darkest", "<"),
+                                                                          ("warmest", ">")))
     found = ours(code)
-    assert [f.line for f in found] == [8]
+    assert [f.line for f in found] == [7]
     assert "`brightest`" in found[0].message and "largest" in found[0].message
 
 
