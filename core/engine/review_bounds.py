@@ -133,7 +133,7 @@ def _stops_short(tree: ast.AST) -> Iterator[Finding]:
                           f"use range(len({seq}))", AST_SOURCE)
 
 
-_CAP_WORDS = frozenset({"cap", "ceiling", "limit", "upper", "maximum", "max"})
+_CAP_WORDS = frozenset({"cap", "capacity", "ceiling", "limit", "upper", "maximum", "max"})
 _FLOOR_WORDS = frozenset({"lower", "minimum", "min"})  # not "floor": `min(LOOSE_FLOOR, x)` caps at a floor value
 
 
@@ -153,6 +153,9 @@ def _clamps(tree: ast.AST) -> Iterator[Finding]:
                 and len(value.args) == 2 and not value.keywords):
             continue
         words = _CAP_WORDS if value.func.id == "max" else _FLOOR_WORDS
+        other_side = _FLOOR_WORDS if value.func.id == "max" else _CAP_WORDS
+        if any(_words(ast.unparse(a)) & other_side for a in value.args):
+            continue  # `max(min_size, limit)`: the larger of two floors (a limit can be a floor), no clamp
         for arg in value.args:
             if isinstance(arg, (ast.Name, ast.Attribute)) and _words(ast.unparse(arg)) & words \
                     and ast.unparse(arg) not in targets:

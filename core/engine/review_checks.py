@@ -17,6 +17,7 @@ from .review_bounds import bounds_findings
 from .review_conditions import condition_findings
 from .review_findings import AST_SOURCE, Finding
 from .review_logic import _indexes, _len_of, logic_findings
+from .review_names import name_findings
 
 _SWALLOWED_TYPES = {"Exception", "BaseException"}
 
@@ -130,6 +131,6 @@ def ast_findings(tree: ast.AST) -> list[Finding]:
     """Every finding of our own checks on a parsed module, one per (line, message), in line order."""
     found = {(f.line, f.message): f for check in (_off_by_one, _none_comparisons, _swallowed, _float_index,
                                                                 _missing_return, logic_findings,
-                                                                condition_findings, bounds_findings)
+                                                                condition_findings, bounds_findings, name_findings)
              for f in check(tree)}
     return sorted(found.values(), key=lambda f: f.line)

@@ -63,10 +63,11 @@ def _own_nodes(func: _Function) -> Iterator[ast.AST]:
 
 
 def _about(node: ast.AST, name: str) -> bool:
-    """Whether node measures the value `name` holds: `name`, `name.weight`, `name[0]`, `len(name)`, `abs(name.x)`."""
+    """Whether node measures the value `name` holds: `name`, `name.weight`, `name[0]`, `len(name)`, `abs(name.x)`,
+    `size(*name)`."""
     if ast.unparse(node) == name:
         return True
-    if isinstance(node, (ast.Attribute, ast.Subscript)):
+    if isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
         return _about(node.value, name)
     if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords:
         return _about(node.args[0], name)
@@ -98,9 +99,19 @@ def _kept_extreme(node: ast.If) -> tuple[str, str, int] | None:
     return None
 
 
-def _intent(held: str, func: _Function) -> tuple[str, str] | None:
+def _superlative_of(name: str, measured: ast.AST) -> bool:
+    """Whether `name` holds a superlative of the very measure compared: `brightest` over `brightness(c)`,
+    `warmest` over `warmth`. A superlative of some other measure (`darkest` over `brightness`) is no evidence."""
+    called = {n.id for n in ast.walk(measured) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(measured) if isinstance(n, ast.Attribute)}
+    stems = {w[:-3] for w in _words(name) if w.endswith("est") and len(w) >= 6}
+    return any(c.lower().startswith(stem) and c.lower() != stem + "est" for stem in stems for c in called)
+
+
+def _intent(held: str, func: _Function, measured: ast.AST | None = None) -> tuple[str, str] | None:
     """(direction, whose name says it): the held variable's own name first; the function's name only when the
-    function returns the held value (then its name is the value's name)."""
+    function returns the held value (then its name is the value's name). A superlative of the compared measure
+    (`brightest` comparing `brightness`) says the largest of it."""
     own = _direction(held)
     if own:
         return own, f"`{held}`"
@@ -108,6 +119,8 @@ def _intent(held: str, func: _Function) -> tuple[str, str] | None:
         named = _direction(func.name)
         if named:
             return named, f"`{func.name}`"
+        if measured is not None and _superlative_of(func.name, measured):
+            return "max", f"`{func.name}`"
     return None
 
 
@@ -124,7 +137,7 @@ def _extreme_contradictions(tree: ast.AST) -> Iterator[Finding]:
             if kept is None:
                 continue
             held, keeps, line = kept
-            intent = _intent(held, func)
+            intent = _intent(held, func, node.test)
             if intent is None or intent[0] == keeps:
                 continue
             test = node.test
@@ -176,12 +189,20 @@ def _aggregate_contradictions(tree: ast.AST) -> Iterator[Finding]:
 
 # ---- a fraction computed with floor division -----------------------------------------------------------------------
 def _floor_division(node: ast.AST) -> ast.BinOp | None:
-    """The `a // b` that the expression's value is made of (at its top, or inside its top-level arithmetic)."""
+    """The `a // b` that the expression's value is made of (at its top, inside its top-level arithmetic, or one
+    element of a returned tuple such as a point's coordinates)."""
     if isinstance(node, ast.BinOp):
         if isinstance(node.op, ast.FloorDiv):
             return node
         return _floor_division(node.left) or _floor_division(node.right)
+    if isinstance(node, ast.Tuple):
+        return next((f for f in map(_floor_division, node.elts) if f is not None), None)
     return None
+
+
+def _a_sum(node: ast.AST) -> bool:
+    """`sum(...)`: a total divided by a count is a mean whatever the names say."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "sum"
 
 
 def _scaled(node: ast.AST) -> bool:
@@ -201,11 +222,12 @@ def _fraction_floor_division(tree: ast.AST) -> Iterator[Finding]:
             else:
                 continue
             floor = _floor_division(node.value) if node.value is not None else None
-            if (floor is None or not _words(name) & _FRACTION_WORDS or _scaled(floor.left)
+            if (floor is None or not (_words(name) & _FRACTION_WORDS or _a_sum(floor.left)) or _scaled(floor.left)
                     or isinstance(floor.right, ast.Constant)):
                 continue
             what = ast.unparse(floor)
-            yield Finding(node.lineno, "error", f"`{name}` is a fraction, but `{what}` is floor division: it drops "
+            what_is = f"`{name}` is a fraction" if _words(name) & _FRACTION_WORDS else "a total over a count is a mean"
+            yield Finding(node.lineno, "error", f"{what_is}, but `{what}` is floor division: it drops "
                           "everything after the point (an average of 2.5 comes out 2, a share below 1 as 0).",
                           f"use true division: {what.replace('//', '/', 1)}", AST_SOURCE)
 
@@ -431,8 +453,44 @@ def _repeated_bounds(tree: ast.AST) -> Iterator[Finding]:
                                   AST_SOURCE)
 
 
+# ---- a total overwritten on every pass of its loop ---------------------------------------------------------------
+# Names that hold one pass's value on purpose (`last = x` in a loop keeps the last one).
+_ONE_PASS_WORDS = frozenset({"last", "prev", "previous", "current", "cur", "latest", "final", "tail", "result"})
+
+
+def _zero(node: ast.AST) -> bool:
+    return _is_empty(node) or (isinstance(node, ast.Constant) and node.value in (0, 0.0)
+                               and not isinstance(node.value, bool))
+
+
+def _overwritten_totals(tree: ast.AST) -> Iterator[Finding]:
+    """`total = 0` before a loop, `total = f(item)` at the top of its body (never read or grown in the loop, so no
+    per-pass temporary), `total` read after it: every pass throws the previous ones away, so only the last item
+    counts."""
+    for func in _functions(tree):
+        for block in _blocks(func.body):
+            for i, loop in enumerate(block):
+                if not isinstance(loop, ast.For) or i == 0 or any(
+                        isinstance(n, (ast.Break, ast.Continue, ast.Return)) for n in _statements(loop.body)):
+                    continue  # a pass that can be skipped or end the loop keeps a chosen value, not the last
+                started = {name for stmt in block[:i] for name, value in _assigned_pairs(stmt) if _zero(value)}
+                after = block[i + 1:]
+                per_item = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+                for stmt in loop.body:
+                    for name, value in _assigned_pairs(stmt):
+                        if (name not in started or _reads(value, name) or _words(name) & _ONE_PASS_WORDS
+                                or not any(_reads(value, item) for item in per_item)
+                                or any(_grows(s, name) or _reads(s, name) for s in _statements(loop.body))
+                                or not any(_reads(s, name) for s in after)):
+                            continue
+                        yield Finding(stmt.lineno, "error", f"`{name}` starts empty before the loop, but "
+                                      f"`{ast.unparse(stmt)}` replaces it on every pass: only the last "
+                                      f"`{ast.unparse(loop.target)}` counts.",
+                                      f"accumulate: {name} += {ast.unparse(value)}", AST_SOURCE)
+
+
 CHECKS = (_extreme_contradictions, _aggregate_contradictions, _fraction_floor_division, _unflushed_buffers,
-          _repeated_bounds)
+          _repeated_bounds, _overwritten_totals)
 
 
 def logic_findings(tree: ast.AST) -> Iterator[Finding]:

@@ -2,9 +2,10 @@
 
 An analyzer finding is a fact (a parser saw it); a model finding is untrusted text. So analyzer findings always go
 in, and a model finding is dropped when it is filler ("consider adding comments", "looks good"), when it denies a
-problem ("eval is safe here": a review lists problems, so a denial is either filler or a contradiction), or when a
-finding on the same line already stands (an analyzer's, or the model's own), or one on the next line says the same
-thing (small models miscount by one).
+problem ("eval is safe here": a review lists problems, so a denial is either filler or a contradiction), when it
+names no defect at its line (review_grounding: a walk through the file pinned to `def` lines, a docstring added), or
+when a finding on the same line already stands (an analyzer's, or the model's own), or one on the next line says the
+same thing (small models miscount by one).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from .review_findings import SEVERITIES, Finding
+from .review_grounding import Grounding
 
 _FILLER = re.compile(
     r"consider (adding|using|writing) (more )?(comments?|docstrings?|type hints?|documentation|logging|tests?)|"
@@ -63,6 +65,7 @@ class FindingMerger:
 
     def __init__(self, source: dict[int, str]) -> None:
         self.source = source
+        self.grounding = Grounding(source)
         self._accepted: list[Finding] = []
 
     @property
@@ -95,7 +98,7 @@ class FindingMerger:
         """Keep the finding if it is new; True when kept."""
         if not finding.from_analyzer:
             text = f"{finding.message} {finding.suggestion}"
-            if is_filler(text) or denies_a_problem(finding.message):
+            if is_filler(text) or denies_a_problem(finding.message) or self.grounding.ungrounded(finding):
                 return False
             if any(self._same_meaning(finding, old) for old in self._accepted) or self._repeats_a_fact(finding):
                 return False

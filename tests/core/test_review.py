@@ -175,6 +175,50 @@ def test_a_model_finding_that_repeats_a_fact_elsewhere_is_a_duplicate() -> None:
     assert not merger.add(Finding(9, "warning", "2. **Do not Use Mutable Data Structures for Argument Defaults:**"))
 
 
+GEOMETRY = dict(enumerate([
+    "def distance(a, b):",
+    "    return ((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5",
+    "",
+    "def scale(points, factor, origin=(0, 0)):",
+    "    return [(origin[0] + (x - origin[0]) * factor, y) for x, y in points]",
+    "",
+    "def nearest(points, target):",
+    "    return min(points, key=lambda p: distance(p, target))",
+], 1))
+
+
+def test_a_walk_through_the_file_pinned_to_def_lines_is_not_a_finding_and_a_signature_bug_is() -> None:
+    merger = FindingMerger(GEOMETRY)
+    assert not merger.add(Finding(1, "warning", "1. **Distance Calculation**: The `distance` function should return "
+                                                "the Euclidean distance between two points."))
+    assert not merger.add(Finding(7, "warning", "3. **nearest function**: it is incorrect because it finds a point."))
+    kept = Finding(4, "warning", "The default `origin=(0, 0)` is used for every call; pass the centre instead.")
+    assert merger.add(kept)
+    assert merger.findings == [kept]
+
+
+def test_a_claim_about_one_function_pinned_into_another_is_dropped_unless_the_line_uses_it() -> None:
+    merger = FindingMerger(GEOMETRY)
+    assert not merger.add(Finding(5, "error", "The `distance` function is incorrect: it takes a square root."))
+    uses = Finding(8, "error", "`distance` is compared with `min`, which is right, but the key ignores ties.")
+    assert merger.add(uses)
+    own = Finding(5, "error", "In `scale` the y coordinate is not scaled: use `origin[1] + (y - origin[1]) * factor`.")
+    assert merger.add(own)
+    assert merger.findings == [own, uses]
+
+
+def test_a_corrected_copy_that_only_adds_documentation_is_not_a_finding() -> None:
+    merger = FindingMerger(GEOMETRY)
+    assert not merger.add(Finding(2, "warning", "The corrected code adds a line here.",
+                                  'add before this line: """Return the distance between a and b."""'))
+    assert not merger.add(Finding(5, "warning", "The corrected code adds a line here.",
+                                  "add before this line: # scale"))
+    fix = Finding(5, "warning", "The corrected code changes this line.",
+                  "change to: return [(origin[0] + (x - origin[0]) * factor, origin[1] + (y - origin[1]) * factor)]")
+    assert merger.add(fix)
+    assert merger.findings == [fix]
+
+
 # ---- running a review ----------------------------------------------------------------------------------------------
 def test_the_analyzers_alone_need_no_model(engine: Engine) -> None:
     result = review_code(engine, MUTABLE_DEFAULT, path="collect.py", use_model=False)
@@ -265,7 +309,8 @@ def test_the_planted_off_by_one_is_found_by_the_review_with_the_real_code_model(
 
 
 # ---- the benchmark's scoring and its page ----------------------------------------------------------------------------
-@pytest.mark.parametrize(("folder", "files"), [("review_bugs", 10), ("review_bugs_heldout", 8)])
+@pytest.mark.parametrize(("folder", "files"), [("review_bugs", 10), ("review_bugs_heldout", 8),
+                                              ("review_bugs_heldout2", 8), ("review_bugs_heldout3", 8)])
 def test_the_planted_bug_files_match_their_manifest(folder: str, files: int) -> None:
     root = STATS.parents[2]
     manifest = load_manifest(root, Path("benchmarks") / folder)

@@ -332,3 +332,88 @@ def test_an_inner_loop_over_the_rows_again_is_reported_with_the_column_count_to_
 ])
 def test_a_nested_loop_whose_bound_is_right_is_not_reported(code: str) -> None:
     assert lines(code) == []
+
+
+# ---- session 34: a superlative of the measure compared, a total over a count, a total overwritten ------------------
+def test_a_superlative_of_the_compared_measure_says_which_extreme_and_another_measure_says_nothing() -> None:
+    keep = """
+        def {name}(palette):
+            best = palette[0]
+            for colour in palette:
+                if brightness(*colour) {op} brightness(*best):
+                    best = colour
+            return best
+        """
+    code = "def brightness(colour):\n    return sum(colour)\n" + "".join(
+        textwrap.dedent(keep).format(name=name, op=op) for name, op in (("brightest", "<"), ("darkest", "<"),
+                                                                          ("warmest", ">")))
+    found = ours(code)
+    assert [f.line for f in found] == [7]
+    assert "`brightest`" in found[0].message and "largest" in found[0].message
+
+
+def test_a_sum_floor_divided_by_a_count_is_a_mean_and_a_floor_by_a_constant_is_not() -> None:
+    found = ours("""\
+        def centroid(points):
+            count = len(points)
+            return (sum(p[0] for p in points) // count, sum(p[1] for p in points) // count)
+
+
+        def billable_hours(minutes):
+            return (minutes + 59) // 60
+
+
+        def pairs(values):
+            return sum(values) // 2
+        """)
+    assert [f.line for f in found] == [3]
+    assert "mean" in found[0].message and found[0].suggestion.startswith("use true division: sum(")
+
+
+def test_a_total_overwritten_on_every_pass_is_reported_and_a_search_a_last_value_or_a_real_sum_are_not() -> None:
+    found = ours("""\
+        def free_spaces(levels):
+            total = 0
+            for level in levels:
+                total = level.capacity - level.used
+            return total
+
+
+        def last_size(files):
+            size = 0
+            for f in files:
+                size = f.size
+                if size > 10:
+                    break
+            size = 0
+            for f in files:
+                if f.name == "x":
+                    size = f.size
+            return size
+
+
+        def grown(files):
+            total = 0
+            for f in files:
+                total = total + f.size
+            return total
+
+
+        def latest(files):
+            final_size = 0
+            for f in files:
+                final_size = f.size
+            return final_size
+        """)
+    assert [f.line for f in found] == [4]
+    assert "`total`" in found[0].message and found[0].suggestion == "accumulate: total += level.capacity - level.used"
+
+
+def test_a_max_against_a_capacity_is_a_clamp_the_wrong_way_round() -> None:
+    found = ours("""\
+        class Bucket:
+            def refill(self, amount):
+                self.tokens = max(self.capacity, self.tokens + amount)
+                self.peak = max(self.peak, self.tokens)
+        """)
+    assert [f.line for f in found] == [3]
