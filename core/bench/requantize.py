@@ -55,7 +55,7 @@ def requantize(source: Path, kind: str, work: Path, *, threads: int = 1, timeout
 def _child(source: str, target: str, kind: str, threads: int) -> int:
     import ctypes
 
-    from ..backends.llama_native import import_llama
+    from ..backends.llama_native import import_llama  # lazy: only the quantizing child loads llama.cpp
 
     llama_cpp = import_llama(None)
     params = llama_cpp.llama_model_quantize_default_params()
