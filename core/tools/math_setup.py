@@ -19,8 +19,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 from .arithmetic import evaluate
+from .context_facts import PERCENT, context_lines, context_numbers
 from .date_facts import MINUTES_PER_DAY, date_facts, dates_in, named_date, time_facts, times_in, without_dates
-from .formula_facts import formula_facts
 from .registry import ToolError
 from .unit_facts import (
     conversion_factors,
@@ -39,21 +39,6 @@ _EXPR_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")  # in an expression a comm
 _FACTORIAL = re.compile(r"(\d+)\s*(?:!|factorial)")
 # Numbers any set-up may bring in without the question stating them: doubling, halving, a third, a quarter...
 GENERIC_FACTORS = frozenset(Fraction(x) for x in ("0.5", "1", "2", "3", "4", "5", "10"))
-# Numbers a set-up may bring in only when the question speaks of what they convert: `/ 100` in a question without a
-# percentage ("162 miles in 3 hours" set up as `(162 / 3) / 100`) or `* 60` in one that names minutes only ("7
-# liters per minute, a 294 liter tank" as `294 / 7 * 60`) are the set-up's mistakes, not factors.
-CONTEXT_FACTORS: tuple[tuple[re.Pattern[str], frozenset[Fraction]], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), frozenset(Fraction(x) for x in numbers)) for pattern, numbers in (
-        (r"%|\bper ?cent", ("100",)),
-        (r"celsius|fahrenheit|kelvin|°", ("9", "5", "1.8", "32", "273.15")),
-        (r"\bmonth", ("12", "28", "29", "30", "31")),  # see also MONTH_LENGTHS
-        (r"\byears?\b|\bannual|\byearly", ("12", "52", "365", "366")),
-        (r"\bweeks?\b|\bweekly", ("7",)),
-        (r"\bdozens?\b", ("12",)),
-        (r"\bdecades?\b", ("10",)),
-        (r"\bcentur", ("100",)),
-        (r"\bcents?\b", ("100",)),
-    ))
 
 SETUP_SCHEMA: dict[str, object] = {
     "type": "object",
@@ -88,8 +73,8 @@ SETUP_INSTRUCTION = (
 
 def setup_instruction(question: str) -> str:
     """The set-up instruction, with the exact conversion factors between the units the question names, by name, and
-    the formulas its words call for (formula_facts.py)."""
-    facts = named_facts(question) + unit_facts(question)[len(conversion_factors(question)):] + formula_facts(question)
+    the facts and formulas its words call for (context_facts.py)."""
+    facts = named_facts(question) + unit_facts(question)[len(conversion_factors(question)):] + context_lines(question)
     moments = date_facts(question) + time_facts(question)
     return (SETUP_INSTRUCTION
             + ("\n\nUnit factors and formulas for this question:\n" + "\n".join(f"- {f}" for f in facts)
@@ -243,11 +228,9 @@ def allowed_numbers(question: str) -> set[Fraction]:
     """The numbers an expression for `question` may use: the question's own, the forms a percentage takes in a
     calculation (p/100, 1 ± p/100, 100 ± p), the factors of a factorial it names, and the known unit factors."""
     dates = dates_in(question)
-    allowed = set(GENERIC_FACTORS) | factor_numbers(question) | {Fraction(d.day_number) for d in dates}
-    for pattern, numbers in CONTEXT_FACTORS:
-        if pattern.search(question):
-            allowed |= numbers
-    percent = _PERCENT.search(question) is not None
+    allowed = (set(GENERIC_FACTORS) | factor_numbers(question) | context_numbers(question)
+               | {Fraction(d.day_number) for d in dates})
+    percent = PERCENT.search(question) is not None
     if dates:
         allowed |= MONTH_LENGTHS
     times = times_in(question)
@@ -258,9 +241,6 @@ def allowed_numbers(question: str) -> set[Fraction]:
     for match in _FACTORIAL.finditer(question):
         allowed |= {Fraction(k) for k in range(1, min(int(match.group(1)), 1000) + 1)}
     return allowed
-
-
-_PERCENT = CONTEXT_FACTORS[0][0]
 
 
 def _as_fractions(p: Fraction) -> tuple[Fraction, Fraction, Fraction]:
@@ -313,7 +293,7 @@ _OVER_100 = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*/\s*100(?![\d.])")
 def percent_divided_twice(expression: str, question: str) -> str | None:
     """A percentage the expression divides by 100 after writing it as a fraction already: `1.02 / 100 * 8400` for a
     2% growth (1.02 is 1 + 2/100). Returns that number as written, or None."""
-    if _PERCENT.search(question) is None:
+    if PERCENT.search(question) is None:
         return None
     given = set(_numbers(question))
     as_fractions = {f for n in given for f in _as_fractions(n)} - given

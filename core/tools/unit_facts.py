@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .context_facts import NAMED_COUNTS
+
 
 @dataclass(frozen=True, slots=True)
 class Unit:
@@ -62,10 +64,6 @@ UNITS = (
     _unit("mebibyte", "mebibytes", "data", "1048576", r"\bmebibytes?\b|\bMiB\b"),
     _unit("gibibyte", "gibibytes", "data", "1073741824", r"\bgibibytes?\b|\bGiB\b"),
 )
-# Counts a set-up names that are no unit of the table: calendar spans no fixed number of seconds apart (a month, a
-# year) and counting words (a dozen).
-NAMED_COUNTS = {"months_per_year": Fraction(12), "weeks_per_year": Fraction(52), "days_per_year": Fraction(365),
-                "days_per_leap_year": Fraction(366), "items_per_dozen": Fraction(12)}
 _SHORT = {"ms": "millisecond", "sec": "second", "secs": "second", "min": "minute", "mins": "minute", "hr": "hour",
           "hrs": "hour", "mm": "millimeter", "cm": "centimeter", "km": "kilometer", "ft": "foot", "mg": "milligram",
           "g": "gram", "kg": "kilogram", "oz": "ounce", "lb": "pound", "lbs": "pound", "ml": "milliliter",
@@ -80,9 +78,6 @@ _CELSIUS = re.compile(r"celsius|°\s?c\b|\bdegc\b", re.IGNORECASE)
 _FAHRENHEIT = re.compile(r"fahrenheit|°\s?f\b|\bdegf\b", re.IGNORECASE)
 _GIVEN_DEGREES = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)\s*(?:°\s?|degrees?\s+|deg\s*)?(celsius|fahrenheit|c\b|f\b)",
                             re.IGNORECASE)
-_LEAP = re.compile(r"\bleap\b", re.IGNORECASE)
-_DOZEN = re.compile(r"\bdozens?\b", re.IGNORECASE)
-_YEARS_AND_MONTHS = re.compile(r"\byears?\b.*\bmonths?\b|\bmonths?\b.*\byears?\b", re.IGNORECASE | re.DOTALL)
 
 
 def _decimal(value: Fraction) -> str:
@@ -121,12 +116,6 @@ def unit_facts(question: str) -> list[str]:
             lines.append("degrees Celsius = (degrees Fahrenheit - 32) * 5 / 9")
         if given != {"f"}:
             lines.append("degrees Fahrenheit = degrees Celsius * 9 / 5 + 32")
-    if _LEAP.search(question):
-        lines.append("1 leap year = 366 days (days_per_leap_year); 1 ordinary year = 365 days (days_per_year)")
-    if _YEARS_AND_MONTHS.search(question):
-        lines.append("1 year = 12 months (months_per_year)")
-    if _DOZEN.search(question):
-        lines.append("1 dozen = 12 items (items_per_dozen); a price per dozen is that price / 12 per item")
     return lines
 
 
