@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-SPLITS = ("heldout", "heldout2", "heldout3", "heldout4", "dev")
-_SEEDS = {"heldout": 20261205, "heldout2": 20261206, "heldout3": 20261207, "heldout4": 20261208, "dev": 7}
-_PER_TEMPLATE = {"heldout": 3, "heldout2": 3, "heldout3": 3, "heldout4": 3, "dev": 2}
+SPLITS = ("heldout", "heldout2", "heldout3", "heldout4", "heldout5", "dev")
+_SEEDS = {"heldout": 20261205, "heldout2": 20261206, "heldout3": 20261207, "heldout4": 20261208, "heldout5": 20261209,
+          "dev": 7}
+_PER_TEMPLATE = {"heldout": 3, "heldout2": 3, "heldout3": 3, "heldout4": 3, "heldout5": 3, "dev": 2}
 _MONTHS = ("January", "March", "May", "July", "August", "October", "December")
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
@@ -185,6 +186,12 @@ _CATEGORY = {
     "battery_price": "money", "savings": "money", "two_pipes": "rates", "pace": "rates", "speed_meters": "rates",
     "average_speed": "rates", "inclusive_days": "dates", "age": "dates", "ratio": "other", "fence": "other",
     "triangle": "other", "consecutive": "other",
+    # fifth held-out
+    "hectares": "units", "rain_cm": "units", "miles_yards": "units", "original_price": "percent",
+    "compound": "percent", "commission": "percent", "painters": "rates", "trains_meet": "rates",
+    "electricity": "rates", "coins": "money", "installments": "money", "trip_fuel": "money", "night_shift": "dates",
+    "days_left": "dates", "leap_years": "dates", "outfits": "factorial", "multiples": "factorial", "circle": "other",
+    "box_liters": "other", "tiles": "other",
     # dev
     "ms": "units", "tip": "percent", "walk": "rates", "tickets": "money", "leap": "dates", "fact": "factorial",
     "avg": "other", "movie": "units", "bottles": "units", "raise": "percent", "exam": "percent",
@@ -563,6 +570,169 @@ HELDOUT4: tuple[Template, ...] = (
 )
 
 
+# ---- fifth held-out templates (session 35): written blind, before the change they measure, by an author who read
+# neither the engine's set-up nor its prompts nor any result; kinds no earlier split has (hectares, rainfall in mm
+# summed to cm, miles to yards, a price before a discount, compound interest, a commission, workers and days in
+# inverse proportion, two trains meeting, an appliance's electricity cost, coins, an installment plan's extra cost,
+# a trip's fuel cost, a span across midnight, days left in the year, leap years in a range, outfits, multiples in a
+# range, a circle from its diameter, a tank's volume in liters, tiles on a floor) ---------------------------------
+
+def _nearest_cent(dollars: Fraction) -> Fraction:
+    # Half a cent rounds up, as a person would; the tolerance of is_correct covers either way of rounding it.
+    return F(math.floor(dollars * 100 + F(1, 2)), 100)
+
+
+def _clock(minutes: int) -> str:
+    """Minutes after midnight as a 12-hour clock time, e.g. 1350 -> '10:30 PM'."""
+    h, m = divmod(minutes % (24 * 60), 60)
+    return f"{(h - 1) % 12 + 1}:{m:02d} {'AM' if h < 12 else 'PM'}"
+
+
+def _h5_hectares(r: random.Random) -> tuple[str, Fraction]:
+    ha = r.randint(1, 40) + F(r.choice((0, 1, 2, 3)), 4)
+    return f"A nature reserve covers {float(ha):g} hectares. How many square meters is that?", ha * 10_000
+
+
+def _h5_rain_cm(r: random.Random) -> tuple[str, Fraction]:
+    a, b, c = r.randint(2, 40), r.randint(2, 40), r.randint(2, 40)
+    return (f"A rain gauge measured {a} mm on Friday, {b} mm on Saturday and {c} mm on Sunday. How many centimeters "
+            "of rain fell over the three days?", F(a + b + c, 10))
+
+
+def _h5_miles_yards(r: random.Random) -> tuple[str, Fraction]:
+    miles = r.randint(1, 12) + F(r.choice((1, 2, 3)), 4)
+    return f"A charity walk is {float(miles):g} miles long. How many yards is that?", miles * 1760
+
+
+def _h5_original_price(r: random.Random) -> tuple[str, Fraction]:
+    before, off = r.randint(20, 250), r.choice((10, 15, 20, 25, 30, 40))
+    return (f"After a {off}% discount, a pair of headphones costs ${_money(before * (100 - off))}. What was the price "
+            "before the discount, in dollars?", F(before))
+
+
+def _h5_compound(r: random.Random) -> tuple[str, Fraction]:
+    deposit, rate, years = r.randint(10, 80) * 100, r.choice((2, 3, 4, 5, 6, 8)), r.choice((2, 3))
+    return (f"You put ${deposit} in a savings account that pays {rate}% interest per year, compounded once a year, "
+            f"and take nothing out. What is the balance after {years} years, in dollars, to the nearest cent?",
+            _nearest_cent(deposit * (1 + F(rate, 100)) ** years))
+
+
+def _h5_commission(r: random.Random) -> tuple[str, Fraction]:
+    base, rate, sales = r.randint(15, 40) * 100, r.choice((2, 3, 4, 5, 6, 8)), r.randint(12, 150) * 1000
+    return (f"A salesperson is paid ${base} a month plus {rate}% commission on what she sells. In a month when she "
+            f"sells ${sales:,} worth of goods, what is her total pay for the month in dollars?",
+            F(base) + F(sales * rate, 100))
+
+
+def _h5_painters(r: random.Random) -> tuple[str, Fraction]:
+    workers, others = r.sample(range(2, 9), 2)
+    step = others // math.gcd(workers, others)  # days a multiple of it: a whole number of days for the others
+    days = step * r.randint(-(-6 // step), max(-(-6 // step), 24 // step))
+    return (f"{workers} painters can paint an office building in {days} days. Working at the same rate, how many days "
+            f"would {others} painters need for the same building?", F(workers * days, others))
+
+
+def _h5_trains_meet(r: random.Random) -> tuple[str, Fraction]:
+    v1, v2 = r.randint(40, 120), r.randint(40, 120)
+    hours = F(r.randint(3, 10), 2) if (v1 + v2) % 2 == 0 else F(r.randint(2, 5))
+    return (f"Two trains leave stations {(v1 + v2) * hours} km apart at the same time and travel toward each other on "
+            f"the same line, one at {v1} km per hour and the other at {v2} km per hour. After how many hours do they "
+            "meet?", hours)
+
+
+def _h5_electricity(r: random.Random) -> tuple[str, Fraction]:
+    watts, hours = r.choice((400, 750, 1000, 1200, 1500, 2000)), r.randint(2, 8)
+    days, cents = r.choice((7, 14, 30)), r.randint(10, 35)
+    return (f"A {watts}-watt space heater runs {hours} hours a day for {days} days. Electricity costs {cents} cents "
+            "per kilowatt-hour. What does running the heater cost over that time, in dollars, to the nearest cent?",
+            _nearest_cent(F(watts * hours * days, 1000) * F(cents, 100)))
+
+
+def _h5_coins(r: random.Random) -> tuple[str, Fraction]:
+    q, d, n = r.randint(5, 80), r.randint(5, 80), r.randint(5, 80)
+    return (f"A jar holds {q} quarters, {d} dimes and {n} nickels. How much money is in the jar, in dollars?",
+            F(25 * q + 10 * d + 5 * n, 100))
+
+
+def _h5_installments(r: random.Random) -> tuple[str, Fraction]:
+    cash, months = r.randint(30, 150) * 10, r.choice((6, 10, 12, 18, 24))
+    down = cash * r.choice((10, 15, 20)) // 100
+    monthly = -(-(cash - down) * 100 // months) + r.randint(100, 1500)  # cents; always more than paying cash
+    return (f"A TV costs ${cash} paid in cash. On an installment plan you pay ${down} down and then {months} monthly "
+            f"payments of ${_money(monthly)}. How many dollars more than the cash price does the installment plan "
+            "cost in total?", F(down * 100 + months * monthly - cash * 100, 100))
+
+
+def _h5_trip_fuel(r: random.Random) -> tuple[str, Fraction]:
+    mpg, gallons, cents = r.choice((25, 28, 30, 32, 35, 40)), r.randint(4, 20), r.randint(289, 499)
+    return (f"A road trip is {mpg * gallons} miles long. The car gets {mpg} miles per gallon and gas costs "
+            f"${_money(cents)} a gallon. How much does the gas for the trip cost, in dollars?", F(gallons * cents, 100))
+
+
+def _h5_night_shift(r: random.Random) -> tuple[str, Fraction]:
+    start = r.randint(20, 23) * 60 + r.choice((0, 15, 30, 45))
+    end = r.randint(4, 8) * 60 + r.choice((0, 10, 15, 30, 45))
+    return (f"A night shift starts at {_clock(start)} and ends at {_clock(end)} the next morning. How many minutes "
+            "long is the shift?", F(24 * 60 - start + end))
+
+
+def _h5_days_left(r: random.Random) -> tuple[str, Fraction]:
+    lengths = {"August": 31, "September": 30, "October": 31, "November": 30, "December": 31}
+    months = list(lengths)
+    month = r.choice(months)
+    day = r.randint(1, lengths[month] - 1)
+    later = sum(lengths[m] for m in months[months.index(month) + 1:])
+    return (f"How many days of the year are left after {month} {day}? Count from the next day up to and including "
+            "December 31.", F(lengths[month] - day + later))
+
+
+def _h5_leap_years(r: random.Random) -> tuple[str, Fraction]:
+    # Within 2001-2099 every year divisible by 4 is a leap year: no century rule to trip over.
+    first = r.randint(2001, 2040)
+    last = first + r.randint(15, 55)
+    return (f"How many leap years are there from {first} to {last}, both years included?",
+            F(sum(1 for y in range(first, last + 1) if y % 4 == 0)))
+
+
+def _h5_outfits(r: random.Random) -> tuple[str, Fraction]:
+    shirts, trousers, shoes = r.randint(3, 9), r.randint(2, 6), r.randint(2, 4)
+    return (f"Sam packs {shirts} shirts, {trousers} pairs of trousers and {shoes} pairs of shoes. An outfit is one "
+            "shirt, one pair of trousers and one pair of shoes. How many different outfits can he make?",
+            F(shirts * trousers * shoes))
+
+
+def _h5_multiples(r: random.Random) -> tuple[str, Fraction]:
+    n, k = r.randint(100, 1000), r.randint(3, 13)
+    return f"How many whole numbers from 1 to {n}, both included, are divisible by {k}?", F(n // k)
+
+
+def _h5_circle(r: random.Random) -> tuple[str, Fraction]:
+    diameter = 2 * r.randint(2, 15)
+    return (f"A circular patio has a diameter of {diameter} feet. Using 3.14 for pi, what is its area in square "
+            "feet?", F(314, 100) * (diameter // 2) ** 2)
+
+
+def _h5_box_liters(r: random.Random) -> tuple[str, Fraction]:
+    length, width, height = r.randint(6, 24) * 5, r.randint(4, 12) * 5, r.randint(4, 12) * 5
+    return (f"A fish tank is {length} cm long, {width} cm wide and {height} cm high. How many liters of water does it "
+            "hold when filled to the top?", F(length * width * height, 1000))
+
+
+def _h5_tiles(r: random.Random) -> tuple[str, Fraction]:
+    side = r.choice((20, 25, 30, 40, 50))
+    across, along = sorted((r.randint(8, 24), r.randint(6, 20)))
+    return (f"A kitchen floor is {along * side / 100:g} m long and {across * side / 100:g} m wide. It is covered "
+            f"with square tiles {side} cm on a side that fit exactly, with no gaps and no cutting. How many tiles "
+            "cover the floor?", F(along * across))
+
+
+HELDOUT5: tuple[Template, ...] = (
+    _h5_hectares, _h5_rain_cm, _h5_miles_yards, _h5_original_price, _h5_compound, _h5_commission, _h5_painters,
+    _h5_trains_meet, _h5_electricity, _h5_coins, _h5_installments, _h5_trip_fuel, _h5_night_shift, _h5_days_left,
+    _h5_leap_years, _h5_outfits, _h5_multiples, _h5_circle, _h5_box_liters, _h5_tiles,
+)
+
+
 # ---- dev templates (for iterating on prompts; different wording and quantities) -------------------------------
 
 def _d_ms(r: random.Random) -> tuple[str, Fraction]:
@@ -692,7 +862,8 @@ def problems(split: str) -> list[WordProblem]:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     rng = random.Random(_SEEDS[split])
     out: list[WordProblem] = []
-    templates = {"heldout": HELDOUT, "heldout2": HELDOUT2, "heldout3": HELDOUT3, "heldout4": HELDOUT4}
+    templates = {"heldout": HELDOUT, "heldout2": HELDOUT2, "heldout3": HELDOUT3, "heldout4": HELDOUT4,
+                 "heldout5": HELDOUT5}
     for template in templates.get(split, DEV):
         name = template.__name__.split("_", 2)[2]
         for i in range(_PER_TEMPLATE[split]):
