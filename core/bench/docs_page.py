@@ -550,7 +550,7 @@ _WORD_SPLITS = {
                  "changing, and nothing was changed for those two; after the `engine_s32` run its failures were "
                  "read (for the next change: a cubic meter, clock times, Fahrenheit to Celsius), so any later "
                  "column is a seen figure"),
-    "heldout3": ("the model alone against the engine with its tools (third held-out split)",
+    "heldout3": ("the model alone against the engine with its tools (third held-out split, seen since session 34)",
                  "20 templates of kinds no earlier split has, written and committed in session 33 (commit "
                  "`6661c56`) before the change measured in `engine_s33`, by the person who then wrote that change; "
                  "the change was designed from the second split's failures only (clock times, a span counted "
@@ -558,7 +558,18 @@ _WORD_SPLITS = {
                  "for this split's kinds (no tons, no day-of-year count); `bare` and `engine_before` ran once on it "
                  "before the change; two lines of the `bare` run's progress log (the bare model wrong on a seats "
                  "percentage and on simple interest) were seen by accident, nothing was changed for them, and no "
-                 "other per-problem result of it was read before the `engine_s33` run"),
+                 "other per-problem result of it was read before the `engine_s33` run; after it, its failures were "
+                 "read to design session 34's set-up lines (handshakes, roles in order, a sum from an average, "
+                 "simple interest, a dozen, metric tons, data sizes), so any later column is a seen figure"),
+    "heldout4": ("the model alone against the engine with its tools (fourth held-out split)",
+                 "20 templates of kinds no earlier split has, written and committed in session 34 (commit "
+                 "`92ec147`) before the change measured in `engine_s34`, by the person who then wrote that change "
+                 "from the third split's failures only (one of its lines, the average formula, fires on this "
+                 "split's average-speed problems); all three columns ran once in session 35 on an Intel Xeon with "
+                 "AVX-512 (the earlier splits' figures are from an AMD EPYC: llama.cpp's sums differ between the two, "
+                 "so a greedy answer can too); three lines of the `bare` run's progress log (gallons to quarts) were "
+                 "seen while it ran; the per-problem results were read after all three runs, so any later column is "
+                 "a seen figure"),
 }
 
 
