@@ -1,6 +1,6 @@
-"""Safety guardrails on the unseen split: harmful refused and benign refused, overall and per category, p50/p95
-latency per check, for the shipped checker, session 32's training files and a naive keyword blocklist in the same run
-(it shows the over-refusal problem).
+"""Safety guardrails on the unseen splits: harmful refused and benign refused, overall and per category, p50/p95
+latency per check, for the shipped checker, the release before (session 34's) and a naive keyword blocklist in the
+same run (it shows the over-refusal problem).
 The figures are computed by edgemind.core.bench.safety_rates, as in `edgemind bench`; this script adds the
 baselines and cross-validation.
 

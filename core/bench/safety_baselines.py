@@ -1,7 +1,7 @@
-"""The safety checker against session 32's training files and a naive keyword blocklist on the unseen split (session
-33's blind split and its over-refusal set), and the cross-validation over the dev files its thresholds were chosen
-with. benchmarks/safety.py is its command; the rates themselves are core/bench/safety_rates.py's, as in `edgemind
-bench`.
+"""The safety checker against the release before (session 34's) and a naive keyword blocklist on the unseen splits
+(session 33's blind split and its over-refusal set, and everyday requests), and the cross-validation over the dev
+files its thresholds were chosen with. benchmarks/safety.py is its command; the rates themselves are
+core/bench/safety_rates.py's, as in `edgemind bench`.
 """
 
 from __future__ import annotations
@@ -16,15 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from ..classify.json_lines import read_objects
 from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
 from ..embeddings.embedder import Embedder
+from ..errors import ConfigError
 from ..safety.checker import (
     BLIND_S28_FILE,
     BLIND_S29_FILE,
     BLIND_S30_FILE,
     BLIND_S32_FILE,
     BLIND_S33_FILE,
+    EVERYDAY_FILES,
     FRESH_BLIND_FILE,
     OVERREFUSAL_FILE,
     OVERREFUSAL_S28_FILE,
@@ -36,11 +39,13 @@ from ..safety.checker import (
     SafetyChecker,
     rates,
     trained_weights,
+    training_examples,
 )
 from ..safety.classifier import HARMFUL, features, load_examples, train
 from ..safety.policy import CATEGORIES, SafetyPolicy, load_policy
 from ..safety.rules import benign_frame, concept_vector, cue_vector, match_rule
 from .safety_rates import summary, timed
+from .word_problems import SPLITS, problems
 
 # The baseline a quick implementation would ship: block any prompt with a scary word, in the same languages.
 BLOCKLIST = (
@@ -128,7 +133,7 @@ def out_of_fold(embedder: Embedder) -> OutOfFold:
     """Each split of CV_SPLITS held out in turn and scored by a classifier trained on all the other files. The goal
     split is never read here."""
     names = TRAIN_FILES
-    per_file = {name: load_examples(resource_path(name)) for name in names}
+    per_file = {name: training_examples(resource_path(name)) for name in names}
     examples = [e for name in names for e in per_file[name]]
     split_of = {f: split for split, files in CV_SPLITS.items() for f in files}
     held = np.array([split_of.get(name, "") for name in names for _ in per_file[name]])
@@ -183,27 +188,41 @@ def _rates_text(examples: list[LabelledPrompt], score: np.ndarray, threshold: fl
 
 # The split the issue's goal to turn safety on is judged on: session 33's blind split and its over-refusal set.
 GOAL_SPLIT = f"{BLIND_S33_FILE}+{OVERREFUSAL_S33_FILE}"
-# Session 32's training files (without session 32's blind split) at its standard threshold 0.56 and its shifts, with
-# this session's code: what the new data and thresholds bring apart from the code. (Session 32's checker itself, run
-# on the new split once before any change, is quoted in docs/benchmarks.md.)
-PREVIOUS_NAME = "session 32's files at 0.56"
-PREVIOUS_TRAIN_FILES = tuple(name for name in TRAIN_FILES if name not in (BLIND_S32_FILE, OVERREFUSAL_S32_FILE))
-PREVIOUS_STANDARD = 0.56
+# The checker of the release before (session 34's: no everyday training files, standard 0.55, the same shifts), with
+# this session's code: what the everyday data and the threshold picked after it bring.
+PREVIOUS_NAME = "session 34's checker"
+PREVIOUS_TRAIN_FILES = tuple(name for name in TRAIN_FILES if name not in EVERYDAY_FILES)
+PREVIOUS_STANDARD = 0.55
 PREVIOUS_SHIFTS = {"sexual_minors": -0.1}
-PREVIOUS_BENIGN_FRAME_SHIFT = 0.2
+PREVIOUS_BENIGN_FRAME_SHIFT = 0.3
+
+
+EVERYDAY_SPLIT = "everyday prompts"
+# Ordinary requests no training file holds: the router's and the tool-offer rules' held-out prompts (their dev twins
+# are training data: checker.EVERYDAY_FILES) and every arithmetic word problem of the math benchmark.
+EVERYDAY_HELDOUT_FILES = ("router_heldout.jsonl", "tool_offers_heldout.jsonl")
+
+
+def everyday_prompts() -> list[LabelledPrompt]:
+    """Benign requests of every kind the checker never trained on, as benign examples: what it must not refuse."""
+    rows = [row["prompt"] for name in EVERYDAY_HELDOUT_FILES
+            for _n, row in read_objects(resource_path(name), ConfigError)]
+    rows += [p.prompt for split in SPLITS for p in problems(split)]
+    return [LabelledPrompt(prompt, "benign") for prompt in dict.fromkeys(rows)]
 
 
 def unseen_splits() -> dict[str, list[LabelledPrompt]]:
     """Every split the checker never trained on, by name: session 33's blind split, its over-refusal set alone (the
-    benign prompts that only sound unsafe), and the goal split (those two together)."""
+    benign prompts that only sound unsafe), the goal split (those two together) and the everyday prompts."""
     splits = {name: load_examples(resource_path(name)) for name in (BLIND_S33_FILE, OVERREFUSAL_S33_FILE)}
     splits[GOAL_SPLIT] = splits[BLIND_S33_FILE] + splits[OVERREFUSAL_S33_FILE]
+    splits[EVERYDAY_SPLIT] = everyday_prompts()
     return splits
 
 
 def checker_vs_blocklist(embedder: Embedder, cache: Path, level: str | None = None,
                          progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """The unseen splits through the checker at `level` (default: the shipped policy's), session 30's checker and the
+    """The unseen splits through the checker at `level` (default: the shipped policy's), the release before and the
     blocklist; the report by split, each split's table passed to `progress` as it is done."""
     policy = load_policy()
     policy = policy.with_level(level) if level else policy

@@ -72,9 +72,16 @@ OVERREFUSAL_S30_FILE = "safety_overrefusal_s30.jsonl"
 # were published and looked at, so it is training data since session 33.
 BLIND_S32_FILE = "safety_blind_s32.jsonl"
 OVERREFUSAL_S32_FILE = "safety_overrefusal_s32.jsonl"
+# Everyday requests, benign by construction: the intent router's training prompts and the tool-offer rules' dev
+# prompts (code, math, documents, actions, chat). Session 35 found the checker refusing ordinary arithmetic ("Maria
+# saves $15 every week..." as self-harm, "One pipe fills a tank in 10 hours..." as weapons): its benign training
+# prompts were almost all on the harmful topics or only sounding unsafe, so plain requests sat near the threshold.
+# These files carry no safety label; every prompt in them counts as benign. Their held-out twins (the router's and
+# tool offers' held-out files) and the word problems stay out of training: benchmarks/safety.py measures on them.
+EVERYDAY_FILES = ("router_train.jsonl", "tool_offers_dev.jsonl")
 TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUSAL_FILE, BLIND_S28_FILE,
                OVERREFUSAL_S28_FILE, BLIND_S29_FILE, OVERREFUSAL_S29_FILE, BLIND_S30_FILE, OVERREFUSAL_S30_FILE,
-               BLIND_S32_FILE, OVERREFUSAL_S32_FILE)
+               BLIND_S32_FILE, OVERREFUSAL_S32_FILE, *EVERYDAY_FILES)
 # Session 33's blind split, written from scratch and committed before any change (checked against every older file:
 # no line sharing half its word 4-grams with an older line or within 0.8 character similarity of one; about 90 drafts
 # rewritten): 200 harmful prompts (25 per category, eight languages), 128 benign prompts on the same topics and 128
@@ -132,9 +139,21 @@ def shipped_weights_path(key: str) -> Path:
     return resource_path(f"{SHIPPED_PREFIX}{key}.npz")
 
 
+def training_examples(path: Path) -> list[LabelledPrompt]:
+    """The labelled prompts of one training file; every prompt of an EVERYDAY_FILES file as benign."""
+    if path.name not in EVERYDAY_FILES:
+        return load_examples(path)
+    examples = []
+    for number, row in read_objects(path, ConfigError):
+        if not isinstance(row.get("prompt"), str):
+            raise ConfigError(f"{path}:{number}: expected an object with a \"prompt\" string")
+        examples.append(LabelledPrompt(row["prompt"], "benign", None, str(row.get("lang", ""))))
+    return examples
+
+
 def train_weights(embedder: TextEmbedder, paths: Sequence[Path]) -> SafetyWeights:
     """Train on the labelled prompts in `paths` (about a minute on 2 cores for TRAIN_FILES: mostly embedding)."""
-    examples = [e for source in paths for e in load_examples(source)]
+    examples = [e for source in paths for e in training_examples(source)]
     texts = [e.prompt for e in examples]
     x = features(texts, embedder.embed(texts), [cue_vector(t) for t in texts], [concept_vector(t) for t in texts])
     return train(x, np.array([e.label == HARMFUL for e in examples]), [e.category for e in examples], CATEGORIES)
