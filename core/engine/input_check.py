@@ -26,7 +26,9 @@ class InputCheck:
         self.safety = safety
 
     def check(self, request: Request) -> Verdict | None:
-        """Clean `request.prompt` in place; the safety check's refusal, or None when the prompt may be answered."""
+        """Clean `request.prompt` in place; the safety check's refusal, or None when the prompt may be answered (an
+        app's own task over the user's material is not judged as a request: AskOptions.app_task)."""
         request.prompt = checked_prompt(request.prompt)
-        verdict = self.safety.check_input(request.prompt) if self.safety is not None else None
+        judged = self.safety is not None and not request.options.app_task
+        verdict = self.safety.check_input(request.prompt) if judged and self.safety is not None else None
         return verdict if verdict is not None and not verdict.allowed else None

@@ -41,6 +41,11 @@ class AskOptions:
     # The settings a conversation this request creates is stored with (a new chat's, or a preset's, chosen before
     # its first question), in the same write as its first message; a continued conversation keeps its own.
     new_chat: ChatSettings | None = None
+    # The prompt is a task the app itself sets around the user's own material (code review: "find the bugs in" a
+    # file): the safety check of the request is skipped, since the request is the app's and the material is no request
+    # (the checker, trained on requests, refused whole reviews of a restaurant bill or a playlist as fraud or worse);
+    # the answer is still checked. Never set from what a client sends.
+    app_task: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -395,7 +395,7 @@ def review_code(engine: Engine, code: str, *, path: str | None = None, model: st
     raw: list[str] = []
     chunks = 0
     options = AskOptions(model=model_id, temperature=0.0, max_tokens=max_tokens, system_prompt=REVIEW_SYSTEM_PROMPT,
-                         store=False)
+                         store=False, app_task=True)
     for first in range(1, len(lines) + 1, chunk_lines) if use_model else ():
         if cancel.cancelled:
             break

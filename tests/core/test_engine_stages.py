@@ -26,6 +26,7 @@ from edgemind.core.engine.input_check import MAX_PROMPT_CHARS, InputCheck, check
 from edgemind.core.engine.output_check import OutputCheck
 from edgemind.core.engine.recording import Recorder
 from edgemind.core.engine.request import CacheHit, Generated, Plan, Request
+from edgemind.core.engine.review import review_code
 from edgemind.core.engine.route_plan import RoutePlanner, generation_params
 from edgemind.core.errors import ModelError, PromptError
 from edgemind.core.events import BackendDone, Done, Error, Route, Token
@@ -513,6 +514,28 @@ def test_replaced_checks_refuse_a_prompt_unrouted_and_withhold_an_answer_uncache
     assert events[-2] == Token("\n\nNo there here.") and events[-1].refused and events[-1].finish_reason == "refused"
     assert engine.store.messages(events[-1].conversation_id)[-1].status == "refused"
     assert engine.ask("Say hello.", OPTS).cache == "miss", "a withheld answer is never cached"
+
+
+def test_an_apps_own_task_over_the_users_material_is_not_judged_as_a_request_but_its_answer_is(
+        engine: Engine, backend: ScriptedBackend) -> None:
+    """A code review wraps the user's file in the app's own request: the file is material, not a request, so the
+    input check does not judge it (the real checker refused whole reviews of a restaurant bill as fraud), while the
+    answer is checked as always and a plain request with the same words is still refused."""
+    engine.input_check = InputCheck(WordSafety("forbidden"))
+    engine.output_check = OutputCheck(WordSafety("there"))
+    events = list(engine.stream("Find the bugs in: forbidden = total - 1", replace(OPTS, app_task=True)))
+    assert isinstance(events[0], Route) and events[0].intent != "refused" and backend.prompts
+    assert events[-1].refused and events[-2] == Token("\n\nNo there here."), "the answer is still checked"
+    before = len(backend.prompts)
+    refused = list(engine.stream("Find the bugs in: forbidden = total - 1", OPTS))
+    assert refused[0].intent == "refused" and len(backend.prompts) == before
+
+
+def test_a_code_review_reaches_the_model_whatever_words_the_code_holds(engine: Engine,
+                                                                      backend: ScriptedBackend) -> None:
+    engine.input_check = InputCheck(WordSafety("forbidden"))
+    review_code(engine, "def pay(bill):\n    forbidden = bill * 2\n    return forbidden\n", analyzers=None)
+    assert any("forbidden = bill * 2" in prompt for prompt in map(str, backend.prompts))
 
 
 def test_an_error_in_a_stage_is_one_error_event_and_nothing_is_stored(engine: Engine) -> None:
