@@ -310,7 +310,8 @@ def test_the_planted_off_by_one_is_found_by_the_review_with_the_real_code_model(
 
 # ---- the benchmark's scoring and its page ----------------------------------------------------------------------------
 @pytest.mark.parametrize(("folder", "files"), [("review_bugs", 10), ("review_bugs_heldout", 8),
-                                              ("review_bugs_heldout2", 8), ("review_bugs_heldout3", 8)])
+                                              ("review_bugs_heldout2", 8), ("review_bugs_heldout3", 8),
+                                              ("review_bugs_heldout4", 8)])
 def test_the_planted_bug_files_match_their_manifest(folder: str, files: int) -> None:
     root = STATS.parents[2]
     manifest = load_manifest(root, Path("benchmarks") / folder)
