@@ -153,9 +153,9 @@ def _none_guards(tree: ast.AST) -> Iterator[Finding]:
 
 # ---- a predicate whose name says the opposite of its test ---------------------------------------------------------
 _SMALL = frozenset({"short", "small", "low", "under", "below", "few", "less", "little", "tiny", "shorter", "smaller",
-                    "lower", "fewer", "underflow", "insufficient"})
+                    "lower", "fewer", "underflow", "insufficient", "dark", "dim"})
 _BIG = frozenset({"long", "large", "big", "high", "over", "above", "many", "more", "exceeds", "exceeded", "longer",
-                  "larger", "bigger", "higher", "overflow", "excessive", "exceed"})
+                  "larger", "bigger", "higher", "overflow", "excessive", "exceed", "bright"})
 _EMPTY = frozenset({"empty", "blank"})
 _NEGATIONS = frozenset({"not", "non", "no"})
 _PREDICATE_PREFIXES = frozenset({"is", "has", "are", "too", "was", "should"})

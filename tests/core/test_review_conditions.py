@@ -197,3 +197,14 @@ def test_a_union_of_ranges_of_one_value_the_and_forms_and_one_interval_s_own_end
         def broken(span):
             return span.start > span.end or span.end < 0
         """) == []
+
+
+def test_is_dark_that_is_true_for_the_brighter_colours_is_reported_and_the_right_test_is_not() -> None:
+    assert lines("""\
+        def is_dark(red, green, blue):
+            return (299 * red + 587 * green + 114 * blue) // 1000 > 128
+
+
+        def is_bright(level):
+            return level > 200
+        """) == [2]
