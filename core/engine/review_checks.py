@@ -129,10 +129,12 @@ def _missing_return(tree: ast.AST) -> Iterator[Finding]:
 
 
 def ast_findings(tree: ast.AST) -> list[Finding]:
-    """Every finding of our own checks on a parsed module, one per (line, message), in line order."""
-    found = {(f.line, f.message): f for check in (_off_by_one, _none_comparisons, _swallowed, _float_index,
-                                                                _missing_return, logic_findings,
-                                                                condition_findings, bounds_findings, name_findings,
-                                                                value_findings)
-             for f in check(tree)}
+    """Every finding of our own checks on a parsed module, one per line (the first check's), in line order: two
+    checks on one line describe one bug (a function that fills a list and returns nothing is also one whose result
+    is used), and the merge would keep both."""
+    found: dict[int, Finding] = {}
+    for check in (_off_by_one, _none_comparisons, _swallowed, _float_index, _missing_return, logic_findings,
+                  condition_findings, bounds_findings, name_findings, value_findings):
+        for f in check(tree):
+            found.setdefault(f.line, f)
     return sorted(found.values(), key=lambda f: f.line)
