@@ -1,13 +1,14 @@
 """Checks of values that undo or drop themselves: an expression whose two sides are the same value (`a["x"] - a["x"]`
 is always 0), a list filled in a function that neither returns nor reads it, a guard `a > b` on a loop or branch that
 takes `b` from `a` and hands it out (exactly enough is refused), windows `s[i:i + k]` over `range(len(s) - k)` (the
-last window is never made). The shapes of planted bugs the earlier checks missed in the seen sets (issue 18, session
-35).
+last window is never made), a sum per key set in a nested loop (a key that comes back replaces its sum). The shapes
+of planted bugs the earlier checks missed in the seen sets (issue 18, session 35).
 
 Each needs the whole shape (the same side-effect-free value on both sides; a collection that is only ever grown; the
 same `b` in the guard, the subtraction and a hand-out or grant; no read of `s[i + k]` that would make the shorter
-range right), so `x - y`, a list handed to a callee, an excess over a limit (`while day > days: day -= days`) and
-windows followed by their next element are not reported. Read-only AST walks: the reviewed code is never run.
+range right; keys from an inner loop), so `x - y`, a list handed to a callee, an excess over a limit
+(`while day > days: day -= days`), windows followed by their next element and a total set once per key are not
+reported. Read-only AST walks: the reviewed code is never run.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import ast
 from collections.abc import Iterator
 
 from .review_findings import AST_SOURCE, Finding
-from .review_logic import _functions, _len_of, _own_nodes
+from .review_logic import _functions, _len_of, _own_nodes, _words
 
 _Function = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -196,7 +197,39 @@ def _last_window_dropped(tree: ast.AST) -> Iterator[Finding]:
                           "never made.", f"use range(len({seq}) - {width} + 1)", AST_SOURCE)
 
 
-CHECKS = (_self_cancelling, _dropped_collections, _short_guards, _last_window_dropped)
+# Names that say a mapping sums what it is given (counts are left out: `counts[k] = len(group)` sets a count once).
+_TOTAL_WORDS = frozenset({"total", "totals", "sum", "sums", "tally", "tallies", "subtotal", "subtotals"})
+
+
+def _overwritten_sums(tree: ast.AST) -> Iterator[Finding]:
+    """`totals = {}`, then `totals[name] = amount` in a loop nested in another: the inner keys come back on a later
+    outer pass (the same ingredient in two recipes) and each one replaces the sum so far instead of adding to it."""
+    for func in _functions(tree):
+        started = {n.targets[0].id for n in _own_nodes(func) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                   and isinstance(n.targets[0], ast.Name) and _new_empty(n.value)}
+        sums = {name for name in started if _words(name) & _TOTAL_WORDS}
+        for outer in _own_nodes(func):
+            if not isinstance(outer, ast.For):
+                continue
+            for inner in (n for stmt in outer.body for n in ast.walk(stmt) if isinstance(n, ast.For)):
+                for stmt in inner.body:
+                    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                            and isinstance(stmt.targets[0], ast.Subscript)
+                            and isinstance(stmt.targets[0].value, ast.Name) and stmt.targets[0].value.id in sums):
+                        continue
+                    name = stmt.targets[0].value.id
+                    if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt.value)) or any(
+                            isinstance(n, ast.AugAssign) and ast.unparse(n.target).startswith(f"{name}[")
+                            for n in ast.walk(func)):
+                        continue  # read while it is set, or added to elsewhere: a sum after all
+                    key = ast.unparse(stmt.targets[0].slice)
+                    yield Finding(stmt.lineno, "error", f"`{ast.unparse(stmt)}` replaces `{name}[{key}]` whenever "
+                                  f"`{key}` comes back on a later pass of the outer loop: earlier amounts are lost "
+                                  "instead of added.", f"accumulate: {name}[{key}] = {name}.get({key}, 0) + "
+                                  f"{ast.unparse(stmt.value)}", AST_SOURCE)
+
+
+CHECKS = (_self_cancelling, _dropped_collections, _short_guards, _last_window_dropped, _overwritten_sums)
 
 
 def value_findings(tree: ast.AST) -> Iterator[Finding]:

@@ -150,3 +150,43 @@ def test_windows_with_plus_one_and_windows_read_with_their_next_element_are_not_
         def followers(text, k):
             return {text[i:i + k]: text[i + k] for i in range(len(text) - k)}
         """) == []
+
+
+# ---- a sum per key replaced on a later pass ------------------------------------------------------------------------
+def test_a_total_per_key_set_in_a_nested_loop_is_reported_with_the_sum_to_use() -> None:
+    found = ours("""\
+        def shopping_list(recipes):
+            totals = {}
+            for recipe in recipes:
+                for name, amount in recipe.items():
+                    totals[name] = amount
+            return totals
+        """)
+    assert [f.line for f in found] == [5]
+    assert found[0].suggestion == "accumulate: totals[name] = totals.get(name, 0) + amount"
+
+
+def test_a_total_per_key_that_adds_a_single_loop_and_a_count_set_once_are_not_reported() -> None:
+    assert lines("""\
+        def shopping_list(recipes):
+            totals = {}
+            for recipe in recipes:
+                for name, amount in recipe.items():
+                    totals[name] = totals.get(name, 0) + amount
+            return totals
+
+
+        def by_name(rows):
+            totals = {}
+            for row in rows:
+                totals[row.name] = row.amount
+            return totals
+
+
+        def sizes(groups):
+            counts = {}
+            for key, members in groups:
+                for member in members:
+                    counts[key] = len(members)
+            return counts
+        """) == []
