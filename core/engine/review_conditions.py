@@ -365,12 +365,12 @@ def _either_joins(tree: ast.AST) -> Iterator[Finding]:
             continue
         first, second = node.values
         middles = _chained_range(first), _chained_range(second)
-        crossed = _crossed_ends(first), _crossed_ends(second)
+        one, two = _crossed_ends(first), _crossed_ends(second)
         if None not in middles and middles[0] != middles[1]:
             yield Finding(node.lineno, "error", f"`{ast.unparse(node)}` is true when only one of `{middles[0]}` and "
                           f"`{middles[1]}` is in its range: inside a box needs both.",
                           "join the range tests with `and`", AST_SOURCE)
-        elif None not in crossed and crossed[0] == crossed[1][::-1]:
+        elif one is not None and two is not None and one == two[::-1]:
             yield Finding(node.lineno, "error", f"`{ast.unparse(node)}` is true for any two intervals (each starts "
                           "before it ends): an overlap test needs both comparisons.",
                           "join the comparisons with `and`", AST_SOURCE)
