@@ -655,7 +655,36 @@ _REVIEW_SETS = {
         "the second run (nothing changed from it; the set is seen from then on): the analyzers' one new find is the "
         "total overwritten in its loop; the model's false findings left are claims such as \"the line `A` should be "
         "`A`\" (a change to the same text) and restatements of a line; the misses are mostly inverted conditions, "
-        "off-by-one comparisons and wrong boolean operators in new shapes."),
+        "off-by-one comparisons and wrong boolean operators in new shapes. Session 35 then tuned on it (with the three "
+        "earlier sets), and its rows other than `before:` are from then (their commit says which): "
+        "`benchmarks/review_bugs_heldout4/` (below) is the held-out set."),
+    "benchmarks/review_bugs_heldout4": (
+        "Code review on held-out planted bugs, set 4 (issue 18, session 35)",
+        "Written and committed (its own commit, `6ab9cca`) at the start of session 35, before any change it "
+        "measures, in domains no earlier set uses (a hotel, bowling scores, an election count, version strings, a "
+        "restaurant bill, a train timetable, a fitness tracker, income tax), 26 bugs of 24 kinds chosen to differ "
+        "from the earlier sets' shapes (a list of one shared row, a repeated index, a loop step, a kept `sort()` "
+        "result, numbers compared as strings, swapped operands, a `return` inside a loop, `==` against a tuple, "
+        "`abs()` counting descents, a chained comparison turned round, ...), each file with correct look-alikes (a "
+        "half-open loop, a `%` that wraps past midnight, a right min or max, a slice that skips both ends, a rounding "
+        "remainder). It was then reviewed once by the code as it stood (the `before:` rows, only their totals read); "
+        "session 35's changes (model findings that only restate the code or praise it dropped; ruff's B905 left out; "
+        "checks of a value minus itself, a list filled and dropped, a guard that refuses exactly enough, windows one "
+        "short, a sum per key replaced in a nested loop, a box or overlap test joined with `or`, a nearest picked "
+        "with `max`, `is_dark` with `>`) were developed on the four earlier sets only, and the set was reviewed once "
+        "more after them (the other rows). Caveat: the same author wrote this set and then the changes, knowing its "
+        "bugs; the changes were kept to shapes seen in the earlier sets, so most cannot fire here by construction, "
+        "and one's effect here was known in advance: leaving out B905 takes away its fires on this set's two "
+        "`zip(xs, xs[1:])` loops, one beside a planted bug (an accidental find lost) and one not (a false finding "
+        "gone). Read after the second run (nothing changed from it; the set is seen from then on): the analyzers' one "
+        "find is ruff's RET503 beside the `return None` inside a loop; the model's one is the slice from the wrong "
+        "end; for 2 of the 8 files (the restaurant bill, the hotel) the model never saw the code: the engine's "
+        "safety check refused the review prompt as fraud, and it cut a third answer short. The seen sets' rows of "
+        "the same session show the same (refused whole: 4 of set 3's 8 files, 2 of set 2's, 2 of the first "
+        "held-out set's, 2 of set 1's 10, as fraud, malware or even sexual content involving minors; 2 more "
+        "answers cut short): a review must not pass the code through the chat's harm classifier. The model's false "
+        "findings left are \"fixes\" that put a constant's value for its name (`rolls[i] == PINS` should be "
+        "`rolls[i] == 10`) or that are the next line's code, and rewrites of correct lines."),
 }
 
 
@@ -1030,7 +1059,7 @@ _BY_NAME: dict[str, Callable[[Path, Path, Any], str]] = {
     "hybrid_trainer_lora.json": _hybrid_lora, "tmac_kernels.json": _tmac_kernels,
     "review_bugs.json": _review_bugs, "review_bugs_heldout.json": _review_bugs,
     "review_bugs_heldout2.json": _review_bugs, "review_bugs_heldout3.json": _review_bugs,
-    "review_fires.json": _review_fires,
+    "review_bugs_heldout4.json": _review_bugs, "review_fires.json": _review_fires,
     "semantic_heldout_first_look.json": _semantic_first_look,
     "semantic_cache_before_issue17.json": _semantic_before_issue_17, "ternary_model.json": _ternary_model,
 }

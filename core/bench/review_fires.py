@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..engine import review_bounds, review_conditions, review_logic, review_names
+from ..engine import review_bounds, review_conditions, review_logic, review_names, review_values
 from ..engine.review_findings import Finding
 from ..errors import EdgeMindError
 from .script import write_result
@@ -29,7 +29,8 @@ from .word_math import _commit
 # (module label, its checks): every check that has a CHECKS tuple of its own.
 MODULES: tuple[tuple[str, tuple[Callable[[ast.AST], Iterator[Finding]], ...]], ...] = (
     ("review_logic", review_logic.CHECKS), ("review_conditions", review_conditions.CHECKS),
-    ("review_bounds", review_bounds.CHECKS), ("review_names", review_names.CHECKS))
+    ("review_bounds", review_bounds.CHECKS), ("review_names", review_names.CHECKS),
+    ("review_values", review_values.CHECKS))
 PACKAGES = ("aiohttp", "alembic", "attr", "click", "dateutil", "filelock", "fsspec", "git", "httpx",
             "huggingface_hub", "hypothesis", "jinja2", "jsonschema")
 SKIPPED_FOLDERS = frozenset({"test", "tests", "site-packages"})  # site-packages: not the stdlib

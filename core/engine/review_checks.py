@@ -1,7 +1,7 @@
 """EdgeMind's own Python checks for bugs ruff has no rule for: an index that runs one past the end, `== None`, an
 exception swallowed whole, a true division used as an index, the result of a function that never returns one; and
 code that contradicts itself (review_logic), conditions that cannot mean what they say (review_conditions), bounds and
-values that disagree with their neighbours (review_bounds).
+values that disagree with their neighbours (review_bounds), values that undo or drop themselves (review_values).
 Read-only AST walks: the reviewed code is never run.
 
 Each check looks for the bug's whole shape (the loop variable is used to index the same sequence; the quotient is
@@ -18,6 +18,7 @@ from .review_conditions import condition_findings
 from .review_findings import AST_SOURCE, Finding
 from .review_logic import _indexes, _len_of, logic_findings
 from .review_names import name_findings
+from .review_values import value_findings
 
 _SWALLOWED_TYPES = {"Exception", "BaseException"}
 
@@ -128,9 +129,12 @@ def _missing_return(tree: ast.AST) -> Iterator[Finding]:
 
 
 def ast_findings(tree: ast.AST) -> list[Finding]:
-    """Every finding of our own checks on a parsed module, one per (line, message), in line order."""
-    found = {(f.line, f.message): f for check in (_off_by_one, _none_comparisons, _swallowed, _float_index,
-                                                                _missing_return, logic_findings,
-                                                                condition_findings, bounds_findings, name_findings)
-             for f in check(tree)}
+    """Every finding of our own checks on a parsed module, one per line (the first check's), in line order: two
+    checks on one line describe one bug (a function that fills a list and returns nothing is also one whose result
+    is used), and the merge would keep both."""
+    found: dict[int, Finding] = {}
+    for check in (_off_by_one, _none_comparisons, _swallowed, _float_index, _missing_return, logic_findings,
+                  condition_findings, bounds_findings, name_findings, value_findings):
+        for f in check(tree):
+            found.setdefault(f.line, f)
     return sorted(found.values(), key=lambda f: f.line)

@@ -1,7 +1,7 @@
 """Checks for conditions that cannot mean what they say: a range test joined with `or` (true for every value) or an
 outside test joined with `and` (never true), a None guard that dereferences what it just found None, a predicate whose
 name says "short" while it tests "longer than", an `if` ladder whose later rung can never be reached, a function named
-"withdraw" that adds.
+"withdraw" that adds, a box test or an interval overlap joined with `or`.
 
 Each check needs evidence from two places that disagree (two comparisons on the same value, a name and its test, two
 rungs of one ladder), never a pattern alone: `x < lo or x > hi` (outside), `is_too_long` with `>` and an ascending
@@ -153,9 +153,9 @@ def _none_guards(tree: ast.AST) -> Iterator[Finding]:
 
 # ---- a predicate whose name says the opposite of its test ---------------------------------------------------------
 _SMALL = frozenset({"short", "small", "low", "under", "below", "few", "less", "little", "tiny", "shorter", "smaller",
-                    "lower", "fewer", "underflow", "insufficient"})
+                    "lower", "fewer", "underflow", "insufficient", "dark", "dim"})
 _BIG = frozenset({"long", "large", "big", "high", "over", "above", "many", "more", "exceeds", "exceeded", "longer",
-                  "larger", "bigger", "higher", "overflow", "excessive", "exceed"})
+                  "larger", "bigger", "higher", "overflow", "excessive", "exceed", "bright"})
 _EMPTY = frozenset({"empty", "blank"})
 _NEGATIONS = frozenset({"not", "non", "no"})
 _PREDICATE_PREFIXES = frozenset({"is", "has", "are", "too", "was", "should"})
@@ -315,7 +315,68 @@ def _direction_contradictions(tree: ast.AST) -> Iterator[Finding]:
                           f"use `{other}` instead of `{sign}`", AST_SOURCE)
 
 
-CHECKS = (_range_joins, _none_guards, _inverted_predicates, _shadowed_rungs, _direction_contradictions)
+# ---- two coordinates' ranges, or two intervals' ends, joined with `or` ---------------------------------------------
+_START_WORDS = frozenset({"start", "begin", "from", "lo", "low", "first", "open", "opens"})
+_END_WORDS = frozenset({"end", "stop", "until", "hi", "high", "last", "close", "closes"})
+
+
+def _chained_range(node: ast.AST) -> str | None:
+    """The middle term of `lo <= x <= hi` (both comparisons one way), else None."""
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 2):
+        return None
+    ops = [type(op) for op in node.ops]
+    if all(op in _LESS for op in ops) or all(op in _GREATER for op in ops):
+        return ast.unparse(node.comparators[0])
+    return None
+
+
+def _end_kind(node: ast.AST) -> str | None:
+    """"start" or "end" when the value's name says which end of an interval it is (`a_start`, `b.end`)."""
+    name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+    words = _words(name)
+    start, end = bool(words & _START_WORDS), bool(words & _END_WORDS)
+    return "start" if start and not end else "end" if end and not start else None
+
+
+def _owner(node: ast.AST) -> str:
+    """What an end belongs to: `a` for `a_start`, `a_end` or `a.start`."""
+    if isinstance(node, ast.Attribute):
+        return ast.unparse(node.value)
+    name = node.id if isinstance(node, ast.Name) else ""
+    return "_".join(w for w in name.lower().split("_") if w not in _START_WORDS | _END_WORDS)
+
+
+def _crossed_ends(node: ast.AST) -> tuple[str, str] | None:
+    """(owner of the start, owner of the end) for `a_start < b_end` (or `b_end > a_start`), else None."""
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (*_LESS, *_GREATER))):
+        return None
+    low, high = (node.left, node.comparators[0]) if isinstance(node.ops[0], _LESS) else (node.comparators[0], node.left)
+    if _end_kind(low) == "start" and _end_kind(high) == "end" and _owner(low) != _owner(high):
+        return _owner(low), _owner(high)
+    return None
+
+
+def _either_joins(tree: ast.AST) -> Iterator[Finding]:
+    """`left <= p[0] <= right or top <= p[1] <= bottom`: a point is inside a box only when every coordinate is in
+    its range (a union of ranges of one value, `a <= x <= b or c <= x <= d`, is right and not reported);
+    `a_start < b_end or b_start < a_end`: true for any two intervals, so it cannot test overlap (`and` does)."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) and len(node.values) == 2):
+            continue
+        first, second = node.values
+        middles = _chained_range(first), _chained_range(second)
+        one, two = _crossed_ends(first), _crossed_ends(second)
+        if None not in middles and middles[0] != middles[1]:
+            yield Finding(node.lineno, "error", f"`{ast.unparse(node)}` is true when only one of `{middles[0]}` and "
+                          f"`{middles[1]}` is in its range: inside a box needs both.",
+                          "join the range tests with `and`", AST_SOURCE)
+        elif one is not None and two is not None and one == two[::-1]:
+            yield Finding(node.lineno, "error", f"`{ast.unparse(node)}` is true for any two intervals (each starts "
+                          "before it ends): an overlap test needs both comparisons.",
+                          "join the comparisons with `and`", AST_SOURCE)
+
+
+CHECKS = (_range_joins, _none_guards, _inverted_predicates, _shadowed_rungs, _direction_contradictions, _either_joins)
 
 
 def condition_findings(tree: ast.AST) -> Iterator[Finding]:

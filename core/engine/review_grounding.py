@@ -11,9 +11,13 @@ any file and any wording:
   real signature bug, `acc=[]`, names it);
 - a claim that names functions defined in the file (`foo`, **foo**, "foo function") points into none of them and at
   no line that uses them;
-- a change whose added lines are only documentation (a docstring, a comment, `pass`) fixes nothing.
+- a change whose added lines are only documentation (a docstring, a comment, `pass`) fixes nothing;
+- a claim that only restates the code (session 35, from held-out set 3 and the first set's model-alone answers): a
+  "fix" that is the code already there ("the line `A` should be `A`", "`if not x:` should be `if not x: return 0`"
+  where the return follows, "`try:` should be `except ValueError:`" two lines below), or a claim that quotes code
+  and adds no word of its own ("The buggy line is `return total`.").
 
-Non-Python code (or code that does not parse) gets only the documentation test.
+Non-Python code (or code that does not parse) gets only the documentation and restatement tests.
 """
 
 from __future__ import annotations
@@ -31,6 +35,20 @@ _CHANGE = re.compile(r"^(add before this line|change to): ", re.I)
 # How a prose paragraph names the function it is about: `name`, **name**, "name function/method".
 _NAMED = (r"`{name}(?:\(\))?`|\*\*`?{name}`?(?:\(\))?(?: (?:function|method))?\*\*|"
           r"\b{name}(?:\(\))? (?:function|method)\b")
+# How a claim proposes code: "should be `B`", "replace `A` with `B`", "change it to `B`".
+_PROPOSAL = re.compile(r"(?:should (?:be|read)|replace[sd]?\b[^`]*(?:`[^`]*`[^`]*)?\bwith|"
+                       r"change[sd]?\b[^`]*(?:`[^`]*`[^`]*)?\bto)\s*:?\s*`([^`]+)`", re.I)
+# "`A` should be `B`", "replace `A` with `B`": the code a proposal would replace, to tell "`A` should be `A`".
+_PAIR = re.compile(r"`([^`]+)`[^`.]{0,40}?\b(?:should (?:be|read)|with|to)\s*:?\s*`([^`]+)`", re.I)
+# Words that frame a quote without saying anything of it ("The buggy line is `x`.").
+_FRAMING = frozenset("""the a an this that these line lines buggy bug code is are should be in of it its here fix
+fixed correct corrected syntax function method statement block""".split())
+# How many lines either side of a finding a proposal may already stand on and still be the code as it is.
+_NEAR = 2
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
 
 
 def only_documentation(lines: list[str]) -> bool:
@@ -57,6 +75,33 @@ class Grounding:
                 self.headers[line] = names
                 if not isinstance(node, ast.ClassDef):
                     self.spans.setdefault(node.name, []).append((line, node.end_lineno or line))
+
+    def _already_there(self, code: str, line: int) -> bool:
+        """Whether `code` is the text of a line within _NEAR of `line`, or of a few consecutive lines joined."""
+        code = _norm(code)
+        for first in range(line - _NEAR, line + _NEAR + 1):
+            joined = ""
+            for n in range(first, first + 4):
+                joined = _norm(f"{joined} {self.source.get(n, '')}")
+                if joined == code:
+                    return True
+        return False
+
+    def restates(self, finding: Finding) -> bool:
+        """Whether a model finding only restates the code: every change it proposes is the code already there, or it
+        proposes none and says nothing but quotes of nearby code and framing words."""
+        proposals = _PROPOSAL.findall(finding.message)
+        if proposals:
+            replaced = {_norm(new): _norm(old) for old, new in _PAIR.findall(finding.message)}
+            return all(replaced.get(_norm(p)) == _norm(p) or self._already_there(p, finding.line) for p in proposals)
+        if finding.suggestion:
+            return False
+        quotes = [q for q in _QUOTED.findall(finding.message) if q.strip(" :")]
+        near = " ".join(_norm(self.source.get(n, "")) for n in range(finding.line - _NEAR, finding.line + _NEAR + 1))
+        if not quotes or not all(_norm(q).strip(" :") in near for q in quotes):
+            return False
+        code_words = set(_NAME.findall(near))
+        return all(w.lower() in _FRAMING or w in code_words for w in _NAME.findall(finding.message))
 
     def ungrounded(self, finding: Finding) -> bool:
         """Whether a model finding names no defect at its line (see the module's docstring for the shapes)."""

@@ -152,8 +152,9 @@ def _extreme_contradictions(tree: ast.AST) -> Iterator[Finding]:
 
 # `max_size = min(...)` is a limit (the tightest of several caps), not a contradiction: for `min(...)`/`max(...)`
 # only the words that name a chosen element count, not max/min/most/least/high/low.
-_ELEMENT_WORDS = {"max": _MAX_WORDS - {"max", "maximum", "most", "high", "peak"},
-                  "min": _MIN_WORDS - {"min", "minimum", "least", "low"}}
+# An element picked by a key: the nearest or closest is the one at the smallest distance, the farthest at the largest.
+_ELEMENT_WORDS = {"max": _MAX_WORDS - {"max", "maximum", "most", "high", "peak"} | {"farthest", "furthest"},
+                  "min": _MIN_WORDS - {"min", "minimum", "least", "low"} | {"nearest", "closest"}}
 
 
 def _element_direction(name: str) -> str | None:

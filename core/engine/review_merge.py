@@ -3,9 +3,10 @@
 An analyzer finding is a fact (a parser saw it); a model finding is untrusted text. So analyzer findings always go
 in, and a model finding is dropped when it is filler ("consider adding comments", "looks good"), when it denies a
 problem ("eval is safe here": a review lists problems, so a denial is either filler or a contradiction), when it
-names no defect at its line (review_grounding: a walk through the file pinned to `def` lines, a docstring added), or
-when a finding on the same line already stands (an analyzer's, or the model's own), or one on the next line says the
-same thing (small models miscount by one).
+praises the code as it is ("..., which is a common practice"), when it names no defect at its line
+(review_grounding: a walk through the file pinned to `def` lines, a docstring added, a "fix" that is the code already
+there), or when a finding on the same line already stands (an analyzer's, or the model's own), or one on the next
+line says the same thing (small models miscount by one).
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ _DENIAL = re.compile(
 # safe"): such a message is a finding, not a denial.
 _PROBLEM = re.compile(r"unsafe|insecure|vulnerab|danger|risk|inject|crash|exception|wrong|incorrect|\bfails?\b|leak|"
                       r"should|off[- ]by[- ]one|out of (range|bounds)|never|missing|undefined|mutable|shared", re.I)
+# Praise of the code as it is ("..., which is a common practice"), in a message that proposes nothing: no finding.
+_PRAISE = re.compile(r"\b(which|this|that|it) is (a |the )?(common|good|standard|recommended|best|safe) "
+                     r"(practice|way|approach|pattern)\b", re.I)
+_PROPOSES = re.compile(r"\b(should|instead|replace|change (it|this|that|to)|use|must|need)\b", re.I)
 _WORD = re.compile(r"[a-z][a-z-]{2,}")
 _STOP = frozenset("""the and this that with for are was will can could should would not but use used using when
 which what from into than then there their they them its it's has have had does did done may might must line lines
@@ -46,6 +51,10 @@ def is_filler(message: str) -> bool:
 
 def denies_a_problem(message: str) -> bool:
     return bool(_DENIAL.search(message)) and not _PROBLEM.search(message)
+
+
+def praises_the_code(message: str) -> bool:
+    return bool(_PRAISE.search(message)) and not _PROPOSES.search(message)
 
 
 def _stem(word: str) -> str:
@@ -98,7 +107,9 @@ class FindingMerger:
         """Keep the finding if it is new; True when kept."""
         if not finding.from_analyzer:
             text = f"{finding.message} {finding.suggestion}"
-            if is_filler(text) or denies_a_problem(finding.message) or self.grounding.ungrounded(finding):
+            if (is_filler(text) or denies_a_problem(finding.message) or praises_the_code(finding.message)
+                    or self.grounding.ungrounded(finding)
+                    or self.grounding.restates(finding)):
                 return False
             if any(self._same_meaning(finding, old) for old in self._accepted) or self._repeats_a_fact(finding):
                 return False

@@ -53,6 +53,13 @@ def test_a_mutable_default_gets_ruff_b006_at_its_line_and_the_off_by_one_our_ast
     assert report.notes == ()
 
 
+def test_zip_without_strict_is_no_finding_for_neighbouring_pairs_and_a_real_bugbear_bug_still_is() -> None:
+    code = "def rises(xs):\n    return [b - a for a, b in zip(xs, xs[1:])]\n\n\ndef f(x, acc=[]):\n    return acc\n"
+    report = analyze(code, "pairs.py")
+    assert "ruff:B905" not in sources(report.findings), report
+    assert sources(report.findings).get("ruff:B006") == 5, report
+
+
 def test_a_syntax_error_is_one_finding_not_a_crash() -> None:
     report = analyze("def broken(:\n    return 1\n\nprint(broken()\n", "broken.py")
     assert len(report.findings) == 1, report.findings
@@ -219,6 +226,54 @@ def test_a_corrected_copy_that_only_adds_documentation_is_not_a_finding() -> Non
     assert merger.findings == [fix]
 
 
+SEATS = dict(enumerate([
+    "def seat_label(row, column):",
+    "    return f\"{row + 1}{LETTERS[column]}\"",
+    "",
+    "def average_stay(stays):",
+    "    if not stays:",
+    "        return 0.0",
+    "    return sum(stays) / len(stays)",
+    "",
+    "def seat_or_none(label):",
+    "    try:",
+    "        return parse_seat(label)",
+    "    except ValueError:",
+    "        return None",
+], 1))
+
+
+def test_a_fix_that_is_the_code_already_there_is_not_a_finding() -> None:
+    merger = FindingMerger(SEATS)
+    same = '- The line `return f"{row + 1}{LETTERS[column]}"` should be `return f"{row + 1}{LETTERS[column]}"`.'
+    assert not merger.add(Finding(2, "warning", same))
+    assert not merger.add(Finding(4, "warning", "5. **`average_stay(stays)`: `if not stays:` should be "
+                                                "`if not stays: return 0.0`.**"))
+    assert not merger.add(Finding(10, "warning", "- The line `try:` block should be `except ValueError:`."))
+    assert not merger.add(Finding(7, "warning", "- The fix is to replace `sum(stays)` with `sum(stays)`."))
+    assert merger.findings == []
+
+
+def test_a_claim_that_only_quotes_the_line_is_not_a_finding_and_one_that_says_why_or_changes_it_is() -> None:
+    merger = FindingMerger(SEATS)
+    assert not merger.add(Finding(7, "warning", "- The buggy line is `return sum(stays) / len(stays)`."))
+    why = Finding(7, "error", "- The line `return sum(stays) / len(stays)` divides by zero when a stay list is empty.")
+    assert merger.add(why)
+    change = Finding(2, "error", '- The line `return f"{row + 1}{LETTERS[column]}"` should be '
+                                 '`return f"{row}{LETTERS[column]}"`.')
+    assert merger.add(change)
+    assert merger.findings == [change, why]
+
+
+def test_praise_of_the_code_as_it_is_is_not_a_finding_but_a_fix_that_calls_itself_common_practice_is() -> None:
+    merger = FindingMerger(SEATS)
+    assert not merger.add(Finding(12, "warning", "- This change catches any `ValueError` exceptions and returns "
+                                                 "`None`, which is a common practice for handling invalid input."))
+    fix = Finding(5, "error", "An empty list is not checked: use `if not stays`, which is the standard approach.")
+    assert merger.add(fix)
+    assert merger.findings == [fix]
+
+
 # ---- running a review ----------------------------------------------------------------------------------------------
 def test_the_analyzers_alone_need_no_model(engine: Engine) -> None:
     result = review_code(engine, MUTABLE_DEFAULT, path="collect.py", use_model=False)
@@ -310,7 +365,8 @@ def test_the_planted_off_by_one_is_found_by_the_review_with_the_real_code_model(
 
 # ---- the benchmark's scoring and its page ----------------------------------------------------------------------------
 @pytest.mark.parametrize(("folder", "files"), [("review_bugs", 10), ("review_bugs_heldout", 8),
-                                              ("review_bugs_heldout2", 8), ("review_bugs_heldout3", 8)])
+                                              ("review_bugs_heldout2", 8), ("review_bugs_heldout3", 8),
+                                              ("review_bugs_heldout4", 8)])
 def test_the_planted_bug_files_match_their_manifest(folder: str, files: int) -> None:
     root = STATS.parents[2]
     manifest = load_manifest(root, Path("benchmarks") / folder)

@@ -162,3 +162,49 @@ def test_a_withdraw_that_subtracts_and_a_deposit_that_adds_are_not_reported() ->
             def deposit(self, amount):
                 self.balance += amount
         """) == []
+
+
+# ---- a box test or an interval overlap joined with `or` ------------------------------------------------------------
+def test_a_box_test_and_an_interval_overlap_joined_with_or_are_reported_with_and_as_the_fix() -> None:
+    found = ours("""\
+        def contains(box, point):
+            left, top, right, bottom = box
+            return left <= point[0] <= right or top <= point[1] <= bottom
+
+
+        def overlaps(a_start, a_end, b_start, b_end):
+            return a_start < b_end or b_start < a_end
+        """)
+    assert [f.line for f in found] == [3, 7]
+    assert {f.suggestion for f in found} == {"join the range tests with `and`", "join the comparisons with `and`"}
+
+
+def test_a_union_of_ranges_of_one_value_the_and_forms_and_one_interval_s_own_ends_are_not_reported() -> None:
+    assert lines("""\
+        def is_letter(c):
+            return "a" <= c <= "z" or "A" <= c <= "Z"
+
+
+        def contains(box, point):
+            left, top, right, bottom = box
+            return left <= point[0] <= right and top <= point[1] <= bottom
+
+
+        def overlaps(a_start, a_end, b_start, b_end):
+            return a_start < b_end and b_start < a_end
+
+
+        def broken(span):
+            return span.start > span.end or span.end < 0
+        """) == []
+
+
+def test_is_dark_that_is_true_for_the_brighter_colours_is_reported_and_the_right_test_is_not() -> None:
+    assert lines("""\
+        def is_dark(red, green, blue):
+            return (299 * red + 587 * green + 114 * blue) // 1000 > 128
+
+
+        def is_bright(level):
+            return level > 200
+        """) == [2]

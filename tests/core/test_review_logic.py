@@ -417,3 +417,16 @@ def test_a_max_against_a_capacity_is_a_clamp_the_wrong_way_round() -> None:
                 self.peak = max(self.peak, self.tokens)
         """)
     assert [f.line for f in found] == [3]
+
+
+def test_a_nearest_picked_with_max_by_distance_is_reported_and_one_picked_with_min_is_not() -> None:
+    found = ours("""\
+        def nearest(requests, current):
+            return max(requests, key=lambda f: abs(f - current))
+
+
+        def closest(points, target):
+            return min(points, key=lambda p: abs(p - target))
+        """)
+    assert [f.line for f in found] == [2]
+    assert found[0].suggestion == "use min(...)"
