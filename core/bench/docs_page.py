@@ -570,6 +570,12 @@ _WORD_SPLITS = {
                  "so a greedy answer can too); three lines of the `bare` run's progress log (gallons to quarts) were "
                  "seen while it ran; the per-problem results were read after all three runs, so any later column is "
                  "a seen figure"),
+    "heldout5": ("the model alone against the engine with its tools (fifth held-out split)",
+                 "20 templates of kinds no earlier split has, written blind in session 35 (commit `c49ee0e`) by a "
+                 "separate author told not to read the engine's set-up code or any result; the lead knew its list "
+                 "of kinds and saw the text of a few of its prompts in a safety run's output; `engine_before` is "
+                 "the engine as it stood at the end of session 35, run once before any change it will measure, "
+                 "totals only read"),
 }
 
 
