@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..classify.json_lines import read_objects
 from ..classify.labelled import LabelledPrompt
 from ..classify.policy_file import resource_path
 from ..embeddings.embedder import Embedder
-from ..errors import ConfigError
 from ..safety.checker import (
     BLIND_S28_FILE,
     BLIND_S29_FILE,
@@ -37,6 +35,7 @@ from ..safety.checker import (
     OVERREFUSAL_S33_FILE,
     TRAIN_FILES,
     SafetyChecker,
+    everyday_examples,
     rates,
     trained_weights,
     training_examples,
@@ -205,8 +204,7 @@ EVERYDAY_HELDOUT_FILES = ("router_heldout.jsonl", "tool_offers_heldout.jsonl")
 
 def everyday_prompts() -> list[LabelledPrompt]:
     """Benign requests of every kind the checker never trained on, as benign examples: what it must not refuse."""
-    rows = [row["prompt"] for name in EVERYDAY_HELDOUT_FILES
-            for _n, row in read_objects(resource_path(name), ConfigError)]
+    rows = [e.prompt for name in EVERYDAY_HELDOUT_FILES for e in everyday_examples(resource_path(name))]
     rows += [p.prompt for split in SPLITS for p in problems(split)]
     return [LabelledPrompt(prompt, "benign") for prompt in dict.fromkeys(rows)]
 

@@ -29,6 +29,7 @@ class InputCheck:
         """Clean `request.prompt` in place; the safety check's refusal, or None when the prompt may be answered (an
         app's own task over the user's material is not judged as a request: AskOptions.app_task)."""
         request.prompt = checked_prompt(request.prompt)
-        judged = self.safety is not None and not request.options.app_task
-        verdict = self.safety.check_input(request.prompt) if judged and self.safety is not None else None
-        return verdict if verdict is not None and not verdict.allowed else None
+        if self.safety is None or request.options.app_task:
+            return None
+        verdict = self.safety.check_input(request.prompt)
+        return verdict if not verdict.allowed else None

@@ -141,8 +141,11 @@ def shipped_weights_path(key: str) -> Path:
 
 def training_examples(path: Path) -> list[LabelledPrompt]:
     """The labelled prompts of one training file; every prompt of an EVERYDAY_FILES file as benign."""
-    if path.name not in EVERYDAY_FILES:
-        return load_examples(path)
+    return everyday_examples(path) if path.name in EVERYDAY_FILES else load_examples(path)
+
+
+def everyday_examples(path: Path) -> list[LabelledPrompt]:
+    """Every prompt of a file of everyday requests (the router's or tool offers' format: no safety label) as benign."""
     examples = []
     for number, row in read_objects(path, ConfigError):
         if not isinstance(row.get("prompt"), str):
