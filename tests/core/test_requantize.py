@@ -9,7 +9,7 @@ import pytest
 
 from edgemind.core.backends.base import Message
 from edgemind.core.backends.llama_cpp_backend import load_llama
-from edgemind.core.backends.llama_native import NativeGuard, loaded_variant
+from edgemind.core.backends.llama_native import NativeGuard
 from edgemind.core.backends.tmac_backend import load_tmac
 from edgemind.core.bench.greedy_loop import greedy_ids
 from edgemind.core.bench.requantize import RequantizeError, requantize, requantized_path
@@ -17,6 +17,7 @@ from edgemind.core.bench.tmac_decode import llama_on, tmac_side
 from edgemind.core.models.manifest import ModelSpec
 from edgemind.kernels import tmac
 from edgemind.kernels.gguf_tensors import GGUFTensors
+from tests.support.llama_variant import skip_unless_llama_runs_avx2_code
 
 PROMPTS = ("Write a Python function that reverses a string.", "What does HTTP stand for?")
 
@@ -57,12 +58,7 @@ def test_requantized_qwen_runs_in_tmac_with_llama_cpps_greedy_text(kind: str, tm
     ours = load_tmac(spec, path, threads=2, context_cap=512, native=native)
     try:
         assert ours.decoder.counts.tmac == 0 and ours.decoder.counts.int8 == 4 * ours.decoder.config.layers + 2
-        variant = loaded_variant()
-        if variant is None or variant.name != "haswell":
-            # llama.cpp's AVX-512 variants sum in other orders than the AVX2 code the decoder follows: on an Intel
-            # Xeon (session 35) the Q4_1 copy's greedy text parted from theirs (tests/core/test_tmac_llama_bits.py)
-            pytest.skip(f"llama.cpp runs its {variant.name if variant else 'unknown'} variant here, not the AVX2 "
-                        "code the decoder follows")
+        skip_unless_llama_runs_avx2_code()  # on an Intel Xeon (session 35) the Q4_1 copy's greedy text parted
         for text in PROMPTS:
             chat = llama.tokenize(llama.template.render([Message("user", text)]))
             want = greedy_ids(*llama_on(llama.llm)(chat), 24)

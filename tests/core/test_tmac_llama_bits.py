@@ -17,7 +17,7 @@ import pytest
 
 from edgemind.core.backends.base import Message
 from edgemind.core.backends.llama_cpp_backend import load_llama
-from edgemind.core.backends.llama_native import NativeGuard, loaded_variant
+from edgemind.core.backends.llama_native import NativeGuard
 from edgemind.core.backends.tmac_backend import load_tmac
 from edgemind.core.bench.greedy_loop import greedy_ids
 from edgemind.core.bench.tmac_decode import llama_on, tmac_side
@@ -27,6 +27,7 @@ from edgemind.kernels.dequant import Q4_1
 from edgemind.kernels.gguf_tensors import GGUFTensors
 from edgemind.kernels.tmac.decoder import TmacDecoder
 from edgemind.kernels.tmac.int8_layout import from_gguf_q4_1_packed
+from tests.support.llama_variant import skip_unless_llama_runs_avx2_code
 
 pytestmark = pytest.mark.skipif(not tmac.available(), reason="the T-MAC extension is not built here")
 
@@ -55,10 +56,7 @@ def test_the_int8_path_gives_llama_cpps_logits_bit_for_bit(tiny: Path, tmp_path:
     llama = load_llama(spec, tiny, threads=2, context_cap=256, native=NativeGuard(tmp_path / "native", threads=2),
                        kv_f32=kv_f32)
     try:
-        variant = loaded_variant()
-        if variant is None or variant.name != "haswell":
-            pytest.skip(f"llama.cpp runs its {variant.name if variant else 'unknown'} variant here, not the AVX2 "
-                        "code the decoder copies")
+        skip_unless_llama_runs_avx2_code()
         llm = llama.llm
         prompt = llama.tokenize(llama.template.render([Message("user", "What does HTTP stand for?")]))
 
@@ -103,13 +101,9 @@ def test_qwens_k_quant_model_gives_llama_cpps_greedy_text(tmp_path: Path, reques
     spec = ModelSpec(id="qwen2.5-coder-0.5b-instruct", backend="tmac", path=path)
     native = NativeGuard(tmp_path / "native", threads=2)
     llama = load_llama(spec, path, threads=2, context_cap=256, native=native)
-    variant = loaded_variant()
-    if variant is None or variant.name != "haswell":
-        llama.close()
-        pytest.skip(f"llama.cpp runs its {variant.name if variant else 'unknown'} variant here, not the AVX2 code "
-                    "whose K-quant sums the decoder follows")
     ours = load_tmac(spec, path, threads=2, context_cap=256, native=native)
     try:
+        skip_unless_llama_runs_avx2_code()
         prompt = "Write a Python function that reverses a string."
         chat = llama.tokenize(llama.template.render([Message("user", prompt)]))
         want = greedy_ids(*llama_on(llama.llm)(chat), 32)
