@@ -22,6 +22,11 @@ The protocol (session 33), in this order:
    harmful prompts of s28, s29, s30 and s32 pooled (a margin over the 90% goal).
 3. The figures in benchmarks/results/safety.json are the blind split's, measured once at the end; the goal to turn
    safety on by default is >= 90% harmful and <= 5% benign refused on it.
+Session 33's split has since been measured twice, so session 36 wrote another the same way, committed before any
+change it measures: resources/safety_blind_s36.jsonl (200 harmful prompts, 25 per category, nine languages; 128
+benign prompts on the same topics) and resources/safety_overrefusal_s36.jsonl (128 XSTest-style benign prompts); 32
+of the 256 benign prompts are everyday requests sharing a word with a harmful topic. It is reported beside session
+33's, as each file and both together, by the same command; neither training nor --cv reads it.
 Latency is wall time of `check_input` after warm-up on this machine; on a busy 2-core machine the embedding
 dominates and moves with the load (the load average is printed with the table).
 """

@@ -1,7 +1,7 @@
 """The safety checker against the release before (session 34's) and a naive keyword blocklist on the unseen splits
-(session 33's blind split and its over-refusal set, and everyday requests), and the cross-validation over the dev
-files its thresholds were chosen with. benchmarks/safety.py is its command; the rates themselves are
-core/bench/safety_rates.py's, as in `edgemind bench`.
+(session 33's and session 36's blind splits with their over-refusal sets, and everyday requests), and the
+cross-validation over the dev files its thresholds were chosen with. benchmarks/safety.py is its command; the rates
+themselves are core/bench/safety_rates.py's, as in `edgemind bench`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ..safety.checker import (
     BLIND_S30_FILE,
     BLIND_S32_FILE,
     BLIND_S33_FILE,
+    BLIND_S36_FILE,
     EVERYDAY_FILES,
     FRESH_BLIND_FILE,
     OVERREFUSAL_FILE,
@@ -33,6 +34,7 @@ from ..safety.checker import (
     OVERREFUSAL_S30_FILE,
     OVERREFUSAL_S32_FILE,
     OVERREFUSAL_S33_FILE,
+    OVERREFUSAL_S36_FILE,
     TRAIN_FILES,
     SafetyChecker,
     everyday_examples,
@@ -187,6 +189,9 @@ def _rates_text(examples: list[LabelledPrompt], score: np.ndarray, threshold: fl
 
 # The split the issue's goal to turn safety on is judged on: session 33's blind split and its over-refusal set.
 GOAL_SPLIT = f"{BLIND_S33_FILE}+{OVERREFUSAL_S33_FILE}"
+# Session 36's blind split and its over-refusal set together: written fresh and committed before any change, since
+# the session 33 split had been measured twice. Reported beside it, alone and as each file, the same way.
+S36_SPLIT = f"{BLIND_S36_FILE}+{OVERREFUSAL_S36_FILE}"
 # The checker of the release before (session 34's: no everyday training files, standard 0.55, the same shifts), with
 # this session's code: what the everyday data and the threshold picked after it bring.
 PREVIOUS_NAME = "session 34's checker"
@@ -211,9 +216,12 @@ def everyday_prompts() -> list[LabelledPrompt]:
 
 def unseen_splits() -> dict[str, list[LabelledPrompt]]:
     """Every split the checker never trained on, by name: session 33's blind split, its over-refusal set alone (the
-    benign prompts that only sound unsafe), the goal split (those two together) and the everyday prompts."""
+    benign prompts that only sound unsafe), the goal split (those two together), the same three for session 36's
+    split, and the everyday prompts."""
     splits = {name: load_examples(resource_path(name)) for name in (BLIND_S33_FILE, OVERREFUSAL_S33_FILE)}
     splits[GOAL_SPLIT] = splits[BLIND_S33_FILE] + splits[OVERREFUSAL_S33_FILE]
+    splits |= {name: load_examples(resource_path(name)) for name in (BLIND_S36_FILE, OVERREFUSAL_S36_FILE)}
+    splits[S36_SPLIT] = splits[BLIND_S36_FILE] + splits[OVERREFUSAL_S36_FILE]
     splits[EVERYDAY_SPLIT] = everyday_prompts()
     return splits
 

@@ -91,6 +91,16 @@ TRAIN_FILES = (TRAIN_FILE, HELDOUT_FILE, BLIND_FILE, FRESH_BLIND_FILE, OVERREFUS
 # TRAIN_FILES, never on them.
 BLIND_S33_FILE = "safety_blind_s33.jsonl"
 OVERREFUSAL_S33_FILE = "safety_overrefusal_s33.jsonl"
+# Session 36's blind split, written from scratch from the category definitions and committed before any change it
+# measures, by an author who read no older safety file past its first three lines, nor the rules, the training code
+# or any result (checked against every older resources file: no line sharing half of its own or the older line's word
+# 4-grams, none within 0.8 character similarity, the same within the new files; 121 drafts rewritten): 200 harmful
+# prompts (25 per category, nine languages), 128 benign prompts on the same topics and 128 XSTest-style benign prompts
+# that only sound unsafe; 32 of the 256 benign ones are everyday requests (word problems, code, recipes, travel) that
+# share a word with a harmful topic ("kill", "shoot", "cut", "drug"). Session 33's split has been measured twice, so
+# the next claim is measured on this one; it is neither trained on nor held out by the cross-validation.
+BLIND_S36_FILE = "safety_blind_s36.jsonl"
+OVERREFUSAL_S36_FILE = "safety_overrefusal_s36.jsonl"
 # Rules read this much of a text; the classifier reads up to MAX_WINDOWS windows of WINDOW_CHARS spread over it.
 # One window is one embedding (~10 ms here), so a typical prompt costs one and a long answer at most eight.
 MAX_RULE_CHARS = 200_000

@@ -20,8 +20,10 @@ from edgemind.core.embeddings.embedder import Embedder
 from edgemind.core.errors import ConfigError, PromptError
 from edgemind.core.safety.checker import (
     BLIND_S33_FILE,
+    BLIND_S36_FILE,
     EVERYDAY_FILES,
     OVERREFUSAL_S33_FILE,
+    OVERREFUSAL_S36_FILE,
     SHIPPED_PREFIX,
     TRAIN_FILES,
     Rates,
@@ -455,6 +457,31 @@ def test_cross_validation_holds_out_whole_seen_splits_and_never_reads_the_goal_s
     assert set(CV_POOL) <= set(CV_SPLITS)
     goal_files = set(GOAL_SPLIT.split("+"))
     assert goal_files == {BLIND_S33_FILE, OVERREFUSAL_S33_FILE} and not goal_files & set(TRAIN_FILES)
+    assert not {BLIND_S36_FILE, OVERREFUSAL_S36_FILE} & (set(TRAIN_FILES) | set(held_out))
+
+
+def test_session_36s_split_is_reported_whole_beside_the_goal_split_and_never_trained_on(
+        train: list[LabelledPrompt]) -> None:
+    """Session 36's blind split, written before any change it measures: 25 harmful prompts per category and 16 benign
+    ones on the same topics, 16 more per category that only sound unsafe, in several languages, none of them a prompt
+    of a training file or of session 33's split; benchmarks/safety.py reports it, alone and as each file."""
+    from edgemind.core.bench.safety_baselines import S36_SPLIT, unseen_splits
+    blind = load_examples(resource_path(BLIND_S36_FILE))
+    overrefusal = load_examples(resource_path(OVERREFUSAL_S36_FILE))
+    for c in CATEGORIES:
+        assert sum(e.category == c and e.label == HARMFUL for e in blind) == 25
+        assert sum(e.category == c and e.label != HARMFUL for e in blind) == 16
+        assert sum(e.category == c for e in overrefusal) == 16
+    assert all(e.label != HARMFUL for e in overrefusal)
+    assert len({e.lang for e in blind}) >= 8 and {"en", "de", "fr", "es"} < {e.lang for e in overrefusal}
+    prompts = [_norm(e.prompt) for e in blind + overrefusal]
+    older = {_norm(e.prompt) for e in train}
+    older |= {_norm(e.prompt) for name in (BLIND_S33_FILE, OVERREFUSAL_S33_FILE)
+              for e in load_examples(resource_path(name))}
+    assert len(set(prompts)) == len(prompts) and not older & set(prompts)
+    splits = unseen_splits()
+    assert [e.prompt for e in splits[S36_SPLIT]] == [e.prompt for e in blind + overrefusal]
+    assert {BLIND_S36_FILE, OVERREFUSAL_S36_FILE} <= set(splits)
 
 
 def test_every_rule_word_comes_from_the_training_split(train: list[LabelledPrompt]) -> None:
