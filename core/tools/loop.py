@@ -18,15 +18,14 @@ from typing import Any
 from ..backends.base import Backend, BackendDone, CancelToken, GenerationParams, Message
 from ..events import ToolCall, ToolResult
 from .calls import FunctionSpec, call_schema
-from .math_setup import (
-    SETUP_SCHEMA,
-    check_setup,
-    has_numbers,
-    normalise_expression,
-    parse_setup,
-    settle,
-    setup_instruction,
-    written_expression,
+from .math_setup import check_setup, has_numbers, normalise_expression, written_expression
+from .program_setup import (
+    EXAMPLE_PROGRAM,
+    EXAMPLE_QUESTION,
+    PROGRAM_STOP,
+    ProgramSetUp,
+    program_instruction,
+    read_program,
 )
 from .registry import Tool
 from .runner import ToolOutcome, ToolRunner
@@ -191,31 +190,42 @@ def call_key(name: str, args: dict[str, Any]) -> str:
     return json.dumps([name, {k: norm(v) for k, v in args.items()}], sort_keys=True, default=str)
 
 
-def _setup_call(backend: Backend, convo: list[Message], instruction: str, params: GenerationParams,
-                cancel: CancelToken, question: str, *, retry: bool = True) -> str | None:
-    """The expression of a checked problem set-up, its numbers put in (one retry when it uses numbers from nowhere
-    or names it did not define, unless `retry` is off), or None."""
-    asked = _with_instruction(convo, instruction + "\n\n" + setup_instruction(question))
-    form = replace(params, json_schema=SETUP_SCHEMA, stop=())
+def _program_messages(convo: list[Message], question: str) -> list[Message]:
+    """The program set-up's own conversation: its instruction and worked example, then the chat's turns in words (a
+    follow-up question's numbers may refer to an earlier turn)."""
+    turns = [m for m in _in_words(convo) if m.role in ("user", "assistant")
+             and not m.content.startswith(UNTRUSTED_OPEN)]
+    return [Message("system", program_instruction(question)), Message("user", EXAMPLE_QUESTION),
+            Message("assistant", EXAMPLE_PROGRAM), *turns]
+
+
+def _setup_call(backend: Backend, convo: list[Message], params: GenerationParams, cancel: CancelToken,
+                question: str, *, retry: bool = True) -> ProgramSetUp | None:
+    """The model's program for the question read as one checked expression (one retry, unless `retry` is off, when
+    the check finds something wrong: the model hears what), or None when it wrote no arithmetic program."""
+    asked = _program_messages(convo, question)
+    form = replace(params, json_schema=None, stop=PROGRAM_STOP, repeat_penalty=1.0)
+    setup = None
     for _attempt in range(2 if retry else 1):
         text = _generate(backend, asked, form, cancel)
-        setup = parse_setup(text)
+        setup = read_program(text, question)
         if setup is None:
-            log.info("set-up unreadable: %r", text[:200])
+            log.info("set-up program unreadable: %r", text[:200])
             return None
-        settled = settle(setup, question)
-        if settled.problem is None:
-            return settled.expression
-        log.info("set-up %r (%r) rejected: %s", setup.expression, settled.expression, settled.problem)
-        asked = [*asked, Message("assistant", text), Message("user", settled.problem)]
-    return None
+        if setup.problem is None:
+            return setup
+        log.info("set-up program %r rejected: %s", setup.expression, setup.problem)
+        asked = [*asked, Message("assistant", text.rstrip() + "\n```"), Message("user", setup.problem)]
+    return setup
 
 
-def _voted_setup(backend: Backend, convo: list[Message], instruction: str, params: GenerationParams,
-                 cancel: CancelToken, question: str, evaluate: Callable[[str], ToolOutcome],
+def _voted_setup(backend: Backend, convo: list[Message], params: GenerationParams, cancel: CancelToken,
+                 question: str, evaluate: Callable[[str], ToolOutcome],
                  samples: int) -> tuple[str, ToolOutcome] | None:
     """The set-up whose calculated value most set-ups agree on: the greedy one first (it wins a tie), then sampled
-    ones until a value has a majority of `samples`. Each distinct expression is calculated once, through the runner."""
+    ones until a value has a majority of `samples`. Only set-ups that pass the check vote: a rejected one is never
+    calculated (on the fourth split's problems, letting them vote when none passed made 4 answers, all wrong). Each
+    distinct expression is calculated once, through the runner."""
     need = samples // 2 + 1
     votes: dict[str, list[tuple[str, ToolOutcome]]] = {}
     calculated: dict[str, ToolOutcome] = {}
@@ -223,9 +233,10 @@ def _voted_setup(backend: Backend, convo: list[Message], instruction: str, param
         if cancel.cancelled:
             break
         drawn = params if i == 0 else replace(params, temperature=SETUP_TEMPERATURE, seed=i)
-        expression = _setup_call(backend, convo, instruction, drawn, cancel, question, retry=i == 0)
-        if expression is None:
+        setup = _setup_call(backend, convo, drawn, cancel, question, retry=i == 0)
+        if setup is None or setup.problem is not None:
             continue
+        expression = setup.expression
         if expression not in calculated:
             calculated[expression] = evaluate(expression)
         outcome = calculated[expression]
@@ -252,8 +263,8 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
     `call_first`: the request is an action, so the first step is a call under the call grammar (a small model
     otherwise tends to describe what it would do instead of doing it).
     `math_setup`: the name of an offered tool that evaluates an expression (its first parameter): when the question
-    states numbers, the model first sets the problem up under a grammar (math_setup.py), `setup_samples` times at
-    most (self-consistency, see _voted_setup), and the checked expression most of them agree on is the first call.
+    states numbers, the model first sets the problem up as a short program (program_setup.py), `setup_samples` times
+    at most (self-consistency, see _voted_setup), and the checked expression most of them agree on is the first call.
     """
     convo = list(messages)
     outcomes: list[ToolOutcome] = []
@@ -294,7 +305,7 @@ def run_tool_steps(backend: Backend, messages: list[Message], params: Generation
         if written is not None:  # the user wrote the expression out: it is calculated as written, with no set-up
             log.info("the question writes out %r: calculated as written", written)
         chosen = ((written, evaluate(written)) if written is not None
-                  else _voted_setup(backend, convo, instruction, probing, cancel, question, evaluate, setup_samples))
+                  else _voted_setup(backend, convo, probing, cancel, question, evaluate, setup_samples))
         if chosen is not None:
             expression, outcome = chosen
             step += 1

@@ -1,36 +1,28 @@
-"""Problem set-up for arithmetic: the model fills a small JSON form under a grammar (the quantities the question
-gives, each named, with units; then one expression over those names) and the code puts the numbers in, normalises
-the expression and checks it against the question before it is calculated.
+"""The check a problem set-up passes before it is calculated: the expression it comes to (program_setup.py reads the
+model's program into one) may use only the question's numbers and known factors, must use every quantity the
+question gives, and must not convert units backwards, twice or not at all; and the normalising that puts an
+expression the way a small model writes it (`$2,400 x 35%`) into the calculator's notation.
 
 Why: a small model calls the calculator readily but sets problems up wrong ("seconds in 3 days" became `3 * 28`).
-Naming the quantities first makes it read them off the question; writing the expression over the names
-(`minutes / minutes_per_hour`) leaves it to choose operations, while the digits and the unit factors come from
-the code. An expression that uses a number which is neither in the question nor a unit factor, or a name that is
-neither a quantity nor a factor, is sent back once with it named. Nothing here runs a tool.
+What is wrong is said to the model in words, so it can set the problem up again. Nothing here runs a tool.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
-from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 
 from .arithmetic import evaluate
-from .context_facts import PERCENT, context_lines, context_numbers
-from .date_facts import MINUTES_PER_DAY, date_facts, dates_in, named_date, time_facts, times_in, without_dates
+from .context_facts import PERCENT, context_numbers
+from .date_facts import MINUTES_PER_DAY, dates_in, times_in, without_dates
 from .registry import ToolError
 from .unit_facts import (
     conversion_factors,
+    decimal_text,
     fact_line,
     factor_numbers,
     given_temperature,
-    named_factor,
-    named_facts,
     stated_pairs,
-    unit_facts,
     unit_named,
 )
 
@@ -40,103 +32,6 @@ _FACTORIAL = re.compile(r"(\d+)\s*(?:!|factorial)")
 # Numbers any set-up may bring in without the question stating them: doubling, halving, a third, a quarter...
 GENERIC_FACTORS = frozenset(Fraction(x) for x in ("0.5", "1", "2", "3", "4", "5", "10"))
 
-SETUP_SCHEMA: dict[str, object] = {
-    "type": "object",
-    "properties": {
-        "quantities": {"type": "array", "maxItems": 6, "items": {
-            "type": "object", "properties": {
-                "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"},
-                "value": {"type": "number"}, "unit": {"type": "string", "maxLength": 24}},
-            "required": ["name", "value", "unit"], "additionalProperties": False}},
-        "asked": {"type": "string", "maxLength": 80},
-        # arithmetic characters only: the 0.5B model went on past its expression inside the string
-        # ('(17/100) * 2350}$$END OF TOOL RESULT$}...', 160 characters of it, ~30 s a set-up on a laptop), where a
-        # string that cannot hold `}`, `$`, `=` or quotes can only be closed
-        "expression": {"type": "string", "maxLength": 160, "pattern": "^[A-Za-z0-9_ +*/().,%!^-]*$"},
-    },
-    "required": ["quantities", "asked", "expression"], "additionalProperties": False,
-}
-
-SETUP_INSTRUCTION = (
-    "# Set-up\n\nBefore anything is calculated, set the problem up as JSON. In \"quantities\" list each number the "
-    "user's question gives: a short snake_case \"name\" saying what it counts, its \"value\" (a plain number, "
-    "without $ or % signs) and its \"unit\". In \"asked\" say what the question asks for, with its unit. In "
-    "\"expression\" write one arithmetic expression over those names (+ - * / ** and parentheses) that computes "
-    "what the question asks. Convert units with the unit factors by their names (minutes_per_hour, "
-    "grams_per_kilogram, days_per_week...); a percentage p is p / 100 of the whole. Write only the expression, "
-    "never its result.\n\nExample: \"A crate holds 24 cans and a van carries 15 crates. How many cans do 4 vans "
-    "carry?\" is set up as {\"quantities\": [{\"name\": \"cans_per_crate\", \"value\": 24, \"unit\": \"cans\"}, "
-    "{\"name\": \"crates_per_van\", \"value\": 15, \"unit\": \"crates\"}, {\"name\": \"vans\", \"value\": 4, "
-    "\"unit\": \"vans\"}], \"asked\": \"cans in 4 vans\", \"expression\": \"cans_per_crate * crates_per_van * vans\"}"
-)
-
-
-def setup_instruction(question: str) -> str:
-    """The set-up instruction, with the exact conversion factors between the units the question names, by name, and
-    the facts and formulas its words call for (context_facts.py)."""
-    facts = named_facts(question) + unit_facts(question)[len(conversion_factors(question)):] + context_lines(question)
-    moments = date_facts(question) + time_facts(question)
-    return (SETUP_INSTRUCTION
-            + ("\n\nUnit factors and formulas for this question:\n" + "\n".join(f"- {f}" for f in facts)
-               if facts else "")
-            + ("\n\nDates and times in this question, by name:\n" + "\n".join(f"- {f}" for f in moments)
-               if moments else ""))
-
-
-@dataclass(frozen=True, slots=True)
-class Quantity:
-    name: str
-    value: str  # the number as the model wrote it, as a plain decimal
-    unit: str
-
-
-@dataclass(frozen=True, slots=True)
-class SetUp:
-    quantities: tuple[Quantity, ...]
-    expression: str  # as the model wrote it: names and numbers, any result after an `=` dropped
-
-
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """A set-up made ready for the calculator: the expression with the numbers in, and what is wrong with it (None
-    when nothing is)."""
-    expression: str
-    problem: str | None
-
-
-def _plain_number(value: object) -> str | None:
-    """A JSON number as plain decimal digits (never `1e-05`), so the check and the calculator read the same number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    text = format(Decimal(repr(value)), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def parse_setup(text: str) -> SetUp | None:
-    """The filled form, or None when the output is not one (cut off, or an empty expression). Anything after an `=`
-    is dropped: a model that writes the result too (`(372 / 4) = 93`) still gives a usable expression."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("expression"), str):
-        return None
-    expression = data["expression"].split("=")[0].strip()
-    if not expression or not re.search(r"[\w(]", expression):
-        return None
-    quantities = []
-    for q in data.get("quantities") or []:
-        if not isinstance(q, dict):
-            continue
-        value = _plain_number(q.get("value"))
-        if value is not None:
-            quantities.append(Quantity(str(q.get("name") or ""), value, str(q.get("unit") or "")))
-    return SetUp(tuple(quantities), expression)
-
-
-# an identifier that is not a function being called ("sqrt(" stays for the calculator)
-_NAME = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")
-_KEPT_NAMES = frozenset({"pi", "e", "tau", "of"})  # the calculator's constants, and "17% of 2350"
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d*,)")
 _TIMES_SPACED = re.compile(r"(?<=[\w)])\s+[xX×]\s+(?=[\w(])")
 _TIMES_GLUED = re.compile(r"(?<=[\d)])[xX×](?=[\d(])")
@@ -164,60 +59,6 @@ def normalise_expression(expression: str) -> str:
     for old, new in (("×", "*"), ("·", "*"), ("÷", "/"), ("−", "-"), ("–", "-"), ("^", "**")):
         text = text.replace(old, new)
     return " ".join(text.split())
-
-
-def settle(setup: SetUp, question: str) -> Settled:
-    """The set-up's expression with each quantity's name and each unit factor's name replaced by its number,
-    normalised, and checked against the question."""
-    values = {q.name.lower(): q.value for q in setup.quantities if q.name}
-    by_unit = _values_by_unit(setup.quantities)
-    unknown: list[str] = []
-
-    def number_for(match: re.Match[str]) -> str:
-        name = match.group(1)
-        value = values.get(name.lower()) or by_unit.get(name.lower())
-        if value is not None:
-            return f"({value})" if value.startswith("-") else value
-        factor = named_factor(name)
-        if factor is not None:
-            return factor
-        day = named_date(name, question)
-        if day is not None:
-            return str(day)
-        if name not in _KEPT_NAMES:
-            unknown.append(name)
-        return name
-
-    expression = normalise_expression(_NAME.sub(number_for, normalise_expression(setup.expression)))
-    if unknown:
-        return Settled(expression, unknown_note(unknown, [q.name for q in setup.quantities if q.name]))
-    if not _EXPR_NUMBER.search(expression):
-        return Settled(expression, "Your expression has no numbers in it. Set the problem up again.")
-    return Settled(expression, check_setup(expression, question))
-
-
-def _values_by_unit(quantities: tuple[Quantity, ...]) -> dict[str, str]:
-    """A quantity's value under its unit's names, where it is the only quantity in that unit: the model names its
-    quantities `distance` and `time` and then writes `miles / hours`."""
-    found: dict[str, list[str]] = {}
-    for q in quantities:
-        unit = unit_named(q.unit)
-        if unit is not None:
-            found.setdefault(unit.name, []).append(q.value)
-    out: dict[str, str] = {}
-    for q in quantities:
-        unit = unit_named(q.unit)
-        if unit is not None and len(found[unit.name]) == 1:
-            out |= {q.unit.strip().lower(): q.value, unit.name: q.value, unit.plural: q.value}
-    return out
-
-
-def unknown_note(unknown: list[str], names: list[str]) -> str:
-    """What the model is told when its expression used names it did not define."""
-    known = f" (yours are {', '.join(names)})" if names else ""
-    return (f"Your expression uses {', '.join(dict.fromkeys(unknown))}, which is neither one of your quantities' "
-            f"names{known} nor a unit factor given. Set the problem up again, writing the expression over your "
-            "quantities' names and the unit factors.")
 
 
 def _numbers(text: str) -> list[Fraction]:
@@ -352,9 +193,11 @@ def temperature_backwards(expression: str, question: str) -> str | None:
 _ASKED_UNIT = re.compile(r"\bhow many ([a-z]+)\b", re.IGNORECASE)
 
 
-def converted_twice(expression: str, question: str) -> str | None:
-    """What is wrong when a number the question gives in the unit it asks for is multiplied by a conversion factor
-    ("how many centimeters are in 3 meters and 39 centimeters" as `3 * 100 + 39 * 100`): it is in that unit already."""
+def converted_wrongly(expression: str, question: str) -> str | None:
+    """What is wrong when a number the question gives in a unit is converted to the unit it asks for the wrong way
+    round ("how many quarts does a 19-gallon jug hold" as `19 / 4`; 336 hours in days as `336 * 24`), or converted
+    at all when it is in that unit already ("how many centimeters are in 3 meters and 39 centimeters" as
+    `3 * 100 + 39 * 100`). Only the exact factor counts: a number that also meets a rate is left alone."""
     asked_words = _ASKED_UNIT.findall(question)
     asked = unit_named(asked_words[0]) if asked_words else None
     base = exact_value(expression)
@@ -364,16 +207,37 @@ def converted_twice(expression: str, question: str) -> str | None:
     factors |= {1 / f for f in factors}
     for match in _NUMBER.finditer(question):
         following = question[match.end():].split()
-        if not following or unit_named(following[0].strip(".,?!;:")) != asked or "," in match.group():
+        given = unit_named(following[0].strip(".,?!;:")) if following else None
+        if given is None or given.dimension != asked.dimension or "," in match.group():
             continue
         number = Fraction(match.group())
-        if number.denominator != 1:
+        slope = _slope(expression, int(number), base) if number.denominator == 1 else None
+        if slope is None:
             continue
-        slope = _slope(expression, int(number), base)
-        if slope is not None and abs(slope) in factors:
-            return (f"Your expression converts {match.group()} {following[0].strip('.,?!;:')} again, but it is in "
-                    f"{asked.plural} already, the unit my question asks for. Set the problem up again.")
+        written = f"{match.group()} {following[0].strip('.,?!;:')}"
+        if given == asked and abs(slope) in factors:
+            return (f"Your expression converts {written} again, but it is in {asked.plural} already, the unit my "
+                    "question asks for. Set the problem up again.")
+        if given != asked and slope == asked.size / given.size:
+            big, small = (given, asked) if given.size > asked.size else (asked, given)
+            step = "*" if given.size > asked.size else "/"
+            return (f"Your expression converts {written} to {asked.plural} the wrong way round: 1 {big.name} = "
+                    f"{decimal_text(big.size / small.size)} {small.plural}, so {given.plural} {step} "
+                    f"{decimal_text(big.size / small.size)} gives {asked.plural}. Set the problem up again.")
     return None
+
+
+_ASKS_AMOUNT = re.compile(r"\bhow (?:many|much|old|long|far)\b", re.IGNORECASE)
+
+
+def negative_amount(expression: str, question: str) -> str | None:
+    """What is wrong when the question asks how many, how much, how old, how long or how far and the expression
+    comes to less than zero (an age as `2003 - 2033`): such an answer is never negative."""
+    value = exact_value(expression)
+    if value is None or value >= 0 or _ASKS_AMOUNT.search(question) is None:
+        return None
+    return (f"Your expression comes to {decimal_text(value)}, below zero, but my question asks for an amount, which "
+            "is never negative: subtract the smaller number from the larger. Set the problem up again.")
 
 
 def _slope(expression: str, number: int, base: Fraction) -> Fraction | None:
@@ -400,7 +264,7 @@ def check_setup(expression: str, question: str) -> str | None:
         return (f"In your expression {twice} is already a percentage taken as a fraction; dividing it by 100 again "
                 "makes the result 100 times too small. Set the problem up again.")
     backwards = (span_backwards(expression, question) or temperature_backwards(expression, question)
-                 or converted_twice(expression, question))
+                 or converted_wrongly(expression, question) or negative_amount(expression, question))
     if backwards is not None:
         return backwards
     stated = stated_pairs(question)

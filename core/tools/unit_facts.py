@@ -52,6 +52,13 @@ UNITS = (
     _unit("milliliter", "milliliters", "volume", "0.001", r"\bmillilit|\bml\b"),
     _unit("liter", "liters", "volume", "1", r"(?<!milli)\blit(er|re)s?\b"),
     _unit("gallon", "gallons", "volume", "3.785411784", r"\bgallons?\b"),
+    # US customary: 4 quarts to the gallon, 2 pints to the quart, 2 cups to the pint, 16 tablespoons to the cup, 3
+    # teaspoons to the tablespoon (a gallon is 231 cubic inches exactly)
+    _unit("quart", "quarts", "volume", "0.946352946", r"\bquarts?\b|\bqts?\b"),
+    _unit("pint", "pints", "volume", "0.473176473", r"\bpints?\b"),
+    _unit("cup", "cups", "volume", "0.2365882365", r"\bcups?\b"),
+    _unit("tablespoon", "tablespoons", "volume", "0.01478676478125", r"\btablespoons?\b|\btbsp\b"),
+    _unit("teaspoon", "teaspoons", "volume", "0.00492892159375", r"\bteaspoons?\b|\btsp\b"),
     _unit("cubic centimeter", "cubic centimeters", "volume", "0.001", r"\bcubic centimet|\bcm[3³]|\bcc\b"),
     _unit("cubic meter", "cubic meters", "volume", "1000", r"\bcubic met(er|re)s?\b|\bm[3³]"),
     # decimal (SI) sizes, as storage makers and download speeds count; the binary ones have their own names
@@ -68,7 +75,8 @@ _SHORT = {"ms": "millisecond", "sec": "second", "secs": "second", "min": "minute
           "hrs": "hour", "mm": "millimeter", "cm": "centimeter", "km": "kilometer", "ft": "foot", "mg": "milligram",
           "g": "gram", "kg": "kilogram", "oz": "ounce", "lb": "pound", "lbs": "pound", "ml": "milliliter",
           "metre": "meter", "metres": "meter", "litre": "liter", "litres": "liter", "tonne": "metric ton",
-          "tonnes": "metric ton", "kb": "kilobyte", "mb": "megabyte", "gb": "gigabyte", "tb": "terabyte",
+          "tonnes": "metric ton", "qt": "quart", "qts": "quart", "tbsp": "tablespoon", "tsp": "teaspoon",
+          "kb": "kilobyte", "mb": "megabyte", "gb": "gigabyte", "tb": "terabyte",
           "kib": "kibibyte", "mib": "mebibyte", "gib": "gibibyte"}
 _BY_NAME = {n: u for u in UNITS for n in (u.name, u.plural, u.name.replace(" ", "_"), u.plural.replace(" ", "_"))}
 _BY_NAME |= {short: _BY_NAME[long] for short, long in _SHORT.items()}
@@ -80,7 +88,7 @@ _GIVEN_DEGREES = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)\s*(?:°\s?|degrees?\s+
                             re.IGNORECASE)
 
 
-def _decimal(value: Fraction) -> str:
+def decimal_text(value: Fraction) -> str:
     if value.denominator == 1:
         return str(value.numerator)
     return f"{float(value):.10f}".rstrip("0").rstrip(".")
@@ -130,7 +138,7 @@ def given_temperature(question: str) -> tuple[Fraction, str] | None:
 
 def fact_line(big: Unit, small: Unit, ratio: Fraction) -> str:
     """"1 minute = 60000 milliseconds"."""
-    return f"1 {big.name} = {_decimal(ratio)} {small.plural}"
+    return f"1 {big.name} = {decimal_text(ratio)} {small.plural}"
 
 
 def factor_name(big: Unit, small: Unit) -> str:
@@ -144,7 +152,7 @@ def named_factor(name: str) -> str | None:
     that is no terminating decimal is written as the quotient of the two unit sizes, so it stays exact."""
     key = name.lower()
     if key in NAMED_COUNTS:
-        return _decimal(NAMED_COUNTS[key])
+        return decimal_text(NAMED_COUNTS[key])
     match = _FACTOR_NAME.fullmatch(key)
     if match is None:
         return None
@@ -153,8 +161,8 @@ def named_factor(name: str) -> str | None:
         return None
     ratio = whole.size / part.size
     if _terminates(ratio):
-        return _decimal(ratio)
-    return f"({_decimal(whole.size)} / {_decimal(part.size)})"
+        return decimal_text(ratio)
+    return f"({decimal_text(whole.size)} / {decimal_text(part.size)})"
 
 
 def _terminates(value: Fraction) -> bool:
@@ -172,7 +180,7 @@ def unit_sizes() -> set[Fraction]:
 
 def named_facts(question: str) -> list[str]:
     """The factors between the units the question names, as names a set-up may use: "minutes_per_hour = 60"."""
-    return [f"{factor_name(big, small)} = {_decimal(ratio)}" for big, small, ratio in conversion_factors(question)]
+    return [f"{factor_name(big, small)} = {decimal_text(ratio)}" for big, small, ratio in conversion_factors(question)]
 
 
 def factor_numbers(question: str) -> set[Fraction]:
@@ -194,7 +202,7 @@ def factor_numbers(question: str) -> set[Fraction]:
                     ratio = a / b
                     out |= {ratio, 1 / ratio}
                     if ratio.denominator != 1:
-                        out.add(Fraction(_decimal(ratio)))
+                        out.add(Fraction(decimal_text(ratio)))
     return out
 
 

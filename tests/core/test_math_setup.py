@@ -1,6 +1,6 @@
-"""The math set-up's parts that need no model: normalising an expression the way a small model writes it, the names
-of quantities and unit factors replaced by their numbers, and the vote between sampled set-ups (over a backend
-that writes given set-ups; the runner, the calculator and the loop are real). The set-up with the real model is in
+"""The math set-up's parts that need no model: normalising an expression the way a small model writes it, a set-up
+program's names and unit factors replaced by their numbers, and the vote between sampled set-ups (over a backend
+that writes given programs; the runner, the calculator and the loop are real). The set-up with the real model is in
 test_tool_loop_chat.py."""
 
 from __future__ import annotations
@@ -16,14 +16,8 @@ from edgemind.core.backends.base import BackendDone, CancelToken, Chunk, Generat
 from edgemind.core.engine.facade import AskOptions, Engine
 from edgemind.core.tools.arithmetic import evaluate
 from edgemind.core.tools.loop import PROPOSAL_MAX_TOKENS
-from edgemind.core.tools.math_setup import (
-    check_setup,
-    normalise_expression,
-    parse_setup,
-    settle,
-    setup_instruction,
-    written_expression,
-)
+from edgemind.core.tools.math_setup import check_setup, normalise_expression, written_expression
+from edgemind.core.tools.program_setup import PROGRAM_STOP, program_instruction, read_program
 from edgemind.core.tools.unit_facts import named_factor
 from tests.support.engines import default_model_settings
 from tests.support.stand_in_backend import StandInBackend
@@ -45,9 +39,9 @@ def test_an_expression_is_normalised_to_the_calculators_notation(written: str, p
     assert normalise_expression(written) == plain
 
 
-def _form(quantities: dict[str, float], expression: str) -> str:
-    return json.dumps({"quantities": [{"name": k, "value": v, "unit": "u"} for k, v in quantities.items()],
-                       "asked": "it", "expression": expression})
+def _program(quantities: dict[str, float], expression: str) -> str:
+    lines = [f"{name} = {value}" for name, value in quantities.items()] + [f"answer = {expression}"]
+    return "```python\n" + "\n".join(lines) + "\n```"
 
 
 @pytest.mark.parametrize("question, quantities, expression, value", [
@@ -66,10 +60,8 @@ def _form(quantities: dict[str, float], expression: str) -> str:
 ])
 def test_names_are_replaced_by_their_numbers_exactly(question: str, quantities: dict[str, float], expression: str,
                                                       value: Fraction) -> None:
-    setup = parse_setup(_form(quantities, expression))
-    assert setup is not None
-    settled = settle(setup, question)
-    assert settled.problem is None, settled.problem
+    settled = read_program(_program(quantities, expression), question)
+    assert settled is not None and settled.problem is None, settled
     assert evaluate(settled.expression) == value
 
 
@@ -81,10 +73,9 @@ def test_names_are_replaced_by_their_numbers_exactly(question: str, quantities: 
 ])
 def test_a_named_setup_is_sent_back_naming_what_is_wrong(quantities: dict[str, float], expression: str,
                                                          wrong: str) -> None:
-    setup = parse_setup(_form(quantities, expression))
-    assert setup is not None
-    problem = settle(setup, "Walking at 5 km/h, how many km do you cover in 150 minutes?").problem
-    assert problem is not None and wrong in problem
+    setup = read_program(_program(quantities, expression), "Walking at 5 km/h, how many km do you cover in 150 "
+                         "minutes?")
+    assert setup is not None and setup.problem is not None and wrong in setup.problem
 
 
 def test_a_factor_name_between_different_kinds_of_unit_is_no_factor() -> None:
@@ -93,9 +84,9 @@ def test_a_factor_name_between_different_kinds_of_unit_is_no_factor() -> None:
 
 
 def test_the_instruction_names_the_factors_between_the_questions_units() -> None:
-    text = setup_instruction("How many milliseconds are in 12 minutes?")
+    text = program_instruction("How many milliseconds are in 12 minutes?")
     assert "milliseconds_per_minute = 60000" in text
-    assert "milliseconds_per_minute" not in setup_instruction("What is 17% of 2350?")
+    assert "milliseconds_per_minute" not in program_instruction("What is 17% of 2350?")
 
 
 class SetupWritingBackend(StandInBackend):
@@ -109,10 +100,10 @@ class SetupWritingBackend(StandInBackend):
         self.forms: list[GenerationParams] = []
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
-        if params.json_schema is not None and "quantities" in params.json_schema.get("properties", {}):
+        if params.stop == PROGRAM_STOP:
             self.forms.append(params)
             expression = self.greedy if params.temperature == 0 else self.sampled[params.seed or 0]
-            text = _form({"minutes": 150}, expression)
+            text = _program({"minutes": 150}, expression)
         else:
             text = messages[-1].content.split("=")[-1].split()[0] if "=" in messages[-1].content else "no idea"
         yield text
@@ -148,6 +139,26 @@ def test_sampling_stops_once_a_value_has_a_majority(
     text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
     assert calls == ["150 / 60"] and "2.5" in text
     assert len(backend.forms) == 2  # greedy and one sample agreed: the third was never drawn
+
+
+@pytest.mark.default_model
+def test_a_set_up_the_check_rejects_gets_no_vote(
+        default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
+    # 17 is in neither the question nor a unit factor: the greedy program is sent back once, then counts as unchecked
+    backend = SetupWritingBackend("minutes * 17", {1: "minutes / minutes_per_hour", 2: "minutes * 17"})
+    text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
+    assert calls == ["150 / 60"] and "2.5" in text
+    retry = [p for p in backend.forms if p.temperature == 0]
+    assert len(retry) == 2  # the greedy program and the one written after hearing what was wrong
+
+
+@pytest.mark.default_model
+def test_when_no_set_up_passes_none_of_them_is_calculated(
+        default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
+    backend = SetupWritingBackend("minutes * 17", {1: "minutes * 17", 2: "minutes * 19"})  # two agree, both wrong
+    _text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
+    assert calls == []
+    assert len(backend.forms) == 4  # greedy, its one retry, two samples: each heard nothing it could pass
 
 
 @pytest.mark.parametrize("question, expression", [
@@ -193,7 +204,7 @@ class WrongNumberBackend(SetupWritingBackend):
         self.answers: list[GenerationParams] = []
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
-        if params.json_schema is not None:
+        if params.stop == PROGRAM_STOP:
             yield from super().stream(messages, params, cancel)
             return
         self.answers.append(params)
@@ -215,38 +226,31 @@ def test_an_answer_that_contradicts_the_calculation_is_never_shown(
     assert [p.temperature >= 0.5 for p in backend.answers] == [False, True]
 
 
-@pytest.mark.parametrize("question, quantities, units, expression, value", [
-    # the model names its quantities and then writes their units
-    ("A train covers 162 miles in 3 hours. What is its average speed in miles per hour?",
-     {"distance": 162, "time": 3}, {"distance": "miles", "time": "hours"}, "miles / hours", Fraction(54)),
+@pytest.mark.parametrize("question, quantities, expression, value", [
     # dates are day numbers from the calendar
-    ("How many days pass from October 12 to October 20 of the same year?", {}, {}, "October_20 - October_12",
+    ("How many days pass from October 12 to October 20 of the same year?", {}, "October_20 - October_12",
      Fraction(8)),
-    ("How many days are there from December 28 to January 3?", {}, {}, "january_3 - december_28", Fraction(6)),
-    ("How many days pass from March 7 to March 28 of the same year?", {}, {}, "28 - 7", Fraction(21)),
-    ("How many days are there from February 20, 2024 to March 1, 2024?", {}, {},
+    ("How many days are there from December 28 to January 3?", {}, "january_3 - december_28", Fraction(6)),
+    ("How many days pass from March 7 to March 28 of the same year?", {}, "28 - 7", Fraction(21)),
+    ("How many days are there from February 20, 2024 to March 1, 2024?", {},
      "march_1_2024 - february_20_2024", Fraction(10)),  # a leap year
     # a rate the question states links its units: no factor is missing
     ("A worker earns $17 per hour and works 16 hours a week. How much does she earn in 7 weeks, in dollars?",
-     {"wage": 17, "hours": 16, "weeks": 7}, {}, "wage * hours * weeks", Fraction(1904)),
+     {"wage": 17, "hours": 16, "weeks": 7}, "wage * hours * weeks", Fraction(1904)),
     # metric tons, data sizes and a dozen are in the table by name
-    ("A barge carries 7 tonnes of gravel. How many kilograms is that?", {"load": 7}, {},
+    ("A barge carries 7 tonnes of gravel. How many kilograms is that?", {"load": 7},
      "load * kilograms_per_metric_ton", Fraction(7000)),
-    ("A 3 GB video arrives at 6 MB per second. How many seconds does it take?", {"size": 3, "rate": 6}, {},
+    ("A 3 GB video arrives at 6 MB per second. How many seconds does it take?", {"size": 3, "rate": 6},
      "size * megabytes_per_gigabyte / rate", Fraction(500)),
-    ("A 2 GiB image is copied in pieces of 512 MiB. How many pieces are there?", {"image": 2, "piece": 512}, {},
+    ("A 2 GiB image is copied in pieces of 512 MiB. How many pieces are there?", {"image": 2, "piece": 512},
      "image * mebibytes_per_gibibyte / piece", Fraction(4)),
-    ("Bagels cost $9 a dozen. What do 30 bagels cost, in dollars?", {"price": 9, "bagels": 30}, {},
+    ("Bagels cost $9 a dozen. What do 30 bagels cost, in dollars?", {"price": 9, "bagels": 30},
      "price / items_per_dozen * bagels", Fraction(45, 2)),
 ])
-def test_unit_names_dates_and_stated_rates_settle_to_the_right_value(
-        question: str, quantities: dict[str, float], units: dict[str, str], expression: str, value: Fraction) -> None:
-    form = {"quantities": [{"name": k, "value": v, "unit": units.get(k, "u")} for k, v in quantities.items()],
-            "asked": "it", "expression": expression}
-    setup = parse_setup(json.dumps(form))
-    assert setup is not None
-    settled = settle(setup, question)
-    assert settled.problem is None, settled.problem
+def test_factor_names_dates_and_stated_rates_settle_to_the_right_value(
+        question: str, quantities: dict[str, float], expression: str, value: Fraction) -> None:
+    settled = read_program(_program(quantities, expression), question)
+    assert settled is not None and settled.problem is None, settled
     assert evaluate(settled.expression) == value
 
 
@@ -260,11 +264,11 @@ def test_unit_names_dates_and_stated_rates_settle_to_the_right_value(
     ("Rolls cost $6 a dozen. What does one roll cost?", "items_per_dozen"),
 ])
 def test_the_set_up_offers_the_formula_the_question_calls_for(question: str, formula: str) -> None:
-    assert formula in setup_instruction(question)
+    assert formula in program_instruction(question)
 
 
 def test_a_question_that_calls_for_no_formula_gets_none() -> None:
-    instruction = setup_instruction("What is 15% of 80 apples?")
+    instruction = program_instruction("What is 15% of 80 apples?")
     assert "formulas for this question" not in instruction and "n * (n - 1)" not in instruction
 
 
@@ -279,20 +283,18 @@ def test_a_question_that_calls_for_no_formula_gets_none() -> None:
 ])
 def test_a_setup_that_converts_nothing_divides_a_percentage_twice_or_skips_a_date_is_sent_back(
         question: str, expression: str, wrong: str) -> None:
-    setup = parse_setup(json.dumps({"quantities": [], "asked": "it", "expression": expression}))
-    assert setup is not None
-    problem = settle(setup, question).problem
-    assert problem is not None and wrong in problem, problem
+    setup = read_program(_program({}, expression), question)
+    assert setup is not None and setup.problem is not None and wrong in setup.problem, setup
 
 
 def test_the_instruction_gives_the_questions_dates_as_day_numbers() -> None:
-    text = setup_instruction("How many days pass from October 12 to October 20 of the same year?")
+    text = program_instruction("How many days pass from October 12 to October 20 of the same year?")
     assert "october_12 = 285" in text and "october_20 = 293" in text
-    assert "Dates and times in this question" not in setup_instruction("What is 12% of 20?")
+    assert "Dates and times in this question" not in program_instruction("What is 12% of 20?")
 
 
 class DirectCallBackend(StandInBackend):
-    """The BACKEND only, standing in for a model whose set-up form is unreadable and which then writes the calculator
+    """The BACKEND only, standing in for a model whose set-up program is prose and which then writes the calculator
     call itself with a number the question does not give; it records what it is asked to answer from."""
 
     name = "direct-caller"
@@ -302,8 +304,8 @@ class DirectCallBackend(StandInBackend):
         self.answer_prompts: list[list[Message]] = []
 
     def stream(self, messages: list[Message], params: GenerationParams, cancel: CancelToken) -> Iterator[Chunk]:
-        if params.json_schema is not None and "quantities" in params.json_schema.get("properties", {}):
-            yield "not a form"
+        if params.stop == PROGRAM_STOP:
+            yield "I would divide the minutes by sixty."
         elif params.max_tokens == PROPOSAL_MAX_TOKENS:
             call = json.dumps({"name": "calculator", "arguments": {"expression": self.expression}})
             yield f"<tool_call>\n{call}\n</tool_call>"
@@ -375,11 +377,11 @@ def test_the_right_set_ups_of_those_questions_pass(question: str, expression: st
     ("The shop is open from 10 pm to 2 a.m. How many hours?", "time_2_00 = 1560"),  # past midnight: the next day
 ])
 def test_the_instruction_states_the_facts_the_question_needs(question: str, line: str) -> None:
-    assert line in setup_instruction(question)
+    assert line in program_instruction(question)
 
 
 def test_the_other_temperature_formula_is_not_offered() -> None:
-    assert "degrees Fahrenheit = degrees Celsius" not in setup_instruction("What is 140 degrees Fahrenheit in "
+    assert "degrees Fahrenheit = degrees Celsius" not in program_instruction("What is 140 degrees Fahrenheit in "
                                                                            "degrees Celsius?")
 
 
