@@ -123,10 +123,10 @@ def _statements(code: str) -> list[tuple[str, ast.expr]]:
             if isinstance(target, ast.Name):
                 out.append((target.id, stmt.value))
                 continue
-            if (isinstance(target, ast.Tuple) and isinstance(stmt.value, ast.Tuple)
-                    and len(target.elts) == len(stmt.value.elts)
-                    and all(isinstance(t, ast.Name) for t in target.elts)):
-                out.extend((t.id, v) for t, v in zip(target.elts, stmt.value.elts, strict=True))  # type: ignore[attr-defined]
+            names = [t.id for t in target.elts if isinstance(t, ast.Name)] if isinstance(target, ast.Tuple) else []
+            if (isinstance(stmt.value, ast.Tuple) and isinstance(target, ast.Tuple)
+                    and len(names) == len(target.elts) == len(stmt.value.elts)):
+                out.extend(zip(names, stmt.value.elts, strict=True))
                 continue
         if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
             out.append((stmt.target.id, stmt.value))
