@@ -17,6 +17,7 @@ from .context_facts import PERCENT, context_numbers
 from .date_facts import MINUTES_PER_DAY, dates_in, times_in, without_dates
 from .registry import ToolError
 from .unit_facts import (
+    Unit,
     conversion_factors,
     decimal_text,
     fact_line,
@@ -190,7 +191,17 @@ def temperature_backwards(expression: str, question: str) -> str | None:
             "problem up again.")
 
 
-_ASKED_UNIT = re.compile(r"\bhow many ([a-z]+)\b", re.IGNORECASE)
+_ASKED_UNIT = re.compile(r"\bhow many ([a-z]+(?: [a-z]+)?)", re.IGNORECASE)
+
+
+def _unit_in_words(words: list[str]) -> tuple[Unit, str] | None:
+    """The unit the first words name ("square meters", "hectares"), two words tried before one, with the words."""
+    for n in (2, 1):
+        text = " ".join(w.strip(".,?!;:") for w in words[:n])
+        unit = unit_named(text) if len(words) >= n else None
+        if unit is not None:
+            return unit, text
+    return None
 
 
 def converted_wrongly(expression: str, question: str) -> str | None:
@@ -199,22 +210,22 @@ def converted_wrongly(expression: str, question: str) -> str | None:
     at all when it is in that unit already ("how many centimeters are in 3 meters and 39 centimeters" as
     `3 * 100 + 39 * 100`). Only the exact factor counts: a number that also meets a rate is left alone."""
     asked_words = _ASKED_UNIT.findall(question)
-    asked = unit_named(asked_words[0]) if asked_words else None
+    found = _unit_in_words(asked_words[0].split()) if asked_words else None
     base = exact_value(expression)
-    if asked is None or base is None:
+    if found is None or base is None:
         return None
+    asked = found[0]
     factors = {ratio for _big, _small, ratio in conversion_factors(question)}
     factors |= {1 / f for f in factors}
     for match in _NUMBER.finditer(question):
-        following = question[match.end():].split()
-        given = unit_named(following[0].strip(".,?!;:")) if following else None
-        if given is None or given.dimension != asked.dimension or "," in match.group():
+        unit = _unit_in_words(question[match.end():].split())
+        if unit is None or unit[0].dimension != asked.dimension or "," in match.group():
             continue
-        number = Fraction(match.group())
-        slope = _slope(expression, int(number), base) if number.denominator == 1 else None
+        given = unit[0]
+        slope = _slope(expression, Fraction(match.group()), base)
         if slope is None:
             continue
-        written = f"{match.group()} {following[0].strip('.,?!;:')}"
+        written = f"{match.group()} {unit[1]}"
         if given == asked and abs(slope) in factors:
             return (f"Your expression converts {written} again, but it is in {asked.plural} already, the unit my "
                     "question asks for. Set the problem up again.")
@@ -240,13 +251,13 @@ def negative_amount(expression: str, question: str) -> str | None:
             "is never negative: subtract the smaller number from the larger. Set the problem up again.")
 
 
-def _slope(expression: str, number: int, base: Fraction) -> Fraction | None:
-    """How the expression's value moves when `number` (wherever it is written) grows by one; None if it is not
-    written."""
-    pattern = re.compile(rf"(?<![\w.]){number}(?![\w.])")
+def _slope(expression: str, number: int | Fraction, base: Fraction) -> Fraction | None:
+    """How the expression's value moves when `number` (wherever it is written, as plain decimal digits) grows by one;
+    None if it is not written."""
+    pattern = re.compile(rf"(?<![\w.]){re.escape(decimal_text(Fraction(number)))}(?![\w.])")
     if pattern.search(expression) is None:
         return None
-    moved = exact_value(pattern.sub(str(number + 1), expression))
+    moved = exact_value(pattern.sub(decimal_text(Fraction(number) + 1), expression))
     return None if moved is None else moved - base
 
 

@@ -35,14 +35,14 @@ UNITS = (
     _unit("hour", "hours", "time", "3600", r"\bhours?\b|\bhrs?\b|/h\b|\bmph\b|\bkph\b"),
     _unit("day", "days", "time", "86400", r"\bdays?\b"),
     _unit("week", "weeks", "time", "604800", r"\bweeks?\b"),
-    _unit("millimeter", "millimeters", "length", "0.001", r"\bmillimet|\bmm\b"),
-    _unit("centimeter", "centimeters", "length", "0.01", r"(?<!cubic )\bcentimet|\bcm\b(?![3³])"),
-    _unit("meter", "meters", "length", "1", r"(?<!kilo)(?<!centi)(?<!milli)(?<!cubic )\bmet(er|re)s?\b"),
-    _unit("kilometer", "kilometers", "length", "1000", r"\bkilomet|\bkm\b|\bkm/h\b"),
-    _unit("inch", "inches", "length", "0.0254", r"\binch(es)?\b"),
-    _unit("foot", "feet", "length", "0.3048", r"\bfeet\b|\bfoot\b|\bft\b"),
-    _unit("yard", "yards", "length", "0.9144", r"\byards?\b"),
-    _unit("mile", "miles", "length", "1609.344", r"\bmiles?\b|\bmph\b"),
+    _unit("millimeter", "millimeters", "length", "0.001", r"(?<!square )\bmillimet|\bmm\b(?![2²])"),
+    _unit("centimeter", "centimeters", "length", "0.01", r"(?<!cubic )(?<!square )\bcentimet|\bcm\b(?![2²3³])"),
+    _unit("meter", "meters", "length", "1", r"(?<!kilo)(?<!centi)(?<!milli)(?<!cubic )(?<!square )\bmet(er|re)s?\b"),
+    _unit("kilometer", "kilometers", "length", "1000", r"(?<!square )\bkilomet|\bkm\b(?![2²])|\bkm/h\b"),
+    _unit("inch", "inches", "length", "0.0254", r"(?<!square )\binch(es)?\b"),
+    _unit("foot", "feet", "length", "0.3048", r"(?<!square )\bfeet\b|(?<!square )\bfoot\b|\bft\b(?![2²])"),
+    _unit("yard", "yards", "length", "0.9144", r"(?<!square )\byards?\b"),
+    _unit("mile", "miles", "length", "1609.344", r"(?<!square )\bmiles?\b|\bmph\b"),
     _unit("milligram", "milligrams", "mass", "0.001", r"\bmilligram|\bmg\b"),
     _unit("gram", "grams", "mass", "1", r"(?<!kilo)(?<!milli)\bgrams?\b"),
     _unit("kilogram", "kilograms", "mass", "1000", r"\bkilogram|\bkg\b|\bkilos?\b"),
@@ -59,6 +59,17 @@ UNITS = (
     _unit("cup", "cups", "volume", "0.2365882365", r"\bcups?\b"),
     _unit("tablespoon", "tablespoons", "volume", "0.01478676478125", r"\btablespoons?\b|\btbsp\b"),
     _unit("teaspoon", "teaspoons", "volume", "0.00492892159375", r"\bteaspoons?\b|\btsp\b"),
+    # area, in square meters: the length units squared, and the hectare and the acre (exact by definition)
+    _unit("square millimeter", "square millimeters", "area", "0.000001", r"\bsquare millimet|\bmm[2²]"),
+    _unit("square centimeter", "square centimeters", "area", "0.0001", r"\bsquare centimet|\bcm[2²]"),
+    _unit("square meter", "square meters", "area", "1", r"\bsquare met(er|re)s?\b|\bm[2²](?!\w)"),
+    _unit("hectare", "hectares", "area", "10000", r"\bhectares?\b"),
+    _unit("square kilometer", "square kilometers", "area", "1000000", r"\bsquare kilomet|\bkm[2²]"),
+    _unit("square inch", "square inches", "area", "0.00064516", r"\bsquare inch(es)?\b"),
+    _unit("square foot", "square feet", "area", "0.09290304", r"\bsquare (feet|foot)\b|\bsq\.? ?ft\b|\bft[2²]"),
+    _unit("square yard", "square yards", "area", "0.83612736", r"\bsquare yards?\b"),
+    _unit("acre", "acres", "area", "4046.8564224", r"\bacres?\b"),
+    _unit("square mile", "square miles", "area", "2589988.110336", r"\bsquare miles?\b"),
     _unit("cubic centimeter", "cubic centimeters", "volume", "0.001", r"\bcubic centimet|\bcm[3³]|\bcc\b"),
     _unit("cubic meter", "cubic meters", "volume", "1000", r"\bcubic met(er|re)s?\b|\bm[3³]"),
     # decimal (SI) sizes, as storage makers and download speeds count; the binary ones have their own names
@@ -81,7 +92,8 @@ _SHORT = {"ms": "millisecond", "sec": "second", "secs": "second", "min": "minute
 _BY_NAME = {n: u for u in UNITS for n in (u.name, u.plural, u.name.replace(" ", "_"), u.plural.replace(" ", "_"))}
 _BY_NAME |= {short: _BY_NAME[long] for short, long in _SHORT.items()}
 # `<unit>_per_<unit>` and the ways a model words the same name ("seconds_in_a_day", "hours_per_days")
-_FACTOR_NAME = re.compile(r"((?:cubic_|metric_)?[a-z]+)_(?:per|in|in_a|in_an|in_one|each)_((?:cubic_|metric_)?[a-z]+)")
+_FACTOR_NAME = re.compile(r"((?:cubic_|metric_|square_)?[a-z]+)_(?:per|in|in_a|in_an|in_one|each)_"
+                          r"((?:cubic_|metric_|square_)?[a-z]+)")
 _CELSIUS = re.compile(r"celsius|°\s?c\b|\bdegc\b", re.IGNORECASE)
 _FAHRENHEIT = re.compile(r"fahrenheit|°\s?f\b|\bdegf\b", re.IGNORECASE)
 _GIVEN_DEGREES = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)\s*(?:°\s?|degrees?\s+|deg\s*)?(celsius|fahrenheit|c\b|f\b)",

@@ -144,6 +144,9 @@ def test_an_expression_may_use_only_the_questions_numbers_and_known_factors(
     ("What is 30 degrees Celsius in Fahrenheit?", ["degrees Fahrenheit = degrees Celsius * 9 / 5 + 32"]),
     ("A water jug holds 19 gallons. How many quarts does it hold?", ["1 gallon = 4 quarts"]),
     ("A recipe needs 3 tablespoons of oil. How many teaspoons is that?", ["1 tablespoon = 3 teaspoons"]),
+    # areas: "square meters" is no length in meters
+    ("A nature reserve covers 19.5 hectares. How many square meters is that?", ["1 hectare = 10000 square meters"]),
+    ("A farm has 40 acres. How many square feet is that?", ["1 acre = 43560 square feet"]),
     ("What is 17% of 2350?", []),
 ])
 def test_the_unit_facts_are_exact_factors_between_the_units_named(question: str, facts: list[str]) -> None:
@@ -161,6 +164,8 @@ def test_the_unit_facts_are_exact_factors_between_the_units_named(question: str,
     ("19 * 4", "A water jug holds 19 gallons. How many quarts does it hold?", None),
     ("336 * 24", "A server ran for 336 hours. How many days is that?", "hours / 24 gives days"),
     ("336 / 24", "A server ran for 336 hours. How many days is that?", None),
+    ("19.5 / 10000", "A reserve covers 19.5 hectares. How many square meters is that?", "the wrong way round"),
+    ("19.5 * 10000", "A reserve covers 19.5 hectares. How many square meters is that?", None),
     ("2003 - 2033", "Anna was born in 2003. How old is she on her birthday in 2033?", "below zero"),
     ("2033 - 2003", "Anna was born in 2003. How old is she on her birthday in 2033?", None),
     ("-40 * 9 / 5 + 32", "What is -40 degrees Celsius in Fahrenheit?", None),  # a temperature may be below zero
