@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-SPLITS = ("heldout", "heldout2", "heldout3", "heldout4", "heldout5", "dev")
+SPLITS = ("heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "dev")
 _SEEDS = {"heldout": 20261205, "heldout2": 20261206, "heldout3": 20261207, "heldout4": 20261208, "heldout5": 20261209,
-          "dev": 7}
-_PER_TEMPLATE = {"heldout": 3, "heldout2": 3, "heldout3": 3, "heldout4": 3, "heldout5": 3, "dev": 2}
+          "heldout6": 20261210, "dev": 7}
+_PER_TEMPLATE = {"heldout": 3, "heldout2": 3, "heldout3": 3, "heldout4": 3, "heldout5": 3, "heldout6": 3, "dev": 2}
 _MONTHS = ("January", "March", "May", "July", "August", "October", "December")
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
@@ -192,6 +192,12 @@ _CATEGORY = {
     "electricity": "rates", "coins": "money", "installments": "money", "trip_fuel": "money", "night_shift": "dates",
     "days_left": "dates", "leap_years": "dates", "outfits": "factorial", "multiples": "factorial", "circle": "other",
     "box_liters": "other", "tiles": "other",
+    # sixth held-out
+    "height_cm": "units", "map_scale": "units", "square_yards": "units", "playlist": "units",
+    "percent_of_percent": "percent", "weighted_grade": "percent", "wins_needed": "percent", "multibuy": "money",
+    "unit_price": "money", "overtime": "money", "tiered_water": "money", "dosage": "rates", "steps": "rates",
+    "time_zone": "dates", "timesheet": "dates", "toppings": "factorial", "needed_score": "other",
+    "paint_cans": "other", "ladder": "other", "pizza_slices": "other",
     # dev
     "ms": "units", "tip": "percent", "walk": "rates", "tickets": "money", "leap": "dates", "fact": "factorial",
     "avg": "other", "movie": "units", "bottles": "units", "raise": "percent", "exam": "percent",
@@ -733,6 +739,188 @@ HELDOUT5: tuple[Template, ...] = (
 )
 
 
+# ---- sixth held-out templates (session 36): written blind, before the change they measure, by an author who read
+# this file, its test, the style guide and the last three commit subjects, never the engine's set-up, its prompts
+# or any result; kinds no earlier split has (height in feet and inches as cm, a map scale, square feet as square
+# yards, a playlist's length, a percent of a percent, a weighted course grade, wins needed for a win percentage, a
+# "buy k, get 1 free" offer, price per kilogram of two bag sizes, overtime at time and a half, a tiered water bill,
+# a dose per kilogram of body weight, steps of a stride as km, a flight across time zones, a week's timesheet,
+# toppings chosen 3 at a time, the score needed for a target average, whole cans of paint, a ladder against a wall,
+# slices left of a shared pizza) -----------------------------------------------------------------------------------
+
+def _h6_height_cm(r: random.Random) -> tuple[str, Fraction]:
+    feet, inches = r.randint(4, 6), r.randint(1, 11)
+    return (f"A person is {feet} feet {inches} inches tall. What is that height in centimeters?",
+            F(feet * 12 + inches) * F(254, 100))
+
+
+def _h6_map_scale(r: random.Random) -> tuple[str, Fraction]:
+    scale, cm = r.choice((10_000, 20_000, 25_000, 50_000)), F(r.randint(12, 180), 10)
+    return (f"On a hiking map with a scale of 1:{scale:,}, two huts are {float(cm):g} cm apart. How far apart are "
+            "they on the ground, in kilometers?", cm * scale / 100_000)
+
+
+def _h6_square_yards(r: random.Random) -> tuple[str, Fraction]:
+    length, width = 3 * r.randint(4, 9), 3 * r.randint(3, 6)
+    return (f"A bedroom floor is {length} feet long and {width} feet wide. How many square yards of carpet cover it "
+            "exactly?", F(length * width, 9))
+
+
+def _h6_playlist(r: random.Random) -> tuple[str, Fraction]:
+    songs = [(r.randint(2, 5), r.randint(0, 59)) for _ in range(r.randint(3, 5))]
+    listed = ", ".join(f"{m}:{s:02d}" for m, s in songs[:-1]) + f" and {songs[-1][0]}:{songs[-1][1]:02d}"
+    return (f"A playlist has {len(songs)} songs lasting {listed} (minutes:seconds). How long is the whole playlist, "
+            "in seconds?", F(sum(60 * m + s for m, s in songs)))
+
+
+def _h6_percent_of_percent(r: random.Random) -> tuple[str, Fraction]:
+    women, yoga = r.choice((40, 45, 50, 60, 75, 80)), r.choice((10, 15, 20, 25, 30, 35, 40))
+    return (f"{women}% of a gym's members are women, and {yoga}% of those women take a yoga class. What percent of "
+            "all the gym's members are women who take a yoga class?", F(women * yoga, 100))
+
+
+def _h6_weighted_grade(r: random.Random) -> tuple[str, Fraction]:
+    weights = r.choice(((20, 30, 50), (25, 25, 50), (10, 40, 50), (30, 30, 40), (15, 35, 50)))
+    scores = [r.randint(55, 100) for _ in weights]
+    return (f"A course grade counts homework {weights[0]}%, the midterm {weights[1]}% and the final exam "
+            f"{weights[2]}%. Lee scored {scores[0]} on homework, {scores[1]} on the midterm and {scores[2]} on the "
+            "final exam (each out of 100). What is Lee's course grade out of 100?",
+            F(sum(w * s for w, s in zip(weights, scores, strict=True)), 100))
+
+
+def _h6_wins_needed(r: random.Random) -> tuple[str, Fraction]:
+    percent = r.choice((50, 60, 70, 75, 80))
+    step = 100 // math.gcd(percent, 100)  # a season of a multiple of it has a whole number of wins at `percent`
+    while True:
+        total = step * r.randint(-(-20 // step), 60 // step)
+        played = r.randint(total // 2, total - 4)
+        target = percent * total // 100
+        needed = r.randint(1, min(total - played, target))
+        won = target - needed
+        if 0 < won <= played:
+            break
+    return (f"A basketball team has won {won} of its first {played} games this season and has {total - played} "
+            f"games left. How many of the remaining games must it win to finish the season having won exactly "
+            f"{percent}% of all its games?", F(needed))
+
+
+def _h6_multibuy(r: random.Random) -> tuple[str, Fraction]:
+    buy, cents = r.choice((2, 3, 4)), r.randint(79, 349)
+    n = (buy + 1) * r.randint(2, 5)
+    return (f"Cans of soup cost ${_money(cents)} each, with an offer of \"buy {buy}, get 1 free\". How much do "
+            f"{n} cans cost, in dollars?", F(cents * n * buy, 100 * (buy + 1)))
+
+
+def _h6_unit_price(r: random.Random) -> tuple[str, Fraction]:
+    small_g, large_kg = r.choice((250, 500)), r.choice((2, 5))
+    small_cents = r.randint(60, 300) * small_g // 250  # whole cents per kilogram for the small bag
+    saving = r.randint(20, 150)  # cents per kilogram
+    large_cents = (small_cents * 1000 // small_g - saving) * large_kg
+    return (f"A {small_g} g bag of rice costs ${_money(small_cents)} and a {large_kg} kg bag of the same rice costs "
+            f"${_money(large_cents)}. How much cheaper per kilogram is the {large_kg} kg bag, in dollars?",
+            F(saving, 100))
+
+
+def _h6_overtime(r: random.Random) -> tuple[str, Fraction]:
+    cents, hours = r.randint(30, 60) * 50, r.randint(42, 56)
+    return (f"Sam earns ${_money(cents)} an hour for the first 40 hours of a week and time and a half for every hour "
+            f"beyond 40. Last week he worked {hours} hours. What was his pay for the week, in dollars?",
+            F(cents * 40, 100) + F(cents * 3 * (hours - 40), 200))
+
+
+def _h6_tiered_water(r: random.Random) -> tuple[str, Fraction]:
+    first, low = r.choice((10, 15, 20)), r.randint(110, 250)
+    high, used = low + r.randint(40, 150), first + r.randint(2, 25)
+    return (f"A water company charges ${_money(low)} per cubic meter for the first {first} cubic meters used in a "
+            f"month and ${_money(high)} per cubic meter for every cubic meter after that. A household uses {used} "
+            "cubic meters in a month. What is its water bill for the month, in dollars?",
+            F(first * low + (used - first) * high, 100))
+
+
+def _h6_dosage(r: random.Random) -> tuple[str, Fraction]:
+    per_kg, doses = r.choice((5, 10, 15, 20, 25, 30)), r.choice((2, 3, 4))
+    kg = r.randint(8, 40)
+    while per_kg * kg % doses:
+        kg = r.randint(8, 40)
+    return (f"A vet prescribes {per_kg} mg of a medicine per kilogram of body weight per day, given in {doses} equal "
+            f"doses a day. How many mg is each dose for a dog that weighs {kg} kg?", F(per_kg * kg, doses))
+
+
+def _h6_steps(r: random.Random) -> tuple[str, Fraction]:
+    stride, steps = r.randint(60, 85), r.randint(8, 30) * 500
+    return (f"Your stride is {stride} cm long. How many kilometers do you walk in {steps:,} steps?",
+            F(stride * steps, 100_000))
+
+
+def _h6_time_zone(r: random.Random) -> tuple[str, Fraction]:
+    home, away, ahead = r.choice((("London", "Dubai", 4), ("New York", "London", 5), ("London", "Tokyo", 9),
+                                  ("Berlin", "Bangkok", 6), ("Los Angeles", "New York", 3)))
+    leave = r.randint(6, 22) * 60 + r.choice((0, 10, 15, 25, 40, 45, 50))
+    flight = r.randint(3, 13) * 60 + r.choice((0, 5, 20, 30, 35, 55))
+    land = leave + flight + ahead * 60
+    day = " the next day" if land >= 24 * 60 else ""
+    return (f"A flight leaves {home} at {_clock(leave)} {home} time and lands in {away} at {_clock(land)} {away} "
+            f"time{day}. {away}'s clocks are {ahead} hours ahead of {home}'s. How many minutes long is the flight?",
+            F(flight))
+
+
+def _h6_timesheet(r: random.Random) -> tuple[str, Fraction]:
+    days, lunch = r.choice((3, 4, 5, 6)), r.choice((30, 45, 60))
+    start, end = r.randint(28, 40) * 15, r.randint(62, 74) * 15
+    return (f"Kim works {days} days a week, from {_clock(start)} to {_clock(end)} each day, with an unpaid lunch "
+            f"break of {lunch} minutes. How many hours does she work in a week?", F(days * (end - start - lunch), 60))
+
+
+def _h6_toppings(r: random.Random) -> tuple[str, Fraction]:
+    n = r.randint(6, 16)
+    return (f"A pizzeria lets you choose 3 different toppings from a list of {n}; the order you pick them in does "
+            "not matter. How many different 3-topping combinations are there?", F(math.comb(n, 3)))
+
+
+def _h6_needed_score(r: random.Random) -> tuple[str, Fraction]:
+    while True:
+        scores = [r.randint(60, 98) for _ in range(r.choice((3, 4)))]
+        target = r.randint(70, 92)
+        needed = target * (len(scores) + 1) - sum(scores)
+        if 40 <= needed <= 100:
+            break
+    listed = ", ".join(map(str, scores[:-1])) + f" and {scores[-1]}"
+    return (f"Jo scored {listed} on her first {len(scores)} tests. What must she score on the next test for the "
+            f"average of all {len(scores) + 1} tests to be exactly {target}?", F(needed))
+
+
+def _h6_paint_cans(r: random.Random) -> tuple[str, Fraction]:
+    area, coats = r.randint(20, 90), r.choice((1, 2))
+    cover, can = r.choice((8, 10, 12)), r.choice((F(1), F(5, 2), F(4)))
+    coat_text = "one coat" if coats == 1 else "two coats"
+    return (f"You want to paint {area} square meters of wall with {coat_text}. One liter of paint covers {cover} "
+            f"square meters, and the paint is sold only in whole {float(can):g}-liter cans. How many cans must you "
+            "buy?", F(math.ceil(F(area * coats, cover) / can)))
+
+
+def _h6_ladder(r: random.Random) -> tuple[str, Fraction]:
+    foot, height, ladder = r.choice(((3, 4, 5), (4, 3, 5), (5, 12, 13), (8, 15, 17), (7, 24, 25)))
+    k = r.randint(1, max(1, 26 // ladder))
+    return (f"A {ladder * k}-foot ladder leans against a wall with its foot {foot * k} feet from the base of the "
+            "wall. How high up the wall does the top of the ladder reach, in feet?", F(height * k))
+
+
+def _h6_pizza_slices(r: random.Random) -> tuple[str, Fraction]:
+    a, b = r.choice(((F(1, 4), F(1, 3)), (F(1, 2), F(1, 3)), (F(1, 6), F(3, 8)), (F(1, 4), F(3, 8)),
+                     (F(1, 3), F(1, 6)), (F(1, 2), F(1, 8))))
+    lcm = a.denominator * b.denominator // math.gcd(a.denominator, b.denominator)
+    slices = lcm * r.choice([k for k in (1, 2, 3, 4) if 8 <= lcm * k <= 24])
+    return (f"A pizza is cut into {slices} equal slices. Ana eats {a} of the pizza and Ben eats {b} of it. How many "
+            "slices are left?", slices * (1 - a - b))
+
+
+HELDOUT6: tuple[Template, ...] = (
+    _h6_height_cm, _h6_map_scale, _h6_square_yards, _h6_playlist, _h6_percent_of_percent, _h6_weighted_grade,
+    _h6_wins_needed, _h6_multibuy, _h6_unit_price, _h6_overtime, _h6_tiered_water, _h6_dosage, _h6_steps,
+    _h6_time_zone, _h6_timesheet, _h6_toppings, _h6_needed_score, _h6_paint_cans, _h6_ladder, _h6_pizza_slices,
+)
+
+
 # ---- dev templates (for iterating on prompts; different wording and quantities) -------------------------------
 
 def _d_ms(r: random.Random) -> tuple[str, Fraction]:
@@ -863,7 +1051,7 @@ def problems(split: str) -> list[WordProblem]:
     rng = random.Random(_SEEDS[split])
     out: list[WordProblem] = []
     templates = {"heldout": HELDOUT, "heldout2": HELDOUT2, "heldout3": HELDOUT3, "heldout4": HELDOUT4,
-                 "heldout5": HELDOUT5}
+                 "heldout5": HELDOUT5, "heldout6": HELDOUT6}
     for template in templates.get(split, DEV):
         name = template.__name__.split("_", 2)[2]
         for i in range(_PER_TEMPLATE[split]):

@@ -22,6 +22,13 @@ def test_a_split_is_the_same_on_every_call_and_no_answer_is_in_its_prompt(split:
         assert not is_correct(f"The answer is {float(wrong)}.", p.answer)
 
 
+@pytest.mark.parametrize("split", [s for s in SPLITS if s.startswith("heldout")])
+def test_a_held_out_split_has_twenty_templates_of_three_problems_each(split: str) -> None:
+    ids = [p.id for p in problems(split)]
+    assert len(ids) == 60
+    assert len({re.sub(r"-\d+$", "", i) for i in ids}) == 20
+
+
 def test_the_splits_share_no_template_and_no_prompt() -> None:
     def templates(split: str) -> set[str]:
         return {re.sub(r"-\d+$", "", p.id.split("-", 1)[1]) for p in problems(split)}
