@@ -58,6 +58,13 @@ CONTEXT_FACTS: tuple[ContextFact, ...] = (
     _fact(r"\baverage\b|\bmean of\b|\bthe mean\b", (),
           "the sum of several values = their average * how many values there are; average = sum / count"),
     _fact(r"\bsimple interest\b", (), "simple interest = principal * (rate / 100) * years (never compounded)"),
+    # facts the 0.5B model does not recall (rows added in session 36 from the fifth split's failures, after its run)
+    _fact(r"\b(?:quarters?|dimes?|nickels?|pennies)\b.*\b(?:quarters?|dimes?|nickels?|pennies)\b",
+          ("0.25", "0.1", "0.05", "0.01", "25", "10", "5", "1"),
+          "US coins in dollars: a quarter = 0.25, a dime = 0.10, a nickel = 0.05, a penny = 0.01", flags=re.DOTALL),
+    _fact(r"(?:\bcm\b|\bcentimet).*\blit(?:er|re)s?\b|\blit(?:er|re)s?\b.*(?:\bcm\b|\bcentimet)", ("1000",),
+          "a box's volume = length * width * height; 1 liter = 1000 cubic centimeters (cubic_centimeters_per_liter)",
+          names={"cubic_centimeters_per_liter": 1000}, flags=re.DOTALL),
 )
 # Counts a set-up may name that are no unit of the table: calendar spans no fixed number of seconds apart (a month, a
 # year) and counting words (a dozen).

@@ -20,8 +20,7 @@ from ..events import ToolCall, ToolResult
 from .calls import FunctionSpec, call_schema
 from .math_setup import check_setup, has_numbers, normalise_expression, written_expression
 from .program_setup import (
-    EXAMPLE_PROGRAM,
-    EXAMPLE_QUESTION,
+    EXAMPLES,
     PROGRAM_STOP,
     ProgramSetUp,
     program_instruction,
@@ -195,8 +194,9 @@ def _program_messages(convo: list[Message], question: str) -> list[Message]:
     follow-up question's numbers may refer to an earlier turn)."""
     turns = [m for m in _in_words(convo) if m.role in ("user", "assistant")
              and not m.content.startswith(UNTRUSTED_OPEN)]
-    return [Message("system", program_instruction(question)), Message("user", EXAMPLE_QUESTION),
-            Message("assistant", EXAMPLE_PROGRAM), *turns]
+    shown = [Message(role, text) for example in EXAMPLES for role, text in zip(("user", "assistant"), example,
+                                                                               strict=True)]
+    return [Message("system", program_instruction(question)), *shown, *turns]
 
 
 def _setup_call(backend: Backend, convo: list[Message], params: GenerationParams, cancel: CancelToken,

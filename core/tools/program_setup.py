@@ -30,9 +30,17 @@ PROGRAM_INSTRUCTION = (
     "variable with a descriptive name, convert units with explicit factors (60 minutes per hour, 1000 grams per "
     "kilogram...), and end with `answer = ...`. Write only the program in a ```python block."
 )
-EXAMPLE_QUESTION = "A crate holds 24 cans and a van carries 15 crates. How many cans do 4 vans carry?"
-EXAMPLE_PROGRAM = ("```python\ncans_per_crate = 24\ncrates_per_van = 15\nvans = 4\n"
-                   "answer = cans_per_crate * crates_per_van * vans\n```")
+# Worked examples, shown as earlier turns: one step, then several (an intermediate value, a percentage as p / 100, a
+# unit factor by its name). Each must pass the check on its own question (a test reads them).
+EXAMPLES = (
+    ("A crate holds 24 cans and a van carries 15 crates. How many cans do 4 vans carry?",
+     "```python\ncans_per_crate = 24\ncrates_per_van = 15\nvans = 4\n"
+     "answer = cans_per_crate * crates_per_van * vans\n```"),
+    ("A runner jogs 4.5 km on each of 5 weekdays and, on Sunday, 40% more than a weekday. How many meters does she "
+     "run in the week?",
+     "```python\nkm_per_weekday = 4.5\nweekdays = 5\nsunday_km = km_per_weekday * (1 + 40 / 100)\n"
+     "week_km = km_per_weekday * weekdays + sunday_km\nanswer = week_km * meters_per_kilometer\n```"),
+)
 # The program ends at its closing fence: what a model writes after it is prose nobody reads.
 PROGRAM_STOP = ("\n```",)
 ANSWER_NAMES = ("answer", "result", "total")

@@ -262,6 +262,8 @@ def test_factor_names_dates_and_stated_rates_settle_to_the_right_value(
     ("A deposit of $500 earns 3% simple interest a year. How much interest after 4 years?", "never compounded"),
     ("A lease of 2 years and 5 months: how many months?", "1 year = 12 months (months_per_year)"),
     ("Rolls cost $6 a dozen. What does one roll cost?", "items_per_dozen"),
+    ("A jar holds 12 quarters and 7 dimes. How much money is in it, in dollars?", "a dime = 0.10"),
+    ("A tank is 50 cm long, 30 cm wide and 40 cm high. How many liters does it hold?", "1 liter = 1000 cubic"),
 ])
 def test_the_set_up_offers_the_formula_the_question_calls_for(question: str, formula: str) -> None:
     assert formula in program_instruction(question)

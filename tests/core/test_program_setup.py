@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgemind.core.tools.arithmetic import evaluate
-from edgemind.core.tools.program_setup import program_instruction, read_program
+from edgemind.core.tools.program_setup import EXAMPLES, program_instruction, read_program
 
 
 def _program(*lines: str) -> str:
@@ -91,3 +91,11 @@ def test_the_instruction_gives_the_question_s_unit_factors_by_name_and_an_exampl
     text = program_instruction("How many milliseconds are in 12 minutes?")
     assert "milliseconds_per_minute = 60000" in text and "answer = " in text
     assert "milliseconds_per_minute" not in program_instruction("What is 17% of 2350?")
+
+
+def test_the_worked_examples_pass_the_check_and_come_to_their_answers() -> None:
+    answers = [Fraction(1440), Fraction(28800)]  # 24 * 15 * 4 cans; (4.5 * 5 + 4.5 * 1.4) km in meters
+    for (question, program), answer in zip(EXAMPLES, answers, strict=True):
+        setup = read_program(program, question)
+        assert setup is not None and setup.problem is None, setup
+        assert evaluate(setup.expression) == answer
