@@ -125,8 +125,9 @@ def _ask(backend: StandInBackend, settings_dir: Path, model: Path, artifacts: Pa
 @pytest.mark.default_model
 def test_the_value_most_sampled_setups_reach_is_taken_over_the_greedy_one(
         default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
-    backend = SetupWritingBackend("minutes * minutes_per_hour", {1: "minutes / minutes_per_hour",
-                                                                 2: "minutes / 60"})
+    # the greedy set-up is wrong in a way no check sees (a stray + 1)
+    backend = SetupWritingBackend("minutes / minutes_per_hour + 1", {1: "minutes / minutes_per_hour",
+                                                                     2: "minutes / 60"})
     text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
     assert calls == ["150 / 60"] and "2.5" in text  # two of three set-ups reach 2.5: the first of them is called
     assert [(p.temperature, p.seed) for p in backend.forms[1:]] == [(0.7, 1), (0.7, 2)]  # fixed seeds: repeatable
