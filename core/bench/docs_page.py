@@ -569,13 +569,18 @@ _WORD_SPLITS = {
                  "AVX-512 (the earlier splits' figures are from an AMD EPYC: llama.cpp's sums differ between the two, "
                  "so a greedy answer can too); three lines of the `bare` run's progress log (gallons to quarts) were "
                  "seen while it ran; the per-problem results were read after all three runs, so any later column is "
-                 "a seen figure"),
+                 "a seen figure: `engine_s36` (session 36's program set-up) was designed with this split's outputs in "
+                 "view (a program-of-thought experiment ran on it first; the quarts, the wrong-way conversion and the "
+                 "no-vote-when-rejected rule came from its failures)"),
     "heldout5": ("the model alone against the engine with its tools (fifth held-out split)",
                  "20 templates of kinds no earlier split has, written blind in session 35 (commit `c49ee0e`) by a "
                  "separate author told not to read the engine's set-up code or any result; the lead knew its list "
                  "of kinds and saw the text of a few of its prompts in a safety run's output; `engine_before` is "
                  "the engine as it stood at the end of session 35, run once before any change it will measure, "
-                 "totals only read"),
+                 "totals only read; `bare` ran at the start of session 36, before any change; `engine_s36` is "
+                 "session 36's program set-up, designed on the third and fourth splits (seen) with nothing added "
+                 "for this split's kinds, run once; its per-problem results were read after that run, so any later "
+                 "column is a seen figure"),
 }
 
 
