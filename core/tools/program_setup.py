@@ -44,6 +44,9 @@ EXAMPLES = (
 # The program ends at its closing fence: what a model writes after it is prose nobody reads.
 PROGRAM_STOP = ("\n```",)
 ANSWER_NAMES = ("answer", "result", "total")
+# Each name's expression, with the names it uses replaced, stays this small: model output is untrusted, and a program
+# that doubles a name on each line (`b = a + a`, `c = b + b`, ...) would otherwise grow exponentially as it is read.
+MAX_NODES = 400
 
 _FENCED = re.compile(r"```[a-zA-Z]*\n(.*?)(?:```|$)", re.DOTALL)
 _MODULES = frozenset({"math", "fractions", "decimal"})
@@ -177,6 +180,8 @@ def read_program(text: str, question: str) -> ProgramSetUp | None:
     try:
         for target, node in statements:
             defined[target] = _Inliner(defined, question).visit(copy.deepcopy(node))
+            if sum(1 for _ in ast.walk(defined[target])) > MAX_NODES:
+                raise _NotArithmetic(f"{target} is too long")
         asked = next((name for name in ANSWER_NAMES if name in defined), statements[-1][0])
         expression = normalise_expression(ast.unparse(defined[asked]))
     except (_NotArithmetic, ValueError, RecursionError):

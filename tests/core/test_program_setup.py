@@ -87,6 +87,12 @@ def test_a_program_is_read_never_run(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+@pytest.mark.timeout(60)  # without the size cap, reading it never ends (or runs out of memory)
+def test_a_program_that_grows_as_it_is_read_is_refused() -> None:
+    lines = ["a0 = 2"] + [f"a{i} = a{i - 1} + a{i - 1}" for i in range(1, 60)]  # 2**60 nodes if copied out
+    assert read_program(_program(*lines), "What is 2 doubled 59 times?") is None
+
+
 def test_the_instruction_gives_the_question_s_unit_factors_by_name_and_an_example() -> None:
     text = program_instruction("How many milliseconds are in 12 minutes?")
     assert "milliseconds_per_minute = 60000" in text and "answer = " in text
