@@ -581,6 +581,14 @@ _WORD_SPLITS = {
                  "session 36's program set-up, designed on the third and fourth splits (seen) with nothing added "
                  "for this split's kinds, run once; its per-problem results were read after that run, so any later "
                  "column is a seen figure"),
+    "heldout6": ("the model alone against the engine with its tools (sixth held-out split)",
+                 "20 templates of kinds no earlier split has, written blind in session 36 (commit `6d13339`) by a "
+                 "separate author who read only word_problems.py, its test and three commit subjects (not the "
+                 "engine's set-up code, its prompts or any result); `bare` and `engine_before` ran once on it at "
+                 "the engine as measured on the fifth split (`b805106`, with the split's file added), before "
+                 "session 36's later changes (area units, a second worked example, coin values, a box's volume in "
+                 "liters, all from the fifth split's failures); totals only read; the engine after those changes "
+                 "is measured on it next, once"),
 }
 
 
