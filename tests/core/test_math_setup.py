@@ -145,7 +145,7 @@ def test_sampling_stops_once_a_value_has_a_majority(
 @pytest.mark.default_model
 def test_a_set_up_the_check_rejects_gets_no_vote(
         default_model_installed: Path, artifacts_dir: Path, tmp_path: Path) -> None:
-    # 17 is in neither the question nor a unit factor: the greedy program is sent back once, then counts as unchecked
+    # 17 is in neither the question nor a unit factor: the greedy program is sent back once, and its retry too is left out
     backend = SetupWritingBackend("minutes * 17", {1: "minutes / minutes_per_hour", 2: "minutes * 17"})
     text, calls = _ask(backend, tmp_path, default_model_installed, artifacts_dir)
     assert calls == ["150 / 60"] and "2.5" in text
